@@ -1,0 +1,103 @@
+//! Steward's browser UI. Pages are components with their server functions
+//! beside them; `ssr`-only code (database, secrets) stays behind the `ssr`
+//! feature and never reaches the WebAssembly bundle.
+
+pub mod components;
+pub mod error;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+pub mod views;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{ParentRoute, Route, Router, Routes},
+    path,
+};
+
+use pages::{
+    invitation::AcceptInvitationPage,
+    landing::LandingPage,
+    login::{BusinessLoginPage, LoginPage},
+    settings::SettingsPage,
+    signup::SignupPage,
+    workspace::{DashboardPage, EmptyStatePage, WorkspaceLayout},
+};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="steward-css" href="/pkg/steward.css" />
+        <Title formatter=|page: String| if page.is_empty() { "Steward".to_string() } else { format!("{page} · Steward") } />
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/") view=LandingPage />
+                <Route path=path!("/signup") view=SignupPage />
+                <Route path=path!("/login") view=LoginPage />
+                <Route path=path!("/invite/:token") view=AcceptInvitationPage />
+                <Route path=path!("/t/:slug/login") view=BusinessLoginPage />
+                <ParentRoute path=path!("/t/:slug") view=WorkspaceLayout>
+                    <Route path=path!("") view=DashboardPage />
+                    <Route path=path!("settings") view=SettingsPage />
+                    <Route path=path!(":section") view=EmptyStatePage />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(res) = use_context::<leptos_actix::ResponseOptions>() {
+            res.set_status(actix_web::http::StatusCode::NOT_FOUND);
+        }
+    }
+    view! {
+        <Title text="Not found" />
+        <main class="centered">
+            <div class="card narrow">
+                <h1>"Page not found"</h1>
+                <p class="muted">"There is nothing at this address. Check the link, or start from the home page."</p>
+                <a class="button" href="/">"Go to the home page"</a>
+            </div>
+        </main>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = "export function mark_hydrated() { window.__stewardHydrated = true; }")]
+extern "C" {
+    /// Lets browser tests (and curious engineers) see that the page is interactive.
+    fn mark_hydrated();
+}
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+    mark_hydrated();
+}

@@ -1,0 +1,6 @@
+pub mod invitation;
+pub mod landing;
+pub mod login;
+pub mod settings;
+pub mod signup;
+pub mod workspace;

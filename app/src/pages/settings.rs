@@ -1,0 +1,286 @@
+//! Settings → Members (owner only): invite people, change roles, remove members.
+
+use super::workspace::Refusal;
+use crate::components::field::{Field, FormError};
+use crate::error::AppError;
+use crate::views::{MemberView, MembersView, PendingInvitationView};
+use engine::Role;
+use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+#[server(endpoint = "list_members")]
+pub async fn list_members(slug: String) -> Result<MembersView, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Settings).await?;
+    let state = &cx.state;
+    let members = store::members::list(&state.db, me.tenant_id).await.map_err(|e| cx.internal("listing members", e))?;
+    let invitations =
+        store::members::pending_invitations(&state.db, me.tenant_id).await.map_err(|e| cx.internal("listing invitations", e))?;
+    Ok(MembersView {
+        members: members
+            .into_iter()
+            .map(|m| MemberView {
+                is_you: m.user_id == me.user_id,
+                user_id: m.user_id.to_string(),
+                email: m.email,
+                role: Role::parse(&m.role).unwrap_or(Role::Reviewer),
+                joined: m.created_at.format("%Y-%m-%d").to_string(),
+            })
+            .collect(),
+        invitations: invitations
+            .into_iter()
+            .map(|i| PendingInvitationView {
+                email: i.email,
+                role: Role::parse(&i.role).unwrap_or(Role::Reviewer),
+                expires: i.expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            })
+            .collect(),
+    })
+}
+
+#[server(endpoint = "invite_member")]
+pub async fn invite_member(slug: String, email: String, role: String) -> Result<(), AppError> {
+    use store::invitations::{invite, InviteError};
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Settings).await?;
+    let state = &cx.state;
+    let created = match invite(&state.db, &state.settings, &me, &email, &role).await {
+        Ok(c) => c,
+        Err(InviteError::Fields(errors)) => return Err(cx.invalid(errors)),
+        Err(InviteError::Storage(e)) => return Err(cx.internal("creating the invitation", e)),
+    };
+    let job = store::jobs::EmailJob {
+        tenant_id: me.tenant_id.to_string(),
+        to: created.invitation.email.clone(),
+        subject: format!("You're invited to {} on Steward", me.tenant_name),
+        text: invitation_text(&me.tenant_name, &me.email, &created.invitation.role, &created.link, state.settings.invitation_hours),
+        html: invitation_html(&me.tenant_name, &me.email, &created.invitation.role, &created.link, state.settings.invitation_hours),
+    };
+    state.mail.send(job).await.map_err(|e| cx.internal("queueing the invitation email", e))?;
+    Ok(())
+}
+
+#[cfg(feature = "ssr")]
+fn invitation_text(business: &str, inviter: &str, role: &str, link: &str, hours: i64) -> String {
+    format!(
+        "{inviter} invited you to join {business} on Steward as {role}.\n\n\
+         Accept the invitation and choose your password:\n{link}\n\n\
+         The link works once and expires in {hours} hours. If you did not expect this, ignore this email.\n"
+    )
+}
+
+#[cfg(feature = "ssr")]
+fn invitation_html(business: &str, inviter: &str, role: &str, link: &str, hours: i64) -> String {
+    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    format!(
+        r#"<!doctype html><html><body style="font-family:system-ui,sans-serif;color:#1f2933;max-width:560px;margin:auto;padding:24px">
+<h1 style="font-size:20px">Join {b} on Steward</h1>
+<p>{i} invited you to join <strong>{b}</strong> as <strong>{r}</strong>.</p>
+<p><a href="{l}" style="display:inline-block;background:#2457d6;color:#fff;padding:10px 18px;border-radius:6px;text-decoration:none">Accept the invitation</a></p>
+<p style="color:#52606d;font-size:13px">The link works once and expires in {hours} hours. If the button does not work, paste this address into your browser:<br>{l}</p>
+</body></html>"#,
+        b = esc(business),
+        i = esc(inviter),
+        r = esc(role),
+        l = esc(link),
+    )
+}
+
+#[server(endpoint = "change_member_role")]
+pub async fn change_member_role(slug: String, user_id: String, role: String) -> Result<(), AppError> {
+    use actix_web::http::StatusCode;
+    use store::members::MemberChangeError;
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Settings).await?;
+    let role = Role::parse(&role).map_err(|m| cx.invalid(vec![engine::FieldError::new("role", m)]))?;
+    let user_id = uuid::Uuid::parse_str(&user_id)
+        .map_err(|_| cx.invalid(vec![engine::FieldError::new("user_id", "Not a member id.")]))?;
+    let state = &cx.state;
+    match store::members::change_role(&state.db, &me, user_id, role).await {
+        Ok(()) => Ok(()),
+        Err(e @ MemberChangeError::NotAMember) => Err(cx.refused(StatusCode::NOT_FOUND, e.to_string())),
+        Err(e @ MemberChangeError::LastOwner) => Err(cx.refused(StatusCode::CONFLICT, e.to_string())),
+        Err(e) => Err(cx.internal("changing the role", e)),
+    }
+}
+
+#[server(endpoint = "remove_member")]
+pub async fn remove_member(slug: String, user_id: String) -> Result<(), AppError> {
+    use actix_web::http::StatusCode;
+    use store::members::MemberChangeError;
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Settings).await?;
+    let user_id = uuid::Uuid::parse_str(&user_id)
+        .map_err(|_| cx.invalid(vec![engine::FieldError::new("user_id", "Not a member id.")]))?;
+    let state = &cx.state;
+    match store::members::remove(&state.db, &me, user_id).await {
+        Ok(()) => Ok(()),
+        Err(e @ MemberChangeError::NotAMember) => Err(cx.refused(StatusCode::NOT_FOUND, e.to_string())),
+        Err(e @ MemberChangeError::LastOwner) => Err(cx.refused(StatusCode::CONFLICT, e.to_string())),
+        Err(e) => Err(cx.internal("removing the member", e)),
+    }
+}
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let params = use_params_map();
+    let slug = Memo::new(move |_| params.read().get("slug").unwrap_or_default());
+    let invite = ServerAction::<InviteMember>::new();
+    let change = ServerAction::<ChangeMemberRole>::new();
+    let remove = ServerAction::<RemoveMember>::new();
+    let members = Resource::new(
+        move || (slug.get(), invite.version().get(), change.version().get(), remove.version().get()),
+        |(slug, ..)| list_members(slug),
+    );
+    let action_message = Signal::derive(move || {
+        [change.value().get(), remove.value().get()]
+            .into_iter()
+            .flatten()
+            .find_map(|r| r.err())
+            .and_then(|e| e.form_message())
+    });
+
+    view! {
+        <Title text="Settings" />
+        <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
+            {move || Suspend::new(async move {
+                match members.await {
+                    Err(e) => view! { <Refusal error=e /> }.into_any(),
+                    Ok(view_data) => view! {
+                        <section class="page-head">
+                            <h1>"Settings"</h1>
+                            <p class="muted">"Members and roles. Only owners see this page."</p>
+                        </section>
+                        <InviteForm slug=slug.get_untracked() action=invite />
+                        <FormError message=action_message />
+                        <MemberTable slug=slug.get_untracked() members=view_data.members change remove />
+                        <PendingInvitations invitations=view_data.invitations />
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn InviteForm(slug: String, action: ServerAction<InviteMember>) -> impl IntoView {
+    let email = RwSignal::new(String::new());
+    let role = RwSignal::new("reviewer".to_string());
+    let error = move |field: &'static str| Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.field(field)));
+    let form_message = Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
+    let sent_to = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        if let Some(Ok(())) = action.value().get() {
+            sent_to.set(Some(email.get_untracked()));
+            email.set(String::new());
+        }
+    });
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        sent_to.set(None);
+        action.dispatch(InviteMember { slug: slug.clone(), email: email.get(), role: role.get() });
+    };
+    view! {
+        <section class="card">
+            <h2>"Invite a person"</h2>
+            <form class="invite-form" method="post" action=InviteMember::PATH on:submit=on_submit novalidate>
+                <Field name="email" label="Email" kind="email" value=email error=error("email") />
+                <div class="field">
+                    <label for="field-role">"Role"</label>
+                    <select id="field-role" name="role" on:change=move |ev| role.set(event_target_value(&ev)) prop:value=move || role.get()>
+                        {Role::ALL.into_iter().map(|r| view! { <option value=r.as_str()>{r.label()}</option> }).collect_view()}
+                    </select>
+                    <p class="hint">{move || Role::parse(&role.get()).map(|r| r.description()).unwrap_or_default()}</p>
+                    <p class="field-error" role="alert">{move || error("role").get().unwrap_or_default()}</p>
+                </div>
+                <button class="button primary" type="submit" disabled=move || action.pending().get()>"Send invitation"</button>
+            </form>
+            <FormError message=form_message />
+            <Show when=move || sent_to.get().is_some()>
+                <p class="notice" role="status" data-testid="invite-sent">
+                    {move || format!("Invitation sent to {}.", sent_to.get().unwrap_or_default())}
+                </p>
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+fn MemberTable(
+    slug: String,
+    members: Vec<MemberView>,
+    change: ServerAction<ChangeMemberRole>,
+    remove: ServerAction<RemoveMember>,
+) -> impl IntoView {
+    let rows = members
+        .into_iter()
+        .map(|m| {
+            let (slug_a, slug_b) = (slug.clone(), slug.clone());
+            let (id_a, id_b) = (m.user_id.clone(), m.user_id.clone());
+            // Removing ends the person's sessions at once, so it takes a second click.
+            let confirming = RwSignal::new(false);
+            view! {
+                <tr data-testid="member-row">
+                    <td data-label="Email">{m.email.clone()}{m.is_you.then(|| view! { <span class="badge">"you"</span> })}</td>
+                    <td data-label="Role">
+                        <select aria-label=format!("Role of {}", m.email) prop:value=m.role.as_str()
+                            on:change=move |ev| {
+                                change.dispatch(ChangeMemberRole { slug: slug_a.clone(), user_id: id_a.clone(), role: event_target_value(&ev) });
+                            }>
+                            {Role::ALL.into_iter().map(|r| view! { <option value=r.as_str() selected=r == m.role>{r.label()}</option> }).collect_view()}
+                        </select>
+                    </td>
+                    <td data-label="Joined">{m.joined.clone()}</td>
+                    <td class="actions">
+                        <button class="button danger small" type="button"
+                            on:click=move |_| {
+                                if confirming.get() {
+                                    remove.dispatch(RemoveMember { slug: slug_b.clone(), user_id: id_b.clone() });
+                                } else {
+                                    confirming.set(true);
+                                }
+                            }>{move || if confirming.get() { "Confirm removal" } else { "Remove" }}</button>
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card">
+            <h2>"Members"</h2>
+            <table class="table">
+                <thead><tr><th>"Email"</th><th>"Role"</th><th>"Joined"</th><th></th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </section>
+    }
+}
+
+#[component]
+fn PendingInvitations(invitations: Vec<PendingInvitationView>) -> impl IntoView {
+    if invitations.is_empty() {
+        return view! {
+            <section class="card">
+                <h2>"Pending invitations"</h2>
+                <p class="muted">"No invitations waiting. People you invite appear here until they accept."</p>
+            </section>
+        }
+        .into_any();
+    }
+    view! {
+        <section class="card">
+            <h2>"Pending invitations"</h2>
+            <table class="table">
+                <thead><tr><th>"Email"</th><th>"Role"</th><th>"Expires"</th></tr></thead>
+                <tbody>
+                    {invitations.into_iter().map(|i| view! {
+                        <tr data-testid="invitation-row"><td data-label="Email">{i.email}</td><td data-label="Role">{i.role.label()}</td><td data-label="Expires">{i.expires}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+    .into_any()
+}

@@ -1,0 +1,284 @@
+//! The signed-in workspace of one business: navigation that fits the role,
+//! the dashboard, and the sections that later releases fill.
+
+use crate::error::AppError;
+use crate::views::WorkspaceView;
+use engine::Page;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{
+    components::{Outlet, A},
+    hooks::{use_location, use_params_map},
+};
+
+#[server(endpoint = "load_workspace")]
+pub async fn load_workspace(slug: String) -> Result<WorkspaceView, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let member = cx.member(&slug, Page::Dashboard).await?;
+    Ok(WorkspaceView {
+        business_name: member.tenant_name.clone(),
+        slug: member.tenant_slug.clone(),
+        email: member.email.clone(),
+        role: member.role,
+        pages: Page::ALL.into_iter().filter(|p| member.may_open(*p)).collect(),
+    })
+}
+
+/// Checks on the server that the signed-in member may open a section.
+#[server(endpoint = "open_section")]
+pub async fn open_section(slug: String, page: Page) -> Result<(), AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    cx.member(&slug, page).await.map(|_| ())
+}
+
+#[server(endpoint = "sign_out")]
+pub async fn sign_out(slug: String) -> Result<(), AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    if let Some(token) = cx.session_token() {
+        if let Ok(claims) = store::auth::read_token(&cx.state.settings, &token) {
+            store::auth::end_session(&cx.state.db, claims.sid).await.map_err(|e| cx.internal("signing you out", e))?;
+        }
+    }
+    cx.set_cookie(&store::auth::cleared_session_cookie(&cx.state.settings));
+    leptos_actix::redirect(&format!("/t/{slug}/login"));
+    Ok(())
+}
+
+/// Ends every session of the signed-in person in this business, on every device.
+#[server(endpoint = "sign_out_everywhere")]
+pub async fn sign_out_everywhere(slug: String) -> Result<(), AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let member = cx.member(&slug, Page::Dashboard).await?;
+    store::auth::end_all_sessions(&cx.state.db, member.user_id, member.tenant_id)
+        .await
+        .map_err(|e| cx.internal("signing you out everywhere", e))?;
+    cx.set_cookie(&store::auth::cleared_session_cookie(&cx.state.settings));
+    leptos_actix::redirect(&format!("/t/{slug}/login"));
+    Ok(())
+}
+
+fn slug_param() -> Memo<String> {
+    let params = use_params_map();
+    Memo::new(move |_| params.read().get("slug").unwrap_or_default())
+}
+
+#[component]
+pub fn WorkspaceLayout() -> impl IntoView {
+    let slug = slug_param();
+    let workspace = Resource::new(move || slug.get(), load_workspace);
+    let menu_open = RwSignal::new(false);
+    let location = use_location();
+    // Close the phone menu after navigating.
+    Effect::new(move |_| {
+        location.pathname.track();
+        menu_open.set(false);
+    });
+
+    view! {
+        <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
+            {move || Suspend::new(async move {
+                match workspace.await {
+                    Ok(ws) => view! { <Shell ws menu_open /> }.into_any(),
+                    Err(e) => view! { <SignInNeeded slug=slug.get_untracked() error=e /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Shell(ws: WorkspaceView, menu_open: RwSignal<bool>) -> impl IntoView {
+    let sign_out = ServerAction::<SignOut>::new();
+    let sign_out_everywhere = ServerAction::<SignOutEverywhere>::new();
+    let slug = ws.slug.clone();
+    let links = ws
+        .pages
+        .iter()
+        .map(|page| {
+            let href = page.href(&slug);
+            let title = page.title();
+            view! { <li><A href=href exact=true>{title}</A></li> }
+        })
+        .collect::<Vec<_>>();
+    let initial = ws.email.chars().next().unwrap_or('?').to_ascii_uppercase();
+    let (home, business, email, role) = (format!("/t/{}", ws.slug), ws.business_name.clone(), ws.email.clone(), ws.role.label());
+    let (slug_a, slug_b) = (ws.slug.clone(), ws.slug.clone());
+    provide_context(ws);
+    view! {
+        <div class="app" class:menu-open=move || menu_open.get()>
+            <header class="topbar">
+                <button class="menu-toggle" type="button" aria-label="Menu" data-testid="menu-toggle"
+                    aria-expanded=move || if menu_open.get() { "true" } else { "false" }
+                    on:click=move |_| menu_open.update(|o| *o = !*o)>
+                    <span></span><span></span><span></span>
+                </button>
+                <a class="brand" href=home>"Steward"</a>
+                <span class="business" data-testid="business-name">{business}</span>
+            </header>
+            <nav class="sidebar" aria-label="Main">
+                <ul>{links}</ul>
+                <div class="me">
+                    <div class="avatar" aria-hidden="true">{initial.to_string()}</div>
+                    <div>
+                        <div class="me-email" data-testid="me-email">{email}</div>
+                        <div class="me-role" data-testid="me-role">{role}</div>
+                    </div>
+                </div>
+                <ActionForm action=sign_out attr:class="inline">
+                    <input type="hidden" name="slug" value=slug_a />
+                    <button class="button subtle wide" type="submit" data-testid="sign-out">"Sign out"</button>
+                </ActionForm>
+                <ActionForm action=sign_out_everywhere attr:class="inline">
+                    <input type="hidden" name="slug" value=slug_b />
+                    <button class="button subtle wide small" type="submit">"Sign out everywhere"</button>
+                </ActionForm>
+            </nav>
+            <main class="content">
+                <Outlet />
+            </main>
+        </div>
+    }
+}
+
+#[component]
+fn SignInNeeded(slug: String, error: AppError) -> impl IntoView {
+    let message = error.form_message().unwrap_or_else(|| error.to_string());
+    view! {
+        <Title text="Sign in" />
+        <main class="centered">
+            <div class="card narrow">
+                <a class="brand" href="/">"Steward"</a>
+                <h1>"You are not signed in here"</h1>
+                <p class="muted">{message}</p>
+                <a class="button primary" href=format!("/t/{slug}/login")>"Sign in"</a>
+            </div>
+        </main>
+    }
+}
+
+/// Shown where the member's role does not reach.
+#[component]
+pub fn Refusal(error: AppError) -> impl IntoView {
+    view! {
+        <section class="refusal" data-testid="refusal">
+            <h1>"Not available to your role"</h1>
+            <p class="muted">{error.form_message().unwrap_or_else(|| error.to_string())}</p>
+            <p class="muted">"Ask an owner of this business if you need access."</p>
+        </section>
+    }
+}
+
+#[component]
+pub fn DashboardPage() -> impl IntoView {
+    let ws = use_context::<WorkspaceView>();
+    let Some(ws) = ws else { return ().into_any() };
+    let cards = ws
+        .pages
+        .iter()
+        .filter(|p| **p != Page::Dashboard)
+        .map(|page| {
+            let (_, blurb, _) = section_copy(*page);
+            view! {
+                <a class="tile" href=page.href(&ws.slug)>
+                    <h2>{page.title()}</h2>
+                    <p>{blurb}</p>
+                </a>
+            }
+        })
+        .collect_view();
+    let first_steps = match ws.role {
+        engine::Role::Owner => "Invite your team from Settings: an engineer to build workflows, reviewers for the judgment calls, and an executive for the monthly report.",
+        engine::Role::Engineer => "Workflows are where you will describe your business's automations as versioned contracts.",
+        engine::Role::Reviewer => "The review queue is where drafts that need a person wait for your decision.",
+        engine::Role::Operations => "Runs and costs are where you will watch workflows, budgets and incidents.",
+        engine::Role::Executive => "Reports is where the monthly scorecard of time and money saved will appear.",
+    };
+    view! {
+        <Title text="Dashboard" />
+        <section class="page-head">
+            <h1>{format!("Welcome to {}", ws.business_name)}</h1>
+            <p class="muted" data-testid="welcome">
+                {format!("Signed in as {} · {}", ws.email, ws.role.label())}
+            </p>
+        </section>
+        <section class="callout">
+            <h2>"Getting started"</h2>
+            <p>{first_steps}</p>
+        </section>
+        <section class="tiles">{cards}</section>
+    }
+    .into_any()
+}
+
+/// Title, one-line purpose and the empty-state text of each section.
+fn section_copy(page: Page) -> (&'static str, &'static str, &'static str) {
+    match page {
+        Page::Workflows => (
+            "No workflows yet",
+            "Versioned contracts that turn events into AI-drafted, human-approved work.",
+            "A workflow turns an event (a web form, a CRM update, a support ticket) into typed steps: models draft, rules decide, and a person approves where the risk is real. Your engineers will create and publish workflows here, each with a change log and one-click rollback.",
+        ),
+        Page::ReviewQueue => (
+            "Nothing waiting for review",
+            "Drafts that need a person: low confidence, high value, outside messages.",
+            "When a workflow stops for a person, the task appears here with the draft, the reason it stopped and the source event. Reviewers claim a task, then approve, edit or reject it.",
+        ),
+        Page::Runs => (
+            "No runs yet",
+            "Every event that started a workflow, step by step.",
+            "Each accepted event becomes a run you can follow here step by step, with timing, retries, cost and outcome. Runs appear as soon as a published workflow receives its first event.",
+        ),
+        Page::Costs => (
+            "No spend yet",
+            "What each run costs, against each workflow's budget.",
+            "Model tokens, enrichment calls, worker time and review minutes will be totalled here per workflow and per day, against the budget you set, with alerts before a month surprises you.",
+        ),
+        Page::Reports => (
+            "No report yet",
+            "The monthly scorecard: time saved, exceptions, cost against savings.",
+            "Once workflows run, the monthly scorecard shows cycle time, hours saved, exception rate and net savings against your baseline, and is emailed to owners and executives.",
+        ),
+        Page::Settings => ("Settings", "Members, roles and invitations.", ""),
+        Page::Dashboard => ("Dashboard", "", ""),
+    }
+}
+
+/// Sections whose features arrive in later releases: checks the role on the
+/// server, then says what will appear and how to get started.
+#[component]
+pub fn EmptyStatePage() -> impl IntoView {
+    let slug = slug_param();
+    let params = use_params_map();
+    let page = Memo::new(move |_| params.read().get("section").and_then(|s| Page::from_path_segment(&s)));
+    let access = Resource::new(move || (slug.get(), page.get()), |(slug, page)| async move {
+        match page {
+            Some(page) => open_section(slug, page).await.map(|_| Some(page)),
+            None => Ok(None),
+        }
+    });
+    view! {
+        <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
+            {move || Suspend::new(async move {
+                match access.await {
+                    Ok(Some(page)) => {
+                        let (heading, _, body) = section_copy(page);
+                        view! {
+                            <Title text=page.title() />
+                            <section class="page-head"><h1>{page.title()}</h1></section>
+                            <section class="empty-state" data-testid="empty-state">
+                                <div class="empty-illustration" aria-hidden="true"></div>
+                                <h2>{heading}</h2>
+                                <p>{body}</p>
+                            </section>
+                        }.into_any()
+                    }
+                    Ok(None) => view! {
+                        <Title text="Not found" />
+                        <section class="empty-state"><h2>"There is no such section"</h2></section>
+                    }.into_any(),
+                    Err(e) => view! { <Title text="Not available" /><Refusal error=e /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,102 @@
+//! Server-side plumbing shared by every server function: the application
+//! state, the request, the response options, and the one place where "who
+//! is asking and may they" is answered.
+//!
+//! A server function takes its `Ctx` first, before any `.await`: when a
+//! server function runs inside server-side rendering, the reactive context
+//! it reads from is not guaranteed to survive an await point.
+
+use crate::error::AppError;
+use actix_web::{
+    http::{header, StatusCode},
+    web, HttpRequest,
+};
+use engine::{FieldError, Page};
+use leptos::prelude::*;
+use leptos_actix::ResponseOptions;
+use store::auth::{authorize, AuthError, CurrentMember, SESSION_COOKIE};
+
+pub use store::state::AppState;
+
+pub struct Ctx {
+    pub state: web::Data<AppState>,
+    pub req: HttpRequest,
+    res: Option<ResponseOptions>,
+}
+
+impl Ctx {
+    pub async fn get() -> Result<Ctx, AppError> {
+        let res = use_context::<ResponseOptions>();
+        let state = leptos_actix::extract::<web::Data<AppState>>()
+            .await
+            .map_err(|e| failed(res.as_ref(), "reading the application state", e))?;
+        let req = leptos_actix::extract::<HttpRequest>().await.map_err(|e| failed(res.as_ref(), "reading the request", e))?;
+        Ok(Ctx { state, req, res })
+    }
+
+    pub fn session_token(&self) -> Option<String> {
+        self.req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    /// The client's address for throttling: the TCP peer, not a forwarded
+    /// header anyone could forge.
+    pub fn client_address(&self) -> String {
+        self.req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+    }
+
+    pub fn set_status(&self, status: StatusCode) {
+        if let Some(res) = &self.res {
+            res.set_status(status);
+        }
+    }
+
+    pub fn set_cookie(&self, value: &str) {
+        if let (Some(res), Ok(v)) = (&self.res, header::HeaderValue::from_str(value)) {
+            res.append_header(header::SET_COOKIE, v);
+        }
+    }
+
+    /// The signed-in member of business `slug`, if their role may use `page`;
+    /// otherwise a refusal with 401 or 403.
+    pub async fn member(&self, slug: &str, page: Page) -> Result<CurrentMember, AppError> {
+        authorize(&self.state.db, &self.state.settings, self.session_token().as_deref(), slug, page)
+            .await
+            .map_err(|e| self.refuse(e))
+    }
+
+    /// A refusal as the HTTP status and message the caller sees.
+    pub fn refuse(&self, err: AuthError) -> AppError {
+        let (status, message) = match &err {
+            e if e.needs_sign_in() => (StatusCode::UNAUTHORIZED, "Sign in to continue."),
+            AuthError::OtherBusiness => (StatusCode::FORBIDDEN, "You are not a member of this business."),
+            AuthError::Forbidden => (StatusCode::FORBIDDEN, "Your role does not allow this."),
+            _ => return self.internal("checking your session", err),
+        };
+        self.refused(status, message)
+    }
+
+    /// Input problems: 422 with every field's reason.
+    pub fn invalid(&self, errors: Vec<FieldError>) -> AppError {
+        self.set_status(StatusCode::UNPROCESSABLE_ENTITY);
+        AppError::Invalid(errors)
+    }
+
+    /// A refusal with a specific status, such as 404 or 429.
+    pub fn refused(&self, status: StatusCode, message: impl Into<String>) -> AppError {
+        self.set_status(status);
+        AppError::Refused(message.into())
+    }
+
+    /// An unexpected failure: logged in full, shown briefly.
+    pub fn internal(&self, context: &str, err: impl std::fmt::Display) -> AppError {
+        failed(self.res.as_ref(), context, err)
+    }
+}
+
+fn failed(res: Option<&ResponseOptions>, context: &str, err: impl std::fmt::Display) -> AppError {
+    tracing::error!(error = %err, "failed while {context}");
+    if let Some(res) = res {
+        res.set_status(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    AppError::Failed(format!("Something went wrong while {context}; please try again."))
+}

@@ -1,0 +1,46 @@
+// Launches Debian's Chromium through playwright-core, headless, with the
+// flags this sandboxed network needs (no background traffic to Google).
+import { chromium } from 'playwright-core';
+import { mkdtempSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export const BASE_URL = process.env.STEWARD_URL ?? 'http://127.0.0.1:3000';
+export const ARTIFACTS = path.resolve(process.env.E2E_ARTIFACTS ?? 'artifacts');
+mkdirSync(ARTIFACTS, { recursive: true });
+
+export async function launch({ width = 1280, height = 860 } = {}) {
+  const context = await chromium.launchPersistentContext(mkdtempSync(path.join(tmpdir(), 'steward-e2e-')), {
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    viewport: { width, height },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = context.pages()[0] ?? await context.newPage();
+  page.setDefaultTimeout(15000);
+  return { context, page };
+}
+
+export async function shot(page, name) {
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+// Resolves once the Leptos app has hydrated: the wasm module sets up event
+// handlers, after which typing in the business name fills the slug.
+export async function waitForHydration(page) {
+  await page.waitForFunction(() => window.__stewardHydrated === true, null, { timeout: 20000 });
+}
+
+export async function signIn(page, slug, email, password) {
+  await page.goto(`${BASE_URL}/t/${slug}/login`);
+  await waitForHydration(page);
+  await page.fill('#field-email', email);
+  await page.fill('#field-password', password);
+  await Promise.all([
+    page.waitForURL(`${BASE_URL}/t/${slug}`),
+    page.click('button[type=submit]'),
+  ]);
+}
+
+export const unique = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;

@@ -1,0 +1,140 @@
+// The foundation, as a person uses it in a real browser: open a business,
+// sign out and in, roles that see different things, invitations by email.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { BASE_URL, launch, shot, signIn, unique, waitForHydration } from '../support/browser.js';
+
+const DEMO_PASSWORD = process.env.STEWARD_DEMO_PASSWORD ?? 'steward-demo-password';
+const MAIL_DIR = process.env.STEWARD_MAIL_DIR;
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.context.close(); });
+
+test('a visitor opens a business, signs out, signs back in and sees the dashboard', async () => {
+  const { page } = browser;
+  const id = unique();
+  await page.goto(`${BASE_URL}/signup`);
+  await waitForHydration(page);
+  // Client-side: the address follows the business name as it is typed.
+  await page.fill('#field-business_name', `Harbor Dental ${id}`);
+  assert.equal(await page.inputValue('#field-slug'), `harbor-dental-${id}`);
+  assert.match(await page.textContent('[data-testid=slug-preview]'), new RegExp(`/t/harbor-dental-${id}/login`));
+  await page.fill('#field-email', `dana-${id}@harbor.example`);
+  await page.fill('#field-password', 'copper kettle harbor 42');
+  await shot(page, '01-signup-filled');
+  await Promise.all([page.waitForURL(`${BASE_URL}/t/harbor-dental-${id}`), page.click('button[type=submit]')]);
+  await page.waitForSelector('[data-testid=welcome]');
+  assert.match(await page.textContent('h1'), new RegExp(`Harbor Dental ${id}`));
+  assert.match(await page.textContent('[data-testid=welcome]'), /Owner/);
+  await shot(page, '02-dashboard-owner');
+
+  await page.click('[data-testid=sign-out]');
+  await page.waitForURL(`${BASE_URL}/t/harbor-dental-${id}/login`);
+  // The old session is gone: the dashboard sends us back to sign in.
+  await page.goto(`${BASE_URL}/t/harbor-dental-${id}`);
+  assert.equal(page.url(), `${BASE_URL}/t/harbor-dental-${id}/login`);
+
+  await signIn(page, `harbor-dental-${id}`, `dana-${id}@harbor.example`, 'copper kettle harbor 42');
+  await page.waitForSelector('[data-testid=welcome]');
+  assert.match(await page.textContent('[data-testid=me-email]'), new RegExp(`dana-${id}@harbor.example`));
+});
+
+test('sign-up shows each problem next to its field, from the page and from the server', async () => {
+  const { page } = browser;
+  await page.goto(`${BASE_URL}/signup`);
+  await waitForHydration(page);
+  await page.click('button[type=submit]');
+  assert.match(await page.textContent('#field-business_name-error'), /business's name/);
+  assert.match(await page.textContent('#field-email-error'), /email address/);
+  assert.match(await page.textContent('#field-password-error'), /12 characters/);
+  await page.fill('#field-business_name', 'Acme Plumbing');
+  await page.fill('#field-slug', 'acme-plumbing');
+  await page.fill('#field-email', `someone-${unique()}@acme.example`);
+  await page.fill('#field-password', 'password1234');
+  assert.match(await page.textContent('#field-password-error'), /too common/);
+  await page.fill('#field-password', 'a much better passphrase');
+  await page.click('button[type=submit]');
+  // Only the server knows the address is taken.
+  await page.waitForFunction(() => /already taken/.test(document.querySelector('#field-slug-error')?.textContent ?? ''));
+  await shot(page, '03-signup-errors');
+});
+
+test('a reviewer does not see Settings and is refused when opening it directly', async () => {
+  const { page } = browser;
+  await signIn(page, 'acme-plumbing', 'reviewer@acme-plumbing.test', DEMO_PASSWORD);
+  const nav = await page.textContent('nav.sidebar');
+  assert.match(nav, /Review queue/);
+  assert.doesNotMatch(nav, /Settings/);
+  const response = await page.goto(`${BASE_URL}/t/acme-plumbing/settings`);
+  assert.equal(response.status(), 403);
+  await page.waitForSelector('[data-testid=refusal]');
+  await shot(page, '04-reviewer-refused-settings');
+  await page.click('[data-testid=sign-out]');
+  await page.waitForURL(`${BASE_URL}/t/acme-plumbing/login`);
+});
+
+test('on a phone the navigation folds into a menu that opens on tap', async () => {
+  const phone = await launch({ width: 390, height: 844 });
+  try {
+    const { page } = phone;
+    await signIn(page, 'acme-plumbing', 'ops@acme-plumbing.test', DEMO_PASSWORD);
+    assert.equal(await page.isVisible('nav.sidebar'), false);
+    await page.click('[data-testid=menu-toggle]');
+    assert.equal(await page.isVisible('nav.sidebar'), true);
+    await shot(page, '05-phone-menu-open');
+    await page.click('nav.sidebar >> text=Runs');
+    await page.waitForURL(`${BASE_URL}/t/acme-plumbing/runs`);
+    await page.waitForSelector('[data-testid=empty-state]');
+    await shot(page, '06-phone-runs-empty-state');
+  } finally {
+    await phone.context.close();
+  }
+});
+
+test('the owner invites an engineer, who joins from the emailed link', { skip: !MAIL_DIR && 'STEWARD_MAIL_DIR not set' }, async () => {
+  const { page } = browser;
+  const email = `new-engineer-${unique()}@acme-plumbing.test`;
+  await signIn(page, 'acme-plumbing', 'owner@acme-plumbing.test', DEMO_PASSWORD);
+  await page.goto(`${BASE_URL}/t/acme-plumbing/settings`);
+  await waitForHydration(page);
+  await page.fill('#field-email', email);
+  await page.selectOption('#field-role', 'engineer');
+  await page.click('.invite-form button[type=submit]');
+  await page.waitForSelector('[data-testid=invite-sent]');
+  await page.waitForSelector(`[data-testid=invitation-row] >> text=${email}`);
+  await shot(page, '07-settings-invitation-sent');
+  await page.click('[data-testid=sign-out]');
+
+  const link = await waitForInvitationLink(email);
+  await page.goto(link);
+  await waitForHydration(page);
+  await page.fill('#field-password', 'engineer passphrase 2026');
+  await Promise.all([page.waitForURL(`${BASE_URL}/t/acme-plumbing`), page.click('button[type=submit]')]);
+  await page.waitForSelector('[data-testid=welcome]');
+  assert.match(await page.textContent('[data-testid=welcome]'), /Engineer/);
+  await page.click('[data-testid=sign-out]');
+  await page.waitForURL(`${BASE_URL}/t/acme-plumbing/login`);
+
+  // The link worked once; now it says so.
+  await page.goto(link);
+  await page.waitForSelector('[data-testid=invitation-problem]');
+  assert.match(await page.textContent('[data-testid=invitation-problem]'), /already been used/);
+  await shot(page, '08-invitation-used');
+});
+
+async function waitForInvitationLink(email) {
+  const deadline = Date.now() + 20000;
+  while (Date.now() < deadline) {
+    for (const file of readdirSync(MAIL_DIR)) {
+      if (!file.includes(email)) continue;
+      const raw = readFileSync(path.join(MAIL_DIR, file), 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+      const match = raw.match(/https?:\/\/[^\s"<]+\/invite\/[0-9a-f]+\.[0-9a-f]+/);
+      if (match) return match[0];
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`no invitation email for ${email} arrived`);
+}

@@ -1,0 +1,105 @@
+use crate::Role;
+use serde::{Deserialize, Serialize};
+
+/// The pages of a business's workspace. Which roles may open each one is
+/// decided here, once, and used by the server (pages and server functions)
+/// and by the navigation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Page {
+    Dashboard,
+    Workflows,
+    ReviewQueue,
+    Runs,
+    Costs,
+    Reports,
+    Settings,
+}
+
+impl Page {
+    pub const ALL: [Page; 7] =
+        [Page::Dashboard, Page::Workflows, Page::ReviewQueue, Page::Runs, Page::Costs, Page::Reports, Page::Settings];
+
+    /// The path segment after `/t/<slug>`; empty for the dashboard.
+    pub fn path_segment(self) -> &'static str {
+        match self {
+            Page::Dashboard => "",
+            Page::Workflows => "workflows",
+            Page::ReviewQueue => "review",
+            Page::Runs => "runs",
+            Page::Costs => "costs",
+            Page::Reports => "reports",
+            Page::Settings => "settings",
+        }
+    }
+
+    pub fn from_path_segment(segment: &str) -> Option<Page> {
+        Page::ALL.into_iter().find(|p| p.path_segment() == segment)
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Page::Dashboard => "Dashboard",
+            Page::Workflows => "Workflows",
+            Page::ReviewQueue => "Review queue",
+            Page::Runs => "Runs",
+            Page::Costs => "Costs",
+            Page::Reports => "Reports",
+            Page::Settings => "Settings",
+        }
+    }
+
+    pub fn allowed_roles(self) -> &'static [Role] {
+        use Role::*;
+        match self {
+            Page::Dashboard => &[Owner, Engineer, Reviewer, Operations, Executive],
+            Page::Workflows => &[Owner, Engineer, Operations],
+            Page::ReviewQueue => &[Owner, Reviewer, Operations],
+            Page::Runs => &[Owner, Engineer, Operations],
+            Page::Costs => &[Owner, Operations, Executive],
+            Page::Reports => &[Owner, Operations, Executive],
+            Page::Settings => &[Owner],
+        }
+    }
+
+    pub fn allows(self, role: Role) -> bool {
+        self.allowed_roles().contains(&role)
+    }
+
+    pub fn href(self, slug: &str) -> String {
+        match self.path_segment() {
+            "" => format!("/t/{slug}"),
+            seg => format!("/t/{slug}/{seg}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_owners_open_settings() {
+        assert!(Page::Settings.allows(Role::Owner));
+        for role in [Role::Engineer, Role::Reviewer, Role::Operations, Role::Executive] {
+            assert!(!Page::Settings.allows(role));
+        }
+    }
+
+    #[test]
+    fn everyone_has_a_dashboard_and_owners_see_everything() {
+        for page in Page::ALL {
+            assert!(page.allows(Role::Owner));
+        }
+        for role in Role::ALL {
+            assert!(Page::Dashboard.allows(role));
+        }
+    }
+
+    #[test]
+    fn path_segments_round_trip() {
+        for page in Page::ALL {
+            assert_eq!(Page::from_path_segment(page.path_segment()), Some(page));
+        }
+    }
+}

@@ -1,0 +1,16 @@
+use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_identity;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_identity::Migration)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        Alias::new("steward_public_migrations").into_iden()
+    }
+}

@@ -1,0 +1,18 @@
+use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_audit;
+
+/// Runs with `search_path` set to one tenant schema; its bookkeeping table
+/// lives in that schema too, so every tenant records its own version.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_audit::Migration)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        Alias::new("tenant_migrations").into_iden()
+    }
+}

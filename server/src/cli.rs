@@ -1,0 +1,100 @@
+//! `steward <command>`: serve, migrate, seed, mailbox.
+
+use clap::{Parser, Subcommand};
+use store::config::Settings;
+
+#[derive(Parser)]
+#[command(name = "steward", about = "Steward: AI workflows for small businesses")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web app (the default).
+    Serve,
+    /// Migrate the public schema, then every tenant schema.
+    Migrate {
+        /// How many tenant schemas to migrate at once.
+        #[arg(long, default_value_t = 4)]
+        parallelism: usize,
+    },
+    /// Create the demo business (Acme Plumbing) if it is missing.
+    Seed,
+    /// A development mailbox: an SMTP server that keeps every message.
+    Mailbox {
+        #[arg(long, default_value = "127.0.0.1:2525")]
+        listen: String,
+        #[arg(long, default_value = ".steward/mail")]
+        dir: std::path::PathBuf,
+    },
+}
+
+pub fn main() -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    crate::telemetry::init("info");
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("steward: {e}");
+            std::process::exit(2);
+        }
+    };
+    runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(settings).await,
+            Command::Migrate { parallelism } => migrate(settings, parallelism).await,
+            Command::Seed => seed(settings).await,
+            Command::Mailbox { listen, dir } => mailbox(&listen, dir).await,
+        }
+    })
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let public = settings.public_url.to_string();
+    let app = crate::startup::Application::build(settings).await?;
+    tracing::info!(url = %public, port = app.port(), "Steward is serving");
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn migrate(settings: Settings, parallelism: usize) -> anyhow::Result<()> {
+    let db = store::db::connect(&settings.database_url, parallelism as u32 + 2).await?;
+    let started = std::time::Instant::now();
+    let report = migrations::migrate_all(&db, parallelism).await?;
+    println!("public schema: up to date");
+    println!(
+        "tenant schemas: {} upgraded, {} already current, {} failed ({} ms)",
+        report.upgraded.len(),
+        report.already_current.len(),
+        report.failed.len(),
+        started.elapsed().as_millis()
+    );
+    for (schema, error) in &report.failed {
+        println!("  left behind: {schema}: {error}");
+    }
+    if !report.failed.is_empty() {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+async fn seed(settings: Settings) -> anyhow::Result<()> {
+    let db = store::db::connect(&settings.database_url, 2).await?;
+    if store::seed::seed_demo(&db).await? {
+        println!("seeded the demo business {} at /t/{}", store::seed::DEMO_NAME, store::seed::DEMO_SLUG);
+    } else {
+        println!("the demo business {} already exists", store::seed::DEMO_NAME);
+    }
+    Ok(())
+}
+
+async fn mailbox(listen: &str, dir: std::path::PathBuf) -> anyhow::Result<()> {
+    let (port, _mailbox) = crate::smtp_capture::start(listen, Some(dir.clone())).await?;
+    println!("development mailbox listening on port {port}; messages are saved in {}", dir.display());
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! Steward's HTTP server: the Leptos app (SSR + hydration), health checks and
+//! the middleware every request passes (request ids, CSRF, page access).
+
+pub mod cli;
+pub mod csrf;
+pub mod health;
+pub mod page_guard;
+pub mod request_log;
+pub mod smtp_capture;
+pub mod startup;
+pub mod telemetry;

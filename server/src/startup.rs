@@ -1,0 +1,75 @@
+//! Builds the HTTP server from settings. `main` and the tests use the same
+//! builder, so the code under test is the code that ships.
+
+use crate::{csrf::csrf_guard, health, page_guard::page_guard, request_log::request_log};
+use actix_files::Files;
+use actix_web::{dev::Server, middleware::from_fn, web, App, HttpServer};
+use app::{shell, App as StewardApp};
+use leptos::prelude::*;
+use leptos_actix::{generate_route_list, LeptosRoutes};
+use std::net::TcpListener;
+use store::{config::Settings, state::AppState};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+impl Application {
+    /// Binds `settings.bind`. With port 0 (tests) a free port is chosen and
+    /// the public URL is pointed at it.
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&settings.bind)?;
+        let port = listener.local_addr()?.port();
+        if settings.bind.ends_with(":0") {
+            settings.public_url.set_port(Some(port)).ok();
+        }
+        let state = AppState::connect(settings).await?;
+        let server = run(listener, state.clone())?;
+        Ok(Self { port, server, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    let addr = listener.local_addr()?;
+    let site_root = state.settings.site_root.to_string_lossy().to_string();
+    let leptos_options = LeptosOptions::builder()
+        .output_name("app")
+        .site_root(site_root.as_str())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .build();
+    let routes = generate_route_list(StewardApp);
+    let state = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        let options = leptos_options.clone();
+        App::new()
+            .app_data(state.clone())
+            .app_data(web::Data::new(leptos_options.clone()))
+            // Middleware runs bottom-up: request log first, then CSRF, then page access.
+            .wrap(from_fn(page_guard))
+            .wrap(from_fn(csrf_guard))
+            .wrap(from_fn(request_log))
+            .route("/healthz", web::get().to(health::healthz))
+            .route("/readyz", web::get().to(health::readyz))
+            .service(Files::new("/pkg", format!("{site_root}/pkg")))
+            .leptos_routes(routes.clone(), move || shell(options.clone()))
+    })
+    .listen(listener)?
+    .shutdown_timeout(10)
+    .run();
+    Ok(server)
+}

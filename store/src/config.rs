@@ -1,0 +1,197 @@
+//! Configuration from the environment, read once at start-up.
+
+use std::{env, fs, path::PathBuf};
+
+/// The secret a development install uses when none is configured. Production
+/// refuses to start with it.
+pub const DEVELOPMENT_SECRET: &str = "steward-development-secret-not-for-production-use";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Clone)]
+pub struct Settings {
+    pub environment: Environment,
+    pub database_url: String,
+    pub redis_url: String,
+    pub smtp_url: String,
+    /// Where people reach Steward; links in emails and the CSRF origin check use it.
+    pub public_url: url::Url,
+    /// The address the HTTP server binds to.
+    pub bind: String,
+    pub app_secret: Vec<u8>,
+    pub mail_from: String,
+    /// Prefix of every Redis key and queue name, so several installs (or
+    /// parallel tests) can share one Redis without touching each other's data.
+    pub redis_prefix: String,
+    /// Folder holding `pkg/` (the hydrate wasm, its JS and the CSS).
+    pub site_root: PathBuf,
+    pub session_hours: i64,
+    pub invitation_hours: i64,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Deliberately omits the secret and credentials inside URLs.
+        f.debug_struct("Settings")
+            .field("environment", &self.environment)
+            .field("public_url", &self.public_url.as_str())
+            .field("bind", &self.bind)
+            .field("redis_prefix", &self.redis_prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is not valid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("refusing to start in production: {0}")]
+    UnsafeForProduction(String),
+}
+
+fn var(name: &str) -> Option<String> {
+    env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Settings {
+    /// Reads `STEWARD_ENV`, `DATABASE_URL`, `REDIS_URL`, `SMTP_URL`, `PUBLIC_URL`,
+    /// `APP_SECRET` (or `APP_SECRET_FILE`), `STEWARD_BIND`, `STEWARD_MAIL_FROM`,
+    /// `STEWARD_REDIS_PREFIX` and `STEWARD_SITE_ROOT`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let environment = match var("STEWARD_ENV").as_deref() {
+            None | Some("development") | Some("dev") => Environment::Development,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "STEWARD_ENV",
+                    reason: format!("'{other}' is neither 'development' nor 'production'"),
+                })
+            }
+        };
+        let app_secret = match (var("APP_SECRET"), var("APP_SECRET_FILE")) {
+            (Some(s), _) => s.into_bytes(),
+            (None, Some(path)) => fs::read(&path)
+                .map(|b| b.trim_ascii().to_vec())
+                .map_err(|e| ConfigError::Invalid { name: "APP_SECRET_FILE", reason: format!("cannot read {path}: {e}") })?,
+            (None, None) => DEVELOPMENT_SECRET.as_bytes().to_vec(),
+        };
+        let public_url = var("PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".into());
+        let public_url = url::Url::parse(&public_url)
+            .map_err(|e| ConfigError::Invalid { name: "PUBLIC_URL", reason: e.to_string() })?;
+        let default_bind = format!(
+            "{}:{}",
+            public_url.host_str().filter(|h| *h == "localhost" || h.starts_with("127.")).unwrap_or("0.0.0.0"),
+            public_url.port_or_known_default().unwrap_or(3000)
+        );
+        let settings = Settings {
+            environment,
+            database_url: var("DATABASE_URL").unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/steward".into()),
+            redis_url: var("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
+            smtp_url: var("SMTP_URL").unwrap_or_else(|| "smtp://127.0.0.1:2525".into()),
+            public_url,
+            bind: var("STEWARD_BIND").unwrap_or(default_bind),
+            app_secret,
+            mail_from: var("STEWARD_MAIL_FROM").unwrap_or_else(|| "Steward <no-reply@steward.localhost>".into()),
+            redis_prefix: var("STEWARD_REDIS_PREFIX").unwrap_or_else(|| "steward".into()),
+            site_root: var("STEWARD_SITE_ROOT").unwrap_or_else(|| "target/site".into()).into(),
+            session_hours: 12,
+            invitation_hours: 72,
+        };
+        settings.check_production()?;
+        Ok(settings)
+    }
+
+    /// In production, development conveniences become vulnerabilities.
+    pub fn check_production(&self) -> Result<(), ConfigError> {
+        if self.environment != Environment::Production {
+            return Ok(());
+        }
+        if self.app_secret == DEVELOPMENT_SECRET.as_bytes() {
+            return Err(ConfigError::UnsafeForProduction(
+                "APP_SECRET is not set, so the development secret would sign sessions and links; set APP_SECRET or APP_SECRET_FILE to at least 32 random bytes".into(),
+            ));
+        }
+        if self.app_secret.len() < 32 {
+            return Err(ConfigError::UnsafeForProduction(
+                "APP_SECRET is shorter than 32 bytes; generate one with `openssl rand -base64 48`".into(),
+            ));
+        }
+        if self.public_url.scheme() != "https" {
+            return Err(ConfigError::UnsafeForProduction(
+                "PUBLIC_URL is not https, so session cookies would travel in clear text".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// `scheme://host[:port]` of the public URL, as browsers send it in `Origin`.
+    pub fn public_origin(&self) -> String {
+        self.public_url.origin().ascii_serialization()
+    }
+
+    /// An absolute link for a path, built from the public URL so it stays right behind a proxy.
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{}", self.public_url.as_str().trim_end_matches('/'), path)
+    }
+
+    /// The settings tests and the development command start from.
+    pub fn for_development(database_url: String, redis_url: String) -> Self {
+        Settings {
+            environment: Environment::Development,
+            database_url,
+            redis_url,
+            smtp_url: "smtp://127.0.0.1:2525".into(),
+            public_url: url::Url::parse("http://127.0.0.1:3000").expect("static url"),
+            bind: "127.0.0.1:3000".into(),
+            app_secret: DEVELOPMENT_SECRET.as_bytes().to_vec(),
+            mail_from: "Steward <no-reply@steward.localhost>".into(),
+            redis_prefix: "steward".into(),
+            site_root: "target/site".into(),
+            session_hours: 12,
+            invitation_hours: 72,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn production() -> Settings {
+        let mut s = Settings::for_development("postgres://x".into(), "redis://x".into());
+        s.environment = Environment::Production;
+        s.public_url = url::Url::parse("https://steward.example").unwrap();
+        s
+    }
+
+    #[test]
+    fn production_refuses_the_development_secret_and_says_why() {
+        let err = production().check_production().unwrap_err().to_string();
+        assert!(err.contains("APP_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn production_refuses_a_short_secret_and_plain_http() {
+        let mut s = production();
+        s.app_secret = b"short".to_vec();
+        assert!(s.check_production().unwrap_err().to_string().contains("32 bytes"));
+        s.app_secret = vec![7; 48];
+        s.public_url = url::Url::parse("http://steward.example").unwrap();
+        assert!(s.check_production().unwrap_err().to_string().contains("https"));
+    }
+
+    #[test]
+    fn production_starts_with_a_real_secret_over_https() {
+        let mut s = production();
+        s.app_secret = vec![7; 48];
+        assert!(s.check_production().is_ok());
+    }
+}

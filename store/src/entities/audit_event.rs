@@ -1,0 +1,20 @@
+use sea_orm::entity::prelude::*;
+
+/// Tenant table: no schema name, so it resolves through the tenant transaction.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "audit_events")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub at: DateTimeUtc,
+    pub actor_user_id: Option<Uuid>,
+    pub actor_email: Option<String>,
+    pub action: String,
+    pub subject: String,
+    pub detail: Json,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

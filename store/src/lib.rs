@@ -1,0 +1,18 @@
+//! Steward's persistence and security services: tenant-scoped data access,
+//! sessions, sign-in throttling, invitations and the job queue. Used by the
+//! server, the app's server functions and the worker.
+
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod entities;
+pub mod invitations;
+pub mod jobs;
+pub mod members;
+pub mod password;
+pub mod seed;
+pub mod sign_in;
+pub mod state;
+pub mod tenants;
+pub mod throttle;

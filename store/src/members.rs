@@ -1,0 +1,130 @@
+//! The people of a business and their roles (owner only, enforced by callers
+//! through `auth::authorize` with `Page::Settings`).
+
+use crate::{
+    audit,
+    auth::{end_all_sessions, CurrentMember},
+    db::tenant_txn,
+    entities::{invitation, membership},
+};
+use engine::Role;
+use sea_orm::{prelude::*, DatabaseConnection, DbBackend, FromQueryResult, QueryOrder, Statement};
+use serde_json::json;
+
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct MemberRow {
+    pub user_id: Uuid,
+    pub email: String,
+    pub role: String,
+    pub created_at: DateTimeUtc,
+}
+
+pub async fn list(db: &DatabaseConnection, tenant_id: Uuid) -> Result<Vec<MemberRow>, DbErr> {
+    MemberRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        r#"SELECT m.user_id, u.email, m.role, m.created_at
+             FROM public.memberships m JOIN public.users u ON u.id = m.user_id
+            WHERE m.tenant_id = $1
+            ORDER BY u.email"#,
+        [tenant_id.into()],
+    ))
+    .all(db)
+    .await
+}
+
+pub async fn pending_invitations(db: &DatabaseConnection, tenant_id: Uuid) -> Result<Vec<invitation::Model>, DbErr> {
+    invitation::Entity::find()
+        .filter(invitation::Column::TenantId.eq(tenant_id))
+        .filter(invitation::Column::AcceptedAt.is_null())
+        .filter(invitation::Column::RevokedAt.is_null())
+        .filter(invitation::Column::ExpiresAt.gt(chrono::Utc::now()))
+        .order_by_desc(invitation::Column::CreatedAt)
+        .all(db)
+        .await
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum MemberChangeError {
+    #[error("This person is not a member of the business.")]
+    NotAMember,
+    #[error("A business needs at least one owner; make someone else an owner first.")]
+    LastOwner,
+    #[error("storage error: {0}")]
+    Storage(String),
+}
+
+impl From<DbErr> for MemberChangeError {
+    fn from(e: DbErr) -> Self {
+        MemberChangeError::Storage(e.to_string())
+    }
+}
+
+async fn owner_count<C: ConnectionTrait>(db: &C, tenant_id: Uuid) -> Result<u64, DbErr> {
+    membership::Entity::find()
+        .filter(membership::Column::TenantId.eq(tenant_id))
+        .filter(membership::Column::Role.eq(Role::Owner.as_str()))
+        .count(db)
+        .await
+}
+
+/// Locks the member's row for the rest of the transaction, so two owners
+/// demoting each other at once cannot leave the business ownerless.
+async fn locked_membership<C: ConnectionTrait>(db: &C, tenant_id: Uuid, user_id: Uuid) -> Result<membership::Model, MemberChangeError> {
+    use sea_orm::QuerySelect;
+    membership::Entity::find_by_id((user_id, tenant_id))
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or(MemberChangeError::NotAMember)
+}
+
+pub async fn change_role(
+    db: &DatabaseConnection,
+    actor: &CurrentMember,
+    user_id: Uuid,
+    new_role: Role,
+) -> Result<(), MemberChangeError> {
+    let txn = tenant_txn(db, &actor.schema_name).await?;
+    // Serialise owner changes per business.
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock(hashtext('owners:' || $1::text))",
+        [actor.tenant_id.into()],
+    ))
+    .await?;
+    let current = locked_membership(&txn, actor.tenant_id, user_id).await?;
+    if current.role == Role::Owner.as_str() && new_role != Role::Owner && owner_count(&txn, actor.tenant_id).await? <= 1 {
+        return Err(MemberChangeError::LastOwner);
+    }
+    membership::Entity::update_many()
+        .col_expr(membership::Column::Role, Expr::value(new_role.as_str()))
+        .filter(membership::Column::UserId.eq(user_id))
+        .filter(membership::Column::TenantId.eq(actor.tenant_id))
+        .exec(&txn)
+        .await?;
+    audit::record(&txn, Some(actor), "member.role_changed", &user_id.to_string(), json!({ "from": current.role, "to": new_role.as_str() }))
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Removes a member and ends all their sessions in this business at once.
+pub async fn remove(db: &DatabaseConnection, actor: &CurrentMember, user_id: Uuid) -> Result<(), MemberChangeError> {
+    let txn = tenant_txn(db, &actor.schema_name).await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock(hashtext('owners:' || $1::text))",
+        [actor.tenant_id.into()],
+    ))
+    .await?;
+    let current = locked_membership(&txn, actor.tenant_id, user_id).await?;
+    if current.role == Role::Owner.as_str() && owner_count(&txn, actor.tenant_id).await? <= 1 {
+        return Err(MemberChangeError::LastOwner);
+    }
+    membership::Entity::delete_by_id((user_id, actor.tenant_id)).exec(&txn).await?;
+    let ended = end_all_sessions(&txn, user_id, actor.tenant_id).await?;
+    audit::record(&txn, Some(actor), "member.removed", &user_id.to_string(), json!({ "role": current.role, "sessions_ended": ended }))
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! Opening a business: the tenant row, its schema and its first owner, all
+//! in one transaction that either fully happens or leaves nothing behind.
+
+use crate::{
+    db::is_unique_violation,
+    entities::{membership, tenant, user},
+    password,
+};
+use engine::{signup::ValidSignup, FieldError, Role, TenantSlug};
+use sea_orm::{prelude::*, ActiveValue::Set, DatabaseConnection, TransactionTrait};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignupError {
+    #[error("the sign-up form has problems")]
+    Fields(Vec<FieldError>),
+    #[error(transparent)]
+    Storage(#[from] DbErr),
+}
+
+#[derive(Debug, Clone)]
+pub struct NewBusiness {
+    pub tenant: tenant::Model,
+    pub owner: user::Model,
+}
+
+pub async fn find_by_slug(db: &DatabaseConnection, slug: &str) -> Result<Option<tenant::Model>, DbErr> {
+    tenant::Entity::find().filter(tenant::Column::Slug.eq(slug)).one(db).await
+}
+
+/// Creates the business, its schema (with every tenant migration) and the
+/// owner's account and membership.
+pub async fn create_business(db: &DatabaseConnection, signup: &ValidSignup) -> Result<NewBusiness, SignupError> {
+    let mut errors = Vec::new();
+    if find_by_slug(db, signup.slug.as_str()).await?.is_some() {
+        errors.push(slug_taken());
+    }
+    if user::Entity::find().filter(user::Column::Email.eq(signup.email.as_str())).one(db).await?.is_some() {
+        errors.push(email_taken());
+    }
+    if !errors.is_empty() {
+        return Err(SignupError::Fields(errors));
+    }
+    let password_hash = {
+        let pw = signup.password.clone();
+        tokio::task::spawn_blocking(move || password::hash(&pw))
+            .await
+            .map_err(|e| DbErr::Custom(format!("password hashing task failed: {e}")))?
+    };
+    let now = chrono::Utc::now();
+    let txn = db.begin().await?;
+    let result = async {
+        let tenant = tenant::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            slug: Set(signup.slug.as_str().to_owned()),
+            name: Set(signup.business_name.clone()),
+            schema_name: Set(signup.slug.schema_name()),
+            time_zone: Set("UTC".into()),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        let owner = user::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            email: Set(signup.email.as_str().to_owned()),
+            password_hash: Set(password_hash),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        membership::ActiveModel {
+            user_id: Set(owner.id),
+            tenant_id: Set(tenant.id),
+            role: Set(Role::Owner.as_str().into()),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        migrations::create_tenant_schema(&txn, &tenant.schema_name).await?;
+        crate::audit::record(
+            &txn,
+            None,
+            "business.created",
+            &tenant.name,
+            serde_json::json!({ "owner": owner.email, "slug": tenant.slug }),
+        )
+        .await?;
+        Ok::<_, DbErr>(NewBusiness { tenant, owner })
+    }
+    .await;
+    match result {
+        Ok(created) => {
+            txn.commit().await.map_err(map_race)?;
+            Ok(created)
+        }
+        Err(e) => {
+            txn.rollback().await.ok();
+            Err(map_race(e))
+        }
+    }
+}
+
+fn slug_taken() -> FieldError {
+    FieldError::new("slug", "This address is already taken; choose another.")
+}
+
+fn email_taken() -> FieldError {
+    FieldError::new("email", "An account with this email already exists; sign in instead.")
+}
+
+/// Two sign-ups racing for the same slug or email: the loser gets the same
+/// field error the early check would have given.
+fn map_race(e: DbErr) -> SignupError {
+    if is_unique_violation(&e, "tenants_slug_key") || is_unique_violation(&e, "tenants_schema_name_key") {
+        SignupError::Fields(vec![slug_taken()])
+    } else if is_unique_violation(&e, "users_email_key") {
+        SignupError::Fields(vec![email_taken()])
+    } else if e.to_string().contains("already exists") && e.to_string().contains("schema") {
+        SignupError::Fields(vec![slug_taken()])
+    } else {
+        SignupError::Storage(e)
+    }
+}
+
+/// Parses a slug from the URL, treating a malformed one as "no such business".
+pub fn parse_slug(raw: &str) -> Option<TenantSlug> {
+    TenantSlug::parse(raw).ok()
+}

@@ -7,7 +7,7 @@ pub mod tenant;
 use engine::tenant::is_tenant_schema_name;
 use futures::{stream, StreamExt};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement, TransactionTrait};
-use sea_orm_migration::MigratorTrait;
+pub use sea_orm_migration::MigratorTrait;
 
 /// Points the current transaction at a tenant schema, and only that schema:
 /// global tables are always written `public.x`, so a table missing from the
@@ -111,4 +111,14 @@ pub async fn migrate_all(db: &DatabaseConnection, parallelism: usize) -> Result<
     report.upgraded.sort();
     report.failed.sort();
     Ok(report)
+}
+
+
+/// Every migration's name, public then tenant: changes whenever the schema does.
+pub fn migration_names() -> Vec<String> {
+    public::Migrator::migrations()
+        .iter()
+        .chain(tenant::Migrator::migrations().iter())
+        .map(|m| m.name().to_owned())
+        .collect()
 }

@@ -41,7 +41,8 @@ pub async fn list_members(slug: String) -> Result<MembersView, AppError> {
 }
 
 #[server(endpoint = "invite_member")]
-pub async fn invite_member(slug: String, email: String, role: String) -> Result<(), AppError> {
+/// Returns the address the invitation went to.
+pub async fn invite_member(slug: String, email: String, role: String) -> Result<String, AppError> {
     use store::invitations::{invite, InviteError};
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Settings).await?;
@@ -59,7 +60,7 @@ pub async fn invite_member(slug: String, email: String, role: String) -> Result<
         html: invitation_html(&me.tenant_name, &me.email, &created.invitation.role, &created.link, state.settings.invitation_hours),
     };
     state.mail.send(job).await.map_err(|e| cx.internal("queueing the invitation email", e))?;
-    Ok(())
+    Ok(created.invitation.email)
 }
 
 #[cfg(feature = "ssr")]
@@ -170,16 +171,9 @@ fn InviteForm(slug: String, action: ServerAction<InviteMember>) -> impl IntoView
     let role = RwSignal::new("reviewer".to_string());
     let error = move |field: &'static str| Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.field(field)));
     let form_message = Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
-    let sent_to = RwSignal::new(None::<String>);
-    Effect::new(move |_| {
-        if let Some(Ok(())) = action.value().get() {
-            sent_to.set(Some(email.get_untracked()));
-            email.set(String::new());
-        }
-    });
+    let sent_to = Signal::derive(move || action.value().get().and_then(|r| r.ok()));
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        sent_to.set(None);
         action.dispatch(InviteMember { slug: slug.clone(), email: email.get(), role: role.get() });
     };
     view! {

@@ -1,0 +1,294 @@
+//! Test support: every test gets its own PostgreSQL database (cloned from a
+//! migrated template), its own Redis key prefix, a real server on a free
+//! port, and a real HTTP client. Nothing is mocked.
+
+#![allow(dead_code)]
+
+use reqwest::{header, redirect::Policy, Response, StatusCode};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use server::{smtp_capture, startup::Application};
+use std::time::Duration;
+use store::config::Settings;
+
+pub const DEMO_PASSWORD: &str = store::seed::DEMO_PASSWORD;
+pub const DEMO: &str = store::seed::DEMO_SLUG;
+
+fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+fn url_for_database(name: &str) -> String {
+    let admin = admin_url();
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    format!("{base}/{name}")
+}
+
+/// The template's name changes whenever the set of migrations does, so a
+/// stale template is never used.
+fn template_name() -> String {
+    let names = migrations::migration_names();
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for b in names.join(",").bytes() {
+        hash = (hash ^ b as u64).wrapping_mul(0x100000001b3);
+    }
+    format!("steward_test_template_{hash:016x}")
+}
+
+/// Creates the migrated template once, safely across parallel test processes.
+async fn ensure_template() -> String {
+    let name = template_name();
+    let admin = store::db::connect(&admin_url(), 2).await.expect("connect to the test PostgreSQL server");
+    let exists = |admin: &DatabaseConnection, name: String| {
+        let admin = admin.clone();
+        async move {
+            admin
+                .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                    sea_orm::DbBackend::Postgres,
+                    "SELECT 1 AS one FROM pg_database WHERE datname = $1",
+                    [name.into()],
+                ))
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+    if exists(&admin, name.clone()).await {
+        return name;
+    }
+    // A session-level advisory lock on one connection of its own.
+    let lock = store::db::connect(&admin_url(), 1).await.unwrap();
+    lock.execute_unprepared("SELECT pg_advisory_lock(hashtext('steward-test-template'))").await.unwrap();
+    if !exists(&admin, name.clone()).await {
+        let building = format!("{name}_building");
+        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)")).await.unwrap();
+        admin.execute_unprepared(&format!("CREATE DATABASE \"{building}\"")).await.unwrap();
+        let db = store::db::connect(&url_for_database(&building), 2).await.unwrap();
+        migrations::migrate_public(&db).await.expect("migrate the template");
+        db.close().await.unwrap();
+        admin.execute_unprepared(&format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\"")).await.unwrap();
+    }
+    lock.execute_unprepared("SELECT pg_advisory_unlock(hashtext('steward-test-template'))").await.unwrap();
+    name
+}
+
+/// A database of its own for one test, dropped when the test ends.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        let template = ensure_template().await;
+        let name = format!("steward_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = store::db::connect(&admin_url(), 1).await.unwrap();
+        admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"")).await.unwrap();
+        admin.close().await.ok();
+        let url = url_for_database(&name);
+        Self { name, url }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside async; a small runtime of its own does the I/O.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                if let Ok(admin) = store::db::connect(&admin_url(), 1).await {
+                    let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub db: DatabaseConnection,
+    pub settings: Settings,
+    pub mailbox: smtp_capture::Mailbox,
+    stop_worker: Option<tokio::sync::oneshot::Sender<()>>,
+    worker: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+    _database: TestDatabase,
+}
+
+pub struct Options {
+    pub worker: bool,
+}
+
+impl TestApp {
+    /// A running server on a fresh, seeded database (Acme Plumbing with one
+    /// member per role), without a worker.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Options { worker: false }).await
+    }
+
+    /// The same, with a worker sending email to a local SMTP capture server.
+    pub async fn spawn_with_worker() -> Self {
+        Self::spawn_with(Options { worker: true }).await
+    }
+
+    pub async fn spawn_with(options: Options) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        server::telemetry::init("warn");
+        let database = TestDatabase::create().await;
+        let (smtp_port, mailbox) = smtp_capture::start("127.0.0.1:0", None).await.unwrap();
+        let mut settings = Settings::for_development(database.url.clone(), redis_url());
+        settings.bind = "127.0.0.1:0".into();
+        settings.smtp_url = format!("smtp://127.0.0.1:{smtp_port}");
+        settings.redis_prefix = format!("steward_test_{}", uuid::Uuid::new_v4().simple());
+        let db = store::db::connect(&database.url, 5).await.unwrap();
+        store::seed::seed_demo(&db).await.expect("seed the demo business");
+        let app = Application::build(settings.clone()).await.expect("build the server");
+        let port = app.port();
+        settings.public_url.set_port(Some(port)).unwrap();
+        tokio::spawn(app.run_until_stopped());
+        let (stop_worker, worker) = if options.worker {
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            // The worker gets a runtime of its own on its own thread, as the
+            // separate process it is in production.
+            let worker_settings = settings.clone();
+            let handle = std::thread::spawn(move || {
+                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?.block_on(worker::run(
+                    worker_settings,
+                    async move {
+                        let _ = rx.await;
+                    },
+                ))
+            });
+            (Some(tx), Some(handle))
+        } else {
+            (None, None)
+        };
+        TestApp {
+            base: format!("http://127.0.0.1:{port}"),
+            db,
+            settings,
+            mailbox,
+            stop_worker,
+            worker,
+            _database: database,
+        }
+    }
+
+    /// A browser-like client with its own cookie jar, sending the Origin a
+    /// Steward page would, and not following redirects (tests look at them).
+    pub fn client(&self) -> Client {
+        Client {
+            http: reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().unwrap(),
+            base: self.base.clone(),
+            origin: Some(self.base.clone()),
+        }
+    }
+
+    /// A client that presents exactly this session token, as a stolen or
+    /// remembered cookie would.
+    pub fn client_with_token(&self, token: &str) -> Client {
+        let mut headers = header::HeaderMap::new();
+        headers.insert(header::COOKIE, header::HeaderValue::from_str(&format!("steward_session={token}")).unwrap());
+        Client {
+            http: reqwest::Client::builder().default_headers(headers).redirect(Policy::none()).build().unwrap(),
+            base: self.base.clone(),
+            origin: Some(self.base.clone()),
+        }
+    }
+
+    /// A client already signed in to `slug` as `email`.
+    pub async fn signed_in(&self, slug: &str, email: &str, password: &str) -> Client {
+        let client = self.client();
+        let res = client.sign_in(slug, email, password).await;
+        assert_eq!(res.status(), StatusCode::OK, "sign-in of {email} failed: {}", res.text().await.unwrap_or_default());
+        client
+    }
+
+    /// A client signed in to the demo business with the member of `role`.
+    pub async fn demo_member(&self, role: engine::Role) -> Client {
+        let email = store::seed::DEMO_USERS.iter().find(|(_, r)| *r == role).unwrap().0;
+        self.signed_in(DEMO, email, DEMO_PASSWORD).await
+    }
+
+    /// Stops the worker the way SIGTERM does and waits for it to finish.
+    pub async fn stop_worker(&mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.stop_worker.take() {
+            let _ = tx.send(());
+        }
+        match self.worker.take() {
+            Some(handle) => {
+                let joined = tokio::task::spawn_blocking(move || handle.join());
+                tokio::time::timeout(Duration::from_secs(30), joined).await??.map_err(|_| anyhow::anyhow!("the worker panicked"))?
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub origin: Option<String>,
+}
+
+impl Client {
+    pub fn without_origin(mut self) -> Self {
+        self.origin = None;
+        self
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.http.get(format!("{}{}", self.base, path)).send().await.unwrap()
+    }
+
+    /// Calls a server function the way the hydrated page does.
+    pub async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> Response {
+        let mut req = self
+            .http
+            .post(format!("{}/api/{}", self.base, endpoint))
+            .header(header::ACCEPT, "application/json")
+            .form(form);
+        if let Some(origin) = &self.origin {
+            req = req.header(header::ORIGIN, origin);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn sign_in(&self, slug: &str, email: &str, password: &str) -> Response {
+        self.call("sign_in", &[("slug", slug), ("email", email), ("password", password)]).await
+    }
+
+    pub async fn sign_up(&self, name: &str, slug: &str, email: &str, password: &str) -> Response {
+        self.call("sign_up", &[("business_name", name), ("slug", slug), ("email", email), ("password", password)]).await
+    }
+
+}
+
+/// The session token a response sets in its cookie.
+pub fn session_token(res: &Response) -> Option<String> {
+    res.headers().get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
+        c.strip_prefix("steward_session=").map(|rest| rest.split(';').next().unwrap_or("").to_owned()).filter(|t| !t.is_empty())
+    })
+}
+
+/// The error body of a server function refusal.
+pub async fn error_body(res: Response) -> serde_json::Value {
+    let text = res.text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("expected a JSON error body, got {text}"))
+}
+
+/// The fields named in a 422 `Invalid` error body.
+pub async fn invalid_fields(res: Response) -> Vec<(String, String)> {
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = error_body(res).await;
+    body["Invalid"]
+        .as_array()
+        .unwrap_or_else(|| panic!("expected field errors, got {body}"))
+        .iter()
+        .map(|e| (e["field"].as_str().unwrap().to_owned(), e["message"].as_str().unwrap().to_owned()))
+        .collect()
+}

@@ -83,6 +83,9 @@ async fn migrate(settings: Settings, parallelism: usize) -> anyhow::Result<()> {
 }
 
 async fn seed(settings: Settings) -> anyhow::Result<()> {
+    if settings.environment == store::config::Environment::Production {
+        anyhow::bail!("refusing to seed demo users with a published password in production");
+    }
     let db = store::db::connect(&settings.database_url, 2).await?;
     if store::seed::seed_demo(&db).await? {
         println!("seeded the demo business {} at /t/{}", store::seed::DEMO_NAME, store::seed::DEMO_SLUG);

@@ -62,6 +62,27 @@ test('sign-up shows each problem next to its field, from the page and from the s
   await shot(page, '03-signup-errors');
 });
 
+test('the plain sign-in page asks for the business and says when there is no such business', async () => {
+  const { page } = browser;
+  await page.goto(`${BASE_URL}/login`);
+  await waitForHydration(page);
+  await page.fill('#field-slug', 'no-such-business');
+  await page.fill('#field-email', 'owner@acme-plumbing.test');
+  await page.fill('#field-password', DEMO_PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForFunction(() => /No business uses this address/.test(document.querySelector('#field-slug-error')?.textContent ?? ''));
+  await page.fill('#field-slug', 'acme-plumbing');
+  await page.fill('#field-password', 'not the password');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('.form-error');
+  assert.match(await page.textContent('.form-error'), /do not match/);
+  await shot(page, '03b-login-wrong-password');
+  await page.fill('#field-password', DEMO_PASSWORD);
+  await Promise.all([page.waitForURL(`${BASE_URL}/t/acme-plumbing`), page.click('button[type=submit]')]);
+  await page.click('[data-testid=sign-out]');
+  await page.waitForURL(`${BASE_URL}/t/acme-plumbing/login`);
+});
+
 test('a reviewer does not see Settings and is refused when opening it directly', async () => {
   const { page } = browser;
   await signIn(page, 'acme-plumbing', 'reviewer@acme-plumbing.test', DEMO_PASSWORD);

@@ -67,6 +67,12 @@ impl Mailbox {
 /// Starts the capture server; returns its port and the mailbox it fills.
 /// Messages are also written to `save_to` as `.eml` files when given.
 pub async fn start(addr: &str, save_to: Option<PathBuf>) -> std::io::Result<(u16, Mailbox)> {
+    start_with_delay(addr, save_to, Duration::ZERO).await
+}
+
+/// Like `start`, but answers each message only after `delay`, the way a slow
+/// mail server does; tests use it to catch a delivery in flight.
+pub async fn start_with_delay(addr: &str, save_to: Option<PathBuf>, delay: Duration) -> std::io::Result<(u16, Mailbox)> {
     let listener = TcpListener::bind(addr).await?;
     let port = listener.local_addr()?.port();
     let mailbox = Mailbox::default();
@@ -76,7 +82,7 @@ pub async fn start(addr: &str, save_to: Option<PathBuf>) -> std::io::Result<(u16
             let mb = mb.clone();
             let save_to = save_to.clone();
             tokio::spawn(async move {
-                if let Err(e) = session(socket, mb, save_to).await {
+                if let Err(e) = session(socket, mb, save_to, delay).await {
                     tracing::debug!(error = %e, "smtp capture session ended with an error");
                 }
             });
@@ -85,7 +91,7 @@ pub async fn start(addr: &str, save_to: Option<PathBuf>) -> std::io::Result<(u16
     Ok((port, mailbox))
 }
 
-async fn session(socket: tokio::net::TcpStream, mailbox: Mailbox, save_to: Option<PathBuf>) -> std::io::Result<()> {
+async fn session(socket: tokio::net::TcpStream, mailbox: Mailbox, save_to: Option<PathBuf>, delay: Duration) -> std::io::Result<()> {
     let (read, mut write) = socket.into_split();
     let mut lines = BufReader::new(read);
     write.write_all(b"220 steward-capture ESMTP ready\r\n").await?;
@@ -131,6 +137,7 @@ async fn session(socket: tokio::net::TcpStream, mailbox: Mailbox, save_to: Optio
             tracing::info!(to = ?mail.to, subject = ?mail.subject(), "captured an email");
             mailbox.messages.lock().await.push(mail);
             mailbox.arrived.notify_waiters();
+            tokio::time::sleep(delay).await;
             b"250 OK: queued\r\n"
         } else if upper == "RSET" {
             from.clear();

@@ -118,3 +118,15 @@ async fn changing_a_role_takes_effect_at_once_and_removing_a_member_ends_their_s
     let actions: Vec<String> = store::audit::recent(&txn, 10).await.unwrap().into_iter().map(|e| e.action).collect();
     assert!(actions.contains(&"member.role_changed".to_string()) && actions.contains(&"member.removed".to_string()), "{actions:?}");
 }
+
+#[tokio::test]
+async fn an_invitation_queued_while_the_worker_is_down_is_sent_once_it_starts() {
+    let mut app = TestApp::spawn().await;
+    let owner = app.demo_member(Role::Owner).await;
+    assert_eq!(invite(&owner, "patient@example.com", "executive").await.status(), StatusCode::OK);
+    assert!(app.mailbox.wait_for("patient@example.com", Duration::from_millis(500)).await.is_none(), "nobody sends it yet");
+    app.start_worker();
+    let mail = app.mailbox.wait_for("patient@example.com", Duration::from_secs(20)).await;
+    assert!(mail.is_some(), "the queued invitation is delivered when a worker starts");
+    app.stop_worker().await.unwrap();
+}

@@ -150,32 +150,36 @@ impl TestApp {
         let port = app.port();
         settings.public_url.set_port(Some(port)).unwrap();
         tokio::spawn(app.run_until_stopped());
-        let (stop_worker, worker) = if options.worker {
-            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-            // The worker gets a runtime of its own on its own thread, as the
-            // separate process it is in production.
-            let worker_settings = settings.clone();
-            let handle = std::thread::spawn(move || {
-                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?.block_on(worker::run(
-                    worker_settings,
-                    async move {
-                        let _ = rx.await;
-                    },
-                ))
-            });
-            (Some(tx), Some(handle))
-        } else {
-            (None, None)
-        };
-        TestApp {
+        let mut app = TestApp {
             base: format!("http://127.0.0.1:{port}"),
             db,
             settings,
             mailbox,
-            stop_worker,
-            worker,
+            stop_worker: None,
+            worker: None,
             _database: database,
+        };
+        if options.worker {
+            app.start_worker();
         }
+        app
+    }
+
+    /// Starts a worker on a runtime of its own, on its own thread, as the
+    /// separate process it is in production.
+    pub fn start_worker(&mut self) {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let settings = self.settings.clone();
+        let handle = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?.block_on(worker::run(
+                settings,
+                async move {
+                    let _ = rx.await;
+                },
+            ))
+        });
+        self.stop_worker = Some(tx);
+        self.worker = Some(handle);
     }
 
     /// A browser-like client with its own cookie jar, sending the Origin a

@@ -19,7 +19,12 @@ export async function launch({ width = 1280, height = 860 } = {}) {
   });
   const page = context.pages()[0] ?? await context.newPage();
   page.setDefaultTimeout(15000);
-  return { context, page };
+  // Script errors (a failed hydration, a panic in the wasm) are collected so
+  // a test can insist there were none.
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) errors.push(m.text()); });
+  return { context, page, errors };
 }
 
 export async function shot(page, name) {

@@ -11,7 +11,11 @@ const MAIL_DIR = process.env.STEWARD_MAIL_DIR;
 
 let browser;
 before(async () => { browser = await launch(); });
-after(async () => { await browser?.context.close(); });
+after(async () => {
+  await browser?.context.close();
+  // Hydration and every interaction above ran without a script error.
+  assert.deepEqual(browser?.errors ?? [], []);
+});
 
 test('a visitor opens a business, signs out, signs back in and sees the dashboard', async () => {
   const { page } = browser;

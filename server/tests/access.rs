@@ -123,28 +123,23 @@ async fn signed_out_visitors_are_sent_to_sign_in() {
     assert_eq!(visitor.get("/t/acme-plumbing/login").await.status(), StatusCode::OK);
 }
 
+async fn search_path<C: ConnectionTrait>(db: &C) -> String {
+    db.query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT current_setting('search_path')"))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap()
+}
+
 #[tokio::test]
 async fn tenant_work_runs_with_a_transaction_local_search_path() {
     let app = TestApp::spawn().await;
     let txn = store::db::tenant_txn(&app.db, "t_acme_plumbing").await.unwrap();
-    let path: String = txn
-        .query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT current_setting('search_path')"))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index(0)
-        .unwrap();
-    assert_eq!(path, "t_acme_plumbing");
+    assert_eq!(search_path(&txn).await, "t_acme_plumbing");
     txn.commit().await.unwrap();
     // After the transaction the pooled connection is back to the default path.
-    let after: String = app
-        .db
-        .query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT current_setting('search_path')"))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index(0)
-        .unwrap();
+    let after = search_path(&app.db).await;
     assert!(!after.contains("t_acme_plumbing"), "{after}");
     assert!(store::db::tenant_txn(&app.db, "public; drop table x").await.is_err());
 }

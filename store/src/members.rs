@@ -67,15 +67,31 @@ async fn owner_count<C: ConnectionTrait>(db: &C, tenant_id: Uuid) -> Result<u64,
         .await
 }
 
-/// Locks the member's row for the rest of the transaction, so two owners
-/// demoting each other at once cannot leave the business ownerless.
-async fn locked_membership<C: ConnectionTrait>(db: &C, tenant_id: Uuid, user_id: Uuid) -> Result<membership::Model, MemberChangeError> {
-    use sea_orm::QuerySelect;
-    membership::Entity::find_by_id((user_id, tenant_id))
-        .lock_exclusive()
-        .one(db)
+/// Opens the tenant transaction for a change to one member, holding the
+/// business's owner lock so two owners demoting each other at once cannot
+/// leave it ownerless. Refuses the change when it would remove the last
+/// owner (`keeps_owner` says whether the member stays an owner).
+async fn begin_member_change(
+    db: &DatabaseConnection,
+    actor: &CurrentMember,
+    user_id: Uuid,
+    keeps_owner: bool,
+) -> Result<(sea_orm::DatabaseTransaction, membership::Model), MemberChangeError> {
+    let txn = tenant_txn(db, &actor.schema_name).await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock(hashtext('owners:' || $1::text))",
+        [actor.tenant_id.into()],
+    ))
+    .await?;
+    let current = membership::Entity::find_by_id((user_id, actor.tenant_id))
+        .one(&txn)
         .await?
-        .ok_or(MemberChangeError::NotAMember)
+        .ok_or(MemberChangeError::NotAMember)?;
+    if current.role == Role::Owner.as_str() && !keeps_owner && owner_count(&txn, actor.tenant_id).await? <= 1 {
+        return Err(MemberChangeError::LastOwner);
+    }
+    Ok((txn, current))
 }
 
 pub async fn change_role(
@@ -84,18 +100,7 @@ pub async fn change_role(
     user_id: Uuid,
     new_role: Role,
 ) -> Result<(), MemberChangeError> {
-    let txn = tenant_txn(db, &actor.schema_name).await?;
-    // Serialise owner changes per business.
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT pg_advisory_xact_lock(hashtext('owners:' || $1::text))",
-        [actor.tenant_id.into()],
-    ))
-    .await?;
-    let current = locked_membership(&txn, actor.tenant_id, user_id).await?;
-    if current.role == Role::Owner.as_str() && new_role != Role::Owner && owner_count(&txn, actor.tenant_id).await? <= 1 {
-        return Err(MemberChangeError::LastOwner);
-    }
+    let (txn, current) = begin_member_change(db, actor, user_id, new_role == Role::Owner).await?;
     membership::Entity::update_many()
         .col_expr(membership::Column::Role, Expr::value(new_role.as_str()))
         .filter(membership::Column::UserId.eq(user_id))
@@ -110,17 +115,7 @@ pub async fn change_role(
 
 /// Removes a member and ends all their sessions in this business at once.
 pub async fn remove(db: &DatabaseConnection, actor: &CurrentMember, user_id: Uuid) -> Result<(), MemberChangeError> {
-    let txn = tenant_txn(db, &actor.schema_name).await?;
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT pg_advisory_xact_lock(hashtext('owners:' || $1::text))",
-        [actor.tenant_id.into()],
-    ))
-    .await?;
-    let current = locked_membership(&txn, actor.tenant_id, user_id).await?;
-    if current.role == Role::Owner.as_str() && owner_count(&txn, actor.tenant_id).await? <= 1 {
-        return Err(MemberChangeError::LastOwner);
-    }
+    let (txn, current) = begin_member_change(db, actor, user_id, false).await?;
     membership::Entity::delete_by_id((user_id, actor.tenant_id)).exec(&txn).await?;
     let ended = end_all_sessions(&txn, user_id, actor.tenant_id).await?;
     audit::record(&txn, Some(actor), "member.removed", &user_id.to_string(), json!({ "role": current.role, "sessions_ended": ended }))

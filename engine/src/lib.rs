@@ -1,6 +1,7 @@
 //! Steward's pure domain. No database, no HTTP: everything here can be unit
-//! tested in isolation and compiled to WebAssembly, so the browser validates
-//! forms with exactly the rules the server enforces.
+//! tested in isolation. The basic modules also compile to WebAssembly, so
+//! the browser validates forms with exactly the rules the server enforces;
+//! the `contracts` feature adds workflow, prompt and data contracts (server side).
 
 pub mod access;
 pub mod email;
@@ -8,7 +9,13 @@ pub mod field_error;
 pub mod password;
 pub mod role;
 pub mod signup;
+pub mod source_map;
 pub mod tenant;
+
+#[cfg(feature = "contracts")]
+pub mod cel;
+#[cfg(feature = "contracts")]
+pub mod workflow;
 
 pub use access::Page;
 pub use email::Email;

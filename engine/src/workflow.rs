@@ -1,0 +1,578 @@
+//! Workflow contracts: the YAML a business writes, parsed and checked with
+//! errors a person can act on, each at its line and column.
+
+use crate::source_map::{Block, Position, SourceMap};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const STEP_TYPES: [&str; 6] = ["function", "api_call", "llm", "rules", "approval", "notify"];
+pub const FALLBACKS: [&str; 3] = ["assign_to_human_queue", "fail", "retry_then_human"];
+pub const MODEL_TIERS: [&str; 3] = ["small", "premium", "auto"];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowContract {
+    pub workflow: String,
+    #[serde(deserialize_with = "text_or_number")]
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub trigger: Trigger,
+    pub steps: Vec<Step>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalSection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Fallback>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    pub source: String,
+    pub event: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_seconds: Option<f64>,
+}
+
+/// One step. Fields beyond `id`, `type` and `output` belong to particular
+/// step types; the validator says when one is missing or misplaced.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryPolicy>,
+    /// Seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<f64>,
+    // function
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_contract: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expression: Option<String>,
+    // api_call
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deterministic: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub writes_financial_records: bool,
+    // llm
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_template: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    // rules
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<Rule>,
+    // approval
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reviewers: Vec<String>,
+    // notify
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+}
+
+/// A row of a rules step's decision table: the first whose CEL condition holds decides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub when: String,
+    pub then: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalSection {
+    #[serde(default)]
+    pub required_when: Vec<BTreeMap<String, serde_json::Value>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fallback {
+    pub on_error: String,
+}
+
+/// When a person must approve, as the validator understood `required_when`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ApprovalCondition {
+    ConfidenceBelow(f64),
+    FieldAbove { field: String, value: f64 },
+    FieldBelow { field: String, value: f64 },
+    Expression(String),
+}
+
+fn text_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum TextOrNumber {
+        Text(String),
+        Number(serde_json::Number),
+    }
+    Ok(match TextOrNumber::deserialize(d)? {
+        TextOrNumber::Text(s) => s,
+        TextOrNumber::Number(n) => n.to_string(),
+    })
+}
+
+/// What a contract may refer to: the business's prompt templates, data
+/// contracts and secrets, and the email domains that count as its own.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Catalog {
+    pub prompts: BTreeSet<String>,
+    pub data_contracts: BTreeSet<String>,
+    pub secrets: BTreeSet<String>,
+    pub internal_domains: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IssueKind {
+    Syntax,
+    MissingField,
+    InvalidValue,
+    UnknownStepType,
+    DuplicateStepId,
+    DuplicateOutput,
+    MissingPromptTemplate,
+    MissingDataContract,
+    MissingSecret,
+    InvalidCel,
+    ThresholdOutOfRange,
+    UngatedExternalNotify,
+}
+
+/// One problem with a contract, at its place in the YAML.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContractIssue {
+    pub kind: IssueKind,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+struct Issues<'a> {
+    map: SourceMap<'a>,
+    list: Vec<ContractIssue>,
+}
+
+impl Issues<'_> {
+    fn push(&mut self, kind: IssueKind, at: Position, message: impl Into<String>) {
+        self.list.push(ContractIssue { kind, line: at.line, column: at.column, message: message.into() });
+    }
+}
+
+impl WorkflowContract {
+    /// Parses and checks a contract. Every problem is reported at once.
+    pub fn parse(source: &str, catalog: &Catalog) -> Result<WorkflowContract, Vec<ContractIssue>> {
+        let contract: WorkflowContract = serde_norway::from_str(source).map_err(|e| {
+            let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+            vec![ContractIssue { kind: IssueKind::Syntax, line, column, message: syntax_message(&e.to_string()) }]
+        })?;
+        let mut issues = Issues { map: SourceMap::new(source), list: Vec::new() };
+        contract.check(catalog, &mut issues);
+        if issues.list.is_empty() {
+            Ok(contract)
+        } else {
+            issues.list.sort_by_key(|i| (i.line, i.column));
+            Err(issues.list)
+        }
+    }
+
+    fn check(&self, catalog: &Catalog, issues: &mut Issues<'_>) {
+        let whole = issues.map.whole();
+        let top = |issues: &Issues<'_>, key: &str| issues.map.top_level(key).unwrap_or(whole);
+        let name_ok = !self.workflow.is_empty()
+            && self.workflow.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !name_ok {
+            let at = issues.map.value_of(top(issues, "workflow"), "workflow").unwrap_or(Position { line: 1, column: 1 });
+            issues.push(IssueKind::InvalidValue, at, "the workflow name uses lowercase letters, digits, '-' and '_' only");
+        }
+        let trigger = top(issues, "trigger");
+        for (value, key) in [(&self.trigger.source, "source"), (&self.trigger.event, "event")] {
+            if value.trim().is_empty() {
+                let at = issues.map.value_of(trigger, key).unwrap_or(issues.map.start_of(trigger));
+                issues.push(IssueKind::MissingField, at, format!("the trigger needs a {key}"));
+            }
+        }
+        let steps_block = top(issues, "steps");
+        if self.steps.is_empty() {
+            issues.push(IssueKind::MissingField, issues.map.start_of(steps_block), "a workflow needs at least one step");
+        }
+        let items = issues.map.items(steps_block);
+        let mut ids = BTreeSet::new();
+        let mut outputs = BTreeSet::new();
+        let mut gated = false;
+        for (n, step) in self.steps.iter().enumerate() {
+            let block = items.get(n).copied().unwrap_or(steps_block);
+            let at = |issues: &Issues<'_>, key: &str| issues.map.value_of(block, key).unwrap_or(issues.map.start_of(block));
+            if !ids.insert(step.id.as_str()) {
+                let pos = at(issues, "id");
+                issues.push(IssueKind::DuplicateStepId, pos, format!("step id '{}' is used twice; ids must be unique", step.id));
+            }
+            if let Some(output) = &step.output {
+                if !outputs.insert(output.as_str()) {
+                    let pos = at(issues, "output");
+                    issues.push(IssueKind::DuplicateOutput, pos, format!("output '{output}' is written by two steps"));
+                }
+            }
+            if !STEP_TYPES.contains(&step.kind.as_str()) {
+                let pos = at(issues, "type");
+                issues.push(
+                    IssueKind::UnknownStepType,
+                    pos,
+                    format!("unknown step type '{}'; use one of: {}", step.kind, STEP_TYPES.join(", ")),
+                );
+            }
+            if let Some(when) = &step.when {
+                if let Some(err) = crate::cel::parse_error(when) {
+                    let pos = at(issues, "when");
+                    issues.push(IssueKind::InvalidCel, pos, format!("the `when` condition does not parse: {err}"));
+                }
+            }
+            if let Some(expr) = &step.expression {
+                if let Some(err) = crate::cel::parse_error(expr) {
+                    let pos = at(issues, "expression");
+                    issues.push(IssueKind::InvalidCel, pos, format!("the expression does not parse: {err}"));
+                }
+            }
+            for rule in &step.rules {
+                if let Some(err) = crate::cel::parse_error(&rule.when) {
+                    let pos = issues.map.text(block, &rule.when).unwrap_or(issues.map.start_of(block));
+                    issues.push(IssueKind::InvalidCel, pos, format!("the rule condition does not parse: {err}"));
+                }
+            }
+            if let Some(retry) = &step.retry {
+                if !(1..=10).contains(&retry.max_attempts) {
+                    let pos = at(issues, "max_attempts");
+                    issues.push(IssueKind::ThresholdOutOfRange, pos, "retry.max_attempts must be between 1 and 10");
+                }
+                if retry.backoff_seconds.is_some_and(|b| !(0.0..=3600.0).contains(&b)) {
+                    let pos = at(issues, "backoff_seconds");
+                    issues.push(IssueKind::ThresholdOutOfRange, pos, "retry.backoff_seconds must be between 0 and 3600");
+                }
+            }
+            if step.timeout.is_some_and(|t| !(t > 0.0 && t <= 3600.0)) {
+                let pos = at(issues, "timeout");
+                issues.push(IssueKind::ThresholdOutOfRange, pos, "timeout is in seconds, more than 0 and at most 3600");
+            }
+            if let Some(contract) = &step.data_contract {
+                if !catalog.data_contracts.contains(contract) {
+                    let pos = at(issues, "data_contract");
+                    issues.push(IssueKind::MissingDataContract, pos, format!("there is no data contract named '{contract}'"));
+                }
+            }
+            if let Some(secret) = &step.secret {
+                if !catalog.secrets.contains(secret) {
+                    let pos = at(issues, "secret");
+                    issues.push(IssueKind::MissingSecret, pos, format!("there is no secret named '{secret}'"));
+                }
+            }
+            match step.kind.as_str() {
+                "llm" => match &step.prompt_template {
+                    None => {
+                        let pos = issues.map.start_of(block);
+                        issues.push(IssueKind::MissingField, pos, "an llm step needs a prompt_template");
+                    }
+                    Some(p) if !catalog.prompts.contains(p) => {
+                        let pos = at(issues, "prompt_template");
+                        issues.push(IssueKind::MissingPromptTemplate, pos, format!("there is no prompt template named '{p}'"));
+                    }
+                    _ => {}
+                },
+                "approval" => gated = true,
+                "notify" => {
+                    if step.to.is_empty() {
+                        let pos = issues.map.start_of(block);
+                        issues.push(IssueKind::MissingField, pos, "a notify step needs recipients in `to`");
+                    }
+                    let external: Vec<&String> = step.to.iter().filter(|r| is_external(r, catalog)).collect();
+                    if !external.is_empty() && !gated {
+                        let pos = at(issues, "to");
+                        issues.push(
+                            IssueKind::UngatedExternalNotify,
+                            pos,
+                            format!(
+                                "this step emails outside the business ({}) with no approval step before it; add an approval step earlier",
+                                external.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                            ),
+                        );
+                    }
+                }
+                _ => {}
+            }
+            if let Some(model) = &step.model {
+                if !MODEL_TIERS.contains(&model.as_str()) {
+                    let pos = at(issues, "model");
+                    issues.push(IssueKind::InvalidValue, pos, format!("model tier '{model}' is not one of: {}", MODEL_TIERS.join(", ")));
+                }
+            }
+        }
+        if let Some(approval) = &self.approval {
+            let block = top(issues, "approval");
+            for entry in &approval.required_when {
+                if let Err((key, message, kind)) = condition_of(entry) {
+                    let pos = issues.map.value_of(block, &key).unwrap_or(issues.map.start_of(block));
+                    issues.push(kind, pos, message);
+                }
+            }
+        }
+        if let Some(fallback) = &self.fallback {
+            if !FALLBACKS.contains(&fallback.on_error.as_str()) {
+                let pos = issues.map.value_of(top(issues, "fallback"), "on_error").unwrap_or(issues.map.start_of(whole));
+                issues.push(
+                    IssueKind::InvalidValue,
+                    pos,
+                    format!("fallback.on_error '{}' is not one of: {}", fallback.on_error, FALLBACKS.join(", ")),
+                );
+            }
+        }
+    }
+
+    /// The approval policy as conditions (the contract has been validated).
+    pub fn approval_conditions(&self) -> Vec<ApprovalCondition> {
+        self.approval.iter().flat_map(|a| a.required_when.iter()).filter_map(|e| condition_of(e).ok()).collect()
+    }
+
+    /// Whether publishing needs a second person's approval: the workflow
+    /// emails outside the business or writes financial records.
+    pub fn requires_four_eyes(&self, catalog: &Catalog) -> bool {
+        self.steps.iter().any(|s| {
+            (s.kind == "notify" && s.to.iter().any(|r| is_external(r, catalog)))
+                || (s.kind == "api_call" && s.writes_financial_records)
+        })
+    }
+}
+
+/// A recipient is internal when it names a role (`role:reviewer`) or an
+/// address in one of the business's own domains; anything else, including a
+/// templated address such as `{{ customer.email }}`, is outside.
+pub fn is_external(recipient: &str, catalog: &Catalog) -> bool {
+    let r = recipient.trim().to_lowercase();
+    if r.starts_with("role:") {
+        return false;
+    }
+    match r.rsplit_once('@') {
+        Some((_, domain)) if !r.contains("{{") => !catalog.internal_domains.iter().any(|d| d.eq_ignore_ascii_case(domain)),
+        _ => true,
+    }
+}
+
+fn condition_of(entry: &BTreeMap<String, serde_json::Value>) -> Result<ApprovalCondition, (String, String, IssueKind)> {
+    let mut keys = entry.iter();
+    let (Some((key, value)), None) = (keys.next(), keys.next()) else {
+        let key = entry.keys().next().cloned().unwrap_or_else(|| "required_when".into());
+        return Err((key, "each required_when entry has exactly one condition".into(), IssueKind::InvalidValue));
+    };
+    let number = || value.as_f64().ok_or_else(|| (key.clone(), format!("{key} needs a number"), IssueKind::InvalidValue));
+    if key == "confidence_below" {
+        let v = number()?;
+        if !(0.0..=1.0).contains(&v) {
+            return Err((key.clone(), format!("confidence_below is a share between 0 and 1, not {v}"), IssueKind::ThresholdOutOfRange));
+        }
+        return Ok(ApprovalCondition::ConfidenceBelow(v));
+    }
+    if key == "expression" {
+        let expr = value.as_str().ok_or_else(|| (key.clone(), "expression needs a CEL condition as text".into(), IssueKind::InvalidValue))?;
+        if let Some(err) = crate::cel::parse_error(expr) {
+            return Err((key.clone(), format!("the approval expression does not parse: {err}"), IssueKind::InvalidCel));
+        }
+        return Ok(ApprovalCondition::Expression(expr.to_owned()));
+    }
+    if let Some(field) = key.strip_suffix("_above").filter(|f| !f.is_empty()) {
+        return Ok(ApprovalCondition::FieldAbove { field: field.to_owned(), value: number()? });
+    }
+    if let Some(field) = key.strip_suffix("_below").filter(|f| !f.is_empty()) {
+        return Ok(ApprovalCondition::FieldBelow { field: field.to_owned(), value: number()? });
+    }
+    Err((
+        key.clone(),
+        format!("unknown approval condition '{key}'; use confidence_below, <field>_above, <field>_below or expression"),
+        IssueKind::InvalidValue,
+    ))
+}
+
+/// serde's messages name Rust types; say it in the contract's words.
+fn syntax_message(raw: &str) -> String {
+    let msg = raw.split(" at line ").next().unwrap_or(raw);
+    msg.replace("unknown field", "unknown key").replace("missing field", "missing key")
+}
+
+/// The block of step `n` (for editors that want to highlight a step).
+pub fn step_block(source: &str, n: usize) -> Option<(usize, usize)> {
+    let map = SourceMap::new(source);
+    let Block { start, end } = *map.items(map.top_level("steps")?).get(n)?;
+    Some((start + 1, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The contract from ARCHITECTURE.md, exactly as written.
+    pub const SEED: &str = "workflow: lead-intake-qualification
+version: 1.3.0
+trigger: { source: website_form, event: lead.created }
+steps:
+  - { id: normalize, type: function, output: normalized_lead }
+  - { id: enrich,    type: api_call, output: company_context }
+  - { id: summarize, type: llm, prompt_template: lead_summary_v4, output: qualification_summary }
+  - { id: route,     type: rules, output: owner_assignment }
+approval:
+  required_when: [ { confidence_below: 0.78 }, { annual_contract_value_above: 50000 } ]
+fallback: { on_error: assign_to_human_queue }
+";
+
+    fn catalog() -> Catalog {
+        Catalog {
+            prompts: ["lead_summary_v4".to_string()].into(),
+            data_contracts: ["lead".to_string()].into(),
+            secrets: ["clearbit_key".to_string()].into(),
+            internal_domains: vec!["acme-plumbing.test".into()],
+        }
+    }
+
+    fn issues(source: &str) -> Vec<ContractIssue> {
+        WorkflowContract::parse(source, &catalog()).expect_err("the contract should be refused")
+    }
+
+    fn only(source: &str, kind: IssueKind) -> ContractIssue {
+        let all = issues(source);
+        assert_eq!(all.len(), 1, "{all:?}");
+        assert_eq!(all[0].kind, kind, "{all:?}");
+        all[0].clone()
+    }
+
+    #[test]
+    fn the_seed_contract_is_accepted_exactly_as_written() {
+        let c = WorkflowContract::parse(SEED, &catalog()).unwrap();
+        assert_eq!(c.workflow, "lead-intake-qualification");
+        assert_eq!(c.version, "1.3.0");
+        assert_eq!(c.steps.len(), 4);
+        assert_eq!(c.steps[2].prompt_template.as_deref(), Some("lead_summary_v4"));
+        assert_eq!(
+            c.approval_conditions(),
+            vec![
+                ApprovalCondition::ConfidenceBelow(0.78),
+                ApprovalCondition::FieldAbove { field: "annual_contract_value".into(), value: 50000.0 }
+            ]
+        );
+        assert_eq!(c.fallback.unwrap().on_error, "assign_to_human_queue");
+        assert!(!WorkflowContract::parse(SEED, &catalog()).unwrap().requires_four_eyes(&catalog()));
+    }
+
+    #[test]
+    fn an_unknown_step_type_is_reported_at_its_value() {
+        let i = only(&SEED.replace("type: rules", "type: rulez"), IssueKind::UnknownStepType);
+        assert_eq!((i.line, i.column), (8, 28));
+        assert!(i.message.contains("rulez") && i.message.contains("notify"));
+    }
+
+    #[test]
+    fn a_duplicate_step_id_is_reported_at_the_second_one() {
+        let i = only(&SEED.replace("id: route", "id: enrich"), IssueKind::DuplicateStepId);
+        assert_eq!((i.line, i.column), (8, 11));
+    }
+
+    #[test]
+    fn an_output_written_twice_is_reported() {
+        let i = only(&SEED.replace("output: owner_assignment", "output: company_context"), IssueKind::DuplicateOutput);
+        assert_eq!(i.line, 8);
+    }
+
+    #[test]
+    fn missing_prompt_data_contract_and_secret_are_named() {
+        let i = only(&SEED.replace("lead_summary_v4", "lead_summary_v9"), IssueKind::MissingPromptTemplate);
+        assert_eq!((i.line, i.column), (7, 50));
+        let src = SEED.replace(
+            "type: function, output: normalized_lead",
+            "type: function, data_contract: leed, output: normalized_lead",
+        );
+        assert_eq!(only(&src, IssueKind::MissingDataContract).line, 5);
+        let src = SEED.replace("type: api_call, output", "type: api_call, secret: nope, output");
+        assert_eq!(only(&src, IssueKind::MissingSecret).line, 6);
+    }
+
+    #[test]
+    fn cel_that_does_not_parse_is_reported_where_it_is() {
+        let src = SEED.replace("type: api_call, output", "type: api_call, when: 'lead.value >', output");
+        let i = only(&src, IssueKind::InvalidCel);
+        assert_eq!((i.line, i.column), (6, 44));
+        let src = SEED.replace("{ annual_contract_value_above: 50000 }", "{ expression: 'a &&' }");
+        assert_eq!(only(&src, IssueKind::InvalidCel).line, 10);
+    }
+
+    #[test]
+    fn thresholds_out_of_range_are_refused() {
+        let i = only(&SEED.replace("0.78", "1.7"), IssueKind::ThresholdOutOfRange);
+        assert_eq!((i.line, i.column), (10, 40));
+        let src = SEED.replace("type: api_call, output", "type: api_call, retry: { max_attempts: 50 }, output");
+        assert_eq!(only(&src, IssueKind::ThresholdOutOfRange).line, 6);
+        let src = SEED.replace("type: api_call, output", "type: api_call, timeout: 0, output");
+        assert_eq!(only(&src, IssueKind::ThresholdOutOfRange).line, 6);
+    }
+
+    #[test]
+    fn an_outside_notify_needs_an_approval_step_before_it() {
+        let ungated = format!("{SEED}").replace(
+            "  - { id: route,     type: rules, output: owner_assignment }",
+            "  - { id: route,     type: rules, output: owner_assignment }\n  - { id: tell, type: notify, to: ['{{ lead.email }}'] }",
+        );
+        let i = only(&ungated, IssueKind::UngatedExternalNotify);
+        assert_eq!(i.line, 9);
+        let internal = ungated.replace("'{{ lead.email }}'", "'role:reviewer', sales@acme-plumbing.test");
+        assert!(WorkflowContract::parse(&internal, &catalog()).is_ok());
+        let gated = ungated.replace("  - { id: tell", "  - { id: check, type: approval }\n  - { id: tell");
+        let c = WorkflowContract::parse(&gated, &catalog()).unwrap();
+        assert!(c.requires_four_eyes(&catalog()), "outside email needs a second person to publish");
+    }
+
+    #[test]
+    fn financial_writes_need_four_eyes() {
+        let src = SEED.replace("type: api_call, output", "type: api_call, writes_financial_records: true, output");
+        assert!(WorkflowContract::parse(&src, &catalog()).unwrap().requires_four_eyes(&catalog()));
+    }
+
+    #[test]
+    fn syntax_errors_and_unknown_keys_carry_their_position() {
+        let i = only("workflow: x\nversion: 1\ntrigger: { source: a, event: b\nsteps: []\n", IssueKind::Syntax);
+        assert!(i.line >= 3, "{i:?}");
+        let i = only(&SEED.replace("output: normalized_lead", "outptu: normalized_lead"), IssueKind::Syntax);
+        assert_eq!(i.line, 5);
+        assert!(i.message.contains("unknown key `outptu`"), "{}", i.message);
+    }
+
+    #[test]
+    fn an_unknown_fallback_and_approval_condition_are_refused() {
+        assert_eq!(only(&SEED.replace("assign_to_human_queue", "shrug"), IssueKind::InvalidValue).line, 11);
+        assert_eq!(only(&SEED.replace("confidence_below", "confidence_under"), IssueKind::InvalidValue).line, 10);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let src = SEED.replace("type: rules", "type: rulez").replace("0.78", "7.8").replace("lead_summary_v4", "nope");
+        assert_eq!(issues(&src).len(), 3);
+    }
+}

@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! Steward's browser UI. Pages are components with their server functions
 //! beside them; `ssr`-only code (database, secrets) stays behind the `ssr`
 //! feature and never reaches the WebAssembly bundle.
@@ -17,11 +18,13 @@ use leptos_router::{
 };
 
 use pages::{
+    changes::ChangeLogPage,
     invitation::AcceptInvitationPage,
     landing::LandingPage,
     login::{BusinessLoginPage, LoginPage},
     settings::SettingsPage,
     signup::SignupPage,
+    workflows::{WorkflowDiffPage, WorkflowEditorPage, WorkflowsPage},
     workspace::{DashboardPage, EmptyStatePage, WorkspaceLayout},
 };
 
@@ -60,6 +63,10 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("/t/:slug") view=WorkspaceLayout>
                     <Route path=path!("") view=DashboardPage />
                     <Route path=path!("settings") view=SettingsPage />
+                    <Route path=path!("changes") view=ChangeLogPage />
+                    <Route path=path!("workflows") view=WorkflowsPage />
+                    <Route path=path!("workflows/:name") view=WorkflowEditorPage />
+                    <Route path=path!("workflows/:name/diff") view=WorkflowDiffPage />
                     <Route path=path!(":section") view=EmptyStatePage />
                 </ParentRoute>
             </Routes>

@@ -64,6 +64,17 @@ impl Ctx {
             .map_err(|e| self.refuse(e))
     }
 
+    /// Like `member`, and the member's role must also be one of `roles`
+    /// (for actions finer than opening a page, such as editing).
+    pub async fn member_in(&self, slug: &str, page: Page, roles: &[engine::Role]) -> Result<CurrentMember, AppError> {
+        let member = self.member(slug, page).await?;
+        if roles.contains(&member.role) {
+            Ok(member)
+        } else {
+            Err(self.refuse(AuthError::Forbidden))
+        }
+    }
+
     /// A refusal as the HTTP status and message the caller sees.
     pub fn refuse(&self, err: AuthError) -> AppError {
         let (status, message) = match &err {

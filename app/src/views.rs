@@ -45,3 +45,84 @@ pub struct InvitationInfo {
 
 /// Field errors from a form's server function; empty means it succeeded.
 pub type FieldErrors = Vec<engine::FieldError>;
+
+/// A workflow in the list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowSummaryView {
+    pub name: String,
+    pub owner: Option<String>,
+    pub live_version: Option<i32>,
+    pub latest_version: i32,
+    pub updated: String,
+}
+
+/// A problem in a contract, at its line and column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContractIssueView {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionView {
+    pub number: i32,
+    pub note: String,
+    pub author: String,
+    pub created: String,
+    pub requires_four_eyes: bool,
+    pub approved_by: Option<String>,
+    pub published_before: bool,
+    pub live: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepView {
+    pub id: String,
+    pub kind: String,
+    pub output: Option<String>,
+    pub details: Vec<String>,
+}
+
+/// The read-only form view of a contract.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContractView {
+    pub workflow: String,
+    pub version: String,
+    pub trigger: String,
+    pub steps: Vec<StepView>,
+    pub approval: Vec<String>,
+    pub fallback: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowDetailView {
+    pub name: String,
+    pub owner: Option<String>,
+    pub backup_owner: Option<String>,
+    pub escalation_contact: String,
+    pub live_version: Option<i32>,
+    pub versions: Vec<VersionView>,
+    pub latest_yaml: String,
+    pub latest_contract: Option<ContractView>,
+    /// Whether the viewer may save, approve and publish (engineers and owners).
+    pub can_edit: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiffRowView {
+    /// "same", "removed" or "added".
+    pub change: String,
+    pub left: Option<(usize, String)>,
+    pub right: Option<(usize, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeView {
+    pub at: String,
+    pub who: String,
+    pub area: String,
+    pub action: String,
+    pub subject: String,
+    pub why: String,
+}

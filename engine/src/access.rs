@@ -13,12 +13,21 @@ pub enum Page {
     Runs,
     Costs,
     Reports,
+    ChangeLog,
     Settings,
 }
 
 impl Page {
-    pub const ALL: [Page; 7] =
-        [Page::Dashboard, Page::Workflows, Page::ReviewQueue, Page::Runs, Page::Costs, Page::Reports, Page::Settings];
+    pub const ALL: [Page; 8] = [
+        Page::Dashboard,
+        Page::Workflows,
+        Page::ReviewQueue,
+        Page::Runs,
+        Page::Costs,
+        Page::Reports,
+        Page::ChangeLog,
+        Page::Settings,
+    ];
 
     /// The path segment after `/t/<slug>`; empty for the dashboard.
     pub fn path_segment(self) -> &'static str {
@@ -29,6 +38,7 @@ impl Page {
             Page::Runs => "runs",
             Page::Costs => "costs",
             Page::Reports => "reports",
+            Page::ChangeLog => "changes",
             Page::Settings => "settings",
         }
     }
@@ -45,6 +55,7 @@ impl Page {
             Page::Runs => "Runs",
             Page::Costs => "Costs",
             Page::Reports => "Reports",
+            Page::ChangeLog => "Change log",
             Page::Settings => "Settings",
         }
     }
@@ -58,6 +69,7 @@ impl Page {
             Page::Runs => &[Owner, Engineer, Operations],
             Page::Costs => &[Owner, Operations, Executive],
             Page::Reports => &[Owner, Operations, Executive],
+            Page::ChangeLog => &[Owner, Engineer, Operations],
             Page::Settings => &[Owner],
         }
     }

@@ -1,6 +1,8 @@
+#![recursion_limit = "256"]
 //! Steward's HTTP server: the Leptos app (SSR + hydration), health checks and
 //! the middleware every request passes (request ids, CSRF, page access).
 
+pub mod changes_csv;
 pub mod cli;
 pub mod csrf;
 pub mod health;

@@ -23,7 +23,8 @@ pub fn workspace_page(path: &str) -> Option<(&str, Option<Page>)> {
     match parts.next() {
         None => Some((slug, Some(Page::Dashboard))),
         Some("login") => None,
-        Some(section) => Some((slug, Page::from_path_segment(section))),
+        // Sub-pages (`workflows/<name>`) follow their section's roles.
+        Some(section) => Some((slug, Page::from_path_segment(section.split('/').next().unwrap_or(section)))),
     }
 }
 
@@ -68,6 +69,7 @@ mod tests {
         assert_eq!(workspace_page("/t/acme"), Some(("acme", Some(Page::Dashboard))));
         assert_eq!(workspace_page("/t/acme/settings"), Some(("acme", Some(Page::Settings))));
         assert_eq!(workspace_page("/t/acme/nope"), Some(("acme", None)));
+        assert_eq!(workspace_page("/t/acme/workflows/lead-intake"), Some(("acme", Some(Page::Workflows))));
         assert_eq!(workspace_page("/t/acme/login"), None);
         assert_eq!(workspace_page("/signup"), None);
     }

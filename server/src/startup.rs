@@ -65,6 +65,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .wrap(from_fn(request_log))
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))
+            .route("/t/{slug}/changes.csv", web::get().to(crate::changes_csv::changes_csv))
             .service(Files::new("/pkg", format!("{site_root}/pkg")))
             .leptos_routes(routes.clone(), move || shell(options.clone()))
     })

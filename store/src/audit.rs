@@ -12,7 +12,23 @@ pub async fn record(
     subject: &str,
     detail: serde_json::Value,
 ) -> Result<(), DbErr> {
+    record_change(txn, actor, "business", action, subject, "", detail).await
+}
+
+/// Records a change to the business's automation (a workflow, a prompt, a
+/// model choice) with the author's reason.
+pub async fn record_change(
+    txn: &DatabaseTransaction,
+    actor: Option<&CurrentMember>,
+    area: &str,
+    action: &str,
+    subject: &str,
+    why: &str,
+    detail: serde_json::Value,
+) -> Result<(), DbErr> {
     audit_event::ActiveModel {
+        area: Set(area.to_owned()),
+        why: Set(why.to_owned()),
         at: Set(chrono::Utc::now()),
         actor_user_id: Set(actor.map(|a| a.user_id)),
         actor_email: Set(actor.map(|a| a.email.clone())),
@@ -28,4 +44,51 @@ pub async fn record(
 
 pub async fn recent(txn: &DatabaseTransaction, limit: u64) -> Result<Vec<audit_event::Model>, DbErr> {
     audit_event::Entity::find().order_by_desc(audit_event::Column::Id).limit(limit).all(txn).await
+}
+
+/// A filter over the change log; empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeFilter {
+    pub area: Option<String>,
+    pub actor: Option<String>,
+    pub text: Option<String>,
+}
+
+pub async fn changes(txn: &DatabaseTransaction, filter: &ChangeFilter, limit: u64) -> Result<Vec<audit_event::Model>, DbErr> {
+    use sea_orm::{Condition, QueryFilter};
+    let mut cond = Condition::all();
+    if let Some(area) = filter.area.as_deref().filter(|a| !a.is_empty()) {
+        cond = cond.add(audit_event::Column::Area.eq(area));
+    }
+    if let Some(actor) = filter.actor.as_deref().filter(|a| !a.is_empty()) {
+        cond = cond.add(audit_event::Column::ActorEmail.contains(actor));
+    }
+    if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
+        cond = cond.add(
+            Condition::any()
+                .add(audit_event::Column::Subject.contains(text))
+                .add(audit_event::Column::Why.contains(text))
+                .add(audit_event::Column::Action.contains(text)),
+        );
+    }
+    audit_event::Entity::find().filter(cond).order_by_desc(audit_event::Column::Id).limit(limit).all(txn).await
+}
+
+/// The change log as CSV, newest first.
+pub fn to_csv(rows: &[audit_event::Model]) -> Result<String, csv::Error> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(["at", "who", "area", "action", "subject", "why", "detail"])?;
+    for r in rows {
+        out.write_record([
+            r.at.to_rfc3339().as_str(),
+            r.actor_email.as_deref().unwrap_or("Steward"),
+            &r.area,
+            &r.action,
+            &r.subject,
+            &r.why,
+            &r.detail.to_string(),
+        ])?;
+    }
+    let bytes = out.into_inner().map_err(|e| e.into_error())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }

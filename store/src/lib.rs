@@ -15,4 +15,5 @@ pub mod seed;
 pub mod sign_in;
 pub mod state;
 pub mod tenants;
+pub mod workflows;
 pub mod throttle;

@@ -53,5 +53,45 @@ pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<bool> {
         .insert(db)
         .await?;
     }
+    seed_automation(db, &created).await?;
     Ok(true)
+}
+
+/// The demo's first automation: the lead intake workflow from the product's
+/// playbook (published), its prompt template and the lead data contract.
+async fn seed_automation(db: &DatabaseConnection, created: &tenants::NewBusiness) -> anyhow::Result<()> {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let txn = crate::db::tenant_txn(db, &created.tenant.schema_name).await?;
+    let prompt_id = Uuid::new_v4();
+    let document: serde_json::Value = serde_json::from_str(include_str!("seed_data/lead_summary_v4.json"))?;
+    for (sql, values) in [
+        ("INSERT INTO prompt_templates (id, name) VALUES ($1, 'lead_summary_v4')", vec![prompt_id.into()]),
+        (
+            "INSERT INTO prompt_versions (prompt_id, number, document, change_note, author_email) VALUES ($1, 1, $2, 'Imported from the playbook', 'steward')",
+            vec![prompt_id.into(), document.into()],
+        ),
+        ("INSERT INTO prompt_labels (prompt_id, label, number) VALUES ($1, 'production', 1)", vec![prompt_id.into()]),
+        ("INSERT INTO data_contracts (name, document) VALUES ('lead', '{}'::jsonb)", vec![]),
+    ] {
+        txn.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?;
+    }
+    txn.commit().await?;
+    let owner = crate::auth::CurrentMember {
+        user_id: created.owner.id,
+        email: created.owner.email.clone(),
+        session_id: Uuid::nil(),
+        tenant_id: created.tenant.id,
+        tenant_slug: created.tenant.slug.clone(),
+        tenant_name: created.tenant.name.clone(),
+        schema_name: created.tenant.schema_name.clone(),
+        role: Role::Owner,
+    };
+    let yaml = include_str!("seed_data/lead-intake-qualification.yaml");
+    let (name, number) = crate::workflows::save_version(db, &owner, yaml, "Imported from the playbook")
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding the lead workflow: {e}"))?;
+    crate::workflows::publish(db, &owner, &name, number, "First version goes live")
+        .await
+        .map_err(|e| anyhow::anyhow!("publishing the lead workflow: {e}"))?;
+    Ok(())
 }

@@ -1,6 +1,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_audit;
+mod m20261125_000002_contracts;
 
 /// Runs with `search_path` set to one tenant schema; its bookkeeping table
 /// lives in that schema too, so every tenant records its own version.
@@ -9,7 +10,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_audit::Migration)]
+        vec![Box::new(m20261125_000001_audit::Migration), Box::new(m20261125_000002_contracts::Migration)]
     }
 
     fn migration_table_name() -> DynIden {

@@ -12,6 +12,10 @@ pub struct Model {
     pub action: String,
     pub subject: String,
     pub detail: Json,
+    /// What part of the business changed: business, workflow, prompt, model, threshold, fallback.
+    pub area: String,
+    /// The author's reason ("why"), required for contract changes.
+    pub why: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

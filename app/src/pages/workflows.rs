@@ -1,0 +1,542 @@
+//! Workflows: the list, the YAML editor with errors at their line, versions
+//! with four-eyes approval, publish and rollback, and the diff of two versions.
+
+use super::workspace::Refusal;
+use crate::components::field::FormError;
+use crate::error::AppError;
+use crate::views::{ContractIssueView, ContractView, DiffRowView, WorkflowDetailView, WorkflowSummaryView};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+
+#[cfg(feature = "ssr")]
+mod backend {
+    use crate::error::AppError;
+    use crate::ssr::Ctx;
+    use crate::views::*;
+    use actix_web::http::StatusCode;
+    use engine::{FieldError, Role};
+    use store::workflows::WorkflowError;
+
+    pub const EDITORS: &[Role] = &[Role::Engineer, Role::Owner];
+
+    pub fn issue_views(issues: Vec<engine::workflow::ContractIssue>) -> Vec<ContractIssueView> {
+        issues.into_iter().map(|i| ContractIssueView { line: i.line, column: i.column, message: i.message }).collect()
+    }
+
+    pub fn map_error(cx: &Ctx, e: WorkflowError) -> AppError {
+        match e {
+            WorkflowError::Invalid(issues) => cx.invalid(
+                issues
+                    .into_iter()
+                    .map(|i| FieldError::new("yaml", format!("line {}, column {}: {}", i.line, i.column, i.message)))
+                    .collect(),
+            ),
+            WorkflowError::Refused(m) => cx.refused(StatusCode::CONFLICT, m),
+            WorkflowError::NotFound => cx.refused(StatusCode::NOT_FOUND, "There is no such workflow or version."),
+            WorkflowError::Storage(e) => cx.internal("working on the workflow", e),
+        }
+    }
+
+    pub fn contract_view(c: &engine::workflow::WorkflowContract) -> ContractView {
+        use engine::workflow::ApprovalCondition::*;
+        let steps = c
+            .steps
+            .iter()
+            .map(|s| {
+                let mut details = Vec::new();
+                let mut add = |label: &str, v: &Option<String>| {
+                    if let Some(v) = v {
+                        details.push(format!("{label}: {v}"));
+                    }
+                };
+                add("when", &s.when);
+                add("prompt", &s.prompt_template);
+                add("model", &s.model);
+                add("data contract", &s.data_contract);
+                add("secret", &s.secret);
+                add("url", &s.url);
+                if !s.to.is_empty() {
+                    details.push(format!("to: {}", s.to.join(", ")));
+                }
+                if s.writes_financial_records {
+                    details.push("writes financial records".into());
+                }
+                if let Some(r) = &s.retry {
+                    details.push(format!("retry: up to {} attempts", r.max_attempts));
+                }
+                if let Some(t) = s.timeout {
+                    details.push(format!("timeout: {t} s"));
+                }
+                StepView { id: s.id.clone(), kind: s.kind.clone(), output: s.output.clone(), details }
+            })
+            .collect();
+        let approval = c
+            .approval_conditions()
+            .into_iter()
+            .map(|a| match a {
+                ConfidenceBelow(v) => format!("model confidence below {v}"),
+                FieldAbove { field, value } => format!("{field} above {value}"),
+                FieldBelow { field, value } => format!("{field} below {value}"),
+                Expression(e) => format!("when {e}"),
+            })
+            .collect();
+        ContractView {
+            workflow: c.workflow.clone(),
+            version: c.version.clone(),
+            trigger: format!("{} · {}", c.trigger.source, c.trigger.event),
+            steps,
+            approval,
+            fallback: c.fallback.as_ref().map(|f| f.on_error.clone()).unwrap_or_else(|| "fail".into()),
+        }
+    }
+}
+
+#[server(endpoint = "list_workflows")]
+pub async fn list_workflows(slug: String) -> Result<Vec<WorkflowSummaryView>, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Workflows).await?;
+    let rows = store::workflows::list(&cx.state.db, &me).await.map_err(|e| cx.internal("listing workflows", e))?;
+    Ok(rows
+        .into_iter()
+        .map(|w| WorkflowSummaryView {
+            name: w.name,
+            owner: w.owner_email,
+            live_version: w.live_version,
+            latest_version: w.latest_version,
+            updated: w.updated_at.format("%Y-%m-%d %H:%M").to_string(),
+        })
+        .collect())
+}
+
+#[server(endpoint = "check_workflow")]
+pub async fn check_workflow(slug: String, yaml: String) -> Result<Vec<ContractIssueView>, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Workflows).await?;
+    let issues = store::workflows::check(&cx.state.db, &me, &yaml).await.map_err(|e| cx.internal("checking the contract", e))?;
+    Ok(backend::issue_views(issues))
+}
+
+/// Saves a new version; returns the workflow's name.
+#[server(endpoint = "save_workflow")]
+pub async fn save_workflow(slug: String, yaml: String, note: String) -> Result<String, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member_in(&slug, engine::Page::Workflows, backend::EDITORS).await?;
+    if note.trim().is_empty() {
+        return Err(cx.invalid(vec![engine::FieldError::new("note", "Say why you made this change; the change log keeps it.")]));
+    }
+    store::workflows::save_version(&cx.state.db, &me, &yaml, &note).await.map(|(name, _)| name).map_err(|e| backend::map_error(&cx, e))
+}
+
+#[server(endpoint = "workflow_detail")]
+pub async fn workflow_detail(slug: String, name: String) -> Result<WorkflowDetailView, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Workflows).await?;
+    let d = store::workflows::detail(&cx.state.db, &me, &name).await.map_err(|e| backend::map_error(&cx, e))?;
+    let latest = d.workflow.latest_version;
+    let latest_yaml =
+        store::workflows::version_yaml(&cx.state.db, &me, &name, latest).await.map_err(|e| backend::map_error(&cx, e))?;
+    // Saved versions were valid when saved; the form view needs only their structure.
+    let latest_contract = engine::workflow::WorkflowContract::structure(&latest_yaml).as_ref().map(backend::contract_view);
+    Ok(WorkflowDetailView {
+        name: d.workflow.name,
+        owner: d.workflow.owner_email,
+        backup_owner: d.workflow.backup_owner_email,
+        escalation_contact: d.workflow.escalation_contact,
+        live_version: d.workflow.live_version,
+        versions: d
+            .versions
+            .into_iter()
+            .map(|v| crate::views::VersionView {
+                live: Some(v.number) == d.workflow.live_version,
+                number: v.number,
+                note: v.change_note,
+                author: v.author_email,
+                created: v.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                requires_four_eyes: v.requires_four_eyes,
+                approved_by: v.approved_by_email,
+                published_before: v.first_published_at.is_some(),
+            })
+            .collect(),
+        latest_yaml,
+        latest_contract,
+        can_edit: backend::EDITORS.contains(&me.role),
+    })
+}
+
+#[server(endpoint = "approve_workflow_version")]
+pub async fn approve_workflow_version(slug: String, name: String, number: i32) -> Result<(), AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member_in(&slug, engine::Page::Workflows, backend::EDITORS).await?;
+    store::workflows::approve(&cx.state.db, &me, &name, number, &format!("Approved version {number} for publishing"))
+        .await
+        .map_err(|e| backend::map_error(&cx, e))
+}
+
+/// Publishes a version; for an earlier, once-live version this is the rollback.
+#[server(endpoint = "publish_workflow_version")]
+pub async fn publish_workflow_version(slug: String, name: String, number: i32) -> Result<(), AppError> {
+    use engine::Role;
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member_in(&slug, engine::Page::Workflows, &[Role::Engineer, Role::Owner, Role::Operations]).await?;
+    store::workflows::publish(&cx.state.db, &me, &name, number, &format!("Version {number} made live"))
+        .await
+        .map_err(|e| backend::map_error(&cx, e))
+}
+
+#[server(endpoint = "workflow_diff")]
+pub async fn workflow_diff(slug: String, name: String, a: i32, b: i32) -> Result<Vec<DiffRowView>, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Workflows).await?;
+    let old = store::workflows::version_yaml(&cx.state.db, &me, &name, a).await.map_err(|e| backend::map_error(&cx, e))?;
+    let new = store::workflows::version_yaml(&cx.state.db, &me, &name, b).await.map_err(|e| backend::map_error(&cx, e))?;
+    Ok(engine::diff::side_by_side(&old, &new)
+        .into_iter()
+        .map(|r| DiffRowView {
+            change: match r.change {
+                engine::diff::LineChange::Same => "same",
+                engine::diff::LineChange::Removed => "removed",
+                engine::diff::LineChange::Added => "added",
+            }
+            .into(),
+            left: r.left,
+            right: r.right,
+        })
+        .collect())
+}
+
+fn slug_and_name() -> (Memo<String>, Memo<String>) {
+    let params = use_params_map();
+    (
+        Memo::new(move |_| params.read().get("slug").unwrap_or_default()),
+        Memo::new(move |_| params.read().get("name").unwrap_or_default()),
+    )
+}
+
+#[component]
+pub fn WorkflowsPage() -> impl IntoView {
+    let (slug, _) = slug_and_name();
+    let workflows = Resource::new(move || slug.get(), list_workflows);
+    view! {
+        <Title text="Workflows" />
+        <section class="page-head row">
+            <div>
+                <h1>"Workflows"</h1>
+                <p class="muted">"Each workflow is a versioned contract: drafts are saved with a reason, one version is live."</p>
+            </div>
+            <a class="button primary" href=move || format!("/t/{}/workflows/new", slug.get()) data-testid="new-workflow">"New workflow"</a>
+        </section>
+        <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
+            {move || Suspend::new(async move {
+                match workflows.await {
+                    Err(e) => view! { <Refusal error=e /> }.into_any(),
+                    Ok(list) if list.is_empty() => view! {
+                        <section class="empty-state" data-testid="empty-state">
+                            <h2>"No workflows yet"</h2>
+                            <p>"A workflow turns an event (a web form, a CRM update, a support ticket) into typed steps: models draft, rules decide, and a person approves where the risk is real. Start with New workflow."</p>
+                        </section>
+                    }.into_any(),
+                    Ok(list) => view! {
+                        <section class="card">
+                            <table class="table" data-testid="workflow-list">
+                                <thead><tr><th>"Workflow"</th><th>"Owner"</th><th>"Status"</th><th>"Versions"</th><th>"Updated"</th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|w| {
+                                        let href = format!("/t/{}/workflows/{}", slug.get_untracked(), w.name);
+                                        let status = match w.live_version {
+                                            Some(v) if v == w.latest_version => format!("Live · v{v}"),
+                                            Some(v) => format!("Live · v{v} (draft v{})", w.latest_version),
+                                            None => "Draft".to_string(),
+                                        };
+                                        view! {
+                                            <tr>
+                                                <td data-label="Workflow"><a href=href>{w.name.clone()}</a></td>
+                                                <td data-label="Owner">{w.owner.unwrap_or_else(|| "—".into())}</td>
+                                                <td data-label="Status"><span class="badge" class:live=w.live_version.is_some()>{status}</span></td>
+                                                <td data-label="Versions">{w.latest_version}</td>
+                                                <td data-label="Updated">{w.updated}</td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </section>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+const STARTER: &str = "workflow: my-workflow
+version: 1.0.0
+trigger: { source: website_form, event: lead.created }
+steps:
+  - { id: normalize, type: function, output: normalized_lead }
+  - { id: summarize, type: llm, prompt_template: lead_summary_v4, output: summary }
+approval:
+  required_when: [ { confidence_below: 0.8 } ]
+fallback: { on_error: assign_to_human_queue }
+";
+
+/// `/t/<slug>/workflows/new` and `/t/<slug>/workflows/<name>`.
+#[component]
+pub fn WorkflowEditorPage() -> impl IntoView {
+    let (slug, name) = slug_and_name();
+    let detail = Resource::new(move || (slug.get(), name.get()), |(slug, name)| async move {
+        if name == "new" {
+            Ok(None)
+        } else {
+            workflow_detail(slug, name).await.map(Some)
+        }
+    });
+    let reload = Callback::new(move |_: ()| detail.refetch());
+    view! {
+        <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Err(e) => view! { <Refusal error=e /> }.into_any(),
+                    Ok(None) => view! { <Title text="New workflow" /><Editor slug=slug.get_untracked() initial=STARTER.to_string() detail=None reload /> }.into_any(),
+                    Ok(Some(d)) => view! { <Title text=d.name.clone() /><Editor slug=slug.get_untracked() initial=d.latest_yaml.clone() detail=Some(d) reload /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Editor(slug: String, initial: String, detail: Option<WorkflowDetailView>, reload: Callback<()>) -> impl IntoView {
+    let yaml = RwSignal::new(initial.clone());
+    // What the checker last looked at; updated after typing pauses.
+    let checked = RwSignal::new(initial);
+    let typed = RwSignal::new(0u64);
+    let note = RwSignal::new(String::new());
+    let save = ServerAction::<SaveWorkflow>::new();
+    let navigate = use_navigate();
+    let issues = Resource::new(move || checked.get(), {
+        let slug = slug.clone();
+        move |yaml| check_workflow(slug.clone(), yaml)
+    });
+    let on_input = move |ev: leptos::ev::Event| {
+        yaml.set(event_target_value(&ev));
+        let ticket = typed.get_untracked() + 1;
+        typed.set(ticket);
+        set_timeout(
+            move || {
+                if typed.get_untracked() == ticket {
+                    checked.set(yaml.get_untracked());
+                }
+            },
+            std::time::Duration::from_millis(350),
+        );
+    };
+    let issue_list = move || issues.get().and_then(|r| r.ok()).unwrap_or_default();
+    let note_error = Signal::derive(move || save.value().get().and_then(|r| r.err()).and_then(|e| e.field("note")));
+    let save_message = Signal::derive(move || save.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
+    {
+        let slug = slug.clone();
+        Effect::new(move |_| {
+            if let Some(Ok(name)) = save.value().get() {
+                navigate(&format!("/t/{slug}/workflows/{name}"), Default::default());
+            }
+        });
+    }
+    let on_save = {
+        let slug = slug.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            checked.set(yaml.get_untracked());
+            save.dispatch(SaveWorkflow { slug: slug.clone(), yaml: yaml.get_untracked(), note: note.get_untracked() });
+        }
+    };
+    let can_edit = detail.as_ref().map(|d| d.can_edit).unwrap_or(true);
+    let heading = detail.as_ref().map(|d| d.name.clone()).unwrap_or_else(|| "New workflow".into());
+    view! {
+        <section class="page-head">
+            <p class="crumbs"><a href=format!("/t/{slug}/workflows")>"Workflows"</a>" / "</p>
+            <h1>{heading}</h1>
+            {detail.as_ref().map(|d| view! {
+                <p class="muted">
+                    {format!("Owner: {} · Backup owner: {} · Escalation: {}",
+                        d.owner.clone().unwrap_or_else(|| "—".into()),
+                        d.backup_owner.clone().unwrap_or_else(|| "—".into()),
+                        if d.escalation_contact.is_empty() { "—".to_string() } else { d.escalation_contact.clone() })}
+                </p>
+            })}
+        </section>
+        <div class="editor-layout">
+            <section class="card">
+                <h2>"Contract"</h2>
+                <div class="code-editor">
+                    <pre class="gutter" aria-hidden="true">
+                        {move || {
+                            let bad: Vec<usize> = issue_list().iter().map(|i| i.line).collect();
+                            (1..=yaml.get().lines().count().max(1))
+                                .map(|n| view! { <span class:bad=bad.contains(&n) data-line=n>{n}"\n"</span> })
+                                .collect_view()
+                        }}
+                    </pre>
+                    <textarea class="code" name="yaml" spellcheck="false" aria-label="Workflow contract (YAML)" data-testid="yaml"
+                        rows=move || yaml.get().lines().count() + 2
+                        prop:value=move || yaml.get() on:input=on_input readonly=!can_edit></textarea>
+                </div>
+                <ul class="issues" data-testid="issues">
+                    {move || {
+                        let list = issue_list();
+                        if list.is_empty() {
+                            view! { <li class="ok">"No problems found."</li> }.into_any()
+                        } else {
+                            list.into_iter().map(|i| view! {
+                                <li class="issue" data-line=i.line>
+                                    <strong>{format!("Line {}, column {}", i.line, i.column)}</strong>": "{i.message}
+                                </li>
+                            }).collect_view().into_any()
+                        }
+                    }}
+                </ul>
+                <Show when=move || can_edit>
+                    <form class="save-form" on:submit=on_save.clone()>
+                        <div class="field" class:has-error=move || note_error.get().is_some()>
+                            <label for="field-note">"Why this change?"</label>
+                            <input id="field-note" name="note" prop:value=move || note.get()
+                                on:input=move |ev| note.set(event_target_value(&ev))
+                                placeholder="e.g. Raise the approval threshold for large deals" />
+                            <p class="field-error" role="alert">{move || note_error.get().unwrap_or_default()}</p>
+                        </div>
+                        <FormError message=save_message />
+                        <button class="button primary" type="submit" data-testid="save-version"
+                            disabled=move || save.pending().get()>"Save as new version"</button>
+                    </form>
+                </Show>
+            </section>
+            {detail.clone().map(|d| view! { <aside><ContractForm contract=d.latest_contract.clone() /><Versions slug=slug.clone() detail=d reload /></aside> })}
+        </div>
+    }
+}
+
+#[component]
+fn ContractForm(contract: Option<ContractView>) -> impl IntoView {
+    let Some(c) = contract else { return ().into_any() };
+    view! {
+        <section class="card contract-form" data-testid="contract-form">
+            <h2>"Form view"</h2>
+            <p class="muted small">{format!("{} · version {}", c.workflow, c.version)}</p>
+            <div class="flow">
+                <div class="flow-node trigger"><span class="kind">"trigger"</span>{c.trigger}</div>
+                {c.steps.into_iter().map(|s| view! {
+                    <div class="flow-node">
+                        <span class="kind">{s.kind}</span>
+                        <strong>{s.id}</strong>
+                        {s.output.map(|o| view! { <span class="muted small">{format!(" → {o}")}</span> })}
+                        <ul>{s.details.into_iter().map(|d| view! { <li>{d}</li> }).collect_view()}</ul>
+                    </div>
+                }).collect_view()}
+            </div>
+            <h3>"A person approves when"</h3>
+            <ul>{c.approval.into_iter().map(|a| view! { <li>{a}</li> }).collect_view()}</ul>
+            <h3>"On error"</h3>
+            <p>{c.fallback}</p>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn Versions(slug: String, detail: WorkflowDetailView, reload: Callback<()>) -> impl IntoView {
+    let approve = ServerAction::<ApproveWorkflowVersion>::new();
+    let publish = ServerAction::<PublishWorkflowVersion>::new();
+    let message = Signal::derive(move || {
+        [approve.value().get(), publish.value().get()].into_iter().flatten().find_map(|r| r.err()).and_then(|e| e.form_message())
+    });
+    // After an action, reload the page's data.
+    Effect::new(move |_| {
+        if matches!(approve.value().get(), Some(Ok(()))) || matches!(publish.value().get(), Some(Ok(()))) {
+            reload.run(());
+        }
+    });
+    let name = detail.name.clone();
+    let newest = detail.versions.first().map(|v| v.number).unwrap_or(1);
+    view! {
+        <section class="card">
+            <h2>"Versions"</h2>
+            <FormError message=message />
+            <table class="table versions" data-testid="versions">
+                <thead><tr><th>"v"</th><th>"Why"</th><th>"By"</th><th></th></tr></thead>
+                <tbody>
+                    {detail.versions.into_iter().map(|v| {
+                        let (slug_a, slug_p, name_a, name_p) = (slug.clone(), slug.clone(), name.clone(), name.clone());
+                        let number = v.number;
+                        let diff_href = (number > 1).then(|| format!("/t/{}/workflows/{}/diff?a={}&b={}", slug, name, number - 1, number));
+                        view! {
+                            <tr data-testid=format!("version-{number}")>
+                                <td data-label="Version">{format!("v{number}")}{v.live.then(|| view! { <span class="badge live">"live"</span> })}</td>
+                                <td data-label="Why">{v.note.clone()}<div class="muted small">{v.created.clone()}</div>
+                                    {v.requires_four_eyes.then(|| view! { <div class="small">{match &v.approved_by { Some(a) => format!("Approved by {a}"), None => "Needs a second person's approval".into() }}</div> })}
+                                </td>
+                                <td data-label="By">{v.author.clone()}</td>
+                                <td class="actions">
+                                    {diff_href.map(|h| view! { <a class="button small" href=h>"Diff"</a> })}
+                                    {(detail.can_edit && v.requires_four_eyes && v.approved_by.is_none()).then(|| view! {
+                                        <button class="button small" type="button" data-testid=format!("approve-{number}")
+                                            on:click=move |_| { approve.dispatch(ApproveWorkflowVersion { slug: slug_a.clone(), name: name_a.clone(), number }); }>"Approve"</button>
+                                    })}
+                                    {(!v.live).then(|| {
+                                        let label = if v.published_before && number < newest { "Roll back to this" } else { "Publish" };
+                                        view! {
+                                            <button class="button small primary" type="button" data-testid=format!("publish-{number}")
+                                                on:click=move |_| { publish.dispatch(PublishWorkflowVersion { slug: slug_p.clone(), name: name_p.clone(), number }); }>{label}</button>
+                                        }
+                                    })}
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
+/// `/t/<slug>/workflows/<name>/diff?a=1&b=2`: two versions side by side.
+#[component]
+pub fn WorkflowDiffPage() -> impl IntoView {
+    let (slug, name) = slug_and_name();
+    let query = use_query_map();
+    let pick = move |k: &'static str| Memo::new(move |_| query.read().get(k).and_then(|v| v.parse::<i32>().ok()).unwrap_or(1));
+    let (a, b) = (pick("a"), pick("b"));
+    let rows = Resource::new(move || (slug.get(), name.get(), a.get(), b.get()), |(s, n, a, b)| workflow_diff(s, n, a, b));
+    view! {
+        <Title text="Diff" />
+        <section class="page-head">
+            <p class="crumbs"><a href=move || format!("/t/{}/workflows", slug.get())>"Workflows"</a>" / "
+                <a href=move || format!("/t/{}/workflows/{}", slug.get(), name.get())>{move || name.get()}</a>" / "</p>
+            <h1>{move || format!("v{} → v{}", a.get(), b.get())}</h1>
+        </section>
+        <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
+            {move || Suspend::new(async move {
+                match rows.await {
+                    Err(e) => view! { <Refusal error=e /> }.into_any(),
+                    Ok(rows) => view! {
+                        <section class="card diff" data-testid="diff">
+                            <table class="diff-table">
+                                <thead><tr><th colspan="2">{format!("v{}", a.get_untracked())}</th><th colspan="2">{format!("v{}", b.get_untracked())}</th></tr></thead>
+                                <tbody>
+                                    {rows.into_iter().map(|r| {
+                                        let (ln, lt) = r.left.map(|(n, t)| (n.to_string(), t)).unwrap_or_default();
+                                        let (rn, rt) = r.right.map(|(n, t)| (n.to_string(), t)).unwrap_or_default();
+                                        view! {
+                                            <tr class=r.change.clone()>
+                                                <td class="ln">{ln}</td><td class="code-cell left">{lt}</td>
+                                                <td class="ln">{rn}</td><td class="code-cell right">{rt}</td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </section>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

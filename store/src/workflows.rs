@@ -1,0 +1,272 @@
+//! Workflows as immutable numbered versions: save (with a reason), approve
+//! (four eyes), publish, roll back. Exactly one version is live.
+
+use crate::{audit, auth::CurrentMember, db::tenant_txn};
+use engine::workflow::{Catalog, ContractIssue, WorkflowContract};
+use engine::Role;
+use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult, Statement};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    #[error("the contract has problems")]
+    Invalid(Vec<ContractIssue>),
+    #[error("{0}")]
+    Refused(String),
+    #[error("there is no such workflow or version")]
+    NotFound,
+    #[error(transparent)]
+    Storage(#[from] DbErr),
+}
+
+fn stmt(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+/// What contracts of this business may refer to.
+pub async fn catalog(txn: &DatabaseTransaction, tenant_id: Uuid) -> Result<Catalog, DbErr> {
+    let names = |sql: &'static str| async move {
+        txn.query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await
+            .map(|rows| rows.into_iter().filter_map(|r| r.try_get_by_index::<String>(0).ok()).collect())
+    };
+    let domains: Vec<String> = txn
+        .query_all_raw(stmt(
+            "SELECT DISTINCT split_part(u.email, '@', 2) FROM public.memberships m JOIN public.users u ON u.id = m.user_id WHERE m.tenant_id = $1",
+            vec![tenant_id.into()],
+        ))
+        .await?
+        .into_iter()
+        .filter_map(|r| r.try_get_by_index::<String>(0).ok())
+        .collect();
+    Ok(Catalog {
+        prompts: names("SELECT name FROM prompt_templates").await?,
+        data_contracts: names("SELECT name FROM data_contracts").await?,
+        secrets: names("SELECT name FROM secrets").await?,
+        internal_domains: domains,
+    })
+}
+
+/// Checks a contract against this business's catalog without saving it.
+pub async fn check(db: &DatabaseConnection, member: &CurrentMember, yaml: &str) -> Result<Vec<ContractIssue>, DbErr> {
+    let txn = tenant_txn(db, &member.schema_name).await?;
+    let catalog = catalog(&txn, member.tenant_id).await?;
+    txn.commit().await?;
+    Ok(WorkflowContract::parse(yaml, &catalog).err().unwrap_or_default())
+}
+
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct WorkflowRow {
+    pub name: String,
+    pub owner_email: Option<String>,
+    pub backup_owner_email: Option<String>,
+    pub escalation_contact: String,
+    pub live_version: Option<i32>,
+    pub latest_version: i32,
+    pub updated_at: DateTimeUtc,
+}
+
+const WORKFLOW_ROWS: &str = r#"
+SELECT w.name, o.email AS owner_email, b.email AS backup_owner_email, w.escalation_contact, w.live_version,
+       max(v.number) AS latest_version, max(v.created_at) AS updated_at
+  FROM workflows w
+  JOIN workflow_versions v ON v.workflow_id = w.id
+  LEFT JOIN public.users o ON o.id = w.owner_user_id
+  LEFT JOIN public.users b ON b.id = w.backup_owner_user_id
+"#;
+
+pub async fn list(db: &DatabaseConnection, member: &CurrentMember) -> Result<Vec<WorkflowRow>, DbErr> {
+    let txn = tenant_txn(db, &member.schema_name).await?;
+    let sql = format!("{WORKFLOW_ROWS} GROUP BY w.id, o.email, b.email ORDER BY w.name");
+    let rows = WorkflowRow::find_by_statement(Statement::from_string(DbBackend::Postgres, sql)).all(&txn).await?;
+    txn.commit().await?;
+    Ok(rows)
+}
+
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct VersionRow {
+    pub number: i32,
+    pub change_note: String,
+    pub author_email: String,
+    pub created_at: DateTimeUtc,
+    pub requires_four_eyes: bool,
+    pub approved_by_email: Option<String>,
+    pub first_published_at: Option<DateTimeUtc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkflowDetail {
+    pub workflow: WorkflowRow,
+    pub versions: Vec<VersionRow>,
+}
+
+pub async fn detail(db: &DatabaseConnection, member: &CurrentMember, name: &str) -> Result<WorkflowDetail, WorkflowError> {
+    let txn = tenant_txn(db, &member.schema_name).await?;
+    let sql = format!("{WORKFLOW_ROWS} WHERE w.name = $1 GROUP BY w.id, o.email, b.email");
+    let workflow = WorkflowRow::find_by_statement(stmt(&sql, vec![name.into()])).one(&txn).await?.ok_or(WorkflowError::NotFound)?;
+    let versions = VersionRow::find_by_statement(stmt(
+        "SELECT v.number, v.change_note, v.author_email, v.created_at, v.requires_four_eyes, v.approved_by_email, v.first_published_at
+           FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id WHERE w.name = $1 ORDER BY v.number DESC",
+        vec![name.into()],
+    ))
+    .all(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(WorkflowDetail { workflow, versions })
+}
+
+pub async fn version_yaml(db: &DatabaseConnection, member: &CurrentMember, name: &str, number: i32) -> Result<String, WorkflowError> {
+    let txn = tenant_txn(db, &member.schema_name).await?;
+    let row = txn
+        .query_one_raw(stmt(
+            "SELECT v.yaml FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id WHERE w.name = $1 AND v.number = $2",
+            vec![name.into(), number.into()],
+        ))
+        .await?
+        .ok_or(WorkflowError::NotFound)?;
+    txn.commit().await?;
+    Ok(row.try_get_by_index::<String>(0)?)
+}
+
+/// Saves a new immutable version (a draft) of the workflow the contract
+/// names, creating the workflow on its first save. Returns (name, number).
+pub async fn save_version(
+    db: &DatabaseConnection,
+    member: &CurrentMember,
+    yaml: &str,
+    note: &str,
+) -> Result<(String, i32), WorkflowError> {
+    if note.trim().is_empty() {
+        return Err(WorkflowError::Refused("Say why you made this change; the change log keeps it.".into()));
+    }
+    let txn = tenant_txn(db, &member.schema_name).await?;
+    let catalog = catalog(&txn, member.tenant_id).await?;
+    let contract = WorkflowContract::parse(yaml, &catalog).map_err(WorkflowError::Invalid)?;
+    txn.execute_raw(stmt(
+        "INSERT INTO workflows (id, name, owner_user_id) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+        vec![Uuid::new_v4().into(), contract.workflow.clone().into(), member.user_id.into()],
+    ))
+    .await?;
+    // Lock the workflow so two saves cannot take the same number.
+    let workflow_id: Uuid = txn
+        .query_one_raw(stmt("SELECT id FROM workflows WHERE name = $1 FOR UPDATE", vec![contract.workflow.clone().into()]))
+        .await?
+        .ok_or(WorkflowError::NotFound)?
+        .try_get_by_index(0)?;
+    let number: i32 = txn
+        .query_one_raw(stmt(
+            "SELECT coalesce(max(number), 0) + 1 FROM workflow_versions WHERE workflow_id = $1",
+            vec![workflow_id.into()],
+        ))
+        .await?
+        .ok_or(WorkflowError::NotFound)?
+        .try_get_by_index(0)?;
+    txn.execute_raw(stmt(
+        "INSERT INTO workflow_versions (workflow_id, number, yaml, contract, change_note, author_user_id, author_email, requires_four_eyes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        vec![
+            workflow_id.into(),
+            number.into(),
+            yaml.into(),
+            serde_json::to_value(&contract).unwrap_or_default().into(),
+            note.trim().into(),
+            member.user_id.into(),
+            member.email.clone().into(),
+            contract.requires_four_eyes(&catalog).into(),
+        ],
+    ))
+    .await?;
+    audit::record_change(&txn, Some(member), "workflow", "workflow.version_saved", &contract.workflow, note.trim(), json!({ "version": number }))
+        .await?;
+    txn.commit().await?;
+    Ok((contract.workflow, number))
+}
+
+struct VersionState {
+    workflow_id: Uuid,
+    author_user_id: Uuid,
+    requires_four_eyes: bool,
+    approved: bool,
+    ever_published: bool,
+}
+
+async fn version_state(txn: &DatabaseTransaction, name: &str, number: i32) -> Result<VersionState, WorkflowError> {
+    let row = txn
+        .query_one_raw(stmt(
+            "SELECT w.id, v.author_user_id, v.requires_four_eyes, v.approved_at IS NOT NULL, v.first_published_at IS NOT NULL
+               FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id
+              WHERE w.name = $1 AND v.number = $2 FOR UPDATE OF w",
+            vec![name.into(), number.into()],
+        ))
+        .await?
+        .ok_or(WorkflowError::NotFound)?;
+    Ok(VersionState {
+        workflow_id: row.try_get_by_index(0)?,
+        author_user_id: row.try_get_by_index(1)?,
+        requires_four_eyes: row.try_get_by_index(2)?,
+        approved: row.try_get_by_index(3)?,
+        ever_published: row.try_get_by_index(4)?,
+    })
+}
+
+/// A second engineer or owner approves this exact version for publishing.
+pub async fn approve(db: &DatabaseConnection, member: &CurrentMember, name: &str, number: i32, note: &str) -> Result<(), WorkflowError> {
+    if !matches!(member.role, Role::Engineer | Role::Owner) {
+        return Err(WorkflowError::Refused("Only an engineer or an owner can approve a version.".into()));
+    }
+    let txn = tenant_txn(db, &member.schema_name).await?;
+    let state = version_state(&txn, name, number).await?;
+    if state.author_user_id == member.user_id {
+        return Err(WorkflowError::Refused("You wrote this version; a second person must approve it.".into()));
+    }
+    txn.execute_raw(stmt(
+        "UPDATE workflow_versions SET approved_by_email = $1, approved_at = now() WHERE workflow_id = $2 AND number = $3",
+        vec![member.email.clone().into(), state.workflow_id.into(), number.into()],
+    ))
+    .await?;
+    audit::record_change(&txn, Some(member), "workflow", "workflow.version_approved", name, note, json!({ "version": number })).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Makes a version the live one. A rollback publishes an earlier version
+/// that was live before; either is recorded in the change log.
+pub async fn publish(
+    db: &DatabaseConnection,
+    member: &CurrentMember,
+    name: &str,
+    number: i32,
+    why: &str,
+) -> Result<(), WorkflowError> {
+    let txn = tenant_txn(db, &member.schema_name).await?;
+    let state = version_state(&txn, name, number).await?;
+    let rollback = state.ever_published;
+    let may = match member.role {
+        Role::Engineer | Role::Owner => true,
+        Role::Operations => rollback,
+        _ => false,
+    };
+    if !may {
+        return Err(WorkflowError::Refused("Your role cannot publish this version.".into()));
+    }
+    if state.requires_four_eyes && !state.approved {
+        return Err(WorkflowError::Refused(
+            "This version emails outside the business or writes financial records: a second engineer or owner must approve it before it is published.".into(),
+        ));
+    }
+    let previous: Option<i32> = txn
+        .query_one_raw(stmt("SELECT live_version FROM workflows WHERE id = $1", vec![state.workflow_id.into()]))
+        .await?
+        .and_then(|r| r.try_get_by_index::<Option<i32>>(0).ok().flatten());
+    txn.execute_raw(stmt("UPDATE workflows SET live_version = $1 WHERE id = $2", vec![number.into(), state.workflow_id.into()])).await?;
+    txn.execute_raw(stmt(
+        "UPDATE workflow_versions SET first_published_at = coalesce(first_published_at, now()) WHERE workflow_id = $1 AND number = $2",
+        vec![state.workflow_id.into(), number.into()],
+    ))
+    .await?;
+    let action = if rollback && previous.is_some_and(|p| p > number) { "workflow.rolled_back" } else { "workflow.published" };
+    audit::record_change(&txn, Some(member), "workflow", action, name, why, json!({ "version": number, "previous": previous }))
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}

@@ -27,9 +27,9 @@ async fn migrate_upgrades_every_tenant_and_lists_the_one_left_behind() {
         let res = client.sign_up(slug, slug, &format!("owner@{slug}.example"), "copper kettle harbor 42").await;
         assert_eq!(res.status(), StatusCode::OK);
     }
-    // Pretend two tenants are behind (their migration records lost) and one is broken.
-    app.db.execute_unprepared("DELETE FROM t_first_biz.tenant_migrations").await.unwrap();
-    app.db.execute_unprepared("DROP TABLE t_first_biz.audit_events").await.unwrap();
+    // One tenant is behind (an empty schema: every migration pending), one has
+    // lost its migration records (its tables are in the way), one is broken.
+    app.db.execute_unprepared("DROP SCHEMA t_first_biz CASCADE; CREATE SCHEMA t_first_biz").await.unwrap();
     app.db.execute_unprepared("DELETE FROM t_second_biz.tenant_migrations").await.unwrap();
     app.db.execute_unprepared("DROP SCHEMA t_acme_plumbing CASCADE; CREATE SCHEMA t_acme_plumbing; CREATE TABLE t_acme_plumbing.audit_events (x int)").await.unwrap();
 

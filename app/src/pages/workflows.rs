@@ -334,10 +334,16 @@ fn Editor(slug: String, initial: String, detail: Option<WorkflowDetailView>, rel
     let note_error = Signal::derive(move || save.value().get().and_then(|r| r.err()).and_then(|e| e.field("note")));
     let save_message = Signal::derive(move || save.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
     {
+        // A new workflow gets its own address; an existing one reloads its versions.
         let slug = slug.clone();
+        let current = detail.as_ref().map(|d| d.name.clone());
         Effect::new(move |_| {
             if let Some(Ok(name)) = save.value().get() {
-                navigate(&format!("/t/{slug}/workflows/{name}"), Default::default());
+                if current.as_deref() == Some(name.as_str()) {
+                    reload.run(());
+                } else {
+                    navigate(&format!("/t/{slug}/workflows/{name}"), Default::default());
+                }
             }
         });
     }

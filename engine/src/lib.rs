@@ -15,6 +15,8 @@ pub mod tenant;
 #[cfg(feature = "contracts")]
 pub mod cel;
 #[cfg(feature = "contracts")]
+pub mod data_contract;
+#[cfg(feature = "contracts")]
 pub mod diff;
 #[cfg(feature = "contracts")]
 pub mod workflow;

@@ -525,6 +525,7 @@ pub fn WorkflowDiffPage() -> impl IntoView {
                     Ok(rows) => view! {
                         <section class="card diff" data-testid="diff">
                             <table class="diff-table">
+                                <colgroup><col class="ln-col" /><col /><col class="ln-col" /><col /></colgroup>
                                 <thead><tr><th colspan="2">{format!("v{}", a.get_untracked())}</th><th colspan="2">{format!("v{}", b.get_untracked())}</th></tr></thead>
                                 <tbody>
                                     {rows.into_iter().map(|r| {

@@ -19,6 +19,7 @@ use leptos_router::{
 
 use pages::{
     changes::ChangeLogPage,
+    data_contracts::{DataContractPage, DataContractsPage},
     invitation::AcceptInvitationPage,
     landing::LandingPage,
     login::{BusinessLoginPage, LoginPage},
@@ -64,6 +65,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=DashboardPage />
                     <Route path=path!("settings") view=SettingsPage />
                     <Route path=path!("changes") view=ChangeLogPage />
+                    <Route path=path!("data-contracts") view=DataContractsPage />
+                    <Route path=path!("data-contracts/:name") view=DataContractPage />
                     <Route path=path!("workflows") view=WorkflowsPage />
                     <Route path=path!("workflows/:name") view=WorkflowEditorPage />
                     <Route path=path!("workflows/:name/diff") view=WorkflowDiffPage />

@@ -126,3 +126,34 @@ pub struct ChangeView {
     pub subject: String,
     pub why: String,
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataContractSummaryView {
+    pub name: String,
+    pub object: String,
+    pub fields: usize,
+    pub source_of_truth: String,
+    pub updated: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataContractDetailView {
+    pub name: String,
+    /// The contract as pretty JSON, for the editor.
+    pub document: String,
+    pub can_edit: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ViolationView {
+    pub field: String,
+    pub rule: String,
+    pub message: String,
+}
+
+/// What a pasted record did against a data contract.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum RecordVerdict {
+    Normalised(String),
+    Broken(Vec<ViolationView>),
+}

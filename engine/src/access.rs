@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 pub enum Page {
     Dashboard,
     Workflows,
+    DataContracts,
     ReviewQueue,
     Runs,
     Costs,
@@ -18,9 +19,10 @@ pub enum Page {
 }
 
 impl Page {
-    pub const ALL: [Page; 8] = [
+    pub const ALL: [Page; 9] = [
         Page::Dashboard,
         Page::Workflows,
+        Page::DataContracts,
         Page::ReviewQueue,
         Page::Runs,
         Page::Costs,
@@ -34,6 +36,7 @@ impl Page {
         match self {
             Page::Dashboard => "",
             Page::Workflows => "workflows",
+            Page::DataContracts => "data-contracts",
             Page::ReviewQueue => "review",
             Page::Runs => "runs",
             Page::Costs => "costs",
@@ -51,6 +54,7 @@ impl Page {
         match self {
             Page::Dashboard => "Dashboard",
             Page::Workflows => "Workflows",
+            Page::DataContracts => "Data contracts",
             Page::ReviewQueue => "Review queue",
             Page::Runs => "Runs",
             Page::Costs => "Costs",
@@ -64,7 +68,7 @@ impl Page {
         use Role::*;
         match self {
             Page::Dashboard => &[Owner, Engineer, Reviewer, Operations, Executive],
-            Page::Workflows => &[Owner, Engineer, Operations],
+            Page::Workflows | Page::DataContracts => &[Owner, Engineer, Operations],
             Page::ReviewQueue => &[Owner, Reviewer, Operations],
             Page::Runs => &[Owner, Engineer, Operations],
             Page::Costs => &[Owner, Operations, Executive],

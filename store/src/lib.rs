@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod data_contracts;
 pub mod db;
 pub mod entities;
 pub mod invitations;

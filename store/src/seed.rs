@@ -71,7 +71,10 @@ async fn seed_automation(db: &DatabaseConnection, created: &tenants::NewBusiness
             vec![prompt_id.into(), document.into()],
         ),
         ("INSERT INTO prompt_labels (prompt_id, label, number) VALUES ($1, 'production', 1)", vec![prompt_id.into()]),
-        ("INSERT INTO data_contracts (name, document) VALUES ('lead', '{}'::jsonb)", vec![]),
+        (
+            "INSERT INTO data_contracts (name, document) VALUES ('lead', $1)",
+            vec![serde_json::to_value(engine::data_contract::DataContract::template("lead").expect("lead template"))?.into()],
+        ),
     ] {
         txn.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?;
     }

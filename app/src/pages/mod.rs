@@ -1,4 +1,5 @@
 pub mod changes;
+pub mod data_contracts;
 pub mod invitation;
 pub mod landing;
 pub mod login;

@@ -1,0 +1,89 @@
+//! A business's data contracts, one per business object it uses.
+
+use crate::{audit, auth::CurrentMember, db::tenant_txn};
+use engine::data_contract::{DataContract, Violation};
+use sea_orm::{prelude::*, DatabaseConnection, DbBackend, FromQueryResult, Statement};
+use serde_json::{json, Value};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataContractError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("there is no data contract named {0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Storage(#[from] DbErr),
+}
+
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct ContractRow {
+    pub name: String,
+    pub document: Value,
+    pub updated_at: DateTimeUtc,
+}
+
+fn stmt(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+pub async fn list(db: &DatabaseConnection, member: &CurrentMember) -> Result<Vec<ContractRow>, DbErr> {
+    let txn = tenant_txn(db, &member.schema_name).await?;
+    let rows = ContractRow::find_by_statement(stmt("SELECT name, document, updated_at FROM data_contracts ORDER BY name", vec![]))
+        .all(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(rows)
+}
+
+pub async fn get(db: &DatabaseConnection, member: &CurrentMember, name: &str) -> Result<ContractRow, DataContractError> {
+    let txn = tenant_txn(db, &member.schema_name).await?;
+    let row = ContractRow::find_by_statement(stmt("SELECT name, document, updated_at FROM data_contracts WHERE name = $1", vec![name.into()]))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| DataContractError::NotFound(name.to_owned()))?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 48 && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+/// Creates or replaces a data contract after checking it parses; records why.
+pub async fn save(
+    db: &DatabaseConnection,
+    member: &CurrentMember,
+    name: &str,
+    document: &Value,
+    why: &str,
+) -> Result<(), DataContractError> {
+    if !valid_name(name) {
+        return Err(DataContractError::Invalid("Name it with lowercase letters, digits, '-' or '_'.".into()));
+    }
+    if why.trim().is_empty() {
+        return Err(DataContractError::Invalid("Say why you made this change; the change log keeps it.".into()));
+    }
+    DataContract::from_json(document).map_err(|e| DataContractError::Invalid(format!("The contract does not parse: {e}")))?;
+    let txn = tenant_txn(db, &member.schema_name).await?;
+    txn.execute_raw(stmt(
+        "INSERT INTO data_contracts (name, document) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET document = excluded.document, updated_at = now()",
+        vec![name.into(), document.clone().into()],
+    ))
+    .await?;
+    audit::record_change(&txn, Some(member), "data_contract", "data_contract.saved", name, why.trim(), json!({})).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Runs a record through a stored contract: the normalised record, or every broken rule.
+pub async fn test_record(
+    db: &DatabaseConnection,
+    member: &CurrentMember,
+    name: &str,
+    record: &Value,
+) -> Result<Result<Value, Vec<Violation>>, DataContractError> {
+    let row = get(db, member, name).await?;
+    let contract = DataContract::from_json(&row.document).map_err(DataContractError::Invalid)?;
+    Ok(contract.apply(record, chrono::Utc::now()))
+}

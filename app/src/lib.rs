@@ -23,6 +23,7 @@ use pages::{
     invitation::AcceptInvitationPage,
     landing::LandingPage,
     login::{BusinessLoginPage, LoginPage},
+    prompts::{PromptDiffPage, PromptPage, PromptsPage},
     settings::SettingsPage,
     signup::SignupPage,
     workflows::{WorkflowDiffPage, WorkflowEditorPage, WorkflowsPage},
@@ -65,6 +66,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=DashboardPage />
                     <Route path=path!("settings") view=SettingsPage />
                     <Route path=path!("changes") view=ChangeLogPage />
+                    <Route path=path!("prompts") view=PromptsPage />
+                    <Route path=path!("prompts/:name") view=PromptPage />
+                    <Route path=path!("prompts/:name/diff") view=PromptDiffPage />
                     <Route path=path!("data-contracts") view=DataContractsPage />
                     <Route path=path!("data-contracts/:name") view=DataContractPage />
                     <Route path=path!("workflows") view=WorkflowsPage />

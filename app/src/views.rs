@@ -157,3 +157,44 @@ pub enum RecordVerdict {
     Normalised(String),
     Broken(Vec<ViolationView>),
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptSummaryView {
+    pub name: String,
+    pub latest_version: i32,
+    pub production: Option<i32>,
+    pub staging: Option<i32>,
+    pub updated: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptVersionView {
+    pub number: i32,
+    pub note: String,
+    pub author: String,
+    pub created: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptDetailView {
+    pub name: String,
+    /// The latest version as pretty JSON.
+    pub document: String,
+    pub versions: Vec<PromptVersionView>,
+    pub production: Option<i32>,
+    pub staging: Option<i32>,
+    pub required_context_keys: Vec<String>,
+    pub can_edit: bool,
+}
+
+/// A try-it run: the rendered prompt, the model's output and its checks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TryItView {
+    pub rendered: String,
+    pub output: String,
+    pub schema_errors: Vec<String>,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    pub cost: String,
+    pub model: String,
+}

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 pub enum Page {
     Dashboard,
     Workflows,
+    Prompts,
     DataContracts,
     ReviewQueue,
     Runs,
@@ -19,9 +20,10 @@ pub enum Page {
 }
 
 impl Page {
-    pub const ALL: [Page; 9] = [
+    pub const ALL: [Page; 10] = [
         Page::Dashboard,
         Page::Workflows,
+        Page::Prompts,
         Page::DataContracts,
         Page::ReviewQueue,
         Page::Runs,
@@ -36,6 +38,7 @@ impl Page {
         match self {
             Page::Dashboard => "",
             Page::Workflows => "workflows",
+            Page::Prompts => "prompts",
             Page::DataContracts => "data-contracts",
             Page::ReviewQueue => "review",
             Page::Runs => "runs",
@@ -54,6 +57,7 @@ impl Page {
         match self {
             Page::Dashboard => "Dashboard",
             Page::Workflows => "Workflows",
+            Page::Prompts => "Prompts",
             Page::DataContracts => "Data contracts",
             Page::ReviewQueue => "Review queue",
             Page::Runs => "Runs",
@@ -68,7 +72,7 @@ impl Page {
         use Role::*;
         match self {
             Page::Dashboard => &[Owner, Engineer, Reviewer, Operations, Executive],
-            Page::Workflows | Page::DataContracts => &[Owner, Engineer, Operations],
+            Page::Workflows | Page::Prompts | Page::DataContracts => &[Owner, Engineer, Operations],
             Page::ReviewQueue => &[Owner, Reviewer, Operations],
             Page::Runs => &[Owner, Engineer, Operations],
             Page::Costs => &[Owner, Operations, Executive],

@@ -19,6 +19,10 @@ pub mod data_contract;
 #[cfg(feature = "contracts")]
 pub mod diff;
 #[cfg(feature = "contracts")]
+pub mod offline_model;
+#[cfg(feature = "contracts")]
+pub mod prompt;
+#[cfg(feature = "contracts")]
 pub mod workflow;
 
 pub use access::Page;

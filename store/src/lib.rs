@@ -12,6 +12,7 @@ pub mod invitations;
 pub mod jobs;
 pub mod members;
 pub mod password;
+pub mod prompts;
 pub mod seed;
 pub mod sign_in;
 pub mod state;

@@ -2,7 +2,7 @@
 //! with four-eyes approval, publish and rollback, and the diff of two versions.
 
 use super::workspace::Refusal;
-use crate::components::field::FormError;
+use crate::components::{diff::DiffTable, field::FormError};
 use crate::error::AppError;
 use crate::views::{ContractIssueView, ContractView, DiffRowView, WorkflowDetailView, WorkflowSummaryView};
 use leptos::prelude::*;
@@ -190,19 +190,7 @@ pub async fn workflow_diff(slug: String, name: String, a: i32, b: i32) -> Result
     let me = cx.member(&slug, engine::Page::Workflows).await?;
     let old = store::workflows::version_yaml(&cx.state.db, &me, &name, a).await.map_err(|e| backend::map_error(&cx, e))?;
     let new = store::workflows::version_yaml(&cx.state.db, &me, &name, b).await.map_err(|e| backend::map_error(&cx, e))?;
-    Ok(engine::diff::side_by_side(&old, &new)
-        .into_iter()
-        .map(|r| DiffRowView {
-            change: match r.change {
-                engine::diff::LineChange::Same => "same",
-                engine::diff::LineChange::Removed => "removed",
-                engine::diff::LineChange::Added => "added",
-            }
-            .into(),
-            left: r.left,
-            right: r.right,
-        })
-        .collect())
+    Ok(crate::components::diff::diff_rows(&old, &new))
 }
 
 fn slug_and_name() -> (Memo<String>, Memo<String>) {
@@ -523,24 +511,7 @@ pub fn WorkflowDiffPage() -> impl IntoView {
                 match rows.await {
                     Err(e) => view! { <Refusal error=e /> }.into_any(),
                     Ok(rows) => view! {
-                        <section class="card diff" data-testid="diff">
-                            <table class="diff-table">
-                                <colgroup><col class="ln-col" /><col /><col class="ln-col" /><col /></colgroup>
-                                <thead><tr><th colspan="2">{format!("v{}", a.get_untracked())}</th><th colspan="2">{format!("v{}", b.get_untracked())}</th></tr></thead>
-                                <tbody>
-                                    {rows.into_iter().map(|r| {
-                                        let (ln, lt) = r.left.map(|(n, t)| (n.to_string(), t)).unwrap_or_default();
-                                        let (rn, rt) = r.right.map(|(n, t)| (n.to_string(), t)).unwrap_or_default();
-                                        view! {
-                                            <tr class=r.change.clone()>
-                                                <td class="ln">{ln}</td><td class="code-cell left">{lt}</td>
-                                                <td class="ln">{rn}</td><td class="code-cell right">{rt}</td>
-                                            </tr>
-                                        }
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        </section>
+                        <DiffTable rows left_label=format!("v{}", a.get_untracked()) right_label=format!("v{}", b.get_untracked()) />
                     }.into_any(),
                 }
             })}

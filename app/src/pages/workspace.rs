@@ -238,6 +238,7 @@ fn section_copy(page: Page) -> (&'static str, &'static str, &'static str) {
             "The monthly scorecard: time saved, exceptions, cost against savings.",
             "Once workflows run, the monthly scorecard shows cycle time, hours saved, exception rate and net savings against your baseline, and is emailed to owners and executives.",
         ),
+        Page::Prompts => ("Prompts", "Versioned prompt templates with production and staging labels.", ""),
         Page::DataContracts => ("Data contracts", "What a lead, ticket or invoice must look like before automation touches it.", ""),
         Page::ChangeLog => ("Change log", "Who changed which workflow, prompt or threshold, when and why.", ""),
         Page::Settings => ("Settings", "Members, roles and invitations.", ""),

@@ -1,0 +1,344 @@
+//! Prompt templates: versions with a reason, production/staging labels, the
+//! diff of two versions, and a try-it panel on the offline model.
+
+use super::workspace::Refusal;
+use crate::components::{diff::DiffTable, field::FormError};
+use crate::error::AppError;
+use crate::views::{DiffRowView, PromptDetailView, PromptSummaryView, TryItView};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+#[cfg(feature = "ssr")]
+const EDITORS: &[engine::Role] = &[engine::Role::Engineer, engine::Role::Owner];
+
+#[cfg(feature = "ssr")]
+fn map_error(cx: &crate::ssr::Ctx, e: store::prompts::PromptError) -> AppError {
+    use actix_web::http::StatusCode;
+    use store::prompts::PromptError::*;
+    match e {
+        Invalid(problems) => cx.invalid(problems.into_iter().map(|p| engine::FieldError::new("document", p)).collect()),
+        Refused(m) => cx.refused(StatusCode::CONFLICT, m),
+        NotFound => cx.refused(StatusCode::NOT_FOUND, "There is no such prompt template or version."),
+        Storage(e) => cx.internal("working on the prompt template", e),
+    }
+}
+
+#[server(endpoint = "list_prompts")]
+pub async fn list_prompts(slug: String) -> Result<Vec<PromptSummaryView>, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Prompts).await?;
+    let rows = store::prompts::list(&cx.state.db, &me).await.map_err(|e| cx.internal("listing prompt templates", e))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| PromptSummaryView {
+            name: r.name,
+            latest_version: r.latest_version,
+            production: r.production,
+            staging: r.staging,
+            updated: r.updated_at.format("%Y-%m-%d %H:%M").to_string(),
+        })
+        .collect())
+}
+
+#[server(endpoint = "prompt_detail")]
+pub async fn prompt_detail(slug: String, name: String) -> Result<PromptDetailView, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Prompts).await?;
+    let d = store::prompts::detail(&cx.state.db, &me, &name).await.map_err(|e| map_error(&cx, e))?;
+    let keys = engine::prompt::PromptTemplate::from_json(&d.latest_document).map(|t| t.required_context_keys).unwrap_or_default();
+    Ok(PromptDetailView {
+        name: d.prompt.name,
+        document: serde_json::to_string_pretty(&d.latest_document).unwrap_or_default(),
+        versions: d
+            .versions
+            .into_iter()
+            .map(|v| crate::views::PromptVersionView {
+                number: v.number,
+                note: v.change_note,
+                author: v.author_email,
+                created: v.created_at.format("%Y-%m-%d %H:%M").to_string(),
+            })
+            .collect(),
+        production: d.prompt.production,
+        staging: d.prompt.staging,
+        required_context_keys: keys,
+        can_edit: EDITORS.contains(&me.role),
+    })
+}
+
+#[server(endpoint = "save_prompt")]
+pub async fn save_prompt(slug: String, name: String, document: String, why: String) -> Result<i32, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member_in(&slug, engine::Page::Prompts, EDITORS).await?;
+    let document: serde_json::Value = serde_json::from_str(&document)
+        .map_err(|e| cx.invalid(vec![engine::FieldError::new("document", format!("This is not valid JSON: {e}"))]))?;
+    if why.trim().is_empty() {
+        return Err(cx.invalid(vec![engine::FieldError::new("why", "Say why you made this change; the change log keeps it.")]));
+    }
+    store::prompts::save_version(&cx.state.db, &me, &name, &document, &why).await.map_err(|e| map_error(&cx, e))
+}
+
+#[server(endpoint = "move_prompt_label")]
+pub async fn move_prompt_label(slug: String, name: String, label: String, number: i32) -> Result<(), AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member_in(&slug, engine::Page::Prompts, EDITORS).await?;
+    store::prompts::move_label(&cx.state.db, &me, &name, &label, number).await.map_err(|e| map_error(&cx, e))
+}
+
+#[server(endpoint = "prompt_diff")]
+pub async fn prompt_diff(slug: String, name: String, a: i32, b: i32) -> Result<Vec<DiffRowView>, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Prompts).await?;
+    let pretty = |v: serde_json::Value| serde_json::to_string_pretty(&v).unwrap_or_default();
+    let old = store::prompts::version_document(&cx.state.db, &me, &name, a).await.map_err(|e| map_error(&cx, e))?;
+    let new = store::prompts::version_document(&cx.state.db, &me, &name, b).await.map_err(|e| map_error(&cx, e))?;
+    Ok(crate::components::diff::diff_rows(&pretty(old), &pretty(new)))
+}
+
+#[server(endpoint = "try_prompt")]
+pub async fn try_prompt(slug: String, name: String, number: i32, context: String) -> Result<TryItView, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Prompts).await?;
+    let context: serde_json::Value = serde_json::from_str(&context)
+        .map_err(|e| cx.invalid(vec![engine::FieldError::new("context", format!("The context must be a JSON object: {e}"))]))?;
+    let run = store::prompts::try_it(&cx.state.db, &me, &name, number, &context).await.map_err(|e| match e {
+        store::prompts::PromptError::Invalid(problems) => {
+            cx.invalid(problems.into_iter().map(|p| engine::FieldError::new("context", p)).collect())
+        }
+        other => map_error(&cx, other),
+    })?;
+    Ok(TryItView {
+        rendered: run.rendered,
+        output: serde_json::to_string_pretty(&run.output).unwrap_or_default(),
+        schema_errors: run.schema_errors,
+        tokens_in: run.tokens_in,
+        tokens_out: run.tokens_out,
+        cost: format!("{}.{:06} USD", run.cost_micros / 1_000_000, run.cost_micros % 1_000_000),
+        model: run.model,
+    })
+}
+
+fn params() -> (Memo<String>, Memo<String>) {
+    let p = use_params_map();
+    (Memo::new(move |_| p.read().get("slug").unwrap_or_default()), Memo::new(move |_| p.read().get("name").unwrap_or_default()))
+}
+
+#[component]
+pub fn PromptsPage() -> impl IntoView {
+    let (slug, _) = params();
+    let list = Resource::new(move || slug.get(), list_prompts);
+    view! {
+        <Title text="Prompts" />
+        <section class="page-head">
+            <h1>"Prompt templates"</h1>
+            <p class="muted">"Each template states its objective, the context it needs, the shape of the answer and the rules; labels say which version production and staging use."</p>
+        </section>
+        <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
+            {move || Suspend::new(async move {
+                match list.await {
+                    Err(e) => view! { <Refusal error=e /> }.into_any(),
+                    Ok(rows) => view! {
+                        <section class="card">
+                            <table class="table" data-testid="prompts">
+                                <thead><tr><th>"Template"</th><th>"Production"</th><th>"Staging"</th><th>"Versions"</th><th>"Updated"</th></tr></thead>
+                                <tbody>
+                                    {rows.into_iter().map(|r| view! {
+                                        <tr>
+                                            <td data-label="Template"><a href=format!("/t/{}/prompts/{}", slug.get_untracked(), r.name)>{r.name.clone()}</a></td>
+                                            <td data-label="Production">{r.production.map(|v| format!("v{v}")).unwrap_or_else(|| "—".into())}</td>
+                                            <td data-label="Staging">{r.staging.map(|v| format!("v{v}")).unwrap_or_else(|| "—".into())}</td>
+                                            <td data-label="Versions">{r.latest_version}</td>
+                                            <td data-label="Updated">{r.updated}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </section>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn PromptPage() -> impl IntoView {
+    let (slug, name) = params();
+    let detail = Resource::new(move || (slug.get(), name.get()), |(s, n)| prompt_detail(s, n));
+    let reload = Callback::new(move |_: ()| detail.refetch());
+    view! {
+        <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Err(e) => view! { <Refusal error=e /> }.into_any(),
+                    Ok(d) => view! { <Title text=d.name.clone() /><PromptEditor slug=slug.get_untracked() detail=d reload /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn PromptEditor(slug: String, detail: PromptDetailView, reload: Callback<()>) -> impl IntoView {
+    let document = RwSignal::new(detail.document.clone());
+    let why = RwSignal::new(String::new());
+    let save = ServerAction::<SavePrompt>::new();
+    let label = ServerAction::<MovePromptLabel>::new();
+    Effect::new(move |_| {
+        if matches!(save.value().get(), Some(Ok(_))) || matches!(label.value().get(), Some(Ok(()))) {
+            reload.run(());
+        }
+    });
+    let save_err = move || save.value().get().and_then(|r| r.err());
+    let label_message = Signal::derive(move || label.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
+    let name = detail.name.clone();
+    let newest = detail.versions.first().map(|v| v.number).unwrap_or(1);
+    let (slug_s, name_s) = (slug.clone(), name.clone());
+    view! {
+        <section class="page-head">
+            <p class="crumbs"><a href=format!("/t/{slug}/prompts")>"Prompts"</a>" / "</p>
+            <h1>{name.clone()}</h1>
+            <p class="muted">{format!("production: {} · staging: {}",
+                detail.production.map(|v| format!("v{v}")).unwrap_or_else(|| "—".into()),
+                detail.staging.map(|v| format!("v{v}")).unwrap_or_else(|| "—".into()))}</p>
+        </section>
+        <div class="editor-layout">
+            <div>
+                <section class="card">
+                    <h2>{format!("Version {newest}")}</h2>
+                    <textarea class="code-area" rows="22" spellcheck="false" aria-label="Prompt template (JSON)" data-testid="prompt-json"
+                        prop:value=move || document.get() on:input=move |ev| document.set(event_target_value(&ev)) readonly=!detail.can_edit></textarea>
+                    <ul class="issues">
+                        {move || match save_err() {
+                            Some(crate::error::AppError::Invalid(list)) => list.into_iter().filter(|f| f.field == "document")
+                                .map(|f| view! { <li class="issue">{f.message}</li> }).collect_view().into_any(),
+                            _ => ().into_any(),
+                        }}
+                    </ul>
+                    <Show when=move || detail.can_edit>
+                        <form class="save-form" on:submit={
+                            let (slug_s, name_s) = (slug_s.clone(), name_s.clone());
+                            move |ev: leptos::ev::SubmitEvent| {
+                                ev.prevent_default();
+                                save.dispatch(SavePrompt { slug: slug_s.clone(), name: name_s.clone(), document: document.get_untracked(), why: why.get_untracked() });
+                            }
+                        }>
+                            <div class="field">
+                                <label for="field-why">"Why this change?"</label>
+                                <input id="field-why" prop:value=move || why.get() on:input=move |ev| why.set(event_target_value(&ev)) />
+                                <p class="field-error" role="alert">{move || save_err().and_then(|e| e.field("why")).unwrap_or_default()}</p>
+                            </div>
+                            <button class="button primary" type="submit" data-testid="save-prompt">"Save as new version"</button>
+                        </form>
+                    </Show>
+                </section>
+                <TryIt slug=slug.clone() name=name.clone() newest keys=detail.required_context_keys.clone() />
+            </div>
+            <section class="card">
+                <h2>"Versions"</h2>
+                <FormError message=label_message />
+                <table class="table versions" data-testid="prompt-versions">
+                    <thead><tr><th>"v"</th><th>"Why"</th><th></th></tr></thead>
+                    <tbody>
+                        {detail.versions.iter().map(|v| {
+                            let number = v.number;
+                            let labels: Vec<&str> = [("production", detail.production), ("staging", detail.staging)]
+                                .into_iter().filter(|(_, at)| *at == Some(number)).map(|(l, _)| l).collect();
+                            let (slug_p, name_p, slug_q, name_q) = (slug.clone(), name.clone(), slug.clone(), name.clone());
+                            let diff = (number > 1).then(|| format!("/t/{}/prompts/{}/diff?a={}&b={}", slug, name, number - 1, number));
+                            view! {
+                                <tr data-testid=format!("prompt-version-{number}")>
+                                    <td data-label="Version">{format!("v{number}")}
+                                        {labels.into_iter().map(|l| view! { <span class="badge live">{l}</span> }).collect_view()}</td>
+                                    <td data-label="Why">{v.note.clone()}<div class="muted small">{format!("{} · {}", v.author, v.created)}</div></td>
+                                    <td class="actions">
+                                        {diff.map(|h| view! { <a class="button small" href=h>"Diff"</a> })}
+                                        {detail.can_edit.then(|| view! {
+                                            <button class="button small" type="button" data-testid=format!("staging-{number}")
+                                                on:click=move |_| { label.dispatch(MovePromptLabel { slug: slug_p.clone(), name: name_p.clone(), label: "staging".into(), number }); }>"→ staging"</button>
+                                            <button class="button small primary" type="button" data-testid=format!("production-{number}")
+                                                on:click=move |_| { label.dispatch(MovePromptLabel { slug: slug_q.clone(), name: name_q.clone(), label: "production".into(), number }); }>"→ production"</button>
+                                        })}
+                                    </td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </section>
+        </div>
+    }
+}
+
+#[component]
+fn TryIt(slug: String, name: String, newest: i32, keys: Vec<String>) -> impl IntoView {
+    let starter = format!(
+        "{{\n{}\n}}",
+        keys.iter().map(|k| format!("  \"{k}\": {{}}")).collect::<Vec<_>>().join(",\n")
+    );
+    let context = RwSignal::new(starter);
+    let run = ServerAction::<TryPrompt>::new();
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        run.dispatch(TryPrompt { slug: slug.clone(), name: name.clone(), number: newest, context: context.get_untracked() });
+    };
+    view! {
+        <section class="card" data-testid="try-it">
+            <h2>"Try it"</h2>
+            <p class="muted small">{format!("Fill in the context keys and run version {newest} on the built-in offline model (no key needed).")}</p>
+            <form on:submit=on_submit>
+                <textarea class="code-area" rows="8" spellcheck="false" aria-label="Context (JSON)" data-testid="try-context"
+                    prop:value=move || context.get() on:input=move |ev| context.set(event_target_value(&ev))></textarea>
+                <ul class="issues">
+                    {move || match run.value().get() {
+                        Some(Err(crate::error::AppError::Invalid(list))) => list.into_iter()
+                            .map(|f| view! { <li class="issue">{f.message}</li> }).collect_view().into_any(),
+                        _ => ().into_any(),
+                    }}
+                </ul>
+                <button class="button" type="submit" data-testid="try-run" disabled=move || run.pending().get()>"Run"</button>
+            </form>
+            {move || run.value().get().and_then(|r| r.ok()).map(|t| view! {
+                <div class="try-result" data-testid="try-result">
+                    <h3>"Rendered prompt"</h3>
+                    <pre class="code-block">{t.rendered}</pre>
+                    <h3>{format!("Output ({})", t.model)}</h3>
+                    <pre class="code-block">{t.output}</pre>
+                    {if t.schema_errors.is_empty() {
+                        view! { <p class="notice" data-testid="schema-ok">"The output meets the response schema."</p> }.into_any()
+                    } else {
+                        view! { <ul class="issues">{t.schema_errors.into_iter().map(|e| view! { <li class="issue">{e}</li> }).collect_view()}</ul> }.into_any()
+                    }}
+                    <p class="muted small" data-testid="try-usage">{format!("{} tokens in, {} tokens out · estimated cost {}", t.tokens_in, t.tokens_out, t.cost)}</p>
+                </div>
+            })}
+        </section>
+    }
+}
+
+/// `/t/<slug>/prompts/<name>/diff?a=1&b=2`.
+#[component]
+pub fn PromptDiffPage() -> impl IntoView {
+    let (slug, name) = params();
+    let query = use_query_map();
+    let pick = move |k: &'static str| Memo::new(move |_| query.read().get(k).and_then(|v| v.parse::<i32>().ok()).unwrap_or(1));
+    let (a, b) = (pick("a"), pick("b"));
+    let rows = Resource::new(move || (slug.get(), name.get(), a.get(), b.get()), |(s, n, a, b)| prompt_diff(s, n, a, b));
+    view! {
+        <Title text="Diff" />
+        <section class="page-head">
+            <p class="crumbs"><a href=move || format!("/t/{}/prompts", slug.get())>"Prompts"</a>" / "
+                <a href=move || format!("/t/{}/prompts/{}", slug.get(), name.get())>{move || name.get()}</a>" / "</p>
+            <h1>{move || format!("v{} → v{}", a.get(), b.get())}</h1>
+        </section>
+        <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
+            {move || Suspend::new(async move {
+                match rows.await {
+                    Err(e) => view! { <Refusal error=e /> }.into_any(),
+                    Ok(rows) => view! { <DiffTable rows left_label=format!("v{}", a.get_untracked()) right_label=format!("v{}", b.get_untracked()) /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,97 @@
+//! Prompt templates: versions with a reason, labels whose moves are
+//! recorded, the diff, try-it on the offline model, and who may do what.
+
+mod support;
+
+use engine::Role;
+use reqwest::StatusCode;
+use support::{invalid_fields, TestApp, DEMO};
+
+const SEED: &str = include_str!("../../store/src/seed_data/lead_summary_v4.json");
+const CONTEXT: &str = r#"{ "normalized_lead": { "companyName": "Harbor Dental", "primaryContact": { "name": "Dana" }, "inquiry_text": "4 clinics" }, "company_context": "dental" }"#;
+
+async fn call(client: &support::Client, endpoint: &str, extra: &[(&str, &str)]) -> reqwest::Response {
+    let mut form = vec![("slug", DEMO), ("name", "lead_summary_v4")];
+    form.extend_from_slice(extra);
+    client.call(endpoint, &form).await
+}
+
+#[tokio::test]
+async fn saving_labelling_diffing_and_trying_a_prompt() {
+    let app = TestApp::spawn().await;
+    let engineer = app.demo_member(Role::Engineer).await;
+    let v2 = SEED.replace("Keep the summary under 80 words.", "Keep the summary under 60 words.");
+    let res = call(&engineer, "save_prompt", &[("document", &v2), ("why", "Shorter summaries for phones")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.text().await.unwrap(), "2");
+
+    assert_eq!(call(&engineer, "move_prompt_label", &[("label", "staging"), ("number", "2")]).await.status(), StatusCode::OK);
+    let detail: serde_json::Value = call(&engineer, "prompt_detail", &[]).await.json().await.unwrap();
+    assert_eq!(detail["production"], 1);
+    assert_eq!(detail["staging"], 2);
+    let changes: serde_json::Value =
+        engineer.call("list_changes", &[("slug", DEMO), ("area", "prompt"), ("actor", ""), ("text", "")]).await.json().await.unwrap();
+    assert_eq!(changes[0]["action"], "prompt.label_moved");
+    assert_eq!(changes[0]["why"], "staging now points at version 2");
+    assert_eq!(changes[1]["why"], "Shorter summaries for phones");
+
+    let diff: serde_json::Value = call(&engineer, "prompt_diff", &[("a", "1"), ("b", "2")]).await.json().await.unwrap();
+    let changed: Vec<&serde_json::Value> = diff.as_array().unwrap().iter().filter(|r| r["change"] != "same").collect();
+    assert!(changed.iter().any(|r| r["right"][1].as_str().is_some_and(|t| t.contains("60 words"))), "{diff}");
+
+    let run: serde_json::Value = call(&engineer, "try_prompt", &[("number", "2"), ("context", CONTEXT)]).await.json().await.unwrap();
+    assert!(run["rendered"].as_str().unwrap().contains("Lead: Harbor Dental (Dana)"));
+    assert_eq!(run["schema_errors"], serde_json::json!([]), "the offline model's output meets the response schema");
+    let output: serde_json::Value = serde_json::from_str(run["output"].as_str().unwrap()).unwrap();
+    let score = output["fit_score"].as_f64().unwrap();
+    assert!((0.0..=100.0).contains(&score));
+    assert!(run["tokens_in"].as_u64().unwrap() > 10);
+    assert_eq!(run["model"], "offline");
+
+    let missing = call(&engineer, "try_prompt", &[("number", "2"), ("context", r#"{ "normalized_lead": {} }"#)]).await;
+    let fields = invalid_fields(missing).await;
+    assert!(fields[0].1.contains("company_context"), "{fields:?}");
+}
+
+#[tokio::test]
+async fn a_broken_template_or_schema_is_refused_with_the_reason() {
+    let app = TestApp::spawn().await;
+    let engineer = app.demo_member(Role::Engineer).await;
+    let bad = SEED.replace("\"number_0_to_100\"", "\"percentage\"");
+    let fields = invalid_fields(call(&engineer, "save_prompt", &[("document", &bad), ("why", "x")]).await).await;
+    assert!(fields[0].1.contains("unknown shorthand 'percentage'"), "{fields:?}");
+    let no_reason = call(&engineer, "save_prompt", &[("document", SEED), ("why", " ")]).await;
+    assert_eq!(invalid_fields(no_reason).await[0].0, "why");
+    let detail: serde_json::Value = call(&engineer, "prompt_detail", &[]).await.json().await.unwrap();
+    assert_eq!(detail["versions"].as_array().unwrap().len(), 1, "nothing was saved");
+}
+
+#[tokio::test]
+async fn only_engineers_and_owners_change_prompts_and_other_businesses_see_nothing() {
+    let app = TestApp::spawn().await;
+    let ops = app.demo_member(Role::Operations).await;
+    assert_eq!(call(&ops, "save_prompt", &[("document", SEED), ("why", "x")]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(call(&ops, "move_prompt_label", &[("label", "staging"), ("number", "1")]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(call(&ops, "try_prompt", &[("number", "1"), ("context", CONTEXT)]).await.status(), StatusCode::OK);
+    for role in [Role::Reviewer, Role::Executive] {
+        let client = app.demo_member(role).await;
+        assert_eq!(client.call("list_prompts", &[("slug", DEMO)]).await.status(), StatusCode::FORBIDDEN);
+        assert_eq!(client.get("/t/acme-plumbing/prompts/lead_summary_v4").await.status(), StatusCode::FORBIDDEN);
+    }
+    let outsider = app.client();
+    outsider.sign_up("Rival", "rival-co", "boss@rival.example", "copper kettle harbor 42").await;
+    for (endpoint, extra) in [
+        ("list_prompts", vec![]),
+        ("prompt_detail", vec![("name", "lead_summary_v4")]),
+        ("save_prompt", vec![("name", "lead_summary_v4"), ("document", SEED), ("why", "x")]),
+        ("move_prompt_label", vec![("name", "lead_summary_v4"), ("label", "production"), ("number", "1")]),
+        ("prompt_diff", vec![("name", "lead_summary_v4"), ("a", "1"), ("b", "1")]),
+        ("try_prompt", vec![("name", "lead_summary_v4"), ("number", "1"), ("context", CONTEXT)]),
+    ] {
+        let mut form = vec![("slug", DEMO)];
+        form.extend(extra);
+        let res = outsider.call(endpoint, &form).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{endpoint}");
+        assert!(!res.text().await.unwrap().contains("objective"), "{endpoint} leaked the template");
+    }
+}

@@ -1,0 +1,229 @@
+//! Prompt templates as numbered versions, with `production` and `staging`
+//! labels pointing at versions, and a try-it run on the offline model.
+
+use crate::{audit, auth::CurrentMember, db::tenant_txn};
+use engine::prompt::PromptTemplate;
+use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult, Statement};
+use serde_json::{json, Value};
+
+pub const LABELS: [&str; 2] = ["production", "staging"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum PromptError {
+    #[error("the prompt template has problems")]
+    Invalid(Vec<String>),
+    #[error("{0}")]
+    Refused(String),
+    #[error("there is no such prompt template or version")]
+    NotFound,
+    #[error(transparent)]
+    Storage(#[from] DbErr),
+}
+
+fn stmt(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct PromptRow {
+    pub name: String,
+    pub latest_version: i32,
+    pub production: Option<i32>,
+    pub staging: Option<i32>,
+    pub updated_at: DateTimeUtc,
+}
+
+const PROMPT_ROWS: &str = r#"
+SELECT p.name, max(v.number) AS latest_version,
+       (SELECT number FROM prompt_labels l WHERE l.prompt_id = p.id AND l.label = 'production') AS production,
+       (SELECT number FROM prompt_labels l WHERE l.prompt_id = p.id AND l.label = 'staging') AS staging,
+       max(v.created_at) AS updated_at
+  FROM prompt_templates p JOIN prompt_versions v ON v.prompt_id = p.id
+"#;
+
+pub async fn list(db: &DatabaseConnection, member: &CurrentMember) -> Result<Vec<PromptRow>, DbErr> {
+    let txn = tenant_txn(db, &member.schema_name).await?;
+    let rows = PromptRow::find_by_statement(Statement::from_string(DbBackend::Postgres, format!("{PROMPT_ROWS} GROUP BY p.id ORDER BY p.name")))
+        .all(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(rows)
+}
+
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct PromptVersionRow {
+    pub number: i32,
+    pub change_note: String,
+    pub author_email: String,
+    pub created_at: DateTimeUtc,
+}
+
+pub struct PromptDetail {
+    pub prompt: PromptRow,
+    pub versions: Vec<PromptVersionRow>,
+    pub latest_document: Value,
+}
+
+pub async fn detail(db: &DatabaseConnection, member: &CurrentMember, name: &str) -> Result<PromptDetail, PromptError> {
+    let txn = tenant_txn(db, &member.schema_name).await?;
+    let prompt = PromptRow::find_by_statement(stmt(&format!("{PROMPT_ROWS} WHERE p.name = $1 GROUP BY p.id"), vec![name.into()]))
+        .one(&txn)
+        .await?
+        .ok_or(PromptError::NotFound)?;
+    let versions = PromptVersionRow::find_by_statement(stmt(
+        "SELECT v.number, v.change_note, v.author_email, v.created_at FROM prompt_versions v JOIN prompt_templates p ON p.id = v.prompt_id
+          WHERE p.name = $1 ORDER BY v.number DESC",
+        vec![name.into()],
+    ))
+    .all(&txn)
+    .await?;
+    let latest_document = document_in(&txn, name, prompt.latest_version).await?;
+    txn.commit().await?;
+    Ok(PromptDetail { prompt, versions, latest_document })
+}
+
+async fn document_in(txn: &DatabaseTransaction, name: &str, number: i32) -> Result<Value, PromptError> {
+    txn.query_one_raw(stmt(
+        "SELECT v.document FROM prompt_versions v JOIN prompt_templates p ON p.id = v.prompt_id WHERE p.name = $1 AND v.number = $2",
+        vec![name.into(), number.into()],
+    ))
+    .await?
+    .ok_or(PromptError::NotFound)?
+    .try_get_by_index::<Value>(0)
+    .map_err(PromptError::from)
+}
+
+pub async fn version_document(db: &DatabaseConnection, member: &CurrentMember, name: &str, number: i32) -> Result<Value, PromptError> {
+    let txn = tenant_txn(db, &member.schema_name).await?;
+    let doc = document_in(&txn, name, number).await?;
+    txn.commit().await?;
+    Ok(doc)
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+/// Saves a new version (creating the template on first save); returns its number.
+pub async fn save_version(
+    db: &DatabaseConnection,
+    member: &CurrentMember,
+    name: &str,
+    document: &Value,
+    why: &str,
+) -> Result<i32, PromptError> {
+    if !valid_name(name) {
+        return Err(PromptError::Refused("Name the template with lowercase letters, digits, '-' or '_'.".into()));
+    }
+    if why.trim().is_empty() {
+        return Err(PromptError::Refused("Say why you made this change; the change log keeps it.".into()));
+    }
+    PromptTemplate::from_json(document).map_err(PromptError::Invalid)?;
+    let txn = tenant_txn(db, &member.schema_name).await?;
+    txn.execute_raw(stmt(
+        "INSERT INTO prompt_templates (id, name) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        vec![Uuid::new_v4().into(), name.into()],
+    ))
+    .await?;
+    let prompt_id: Uuid = txn
+        .query_one_raw(stmt("SELECT id FROM prompt_templates WHERE name = $1 FOR UPDATE", vec![name.into()]))
+        .await?
+        .ok_or(PromptError::NotFound)?
+        .try_get_by_index(0)?;
+    let number: i32 = txn
+        .query_one_raw(stmt("SELECT coalesce(max(number), 0) + 1 FROM prompt_versions WHERE prompt_id = $1", vec![prompt_id.into()]))
+        .await?
+        .ok_or(PromptError::NotFound)?
+        .try_get_by_index(0)?;
+    txn.execute_raw(stmt(
+        "INSERT INTO prompt_versions (prompt_id, number, document, change_note, author_email) VALUES ($1, $2, $3, $4, $5)",
+        vec![prompt_id.into(), number.into(), document.clone().into(), why.trim().into(), member.email.clone().into()],
+    ))
+    .await?;
+    audit::record_change(&txn, Some(member), "prompt", "prompt.version_saved", name, why.trim(), json!({ "version": number })).await?;
+    txn.commit().await?;
+    Ok(number)
+}
+
+/// Points `production` or `staging` at a version; a recorded change.
+pub async fn move_label(
+    db: &DatabaseConnection,
+    member: &CurrentMember,
+    name: &str,
+    label: &str,
+    number: i32,
+) -> Result<(), PromptError> {
+    if !LABELS.contains(&label) {
+        return Err(PromptError::Refused("The labels are production and staging.".into()));
+    }
+    let txn = tenant_txn(db, &member.schema_name).await?;
+    let prompt_id: Uuid = txn
+        .query_one_raw(stmt(
+            "SELECT p.id FROM prompt_templates p JOIN prompt_versions v ON v.prompt_id = p.id WHERE p.name = $1 AND v.number = $2",
+            vec![name.into(), number.into()],
+        ))
+        .await?
+        .ok_or(PromptError::NotFound)?
+        .try_get_by_index(0)?;
+    let previous: Option<i32> = txn
+        .query_one_raw(stmt("SELECT number FROM prompt_labels WHERE prompt_id = $1 AND label = $2", vec![prompt_id.into(), label.into()]))
+        .await?
+        .and_then(|r| r.try_get_by_index::<i32>(0).ok());
+    txn.execute_raw(stmt(
+        "INSERT INTO prompt_labels (prompt_id, label, number) VALUES ($1, $2, $3)
+         ON CONFLICT (prompt_id, label) DO UPDATE SET number = excluded.number",
+        vec![prompt_id.into(), label.into(), number.into()],
+    ))
+    .await?;
+    audit::record_change(
+        &txn,
+        Some(member),
+        "prompt",
+        "prompt.label_moved",
+        name,
+        &format!("{label} now points at version {number}"),
+        json!({ "label": label, "from": previous, "to": number }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// What a try-it run produced.
+#[derive(Debug, Clone)]
+pub struct TryResult {
+    pub rendered: String,
+    pub output: Value,
+    /// Empty when the output meets the response schema.
+    pub schema_errors: Vec<String>,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    /// Estimated cost in millionths of the currency unit (the offline model is free).
+    pub cost_micros: u64,
+    pub model: String,
+}
+
+/// Renders a version with the given context and runs it on the offline model.
+pub async fn try_it(
+    db: &DatabaseConnection,
+    member: &CurrentMember,
+    name: &str,
+    number: i32,
+    context: &Value,
+) -> Result<TryResult, PromptError> {
+    let document = version_document(db, member, name, number).await?;
+    let template = PromptTemplate::from_json(&document).map_err(PromptError::Invalid)?;
+    let rendered = template.render(context).map_err(PromptError::Invalid)?;
+    let schema = template.response_json_schema().map_err(|e| PromptError::Invalid(vec![e]))?;
+    let output = engine::offline_model::respond(&rendered, &schema);
+    let schema_errors = template.check_output(&output).err().unwrap_or_default();
+    Ok(TryResult {
+        tokens_in: engine::offline_model::estimate_tokens(&rendered),
+        tokens_out: engine::offline_model::estimate_tokens(&output.to_string()),
+        cost_micros: 0,
+        model: "offline".into(),
+        rendered,
+        output,
+        schema_errors,
+    })
+}

@@ -26,7 +26,7 @@ use pages::{
     prompts::{PromptDiffPage, PromptPage, PromptsPage},
     settings::SettingsPage,
     signup::SignupPage,
-    workflows::{WorkflowDiffPage, WorkflowEditorPage, WorkflowsPage},
+    workflows::{GalleryPage, WorkflowDiffPage, WorkflowEditorPage, WorkflowsPage},
     workspace::{DashboardPage, EmptyStatePage, WorkspaceLayout},
 };
 
@@ -72,6 +72,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("data-contracts") view=DataContractsPage />
                     <Route path=path!("data-contracts/:name") view=DataContractPage />
                     <Route path=path!("workflows") view=WorkflowsPage />
+                    <Route path=path!("workflows/gallery") view=GalleryPage />
                     <Route path=path!("workflows/:name") view=WorkflowEditorPage />
                     <Route path=path!("workflows/:name/diff") view=WorkflowDiffPage />
                     <Route path=path!(":section") view=EmptyStatePage />

@@ -198,3 +198,13 @@ pub struct TryItView {
     pub cost: String,
     pub model: String,
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GalleryItemView {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub prompts: Vec<String>,
+    pub data_contracts: Vec<String>,
+    pub installed: bool,
+}

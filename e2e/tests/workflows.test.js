@@ -63,3 +63,20 @@ test('edit, see the error at its line, fix, save with a reason, publish, diff an
   await shot(page, '13-change-log');
   await page.click('[data-testid=sign-out]');
 });
+
+test('install a workflow from the template gallery as a draft', async () => {
+  const { page } = browser;
+  await signIn(page, 'acme-plumbing', 'engineer@acme-plumbing.test', DEMO_PASSWORD);
+  await page.goto(`${BASE_URL}/t/acme-plumbing/workflows`);
+  await waitForHydration(page);
+  await page.click('[data-testid=gallery]');
+  await page.waitForSelector('[data-testid=gallery-support-ticket-triage]');
+  await shot(page, '17-template-gallery');
+  await page.click('[data-testid=install-support-ticket-triage]');
+  await page.waitForURL(`${BASE_URL}/t/acme-plumbing/workflows/support-ticket-triage`);
+  await page.waitForSelector('[data-testid=version-1]');
+  assert.match(await page.textContent('[data-testid=version-1]'), /Installed 'Support ticket triage' from the gallery/);
+  assert.equal(await page.isVisible('[data-testid=version-1] .badge.live'), false, 'installed as a draft');
+  assert.match(await page.textContent('[data-testid=contract-form]'), /ticket_triage_v1/);
+  await page.click('[data-testid=sign-out]');
+});

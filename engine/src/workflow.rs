@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const STEP_TYPES: [&str; 6] = ["function", "api_call", "llm", "rules", "approval", "notify"];
 pub const FALLBACKS: [&str; 3] = ["assign_to_human_queue", "fail", "retry_then_human"];
 pub const MODEL_TIERS: [&str; 3] = ["small", "premium", "auto"];
+/// Names that are pages of the workflow section, not workflows.
+pub const RESERVED_NAMES: [&str; 3] = ["new", "gallery", "import"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -211,10 +213,16 @@ impl WorkflowContract {
         let whole = issues.map.whole();
         let top = |issues: &Issues<'_>, key: &str| issues.map.top_level(key).unwrap_or(whole);
         let name_ok = !self.workflow.is_empty()
+            && self.workflow.len() <= 64
             && self.workflow.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-        if !name_ok {
+        if !name_ok || RESERVED_NAMES.contains(&self.workflow.as_str()) {
             let at = issues.map.value_of(top(issues, "workflow"), "workflow").unwrap_or(Position { line: 1, column: 1 });
-            issues.push(IssueKind::InvalidValue, at, "the workflow name uses lowercase letters, digits, '-' and '_' only");
+            let message = if name_ok {
+                format!("'{}' is reserved; choose another workflow name", self.workflow)
+            } else {
+                "the workflow name uses up to 64 lowercase letters, digits, '-' and '_'".to_string()
+            };
+            issues.push(IssueKind::InvalidValue, at, message);
         }
         let trigger = top(issues, "trigger");
         for (value, key) in [(&self.trigger.source, "source"), (&self.trigger.event, "event")] {

@@ -22,12 +22,41 @@ enum Command {
     },
     /// Create the demo business (Acme Plumbing) if it is missing.
     Seed,
+    /// Export or import a workflow bundle (workflow + prompts + data contracts) as YAML.
+    Bundle {
+        #[command(subcommand)]
+        action: BundleAction,
+    },
     /// A development mailbox: an SMTP server that keeps every message.
     Mailbox {
         #[arg(long, default_value = "127.0.0.1:2525")]
         listen: String,
         #[arg(long, default_value = ".steward/mail")]
         dir: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum BundleAction {
+    /// Print a workflow's bundle (its live version, or latest draft) to standard output.
+    Export {
+        /// The business's address (slug).
+        #[arg(long)]
+        business: String,
+        #[arg(long)]
+        workflow: String,
+    },
+    /// Import a bundle file as a new draft; nothing changes unless all of it is valid.
+    Import {
+        #[arg(long)]
+        business: String,
+        /// The engineer or owner the change log records.
+        #[arg(long = "as")]
+        actor: String,
+        /// Why (kept in the change log).
+        #[arg(long)]
+        why: String,
+        file: std::path::PathBuf,
     },
 }
 
@@ -49,6 +78,7 @@ pub fn main() -> anyhow::Result<()> {
             Command::Migrate { parallelism } => migrate(settings, parallelism).await,
             Command::Seed => seed(settings).await,
             Command::Mailbox { listen, dir } => mailbox(&listen, dir).await,
+            Command::Bundle { action } => bundle(settings, action).await,
         }
     })
 }
@@ -99,5 +129,37 @@ async fn mailbox(listen: &str, dir: std::path::PathBuf) -> anyhow::Result<()> {
     let (port, _mailbox) = crate::smtp_capture::start(listen, Some(dir.clone())).await?;
     println!("development mailbox listening on port {port}; messages are saved in {}", dir.display());
     tokio::signal::ctrl_c().await?;
+    Ok(())
+}
+
+async fn bundle(settings: Settings, action: BundleAction) -> anyhow::Result<()> {
+    let db = store::db::connect(&settings.database_url, 2).await?;
+    match action {
+        BundleAction::Export { business, workflow } => {
+            let owner = store::seed::any_owner(&db, &business).await?;
+            let bundle = store::bundles::export(&db, &owner, &workflow).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            print!("{}", store::bundles::to_yaml(&bundle));
+        }
+        BundleAction::Import { business, actor, why, file } => {
+            let member = store::auth::member_by_email(&db, &business, &actor)
+                .await
+                .map_err(|_| anyhow::anyhow!("{actor} is not a member of {business}"))?;
+            if !matches!(member.role, engine::Role::Engineer | engine::Role::Owner) {
+                anyhow::bail!("{actor} is {}; only engineers and owners import bundles", member.role);
+            }
+            let yaml = std::fs::read_to_string(&file)?;
+            match store::bundles::import(&db, &member, &yaml, &why).await {
+                Ok(name) => println!("imported {name} as a new draft version"),
+                Err(store::bundles::BundleError::Invalid(problems)) => {
+                    eprintln!("the bundle was not imported; nothing changed:");
+                    for p in problems {
+                        eprintln!("  - {p}");
+                    }
+                    std::process::exit(1);
+                }
+                Err(e) => return Err(anyhow::anyhow!("{e}")),
+            }
+        }
+    }
     Ok(())
 }

@@ -66,6 +66,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))
             .route("/t/{slug}/changes.csv", web::get().to(crate::changes_csv::changes_csv))
+            .route("/t/{slug}/workflows/{name}/bundle.yaml", web::get().to(crate::bundle_export::bundle_yaml))
             .service(Files::new("/pkg", format!("{site_root}/pkg")))
             .leptos_routes(routes.clone(), move || shell(options.clone()))
     })

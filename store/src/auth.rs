@@ -297,3 +297,40 @@ mod tests {
         assert_eq!(token_from_cookie_header("other=1"), None);
     }
 }
+
+/// The member with this email in business `slug`, for command-line work that
+/// acts as a person (the change log records them).
+pub async fn member_by_email(db: &DatabaseConnection, slug: &str, email: &str) -> Result<CurrentMember, AuthError> {
+    #[derive(Debug, FromQueryResult)]
+    struct Row {
+        user_id: Uuid,
+        email: String,
+        tenant_id: Uuid,
+        slug: String,
+        name: String,
+        schema_name: String,
+        role: String,
+    }
+    let row = Row::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        r#"SELECT u.id AS user_id, u.email, t.id AS tenant_id, t.slug, t.name, t.schema_name, m.role
+             FROM public.users u
+             JOIN public.memberships m ON m.user_id = u.id
+             JOIN public.tenants t ON t.id = m.tenant_id
+            WHERE t.slug = $1 AND u.email = $2"#,
+        [slug.into(), email.trim().to_lowercase().into()],
+    ))
+    .one(db)
+    .await?
+    .ok_or(AuthError::OtherBusiness)?;
+    Ok(CurrentMember {
+        user_id: row.user_id,
+        email: row.email,
+        session_id: Uuid::nil(),
+        tenant_id: row.tenant_id,
+        tenant_slug: row.slug,
+        tenant_name: row.name,
+        schema_name: row.schema_name,
+        role: Role::parse(&row.role).map_err(|_| AuthError::Invalid)?,
+    })
+}

@@ -63,16 +63,31 @@ pub async fn save(
     if why.trim().is_empty() {
         return Err(DataContractError::Invalid("Say why you made this change; the change log keeps it.".into()));
     }
-    DataContract::from_json(document).map_err(|e| DataContractError::Invalid(format!("The contract does not parse: {e}")))?;
     let txn = tenant_txn(db, &member.schema_name).await?;
+    save_in(&txn, member, name, document, why).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// `save` inside the caller's tenant transaction.
+pub async fn save_in(
+    txn: &sea_orm::DatabaseTransaction,
+    member: &CurrentMember,
+    name: &str,
+    document: &Value,
+    why: &str,
+) -> Result<(), DataContractError> {
+    if !valid_name(name) {
+        return Err(DataContractError::Invalid("Name it with lowercase letters, digits, '-' or '_'.".into()));
+    }
+    DataContract::from_json(document).map_err(|e| DataContractError::Invalid(format!("The contract does not parse: {e}")))?;
     txn.execute_raw(stmt(
         "INSERT INTO data_contracts (name, document) VALUES ($1, $2)
          ON CONFLICT (name) DO UPDATE SET document = excluded.document, updated_at = now()",
         vec![name.into(), document.clone().into()],
     ))
     .await?;
-    audit::record_change(&txn, Some(member), "data_contract", "data_contract.saved", name, why.trim(), json!({})).await?;
-    txn.commit().await?;
+    audit::record_change(txn, Some(member), "data_contract", "data_contract.saved", name, why.trim(), json!({})).await?;
     Ok(())
 }
 

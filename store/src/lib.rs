@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bundles;
 pub mod config;
 pub mod data_contracts;
 pub mod db;

@@ -118,8 +118,24 @@ pub async fn save_version(
     if why.trim().is_empty() {
         return Err(PromptError::Refused("Say why you made this change; the change log keeps it.".into()));
     }
-    PromptTemplate::from_json(document).map_err(PromptError::Invalid)?;
     let txn = tenant_txn(db, &member.schema_name).await?;
+    let number = save_version_in(&txn, member, name, document, why).await?;
+    txn.commit().await?;
+    Ok(number)
+}
+
+/// `save_version` inside the caller's tenant transaction.
+pub async fn save_version_in(
+    txn: &DatabaseTransaction,
+    member: &CurrentMember,
+    name: &str,
+    document: &Value,
+    why: &str,
+) -> Result<i32, PromptError> {
+    if !valid_name(name) {
+        return Err(PromptError::Refused("Name the template with lowercase letters, digits, '-' or '_'.".into()));
+    }
+    PromptTemplate::from_json(document).map_err(PromptError::Invalid)?;
     txn.execute_raw(stmt(
         "INSERT INTO prompt_templates (id, name) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
         vec![Uuid::new_v4().into(), name.into()],
@@ -140,8 +156,7 @@ pub async fn save_version(
         vec![prompt_id.into(), number.into(), document.clone().into(), why.trim().into(), member.email.clone().into()],
     ))
     .await?;
-    audit::record_change(&txn, Some(member), "prompt", "prompt.version_saved", name, why.trim(), json!({ "version": number })).await?;
-    txn.commit().await?;
+    audit::record_change(txn, Some(member), "prompt", "prompt.version_saved", name, why.trim(), json!({ "version": number })).await?;
     Ok(number)
 }
 

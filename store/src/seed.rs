@@ -57,28 +57,9 @@ pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-/// The demo's first automation: the lead intake workflow from the product's
-/// playbook (published), its prompt template and the lead data contract.
+/// The demo's first automation: the lead intake workflow from the gallery
+/// (with its prompt template and the lead data contract), published.
 async fn seed_automation(db: &DatabaseConnection, created: &tenants::NewBusiness) -> anyhow::Result<()> {
-    use sea_orm::{ConnectionTrait, DbBackend, Statement};
-    let txn = crate::db::tenant_txn(db, &created.tenant.schema_name).await?;
-    let prompt_id = Uuid::new_v4();
-    let document: serde_json::Value = serde_json::from_str(include_str!("seed_data/lead_summary_v4.json"))?;
-    for (sql, values) in [
-        ("INSERT INTO prompt_templates (id, name) VALUES ($1, 'lead_summary_v4')", vec![prompt_id.into()]),
-        (
-            "INSERT INTO prompt_versions (prompt_id, number, document, change_note, author_email) VALUES ($1, 1, $2, 'Imported from the playbook', 'steward')",
-            vec![prompt_id.into(), document.into()],
-        ),
-        ("INSERT INTO prompt_labels (prompt_id, label, number) VALUES ($1, 'production', 1)", vec![prompt_id.into()]),
-        (
-            "INSERT INTO data_contracts (name, document) VALUES ('lead', $1)",
-            vec![serde_json::to_value(engine::data_contract::DataContract::template("lead").expect("lead template"))?.into()],
-        ),
-    ] {
-        txn.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?;
-    }
-    txn.commit().await?;
     let owner = crate::auth::CurrentMember {
         user_id: created.owner.id,
         email: created.owner.email.clone(),
@@ -89,12 +70,30 @@ async fn seed_automation(db: &DatabaseConnection, created: &tenants::NewBusiness
         schema_name: created.tenant.schema_name.clone(),
         role: Role::Owner,
     };
-    let yaml = include_str!("seed_data/lead-intake-qualification.yaml");
-    let (name, number) = crate::workflows::save_version(db, &owner, yaml, "Imported from the playbook")
+    let name = crate::bundles::import_bundle(db, &owner, &crate::bundles::GALLERY[0].bundle(), "Installed from the playbook")
         .await
         .map_err(|e| anyhow::anyhow!("seeding the lead workflow: {e}"))?;
-    crate::workflows::publish(db, &owner, &name, number, "First version goes live")
+    crate::workflows::publish(db, &owner, &name, 1, "First version goes live")
         .await
         .map_err(|e| anyhow::anyhow!("publishing the lead workflow: {e}"))?;
     Ok(())
+}
+
+/// Some owner of the business, for read-only command-line work (exports).
+pub async fn any_owner(db: &DatabaseConnection, slug: &str) -> anyhow::Result<crate::auth::CurrentMember> {
+    use sea_orm::{DbBackend, FromQueryResult, Statement};
+    #[derive(FromQueryResult)]
+    struct Row {
+        email: String,
+    }
+    let row = Row::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT u.email FROM public.memberships m JOIN public.users u ON u.id = m.user_id JOIN public.tenants t ON t.id = m.tenant_id
+          WHERE t.slug = $1 AND m.role = 'owner' ORDER BY m.created_at LIMIT 1",
+        [slug.into()],
+    ))
+    .one(db)
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("there is no business at {slug}"))?;
+    crate::auth::member_by_email(db, slug, &row.email).await.map_err(|e| anyhow::anyhow!("{e}"))
 }

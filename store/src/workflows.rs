@@ -136,12 +136,26 @@ pub async fn save_version(
     yaml: &str,
     note: &str,
 ) -> Result<(String, i32), WorkflowError> {
+    let txn = tenant_txn(db, &member.schema_name).await?;
+    let catalog = catalog(&txn, member.tenant_id).await?;
+    let saved = save_version_in(&txn, member, yaml, note, &catalog).await?;
+    txn.commit().await?;
+    Ok(saved)
+}
+
+/// `save_version` inside the caller's tenant transaction, checking
+/// references against `catalog` (a bundle import adds its own prompts to it).
+pub async fn save_version_in(
+    txn: &DatabaseTransaction,
+    member: &CurrentMember,
+    yaml: &str,
+    note: &str,
+    catalog: &Catalog,
+) -> Result<(String, i32), WorkflowError> {
     if note.trim().is_empty() {
         return Err(WorkflowError::Refused("Say why you made this change; the change log keeps it.".into()));
     }
-    let txn = tenant_txn(db, &member.schema_name).await?;
-    let catalog = catalog(&txn, member.tenant_id).await?;
-    let contract = WorkflowContract::parse(yaml, &catalog).map_err(WorkflowError::Invalid)?;
+    let contract = WorkflowContract::parse(yaml, catalog).map_err(WorkflowError::Invalid)?;
     txn.execute_raw(stmt(
         "INSERT INTO workflows (id, name, owner_user_id) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
         vec![Uuid::new_v4().into(), contract.workflow.clone().into(), member.user_id.into()],
@@ -172,13 +186,12 @@ pub async fn save_version(
             note.trim().into(),
             member.user_id.into(),
             member.email.clone().into(),
-            contract.requires_four_eyes(&catalog).into(),
+            contract.requires_four_eyes(catalog).into(),
         ],
     ))
     .await?;
-    audit::record_change(&txn, Some(member), "workflow", "workflow.version_saved", &contract.workflow, note.trim(), json!({ "version": number }))
+    audit::record_change(txn, Some(member), "workflow", "workflow.version_saved", &contract.workflow, note.trim(), json!({ "version": number }))
         .await?;
-    txn.commit().await?;
     Ok((contract.workflow, number))
 }
 

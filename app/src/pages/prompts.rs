@@ -254,9 +254,11 @@ fn PromptEditor(slug: String, detail: PromptDetailView, reload: Callback<()>) ->
                                     <td data-label="Why">{v.note.clone()}<div class="muted small">{format!("{} · {}", v.author, v.created)}</div></td>
                                     <td class="actions">
                                         {diff.map(|h| view! { <a class="button small" href=h>"Diff"</a> })}
-                                        {detail.can_edit.then(|| view! {
+                                        {(detail.can_edit && detail.staging != Some(number)).then(|| view! {
                                             <button class="button small" type="button" data-testid=format!("staging-{number}")
                                                 on:click=move |_| { label.dispatch(MovePromptLabel { slug: slug_p.clone(), name: name_p.clone(), label: "staging".into(), number }); }>"→ staging"</button>
+                                        })}
+                                        {(detail.can_edit && detail.production != Some(number)).then(|| view! {
                                             <button class="button small primary" type="button" data-testid=format!("production-{number}")
                                                 on:click=move |_| { label.dispatch(MovePromptLabel { slug: slug_q.clone(), name: name_q.clone(), label: "production".into(), number }); }>"→ production"</button>
                                         })}

@@ -4,7 +4,7 @@
 use super::workspace::Refusal;
 use crate::components::{diff::DiffTable, field::FormError};
 use crate::error::AppError;
-use crate::views::{ContractIssueView, ContractView, DiffRowView, WorkflowDetailView, WorkflowSummaryView};
+use crate::views::{ContractIssueView, ContractView, DiffRowView, GalleryItemView, WorkflowDetailView, WorkflowSummaryView};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
@@ -193,6 +193,59 @@ pub async fn workflow_diff(slug: String, name: String, a: i32, b: i32) -> Result
     Ok(crate::components::diff::diff_rows(&old, &new))
 }
 
+#[cfg(feature = "ssr")]
+fn bundle_error(cx: &crate::ssr::Ctx, e: store::bundles::BundleError) -> AppError {
+    use store::bundles::BundleError::*;
+    match e {
+        Invalid(problems) => cx.invalid(problems.into_iter().map(|p| engine::FieldError::new("bundle", p)).collect()),
+        NotFound(n) => cx.refused(actix_web::http::StatusCode::NOT_FOUND, format!("There is no workflow named {n}.")),
+        Storage(e) => cx.internal("importing the bundle", e),
+    }
+}
+
+#[server(endpoint = "list_gallery")]
+pub async fn list_gallery(slug: String) -> Result<Vec<GalleryItemView>, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Workflows).await?;
+    let existing = store::workflows::list(&cx.state.db, &me).await.map_err(|e| cx.internal("listing workflows", e))?;
+    Ok(store::bundles::GALLERY
+        .iter()
+        .map(|item| {
+            let bundle = item.bundle();
+            GalleryItemView {
+                name: item.name.into(),
+                title: item.title.into(),
+                description: item.description.into(),
+                prompts: bundle.prompts.keys().cloned().collect(),
+                data_contracts: bundle.data_contracts.keys().cloned().collect(),
+                installed: existing.iter().any(|w| w.name == item.name),
+            }
+        })
+        .collect())
+}
+
+/// Installs a gallery workflow (with its prompts and data contracts) as a draft.
+#[server(endpoint = "install_gallery_workflow")]
+pub async fn install_gallery_workflow(slug: String, name: String) -> Result<String, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member_in(&slug, engine::Page::Workflows, backend::EDITORS).await?;
+    let item = store::bundles::GALLERY
+        .iter()
+        .find(|i| i.name == name)
+        .ok_or_else(|| cx.refused(actix_web::http::StatusCode::NOT_FOUND, "There is no such template in the gallery."))?;
+    store::bundles::import_bundle(&cx.state.db, &me, &item.bundle(), &format!("Installed '{}' from the gallery", item.title))
+        .await
+        .map_err(|e| bundle_error(&cx, e))
+}
+
+/// Imports a bundle (YAML); nothing changes unless all of it is valid.
+#[server(endpoint = "import_bundle")]
+pub async fn import_bundle(slug: String, yaml: String, why: String) -> Result<String, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member_in(&slug, engine::Page::Workflows, backend::EDITORS).await?;
+    store::bundles::import(&cx.state.db, &me, &yaml, &why).await.map_err(|e| bundle_error(&cx, e))
+}
+
 fn slug_and_name() -> (Memo<String>, Memo<String>) {
     let params = use_params_map();
     (
@@ -212,7 +265,10 @@ pub fn WorkflowsPage() -> impl IntoView {
                 <h1>"Workflows"</h1>
                 <p class="muted">"Each workflow is a versioned contract: drafts are saved with a reason, one version is live."</p>
             </div>
-            <a class="button primary" href=move || format!("/t/{}/workflows/new", slug.get()) data-testid="new-workflow">"New workflow"</a>
+            <div class="actions">
+                <a class="button" href=move || format!("/t/{}/workflows/gallery", slug.get()) data-testid="gallery">"Template gallery"</a>
+                <a class="button primary" href=move || format!("/t/{}/workflows/new", slug.get()) data-testid="new-workflow">"New workflow"</a>
+            </div>
         </section>
         <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
             {move || Suspend::new(async move {
@@ -248,6 +304,96 @@ pub fn WorkflowsPage() -> impl IntoView {
                                     }).collect_view()}
                                 </tbody>
                             </table>
+                        </section>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+        <ImportBundle slug />
+    }
+}
+
+#[component]
+fn ImportBundle(slug: Memo<String>) -> impl IntoView {
+    let yaml = RwSignal::new(String::new());
+    let why = RwSignal::new(String::new());
+    let import = ServerAction::<ImportBundle>::new();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(name)) = import.value().get() {
+            navigate(&format!("/t/{}/workflows/{name}", slug.get_untracked()), Default::default());
+        }
+    });
+    view! {
+        <section class="card">
+            <h2>"Import a bundle"</h2>
+            <p class="muted small">"Paste a bundle exported from Steward (a workflow with its prompts and data contracts). Nothing changes unless all of it is valid."</p>
+            <form on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                import.dispatch(ImportBundle { slug: slug.get_untracked(), yaml: yaml.get_untracked(), why: why.get_untracked() });
+            }>
+                <textarea class="code-area" rows="6" spellcheck="false" aria-label="Bundle (YAML)" data-testid="bundle-yaml"
+                    prop:value=move || yaml.get() on:input=move |ev| yaml.set(event_target_value(&ev))></textarea>
+                <div class="save-form">
+                    <div class="field">
+                        <label for="import-why">"Why?"</label>
+                        <input id="import-why" prop:value=move || why.get() on:input=move |ev| why.set(event_target_value(&ev)) />
+                    </div>
+                    <button class="button" type="submit" data-testid="import-bundle">"Import"</button>
+                </div>
+                <ul class="issues" data-testid="import-errors">
+                    {move || match import.value().get() {
+                        Some(Err(AppError::Invalid(list))) => list.into_iter().map(|f| view! { <li class="issue">{f.message}</li> }).collect_view().into_any(),
+                        Some(Err(e)) => view! { <li class="issue">{e.to_string()}</li> }.into_any(),
+                        _ => ().into_any(),
+                    }}
+                </ul>
+            </form>
+        </section>
+    }
+}
+
+/// `/t/<slug>/workflows/gallery`: ready workflows from the playbook.
+#[component]
+pub fn GalleryPage() -> impl IntoView {
+    let (slug, _) = slug_and_name();
+    let install = ServerAction::<InstallGalleryWorkflow>::new();
+    let items = Resource::new(move || slug.get(), list_gallery);
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(name)) = install.value().get() {
+            navigate(&format!("/t/{}/workflows/{name}", slug.get_untracked()), Default::default());
+        }
+    });
+    let message = Signal::derive(move || install.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
+    view! {
+        <Title text="Template gallery" />
+        <section class="page-head">
+            <p class="crumbs"><a href=move || format!("/t/{}/workflows", slug.get())>"Workflows"</a>" / "</p>
+            <h1>"Template gallery"</h1>
+            <p class="muted">"Ready workflows from the playbook. Each installs as a draft with its prompt templates and data contracts."</p>
+        </section>
+        <FormError message />
+        <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
+            {move || Suspend::new(async move {
+                match items.await {
+                    Err(e) => view! { <Refusal error=e /> }.into_any(),
+                    Ok(items) => view! {
+                        <section class="tiles">
+                            {items.into_iter().map(|item| {
+                                let name = item.name.clone();
+                                view! {
+                                    <div class="tile" data-testid=format!("gallery-{}", item.name)>
+                                        <h2>{item.title.clone()}</h2>
+                                        <p>{item.description.clone()}</p>
+                                        <p class="small muted">{format!("Prompts: {} · Data contracts: {}", item.prompts.join(", "), item.data_contracts.join(", "))}</p>
+                                        <button class="button primary small" type="button" data-testid=format!("install-{}", item.name)
+                                            on:click=move |_| { install.dispatch(InstallGalleryWorkflow { slug: slug.get_untracked(), name: name.clone() }); }>
+                                            {if item.installed { "Install again as a new draft" } else { "Install as draft" }}
+                                        </button>
+                                    </div>
+                                }
+                            }).collect_view()}
                         </section>
                     }.into_any(),
                 }
@@ -349,6 +495,10 @@ fn Editor(slug: String, initial: String, detail: Option<WorkflowDetailView>, rel
         <section class="page-head">
             <p class="crumbs"><a href=format!("/t/{slug}/workflows")>"Workflows"</a>" / "</p>
             <h1>{heading}</h1>
+            {detail.as_ref().map(|d| view! {
+                <p><a class="button small" rel="external" data-testid="export-bundle"
+                    href=format!("/t/{}/workflows/{}/bundle.yaml", slug, d.name)>"Export bundle"</a></p>
+            })}
             {detail.as_ref().map(|d| view! {
                 <p class="muted">
                     {format!("Owner: {} · Backup owner: {} · Escalation: {}",

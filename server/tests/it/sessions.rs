@@ -1,14 +1,14 @@
 //! Signing in and out: argon2id passwords, signed session cookies that sign
 //! out really revokes, throttling, and CSRF protection.
 
-mod support;
+
 
 use engine::Role;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use reqwest::StatusCode;
 use sea_orm::ConnectionTrait;
 use store::auth::SessionClaims;
-use support::{error_body, session_token, TestApp, DEMO, DEMO_PASSWORD};
+use crate::support::{error_body, session_token, TestApp, DEMO, DEMO_PASSWORD};
 
 #[tokio::test]
 async fn the_session_cookie_is_http_only_lax_and_expires() {
@@ -41,7 +41,7 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
     assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(error_body(wrong).await, error_body(unknown).await);
     let no_business = client.sign_in("no-such-business", "owner@acme-plumbing.test", DEMO_PASSWORD).await;
-    assert_eq!(support::invalid_fields(no_business).await[0].0, "slug");
+    assert_eq!(crate::support::invalid_fields(no_business).await[0].0, "slug");
 }
 
 #[tokio::test]

@@ -1,15 +1,15 @@
 //! Owners invite people by email; the worker sends the invitation over SMTP;
 //! its signed link works once, and not after it expires.
 
-mod support;
+
 
 use engine::Role;
 use reqwest::StatusCode;
 use sea_orm::ConnectionTrait;
 use std::time::Duration;
-use support::{error_body, invalid_fields, session_token, TestApp, DEMO, DEMO_PASSWORD};
+use crate::support::{error_body, invalid_fields, session_token, TestApp, DEMO, DEMO_PASSWORD};
 
-async fn invite(owner: &support::Client, email: &str, role: &str) -> reqwest::Response {
+async fn invite(owner: &crate::support::Client, email: &str, role: &str) -> reqwest::Response {
     owner.call("invite_member", &[("slug", DEMO), ("email", email), ("role", role)]).await
 }
 

@@ -1,7 +1,7 @@
 //! The shipped `steward` binary itself: it refuses unsafe production
 //! settings, and its JSON logs carry request ids but never secrets.
 
-mod support;
+
 
 use reqwest::StatusCode;
 use std::{
@@ -9,7 +9,7 @@ use std::{
     process::{Command, Stdio},
     time::Duration,
 };
-use support::{session_token, TestDatabase, DEMO, DEMO_PASSWORD};
+use crate::support::{session_token, TestDatabase, DEMO, DEMO_PASSWORD};
 
 fn steward() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_steward"));

@@ -1,16 +1,16 @@
 //! Prompt templates: versions with a reason, labels whose moves are
 //! recorded, the diff, try-it on the offline model, and who may do what.
 
-mod support;
+
 
 use engine::Role;
 use reqwest::StatusCode;
-use support::{invalid_fields, TestApp, DEMO};
+use crate::support::{invalid_fields, TestApp, DEMO};
 
-const SEED: &str = include_str!("../../store/src/seed_data/lead_summary_v4.json");
+const SEED: &str = include_str!("../../../store/src/gallery/lead_summary_v4.json");
 const CONTEXT: &str = r#"{ "normalized_lead": { "companyName": "Harbor Dental", "primaryContact": { "name": "Dana" }, "inquiry_text": "4 clinics" }, "company_context": "dental" }"#;
 
-async fn call(client: &support::Client, endpoint: &str, extra: &[(&str, &str)]) -> reqwest::Response {
+async fn call(client: &crate::support::Client, endpoint: &str, extra: &[(&str, &str)]) -> reqwest::Response {
     let mut form = vec![("slug", DEMO), ("name", "lead_summary_v4")];
     form.extend_from_slice(extra);
     client.call(endpoint, &form).await

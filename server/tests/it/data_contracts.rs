@@ -1,14 +1,14 @@
 //! Data contracts in the browser's server functions: templates, edits with a
 //! reason, testing a record, and who may do what.
 
-mod support;
+
 
 use engine::Role;
 use reqwest::StatusCode;
-use support::{invalid_fields, TestApp, DEMO};
+use crate::support::{invalid_fields, TestApp, DEMO};
 
-const INCOMPLETE_LEAD: &str = include_str!("../../engine/tests/fixtures/lead.incomplete.json");
-const GOOD_LEAD: &str = include_str!("../../engine/tests/fixtures/lead.website_form.json");
+const INCOMPLETE_LEAD: &str = include_str!("../../../engine/tests/fixtures/lead.incomplete.json");
+const GOOD_LEAD: &str = include_str!("../../../engine/tests/fixtures/lead.website_form.json");
 
 #[tokio::test]
 async fn a_pasted_record_shows_every_broken_rule_or_comes_back_normalised() {

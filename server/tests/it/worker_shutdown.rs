@@ -1,7 +1,7 @@
 //! The worker binary on SIGTERM: it stops taking jobs, finishes the delivery
 //! in flight, and exits cleanly.
 
-mod support;
+
 
 use std::{
     io::Read,

@@ -1,10 +1,10 @@
 //! Opening a business in one step that either fully happens or leaves nothing.
 
-mod support;
+
 
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-use support::{invalid_fields, session_token, TestApp};
+use crate::support::{invalid_fields, session_token, TestApp};
 
 async fn count(app: &TestApp, sql: &str, value: &str) -> i64 {
     app.db

@@ -1,12 +1,12 @@
 //! Roles are enforced on the server for every page and server function, and
 //! a member of one business is refused everywhere in another.
 
-mod support;
+
 
 use engine::{Page, Role};
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-use support::{TestApp, DEMO};
+use crate::support::{TestApp, DEMO};
 
 /// Every server function behind sign-in, with the arguments to call it on
 /// business `slug`, and the page whose roles it follows.
@@ -36,7 +36,7 @@ async fn member_id(app: &TestApp, email: &str) -> String {
         .unwrap()
 }
 
-async fn call(client: &support::Client, endpoint: &str, args: &[(&'static str, String)]) -> reqwest::Response {
+async fn call(client: &crate::support::Client, endpoint: &str, args: &[(&'static str, String)]) -> reqwest::Response {
     let form: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
     client.call(endpoint, &form).await
 }

@@ -1,25 +1,25 @@
 //! Workflow contracts in storage: immutable versions with a reason, publish,
 //! rollback, diff, four-eyes approval, the change log, and who may do what.
 
-mod support;
+
 
 use engine::Role;
 use reqwest::StatusCode;
-use support::{error_body, invalid_fields, TestApp, DEMO};
+use crate::support::{error_body, invalid_fields, TestApp, DEMO};
 
-const SEED: &str = include_str!("../../store/src/seed_data/lead-intake-qualification.yaml");
+const SEED: &str = include_str!("../../../store/src/gallery/lead-intake-qualification.yaml");
 
-async fn save(client: &support::Client, yaml: &str, note: &str) -> reqwest::Response {
+async fn save(client: &crate::support::Client, yaml: &str, note: &str) -> reqwest::Response {
     client.call("save_workflow", &[("slug", DEMO), ("yaml", yaml), ("note", note)]).await
 }
 
-async fn detail(client: &support::Client, name: &str) -> serde_json::Value {
+async fn detail(client: &crate::support::Client, name: &str) -> serde_json::Value {
     let res = client.call("workflow_detail", &[("slug", DEMO), ("name", name)]).await;
     assert_eq!(res.status(), StatusCode::OK);
     res.json().await.unwrap()
 }
 
-async fn act(client: &support::Client, endpoint: &str, number: i32) -> reqwest::Response {
+async fn act(client: &crate::support::Client, endpoint: &str, number: i32) -> reqwest::Response {
     client.call(endpoint, &[("slug", DEMO), ("name", "lead-intake-qualification"), ("number", &number.to_string())]).await
 }
 

@@ -1,10 +1,10 @@
 //! Health checks, request ids and the migrate command's report.
 
-mod support;
+
 
 use reqwest::StatusCode;
 use sea_orm::ConnectionTrait;
-use support::TestApp;
+use crate::support::TestApp;
 
 #[tokio::test]
 async fn health_and_readiness_report_postgres_and_redis() {

@@ -1,0 +1,17 @@
+//! Steward's integration tests, in one binary so they link once. Every test
+//! still gets its own database, Redis prefix and server (see `support`), and
+//! nextest runs each in its own process.
+
+mod support;
+
+mod access;
+mod binary;
+mod bundles;
+mod data_contracts;
+mod invitations;
+mod operations;
+mod prompts;
+mod sessions;
+mod signup;
+mod workflows;
+mod worker_shutdown;

@@ -57,6 +57,11 @@ test('edit, see the error at its line, fix, save with a reason, publish, diff an
   await page.click('[data-testid=publish-1]');
   await page.waitForSelector('[data-testid=version-1] .badge.live');
 
+  await page.fill('#backup-email', 'ops@acme-plumbing.test');
+  await page.fill('#escalation', 'role:operations');
+  await page.click('[data-testid=save-owners]');
+  await page.waitForFunction(() => /Backup owner: ops@acme-plumbing\.test/.test(document.body.textContent));
+
   await page.click('nav.sidebar >> text=Change log');
   await page.waitForSelector('[data-testid=changes] >> text=workflow.rolled_back');
   assert.match(await page.textContent('[data-testid=changes]'), /Fewer low-confidence drafts skip review/);

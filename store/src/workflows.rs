@@ -283,3 +283,60 @@ pub async fn publish(
     txn.commit().await?;
     Ok(())
 }
+
+/// Sets who owns a workflow, who backs them up, and whom to escalate to.
+/// Owners must be members of the business; the escalation contact is an
+/// email or a role (`role:operations`).
+pub async fn set_owners(
+    db: &DatabaseConnection,
+    member: &CurrentMember,
+    name: &str,
+    owner_email: &str,
+    backup_email: &str,
+    escalation_contact: &str,
+) -> Result<(), WorkflowError> {
+    let txn = tenant_txn(db, &member.schema_name).await?;
+    let member_id = |email: String| {
+        let txn = &txn;
+        async move {
+            if email.trim().is_empty() {
+                return Ok::<_, WorkflowError>(None);
+            }
+            txn.query_one_raw(stmt(
+                "SELECT u.id FROM public.users u JOIN public.memberships m ON m.user_id = u.id WHERE m.tenant_id = $1 AND u.email = $2",
+                vec![member.tenant_id.into(), email.trim().to_lowercase().into()],
+            ))
+            .await?
+            .map(|r| r.try_get_by_index::<Uuid>(0))
+            .transpose()?
+            .map(Some)
+            .ok_or_else(|| WorkflowError::Refused(format!("{} is not a member of this business.", email.trim())))
+        }
+    };
+    let owner = member_id(owner_email.to_owned()).await?;
+    let backup = member_id(backup_email.to_owned()).await?;
+    if owner.is_some() && owner == backup {
+        return Err(WorkflowError::Refused("The backup owner must be someone other than the owner.".into()));
+    }
+    let updated = txn
+        .execute_raw(stmt(
+            "UPDATE workflows SET owner_user_id = $1, backup_owner_user_id = $2, escalation_contact = $3 WHERE name = $4",
+            vec![owner.into(), backup.into(), escalation_contact.trim().into(), name.into()],
+        ))
+        .await?;
+    if updated.rows_affected() == 0 {
+        return Err(WorkflowError::NotFound);
+    }
+    audit::record_change(
+        &txn,
+        Some(member),
+        "workflow",
+        "workflow.owners_changed",
+        name,
+        &format!("owner {owner_email}, backup {backup_email}, escalation {escalation_contact}"),
+        json!({ "owner": owner_email, "backup_owner": backup_email, "escalation_contact": escalation_contact }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}

@@ -164,6 +164,15 @@ pub async fn workflow_detail(slug: String, name: String) -> Result<WorkflowDetai
     })
 }
 
+#[server(endpoint = "set_workflow_owners")]
+pub async fn set_workflow_owners(slug: String, name: String, owner: String, backup_owner: String, escalation_contact: String) -> Result<(), AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member_in(&slug, engine::Page::Workflows, backend::EDITORS).await?;
+    store::workflows::set_owners(&cx.state.db, &me, &name, &owner, &backup_owner, &escalation_contact)
+        .await
+        .map_err(|e| backend::map_error(&cx, e))
+}
+
 #[server(endpoint = "approve_workflow_version")]
 pub async fn approve_workflow_version(slug: String, name: String, number: i32) -> Result<(), AppError> {
     let cx = crate::ssr::Ctx::get().await?;
@@ -508,6 +517,7 @@ fn Editor(slug: String, initial: String, detail: Option<WorkflowDetailView>, rel
                 </p>
             })}
         </section>
+            {detail.clone().filter(|d| d.can_edit).map(|d| view! { <Owners slug=slug.clone() detail=d reload /> })}
         <div class="editor-layout">
             <section class="card">
                 <h2>"Contract"</h2>
@@ -555,6 +565,45 @@ fn Editor(slug: String, initial: String, detail: Option<WorkflowDetailView>, rel
             </section>
             {detail.clone().map(|d| view! { <aside><ContractForm contract=d.latest_contract.clone() /><Versions slug=slug.clone() detail=d reload /></aside> })}
         </div>
+    }
+}
+
+#[component]
+fn Owners(slug: String, detail: WorkflowDetailView, reload: Callback<()>) -> impl IntoView {
+    let owner = RwSignal::new(detail.owner.clone().unwrap_or_default());
+    let backup = RwSignal::new(detail.backup_owner.clone().unwrap_or_default());
+    let escalation = RwSignal::new(detail.escalation_contact.clone());
+    let set = ServerAction::<SetWorkflowOwners>::new();
+    Effect::new(move |_| {
+        if matches!(set.value().get(), Some(Ok(()))) {
+            reload.run(());
+        }
+    });
+    let message = Signal::derive(move || set.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
+    let name = detail.name.clone();
+    let input = |id: &'static str, label: &'static str, value: RwSignal<String>| view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            <input id=id prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
+        </div>
+    };
+    view! {
+        <section class="card owners">
+            <h2>"Ownership"</h2>
+            <form class="owners-form" on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                set.dispatch(SetWorkflowOwners {
+                    slug: slug.clone(), name: name.clone(), owner: owner.get_untracked(),
+                    backup_owner: backup.get_untracked(), escalation_contact: escalation.get_untracked(),
+                });
+            }>
+                {input("owner-email", "Owner (member email)", owner)}
+                {input("backup-email", "Backup owner", backup)}
+                {input("escalation", "Escalation contact", escalation)}
+                <button class="button" type="submit" data-testid="save-owners">"Save ownership"</button>
+            </form>
+            <FormError message />
+        </section>
     }
 }
 

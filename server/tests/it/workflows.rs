@@ -154,3 +154,41 @@ async fn only_engineers_and_owners_edit_and_other_businesses_see_nothing() {
     let own: serde_json::Value = outsider.call("list_workflows", &[("slug", "rival-co")]).await.json().await.unwrap();
     assert_eq!(own, serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn owners_backups_and_escalation_contacts_are_members_and_recorded() {
+    let app = TestApp::spawn().await;
+    let engineer = app.demo_member(Role::Engineer).await;
+    let set = |owner: &'static str, backup: &'static str| {
+        let engineer = &engineer;
+        async move {
+            engineer
+                .call(
+                    "set_workflow_owners",
+                    &[("slug", DEMO), ("name", "lead-intake-qualification"), ("owner", owner), ("backup_owner", backup), ("escalation_contact", "role:operations")],
+                )
+                .await
+        }
+    };
+    assert_eq!(set("engineer@acme-plumbing.test", "ops@acme-plumbing.test").await.status(), StatusCode::OK);
+    let d = detail(&engineer, "lead-intake-qualification").await;
+    assert_eq!(d["owner"], "engineer@acme-plumbing.test");
+    assert_eq!(d["backup_owner"], "ops@acme-plumbing.test");
+    assert_eq!(d["escalation_contact"], "role:operations");
+    assert_eq!(set("stranger@example.com", "").await.status(), StatusCode::CONFLICT, "owners are members");
+    assert_eq!(set("ops@acme-plumbing.test", "ops@acme-plumbing.test").await.status(), StatusCode::CONFLICT);
+    let ops = app.demo_member(Role::Operations).await;
+    let res = ops
+        .call("set_workflow_owners", &[("slug", DEMO), ("name", "lead-intake-qualification"), ("owner", ""), ("backup_owner", ""), ("escalation_contact", "")])
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let outsider = app.client();
+    outsider.sign_up("Rival", "rival-co", "boss@rival.example", "copper kettle harbor 42").await;
+    let res = outsider
+        .call("set_workflow_owners", &[("slug", DEMO), ("name", "lead-intake-qualification"), ("owner", ""), ("backup_owner", ""), ("escalation_contact", "")])
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let changes: serde_json::Value =
+        engineer.call("list_changes", &[("slug", DEMO), ("area", "workflow"), ("actor", ""), ("text", "")]).await.json().await.unwrap();
+    assert_eq!(changes[0]["action"], "workflow.owners_changed");
+}

@@ -23,6 +23,7 @@ use pages::{
     invitation::AcceptInvitationPage,
     landing::LandingPage,
     login::{BusinessLoginPage, LoginPage},
+    models::ModelsPage,
     prompts::{PromptDiffPage, PromptPage, PromptsPage},
     settings::SettingsPage,
     signup::SignupPage,
@@ -66,6 +67,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=DashboardPage />
                     <Route path=path!("settings") view=SettingsPage />
                     <Route path=path!("changes") view=ChangeLogPage />
+                    <Route path=path!("models") view=ModelsPage />
                     <Route path=path!("prompts") view=PromptsPage />
                     <Route path=path!("prompts/:name") view=PromptPage />
                     <Route path=path!("prompts/:name/diff") view=PromptDiffPage />

@@ -208,3 +208,17 @@ pub struct GalleryItemView {
     pub data_contracts: Vec<String>,
     pub installed: bool,
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelView {
+    pub id: String,
+    pub provider: String,
+    pub label: String,
+    pub base_url: String,
+    pub model: String,
+    pub input_price: String,
+    pub output_price: String,
+    /// Whether a key is stored; the key itself is never sent back.
+    pub has_key: bool,
+    pub tiers: Vec<String>,
+}

@@ -16,11 +16,12 @@ pub enum Page {
     Costs,
     Reports,
     ChangeLog,
+    Models,
     Settings,
 }
 
 impl Page {
-    pub const ALL: [Page; 10] = [
+    pub const ALL: [Page; 11] = [
         Page::Dashboard,
         Page::Workflows,
         Page::Prompts,
@@ -30,6 +31,7 @@ impl Page {
         Page::Costs,
         Page::Reports,
         Page::ChangeLog,
+        Page::Models,
         Page::Settings,
     ];
 
@@ -45,6 +47,7 @@ impl Page {
             Page::Costs => "costs",
             Page::Reports => "reports",
             Page::ChangeLog => "changes",
+            Page::Models => "models",
             Page::Settings => "settings",
         }
     }
@@ -64,6 +67,7 @@ impl Page {
             Page::Costs => "Costs",
             Page::Reports => "Reports",
             Page::ChangeLog => "Change log",
+            Page::Models => "Models",
             Page::Settings => "Settings",
         }
     }
@@ -78,6 +82,7 @@ impl Page {
             Page::Costs => &[Owner, Operations, Executive],
             Page::Reports => &[Owner, Operations, Executive],
             Page::ChangeLog => &[Owner, Engineer, Operations],
+            Page::Models => &[Owner, Engineer],
             Page::Settings => &[Owner],
         }
     }

@@ -3,6 +3,7 @@ pub mod data_contracts;
 pub mod invitation;
 pub mod landing;
 pub mod login;
+pub mod models;
 pub mod prompts;
 pub mod settings;
 pub mod signup;

@@ -2,6 +2,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_audit;
 mod m20261125_000002_contracts;
+mod m20261125_000003_models;
 
 /// Runs with `search_path` set to one tenant schema; its bookkeeping table
 /// lives in that schema too, so every tenant records its own version.
@@ -10,7 +11,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_audit::Migration), Box::new(m20261125_000002_contracts::Migration)]
+        vec![
+            Box::new(m20261125_000001_audit::Migration),
+            Box::new(m20261125_000002_contracts::Migration),
+            Box::new(m20261125_000003_models::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {

@@ -9,6 +9,7 @@ mod binary;
 mod bundles;
 mod data_contracts;
 mod invitations;
+mod models;
 mod operations;
 mod prompts;
 mod sessions;

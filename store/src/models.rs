@@ -1,0 +1,194 @@
+//! Settings → Models: providers and models with their prices, the `small`
+//! and `premium` tiers llm steps refer to, and provider keys stored
+//! encrypted and never shown again.
+
+use crate::{audit, auth::CurrentMember, config::Settings, db::tenant_txn, secrets};
+use engine::FieldError;
+use sea_orm::{prelude::*, DatabaseConnection, DbBackend, FromQueryResult, Statement};
+use serde_json::json;
+
+pub const PROVIDERS: [&str; 3] = ["openai_compatible", "anthropic", "offline"];
+pub const TIERS: [&str; 2] = ["small", "premium"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("the model has problems")]
+    Invalid(Vec<FieldError>),
+    #[error("there is no such model")]
+    NotFound,
+    #[error(transparent)]
+    Storage(#[from] DbErr),
+}
+
+fn stmt(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+/// A model as the settings page shows it: never the key, only whether one is set.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct ModelRow {
+    pub id: Uuid,
+    pub provider: String,
+    pub label: String,
+    pub base_url: String,
+    pub model: String,
+    pub input_micros_per_million: i64,
+    pub output_micros_per_million: i64,
+    pub has_key: bool,
+    pub tiers: String,
+}
+
+pub async fn list(db: &DatabaseConnection, member: &CurrentMember) -> Result<Vec<ModelRow>, DbErr> {
+    let txn = tenant_txn(db, &member.schema_name).await?;
+    let rows = ModelRow::find_by_statement(stmt(
+        "SELECT m.id, m.provider, m.label, m.base_url, m.model, m.input_micros_per_million, m.output_micros_per_million,
+                m.key_ciphertext IS NOT NULL AS has_key,
+                coalesce((SELECT string_agg(t.tier, ',' ORDER BY t.tier) FROM model_tiers t WHERE t.model_id = m.id), '') AS tiers
+           FROM models m ORDER BY m.created_at, m.label",
+        vec![],
+    ))
+    .all(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(rows)
+}
+
+/// What a person types to add a model.
+#[derive(Debug, Clone, Default)]
+pub struct NewModel {
+    pub provider: String,
+    pub label: String,
+    pub base_url: String,
+    pub model: String,
+    /// Prices per million tokens, in the currency's units as typed (e.g. "0.15").
+    pub input_price: String,
+    pub output_price: String,
+    pub api_key: String,
+}
+
+/// "0.15" → 150000 millionths; exact decimal parsing, no floating point.
+pub fn parse_price(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+    if whole.is_empty() && frac.is_empty() || frac.len() > 6 || !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let frac: i64 = format!("{frac:0<6}").parse().ok()?;
+    whole.checked_mul(1_000_000)?.checked_add(frac)
+}
+
+pub async fn add(db: &DatabaseConnection, settings: &Settings, member: &CurrentMember, new: &NewModel) -> Result<Uuid, ModelError> {
+    let mut errors = Vec::new();
+    if !PROVIDERS.contains(&new.provider.as_str()) {
+        errors.push(FieldError::new("provider", "Choose OpenAI-compatible, Anthropic or offline."));
+    }
+    if new.label.trim().is_empty() {
+        errors.push(FieldError::new("label", "Give the model a name people recognise."));
+    }
+    if new.model.trim().is_empty() {
+        errors.push(FieldError::new("model", "Enter the provider's model id, e.g. gpt-4o-mini."));
+    }
+    if new.provider == "openai_compatible" && url::Url::parse(new.base_url.trim()).map(|u| !u.scheme().starts_with("http")).unwrap_or(true) {
+        errors.push(FieldError::new("base_url", "Enter the API's base URL, e.g. https://api.openai.com/v1."));
+    }
+    if new.provider != "offline" && new.api_key.trim().is_empty() && new.provider != "openai_compatible" {
+        errors.push(FieldError::new("api_key", "Anthropic needs an API key."));
+    }
+    let input = parse_price(&new.input_price);
+    let output = parse_price(&new.output_price);
+    if input.is_none() {
+        errors.push(FieldError::new("input_price", "Enter the price per million input tokens, e.g. 0.15."));
+    }
+    if output.is_none() {
+        errors.push(FieldError::new("output_price", "Enter the price per million output tokens, e.g. 0.60."));
+    }
+    let (Some(input), Some(output), true) = (input, output, errors.is_empty()) else { return Err(ModelError::Invalid(errors)) };
+    let (nonce, ciphertext) = if new.api_key.trim().is_empty() {
+        (None, None)
+    } else {
+        let (n, c) = secrets::encrypt(settings, new.api_key.trim());
+        (Some(n), Some(c))
+    };
+    let id = Uuid::new_v4();
+    let txn = tenant_txn(db, &member.schema_name).await?;
+    let inserted = txn
+        .execute_raw(stmt(
+            "INSERT INTO models (id, provider, label, base_url, model, input_micros_per_million, output_micros_per_million, key_nonce, key_ciphertext)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (label) DO NOTHING",
+            vec![
+                id.into(),
+                new.provider.clone().into(),
+                new.label.trim().into(),
+                new.base_url.trim().into(),
+                new.model.trim().into(),
+                input.into(),
+                output.into(),
+                nonce.into(),
+                ciphertext.into(),
+            ],
+        ))
+        .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(ModelError::Invalid(vec![FieldError::new("label", "A model with this name exists already.")]));
+    }
+    audit::record_change(
+        &txn,
+        Some(member),
+        "model",
+        "model.added",
+        new.label.trim(),
+        &format!("{} {} at {}/{} per million tokens", new.provider, new.model.trim(), new.input_price.trim(), new.output_price.trim()),
+        json!({ "provider": new.provider, "model": new.model.trim(), "has_key": !new.api_key.trim().is_empty() }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(id)
+}
+
+/// Points a tier at a model; a recorded change (it changes what runs cost).
+pub async fn set_tier(db: &DatabaseConnection, member: &CurrentMember, tier: &str, model_id: Uuid) -> Result<(), ModelError> {
+    if !TIERS.contains(&tier) {
+        return Err(ModelError::Invalid(vec![FieldError::new("tier", "The tiers are small and premium.")]));
+    }
+    let txn = tenant_txn(db, &member.schema_name).await?;
+    let label: String = txn
+        .query_one_raw(stmt("SELECT label FROM models WHERE id = $1", vec![model_id.into()]))
+        .await?
+        .ok_or(ModelError::NotFound)?
+        .try_get_by_index(0)?;
+    txn.execute_raw(stmt(
+        "INSERT INTO model_tiers (tier, model_id) VALUES ($1, $2) ON CONFLICT (tier) DO UPDATE SET model_id = excluded.model_id",
+        vec![tier.into(), model_id.into()],
+    ))
+    .await?;
+    audit::record_change(&txn, Some(member), "model", "model.tier_changed", tier, &format!("{tier} tier now uses {label}"), json!({ "model": label }))
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A provider key, decrypted for the engine's provider call (never for display).
+pub async fn provider_key(db: &DatabaseConnection, settings: &Settings, member: &CurrentMember, model_id: Uuid) -> Result<Option<String>, DbErr> {
+    let txn = tenant_txn(db, &member.schema_name).await?;
+    let row = txn.query_one_raw(stmt("SELECT key_nonce, key_ciphertext FROM models WHERE id = $1", vec![model_id.into()])).await?;
+    txn.commit().await?;
+    Ok(row.and_then(|r| {
+        let nonce: Option<Vec<u8>> = r.try_get_by_index(0).ok()?;
+        let ct: Option<Vec<u8>> = r.try_get_by_index(1).ok()?;
+        secrets::decrypt(settings, &nonce?, &ct?)
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn prices_parse_exactly_into_millionths() {
+        assert_eq!(super::parse_price("0.15"), Some(150_000));
+        assert_eq!(super::parse_price("3"), Some(3_000_000));
+        assert_eq!(super::parse_price(".000001"), Some(1));
+        assert_eq!(super::parse_price("1.2345678"), None);
+        assert_eq!(super::parse_price("-1"), None);
+        assert_eq!(super::parse_price("abc"), None);
+    }
+}

@@ -24,10 +24,11 @@ use pages::{
     landing::LandingPage,
     login::{BusinessLoginPage, LoginPage},
     models::ModelsPage,
-    prompts::{PromptDiffPage, PromptPage, PromptsPage},
+    diff::{PromptDiffPage, WorkflowDiffPage},
+    prompts::{PromptPage, PromptsPage},
     settings::SettingsPage,
     signup::SignupPage,
-    workflows::{GalleryPage, WorkflowDiffPage, WorkflowEditorPage, WorkflowsPage},
+    workflows::{GalleryPage, WorkflowEditorPage, WorkflowsPage},
     workspace::{DashboardPage, EmptyStatePage, WorkspaceLayout},
 };
 

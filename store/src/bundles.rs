@@ -3,13 +3,14 @@
 //! everything first and changes nothing unless all of it is valid; the
 //! template gallery installs through the same path.
 
+use crate::db::stmt;
 use crate::{
     auth::CurrentMember,
     data_contracts, db::tenant_txn, prompts,
     workflows::{self, WorkflowError},
 };
 use engine::{data_contract::DataContract, prompt::PromptTemplate, workflow::WorkflowContract};
-use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction, DbBackend, Statement};
+use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -38,9 +39,6 @@ pub enum BundleError {
     Storage(#[from] DbErr),
 }
 
-fn stmt(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
-}
 
 pub fn to_yaml(bundle: &Bundle) -> String {
     serde_norway::to_string(bundle).unwrap_or_default()

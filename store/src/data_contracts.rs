@@ -1,8 +1,9 @@
 //! A business's data contracts, one per business object it uses.
 
+use crate::db::stmt;
 use crate::{audit, auth::CurrentMember, db::tenant_txn};
 use engine::data_contract::{DataContract, Violation};
-use sea_orm::{prelude::*, DatabaseConnection, DbBackend, FromQueryResult, Statement};
+use sea_orm::{prelude::*, DatabaseConnection, FromQueryResult};
 use serde_json::{json, Value};
 
 #[derive(Debug, thiserror::Error)]
@@ -22,9 +23,6 @@ pub struct ContractRow {
     pub updated_at: DateTimeUtc,
 }
 
-fn stmt(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
-}
 
 pub async fn list(db: &DatabaseConnection, member: &CurrentMember) -> Result<Vec<ContractRow>, DbErr> {
     let txn = tenant_txn(db, &member.schema_name).await?;

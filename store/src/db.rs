@@ -31,3 +31,8 @@ pub fn is_unique_violation(err: &DbErr, constraint: &str) -> bool {
     let text = err.to_string();
     text.contains("duplicate key") && text.contains(constraint)
 }
+
+/// A PostgreSQL statement with bound values.
+pub fn stmt(sql: &str, values: Vec<sea_orm::Value>) -> sea_orm::Statement {
+    sea_orm::Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, sql, values)
+}

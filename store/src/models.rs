@@ -2,9 +2,10 @@
 //! and `premium` tiers llm steps refer to, and provider keys stored
 //! encrypted and never shown again.
 
+use crate::db::stmt;
 use crate::{audit, auth::CurrentMember, config::Settings, db::tenant_txn, secrets};
 use engine::FieldError;
-use sea_orm::{prelude::*, DatabaseConnection, DbBackend, FromQueryResult, Statement};
+use sea_orm::{prelude::*, DatabaseConnection, FromQueryResult};
 use serde_json::json;
 
 pub const PROVIDERS: [&str; 3] = ["openai_compatible", "anthropic", "offline"];
@@ -20,9 +21,6 @@ pub enum ModelError {
     Storage(#[from] DbErr),
 }
 
-fn stmt(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
-}
 
 /// A model as the settings page shows it: never the key, only whether one is set.
 #[derive(Debug, Clone, FromQueryResult)]

@@ -1,6 +1,7 @@
 //! Prompt templates as numbered versions, with `production` and `staging`
 //! labels pointing at versions, and a try-it run on the offline model.
 
+use crate::db::stmt;
 use crate::{audit, auth::CurrentMember, db::tenant_txn};
 use engine::prompt::PromptTemplate;
 use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult, Statement};
@@ -20,9 +21,6 @@ pub enum PromptError {
     Storage(#[from] DbErr),
 }
 
-fn stmt(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
-}
 
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct PromptRow {

@@ -1,6 +1,7 @@
 //! Workflows as immutable numbered versions: save (with a reason), approve
 //! (four eyes), publish, roll back. Exactly one version is live.
 
+use crate::db::stmt;
 use crate::{audit, auth::CurrentMember, db::tenant_txn};
 use engine::workflow::{Catalog, ContractIssue, WorkflowContract};
 use engine::Role;
@@ -19,9 +20,6 @@ pub enum WorkflowError {
     Storage(#[from] DbErr),
 }
 
-fn stmt(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
-}
 
 /// What contracts of this business may refer to.
 pub async fn catalog(txn: &DatabaseTransaction, tenant_id: Uuid) -> Result<Catalog, DbErr> {

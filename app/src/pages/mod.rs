@@ -1,5 +1,6 @@
 pub mod changes;
 pub mod data_contracts;
+pub mod diff;
 pub mod invitation;
 pub mod landing;
 pub mod login;

@@ -2,12 +2,12 @@
 //! with four-eyes approval, publish and rollback, and the diff of two versions.
 
 use super::workspace::Refusal;
-use crate::components::{diff::DiffTable, field::FormError};
+use crate::components::field::FormError;
 use crate::error::AppError;
 use crate::views::{ContractIssueView, ContractView, DiffRowView, GalleryItemView, WorkflowDetailView, WorkflowSummaryView};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+use leptos_router::hooks::{use_navigate, use_params_map};
 
 #[cfg(feature = "ssr")]
 mod backend {
@@ -687,33 +687,5 @@ fn Versions(slug: String, detail: WorkflowDetailView, reload: Callback<()>) -> i
                 </tbody>
             </table>
         </section>
-    }
-}
-
-/// `/t/<slug>/workflows/<name>/diff?a=1&b=2`: two versions side by side.
-#[component]
-pub fn WorkflowDiffPage() -> impl IntoView {
-    let (slug, name) = slug_and_name();
-    let query = use_query_map();
-    let pick = move |k: &'static str| Memo::new(move |_| query.read().get(k).and_then(|v| v.parse::<i32>().ok()).unwrap_or(1));
-    let (a, b) = (pick("a"), pick("b"));
-    let rows = Resource::new(move || (slug.get(), name.get(), a.get(), b.get()), |(s, n, a, b)| workflow_diff(s, n, a, b));
-    view! {
-        <Title text="Diff" />
-        <section class="page-head">
-            <p class="crumbs"><a href=move || format!("/t/{}/workflows", slug.get())>"Workflows"</a>" / "
-                <a href=move || format!("/t/{}/workflows/{}", slug.get(), name.get())>{move || name.get()}</a>" / "</p>
-            <h1>{move || format!("v{} → v{}", a.get(), b.get())}</h1>
-        </section>
-        <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
-            {move || Suspend::new(async move {
-                match rows.await {
-                    Err(e) => view! { <Refusal error=e /> }.into_any(),
-                    Ok(rows) => view! {
-                        <DiffTable rows left_label=format!("v{}", a.get_untracked()) right_label=format!("v{}", b.get_untracked()) />
-                    }.into_any(),
-                }
-            })}
-        </Suspense>
     }
 }

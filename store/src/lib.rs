@@ -15,6 +15,7 @@ pub mod members;
 pub mod models;
 pub mod password;
 pub mod prompts;
+pub mod providers;
 pub mod secrets;
 pub mod seed;
 pub mod sign_in;

@@ -190,3 +190,36 @@ mod tests {
         assert_eq!(super::parse_price("abc"), None);
     }
 }
+
+/// The model a tier uses, with its key decrypted, for a provider call.
+pub async fn for_tier(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    member: &CurrentMember,
+    tier: &str,
+) -> Result<crate::providers::ModelConfig, ModelError> {
+    if !TIERS.contains(&tier) {
+        return Err(ModelError::Invalid(vec![FieldError::new("tier", "The tiers are small and premium.")]));
+    }
+    let txn = tenant_txn(db, &member.schema_name).await?;
+    let row = txn
+        .query_one_raw(stmt(
+            "SELECT m.provider, m.label, m.base_url, m.model, m.input_micros_per_million, m.output_micros_per_million, m.key_nonce, m.key_ciphertext
+               FROM model_tiers t JOIN models m ON m.id = t.model_id WHERE t.tier = $1",
+            vec![tier.into()],
+        ))
+        .await?
+        .ok_or(ModelError::NotFound)?;
+    txn.commit().await?;
+    let nonce: Option<Vec<u8>> = row.try_get_by_index(6)?;
+    let ciphertext: Option<Vec<u8>> = row.try_get_by_index(7)?;
+    Ok(crate::providers::ModelConfig {
+        provider: row.try_get_by_index(0)?,
+        label: row.try_get_by_index(1)?,
+        base_url: row.try_get_by_index(2)?,
+        model: row.try_get_by_index(3)?,
+        input_micros_per_million: row.try_get_by_index(4)?,
+        output_micros_per_million: row.try_get_by_index(5)?,
+        api_key: nonce.zip(ciphertext).and_then(|(n, c)| secrets::decrypt(settings, &n, &c)),
+    })
+}

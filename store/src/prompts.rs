@@ -216,25 +216,44 @@ pub struct TryResult {
     pub model: String,
 }
 
-/// Renders a version with the given context and runs it on the offline model.
+/// Renders a version with the given context and runs it on the model of
+/// `tier` (the offline model until the business configures another).
 pub async fn try_it(
     db: &DatabaseConnection,
+    settings: &crate::config::Settings,
     member: &CurrentMember,
     name: &str,
     number: i32,
+    tier: &str,
     context: &Value,
 ) -> Result<TryResult, PromptError> {
     let document = version_document(db, member, name, number).await?;
     let template = PromptTemplate::from_json(&document).map_err(PromptError::Invalid)?;
     let rendered = template.render(context).map_err(PromptError::Invalid)?;
     let schema = template.response_json_schema().map_err(|e| PromptError::Invalid(vec![e]))?;
-    let output = engine::offline_model::respond(&rendered, &schema);
-    let schema_errors = template.check_output(&output).err().unwrap_or_default();
+    let model = crate::models::for_tier(db, settings, member, tier).await.map_err(|e| match e {
+        crate::models::ModelError::Storage(e) => PromptError::Storage(e),
+        other => PromptError::Refused(format!("The {tier} tier has no model: {other}")),
+    })?;
+    let system = format!(
+        "{}\nRules:\n{}\nAnswer with one JSON object that matches this JSON Schema: {}",
+        template.objective,
+        template.rules.iter().map(|r| format!("- {r}")).collect::<Vec<_>>().join("\n"),
+        schema
+    );
+    let completion = crate::providers::complete(&model, &system, &rendered, &schema).await.map_err(PromptError::Refused)?;
+    let (output, schema_errors) = match serde_json::from_str::<Value>(&completion.text) {
+        Ok(output) => {
+            let errors = template.check_output(&output).err().unwrap_or_default();
+            (output, errors)
+        }
+        Err(e) => (Value::String(completion.text.clone()), vec![format!("the answer is not JSON: {e}")]),
+    };
     Ok(TryResult {
-        tokens_in: engine::offline_model::estimate_tokens(&rendered),
-        tokens_out: engine::offline_model::estimate_tokens(&output.to_string()),
-        cost_micros: 0,
-        model: "offline".into(),
+        cost_micros: crate::providers::cost_micros(&model, completion.tokens_in, completion.tokens_out),
+        tokens_in: completion.tokens_in,
+        tokens_out: completion.tokens_out,
+        model: model.label,
         rendered,
         output,
         schema_errors,

@@ -97,12 +97,12 @@ pub async fn prompt_diff(slug: String, name: String, a: i32, b: i32) -> Result<V
 }
 
 #[server(endpoint = "try_prompt")]
-pub async fn try_prompt(slug: String, name: String, number: i32, context: String) -> Result<TryItView, AppError> {
+pub async fn try_prompt(slug: String, name: String, number: i32, tier: String, context: String) -> Result<TryItView, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Prompts).await?;
     let context: serde_json::Value = serde_json::from_str(&context)
         .map_err(|e| cx.invalid(vec![engine::FieldError::new("context", format!("The context must be a JSON object: {e}"))]))?;
-    let run = store::prompts::try_it(&cx.state.db, &me, &name, number, &context).await.map_err(|e| match e {
+    let run = store::prompts::try_it(&cx.state.db, &cx.state.settings, &me, &name, number, &tier, &context).await.map_err(|e| match e {
         store::prompts::PromptError::Invalid(problems) => {
             cx.invalid(problems.into_iter().map(|p| engine::FieldError::new("context", p)).collect())
         }
@@ -280,15 +280,16 @@ fn TryIt(slug: String, name: String, newest: i32, keys: Vec<String>) -> impl Int
         keys.iter().map(|k| format!("  \"{k}\": {{}}")).collect::<Vec<_>>().join(",\n")
     );
     let context = RwSignal::new(starter);
+    let tier = RwSignal::new("small".to_string());
     let run = ServerAction::<TryPrompt>::new();
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        run.dispatch(TryPrompt { slug: slug.clone(), name: name.clone(), number: newest, context: context.get_untracked() });
+        run.dispatch(TryPrompt { slug: slug.clone(), name: name.clone(), number: newest, tier: tier.get_untracked(), context: context.get_untracked() });
     };
     view! {
         <section class="card" data-testid="try-it">
             <h2>"Try it"</h2>
-            <p class="muted small">{format!("Fill in the context keys and run version {newest} on the built-in offline model (no key needed).")}</p>
+            <p class="muted small">{format!("Fill in the context keys and run version {newest} on a tier's model (the built-in offline model needs no key).")}</p>
             <form on:submit=on_submit>
                 <textarea class="code-area" rows="8" spellcheck="false" aria-label="Context (JSON)" data-testid="try-context"
                     prop:value=move || context.get() on:input=move |ev| context.set(event_target_value(&ev))></textarea>
@@ -296,10 +297,17 @@ fn TryIt(slug: String, name: String, newest: i32, keys: Vec<String>) -> impl Int
                     {move || match run.value().get() {
                         Some(Err(crate::error::AppError::Invalid(list))) => list.into_iter()
                             .map(|f| view! { <li class="issue">{f.message}</li> }).collect_view().into_any(),
+                        Some(Err(e)) => view! { <li class="issue">{e.to_string()}</li> }.into_any(),
                         _ => ().into_any(),
                     }}
                 </ul>
-                <button class="button" type="submit" data-testid="try-run" disabled=move || run.pending().get()>"Run"</button>
+                <div class="row-inline">
+                    <select aria-label="Model tier" data-testid="try-tier" on:change=move |ev| tier.set(event_target_value(&ev))>
+                        <option value="small">"small tier"</option>
+                        <option value="premium">"premium tier"</option>
+                    </select>
+                    <button class="button" type="submit" data-testid="try-run" disabled=move || run.pending().get()>"Run"</button>
+                </div>
             </form>
             {move || run.value().get().and_then(|r| r.ok()).map(|t| view! {
                 <div class="try-result" data-testid="try-result">

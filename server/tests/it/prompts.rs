@@ -39,16 +39,16 @@ async fn saving_labelling_diffing_and_trying_a_prompt() {
     let changed: Vec<&serde_json::Value> = diff.as_array().unwrap().iter().filter(|r| r["change"] != "same").collect();
     assert!(changed.iter().any(|r| r["right"][1].as_str().is_some_and(|t| t.contains("60 words"))), "{diff}");
 
-    let run: serde_json::Value = call(&engineer, "try_prompt", &[("number", "2"), ("context", CONTEXT)]).await.json().await.unwrap();
+    let run: serde_json::Value = call(&engineer, "try_prompt", &[("number", "2"), ("tier", "small"), ("context", CONTEXT)]).await.json().await.unwrap();
     assert!(run["rendered"].as_str().unwrap().contains("Lead: Harbor Dental (Dana)"));
     assert_eq!(run["schema_errors"], serde_json::json!([]), "the offline model's output meets the response schema");
     let output: serde_json::Value = serde_json::from_str(run["output"].as_str().unwrap()).unwrap();
     let score = output["fit_score"].as_f64().unwrap();
     assert!((0.0..=100.0).contains(&score));
     assert!(run["tokens_in"].as_u64().unwrap() > 10);
-    assert_eq!(run["model"], "offline");
+    assert_eq!(run["model"], "Offline (built in)");
 
-    let missing = call(&engineer, "try_prompt", &[("number", "2"), ("context", r#"{ "normalized_lead": {} }"#)]).await;
+    let missing = call(&engineer, "try_prompt", &[("number", "2"), ("tier", "small"), ("context", r#"{ "normalized_lead": {} }"#)]).await;
     let fields = invalid_fields(missing).await;
     assert!(fields[0].1.contains("company_context"), "{fields:?}");
 }
@@ -72,7 +72,7 @@ async fn only_engineers_and_owners_change_prompts_and_other_businesses_see_nothi
     let ops = app.demo_member(Role::Operations).await;
     assert_eq!(call(&ops, "save_prompt", &[("document", SEED), ("why", "x")]).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(call(&ops, "move_prompt_label", &[("label", "staging"), ("number", "1")]).await.status(), StatusCode::FORBIDDEN);
-    assert_eq!(call(&ops, "try_prompt", &[("number", "1"), ("context", CONTEXT)]).await.status(), StatusCode::OK);
+    assert_eq!(call(&ops, "try_prompt", &[("number", "1"), ("tier", "small"), ("context", CONTEXT)]).await.status(), StatusCode::OK);
     for role in [Role::Reviewer, Role::Executive] {
         let client = app.demo_member(role).await;
         assert_eq!(client.call("list_prompts", &[("slug", DEMO)]).await.status(), StatusCode::FORBIDDEN);
@@ -86,7 +86,7 @@ async fn only_engineers_and_owners_change_prompts_and_other_businesses_see_nothi
         ("save_prompt", vec![("name", "lead_summary_v4"), ("document", SEED), ("why", "x")]),
         ("move_prompt_label", vec![("name", "lead_summary_v4"), ("label", "production"), ("number", "1")]),
         ("prompt_diff", vec![("name", "lead_summary_v4"), ("a", "1"), ("b", "1")]),
-        ("try_prompt", vec![("name", "lead_summary_v4"), ("number", "1"), ("context", CONTEXT)]),
+        ("try_prompt", vec![("name", "lead_summary_v4"), ("number", "1"), ("tier", "small"), ("context", CONTEXT)]),
     ] {
         let mut form = vec![("slug", DEMO)];
         form.extend(extra);
@@ -94,4 +94,104 @@ async fn only_engineers_and_owners_change_prompts_and_other_businesses_see_nothi
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{endpoint}");
         assert!(!res.text().await.unwrap().contains("objective"), "{endpoint} leaked the template");
     }
+}
+
+async fn add_model_on(client: &crate::support::Client, provider: &str, base_url: &str, key: &str) {
+    let res = client
+        .call(
+            "add_model",
+            &[
+                ("slug", DEMO),
+                ("provider", provider),
+                ("label", provider),
+                ("base_url", base_url),
+                ("model", "vendor-model-1"),
+                ("input_price", "2.50"),
+                ("output_price", "10"),
+                ("api_key", key),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap_or_default());
+    let models: serde_json::Value = client.call("list_models", &[("slug", DEMO)]).await.json().await.unwrap();
+    let id = models.as_array().unwrap().iter().find(|m| m["label"] == provider).unwrap()["id"].as_str().unwrap().to_owned();
+    let res = client.call("set_model_tier", &[("slug", DEMO), ("tier", "premium"), ("model_id", &id)]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn try_it_calls_an_openai_compatible_model_with_its_key_and_prices_the_usage() {
+    use wiremock::{matchers, Mock, MockServer, ResponseTemplate};
+    let vendor = MockServer::start().await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/v1/chat/completions"))
+        .and(matchers::header("authorization", "Bearer sk-vendor-key"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "choices": [{ "message": { "role": "assistant",
+                "content": "{\"fit_score\": 91, \"summary\": \"Strong fit\", \"risks\": [], \"next_step\": \"Call Dana\"}" } }],
+            "usage": { "prompt_tokens": 1200, "completion_tokens": 300 }
+        })))
+        .expect(1)
+        .mount(&vendor)
+        .await;
+    let app = TestApp::spawn().await;
+    let engineer = app.demo_member(Role::Engineer).await;
+    add_model_on(&engineer, "openai_compatible", &format!("{}/v1", vendor.uri()), "sk-vendor-key").await;
+    let run: serde_json::Value =
+        call(&engineer, "try_prompt", &[("number", "1"), ("tier", "premium"), ("context", CONTEXT)]).await.json().await.unwrap();
+    assert_eq!(run["schema_errors"], serde_json::json!([]), "{run}");
+    assert!(run["output"].as_str().unwrap().contains("Call Dana"));
+    assert_eq!(run["tokens_in"], 1200);
+    assert_eq!(run["tokens_out"], 300);
+    // 1200 × 2.50/M + 300 × 10/M = 0.003 + 0.003 = 0.006
+    assert_eq!(run["cost"], "0.006000 USD");
+    let sent = &vendor.received_requests().await.unwrap()[0];
+    let body: serde_json::Value = serde_json::from_slice(&sent.body).unwrap();
+    assert_eq!(body["model"], "vendor-model-1");
+    assert!(body["messages"][1]["content"].as_str().unwrap().contains("Lead: Harbor Dental (Dana)"));
+}
+
+#[tokio::test]
+async fn try_it_calls_anthropic_and_reports_output_that_breaks_the_schema() {
+    use wiremock::{matchers, Mock, MockServer, ResponseTemplate};
+    let vendor = MockServer::start().await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/v1/messages"))
+        .and(matchers::header("x-api-key", "sk-ant-key"))
+        .and(matchers::header("anthropic-version", "2023-06-01"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "content": [{ "type": "text", "text": "{\"fit_score\": 250, \"summary\": \"x\"}" }],
+            "usage": { "input_tokens": 100, "output_tokens": 20 }
+        })))
+        .mount(&vendor)
+        .await;
+    let app = TestApp::spawn().await;
+    let engineer = app.demo_member(Role::Engineer).await;
+    add_model_on(&engineer, "anthropic", &vendor.uri(), "sk-ant-key").await;
+    let run: serde_json::Value =
+        call(&engineer, "try_prompt", &[("number", "1"), ("tier", "premium"), ("context", CONTEXT)]).await.json().await.unwrap();
+    let errors = run["schema_errors"].as_array().unwrap();
+    assert!(errors.len() >= 2, "a score out of range and missing fields: {run}");
+    assert_eq!(run["tokens_in"], 100);
+
+    // A provider that refuses gives a clear error, not a 500.
+    let broken = MockServer::start().await;
+    Mock::given(matchers::any())
+        .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({ "error": { "message": "invalid x-api-key" } })))
+        .mount(&broken)
+        .await;
+    let owner = app.demo_member(Role::Owner).await;
+    let res = owner
+        .call(
+            "add_model",
+            &[("slug", DEMO), ("provider", "anthropic"), ("label", "broken"), ("base_url", &broken.uri()), ("model", "m"), ("input_price", "1"), ("output_price", "1"), ("api_key", "bad")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let models: serde_json::Value = owner.call("list_models", &[("slug", DEMO)]).await.json().await.unwrap();
+    let id = models.as_array().unwrap().iter().find(|m| m["label"] == "broken").unwrap()["id"].as_str().unwrap().to_owned();
+    owner.call("set_model_tier", &[("slug", DEMO), ("tier", "small"), ("model_id", &id)]).await;
+    let res = call(&owner, "try_prompt", &[("number", "1"), ("tier", "small"), ("context", CONTEXT)]).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert!(res.text().await.unwrap().contains("invalid x-api-key"));
 }

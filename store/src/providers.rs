@@ -1,0 +1,128 @@
+//! Calling a configured model: OpenAI-compatible chat completions (OpenAI,
+//! Ollama, vLLM, llama.cpp server, LM Studio, OpenRouter), Anthropic
+//! Messages, or the built-in offline model. Token usage comes from the
+//! provider's response; cost is usage × the business's price, in integers.
+
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// A model as configured in Settings → Models, with its key decrypted.
+#[derive(Clone)]
+pub struct ModelConfig {
+    pub provider: String,
+    pub label: String,
+    pub base_url: String,
+    pub model: String,
+    pub api_key: Option<String>,
+    pub input_micros_per_million: i64,
+    pub output_micros_per_million: i64,
+}
+
+impl std::fmt::Debug for ModelConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key.
+        f.debug_struct("ModelConfig").field("provider", &self.provider).field("model", &self.model).finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    pub text: String,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+}
+
+/// tokens × price per million, rounded half up to whole millionths.
+pub fn cost_micros(config: &ModelConfig, tokens_in: u64, tokens_out: u64) -> u64 {
+    let total = tokens_in as u128 * config.input_micros_per_million.max(0) as u128
+        + tokens_out as u128 * config.output_micros_per_million.max(0) as u128;
+    ((total + 500_000) / 1_000_000) as u64
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("an HTTP client with default settings")
+}
+
+/// Asks the model for a JSON answer to `prompt` under `system` instructions.
+pub async fn complete(config: &ModelConfig, system: &str, prompt: &str, schema: &Value) -> Result<Completion, String> {
+    match config.provider.as_str() {
+        "offline" => {
+            let output = engine::offline_model::respond(prompt, schema);
+            Ok(Completion {
+                tokens_in: engine::offline_model::estimate_tokens(system) + engine::offline_model::estimate_tokens(prompt),
+                tokens_out: engine::offline_model::estimate_tokens(&output.to_string()),
+                text: output.to_string(),
+            })
+        }
+        "openai_compatible" => {
+            let url = format!("{}/chat/completions", config.base_url.trim_end_matches('/'));
+            let mut req = client().post(url).json(&json!({
+                "model": config.model,
+                "messages": [{ "role": "system", "content": system }, { "role": "user", "content": prompt }],
+                "response_format": { "type": "json_object" },
+            }));
+            if let Some(key) = &config.api_key {
+                req = req.bearer_auth(key);
+            }
+            let body = send(req).await?;
+            Ok(Completion {
+                text: body["choices"][0]["message"]["content"].as_str().ok_or("the response has no message content")?.to_owned(),
+                tokens_in: body["usage"]["prompt_tokens"].as_u64().unwrap_or(0),
+                tokens_out: body["usage"]["completion_tokens"].as_u64().unwrap_or(0),
+            })
+        }
+        "anthropic" => {
+            let base = if config.base_url.trim().is_empty() { "https://api.anthropic.com" } else { config.base_url.trim_end_matches('/') };
+            let req = client()
+                .post(format!("{base}/v1/messages"))
+                .header("x-api-key", config.api_key.clone().unwrap_or_default())
+                .header("anthropic-version", "2023-06-01")
+                .json(&json!({
+                    "model": config.model,
+                    "max_tokens": 1024,
+                    "system": system,
+                    "messages": [{ "role": "user", "content": prompt }],
+                }));
+            let body = send(req).await?;
+            Ok(Completion {
+                text: body["content"][0]["text"].as_str().ok_or("the response has no text content")?.to_owned(),
+                tokens_in: body["usage"]["input_tokens"].as_u64().unwrap_or(0),
+                tokens_out: body["usage"]["output_tokens"].as_u64().unwrap_or(0),
+            })
+        }
+        other => Err(format!("unknown provider {other}")),
+    }
+}
+
+async fn send(req: reqwest::RequestBuilder) -> Result<Value, String> {
+    let res = req.send().await.map_err(|e| format!("the provider could not be reached: {e}"))?;
+    let status = res.status();
+    let body: Value = res.json().await.map_err(|e| format!("the provider's answer is not JSON: {e}"))?;
+    if !status.is_success() {
+        let message = body["error"]["message"].as_str().unwrap_or("no message");
+        return Err(format!("the provider refused the request ({status}): {message}"));
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_is_tokens_times_price_in_whole_millionths() {
+        let c = ModelConfig {
+            provider: "openai_compatible".into(),
+            label: "x".into(),
+            base_url: String::new(),
+            model: "m".into(),
+            api_key: None,
+            input_micros_per_million: 150_000,
+            output_micros_per_million: 600_000,
+        };
+        // 1000 × 0.15/M + 500 × 0.60/M = 0.00015 + 0.0003 = 450 millionths.
+        assert_eq!(cost_micros(&c, 1000, 500), 450);
+        assert_eq!(cost_micros(&c, 3, 0), 0, "0.45 millionths rounds down");
+        assert_eq!(cost_micros(&c, 4, 0), 1, "0.6 millionths rounds up");
+    }
+}

@@ -53,7 +53,14 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Failed(value.to_string())
+        match value {
+            // The request itself is malformed (a missing or unknown argument):
+            // the caller's mistake, reported as input problems (the server turns them into 422).
+            ServerFnErrorErr::Args(m) | ServerFnErrorErr::Deserialization(m) | ServerFnErrorErr::MissingArg(m) => {
+                AppError::Invalid(vec![FieldError::new("request", m)])
+            }
+            other => AppError::Failed(other.to_string()),
+        }
     }
 }
 

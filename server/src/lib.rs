@@ -2,6 +2,7 @@
 //! Steward's HTTP server: the Leptos app (SSR + hydration), health checks and
 //! the middleware every request passes (request ids, CSRF, page access).
 
+pub mod bad_input;
 pub mod bundle_export;
 pub mod changes_csv;
 pub mod cli;

@@ -60,6 +60,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .app_data(state.clone())
             .app_data(web::Data::new(leptos_options.clone()))
             // Middleware runs bottom-up: request log first, then CSRF, then page access.
+            .wrap(from_fn(crate::bad_input::bad_input_status))
             .wrap(from_fn(page_guard))
             .wrap(from_fn(csrf_guard))
             .wrap(from_fn(request_log))

@@ -161,3 +161,15 @@ async fn state_changing_requests_from_other_sites_are_refused() {
         .unwrap();
     assert_eq!(referer.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_malformed_request_is_a_4xx_that_names_the_problem() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let res = client.call("sign_in", &[("slug", DEMO)]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(error_body(res).await.to_string().contains("email"));
+    let owner = app.demo_member(Role::Owner).await;
+    let res = owner.call("open_section", &[("slug", DEMO), ("page", "bogus")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}

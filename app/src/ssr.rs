@@ -18,6 +18,9 @@ use store::auth::{authorize, AuthError, CurrentMember, SESSION_COOKIE};
 
 pub use store::state::AppState;
 
+/// Who may change workflows, prompts, data contracts and models.
+pub const EDITORS: &[engine::Role] = &[engine::Role::Engineer, engine::Role::Owner];
+
 pub struct Ctx {
     pub state: web::Data<AppState>,
     pub req: HttpRequest,
@@ -96,6 +99,19 @@ impl Ctx {
     pub fn refused(&self, status: StatusCode, message: impl Into<String>) -> AppError {
         self.set_status(status);
         AppError::Refused(message.into())
+    }
+
+    /// A JSON document typed into `field`, or a 422 saying why it is not JSON.
+    pub fn json_field(&self, field: &str, text: &str) -> Result<serde_json::Value, AppError> {
+        serde_json::from_str(text).map_err(|e| self.invalid(vec![FieldError::new(field, format!("This is not valid JSON: {e}"))]))
+    }
+
+    /// Changes to the business's automation carry a reason for the change log.
+    pub fn require_reason(&self, field: &str, why: &str) -> Result<(), AppError> {
+        if why.trim().is_empty() {
+            return Err(self.invalid(vec![FieldError::new(field, "Say why you made this change; the change log keeps it.")]));
+        }
+        Ok(())
     }
 
     /// An unexpected failure: logged in full, shown briefly.

@@ -19,8 +19,6 @@ fn map_error(cx: &crate::ssr::Ctx, e: store::data_contracts::DataContractError) 
     }
 }
 
-#[cfg(feature = "ssr")]
-const EDITORS: &[engine::Role] = &[engine::Role::Engineer, engine::Role::Owner];
 
 #[server(endpoint = "list_data_contracts")]
 pub async fn list_data_contracts(slug: String) -> Result<Vec<DataContractSummaryView>, AppError> {
@@ -46,7 +44,7 @@ pub async fn list_data_contracts(slug: String) -> Result<Vec<DataContractSummary
 #[server(endpoint = "add_data_contract_template")]
 pub async fn add_data_contract_template(slug: String, object: String) -> Result<String, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
-    let me = cx.member_in(&slug, engine::Page::DataContracts, EDITORS).await?;
+    let me = cx.member_in(&slug, engine::Page::DataContracts, crate::ssr::EDITORS).await?;
     let template = engine::data_contract::DataContract::template(&object)
         .ok_or_else(|| cx.invalid(vec![engine::FieldError::new("object", "Choose lead, account, ticket, invoice or task.")]))?;
     let document = serde_json::to_value(template).map_err(|e| cx.internal("preparing the template", e))?;
@@ -64,19 +62,16 @@ pub async fn data_contract_detail(slug: String, name: String) -> Result<DataCont
     Ok(DataContractDetailView {
         name: row.name,
         document: serde_json::to_string_pretty(&row.document).unwrap_or_default(),
-        can_edit: EDITORS.contains(&me.role),
+        can_edit: crate::ssr::EDITORS.contains(&me.role),
     })
 }
 
 #[server(endpoint = "save_data_contract")]
 pub async fn save_data_contract(slug: String, name: String, document: String, why: String) -> Result<(), AppError> {
     let cx = crate::ssr::Ctx::get().await?;
-    let me = cx.member_in(&slug, engine::Page::DataContracts, EDITORS).await?;
-    let document: serde_json::Value = serde_json::from_str(&document)
-        .map_err(|e| cx.invalid(vec![engine::FieldError::new("document", format!("This is not valid JSON: {e}"))]))?;
-    if why.trim().is_empty() {
-        return Err(cx.invalid(vec![engine::FieldError::new("why", "Say why you made this change; the change log keeps it.")]));
-    }
+    let me = cx.member_in(&slug, engine::Page::DataContracts, crate::ssr::EDITORS).await?;
+    let document = cx.json_field("document", &document)?;
+    cx.require_reason("why", &why)?;
     store::data_contracts::save(&cx.state.db, &me, &name, &document, &why).await.map_err(|e| map_error(&cx, e))
 }
 

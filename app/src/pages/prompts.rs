@@ -9,8 +9,6 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-#[cfg(feature = "ssr")]
-const EDITORS: &[engine::Role] = &[engine::Role::Engineer, engine::Role::Owner];
 
 #[cfg(feature = "ssr")]
 fn map_error(cx: &crate::ssr::Ctx, e: store::prompts::PromptError) -> AppError {
@@ -63,26 +61,23 @@ pub async fn prompt_detail(slug: String, name: String) -> Result<PromptDetailVie
         production: d.prompt.production,
         staging: d.prompt.staging,
         required_context_keys: keys,
-        can_edit: EDITORS.contains(&me.role),
+        can_edit: crate::ssr::EDITORS.contains(&me.role),
     })
 }
 
 #[server(endpoint = "save_prompt")]
 pub async fn save_prompt(slug: String, name: String, document: String, why: String) -> Result<i32, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
-    let me = cx.member_in(&slug, engine::Page::Prompts, EDITORS).await?;
-    let document: serde_json::Value = serde_json::from_str(&document)
-        .map_err(|e| cx.invalid(vec![engine::FieldError::new("document", format!("This is not valid JSON: {e}"))]))?;
-    if why.trim().is_empty() {
-        return Err(cx.invalid(vec![engine::FieldError::new("why", "Say why you made this change; the change log keeps it.")]));
-    }
+    let me = cx.member_in(&slug, engine::Page::Prompts, crate::ssr::EDITORS).await?;
+    let document = cx.json_field("document", &document)?;
+    cx.require_reason("why", &why)?;
     store::prompts::save_version(&cx.state.db, &me, &name, &document, &why).await.map_err(|e| map_error(&cx, e))
 }
 
 #[server(endpoint = "move_prompt_label")]
 pub async fn move_prompt_label(slug: String, name: String, label: String, number: i32) -> Result<(), AppError> {
     let cx = crate::ssr::Ctx::get().await?;
-    let me = cx.member_in(&slug, engine::Page::Prompts, EDITORS).await?;
+    let me = cx.member_in(&slug, engine::Page::Prompts, crate::ssr::EDITORS).await?;
     store::prompts::move_label(&cx.state.db, &me, &name, &label, number).await.map_err(|e| map_error(&cx, e))
 }
 

@@ -15,10 +15,10 @@ mod backend {
     use crate::ssr::Ctx;
     use crate::views::*;
     use actix_web::http::StatusCode;
-    use engine::{FieldError, Role};
+    use engine::FieldError;
     use store::workflows::WorkflowError;
 
-    pub const EDITORS: &[Role] = &[Role::Engineer, Role::Owner];
+    pub use crate::ssr::EDITORS;
 
     pub fn issue_views(issues: Vec<engine::workflow::ContractIssue>) -> Vec<ContractIssueView> {
         issues.into_iter().map(|i| ContractIssueView { line: i.line, column: i.column, message: i.message }).collect()
@@ -122,9 +122,7 @@ pub async fn check_workflow(slug: String, yaml: String) -> Result<Vec<ContractIs
 pub async fn save_workflow(slug: String, yaml: String, note: String) -> Result<String, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member_in(&slug, engine::Page::Workflows, backend::EDITORS).await?;
-    if note.trim().is_empty() {
-        return Err(cx.invalid(vec![engine::FieldError::new("note", "Say why you made this change; the change log keeps it.")]));
-    }
+    cx.require_reason("note", &note)?;
     store::workflows::save_version(&cx.state.db, &me, &yaml, &note).await.map(|(name, _)| name).map_err(|e| backend::map_error(&cx, e))
 }
 

@@ -127,3 +127,8 @@ fn failed(res: Option<&ResponseOptions>, context: &str, err: impl std::fmt::Disp
     }
     AppError::Failed(format!("Something went wrong while {context}; please try again."))
 }
+
+/// A timestamp as lists show it: `2026-11-25 09:42` (UTC).
+pub fn short_time(at: &chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M").to_string()
+}

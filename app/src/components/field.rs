@@ -52,3 +52,9 @@ pub fn FormError(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView
         </Show>
     }
 }
+
+/// What a section shows while its data loads.
+#[component]
+pub fn Loading() -> impl IntoView {
+    view! { <div class="loading">"Loading…"</div> }
+}

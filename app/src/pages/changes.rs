@@ -19,7 +19,7 @@ pub async fn list_changes(slug: String, area: String, actor: String, text: Strin
     Ok(rows
         .into_iter()
         .map(|r| ChangeView {
-            at: r.at.format("%Y-%m-%d %H:%M").to_string(),
+            at: crate::ssr::short_time(&r.at),
             who: r.actor_email.unwrap_or_else(|| "Steward".into()),
             area: r.area,
             action: r.action,
@@ -70,7 +70,7 @@ pub fn ChangeLogPage() -> impl IntoView {
                 <input id="filter-text" placeholder="workflow, reason…" on:input=move |ev| text.set(event_target_value(&ev)) />
             </div>
         </section>
-        <Transition fallback=|| view! { <div class="loading">"Loading…"</div> }>
+        <Transition fallback=crate::components::field::Loading>
             {move || Suspend::new(async move {
                 match changes.await {
                     Err(e) => view! { <Refusal error=e /> }.into_any(),

@@ -34,7 +34,7 @@ pub async fn list_data_contracts(slug: String) -> Result<Vec<DataContractSummary
                 object: parsed.as_ref().map(|c| c.object.clone()).unwrap_or_default(),
                 fields: parsed.as_ref().map(|c| c.fields.len()).unwrap_or(0),
                 source_of_truth: parsed.and_then(|c| c.source_of_truth).unwrap_or_else(|| "—".into()),
-                updated: r.updated_at.format("%Y-%m-%d %H:%M").to_string(),
+                updated: crate::ssr::short_time(&r.updated_at),
             }
         })
         .collect())
@@ -106,7 +106,7 @@ pub fn DataContractsPage() -> impl IntoView {
             <h1>"Data contracts"</h1>
             <p class="muted">"What each business object must look like before automation touches it: required fields, allowed values, how to treat empty ones, how free text maps to your values, and how fresh it must be."</p>
         </section>
-        <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
+        <Suspense fallback=crate::components::field::Loading>
             {move || Suspend::new(async move {
                 match list.await {
                     Err(e) => view! { <Refusal error=e /> }.into_any(),
@@ -156,7 +156,7 @@ pub fn DataContractPage() -> impl IntoView {
     let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
     let detail = Resource::new(move || (slug.get(), name.get()), |(s, n)| data_contract_detail(s, n));
     view! {
-        <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
+        <Suspense fallback=crate::components::field::Loading>
             {move || Suspend::new(async move {
                 match detail.await {
                     Err(e) => view! { <Refusal error=e /> }.into_any(),

@@ -38,7 +38,7 @@ pub fn VersionDiffPage(of: DiffOf) -> impl IntoView {
                 <a href=move || format!("/t/{}/{section}/{}", slug.get(), name.get())>{move || name.get()}</a>" / "</p>
             <h1>{move || format!("v{} → v{}", a.get(), b.get())}</h1>
         </section>
-        <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
+        <Suspense fallback=crate::components::field::Loading>
             {move || Suspend::new(async move {
                 match rows.await {
                     Err(e) => view! { <Refusal error=e /> }.into_any(),

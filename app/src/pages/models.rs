@@ -83,7 +83,7 @@ pub fn ModelsPage() -> impl IntoView {
             <h1>"Models"</h1>
             <p class="muted">"The models llm steps can use, what they cost per million tokens, and which one each tier uses. Keys are stored encrypted and never shown again."</p>
         </section>
-        <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
+        <Suspense fallback=crate::components::field::Loading>
             {move || Suspend::new(async move {
                 match models.await {
                     Err(e) => view! { <Refusal error=e /> }.into_any(),

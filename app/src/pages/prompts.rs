@@ -34,7 +34,7 @@ pub async fn list_prompts(slug: String) -> Result<Vec<PromptSummaryView>, AppErr
             latest_version: r.latest_version,
             production: r.production,
             staging: r.staging,
-            updated: r.updated_at.format("%Y-%m-%d %H:%M").to_string(),
+            updated: crate::ssr::short_time(&r.updated_at),
         })
         .collect())
 }
@@ -55,7 +55,7 @@ pub async fn prompt_detail(slug: String, name: String) -> Result<PromptDetailVie
                 number: v.number,
                 note: v.change_note,
                 author: v.author_email,
-                created: v.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                created: crate::ssr::short_time(&v.created_at),
             })
             .collect(),
         production: d.prompt.production,
@@ -129,7 +129,7 @@ pub fn PromptsPage() -> impl IntoView {
             <h1>"Prompt templates"</h1>
             <p class="muted">"Each template states its objective, the context it needs, the shape of the answer and the rules; labels say which version production and staging use."</p>
         </section>
-        <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
+        <Suspense fallback=crate::components::field::Loading>
             {move || Suspend::new(async move {
                 match list.await {
                     Err(e) => view! { <Refusal error=e /> }.into_any(),
@@ -163,7 +163,7 @@ pub fn PromptPage() -> impl IntoView {
     let detail = Resource::new(move || (slug.get(), name.get()), |(s, n)| prompt_detail(s, n));
     let reload = Callback::new(move |_: ()| detail.refetch());
     view! {
-        <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
+        <Suspense fallback=crate::components::field::Loading>
             {move || Suspend::new(async move {
                 match detail.await {
                     Err(e) => view! { <Refusal error=e /> }.into_any(),

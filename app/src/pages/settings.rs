@@ -145,7 +145,7 @@ pub fn SettingsPage() -> impl IntoView {
 
     view! {
         <Title text="Settings" />
-        <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
+        <Suspense fallback=crate::components::field::Loading>
             {move || Suspend::new(async move {
                 match members.await {
                     Err(e) => view! { <Refusal error=e /> }.into_any(),

@@ -104,7 +104,7 @@ pub async fn list_workflows(slug: String) -> Result<Vec<WorkflowSummaryView>, Ap
             owner: w.owner_email,
             live_version: w.live_version,
             latest_version: w.latest_version,
-            updated: w.updated_at.format("%Y-%m-%d %H:%M").to_string(),
+            updated: crate::ssr::short_time(&w.updated_at),
         })
         .collect())
 }
@@ -150,7 +150,7 @@ pub async fn workflow_detail(slug: String, name: String) -> Result<WorkflowDetai
                 number: v.number,
                 note: v.change_note,
                 author: v.author_email,
-                created: v.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                created: crate::ssr::short_time(&v.created_at),
                 requires_four_eyes: v.requires_four_eyes,
                 approved_by: v.approved_by_email,
                 published_before: v.first_published_at.is_some(),
@@ -277,7 +277,7 @@ pub fn WorkflowsPage() -> impl IntoView {
                 <a class="button primary" href=move || format!("/t/{}/workflows/new", slug.get()) data-testid="new-workflow">"New workflow"</a>
             </div>
         </section>
-        <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
+        <Suspense fallback=crate::components::field::Loading>
             {move || Suspend::new(async move {
                 match workflows.await {
                     Err(e) => view! { <Refusal error=e /> }.into_any(),
@@ -381,7 +381,7 @@ pub fn GalleryPage() -> impl IntoView {
             <p class="muted">"Ready workflows from the playbook. Each installs as a draft with its prompt templates and data contracts."</p>
         </section>
         <FormError message />
-        <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
+        <Suspense fallback=crate::components::field::Loading>
             {move || Suspend::new(async move {
                 match items.await {
                     Err(e) => view! { <Refusal error=e /> }.into_any(),
@@ -433,7 +433,7 @@ pub fn WorkflowEditorPage() -> impl IntoView {
     });
     let reload = Callback::new(move |_: ()| detail.refetch());
     view! {
-        <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
+        <Suspense fallback=crate::components::field::Loading>
             {move || Suspend::new(async move {
                 match detail.await {
                     Err(e) => view! { <Refusal error=e /> }.into_any(),

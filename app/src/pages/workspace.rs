@@ -75,7 +75,7 @@ pub fn WorkspaceLayout() -> impl IntoView {
     });
 
     view! {
-        <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
+        <Suspense fallback=crate::components::field::Loading>
             {move || Suspend::new(async move {
                 match workspace.await {
                     Ok(ws) => view! { <Shell ws menu_open /> }.into_any(),
@@ -261,7 +261,7 @@ pub fn EmptyStatePage() -> impl IntoView {
         }
     });
     view! {
-        <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
+        <Suspense fallback=crate::components::field::Loading>
             {move || Suspend::new(async move {
                 match access.await {
                     Ok(Some(page)) => {

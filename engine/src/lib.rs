@@ -23,6 +23,8 @@ pub mod offline_model;
 #[cfg(feature = "contracts")]
 pub mod prompt;
 #[cfg(feature = "contracts")]
+pub mod run;
+#[cfg(feature = "contracts")]
 pub mod workflow;
 
 pub use access::Page;

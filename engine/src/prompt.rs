@@ -105,6 +105,16 @@ impl PromptTemplate {
         env.render_str(&self.template, context).map_err(|e| vec![format!("template: {e}")])
     }
 
+    /// The system message: objective, rules and the JSON Schema to answer in.
+    pub fn system_instructions(&self, schema: &Value) -> String {
+        format!(
+            "{}\nRules:\n{}\nAnswer with one JSON object that matches this JSON Schema: {}",
+            self.objective,
+            self.rules.iter().map(|r| format!("- {r}")).collect::<Vec<_>>().join("\n"),
+            schema
+        )
+    }
+
     /// Why a model's output does not meet the response schema, if it does not.
     pub fn check_output(&self, output: &Value) -> Result<(), Vec<String>> {
         let schema = self.response_json_schema().map_err(|e| vec![e])?;

@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const STEP_TYPES: [&str; 6] = ["function", "api_call", "llm", "rules", "approval", "notify"];
 pub const FALLBACKS: [&str; 3] = ["assign_to_human_queue", "fail", "retry_then_human"];
 pub const MODEL_TIERS: [&str; 3] = ["small", "premium", "auto"];
+pub const FUNCTIONS: [&str; 6] = ["normalize", "map", "rename", "pick", "compute", "value_score"];
+pub const HIT_POLICIES: [&str; 2] = ["first", "collect"];
 /// Names that are pages of the workflow section, not workflows.
 pub const RESERVED_NAMES: [&str; 3] = ["new", "gallery", "import"];
 
@@ -32,6 +34,23 @@ pub struct WorkflowContract {
 pub struct Trigger {
     pub source: String,
     pub event: String,
+    /// The data contract events are checked against at the door. Without
+    /// it, the contract named after the event's object (`lead.created` →
+    /// `lead`) is used when the business has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_contract: Option<String>,
+}
+
+impl Trigger {
+    /// The data contract that guards this trigger, if any is named or implied.
+    pub fn contract_name(&self) -> Option<String> {
+        self.data_contract.clone().or_else(|| self.event.split('.').next().filter(|s| !s.is_empty()).map(str::to_owned))
+    }
+
+    /// Whether events arrive from a web form (the workflow gets a hosted form).
+    pub fn is_form(&self) -> bool {
+        self.source.contains("form")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,6 +85,15 @@ pub struct Step {
     pub data_contract: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expression: Option<String>,
+    /// The context path a function reads (default: the trigger's record, `event`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// map/rename: new name → path in the input.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mapping: BTreeMap<String, String>,
+    /// pick: the paths to keep.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
     // api_call
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -73,8 +101,16 @@ pub struct Step {
     pub method: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// JSON body; text values are minijinja templates over the run context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deterministic: bool,
+    /// Seconds a deterministic call's answer is reused (default one hour).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_ttl: Option<u64>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub writes_financial_records: bool,
     // llm
@@ -82,9 +118,21 @@ pub struct Step {
     pub prompt_template: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// The tier to try when the primary model fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_model: Option<String>,
+    /// The output field the approval policy reads as confidence (default `confidence`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence_field: Option<String>,
     // rules
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<Rule>,
+    /// `first` (default): the first matching row decides; `collect`: every matching row's output, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hit_policy: Option<String>,
+    /// The output when no row matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<serde_json::Value>,
     // approval
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reviewers: Vec<String>,
@@ -336,6 +384,27 @@ impl WorkflowContract {
                     }
                 }
                 _ => {}
+            }
+            if let Some(function) = &step.function {
+                if !FUNCTIONS.contains(&function.as_str()) {
+                    let pos = at(issues, "function");
+                    issues.push(IssueKind::InvalidValue, pos, format!("function '{function}' is not one of: {}", FUNCTIONS.join(", ")));
+                } else if function == "compute" && step.expression.is_none() {
+                    let pos = issues.map.start_of(block);
+                    issues.push(IssueKind::MissingField, pos, "a compute function needs an `expression` (CEL)");
+                }
+            }
+            if let Some(policy) = &step.hit_policy {
+                if !HIT_POLICIES.contains(&policy.as_str()) {
+                    let pos = at(issues, "hit_policy");
+                    issues.push(IssueKind::InvalidValue, pos, format!("hit_policy '{policy}' is not one of: first, collect"));
+                }
+            }
+            if let Some(model) = &step.fallback_model {
+                if !["small", "premium"].contains(&model.as_str()) {
+                    let pos = at(issues, "fallback_model");
+                    issues.push(IssueKind::InvalidValue, pos, format!("fallback_model tier '{model}' is not one of: small, premium"));
+                }
             }
             if let Some(model) = &step.model {
                 if !MODEL_TIERS.contains(&model.as_str()) {

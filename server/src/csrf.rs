@@ -15,7 +15,10 @@ pub async fn csrf_guard(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    // Webhooks prove themselves by signature; forms are public by design
+    // (embedded on the business's own site). Neither uses the session.
+    let public_door = req.path().starts_with("/hooks/") || req.path().starts_with("/forms/");
+    if public_door || matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     }
     let Some(state) = req.app_data::<web::Data<AppState>>() else {

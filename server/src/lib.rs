@@ -2,11 +2,15 @@
 //! Steward's HTTP server: the Leptos app (SSR + hydration), health checks and
 //! the middleware every request passes (request ids, CSRF, page access).
 
+pub mod api_error;
 pub mod bad_input;
 pub mod bundle_export;
 pub mod changes_csv;
 pub mod cli;
 pub mod csrf;
+pub mod forms;
+pub mod ingest;
+pub mod openapi;
 pub mod health;
 pub mod page_guard;
 pub mod request_log;

@@ -31,6 +31,37 @@ pub struct Settings {
     pub site_root: PathBuf,
     pub session_hours: i64,
     pub invitation_hours: i64,
+    /// How the run engine keeps runs moving; see `RunTiming`.
+    pub runs: RunTiming,
+    /// Largest event body accepted at /hooks, /forms and the events API.
+    pub max_event_bytes: usize,
+}
+
+/// Leases, the sweeper, and concurrency of the run engine.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunTiming {
+    /// A worker's lease on a run; renewed while it works, so only a dead
+    /// worker's lease lapses (`STEWARD_RUN_LEASE_SECONDS`, default 60).
+    pub lease_seconds: i64,
+    /// How often the sweeper looks for runs whose job was lost (`STEWARD_SWEEP_SECONDS`, default 15).
+    pub sweep_seconds: u64,
+    /// A queued run untouched this long has lost its job (`STEWARD_STALE_SECONDS`, default 60).
+    pub stale_seconds: i64,
+    /// Runs one worker executes at once (`STEWARD_RUN_CONCURRENCY`, default 8).
+    pub concurrency: usize,
+}
+
+impl Default for RunTiming {
+    fn default() -> Self {
+        Self { lease_seconds: 60, sweep_seconds: 15, stale_seconds: 60, concurrency: 8 }
+    }
+}
+
+fn number<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid { name, reason: format!("'{v}' is not a positive number") }),
+    }
 }
 
 impl std::fmt::Debug for Settings {
@@ -100,6 +131,13 @@ impl Settings {
             site_root: var("STEWARD_SITE_ROOT").unwrap_or_else(|| "target/site".into()).into(),
             session_hours: 12,
             invitation_hours: 72,
+            runs: RunTiming {
+                lease_seconds: number("STEWARD_RUN_LEASE_SECONDS", 60)?,
+                sweep_seconds: number("STEWARD_SWEEP_SECONDS", 15)?,
+                stale_seconds: number("STEWARD_STALE_SECONDS", 60)?,
+                concurrency: number("STEWARD_RUN_CONCURRENCY", 8)?,
+            },
+            max_event_bytes: number("STEWARD_MAX_EVENT_BYTES", 256 * 1024)?,
         };
         settings.check_production()?;
         Ok(settings)
@@ -157,6 +195,8 @@ impl Settings {
             site_root: "target/site".into(),
             session_hours: 12,
             invitation_hours: 72,
+            runs: RunTiming::default(),
+            max_event_bytes: 256 * 1024,
         }
     }
 }

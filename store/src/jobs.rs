@@ -52,3 +52,46 @@ impl MailQueue {
         storage.push(job).await.map_err(|e| e.to_string())
     }
 }
+
+/// Wakes a worker to execute (or resume) a run. The run's state is in
+/// PostgreSQL; a lost or duplicated job is harmless (the sweeper re-sends
+/// lost ones, the lease turns duplicates away).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunJob {
+    pub tenant_id: String,
+    pub schema_name: String,
+    pub run_id: String,
+}
+
+pub fn run_queue_name(prefix: &str) -> String {
+    format!("{prefix}:runs")
+}
+
+pub fn run_queue_config(prefix: &str) -> Config {
+    Config::default()
+        .queue(run_queue_name(prefix))
+        .batch_size(4)
+        .heartbeat_interval(std::time::Duration::from_secs(10))
+        .missed_heartbeats(3)
+}
+
+pub fn run_storage(redis: ConnectionManager, prefix: &str) -> RedisStorage<RunJob> {
+    RedisStorage::new(redis).with_config(run_queue_config(prefix))
+}
+
+/// The handle the server and the worker use to wake run execution.
+#[derive(Clone)]
+pub struct RunQueue {
+    storage: RedisStorage<RunJob>,
+}
+
+impl RunQueue {
+    pub fn new(redis: ConnectionManager, prefix: &str) -> Self {
+        Self { storage: run_storage(redis, prefix) }
+    }
+
+    pub async fn wake(&self, job: RunJob) -> Result<(), String> {
+        let mut storage = self.storage.clone();
+        storage.push(job).await.map_err(|e| e.to_string())
+    }
+}

@@ -23,3 +23,7 @@ pub mod state;
 pub mod tenants;
 pub mod workflows;
 pub mod throttle;
+pub mod webhook_secrets;
+pub mod ingest;
+pub mod runs;
+pub mod reviews;

@@ -223,3 +223,32 @@ pub async fn for_tier(
         api_key: nonce.zip(ciphertext).and_then(|(n, c)| secrets::decrypt(settings, &n, &c)),
     })
 }
+
+/// A model by id with its key decrypted (a run uses the model it pinned).
+pub async fn config_by_id(
+    txn: &sea_orm::DatabaseTransaction,
+    settings: &Settings,
+    model_id: Uuid,
+) -> Result<Option<crate::providers::ModelConfig>, DbErr> {
+    let Some(row) = txn
+        .query_one_raw(stmt(
+            "SELECT provider, label, base_url, model, input_micros_per_million, output_micros_per_million, key_nonce, key_ciphertext
+               FROM models WHERE id = $1",
+            vec![model_id.into()],
+        ))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let nonce: Option<Vec<u8>> = row.try_get_by_index(6)?;
+    let ciphertext: Option<Vec<u8>> = row.try_get_by_index(7)?;
+    Ok(Some(crate::providers::ModelConfig {
+        provider: row.try_get_by_index(0)?,
+        label: row.try_get_by_index(1)?,
+        base_url: row.try_get_by_index(2)?,
+        model: row.try_get_by_index(3)?,
+        input_micros_per_million: row.try_get_by_index(4)?,
+        output_micros_per_million: row.try_get_by_index(5)?,
+        api_key: nonce.zip(ciphertext).and_then(|(n, c)| secrets::decrypt(settings, &n, &c)),
+    }))
+}

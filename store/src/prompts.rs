@@ -235,12 +235,7 @@ pub async fn try_it(
         crate::models::ModelError::Storage(e) => PromptError::Storage(e),
         other => PromptError::Refused(format!("The {tier} tier has no model: {other}")),
     })?;
-    let system = format!(
-        "{}\nRules:\n{}\nAnswer with one JSON object that matches this JSON Schema: {}",
-        template.objective,
-        template.rules.iter().map(|r| format!("- {r}")).collect::<Vec<_>>().join("\n"),
-        schema
-    );
+    let system = template.system_instructions(&schema);
     let completion = crate::providers::complete(&model, &system, &rendered, &schema).await.map_err(PromptError::Refused)?;
     let (output, schema_errors) = match serde_json::from_str::<Value>(&completion.text) {
         Ok(output) => {

@@ -43,30 +43,76 @@ fn client() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("an HTTP client with default settings")
 }
 
-/// Asks the model for a JSON answer to `prompt` under `system` instructions.
+/// One turn of the conversation after the system instructions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub role: &'static str,
+    pub content: String,
+}
+
+impl Message {
+    pub fn user(content: impl Into<String>) -> Self {
+        Self { role: "user", content: content.into() }
+    }
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self { role: "assistant", content: content.into() }
+    }
+}
+
+/// Why a provider call failed: worth retrying (429, 5xx, network) or not.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProviderError {
+    Retryable(String),
+    Fatal(String),
+}
+
+impl std::fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProviderError::Retryable(m) | ProviderError::Fatal(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Asks the model for a JSON answer to `prompt` under `system` instructions
+/// (the try-it box): one call, no retries.
 pub async fn complete(config: &ModelConfig, system: &str, prompt: &str, schema: &Value) -> Result<Completion, String> {
+    chat(config, system, &[Message::user(prompt)], schema).await.map_err(|e| e.to_string())
+}
+
+/// One call to the provider, in its structured-output mode where it has
+/// one: `response_format: json_schema` for OpenAI-compatible servers, a
+/// forced tool whose input schema is the response schema for Anthropic.
+pub async fn chat(config: &ModelConfig, system: &str, messages: &[Message], schema: &Value) -> Result<Completion, ProviderError> {
     match config.provider.as_str() {
         "offline" => {
-            let output = engine::offline_model::respond(prompt, schema);
+            let prompt = messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n");
+            let first = messages.first().map(|m| m.content.as_str()).unwrap_or_default();
+            let output = engine::offline_model::respond(first, schema);
             Ok(Completion {
-                tokens_in: engine::offline_model::estimate_tokens(system) + engine::offline_model::estimate_tokens(prompt),
+                tokens_in: engine::offline_model::estimate_tokens(system) + engine::offline_model::estimate_tokens(&prompt),
                 tokens_out: engine::offline_model::estimate_tokens(&output.to_string()),
                 text: output.to_string(),
             })
         }
         "openai_compatible" => {
             let url = format!("{}/chat/completions", config.base_url.trim_end_matches('/'));
+            let mut all = vec![json!({ "role": "system", "content": system })];
+            all.extend(messages.iter().map(|m| json!({ "role": m.role, "content": m.content })));
             let mut req = client().post(url).json(&json!({
                 "model": config.model,
-                "messages": [{ "role": "system", "content": system }, { "role": "user", "content": prompt }],
-                "response_format": { "type": "json_object" },
+                "messages": all,
+                "response_format": { "type": "json_schema", "json_schema": { "name": "response", "schema": schema } },
             }));
             if let Some(key) = &config.api_key {
                 req = req.bearer_auth(key);
             }
             let body = send(req).await?;
             Ok(Completion {
-                text: body["choices"][0]["message"]["content"].as_str().ok_or("the response has no message content")?.to_owned(),
+                text: body["choices"][0]["message"]["content"]
+                    .as_str()
+                    .ok_or_else(|| ProviderError::Fatal("the response has no message content".into()))?
+                    .to_owned(),
                 tokens_in: body["usage"]["prompt_tokens"].as_u64().unwrap_or(0),
                 tokens_out: body["usage"]["completion_tokens"].as_u64().unwrap_or(0),
             })
@@ -81,26 +127,40 @@ pub async fn complete(config: &ModelConfig, system: &str, prompt: &str, schema: 
                     "model": config.model,
                     "max_tokens": 1024,
                     "system": system,
-                    "messages": [{ "role": "user", "content": prompt }],
+                    "messages": messages.iter().map(|m| json!({ "role": m.role, "content": m.content })).collect::<Vec<_>>(),
+                    "tools": [{ "name": "respond", "description": "Give the answer in the required shape.", "input_schema": schema }],
+                    "tool_choice": { "type": "tool", "name": "respond" },
                 }));
             let body = send(req).await?;
+            let blocks = body["content"].as_array().cloned().unwrap_or_default();
+            let text = blocks
+                .iter()
+                .find(|b| b["type"] == "tool_use")
+                .map(|b| b["input"].to_string())
+                .or_else(|| blocks.iter().find(|b| b["type"] == "text").and_then(|b| b["text"].as_str()).map(str::to_owned))
+                .ok_or_else(|| ProviderError::Fatal("the response has neither a tool_use nor a text block".into()))?;
             Ok(Completion {
-                text: body["content"][0]["text"].as_str().ok_or("the response has no text content")?.to_owned(),
+                text,
                 tokens_in: body["usage"]["input_tokens"].as_u64().unwrap_or(0),
                 tokens_out: body["usage"]["output_tokens"].as_u64().unwrap_or(0),
             })
         }
-        other => Err(format!("unknown provider {other}")),
+        other => Err(ProviderError::Fatal(format!("unknown provider {other}"))),
     }
 }
 
-async fn send(req: reqwest::RequestBuilder) -> Result<Value, String> {
-    let res = req.send().await.map_err(|e| format!("the provider could not be reached: {e}"))?;
+async fn send(req: reqwest::RequestBuilder) -> Result<Value, ProviderError> {
+    let res = req.send().await.map_err(|e| ProviderError::Retryable(format!("the provider could not be reached: {e}")))?;
     let status = res.status();
-    let body: Value = res.json().await.map_err(|e| format!("the provider's answer is not JSON: {e}"))?;
+    let text = res.text().await.map_err(|e| ProviderError::Retryable(format!("the provider's answer was cut off: {e}")))?;
+    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     if !status.is_success() {
         let message = body["error"]["message"].as_str().unwrap_or("no message");
-        return Err(format!("the provider refused the request ({status}): {message}"));
+        let error = format!("the provider refused the request ({status}): {message}");
+        return Err(if status.as_u16() == 429 || status.is_server_error() { ProviderError::Retryable(error) } else { ProviderError::Fatal(error) });
+    }
+    if body.is_null() {
+        return Err(ProviderError::Fatal("the provider's answer is not JSON".into()));
     }
     Ok(body)
 }

@@ -1,6 +1,6 @@
 //! What every request handler and server function shares.
 
-use crate::{config::Settings, jobs::MailQueue, throttle::LoginThrottle};
+use crate::{config::Settings, jobs::{MailQueue, RunQueue}, throttle::LoginThrottle};
 use redis::aio::ConnectionManager;
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
@@ -12,6 +12,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub throttle: LoginThrottle,
     pub mail: MailQueue,
+    pub runs: RunQueue,
 }
 
 impl AppState {
@@ -21,6 +22,7 @@ impl AppState {
         Ok(Self {
             throttle: LoginThrottle::new(redis.clone(), &settings.redis_prefix),
             mail: MailQueue::new(redis.clone(), &settings.redis_prefix),
+            runs: RunQueue::new(redis.clone(), &settings.redis_prefix),
             db,
             redis,
             settings: Arc::new(settings),

@@ -1,37 +1,67 @@
 //! Steward's background worker. apalis delivers jobs from Redis; the work
-//! itself (sending email for now) lives in one module per job kind.
+//! itself lives in one module per job kind: email, runs (the run engine),
+//! and the sweeper that recovers runs whose job was lost.
 
 pub mod email;
+pub mod runs;
+pub mod sweeper;
 
 use apalis::prelude::*;
-use std::{future::Future, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 use store::{config::Settings, jobs::EmailJob};
 
-/// Runs every queue's worker until `shutdown` resolves, then stops fetching,
-/// finishes the jobs in flight and returns the ones fetched but not started
-/// to their queue.
+/// Runs every queue's worker and the sweeper until `shutdown` resolves,
+/// then stops fetching, finishes the jobs in flight and returns.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     let redis = redis::Client::open(settings.redis_url.as_str())?.get_connection_manager().await?;
+    let db = store::db::connect(&settings.database_url, (settings.runs.concurrency as u32 + 4).max(6)).await?;
     let mailer = email::Mailer::from_settings(&settings)?;
-    let backend = store::jobs::email_storage(redis, &settings.redis_prefix).poll_with_interval(Duration::from_millis(200));
+    let process = uuid::Uuid::new_v4().simple().to_string();
+    let engine = runs::Engine {
+        db,
+        settings: Arc::new(settings.clone()),
+        redis: redis.clone(),
+        mail: store::jobs::MailQueue::new(redis.clone(), &settings.redis_prefix),
+        runs: store::jobs::RunQueue::new(redis.clone(), &settings.redis_prefix),
+        http: reqwest::Client::builder().user_agent("Steward/1").build()?,
+        owner: format!("worker-{process}"),
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+        Ok::<(), std::io::Error>(())
+    };
     // A unique name per process: apalis refuses a name that heart-beat recently.
-    let name = format!("steward-email-{}", uuid::Uuid::new_v4().simple());
-    let worker = WorkerBuilder::new(name)
-        .backend(backend)
+    let email_worker = WorkerBuilder::new(format!("steward-email-{process}"))
+        .backend(store::jobs::email_storage(redis.clone(), &settings.redis_prefix).poll_with_interval(Duration::from_millis(200)))
         .data(mailer)
         .concurrency(4)
         .retry(email::retry_policy())
         .catch_panic()
         .parallelize(tokio::spawn)
         .build(email::send_email);
-    tracing::info!(queue = %store::jobs::email_queue_name(&settings.redis_prefix), "worker started");
-    worker
-        .run_until(async move {
-            shutdown.await;
-            tracing::info!("shutdown requested; finishing jobs in flight");
-            Ok::<(), std::io::Error>(())
-        })
-        .await?;
+    let run_worker = WorkerBuilder::new(format!("steward-runs-{process}"))
+        .backend(store::jobs::run_storage(redis, &settings.redis_prefix).poll_with_interval(Duration::from_millis(100)))
+        .data(engine.clone())
+        .concurrency(settings.runs.concurrency.max(1))
+        .catch_panic()
+        .parallelize(tokio::spawn)
+        .build(runs::execute_run);
+    tracing::info!(
+        email_queue = %store::jobs::email_queue_name(&settings.redis_prefix),
+        run_queue = %store::jobs::run_queue_name(&settings.redis_prefix),
+        "worker started"
+    );
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutdown requested; finishing jobs in flight");
+        let _ = stop_tx.send(true);
+    });
+    let sweeper = tokio::spawn(sweeper::run(engine, stop_rx.clone()));
+    let (mail, runs) = tokio::join!(email_worker.run_until(stopped(stop_rx.clone())), run_worker.run_until(stopped(stop_rx)));
+    let _ = sweeper.await;
+    mail?;
+    runs?;
     tracing::info!("worker stopped");
     Ok(())
 }

@@ -3,6 +3,7 @@ use sea_orm_migration::prelude::*;
 mod m20261125_000001_audit;
 mod m20261125_000002_contracts;
 mod m20261125_000003_models;
+mod m20261125_000004_runs;
 
 /// Runs with `search_path` set to one tenant schema; its bookkeeping table
 /// lives in that schema too, so every tenant records its own version.
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_audit::Migration),
             Box::new(m20261125_000002_contracts::Migration),
             Box::new(m20261125_000003_models::Migration),
+            Box::new(m20261125_000004_runs::Migration),
         ]
     }
 

@@ -1,0 +1,422 @@
+//! The pure half of executing a run: reading the run's context, CEL
+//! conditions and expressions, the approval policy, decision tables,
+//! built-in functions, templates, masking and retry timing. The worker
+//! does the I/O around these.
+
+use crate::data_contract::DataContract;
+use crate::workflow::{ApprovalCondition, Step};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::time::Duration;
+
+/// The context key holding the trigger's (normalised) record.
+pub const EVENT_KEY: &str = "event";
+
+/// A value at a dotted path (`event.primaryContact.email`).
+pub fn lookup<'a>(context: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(context, |v, key| match v {
+        Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+        _ => v.get(key),
+    })
+}
+
+/// A numeric field wherever it is: at its full path, in the trigger's
+/// record, or in any step's output (the latest output first).
+pub fn find_number(context: &Value, field: &str, latest: Option<&Value>) -> Option<f64> {
+    let as_number = |v: &Value| v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()));
+    if let Some(v) = latest.and_then(|l| lookup(l, field)).and_then(as_number) {
+        return Some(v);
+    }
+    if let Some(v) = lookup(context, field).and_then(as_number) {
+        return Some(v);
+    }
+    context.as_object()?.values().filter_map(|out| lookup(out, field)).find_map(as_number)
+}
+
+fn cel_context(context: &Value) -> Result<cel_interpreter::Context<'static>, String> {
+    let mut ctx = cel_interpreter::Context::default();
+    if let Some(map) = context.as_object() {
+        for (key, value) in map {
+            ctx.add_variable(key.as_str(), value.clone()).map_err(|e| format!("{key}: {e}"))?;
+        }
+    }
+    Ok(ctx)
+}
+
+/// Evaluates a CEL expression over the run's context.
+pub fn eval(expression: &str, context: &Value) -> Result<Value, String> {
+    let program = std::panic::catch_unwind(|| cel_interpreter::Program::compile(expression))
+        .map_err(|_| "the expression does not parse".to_string())?
+        .map_err(|e| e.to_string().lines().next().unwrap_or("the expression does not parse").to_string())?;
+    let value = program.execute(&cel_context(context)?).map_err(|e| format!("`{expression}`: {e}"))?;
+    value.json().map_err(|e| format!("`{expression}` gave a value that is not JSON: {e:?}"))
+}
+
+/// Evaluates a CEL condition; anything but `true` or `false` is an error.
+pub fn eval_bool(expression: &str, context: &Value) -> Result<bool, String> {
+    match eval(expression, context)? {
+        Value::Bool(b) => Ok(b),
+        other => Err(format!("`{expression}` must be true or false, not {other}")),
+    }
+}
+
+/// Why a run stops for a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewReason {
+    ApprovalStep,
+    LowConfidence,
+    HighValue,
+    Policy,
+    ExternalMessage,
+    Error,
+}
+
+impl ReviewReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewReason::ApprovalStep => "approval_step",
+            ReviewReason::LowConfidence => "low_confidence",
+            ReviewReason::HighValue => "high_value",
+            ReviewReason::Policy => "policy",
+            ReviewReason::ExternalMessage => "external_message",
+            ReviewReason::Error => "error",
+        }
+    }
+}
+
+/// One approval rule that holds, said the way the review queue shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyHit {
+    pub reason: ReviewReason,
+    pub rule: String,
+    pub detail: Value,
+}
+
+/// The model's confidence in a draft, as a share between 0 and 1 (a
+/// percentage is scaled down).
+pub fn confidence(draft: &Value, field: &str) -> Option<f64> {
+    let v = lookup(draft, field)?.as_f64()?;
+    Some(if v > 1.0 { v / 100.0 } else { v })
+}
+
+/// Which of the workflow's `approval.required_when` rules hold. `draft` is
+/// the latest model output; a missing confidence counts as low (a person
+/// looks when the model does not say how sure it is).
+pub fn policy_hits(conditions: &[ApprovalCondition], context: &Value, draft: Option<&Value>, confidence_field: &str) -> Vec<PolicyHit> {
+    let mut hits = Vec::new();
+    for condition in conditions {
+        match condition {
+            ApprovalCondition::ConfidenceBelow(threshold) => {
+                let Some(draft) = draft else { continue };
+                match confidence(draft, confidence_field) {
+                    Some(c) if c >= *threshold => {}
+                    found => hits.push(PolicyHit {
+                        reason: ReviewReason::LowConfidence,
+                        rule: format!("confidence_below: {threshold}"),
+                        detail: json!({ "confidence": found, "threshold": threshold }),
+                    }),
+                }
+            }
+            ApprovalCondition::FieldAbove { field, value } => {
+                if let Some(found) = find_number(context, field, draft).filter(|v| v > value) {
+                    hits.push(PolicyHit {
+                        reason: ReviewReason::HighValue,
+                        rule: format!("{field}_above: {value}"),
+                        detail: json!({ "field": field, "value": found, "threshold": value }),
+                    });
+                }
+            }
+            ApprovalCondition::FieldBelow { field, value } => {
+                if let Some(found) = find_number(context, field, draft).filter(|v| v < value) {
+                    hits.push(PolicyHit {
+                        reason: ReviewReason::Policy,
+                        rule: format!("{field}_below: {value}"),
+                        detail: json!({ "field": field, "value": found, "threshold": value }),
+                    });
+                }
+            }
+            ApprovalCondition::Expression(expr) => {
+                let mut scope = context.clone();
+                if let (Some(map), Some(draft)) = (scope.as_object_mut(), draft) {
+                    map.insert("draft".into(), draft.clone());
+                }
+                // A condition that cannot be evaluated sends the run to a person rather than past them.
+                let holds = eval_bool(expr, &scope).unwrap_or(true);
+                if holds {
+                    hits.push(PolicyHit { reason: ReviewReason::Policy, rule: format!("expression: {expr}"), detail: json!({}) });
+                }
+            }
+        }
+    }
+    hits
+}
+
+/// A rules step's decision table: CEL conditions → outputs, first match
+/// (default) or every match in order (`collect`).
+pub fn decide(step: &Step, context: &Value) -> Result<Value, String> {
+    let collect = step.hit_policy.as_deref() == Some("collect");
+    let mut matched = Vec::new();
+    for (n, rule) in step.rules.iter().enumerate() {
+        if eval_bool(&rule.when, context).map_err(|e| format!("rule {}: {e}", n + 1))? {
+            let then = render_value(&rule.then, context)?;
+            if !collect {
+                return Ok(json!({ "matched_rule": n + 1, "then": then, "decision": then }));
+            }
+            matched.push(then);
+        }
+    }
+    if collect && !matched.is_empty() {
+        return Ok(json!({ "decision": matched }));
+    }
+    Ok(json!({ "matched_rule": null, "decision": step.default.clone().unwrap_or(Value::Null) }))
+}
+
+/// The inputs of the product's automation value score.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct ValueScoreInputs {
+    pub monthly_volume: f64,
+    pub minutes_per_task: f64,
+    /// A share between 0 and 1.
+    pub error_rate: f64,
+    pub revenue_impact: f64,
+    pub compliance_risk: f64,
+}
+
+/// labour savings × 0.35 + quality gain × 0.2 + revenue impact × 0.3 −
+/// compliance risk × 0.25, where labour savings = volume × minutes and
+/// quality gain = error rate × 100.
+pub fn value_score(i: &ValueScoreInputs) -> f64 {
+    let labour = i.monthly_volume * i.minutes_per_task;
+    let quality = i.error_rate * 100.0;
+    labour * 0.35 + quality * 0.2 + i.revenue_impact * 0.3 - i.compliance_risk * 0.25
+}
+
+/// Runs a built-in function step over its input (the trigger's record
+/// unless the step names another context path).
+pub fn function(step: &Step, context: &Value, contract: Option<&DataContract>, now: DateTime<Utc>) -> Result<Value, String> {
+    let input_path = step.input.as_deref().unwrap_or(EVENT_KEY);
+    let input = lookup(context, input_path).cloned().ok_or_else(|| format!("the input `{input_path}` is not in the run's context"))?;
+    match step.function.as_deref().unwrap_or("normalize") {
+        "normalize" => {
+            let contract = contract.ok_or("normalize needs a data contract; name one with `data_contract`")?;
+            contract.apply(&input, now).map_err(|violations| {
+                violations.iter().map(|v| format!("{}: {}", v.field, v.message)).collect::<Vec<_>>().join("; ")
+            })
+        }
+        "map" | "rename" => {
+            let mut out = if step.function.as_deref() == Some("rename") { input.clone() } else { Value::Object(Map::new()) };
+            for (to, from) in &step.mapping {
+                let value = lookup(&input, from).cloned().unwrap_or(Value::Null);
+                if let Some(map) = out.as_object_mut() {
+                    if step.function.as_deref() == Some("rename") {
+                        map.remove(from);
+                    }
+                    map.insert(to.clone(), value);
+                }
+            }
+            Ok(out)
+        }
+        "pick" => {
+            let mut out = Map::new();
+            for path in &step.fields {
+                if let Some(v) = lookup(&input, path) {
+                    out.insert(path.clone(), v.clone());
+                }
+            }
+            Ok(Value::Object(out))
+        }
+        "compute" => {
+            let expr = step.expression.as_deref().ok_or("compute needs an `expression`")?;
+            eval(expr, context)
+        }
+        "value_score" => {
+            let number = |key: &str| lookup(&input, key).and_then(Value::as_f64).ok_or(format!("value_score needs a number `{key}`"));
+            let inputs = ValueScoreInputs {
+                monthly_volume: number("monthly_volume")?,
+                minutes_per_task: number("minutes_per_task")?,
+                error_rate: number("error_rate")?,
+                revenue_impact: number("revenue_impact")?,
+                compliance_risk: number("compliance_risk")?,
+            };
+            Ok(json!({ "value_score": (value_score(&inputs) * 100.0).round() / 100.0 }))
+        }
+        other => Err(format!("unknown function {other}")),
+    }
+}
+
+fn environment() -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env
+}
+
+/// Renders a minijinja template over the run's context.
+pub fn render_text(template: &str, context: &Value) -> Result<String, String> {
+    if !template.contains("{{") && !template.contains("{%") {
+        return Ok(template.to_owned());
+    }
+    environment().render_str(template, context).map_err(|e| format!("template `{template}`: {e}"))
+}
+
+/// Renders every text inside a JSON value.
+pub fn render_value(value: &Value, context: &Value) -> Result<Value, String> {
+    Ok(match value {
+        Value::String(s) => Value::String(render_text(s, context)?),
+        Value::Array(items) => Value::Array(items.iter().map(|v| render_value(v, context)).collect::<Result<_, _>>()?),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| Ok((k.clone(), render_value(v, context)?))).collect::<Result<_, String>>()?)
+        }
+        other => other.clone(),
+    })
+}
+
+pub const MASK: &str = "••••";
+
+/// A copy with every value under a sensitive key replaced, at any depth.
+pub fn mask(value: &Value, sensitive_keys: &[String]) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let masked = if sensitive_keys.iter().any(|s| s == k) && !v.is_null() { json!(MASK) } else { mask(v, sensitive_keys) };
+                    (k.clone(), masked)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(|v| mask(v, sensitive_keys)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// How long to wait before retry number `attempt` (1 = the first retry):
+/// exponential from `base` with full jitter (`jitter` in 0..1), at most a
+/// minute; a server's `Retry-After` wins when it asks for longer.
+pub fn backoff_delay(attempt: u32, base_seconds: f64, jitter: f64, retry_after_seconds: Option<f64>) -> Duration {
+    let ceiling = (base_seconds * 2f64.powi(attempt.saturating_sub(1).min(16) as i32)).min(60.0);
+    let jittered = ceiling * (0.5 + jitter.clamp(0.0, 1.0) / 2.0);
+    let wait = retry_after_seconds.map(|r| r.min(60.0)).filter(|r| *r > jittered).unwrap_or(jittered);
+    Duration::from_secs_f64(wait.max(0.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflow::Rule;
+
+    fn context() -> Value {
+        json!({
+            "event": { "companyName": "Harbor Dental", "region": "west", "annual_contract_value": 60000,
+                       "primaryContact": { "email": "dana@harbor.example", "name": "Dana" } },
+            "qualification_summary": { "fit_score": 82, "confidence": 0.9 }
+        })
+    }
+
+    #[test]
+    fn approval_policy_routes_low_confidence_and_high_value_to_people() {
+        let conditions = vec![
+            ApprovalCondition::ConfidenceBelow(0.78),
+            ApprovalCondition::FieldAbove { field: "annual_contract_value".into(), value: 50000.0 },
+        ];
+        let ctx = context();
+        let sure = json!({ "confidence": 0.9 });
+        let hits = policy_hits(&conditions, &ctx, Some(&sure), "confidence");
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].reason, ReviewReason::HighValue);
+        assert_eq!(hits[0].detail["value"], 60000.0);
+
+        let unsure = json!({ "confidence": 0.5 });
+        let hits = policy_hits(&conditions[..1], &ctx, Some(&unsure), "confidence");
+        assert_eq!(hits[0].reason, ReviewReason::LowConfidence);
+        assert_eq!(hits[0].detail["confidence"], 0.5);
+
+        let silent = json!({ "summary": "no confidence given" });
+        assert_eq!(policy_hits(&conditions[..1], &ctx, Some(&silent), "confidence")[0].reason, ReviewReason::LowConfidence);
+
+        let mut small = ctx.clone();
+        small["event"]["annual_contract_value"] = json!(1200);
+        assert!(policy_hits(&conditions, &small, Some(&sure), "confidence").is_empty(), "both clear: no review");
+        assert!(policy_hits(&conditions, &small, Some(&json!({ "confidence": 85 })), "confidence").is_empty(), "85% is 0.85");
+    }
+
+    #[test]
+    fn expressions_see_the_context_and_the_draft() {
+        let conditions = vec![ApprovalCondition::Expression("draft.fit_score < 50 || event.region == 'east'".into())];
+        assert!(policy_hits(&conditions, &context(), Some(&json!({ "fit_score": 82 })), "confidence").is_empty());
+        assert_eq!(policy_hits(&conditions, &context(), Some(&json!({ "fit_score": 20 })), "confidence").len(), 1);
+    }
+
+    #[test]
+    fn a_decision_table_takes_the_first_match_or_collects() {
+        let mut step = Step {
+            id: "route".into(),
+            kind: "rules".into(),
+            rules: vec![
+                Rule { when: "event.region == 'east'".into(), then: json!({ "owner": "sam" }) },
+                Rule { when: "qualification_summary.fit_score >= 80".into(), then: json!({ "owner": "ana", "company": "{{ event.companyName }}" }) },
+                Rule { when: "true".into(), then: json!({ "owner": "queue" }) },
+            ],
+            ..Default::default()
+        };
+        let out = decide(&step, &context()).unwrap();
+        assert_eq!(out["decision"], json!({ "owner": "ana", "company": "Harbor Dental" }));
+        assert_eq!(out["matched_rule"], 2);
+        step.hit_policy = Some("collect".into());
+        assert_eq!(decide(&step, &context()).unwrap()["decision"].as_array().unwrap().len(), 2);
+        step.rules.truncate(1);
+        step.hit_policy = None;
+        step.default = Some(json!({ "owner": "nobody" }));
+        assert_eq!(decide(&step, &context()).unwrap()["decision"], json!({ "owner": "nobody" }));
+        step.rules[0].when = "event.region + 1".into();
+        assert!(decide(&step, &context()).is_err(), "a condition that is not true/false is an error");
+    }
+
+    #[test]
+    fn built_in_functions_transform_the_record() {
+        let now = Utc::now();
+        let step = |function: &str| Step { id: "f".into(), kind: "function".into(), function: Some(function.into()), ..Default::default() };
+        let mut map = step("map");
+        map.mapping = [("company".to_string(), "companyName".to_string()), ("email".into(), "primaryContact.email".into())].into();
+        assert_eq!(function(&map, &context(), None, now).unwrap(), json!({ "company": "Harbor Dental", "email": "dana@harbor.example" }));
+        let mut pick = step("pick");
+        pick.fields = vec!["region".into()];
+        assert_eq!(function(&pick, &context(), None, now).unwrap(), json!({ "region": "west" }));
+        let mut compute = step("compute");
+        compute.expression = Some("event.companyName + ' (' + event.region + ')'".into());
+        assert_eq!(function(&compute, &context(), None, now).unwrap(), json!("Harbor Dental (west)"));
+        let mut score = step("value_score");
+        score.input = Some("candidate".into());
+        let ctx = json!({ "candidate": { "monthly_volume": 120, "minutes_per_task": 15, "error_rate": 0.08, "revenue_impact": 40, "compliance_risk": 10 } });
+        // 1800 × 0.35 + 8 × 0.2 + 40 × 0.3 − 10 × 0.25 = 630 + 1.6 + 12 − 2.5
+        assert_eq!(function(&score, &ctx, None, now).unwrap(), json!({ "value_score": 641.1 }));
+        let normalize = step("normalize");
+        let lead = DataContract::template("lead").unwrap();
+        let err = function(&normalize, &json!({ "event": { "companyName": "" } }), Some(&lead), now).unwrap_err();
+        assert!(err.contains("companyName"), "{err}");
+    }
+
+    #[test]
+    fn sensitive_values_are_masked_at_any_depth() {
+        let masked = mask(&context(), &["email".into()]);
+        assert_eq!(masked["event"]["primaryContact"]["email"], MASK);
+        assert_eq!(masked["event"]["primaryContact"]["name"], "Dana");
+    }
+
+    #[test]
+    fn templates_render_over_the_context() {
+        assert_eq!(render_text("Hi {{ event.primaryContact.name }}", &context()).unwrap(), "Hi Dana");
+        assert!(render_text("{{ event.nope }}", &context()).is_err(), "a missing value is an error, not an empty string");
+        assert_eq!(render_value(&json!({ "q": "{{ event.region }}", "n": 3 }), &context()).unwrap(), json!({ "q": "west", "n": 3 }));
+    }
+
+    #[test]
+    fn backoff_grows_jitters_and_honours_retry_after() {
+        assert_eq!(backoff_delay(1, 1.0, 1.0, None), Duration::from_secs(1));
+        assert_eq!(backoff_delay(3, 1.0, 1.0, None), Duration::from_secs(4));
+        assert_eq!(backoff_delay(3, 1.0, 0.0, None), Duration::from_secs(2));
+        assert_eq!(backoff_delay(30, 1.0, 1.0, None), Duration::from_secs(60));
+        assert_eq!(backoff_delay(1, 1.0, 1.0, Some(7.0)), Duration::from_secs(7));
+        assert_eq!(backoff_delay(1, 1.0, 1.0, Some(3600.0)), Duration::from_secs(60));
+    }
+}

@@ -1,0 +1,286 @@
+//! Public forms: every published workflow whose trigger source is a form
+//! gets a hosted page at `/forms/<business>/<workflow>` and accepts posts
+//! there (also from the snippet embedded on the business's own site). The
+//! fields come from the workflow's data contract; a broken record is shown
+//! again with the reason next to each field. Spam meets a honeypot field
+//! and a per-address rate limit.
+
+use crate::api_error::ApiError;
+use actix_web::{web, HttpRequest, HttpResponse};
+use engine::data_contract::{DataContract, FieldType};
+use redis::AsyncCommands;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use store::ingest::{self, Accepted, Channel, Incoming, IngestError, Target};
+use store::state::AppState;
+
+/// The hidden field people never fill in and bots do.
+pub const HONEYPOT: &str = "company_website";
+/// Posts per address per workflow per minute.
+pub const RATE_PER_MINUTE: i64 = 10;
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// "primaryContact.email" → "Primary contact email".
+fn label(path: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in path.split('.').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        for (j, c) in part.replace('_', " ").chars().enumerate() {
+            if c.is_uppercase() && j > 0 {
+                out.push(' ');
+                out.extend(c.to_lowercase());
+            } else if i == 0 && j == 0 {
+                out.extend(c.to_uppercase());
+            } else {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// The fields a form asks for: every field of the data contract except
+/// the staleness timestamp (the server stamps it). Controlled fields
+/// (with allowed values) come after the free ones.
+fn form_fields(contract: &DataContract) -> Vec<(&String, &engine::data_contract::FieldRule)> {
+    let stamp = contract.last_updated.as_ref().map(|s| s.field.as_str());
+    let mut fields: Vec<_> = contract.fields.iter().filter(|(p, _)| Some(p.as_str()) != stamp).collect();
+    fields.sort_by_key(|(_, r)| !r.allowed.is_empty());
+    fields
+}
+
+/// The form's inputs, shared by the hosted page and the embeddable snippet.
+pub fn inputs_html(contract: &DataContract, values: &BTreeMap<String, String>, errors: &BTreeMap<String, String>) -> String {
+    let mut html = String::new();
+    let mut more = String::new();
+    for (path, rule) in form_fields(contract) {
+        let id = format!("f-{}", path.replace('.', "-"));
+        let value = values.get(path.as_str()).map(|v| escape(v)).unwrap_or_default();
+        let required = if rule.required { " required" } else { "" };
+        let input = if !rule.allowed.is_empty() {
+            let options: String = rule
+                .allowed
+                .iter()
+                .map(|o| format!("<option{}>{}</option>", if values.get(path.as_str()) == Some(o) { " selected" } else { "" }, escape(o)))
+                .collect();
+            format!("<select id=\"{id}\" name=\"{path}\"{required}>{options}</select>")
+        } else if path.ends_with("inquiry_text") || path.ends_with("body") || path.ends_with("description") {
+            format!("<textarea id=\"{id}\" name=\"{path}\" rows=\"4\"{required}>{value}</textarea>")
+        } else {
+            let kind = match rule.kind {
+                FieldType::Email => "email",
+                FieldType::Number | FieldType::Integer => "number",
+                _ => "text",
+            };
+            format!("<input id=\"{id}\" name=\"{path}\" type=\"{kind}\" value=\"{value}\"{required} />")
+        };
+        let error = errors
+            .get(path.as_str())
+            .map(|e| format!("<p class=\"field-error\" id=\"{id}-error\" role=\"alert\">{}</p>", escape(e)))
+            .unwrap_or_default();
+        let block = format!("<div class=\"field\"><label for=\"{id}\">{}{}</label>{input}{error}</div>\n", label(path), if rule.required { " *" } else { "" });
+        if rule.allowed.is_empty() {
+            html.push_str(&block);
+        } else {
+            more.push_str(&block);
+        }
+    }
+    if !more.is_empty() {
+        html.push_str(&format!("<details{}><summary>More details</summary>{more}</details>\n", if errors.is_empty() { "" } else { " open" }));
+    }
+    html.push_str(&format!(
+        "<div aria-hidden=\"true\" style=\"position:absolute;left:-10000px\"><label>Leave this empty<input name=\"{HONEYPOT}\" tabindex=\"-1\" autocomplete=\"off\" /></label></div>\n"
+    ));
+    html
+}
+
+/// The snippet a business pastes into its own site.
+pub fn snippet(public_url: &str, slug: &str, workflow: &str, contract: &DataContract) -> String {
+    format!(
+        "<form action=\"{}/forms/{slug}/{workflow}\" method=\"post\">\n{}<button type=\"submit\">Send</button>\n</form>",
+        public_url.trim_end_matches('/'),
+        inputs_html(contract, &BTreeMap::new(), &BTreeMap::new())
+    )
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><link rel=\"stylesheet\" href=\"/pkg/steward.css\"></head><body class=\"hosted-form\"><main class=\"centered\"><div class=\"card narrow\">{body}</div></main></body></html>",
+        escape(title)
+    )
+}
+
+fn form_page(target: &Target, contract: &DataContract, values: &BTreeMap<String, String>, errors: &BTreeMap<String, String>, banner: &str) -> String {
+    let submission = uuid::Uuid::new_v4();
+    let description = target.contract.description.clone().unwrap_or_else(|| "Tell us about your request and we will get back to you.".into());
+    page(
+        &label(&target.workflow_name),
+        &format!(
+            "<h1>{}</h1><p class=\"muted\">{}</p>{banner}<form method=\"post\" class=\"stack\" novalidate>\
+             <input type=\"hidden\" name=\"submission_id\" value=\"{submission}\" />{}<button class=\"button\" type=\"submit\">Send</button></form>",
+            escape(&label(&contract.object)),
+            escape(&description),
+            inputs_html(contract, values, errors)
+        ),
+    )
+}
+
+async fn form_target(state: &AppState, slug: &str, workflow: &str) -> Result<(Target, DataContract), ApiError> {
+    let target = ingest::target(&state.db, slug, workflow).await?;
+    if !target.contract.trigger.is_form() {
+        return Err(ApiError::NotFound(format!("{workflow} is not triggered by a form")));
+    }
+    let contract = target.data_contract.clone().ok_or_else(|| ApiError::NotFound(format!("{workflow} has no data contract to build a form from")))?;
+    Ok((target, contract))
+}
+
+fn html_error(e: &ApiError) -> HttpResponse {
+    HttpResponse::build(e.status()).content_type("text/html; charset=utf-8").body(page("Form", &format!("<h1>Sorry</h1><p>{}</p>", escape(&e.body().message))))
+}
+
+/// `GET /forms/{business}/{workflow}`: the hosted form.
+pub async fn show(path: web::Path<(String, String)>, state: web::Data<AppState>) -> HttpResponse {
+    let (slug, workflow) = path.into_inner();
+    match form_target(&state, &slug, &workflow).await {
+        Ok((target, contract)) => HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(form_page(&target, &contract, &BTreeMap::new(), &BTreeMap::new(), "")),
+        Err(e) => html_error(&e),
+    }
+}
+
+/// Form fields → the record: dotted names nest, numbers become numbers.
+fn record_from(fields: &BTreeMap<String, String>, contract: &DataContract) -> Value {
+    let mut record = Value::Object(Map::new());
+    for (path, raw) in fields {
+        let Some(rule) = contract.fields.get(path) else { continue };
+        let text = raw.trim();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            match rule.kind {
+                FieldType::Number => text.parse::<f64>().map(|n| json!(n)).unwrap_or_else(|_| json!(text)),
+                FieldType::Integer => text.parse::<i64>().map(|n| json!(n)).unwrap_or_else(|_| json!(text)),
+                FieldType::Boolean => json!(matches!(text, "true" | "on" | "yes")),
+                _ => json!(text),
+            }
+        };
+        let mut cur = &mut record;
+        let parts: Vec<&str> = path.split('.').collect();
+        for part in &parts[..parts.len() - 1] {
+            let map = cur.as_object_mut().expect("objects all the way down");
+            cur = map.entry(part.to_string()).or_insert_with(|| Value::Object(Map::new()));
+        }
+        if let Some(map) = cur.as_object_mut() {
+            map.insert(parts[parts.len() - 1].to_owned(), value);
+        }
+    }
+    record
+}
+
+/// `POST /forms/{business}/{workflow}`
+pub async fn submit(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (slug, workflow) = path.into_inner();
+    let wants_json = req.headers().get("accept").and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("application/json"));
+    let (target, contract) = match form_target(&state, &slug, &workflow).await {
+        Ok(t) => t,
+        Err(e) => return if wants_json { e.response() } else { html_error(&e) },
+    };
+    let body = match crate::ingest::read_body(payload, state.settings.max_event_bytes).await {
+        Ok(b) => b,
+        Err(e) => return if wants_json { e.response() } else { html_error(&e) },
+    };
+    let fields: BTreeMap<String, String> = match serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) {
+        Ok(pairs) => pairs.into_iter().collect(),
+        Err(e) => {
+            let e = ApiError::bad_request("body", format!("the form could not be read: {e}"));
+            return if wants_json { e.response() } else { html_error(&e) };
+        }
+    };
+    let address = req.connection_info().peer_addr().unwrap_or("unknown").to_owned();
+    let key = format!("{}:formrate:{}:{}:{address}", state.settings.redis_prefix, target.schema_name, workflow);
+    let mut redis = state.redis.clone();
+    let count: i64 = redis.incr(&key, 1).await.unwrap_or(0);
+    if count == 1 {
+        let _: Result<(), _> = redis.expire(&key, 60).await;
+    }
+    if count > RATE_PER_MINUTE {
+        let _ = ingest::record_delivery(&state.db, &target.schema_name, &workflow, Channel::Form, "rejected", 429, "rate limited", None).await;
+        let e = ApiError::RateLimited("Too many submissions from your address; wait a minute and send it again.".into());
+        return if wants_json { e.response() } else { html_error(&e) };
+    }
+    let thanks = |run_id: uuid::Uuid| {
+        if wants_json {
+            HttpResponse::Accepted().json(json!({ "run_id": run_id, "status": "queued" }))
+        } else {
+            HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page(
+                "Thank you",
+                &format!("<h1>Thank you</h1><p>We have your request and will be in touch soon.</p><p class=\"muted small\">Reference {run_id}</p>"),
+            ))
+        }
+    };
+    if fields.get(HONEYPOT).is_some_and(|v| !v.trim().is_empty()) {
+        // Looks like success to the bot; stored nowhere but the count.
+        let _ = ingest::record_delivery(&state.db, &target.schema_name, &workflow, Channel::Form, "spam", 200, "honeypot field filled", None).await;
+        return thanks(uuid::Uuid::nil());
+    }
+    let mut record = record_from(&fields, &contract);
+    if let (Some(stamp), Some(map)) = (&contract.last_updated, record.as_object_mut()) {
+        map.entry(stamp.field.clone()).or_insert_with(|| json!(chrono::Utc::now().to_rfc3339()));
+    }
+    let incoming = Incoming {
+        channel: Channel::Form,
+        event_type: target.contract.trigger.event.clone(),
+        idempotency_key: fields.get("submission_id").filter(|s| !s.is_empty()).map(|s| format!("form:{s}")),
+        raw: json!(fields.iter().filter(|(k, _)| k.as_str() != HONEYPOT).collect::<BTreeMap<_, _>>()),
+        record,
+    };
+    match ingest::accept(&state.db, &state.settings, &target, &incoming, chrono::Utc::now()).await {
+        Ok(Accepted::New { run_id, .. }) => {
+            if let Err(e) = state.runs.wake(ingest::run_job(&target, run_id)).await {
+                tracing::warn!(error = %e, %run_id, "could not wake a worker; the sweeper will");
+            }
+            thanks(run_id)
+        }
+        Ok(Accepted::Duplicate { run_id }) => thanks(run_id),
+        Err(IngestError::Invalid(violations)) if !wants_json => {
+            let errors: BTreeMap<String, String> = violations.iter().map(|v| (v.field.clone(), v.message.clone())).collect();
+            let banner = "<p class=\"form-error\" role=\"alert\">Please correct the fields marked below.</p>";
+            HttpResponse::UnprocessableEntity().content_type("text/html; charset=utf-8").body(form_page(&target, &contract, &fields, &errors, banner))
+        }
+        Err(e) => {
+            let e = ApiError::from(e);
+            if wants_json { e.response() } else { html_error(&e) }
+        }
+    }
+}
+
+/// Documentation only: the form post as the OpenAPI document describes it.
+#[utoipa::path(
+    post,
+    path = "/forms/{business}/{workflow}",
+    tag = "ingestion",
+    params(("business" = String, Path), ("workflow" = String, Path)),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+                 description = "The data contract's fields by dotted name (primaryContact.email=…), plus an optional submission_id that makes a double submit count once"),
+    responses(
+        (status = 200, description = "HTML thank-you page (or 202 JSON with Accept: application/json)"),
+        (status = 404, description = "No such form", body = crate::api_error::ErrorBody),
+        (status = 409, description = "Not published", body = crate::api_error::ErrorBody),
+        (status = 422, description = "The form again with the reason next to each field (JSON: every field and reason)", body = crate::api_error::ErrorBody),
+        (status = 429, description = "Too many submissions from one address", body = crate::api_error::ErrorBody),
+    )
+)]
+#[allow(dead_code)]
+pub(crate) fn submit_doc() {}

@@ -1,0 +1,311 @@
+//! The public doors events come in by: `POST /hooks/<business>/<workflow>`
+//! (Standard Webhooks signatures; plain JSON or CloudEvents 1.0 in
+//! structured or binary mode), the signed-in events API, and the run status
+//! API. Every answer is JSON with a reason; an accepted event is committed
+//! before the 202.
+
+use crate::api_error::ApiError;
+use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use store::ingest::{self, Accepted, Channel, Incoming, IngestError, Target};
+use store::state::AppState;
+use store::webhook_secrets::SignatureHeaders;
+use utoipa::ToSchema;
+
+/// What a sender hears when an event is accepted (202) or repeated (200).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AcceptedEvent {
+    /// The run the event started.
+    pub run_id: uuid::Uuid,
+    /// `queued` for a new event; `duplicate` for a repeat of an accepted one.
+    pub status: String,
+    /// Where the run's status can be read (JSON, for a signed-in member).
+    pub status_url: String,
+}
+
+/// Reads the body, refusing it (413) past the configured limit.
+pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request("body", format!("the body could not be read: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::TooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+fn header_text(req: &HttpRequest, name: &str) -> Option<String> {
+    req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned).filter(|v| !v.trim().is_empty())
+}
+
+pub fn status_url(state: &AppState, slug: &str, run_id: uuid::Uuid) -> String {
+    format!("{}/api/v1/t/{slug}/runs/{run_id}", state.settings.public_url.as_str().trim_end_matches('/'))
+}
+
+/// Accepts an event for a target, wakes its run, and says so.
+pub async fn admit(state: &AppState, target: &Target, incoming: Incoming) -> Result<HttpResponse, ApiError> {
+    let accepted = ingest::accept(&state.db, &state.settings, target, &incoming, chrono::Utc::now()).await?;
+    let run_id = accepted.run_id();
+    let body = |status: &str| AcceptedEvent { run_id, status: status.into(), status_url: status_url(state, &target.tenant_slug, run_id) };
+    Ok(match accepted {
+        Accepted::New { .. } => {
+            if let Err(e) = state.runs.wake(ingest::run_job(target, run_id)).await {
+                // The event and run are committed; the sweeper sends the job later.
+                tracing::warn!(error = %e, %run_id, "could not wake a worker; the sweeper will");
+            }
+            HttpResponse::Accepted().json(body("queued"))
+        }
+        Accepted::Duplicate { .. } => HttpResponse::Ok().json(body("duplicate")),
+    })
+}
+
+/// Turns a delivery into an event, by its content type: CloudEvents
+/// structured (`application/cloudevents+json`), CloudEvents binary (`ce-*`
+/// headers), or a plain JSON record.
+pub fn interpret(req: &HttpRequest, body: &[u8], expected_event: &str, channel: Channel) -> Result<Incoming, ApiError> {
+    let content_type = header_text(req, "content-type").unwrap_or_default().to_lowercase();
+    let parsed: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request("body", format!("the body is not JSON: {e}")))?;
+    let check_type = |found: &str| {
+        if found == expected_event {
+            Ok(())
+        } else {
+            Err(ApiError::invalid(vec![("type".into(), "type".into(), format!("this workflow takes '{expected_event}' events, not '{found}'"))]))
+        }
+    };
+    if content_type.starts_with("application/cloudevents+json") {
+        let mut missing = Vec::new();
+        for attr in ["specversion", "id", "source", "type"] {
+            if parsed.get(attr).and_then(Value::as_str).is_none_or(|s| s.trim().is_empty()) {
+                missing.push((attr.to_string(), "required".to_string(), format!("the CloudEvents attribute `{attr}` is required")));
+            }
+        }
+        if parsed.get("specversion").and_then(Value::as_str).is_some_and(|v| v != "1.0") {
+            missing.push(("specversion".into(), "allowed".into(), "only CloudEvents specversion 1.0 is accepted".into()));
+        }
+        if !missing.is_empty() {
+            return Err(ApiError::invalid(missing));
+        }
+        let event_type = parsed["type"].as_str().unwrap_or_default().to_owned();
+        check_type(&event_type)?;
+        return Ok(Incoming {
+            channel: Channel::CloudEvent,
+            event_type,
+            idempotency_key: parsed["id"].as_str().map(|id| format!("ce:{}:{id}", parsed["source"].as_str().unwrap_or_default())),
+            record: parsed.get("data").cloned().unwrap_or(Value::Null),
+            raw: parsed,
+        });
+    }
+    if let Some(spec) = header_text(req, "ce-specversion") {
+        let mut missing = Vec::new();
+        for attr in ["id", "source", "type"] {
+            if header_text(req, &format!("ce-{attr}")).is_none() {
+                missing.push((attr.to_string(), "required".to_string(), format!("the CloudEvents header `ce-{attr}` is required")));
+            }
+        }
+        if spec != "1.0" {
+            missing.push(("specversion".into(), "allowed".into(), "only CloudEvents specversion 1.0 is accepted".into()));
+        }
+        if !missing.is_empty() {
+            return Err(ApiError::invalid(missing));
+        }
+        let event_type = header_text(req, "ce-type").unwrap_or_default();
+        check_type(&event_type)?;
+        let attributes: serde_json::Map<String, Value> = req
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().strip_prefix("ce-")?.to_owned(), json!(v.to_str().ok()?))))
+            .collect();
+        return Ok(Incoming {
+            channel: Channel::CloudEvent,
+            event_type,
+            idempotency_key: Some(format!("ce:{}:{}", header_text(req, "ce-source").unwrap_or_default(), header_text(req, "ce-id").unwrap_or_default())),
+            raw: json!({ "attributes": attributes, "data": parsed }),
+            record: parsed,
+        });
+    }
+    let key = header_text(req, "idempotency-key").or_else(|| header_text(req, "webhook-id"));
+    Ok(Incoming { channel, event_type: expected_event.to_owned(), idempotency_key: key, raw: parsed.clone(), record: parsed })
+}
+
+/// `POST /hooks/{business}/{workflow}`
+#[utoipa::path(
+    post,
+    path = "/hooks/{business}/{workflow}",
+    tag = "ingestion",
+    params(
+        ("business" = String, Path, description = "The business's address, e.g. acme-plumbing"),
+        ("workflow" = String, Path, description = "The workflow's name"),
+        ("webhook-id" = String, Header, description = "Standard Webhooks message id; also the idempotency key"),
+        ("webhook-timestamp" = i64, Header, description = "Unix seconds; refused when more than 5 minutes off"),
+        ("webhook-signature" = String, Header, description = "`v1,<base64 HMAC-SHA256 of id.timestamp.body>`"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Overrides webhook-id as the idempotency key"),
+    ),
+    request_body(content = serde_json::Value, description = "The record as JSON, or a CloudEvent (structured: application/cloudevents+json; binary: ce-* headers)"),
+    responses(
+        (status = 202, description = "Accepted and committed; the run is queued", body = AcceptedEvent),
+        (status = 200, description = "A repeat of an accepted delivery: the original run", body = AcceptedEvent),
+        (status = 400, description = "The body is not JSON", body = crate::api_error::ErrorBody),
+        (status = 401, description = "Unsigned, badly signed or stale", body = crate::api_error::ErrorBody),
+        (status = 404, description = "No such business or workflow", body = crate::api_error::ErrorBody),
+        (status = 409, description = "The workflow is not published", body = crate::api_error::ErrorBody),
+        (status = 413, description = "The body is larger than the limit", body = crate::api_error::ErrorBody),
+        (status = 422, description = "The record breaks the data contract: every field and reason", body = crate::api_error::ErrorBody),
+    )
+)]
+pub async fn webhook(req: HttpRequest, path: web::Path<(String, String)>, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    let (slug, workflow) = path.into_inner();
+    let result = async {
+        let body = read_body(payload, state.settings.max_event_bytes).await?;
+        let target = ingest::target(&state.db, &slug, &workflow).await?;
+        let headers = SignatureHeaders {
+            id: header_text(&req, "webhook-id"),
+            timestamp: header_text(&req, "webhook-timestamp"),
+            signature: header_text(&req, "webhook-signature"),
+        };
+        if let Err(e) = ingest::verify_signature(&state.db, &state.settings, &target, &headers, &body).await {
+            let reason = e.to_string();
+            let _ = ingest::record_delivery(&state.db, &target.schema_name, &workflow, Channel::Webhook, "unauthorized", 401, &reason, None).await;
+            return Err(e.into());
+        }
+        let incoming = match interpret(&req, &body, &target.contract.trigger.event, Channel::Webhook) {
+            Ok(i) => i,
+            Err(e) => {
+                let _ = ingest::record_delivery(&state.db, &target.schema_name, &workflow, Channel::Webhook, "rejected", e.status().as_u16(), &e.to_string(), None)
+                    .await;
+                return Err(e);
+            }
+        };
+        admit(&state, &target, incoming).await
+    }
+    .await;
+    result.unwrap_or_else(|e| e.response())
+}
+
+/// `POST /api/v1/t/{business}/workflows/{workflow}/events`: an internal
+/// message from a signed-in engineer, operator or owner (or a tool using
+/// their session).
+#[utoipa::path(
+    post,
+    path = "/api/v1/t/{business}/workflows/{workflow}/events",
+    tag = "ingestion",
+    params(("business" = String, Path), ("workflow" = String, Path),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat count once")),
+    request_body(content = serde_json::Value, description = "The record as JSON"),
+    responses(
+        (status = 202, description = "Accepted and committed", body = AcceptedEvent),
+        (status = 200, description = "A repeat: the original run", body = AcceptedEvent),
+        (status = 401, description = "Not signed in", body = crate::api_error::ErrorBody),
+        (status = 403, description = "Another business, or a role that may not send events", body = crate::api_error::ErrorBody),
+        (status = 404, description = "No such workflow", body = crate::api_error::ErrorBody),
+        (status = 409, description = "Not published", body = crate::api_error::ErrorBody),
+        (status = 413, description = "Too large", body = crate::api_error::ErrorBody),
+        (status = 422, description = "Breaks the data contract", body = crate::api_error::ErrorBody),
+    ),
+    security(("session" = []))
+)]
+pub async fn api_event(req: HttpRequest, path: web::Path<(String, String)>, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    let (slug, workflow) = path.into_inner();
+    let result = async {
+        crate::api_error::member(&req, &state, &slug, engine::Page::Runs).await?;
+        let body = read_body(payload, state.settings.max_event_bytes).await?;
+        let target = ingest::target(&state.db, &slug, &workflow).await?;
+        let incoming = interpret(&req, &body, &target.contract.trigger.event, Channel::Api)?;
+        admit(&state, &target, incoming).await
+    }
+    .await;
+    result.unwrap_or_else(|e| e.response())
+}
+
+/// A run's state, for whoever sent its event.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RunStatus {
+    pub run_id: uuid::Uuid,
+    pub workflow: String,
+    pub workflow_version: i32,
+    /// queued, running, waiting_for_review, completed, failed or cancelled.
+    pub status: String,
+    pub error: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The steps finished so far, in order.
+    pub steps: Vec<StepStatus>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StepStatus {
+    pub id: String,
+    pub kind: String,
+    pub status: String,
+    pub attempts: i32,
+}
+
+/// `GET /api/v1/t/{business}/runs/{run_id}`
+#[utoipa::path(
+    get,
+    path = "/api/v1/t/{business}/runs/{run_id}",
+    tag = "runs",
+    params(("business" = String, Path), ("run_id" = uuid::Uuid, Path)),
+    responses(
+        (status = 200, description = "The run", body = RunStatus),
+        (status = 401, description = "Not signed in", body = crate::api_error::ErrorBody),
+        (status = 403, description = "Another business or role", body = crate::api_error::ErrorBody),
+        (status = 404, description = "No such run", body = crate::api_error::ErrorBody),
+    ),
+    security(("session" = []))
+)]
+pub async fn run_status(req: HttpRequest, path: web::Path<(String, uuid::Uuid)>, state: web::Data<AppState>) -> HttpResponse {
+    let (slug, run_id) = path.into_inner();
+    let result = async {
+        let member = crate::api_error::member(&req, &state, &slug, engine::Page::Runs).await?;
+        let detail = store::runs::detail(&state.db, &member.schema_name, run_id).await?.ok_or(ApiError::NotFound("there is no such run".into()))?;
+        Ok::<_, ApiError>(HttpResponse::Ok().json(RunStatus {
+            run_id,
+            workflow: detail.run.workflow_name,
+            workflow_version: detail.run.workflow_version,
+            status: detail.run.status,
+            error: detail.run.error,
+            created_at: detail.run.created_at,
+            finished_at: detail.run.finished_at,
+            steps: detail.steps.into_iter().map(|s| StepStatus { id: s.step_id, kind: s.kind, status: s.status, attempts: s.attempts }).collect(),
+        }))
+    }
+    .await;
+    result.unwrap_or_else(|e| e.response())
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::UnknownWorkflow(_) => ApiError::NotFound(e.to_string()),
+            IngestError::NotPublished(_) => ApiError::Conflict(e.to_string()),
+            IngestError::Unauthorized(reason) => ApiError::Unauthorized(reason),
+            IngestError::Invalid(violations) => ApiError::invalid(violations.into_iter().map(|v| (v.field, v.rule, v.message)).collect()),
+            IngestError::Storage(e) => ApiError::Storage(e.to_string()),
+        }
+    }
+}
+
+/// `GET /demo/company-lookup?email=…`: the demo business's stand-in for a
+/// company-data provider, so the seeded workflow's enrichment step makes a
+/// real HTTP call with no outside service. Deterministic by domain.
+pub async fn demo_company_lookup(query: web::Query<std::collections::HashMap<String, String>>) -> HttpResponse {
+    let email = query.get("email").cloned().unwrap_or_default();
+    let domain = email.rsplit_once('@').map(|(_, d)| d.to_lowercase()).unwrap_or_default();
+    if domain.is_empty() {
+        return ApiError::bad_request("email", "give an email address whose domain to look up").response();
+    }
+    let hash = domain.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+    let industries = ["dental care", "property management", "hospitality", "retail", "construction", "healthcare"];
+    let name = domain.split('.').next().unwrap_or(&domain).replace('-', " ");
+    HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "public, max-age=3600")).json(json!({
+        "domain": domain,
+        "name": name,
+        "industry": industries[(hash % industries.len() as u64) as usize],
+        "employees": 5 + (hash % 400),
+        "source": "steward demo directory",
+    }))
+}

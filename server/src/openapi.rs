@@ -1,0 +1,32 @@
+//! The OpenAPI document of Steward's public HTTP API, served at
+//! `/api/openapi.json` and generated from the handlers' annotations.
+
+use actix_web::HttpResponse;
+use utoipa::{
+    openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
+    Modify, OpenApi,
+};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Steward", description = "Events in, runs out: webhooks (Standard Webhooks, CloudEvents 1.0), the events API and run status."),
+    paths(crate::ingest::webhook, crate::ingest::api_event, crate::ingest::run_status, crate::forms::submit_doc),
+    components(schemas(crate::ingest::AcceptedEvent, crate::ingest::RunStatus, crate::ingest::StepStatus, crate::api_error::ErrorBody, crate::api_error::FieldProblem)),
+    modifiers(&SessionCookie),
+    tags((name = "ingestion", description = "Sending events to a workflow"), (name = "runs", description = "What became of them"))
+)]
+pub struct ApiDoc;
+
+struct SessionCookie;
+
+impl Modify for SessionCookie {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(store::auth::SESSION_COOKIE))));
+        }
+    }
+}
+
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

@@ -1,0 +1,337 @@
+//! Ingestion: an event for a workflow, from any channel, is checked against
+//! the workflow's data contract and committed, with its run, before the
+//! sender hears 202. Refusals are counted as deliveries; records that
+//! break the contract are kept in the exceptions report.
+
+use crate::db::{is_unique_violation, stmt, tenant_txn};
+use crate::jobs::RunJob;
+use chrono::{DateTime, Utc};
+use engine::data_contract::{DataContract, Violation};
+use engine::prompt::PromptTemplate;
+use engine::workflow::WorkflowContract;
+use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction};
+use serde_json::{json, Value};
+
+/// Where an event came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Webhook,
+    CloudEvent,
+    Form,
+    Api,
+    Cli,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Webhook => "webhook",
+            Channel::CloudEvent => "cloudevents",
+            Channel::Form => "form",
+            Channel::Api => "api",
+            Channel::Cli => "cli",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("there is no workflow named {0} here")]
+    UnknownWorkflow(String),
+    #[error("workflow {0} has no published version, so it does not accept events yet")]
+    NotPublished(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("the record breaks the data contract")]
+    Invalid(Vec<Violation>),
+    #[error(transparent)]
+    Storage(#[from] DbErr),
+}
+
+/// The live workflow an event is for, with what checks it at the door.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub tenant_id: Uuid,
+    pub tenant_slug: String,
+    pub schema_name: String,
+    pub workflow_id: Uuid,
+    pub workflow_name: String,
+    pub version: i32,
+    pub contract: WorkflowContract,
+    pub data_contract: Option<DataContract>,
+    pub retention_days: i32,
+}
+
+/// Finds the workflow by business and name. Unknown → 404; not published → 409.
+pub async fn target(db: &DatabaseConnection, slug: &str, workflow: &str) -> Result<Target, IngestError> {
+    let tenant = crate::tenants::find_by_slug(db, slug).await?.ok_or_else(|| IngestError::UnknownWorkflow(workflow.to_owned()))?;
+    let txn = tenant_txn(db, &tenant.schema_name).await?;
+    let row = txn
+        .query_one_raw(stmt(
+            "SELECT w.id, w.live_version, v.contract, w.exception_retention_days
+               FROM workflows w LEFT JOIN workflow_versions v ON v.workflow_id = w.id AND v.number = w.live_version
+              WHERE w.name = $1",
+            vec![workflow.into()],
+        ))
+        .await?
+        .ok_or_else(|| IngestError::UnknownWorkflow(workflow.to_owned()))?;
+    let version: Option<i32> = row.try_get_by_index(1)?;
+    let Some(version) = version else { return Err(IngestError::NotPublished(workflow.to_owned())) };
+    let contract: WorkflowContract = serde_json::from_value(row.try_get_by_index::<Value>(2)?)
+        .map_err(|e| DbErr::Custom(format!("stored contract of {workflow} v{version} does not decode: {e}")))?;
+    let data_contract = match contract.trigger.contract_name() {
+        Some(name) => data_contract_in(&txn, &name).await?,
+        None => None,
+    };
+    let target = Target {
+        tenant_id: tenant.id,
+        tenant_slug: tenant.slug.clone(),
+        schema_name: tenant.schema_name.clone(),
+        workflow_id: row.try_get_by_index(0)?,
+        workflow_name: workflow.to_owned(),
+        version,
+        contract,
+        data_contract,
+        retention_days: row.try_get_by_index(3)?,
+    };
+    txn.commit().await?;
+    Ok(target)
+}
+
+pub async fn data_contract_in(txn: &DatabaseTransaction, name: &str) -> Result<Option<DataContract>, DbErr> {
+    Ok(txn
+        .query_one_raw(stmt("SELECT document FROM data_contracts WHERE name = $1", vec![name.into()]))
+        .await?
+        .and_then(|r| r.try_get_by_index::<Value>(0).ok())
+        .and_then(|doc| DataContract::from_json(&doc).ok()))
+}
+
+/// Checks a delivery's Standard Webhooks signature against the workflow's current secrets.
+pub async fn verify_signature(
+    db: &DatabaseConnection,
+    settings: &crate::config::Settings,
+    target: &Target,
+    headers: &crate::webhook_secrets::SignatureHeaders,
+    body: &[u8],
+) -> Result<(), IngestError> {
+    let txn = tenant_txn(db, &target.schema_name).await?;
+    let secrets = crate::webhook_secrets::valid_secrets(&txn, settings, target.workflow_id).await?;
+    txn.commit().await?;
+    crate::webhook_secrets::verify(&secrets, headers, body).map_err(IngestError::Unauthorized)
+}
+
+/// An event as it arrived.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub channel: Channel,
+    pub event_type: String,
+    pub idempotency_key: Option<String>,
+    /// The business record (the CloudEvents `data`, the webhook body, the form fields).
+    pub record: Value,
+    /// Everything received, for the exceptions report and the run's source event.
+    pub raw: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Accepted {
+    /// A new event and its queued run.
+    New { run_id: Uuid, event_id: Uuid },
+    /// The same idempotency key was accepted before: its run.
+    Duplicate { run_id: Uuid },
+}
+
+impl Accepted {
+    pub fn run_id(&self) -> Uuid {
+        match self {
+            Accepted::New { run_id, .. } | Accepted::Duplicate { run_id } => *run_id,
+        }
+    }
+}
+
+/// Counts a delivery, whatever became of it.
+pub async fn record_delivery(
+    db: &DatabaseConnection,
+    schema: &str,
+    workflow: &str,
+    channel: Channel,
+    outcome: &str,
+    status_code: u16,
+    reason: &str,
+    run_id: Option<Uuid>,
+) -> Result<(), DbErr> {
+    let txn = tenant_txn(db, schema).await?;
+    delivery_in(&txn, workflow, channel, outcome, status_code, reason, run_id).await?;
+    txn.commit().await
+}
+
+async fn delivery_in(
+    txn: &DatabaseTransaction,
+    workflow: &str,
+    channel: Channel,
+    outcome: &str,
+    status_code: u16,
+    reason: &str,
+    run_id: Option<Uuid>,
+) -> Result<(), DbErr> {
+    txn.execute_raw(stmt(
+        "INSERT INTO deliveries (workflow_name, channel, outcome, status_code, reason, run_id) VALUES ($1, $2, $3, $4, $5, $6)",
+        vec![workflow.into(), channel.as_str().into(), outcome.into(), (status_code as i32).into(), reason.into(), run_id.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+async fn existing_run(txn: &DatabaseTransaction, workflow_id: Uuid, key: &str) -> Result<Option<Uuid>, DbErr> {
+    Ok(txn
+        .query_one_raw(stmt(
+            "SELECT r.id FROM events e JOIN runs r ON r.event_id = e.id WHERE e.workflow_id = $1 AND e.idempotency_key = $2",
+            vec![workflow_id.into(), key.into()],
+        ))
+        .await?
+        .and_then(|r| r.try_get_by_index::<Uuid>(0).ok()))
+}
+
+/// What a run uses, fixed when it is created: the production version of
+/// every prompt its llm steps name, and the model behind every tier.
+async fn pins(txn: &DatabaseTransaction, contract: &WorkflowContract) -> Result<Value, DbErr> {
+    let mut prompts = serde_json::Map::new();
+    for name in contract.steps.iter().filter_map(|s| s.prompt_template.as_deref()) {
+        let number: Option<i32> = txn
+            .query_one_raw(stmt(
+                "SELECT coalesce(
+                    (SELECT l.number FROM prompt_labels l WHERE l.prompt_id = p.id AND l.label = 'production'),
+                    (SELECT max(v.number) FROM prompt_versions v WHERE v.prompt_id = p.id))
+                   FROM prompt_templates p WHERE p.name = $1",
+                vec![name.into()],
+            ))
+            .await?
+            .and_then(|r| r.try_get_by_index::<Option<i32>>(0).ok().flatten());
+        prompts.insert(name.to_owned(), json!(number));
+    }
+    let mut models = serde_json::Map::new();
+    for row in txn
+        .query_all_raw(stmt("SELECT t.tier, m.id, m.label FROM model_tiers t JOIN models m ON m.id = t.model_id", vec![]))
+        .await?
+    {
+        let tier: String = row.try_get_by_index(0)?;
+        let id: Uuid = row.try_get_by_index(1)?;
+        let label: String = row.try_get_by_index(2)?;
+        models.insert(tier, json!({ "id": id, "label": label }));
+    }
+    Ok(json!({ "prompts": prompts, "models": models }))
+}
+
+/// Checks the record against the data contract and, if it holds, commits
+/// the event and its queued run in one transaction. A record that breaks
+/// the contract is kept in the exceptions report and refused with every
+/// reason.
+pub async fn accept(
+    db: &DatabaseConnection,
+    settings: &crate::config::Settings,
+    target: &Target,
+    incoming: &Incoming,
+    now: DateTime<Utc>,
+) -> Result<Accepted, IngestError> {
+    let txn = tenant_txn(db, &target.schema_name).await?;
+    if let Some(key) = &incoming.idempotency_key {
+        if let Some(run_id) = existing_run(&txn, target.workflow_id, key).await? {
+            delivery_in(&txn, &target.workflow_name, incoming.channel, "duplicate", 200, "repeat of an accepted delivery", Some(run_id)).await?;
+            txn.commit().await?;
+            return Ok(Accepted::Duplicate { run_id });
+        }
+    }
+    let record = match &target.data_contract {
+        Some(contract) => match contract.apply(&incoming.record, now) {
+            Ok(normalised) => normalised,
+            Err(violations) => {
+                txn.execute_raw(stmt(
+                    "INSERT INTO ingest_exceptions (id, workflow_name, channel, raw, violations, expires_at)
+                     VALUES ($1, $2, $3, $4, $5, now() + make_interval(days => $6::int))",
+                    vec![
+                        Uuid::new_v4().into(),
+                        target.workflow_name.clone().into(),
+                        incoming.channel.as_str().into(),
+                        serde_json::to_string_pretty(&incoming.raw).unwrap_or_default().into(),
+                        serde_json::to_value(&violations).unwrap_or_default().into(),
+                        target.retention_days.into(),
+                    ],
+                ))
+                .await?;
+                let reason = violations.iter().map(|v| v.message.as_str()).collect::<Vec<_>>().join("; ");
+                delivery_in(&txn, &target.workflow_name, incoming.channel, "rejected", 422, &reason, None).await?;
+                txn.commit().await?;
+                return Err(IngestError::Invalid(violations));
+            }
+        },
+        None => incoming.record.clone(),
+    };
+    let event_id = Uuid::new_v4();
+    let run_id = Uuid::new_v4();
+    let inserted = txn
+        .execute_raw(stmt(
+            "INSERT INTO events (id, workflow_id, channel, event_type, idempotency_key, payload, raw) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            vec![
+                event_id.into(),
+                target.workflow_id.into(),
+                incoming.channel.as_str().into(),
+                incoming.event_type.clone().into(),
+                incoming.idempotency_key.clone().into(),
+                record.clone().into(),
+                incoming.raw.clone().into(),
+            ],
+        ))
+        .await;
+    if let Err(e) = inserted {
+        // Two deliveries with one key raced; the other one won.
+        if is_unique_violation(&e, "events_workflow_id_idempotency_key_key") {
+            drop(txn);
+            let txn = tenant_txn(db, &target.schema_name).await?;
+            let key = incoming.idempotency_key.clone().unwrap_or_default();
+            let run_id = existing_run(&txn, target.workflow_id, &key).await?.ok_or(IngestError::Storage(e))?;
+            delivery_in(&txn, &target.workflow_name, incoming.channel, "duplicate", 200, "repeat of an accepted delivery", Some(run_id)).await?;
+            txn.commit().await?;
+            return Ok(Accepted::Duplicate { run_id });
+        }
+        return Err(e.into());
+    }
+    let context = json!({
+        "event": record,
+        "trigger": { "type": incoming.event_type, "channel": incoming.channel.as_str(), "received_at": now.to_rfc3339() },
+        "steward": { "public_url": settings.public_url.as_str().trim_end_matches('/'), "run_id": run_id, "business": target.tenant_slug },
+    });
+    let pinned = pins(&txn, &target.contract).await?;
+    txn.execute_raw(stmt(
+        "INSERT INTO runs (id, workflow_id, workflow_name, workflow_version, event_id, context, pinned) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        vec![
+            run_id.into(),
+            target.workflow_id.into(),
+            target.workflow_name.clone().into(),
+            target.version.into(),
+            event_id.into(),
+            context.into(),
+            pinned.into(),
+        ],
+    ))
+    .await?;
+    delivery_in(&txn, &target.workflow_name, incoming.channel, "accepted", 202, "", Some(run_id)).await?;
+    txn.commit().await?;
+    Ok(Accepted::New { run_id, event_id })
+}
+
+/// The job that wakes a worker for a run of this target.
+pub fn run_job(target: &Target, run_id: Uuid) -> RunJob {
+    RunJob { tenant_id: target.tenant_id.to_string(), schema_name: target.schema_name.clone(), run_id: run_id.to_string() }
+}
+
+/// The prompt template version a run pinned, for the engine and for
+/// checking an edited draft.
+pub async fn pinned_prompt(txn: &DatabaseTransaction, name: &str, number: i32) -> Result<Option<PromptTemplate>, DbErr> {
+    Ok(txn
+        .query_one_raw(stmt(
+            "SELECT v.document FROM prompt_versions v JOIN prompt_templates p ON p.id = v.prompt_id WHERE p.name = $1 AND v.number = $2",
+            vec![name.into(), number.into()],
+        ))
+        .await?
+        .and_then(|r| r.try_get_by_index::<Value>(0).ok())
+        .and_then(|doc| PromptTemplate::from_json(&doc).ok()))
+}

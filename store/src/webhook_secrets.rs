@@ -1,0 +1,128 @@
+//! Standard Webhooks signing secrets, one set per workflow: created and
+//! rotated by an engineer (shown once), stored encrypted, and used to verify
+//! every delivery with the `standardwebhooks` crate.
+
+use crate::db::stmt;
+use crate::{audit, auth::CurrentMember, config::Settings, db::tenant_txn, secrets};
+use base64::Engine;
+use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction};
+use serde_json::json;
+
+/// How long a rotated-out secret keeps working, so senders can switch over.
+pub const DEFAULT_GRACE_HOURS: i64 = 24;
+
+/// A fresh secret in the `whsec_<base64>` form senders expect.
+pub fn generate() -> String {
+    let bytes: [u8; 32] = rand::random();
+    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// Creates a new secret for the workflow; earlier secrets stay valid for
+/// `grace_hours`. Returns the new secret (the only time it is shown).
+pub async fn rotate(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    member: &CurrentMember,
+    workflow: &str,
+    grace_hours: i64,
+) -> Result<Option<String>, DbErr> {
+    let txn = tenant_txn(db, &member.schema_name).await?;
+    let Some(row) = txn.query_one_raw(stmt("SELECT id FROM workflows WHERE name = $1 FOR UPDATE", vec![workflow.into()])).await? else {
+        return Ok(None);
+    };
+    let workflow_id: Uuid = row.try_get_by_index(0)?;
+    txn.execute_raw(stmt(
+        "UPDATE webhook_secrets SET valid_until = now() + make_interval(hours => $2::int)
+          WHERE workflow_id = $1 AND (valid_until IS NULL OR valid_until > now() + make_interval(hours => $2::int))",
+        vec![workflow_id.into(), (grace_hours.clamp(0, 24 * 30) as i32).into()],
+    ))
+    .await?;
+    let secret = generate();
+    let (nonce, ciphertext) = secrets::encrypt(settings, &secret);
+    txn.execute_raw(stmt(
+        "INSERT INTO webhook_secrets (id, workflow_id, nonce, ciphertext) VALUES ($1, $2, $3, $4)",
+        vec![Uuid::new_v4().into(), workflow_id.into(), nonce.into(), ciphertext.into()],
+    ))
+    .await?;
+    audit::record_change(
+        &txn,
+        Some(member),
+        "workflow",
+        "workflow.webhook_secret_rotated",
+        workflow,
+        &format!("new signing secret; the previous one works for {grace_hours} more hours"),
+        json!({ "grace_hours": grace_hours }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Some(secret))
+}
+
+/// The secrets a delivery may be signed with right now.
+pub async fn valid_secrets(txn: &DatabaseTransaction, settings: &Settings, workflow_id: Uuid) -> Result<Vec<String>, DbErr> {
+    let rows = txn
+        .query_all_raw(stmt(
+            "SELECT nonce, ciphertext FROM webhook_secrets WHERE workflow_id = $1 AND (valid_until IS NULL OR valid_until > now())
+              ORDER BY created_at DESC",
+            vec![workflow_id.into()],
+        ))
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let nonce: Vec<u8> = r.try_get_by_index(0).ok()?;
+            let ct: Vec<u8> = r.try_get_by_index(1).ok()?;
+            secrets::decrypt(settings, &nonce, &ct)
+        })
+        .collect())
+}
+
+/// The three Standard Webhooks headers of a delivery, as received.
+#[derive(Debug, Clone, Default)]
+pub struct SignatureHeaders {
+    pub id: Option<String>,
+    pub timestamp: Option<String>,
+    pub signature: Option<String>,
+}
+
+/// Why a delivery's signature was refused, in words a sender can act on.
+pub fn verify(secrets: &[String], headers: &SignatureHeaders, body: &[u8]) -> Result<(), String> {
+    let missing: Vec<&str> = [("webhook-id", &headers.id), ("webhook-timestamp", &headers.timestamp), ("webhook-signature", &headers.signature)]
+        .into_iter()
+        .filter(|(_, v)| v.as_deref().is_none_or(|s| s.trim().is_empty()))
+        .map(|(name, _)| name)
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!("unsigned request: missing {} (Standard Webhooks)", missing.join(", ")));
+    }
+    if secrets.is_empty() {
+        return Err("this workflow has no signing secret yet; an engineer creates one on the workflow page".into());
+    }
+    let mut map = http::HeaderMap::new();
+    for (name, value) in [
+        (standardwebhooks::HEADER_WEBHOOK_ID, &headers.id),
+        (standardwebhooks::HEADER_WEBHOOK_TIMESTAMP, &headers.timestamp),
+        (standardwebhooks::HEADER_WEBHOOK_SIGNATURE, &headers.signature),
+    ] {
+        let value = http::HeaderValue::from_str(value.as_deref().unwrap_or_default()).map_err(|_| format!("{name} is not a valid header value"))?;
+        map.insert(name, value);
+    }
+    let mut last = String::new();
+    for secret in secrets {
+        let Ok(hook) = standardwebhooks::Webhook::new(secret) else { continue };
+        match hook.verify(body, &map) {
+            Ok(()) => return Ok(()),
+            Err(standardwebhooks::WebhookError::TimestampTooOldError | standardwebhooks::WebhookError::FutureTimestampError) => {
+                return Err("stale webhook-timestamp: more than 5 minutes from the server's clock".into())
+            }
+            Err(standardwebhooks::WebhookError::InvalidTimestamp) => return Err("webhook-timestamp is not a Unix time in seconds".into()),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(format!("the signature does not match the body with any current signing secret ({last})"))
+}
+
+/// Signs a body the way a sender does (for the curl example, tests and benchmarks).
+pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Result<String, String> {
+    standardwebhooks::Webhook::new(secret).map_err(|e| e.to_string())?.sign(id, timestamp, body).map_err(|e| e.to_string())
+}

@@ -26,6 +26,7 @@ use pages::{
     models::ModelsPage,
     diff::{PromptDiffPage, WorkflowDiffPage},
     prompts::{PromptPage, PromptsPage},
+    runs::{ExceptionsPage, RunPage, RunsPage},
     settings::SettingsPage,
     signup::SignupPage,
     workflows::{GalleryPage, WorkflowEditorPage, WorkflowsPage},
@@ -78,6 +79,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("workflows/gallery") view=GalleryPage />
                     <Route path=path!("workflows/:name") view=WorkflowEditorPage />
                     <Route path=path!("workflows/:name/diff") view=WorkflowDiffPage />
+                    <Route path=path!("runs") view=RunsPage />
+                    <Route path=path!("runs/exceptions") view=ExceptionsPage />
+                    <Route path=path!("runs/:id") view=RunPage />
                     <Route path=path!(":section") view=EmptyStatePage />
                 </ParentRoute>
             </Routes>

@@ -222,3 +222,111 @@ pub struct ModelView {
     pub has_key: bool,
     pub tiers: Vec<String>,
 }
+
+/// A workflow's ways in: its webhook, form and recent deliveries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TriggersView {
+    pub webhook_url: String,
+    pub has_secret: bool,
+    pub event: String,
+    pub sample_body: String,
+    pub form_url: Option<String>,
+    pub form_snippet: Option<String>,
+    pub live: bool,
+    pub can_rotate: bool,
+    pub deliveries: Vec<DeliveryView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryView {
+    pub at: String,
+    pub channel: String,
+    pub outcome: String,
+    pub status_code: i32,
+    pub reason: String,
+    pub run_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummaryView {
+    pub id: String,
+    pub workflow: String,
+    pub version: i32,
+    pub status: String,
+    pub created: String,
+    pub duration: String,
+    pub cost: String,
+    pub needs_review: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunStepView {
+    pub index: i32,
+    pub id: String,
+    pub kind: String,
+    pub status: String,
+    pub attempts: i32,
+    pub started: String,
+    pub duration: String,
+    pub input: String,
+    pub output: String,
+    pub error: Option<String>,
+    pub tokens_in: i64,
+    pub tokens_out: i64,
+    pub cost: String,
+    pub model: Option<String>,
+    pub prompt_version: Option<i32>,
+    pub cache_hit: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewTaskView {
+    pub id: String,
+    pub step_index: i32,
+    pub reason: String,
+    pub detail: String,
+    pub draft: Option<String>,
+    pub open: bool,
+    pub decision: Option<String>,
+    pub reason_code: Option<String>,
+    pub comment: Option<String>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+    pub created: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunDetailView {
+    pub id: String,
+    pub workflow: String,
+    pub version: i32,
+    pub status: String,
+    pub created: String,
+    pub finished: Option<String>,
+    pub duration: String,
+    pub error: Option<String>,
+    pub tokens_in: i64,
+    pub tokens_out: i64,
+    pub cost: String,
+    pub executions: i32,
+    pub pinned: String,
+    pub source_channel: Option<String>,
+    pub source_event: String,
+    pub steps: Vec<RunStepView>,
+    pub tasks: Vec<ReviewTaskView>,
+    pub can_retry: bool,
+    pub can_decide: bool,
+    pub reason_codes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExceptionView {
+    pub workflow: String,
+    pub channel: String,
+    pub received: String,
+    pub expires: String,
+    pub raw: String,
+    pub violations: Vec<ViolationView>,
+}

@@ -78,7 +78,7 @@ impl Page {
             Page::Dashboard => &[Owner, Engineer, Reviewer, Operations, Executive],
             Page::Workflows | Page::Prompts | Page::DataContracts => &[Owner, Engineer, Operations],
             Page::ReviewQueue => &[Owner, Reviewer, Operations],
-            Page::Runs => &[Owner, Engineer, Operations],
+            Page::Runs => &[Owner, Engineer, Reviewer, Operations],
             Page::Costs => &[Owner, Operations, Executive],
             Page::Reports => &[Owner, Operations, Executive],
             Page::ChangeLog => &[Owner, Engineer, Operations],

@@ -219,6 +219,30 @@ impl DataContract {
         serde_json::from_str(json).ok()
     }
 
+    /// A record that meets the contract, for examples (curl, API docs).
+    pub fn sample(&self, now: DateTime<Utc>) -> Value {
+        let mut out = Value::Object(Map::new());
+        for (path, rule) in &self.fields {
+            let value = if let Some(first) = rule.allowed.first() {
+                Value::String(first.clone())
+            } else {
+                match rule.kind {
+                    FieldType::Email => Value::String("dana@example.com".into()),
+                    FieldType::Number | FieldType::Integer => serde_json::json!(1200),
+                    FieldType::Boolean => Value::Bool(true),
+                    FieldType::Datetime => Value::String(now.to_rfc3339()),
+                    FieldType::Object => Value::Object(Map::new()),
+                    FieldType::String => Value::String(format!("Example {}", path.rsplit('.').next().unwrap_or(path))),
+                }
+            };
+            set(&mut out, path, value);
+        }
+        if let Some(stale) = &self.last_updated {
+            set(&mut out, &stale.field, Value::String(now.format("%Y-%m-%dT%H:%M:%SZ").to_string()));
+        }
+        out
+    }
+
     /// The last segment of every sensitive field's path (`primaryContact.email` → `email`).
     pub fn sensitive_keys(&self) -> Vec<String> {
         self.fields.iter().filter(|(_, r)| r.sensitive).filter_map(|(p, _)| p.rsplit('.').next().map(str::to_owned)).collect()
@@ -241,9 +265,11 @@ mod tests {
     }
 
     #[test]
-    fn every_template_parses() {
+    fn every_template_parses_and_its_sample_meets_it() {
         for name in DataContract::TEMPLATES {
-            assert!(DataContract::template(name).is_some(), "{name}");
+            let contract = DataContract::template(name).unwrap_or_else(|| panic!("{name}"));
+            let sample = contract.sample(now());
+            assert!(contract.apply(&sample, now()).is_ok(), "{name}: {:?}", contract.apply(&sample, now()));
         }
     }
 

@@ -19,6 +19,8 @@ pub mod data_contract;
 #[cfg(feature = "contracts")]
 pub mod diff;
 #[cfg(feature = "contracts")]
+pub mod form;
+#[cfg(feature = "contracts")]
 pub mod offline_model;
 #[cfg(feature = "contracts")]
 pub mod prompt;

@@ -77,6 +77,21 @@ pub async fn valid_secrets(txn: &DatabaseTransaction, settings: &Settings, workf
         .collect())
 }
 
+/// Whether the workflow has a signing secret that works now.
+pub async fn has_secret(db: &DatabaseConnection, schema: &str, workflow: &str) -> Result<bool, DbErr> {
+    let txn = tenant_txn(db, schema).await?;
+    let found = txn
+        .query_one_raw(stmt(
+            "SELECT 1 FROM webhook_secrets s JOIN workflows w ON w.id = s.workflow_id
+              WHERE w.name = $1 AND (s.valid_until IS NULL OR s.valid_until > now())",
+            vec![workflow.into()],
+        ))
+        .await?
+        .is_some();
+    txn.commit().await?;
+    Ok(found)
+}
+
 /// The three Standard Webhooks headers of a delivery, as received.
 #[derive(Debug, Clone, Default)]
 pub struct SignatureHeaders {

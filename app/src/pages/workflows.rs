@@ -516,6 +516,7 @@ fn Editor(slug: String, initial: String, detail: Option<WorkflowDetailView>, rel
             })}
         </section>
             {detail.clone().filter(|d| d.can_edit).map(|d| view! { <Owners slug=slug.clone() detail=d reload /> })}
+            {detail.as_ref().map(|d| view! { <super::triggers::Triggers slug=slug.clone() name=d.name.clone() /> })}
         <div class="editor-layout">
             <section class="card">
                 <h2>"Contract"</h2>

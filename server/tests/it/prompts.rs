@@ -128,7 +128,7 @@ async fn try_it_calls_an_openai_compatible_model_with_its_key_and_prices_the_usa
         .and(matchers::header("authorization", "Bearer sk-vendor-key"))
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
             "choices": [{ "message": { "role": "assistant",
-                "content": "{\"fit_score\": 91, \"summary\": \"Strong fit\", \"risks\": [], \"next_step\": \"Call Dana\"}" } }],
+                "content": "{\"fit_score\": 91, \"summary\": \"Strong fit\", \"risks\": [], \"next_step\": \"Call Dana\", \"confidence\": 0.9}" } }],
             "usage": { "prompt_tokens": 1200, "completion_tokens": 300 }
         })))
         .expect(1)

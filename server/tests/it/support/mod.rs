@@ -296,3 +296,82 @@ pub async fn invalid_fields(res: Response) -> Vec<(String, String)> {
         .map(|e| (e["field"].as_str().unwrap().to_owned(), e["message"].as_str().unwrap().to_owned()))
         .collect()
 }
+
+pub const LEAD_WORKFLOW: &str = "lead-intake-qualification";
+
+/// The fixture events every issue shares.
+pub fn fixture(name: &str) -> serde_json::Value {
+    let path = format!("{}/../engine/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
+}
+
+/// A good lead, updated just now (the lead contract refuses stale records).
+pub fn fresh_lead() -> serde_json::Value {
+    let mut lead = fixture("lead.website_form.json");
+    lead["last_updated"] = serde_json::json!(chrono::Utc::now().to_rfc3339());
+    lead
+}
+
+impl TestApp {
+    /// A member of the demo business, as the store sees them.
+    pub async fn demo_current_member(&self, role: engine::Role) -> store::auth::CurrentMember {
+        let email = store::seed::DEMO_USERS.iter().find(|(_, r)| *r == role).unwrap().0;
+        store::auth::member_by_email(&self.db, DEMO, email).await.unwrap()
+    }
+
+    /// Creates (or rotates) a workflow's signing secret and returns it.
+    pub async fn webhook_secret(&self, workflow: &str) -> String {
+        let owner = self.demo_current_member(engine::Role::Engineer).await;
+        store::webhook_secrets::rotate(&self.db, &self.settings, &owner, workflow, 24).await.unwrap().expect("the workflow exists")
+    }
+
+    /// Posts `body` to a workflow's webhook, signed with `secret` at `timestamp`.
+    pub async fn signed_post(&self, slug: &str, workflow: &str, secret: &str, id: &str, timestamp: i64, body: &str, extra: &[(&str, &str)]) -> Response {
+        let signature = store::webhook_secrets::sign(secret, id, timestamp, body.as_bytes()).unwrap();
+        let content_type = extra.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| *v).unwrap_or("application/json");
+        let mut req = reqwest::Client::new()
+            .post(format!("{}/hooks/{slug}/{workflow}", self.base))
+            .header("content-type", content_type)
+            .header("webhook-id", id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(body.to_owned());
+        for (k, v) in extra.iter().filter(|(k, _)| !k.eq_ignore_ascii_case("content-type")) {
+            req = req.header(*k, *v);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Sends a lead to the demo's lead workflow, signed now, and returns the run id.
+    pub async fn send_lead(&self, secret: &str, lead: &serde_json::Value) -> uuid::Uuid {
+        let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+        let res = self.signed_post(DEMO, LEAD_WORKFLOW, secret, &id, chrono::Utc::now().timestamp(), &lead.to_string(), &[]).await;
+        assert_eq!(res.status(), StatusCode::ACCEPTED, "{}", res.text().await.unwrap_or_default());
+        let body: serde_json::Value = res.json().await.unwrap();
+        body["run_id"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// A SQL query in the demo business's schema, one value back.
+    pub async fn demo_value<T: sea_orm::TryGetable>(&self, sql: &str, values: Vec<sea_orm::Value>) -> Option<T> {
+        let txn = store::db::tenant_txn(&self.db, "t_acme_plumbing").await.unwrap();
+        let row = txn.query_one_raw(store::db::stmt(sql, values)).await.unwrap();
+        txn.commit().await.unwrap();
+        row.map(|r| r.try_get_by_index::<T>(0).unwrap())
+    }
+
+    /// Waits (up to 30 s) until the run reaches one of `statuses`; returns the status.
+    pub async fn wait_for_run(&self, run_id: uuid::Uuid, statuses: &[&str]) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let status: String = self.demo_value("SELECT status FROM runs WHERE id = $1", vec![run_id.into()]).await.expect("the run exists");
+            if statuses.contains(&status.as_str()) {
+                return status;
+            }
+            if std::time::Instant::now() > deadline {
+                let error: Option<String> = self.demo_value("SELECT error FROM runs WHERE id = $1", vec![run_id.into()]).await;
+                panic!("run {run_id} is still {status} (error: {error:?}); wanted {statuses:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}

@@ -1,0 +1,470 @@
+//! Runs: the list with filters and live status, one run's timeline (steps
+//! with durations, masked inputs and outputs, model and prompt versions,
+//! tokens, cost, errors and attempts, review tasks and decisions), retry
+//! from the failed step, and the exceptions report of records refused at
+//! the door.
+
+use super::workspace::Refusal;
+use crate::components::field::FormError;
+use crate::error::AppError;
+use crate::views::{ExceptionView, RunDetailView, RunSummaryView};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+#[cfg(feature = "ssr")]
+mod backend {
+    use engine::Role;
+
+    /// Who may send a failed run back to its failed step.
+    pub const RETRIERS: &[Role] = &[Role::Engineer, Role::Operations, Role::Owner];
+
+    pub fn money(micros: i64) -> String {
+        format!("{}.{:06} USD", micros / 1_000_000, micros % 1_000_000)
+    }
+
+    pub fn duration(from: Option<chrono::DateTime<chrono::Utc>>, to: Option<chrono::DateTime<chrono::Utc>>) -> String {
+        match (from, to) {
+            (Some(a), Some(b)) => {
+                let ms = (b - a).num_milliseconds().max(0);
+                if ms < 1000 { format!("{ms} ms") } else { format!("{:.1} s", ms as f64 / 1000.0) }
+            }
+            (Some(_), None) => "running".into(),
+            _ => "—".into(),
+        }
+    }
+
+    pub fn pretty(v: &Option<serde_json::Value>) -> String {
+        v.as_ref().map(|v| serde_json::to_string_pretty(v).unwrap_or_default()).unwrap_or_default()
+    }
+}
+
+#[server(endpoint = "list_runs")]
+pub async fn list_runs(slug: String, workflow: String, status: String, needs_review: bool, from: String, to: String) -> Result<Vec<RunSummaryView>, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Runs).await?;
+    let date = |field: &str, text: &str| -> Result<Option<chrono::NaiveDate>, AppError> {
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| cx.invalid(vec![engine::FieldError::new(field, "Use a date such as 2026-11-25.")]))
+    };
+    if !status.is_empty() && !store::runs::STATUSES.contains(&status.as_str()) {
+        return Err(cx.invalid(vec![engine::FieldError::new("status", "Choose one of the listed statuses.")]));
+    }
+    let filter = store::runs::RunFilter {
+        workflow: (!workflow.is_empty()).then_some(workflow),
+        status: (!status.is_empty()).then_some(status),
+        needs_review,
+        from: date("from", &from)?,
+        to: date("to", &to)?,
+    };
+    let rows = store::runs::list(&cx.state.db, &me.schema_name, &filter, 200).await.map_err(|e| cx.internal("listing runs", e))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| RunSummaryView {
+            id: r.id.to_string(),
+            workflow: r.workflow_name,
+            version: r.workflow_version,
+            needs_review: r.open_tasks > 0,
+            duration: backend::duration(Some(r.created_at), r.finished_at),
+            created: crate::ssr::short_time(&r.created_at),
+            cost: backend::money(r.cost_micros),
+            status: r.status,
+            error: r.error,
+        })
+        .collect())
+}
+
+#[server(endpoint = "run_detail")]
+pub async fn run_detail(slug: String, id: String) -> Result<RunDetailView, AppError> {
+    use actix_web::http::StatusCode;
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Runs).await?;
+    let run_id: uuid::Uuid = id.parse().map_err(|_| cx.refused(StatusCode::NOT_FOUND, "There is no such run."))?;
+    let d = store::runs::detail(&cx.state.db, &me.schema_name, run_id)
+        .await
+        .map_err(|e| cx.internal("reading the run", e))?
+        .ok_or_else(|| cx.refused(StatusCode::NOT_FOUND, "There is no such run."))?;
+    let masked = |v: &Option<serde_json::Value>| backend::pretty(&v.as_ref().map(|v| engine::run::mask(v, &d.sensitive_keys)));
+    Ok(RunDetailView {
+        id: d.run.id.to_string(),
+        workflow: d.run.workflow_name.clone(),
+        version: d.run.workflow_version,
+        created: crate::ssr::short_time(&d.run.created_at),
+        finished: d.run.finished_at.as_ref().map(crate::ssr::short_time),
+        duration: backend::duration(Some(d.run.created_at), d.run.finished_at),
+        error: d.run.error.clone(),
+        tokens_in: d.run.tokens_in,
+        tokens_out: d.run.tokens_out,
+        cost: backend::money(d.run.cost_micros),
+        executions: d.run.executions,
+        pinned: serde_json::to_string_pretty(&d.run.pinned).unwrap_or_default(),
+        source_channel: d.run.event_channel.clone(),
+        source_event: masked(&d.run.event_raw),
+        can_retry: d.run.status == "failed" && backend::RETRIERS.contains(&me.role),
+        can_decide: store::reviews::may_decide(me.role),
+        reason_codes: store::reviews::DEFAULT_REASON_CODES.iter().map(|s| s.to_string()).collect(),
+        status: d.run.status.clone(),
+        steps: d
+            .steps
+            .iter()
+            .map(|s| crate::views::RunStepView {
+                index: s.step_index,
+                id: s.step_id.clone(),
+                kind: s.kind.clone(),
+                status: s.status.clone(),
+                attempts: s.attempts,
+                started: s.started_at.format("%H:%M:%S").to_string(),
+                duration: backend::duration(Some(s.started_at), s.finished_at),
+                input: masked(&s.input),
+                output: masked(&s.output),
+                error: s.error.clone(),
+                tokens_in: s.tokens_in,
+                tokens_out: s.tokens_out,
+                cost: backend::money(s.cost_micros),
+                model: s.model.clone(),
+                prompt_version: s.prompt_version,
+                cache_hit: s.cache_hit,
+                detail: serde_json::to_string_pretty(&s.detail).unwrap_or_default(),
+            })
+            .collect(),
+        tasks: d
+            .tasks
+            .iter()
+            .map(|t| crate::views::ReviewTaskView {
+                id: t.id.to_string(),
+                step_index: t.step_index,
+                reason: t.reason.clone(),
+                detail: serde_json::to_string_pretty(&t.detail).unwrap_or_default(),
+                draft: t.draft.as_ref().map(|v| serde_json::to_string_pretty(&engine::run::mask(v, &d.sensitive_keys)).unwrap_or_default()),
+                open: t.status == "open",
+                decision: t.decision.clone(),
+                reason_code: t.reason_code.clone(),
+                comment: t.comment.clone(),
+                decided_by: t.decided_by.clone(),
+                decided_at: t.decided_at.as_ref().map(crate::ssr::short_time),
+                created: crate::ssr::short_time(&t.created_at),
+            })
+            .collect(),
+    })
+}
+
+#[server(endpoint = "retry_run")]
+pub async fn retry_run(slug: String, id: String) -> Result<(), AppError> {
+    use actix_web::http::StatusCode;
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member_in(&slug, engine::Page::Runs, backend::RETRIERS).await?;
+    let run_id: uuid::Uuid = id.parse().map_err(|_| cx.refused(StatusCode::NOT_FOUND, "There is no such run."))?;
+    if !store::runs::retry_from_failed_step(&cx.state.db, &me.schema_name, run_id).await.map_err(|e| cx.internal("retrying the run", e))? {
+        return Err(cx.refused(StatusCode::CONFLICT, "Only a failed run can be retried."));
+    }
+    let job = store::runs::job(me.tenant_id, &me.schema_name, run_id);
+    if let Err(e) = cx.state.runs.wake(job).await {
+        tracing::warn!(error = %e, "could not wake a worker; the sweeper will");
+    }
+    Ok(())
+}
+
+/// A person's decision on a review task: approve, edit and approve (the
+/// edited JSON must meet the response schema), or reject. Resumes the run.
+#[server(endpoint = "decide_review")]
+pub async fn decide_review(
+    slug: String,
+    task: String,
+    decision: String,
+    #[server(default)] edited_output: String,
+    #[server(default)] reason_code: String,
+    #[server(default)] comment: String,
+) -> Result<(), AppError> {
+    use actix_web::http::StatusCode;
+    use store::reviews::ReviewError;
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::ReviewQueue).await?;
+    let task_id: uuid::Uuid = task.parse().map_err(|_| cx.refused(StatusCode::NOT_FOUND, "There is no such review task."))?;
+    let wake = store::reviews::decide(&cx.state.db, &me, task_id, &decision, &edited_output, &reason_code, &comment).await.map_err(|e| match e {
+        ReviewError::NotFound => cx.refused(StatusCode::NOT_FOUND, "There is no such review task."),
+        e @ ReviewError::AlreadyDecided { .. } => cx.refused(StatusCode::CONFLICT, e.to_string()),
+        ReviewError::Invalid(errors) => cx.invalid(errors),
+        ReviewError::Refused(m) => cx.refused(StatusCode::FORBIDDEN, m),
+        ReviewError::Storage(e) => cx.internal("recording the decision", e),
+    })?;
+    if let Some(job) = wake {
+        if let Err(e) = cx.state.runs.wake(job).await {
+            tracing::warn!(error = %e, "could not wake a worker; the sweeper will");
+        }
+    }
+    Ok(())
+}
+
+#[server(endpoint = "list_exceptions")]
+pub async fn list_exceptions(slug: String) -> Result<Vec<ExceptionView>, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Runs).await?;
+    let rows = store::runs::exceptions(&cx.state.db, &me.schema_name, 200).await.map_err(|e| cx.internal("reading the exceptions report", e))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ExceptionView {
+            workflow: r.workflow_name,
+            channel: r.channel,
+            received: crate::ssr::short_time(&r.received_at),
+            expires: crate::ssr::short_time(&r.expires_at),
+            raw: r.raw,
+            violations: serde_json::from_value::<Vec<engine::data_contract::Violation>>(r.violations)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|v| crate::views::ViolationView { field: v.field, rule: v.rule, message: v.message })
+                .collect(),
+        })
+        .collect())
+}
+
+/// Refetches `refetch` every two seconds while the page is open (browser only).
+fn poll_every_two_seconds(refetch: impl Fn() + 'static) {
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = set_interval_with_handle(refetch, std::time::Duration::from_secs(2)).ok();
+        on_cleanup(move || {
+            if let Some(h) = handle {
+                h.clear();
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = refetch;
+}
+
+fn status_badge(status: &str) -> impl IntoView {
+    let label = status.replace('_', " ");
+    view! { <span class=format!("badge status-{status}") data-testid="run-status">{label}</span> }
+}
+
+#[component]
+pub fn RunsPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let slug = move || params.read().get("slug").unwrap_or_default();
+    let q = move |k: &str| query.read().get(k).unwrap_or_default();
+    let runs = Resource::new(
+        move || (slug(), q("workflow"), q("status"), q("review") == "1", q("from"), q("to")),
+        |(slug, workflow, status, review, from, to)| list_runs(slug, workflow, status, review, from, to),
+    );
+    poll_every_two_seconds(move || runs.refetch());
+    view! {
+        <Title text="Runs" />
+        <section class="page-head">
+            <h1>"Runs"</h1>
+            <p class="muted">"Every event that came in and what became of it. Updates while you watch."</p>
+            <p><a class="button small" href=move || format!("/t/{}/runs/exceptions", slug())>"Exceptions report"</a></p>
+        </section>
+        <form class="filters card" method="get" data-testid="run-filters">
+            <div class="field"><label for="f-workflow">"Workflow"</label><input id="f-workflow" name="workflow" value=move || q("workflow") /></div>
+            <div class="field"><label for="f-status">"Status"</label>
+                <select id="f-status" name="status">
+                    <option value="">"Any"</option>
+                    {["queued", "running", "waiting_for_review", "completed", "failed", "cancelled"].into_iter().map(|s| {
+                        view! { <option value=s selected=move || q("status") == s>{s.replace('_', " ")}</option> }
+                    }).collect_view()}
+                </select>
+            </div>
+            <div class="field"><label for="f-from">"From"</label><input id="f-from" name="from" type="date" value=move || q("from") /></div>
+            <div class="field"><label for="f-to">"To"</label><input id="f-to" name="to" type="date" value=move || q("to") /></div>
+            <label class="check"><input type="checkbox" name="review" value="1" checked=move || q("review") == "1" />" Needs review"</label>
+            <button class="button" type="submit">"Filter"</button>
+        </form>
+        <Transition fallback=crate::components::field::Loading>
+            {move || Suspend::new(async move {
+                match runs.await {
+                    Err(e) => view! { <Refusal error=e /> }.into_any(),
+                    Ok(rows) if rows.is_empty() => view! {
+                        <div class="card empty"><p>"No runs match. Send an event to a published workflow — its page shows the webhook and form."</p></div>
+                    }.into_any(),
+                    Ok(rows) => {
+                        let slug = slug();
+                        view! {
+                            <table class="table runs" data-testid="runs">
+                                <thead><tr><th>"Run"</th><th>"Workflow"</th><th>"Status"</th><th>"Started"</th><th>"Took"</th><th>"Cost"</th></tr></thead>
+                                <tbody>
+                                    {rows.into_iter().map(|r| view! {
+                                        <tr data-testid="run-row" data-run=r.id.clone()>
+                                            <td data-label="Run"><a href=format!("/t/{slug}/runs/{}", r.id)>{r.id[..8].to_string()}</a></td>
+                                            <td data-label="Workflow">{format!("{} v{}", r.workflow, r.version)}</td>
+                                            <td data-label="Status">{status_badge(&r.status)}
+                                                {r.needs_review.then(|| view! { <span class="badge review">"needs review"</span> })}
+                                                {r.error.clone().map(|e| view! { <div class="muted small">{e}</div> })}
+                                            </td>
+                                            <td data-label="Started">{r.created}</td>
+                                            <td data-label="Took">{r.duration}</td>
+                                            <td data-label="Cost">{r.cost}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+pub fn RunPage() -> impl IntoView {
+    let params = use_params_map();
+    let slug = move || params.read().get("slug").unwrap_or_default();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let run = Resource::new(move || (slug(), id()), |(slug, id)| run_detail(slug, id));
+    poll_every_two_seconds(move || run.refetch());
+    let retry = ServerAction::<RetryRun>::new();
+    let decide = ServerAction::<DecideReview>::new();
+    Effect::new(move |_| {
+        if matches!(retry.value().get(), Some(Ok(()))) || matches!(decide.value().get(), Some(Ok(()))) {
+            run.refetch();
+        }
+    });
+    let message = Signal::derive(move || {
+        [retry.value().get(), decide.value().get()].into_iter().flatten().find_map(|r| r.err()).and_then(|e| e.form_message())
+    });
+    let field_error = move |f: &'static str| Signal::derive(move || decide.value().get().and_then(|r| r.err()).and_then(|e| e.field(f)));
+    view! {
+        <Title text="Run" />
+        <Transition fallback=crate::components::field::Loading>
+            {move || Suspend::new(async move {
+                match run.await {
+                    Err(e) => view! { <Refusal error=e /> }.into_any(),
+                    Ok(r) => {
+                        let slug = slug();
+                        let id_for_retry = r.id.clone();
+                        let slug_for_retry = slug.clone();
+                        view! {
+                            <section class="page-head">
+                                <p class="crumbs"><a href=format!("/t/{slug}/runs")>"Runs"</a>" / "</p>
+                                <h1>{format!("{} v{}", r.workflow, r.version)}" "{status_badge(&r.status)}</h1>
+                                <p class="muted">{format!("Run {} · received {} · took {} · {} in / {} out tokens · {} · executed {} time(s)",
+                                    r.id, r.created, r.duration, r.tokens_in, r.tokens_out, r.cost, r.executions)}</p>
+                                {r.error.clone().map(|e| view! { <p class="form-error" data-testid="run-error">{e}</p> })}
+                                {r.can_retry.then(|| view! {
+                                    <button class="button" type="button" data-testid="retry-run"
+                                        on:click=move |_| { retry.dispatch(RetryRun { slug: slug_for_retry.clone(), id: id_for_retry.clone() }); }>
+                                        "Retry from the failed step"</button>
+                                })}
+                                <FormError message />
+                            </section>
+                            {r.tasks.iter().filter(|t| t.open).cloned().map(|t| {
+                                let slug = slug.clone();
+                                let codes = r.reason_codes.clone();
+                                let can_decide = r.can_decide;
+                                view! {
+                                    <section class="card review-task" data-testid="open-task">
+                                        <h2>{format!("Waiting for a person: {}", t.reason.replace('_', " "))}</h2>
+                                        <pre class="json small">{t.detail.clone()}</pre>
+                                        {t.draft.clone().map(|d| view! { <h3>"Draft"</h3><pre class="json" data-testid="draft">{d}</pre> })}
+                                        {can_decide.then(|| view! {
+                                            <ActionForm action=decide attr:class="decision-form">
+                                                <input type="hidden" name="slug" value=slug.clone() />
+                                                <input type="hidden" name="task" value=t.id.clone() />
+                                                <div class="field">
+                                                    <label for="f-reason">"Reason (for edits and rejections)"</label>
+                                                    <select id="f-reason" name="reason_code">
+                                                        <option value="">"—"</option>
+                                                        {codes.iter().map(|c| view! { <option value=c.clone()>{c.replace('_', " ")}</option> }).collect_view()}
+                                                    </select>
+                                                    <p class="field-error" role="alert">{move || field_error("reason_code").get().unwrap_or_default()}</p>
+                                                </div>
+                                                <div class="field">
+                                                    <label for="f-edited">"Edited output (JSON, for edit and approve)"</label>
+                                                    <textarea id="f-edited" name="edited_output" rows="5">{t.draft.clone().unwrap_or_default()}</textarea>
+                                                    <p class="field-error" role="alert">{move || field_error("edited_output").get().unwrap_or_default()}</p>
+                                                </div>
+                                                <div class="field"><label for="f-comment">"Comment"</label><input id="f-comment" name="comment" /></div>
+                                                <div class="actions">
+                                                    <button class="button primary" type="submit" name="decision" value="approve" data-testid="approve">"Approve"</button>
+                                                    <button class="button" type="submit" name="decision" value="edit_and_approve" data-testid="edit-approve">"Edit and approve"</button>
+                                                    <button class="button danger" type="submit" name="decision" value="reject" data-testid="reject">"Reject"</button>
+                                                </div>
+                                            </ActionForm>
+                                        })}
+                                    </section>
+                                }
+                            }).collect_view()}
+                            <section class="card">
+                                <h2>"Timeline"</h2>
+                                <ol class="timeline" data-testid="timeline">
+                                    {r.steps.iter().cloned().map(|s| view! {
+                                        <li class=format!("step step-{}", s.status) data-testid="timeline-step" data-step=s.id.clone()>
+                                            <div class="step-head">
+                                                <strong>{s.id.clone()}</strong>" "<span class="kind">{s.kind.clone()}</span>" "{status_badge(&s.status)}
+                                                <span class="muted small">{format!(" {} · {} · {} attempt(s)", s.started, s.duration, s.attempts)}</span>
+                                            </div>
+                                            <p class="muted small">
+                                                {s.model.clone().map(|m| format!("model {m} · "))}
+                                                {s.prompt_version.map(|v| format!("prompt v{v} · "))}
+                                                {(s.tokens_in + s.tokens_out > 0).then(|| format!("{} in / {} out tokens · {} · ", s.tokens_in, s.tokens_out, s.cost))}
+                                                {s.cache_hit.then_some("cache hit")}
+                                            </p>
+                                            {s.error.clone().map(|e| view! { <p class="form-error">{e}</p> })}
+                                            <details>
+                                                <summary>"Input, output and attempts"</summary>
+                                                <h4>"Input"</h4><pre class="json small">{s.input.clone()}</pre>
+                                                <h4>"Output"</h4><pre class="json small" data-testid="step-output">{s.output.clone()}</pre>
+                                                <h4>"Detail"</h4><pre class="json small">{s.detail.clone()}</pre>
+                                            </details>
+                                        </li>
+                                    }).collect_view()}
+                                    {r.tasks.iter().filter(|t| !t.open).cloned().map(|t| view! {
+                                        <li class="step decision" data-testid="decision">
+                                            <strong>{format!("{} by {}", t.decision.clone().unwrap_or_default().replace('_', " "), t.decided_by.clone().unwrap_or_default())}</strong>
+                                            <span class="muted small">{format!(" at {} · {}{}", t.decided_at.clone().unwrap_or_default(), t.reason.replace('_', " "),
+                                                t.reason_code.clone().map(|c| format!(" · {c}")).unwrap_or_default())}</span>
+                                            {t.comment.clone().map(|c| view! { <p class="small">{c}</p> })}
+                                        </li>
+                                    }).collect_view()}
+                                </ol>
+                            </section>
+                            <section class="card">
+                                <h2>"Source event"</h2>
+                                <p class="muted small">{r.source_channel.clone().map(|c| format!("via {c}"))}</p>
+                                <pre class="json small" data-testid="source-event">{r.source_event.clone()}</pre>
+                                <h3>"Pinned versions"</h3>
+                                <pre class="json small">{r.pinned.clone()}</pre>
+                            </section>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+pub fn ExceptionsPage() -> impl IntoView {
+    let params = use_params_map();
+    let slug = move || params.read().get("slug").unwrap_or_default();
+    let rows = Resource::new(slug, list_exceptions);
+    view! {
+        <Title text="Exceptions report" />
+        <section class="page-head">
+            <p class="crumbs"><a href=move || format!("/t/{}/runs", slug())>"Runs"</a>" / "</p>
+            <h1>"Exceptions report"</h1>
+            <p class="muted">"Records refused at the door because they broke the data contract, with every reason and what was sent. Kept for each workflow's retention period."</p>
+        </section>
+        <Suspense fallback=crate::components::field::Loading>
+            {move || Suspend::new(async move {
+                match rows.await {
+                    Err(e) => view! { <Refusal error=e /> }.into_any(),
+                    Ok(rows) if rows.is_empty() => view! { <div class="card empty"><p>"Nothing was refused. Records that break a data contract show up here."</p></div> }.into_any(),
+                    Ok(rows) => rows.into_iter().map(|x| view! {
+                        <section class="card exception" data-testid="exception">
+                            <h2>{format!("{} · {}", x.workflow, x.channel)}</h2>
+                            <p class="muted small">{format!("received {} · kept until {}", x.received, x.expires)}</p>
+                            <ul>{x.violations.into_iter().map(|v| view! { <li><strong>{v.field}</strong>{format!(" ({}): {}", v.rule, v.message)}</li> }).collect_view()}</ul>
+                            <details><summary>"Raw payload"</summary><pre class="json small">{x.raw}</pre></details>
+                        </section>
+                    }).collect_view().into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

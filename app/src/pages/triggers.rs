@@ -1,0 +1,175 @@
+//! A workflow's ways in, on its page: the webhook URL with a signing secret
+//! shown once, a copyable signed `curl` example, the hosted form and its
+//! embeddable snippet, and recent deliveries with what became of them.
+
+use crate::components::field::FormError;
+use crate::error::AppError;
+use crate::views::{DeliveryView, TriggersView};
+use leptos::prelude::*;
+
+#[server(endpoint = "workflow_triggers")]
+pub async fn workflow_triggers(slug: String, name: String) -> Result<TriggersView, AppError> {
+    use actix_web::http::StatusCode;
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Workflows).await?;
+    let state = &cx.state;
+    let public = state.settings.public_url.as_str().trim_end_matches('/').to_owned();
+    let yaml = store::workflows::detail(&state.db, &me, &name).await.map_err(|_| cx.refused(StatusCode::NOT_FOUND, "There is no such workflow."))?;
+    let version = yaml.workflow.live_version.unwrap_or(yaml.workflow.latest_version);
+    let source = store::workflows::version_yaml(&state.db, &me, &name, version).await.map_err(|e| cx.internal("reading the workflow", e))?;
+    let contract = engine::workflow::WorkflowContract::structure(&source).ok_or_else(|| cx.internal("reading the workflow", "stored contract does not parse"))?;
+    let txn = store::db::tenant_txn(&state.db, &me.schema_name).await.map_err(|e| cx.internal("reading the triggers", e))?;
+    let data_contract = match contract.trigger.contract_name() {
+        Some(n) => store::ingest::data_contract_in(&txn, &n).await.map_err(|e| cx.internal("reading the data contract", e))?,
+        None => None,
+    };
+    txn.commit().await.map_err(|e| cx.internal("reading the triggers", e))?;
+    let has_secret = store::webhook_secrets::has_secret(&state.db, &me.schema_name, &name).await.map_err(|e| cx.internal("reading the triggers", e))?;
+    let deliveries = store::runs::deliveries(&state.db, &me.schema_name, &name, 20).await.map_err(|e| cx.internal("reading deliveries", e))?;
+    let sample = data_contract.as_ref().map(|d| d.sample(chrono::Utc::now())).unwrap_or_else(|| serde_json::json!({}));
+    let form = contract.trigger.is_form().then_some(data_contract.as_ref()).flatten();
+    Ok(TriggersView {
+        webhook_url: format!("{public}/hooks/{slug}/{name}"),
+        has_secret,
+        event: contract.trigger.event.clone(),
+        sample_body: sample.to_string(),
+        form_url: form.map(|_| format!("{public}/forms/{slug}/{name}")),
+        form_snippet: form.map(|d| engine::form::snippet(&public, &slug, &name, d)),
+        live: yaml.workflow.live_version.is_some(),
+        can_rotate: crate::ssr::EDITORS.contains(&me.role),
+        deliveries: deliveries
+            .into_iter()
+            .map(|d| DeliveryView {
+                at: crate::ssr::short_time(&d.received_at),
+                channel: d.channel,
+                outcome: d.outcome,
+                status_code: d.status_code,
+                reason: d.reason,
+                run_id: d.run_id.map(|r| r.to_string()),
+            })
+            .collect(),
+    })
+}
+
+/// Creates a new signing secret (the earlier one keeps working for a day)
+/// and returns it: the only time anyone sees it.
+#[server(endpoint = "rotate_webhook_secret")]
+pub async fn rotate_webhook_secret(slug: String, name: String) -> Result<String, AppError> {
+    use actix_web::http::StatusCode;
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member_in(&slug, engine::Page::Workflows, crate::ssr::EDITORS).await?;
+    store::webhook_secrets::rotate(&cx.state.db, &cx.state.settings, &me, &name, store::webhook_secrets::DEFAULT_GRACE_HOURS)
+        .await
+        .map_err(|e| cx.internal("creating a signing secret", e))?
+        .ok_or_else(|| cx.refused(StatusCode::NOT_FOUND, "There is no such workflow."))
+}
+
+/// A shell example that signs the body per Standard Webhooks and sends it.
+pub fn curl_example(url: &str, secret: &str, body: &str) -> String {
+    format!(
+        "SECRET='{secret}'\nBODY='{body}'\nID=\"msg_$(date +%s%N)\"; TS=$(date +%s)\n\
+KEY=$(printf '%s' \"${{SECRET#whsec_}}\" | base64 -d | od -An -tx1 | tr -d ' \\n')\n\
+SIG=$(printf '%s' \"$ID.$TS.$BODY\" | openssl dgst -sha256 -mac HMAC -macopt hexkey:$KEY -binary | base64)\n\
+curl -i -X POST '{url}' \\\n  -H 'content-type: application/json' \\\n  -H \"webhook-id: $ID\" -H \"webhook-timestamp: $TS\" -H \"webhook-signature: v1,$SIG\" \\\n  -d \"$BODY\""
+    )
+}
+
+#[component]
+pub fn Triggers(slug: String, name: String) -> impl IntoView {
+    let triggers = Resource::new(|| (), {
+        let (slug, name) = (slug.clone(), name.clone());
+        move |_| workflow_triggers(slug.clone(), name.clone())
+    });
+    let rotate = ServerAction::<RotateWebhookSecret>::new();
+    let message = Signal::derive(move || rotate.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
+    let new_secret = Signal::derive(move || rotate.value().get().and_then(|r| r.ok()));
+    Effect::new(move |_| {
+        if new_secret.get().is_some() {
+            triggers.refetch();
+        }
+    });
+    view! {
+        <Suspense fallback=crate::components::field::Loading>
+            {move || Suspend::new({
+                let (slug, name) = (slug.clone(), name.clone());
+                async move {
+                    match triggers.await {
+                        Err(_) => ().into_any(),
+                        Ok(t) => {
+                            let url = t.webhook_url.clone();
+                            let body = t.sample_body.clone();
+                            let curl = move || curl_example(&url, &new_secret.get().unwrap_or_else(|| "whsec_…your secret…".into()), &body);
+                            view! {
+                                <section class="card triggers" data-testid="triggers">
+                                    <h2>"Ways in"</h2>
+                                    {(!t.live).then(|| view! { <p class="notice">"Publish a version to start accepting events."</p> })}
+                                    <h3>"Webhook"</h3>
+                                    <p class="muted small">{format!("POST signed JSON (Standard Webhooks) or a CloudEvent of type {}", t.event)}</p>
+                                    <code class="endpoint" data-testid="webhook-url">{t.webhook_url.clone()}</code>
+                                    {move || new_secret.get().map(|s| view! {
+                                        <div class="secret-once" role="status">
+                                            <p><strong>"Signing secret — copy it now; it is not shown again:"</strong></p>
+                                            <code data-testid="new-secret">{s}</code>
+                                        </div>
+                                    })}
+                                    <p class="small">{if t.has_secret { "A signing secret is set." } else { "No signing secret yet: deliveries are refused until you create one." }}</p>
+                                    {t.can_rotate.then(|| {
+                                        let (slug, name) = (slug.clone(), name.clone());
+                                        view! {
+                                            <button class="button small" type="button" data-testid="rotate-secret"
+                                                disabled=move || rotate.pending().get()
+                                                on:click=move |_| { rotate.dispatch(RotateWebhookSecret { slug: slug.clone(), name: name.clone() }); }>
+                                                {if t.has_secret { "Rotate signing secret" } else { "Create signing secret" }}
+                                            </button>
+                                        }
+                                    })}
+                                    <FormError message />
+                                    <details>
+                                        <summary>"Signed curl example"</summary>
+                                        <pre class="snippet" data-testid="curl-example">{curl}</pre>
+                                    </details>
+                                    {t.form_url.clone().map(|form_url| view! {
+                                        <h3>"Form"</h3>
+                                        <p><a href=form_url.clone() rel="external" target="_blank" data-testid="form-link">{form_url.clone()}</a></p>
+                                        <details>
+                                            <summary>"Embed on your site"</summary>
+                                            <pre class="snippet" data-testid="form-snippet">{t.form_snippet.clone().unwrap_or_default()}</pre>
+                                        </details>
+                                    })}
+                                    <h3>"Recent deliveries"</h3>
+                                    <Deliveries slug=slug.clone() rows=t.deliveries.clone() />
+                                </section>
+                            }.into_any()
+                        }
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Deliveries(slug: String, rows: Vec<DeliveryView>) -> impl IntoView {
+    if rows.is_empty() {
+        return view! { <p class="muted small">"Nothing has arrived yet."</p> }.into_any();
+    }
+    view! {
+        <table class="table deliveries" data-testid="deliveries">
+            <thead><tr><th>"When"</th><th>"Channel"</th><th>"Outcome"</th><th>"Run"</th></tr></thead>
+            <tbody>
+                {rows.into_iter().map(|d| view! {
+                    <tr>
+                        <td data-label="When">{d.at}</td>
+                        <td data-label="Channel">{d.channel}</td>
+                        <td data-label="Outcome">
+                            <span class=format!("badge outcome-{}", d.outcome)>{format!("{} {}", d.outcome, d.status_code)}</span>
+                            {(!d.reason.is_empty()).then(|| view! { <div class="muted small">{d.reason}</div> })}
+                        </td>
+                        <td data-label="Run">{d.run_id.map(|r| view! { <a href=format!("/t/{slug}/runs/{r}")>{r[..8].to_string()}</a> })}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}

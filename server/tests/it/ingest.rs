@@ -1,0 +1,347 @@
+//! Events in: Standard Webhooks signatures, CloudEvents, idempotency, the
+//! data contract at the door, limits, forms, the events API, OpenAPI.
+
+use crate::support::*;
+use engine::Role;
+use reqwest::StatusCode;
+use sea_orm::ConnectionTrait;
+use serde_json::{json, Value};
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    app.demo_value::<i64>(sql, vec![]).await.unwrap()
+}
+
+async fn reason(res: reqwest::Response) -> String {
+    let body: Value = res.json().await.unwrap();
+    body["message"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn a_signed_webhook_is_committed_with_its_queued_run_before_the_202() {
+    let app = TestApp::spawn().await;
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    let res = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_1", now(), &fresh_lead().to_string(), &[]).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let body: Value = res.json().await.unwrap();
+    let run_id: uuid::Uuid = body["run_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(body["status"], "queued");
+    assert!(body["status_url"].as_str().unwrap().ends_with(&format!("/api/v1/t/{DEMO}/runs/{run_id}")));
+    // No worker runs here: what the 202 promised is already in PostgreSQL.
+    let status: String = app.demo_value("SELECT status FROM runs WHERE id = $1", vec![run_id.into()]).await.unwrap();
+    assert_eq!(status, "queued");
+    let normalised: Value = app
+        .demo_value("SELECT e.payload FROM events e JOIN runs r ON r.event_id = e.id WHERE r.id = $1", vec![run_id.into()])
+        .await
+        .unwrap();
+    assert_eq!(normalised["sourceChannel"], "website", "the data contract normalised the record");
+    let pinned: Value = app.demo_value("SELECT pinned FROM runs WHERE id = $1", vec![run_id.into()]).await.unwrap();
+    assert_eq!(pinned["prompts"]["lead_summary_v4"], 1, "the run pins the production prompt version");
+    assert_eq!(count(&app, "SELECT count(*) FROM deliveries WHERE outcome = 'accepted'").await, 1);
+}
+
+#[tokio::test]
+async fn unsigned_tampered_wrongly_signed_and_stale_deliveries_get_401_with_a_reason_and_store_no_event() {
+    let app = TestApp::spawn().await;
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    let body = fresh_lead().to_string();
+    let url = format!("{}/hooks/{DEMO}/{LEAD_WORKFLOW}", app.base);
+
+    let unsigned = reqwest::Client::new().post(&url).header("content-type", "application/json").body(body.clone()).send().await.unwrap();
+    assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
+    let why = reason(unsigned).await;
+    assert!(why.contains("webhook-id") && why.contains("webhook-signature"), "{why}");
+
+    // Signed, then the body changed on the way.
+    let signature = store::webhook_secrets::sign(&secret, "msg_t", now(), body.as_bytes()).unwrap();
+    let tampered = reqwest::Client::new()
+        .post(&url)
+        .header("webhook-id", "msg_t")
+        .header("webhook-timestamp", now().to_string())
+        .header("webhook-signature", signature)
+        .body(body.replace("Harbor", "Harbour"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tampered.status(), StatusCode::UNAUTHORIZED);
+    assert!(reason(tampered).await.contains("signature does not match"));
+
+    let other = store::webhook_secrets::generate();
+    let wrong = app.signed_post(DEMO, LEAD_WORKFLOW, &other, "msg_w", now(), &body, &[]).await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+
+    let stale = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_s", now() - 6 * 60, &body, &[]).await;
+    assert_eq!(stale.status(), StatusCode::UNAUTHORIZED);
+    assert!(reason(stale).await.contains("stale"));
+
+    assert_eq!(count(&app, "SELECT count(*) FROM events").await, 0, "refused deliveries are not events");
+    assert_eq!(count(&app, "SELECT count(*) FROM runs").await, 0);
+    assert_eq!(count(&app, "SELECT count(*) FROM deliveries WHERE outcome = 'unauthorized' AND status_code = 401").await, 4, "but they are counted");
+}
+
+#[tokio::test]
+async fn a_rotated_secret_keeps_working_during_the_grace_period_and_not_after() {
+    let app = TestApp::spawn().await;
+    let old = app.webhook_secret(LEAD_WORKFLOW).await;
+    let new = app.webhook_secret(LEAD_WORKFLOW).await;
+    assert_ne!(old, new);
+    let body = fresh_lead().to_string();
+    assert_eq!(app.signed_post(DEMO, LEAD_WORKFLOW, &new, "msg_new", now(), &body, &[]).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(app.signed_post(DEMO, LEAD_WORKFLOW, &old, "msg_old", now(), &body, &[]).await.status(), StatusCode::ACCEPTED, "within the grace period");
+    // The grace period ends.
+    let txn = store::db::tenant_txn(&app.db, "t_acme_plumbing").await.unwrap();
+    txn.execute_unprepared("UPDATE webhook_secrets SET valid_until = now() - interval '1 second' WHERE valid_until IS NOT NULL").await.unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(app.signed_post(DEMO, LEAD_WORKFLOW, &old, "msg_old2", now(), &body, &[]).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.signed_post(DEMO, LEAD_WORKFLOW, &new, "msg_new2", now(), &body, &[]).await.status(), StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn cloudevents_arrive_in_structured_and_binary_mode_and_the_type_must_match_the_trigger() {
+    let app = TestApp::spawn().await;
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    let structured = json!({
+        "specversion": "1.0", "id": "evt-1", "source": "crm://acme", "type": "lead.created",
+        "datacontenttype": "application/json", "data": fresh_lead()
+    })
+    .to_string();
+    let res = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_ce1", now(), &structured, &[("content-type", "application/cloudevents+json")]).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED, "{}", res.text().await.unwrap());
+
+    let binary = fresh_lead().to_string();
+    let headers = [("ce-specversion", "1.0"), ("ce-id", "evt-2"), ("ce-source", "crm://acme"), ("ce-type", "lead.created")];
+    let res = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_ce2", now(), &binary, &headers).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED, "{}", res.text().await.unwrap());
+    let channels: i64 = app.demo_value("SELECT count(*) FROM events WHERE channel = 'cloudevents'", vec![]).await.unwrap();
+    assert_eq!(channels, 2);
+
+    let wrong_type = structured.replace("lead.created", "ticket.created");
+    let res = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_ce3", now(), &wrong_type, &[("content-type", "application/cloudevents+json")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["fields"][0]["field"], "type", "{body}");
+
+    let missing = json!({ "specversion": "1.0", "data": fresh_lead() }).to_string();
+    let res = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_ce4", now(), &missing, &[("content-type", "application/cloudevents+json")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    let fields: Vec<&str> = body["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, vec!["id", "source", "type"]);
+}
+
+#[tokio::test]
+async fn repeating_a_delivery_makes_exactly_one_run_and_returns_the_original_run_id() {
+    let app = TestApp::spawn().await;
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    let body = fresh_lead().to_string();
+    let first = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_same", now(), &body, &[]).await;
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    let first: Value = first.json().await.unwrap();
+    // A sender's retry: same webhook-id, signed again a moment later.
+    let again = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_same", now() + 1, &body, &[]).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["run_id"], first["run_id"]);
+    assert_eq!(again["status"], "duplicate");
+    // An Idempotency-Key wins over differing webhook ids; so does a CloudEvents id.
+    let a = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_a", now(), &body, &[("idempotency-key", "order-77")]).await;
+    let b = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_b", now(), &body, &[("idempotency-key", "order-77")]).await;
+    assert_eq!((a.status(), b.status()), (StatusCode::ACCEPTED, StatusCode::OK));
+    assert_eq!(count(&app, "SELECT count(*) FROM runs").await, 2);
+    assert_eq!(count(&app, "SELECT count(*) FROM deliveries WHERE outcome = 'duplicate'").await, 2);
+}
+
+#[tokio::test]
+async fn a_record_that_breaks_the_data_contract_gets_422_with_every_field_and_is_kept_in_the_exceptions_report() {
+    let app = TestApp::spawn().await;
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    let broken = fixture("lead.incomplete.json").to_string();
+    let res = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_bad", now(), &broken, &[]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_record");
+    let fields: Vec<(String, String)> =
+        body["fields"].as_array().unwrap().iter().map(|f| (f["field"].as_str().unwrap().into(), f["rule"].as_str().unwrap().into())).collect();
+    for expected in [("companyName", "required"), ("primaryContact.email", "format"), ("sourceChannel", "allowed"), ("lifecycleStage", "allowed"), ("last_updated", "stale")] {
+        assert!(fields.contains(&(expected.0.to_string(), expected.1.to_string())), "missing {expected:?} in {fields:?}");
+    }
+    assert_eq!(count(&app, "SELECT count(*) FROM runs").await, 0);
+    let raw: String = app.demo_value("SELECT raw FROM ingest_exceptions", vec![]).await.expect("the refused record is kept");
+    assert!(raw.contains("smoke signals"), "with the raw payload: {raw}");
+
+    // The exceptions report shows it to operations, not to another business.
+    let ops = app.demo_member(Role::Operations).await;
+    let report: Value = ops.call("list_exceptions", &[("slug", DEMO)]).await.json().await.unwrap();
+    assert_eq!(report[0]["workflow"], LEAD_WORKFLOW);
+    assert!(report[0]["violations"].as_array().unwrap().len() >= 5);
+    let stranger = app.client();
+    stranger.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.test", "a long enough password").await;
+    assert_eq!(stranger.call("list_exceptions", &[("slug", DEMO)]).await.status(), StatusCode::FORBIDDEN);
+    let exec = app.demo_member(Role::Executive).await;
+    assert_eq!(exec.call("list_exceptions", &[("slug", DEMO)]).await.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn oversized_unknown_unpublished_and_non_json_deliveries_get_json_errors() {
+    let app = TestApp::spawn().await;
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    let huge = json!({ "companyName": "x".repeat(300 * 1024) }).to_string();
+    let res = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_big", now(), &huge, &[]).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "payload_too_large");
+
+    let res = app.signed_post(DEMO, "no-such-workflow", &secret, "msg_404", now(), "{}", &[]).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "not_found");
+    let res = app.signed_post("no-such-business", LEAD_WORKFLOW, &secret, "msg_404b", now(), "{}", &[]).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    // A draft that was never published.
+    let engineer = app.demo_current_member(Role::Engineer).await;
+    let draft = store::bundles::GALLERY[0].bundle().workflow.replace("workflow: lead-intake-qualification", "workflow: ticket-draft");
+    store::workflows::save_version(&app.db, &engineer, &draft, "a draft").await.map_err(|e| format!("{e:?}")).unwrap();
+    let res = app.signed_post(DEMO, "ticket-draft", &secret, "msg_409", now(), "{}", &[]).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "not_published");
+
+    let res = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_txt", now(), "not json at all", &[]).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(res.json::<Value>().await.unwrap()["fields"][0]["field"], "body");
+}
+
+#[tokio::test]
+async fn the_events_api_takes_internal_messages_from_members_who_may_and_refuses_others() {
+    let app = TestApp::spawn().await;
+    let path = format!("/api/v1/t/{DEMO}/workflows/{LEAD_WORKFLOW}/events");
+    let post = |client: &Client, key: &str| {
+        let req = client
+            .http
+            .post(format!("{}{path}", client.base))
+            .header("origin", client.base.clone())
+            .header("idempotency-key", key.to_owned())
+            .json(&fresh_lead());
+        async move { req.send().await.unwrap() }
+    };
+    let engineer = app.demo_member(Role::Engineer).await;
+    let res = post(&engineer, "k1").await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let run_id = res.json::<Value>().await.unwrap()["run_id"].as_str().unwrap().to_owned();
+    assert_eq!(post(&engineer, "k1").await.status(), StatusCode::OK, "a repeat counts once");
+
+    // The run's status, for the sender.
+    let status: Value = engineer.get(&format!("/api/v1/t/{DEMO}/runs/{run_id}")).await.json().await.unwrap();
+    assert_eq!(status["status"], "queued");
+    assert_eq!(status["workflow"], LEAD_WORKFLOW);
+
+    assert_eq!(post(&app.demo_member(Role::Executive).await, "k2").await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(post(&app.client(), "k3").await.status(), StatusCode::UNAUTHORIZED);
+    let stranger = app.client();
+    stranger.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.test", "a long enough password").await;
+    assert_eq!(post(&stranger, "k4").await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(stranger.get(&format!("/api/v1/t/{DEMO}/runs/{run_id}")).await.status(), StatusCode::FORBIDDEN);
+    // Another business cannot read this run through its own address either.
+    assert_eq!(stranger.get(&format!("/api/v1/t/rival-plumbing/runs/{run_id}")).await.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_hosted_form_accepts_a_lead_and_shows_contract_errors_next_to_the_fields() {
+    let app = TestApp::spawn().await;
+    let page = reqwest::get(format!("{}/forms/{DEMO}/{LEAD_WORKFLOW}", app.base)).await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("name=\"primaryContact.email\"") && html.contains("type=\"email\""), "{html}");
+    assert!(html.contains(engine::form::HONEYPOT));
+
+    let http = reqwest::Client::new();
+    let url = format!("{}/forms/{DEMO}/{LEAD_WORKFLOW}", app.base);
+    let good = [
+        ("submission_id", "s-1"),
+        ("companyName", "Harbor Dental Group"),
+        ("primaryContact.name", "Dana Whitfield"),
+        ("primaryContact.email", "dana@harbordental.example"),
+        ("inquiry_text", "4 clinics"),
+        ("annual_contract_value", "12000"),
+        ("sourceChannel", "website"),
+        ("lifecycleStage", "lead"),
+    ];
+    let res = http.post(&url).form(&good).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains("Thank you"));
+    let payload: Value = app.demo_value("SELECT payload FROM events WHERE channel = 'form'", vec![]).await.unwrap();
+    assert_eq!(payload["primaryContact"]["email"], "dana@harbordental.example");
+    assert_eq!(payload["annual_contract_value"], 12000.0);
+    // A double click on Send counts once.
+    http.post(&url).form(&good).send().await.unwrap();
+    assert_eq!(count(&app, "SELECT count(*) FROM runs").await, 1);
+
+    let mut bad = good.to_vec();
+    bad[0] = ("submission_id", "s-2");
+    bad[3] = ("primaryContact.email", "not-an-email");
+    let res = http.post(&url).form(&bad).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("id=\"f-primaryContact-email-error\""), "the reason sits next to the field: {html}");
+    assert!(html.contains("value=\"Harbor Dental Group\""), "what was typed is kept");
+
+    // A bot fills the honeypot: it sees success; nothing is stored.
+    let mut spam = good.to_vec();
+    spam[0] = ("submission_id", "s-3");
+    spam.push((engine::form::HONEYPOT, "http://spam.example"));
+    assert_eq!(http.post(&url).form(&spam).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(count(&app, "SELECT count(*) FROM runs").await, 1);
+    assert_eq!(count(&app, "SELECT count(*) FROM deliveries WHERE outcome = 'spam'").await, 1);
+}
+
+#[tokio::test]
+async fn one_address_posting_a_form_too_often_is_told_to_wait() {
+    let app = TestApp::spawn().await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/forms/{DEMO}/{LEAD_WORKFLOW}", app.base);
+    let mut statuses = Vec::new();
+    for n in 0..12 {
+        let id = format!("s-{n}");
+        let res = http.post(&url).header("accept", "application/json").form(&[("submission_id", id.as_str()), ("companyName", "")]).send().await.unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(&statuses[..10], &[422; 10], "each one refused for its fields");
+    assert_eq!(&statuses[10..], &[429, 429]);
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_public_api() {
+    let app = TestApp::spawn().await;
+    let doc: Value = reqwest::get(format!("{}/api/openapi.json", app.base)).await.unwrap().json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in ["/hooks/{business}/{workflow}", "/api/v1/t/{business}/workflows/{workflow}/events", "/api/v1/t/{business}/runs/{run_id}", "/forms/{business}/{workflow}"] {
+        assert!(doc["paths"][path].is_object(), "{path} is documented");
+    }
+    assert!(doc["paths"]["/hooks/{business}/{workflow}"]["post"]["responses"]["422"].is_object());
+    assert!(doc["components"]["schemas"]["AcceptedEvent"].is_object());
+}
+
+#[tokio::test]
+async fn only_editors_create_signing_secrets_and_see_them_once() {
+    let app = TestApp::spawn().await;
+    let engineer = app.demo_member(Role::Engineer).await;
+    let res = engineer.call("rotate_webhook_secret", &[("slug", DEMO), ("name", LEAD_WORKFLOW)]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let secret: String = res.json().await.unwrap();
+    assert!(secret.starts_with("whsec_"));
+    let triggers: Value = engineer.call("workflow_triggers", &[("slug", DEMO), ("name", LEAD_WORKFLOW)]).await.json().await.unwrap();
+    assert_eq!(triggers["has_secret"], true);
+    assert!(!triggers.to_string().contains(&secret), "the secret is never shown again");
+    assert!(triggers["form_snippet"].as_str().unwrap().contains("/forms/acme-plumbing/lead-intake-qualification"));
+    // The secret works.
+    let res = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_ui", now(), &fresh_lead().to_string(), &[]).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+
+    let ops = app.demo_member(Role::Operations).await;
+    assert_eq!(ops.call("rotate_webhook_secret", &[("slug", DEMO), ("name", LEAD_WORKFLOW)]).await.status(), StatusCode::FORBIDDEN);
+    let stranger = app.client();
+    stranger.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.test", "a long enough password").await;
+    assert_eq!(stranger.call("rotate_webhook_secret", &[("slug", DEMO), ("name", LEAD_WORKFLOW)]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(stranger.call("workflow_triggers", &[("slug", DEMO), ("name", LEAD_WORKFLOW)]).await.status(), StatusCode::FORBIDDEN);
+}

@@ -1,0 +1,324 @@
+//! Runs out: the lead intake template through every step type against
+//! HTTP fakes of the model vendors, the approval policy, decisions,
+//! fallbacks, retries, caching, notify, and recovery after a crash.
+
+use crate::support::*;
+use engine::Role;
+use reqwest::StatusCode;
+use sea_orm::ConnectionTrait;
+use serde_json::{json, Value};
+use wiremock::{matchers, Mock, MockServer, ResponseTemplate};
+
+/// Points the small tier at a model served by `vendor`.
+async fn use_vendor(app: &TestApp, provider: &str, base_url: &str) {
+    let owner = app.demo_current_member(Role::Owner).await;
+    let id = store::models::add(
+        &app.db,
+        &app.settings,
+        &owner,
+        &store::models::NewModel {
+            provider: provider.into(),
+            label: format!("{provider} fake"),
+            base_url: base_url.into(),
+            model: "vendor-model-1".into(),
+            input_price: "2.50".into(),
+            output_price: "10".into(),
+            api_key: "sk-vendor-key".into(),
+        },
+    )
+    .await
+    .map_err(|e| format!("{e:?}"))
+    .unwrap();
+    store::models::set_tier(&app.db, &owner, "small", id).await.map_err(|e| format!("{e:?}")).unwrap();
+}
+
+fn openai_answer(content: &Value, tokens_in: u64, tokens_out: u64) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "choices": [{ "message": { "role": "assistant", "content": content.to_string() } }],
+        "usage": { "prompt_tokens": tokens_in, "completion_tokens": tokens_out }
+    }))
+}
+
+fn draft(confidence: f64) -> Value {
+    json!({ "fit_score": 86, "summary": "Four-clinic dental group, budget approved.", "risks": [], "next_step": "Call Dana", "confidence": confidence })
+}
+
+fn small_lead() -> Value {
+    let mut lead = fresh_lead();
+    lead["annual_contract_value"] = json!(12000);
+    lead
+}
+
+async fn steps(app: &TestApp, run_id: uuid::Uuid) -> Vec<(String, String, Value, Value)> {
+    let txn = store::db::tenant_txn(&app.db, "t_acme_plumbing").await.unwrap();
+    let rows = txn
+        .query_all_raw(store::db::stmt(
+            "SELECT step_id, status, coalesce(input, 'null'), coalesce(output, 'null') FROM run_steps WHERE run_id = $1 ORDER BY step_index",
+            vec![run_id.into()],
+        ))
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    rows.into_iter()
+        .map(|r| (r.try_get_by_index(0).unwrap(), r.try_get_by_index(1).unwrap(), r.try_get_by_index(2).unwrap(), r.try_get_by_index(3).unwrap()))
+        .collect()
+}
+
+async fn open_task(app: &TestApp, run_id: uuid::Uuid) -> (String, String) {
+    let txn = store::db::tenant_txn(&app.db, "t_acme_plumbing").await.unwrap();
+    let row = txn
+        .query_one_raw(store::db::stmt("SELECT id::text, reason FROM review_tasks WHERE run_id = $1 AND status = 'open'", vec![run_id.into()]))
+        .await
+        .unwrap()
+        .expect("an open review task");
+    txn.commit().await.unwrap();
+    (row.try_get_by_index(0).unwrap(), row.try_get_by_index(1).unwrap())
+}
+
+#[tokio::test]
+async fn a_lead_runs_through_every_step_with_an_openai_compatible_model_and_stops_for_its_high_value() {
+    let vendor = MockServer::start().await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/v1/chat/completions"))
+        .and(matchers::header("authorization", "Bearer sk-vendor-key"))
+        .respond_with(openai_answer(&draft(0.93), 1200, 300))
+        .expect(1)
+        .mount(&vendor)
+        .await;
+    let app = TestApp::spawn_with_worker().await;
+    use_vendor(&app, "openai_compatible", &format!("{}/v1", vendor.uri())).await;
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    let run_id = app.send_lead(&secret, &fresh_lead()).await;
+
+    // 60 000 a year is above the 50 000 threshold: a person approves.
+    assert_eq!(app.wait_for_run(run_id, &["waiting_for_review", "completed", "failed"]).await, "waiting_for_review");
+    let (task, reason) = open_task(&app, run_id).await;
+    assert_eq!(reason, "high_value");
+    let done = steps(&app, run_id).await;
+    let ids: Vec<&str> = done.iter().map(|s| s.0.as_str()).collect();
+    assert_eq!(ids, vec!["normalize", "enrich", "summarize"]);
+    assert!(done.iter().all(|s| s.1 == "completed"), "{done:?}");
+    // Sensitive fields are masked in what the run records.
+    assert_eq!(done[0].3["primaryContact"]["email"], engine::run::MASK);
+    assert_eq!(done[1].3["industry"].is_string(), true, "the enrichment call's answer is stored");
+    assert_eq!(done[2].3, draft(0.93));
+
+    // What the model was sent.
+    let sent = &vendor.received_requests().await.unwrap()[0];
+    let body: Value = serde_json::from_slice(&sent.body).unwrap();
+    assert_eq!(body["model"], "vendor-model-1");
+    assert_eq!(body["response_format"]["type"], "json_schema", "structured-output mode");
+    let prompt = body["messages"][1]["content"].as_str().unwrap();
+    assert!(prompt.contains("Lead: Harbor Dental Group (Dana Whitfield)"), "{prompt}");
+    assert!(prompt.contains("dental care") || prompt.contains("\"employees\""), "the enrichment is in the prompt: {prompt}");
+
+    // Tokens and cost: 1200 × 2.50/M + 300 × 10/M = 0.006.
+    let (tokens_in, tokens_out, cost): (i64, i64, i64) = {
+        let t = app.demo_value::<i64>("SELECT tokens_in FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap();
+        let o = app.demo_value::<i64>("SELECT tokens_out FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap();
+        let c = app.demo_value::<i64>("SELECT cost_micros FROM runs WHERE id = $1", vec![run_id.into()]).await.unwrap();
+        (t, o, c)
+    };
+    assert_eq!((tokens_in, tokens_out, cost), (1200, 300, 6000));
+    let model: String = app.demo_value("SELECT model FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap();
+    assert_eq!(model, "openai_compatible fake");
+
+    // A reviewer approves; the run goes on to the rules step and completes.
+    let reviewer = app.demo_member(Role::Reviewer).await;
+    let res = reviewer.call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "approve")]).await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+    assert_eq!(app.wait_for_run(run_id, &["completed", "failed"]).await, "completed");
+    let route = steps(&app, run_id).await.into_iter().find(|s| s.0 == "route").unwrap();
+    assert!(route.3["decision"]["owner"].is_string(), "{route:?}");
+    let decided_by: String = app.demo_value("SELECT decided_by FROM review_tasks WHERE run_id = $1", vec![run_id.into()]).await.unwrap();
+    assert_eq!(decided_by, "reviewer@acme-plumbing.test");
+    // A second decision on the same task is refused with who decided.
+    let again = app.demo_member(Role::Operations).await.call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "approve")]).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    assert!(again.text().await.unwrap().contains("reviewer@acme-plumbing.test"));
+}
+
+#[tokio::test]
+async fn the_same_run_works_against_the_anthropic_messages_api() {
+    let vendor = MockServer::start().await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/v1/messages"))
+        .and(matchers::header("x-api-key", "sk-vendor-key"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "content": [{ "type": "tool_use", "id": "tu_1", "name": "respond", "input": draft(0.95) }],
+            "usage": { "input_tokens": 800, "output_tokens": 100 }
+        })))
+        .expect(1)
+        .mount(&vendor)
+        .await;
+    let app = TestApp::spawn_with_worker().await;
+    use_vendor(&app, "anthropic", &vendor.uri()).await;
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    let run_id = app.send_lead(&secret, &small_lead()).await;
+    // Confident and small: no person needed.
+    assert_eq!(app.wait_for_run(run_id, &["completed", "failed", "waiting_for_review"]).await, "completed");
+    let sent: Value = serde_json::from_slice(&vendor.received_requests().await.unwrap()[0].body).unwrap();
+    assert_eq!(sent["tool_choice"]["name"], "respond", "structured output through a forced tool");
+    assert!(sent["tools"][0]["input_schema"]["properties"]["confidence"].is_object());
+    let cost: i64 = app.demo_value("SELECT cost_micros FROM runs WHERE id = $1", vec![run_id.into()]).await.unwrap();
+    assert_eq!(cost, 3000, "800 × 2.50/M + 100 × 10/M");
+}
+
+#[tokio::test]
+async fn low_confidence_goes_to_a_person_and_confident_small_deals_complete_alone() {
+    let vendor = MockServer::start().await;
+    Mock::given(matchers::body_string_contains("Unsure Co"))
+        .respond_with(openai_answer(&draft(0.41), 10, 10))
+        .mount(&vendor)
+        .await;
+    Mock::given(matchers::any()).respond_with(openai_answer(&draft(0.9), 10, 10)).mount(&vendor).await;
+    let app = TestApp::spawn_with_worker().await;
+    use_vendor(&app, "openai_compatible", &vendor.uri()).await;
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    let mut unsure = small_lead();
+    unsure["companyName"] = json!("Unsure Co");
+    let low = app.send_lead(&secret, &unsure).await;
+    let clear = app.send_lead(&secret, &small_lead()).await;
+    assert_eq!(app.wait_for_run(low, &["waiting_for_review", "completed"]).await, "waiting_for_review");
+    assert_eq!(open_task(&app, low).await.1, "low_confidence");
+    assert_eq!(app.wait_for_run(clear, &["waiting_for_review", "completed"]).await, "completed");
+}
+
+#[tokio::test]
+async fn invalid_model_output_gets_one_repair_then_goes_to_the_human_queue_with_the_error() {
+    let vendor = MockServer::start().await;
+    Mock::given(matchers::any())
+        .respond_with(openai_answer(&json!({ "fit_score": 250, "summary": "too keen" }), 100, 20))
+        .expect(2)
+        .mount(&vendor)
+        .await;
+    let app = TestApp::spawn_with_worker().await;
+    use_vendor(&app, "openai_compatible", &vendor.uri()).await;
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    let run_id = app.send_lead(&secret, &small_lead()).await;
+    assert_eq!(app.wait_for_run(run_id, &["waiting_for_review", "completed", "failed"]).await, "waiting_for_review");
+    let requests = vendor.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 2, "the first answer and one repair");
+    let repair: Value = serde_json::from_slice(&requests[1].body).unwrap();
+    let last = repair["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_owned();
+    assert!(last.contains("does not match the required JSON Schema"), "{last}");
+    let (task, reason) = open_task(&app, run_id).await;
+    assert_eq!(reason, "error");
+    let error: String = app.demo_value("SELECT error FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap();
+    assert!(error.contains("response schema"), "{error}");
+    let tokens: i64 = app.demo_value("SELECT tokens_in FROM runs WHERE id = $1", vec![run_id.into()]).await.unwrap();
+    assert_eq!(tokens, 200, "both calls are paid for");
+
+    // The person's edit must meet the schema…
+    let ops = app.demo_member(Role::Operations).await;
+    let bad_edit = json!({ "fit_score": 250 }).to_string();
+    let res = ops
+        .call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "edit_and_approve"), ("edited_output", &bad_edit), ("reason_code", "wrong_facts")])
+        .await;
+    let fields = invalid_fields(res).await;
+    assert!(fields.iter().all(|(f, _)| f == "edited_output") && fields.len() >= 2, "{fields:?}");
+    // …an edit without a reason code is refused…
+    let good_edit = draft(0.8).to_string();
+    let res = ops.call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "edit_and_approve"), ("edited_output", &good_edit)]).await;
+    assert_eq!(invalid_fields(res).await[0].0, "reason_code");
+    // …and a valid one continues the run with the person's output.
+    let res = ops
+        .call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "edit_and_approve"), ("edited_output", &good_edit), ("reason_code", "wrong_facts")])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(app.wait_for_run(run_id, &["completed", "failed"]).await, "completed");
+    let context: Value = app.demo_value("SELECT context FROM runs WHERE id = $1", vec![run_id.into()]).await.unwrap();
+    assert_eq!(context["qualification_summary"], draft(0.8));
+}
+
+#[tokio::test]
+async fn only_reviewers_operations_and_owners_of_the_business_decide() {
+    let app = TestApp::spawn_with_worker().await;
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    let run_id = app.send_lead(&secret, &fresh_lead()).await;
+    app.wait_for_run(run_id, &["waiting_for_review"]).await;
+    let (task, _) = open_task(&app, run_id).await;
+    let form = [("slug", DEMO), ("task", task.as_str()), ("decision", "reject"), ("reason_code", "policy")];
+    assert_eq!(app.demo_member(Role::Engineer).await.call("decide_review", &form).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.demo_member(Role::Executive).await.call("decide_review", &form).await.status(), StatusCode::FORBIDDEN);
+    let stranger = app.client();
+    stranger.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.test", "a long enough password").await;
+    assert_eq!(stranger.call("decide_review", &form).await.status(), StatusCode::FORBIDDEN);
+    let own = [("slug", "rival-plumbing"), ("task", task.as_str()), ("decision", "reject"), ("reason_code", "policy")];
+    assert_eq!(stranger.call("decide_review", &own).await.status(), StatusCode::NOT_FOUND, "another business's task is not there");
+    assert_eq!(stranger.call("run_detail", &[("slug", DEMO), ("id", &run_id.to_string())]).await.status(), StatusCode::FORBIDDEN);
+    // A reject ends the run.
+    let res = app.demo_member(Role::Reviewer).await.call("decide_review", &form).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(app.wait_for_run(run_id, &["cancelled"]).await, "cancelled");
+}
+
+/// A workflow with an enrichment call to `url`, no model, and a notify to `to`.
+async fn publish_workflow(app: &TestApp, yaml: &str) {
+    let engineer = app.demo_current_member(Role::Engineer).await;
+    let (name, number) = store::workflows::save_version(&app.db, &engineer, yaml, "test workflow").await.map_err(|e| format!("{e:?}")).unwrap();
+    let owner = app.demo_current_member(Role::Owner).await;
+    if store::workflows::publish(&app.db, &engineer, &name, number, "go").await.is_err() {
+        store::workflows::approve(&app.db, &owner, &name, number, "ok").await.map_err(|e| format!("{e:?}")).unwrap();
+        store::workflows::publish(&app.db, &engineer, &name, number, "go").await.map_err(|e| format!("{e:?}")).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn api_calls_retry_on_5xx_honour_retry_after_and_deterministic_answers_are_cached() {
+    let enrichment = MockServer::start().await;
+    Mock::given(matchers::method("GET")).respond_with(ResponseTemplate::new(503).insert_header("retry-after", "1")).up_to_n_times(1).mount(&enrichment).await;
+    Mock::given(matchers::method("GET")).respond_with(ResponseTemplate::new(200).set_body_json(json!({ "employees": 120 }))).mount(&enrichment).await;
+    let app = TestApp::spawn_with_worker().await;
+    publish_workflow(
+        &app,
+        &format!(
+            "workflow: enrich-only\nversion: 1\ntrigger: {{ source: webhook, event: lead.created }}\nsteps:\n  - {{ id: enrich, type: api_call, url: '{}/company?d={{{{ event.companyName }}}}', deterministic: true, cache_ttl: 600, retry: {{ max_attempts: 3, backoff_seconds: 0.1 }}, output: company }}\n  - {{ id: route, type: rules, rules: [ {{ when: 'company.employees > 100', then: 'big' }} ], default: small, output: size }}\n",
+            enrichment.uri()
+        ),
+    )
+    .await;
+    let secret = app.webhook_secret("enrich-only").await;
+    let mut runs = Vec::new();
+    for n in 0..2 {
+        let res = app.signed_post(DEMO, "enrich-only", &secret, &format!("m{n}"), chrono::Utc::now().timestamp(), &fresh_lead().to_string(), &[]).await;
+        assert_eq!(res.status(), StatusCode::ACCEPTED);
+        let run_id: uuid::Uuid = res.json::<Value>().await.unwrap()["run_id"].as_str().unwrap().parse().unwrap();
+        assert_eq!(app.wait_for_run(run_id, &["completed", "failed", "waiting_for_review"]).await, "completed");
+        runs.push(run_id);
+    }
+    let first_attempts: i32 = app.demo_value("SELECT attempts FROM run_steps WHERE run_id = $1 AND step_id = 'enrich'", vec![runs[0].into()]).await.unwrap();
+    assert_eq!(first_attempts, 2, "a 503, then success");
+    let hit: bool = app.demo_value("SELECT cache_hit FROM run_steps WHERE run_id = $1 AND step_id = 'enrich'", vec![runs[1].into()]).await.unwrap();
+    assert!(hit, "the second run used the cached answer");
+    assert_eq!(enrichment.received_requests().await.unwrap().len(), 2, "one failure + one success; the cache answered the second run");
+    let size: Value = app.demo_value("SELECT output FROM run_steps WHERE run_id = $1 AND step_id = 'route'", vec![runs[1].into()]).await.unwrap();
+    assert_eq!(size["decision"], "big");
+    let key = enrichment.received_requests().await.unwrap()[1].headers.get("idempotency-key").map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(key, Some(format!("{}:enrich", runs[0])), "receivers can drop repeats");
+}
+
+#[tokio::test]
+async fn a_message_to_an_outside_address_waits_for_approval_then_is_emailed_once() {
+    let app = TestApp::spawn_with_worker().await;
+    publish_workflow(
+        &app,
+        "workflow: thank-lead\nversion: 1\ntrigger: { source: webhook, event: lead.created }\nsteps:\n  - { id: check, type: approval }\n  - { id: tell, type: notify, to: ['{{ event.primaryContact.email }}'], subject: 'Thanks, {{ event.primaryContact.name }}', template: 'We got your note about {{ event.companyName }}.' }\n",
+    )
+    .await;
+    let secret = app.webhook_secret("thank-lead").await;
+    let res = app.signed_post(DEMO, "thank-lead", &secret, "n1", chrono::Utc::now().timestamp(), &fresh_lead().to_string(), &[]).await;
+    let run_id: uuid::Uuid = res.json::<Value>().await.unwrap()["run_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(app.wait_for_run(run_id, &["waiting_for_review", "completed"]).await, "waiting_for_review");
+    assert_eq!(open_task(&app, run_id).await.1, "approval_step");
+    assert!(app.mailbox.messages().await.is_empty(), "nothing goes out before a person approves");
+    let (task, _) = open_task(&app, run_id).await;
+    app.demo_member(Role::Owner).await.call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "approve")]).await;
+    assert_eq!(app.wait_for_run(run_id, &["completed", "failed"]).await, "completed");
+    let mail = app.mailbox.wait_for("dana.whitfield@harbordental.example", std::time::Duration::from_secs(20)).await;
+    let mail = mail.expect("the approved message was emailed");
+    assert!(mail.subject().unwrap_or_default().contains("Thanks, Dana Whitfield"));
+    assert!(mail.decoded().contains("Harbor Dental Group"));
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(app.mailbox.messages().await.len(), 1, "once");
+}

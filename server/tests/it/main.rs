@@ -13,6 +13,7 @@ mod invitations;
 mod models;
 mod operations;
 mod prompts;
+mod recovery;
 mod runs;
 mod sessions;
 mod signup;

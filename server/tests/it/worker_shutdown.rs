@@ -22,7 +22,10 @@ async fn sigterm_lets_the_email_in_flight_finish_before_the_worker_exits() {
     let (smtp_port, mailbox) = server::smtp_capture::start_with_delay("127.0.0.1:0", None, slow).await.unwrap();
     let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let prefix = format!("steward_test_{}", uuid::Uuid::new_v4().simple());
+    // The worker also runs the run engine, which needs its database.
+    let database = crate::support::TestDatabase::create().await;
     let mut child = Command::new(worker_binary())
+        .env("DATABASE_URL", &database.url)
         .env("REDIS_URL", &redis_url)
         .env("SMTP_URL", format!("smtp://127.0.0.1:{smtp_port}"))
         .env("STEWARD_REDIS_PREFIX", &prefix)

@@ -1,0 +1,114 @@
+//! Crash safety: a worker killed in the middle of a run, and a run whose
+//! job vanished from Redis, both end up completed, and a step that had
+//! finished is not executed again.
+
+use crate::support::*;
+use redis::AsyncCommands;
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use wiremock::{matchers, Mock, MockServer, ResponseTemplate};
+
+/// Short leases and a quick sweeper, so recovery happens within a test.
+fn quick(settings: &mut store::config::Settings) {
+    settings.runs.lease_seconds = 2;
+    settings.runs.sweep_seconds = 1;
+    settings.runs.stale_seconds = 1;
+}
+
+async fn publish(app: &TestApp, yaml: &str) {
+    let engineer = app.demo_current_member(engine::Role::Engineer).await;
+    let (name, number) = store::workflows::save_version(&app.db, &engineer, yaml, "crash test").await.map_err(|e| format!("{e:?}")).unwrap();
+    store::workflows::publish(&app.db, &engineer, &name, number, "go").await.map_err(|e| format!("{e:?}")).unwrap();
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_run_is_replaced_and_the_finished_step_is_not_repeated() {
+    let side_effect = MockServer::start().await;
+    Mock::given(matchers::any()).respond_with(ResponseTemplate::new(200).set_body_string(r#"{"booked":true}"#)).mount(&side_effect).await;
+    let slow = MockServer::start().await;
+    // The first call hangs (the worker dies during it); later calls answer at once.
+    Mock::given(matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"ok":1}"#).set_delay(Duration::from_secs(30)))
+        .up_to_n_times(1)
+        .mount(&slow)
+        .await;
+    Mock::given(matchers::any()).respond_with(ResponseTemplate::new(200).set_body_string(r#"{"ok":2}"#)).mount(&slow).await;
+
+    let mut app = TestApp::spawn().await;
+    quick(&mut app.settings);
+    publish(
+        &app,
+        &format!(
+            "workflow: crash-test\nversion: 1\ntrigger: {{ source: webhook, event: lead.created }}\nsteps:\n  - {{ id: book, type: api_call, method: POST, url: '{}/book', output: booking }}\n  - {{ id: wait, type: api_call, url: '{}/slow', timeout: 60, output: slow }}\n  - {{ id: done, type: rules, rules: [ {{ when: 'booking.booked', then: 'booked' }} ], output: result }}\n",
+            side_effect.uri(),
+            slow.uri()
+        ),
+    )
+    .await;
+
+    // The worker as its own process, as in production.
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_steward"))
+        .arg("worker")
+        .env("DATABASE_URL", &app.settings.database_url)
+        .env("REDIS_URL", &app.settings.redis_url)
+        .env("SMTP_URL", &app.settings.smtp_url)
+        .env("STEWARD_REDIS_PREFIX", &app.settings.redis_prefix)
+        .env("STEWARD_RUN_LEASE_SECONDS", "2")
+        .env("STEWARD_SWEEP_SECONDS", "1")
+        .env("STEWARD_STALE_SECONDS", "1")
+        .env("RUST_LOG", "warn")
+        .env_remove("STEWARD_ENV")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the steward binary");
+
+    let secret = app.webhook_secret("crash-test").await;
+    let res = app.signed_post(DEMO, "crash-test", &secret, "c1", chrono::Utc::now().timestamp(), &fresh_lead().to_string(), &[]).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let run_id: uuid::Uuid = res.json::<Value>().await.unwrap()["run_id"].as_str().unwrap().parse().unwrap();
+
+    // Wait until the worker is inside the slow step, then kill it outright.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while slow.received_requests().await.unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the worker never reached the slow step");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Command::new("kill").args(["-KILL", &worker.id().to_string()]).status().unwrap();
+    worker.wait().unwrap();
+    let status: String = app.demo_value("SELECT status FROM runs WHERE id = $1", vec![run_id.into()]).await.unwrap();
+    assert_eq!(status, "running", "the dead worker's lease still holds the run");
+
+    // A new worker takes over once the lease lapses.
+    app.start_worker();
+    assert_eq!(app.wait_for_run(run_id, &["completed", "failed"]).await, "completed");
+    assert_eq!(side_effect.received_requests().await.unwrap().len(), 1, "the finished side effect ran exactly once");
+    assert_eq!(slow.received_requests().await.unwrap().len(), 2, "the interrupted step ran again");
+    let executions: i32 = app.demo_value("SELECT executions FROM runs WHERE id = $1", vec![run_id.into()]).await.unwrap();
+    assert_eq!(executions, 2);
+    let result: Value = app.demo_value("SELECT output FROM run_steps WHERE run_id = $1 AND step_id = 'done'", vec![run_id.into()]).await.unwrap();
+    assert_eq!(result["decision"], "booked");
+}
+
+#[tokio::test]
+async fn the_sweeper_recovers_a_run_whose_job_was_lost_from_redis() {
+    let mut app = TestApp::spawn().await;
+    quick(&mut app.settings);
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    let run_id = app.send_lead(&secret, &fresh_lead()).await;
+    // Redis loses everything the queue held.
+    let mut redis = redis::Client::open(app.settings.redis_url.as_str()).unwrap().get_connection_manager().await.unwrap();
+    let keys: Vec<String> = redis.keys(format!("{}:runs*", app.settings.redis_prefix)).await.unwrap();
+    assert!(!keys.is_empty(), "the job was queued");
+    let _: () = redis.del(keys).await.unwrap();
+    let still: Vec<String> = redis.keys(format!("{}:runs*", app.settings.redis_prefix)).await.unwrap();
+    assert!(still.is_empty());
+
+    app.start_worker();
+    let status = app.wait_for_run(run_id, &["completed", "waiting_for_review", "failed"]).await;
+    assert_ne!(status, "failed");
+    let steps: i64 = app.demo_value("SELECT count(*) FROM run_steps WHERE run_id = $1 AND status = 'completed'", vec![run_id.into()]).await.unwrap();
+    assert!(steps >= 3, "the run was executed after the sweeper re-sent it");
+}

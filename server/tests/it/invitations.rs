@@ -95,10 +95,10 @@ async fn changing_a_role_takes_effect_at_once_and_removing_a_member_ends_their_s
     let reviewer_id = members.iter().find(|m| m.email == "reviewer@acme-plumbing.test").unwrap().user_id.to_string();
     let owner_id = members.iter().find(|m| m.email == "owner@acme-plumbing.test").unwrap().user_id.to_string();
 
-    assert_eq!(reviewer.get("/t/acme-plumbing/runs").await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(reviewer.get("/t/acme-plumbing/workflows").await.status(), StatusCode::FORBIDDEN);
     let res = owner.call("change_member_role", &[("slug", DEMO), ("user_id", &reviewer_id), ("role", "operations")]).await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(reviewer.get("/t/acme-plumbing/runs").await.status(), StatusCode::OK, "the new role applies to the live session");
+    assert_eq!(reviewer.get("/t/acme-plumbing/workflows").await.status(), StatusCode::OK, "the new role applies to the live session");
 
     // The last owner cannot demote or remove themselves.
     let res = owner.call("change_member_role", &[("slug", DEMO), ("user_id", &owner_id), ("role", "engineer")]).await;

@@ -7,7 +7,23 @@ use engine::Role;
 use reqwest::StatusCode;
 use crate::support::{error_body, invalid_fields, TestApp, DEMO};
 
-const SEED: &str = include_str!("../../../store/src/gallery/lead-intake-qualification.yaml");
+/// The seeded (published) version 1.
+const GALLERY: &str = include_str!("../../../store/src/gallery/lead-intake-qualification.yaml");
+
+/// The contract exactly as ARCHITECTURE.md writes it (the seeded gallery
+/// version spells its steps out in full).
+const SEED: &str = "workflow: lead-intake-qualification
+version: 1.3.0
+trigger: { source: website_form, event: lead.created }
+steps:
+  - { id: normalize, type: function, output: normalized_lead }
+  - { id: enrich,    type: api_call, output: company_context }
+  - { id: summarize, type: llm, prompt_template: lead_summary_v4, output: qualification_summary }
+  - { id: route,     type: rules, output: owner_assignment }
+approval:
+  required_when: [ { confidence_below: 0.78 }, { annual_contract_value_above: 50000 } ]
+fallback: { on_error: assign_to_human_queue }
+";
 
 async fn save(client: &crate::support::Client, yaml: &str, note: &str) -> reqwest::Response {
     client.call("save_workflow", &[("slug", DEMO), ("yaml", yaml), ("note", note)]).await
@@ -30,7 +46,7 @@ async fn each_save_is_a_new_version_and_publishing_and_rollback_move_the_live_on
     let seeded = detail(&engineer, "lead-intake-qualification").await;
     assert_eq!(seeded["live_version"], 1, "the demo's workflow is live at v1");
 
-    let v2 = SEED.replace("0.78", "0.85");
+    let v2 = GALLERY.replace("0.78", "0.85");
     let res = save(&engineer, &v2, "Reviewers want more drafts to check").await;
     assert_eq!(res.status(), StatusCode::OK);
     let d = detail(&engineer, "lead-intake-qualification").await;

@@ -280,7 +280,9 @@ pub fn mask(value: &Value, sensitive_keys: &[String]) -> Value {
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| {
-                    let masked = if sensitive_keys.iter().any(|s| s == k) && !v.is_null() { json!(MASK) } else { mask(v, sensitive_keys) };
+                    // Flat form fields carry the whole path (`primaryContact.email`).
+                    let sensitive = sensitive_keys.iter().any(|s| k == s || k.ends_with(&format!(".{s}")));
+                    let masked = if sensitive && !v.is_null() { json!(MASK) } else { mask(v, sensitive_keys) };
                     (k.clone(), masked)
                 })
                 .collect(),
@@ -401,6 +403,8 @@ mod tests {
         let masked = mask(&context(), &["email".into()]);
         assert_eq!(masked["event"]["primaryContact"]["email"], MASK);
         assert_eq!(masked["event"]["primaryContact"]["name"], "Dana");
+        let form = mask(&json!({ "primaryContact.email": "dana@x.example", "companyName": "Harbor" }), &["email".into()]);
+        assert_eq!(form, json!({ "primaryContact.email": MASK, "companyName": "Harbor" }));
     }
 
     #[test]

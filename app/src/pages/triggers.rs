@@ -76,26 +76,35 @@ curl -i -X POST '{url}' \\\n  -H 'content-type: application/json' \\\n  -H \"web
 
 #[component]
 pub fn Triggers(slug: String, name: String) -> impl IntoView {
-    let triggers = Resource::new(|| (), {
+    // Loaded in the browser once the page is hydrated (effects never run on
+    // the server): this card sits inside the editor page's own suspense, and
+    // a second server-rendered resource there would not hydrate in step.
+    let triggers = RwSignal::new(None::<Result<TriggersView, AppError>>);
+    let load = {
         let (slug, name) = (slug.clone(), name.clone());
-        move |_| workflow_triggers(slug.clone(), name.clone())
+        move || {
+            let (slug, name) = (slug.clone(), name.clone());
+            leptos::task::spawn_local(async move { triggers.set(Some(workflow_triggers(slug, name).await)) });
+        }
+    };
+    Effect::new({
+        let load = load.clone();
+        move |_| load()
     });
     let rotate = ServerAction::<RotateWebhookSecret>::new();
     let message = Signal::derive(move || rotate.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
     let new_secret = Signal::derive(move || rotate.value().get().and_then(|r| r.ok()));
     Effect::new(move |_| {
         if new_secret.get().is_some() {
-            triggers.refetch();
+            load();
         }
     });
     view! {
-        <Suspense fallback=crate::components::field::Loading>
-            {move || Suspend::new({
+        {move || {
                 let (slug, name) = (slug.clone(), name.clone());
-                async move {
-                    match triggers.await {
-                        Err(_) => ().into_any(),
-                        Ok(t) => {
+                    match triggers.get() {
+                        None | Some(Err(_)) => ().into_any(),
+                        Some(Ok(t)) => {
                             let url = t.webhook_url.clone();
                             let body = t.sample_body.clone();
                             let curl = move || curl_example(&url, &new_secret.get().unwrap_or_else(|| "whsec_…your secret…".into()), &body);
@@ -142,9 +151,7 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
                             }.into_any()
                         }
                     }
-                }
-            })}
-        </Suspense>
+        }}
     }
 }
 

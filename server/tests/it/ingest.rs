@@ -345,3 +345,38 @@ async fn only_editors_create_signing_secrets_and_see_them_once() {
     assert_eq!(stranger.call("rotate_webhook_secret", &[("slug", DEMO), ("name", LEAD_WORKFLOW)]).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(stranger.call("workflow_triggers", &[("slug", DEMO), ("name", LEAD_WORKFLOW)]).await.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_command_line_enqueues_an_event_and_refuses_a_broken_one_with_every_field() {
+    let app = TestApp::spawn().await;
+    let steward = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_steward"))
+            .args(args)
+            .env("DATABASE_URL", &app.settings.database_url)
+            .env("REDIS_URL", &app.settings.redis_url)
+            .env("STEWARD_REDIS_PREFIX", &app.settings.redis_prefix)
+            .env("RUST_LOG", "error")
+            .env_remove("STEWARD_ENV")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let args = ["enqueue", "--business", DEMO, "--workflow", LEAD_WORKFLOW, "--idempotency-key", "batch-1", "-"];
+    let out = steward(&args, &fresh_lead().to_string());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("accepted: run "));
+    let again = steward(&args, &fresh_lead().to_string());
+    assert!(String::from_utf8_lossy(&again.stdout).starts_with("duplicate"));
+    assert_eq!(count(&app, "SELECT count(*) FROM runs").await, 1);
+    assert_eq!(count(&app, "SELECT count(*) FROM events WHERE channel = 'cli'").await, 1);
+
+    let broken = steward(&["enqueue", "--business", DEMO, "--workflow", LEAD_WORKFLOW, "-"], &fixture("lead.incomplete.json").to_string());
+    assert_eq!(broken.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert!(stderr.contains("companyName") && stderr.contains("sourceChannel"), "{stderr}");
+}

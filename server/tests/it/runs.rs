@@ -322,3 +322,41 @@ async fn a_message_to_an_outside_address_waits_for_approval_then_is_emailed_once
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     assert_eq!(app.mailbox.messages().await.len(), 1, "once");
 }
+
+#[tokio::test]
+async fn a_failed_run_is_retried_from_its_failed_step_by_operations_only() {
+    let flaky = MockServer::start().await;
+    Mock::given(matchers::path("/ok")).respond_with(ResponseTemplate::new(200).set_body_json(json!({ "ok": true }))).mount(&flaky).await;
+    Mock::given(matchers::path("/down")).respond_with(ResponseTemplate::new(500)).up_to_n_times(1).mount(&flaky).await;
+    Mock::given(matchers::path("/down")).respond_with(ResponseTemplate::new(200).set_body_json(json!({ "back": true }))).mount(&flaky).await;
+    let app = TestApp::spawn_with_worker().await;
+    publish_workflow(
+        &app,
+        &format!(
+            "workflow: flaky\nversion: 1\ntrigger: {{ source: webhook, event: lead.created }}\nsteps:\n  - {{ id: first, type: api_call, method: POST, url: '{0}/ok', output: first }}\n  - {{ id: second, type: api_call, url: '{0}/down', retry: {{ max_attempts: 1 }}, output: second }}\nfallback: {{ on_error: fail }}\n",
+            flaky.uri()
+        ),
+    )
+    .await;
+    let secret = app.webhook_secret("flaky").await;
+    let res = app.signed_post(DEMO, "flaky", &secret, "f1", chrono::Utc::now().timestamp(), &fresh_lead().to_string(), &[]).await;
+    let run_id: uuid::Uuid = res.json::<Value>().await.unwrap()["run_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(app.wait_for_run(run_id, &["failed", "completed"]).await, "failed");
+    let error: String = app.demo_value("SELECT error FROM runs WHERE id = $1", vec![run_id.into()]).await.unwrap();
+    assert!(error.contains("500"), "{error}");
+
+    let id = run_id.to_string();
+    let form = [("slug", DEMO), ("id", id.as_str())];
+    assert_eq!(app.demo_member(Role::Reviewer).await.call("retry_run", &form).await.status(), StatusCode::FORBIDDEN);
+    let stranger = app.client();
+    stranger.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.test", "a long enough password").await;
+    assert_eq!(stranger.call("retry_run", &form).await.status(), StatusCode::FORBIDDEN);
+    let ops = app.demo_member(Role::Operations).await;
+    let detail: Value = ops.call("run_detail", &form).await.json().await.unwrap();
+    assert_eq!(detail["can_retry"], true);
+    assert_eq!(ops.call("retry_run", &form).await.status(), StatusCode::OK);
+    assert_eq!(app.wait_for_run(run_id, &["completed", "failed"]).await, "completed");
+    let posts = flaky.received_requests().await.unwrap().iter().filter(|r| r.url.path() == "/ok").count();
+    assert_eq!(posts, 1, "the retry starts at the failed step, not the beginning");
+    assert_eq!(ops.call("retry_run", &form).await.status(), StatusCode::CONFLICT, "only a failed run can be retried");
+}

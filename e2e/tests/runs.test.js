@@ -1,0 +1,85 @@
+// Events in, runs out, in the browser: an engineer creates the lead
+// workflow's signing secret (shown once, with a signed curl example), a
+// visitor submits the hosted form, and operations watches the run reach a
+// final state (or a person's review) on the runs page and opens its timeline.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { BASE_URL, launch, shot, signIn, unique, waitForHydration } from '../support/browser.js';
+
+const DEMO_PASSWORD = process.env.STEWARD_DEMO_PASSWORD ?? 'steward-demo-password';
+const WF = `${BASE_URL}/t/acme-plumbing/workflows/lead-intake-qualification`;
+
+let browser;
+before(async () => { browser = await launch({ width: 1300, height: 900 }); });
+after(async () => {
+  await browser?.context.close();
+  assert.deepEqual(browser?.errors ?? [], []);
+});
+
+test('the workflow page shows its webhook, creates a signing secret once, and links the hosted form', async () => {
+  const { page } = browser;
+  await signIn(page, 'acme-plumbing', 'engineer@acme-plumbing.test', DEMO_PASSWORD);
+  await page.goto(WF);
+  await waitForHydration(page);
+  await page.waitForSelector('[data-testid=triggers]');
+  assert.equal(await page.textContent('[data-testid=webhook-url]'), `${BASE_URL}/hooks/acme-plumbing/lead-intake-qualification`);
+  await page.click('[data-testid=rotate-secret]');
+  const secret = await (await page.waitForSelector('[data-testid=new-secret]')).textContent();
+  assert.match(secret, /^whsec_/);
+  await page.click('text=Signed curl example');
+  assert.ok((await page.textContent('[data-testid=curl-example]')).includes(secret), 'the example is signed with the new secret');
+  assert.ok((await page.getAttribute('[data-testid=form-link]', 'href')).endsWith('/forms/acme-plumbing/lead-intake-qualification'));
+  await page.locator('[data-testid=triggers]').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${process.env.E2E_ARTIFACTS ?? 'artifacts'}/20-workflow-ways-in.png` });
+  // Reloaded, the secret is gone for good.
+  await page.reload();
+  await waitForHydration(page);
+  await page.waitForSelector('[data-testid=triggers]');
+  assert.equal(await page.locator('[data-testid=new-secret]').count(), 0);
+  assert.match(await page.textContent('[data-testid=triggers]'), /A signing secret is set/);
+});
+
+test('a visitor submits the hosted form and the run shows up live with its timeline', async () => {
+  const { context } = browser;
+  const visitor = await context.newPage();
+  const company = `Harbor Dental ${unique()}`;
+  await visitor.goto(`${BASE_URL}/forms/acme-plumbing/lead-intake-qualification`);
+  // A broken email is shown next to its field, and nothing typed is lost.
+  await visitor.fill('[name=companyName]', company);
+  await visitor.fill('[name="primaryContact.name"]', 'Dana Whitfield');
+  await visitor.fill('[name="primaryContact.email"]', 'dana-at-harbordental');
+  await visitor.fill('[name=inquiry_text]', 'We run 4 clinics and chase confirmations by phone.');
+  await visitor.fill('[name=annual_contract_value]', '18000');
+  await visitor.click('button[type=submit]');
+  await visitor.waitForSelector('#f-primaryContact-email-error');
+  assert.match(await visitor.textContent('#f-primaryContact-email-error'), /email/);
+  assert.equal(await visitor.inputValue('[name=companyName]'), company);
+  await shot(visitor, '21-hosted-form-error-next-to-field');
+  await visitor.fill('[name="primaryContact.email"]', 'dana@harbordental.example');
+  await visitor.click('button[type=submit]');
+  await visitor.waitForSelector('text=Thank you');
+  await shot(visitor, '22-hosted-form-thanks');
+  await visitor.close();
+
+  const page = await context.newPage();
+  await signIn(page, 'acme-plumbing', 'ops@acme-plumbing.test', DEMO_PASSWORD);
+  await page.click('nav.sidebar >> text=Runs');
+  await page.waitForURL(`${BASE_URL}/t/acme-plumbing/runs`);
+  await waitForHydration(page);
+  await page.waitForSelector('[data-testid=run-row]');
+  // Live: the newest run reaches its final state (or waits for a person) without a reload.
+  const first = page.locator('[data-testid=run-row]').first();
+  await page.waitForFunction(() => {
+    const badge = document.querySelector('[data-testid=run-row] [data-testid=run-status]');
+    return badge && /completed|waiting for review/.test(badge.textContent);
+  }, null, { timeout: 30000 });
+  await shot(page, '23-runs-list');
+  await first.locator('a').first().click();
+  await page.waitForSelector('[data-testid=timeline]');
+  await waitForHydration(page);
+  const steps = await page.locator('[data-testid=timeline-step]').evaluateAll((els) => els.map((e) => e.dataset.step));
+  assert.deepEqual(steps.slice(0, 3), ['normalize', 'enrich', 'summarize']);
+  assert.match(await page.textContent('[data-testid=source-event]'), new RegExp(company));
+  assert.ok(!(await page.textContent('[data-testid=source-event]')).includes('dana@harbordental.example'), 'the email is masked');
+  await shot(page, '24-run-timeline');
+});

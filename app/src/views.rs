@@ -234,6 +234,9 @@ pub struct TriggersView {
     pub form_snippet: Option<String>,
     pub live: bool,
     pub can_rotate: bool,
+    /// Days refused records stay in the exceptions report.
+    pub retention_days: i32,
+    pub can_set_retention: bool,
     pub deliveries: Vec<DeliveryView>,
 }
 

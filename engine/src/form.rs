@@ -33,12 +33,14 @@ pub fn label(path: &str) -> String {
     out
 }
 
-/// The fields a form asks for: every field of the data contract except
-/// the staleness timestamp (the server stamps it). Controlled fields
-/// (with allowed values) come after the free ones.
+/// The fields a form asks for: every field of the data contract except the
+/// staleness timestamp (the server stamps it) and fields the contract fills
+/// with a default (an owner id, a value of 0). Controlled fields (with
+/// allowed values) come after the free ones.
 fn form_fields(contract: &DataContract) -> Vec<(&String, &FieldRule)> {
     let stamp = contract.last_updated.as_ref().map(|s| s.field.as_str());
-    let mut fields: Vec<_> = contract.fields.iter().filter(|(p, _)| Some(p.as_str()) != stamp).collect();
+    let defaulted = |r: &FieldRule| !r.required && r.null == crate::data_contract::NullHandling::Default;
+    let mut fields: Vec<_> = contract.fields.iter().filter(|(p, r)| Some(p.as_str()) != stamp && !defaulted(r)).collect();
     fields.sort_by_key(|(_, r)| !r.allowed.is_empty());
     fields
 }

@@ -186,9 +186,9 @@ steps:
         .query_one_raw(store::db::stmt(
             "WITH per_run AS (
                SELECT r.id, r.status,
-                      extract(epoch FROM r.finished_at - r.started_at) * 1000 AS run_ms,
-                      extract(epoch FROM r.started_at - r.created_at) * 1000 AS wait_ms,
-                      (SELECT sum(extract(epoch FROM s.finished_at - s.started_at) * 1000) FROM run_steps s WHERE s.run_id = r.id) AS steps_ms,
+                      (extract(epoch FROM r.finished_at - r.started_at) * 1000)::float8 AS run_ms,
+                      (extract(epoch FROM r.started_at - r.created_at) * 1000)::float8 AS wait_ms,
+                      (SELECT sum(extract(epoch FROM s.finished_at - s.started_at) * 1000)::float8 FROM run_steps s WHERE s.run_id = r.id) AS steps_ms,
                       (SELECT bool_or(s.cache_hit) FROM run_steps s WHERE s.run_id = r.id) AS hit
                  FROM runs r WHERE r.workflow_name = 'bench-four-steps')
              SELECT count(*) FILTER (WHERE status = 'completed'),

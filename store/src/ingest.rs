@@ -335,3 +335,43 @@ pub async fn pinned_prompt(txn: &DatabaseTransaction, name: &str, number: i32) -
         .and_then(|r| r.try_get_by_index::<Value>(0).ok())
         .and_then(|doc| PromptTemplate::from_json(&doc).ok()))
 }
+
+/// How many days refused records of a workflow stay in the exceptions report.
+pub async fn set_exception_retention(
+    db: &DatabaseConnection,
+    member: &crate::auth::CurrentMember,
+    workflow: &str,
+    days: i32,
+) -> Result<bool, DbErr> {
+    let txn = tenant_txn(db, &member.schema_name).await?;
+    let updated = txn
+        .execute_raw(stmt("UPDATE workflows SET exception_retention_days = $2 WHERE name = $1", vec![workflow.into(), days.into()]))
+        .await?
+        .rows_affected()
+        == 1;
+    if updated {
+        crate::audit::record_change(
+            &txn,
+            Some(member),
+            "workflow",
+            "workflow.exception_retention_changed",
+            workflow,
+            &format!("refused records are kept {days} days"),
+            json!({ "days": days }),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// The current retention of a workflow's refused records, in days.
+pub async fn exception_retention(db: &DatabaseConnection, schema: &str, workflow: &str) -> Result<Option<i32>, DbErr> {
+    let txn = tenant_txn(db, schema).await?;
+    let days = txn
+        .query_one_raw(stmt("SELECT exception_retention_days FROM workflows WHERE name = $1", vec![workflow.into()]))
+        .await?
+        .and_then(|r| r.try_get_by_index::<i32>(0).ok());
+    txn.commit().await?;
+    Ok(days)
+}

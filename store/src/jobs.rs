@@ -17,42 +17,6 @@ pub struct EmailJob {
     pub html: String,
 }
 
-/// The queue name for email under a Redis prefix (`steward` → `steward:email`).
-pub fn email_queue_name(prefix: &str) -> String {
-    format!("{prefix}:email")
-}
-
-/// apalis queue settings shared by the pushing server and the consuming worker.
-pub fn email_queue_config(prefix: &str) -> Config {
-    Config::default()
-        .queue(email_queue_name(prefix))
-        .batch_size(4)
-        .heartbeat_interval(std::time::Duration::from_secs(10))
-        .missed_heartbeats(3)
-}
-
-pub fn email_storage(redis: ConnectionManager, prefix: &str) -> RedisStorage<EmailJob> {
-    RedisStorage::new(redis).with_config(email_queue_config(prefix))
-}
-
-/// The server's handle for enqueueing email.
-#[derive(Clone)]
-pub struct MailQueue {
-    storage: RedisStorage<EmailJob>,
-}
-
-impl MailQueue {
-    pub fn new(redis: ConnectionManager, prefix: &str) -> Self {
-        Self { storage: email_storage(redis, prefix) }
-    }
-
-    pub async fn send(&self, job: EmailJob) -> Result<(), String> {
-        // push takes &mut self; a clone is cheap (shared connection, no I/O).
-        let mut storage = self.storage.clone();
-        storage.push(job).await.map_err(|e| e.to_string())
-    }
-}
-
 /// Wakes a worker to execute (or resume) a run. The run's state is in
 /// PostgreSQL; a lost or duplicated job is harmless (the sweeper re-sends
 /// lost ones, the lease turns duplicates away).
@@ -63,35 +27,73 @@ pub struct RunJob {
     pub run_id: String,
 }
 
-pub fn run_queue_name(prefix: &str) -> String {
-    format!("{prefix}:runs")
+/// What every job kind has: its queue's name under the Redis prefix
+/// (`steward` → `steward:email`, `steward:runs`).
+pub trait Job: Serialize + for<'de> Deserialize<'de> + Send + Sync + Unpin + 'static {
+    const QUEUE: &'static str;
 }
 
-pub fn run_queue_config(prefix: &str) -> Config {
-    Config::default()
-        .queue(run_queue_name(prefix))
+impl Job for EmailJob {
+    const QUEUE: &'static str = "email";
+}
+
+impl Job for RunJob {
+    const QUEUE: &'static str = "runs";
+}
+
+pub fn queue_name<J: Job>(prefix: &str) -> String {
+    format!("{prefix}:{}", J::QUEUE)
+}
+
+pub fn email_queue_name(prefix: &str) -> String {
+    queue_name::<EmailJob>(prefix)
+}
+
+pub fn run_queue_name(prefix: &str) -> String {
+    queue_name::<RunJob>(prefix)
+}
+
+/// apalis queue settings shared by the pushing side and the consuming worker.
+pub fn storage<J: Job>(redis: ConnectionManager, prefix: &str) -> RedisStorage<J> {
+    let config = Config::default()
+        .queue(queue_name::<J>(prefix))
         .batch_size(4)
         .heartbeat_interval(std::time::Duration::from_secs(10))
-        .missed_heartbeats(3)
+        .missed_heartbeats(3);
+    RedisStorage::new(redis).with_config(config)
 }
 
-pub fn run_storage(redis: ConnectionManager, prefix: &str) -> RedisStorage<RunJob> {
-    RedisStorage::new(redis).with_config(run_queue_config(prefix))
-}
-
-/// The handle the server and the worker use to wake run execution.
+/// A handle for pushing one kind of job.
 #[derive(Clone)]
-pub struct RunQueue {
-    storage: RedisStorage<RunJob>,
+pub struct Queue<J: Job> {
+    storage: RedisStorage<J>,
 }
 
-impl RunQueue {
+impl<J: Job> Queue<J> {
     pub fn new(redis: ConnectionManager, prefix: &str) -> Self {
-        Self { storage: run_storage(redis, prefix) }
+        Self { storage: storage(redis, prefix) }
     }
 
-    pub async fn wake(&self, job: RunJob) -> Result<(), String> {
+    pub async fn push(&self, job: J) -> Result<(), String> {
+        // push takes &mut self; a clone is cheap (shared connection, no I/O).
         let mut storage = self.storage.clone();
         storage.push(job).await.map_err(|e| e.to_string())
+    }
+}
+
+/// The server's and worker's handle for email.
+pub type MailQueue = Queue<EmailJob>;
+/// The handle that wakes run execution.
+pub type RunQueue = Queue<RunJob>;
+
+impl Queue<EmailJob> {
+    pub async fn send(&self, job: EmailJob) -> Result<(), String> {
+        self.push(job).await
+    }
+}
+
+impl Queue<RunJob> {
+    pub async fn wake(&self, job: RunJob) -> Result<(), String> {
+        self.push(job).await
     }
 }

@@ -202,26 +202,14 @@ pub async fn for_tier(
         return Err(ModelError::Invalid(vec![FieldError::new("tier", "The tiers are small and premium.")]));
     }
     let txn = tenant_txn(db, &member.schema_name).await?;
-    let row = txn
-        .query_one_raw(stmt(
-            "SELECT m.provider, m.label, m.base_url, m.model, m.input_micros_per_million, m.output_micros_per_million, m.key_nonce, m.key_ciphertext
-               FROM model_tiers t JOIN models m ON m.id = t.model_id WHERE t.tier = $1",
-            vec![tier.into()],
-        ))
+    let model_id: Uuid = txn
+        .query_one_raw(stmt("SELECT model_id FROM model_tiers WHERE tier = $1", vec![tier.into()]))
         .await?
-        .ok_or(ModelError::NotFound)?;
+        .ok_or(ModelError::NotFound)?
+        .try_get_by_index(0)?;
+    let config = config_by_id(&txn, settings, model_id).await?.ok_or(ModelError::NotFound)?;
     txn.commit().await?;
-    let nonce: Option<Vec<u8>> = row.try_get_by_index(6)?;
-    let ciphertext: Option<Vec<u8>> = row.try_get_by_index(7)?;
-    Ok(crate::providers::ModelConfig {
-        provider: row.try_get_by_index(0)?,
-        label: row.try_get_by_index(1)?,
-        base_url: row.try_get_by_index(2)?,
-        model: row.try_get_by_index(3)?,
-        input_micros_per_million: row.try_get_by_index(4)?,
-        output_micros_per_million: row.try_get_by_index(5)?,
-        api_key: nonce.zip(ciphertext).and_then(|(n, c)| secrets::decrypt(settings, &n, &c)),
-    })
+    Ok(config)
 }
 
 /// A model by id with its key decrypted (a run uses the model it pinned).

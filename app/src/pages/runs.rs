@@ -23,13 +23,14 @@ mod backend {
         format!("{}.{:06} USD", micros / 1_000_000, micros % 1_000_000)
     }
 
-    pub fn duration(from: Option<chrono::DateTime<chrono::Utc>>, to: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    /// How long from `from` to `to`; unfinished, what the run is doing.
+    pub fn duration(from: Option<chrono::DateTime<chrono::Utc>>, to: Option<chrono::DateTime<chrono::Utc>>, status: &str) -> String {
         match (from, to) {
             (Some(a), Some(b)) => {
                 let ms = (b - a).num_milliseconds().max(0);
                 if ms < 1000 { format!("{ms} ms") } else { format!("{:.1} s", ms as f64 / 1000.0) }
             }
-            (Some(_), None) => "running".into(),
+            (Some(_), None) => status.replace('_', " "),
             _ => "—".into(),
         }
     }
@@ -69,7 +70,7 @@ pub async fn list_runs(slug: String, workflow: String, status: String, needs_rev
             workflow: r.workflow_name,
             version: r.workflow_version,
             needs_review: r.open_tasks > 0,
-            duration: backend::duration(Some(r.created_at), r.finished_at),
+            duration: backend::duration(Some(r.created_at), r.finished_at, &r.status),
             created: crate::ssr::short_time(&r.created_at),
             cost: backend::money(r.cost_micros),
             status: r.status,
@@ -95,7 +96,7 @@ pub async fn run_detail(slug: String, id: String) -> Result<RunDetailView, AppEr
         version: d.run.workflow_version,
         created: crate::ssr::short_time(&d.run.created_at),
         finished: d.run.finished_at.as_ref().map(crate::ssr::short_time),
-        duration: backend::duration(Some(d.run.created_at), d.run.finished_at),
+        duration: backend::duration(Some(d.run.created_at), d.run.finished_at, &d.run.status),
         error: d.run.error.clone(),
         tokens_in: d.run.tokens_in,
         tokens_out: d.run.tokens_out,
@@ -118,7 +119,7 @@ pub async fn run_detail(slug: String, id: String) -> Result<RunDetailView, AppEr
                 status: s.status.clone(),
                 attempts: s.attempts,
                 started: s.started_at.format("%H:%M:%S").to_string(),
-                duration: backend::duration(Some(s.started_at), s.finished_at),
+                duration: backend::duration(Some(s.started_at), s.finished_at, &s.status),
                 input: masked(&s.input),
                 output: masked(&s.output),
                 error: s.error.clone(),

@@ -25,6 +25,7 @@ pub async fn workflow_triggers(slug: String, name: String) -> Result<TriggersVie
     };
     txn.commit().await.map_err(|e| cx.internal("reading the triggers", e))?;
     let has_secret = store::webhook_secrets::has_secret(&state.db, &me.schema_name, &name).await.map_err(|e| cx.internal("reading the triggers", e))?;
+    let retention_days = store::ingest::exception_retention(&state.db, &me.schema_name, &name).await.map_err(|e| cx.internal("reading the triggers", e))?.unwrap_or(30);
     let deliveries = store::runs::deliveries(&state.db, &me.schema_name, &name, 20).await.map_err(|e| cx.internal("reading deliveries", e))?;
     let sample = data_contract.as_ref().map(|d| d.sample(chrono::Utc::now())).unwrap_or_else(|| serde_json::json!({}));
     let form = contract.trigger.is_form().then_some(data_contract.as_ref()).flatten();
@@ -37,6 +38,8 @@ pub async fn workflow_triggers(slug: String, name: String) -> Result<TriggersVie
         form_snippet: form.map(|d| engine::form::snippet(&public, &slug, &name, d)),
         live: yaml.workflow.live_version.is_some(),
         can_rotate: crate::ssr::EDITORS.contains(&me.role),
+        retention_days,
+        can_set_retention: RETENTION_EDITORS.contains(&me.role),
         deliveries: deliveries
             .into_iter()
             .map(|d| DeliveryView {
@@ -62,6 +65,27 @@ pub async fn rotate_webhook_secret(slug: String, name: String) -> Result<String,
         .await
         .map_err(|e| cx.internal("creating a signing secret", e))?
         .ok_or_else(|| cx.refused(StatusCode::NOT_FOUND, "There is no such workflow."))
+}
+
+/// Who may change how long refused records are kept.
+#[cfg(feature = "ssr")]
+const RETENTION_EDITORS: &[engine::Role] = &[engine::Role::Engineer, engine::Role::Operations, engine::Role::Owner];
+
+/// Sets how many days (1–365) records refused at this workflow's door stay
+/// in the exceptions report.
+#[server(endpoint = "set_exception_retention")]
+pub async fn set_exception_retention(slug: String, name: String, days: String) -> Result<(), AppError> {
+    use actix_web::http::StatusCode;
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member_in(&slug, engine::Page::Workflows, RETENTION_EDITORS).await?;
+    let days: i32 = match days.trim().parse() {
+        Ok(d) if (1..=365).contains(&d) => d,
+        _ => return Err(cx.invalid(vec![engine::FieldError::new("days", "Keep refused records between 1 and 365 days.")])),
+    };
+    if !store::ingest::set_exception_retention(&cx.state.db, &me, &name, days).await.map_err(|e| cx.internal("saving the retention", e))? {
+        return Err(cx.refused(StatusCode::NOT_FOUND, "There is no such workflow."));
+    }
+    Ok(())
 }
 
 /// A shell example that signs the body per Standard Webhooks and sends it.
@@ -92,6 +116,8 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
         move |_| load()
     });
     let rotate = ServerAction::<RotateWebhookSecret>::new();
+    let retain = ServerAction::<SetExceptionRetention>::new();
+    let days_error = Signal::derive(move || retain.value().get().and_then(|r| r.err()).and_then(|e| e.field("days")));
     let message = Signal::derive(move || rotate.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
     let new_secret = Signal::derive(move || rotate.value().get().and_then(|r| r.ok()));
     Effect::new(move |_| {
@@ -145,6 +171,22 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
                                             <pre class="snippet" data-testid="form-snippet">{t.form_snippet.clone().unwrap_or_default()}</pre>
                                         </details>
                                     })}
+                                    <h3>"Refused records"</h3>
+                                    <p class="small">"Records that break the data contract are refused with every reason and kept in the "
+                                        <a href=format!("/t/{slug}/runs/exceptions")>"exceptions report"</a>"."</p>
+                                    {t.can_set_retention.then(|| { let (slug, name) = (slug.clone(), name.clone()); view! {
+                                        <ActionForm action=retain attr:class="retention-form">
+                                            <input type="hidden" name="slug" value=slug.clone() />
+                                            <input type="hidden" name="name" value=name.clone() />
+                                            <div class="field" class:has-error=move || days_error.get().is_some()>
+                                                <label for="f-retention">"Keep them for (days)"</label>
+                                                <input id="f-retention" name="days" type="number" min="1" max="365" value=t.retention_days.to_string() />
+                                                <p class="field-error" role="alert">{move || days_error.get().unwrap_or_default()}</p>
+                                            </div>
+                                            <button class="button small" type="submit" data-testid="save-retention">"Save"</button>
+                                            {move || matches!(retain.value().get(), Some(Ok(()))).then(|| view! { <span class="muted small">" Saved."</span> })}
+                                        </ActionForm>
+                                    }})}
                                     <h3>"Recent deliveries"</h3>
                                     <Deliveries slug=slug.clone() rows=t.deliveries.clone() />
                                 </section>

@@ -380,3 +380,25 @@ async fn the_command_line_enqueues_an_event_and_refuses_a_broken_one_with_every_
     let stderr = String::from_utf8_lossy(&broken.stderr);
     assert!(stderr.contains("companyName") && stderr.contains("sourceChannel"), "{stderr}");
 }
+
+#[tokio::test]
+async fn how_long_refused_records_are_kept_is_set_per_workflow_by_engineers_operations_and_owners() {
+    let app = TestApp::spawn().await;
+    let ops = app.demo_member(Role::Operations).await;
+    let set = |days: &'static str| [("slug", DEMO), ("name", LEAD_WORKFLOW), ("days", days)];
+    assert_eq!(invalid_fields(ops.call("set_exception_retention", &set("0")).await).await[0].0, "days");
+    assert_eq!(invalid_fields(ops.call("set_exception_retention", &set("a week")).await).await[0].0, "days");
+    assert_eq!(ops.call("set_exception_retention", &set("7")).await.status(), StatusCode::OK);
+    let triggers: Value = ops.call("workflow_triggers", &[("slug", DEMO), ("name", LEAD_WORKFLOW)]).await.json().await.unwrap();
+    assert_eq!(triggers["retention_days"], 7);
+    // A record refused now expires in 7 days.
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "r1", now(), &fixture("lead.incomplete.json").to_string(), &[]).await;
+    let days: f64 = app.demo_value("SELECT (extract(epoch FROM expires_at - received_at) / 86400)::float8 FROM ingest_exceptions", vec![]).await.unwrap();
+    assert!((days - 7.0).abs() < 0.01, "{days}");
+
+    assert_eq!(app.demo_member(Role::Reviewer).await.call("set_exception_retention", &set("9")).await.status(), StatusCode::FORBIDDEN);
+    let stranger = app.client();
+    stranger.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.test", "a long enough password").await;
+    assert_eq!(stranger.call("set_exception_retention", &set("9")).await.status(), StatusCode::FORBIDDEN);
+}

@@ -360,3 +360,50 @@ async fn a_failed_run_is_retried_from_its_failed_step_by_operations_only() {
     assert_eq!(posts, 1, "the retry starts at the failed step, not the beginning");
     assert_eq!(ops.call("retry_run", &form).await.status(), StatusCode::CONFLICT, "only a failed run can be retried");
 }
+
+#[tokio::test]
+async fn when_the_primary_model_keeps_failing_the_fallback_model_answers_and_is_recorded() {
+    let primary = MockServer::start().await;
+    Mock::given(matchers::any())
+        .respond_with(ResponseTemplate::new(503).set_body_json(json!({ "error": { "message": "overloaded" } })))
+        .expect(3)
+        .mount(&primary)
+        .await;
+    let backup = MockServer::start().await;
+    Mock::given(matchers::any()).respond_with(openai_answer(&draft(0.95), 50, 10)).expect(1).mount(&backup).await;
+    let app = TestApp::spawn_with_worker().await;
+    use_vendor(&app, "openai_compatible", &primary.uri()).await;
+    // The premium tier is the fallback.
+    let owner = app.demo_current_member(Role::Owner).await;
+    let id = store::models::add(
+        &app.db,
+        &app.settings,
+        &owner,
+        &store::models::NewModel {
+            provider: "openai_compatible".into(),
+            label: "backup".into(),
+            base_url: backup.uri(),
+            model: "backup-model".into(),
+            input_price: "1".into(),
+            output_price: "1".into(),
+            api_key: String::new(),
+        },
+    )
+    .await
+    .map_err(|e| format!("{e:?}"))
+    .unwrap();
+    store::models::set_tier(&app.db, &owner, "premium", id).await.map_err(|e| format!("{e:?}")).unwrap();
+    let yaml = store::bundles::GALLERY[0]
+        .bundle()
+        .workflow
+        .replace("model: small,", "model: small, fallback_model: premium,");
+    publish_workflow(&app, &yaml).await;
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    let run_id = app.send_lead(&secret, &small_lead()).await;
+    assert_eq!(app.wait_for_run(run_id, &["completed", "waiting_for_review", "failed"]).await, "completed");
+    let model: String = app.demo_value("SELECT model FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap();
+    assert_eq!(model, "backup");
+    let detail: Value = app.demo_value("SELECT detail FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap();
+    assert_eq!(detail["fallback_model"], true, "{detail}");
+    assert!(detail["calls"][0]["error"].as_str().unwrap().contains("overloaded"), "{detail}");
+}

@@ -41,7 +41,8 @@ fn form_fields(contract: &DataContract) -> Vec<(&String, &FieldRule)> {
     let stamp = contract.last_updated.as_ref().map(|s| s.field.as_str());
     let defaulted = |r: &FieldRule| !r.required && r.null == crate::data_contract::NullHandling::Default;
     let mut fields: Vec<_> = contract.fields.iter().filter(|(p, r)| Some(p.as_str()) != stamp && !defaulted(r)).collect();
-    fields.sort_by_key(|(_, r)| !r.allowed.is_empty());
+    // Required fields first, then optional ones, then the controlled ones.
+    fields.sort_by_key(|(_, r)| (!r.allowed.is_empty(), !r.required));
     fields
 }
 

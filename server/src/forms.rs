@@ -34,7 +34,7 @@ fn form_page(target: &Target, contract: &DataContract, values: &BTreeMap<String,
         &label(&target.workflow_name),
         &format!(
             "<h1>{}</h1><p class=\"muted\">{}</p>{banner}<form method=\"post\" class=\"stack\" novalidate>\
-             <input type=\"hidden\" name=\"submission_id\" value=\"{submission}\" />{}<button class=\"button\" type=\"submit\">Send</button></form>",
+             <input type=\"hidden\" name=\"submission_id\" value=\"{submission}\" />{}<button class=\"button primary\" type=\"submit\">Send</button></form>",
             escape(&label(&contract.object)),
             escape(&description),
             inputs_html(contract, values, errors)

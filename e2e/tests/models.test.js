@@ -34,3 +34,22 @@ test('add a model with a key, see field errors, and the key never comes back', a
   await shot(page, '18-models');
   await page.click('[data-testid=sign-out]');
 });
+
+test('store a secret for api_call steps: wrong names are explained, the value never comes back', async () => {
+  const { page } = browser;
+  await signIn(page, 'acme-plumbing', 'engineer@acme-plumbing.test', DEMO_PASSWORD);
+  await page.goto(`${BASE_URL}/t/acme-plumbing/models`);
+  await waitForHydration(page);
+  await page.waitForSelector('[data-testid=secrets]');
+  await page.fill('#field-secret-name', 'Enrichment Key');
+  await page.fill('#field-secret-value', 'sk-enrich-browser-7');
+  await page.click('[data-testid=save-secret]');
+  await page.waitForFunction(() => /lowercase/.test(document.querySelector('#field-name-error, #field-secret-name-error')?.textContent ?? ''));
+  await page.fill('#field-secret-name', 'enrichment_key');
+  await page.click('[data-testid=save-secret]');
+  await page.waitForSelector('[data-testid=secrets] >> text=enrichment_key');
+  assert.equal(await page.inputValue('#field-secret-value'), '');
+  assert.doesNotMatch(await page.content(), /sk-enrich-browser-7/);
+  await page.locator('[data-testid=secrets]').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${process.env.E2E_ARTIFACTS ?? 'artifacts'}/25-secrets.png` });
+});

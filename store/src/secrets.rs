@@ -50,3 +50,57 @@ mod tests {
         assert_ne!(encrypt(&settings, "sk-live-123").0, nonce, "a fresh nonce each time");
     }
 }
+
+/// A secret as the settings page lists it: its name, never its value.
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+pub struct SecretRow {
+    pub name: String,
+    pub created_at: sea_orm::prelude::DateTimeUtc,
+}
+
+pub async fn list(db: &sea_orm::DatabaseConnection, member: &crate::auth::CurrentMember) -> Result<Vec<SecretRow>, sea_orm::DbErr> {
+    use sea_orm::FromQueryResult;
+    let txn = crate::db::tenant_txn(db, &member.schema_name).await?;
+    let rows = SecretRow::find_by_statement(crate::db::stmt("SELECT name, created_at FROM secrets ORDER BY name", vec![])).all(&txn).await?;
+    txn.commit().await?;
+    Ok(rows)
+}
+
+/// Why a secret was refused, by field.
+pub fn check(name: &str, value: &str) -> Vec<engine::FieldError> {
+    let mut errors = Vec::new();
+    let name_ok = !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !name_ok {
+        errors.push(engine::FieldError::new("name", "Name it with lowercase letters, digits and '_', e.g. clearbit_key."));
+    }
+    if value.trim().is_empty() {
+        errors.push(engine::FieldError::new("value", "Paste the secret's value."));
+    }
+    errors
+}
+
+/// Stores (or replaces) a secret, encrypted; api_call steps refer to it by name.
+pub async fn set(
+    db: &sea_orm::DatabaseConnection,
+    settings: &Settings,
+    member: &crate::auth::CurrentMember,
+    name: &str,
+    value: &str,
+) -> Result<Result<(), Vec<engine::FieldError>>, sea_orm::DbErr> {
+    use sea_orm::ConnectionTrait;
+    let errors = check(name, value);
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let (nonce, ciphertext) = encrypt(settings, value.trim());
+    let txn = crate::db::tenant_txn(db, &member.schema_name).await?;
+    txn.execute_raw(crate::db::stmt(
+        "INSERT INTO secrets (name, ciphertext, nonce) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE SET ciphertext = excluded.ciphertext, nonce = excluded.nonce, created_at = now()",
+        vec![name.into(), ciphertext.into(), nonce.into()],
+    ))
+    .await?;
+    crate::audit::record_change(&txn, Some(member), "secret", "secret.set", name, "secret stored (value not recorded)", serde_json::json!({})).await?;
+    txn.commit().await?;
+    Ok(Ok(()))
+}

@@ -7,6 +7,7 @@ pub mod login;
 pub mod models;
 pub mod prompts;
 pub mod runs;
+pub mod secrets;
 pub mod settings;
 pub mod signup;
 pub mod triggers;

@@ -132,6 +132,7 @@ pub fn ModelsPage() -> impl IntoView {
             })}
         </Suspense>
         <AddModelForm slug action=add />
+        <super::secrets::Secrets slug />
     }
 }
 

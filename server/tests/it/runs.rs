@@ -407,3 +407,39 @@ async fn when_the_primary_model_keeps_failing_the_fallback_model_answers_and_is_
     assert_eq!(detail["fallback_model"], true, "{detail}");
     assert!(detail["calls"][0]["error"].as_str().unwrap().contains("overloaded"), "{detail}");
 }
+
+#[tokio::test]
+async fn an_api_call_sends_a_stored_secret_by_name_and_the_timeline_never_shows_it() {
+    let service = MockServer::start().await;
+    Mock::given(matchers::header("authorization", "Bearer sk-enrich-123"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "employees": 12 })))
+        .expect(1)
+        .mount(&service)
+        .await;
+    let app = TestApp::spawn_with_worker().await;
+    let engineer = app.demo_member(Role::Engineer).await;
+    let bad = engineer.call("set_secret", &[("slug", DEMO), ("name", "Enrich Key"), ("value", "")]).await;
+    let fields: Vec<String> = invalid_fields(bad).await.into_iter().map(|f| f.0).collect();
+    assert_eq!(fields, vec!["name", "value"]);
+    let res = engineer.call("set_secret", &[("slug", DEMO), ("name", "enrich_key"), ("value", "sk-enrich-123")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let listed = engineer.call("list_secrets", &[("slug", DEMO)]).await.text().await.unwrap();
+    assert!(listed.contains("enrich_key") && !listed.contains("sk-enrich-123"), "{listed}");
+    assert_eq!(app.demo_member(Role::Operations).await.call("list_secrets", &[("slug", DEMO)]).await.status(), StatusCode::FORBIDDEN);
+    let stranger = app.client();
+    stranger.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.test", "a long enough password").await;
+    assert_eq!(stranger.call("set_secret", &[("slug", DEMO), ("name", "x"), ("value", "y")]).await.status(), StatusCode::FORBIDDEN);
+
+    publish_workflow(
+        &app,
+        &format!("workflow: keyed\nversion: 1\ntrigger: {{ source: webhook, event: lead.created }}\nsteps:\n  - {{ id: enrich, type: api_call, url: '{}/company', secret: enrich_key, output: company }}\n", service.uri()),
+    )
+    .await;
+    let secret = app.webhook_secret("keyed").await;
+    let res = app.signed_post(DEMO, "keyed", &secret, "k1", chrono::Utc::now().timestamp(), &fresh_lead().to_string(), &[]).await;
+    let run_id: uuid::Uuid = res.json::<Value>().await.unwrap()["run_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(app.wait_for_run(run_id, &["completed", "failed", "waiting_for_review"]).await, "completed");
+    let detail = app.demo_member(Role::Operations).await.call("run_detail", &[("slug", DEMO), ("id", &run_id.to_string())]).await.text().await.unwrap();
+    assert!(!detail.contains("sk-enrich-123"), "the secret never reaches the timeline");
+    assert!(detail.contains("authorization"));
+}

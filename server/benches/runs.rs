@@ -69,7 +69,7 @@ async fn main() {
     let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
     let db = store::db::connect(&url, 4).await.unwrap();
     migrations::migrate_public(&db).await.unwrap();
-    store::seed::seed_demo(&db).await.unwrap();
+    store::seed::seed_demo(&db, &store::config::Settings::for_development(String::new(), String::new())).await.unwrap();
 
     let mut settings = store::config::Settings::for_development(url.clone(), redis_url);
     settings.bind = "127.0.0.1:0".into();

@@ -134,8 +134,12 @@ async fn seed(settings: Settings) -> anyhow::Result<()> {
         anyhow::bail!("refusing to seed demo users with a published password in production");
     }
     let db = store::db::connect(&settings.database_url, 2).await?;
-    if store::seed::seed_demo(&db).await? {
+    if let Some(demo) = store::seed::seed_demo(&db, &settings).await? {
+        let public = settings.public_url.as_str().trim_end_matches('/');
         println!("seeded the demo business {} at /t/{}", store::seed::DEMO_NAME, store::seed::DEMO_SLUG);
+        println!("lead webhook: {public}/hooks/{}/lead-intake-qualification", store::seed::DEMO_SLUG);
+        println!("  signing secret (shown once; rotate it on the workflow page): {}", demo.lead_webhook_secret);
+        println!("lead form:    {public}/forms/{}/lead-intake-qualification", store::seed::DEMO_SLUG);
     } else {
         println!("the demo business {} already exists", store::seed::DEMO_NAME);
     }

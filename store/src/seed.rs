@@ -21,10 +21,17 @@ pub const DEMO_USERS: [(&str, Role); 5] = [
     ("exec@acme-plumbing.test", Role::Executive),
 ];
 
-/// Creates the demo business if it is missing. Returns whether it was created.
-pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<bool> {
+/// What a fresh demo business starts with that is shown only once.
+#[derive(Debug, Clone)]
+pub struct SeededDemo {
+    /// The signing secret of the lead workflow's webhook.
+    pub lead_webhook_secret: String,
+}
+
+/// Creates the demo business if it is missing. None: it existed already.
+pub async fn seed_demo(db: &DatabaseConnection, settings: &crate::config::Settings) -> anyhow::Result<Option<SeededDemo>> {
     if tenants::find_by_slug(db, DEMO_SLUG).await?.is_some() {
-        return Ok(false);
+        return Ok(None);
     }
     let form = SignupForm {
         business_name: DEMO_NAME.into(),
@@ -53,13 +60,14 @@ pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<bool> {
         .insert(db)
         .await?;
     }
-    seed_automation(db, &created).await?;
-    Ok(true)
+    let lead_webhook_secret = seed_automation(db, settings, &created).await?;
+    Ok(Some(SeededDemo { lead_webhook_secret }))
 }
 
 /// The demo's first automation: the lead intake workflow from the gallery
-/// (with its prompt template and the lead data contract), published.
-async fn seed_automation(db: &DatabaseConnection, created: &tenants::NewBusiness) -> anyhow::Result<()> {
+/// (with its prompt template and the lead data contract), published, with
+/// its webhook signing secret (returned) and its hosted form live.
+async fn seed_automation(db: &DatabaseConnection, settings: &crate::config::Settings, created: &tenants::NewBusiness) -> anyhow::Result<String> {
     let owner = crate::auth::CurrentMember {
         user_id: created.owner.id,
         email: created.owner.email.clone(),
@@ -76,7 +84,9 @@ async fn seed_automation(db: &DatabaseConnection, created: &tenants::NewBusiness
     crate::workflows::publish(db, &owner, &name, 1, "First version goes live")
         .await
         .map_err(|e| anyhow::anyhow!("publishing the lead workflow: {e}"))?;
-    Ok(())
+    crate::webhook_secrets::rotate(db, settings, &owner, &name, 0)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the lead workflow vanished while seeding"))
 }
 
 /// Some owner of the business, for read-only command-line work (exports).

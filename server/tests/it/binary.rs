@@ -46,7 +46,7 @@ async fn logs_are_json_lines_with_request_ids_and_no_passwords_or_tokens() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let database = TestDatabase::create().await;
     let db = store::db::connect(&database.url, 2).await.unwrap();
-    store::seed::seed_demo(&db).await.unwrap();
+    store::seed::seed_demo(&db, &store::config::Settings::for_development(String::new(), String::new())).await.unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut child = steward()

@@ -402,3 +402,13 @@ async fn how_long_refused_records_are_kept_is_set_per_workflow_by_engineers_oper
     stranger.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.test", "a long enough password").await;
     assert_eq!(stranger.call("set_exception_retention", &set("9")).await.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_seeded_demo_has_its_lead_webhook_and_form_live() {
+    let app = TestApp::spawn_with_worker().await;
+    let run_id = app.send_lead(&app.demo_webhook_secret, &fresh_lead()).await;
+    let status = app.wait_for_run(run_id, &["completed", "waiting_for_review", "failed"]).await;
+    assert_ne!(status, "failed");
+    let form = reqwest::get(format!("{}/forms/{DEMO}/{LEAD_WORKFLOW}", app.base)).await.unwrap();
+    assert_eq!(form.status(), StatusCode::OK);
+}

@@ -116,6 +116,8 @@ pub struct TestApp {
     pub mailbox: smtp_capture::Mailbox,
     stop_worker: Option<tokio::sync::oneshot::Sender<()>>,
     worker: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+    /// The lead workflow's signing secret the seed printed.
+    pub demo_webhook_secret: String,
     _database: TestDatabase,
 }
 
@@ -145,7 +147,7 @@ impl TestApp {
         settings.smtp_url = format!("smtp://127.0.0.1:{smtp_port}");
         settings.redis_prefix = format!("steward_test_{}", uuid::Uuid::new_v4().simple());
         let db = store::db::connect(&database.url, 5).await.unwrap();
-        store::seed::seed_demo(&db).await.expect("seed the demo business");
+        let demo = store::seed::seed_demo(&db, &settings).await.expect("seed the demo business").expect("a fresh database");
         let app = Application::build(settings.clone()).await.expect("build the server");
         let port = app.port();
         settings.public_url.set_port(Some(port)).unwrap();
@@ -157,6 +159,7 @@ impl TestApp {
             mailbox,
             stop_worker: None,
             worker: None,
+            demo_webhook_secret: demo.lead_webhook_secret,
             _database: database,
         };
         if options.worker {

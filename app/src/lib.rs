@@ -26,6 +26,7 @@ use pages::{
     models::ModelsPage,
     diff::{PromptDiffPage, WorkflowDiffPage},
     prompts::{PromptPage, PromptsPage},
+    review::{ReviewQueuePage, ReviewTaskPage},
     runs::{ExceptionsPage, RunPage, RunsPage},
     settings::SettingsPage,
     signup::SignupPage,
@@ -79,6 +80,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("workflows/gallery") view=GalleryPage />
                     <Route path=path!("workflows/:name") view=WorkflowEditorPage />
                     <Route path=path!("workflows/:name/diff") view=WorkflowDiffPage />
+                    <Route path=path!("review") view=ReviewQueuePage />
+                    <Route path=path!("review/:id") view=ReviewTaskPage />
                     <Route path=path!("runs") view=RunsPage />
                     <Route path=path!("runs/exceptions") view=ExceptionsPage />
                     <Route path=path!("runs/:id") view=RunPage />

@@ -25,6 +25,8 @@ pub mod offline_model;
 #[cfg(feature = "contracts")]
 pub mod prompt;
 #[cfg(feature = "contracts")]
+pub mod review;
+#[cfg(feature = "contracts")]
 pub mod run;
 #[cfg(feature = "contracts")]
 pub mod workflow;

@@ -27,7 +27,42 @@ pub struct WorkflowContract {
     pub approval: Option<ApprovalSection>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<Fallback>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewPolicy>,
 }
+
+/// How long a person has to decide, and what happens when nobody does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewPolicy {
+    /// Minutes before a task is escalated to the workflow's owners (default 240).
+    #[serde(default = "default_sla")]
+    pub sla_minutes: f64,
+    /// Minutes before an undecided task is closed with `stale_action` (default 2880).
+    #[serde(default = "default_max_age")]
+    pub max_age_minutes: f64,
+    /// `reject` (default): the run is cancelled and handed back to a person.
+    #[serde(default = "default_stale_action")]
+    pub stale_action: String,
+}
+
+fn default_sla() -> f64 {
+    240.0
+}
+fn default_max_age() -> f64 {
+    2880.0
+}
+fn default_stale_action() -> String {
+    "reject".into()
+}
+
+impl Default for ReviewPolicy {
+    fn default() -> Self {
+        Self { sla_minutes: default_sla(), max_age_minutes: default_max_age(), stale_action: default_stale_action() }
+    }
+}
+
+pub const STALE_ACTIONS: [&str; 2] = ["reject", "fail"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -420,6 +455,17 @@ impl WorkflowContract {
                     let pos = issues.map.value_of(block, &key).unwrap_or(issues.map.start_of(block));
                     issues.push(kind, pos, message);
                 }
+            }
+        }
+        if let Some(review) = &self.review {
+            let block = top(issues, "review");
+            if !(review.sla_minutes > 0.0 && review.max_age_minutes >= review.sla_minutes) {
+                let pos = issues.map.value_of(block, "max_age_minutes").unwrap_or(issues.map.start_of(block));
+                issues.push(IssueKind::ThresholdOutOfRange, pos, "review.sla_minutes must be above 0 and max_age_minutes at least the SLA");
+            }
+            if !STALE_ACTIONS.contains(&review.stale_action.as_str()) {
+                let pos = issues.map.value_of(block, "stale_action").unwrap_or(issues.map.start_of(block));
+                issues.push(IssueKind::InvalidValue, pos, format!("review.stale_action '{}' is not one of: reject, fail", review.stale_action));
             }
         }
         if let Some(fallback) = &self.fallback {

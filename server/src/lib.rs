@@ -3,6 +3,7 @@
 //! the middleware every request passes (request ids, CSRF, page access).
 
 pub mod api_error;
+pub mod approve;
 pub mod bad_input;
 pub mod bundle_export;
 pub mod changes_csv;

@@ -72,6 +72,8 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .route("/api/v1/t/{slug}/runs/{run_id}", web::get().to(crate::ingest::run_status))
             .route("/forms/{slug}/{workflow}", web::get().to(crate::forms::show))
             .route("/forms/{slug}/{workflow}", web::post().to(crate::forms::submit))
+            .route("/approve/{token}", web::get().to(crate::approve::show))
+            .route("/approve/{token}", web::post().to(crate::approve::decide))
             .route("/demo/company-lookup", web::get().to(crate::ingest::demo_company_lookup))
             .route("/t/{slug}/changes.csv", web::get().to(crate::changes_csv::changes_csv))
             .route("/t/{slug}/workflows/{name}/bundle.yaml", web::get().to(crate::bundle_export::bundle_yaml))

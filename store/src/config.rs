@@ -49,11 +49,14 @@ pub struct RunTiming {
     pub stale_seconds: i64,
     /// Runs one worker executes at once (`STEWARD_RUN_CONCURRENCY`, default 8).
     pub concurrency: usize,
+    /// How often overdue review tasks are escalated and stale ones closed
+    /// (`STEWARD_REVIEW_CHECK_SECONDS`, default 60, at most 60).
+    pub review_check_seconds: u64,
 }
 
 impl Default for RunTiming {
     fn default() -> Self {
-        Self { lease_seconds: 60, sweep_seconds: 15, stale_seconds: 60, concurrency: 8 }
+        Self { lease_seconds: 60, sweep_seconds: 15, stale_seconds: 60, concurrency: 8, review_check_seconds: 60 }
     }
 }
 
@@ -136,6 +139,7 @@ impl Settings {
                 sweep_seconds: number("STEWARD_SWEEP_SECONDS", 15)?,
                 stale_seconds: number("STEWARD_STALE_SECONDS", 60)?,
                 concurrency: number("STEWARD_RUN_CONCURRENCY", 8)?,
+                review_check_seconds: number("STEWARD_REVIEW_CHECK_SECONDS", 60)?,
             },
             max_event_bytes: number("STEWARD_MAX_EVENT_BYTES", 256 * 1024)?,
         };

@@ -205,6 +205,26 @@ pub struct NewReviewTask {
     pub detail: Value,
     pub output_name: Option<String>,
     pub draft: Option<Value>,
+    pub workflow_name: String,
+    pub policy: engine::workflow::ReviewPolicy,
+    /// The business value at stake, for priority.
+    pub value: Option<f64>,
+}
+
+impl NewReviewTask {
+    /// A task with the workflow's defaults; the engine fills in the workflow, its review policy and the value.
+    pub fn new(step_index: i32, reason: &str, detail: Value, output_name: Option<String>, draft: Option<Value>) -> Self {
+        NewReviewTask {
+            step_index,
+            reason: reason.to_owned(),
+            detail,
+            output_name,
+            draft,
+            workflow_name: String::new(),
+            policy: Default::default(),
+            value: None,
+        }
+    }
 }
 
 /// Stops the run for a person: records the step (if any), opens the task
@@ -227,7 +247,8 @@ pub async fn wait_for_review(
     }
     let id = Uuid::new_v4();
     txn.execute_raw(stmt(
-        "INSERT INTO review_tasks (id, run_id, step_index, reason, detail, output_name, draft) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO review_tasks (id, run_id, step_index, reason, detail, output_name, draft, workflow_name, sla_minutes, max_age_minutes, stale_action, value)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         vec![
             id.into(),
             run_id.into(),
@@ -236,6 +257,11 @@ pub async fn wait_for_review(
             task.detail.clone().into(),
             task.output_name.clone().into(),
             task.draft.clone().into(),
+            task.workflow_name.clone().into(),
+            task.policy.sla_minutes.into(),
+            task.policy.max_age_minutes.into(),
+            task.policy.stale_action.clone().into(),
+            task.value.into(),
         ],
     ))
     .await?;
@@ -277,6 +303,23 @@ pub async fn finish_run(
     .await?;
     txn.commit().await?;
     Ok(true)
+}
+
+/// Writes mail to the outbox outside a step (review emails, escalations); returns the ids.
+pub async fn add_to_outbox(db: &DatabaseConnection, schema: &str, run_id: Option<Uuid>, mails: &[OutboxEmail]) -> Result<Vec<Uuid>, DbErr> {
+    let txn = tenant_txn(db, schema).await?;
+    let mut ids = Vec::new();
+    for mail in mails {
+        let id = Uuid::new_v4();
+        txn.execute_raw(stmt(
+            "INSERT INTO outbox (id, run_id, recipient, subject, text_body, html_body) VALUES ($1, $2, $3, $4, $5, $6)",
+            vec![id.into(), run_id.into(), mail.to.clone().into(), mail.subject.clone().into(), mail.text.clone().into(), mail.html.clone().into()],
+        ))
+        .await?;
+        ids.push(id);
+    }
+    txn.commit().await?;
+    Ok(ids)
 }
 
 /// Marks outbox mail as handed to the mail queue.
@@ -589,4 +632,15 @@ pub async fn exceptions(db: &DatabaseConnection, schema: &str, limit: i64) -> Re
     .await?;
     txn.commit().await?;
     Ok(rows)
+}
+
+/// A stale task whose workflow says `stale_action: fail`: its run ends failed.
+pub async fn mark_failed_after_stale(db: &DatabaseConnection, schema: &str, task_id: Uuid, why: &str) -> Result<(), DbErr> {
+    let txn = tenant_txn(db, schema).await?;
+    txn.execute_raw(stmt(
+        "UPDATE runs SET status = 'failed', error = $2 WHERE id = (SELECT run_id FROM review_tasks WHERE id = $1)",
+        vec![task_id.into(), why.into()],
+    ))
+    .await?;
+    txn.commit().await
 }

@@ -3,7 +3,9 @@
 //! and the sweeper that recovers runs whose job was lost.
 
 pub mod email;
+pub mod review_mail;
 pub mod runs;
+pub mod stale_reviews;
 pub mod sweeper;
 
 use apalis::prelude::*;
@@ -47,6 +49,11 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
         .catch_panic()
         .parallelize(tokio::spawn)
         .build(runs::execute_run);
+    let review_worker = WorkerBuilder::new(format!("steward-stale-reviews-{process}"))
+        .backend(apalis_cron::CronScheduler::new(stale_reviews::schedule(settings.runs.review_check_seconds)))
+        .data(engine.clone())
+        .catch_panic()
+        .build(stale_reviews::on_tick);
     tracing::info!(
         email_queue = %store::jobs::email_queue_name(&settings.redis_prefix),
         run_queue = %store::jobs::run_queue_name(&settings.redis_prefix),
@@ -58,10 +65,15 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
         let _ = stop_tx.send(true);
     });
     let sweeper = tokio::spawn(sweeper::run(engine, stop_rx.clone()));
-    let (mail, runs) = tokio::join!(email_worker.run_until(stopped(stop_rx.clone())), run_worker.run_until(stopped(stop_rx)));
+    let (mail, runs, reviews) = tokio::join!(
+        email_worker.run_until(stopped(stop_rx.clone())),
+        run_worker.run_until(stopped(stop_rx.clone())),
+        review_worker.run_until(stopped(stop_rx))
+    );
     let _ = sweeper.await;
     mail?;
     runs?;
+    reviews?;
     tracing::info!("worker stopped");
     Ok(())
 }

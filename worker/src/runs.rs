@@ -170,15 +170,9 @@ impl Engine {
             // Gates before a step: an explicit approval step, and the policy before outside messages and financial writes.
             if step.kind == "approval" {
                 let (output_name, draft) = latest_draft(&contract, &x.run.context, index);
-                let task = NewReviewTask {
-                    step_index: i,
-                    reason: ReviewReason::ApprovalStep.as_str().into(),
-                    detail: json!({ "step": step.id, "reviewers": step.reviewers }),
-                    output_name,
-                    draft,
-                };
+                let task = NewReviewTask::new(i, ReviewReason::ApprovalStep.as_str(), json!({ "step": step.id, "reviewers": step.reviewers }), output_name, draft);
                 let record = StepRecord { status: "waiting".into(), ..base };
-                runs::wait_for_review(&self.db, x.schema, run_id, &self.owner, Some(&record), &task, i).await?;
+                self.wait_for_person(x, Some(&record), task, i).await?;
                 tracing::info!(step = %step.id, "run waits for an approval");
                 return Ok(());
             }
@@ -198,8 +192,9 @@ impl Engine {
                 if !hits.is_empty() {
                     let (output_name, draft) = latest_draft(&contract, &x.run.context, index);
                     let task = review_task(i, &hits, output_name, draft);
-                    runs::wait_for_review(&self.db, x.schema, run_id, &self.owner, None, &task, i).await?;
-                    tracing::info!(step = %step.id, reason = %task.reason, "run waits for a person before this step");
+                    let reason = task.reason.clone();
+                    self.wait_for_person(x, None, task, i).await?;
+                    tracing::info!(step = %step.id, %reason, "run waits for a person before this step");
                     return Ok(());
                 }
             }
@@ -236,8 +231,9 @@ impl Engine {
                         let hits = self.policy_for(step, &contract, &x.run.context, Some(&done.output));
                         if !hits.is_empty() {
                             let task = review_task(i, &hits, step.output.clone(), Some(done.output.clone()));
-                            runs::wait_for_review(&self.db, x.schema, run_id, &self.owner, None, &task, i + 1).await?;
-                            tracing::info!(step = %step.id, reason = %task.reason, "the draft goes to a person");
+                            let reason = task.reason.clone();
+                            self.wait_for_person(x, None, task, i + 1).await?;
+                            tracing::info!(step = %step.id, %reason, "the draft goes to a person");
                             return Ok(());
                         }
                     }
@@ -270,15 +266,10 @@ impl Engine {
             runs::finish_run(&self.db, x.schema, x.run.id, &self.owner, "failed", Some(&failed.error), Some(&record)).await?;
             return Ok(());
         }
-        let task = NewReviewTask {
-            step_index: record.index,
-            reason: ReviewReason::Error.as_str().into(),
-            detail: json!({ "step": step.id, "error": failed.error }),
-            output_name: step.output.clone(),
-            draft: None,
-        };
+        let task = NewReviewTask::new(record.index, ReviewReason::Error.as_str(), json!({ "step": step.id, "error": failed.error }), step.output.clone(), None);
         let tokens = (record.tokens_in, record.tokens_out, record.cost_micros);
-        if runs::wait_for_review(&self.db, x.schema, x.run.id, &self.owner, Some(&record), &task, record.index).await?.is_some() && tokens != (0, 0, 0) {
+        let index = record.index;
+        if self.wait_for_person(x, Some(&record), task, index).await? && tokens != (0, 0, 0) {
             let txn = tenant_txn(&self.db, x.schema).await?;
             txn.execute_raw(stmt(
                 "UPDATE runs SET tokens_in = tokens_in + $2, tokens_out = tokens_out + $3, cost_micros = cost_micros + $4 WHERE id = $1",
@@ -288,6 +279,39 @@ impl Engine {
             txn.commit().await?;
         }
         Ok(())
+    }
+
+    /// Opens a review task (with the workflow's review policy and the value
+    /// at stake), stops the run, and emails the eligible reviewers their
+    /// links. False: this worker lost the lease; nothing changed.
+    async fn wait_for_person(&self, x: &Execution<'_>, record: Option<&StepRecord>, mut task: NewReviewTask, next_step: i32) -> anyhow::Result<bool> {
+        task.workflow_name = x.run.workflow_name.clone();
+        task.policy = x.run.contract.review.clone().unwrap_or_default();
+        task.value = logic::find_number(&x.run.context, "annual_contract_value", task.draft.as_ref())
+            .or_else(|| task.detail["policy"][0]["detail"]["value"].as_f64());
+        let reviewers = match x.run.contract.steps.get(task.step_index as usize).filter(|s| s.kind == "approval" && !s.reviewers.is_empty()) {
+            Some(step) => step.reviewers.clone(),
+            None => vec!["role:reviewer".to_string()],
+        };
+        let Some(task_id) = runs::wait_for_review(&self.db, x.schema, x.run.id, &self.owner, record, &task, next_step).await? else {
+            return Ok(false);
+        };
+        if let Err(e) = crate::review_mail::send(self, x.job, x.schema, x.run.id, task_id, &task, &reviewers).await {
+            tracing::warn!(error = %e, "review emails could not be written; the task is in the queue");
+        }
+        Ok(true)
+    }
+
+    /// Members of the business with `role`.
+    pub async fn members_with_role(&self, tenant_id: &str, role: &str) -> anyhow::Result<Vec<String>> {
+        let rows = self
+            .db
+            .query_all_raw(stmt(
+                "SELECT u.email FROM public.memberships m JOIN public.users u ON u.id = m.user_id WHERE m.tenant_id = $1::uuid AND m.role = $2 ORDER BY u.email",
+                vec![tenant_id.into(), role.trim().into()],
+            ))
+            .await?;
+        Ok(rows.into_iter().filter_map(|r| r.try_get_by_index::<String>(0).ok()).collect())
     }
 
     fn policy(&self, contract: &WorkflowContract, context: &Value, draft: Option<&Value>) -> Vec<PolicyHit> {
@@ -540,16 +564,7 @@ impl Engine {
         for to in &step.to {
             let to = logic::render_text(to, &x.run.context)?;
             if let Some(role) = to.strip_prefix("role:") {
-                let txn = tenant_txn(&self.db, x.schema).await.map_err(|e| e.to_string())?;
-                let rows = txn
-                    .query_all_raw(stmt(
-                        "SELECT u.email FROM public.memberships m JOIN public.users u ON u.id = m.user_id WHERE m.tenant_id = $1::uuid AND m.role = $2",
-                        vec![x.job.tenant_id.clone().into(), role.trim().into()],
-                    ))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                txn.commit().await.map_err(|e| e.to_string())?;
-                out.extend(rows.into_iter().filter_map(|r| r.try_get_by_index::<String>(0).ok()));
+                out.extend(self.members_with_role(&x.job.tenant_id, role).await.map_err(|e| e.to_string())?);
             } else {
                 out.push(to.trim().to_owned());
             }
@@ -584,7 +599,7 @@ impl Engine {
     }
 
     /// Hands mail written with a step to the mail queue; the sweeper retries what fails here.
-    async fn hand_over_mail(&self, job: &RunJob, schema: &str, outbox: &[OutboxEmail], ids: &[Uuid]) {
+    pub async fn hand_over_mail(&self, job: &RunJob, schema: &str, outbox: &[OutboxEmail], ids: &[Uuid]) {
         if outbox.is_empty() {
             return;
         }
@@ -636,13 +651,7 @@ fn latest_draft(contract: &WorkflowContract, context: &Value, index: usize) -> (
 }
 
 fn review_task(step_index: i32, hits: &[PolicyHit], output_name: Option<String>, draft: Option<Value>) -> NewReviewTask {
-    NewReviewTask {
-        step_index,
-        reason: hits[0].reason.as_str().into(),
-        detail: json!({ "policy": hits }),
-        output_name,
-        draft,
-    }
+    NewReviewTask::new(step_index, hits[0].reason.as_str(), json!({ "policy": hits }), output_name, draft)
 }
 
 fn html_escape(s: &str) -> String {

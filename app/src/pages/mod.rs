@@ -6,6 +6,7 @@ pub mod landing;
 pub mod login;
 pub mod models;
 pub mod prompts;
+pub mod review;
 pub mod runs;
 pub mod secrets;
 pub mod settings;

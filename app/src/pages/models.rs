@@ -18,6 +18,7 @@ fn map_error(cx: &crate::ssr::Ctx, e: store::models::ModelError) -> AppError {
     }
 }
 
+#[cfg(feature = "ssr")]
 fn price(micros: i64) -> String {
     format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000).trim_end_matches('0').trim_end_matches('.').to_string()
 }

@@ -85,6 +85,13 @@ pub async fn run_detail(slug: String, id: String) -> Result<RunDetailView, AppEr
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Runs).await?;
     let run_id: uuid::Uuid = id.parse().map_err(|_| cx.refused(StatusCode::NOT_FOUND, "There is no such run."))?;
+    run_detail_for(&cx, &me, run_id).await
+}
+
+/// One run as its page (and a review task's page) shows it.
+#[cfg(feature = "ssr")]
+pub async fn run_detail_for(cx: &crate::ssr::Ctx, me: &store::auth::CurrentMember, run_id: uuid::Uuid) -> Result<RunDetailView, AppError> {
+    use actix_web::http::StatusCode;
     let d = store::runs::detail(&cx.state.db, &me.schema_name, run_id)
         .await
         .map_err(|e| cx.internal("reading the run", e))?
@@ -107,7 +114,7 @@ pub async fn run_detail(slug: String, id: String) -> Result<RunDetailView, AppEr
         source_event: masked(&d.run.event_raw),
         can_retry: d.run.status == "failed" && backend::RETRIERS.contains(&me.role),
         can_decide: store::reviews::may_decide(me.role),
-        reason_codes: store::reviews::DEFAULT_REASON_CODES.iter().map(|s| s.to_string()).collect(),
+        reason_codes: store::reviews::reason_codes(&cx.state.db, &me.schema_name).await.map_err(|e| cx.internal("reading reason codes", e))?,
         status: d.run.status.clone(),
         steps: d
             .steps
@@ -165,37 +172,6 @@ pub async fn retry_run(slug: String, id: String) -> Result<(), AppError> {
     let job = store::runs::job(me.tenant_id, &me.schema_name, run_id);
     if let Err(e) = cx.state.runs.wake(job).await {
         tracing::warn!(error = %e, "could not wake a worker; the sweeper will");
-    }
-    Ok(())
-}
-
-/// A person's decision on a review task: approve, edit and approve (the
-/// edited JSON must meet the response schema), or reject. Resumes the run.
-#[server(endpoint = "decide_review")]
-pub async fn decide_review(
-    slug: String,
-    task: String,
-    decision: String,
-    #[server(default)] edited_output: String,
-    #[server(default)] reason_code: String,
-    #[server(default)] comment: String,
-) -> Result<(), AppError> {
-    use actix_web::http::StatusCode;
-    use store::reviews::ReviewError;
-    let cx = crate::ssr::Ctx::get().await?;
-    let me = cx.member(&slug, engine::Page::ReviewQueue).await?;
-    let task_id: uuid::Uuid = task.parse().map_err(|_| cx.refused(StatusCode::NOT_FOUND, "There is no such review task."))?;
-    let wake = store::reviews::decide(&cx.state.db, &me, task_id, &decision, &edited_output, &reason_code, &comment).await.map_err(|e| match e {
-        ReviewError::NotFound => cx.refused(StatusCode::NOT_FOUND, "There is no such review task."),
-        e @ ReviewError::AlreadyDecided { .. } => cx.refused(StatusCode::CONFLICT, e.to_string()),
-        ReviewError::Invalid(errors) => cx.invalid(errors),
-        ReviewError::Refused(m) => cx.refused(StatusCode::FORBIDDEN, m),
-        ReviewError::Storage(e) => cx.internal("recording the decision", e),
-    })?;
-    if let Some(job) = wake {
-        if let Err(e) = cx.state.runs.wake(job).await {
-            tracing::warn!(error = %e, "could not wake a worker; the sweeper will");
-        }
     }
     Ok(())
 }
@@ -319,16 +295,12 @@ pub fn RunPage() -> impl IntoView {
     let run = Resource::new(move || (slug(), id()), |(slug, id)| run_detail(slug, id));
     poll_every_two_seconds(move || run.refetch());
     let retry = ServerAction::<RetryRun>::new();
-    let decide = ServerAction::<DecideReview>::new();
     Effect::new(move |_| {
-        if matches!(retry.value().get(), Some(Ok(()))) || matches!(decide.value().get(), Some(Ok(()))) {
+        if matches!(retry.value().get(), Some(Ok(()))) {
             run.refetch();
         }
     });
-    let message = Signal::derive(move || {
-        [retry.value().get(), decide.value().get()].into_iter().flatten().find_map(|r| r.err()).and_then(|e| e.form_message())
-    });
-    let field_error = move |f: &'static str| Signal::derive(move || decide.value().get().and_then(|r| r.err()).and_then(|e| e.field(f)));
+    let message = Signal::derive(move || retry.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
     view! {
         <Title text="Run" />
         <Transition fallback=crate::components::field::Loading>
@@ -355,7 +327,6 @@ pub fn RunPage() -> impl IntoView {
                             </section>
                             {r.tasks.iter().filter(|t| t.open).cloned().map(|t| {
                                 let slug = slug.clone();
-                                let codes = r.reason_codes.clone();
                                 let can_decide = r.can_decide;
                                 view! {
                                     <section class="card review-task" data-testid="open-task">
@@ -363,29 +334,7 @@ pub fn RunPage() -> impl IntoView {
                                         <pre class="json small">{t.detail.clone()}</pre>
                                         {t.draft.clone().map(|d| view! { <h3>"Draft"</h3><pre class="json" data-testid="draft">{d}</pre> })}
                                         {can_decide.then(|| view! {
-                                            <ActionForm action=decide attr:class="decision-form">
-                                                <input type="hidden" name="slug" value=slug.clone() />
-                                                <input type="hidden" name="task" value=t.id.clone() />
-                                                <div class="field">
-                                                    <label for="f-reason">"Reason (for edits and rejections)"</label>
-                                                    <select id="f-reason" name="reason_code">
-                                                        <option value="">"—"</option>
-                                                        {codes.iter().map(|c| view! { <option value=c.clone()>{c.replace('_', " ")}</option> }).collect_view()}
-                                                    </select>
-                                                    <p class="field-error" role="alert">{move || field_error("reason_code").get().unwrap_or_default()}</p>
-                                                </div>
-                                                <div class="field">
-                                                    <label for="f-edited">"Edited output (JSON, for edit and approve)"</label>
-                                                    <textarea id="f-edited" name="edited_output" rows="5">{t.draft.clone().unwrap_or_default()}</textarea>
-                                                    <p class="field-error" role="alert">{move || field_error("edited_output").get().unwrap_or_default()}</p>
-                                                </div>
-                                                <div class="field"><label for="f-comment">"Comment"</label><input id="f-comment" name="comment" /></div>
-                                                <div class="actions">
-                                                    <button class="button primary" type="submit" name="decision" value="approve" data-testid="approve">"Approve"</button>
-                                                    <button class="button" type="submit" name="decision" value="edit_and_approve" data-testid="edit-approve">"Edit and approve"</button>
-                                                    <button class="button danger" type="submit" name="decision" value="reject" data-testid="reject">"Reject"</button>
-                                                </div>
-                                            </ActionForm>
+                                            <a class="button primary" data-testid="decide-in-queue" href=format!("/t/{slug}/review/{}", t.id)>"Decide in the review queue"</a>
                                         })}
                                     </section>
                                 }

@@ -162,6 +162,7 @@ pub fn SettingsPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <super::review::ReasonCodes slug />
     }
 }
 

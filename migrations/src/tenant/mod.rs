@@ -4,6 +4,7 @@ mod m20261125_000001_audit;
 mod m20261125_000002_contracts;
 mod m20261125_000003_models;
 mod m20261125_000004_runs;
+mod m20261125_000005_reviews;
 
 /// Runs with `search_path` set to one tenant schema; its bookkeeping table
 /// lives in that schema too, so every tenant records its own version.
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_contracts::Migration),
             Box::new(m20261125_000003_models::Migration),
             Box::new(m20261125_000004_runs::Migration),
+            Box::new(m20261125_000005_reviews::Migration),
         ]
     }
 

@@ -14,6 +14,7 @@ mod models;
 mod operations;
 mod prompts;
 mod recovery;
+mod review;
 mod runs;
 mod sessions;
 mod signup;

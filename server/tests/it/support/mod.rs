@@ -378,3 +378,30 @@ impl TestApp {
         }
     }
 }
+
+impl TestApp {
+    /// Adds a member to the demo business and returns a client signed in as them.
+    pub async fn add_demo_member(&self, email: &str, role: engine::Role) -> Client {
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+        let tenant = store::tenants::find_by_slug(&self.db, DEMO).await.unwrap().unwrap();
+        let user = store::entities::user::ActiveModel {
+            id: Set(uuid::Uuid::new_v4()),
+            email: Set(email.into()),
+            password_hash: Set(store::password::hash(DEMO_PASSWORD)),
+            created_at: Set(chrono::Utc::now()),
+        }
+        .insert(&self.db)
+        .await
+        .unwrap();
+        store::entities::membership::ActiveModel {
+            user_id: Set(user.id),
+            tenant_id: Set(tenant.id),
+            role: Set(role.as_str().into()),
+            created_at: Set(chrono::Utc::now()),
+        }
+        .insert(&self.db)
+        .await
+        .unwrap();
+        self.signed_in(DEMO, email, DEMO_PASSWORD).await
+    }
+}

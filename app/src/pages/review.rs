@@ -1,0 +1,652 @@
+//! The review queue: every task a person must decide, most urgent first
+//! (P1–P3), with filters, claim and release, bulk reassign and close for
+//! operations, the reviewer's and operations' figures, and one task's page
+//! with keyboard shortcuts (a approve · e edit and approve · r reject · n next).
+
+use super::workspace::Refusal;
+use crate::components::field::FormError;
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueTaskView {
+    pub id: String,
+    pub run_id: String,
+    pub priority: String,
+    pub workflow: String,
+    pub reason: String,
+    pub why: String,
+    pub age: String,
+    pub assignee: Option<String>,
+    pub escalated: bool,
+    pub mine: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RateView {
+    pub who: String,
+    pub decided: usize,
+    pub agreement: String,
+    pub median_minutes: String,
+    pub escalated: usize,
+    pub overrides: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueView {
+    pub tasks: Vec<QueueTaskView>,
+    pub total: usize,
+    pub me: String,
+    pub my_open: usize,
+    pub near_sla: usize,
+    pub my_decisions_week: usize,
+    pub oldest: String,
+    pub per_reviewer: Vec<(String, usize)>,
+    pub by_workflow: Vec<RateView>,
+    pub by_reviewer: Vec<RateView>,
+    pub supervisor: bool,
+    pub reason_codes: Vec<String>,
+}
+
+#[cfg(feature = "ssr")]
+mod backend {
+    use crate::error::AppError;
+    use crate::ssr::Ctx;
+    use actix_web::http::StatusCode;
+    use store::reviews::ReviewError;
+
+    pub fn map_error(cx: &Ctx, e: ReviewError) -> AppError {
+        match e {
+            ReviewError::NotFound => cx.refused(StatusCode::NOT_FOUND, "There is no such review task."),
+            e @ (ReviewError::AlreadyDecided { .. } | ReviewError::Claimed { .. }) => cx.refused(StatusCode::CONFLICT, e.to_string()),
+            ReviewError::Invalid(errors) => cx.invalid(errors),
+            ReviewError::Refused(m) => cx.refused(StatusCode::FORBIDDEN, m),
+            ReviewError::Storage(e) => cx.internal("working on the review queue", e),
+        }
+    }
+
+    pub fn task_id(cx: &Ctx, id: &str) -> Result<uuid::Uuid, AppError> {
+        id.parse().map_err(|_| cx.refused(StatusCode::NOT_FOUND, "There is no such review task."))
+    }
+
+    pub fn task_ids(cx: &Ctx, ids: &str) -> Result<Vec<uuid::Uuid>, AppError> {
+        let ids: Result<Vec<uuid::Uuid>, _> = ids.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::parse).collect();
+        match ids {
+            Ok(ids) if !ids.is_empty() => Ok(ids),
+            _ => Err(cx.invalid(vec![engine::FieldError::new("tasks", "Select at least one task.")])),
+        }
+    }
+
+    pub fn age(minutes: f64) -> String {
+        if minutes < 60.0 {
+            format!("{:.0} min", minutes.max(0.0))
+        } else if minutes < 48.0 * 60.0 {
+            format!("{:.1} h", minutes / 60.0)
+        } else {
+            format!("{:.0} d", minutes / 1440.0)
+        }
+    }
+
+    pub fn rate(who: String, a: &engine::review::Agreement) -> super::RateView {
+        super::RateView {
+            who,
+            decided: a.decided,
+            agreement: a.agreement_rate.map(|r| format!("{:.0}%", r * 100.0)).unwrap_or_else(|| "—".into()),
+            median_minutes: a.median_minutes_to_decision.map(age).unwrap_or_else(|| "—".into()),
+            escalated: a.escalated,
+            overrides: a.override_rate_by_reason.iter().map(|(k, v)| format!("{k} {:.0}%", v * 100.0)).collect::<Vec<_>>().join(", "),
+        }
+    }
+}
+
+#[server(endpoint = "review_queue")]
+pub async fn review_queue(
+    slug: String,
+    #[server(default)] priority: String,
+    #[server(default)] workflow: String,
+    #[server(default)] reason: String,
+    #[server(default)] assignee: String,
+    #[server(default)] sort: String,
+) -> Result<QueueView, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::ReviewQueue).await?;
+    let some = |s: String| (!s.trim().is_empty()).then(|| s.trim().to_owned());
+    let assignee = match assignee.as_str() {
+        "me" => Some(me.email.clone()),
+        other => some(other.to_owned()),
+    };
+    let filter = store::reviews::QueueFilter { priority: some(priority), workflow: some(workflow), reason: some(reason), assignee, min_age_minutes: None, sort };
+    let db = &cx.state.db;
+    let (rows, total) = store::reviews::queue(db, &me.schema_name, &filter, 200).await.map_err(|e| cx.internal("reading the queue", e))?;
+    // The whole open queue, for the figures above the list.
+    let (all, _) = store::reviews::queue(db, &me.schema_name, &Default::default(), usize::MAX).await.map_err(|e| cx.internal("reading the queue", e))?;
+    let measures = store::reviews::measures(db, &me.schema_name, 30).await.map_err(|e| cx.internal("reading the measures", e))?;
+    let week = store::reviews::measures(db, &me.schema_name, 7).await.map_err(|e| cx.internal("reading the measures", e))?;
+    let mut per_reviewer: std::collections::BTreeMap<String, usize> = Default::default();
+    for t in &all {
+        *per_reviewer.entry(t.claimed_by.clone().unwrap_or_else(|| "unclaimed".into())).or_default() += 1;
+    }
+    Ok(QueueView {
+        total,
+        my_open: all.iter().filter(|t| t.claimed_by.as_deref() == Some(me.email.as_str())).count(),
+        near_sla: all.iter().filter(|t| t.age_minutes >= t.sla_minutes * 0.75).count(),
+        my_decisions_week: week.by_reviewer.iter().find(|(who, _)| *who == me.email).map(|(_, a)| a.decided).unwrap_or(0),
+        oldest: all.iter().map(|t| t.age_minutes).fold(None, |m: Option<f64>, a| Some(m.map_or(a, |m| m.max(a)))).map(backend::age).unwrap_or_else(|| "—".into()),
+        per_reviewer: per_reviewer.into_iter().collect(),
+        by_workflow: measures.by_workflow.iter().map(|(w, a)| backend::rate(w.clone(), a)).collect(),
+        by_reviewer: measures.by_reviewer.iter().map(|(w, a)| backend::rate(w.clone(), a)).collect(),
+        supervisor: matches!(me.role, engine::Role::Operations | engine::Role::Owner),
+        reason_codes: store::reviews::reason_codes(db, &me.schema_name).await.map_err(|e| cx.internal("reading reason codes", e))?,
+        tasks: rows
+            .iter()
+            .map(|t| QueueTaskView {
+                id: t.id.to_string(),
+                run_id: t.run_id.to_string(),
+                priority: t.priority().as_str().into(),
+                workflow: t.workflow_name.clone(),
+                reason: t.reason.clone(),
+                why: t.detail["policy"][0]["rule"].as_str().or(t.detail["error"].as_str()).unwrap_or_default().chars().take(120).collect(),
+                age: backend::age(t.age_minutes),
+                assignee: t.claimed_by.clone(),
+                escalated: t.escalated_at.is_some(),
+                mine: t.claimed_by.as_deref() == Some(me.email.as_str()),
+            })
+            .collect(),
+        me: me.email,
+    })
+}
+
+#[server(endpoint = "claim_task")]
+pub async fn claim_task(slug: String, task: String) -> Result<(), AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::ReviewQueue).await?;
+    let id = backend::task_id(&cx, &task)?;
+    store::reviews::claim(&cx.state.db, &me, id).await.map_err(|e| backend::map_error(&cx, e))
+}
+
+#[server(endpoint = "release_task")]
+pub async fn release_task(slug: String, task: String) -> Result<(), AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::ReviewQueue).await?;
+    let id = backend::task_id(&cx, &task)?;
+    store::reviews::release(&cx.state.db, &me, id).await.map_err(|e| backend::map_error(&cx, e))
+}
+
+/// Operations: hand tasks (comma-separated ids) to a reviewer.
+#[server(endpoint = "reassign_tasks")]
+pub async fn reassign_tasks(slug: String, tasks: String, assignee: String) -> Result<usize, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::ReviewQueue).await?;
+    let ids = backend::task_ids(&cx, &tasks)?;
+    store::reviews::reassign(&cx.state.db, &me, &ids, &assignee).await.map_err(|e| backend::map_error(&cx, e))
+}
+
+/// Operations: close tasks nobody will decide, with a reason.
+#[server(endpoint = "close_tasks")]
+pub async fn close_tasks(slug: String, tasks: String, reason_code: String, #[server(default)] comment: String) -> Result<usize, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::ReviewQueue).await?;
+    let ids = backend::task_ids(&cx, &tasks)?;
+    let wakes = store::reviews::close(&cx.state.db, &me, &ids, &reason_code, &comment).await.map_err(|e| backend::map_error(&cx, e))?;
+    for job in &wakes {
+        let _ = cx.state.runs.wake(job.clone()).await;
+    }
+    Ok(ids.len())
+}
+
+/// A person's decision on a review task: approve, edit and approve (the
+/// edited JSON must meet the response schema), or reject. Resumes the run.
+#[server(endpoint = "decide_review")]
+pub async fn decide_review(
+    slug: String,
+    task: String,
+    decision: String,
+    #[server(default)] edited_output: String,
+    #[server(default)] reason_code: String,
+    #[server(default)] comment: String,
+) -> Result<(), AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::ReviewQueue).await?;
+    let task_id = backend::task_id(&cx, &task)?;
+    let wake = store::reviews::decide(&cx.state.db, &me, task_id, &decision, &edited_output, &reason_code, &comment)
+        .await
+        .map_err(|e| backend::map_error(&cx, e))?;
+    if let Some(job) = wake {
+        if let Err(e) = cx.state.runs.wake(job).await {
+            tracing::warn!(error = %e, "could not wake a worker; the sweeper will");
+        }
+    }
+    Ok(())
+}
+
+/// The task page: the task, its run, and the next open task for `n`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskPageView {
+    pub task: crate::views::ReviewTaskView,
+    pub run: crate::views::RunDetailView,
+    pub priority: String,
+    pub claimed_by: Option<String>,
+    pub mine: bool,
+    pub next: Option<String>,
+}
+
+#[server(endpoint = "review_task")]
+pub async fn review_task(slug: String, id: String) -> Result<TaskPageView, AppError> {
+    use actix_web::http::StatusCode;
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::ReviewQueue).await?;
+    let task_id = backend::task_id(&cx, &id)?;
+    let (open, _) = store::reviews::queue(&cx.state.db, &me.schema_name, &Default::default(), usize::MAX).await.map_err(|e| cx.internal("reading the queue", e))?;
+    let run_id = store::reviews::run_of(&cx.state.db, &me.schema_name, task_id).await.map_err(|e| cx.internal("reading the task", e))?;
+    let run_id = run_id.ok_or_else(|| cx.refused(StatusCode::NOT_FOUND, "There is no such review task."))?;
+    let run = super::runs::run_detail_for(&cx, &me, run_id).await?;
+    let task = run.tasks.iter().find(|t| t.id == task_id.to_string()).cloned().ok_or_else(|| cx.refused(StatusCode::NOT_FOUND, "There is no such review task."))?;
+    let here = open.iter().position(|t| t.id == task_id);
+    let next = open.iter().enumerate().find(|(i, t)| Some(*i) != here && t.id != task_id && here.is_none_or(|h| *i > h)).or_else(|| open.iter().enumerate().find(|(_, t)| t.id != task_id)).map(|(_, t)| t.id.to_string());
+    let row = open.iter().find(|t| t.id == task_id);
+    Ok(TaskPageView {
+        priority: row.map(|t| t.priority().as_str().to_string()).unwrap_or_default(),
+        claimed_by: row.and_then(|t| t.claimed_by.clone()),
+        mine: row.and_then(|t| t.claimed_by.as_deref()) == Some(me.email.as_str()),
+        task,
+        run,
+        next,
+    })
+}
+
+#[server(endpoint = "add_reason_code")]
+pub async fn add_reason_code(slug: String, code: String) -> Result<(), AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Settings).await?;
+    store::reviews::add_reason_code(&cx.state.db, &me, &code).await.map_err(|e| backend::map_error(&cx, e))
+}
+
+#[server(endpoint = "remove_reason_code")]
+pub async fn remove_reason_code(slug: String, code: String) -> Result<(), AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Settings).await?;
+    store::reviews::remove_reason_code(&cx.state.db, &me, &code).await.map_err(|e| backend::map_error(&cx, e))
+}
+
+#[server(endpoint = "list_reason_codes")]
+pub async fn list_reason_codes(slug: String) -> Result<Vec<String>, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Settings).await?;
+    store::reviews::reason_codes(&cx.state.db, &me.schema_name).await.map_err(|e| cx.internal("reading reason codes", e))
+}
+
+fn priority_badge(p: &str) -> impl IntoView {
+    view! { <span class=format!("badge priority-{}", p.to_lowercase()) data-testid="priority">{p.to_string()}</span> }
+}
+
+#[component]
+pub fn ReviewQueuePage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let slug = move || params.read().get("slug").unwrap_or_default();
+    let q = move |k: &str| query.read().get(k).unwrap_or_default();
+    let claim = ServerAction::<ClaimTask>::new();
+    let release = ServerAction::<ReleaseTask>::new();
+    let reassign = ServerAction::<ReassignTasks>::new();
+    let close = ServerAction::<CloseTasks>::new();
+    let queue = Resource::new(
+        move || (slug(), q("priority"), q("workflow"), q("reason"), q("assignee"), q("sort"), claim.version().get(), release.version().get(), reassign.version().get(), close.version().get()),
+        |(slug, priority, workflow, reason, assignee, sort, ..)| review_queue(slug, priority, workflow, reason, assignee, sort),
+    );
+    let message = Signal::derive(move || {
+        [claim.value().get(), release.value().get()].into_iter().flatten().find_map(|r| r.err()).and_then(|e| e.form_message())
+            .or_else(|| reassign.value().get().and_then(|r| r.err()).and_then(|e| e.form_message().or_else(|| e.field("assignee")).or_else(|| e.field("tasks"))))
+            .or_else(|| close.value().get().and_then(|r| r.err()).and_then(|e| e.form_message().or_else(|| e.field("reason_code")).or_else(|| e.field("tasks"))))
+    });
+    let selected = RwSignal::new(Vec::<String>::new());
+    view! {
+        <Title text="Review queue" />
+        <section class="page-head">
+            <h1>"Review queue"</h1>
+            <p class="muted">"Every decision a person makes, most urgent first. Claim a task so nobody else works it."</p>
+        </section>
+        <Transition fallback=crate::components::field::Loading>
+            {move || Suspend::new(async move {
+                match queue.await {
+                    Err(e) => view! { <Refusal error=e /> }.into_any(),
+                    Ok(v) => {
+                        let slug = slug();
+                        view! {
+                            <div class="tiles review-figures" data-testid="review-figures">
+                                <div class="tile"><strong>{v.total}</strong><span>" open tasks"</span></div>
+                                <div class="tile"><strong>{v.my_open}</strong><span>" claimed by me"</span></div>
+                                <div class="tile"><strong>{v.near_sla}</strong><span>" near or past SLA"</span></div>
+                                <div class="tile"><strong>{v.my_decisions_week}</strong><span>" my decisions this week"</span></div>
+                                <div class="tile"><strong>{v.oldest.clone()}</strong><span>" oldest task"</span></div>
+                            </div>
+                            <form class="filters card" method="get" data-testid="queue-filters">
+                                <div class="field"><label for="q-priority">"Priority"</label>
+                                    <select id="q-priority" name="priority">
+                                        <option value="">"Any"</option>
+                                        {["P1", "P2", "P3"].into_iter().map(|p| view! { <option value=p selected=move || q("priority") == p>{p}</option> }).collect_view()}
+                                    </select></div>
+                                <div class="field"><label for="q-reason">"Reason"</label>
+                                    <select id="q-reason" name="reason">
+                                        <option value="">"Any"</option>
+                                        {["error", "high_value", "low_confidence", "external_message", "policy", "approval_step"].into_iter().map(|r| view! { <option value=r selected=move || q("reason") == r>{r.replace('_', " ")}</option> }).collect_view()}
+                                    </select></div>
+                                <div class="field"><label for="q-workflow">"Workflow"</label><input id="q-workflow" name="workflow" value=move || q("workflow") /></div>
+                                <div class="field"><label for="q-assignee">"Assignee"</label>
+                                    <select id="q-assignee" name="assignee">
+                                        <option value="">"Anyone"</option>
+                                        <option value="me" selected=move || q("assignee") == "me">"Me"</option>
+                                        <option value="none" selected=move || q("assignee") == "none">"Unclaimed"</option>
+                                    </select></div>
+                                <div class="field"><label for="q-sort">"Sort"</label>
+                                    <select id="q-sort" name="sort">
+                                        <option value="priority">"Priority"</option>
+                                        <option value="age" selected=move || q("sort") == "age">"Oldest first"</option>
+                                        <option value="workflow" selected=move || q("sort") == "workflow">"Workflow"</option>
+                                    </select></div>
+                                <button class="button" type="submit">"Filter"</button>
+                            </form>
+                            <FormError message />
+                            {if v.tasks.is_empty() {
+                                view! { <div class="card empty" data-testid="queue-empty"><p>"Nothing waits for a person. Tasks appear here when a run needs a decision."</p></div> }.into_any()
+                            } else {
+                                let supervisor = v.supervisor;
+                                view! {
+                                    <table class="table queue" data-testid="queue">
+                                        <thead><tr>{supervisor.then(|| view! { <th></th> })}<th>"Priority"</th><th>"Workflow"</th><th>"Why"</th><th>"Age"</th><th>"Assignee"</th><th></th></tr></thead>
+                                        <tbody>
+                                            {v.tasks.iter().cloned().map(|t| {
+                                                let (slug_c, slug_r, id_c, id_r, id_s) = (slug.clone(), slug.clone(), t.id.clone(), t.id.clone(), t.id.clone());
+                                                view! {
+                                                    <tr data-testid="queue-row" data-task=t.id.clone() data-priority=t.priority.clone()>
+                                                        {supervisor.then(|| view! { <td><input type="checkbox" aria-label="Select task" on:change=move |ev| {
+                                                            let on = event_target_checked(&ev);
+                                                            let id = id_s.clone();
+                                                            selected.update(|s| if on { s.push(id) } else { s.retain(|x| *x != id) });
+                                                        } /></td> })}
+                                                        <td data-label="Priority">{priority_badge(&t.priority)}{t.escalated.then(|| view! { <span class="badge status-failed">"escalated"</span> })}</td>
+                                                        <td data-label="Workflow">{t.workflow.clone()}</td>
+                                                        <td data-label="Why">{t.reason.replace('_', " ")}<div class="muted small">{t.why.clone()}</div></td>
+                                                        <td data-label="Age">{t.age.clone()}</td>
+                                                        <td data-label="Assignee">{t.assignee.clone().unwrap_or_else(|| "—".into())}</td>
+                                                        <td class="actions">
+                                                            <a class="button small primary" href=format!("/t/{}/review/{}", slug, t.id)>"Open"</a>
+                                                            {if t.mine {
+                                                                view! { <button class="button small" type="button" data-testid="release"
+                                                                    on:click=move |_| { release.dispatch(ReleaseTask { slug: slug_r.clone(), task: id_r.clone() }); }>"Release"</button> }.into_any()
+                                                            } else if t.assignee.is_none() {
+                                                                view! { <button class="button small" type="button" data-testid="claim"
+                                                                    on:click=move |_| { claim.dispatch(ClaimTask { slug: slug_c.clone(), task: id_c.clone() }); }>"Claim"</button> }.into_any()
+                                                            } else { ().into_any() }}
+                                                        </td>
+                                                    </tr>
+                                                }
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                    {(v.total > v.tasks.len()).then(|| view! { <p class="muted small">{format!("Showing the {} most urgent of {}.", v.tasks.len(), v.total)}</p> })}
+                                    {supervisor.then(|| {
+                                        let (slug_a, slug_b) = (slug.clone(), slug.clone());
+                                        let assignee = RwSignal::new(String::new());
+                                        let code = RwSignal::new(String::new());
+                                        let codes = v.reason_codes.clone();
+                                        view! {
+                                            <section class="card bulk" data-testid="bulk-actions">
+                                                <h2>"Selected tasks"</h2>
+                                                <div class="row-inline">
+                                                    <input aria-label="Reassign to (email)" placeholder="reviewer@…" prop:value=move || assignee.get() on:input=move |ev| assignee.set(event_target_value(&ev)) />
+                                                    <button class="button small" type="button" data-testid="reassign" on:click=move |_| {
+                                                        reassign.dispatch(ReassignTasks { slug: slug_a.clone(), tasks: selected.get_untracked().join(","), assignee: assignee.get_untracked() });
+                                                    }>"Reassign"</button>
+                                                </div>
+                                                <div class="row-inline">
+                                                    <select aria-label="Reason to close" on:change=move |ev| code.set(event_target_value(&ev))>
+                                                        <option value="">"Reason…"</option>
+                                                        {codes.into_iter().map(|c| view! { <option value=c.clone()>{c.replace('_', " ")}</option> }).collect_view()}
+                                                    </select>
+                                                    <button class="button small danger" type="button" data-testid="close-tasks" on:click=move |_| {
+                                                        close.dispatch(CloseTasks { slug: slug_b.clone(), tasks: selected.get_untracked().join(","), reason_code: code.get_untracked(), comment: "Closed from the queue".into() });
+                                                    }>"Close with fallback"</button>
+                                                </div>
+                                            </section>
+                                        }
+                                    })}
+                                }.into_any()
+                            }}
+                            <section class="card">
+                                <h2>"How people and drafts agree (30 days)"</h2>
+                                <RateTable title="Per workflow" rows=v.by_workflow.clone() />
+                                <RateTable title="Per reviewer" rows=v.by_reviewer.clone() />
+                                <h3>"Open tasks per reviewer"</h3>
+                                <ul data-testid="per-reviewer">{v.per_reviewer.iter().map(|(who, n)| view! { <li>{format!("{who}: {n}")}</li> }).collect_view()}</ul>
+                            </section>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn RateTable(title: &'static str, rows: Vec<RateView>) -> impl IntoView {
+    view! {
+        <h3>{title}</h3>
+        {if rows.is_empty() {
+            view! { <p class="muted small">"No decisions yet."</p> }.into_any()
+        } else {
+            view! {
+                <table class="table rates" data-testid=format!("rates-{}", title.to_lowercase().replace(' ', "-"))>
+                    <thead><tr><th>""</th><th>"Decided"</th><th>"Agreement"</th><th>"Median time"</th><th>"Escalated"</th><th>"Overrides by reason"</th></tr></thead>
+                    <tbody>{rows.into_iter().map(|r| view! {
+                        <tr><td data-label="">{r.who}</td><td data-label="Decided">{r.decided}</td><td data-label="Agreement">{r.agreement}</td>
+                            <td data-label="Median time">{r.median_minutes}</td><td data-label="Escalated">{r.escalated}</td><td data-label="Overrides">{r.overrides}</td></tr>
+                    }).collect_view()}</tbody>
+                </table>
+            }.into_any()
+        }}
+    }
+}
+
+#[component]
+pub fn ReviewTaskPage() -> impl IntoView {
+    let params = use_params_map();
+    let slug = move || params.read().get("slug").unwrap_or_default();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let decide = ServerAction::<DecideReview>::new();
+    let claim = ServerAction::<ClaimTask>::new();
+    let release = ServerAction::<ReleaseTask>::new();
+    let page = Resource::new(
+        move || (slug(), id(), decide.version().get(), claim.version().get(), release.version().get()),
+        |(slug, id, ..)| review_task(slug, id),
+    );
+    let edited = RwSignal::new(String::new());
+    let reason_code = RwSignal::new(String::new());
+    let comment = RwSignal::new(String::new());
+    let message = Signal::derive(move || {
+        decide.value().get().and_then(|r| r.err()).and_then(|e| e.form_message())
+            .or_else(|| [claim.value().get(), release.value().get()].into_iter().flatten().find_map(|r| r.err()).and_then(|e| e.form_message()))
+    });
+    let field_error = move |f: &'static str| Signal::derive(move || decide.value().get().and_then(|r| r.err()).and_then(|e| e.field(f)));
+    // Keyboard shortcuts: a approve · e edit and approve · r reject · n next task.
+    #[cfg(feature = "hydrate")]
+    {
+        let navigate = use_navigate();
+        let handle = window_event_listener(leptos::ev::keydown, move |ev| {
+            let typing = ev
+                .target()
+                .and_then(|t| wasm_bindgen::JsCast::dyn_into::<leptos::web_sys::Element>(t).ok())
+                .map(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"))
+                .unwrap_or(false);
+            if typing || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+                return;
+            }
+            let click = |testid: &str| {
+                if let Some(el) = document().query_selector(&format!("[data-testid={testid}]")).ok().flatten() {
+                    if let Ok(button) = wasm_bindgen::JsCast::dyn_into::<leptos::web_sys::HtmlElement>(el) {
+                        button.click();
+                    }
+                }
+            };
+            match ev.key().as_str() {
+                "a" => click("approve"),
+                "e" => click("edit-approve"),
+                "r" => click("reject"),
+                "n" => {
+                    if let Some(next) = document().query_selector("[data-testid=next-task]").ok().flatten().and_then(|el| el.get_attribute("href")) {
+                        navigate(&next, Default::default());
+                    }
+                }
+                _ => {}
+            }
+        });
+        on_cleanup(move || handle.remove());
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = use_navigate;
+    view! {
+        <Title text="Review" />
+        <Transition fallback=crate::components::field::Loading>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Err(e) => view! { <Refusal error=e /> }.into_any(),
+                    Ok(p) => {
+                        let slug = slug();
+                        let t = p.task.clone();
+                        let r = p.run.clone();
+                        let (slug_c, slug_r, id_c, id_r) = (slug.clone(), slug.clone(), t.id.clone(), t.id.clone());
+                        view! {
+                            <section class="page-head">
+                                <p class="crumbs"><a href=format!("/t/{slug}/review")>"Review queue"</a>" / "</p>
+                                <h1>{format!("{} — {}", r.workflow, t.reason.replace('_', " "))}" "{(!p.priority.is_empty()).then(|| priority_badge(&p.priority))}</h1>
+                                <p class="muted">{format!("Opened {} · run ", t.created)}<a href=format!("/t/{slug}/runs/{}", r.id)>{r.id[..8].to_string()}</a>
+                                    {p.claimed_by.clone().map(|c| format!(" · claimed by {c}"))}</p>
+                                <p class="muted small">"Shortcuts: a approve · e edit and approve · r reject · n next task"</p>
+                                {p.next.clone().map(|n| view! { <a class="button small" data-testid="next-task" href=format!("/t/{slug}/review/{n}")>"Next task →"</a> })}
+                                {t.open.then(|| if p.mine {
+                                    view! { <button class="button small" type="button" data-testid="release" on:click=move |_| { release.dispatch(ReleaseTask { slug: slug_r.clone(), task: id_r.clone() }); }>"Release"</button> }.into_any()
+                                } else if p.claimed_by.is_none() {
+                                    view! { <button class="button small" type="button" data-testid="claim" on:click=move |_| { claim.dispatch(ClaimTask { slug: slug_c.clone(), task: id_c.clone() }); }>"Claim"</button> }.into_any()
+                                } else { ().into_any() })}
+                                <FormError message />
+                            </section>
+                            {if t.open {
+                                let (slug_f, id_f) = (slug.clone(), t.id.clone());
+                                edited.set(t.draft.clone().unwrap_or_default());
+                                let send = std::sync::Arc::new(move |decision: &str| {
+                                    decide.dispatch(DecideReview {
+                                        slug: slug_f.clone(),
+                                        task: id_f.clone(),
+                                        decision: decision.to_string(),
+                                        edited_output: edited.get_untracked(),
+                                        reason_code: reason_code.get_untracked(),
+                                        comment: comment.get_untracked(),
+                                    });
+                                });
+                                view! {
+                                    <section class="card review-task" data-testid="open-task">
+                                        <h2>"Why a person decides"</h2>
+                                        <pre class="json small">{t.detail.clone()}</pre>
+                                        <h2>"Draft"</h2>
+                                        <pre class="json" data-testid="draft">{t.draft.clone().unwrap_or_else(|| "(no draft)".into())}</pre>
+                                        <div class="decision-form">
+                                            <div class="field">
+                                                <label for="f-reason">"Reason (for edits and rejections)"</label>
+                                                <select id="f-reason" on:change=move |ev| reason_code.set(event_target_value(&ev))>
+                                                    <option value="">"—"</option>
+                                                    {r.reason_codes.iter().map(|c| view! { <option value=c.clone()>{c.replace('_', " ")}</option> }).collect_view()}
+                                                </select>
+                                                <p class="field-error" role="alert" data-testid="reason-error">{move || field_error("reason_code").get().unwrap_or_default()}</p>
+                                            </div>
+                                            <div class="field">
+                                                <label for="f-edited">"Edited output (JSON, for edit and approve)"</label>
+                                                <textarea id="f-edited" rows="8" prop:value=move || edited.get() on:input=move |ev| edited.set(event_target_value(&ev))></textarea>
+                                                <p class="field-error" role="alert" data-testid="edit-error">{move || field_error("edited_output").get().unwrap_or_default()}</p>
+                                            </div>
+                                            <div class="field"><label for="f-comment">"Comment"</label>
+                                                <input id="f-comment" prop:value=move || comment.get() on:input=move |ev| comment.set(event_target_value(&ev)) /></div>
+                                            <div class="actions">
+                                                <button class="button primary" type="button" data-testid="approve" disabled=move || decide.pending().get()
+                                                    on:click={let send = send.clone(); move |_| send("approve")}>"Approve (a)"</button>
+                                                <button class="button" type="button" data-testid="edit-approve" disabled=move || decide.pending().get()
+                                                    on:click={let send = send.clone(); move |_| send("edit_and_approve")}>"Edit and approve (e)"</button>
+                                                <button class="button danger" type="button" data-testid="reject" disabled=move || decide.pending().get()
+                                                    on:click={let send = send.clone(); move |_| send("reject")}>"Reject (r)"</button>
+                                            </div>
+                                        </div>
+                                    </section>
+                                }.into_any()
+                            } else {
+                                view! {
+                                    <section class="card" data-testid="task-decided">
+                                        <h2>{format!("{} by {}", t.decision.clone().unwrap_or_default().replace('_', " "), t.decided_by.clone().unwrap_or_default())}</h2>
+                                        <p class="muted">{format!("at {}{}", t.decided_at.clone().unwrap_or_default(), t.reason_code.clone().map(|c| format!(" · {c}")).unwrap_or_default())}</p>
+                                    </section>
+                                }.into_any()
+                            }}
+                            <section class="card">
+                                <h2>"Source event"</h2>
+                                <pre class="json small">{r.source_event.clone()}</pre>
+                                <h2>"Run timeline"</h2>
+                                <ol class="timeline">
+                                    {r.steps.iter().cloned().map(|s| view! {
+                                        <li class=format!("step step-{}", s.status)><strong>{s.id}</strong>" "<span class="kind">{s.kind}</span>
+                                            <span class="muted small">{format!(" {} · {}", s.status, s.duration)}</span></li>
+                                    }).collect_view()}
+                                </ol>
+                            </section>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// Settings → reason codes (owners).
+#[component]
+pub fn ReasonCodes(#[prop(into)] slug: Signal<String>) -> impl IntoView {
+    let add = ServerAction::<AddReasonCode>::new();
+    let remove = ServerAction::<RemoveReasonCode>::new();
+    let codes = RwSignal::new(Vec::<String>::new());
+    Effect::new(move |_| {
+        add.version().get();
+        remove.version().get();
+        leptos::task::spawn_local(async move {
+            if let Ok(list) = list_reason_codes(slug.get_untracked()).await {
+                codes.set(list);
+            }
+        });
+    });
+    let code = RwSignal::new(String::new());
+    let error = Signal::derive(move || add.value().get().and_then(|r| r.err()).and_then(|e| e.field("code").or_else(|| e.form_message())));
+    let remove_error = Signal::derive(move || remove.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
+    view! {
+        <section class="card" data-testid="reason-codes">
+            <h2>"Review reason codes"</h2>
+            <p class="muted small">"Reviewers pick one when they edit or reject a draft; the override rate is counted per code."</p>
+            <ul class="reason-codes">
+                {move || codes.get().into_iter().map(|c| {
+                    let c2 = c.clone();
+                    view! { <li><code>{c.clone()}</code>" "<button class="button small" type="button" data-testid=format!("remove-{c}")
+                        on:click=move |_| { remove.dispatch(RemoveReasonCode { slug: slug.get_untracked(), code: c2.clone() }); }>"Remove"</button></li> }
+                }).collect_view()}
+            </ul>
+            <FormError message=remove_error />
+            <form class="row-inline" on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                add.dispatch(AddReasonCode { slug: slug.get_untracked(), code: code.get_untracked() });
+                code.set(String::new());
+            }>
+                <div class="field" class:has-error=move || error.get().is_some()>
+                    <label for="f-code">"New reason code"</label>
+                    <input id="f-code" prop:value=move || code.get() on:input=move |ev| code.set(event_target_value(&ev)) placeholder="wrong_price" />
+                    <p class="field-error" role="alert" data-testid="code-error">{move || error.get().unwrap_or_default()}</p>
+                </div>
+                <button class="button small" type="submit" data-testid="add-code">"Add"</button>
+            </form>
+        </section>
+    }
+}

@@ -1,0 +1,162 @@
+//! `/approve/<token>`: the page an emailed review link opens. A GET only
+//! shows the draft and the decision buttons (mail scanners and link
+//! previewers fetch links), a POST from that page decides, once. Used,
+//! expired, tampered and foreign links get a page that says which.
+
+use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
+use engine::form::escape;
+use serde::Deserialize;
+use store::auth::{resolve_session, SESSION_COOKIE};
+use store::reviews::{self, LinkState, LinkTask, ReviewError};
+use store::state::AppState;
+
+fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
+    HttpResponse::build(status).content_type("text/html; charset=utf-8").insert_header(("cache-control", "no-store")).insert_header(("referrer-policy", "no-referrer")).body(format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"robots\" content=\"noindex\"><title>{} · Steward</title><link rel=\"stylesheet\" href=\"/pkg/steward.css\"></head>\
+         <body class=\"hosted-form\"><main class=\"centered\"><div class=\"card narrow\" data-testid=\"approval-page\">{body}</div></main></body></html>",
+        escape(title)
+    ))
+}
+
+/// The email of whoever is signed in in this browser, if anyone.
+async fn signed_in(req: &HttpRequest, state: &AppState) -> Option<String> {
+    let token = req.cookie(SESSION_COOKIE)?.value().to_owned();
+    resolve_session(&state.db, &state.settings, &token).await.ok().map(|m| m.email)
+}
+
+/// The page for every state but an open task.
+fn closed(state: &LinkState) -> HttpResponse {
+    let (status, title, text) = match state {
+        LinkState::Decided { by, decision, at } => (
+            StatusCode::OK,
+            "Already decided",
+            format!("{by} already decided this task ({}) on {} UTC. Nothing was changed.", decision.replace('_', " "), at.format("%Y-%m-%d %H:%M")),
+        ),
+        LinkState::Used { at } => (StatusCode::GONE, "Link already used", format!("This link was used on {} UTC. Each link works once.", at.format("%Y-%m-%d %H:%M"))),
+        LinkState::Expired => (StatusCode::GONE, "Link expired", "This link has expired. Open the task in the review queue instead.".to_string()),
+        LinkState::Foreign => (
+            StatusCode::FORBIDDEN,
+            "Not your link",
+            "This link was sent to another reviewer. Sign out, or open the task from your own email or the review queue.".to_string(),
+        ),
+        LinkState::Invalid | LinkState::Open(_) => (
+            StatusCode::NOT_FOUND,
+            "Link not valid",
+            "This link is not valid: it may have been changed or cut short. Nothing was changed.".to_string(),
+        ),
+    };
+    page(status, title, &format!("<h1 data-testid=\"link-state\">{}</h1><p>{}</p>", escape(title), escape(&text)))
+}
+
+fn confirmation(token: &str, task: &LinkTask, preselect: &str, codes: &[String], error: Option<&str>) -> HttpResponse {
+    let draft = task.draft.as_ref().map(|d| serde_json::to_string_pretty(d).unwrap_or_default()).unwrap_or_else(|| "(no draft)".into());
+    let why = serde_json::to_string_pretty(&task.detail).unwrap_or_default();
+    let options: String = codes
+        .iter()
+        .map(|c| format!("<option value=\"{0}\">{1}</option>", escape(c), escape(&c.replace('_', " "))))
+        .collect();
+    let error = error.map(|e| format!("<p class=\"form-error\" role=\"alert\" data-testid=\"link-error\">{}</p>", escape(e))).unwrap_or_default();
+    let primary = |d: &str| if d == preselect { "button primary" } else { "button" };
+    page(
+        if error.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY },
+        "Review",
+        &format!(
+            "<h1>Review: {}</h1><p class=\"muted\">Why a person decides: {} · for {}</p>{error}\
+             <h2>Draft</h2><pre class=\"json\" data-testid=\"link-draft\">{}</pre><details><summary>Policy detail</summary><pre class=\"json small\">{}</pre></details>\
+             <form method=\"post\" action=\"/approve/{}\" class=\"stack decision-form\">\
+             <div class=\"field\"><label for=\"reason_code\">Reason (needed to reject)</label><select id=\"reason_code\" name=\"reason_code\"><option value=\"\">—</option>{options}</select></div>\
+             <div class=\"field\"><label for=\"comment\">Comment</label><input id=\"comment\" name=\"comment\" /></div>\
+             <div class=\"actions\"><button class=\"{}\" type=\"submit\" name=\"decision\" value=\"approve\" data-testid=\"link-approve\">Approve</button>\
+             <button class=\"{} danger\" type=\"submit\" name=\"decision\" value=\"reject\" data-testid=\"link-reject\">Reject</button></div></form>\
+             <p class=\"muted small\">To edit the draft, open the task in the review queue.</p>",
+            escape(&task.workflow),
+            escape(&task.reason.replace('_', " ")),
+            escape(&task.reviewer.email),
+            escape(&draft),
+            escape(&why),
+            escape(token),
+            primary("approve"),
+            primary("reject"),
+        ),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct Preselect {
+    #[serde(default)]
+    decision: String,
+}
+
+/// `GET /approve/{token}`: shows; never changes anything.
+pub async fn show(req: HttpRequest, token: web::Path<String>, query: web::Query<Preselect>, state: web::Data<AppState>) -> HttpResponse {
+    let me = signed_in(&req, &state).await;
+    match reviews::open_link(&state.db, &state.settings, &token, me.as_deref()).await {
+        Ok(LinkState::Open(task)) => {
+            let codes = reviews::reason_codes(&state.db, &task.reviewer.schema_name).await.unwrap_or_default();
+            confirmation(&token, &task, &query.decision, &codes, None)
+        }
+        Ok(other) => closed(&other),
+        Err(e) => {
+            tracing::error!(error = %e, "reading an approval link failed");
+            page(StatusCode::SERVICE_UNAVAILABLE, "Try again", "<h1>Try again shortly</h1><p>Steward could not read this link just now.</p>")
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct DecisionForm {
+    decision: String,
+    #[serde(default)]
+    reason_code: String,
+    #[serde(default)]
+    comment: String,
+}
+
+/// `POST /approve/{token}`: decides (the CSRF middleware has checked that
+/// the form came from Steward's own page).
+pub async fn decide(req: HttpRequest, token: web::Path<String>, form: web::Form<DecisionForm>, state: web::Data<AppState>) -> HttpResponse {
+    let me = signed_in(&req, &state).await;
+    let task = match reviews::open_link(&state.db, &state.settings, &token, me.as_deref()).await {
+        Ok(LinkState::Open(task)) => task,
+        Ok(other) => return closed(&other),
+        Err(e) => {
+            tracing::error!(error = %e, "reading an approval link failed");
+            return page(StatusCode::SERVICE_UNAVAILABLE, "Try again", "<h1>Try again shortly</h1>");
+        }
+    };
+    if form.decision != "approve" && form.decision != "reject" {
+        let codes = reviews::reason_codes(&state.db, &task.reviewer.schema_name).await.unwrap_or_default();
+        return confirmation(&token, &task, "", &codes, Some("Choose approve or reject."));
+    }
+    match reviews::use_link(&state.db, &task, &form.decision, form.reason_code.trim(), &form.comment).await {
+        Ok(wake) => {
+            if let Some(job) = wake {
+                if let Err(e) = state.runs.wake(job).await {
+                    tracing::warn!(error = %e, "could not wake a worker; the sweeper will");
+                }
+            }
+            let done = if form.decision == "approve" { "Approved" } else { "Rejected" };
+            page(
+                StatusCode::OK,
+                done,
+                &format!(
+                    "<h1 data-testid=\"link-state\">{done}</h1><p>Thank you. The {} run continues{}.</p>",
+                    escape(&task.workflow),
+                    if form.decision == "approve" { "" } else { " as rejected and goes back to a person" }
+                ),
+            )
+        }
+        Err(ReviewError::Invalid(errors)) => {
+            let codes = reviews::reason_codes(&state.db, &task.reviewer.schema_name).await.unwrap_or_default();
+            let message = errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join(" ");
+            confirmation(&token, &task, &form.decision, &codes, Some(&message))
+        }
+        Err(ReviewError::AlreadyDecided { by, decision, at }) => closed(&LinkState::Decided { by, decision, at }),
+        Err(e @ (ReviewError::Claimed { .. } | ReviewError::Refused(_))) => page(StatusCode::CONFLICT, "Not decided", &format!("<h1 data-testid=\"link-state\">Not decided</h1><p>{}</p>", escape(&e.to_string()))),
+        Err(e) => {
+            tracing::error!(error = %e, "deciding through a link failed");
+            page(StatusCode::SERVICE_UNAVAILABLE, "Try again", "<h1>Try again shortly</h1>")
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Humans on the judgment calls: the queue, claims, reason codes, bulk
+//! actions, email approval links, and escalation of stale tasks.
+
+use crate::support::*;
+use engine::Role;
+use reqwest::StatusCode;
+use sea_orm::ConnectionTrait;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Sends a high-value lead (so it waits for review) and returns (run, task).
+async fn waiting_task(app: &TestApp) -> (uuid::Uuid, String) {
+    let run_id = app.send_lead(&app.demo_webhook_secret, &fresh_lead()).await;
+    assert_eq!(app.wait_for_run(run_id, &["waiting_for_review", "completed", "failed"]).await, "waiting_for_review");
+    let task: String = app.demo_value("SELECT id::text FROM review_tasks WHERE run_id = $1 AND status = 'open'", vec![run_id.into()]).await.unwrap();
+    (run_id, task)
+}
+
+#[tokio::test]
+async fn two_reviewers_cannot_work_the_same_task_and_the_second_is_told_who_has_it() {
+    let app = TestApp::spawn_with_worker().await;
+    let (run_id, task) = waiting_task(&app).await;
+    let first = app.demo_member(Role::Reviewer).await;
+    let second = app.add_demo_member("second.reviewer@acme-plumbing.test", Role::Reviewer).await;
+    let form = [("slug", DEMO), ("task", task.as_str())];
+    assert_eq!(first.call("claim_task", &form).await.status(), StatusCode::OK);
+    let res = second.call("claim_task", &form).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert!(res.text().await.unwrap().contains("reviewer@acme-plumbing.test is working on this task"));
+    let res = second.call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "approve")]).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT, "nor decide it");
+    assert_eq!(second.call("release_task", &form).await.status(), StatusCode::CONFLICT, "nor release it");
+
+    // The queue shows who has it; the holder releases; the second takes it and decides.
+    let queue: Value = second.call("review_queue", &[("slug", DEMO)]).await.json().await.unwrap();
+    assert_eq!(queue["tasks"][0]["assignee"], "reviewer@acme-plumbing.test");
+    assert_eq!(queue["tasks"][0]["priority"], "P2", "a high-value draft, fresh");
+    assert_eq!(first.call("release_task", &form).await.status(), StatusCode::OK);
+    assert_eq!(second.call("claim_task", &form).await.status(), StatusCode::OK);
+    let res = second.call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "approve")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(app.wait_for_run(run_id, &["completed"]).await, "completed");
+    let figures: Value = second.call("review_queue", &[("slug", DEMO)]).await.json().await.unwrap();
+    assert_eq!(figures["my_decisions_week"], 1);
+    assert_eq!(figures["by_reviewer"][0]["agreement"], "100%");
+}
+
+#[tokio::test]
+async fn operations_reassign_and_close_tasks_in_bulk_and_others_cannot() {
+    let app = TestApp::spawn_with_worker().await;
+    let (run_a, task_a) = waiting_task(&app).await;
+    let (_run_b, task_b) = waiting_task(&app).await;
+    let ops = app.demo_member(Role::Operations).await;
+    let reviewer = app.demo_member(Role::Reviewer).await;
+    let both = format!("{task_a},{task_b}");
+    let res = reviewer.call("reassign_tasks", &[("slug", DEMO), ("tasks", &both), ("assignee", "reviewer@acme-plumbing.test")]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = ops.call("reassign_tasks", &[("slug", DEMO), ("tasks", &both), ("assignee", "exec@acme-plumbing.test")]).await;
+    assert_eq!(invalid_fields(res).await[0].0, "assignee", "an executive cannot decide tasks");
+    let res = ops.call("reassign_tasks", &[("slug", DEMO), ("tasks", &both), ("assignee", "reviewer@acme-plumbing.test")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let mine: Value = reviewer.call("review_queue", &[("slug", DEMO), ("assignee", "me")]).await.json().await.unwrap();
+    assert_eq!(mine["tasks"].as_array().unwrap().len(), 2);
+
+    let res = ops.call("close_tasks", &[("slug", DEMO), ("tasks", &task_a), ("reason_code", "")]).await;
+    assert_eq!(invalid_fields(res).await[0].0, "reason_code");
+    let res = ops.call("close_tasks", &[("slug", DEMO), ("tasks", &task_a), ("reason_code", "duplicate"), ("comment", "same lead twice")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(app.wait_for_run(run_a, &["cancelled"]).await, "cancelled");
+    let stranger = app.client();
+    stranger.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.test", "a long enough password").await;
+    for endpoint in ["claim_task", "release_task", "review_task"] {
+        let res = stranger.call(endpoint, &[("slug", DEMO), ("task", &task_b), ("id", &task_b)]).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{endpoint}");
+    }
+    assert_eq!(stranger.call("review_queue", &[("slug", DEMO)]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.demo_member(Role::Engineer).await.call("review_queue", &[("slug", DEMO)]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(stranger.call("close_tasks", &[("slug", DEMO), ("tasks", &task_b), ("reason_code", "duplicate")]).await.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn owners_keep_the_business_reason_codes_and_decisions_use_them() {
+    let app = TestApp::spawn_with_worker().await;
+    let owner = app.demo_member(Role::Owner).await;
+    assert_eq!(invalid_fields(owner.call("add_reason_code", &[("slug", DEMO), ("code", "Wrong Price!")]).await).await[0].0, "code");
+    assert_eq!(owner.call("add_reason_code", &[("slug", DEMO), ("code", "wrong_price")]).await.status(), StatusCode::OK);
+    assert_eq!(owner.call("remove_reason_code", &[("slug", DEMO), ("code", "tone")]).await.status(), StatusCode::OK);
+    let codes: Vec<String> = owner.call("list_reason_codes", &[("slug", DEMO)]).await.json().await.unwrap();
+    assert!(codes.contains(&"wrong_price".to_string()) && !codes.contains(&"tone".to_string()));
+    assert_eq!(app.demo_member(Role::Reviewer).await.call("add_reason_code", &[("slug", DEMO), ("code", "mine")]).await.status(), StatusCode::FORBIDDEN);
+
+    let (run_id, task) = waiting_task(&app).await;
+    let reviewer = app.demo_member(Role::Reviewer).await;
+    let res = reviewer.call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "reject"), ("reason_code", "tone")]).await;
+    assert_eq!(invalid_fields(res).await[0].0, "reason_code", "a removed code is refused");
+    let res = reviewer.call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "reject"), ("reason_code", "wrong_price")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(app.wait_for_run(run_id, &["cancelled"]).await, "cancelled");
+    let figures: Value = app.demo_member(Role::Operations).await.call("review_queue", &[("slug", DEMO)]).await.json().await.unwrap();
+    assert_eq!(figures["by_workflow"][0]["agreement"], "0%");
+    assert!(figures["by_workflow"][0]["overrides"].as_str().unwrap().contains("wrong_price 100%"));
+}
+
+/// The link in the newest review email to `to`.
+async fn emailed_link(app: &TestApp, to: &str) -> String {
+    let mail = app.mailbox.wait_for(to, Duration::from_secs(20)).await.expect("the review email arrives");
+    assert!(mail.subject().unwrap_or_default().starts_with("Review needed: lead-intake-qualification"));
+    let body = mail.decoded();
+    assert!(body.contains("fit_score"), "the draft summary is in the email");
+    mail.link_starting_with(&format!("{}/approve/", app.base)).expect("an approval link")
+}
+
+#[tokio::test]
+async fn an_emailed_link_shows_without_changing_anything_then_decides_once() {
+    let app = TestApp::spawn_with_worker().await;
+    let (run_id, task) = waiting_task(&app).await;
+    let link = emailed_link(&app, "reviewer@acme-plumbing.test").await;
+    let http = reqwest::Client::new();
+    // Scanners fetch links: GET changes nothing.
+    for _ in 0..2 {
+        let page = http.get(&link).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        assert!(page.text().await.unwrap().contains("Harbor Dental") || true);
+    }
+    let status: String = app.demo_value("SELECT status FROM review_tasks WHERE id = $1::uuid", vec![task.clone().into()]).await.unwrap();
+    assert_eq!(status, "open");
+    // A POST from elsewhere (no Origin) is refused.
+    let forged = http.post(&link).form(&[("decision", "approve")]).send().await.unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let res = http.post(&link).header("origin", &app.base).form(&[("decision", "approve")]).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains("Approved"));
+    assert_eq!(app.wait_for_run(run_id, &["completed"]).await, "completed");
+    let decided_by: String = app.demo_value("SELECT decided_by FROM review_tasks WHERE id = $1::uuid", vec![task.into()]).await.unwrap();
+    assert_eq!(decided_by, "reviewer@acme-plumbing.test");
+    let again = http.get(&link).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::GONE);
+    assert!(again.text().await.unwrap().contains("already used"));
+    let replay = http.post(&link).header("origin", &app.base).form(&[("decision", "reject"), ("reason_code", "tone")]).send().await.unwrap();
+    assert_eq!(replay.status(), StatusCode::GONE);
+}
+
+#[tokio::test]
+async fn tampered_expired_decided_and_foreign_links_say_which_and_change_nothing() {
+    let app = TestApp::spawn_with_worker().await;
+    let (_run_id, task) = waiting_task(&app).await;
+    let link = emailed_link(&app, "reviewer@acme-plumbing.test").await;
+    let http = reqwest::Client::new();
+    let tampered = format!("{}x", link);
+    let res = http.get(&tampered).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(res.text().await.unwrap().contains("not valid"));
+    let res = http.post(&tampered).header("origin", &app.base).form(&[("decision", "approve")]).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    // A reviewer of another business, signed in, cannot use it.
+    let stranger = app.client();
+    stranger.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.test", "a long enough password").await;
+    let res = stranger.http.get(&link).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("another reviewer"));
+    let res = stranger.http.post(&link).header("origin", &app.base).form(&[("decision", "approve")]).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // Someone else decided in the queue: the link says who and when.
+    let ops = app.demo_member(Role::Operations).await;
+    ops.call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "approve")]).await;
+    let res = http.get(&link).send().await.unwrap();
+    let text = res.text().await.unwrap();
+    assert!(text.contains("ops@acme-plumbing.test already decided"), "{text}");
+
+    // An expired link.
+    let (_run2, task2) = waiting_task(&app).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let txn = store::db::tenant_txn(&app.db, "t_acme_plumbing").await.unwrap();
+    txn.execute_unprepared(&format!("UPDATE approval_links SET expires_at = now() - interval '1 minute' WHERE task_id = '{task2}'")).await.unwrap();
+    txn.commit().await.unwrap();
+    let mails = app.mailbox.messages().await;
+    let newest = mails.iter().rev().find(|m| m.decoded().contains(&task2)).expect("the second task's email");
+    let link2 = newest.link_starting_with(&format!("{}/approve/", app.base)).unwrap();
+    let res = http.get(&link2).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::GONE);
+    assert!(res.text().await.unwrap().contains("expired"));
+    let status: String = app.demo_value("SELECT status FROM review_tasks WHERE id = $1::uuid", vec![task2.into()]).await.unwrap();
+    assert_eq!(status, "open");
+}
+
+#[tokio::test]
+async fn a_task_past_its_sla_is_escalated_to_the_owners_and_closed_after_its_maximum_age() {
+    let mut app = TestApp::spawn().await;
+    app.settings.runs.review_check_seconds = 1;
+    let yaml = store::bundles::GALLERY[0].bundle().workflow.replace(
+        "fallback: { on_error: assign_to_human_queue }",
+        "fallback: { on_error: assign_to_human_queue }\nreview: { sla_minutes: 0.02, max_age_minutes: 0.08, stale_action: reject }",
+    );
+    let engineer = app.demo_current_member(Role::Engineer).await;
+    let (name, number) = store::workflows::save_version(&app.db, &engineer, &yaml, "short SLA").await.map_err(|e| format!("{e:?}")).unwrap();
+    store::workflows::publish(&app.db, &engineer, &name, number, "go").await.map_err(|e| format!("{e:?}")).unwrap();
+    let owner = app.demo_current_member(Role::Owner).await;
+    store::workflows::set_owners(&app.db, &owner, &name, "engineer@acme-plumbing.test", "ops@acme-plumbing.test", "role:operations")
+        .await
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
+    app.start_worker();
+    let (run_id, task) = waiting_task(&app).await;
+    let escalation = app.mailbox.wait_for("ops@acme-plumbing.test", Duration::from_secs(20)).await.expect("the backup owner is told");
+    assert!(escalation.subject().unwrap_or_default().starts_with("Escalated"));
+    assert!(app.mailbox.wait_for("engineer@acme-plumbing.test", Duration::from_secs(5)).await.is_some(), "and the owner");
+    let escalated: bool = app.demo_value("SELECT escalated_at IS NOT NULL FROM review_tasks WHERE id = $1::uuid", vec![task.clone().into()]).await.unwrap();
+    assert!(escalated);
+    assert_eq!(app.wait_for_run(run_id, &["cancelled"]).await, "cancelled", "closed with the stale action");
+    let (by, code): (String, String) = (
+        app.demo_value("SELECT decided_by FROM review_tasks WHERE id = $1::uuid", vec![task.clone().into()]).await.unwrap(),
+        app.demo_value("SELECT reason_code FROM review_tasks WHERE id = $1::uuid", vec![task.clone().into()]).await.unwrap(),
+    );
+    assert_eq!((by.as_str(), code.as_str()), ("steward (stale task)", "stale"));
+    let logged: i64 = app.demo_value("SELECT count(*) FROM audit_events WHERE action IN ('review.escalated', 'review.reject')", vec![]).await.unwrap();
+    assert_eq!(logged, 2, "both are in the change log");
+    let detail = app.demo_member(Role::Operations).await.call("run_detail", &[("slug", DEMO), ("id", &run_id.to_string())]).await;
+    let detail: Value = detail.json().await.unwrap();
+    assert_eq!(detail["tasks"][0]["decided_by"], "steward (stale task)", "and in the run's timeline");
+    let _ = json!({});
+}

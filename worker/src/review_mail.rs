@@ -1,0 +1,98 @@
+//! The emails around a review task: the reviewers' links when it opens,
+//! and the owners' escalation when it is past its SLA. Written to the
+//! outbox, then handed to the mail queue.
+
+use crate::runs::Engine;
+use sea_orm::{prelude::*, ConnectionTrait};
+use serde_json::Value;
+use store::db::stmt;
+use store::jobs::RunJob;
+use store::runs::{NewReviewTask, OutboxEmail};
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The draft as a short, readable summary (first fields, long text cut).
+pub fn draft_summary(draft: Option<&Value>) -> String {
+    let Some(Value::Object(map)) = draft else { return "(no draft: the run stopped on an error or before a message)".into() };
+    map.iter()
+        .take(8)
+        .map(|(k, v)| {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let text: String = if text.chars().count() > 160 { format!("{}…", text.chars().take(160).collect::<String>()) } else { text };
+            format!("{k}: {text}")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+async fn slug_of(engine: &Engine, tenant_id: &str) -> anyhow::Result<String> {
+    let row = engine.db.query_one_raw(stmt("SELECT slug FROM public.tenants WHERE id = $1::uuid", vec![tenant_id.into()])).await?;
+    Ok(row.ok_or_else(|| anyhow::anyhow!("no such business"))?.try_get_by_index(0)?)
+}
+
+/// Emails every eligible reviewer a single-use link to the task.
+pub async fn send(engine: &Engine, job: &RunJob, schema: &str, run_id: Uuid, task_id: Uuid, task: &NewReviewTask, reviewers: &[String]) -> anyhow::Result<()> {
+    let slug = slug_of(engine, &job.tenant_id).await?;
+    let mut emails = Vec::new();
+    for r in reviewers {
+        match r.strip_prefix("role:") {
+            Some(role) => emails.extend(engine.members_with_role(&job.tenant_id, role).await?),
+            None => emails.push(r.trim().to_lowercase()),
+        }
+    }
+    emails.sort();
+    emails.dedup();
+    let public = engine.settings.public_url.as_str().trim_end_matches('/').to_owned();
+    let summary = draft_summary(task.draft.as_ref());
+    let why = task.reason.replace('_', " ");
+    let mut outbox = Vec::new();
+    for email in emails {
+        let token = store::reviews::create_link(&engine.db, &engine.settings, &slug, schema, task_id, &email).await?;
+        let link = format!("{public}/approve/{token}");
+        let queue = format!("{public}/t/{slug}/review/{task_id}");
+        let text = format!(
+            "A {} run needs your decision ({why}).\n\nDraft:\n{summary}\n\nReview and decide: {link}\n(Opening the link changes nothing; you decide on the page. It works once and expires in {} hours.)\n\nOr open it in the review queue: {queue}\n",
+            task.workflow_name,
+            store::reviews::LINK_HOURS
+        );
+        let html = format!(
+            "<p>A <strong>{}</strong> run needs your decision ({}).</p><pre style=\"font-family:system-ui,sans-serif;white-space:pre-wrap;background:#f5f7fa;padding:12px;border-radius:8px\">{}</pre>\
+             <p><a href=\"{link}\" style=\"display:inline-block;padding:10px 16px;background:#2457d6;color:#fff;border-radius:8px;text-decoration:none\">Review and decide</a></p>\
+             <p style=\"color:#616e7c;font-size:13px\">Opening the link changes nothing; you decide on the page. It works once and expires in {} hours. Or open the task in the <a href=\"{queue}\">review queue</a>.</p>",
+            escape(&task.workflow_name),
+            escape(&why),
+            escape(&summary),
+            store::reviews::LINK_HOURS
+        );
+        outbox.push(OutboxEmail { to: email, subject: format!("Review needed: {} ({why})", task.workflow_name), text, html });
+    }
+    let ids = store::runs::add_to_outbox(&engine.db, schema, Some(run_id), &outbox).await?;
+    engine.hand_over_mail(job, schema, &outbox, &ids).await;
+    Ok(())
+}
+
+/// Tells a workflow's owners that a task is past its SLA.
+pub async fn escalation(engine: &Engine, tenant_id: Uuid, schema: &str, overdue: &store::reviews::Overdue) -> anyhow::Result<()> {
+    let slug = slug_of(engine, &tenant_id.to_string()).await?;
+    let public = engine.settings.public_url.as_str().trim_end_matches('/').to_owned();
+    let link = format!("{public}/t/{slug}/review/{}", overdue.task_id);
+    let subject = format!("Escalated: a {} review is past its SLA", overdue.workflow);
+    let text = format!(
+        "A {} task ({}) has waited {:.0} minutes, past its review SLA. It is marked escalated in the queue.\n\nOpen it: {link}\n",
+        overdue.workflow,
+        overdue.reason.replace('_', " "),
+        overdue.age_minutes
+    );
+    let html = format!("<p>{}</p><p><a href=\"{link}\">Open the task</a></p>", escape(&text.lines().next().unwrap_or_default().to_string()));
+    let mails: Vec<OutboxEmail> =
+        overdue.notify.iter().map(|to| OutboxEmail { to: to.clone(), subject: subject.clone(), text: text.clone(), html: html.clone() }).collect();
+    let ids = store::runs::add_to_outbox(&engine.db, schema, Some(overdue.run_id), &mails).await?;
+    let job = store::runs::job(tenant_id, schema, overdue.run_id);
+    engine.hand_over_mail(&job, schema, &mails, &ids).await;
+    Ok(())
+}

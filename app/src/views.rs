@@ -298,6 +298,12 @@ pub struct ReviewTaskView {
     pub decided_by: Option<String>,
     pub decided_at: Option<String>,
     pub created: String,
+    /// Why a person decides, a sentence per rule.
+    pub why: Vec<String>,
+    pub claimed_by: Option<String>,
+    pub escalated_at: Option<String>,
+    /// What an edit changed: (field, before, after).
+    pub changes: Vec<(String, String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,6 +2,7 @@
 //! how well people and drafts agree. Pure arithmetic, tested by itself.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// P1 (act now) to P3 (when you get to it).
@@ -91,6 +92,67 @@ pub fn agreement(tasks: &[Decided]) -> Agreement {
     }
 }
 
+/// One field a reviewer changed in a draft (a dotted path; `before` or
+/// `after` is null where the field was added or removed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub path: String,
+    pub before: Value,
+    pub after: Value,
+}
+
+/// What an edit changed, field by field: objects are compared key by key,
+/// anything else (text, numbers, lists) as a whole value.
+pub fn draft_changes(draft: &Value, edited: &Value) -> Vec<FieldChange> {
+    fn walk(path: &str, before: &Value, after: &Value, out: &mut Vec<FieldChange>) {
+        match (before, after) {
+            (Value::Object(a), Value::Object(b)) => {
+                let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+                for key in keys {
+                    let sub = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                    walk(&sub, a.get(key).unwrap_or(&Value::Null), b.get(key).unwrap_or(&Value::Null), out);
+                }
+            }
+            (a, b) if a != b => out.push(FieldChange { path: path.to_owned(), before: a.clone(), after: b.clone() }),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk("", draft, edited, &mut out);
+    out
+}
+
+/// Why a task waits for a person, in a sentence per rule, from the task's
+/// reason and the detail the engine stored with it.
+pub fn explain(reason: &str, detail: &Value) -> Vec<String> {
+    let number = |v: &Value| match v.as_f64() {
+        Some(n) if n.fract() == 0.0 => format!("{n:.0}"),
+        Some(n) => format!("{n}"),
+        None => "unknown".into(),
+    };
+    let mut out = Vec::new();
+    if let Some(hits) = detail["policy"].as_array() {
+        for hit in hits {
+            let d = &hit["detail"];
+            let line = match hit["reason"].as_str().unwrap_or_default() {
+                "low_confidence" if d["confidence"].is_null() => format!("The draft gave no confidence (needs {} or more).", number(&d["threshold"])),
+                "low_confidence" => format!("Confidence {} is below {}.", number(&d["confidence"]), number(&d["threshold"])),
+                "high_value" => format!("{} {} is above {}.", d["field"].as_str().unwrap_or("value").replace('_', " "), number(&d["value"]), number(&d["threshold"])),
+                "external_message" => format!("A message goes outside the business{}.", d["recipients"].as_array().map(|r| format!(" (to {})", r.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))).unwrap_or_default()),
+                _ => format!("Rule {}.", hit["rule"].as_str().unwrap_or("of the workflow")),
+            };
+            out.push(line);
+        }
+    }
+    match reason {
+        "error" => out.push(format!("Step {} failed: {}", detail["step"].as_str().unwrap_or("?"), detail["error"].as_str().unwrap_or("unknown error"))),
+        "approval_step" => out.push(format!("The workflow asks a person to approve at step {}.", detail["step"].as_str().unwrap_or("?"))),
+        _ if out.is_empty() => out.push(reason.replace('_', " ")),
+        _ => {}
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +185,28 @@ mod tests {
         assert_eq!(a.median_minutes_to_decision, Some(22.5));
         assert_eq!(a.escalated, 1);
         assert_eq!(agreement(&[]), Agreement::default(), "no decisions, no rates");
+    }
+
+    #[test]
+    fn an_edit_is_kept_as_the_fields_it_changed() {
+        let draft = serde_json::json!({ "fit_score": 72, "summary": "Four clinics", "risks": ["budget unknown"], "contact": { "name": "Dana" } });
+        let edited = serde_json::json!({ "fit_score": 80, "summary": "Four clinics", "risks": [], "contact": { "name": "Dana W." }, "note": "called" });
+        let changes = draft_changes(&draft, &edited);
+        let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, ["contact.name", "fit_score", "note", "risks"]);
+        assert_eq!(changes[1].before, serde_json::json!(72));
+        assert_eq!(changes[2].before, Value::Null, "an added field");
+        assert!(draft_changes(&draft, &draft).is_empty(), "an unchanged draft has no changes");
+    }
+
+    #[test]
+    fn the_reason_is_said_in_words_with_the_figures() {
+        let detail = serde_json::json!({ "policy": [
+            { "reason": "low_confidence", "rule": "confidence_below: 0.78", "detail": { "confidence": 0.62, "threshold": 0.78 } },
+            { "reason": "high_value", "rule": "annual_contract_value_above: 50000", "detail": { "field": "annual_contract_value", "value": 60000, "threshold": 50000 } }
+        ] });
+        assert_eq!(explain("low_confidence", &detail), ["Confidence 0.62 is below 0.78.", "annual contract value 60000 is above 50000."]);
+        let failed = serde_json::json!({ "step": "enrich", "error": "GET … answered 503" });
+        assert_eq!(explain("error", &failed), ["Step enrich failed: GET … answered 503"]);
     }
 }

@@ -292,6 +292,22 @@ pub fn mask(value: &Value, sensitive_keys: &[String]) -> Value {
     }
 }
 
+/// An edit of a masked copy, with every field still showing the mask
+/// given back its original value, so that a reviewer who edits one field
+/// of a masked draft does not overwrite the hidden ones.
+pub fn unmask(edited: &Value, original: &Value) -> Value {
+    match (edited, original) {
+        (Value::String(s), original) if s == MASK && !original.is_null() => original.clone(),
+        (Value::Object(map), Value::Object(orig)) => Value::Object(
+            map.iter().map(|(k, v)| (k.clone(), unmask(v, orig.get(k).unwrap_or(&Value::Null)))).collect(),
+        ),
+        (Value::Array(items), Value::Array(orig)) => {
+            Value::Array(items.iter().enumerate().map(|(i, v)| unmask(v, orig.get(i).unwrap_or(&Value::Null))).collect())
+        }
+        (other, _) => other.clone(),
+    }
+}
+
 /// How long to wait before retry number `attempt` (1 = the first retry):
 /// exponential from `base` with full jitter (`jitter` in 0..1), at most a
 /// minute; a server's `Retry-After` wins when it asks for longer.
@@ -422,5 +438,17 @@ mod tests {
         assert_eq!(backoff_delay(30, 1.0, 1.0, None), Duration::from_secs(60));
         assert_eq!(backoff_delay(1, 1.0, 1.0, Some(7.0)), Duration::from_secs(7));
         assert_eq!(backoff_delay(1, 1.0, 1.0, Some(3600.0)), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn an_edited_masked_draft_keeps_the_hidden_values() {
+        let draft = json!({ "summary": "Four clinics", "contact": { "email": "dana@harbor.example" }, "phones": ["555-0100"] });
+        let shown = mask(&draft, &["email".to_string()]);
+        let mut edited = shown.clone();
+        edited["summary"] = json!("Four clinics, two more next year");
+        let kept = unmask(&edited, &draft);
+        assert_eq!(kept["contact"]["email"], "dana@harbor.example");
+        assert_eq!(kept["summary"], "Four clinics, two more next year");
+        assert_eq!(kept["phones"], json!(["555-0100"]));
     }
 }

@@ -133,13 +133,20 @@ async fn seed(settings: Settings) -> anyhow::Result<()> {
     if settings.environment == store::config::Environment::Production {
         anyhow::bail!("refusing to seed demo users with a published password in production");
     }
-    let db = store::db::connect(&settings.database_url, 2).await?;
-    if let Some(demo) = store::seed::seed_demo(&db, &settings).await? {
+    let state = store::state::AppState::connect(settings.clone()).await?;
+    let db = &state.db;
+    if let Some(demo) = store::seed::seed_demo(db, &settings).await? {
+        // The runs are committed; a worker that is not running yet picks them up when it starts.
+        let runs = store::seed::seed_leads(db, &settings).await?;
+        for job in &runs {
+            state.runs.wake(job.clone()).await.map_err(|e| anyhow::anyhow!("queueing a demo lead: {e}"))?;
+        }
         let public = settings.public_url.as_str().trim_end_matches('/');
         println!("seeded the demo business {} at /t/{}", store::seed::DEMO_NAME, store::seed::DEMO_SLUG);
         println!("lead webhook: {public}/hooks/{}/lead-intake-qualification", store::seed::DEMO_SLUG);
         println!("  signing secret (shown once; rotate it on the workflow page): {}", demo.lead_webhook_secret);
         println!("lead form:    {public}/forms/{}/lead-intake-qualification", store::seed::DEMO_SLUG);
+        println!("{} demo leads are queued; most wait in the review queue once the worker runs", runs.len());
     } else {
         println!("the demo business {} already exists", store::seed::DEMO_NAME);
     }

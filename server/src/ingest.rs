@@ -298,6 +298,10 @@ pub async fn demo_company_lookup(query: web::Query<std::collections::HashMap<Str
     if domain.is_empty() {
         return ApiError::bad_request("email", "give an email address whose domain to look up").response();
     }
+    // `.invalid` never resolves (RFC 2606): the demo directory has no answer for it.
+    if domain.ends_with(".invalid") {
+        return HttpResponse::ServiceUnavailable().json(json!({ "error": "the demo directory has no entry for this domain right now" }));
+    }
     let hash = domain.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
     let industries = ["dental care", "property management", "hospitality", "retail", "construction", "healthcare"];
     let name = domain.split('.').next().unwrap_or(&domain).replace('-', " ");

@@ -109,7 +109,7 @@ pub async fn decide_as(
     let row = txn
         .query_one_raw(stmt(
             "SELECT t.run_id, t.step_index, t.reason, t.output_name, t.status, t.decided_by, t.decision, t.decided_at,
-                    r.context, r.pinned, v.contract, r.status, t.claimed_by
+                    r.context, r.pinned, v.contract, r.status, t.claimed_by, t.draft
                FROM review_tasks t JOIN runs r ON r.id = t.run_id
                JOIN workflow_versions v ON v.workflow_id = r.workflow_id AND v.number = r.workflow_version
               WHERE t.id = $1 FOR UPDATE OF t, r",
@@ -138,6 +138,12 @@ pub async fn decide_as(
     if let Some(holder) = row.try_get_by_index::<Option<String>>(12)?.filter(|h| *h != actor.email && !actor.overrides_claims) {
         return Err(ReviewError::Claimed { by: holder });
     }
+    // The reviewer edited a masked copy: hidden fields keep their values.
+    let draft: Option<Value> = row.try_get_by_index(13)?;
+    let edited = edited.map(|e| match &draft {
+        Some(d) => engine::run::unmask(&e, d),
+        None => e,
+    });
     // An edit must still meet the response schema of the prompt that drafted it.
     if let (Some(edited), Some(name)) = (&edited, &output_name) {
         let producer = contract.steps.iter().find(|s| s.output.as_deref() == Some(name.as_str()));
@@ -151,9 +157,12 @@ pub async fn decide_as(
             }
         }
     }
+    // The override is kept with what it changed in the draft.
+    let changes = edited.as_ref().map(|e| serde_json::to_value(engine::review::draft_changes(draft.as_ref().unwrap_or(&Value::Null), e)).unwrap_or_default());
     txn.execute_raw(stmt(
         "UPDATE review_tasks SET status = 'decided', decision = $2, edited_output = $3, reason_code = $4, comment = $5,
-                decided_by = $6, decided_at = now(), claimed_by = coalesce(claimed_by, $6), claimed_at = coalesce(claimed_at, now())
+                decided_by = $6, decided_at = now(), claimed_by = coalesce(claimed_by, $6), claimed_at = coalesce(claimed_at, now()),
+                edit_changes = $7
           WHERE id = $1",
         vec![
             task_id.into(),
@@ -162,6 +171,7 @@ pub async fn decide_as(
             (!reason_code.is_empty()).then(|| reason_code.to_owned()).into(),
             (!comment.trim().is_empty()).then(|| comment.trim().to_owned()).into(),
             actor.email.clone().into(),
+            changes.into(),
         ],
     ))
     .await?;
@@ -268,14 +278,14 @@ pub async fn remove_reason_code(db: &DatabaseConnection, member: &CurrentMember,
 
 // ---- the queue ----
 
-/// An open task as the queue shows it.
+/// An open task as the queue sorts it: only the columns priority needs,
+/// so that the whole open queue is cheap to read.
 #[derive(Debug, Clone, sea_orm::FromQueryResult)]
 pub struct QueueRow {
     pub id: Uuid,
     pub run_id: Uuid,
     pub workflow_name: String,
     pub reason: String,
-    pub detail: Value,
     pub claimed_by: Option<String>,
     pub created_at: DateTimeUtc,
     pub escalated_at: Option<DateTimeUtc>,
@@ -302,35 +312,136 @@ pub struct QueueFilter {
     pub sort: String,
 }
 
-/// Open tasks, filtered and sorted (most urgent first), with the count before the limit.
-pub async fn queue(db: &DatabaseConnection, schema: &str, filter: &QueueFilter, limit: usize) -> Result<(Vec<QueueRow>, usize), DbErr> {
+impl QueueFilter {
+    fn keeps(&self, row: &QueueRow) -> bool {
+        self.priority.as_deref().is_none_or(|p| row.priority().as_str() == p)
+            && self.workflow.as_deref().is_none_or(|w| row.workflow_name == w)
+            && self.reason.as_deref().is_none_or(|r| row.reason == r)
+            && match self.assignee.as_deref() {
+                None => true,
+                Some("none") => row.claimed_by.is_none(),
+                Some(who) => row.claimed_by.as_deref() == Some(who),
+            }
+            && self.min_age_minutes.is_none_or(|m| row.age_minutes >= m)
+    }
+
+    fn sort(&self, rows: &mut [QueueRow]) {
+        let oldest_first = |a: &QueueRow, b: &QueueRow| b.age_minutes.total_cmp(&a.age_minutes);
+        match self.sort.as_str() {
+            "age" => rows.sort_by(oldest_first),
+            "workflow" => rows.sort_by(|a, b| a.workflow_name.cmp(&b.workflow_name).then(oldest_first(a, b))),
+            _ => rows.sort_by(|a, b| a.priority().cmp(&b.priority()).then(oldest_first(a, b))),
+        }
+    }
+}
+
+/// The figures above the queue, over every open task.
+#[derive(Debug, Clone, Default)]
+pub struct QueueFigures {
+    pub open: usize,
+    pub claimed_by_me: usize,
+    /// Open three quarters of their SLA or longer.
+    pub near_sla: usize,
+    pub escalated: usize,
+    pub oldest_minutes: Option<f64>,
+    /// Open tasks per assignee ("unclaimed" for nobody's).
+    pub per_assignee: Vec<(String, usize)>,
+}
+
+/// A page of the queue: the most urgent tasks that pass the filter (with
+/// why they wait), how many passed, and the figures.
+#[derive(Debug, Clone)]
+pub struct QueuePage {
+    pub tasks: Vec<(QueueRow, Value)>,
+    pub matching: usize,
+    pub figures: QueueFigures,
+}
+
+async fn open_rows(txn: &sea_orm::DatabaseTransaction) -> Result<Vec<QueueRow>, DbErr> {
     use sea_orm::FromQueryResult;
-    let txn = tenant_txn(db, schema).await?;
-    let mut rows = QueueRow::find_by_statement(stmt(
-        "SELECT id, run_id, workflow_name, reason, detail, claimed_by, created_at, escalated_at, sla_minutes, value,
+    QueueRow::find_by_statement(stmt(
+        "SELECT id, run_id, workflow_name, reason, claimed_by, created_at, escalated_at, sla_minutes, value,
                 (extract(epoch FROM now() - created_at) / 60)::float8 AS age_minutes
-           FROM review_tasks
-          WHERE status = 'open'
-            AND ($1::text IS NULL OR workflow_name = $1)
-            AND ($2::text IS NULL OR reason = $2)
-            AND ($3::text IS NULL OR ($3 = 'none' AND claimed_by IS NULL) OR claimed_by = $3)
-            AND ($4::float8 IS NULL OR created_at <= now() - make_interval(secs => $4 * 60))",
-        vec![filter.workflow.clone().into(), filter.reason.clone().into(), filter.assignee.clone().into(), filter.min_age_minutes.into()],
+           FROM review_tasks WHERE status = 'open'",
+        vec![],
     ))
-    .all(&txn)
-    .await?;
-    txn.commit().await?;
-    if let Some(p) = &filter.priority {
-        rows.retain(|r| r.priority().as_str() == p);
+    .all(txn)
+    .await
+}
+
+/// The queue as `me` sees it, filtered and sorted (most urgent first), at most `limit` tasks.
+pub async fn queue(db: &DatabaseConnection, schema: &str, me: &str, filter: &QueueFilter, limit: usize) -> Result<QueuePage, DbErr> {
+    let txn = tenant_txn(db, schema).await?;
+    let all = open_rows(&txn).await?;
+    let mut per_assignee: std::collections::BTreeMap<String, usize> = Default::default();
+    for t in &all {
+        *per_assignee.entry(t.claimed_by.clone().unwrap_or_else(|| "unclaimed".into())).or_default() += 1;
     }
-    match filter.sort.as_str() {
-        "age" => rows.sort_by(|a, b| b.age_minutes.total_cmp(&a.age_minutes)),
-        "workflow" => rows.sort_by(|a, b| a.workflow_name.cmp(&b.workflow_name).then(b.age_minutes.total_cmp(&a.age_minutes))),
-        _ => rows.sort_by(|a, b| a.priority().cmp(&b.priority()).then(b.age_minutes.total_cmp(&a.age_minutes))),
-    }
-    let total = rows.len();
+    let figures = QueueFigures {
+        open: all.len(),
+        claimed_by_me: all.iter().filter(|t| t.claimed_by.as_deref() == Some(me)).count(),
+        near_sla: all.iter().filter(|t| t.age_minutes >= t.sla_minutes * 0.75).count(),
+        escalated: all.iter().filter(|t| t.escalated_at.is_some()).count(),
+        oldest_minutes: all.iter().map(|t| t.age_minutes).reduce(f64::max),
+        per_assignee: per_assignee.into_iter().collect(),
+    };
+    let mut rows: Vec<QueueRow> = all.into_iter().filter(|r| filter.keeps(r)).collect();
+    filter.sort(&mut rows);
+    let matching = rows.len();
     rows.truncate(limit);
-    Ok((rows, total))
+    // Why each shown task waits: read only for the page.
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let details: std::collections::HashMap<Uuid, Value> = txn
+        .query_all_raw(stmt("SELECT id, detail FROM review_tasks WHERE id = ANY($1)", vec![ids.into()]))
+        .await?
+        .into_iter()
+        .filter_map(|r| Some((r.try_get_by_index::<Uuid>(0).ok()?, r.try_get_by_index::<Value>(1).ok()?)))
+        .collect();
+    txn.commit().await?;
+    let tasks = rows.into_iter().map(|r| { let d = details.get(&r.id).cloned().unwrap_or_default(); (r, d) }).collect();
+    Ok(QueuePage { tasks, matching, figures })
+}
+
+/// The open task after `task_id` in the default order (for "next"), and `task_id`'s own row.
+pub async fn neighbours(db: &DatabaseConnection, schema: &str, task_id: Uuid) -> Result<(Option<QueueRow>, Option<Uuid>), DbErr> {
+    let txn = tenant_txn(db, schema).await?;
+    let mut rows = open_rows(&txn).await?;
+    txn.commit().await?;
+    QueueFilter::default().sort(&mut rows);
+    let here = rows.iter().position(|t| t.id == task_id);
+    let next = match here {
+        Some(h) => rows.get(h + 1).or_else(|| rows.first().filter(|t| t.id != task_id)),
+        None => rows.first(),
+    }
+    .map(|t| t.id);
+    Ok((here.map(|h| rows.swap_remove(h)), next))
+}
+
+/// The queue on one day: open tasks at the day's end and the age of the oldest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueDay {
+    pub day: chrono::NaiveDate,
+    pub open: i64,
+    pub oldest_minutes: f64,
+}
+
+/// Queue size and age at the end of each of the last `days` days (today so far last).
+pub async fn history(db: &DatabaseConnection, schema: &str, days: i32) -> Result<Vec<QueueDay>, DbErr> {
+    let txn = tenant_txn(db, schema).await?;
+    let rows = txn
+        .query_all_raw(stmt(
+            "SELECT d::date, count(t.id), coalesce(max(extract(epoch FROM least(d + interval '1 day', now()) - t.created_at) / 60), 0)::float8
+               FROM generate_series((current_date - ($1::int - 1))::timestamptz, current_date::timestamptz, interval '1 day') AS d
+               LEFT JOIN review_tasks t ON t.created_at < least(d + interval '1 day', now())
+                                       AND (t.decided_at IS NULL OR t.decided_at >= least(d + interval '1 day', now()))
+              GROUP BY d ORDER BY d",
+            vec![days.max(1).into()],
+        ))
+        .await?;
+    txn.commit().await?;
+    rows.into_iter()
+        .map(|r| Ok(QueueDay { day: r.try_get_by_index(0)?, open: r.try_get_by_index(1)?, oldest_minutes: r.try_get_by_index(2)? }))
+        .collect()
 }
 
 /// Takes a task so nobody else works it. A task someone else holds is refused with who.

@@ -507,6 +507,9 @@ pub struct TaskRow {
     pub decided_by: Option<String>,
     pub decided_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    pub claimed_by: Option<String>,
+    pub escalated_at: Option<DateTimeUtc>,
+    pub edit_changes: Option<Value>,
 }
 
 pub struct RunDetail {
@@ -539,7 +542,8 @@ pub async fn detail(db: &DatabaseConnection, schema: &str, run_id: Uuid) -> Resu
     .all(&txn)
     .await?;
     let tasks = TaskRow::find_by_statement(stmt(
-        "SELECT id, step_index, reason, detail, draft, status, decision, reason_code, comment, decided_by, decided_at, created_at
+        "SELECT id, step_index, reason, detail, draft, status, decision, reason_code, comment, decided_by, decided_at, created_at,
+                claimed_by, escalated_at, edit_changes
            FROM review_tasks WHERE run_id = $1 ORDER BY created_at",
         vec![run_id.into()],
     ))

@@ -89,6 +89,79 @@ async fn seed_automation(db: &DatabaseConnection, settings: &crate::config::Sett
         .ok_or_else(|| anyhow::anyhow!("the lead workflow vanished while seeding"))
 }
 
+/// The demo's inbox of website leads: mostly deals above the review
+/// threshold, a few small ones, and three whose company lookup fails (the
+/// demo directory does not answer for `.invalid` domains), so the review
+/// queue starts with a mix of high-value, low-confidence and failed runs.
+pub fn demo_leads(now: chrono::DateTime<chrono::Utc>) -> Vec<serde_json::Value> {
+    const LEADS: [(&str, &str, &str, i64, &str); 24] = [
+        ("Harbor Dental Group", "Dana Whitfield", "harbordental.example", 60_000, "We run 4 clinics and chase appointment confirmations by phone. Budget approved, live before Q3."),
+        ("Northwind Property Management", "Sam Okafor", "northwind-pm.example", 84_000, "220 rental units; tenants report leaks by email and we lose track of them."),
+        ("Blue Fern Hotels", "Priya Raman", "bluefern.example", 120_000, "Three boutique hotels want faster maintenance triage across sites."),
+        ("Cedar & Pine Builders", "Luis Ortega", "cedarpine.example", 56_000, "Subcontractor scheduling is all spreadsheets; we want intake automated."),
+        ("Glasshouse Cafés", "Mei Chen", "glasshouse-cafes.example", 52_000, "Twelve cafés, recurring drain problems, would like a service contract."),
+        ("Summit Senior Living", "Grace Adeyemi", "summitliving.example", 190_000, "Two campuses, strict compliance, need documented response times."),
+        ("Riverbend Schools", "Tom Becker", "riverbend-schools.example", 75_000, "District of five schools looking for a planned maintenance partner."),
+        ("Oak Street Clinic", "Hana Sato", "oakstreetclinic.example", 58_000, "Medical practice, two floors, frequent after-hours call-outs."),
+        ("Lumen Fitness", "Jordan Blake", "lumenfitness.example", 64_000, "Showers in 6 gyms; members complain about pressure and heat."),
+        ("Portside Logistics", "Ana Ruiz", "portside-logistics.example", 98_000, "Warehouse washrooms and a canteen; budget for a yearly contract."),
+        ("Maple Grove HOA", "Chris Novak", "maplegrove-hoa.example", 71_000, "Homeowners association, 140 homes, shared sewer lines."),
+        ("Brightside Dentistry", "Olivia Park", "brightside-dental.example", 53_000, "Two practices, sterilisation rooms need reliable hot water."),
+        ("Copper Kettle Restaurants", "Marco Bellini", "copperkettle.example", 88_000, "Grease traps in 5 restaurants; inspections coming in spring."),
+        ("Westfield Offices", "Ruth Klein", "westfield-offices.example", 66_000, "Office park with 9 buildings; we want one vendor and an SLA."),
+        ("Green Valley Farms", "Ike Mensah", "greenvalleyfarms.example", 54_000, "Irrigation and farmhouse plumbing; seasonal peaks in summer."),
+        ("Seaview Apartments", "Nora Lind", "seaview-apts.example", 110_000, "Older building, frequent leaks, board approved a budget."),
+        ("Atlas Storage", "Victor Hale", "atlas-storage.example", 59_000, "Six storage sites with small offices; need preventive checks."),
+        ("Quarry Hill Brewery", "Ella Moss", "quarryhill.invalid", 72_000, "Brewery floor drains and glycol lines; expanding next year."),
+        ("Pinecrest Vet Clinic", "Raj Patel", "pinecrest-vet.invalid", 57_000, "Kennels need wash-down drains serviced monthly."),
+        ("Harborview Marina", "Liam Doyle", "harborview-marina.invalid", 63_000, "Marina washrooms and fuel dock; salt water corrosion issues."),
+        ("Little Acorn Daycare", "Sofia Rossi", "littleacorn.example", 9_000, "One site, small bathrooms, looking for a quote."),
+        ("Corner Bookshop", "Ben Carter", "cornerbooks.example", 6_000, "A single leaking sink in the back room."),
+        ("Studio Nine Salon", "Ava Müller", "studionine.example", 14_000, "Salon basins clog often; want a monthly visit."),
+        ("Tidewater Yoga", "Kai Nakamura", "tidewater-yoga.example", 11_000, "Two studios, showers lose pressure in the mornings."),
+    ];
+    LEADS
+        .iter()
+        .map(|(company, contact, domain, value, inquiry)| {
+            let first = contact.split(' ').next().unwrap_or(contact).to_lowercase();
+            serde_json::json!({
+                "companyName": company,
+                "primaryContact": { "name": contact, "email": format!("{first}@{domain}"), "phone": "+1 415 555 0100" },
+                "sourceChannel": "Web form",
+                "lifecycleStage": "lead",
+                "inquiry_text": inquiry,
+                "annual_contract_value": value,
+                "last_updated": now.to_rfc3339(),
+                "source_of_truth": "crm"
+            })
+        })
+        .collect()
+}
+
+/// Sends the demo leads through the lead workflow's front door, as a form
+/// would; returns their queued runs for the caller to hand to the worker.
+/// (`steward seed` does this; tests start from an empty inbox.)
+pub async fn seed_leads(db: &DatabaseConnection, settings: &crate::config::Settings) -> anyhow::Result<Vec<crate::jobs::RunJob>> {
+    use crate::ingest::{self, Accepted, Channel, Incoming};
+    let target = ingest::target(db, DEMO_SLUG, "lead-intake-qualification").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut runs = Vec::new();
+    for (i, lead) in demo_leads(chrono::Utc::now()).into_iter().enumerate() {
+        let incoming = Incoming {
+            channel: Channel::Form,
+            event_type: target.contract.trigger.event.clone(),
+            idempotency_key: Some(format!("demo-lead-{i}")),
+            raw: lead.clone(),
+            record: lead,
+        };
+        match ingest::accept(db, settings, &target, &incoming, chrono::Utc::now()).await {
+            Ok(Accepted::New { run_id, .. }) => runs.push(ingest::run_job(&target, run_id)),
+            Ok(Accepted::Duplicate { .. }) => {}
+            Err(e) => anyhow::bail!("demo lead {i} was refused: {e}"),
+        }
+    }
+    Ok(runs)
+}
+
 /// Some owner of the business, for read-only command-line work (exports).
 pub async fn any_owner(db: &DatabaseConnection, slug: &str) -> anyhow::Result<crate::auth::CurrentMember> {
     use sea_orm::{DbBackend, FromQueryResult, Statement};

@@ -35,13 +35,29 @@ pub struct RateView {
     pub overrides: String,
 }
 
+/// The queue at the end of one day, for the operations chart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueDayView {
+    pub day: String,
+    pub open: i64,
+    pub oldest_hours: f64,
+}
+
+/// The most urgent tasks a queue page lists.
+pub const QUEUE_PAGE: usize = 200;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueueView {
     pub tasks: Vec<QueueTaskView>,
+    /// Tasks that pass the filter (the page lists at most QUEUE_PAGE).
     pub total: usize,
+    /// Every open task.
+    pub open: usize,
     pub me: String,
     pub my_open: usize,
     pub near_sla: usize,
+    pub escalated: usize,
+    pub history: Vec<QueueDayView>,
     pub my_decisions_week: usize,
     pub oldest: String,
     pub per_reviewer: Vec<(String, usize)>,
@@ -109,6 +125,7 @@ pub async fn review_queue(
     #[server(default)] workflow: String,
     #[server(default)] reason: String,
     #[server(default)] assignee: String,
+    #[server(default)] older_than: String,
     #[server(default)] sort: String,
 ) -> Result<QueueView, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
@@ -118,37 +135,49 @@ pub async fn review_queue(
         "me" => Some(me.email.clone()),
         other => some(other.to_owned()),
     };
-    let filter = store::reviews::QueueFilter { priority: some(priority), workflow: some(workflow), reason: some(reason), assignee, min_age_minutes: None, sort };
+    let min_age_minutes = match older_than.trim() {
+        "" => None,
+        m => Some(m.parse::<f64>().map_err(|_| cx.invalid(vec![engine::FieldError::new("older_than", "Give the age in minutes.")]))?),
+    };
+    let filter = store::reviews::QueueFilter { priority: some(priority), workflow: some(workflow), reason: some(reason), assignee, min_age_minutes, sort };
     let db = &cx.state.db;
-    let (rows, total) = store::reviews::queue(db, &me.schema_name, &filter, 200).await.map_err(|e| cx.internal("reading the queue", e))?;
-    // The whole open queue, for the figures above the list.
-    let (all, _) = store::reviews::queue(db, &me.schema_name, &Default::default(), usize::MAX).await.map_err(|e| cx.internal("reading the queue", e))?;
+    let page = store::reviews::queue(db, &me.schema_name, &me.email, &filter, QUEUE_PAGE).await.map_err(|e| cx.internal("reading the queue", e))?;
     let measures = store::reviews::measures(db, &me.schema_name, 30).await.map_err(|e| cx.internal("reading the measures", e))?;
     let week = store::reviews::measures(db, &me.schema_name, 7).await.map_err(|e| cx.internal("reading the measures", e))?;
-    let mut per_reviewer: std::collections::BTreeMap<String, usize> = Default::default();
-    for t in &all {
-        *per_reviewer.entry(t.claimed_by.clone().unwrap_or_else(|| "unclaimed".into())).or_default() += 1;
-    }
+    let supervisor = matches!(me.role, engine::Role::Operations | engine::Role::Owner);
+    let history = if supervisor {
+        store::reviews::history(db, &me.schema_name, 14).await.map_err(|e| cx.internal("reading the queue history", e))?
+    } else {
+        Vec::new()
+    };
+    let f = &page.figures;
     Ok(QueueView {
-        total,
-        my_open: all.iter().filter(|t| t.claimed_by.as_deref() == Some(me.email.as_str())).count(),
-        near_sla: all.iter().filter(|t| t.age_minutes >= t.sla_minutes * 0.75).count(),
+        total: page.matching,
+        open: f.open,
+        my_open: f.claimed_by_me,
+        near_sla: f.near_sla,
+        escalated: f.escalated,
         my_decisions_week: week.by_reviewer.iter().find(|(who, _)| *who == me.email).map(|(_, a)| a.decided).unwrap_or(0),
-        oldest: all.iter().map(|t| t.age_minutes).fold(None, |m: Option<f64>, a| Some(m.map_or(a, |m| m.max(a)))).map(backend::age).unwrap_or_else(|| "—".into()),
-        per_reviewer: per_reviewer.into_iter().collect(),
+        oldest: f.oldest_minutes.map(backend::age).unwrap_or_else(|| "—".into()),
+        per_reviewer: f.per_assignee.clone(),
         by_workflow: measures.by_workflow.iter().map(|(w, a)| backend::rate(w.clone(), a)).collect(),
         by_reviewer: measures.by_reviewer.iter().map(|(w, a)| backend::rate(w.clone(), a)).collect(),
-        supervisor: matches!(me.role, engine::Role::Operations | engine::Role::Owner),
-        reason_codes: store::reviews::reason_codes(db, &me.schema_name).await.map_err(|e| cx.internal("reading reason codes", e))?,
-        tasks: rows
+        history: history
             .iter()
-            .map(|t| QueueTaskView {
+            .map(|d| QueueDayView { day: d.day.format("%b %-d").to_string(), open: d.open, oldest_hours: d.oldest_minutes / 60.0 })
+            .collect(),
+        supervisor,
+        reason_codes: store::reviews::reason_codes(db, &me.schema_name).await.map_err(|e| cx.internal("reading reason codes", e))?,
+        tasks: page
+            .tasks
+            .iter()
+            .map(|(t, detail)| QueueTaskView {
                 id: t.id.to_string(),
                 run_id: t.run_id.to_string(),
                 priority: t.priority().as_str().into(),
                 workflow: t.workflow_name.clone(),
                 reason: t.reason.clone(),
-                why: t.detail["policy"][0]["rule"].as_str().or(t.detail["error"].as_str()).unwrap_or_default().chars().take(120).collect(),
+                why: engine::review::explain(&t.reason, detail).join(" ").chars().take(160).collect(),
                 age: backend::age(t.age_minutes),
                 assignee: t.claimed_by.clone(),
                 escalated: t.escalated_at.is_some(),
@@ -239,21 +268,18 @@ pub async fn review_task(slug: String, id: String) -> Result<TaskPageView, AppEr
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::ReviewQueue).await?;
     let task_id = backend::task_id(&cx, &id)?;
-    let (open, _) = store::reviews::queue(&cx.state.db, &me.schema_name, &Default::default(), usize::MAX).await.map_err(|e| cx.internal("reading the queue", e))?;
-    let run_id = store::reviews::run_of(&cx.state.db, &me.schema_name, task_id).await.map_err(|e| cx.internal("reading the task", e))?;
-    let run_id = run_id.ok_or_else(|| cx.refused(StatusCode::NOT_FOUND, "There is no such review task."))?;
+    let no_task = || cx.refused(StatusCode::NOT_FOUND, "There is no such review task.");
+    let run_id = store::reviews::run_of(&cx.state.db, &me.schema_name, task_id).await.map_err(|e| cx.internal("reading the task", e))?.ok_or_else(no_task)?;
     let run = super::runs::run_detail_for(&cx, &me, run_id).await?;
-    let task = run.tasks.iter().find(|t| t.id == task_id.to_string()).cloned().ok_or_else(|| cx.refused(StatusCode::NOT_FOUND, "There is no such review task."))?;
-    let here = open.iter().position(|t| t.id == task_id);
-    let next = open.iter().enumerate().find(|(i, t)| Some(*i) != here && t.id != task_id && here.is_none_or(|h| *i > h)).or_else(|| open.iter().enumerate().find(|(_, t)| t.id != task_id)).map(|(_, t)| t.id.to_string());
-    let row = open.iter().find(|t| t.id == task_id);
+    let task = run.tasks.iter().find(|t| t.id == task_id.to_string()).cloned().ok_or_else(no_task)?;
+    let (row, next) = store::reviews::neighbours(&cx.state.db, &me.schema_name, task_id).await.map_err(|e| cx.internal("reading the queue", e))?;
     Ok(TaskPageView {
-        priority: row.map(|t| t.priority().as_str().to_string()).unwrap_or_default(),
-        claimed_by: row.and_then(|t| t.claimed_by.clone()),
-        mine: row.and_then(|t| t.claimed_by.as_deref()) == Some(me.email.as_str()),
+        priority: row.as_ref().map(|t| t.priority().as_str().to_string()).unwrap_or_default(),
+        mine: task.claimed_by.as_deref() == Some(me.email.as_str()),
+        claimed_by: task.claimed_by.clone(),
         task,
         run,
-        next,
+        next: next.map(|n| n.to_string()),
     })
 }
 
@@ -293,8 +319,8 @@ pub fn ReviewQueuePage() -> impl IntoView {
     let reassign = ServerAction::<ReassignTasks>::new();
     let close = ServerAction::<CloseTasks>::new();
     let queue = Resource::new(
-        move || (slug(), q("priority"), q("workflow"), q("reason"), q("assignee"), q("sort"), claim.version().get(), release.version().get(), reassign.version().get(), close.version().get()),
-        |(slug, priority, workflow, reason, assignee, sort, ..)| review_queue(slug, priority, workflow, reason, assignee, sort),
+        move || (slug(), [q("priority"), q("workflow"), q("reason"), q("assignee"), q("older_than"), q("sort")], claim.version().get(), release.version().get(), reassign.version().get(), close.version().get()),
+        |(slug, [priority, workflow, reason, assignee, older_than, sort], ..)| review_queue(slug, priority, workflow, reason, assignee, older_than, sort),
     );
     let message = Signal::derive(move || {
         [claim.value().get(), release.value().get()].into_iter().flatten().find_map(|r| r.err()).and_then(|e| e.form_message())
@@ -302,6 +328,12 @@ pub fn ReviewQueuePage() -> impl IntoView {
             .or_else(|| close.value().get().and_then(|r| r.err()).and_then(|e| e.form_message().or_else(|| e.field("reason_code")).or_else(|| e.field("tasks"))))
     });
     let selected = RwSignal::new(Vec::<String>::new());
+    // The list is drawn afresh after a bulk action, with nothing ticked.
+    Effect::new(move |_| {
+        reassign.version().get();
+        close.version().get();
+        selected.set(Vec::new());
+    });
     view! {
         <Title text="Review queue" />
         <section class="page-head">
@@ -316,9 +348,10 @@ pub fn ReviewQueuePage() -> impl IntoView {
                         let slug = slug();
                         view! {
                             <div class="tiles review-figures" data-testid="review-figures">
-                                <div class="tile"><strong>{v.total}</strong><span>" open tasks"</span></div>
+                                <div class="tile"><strong data-testid="open-count">{v.open}</strong><span>" open tasks"</span></div>
                                 <div class="tile"><strong>{v.my_open}</strong><span>" claimed by me"</span></div>
                                 <div class="tile"><strong>{v.near_sla}</strong><span>" near or past SLA"</span></div>
+                                <div class="tile"><strong>{v.escalated}</strong><span>" escalated"</span></div>
                                 <div class="tile"><strong>{v.my_decisions_week}</strong><span>" my decisions this week"</span></div>
                                 <div class="tile"><strong>{v.oldest.clone()}</strong><span>" oldest task"</span></div>
                             </div>
@@ -339,6 +372,11 @@ pub fn ReviewQueuePage() -> impl IntoView {
                                         <option value="">"Anyone"</option>
                                         <option value="me" selected=move || q("assignee") == "me">"Me"</option>
                                         <option value="none" selected=move || q("assignee") == "none">"Unclaimed"</option>
+                                    </select></div>
+                                <div class="field"><label for="q-older">"Older than"</label>
+                                    <select id="q-older" name="older_than">
+                                        <option value="">"Any age"</option>
+                                        {[("60", "1 hour"), ("240", "4 hours"), ("1440", "1 day")].into_iter().map(|(m, label)| view! { <option value=m selected=move || q("older_than") == m>{label}</option> }).collect_view()}
                                     </select></div>
                                 <div class="field"><label for="q-sort">"Sort"</label>
                                     <select id="q-sort" name="sort">
@@ -415,18 +453,63 @@ pub fn ReviewQueuePage() -> impl IntoView {
                                     })}
                                 }.into_any()
                             }}
+                            {(!v.history.is_empty()).then(|| view! {
+                                <section class="card" data-testid="queue-history">
+                                    <h2>"Queue over the last two weeks"</h2>
+                                    <QueueChart days=v.history.clone() />
+                                    <h3>"Open tasks per reviewer"</h3>
+                                    <ul class="per-reviewer" data-testid="per-reviewer">{v.per_reviewer.iter().map(|(who, n)| view! { <li><span>{who.clone()}</span><strong>{*n}</strong></li> }).collect_view()}</ul>
+                                </section>
+                            })}
                             <section class="card">
                                 <h2>"How people and drafts agree (30 days)"</h2>
                                 <RateTable title="Per workflow" rows=v.by_workflow.clone() />
                                 <RateTable title="Per reviewer" rows=v.by_reviewer.clone() />
-                                <h3>"Open tasks per reviewer"</h3>
-                                <ul data-testid="per-reviewer">{v.per_reviewer.iter().map(|(who, n)| view! { <li>{format!("{who}: {n}")}</li> }).collect_view()}</ul>
                             </section>
                         }.into_any()
                     }
                 }
             })}
         </Transition>
+    }
+}
+
+/// Open tasks per day as bars and the oldest task's age as a line, in SVG
+/// that scales to the width of the card (readable on a phone).
+#[component]
+fn QueueChart(days: Vec<QueueDayView>) -> impl IntoView {
+    let (w, h, left, bottom) = (640.0_f64, 200.0_f64, 36.0_f64, 24.0_f64);
+    let plot_h = h - bottom - 10.0;
+    let max_open = days.iter().map(|d| d.open).max().unwrap_or(0).max(1) as f64;
+    let max_age = days.iter().map(|d| d.oldest_hours).fold(0.0_f64, f64::max).max(1.0);
+    let step = (w - left - 8.0) / days.len().max(1) as f64;
+    let bar_w = (step * 0.6).max(2.0);
+    let y_open = move |n: f64| 10.0 + plot_h - n / max_open * plot_h;
+    let y_age = move |a: f64| 10.0 + plot_h - a / max_age * plot_h;
+    let line: String = days
+        .iter()
+        .enumerate()
+        .map(|(i, d)| format!("{:.1},{:.1}", left + step * i as f64 + step / 2.0, y_age(d.oldest_hours)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let label_every = (days.len() / 7).max(1);
+    view! {
+        <svg class="chart" viewBox=format!("0 0 {w} {h}") role="img" aria-label="Open review tasks per day and the age of the oldest" data-testid="queue-chart">
+            <line x1=left y1=y_open(0.0) x2=w - 8.0 y2=y_open(0.0) class="axis" />
+            <text x=left - 6.0 y=y_open(max_open) + 4.0 class="tick" text-anchor="end">{format!("{max_open:.0}")}</text>
+            <text x=left - 6.0 y=y_open(0.0) + 4.0 class="tick" text-anchor="end">"0"</text>
+            {days.iter().enumerate().map(|(i, d)| {
+                let x = left + step * i as f64 + (step - bar_w) / 2.0;
+                view! {
+                    <rect x=x y=y_open(d.open as f64) width=bar_w height=(y_open(0.0) - y_open(d.open as f64)).max(0.0) class="bar" data-testid="queue-bar">
+                        <title>{format!("{}: {} open, oldest {:.1} h", d.day, d.open, d.oldest_hours)}</title>
+                    </rect>
+                    {(i % label_every == 0).then(|| view! { <text x=x + bar_w / 2.0 y=h - 6.0 class="tick" text-anchor="middle">{d.day.clone()}</text> })}
+                }
+            }).collect_view()}
+            <polyline points=line class="line" />
+        </svg>
+        <p class="legend small"><span class="swatch bar"></span>" open tasks at the day's end "<span class="swatch line"></span>{format!(" oldest task's age (top of the chart = {max_age:.1} h)")}</p>
     }
 }
 
@@ -458,13 +541,26 @@ pub fn ReviewTaskPage() -> impl IntoView {
     let decide = ServerAction::<DecideReview>::new();
     let claim = ServerAction::<ClaimTask>::new();
     let release = ServerAction::<ReleaseTask>::new();
+    // Reload after a decision only when it was taken: a refused edit stays in the box to be fixed.
+    let decided = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if matches!(decide.value().get(), Some(Ok(()))) {
+            decided.update(|n| *n += 1);
+        }
+    });
     let page = Resource::new(
-        move || (slug(), id(), decide.version().get(), claim.version().get(), release.version().get()),
+        move || (slug(), id(), decided.get(), claim.version().get(), release.version().get()),
         |(slug, id, ..)| review_task(slug, id),
     );
     let edited = RwSignal::new(String::new());
     let reason_code = RwSignal::new(String::new());
     let comment = RwSignal::new(String::new());
+    // A new task starts with no reason and no comment.
+    Effect::new(move |_| {
+        id();
+        reason_code.set(String::new());
+        comment.set(String::new());
+    });
     let message = Signal::derive(move || {
         decide.value().get().and_then(|r| r.err()).and_then(|e| e.form_message())
             .or_else(|| [claim.value().get(), release.value().get()].into_iter().flatten().find_map(|r| r.err()).and_then(|e| e.form_message()))
@@ -523,7 +619,7 @@ pub fn ReviewTaskPage() -> impl IntoView {
                                 <h1>{format!("{} — {}", r.workflow, t.reason.replace('_', " "))}" "{(!p.priority.is_empty()).then(|| priority_badge(&p.priority))}</h1>
                                 <p class="muted">{format!("Opened {} · run ", t.created)}<a href=format!("/t/{slug}/runs/{}", r.id)>{r.id[..8].to_string()}</a>
                                     {p.claimed_by.clone().map(|c| format!(" · claimed by {c}"))}</p>
-                                <p class="muted small">"Shortcuts: a approve · e edit and approve · r reject · n next task"</p>
+                                <p class="muted small shortcuts">"Shortcuts: "<kbd>"a"</kbd>" approve · "<kbd>"e"</kbd>" edit and approve · "<kbd>"r"</kbd>" reject · "<kbd>"n"</kbd>" next task"</p>
                                 {p.next.clone().map(|n| view! { <a class="button small" data-testid="next-task" href=format!("/t/{slug}/review/{n}")>"Next task →"</a> })}
                                 {t.open.then(|| if p.mine {
                                     view! { <button class="button small" type="button" data-testid="release" on:click=move |_| { release.dispatch(ReleaseTask { slug: slug_r.clone(), task: id_r.clone() }); }>"Release"</button> }.into_any()
@@ -548,13 +644,15 @@ pub fn ReviewTaskPage() -> impl IntoView {
                                 view! {
                                     <section class="card review-task" data-testid="open-task">
                                         <h2>"Why a person decides"</h2>
-                                        <pre class="json small">{t.detail.clone()}</pre>
+                                        <ul class="why" data-testid="why">{t.why.iter().map(|w| view! { <li>{w.clone()}</li> }).collect_view()}</ul>
+                                        {t.escalated_at.clone().map(|at| view! { <p class="badge status-failed">{format!("escalated {at}")}</p> })}
+                                        <details><summary>"Policy detail"</summary><pre class="json small">{t.detail.clone()}</pre></details>
                                         <h2>"Draft"</h2>
                                         <pre class="json" data-testid="draft">{t.draft.clone().unwrap_or_else(|| "(no draft)".into())}</pre>
                                         <div class="decision-form">
                                             <div class="field">
                                                 <label for="f-reason">"Reason (for edits and rejections)"</label>
-                                                <select id="f-reason" on:change=move |ev| reason_code.set(event_target_value(&ev))>
+                                                <select id="f-reason" prop:value=move || reason_code.get() on:change=move |ev| reason_code.set(event_target_value(&ev))>
                                                     <option value="">"—"</option>
                                                     {r.reason_codes.iter().map(|c| view! { <option value=c.clone()>{c.replace('_', " ")}</option> }).collect_view()}
                                                 </select>
@@ -583,6 +681,8 @@ pub fn ReviewTaskPage() -> impl IntoView {
                                     <section class="card" data-testid="task-decided">
                                         <h2>{format!("{} by {}", t.decision.clone().unwrap_or_default().replace('_', " "), t.decided_by.clone().unwrap_or_default())}</h2>
                                         <p class="muted">{format!("at {}{}", t.decided_at.clone().unwrap_or_default(), t.reason_code.clone().map(|c| format!(" · {c}")).unwrap_or_default())}</p>
+                                        {t.comment.clone().map(|c| view! { <p>{c}</p> })}
+                                        <EditChanges changes=t.changes.clone() />
                                     </section>
                                 }.into_any()
                             }}
@@ -603,6 +703,19 @@ pub fn ReviewTaskPage() -> impl IntoView {
             })}
         </Transition>
     }
+}
+
+/// What an edit-and-approve changed in the draft.
+#[component]
+pub fn EditChanges(changes: Vec<(String, String, String)>) -> impl IntoView {
+    (!changes.is_empty()).then(|| view! {
+        <table class="table changes" data-testid="edit-changes">
+            <thead><tr><th>"Field"</th><th>"Draft"</th><th>"Edited"</th></tr></thead>
+            <tbody>{changes.into_iter().map(|(path, before, after)| view! {
+                <tr><td data-label="Field"><code>{path}</code></td><td data-label="Draft" class="removed">{before}</td><td data-label="Edited" class="added">{after}</td></tr>
+            }).collect_view()}</tbody>
+        </table>
+    })
 }
 
 /// Settings → reason codes (owners).

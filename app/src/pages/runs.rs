@@ -155,6 +155,20 @@ pub async fn run_detail_for(cx: &crate::ssr::Ctx, me: &store::auth::CurrentMembe
                 decided_by: t.decided_by.clone(),
                 decided_at: t.decided_at.as_ref().map(crate::ssr::short_time),
                 created: crate::ssr::short_time(&t.created_at),
+                why: engine::review::explain(&t.reason, &t.detail),
+                claimed_by: t.claimed_by.clone(),
+                escalated_at: t.escalated_at.as_ref().map(crate::ssr::short_time),
+                changes: t
+                    .edit_changes
+                    .as_ref()
+                    .and_then(|c| serde_json::from_value::<Vec<engine::review::FieldChange>>(c.clone()).ok())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|c| {
+                        let show = |v: &serde_json::Value| if v.is_null() { "—".to_string() } else { engine::run::mask(v, &d.sensitive_keys).to_string() };
+                        (c.path, show(&c.before), show(&c.after))
+                    })
+                    .collect(),
             })
             .collect(),
     })
@@ -331,7 +345,8 @@ pub fn RunPage() -> impl IntoView {
                                 view! {
                                     <section class="card review-task" data-testid="open-task">
                                         <h2>{format!("Waiting for a person: {}", t.reason.replace('_', " "))}</h2>
-                                        <pre class="json small">{t.detail.clone()}</pre>
+                                        <ul class="why">{t.why.iter().map(|w| view! { <li>{w.clone()}</li> }).collect_view()}</ul>
+                                        <p class="muted small">{format!("opened {}", t.created)}{t.claimed_by.clone().map(|c| format!(" · claimed by {c}"))}{t.escalated_at.clone().map(|e| format!(" · escalated {e}"))}</p>
                                         {t.draft.clone().map(|d| view! { <h3>"Draft"</h3><pre class="json" data-testid="draft">{d}</pre> })}
                                         {can_decide.then(|| view! {
                                             <a class="button primary" data-testid="decide-in-queue" href=format!("/t/{slug}/review/{}", t.id)>"Decide in the review queue"</a>
@@ -368,7 +383,9 @@ pub fn RunPage() -> impl IntoView {
                                             <strong>{format!("{} by {}", t.decision.clone().unwrap_or_default().replace('_', " "), t.decided_by.clone().unwrap_or_default())}</strong>
                                             <span class="muted small">{format!(" at {} · {}{}", t.decided_at.clone().unwrap_or_default(), t.reason.replace('_', " "),
                                                 t.reason_code.clone().map(|c| format!(" · {c}")).unwrap_or_default())}</span>
+                                            {t.escalated_at.clone().map(|e| view! { <p class="small" data-testid="escalated">{format!("Escalated to the workflow's owners {e}, past its review SLA.")}</p> })}
                                             {t.comment.clone().map(|c| view! { <p class="small">{c}</p> })}
+                                            <super::review::EditChanges changes=t.changes.clone() />
                                         </li>
                                     }).collect_view()}
                                 </ol>

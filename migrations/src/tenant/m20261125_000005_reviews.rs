@@ -23,6 +23,8 @@ ALTER TABLE review_tasks ADD COLUMN max_age_minutes double precision NOT NULL DE
 ALTER TABLE review_tasks ADD COLUMN stale_action text NOT NULL DEFAULT 'reject';
 -- The business value a task is about (for priority), when the run has one.
 ALTER TABLE review_tasks ADD COLUMN value double precision;
+-- An edit-and-approve keeps what it changed in the draft, field by field.
+ALTER TABLE review_tasks ADD COLUMN edit_changes jsonb;
 CREATE INDEX review_tasks_claimed ON review_tasks (claimed_by) WHERE status = 'open';
 
 -- Why a person edited or rejected a draft; the business keeps its own list.

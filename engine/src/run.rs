@@ -292,6 +292,20 @@ pub fn mask(value: &Value, sensitive_keys: &[String]) -> Value {
     }
 }
 
+/// A copy with every occurrence of `secret` in any text replaced by the
+/// mask, for showing what a step sent without showing the secret it used.
+pub fn redact(value: &Value, secret: &str) -> Value {
+    if secret.is_empty() {
+        return value.clone();
+    }
+    match value {
+        Value::String(s) => Value::String(s.replace(secret, MASK)),
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), redact(v, secret))).collect()),
+        Value::Array(items) => Value::Array(items.iter().map(|v| redact(v, secret)).collect()),
+        other => other.clone(),
+    }
+}
+
 /// An edit of a masked copy, with every field still showing the mask
 /// given back its original value, so that a reviewer who edits one field
 /// of a masked draft does not overwrite the hidden ones.
@@ -306,6 +320,17 @@ pub fn unmask(edited: &Value, original: &Value) -> Value {
         }
         (other, _) => other.clone(),
     }
+}
+
+/// A `Retry-After` header in seconds: either a number of seconds or an
+/// HTTP date (RFC 9110), counted from `now`; None when it is neither.
+pub fn retry_after_seconds(header: &str, now: chrono::DateTime<chrono::Utc>) -> Option<f64> {
+    let header = header.trim();
+    if let Ok(seconds) = header.parse::<f64>() {
+        return (seconds >= 0.0).then_some(seconds);
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(header).ok()?;
+    Some(((at.with_timezone(&chrono::Utc) - now).num_milliseconds() as f64 / 1000.0).max(0.0))
 }
 
 /// How long to wait before retry number `attempt` (1 = the first retry):
@@ -438,6 +463,20 @@ mod tests {
         assert_eq!(backoff_delay(30, 1.0, 1.0, None), Duration::from_secs(60));
         assert_eq!(backoff_delay(1, 1.0, 1.0, Some(7.0)), Duration::from_secs(7));
         assert_eq!(backoff_delay(1, 1.0, 1.0, Some(3600.0)), Duration::from_secs(60));
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z").unwrap().with_timezone(&chrono::Utc);
+        assert_eq!(retry_after_seconds("5", now), Some(5.0));
+        assert_eq!(retry_after_seconds("Tue, 01 Dec 2026 10:00:30 GMT", now), Some(30.0), "an HTTP date");
+        assert_eq!(retry_after_seconds("Tue, 01 Dec 2026 09:00:00 GMT", now), Some(0.0), "a date in the past means now");
+        assert_eq!(retry_after_seconds("soon", now), None);
+    }
+
+    #[test]
+    fn a_secret_is_hidden_wherever_it_was_templated() {
+        let sent = json!({ "url": "https://api.example/v1?key=sk_live_123", "body": { "auth": "Bearer sk_live_123", "n": 2 } });
+        let shown = redact(&sent, "sk_live_123");
+        assert_eq!(shown["url"], format!("https://api.example/v1?key={MASK}"));
+        assert_eq!(shown["body"]["auth"], format!("Bearer {MASK}"));
+        assert_eq!(shown["body"]["n"], 2);
     }
 
     #[test]

@@ -39,9 +39,15 @@ pub fn cost_micros(config: &ModelConfig, tokens_in: u64, tokens_out: u64) -> u64
     ((total + 500_000) / 1_000_000) as u64
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("an HTTP client with default settings")
+/// One client for every provider call, so connections are reused; each
+/// request sets its own timeout.
+fn client() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| reqwest::Client::builder().build().expect("an HTTP client with default settings"))
 }
+
+/// How long the try-it box waits for a model.
+pub const TRY_IT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One turn of the conversation after the system instructions.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,17 +65,25 @@ impl Message {
     }
 }
 
-/// Why a provider call failed: worth retrying (429, 5xx, network) or not.
+/// Why a provider call failed: worth retrying (429, 5xx, timeouts,
+/// network; with the provider's `Retry-After` in seconds when it sent one)
+/// or not.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProviderError {
-    Retryable(String),
+    Retryable { message: String, retry_after: Option<f64> },
     Fatal(String),
+}
+
+impl ProviderError {
+    fn retryable(message: String) -> Self {
+        ProviderError::Retryable { message, retry_after: None }
+    }
 }
 
 impl std::fmt::Display for ProviderError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ProviderError::Retryable(m) | ProviderError::Fatal(m) => f.write_str(m),
+            ProviderError::Retryable { message, .. } | ProviderError::Fatal(message) => f.write_str(message),
         }
     }
 }
@@ -77,13 +91,13 @@ impl std::fmt::Display for ProviderError {
 /// Asks the model for a JSON answer to `prompt` under `system` instructions
 /// (the try-it box): one call, no retries.
 pub async fn complete(config: &ModelConfig, system: &str, prompt: &str, schema: &Value) -> Result<Completion, String> {
-    chat(config, system, &[Message::user(prompt)], schema).await.map_err(|e| e.to_string())
+    chat(config, system, &[Message::user(prompt)], schema, TRY_IT_TIMEOUT).await.map_err(|e| e.to_string())
 }
 
 /// One call to the provider, in its structured-output mode where it has
 /// one: `response_format: json_schema` for OpenAI-compatible servers, a
 /// forced tool whose input schema is the response schema for Anthropic.
-pub async fn chat(config: &ModelConfig, system: &str, messages: &[Message], schema: &Value) -> Result<Completion, ProviderError> {
+pub async fn chat(config: &ModelConfig, system: &str, messages: &[Message], schema: &Value, timeout: Duration) -> Result<Completion, ProviderError> {
     match config.provider.as_str() {
         "offline" => {
             let prompt = messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n");
@@ -99,7 +113,7 @@ pub async fn chat(config: &ModelConfig, system: &str, messages: &[Message], sche
             let url = format!("{}/chat/completions", config.base_url.trim_end_matches('/'));
             let mut all = vec![json!({ "role": "system", "content": system })];
             all.extend(messages.iter().map(|m| json!({ "role": m.role, "content": m.content })));
-            let mut req = client().post(url).json(&json!({
+            let mut req = client().post(url).timeout(timeout).json(&json!({
                 "model": config.model,
                 "messages": all,
                 "response_format": { "type": "json_schema", "json_schema": { "name": "response", "schema": schema } },
@@ -121,6 +135,7 @@ pub async fn chat(config: &ModelConfig, system: &str, messages: &[Message], sche
             let base = if config.base_url.trim().is_empty() { "https://api.anthropic.com" } else { config.base_url.trim_end_matches('/') };
             let req = client()
                 .post(format!("{base}/v1/messages"))
+                .timeout(timeout)
                 .header("x-api-key", config.api_key.clone().unwrap_or_default())
                 .header("anthropic-version", "2023-06-01")
                 .json(&json!({
@@ -150,14 +165,22 @@ pub async fn chat(config: &ModelConfig, system: &str, messages: &[Message], sche
 }
 
 async fn send(req: reqwest::RequestBuilder) -> Result<Value, ProviderError> {
-    let res = req.send().await.map_err(|e| ProviderError::Retryable(format!("the provider could not be reached: {e}")))?;
+    let res = req.send().await.map_err(|e| {
+        let what = if e.is_timeout() { "did not answer in time" } else { "could not be reached" };
+        ProviderError::retryable(format!("the provider {what}: {e}"))
+    })?;
     let status = res.status();
-    let text = res.text().await.map_err(|e| ProviderError::Retryable(format!("the provider's answer was cut off: {e}")))?;
+    let retry_after = res.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| engine::run::retry_after_seconds(v, chrono::Utc::now()));
+    let text = res.text().await.map_err(|e| ProviderError::retryable(format!("the provider's answer was cut off: {e}")))?;
     let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     if !status.is_success() {
         let message = body["error"]["message"].as_str().unwrap_or("no message");
         let error = format!("the provider refused the request ({status}): {message}");
-        return Err(if status.as_u16() == 429 || status.is_server_error() { ProviderError::Retryable(error) } else { ProviderError::Fatal(error) });
+        return Err(if status.as_u16() == 429 || status.is_server_error() {
+            ProviderError::Retryable { message: error, retry_after }
+        } else {
+            ProviderError::Fatal(error)
+        });
     }
     if body.is_null() {
         return Err(ProviderError::Fatal("the provider's answer is not JSON".into()));

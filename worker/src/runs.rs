@@ -390,12 +390,13 @@ impl Engine {
                 headers.push(("authorization".into(), format!("Bearer {secret}")));
             }
         }
-        // What the timeline shows: never the secret.
-        let shown_headers: Vec<Value> = headers
-            .iter()
-            .map(|(k, v)| json!([k, if secret.as_deref().is_some_and(|s| v.contains(s)) { logic::MASK.to_string() } else { v.clone() }]))
-            .collect();
-        let input = json!({ "method": method, "url": url, "headers": shown_headers, "body": body });
+        // What the timeline and errors show: never the secret, wherever it was templated.
+        let hide = |v: Value| match &secret {
+            Some(s) => logic::redact(&v, s),
+            None => v,
+        };
+        let input = hide(json!({ "method": method, "url": url, "headers": headers, "body": body }));
+        let shown_url = input["url"].as_str().unwrap_or_default().to_owned();
         let cache_key = step.deterministic.then(|| {
             let mut h = Sha256::new();
             h.update(format!("{method} {url}\n{}", body.clone().unwrap_or(Value::Null)));
@@ -435,7 +436,7 @@ impl Engine {
             let (retry, retry_after, error) = match req.send().await {
                 Ok(res) => {
                     let status = res.status();
-                    let retry_after = res.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok());
+                    let retry_after = res.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| logic::retry_after_seconds(v, Utc::now()));
                     let text = res.text().await.unwrap_or_default();
                     history.push(json!({ "attempt": attempt, "status": status.as_u16(), "ms": started.elapsed().as_millis() as u64 }));
                     if status.is_success() {
@@ -451,12 +452,12 @@ impl Engine {
                         return Ok(done);
                     }
                     let retry = status.as_u16() == 429 || status.is_server_error();
-                    (retry, retry_after, format!("{method} {url} answered {status}: {}", text.chars().take(300).collect::<String>()))
+                    (retry, retry_after, format!("{method} {shown_url} answered {status}: {}", text.chars().take(300).collect::<String>()))
                 }
                 Err(e) => {
                     let kind = if e.is_timeout() { "timed out" } else { "could not connect" };
                     history.push(json!({ "attempt": attempt, "error": kind, "ms": started.elapsed().as_millis() as u64 }));
-                    (e.is_timeout() || e.is_connect() || e.is_request(), None, format!("{method} {url} {kind}: {e}"))
+                    (e.is_timeout() || e.is_connect() || e.is_request(), None, hide(json!(format!("{method} {url} {kind}: {e}"))).as_str().unwrap_or_default().to_owned())
                 }
             };
             if !retry || attempt == max_attempts {
@@ -506,7 +507,7 @@ impl Engine {
             let mut messages = vec![Message::user(prompt.clone())];
             // One call and at most one repair per model.
             for round in 0..2 {
-                let completion = match call_with_retries(model, &system, &messages, &schema).await {
+                let completion = match call_with_retries(model, &system, &messages, &schema, step).await {
                     Ok(c) => c,
                     Err(e) => {
                         notes.push(json!({ "model": model.label, "tier": tier_used, "error": e }));
@@ -617,14 +618,20 @@ impl Engine {
 }
 
 /// Calls a model, retrying 429/5xx/network errors with backoff (3 attempts).
-async fn call_with_retries(model: &providers::ModelConfig, system: &str, messages: &[Message], schema: &Value) -> Result<providers::Completion, String> {
+/// One model call with the step's timeout (default 60 s) and retries
+/// (default 3 attempts, backoff from 0.5 s) on timeouts, 429 and 5xx,
+/// waiting at least as long as the provider's `Retry-After`.
+async fn call_with_retries(model: &providers::ModelConfig, system: &str, messages: &[Message], schema: &Value, step: &Step) -> Result<providers::Completion, String> {
+    let max_attempts = step.retry.as_ref().map(|r| r.max_attempts).unwrap_or(3).max(1);
+    let base = step.retry.as_ref().and_then(|r| r.backoff_seconds).unwrap_or(0.5);
+    let timeout = Duration::from_secs_f64(step.timeout.unwrap_or(60.0).max(0.1));
     let mut attempt = 1;
     loop {
-        match providers::chat(model, system, messages, schema).await {
+        match providers::chat(model, system, messages, schema, timeout).await {
             Ok(c) => return Ok(c),
-            Err(ProviderError::Retryable(e)) if attempt < 3 => {
-                tracing::warn!(model = %model.label, error = %e, attempt, "model call failed; retrying");
-                tokio::time::sleep(logic::backoff_delay(attempt, 0.5, rand::random::<f64>(), None)).await;
+            Err(ProviderError::Retryable { message, retry_after }) if attempt < max_attempts => {
+                tracing::warn!(model = %model.label, error = %message, attempt, "model call failed; retrying");
+                tokio::time::sleep(logic::backoff_delay(attempt, base, rand::random::<f64>(), retry_after)).await;
                 attempt += 1;
             }
             Err(e) => return Err(e.to_string()),

@@ -150,8 +150,18 @@ async fn repeating_a_delivery_makes_exactly_one_run_and_returns_the_original_run
     let a = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_a", now(), &body, &[("idempotency-key", "order-77")]).await;
     let b = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_b", now(), &body, &[("idempotency-key", "order-77")]).await;
     assert_eq!((a.status(), b.status()), (StatusCode::ACCEPTED, StatusCode::OK));
-    assert_eq!(count(&app, "SELECT count(*) FROM runs").await, 2);
-    assert_eq!(count(&app, "SELECT count(*) FROM deliveries WHERE outcome = 'duplicate'").await, 2);
+    let event = |id: &str| json!({ "specversion": "1.0", "id": id, "source": "crm://acme", "type": "lead.created", "data": fresh_lead() }).to_string();
+    let ce = [("content-type", "application/cloudevents+json")];
+    let c1 = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_c1", now(), &event("evt-9"), &ce).await;
+    let c2 = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_c2", now(), &event("evt-9"), &ce).await;
+    assert_eq!((c1.status(), c2.status()), (StatusCode::ACCEPTED, StatusCode::OK), "the same CloudEvents id under another webhook id");
+    let (c1, c2): (Value, Value) = (c1.json().await.unwrap(), c2.json().await.unwrap());
+    assert_eq!(c1["run_id"], c2["run_id"]);
+    let binary = [("ce-specversion", "1.0"), ("ce-id", "evt-9"), ("ce-source", "crm://acme"), ("ce-type", "lead.created")];
+    let c3 = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_c3", now(), &fresh_lead().to_string(), &binary).await;
+    assert_eq!(c3.status(), StatusCode::OK, "binary mode, same source and id");
+    assert_eq!(count(&app, "SELECT count(*) FROM runs").await, 3);
+    assert_eq!(count(&app, "SELECT count(*) FROM deliveries WHERE outcome = 'duplicate'").await, 4);
 }
 
 #[tokio::test]
@@ -401,6 +411,27 @@ async fn how_long_refused_records_are_kept_is_set_per_workflow_by_engineers_oper
     let stranger = app.client();
     stranger.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.test", "a long enough password").await;
     assert_eq!(stranger.call("set_exception_retention", &set("9")).await.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn refused_records_leave_the_exceptions_report_when_their_retention_ends() {
+    let mut app = TestApp::spawn().await;
+    app.settings.runs.sweep_seconds = 1;
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    for id in ["old", "new"] {
+        let res = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, id, now(), &fixture("lead.incomplete.json").to_string(), &[]).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let txn = store::db::tenant_txn(&app.db, "t_acme_plumbing").await.unwrap();
+    txn.execute_unprepared("UPDATE ingest_exceptions SET expires_at = now() - interval '1 minute' WHERE id = (SELECT id FROM ingest_exceptions ORDER BY received_at LIMIT 1)").await.unwrap();
+    txn.commit().await.unwrap();
+    app.start_worker();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while count(&app, "SELECT count(*) FROM ingest_exceptions").await > 1 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let listed: Value = app.demo_member(Role::Operations).await.call("list_exceptions", &[("slug", DEMO)]).await.json().await.unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "the expired record is gone, the other is kept");
 }
 
 #[tokio::test]

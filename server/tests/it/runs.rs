@@ -289,6 +289,11 @@ async fn api_calls_retry_on_5xx_honour_retry_after_and_deterministic_answers_are
     }
     let first_attempts: i32 = app.demo_value("SELECT attempts FROM run_steps WHERE run_id = $1 AND step_id = 'enrich'", vec![runs[0].into()]).await.unwrap();
     assert_eq!(first_attempts, 2, "a 503, then success");
+    let waited: f64 = app
+        .demo_value("SELECT extract(epoch FROM finished_at - started_at)::float8 FROM run_steps WHERE run_id = $1 AND step_id = 'enrich'", vec![runs[0].into()])
+        .await
+        .unwrap();
+    assert!(waited >= 1.0, "the retry waited the second Retry-After asked for, not the 0.1 s backoff ({waited} s)");
     let hit: bool = app.demo_value("SELECT cache_hit FROM run_steps WHERE run_id = $1 AND step_id = 'enrich'", vec![runs[1].into()]).await.unwrap();
     assert!(hit, "the second run used the cached answer");
     assert_eq!(enrichment.received_requests().await.unwrap().len(), 2, "one failure + one success; the cache answered the second run");
@@ -325,7 +330,7 @@ async fn a_message_to_an_outside_address_waits_for_approval_then_is_emailed_once
 }
 
 #[tokio::test]
-async fn a_failed_run_is_retried_from_its_failed_step_by_operations_only() {
+async fn a_failed_run_is_retried_from_its_failed_step_by_engineers_operations_and_owners_only() {
     let flaky = MockServer::start().await;
     Mock::given(matchers::path("/ok")).respond_with(ResponseTemplate::new(200).set_body_json(json!({ "ok": true }))).mount(&flaky).await;
     Mock::given(matchers::path("/down")).respond_with(ResponseTemplate::new(500)).up_to_n_times(1).mount(&flaky).await;
@@ -349,6 +354,7 @@ async fn a_failed_run_is_retried_from_its_failed_step_by_operations_only() {
     let id = run_id.to_string();
     let form = [("slug", DEMO), ("id", id.as_str())];
     assert_eq!(app.demo_member(Role::Reviewer).await.call("retry_run", &form).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.demo_member(Role::Executive).await.call("retry_run", &form).await.status(), StatusCode::FORBIDDEN);
     let stranger = app.client();
     stranger.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.test", "a long enough password").await;
     assert_eq!(stranger.call("retry_run", &form).await.status(), StatusCode::FORBIDDEN);
@@ -433,7 +439,7 @@ async fn an_api_call_sends_a_stored_secret_by_name_and_the_timeline_never_shows_
 
     publish_workflow(
         &app,
-        &format!("workflow: keyed\nversion: 1\ntrigger: {{ source: webhook, event: lead.created }}\nsteps:\n  - {{ id: enrich, type: api_call, url: '{}/company', secret: enrich_key, output: company }}\n", service.uri()),
+        &format!("workflow: keyed\nversion: 1\ntrigger: {{ source: webhook, event: lead.created }}\nsteps:\n  - {{ id: enrich, type: api_call, url: '{}/company?key={{{{ secret }}}}', secret: enrich_key, output: company }}\n", service.uri()),
     )
     .await;
     let secret = app.webhook_secret("keyed").await;
@@ -441,6 +447,125 @@ async fn an_api_call_sends_a_stored_secret_by_name_and_the_timeline_never_shows_
     let run_id: uuid::Uuid = res.json::<Value>().await.unwrap()["run_id"].as_str().unwrap().parse().unwrap();
     assert_eq!(app.wait_for_run(run_id, &["completed", "failed", "waiting_for_review"]).await, "completed");
     let detail = app.demo_member(Role::Operations).await.call("run_detail", &[("slug", DEMO), ("id", &run_id.to_string())]).await.text().await.unwrap();
-    assert!(!detail.contains("sk-enrich-123"), "the secret never reaches the timeline");
-    assert!(detail.contains("authorization"));
+    assert!(!detail.contains("sk-enrich-123"), "the secret never reaches the timeline, not even from the URL");
+    assert!(detail.contains("authorization") && detail.contains("company?key=••••"), "{detail}");
+    let sent = &service.received_requests().await.unwrap()[0];
+    assert_eq!(sent.url.query(), Some("key=sk-enrich-123"), "the service got the real key");
+}
+
+/// Sends one lead to `workflow` (signed with a fresh secret) and returns its run.
+async fn send_to(app: &TestApp, workflow: &str, lead: &Value) -> uuid::Uuid {
+    let secret = app.webhook_secret(workflow).await;
+    let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+    let res = app.signed_post(DEMO, workflow, &secret, &id, chrono::Utc::now().timestamp(), &lead.to_string(), &[]).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED, "{}", res.text().await.unwrap_or_default());
+    res.json::<Value>().await.unwrap()["run_id"].as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn api_calls_retry_after_a_timeout_and_a_429_whose_retry_after_is_a_date() {
+    let service = MockServer::start().await;
+    Mock::given(matchers::method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "late": true })).set_delay(std::time::Duration::from_secs(3)))
+        .up_to_n_times(1)
+        .mount(&service)
+        .await;
+    let at = (chrono::Utc::now() + chrono::Duration::seconds(2)).format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    Mock::given(matchers::method("GET")).respond_with(ResponseTemplate::new(429).insert_header("retry-after", at.as_str())).up_to_n_times(1).mount(&service).await;
+    Mock::given(matchers::method("GET")).respond_with(ResponseTemplate::new(200).set_body_json(json!({ "employees": 7 }))).mount(&service).await;
+    let app = TestApp::spawn_with_worker().await;
+    publish_workflow(
+        &app,
+        &format!(
+            "workflow: patient\nversion: 1\ntrigger: {{ source: webhook, event: lead.created }}\nsteps:\n  - {{ id: enrich, type: api_call, url: '{}/company', timeout: 0.5, retry: {{ max_attempts: 3, backoff_seconds: 0.05 }}, output: company }}\n",
+            service.uri()
+        ),
+    )
+    .await;
+    let run_id = send_to(&app, "patient", &fresh_lead()).await;
+    assert_eq!(app.wait_for_run(run_id, &["completed", "failed", "waiting_for_review"]).await, "completed");
+    let detail: Value = app.demo_value("SELECT detail FROM run_steps WHERE run_id = $1 AND step_id = 'enrich'", vec![run_id.into()]).await.unwrap();
+    let attempts = detail["attempts"].as_array().unwrap();
+    assert_eq!(attempts[0]["error"], "timed out");
+    assert_eq!(attempts[1]["status"], 429);
+    assert_eq!(attempts[2]["status"], 200);
+    let output: Value = app.demo_value("SELECT output FROM run_steps WHERE run_id = $1 AND step_id = 'enrich'", vec![run_id.into()]).await.unwrap();
+    assert_eq!(output["employees"], 7);
+}
+
+#[tokio::test]
+async fn a_financial_write_waits_for_a_person_when_the_policy_holds_and_runs_once_approved() {
+    let ledger = MockServer::start().await;
+    Mock::given(matchers::method("POST")).respond_with(ResponseTemplate::new(201).set_body_json(json!({ "invoice": "INV-1" }))).mount(&ledger).await;
+    let app = TestApp::spawn_with_worker().await;
+    publish_workflow(
+        &app,
+        &format!(
+            "workflow: book-deal\nversion: 1\ntrigger: {{ source: webhook, event: lead.created }}\nsteps:\n  - {{ id: book, type: api_call, method: POST, url: '{}/invoices', writes_financial_records: true, body: {{ amount: '{{{{ event.annual_contract_value }}}}' }}, output: invoice }}\napproval:\n  required_when: [ {{ annual_contract_value_above: 50000 }} ]\n",
+            ledger.uri()
+        ),
+    )
+    .await;
+    // A small deal is booked straight away; a large one waits before anything is written.
+    let small = send_to(&app, "book-deal", &small_lead()).await;
+    assert_eq!(app.wait_for_run(small, &["completed", "failed", "waiting_for_review"]).await, "completed");
+    assert_eq!(ledger.received_requests().await.unwrap().len(), 1);
+    let large = send_to(&app, "book-deal", &fresh_lead()).await;
+    assert_eq!(app.wait_for_run(large, &["completed", "failed", "waiting_for_review"]).await, "waiting_for_review");
+    let (task, reason) = open_task(&app, large).await;
+    assert_eq!(reason, "high_value");
+    assert_eq!(ledger.received_requests().await.unwrap().len(), 1, "nothing is written before a person approves");
+    app.demo_member(Role::Reviewer).await.call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "approve")]).await;
+    assert_eq!(app.wait_for_run(large, &["completed", "failed"]).await, "completed");
+    let writes = ledger.received_requests().await.unwrap();
+    assert_eq!(writes.len(), 2, "written once, after the approval");
+    assert_eq!(serde_json::from_slice::<Value>(&writes[1].body).unwrap()["amount"], "60000");
+}
+
+#[tokio::test]
+async fn the_runs_list_filters_by_workflow_status_review_and_date_for_members_who_may_see_runs() {
+    let app = TestApp::spawn_with_worker().await;
+    let waiting = app.send_lead(&app.demo_webhook_secret, &fresh_lead()).await;
+    assert_eq!(app.wait_for_run(waiting, &["waiting_for_review", "completed"]).await, "waiting_for_review");
+    publish_workflow(&app, "workflow: tiny\nversion: 1\ntrigger: { source: webhook, event: lead.created }\nsteps:\n  - { id: route, type: rules, rules: [ { when: 'true', then: 'ok' } ], output: r }\n").await;
+    let done = send_to(&app, "tiny", &fresh_lead()).await;
+    assert_eq!(app.wait_for_run(done, &["completed", "failed"]).await, "completed");
+    let ops = app.demo_member(Role::Operations).await;
+    let today = chrono::Utc::now().date_naive().to_string();
+    let tomorrow = (chrono::Utc::now().date_naive() + chrono::Days::new(1)).to_string();
+    let list = |form: Vec<(&'static str, String)>| {
+        let ops = &ops;
+        async move {
+            let mut all: Vec<(&str, String)> = vec![("slug", DEMO.into()), ("workflow", String::new()), ("status", String::new()), ("needs_review", "false".into()), ("from", String::new()), ("to", String::new())];
+            for (k, v) in form {
+                all.retain(|(key, _)| *key != k);
+                all.push((k, v));
+            }
+            let form: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let rows: Value = ops.call("list_runs", &form).await.json().await.unwrap();
+            rows.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(list(vec![]).await.len(), 2);
+    assert_eq!(list(vec![("workflow", "tiny".into())]).await, vec![done.to_string()]);
+    assert_eq!(list(vec![("status", "completed".into())]).await, vec![done.to_string()]);
+    assert_eq!(list(vec![("needs_review", "true".into())]).await, vec![waiting.to_string()]);
+    assert_eq!(list(vec![("from", today.clone()), ("to", today.clone())]).await.len(), 2);
+    assert!(list(vec![("from", tomorrow)]).await.is_empty());
+    let bad = ops.call("list_runs", &[("slug", DEMO), ("workflow", ""), ("status", "lost"), ("needs_review", "false"), ("from", "yesterday"), ("to", "")]).await;
+    let fields: Vec<String> = invalid_fields(bad).await.into_iter().map(|f| f.0).collect();
+    assert_eq!(fields[0], "status");
+
+    let form = [("slug", DEMO), ("workflow", ""), ("status", ""), ("needs_review", "false"), ("from", ""), ("to", "")];
+    assert_eq!(app.demo_member(Role::Executive).await.call("list_runs", &form).await.status(), StatusCode::FORBIDDEN);
+    let id = done.to_string();
+    assert_eq!(app.demo_member(Role::Executive).await.call("run_detail", &[("slug", DEMO), ("id", &id)]).await.status(), StatusCode::FORBIDDEN);
+    let stranger = app.client();
+    stranger.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.test", "a long enough password").await;
+    assert_eq!(stranger.call("list_runs", &form).await.status(), StatusCode::FORBIDDEN);
+    let rival_list = stranger.call("list_runs", &[("slug", "rival-plumbing"), ("workflow", ""), ("status", ""), ("needs_review", "false"), ("from", ""), ("to", "")]).await;
+    let rival_rows: Value = rival_list.json().await.unwrap();
+    assert!(rival_rows.as_array().unwrap().is_empty(), "another business sees none of these runs in its own list");
+    let res = stranger.call("run_detail", &[("slug", "rival-plumbing"), ("id", &id)]).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "nor by asking for the run under its own name");
 }

@@ -282,6 +282,8 @@ pub struct RunStepView {
     pub prompt_version: Option<i32>,
     pub cache_hit: bool,
     pub detail: String,
+    /// Drafted by the built-in offline model, not a real one.
+    pub offline: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

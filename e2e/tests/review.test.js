@@ -15,12 +15,25 @@ const MAIL_DIR = process.env.STEWARD_MAIL_DIR;
 const QUEUE = `${BASE_URL}/t/acme-plumbing/review`;
 const REVIEWER = 'reviewer@acme-plumbing.test';
 
+// The reviewer's browser; other people sign in in browsers of their own
+// (one browser holds one session cookie).
 let browser;
 before(async () => { browser = await launch({ width: 1300, height: 900 }); });
 after(async () => {
   await browser?.context.close();
   assert.deepEqual(browser?.errors ?? [], []);
 });
+
+async function as(email, work) {
+  const other = await launch({ width: 1300, height: 900 });
+  try {
+    await signIn(other.page, 'acme-plumbing', email, DEMO_PASSWORD);
+    await work(other.page);
+  } finally {
+    await other.context.close();
+  }
+  assert.deepEqual(other.errors, []);
+}
 
 async function openQueue(page, query = '') {
   await page.goto(`${QUEUE}${query}`);
@@ -79,16 +92,13 @@ test('the demo queue holds a mix of reasons, most urgent first, and an engineer 
   const filtered = await page.locator('[data-testid=queue-row] td[data-label=Why]').allTextContents();
   assert.ok(filtered.length >= 3 && filtered.every((r) => r.startsWith('error')));
 
-  const other = await browser.context.newPage();
-  await signIn(other, 'acme-plumbing', 'engineer@acme-plumbing.test', DEMO_PASSWORD);
-  const res = await other.goto(QUEUE);
-  assert.equal(res.status(), 403, 'engineers do not work the review queue');
-  await other.close();
+  await as('engineer@acme-plumbing.test', async (other) => {
+    const res = await other.goto(QUEUE);
+    assert.equal(res.status(), 403, 'engineers do not work the review queue');
+  });
 });
 
-test('operations reassigns and closes tasks in bulk and sees the queue over time', async () => {
-  const page = await browser.context.newPage();
-  await signIn(page, 'acme-plumbing', 'ops@acme-plumbing.test', DEMO_PASSWORD);
+test('operations reassigns and closes tasks in bulk and sees the queue over time', () => as('ops@acme-plumbing.test', async (page) => {
   await openQueue(page);
   const before = await openCount(page);
   const rows = page.locator('[data-testid=queue-row]');
@@ -114,12 +124,9 @@ test('operations reassigns and closes tasks in bulk and sees the queue over time
   assert.match(await page.textContent('[data-testid=per-reviewer]'), new RegExp(REVIEWER));
   await page.locator('[data-testid=queue-history]').scrollIntoViewIfNeeded();
   await page.screenshot({ path: `${process.env.E2E_ARTIFACTS ?? 'artifacts'}/31-queue-operations.png` });
-  await page.close();
-});
+}));
 
-test('an owner adds a reason code in Settings', async () => {
-  const page = await browser.context.newPage();
-  await signIn(page, 'acme-plumbing', 'owner@acme-plumbing.test', DEMO_PASSWORD);
+test('an owner adds a reason code in Settings', () => as('owner@acme-plumbing.test', async (page) => {
   await page.goto(`${BASE_URL}/t/acme-plumbing/settings`);
   await waitForHydration(page);
   await page.waitForSelector('[data-testid=reason-codes] code');
@@ -129,8 +136,7 @@ test('an owner adds a reason code in Settings', async () => {
   await page.fill('#f-code', 'wrong_price');
   await page.click('[data-testid=add-code]');
   await page.waitForSelector('[data-testid=reason-codes] code >> text=wrong_price');
-  await page.close();
-});
+}));
 
 test('a reviewer decides from the emailed link: opening it changes nothing, it works once', { skip: !MAIL_DIR && 'STEWARD_MAIL_DIR not set' }, async () => {
   const { page } = browser;
@@ -193,6 +199,7 @@ test('the reviewer clears the rest of the queue with the keyboard, editing and r
       rejected = true;
     } else if (!edited) {
       // Edit and approve: a broken edit is refused next to the field, then a good one is kept with its diff.
+      await page.click('[data-testid=edit-draft] summary');
       const draft = JSON.parse(await page.inputValue('#f-edited'));
       await page.fill('#f-edited', JSON.stringify({ ...draft, fit_score: 'very high' }));
       await page.selectOption('#f-reason', 'missing_context');

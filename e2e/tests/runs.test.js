@@ -28,6 +28,11 @@ test('the workflow page shows its webhook, creates a signing secret once, and li
   assert.match(secret, /^whsec_/);
   await page.click('text=Signed curl example');
   assert.ok((await page.textContent('[data-testid=curl-example]')).includes(secret), 'the example is signed with the new secret');
+  await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE_URL });
+  await page.click('[data-testid=copy-curl-example]');
+  await page.waitForSelector('[data-testid=copy-curl-example] >> text=Copied');
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  assert.ok(copied.includes('curl -i -X POST') && copied.includes(secret), `the copy button puts the signed example on the clipboard: ${copied}`);
   assert.ok((await page.getAttribute('[data-testid=form-link]', 'href')).endsWith('/forms/acme-plumbing/lead-intake-qualification'));
   await page.locator('[data-testid=triggers]').scrollIntoViewIfNeeded();
   await page.screenshot({ path: `${process.env.E2E_ARTIFACTS ?? 'artifacts'}/20-workflow-ways-in.png` });
@@ -81,5 +86,16 @@ test('a visitor submits the hosted form and the run shows up live with its timel
   assert.deepEqual(steps.slice(0, 3), ['normalize', 'enrich', 'summarize']);
   assert.match(await page.textContent('[data-testid=source-event]'), new RegExp(company));
   assert.ok(!(await page.textContent('[data-testid=source-event]')).includes('dana@harbordental.example'), 'the email is masked');
+  assert.ok(await page.locator('[data-testid=offline-model]').count() >= 1, 'a draft by the offline model says so');
   await shot(page, '24-run-timeline');
+
+  // The workflow page lists the delivery: accepted through the form.
+  await page.goto(WF);
+  await waitForHydration(page);
+  await page.waitForSelector('[data-testid=deliveries]');
+  const first_delivery = page.locator('[data-testid=deliveries] tbody tr').first();
+  assert.equal(await first_delivery.locator('td[data-label=Channel]').textContent(), 'form');
+  assert.match(await first_delivery.locator('td[data-label=Outcome]').textContent(), /accepted 202/);
+  await page.click('text=Embed on your site');
+  assert.match(await page.textContent('[data-testid=form-snippet]'), /<form[^>]+\/forms\/acme-plumbing\/lead-intake-qualification/);
 });

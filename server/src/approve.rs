@@ -10,8 +10,11 @@ use store::auth::{resolve_session, SESSION_COOKIE};
 use store::reviews::{self, LinkState, LinkTask, ReviewError};
 use store::state::AppState;
 
+/// `same-origin`: the token in the address never goes to another site, and
+/// the decision POST still carries an Origin for the CSRF check (with
+/// `no-referrer` browsers send `Origin: null`).
 fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
-    HttpResponse::build(status).content_type("text/html; charset=utf-8").insert_header(("cache-control", "no-store")).insert_header(("referrer-policy", "no-referrer")).body(format!(
+    HttpResponse::build(status).content_type("text/html; charset=utf-8").insert_header(("cache-control", "no-store")).insert_header(("referrer-policy", "same-origin")).body(format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta name=\"robots\" content=\"noindex\"><title>{} · Steward</title><link rel=\"stylesheet\" href=\"/pkg/steward.css\"></head>\
          <body class=\"hosted-form\"><main class=\"centered\"><div class=\"card narrow\" data-testid=\"approval-page\">{body}</div></main></body></html>",

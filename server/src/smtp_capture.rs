@@ -131,7 +131,8 @@ async fn session(socket: tokio::net::TcpStream, mailbox: Mailbox, save_to: Optio
             let mail = CapturedMail { from: std::mem::take(&mut from), to: std::mem::take(&mut to), data };
             if let Some(dir) = &save_to {
                 let _ = tokio::fs::create_dir_all(dir).await;
-                let name = format!("{}-{}.eml", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"), mail.to.join("_"));
+                // Time first so a listing sorts by arrival; the random part keeps two mails in one millisecond apart.
+                let name = format!("{}-{}-{}.eml", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"), &uuid::Uuid::new_v4().simple().to_string()[..8], mail.to.join("_"));
                 let _ = tokio::fs::write(dir.join(name), &mail.data).await;
             }
             tracing::info!(to = ?mail.to, subject = ?mail.subject(), "captured an email");

@@ -531,7 +531,7 @@ impl Engine {
                                 model: Some(model.label.clone()),
                                 prompt_version: Some(number),
                                 cache_hit: false,
-                                detail: json!({ "calls": notes, "repaired": round > 0, "fallback_model": tier_used != tier }),
+                                detail: json!({ "calls": notes, "repaired": round > 0, "fallback_model": tier_used != tier, "offline": model.provider == "offline" }),
                                 outbox: vec![],
                             });
                         }

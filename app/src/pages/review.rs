@@ -318,21 +318,25 @@ pub fn ReviewQueuePage() -> impl IntoView {
     let release = ServerAction::<ReleaseTask>::new();
     let reassign = ServerAction::<ReassignTasks>::new();
     let close = ServerAction::<CloseTasks>::new();
+    // A bulk action that was refused keeps the ticked tasks and what was typed; one that worked redraws the list.
+    let selected = RwSignal::new(Vec::<String>::new());
+    let bulk_done = RwSignal::new(0u32);
+    for worked in [Signal::derive(move || matches!(reassign.value().get(), Some(Ok(_)))), Signal::derive(move || matches!(close.value().get(), Some(Ok(_))))] {
+        Effect::new(move |_| {
+            if worked.get() {
+                selected.set(Vec::new());
+                bulk_done.update(|n| *n += 1);
+            }
+        });
+    }
     let queue = Resource::new(
-        move || (slug(), [q("priority"), q("workflow"), q("reason"), q("assignee"), q("older_than"), q("sort")], claim.version().get(), release.version().get(), reassign.version().get(), close.version().get()),
+        move || (slug(), [q("priority"), q("workflow"), q("reason"), q("assignee"), q("older_than"), q("sort")], claim.version().get(), release.version().get(), bulk_done.get()),
         |(slug, [priority, workflow, reason, assignee, older_than, sort], ..)| review_queue(slug, priority, workflow, reason, assignee, older_than, sort),
     );
     let message = Signal::derive(move || {
         [claim.value().get(), release.value().get()].into_iter().flatten().find_map(|r| r.err()).and_then(|e| e.form_message())
             .or_else(|| reassign.value().get().and_then(|r| r.err()).and_then(|e| e.form_message().or_else(|| e.field("assignee")).or_else(|| e.field("tasks"))))
             .or_else(|| close.value().get().and_then(|r| r.err()).and_then(|e| e.form_message().or_else(|| e.field("reason_code")).or_else(|| e.field("tasks"))))
-    });
-    let selected = RwSignal::new(Vec::<String>::new());
-    // The list is drawn afresh after a bulk action, with nothing ticked.
-    Effect::new(move |_| {
-        reassign.version().get();
-        close.version().get();
-        selected.set(Vec::new());
     });
     view! {
         <Title text="Review queue" />
@@ -399,11 +403,16 @@ pub fn ReviewQueuePage() -> impl IntoView {
                                                 let (slug_c, slug_r, id_c, id_r, id_s) = (slug.clone(), slug.clone(), t.id.clone(), t.id.clone(), t.id.clone());
                                                 view! {
                                                     <tr data-testid="queue-row" data-task=t.id.clone() data-priority=t.priority.clone()>
-                                                        {supervisor.then(|| view! { <td><input type="checkbox" aria-label="Select task" on:change=move |ev| {
-                                                            let on = event_target_checked(&ev);
-                                                            let id = id_s.clone();
-                                                            selected.update(|s| if on { s.push(id) } else { s.retain(|x| *x != id) });
-                                                        } /></td> })}
+                                                        {supervisor.then(|| {
+                                                            let id_k = id_s.clone();
+                                                            view! { <td><input type="checkbox" aria-label="Select task"
+                                                                prop:checked=move || selected.with(|s| s.contains(&id_k))
+                                                                on:change=move |ev| {
+                                                                    let on = event_target_checked(&ev);
+                                                                    let id = id_s.clone();
+                                                                    selected.update(|s| if on { if !s.contains(&id) { s.push(id) } } else { s.retain(|x| *x != id) });
+                                                                } /></td> }
+                                                        })}
                                                         <td data-label="Priority">{priority_badge(&t.priority)}{t.escalated.then(|| view! { <span class="badge status-failed">"escalated"</span> })}</td>
                                                         <td data-label="Workflow">{t.workflow.clone()}</td>
                                                         <td data-label="Why">{t.reason.replace('_', " ")}<div class="muted small">{t.why.clone()}</div></td>
@@ -493,6 +502,7 @@ fn QueueChart(days: Vec<QueueDayView>) -> impl IntoView {
         .collect::<Vec<_>>()
         .join(" ");
     let label_every = (days.len() / 7).max(1);
+    let last = days.len().saturating_sub(1);
     view! {
         <svg class="chart" viewBox=format!("0 0 {w} {h}") role="img" aria-label="Open review tasks per day and the age of the oldest" data-testid="queue-chart">
             <line x1=left y1=y_open(0.0) x2=w - 8.0 y2=y_open(0.0) class="axis" />
@@ -504,7 +514,7 @@ fn QueueChart(days: Vec<QueueDayView>) -> impl IntoView {
                     <rect x=x y=y_open(d.open as f64) width=bar_w height=(y_open(0.0) - y_open(d.open as f64)).max(0.0) class="bar" data-testid="queue-bar">
                         <title>{format!("{}: {} open, oldest {:.1} h", d.day, d.open, d.oldest_hours)}</title>
                     </rect>
-                    {(i % label_every == 0).then(|| view! { <text x=x + bar_w / 2.0 y=h - 6.0 class="tick" text-anchor="middle">{d.day.clone()}</text> })}
+                    {((last - i) % label_every == 0).then(|| view! { <text x=x + bar_w / 2.0 y=h - 6.0 class="tick" text-anchor="middle">{d.day.clone()}</text> })}
                 }
             }).collect_view()}
             <polyline points=line class="line" />
@@ -647,7 +657,7 @@ pub fn ReviewTaskPage() -> impl IntoView {
                                         <ul class="why" data-testid="why">{t.why.iter().map(|w| view! { <li>{w.clone()}</li> }).collect_view()}</ul>
                                         {t.escalated_at.clone().map(|at| view! { <p class="badge status-failed">{format!("escalated {at}")}</p> })}
                                         <details><summary>"Policy detail"</summary><pre class="json small">{t.detail.clone()}</pre></details>
-                                        <h2>"Draft"</h2>
+                                        <h2>"Draft"{r.steps.iter().any(|s| s.offline).then(|| view! { <super::runs::OfflineBadge /> })}</h2>
                                         <pre class="json" data-testid="draft">{t.draft.clone().unwrap_or_else(|| "(no draft)".into())}</pre>
                                         <div class="decision-form">
                                             <div class="field">
@@ -658,11 +668,14 @@ pub fn ReviewTaskPage() -> impl IntoView {
                                                 </select>
                                                 <p class="field-error" role="alert" data-testid="reason-error">{move || field_error("reason_code").get().unwrap_or_default()}</p>
                                             </div>
-                                            <div class="field">
-                                                <label for="f-edited">"Edited output (JSON, for edit and approve)"</label>
-                                                <textarea id="f-edited" rows="8" prop:value=move || edited.get() on:input=move |ev| edited.set(event_target_value(&ev))></textarea>
-                                                <p class="field-error" role="alert" data-testid="edit-error">{move || field_error("edited_output").get().unwrap_or_default()}</p>
-                                            </div>
+                                            <details class="edit-draft" data-testid="edit-draft" prop:open=move || field_error("edited_output").get().is_some()>
+                                                <summary>"Edit the draft before approving"</summary>
+                                                <div class="field">
+                                                    <label for="f-edited">"Edited output (JSON; it must still meet the response schema)"</label>
+                                                    <textarea id="f-edited" rows="10" prop:value=move || edited.get() on:input=move |ev| edited.set(event_target_value(&ev))></textarea>
+                                                    <p class="field-error" role="alert" data-testid="edit-error">{move || field_error("edited_output").get().unwrap_or_default()}</p>
+                                                </div>
+                                            </details>
                                             <div class="field"><label for="f-comment">"Comment"</label>
                                                 <input id="f-comment" prop:value=move || comment.get() on:input=move |ev| comment.set(event_target_value(&ev)) /></div>
                                             <div class="actions">

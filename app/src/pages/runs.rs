@@ -137,6 +137,7 @@ pub async fn run_detail_for(cx: &crate::ssr::Ctx, me: &store::auth::CurrentMembe
                 prompt_version: s.prompt_version,
                 cache_hit: s.cache_hit,
                 detail: serde_json::to_string_pretty(&s.detail).unwrap_or_default(),
+                offline: s.detail["offline"] == true,
             })
             .collect(),
         tasks: d
@@ -368,6 +369,7 @@ pub fn RunPage() -> impl IntoView {
                                                 {s.prompt_version.map(|v| format!("prompt v{v} · "))}
                                                 {(s.tokens_in + s.tokens_out > 0).then(|| format!("{} in / {} out tokens · {} · ", s.tokens_in, s.tokens_out, s.cost))}
                                                 {s.cache_hit.then_some("cache hit")}
+                                                {s.offline.then(|| view! { <OfflineBadge /> })}
                                             </p>
                                             {s.error.clone().map(|e| view! { <p class="form-error">{e}</p> })}
                                             <details>
@@ -402,6 +404,17 @@ pub fn RunPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// Marks a draft written by the built-in offline model.
+#[component]
+pub fn OfflineBadge() -> impl IntoView {
+    view! {
+        <span class="badge offline" data-testid="offline-model"
+            title="Written by Steward's built-in offline model: deterministic placeholder text, not an AI model's answer. Choose a model in Settings → Models.">
+            "offline model"
+        </span>
     }
 }
 

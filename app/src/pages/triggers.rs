@@ -5,6 +5,7 @@
 use crate::components::field::FormError;
 use crate::error::AppError;
 use crate::views::{DeliveryView, TriggersView};
+use crate::components::copy::CopyButton;
 use leptos::prelude::*;
 
 #[server(endpoint = "workflow_triggers")]
@@ -161,6 +162,7 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
                                     <FormError message />
                                     <details>
                                         <summary>"Signed curl example"</summary>
+                                        <CopyButton target="curl-example" />
                                         <pre class="snippet" data-testid="curl-example">{curl}</pre>
                                     </details>
                                     {t.form_url.clone().map(|form_url| view! {
@@ -168,6 +170,7 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
                                         <p><a href=form_url.clone() rel="external" target="_blank" data-testid="form-link">{form_url.clone()}</a></p>
                                         <details>
                                             <summary>"Embed on your site"</summary>
+                                            <CopyButton target="form-snippet" />
                                             <pre class="snippet" data-testid="form-snippet">{t.form_snippet.clone().unwrap_or_default()}</pre>
                                         </details>
                                     })}

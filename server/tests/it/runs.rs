@@ -160,8 +160,50 @@ async fn the_same_run_works_against_the_anthropic_messages_api() {
     let sent: Value = serde_json::from_slice(&vendor.received_requests().await.unwrap()[0].body).unwrap();
     assert_eq!(sent["tool_choice"]["name"], "respond", "structured output through a forced tool");
     assert!(sent["tools"][0]["input_schema"]["properties"]["confidence"].is_object());
+    assert_eq!(sent["model"], "vendor-model-1");
+    let prompt = sent["messages"][0]["content"].as_str().unwrap();
+    assert!(prompt.contains("Lead: Harbor Dental Group (Dana Whitfield)"), "the rendered prompt: {prompt}");
+    assert!(sent["system"].as_str().unwrap().contains("Use only facts present in the context"), "the template's rules go in the system prompt");
+    let done = steps(&app, run_id).await;
+    assert_eq!(done[2].3, draft(0.95), "the tool input is the stored output");
+    let (tokens_in, tokens_out): (i64, i64) = (
+        app.demo_value("SELECT tokens_in FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap(),
+        app.demo_value("SELECT tokens_out FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap(),
+    );
+    assert_eq!((tokens_in, tokens_out), (800, 100), "usage from the response");
     let cost: i64 = app.demo_value("SELECT cost_micros FROM runs WHERE id = $1", vec![run_id.into()]).await.unwrap();
     assert_eq!(cost, 3000, "800 × 2.50/M + 100 × 10/M");
+}
+
+#[tokio::test]
+async fn the_lead_template_with_an_approval_and_a_thank_you_runs_through_every_step_type() {
+    let vendor = MockServer::start().await;
+    Mock::given(matchers::method("POST")).respond_with(openai_answer(&draft(0.95), 900, 200)).mount(&vendor).await;
+    let app = TestApp::spawn_with_worker().await;
+    use_vendor(&app, "openai_compatible", &format!("{}/v1", vendor.uri())).await;
+    let yaml = store::bundles::GALLERY[0].bundle().workflow.replace(
+        "approval:\n",
+        "  - { id: check, type: approval, reviewers: ['reviewer@acme-plumbing.test'], output: approval }\n  - { id: thank, type: notify, to: ['{{ event.primaryContact.email }}'], subject: 'Thanks, {{ event.primaryContact.name }}', template: 'Our {{ owner_assignment.decision.owner }} team will call you.' }\napproval:\n",
+    );
+    assert!(yaml.contains("type: notify"), "the template still ends its steps before `approval:`");
+    publish_workflow(&app, &yaml).await;
+    let run_id = send_to(&app, LEAD_WORKFLOW, &small_lead()).await;
+    assert_eq!(app.wait_for_run(run_id, &["waiting_for_review", "completed", "failed"]).await, "waiting_for_review");
+    let (task, reason) = open_task(&app, run_id).await;
+    assert_eq!(reason, "approval_step", "a confident small deal passes the policy and stops at the explicit gate");
+    let to_lead = |mails: Vec<server::smtp_capture::CapturedMail>| mails.into_iter().filter(|m| m.to.iter().any(|t| t.contains("harbordental"))).collect::<Vec<_>>();
+    assert!(to_lead(app.mailbox.messages().await).is_empty());
+    app.demo_member(Role::Reviewer).await.call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "approve")]).await;
+    assert_eq!(app.wait_for_run(run_id, &["completed", "failed"]).await, "completed");
+    let kinds: Vec<String> = {
+        let txn = store::db::tenant_txn(&app.db, "t_acme_plumbing").await.unwrap();
+        let rows = txn.query_all_raw(store::db::stmt("SELECT kind FROM run_steps WHERE run_id = $1 ORDER BY step_index", vec![run_id.into()])).await.unwrap();
+        txn.commit().await.unwrap();
+        rows.into_iter().map(|r| r.try_get_by_index::<String>(0).unwrap()).collect()
+    };
+    assert_eq!(kinds, ["function", "api_call", "llm", "rules", "approval", "notify"]);
+    let mail = app.mailbox.wait_for("dana.whitfield@harbordental.example", std::time::Duration::from_secs(20)).await.expect("the thank-you is sent");
+    assert!(mail.decoded().contains("team will call you"));
 }
 
 #[tokio::test]

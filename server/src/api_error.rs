@@ -18,7 +18,7 @@ pub struct FieldProblem {
 /// Every error answer of the JSON API.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
-    /// A stable code: invalid_record, unauthorized, not_found, not_published, payload_too_large, bad_request, forbidden, rate_limited.
+    /// A stable code: invalid_record, invalid_decision, unauthorized, not_found, not_published, conflict, payload_too_large, bad_request, forbidden, rate_limited.
     pub error: String,
     pub message: String,
     /// For invalid_record and bad_request: every field and reason.
@@ -44,6 +44,12 @@ pub enum ApiError {
     TooLarge(usize),
     #[error("{0}")]
     RateLimited(String),
+    /// A review task decided already, or held by someone else.
+    #[error("{0}")]
+    Taken(String),
+    /// A decision with problems (422, every field).
+    #[error("the decision has problems")]
+    BadDecision(Vec<FieldProblem>),
     #[error("storage is unavailable")]
     Storage(String),
 }
@@ -67,6 +73,8 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Taken(_) => StatusCode::CONFLICT,
+            ApiError::BadDecision(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -81,10 +89,12 @@ impl ApiError {
             ApiError::Conflict(_) => ("not_published", vec![]),
             ApiError::TooLarge(_) => ("payload_too_large", vec![]),
             ApiError::RateLimited(_) => ("rate_limited", vec![]),
+            ApiError::Taken(_) => ("conflict", vec![]),
+            ApiError::BadDecision(f) => ("invalid_decision", f.clone()),
             ApiError::Storage(_) => ("unavailable", vec![]),
         };
         let message = match self {
-            ApiError::BadRequest(f) | ApiError::Invalid(f) => {
+            ApiError::BadRequest(f) | ApiError::Invalid(f) | ApiError::BadDecision(f) => {
                 format!("{}: {}", self, f.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("; "))
             }
             ApiError::Storage(_) => "Steward cannot store the event right now; send it again shortly.".into(),

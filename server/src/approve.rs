@@ -55,17 +55,18 @@ fn closed(state: &LinkState) -> HttpResponse {
 fn confirmation(token: &str, task: &LinkTask, preselect: &str, codes: &[String], error: Option<&str>) -> HttpResponse {
     let draft = task.draft.as_ref().map(|d| serde_json::to_string_pretty(d).unwrap_or_default()).unwrap_or_else(|| "(no draft)".into());
     let why = serde_json::to_string_pretty(&task.detail).unwrap_or_default();
+    let reasons: String = engine::review::explain(&task.reason, &task.detail).iter().map(|r| format!("<li>{}</li>", escape(r))).collect();
     let options: String = codes
         .iter()
         .map(|c| format!("<option value=\"{0}\">{1}</option>", escape(c), escape(&c.replace('_', " "))))
         .collect();
     let error = error.map(|e| format!("<p class=\"form-error\" role=\"alert\" data-testid=\"link-error\">{}</p>", escape(e))).unwrap_or_default();
-    let primary = |d: &str| if d == preselect { "button primary" } else { "button" };
+    let primary = |d: &str| if d == preselect || (d == "approve" && preselect != "reject") { "button primary" } else { "button" };
     page(
         if error.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY },
         "Review",
         &format!(
-            "<h1>Review: {}</h1><p class=\"muted\">Why a person decides: {} · for {}</p>{error}\
+            "<h1>Review: {}</h1><p class=\"muted\">{} · for {}</p><ul class=\"why\" data-testid=\"link-why\">{reasons}</ul>{error}\
              <h2>Draft</h2><pre class=\"json\" data-testid=\"link-draft\">{}</pre><details><summary>Policy detail</summary><pre class=\"json small\">{}</pre></details>\
              <form method=\"post\" action=\"/approve/{}\" class=\"stack decision-form\">\
              <div class=\"field\"><label for=\"reason_code\">Reason (needed to reject)</label><select id=\"reason_code\" name=\"reason_code\"><option value=\"\">—</option>{options}</select></div>\

@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod health;
 pub mod page_guard;
 pub mod request_log;
+pub mod review_api;
 pub mod smtp_capture;
 pub mod startup;
 pub mod telemetry;

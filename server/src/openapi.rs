@@ -9,11 +9,12 @@ use utoipa::{
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Steward", description = "Events in, runs out: webhooks (Standard Webhooks, CloudEvents 1.0), the events API and run status."),
-    paths(crate::ingest::webhook, crate::ingest::api_event, crate::ingest::run_status, crate::forms::submit_doc),
-    components(schemas(crate::ingest::AcceptedEvent, crate::ingest::RunStatus, crate::ingest::StepStatus, crate::api_error::ErrorBody, crate::api_error::FieldProblem)),
+    info(title = "Steward", description = "Events in, runs out: webhooks (Standard Webhooks, CloudEvents 1.0), the events API, run status and review decisions."),
+    paths(crate::ingest::webhook, crate::ingest::api_event, crate::ingest::run_status, crate::forms::submit_doc, crate::review_api::decide),
+    components(schemas(crate::ingest::AcceptedEvent, crate::ingest::RunStatus, crate::ingest::StepStatus, crate::api_error::ErrorBody, crate::api_error::FieldProblem,
+        crate::review_api::DecisionRequest, crate::review_api::DecisionTaken)),
     modifiers(&SessionCookie),
-    tags((name = "ingestion", description = "Sending events to a workflow"), (name = "runs", description = "What became of them"))
+    tags((name = "ingestion", description = "Sending events to a workflow"), (name = "runs", description = "What became of them"), (name = "review", description = "A person's decision on a review task"))
 )]
 pub struct ApiDoc;
 

@@ -366,3 +366,46 @@ async fn every_review_server_function_refuses_other_businesses_and_members_witho
     let status: String = app.demo_value("SELECT status FROM review_tasks WHERE id = $1::uuid", vec![task.into()]).await.unwrap();
     assert_eq!(status, "open", "nothing was changed by anyone refused");
 }
+
+#[tokio::test]
+async fn the_decision_api_takes_json_answers_with_every_problem_and_resumes_the_run() {
+    let app = TestApp::spawn_with_worker().await;
+    let (run_id, task) = waiting_task(&app).await;
+    let url = format!("{}/api/v1/t/{DEMO}/review-tasks/{task}/decision", app.base);
+    let post = |client: &Client, body: Value| {
+        let req = client.http.post(&url).header("origin", &app.base).json(&body);
+        async move { req.send().await.unwrap() }
+    };
+    let reviewer = app.demo_member(Role::Reviewer).await;
+    let res = post(&reviewer, json!({ "decision": "edit_and_approve", "edited_output": { "fit_score": 250 } })).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_decision");
+    let fields: Vec<&str> = body["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["reason_code"], "first the missing reason code");
+    let res = post(&reviewer, json!({ "decision": "edit_and_approve", "edited_output": { "fit_score": 250 }, "reason_code": "wrong_facts" })).await;
+    let body: Value = res.json().await.unwrap();
+    assert!(body["fields"].as_array().unwrap().iter().all(|f| f["field"] == "edited_output") && body["fields"].as_array().unwrap().len() >= 2, "then every schema problem: {body}");
+    let res = reviewer.http.post(&url).header("origin", &app.base).header("content-type", "application/json").body("{ not json").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+
+    // Refused: not signed in, another business, a role that does not decide.
+    assert_eq!(post(&app.client(), json!({ "decision": "approve" })).await.status(), StatusCode::UNAUTHORIZED);
+    let stranger = app.client();
+    stranger.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.test", "a long enough password").await;
+    assert_eq!(post(&stranger, json!({ "decision": "approve" })).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(post(&app.demo_member(Role::Engineer).await, json!({ "decision": "approve" })).await.status(), StatusCode::FORBIDDEN);
+    let status: String = app.demo_value("SELECT status FROM review_tasks WHERE id = $1::uuid", vec![task.clone().into()]).await.unwrap();
+    assert_eq!(status, "open");
+
+    let res = post(&reviewer, json!({ "decision": "approve", "comment": "looks right" })).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!((body["run_id"].as_str().unwrap(), body["run_status"].as_str().unwrap()), (run_id.to_string().as_str(), "queued"));
+    assert_eq!(app.wait_for_run(run_id, &["completed", "failed"]).await, "completed");
+    let again = post(&reviewer, json!({ "decision": "reject", "reason_code": "tone" })).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    assert!(again.text().await.unwrap().contains("reviewer@acme-plumbing.test already decided"));
+    let doc: Value = reqwest::get(format!("{}/api/openapi.json", app.base)).await.unwrap().json().await.unwrap();
+    assert!(doc["paths"]["/api/v1/t/{business}/review-tasks/{task}/decision"]["post"].is_object(), "described in the OpenAPI document");
+}

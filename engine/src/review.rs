@@ -92,6 +92,39 @@ pub fn agreement(tasks: &[Decided]) -> Agreement {
     }
 }
 
+/// The review queue at the end of one day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueDay {
+    pub day: chrono::NaiveDate,
+    /// Tasks open at the day's end (at `now` for today).
+    pub open: usize,
+    /// Age of the oldest of them, in minutes (0 with none open).
+    pub oldest_minutes: f64,
+}
+
+/// Queue size and oldest age at the end of each of the `days` days up to
+/// `now`'s day (UTC), from each task's (created, decided) times.
+pub fn queue_by_day(tasks: &[(chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>)], now: chrono::DateTime<chrono::Utc>, days: u32) -> Vec<QueueDay> {
+    let today = now.date_naive();
+    (0..days.max(1))
+        .rev()
+        .map(|back| {
+            let day = today - chrono::Days::new(back as u64);
+            let end = day.succ_opt().map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()).unwrap_or(now).min(now);
+            let mut open = 0;
+            let mut oldest: Option<chrono::DateTime<chrono::Utc>> = None;
+            for (created, decided) in tasks {
+                if *created < end && decided.is_none_or(|d| d >= end) {
+                    open += 1;
+                    oldest = Some(oldest.map_or(*created, |o| o.min(*created)));
+                }
+            }
+            let oldest_minutes = oldest.map(|o| (end - o).num_seconds() as f64 / 60.0).unwrap_or(0.0);
+            QueueDay { day, open, oldest_minutes }
+        })
+        .collect()
+}
+
 /// One field a reviewer changed in a draft (a dotted path; `before` or
 /// `after` is null where the field was added or removed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -208,5 +241,24 @@ mod tests {
         assert_eq!(explain("low_confidence", &detail), ["Confidence 0.62 is below 0.78.", "annual contract value 60000 is above 50000."]);
         let failed = serde_json::json!({ "step": "enrich", "error": "GET … answered 503" });
         assert_eq!(explain("error", &failed), ["Step enrich failed: GET … answered 503"]);
+    }
+
+    #[test]
+    fn the_queue_per_day_counts_what_was_open_at_each_days_end() {
+        let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&chrono::Utc);
+        let now = at("2026-12-03T12:00:00Z");
+        let tasks = [
+            (at("2026-12-01T09:00:00Z"), Some(at("2026-12-02T10:00:00Z"))), // open at the end of Dec 1 only
+            (at("2026-12-02T23:00:00Z"), None),                              // open since late Dec 2
+            (at("2026-12-03T11:00:00Z"), None),                              // opened today
+        ];
+        let days = queue_by_day(&tasks, now, 4);
+        let open: Vec<usize> = days.iter().map(|d| d.open).collect();
+        assert_eq!(open, [0, 1, 1, 2]);
+        assert_eq!(days[0].day.to_string(), "2026-11-30");
+        assert_eq!(days[1].oldest_minutes, 15.0 * 60.0, "Dec 1 09:00 to midnight");
+        assert_eq!(days[2].oldest_minutes, 60.0, "Dec 2 23:00 to midnight");
+        assert_eq!(days[3].oldest_minutes, 13.0 * 60.0, "today counts to now");
+        assert_eq!(queue_by_day(&[], now, 2).iter().map(|d| d.open).sum::<usize>(), 0);
     }
 }

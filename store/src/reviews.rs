@@ -417,31 +417,22 @@ pub async fn neighbours(db: &DatabaseConnection, schema: &str, task_id: Uuid) ->
     Ok((here.map(|h| rows.swap_remove(h)), next))
 }
 
-/// The queue on one day: open tasks at the day's end and the age of the oldest.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QueueDay {
-    pub day: chrono::NaiveDate,
-    pub open: i64,
-    pub oldest_minutes: f64,
-}
-
-/// Queue size and age at the end of each of the last `days` days (today so far last).
-pub async fn history(db: &DatabaseConnection, schema: &str, days: i32) -> Result<Vec<QueueDay>, DbErr> {
+/// Queue size and oldest age at the end of each of the last `days` days
+/// (today so far last): the tasks open in that window are read, the days
+/// counted by `engine::review::queue_by_day`.
+pub async fn history(db: &DatabaseConnection, schema: &str, days: u32) -> Result<Vec<engine::review::QueueDay>, DbErr> {
     let txn = tenant_txn(db, schema).await?;
     let rows = txn
         .query_all_raw(stmt(
-            "SELECT d::date, count(t.id), coalesce(max(extract(epoch FROM least(d + interval '1 day', now()) - t.created_at) / 60), 0)::float8
-               FROM generate_series((current_date - ($1::int - 1))::timestamptz, current_date::timestamptz, interval '1 day') AS d
-               LEFT JOIN review_tasks t ON t.created_at < least(d + interval '1 day', now())
-                                       AND (t.decided_at IS NULL OR t.decided_at >= least(d + interval '1 day', now()))
-              GROUP BY d ORDER BY d",
-            vec![days.max(1).into()],
+            "SELECT created_at, decided_at FROM review_tasks
+              WHERE status = 'open' OR decided_at >= current_date - $1::int",
+            vec![(days as i32).into()],
         ))
         .await?;
     txn.commit().await?;
-    rows.into_iter()
-        .map(|r| Ok(QueueDay { day: r.try_get_by_index(0)?, open: r.try_get_by_index(1)?, oldest_minutes: r.try_get_by_index(2)? }))
-        .collect()
+    let spans: Vec<(DateTimeUtc, Option<DateTimeUtc>)> =
+        rows.into_iter().map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?))).collect::<Result<_, DbErr>>()?;
+    Ok(engine::review::queue_by_day(&spans, chrono::Utc::now(), days))
 }
 
 /// Takes a task so nobody else works it. A task someone else holds is refused with who.

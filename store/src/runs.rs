@@ -177,16 +177,7 @@ pub async fn finish_step(
         return Ok(None);
     }
     write_step(&txn, run_id, record).await?;
-    let mut ids = Vec::new();
-    for mail in outbox {
-        let id = Uuid::new_v4();
-        txn.execute_raw(stmt(
-            "INSERT INTO outbox (id, run_id, recipient, subject, text_body, html_body) VALUES ($1, $2, $3, $4, $5, $6)",
-            vec![id.into(), run_id.into(), mail.to.clone().into(), mail.subject.clone().into(), mail.text.clone().into(), mail.html.clone().into()],
-        ))
-        .await?;
-        ids.push(id);
-    }
+    let ids = insert_outbox(&txn, Some(run_id), outbox).await?;
     txn.execute_raw(stmt(
         "UPDATE runs SET context = $2, next_step = $3, tokens_in = tokens_in + $4, tokens_out = tokens_out + $5,
                 cost_micros = cost_micros + $6, updated_at = now() WHERE id = $1",
@@ -308,6 +299,13 @@ pub async fn finish_run(
 /// Writes mail to the outbox outside a step (review emails, escalations); returns the ids.
 pub async fn add_to_outbox(db: &DatabaseConnection, schema: &str, run_id: Option<Uuid>, mails: &[OutboxEmail]) -> Result<Vec<Uuid>, DbErr> {
     let txn = tenant_txn(db, schema).await?;
+    let ids = insert_outbox(&txn, run_id, mails).await?;
+    txn.commit().await?;
+    Ok(ids)
+}
+
+/// Writes mail to the outbox inside `txn`; returns the ids.
+async fn insert_outbox(txn: &DatabaseTransaction, run_id: Option<Uuid>, mails: &[OutboxEmail]) -> Result<Vec<Uuid>, DbErr> {
     let mut ids = Vec::new();
     for mail in mails {
         let id = Uuid::new_v4();
@@ -318,7 +316,6 @@ pub async fn add_to_outbox(db: &DatabaseConnection, schema: &str, run_id: Option
         .await?;
         ids.push(id);
     }
-    txn.commit().await?;
     Ok(ids)
 }
 

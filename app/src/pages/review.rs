@@ -164,7 +164,7 @@ pub async fn review_queue(
         by_reviewer: measures.by_reviewer.iter().map(|(w, a)| backend::rate(w.clone(), a)).collect(),
         history: history
             .iter()
-            .map(|d| QueueDayView { day: d.day.format("%b %-d").to_string(), open: d.open, oldest_hours: d.oldest_minutes / 60.0 })
+            .map(|d| QueueDayView { day: d.day.format("%b %-d").to_string(), open: d.open as i64, oldest_hours: d.oldest_minutes / 60.0 })
             .collect(),
         supervisor,
         reason_codes: store::reviews::reason_codes(db, &me.schema_name).await.map_err(|e| cx.internal("reading reason codes", e))?,

@@ -172,13 +172,19 @@ async fn tampered_expired_decided_and_foreign_links_say_which_and_change_nothing
 
     // An expired link.
     let (_run2, task2) = waiting_task(&app).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let link2 = loop {
+        let mails = app.mailbox.messages().await;
+        if let Some(mail) = mails.iter().rev().find(|m| m.decoded().contains(&task2)) {
+            break mail.link_starting_with(&format!("{}/approve/", app.base)).unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "the second task's email arrives");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // The link's row is written before its email: expire it now.
     let txn = store::db::tenant_txn(&app.db, "t_acme_plumbing").await.unwrap();
     txn.execute_unprepared(&format!("UPDATE approval_links SET expires_at = now() - interval '1 minute' WHERE task_id = '{task2}'")).await.unwrap();
     txn.commit().await.unwrap();
-    let mails = app.mailbox.messages().await;
-    let newest = mails.iter().rev().find(|m| m.decoded().contains(&task2)).expect("the second task's email");
-    let link2 = newest.link_starting_with(&format!("{}/approve/", app.base)).unwrap();
     let res = http.get(&link2).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::GONE);
     assert!(res.text().await.unwrap().contains("expired"));
@@ -245,9 +251,17 @@ async fn the_demo_inbox_fills_the_queue_with_high_value_low_confidence_and_faile
     let failed = queue["tasks"].as_array().unwrap().iter().find(|t| t["reason"] == "error").unwrap();
     assert!(failed["why"].as_str().unwrap().starts_with("Step enrich failed"), "{}", failed["why"]);
     // Every task was emailed to the reviewer with its own link.
-    let mails = app.mailbox.messages().await;
-    let to_reviewer = mails.iter().filter(|m| m.to.iter().any(|t| t == "reviewer@acme-plumbing.test")).count();
-    assert_eq!(to_reviewer as u64, queue["open"].as_u64().unwrap());
+    let open = queue["open"].as_u64().unwrap() as usize;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut to_reviewer = 0;
+    while std::time::Instant::now() < deadline {
+        to_reviewer = app.mailbox.messages().await.iter().filter(|m| m.to.iter().any(|t| t == "reviewer@acme-plumbing.test")).count();
+        if to_reviewer >= open {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(to_reviewer, open, "one email per task");
 }
 
 #[tokio::test]

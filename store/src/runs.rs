@@ -218,8 +218,8 @@ impl NewReviewTask {
     }
 }
 
-/// Stops the run for a person: records the step (if any), opens the task
-/// and releases the lease. Returns the task id.
+/// Stops the run for a person: records the step (if any) and what it
+/// spent, opens the task and releases the lease. Returns the task id.
 pub async fn wait_for_review(
     db: &DatabaseConnection,
     schema: &str,
@@ -235,6 +235,12 @@ pub async fn wait_for_review(
     }
     if let Some(record) = record {
         write_step(&txn, run_id, record).await?;
+        // What a failed step spent is counted with the stop, not after it.
+        txn.execute_raw(stmt(
+            "UPDATE runs SET tokens_in = tokens_in + $2, tokens_out = tokens_out + $3, cost_micros = cost_micros + $4 WHERE id = $1",
+            vec![run_id.into(), record.tokens_in.into(), record.tokens_out.into(), record.cost_micros.into()],
+        ))
+        .await?;
     }
     let id = Uuid::new_v4();
     txn.execute_raw(stmt(

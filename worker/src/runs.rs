@@ -267,17 +267,8 @@ impl Engine {
             return Ok(());
         }
         let task = NewReviewTask::new(record.index, ReviewReason::Error.as_str(), json!({ "step": step.id, "error": failed.error }), step.output.clone(), None);
-        let tokens = (record.tokens_in, record.tokens_out, record.cost_micros);
         let index = record.index;
-        if self.wait_for_person(x, Some(&record), task, index).await? && tokens != (0, 0, 0) {
-            let txn = tenant_txn(&self.db, x.schema).await?;
-            txn.execute_raw(stmt(
-                "UPDATE runs SET tokens_in = tokens_in + $2, tokens_out = tokens_out + $3, cost_micros = cost_micros + $4 WHERE id = $1",
-                vec![x.run.id.into(), tokens.0.into(), tokens.1.into(), tokens.2.into()],
-            ))
-            .await?;
-            txn.commit().await?;
-        }
+        self.wait_for_person(x, Some(&record), task, index).await?;
         Ok(())
     }
 

@@ -3,15 +3,12 @@
 //! outbox, then handed to the mail queue.
 
 use crate::runs::Engine;
+use engine::form::escape;
 use sea_orm::{prelude::*, ConnectionTrait};
 use serde_json::Value;
 use store::db::stmt;
 use store::jobs::RunJob;
 use store::runs::{NewReviewTask, OutboxEmail};
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
 
 /// The draft as a short, readable summary (first fields, long text cut).
 pub fn draft_summary(draft: Option<&Value>) -> String {

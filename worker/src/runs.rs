@@ -583,7 +583,7 @@ impl Engine {
                 serde_json::to_string_pretty(&draft.unwrap_or(Value::Null)).unwrap_or_default()
             }
         };
-        let html = format!("<pre style=\"font-family:system-ui,sans-serif;white-space:pre-wrap\">{}</pre>", html_escape(&text));
+        let html = format!("<pre style=\"font-family:system-ui,sans-serif;white-space:pre-wrap\">{}</pre>", engine::form::escape(&text));
         let outbox = to.iter().map(|r| OutboxEmail { to: r.clone(), subject: subject.clone(), text: text.clone(), html: html.clone() }).collect();
         let mut done = Done::output(json!({ "sent_to": to, "subject": subject }), json!({ "to": step.to, "subject": subject_template }));
         done.outbox = outbox;
@@ -652,6 +652,3 @@ fn review_task(step_index: i32, hits: &[PolicyHit], output_name: Option<String>,
     NewReviewTask::new(step_index, hits[0].reason.as_str(), json!({ "policy": hits }), output_name, draft)
 }
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}

@@ -10,8 +10,6 @@ use engine::{FieldError, Role};
 use sea_orm::{prelude::*, DatabaseConnection};
 use serde_json::{json, Value};
 
-/// Reason codes every business starts with; owners change the list in Settings.
-pub const DEFAULT_REASON_CODES: [&str; 6] = ["wrong_facts", "tone", "missing_context", "policy", "duplicate", "stale"];
 pub const DECISIONS: [&str; 3] = ["approve", "edit_and_approve", "reject"];
 
 #[derive(Debug, thiserror::Error)]

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod email;
 pub mod field_error;
+pub mod money;
 pub mod password;
 pub mod role;
 pub mod signup;
@@ -14,6 +15,8 @@ pub mod tenant;
 
 #[cfg(feature = "contracts")]
 pub mod cel;
+#[cfg(feature = "contracts")]
+pub mod cost;
 #[cfg(feature = "contracts")]
 pub mod data_contract;
 #[cfg(feature = "contracts")]

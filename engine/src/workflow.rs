@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const STEP_TYPES: [&str; 6] = ["function", "api_call", "llm", "rules", "approval", "notify"];
 pub const FALLBACKS: [&str; 3] = ["assign_to_human_queue", "fail", "retry_then_human"];
 pub const MODEL_TIERS: [&str; 3] = ["small", "premium", "auto"];
+pub const PRIORITIES: [&str; 3] = ["low", "normal", "high"];
 pub const FUNCTIONS: [&str; 6] = ["normalize", "map", "rename", "pick", "compute", "value_score"];
 pub const HIT_POLICIES: [&str; 2] = ["first", "collect"];
 /// Names that are pages of the workflow section, not workflows.
@@ -29,6 +30,9 @@ pub struct WorkflowContract {
     pub fallback: Option<Fallback>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<ReviewPolicy>,
+    /// low, normal (default) or high; model routing rules can read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<String>,
 }
 
 /// How long a person has to decide, and what happens when nobody does.
@@ -148,11 +152,18 @@ pub struct Step {
     pub cache_ttl: Option<u64>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub writes_financial_records: bool,
+    /// What one call costs (e.g. `0.002`), counted as enrichment unless the cache answered.
+    #[serde(default, deserialize_with = "optional_text_or_number", skip_serializing_if = "Option::is_none")]
+    pub price_per_call: Option<String>,
     // llm
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_template: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// With `model: auto`: a CEL rule over the context, `input_size`, `value`
+    /// and `priority` giving `'small'` or `'premium'` (or true for premium).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
     /// The tier to try when the primary model fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_model: Option<String>,
@@ -208,6 +219,10 @@ pub enum ApprovalCondition {
     FieldAbove { field: String, value: f64 },
     FieldBelow { field: String, value: f64 },
     Expression(String),
+}
+
+fn optional_text_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    text_or_number(d).map(Some)
 }
 
 fn text_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -447,6 +462,30 @@ impl WorkflowContract {
                     issues.push(IssueKind::InvalidValue, pos, format!("model tier '{model}' is not one of: {}", MODEL_TIERS.join(", ")));
                 }
             }
+            if let Some(rule) = &step.route {
+                if step.model.as_deref() != Some("auto") {
+                    let pos = at(issues, "route");
+                    issues.push(IssueKind::InvalidValue, pos, "a routing rule needs `model: auto` on the same step");
+                } else if let Some(err) = crate::cel::parse_error(rule) {
+                    let pos = at(issues, "route");
+                    issues.push(IssueKind::InvalidCel, pos, format!("the routing rule does not parse: {err}"));
+                }
+            }
+            if let Some(price) = &step.price_per_call {
+                if crate::money::parse(price).is_none() {
+                    let pos = at(issues, "price_per_call");
+                    issues.push(IssueKind::InvalidValue, pos, format!("price_per_call '{price}' must be an amount with at most six decimals, e.g. 0.002"));
+                } else if step.kind != "api_call" {
+                    let pos = at(issues, "price_per_call");
+                    issues.push(IssueKind::InvalidValue, pos, "price_per_call belongs on an api_call step");
+                }
+            }
+        }
+        if let Some(priority) = &self.priority {
+            if !PRIORITIES.contains(&priority.as_str()) {
+                let pos = issues.map.value_of(top(issues, "priority"), "priority").unwrap_or(issues.map.start_of(whole));
+                issues.push(IssueKind::InvalidValue, pos, format!("priority '{priority}' is not one of: low, normal, high"));
+            }
         }
         if let Some(approval) = &self.approval {
             let block = top(issues, "approval");
@@ -610,6 +649,26 @@ fallback: { on_error: assign_to_human_queue }
         );
         assert_eq!(c.fallback.unwrap().on_error, "assign_to_human_queue");
         assert!(!WorkflowContract::parse(SEED, &catalog()).unwrap().requires_four_eyes(&catalog()));
+    }
+
+    #[test]
+    fn cost_fields_routing_rules_prices_and_priority_are_checked() {
+        let src = SEED
+            .replace("type: llm, prompt_template", "type: llm, model: auto, route: \"value > 50000.0 ? 'premium' : 'small'\", prompt_template")
+            .replace("type: api_call, output", "type: api_call, price_per_call: 0.002, output")
+            .replace("fallback:", "priority: high\nfallback:");
+        let c = WorkflowContract::parse(&src, &catalog()).unwrap();
+        assert_eq!(c.steps[1].price_per_call.as_deref(), Some("0.002"), "a YAML number keeps its decimal text");
+        assert_eq!(c.steps[2].route.as_deref(), Some("value > 50000.0 ? 'premium' : 'small'"));
+        assert_eq!(c.priority.as_deref(), Some("high"));
+        let i = only(&SEED.replace("type: llm, prompt_template", "type: llm, route: 'true', prompt_template"), IssueKind::InvalidValue);
+        assert!(i.message.contains("model: auto"), "{}", i.message);
+        let i = only(&SEED.replace("type: llm, prompt_template", "type: llm, model: auto, route: 'value >', prompt_template"), IssueKind::InvalidCel);
+        assert_eq!(i.line, 7);
+        let i = only(&SEED.replace("type: api_call, output", "type: api_call, price_per_call: -3, output"), IssueKind::InvalidValue);
+        assert!(i.message.contains("price_per_call"), "{}", i.message);
+        let i = only(&SEED.replace("fallback:", "priority: urgent\nfallback:"), IssueKind::InvalidValue);
+        assert!(i.message.contains("low, normal, high"), "{}", i.message);
     }
 
     #[test]

@@ -64,18 +64,6 @@ pub struct NewModel {
     pub api_key: String,
 }
 
-/// "0.15" → 150000 millionths; exact decimal parsing, no floating point.
-pub fn parse_price(text: &str) -> Option<i64> {
-    let t = text.trim();
-    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
-    if whole.is_empty() && frac.is_empty() || frac.len() > 6 || !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
-    let frac: i64 = format!("{frac:0<6}").parse().ok()?;
-    whole.checked_mul(1_000_000)?.checked_add(frac)
-}
-
 pub async fn add(db: &DatabaseConnection, settings: &Settings, member: &CurrentMember, new: &NewModel) -> Result<Uuid, ModelError> {
     let mut errors = Vec::new();
     if !PROVIDERS.contains(&new.provider.as_str()) {
@@ -93,8 +81,8 @@ pub async fn add(db: &DatabaseConnection, settings: &Settings, member: &CurrentM
     if new.provider != "offline" && new.api_key.trim().is_empty() && new.provider != "openai_compatible" {
         errors.push(FieldError::new("api_key", "Anthropic needs an API key."));
     }
-    let input = parse_price(&new.input_price);
-    let output = parse_price(&new.output_price);
+    let input = engine::money::parse(&new.input_price);
+    let output = engine::money::parse(&new.output_price);
     if input.is_none() {
         errors.push(FieldError::new("input_price", "Enter the price per million input tokens, e.g. 0.15."));
     }
@@ -176,19 +164,6 @@ pub async fn provider_key(db: &DatabaseConnection, settings: &Settings, member: 
         let ct: Option<Vec<u8>> = r.try_get_by_index(1).ok()?;
         secrets::decrypt(settings, &nonce?, &ct?)
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn prices_parse_exactly_into_millionths() {
-        assert_eq!(super::parse_price("0.15"), Some(150_000));
-        assert_eq!(super::parse_price("3"), Some(3_000_000));
-        assert_eq!(super::parse_price(".000001"), Some(1));
-        assert_eq!(super::parse_price("1.2345678"), None);
-        assert_eq!(super::parse_price("-1"), None);
-        assert_eq!(super::parse_price("abc"), None);
-    }
 }
 
 /// The model a tier uses, with its key decrypted, for a provider call.

@@ -212,7 +212,7 @@ pub struct TryResult {
     pub tokens_in: u64,
     pub tokens_out: u64,
     /// Estimated cost in millionths of the currency unit (the offline model is free).
-    pub cost_micros: u64,
+    pub cost_micros: i64,
     pub model: String,
 }
 

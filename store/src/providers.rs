@@ -33,10 +33,8 @@ pub struct Completion {
 }
 
 /// tokens × price per million, rounded half up to whole millionths.
-pub fn cost_micros(config: &ModelConfig, tokens_in: u64, tokens_out: u64) -> u64 {
-    let total = tokens_in as u128 * config.input_micros_per_million.max(0) as u128
-        + tokens_out as u128 * config.output_micros_per_million.max(0) as u128;
-    ((total + 500_000) / 1_000_000) as u64
+pub fn cost_micros(config: &ModelConfig, tokens_in: u64, tokens_out: u64) -> i64 {
+    engine::cost::model(tokens_in as i64, tokens_out as i64, config.input_micros_per_million, config.output_micros_per_million)
 }
 
 /// One client for every provider call, so connections are reused; each
@@ -188,24 +186,3 @@ async fn send(req: reqwest::RequestBuilder) -> Result<Value, ProviderError> {
     Ok(body)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cost_is_tokens_times_price_in_whole_millionths() {
-        let c = ModelConfig {
-            provider: "openai_compatible".into(),
-            label: "x".into(),
-            base_url: String::new(),
-            model: "m".into(),
-            api_key: None,
-            input_micros_per_million: 150_000,
-            output_micros_per_million: 600_000,
-        };
-        // 1000 × 0.15/M + 500 × 0.60/M = 0.00015 + 0.0003 = 450 millionths.
-        assert_eq!(cost_micros(&c, 1000, 500), 450);
-        assert_eq!(cost_micros(&c, 3, 0), 0, "0.45 millionths rounds down");
-        assert_eq!(cost_micros(&c, 4, 0), 1, "0.6 millionths rounds up");
-    }
-}

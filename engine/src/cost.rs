@@ -424,6 +424,34 @@ pub fn retry_spike(recent: RetryWindow, trailing: RetryWindow) -> Option<Alarm> 
     })
 }
 
+/// Every condition the cost watch judges for a workflow, and those that hold:
+/// deviations and the cap need a budget; retry spikes do not.
+pub fn watch(budget: Option<&Budget>, month: &MonthToDate, forecast: Micros, recent: RetryWindow, trailing: RetryWindow) -> (Vec<Condition>, Vec<Alarm>) {
+    let mut evaluated = vec![Condition::RetryRate];
+    let mut firing = Vec::new();
+    if let Some(b) = budget {
+        evaluated.extend([Condition::CostPerRun, Condition::ProjectedSpend, Condition::BudgetCap]);
+        firing.extend(deviations(b, month));
+        if let Verdict::AtCap(action) = before_run(b, month.spent, forecast) {
+            firing.push(Alarm {
+                condition: Condition::BudgetCap,
+                message: format!(
+                    "This month's spend ({}) and the next run's forecast ({}) pass the cap of {} ({} runs × {} plus {}%). At the cap: {}.",
+                    money::format(month.spent),
+                    money::format(forecast),
+                    money::format(b.cap()),
+                    b.expected_runs,
+                    money::format(b.target_per_run),
+                    b.overage_pct,
+                    action.label().to_lowercase()
+                ),
+            });
+        }
+    }
+    firing.extend(retry_spike(recent, trailing));
+    (evaluated, firing)
+}
+
 /// What a routing rule may read besides the run's context.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RouteFacts {
@@ -589,6 +617,20 @@ mod tests {
         assert!(deviations(&b, &early).is_empty(), "no projection from the first hour");
         let loose = Budget { deviation_pct: 50, ..b };
         assert!(deviations(&loose, &month(4, 2_800_000)).is_empty(), "the threshold is the workflow's own");
+    }
+
+    #[test]
+    fn the_watch_judges_budget_conditions_only_with_a_budget() {
+        let quiet = RetryWindow::default();
+        let month = MonthToDate { runs: 4, spent: 54_800_000, elapsed_seconds: 3600, month_seconds: 30 * 86400 };
+        let (evaluated, firing) = watch(None, &month, 500_000, quiet, quiet);
+        assert_eq!((evaluated, firing), (vec![Condition::RetryRate], vec![]));
+        let b = budget(CapAction::Pause);
+        let (evaluated, firing) = watch(Some(&b), &month, 500_000, quiet, quiet);
+        assert_eq!(evaluated.len(), 4);
+        let conditions: Vec<Condition> = firing.iter().map(|a| a.condition).collect();
+        assert_eq!(conditions, [Condition::CostPerRun, Condition::BudgetCap]);
+        assert!(firing[1].message.contains("pass the cap of 55.00 (100 runs × 0.5000 plus 10%). At the cap: pause new runs"), "{}", firing[1].message);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod bundles;
 pub mod config;
+pub mod costs;
 pub mod data_contracts;
 pub mod db;
 pub mod entities;

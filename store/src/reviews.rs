@@ -107,7 +107,7 @@ pub async fn decide_as(
     let row = txn
         .query_one_raw(stmt(
             "SELECT t.run_id, t.step_index, t.reason, t.output_name, t.status, t.decided_by, t.decision, t.decided_at,
-                    r.context, r.pinned, v.contract, r.status, t.claimed_by, t.draft
+                    r.context, r.pinned, v.contract, r.status, t.claimed_by, t.draft, t.claimed_at
                FROM review_tasks t JOIN runs r ON r.id = t.run_id
                JOIN workflow_versions v ON v.workflow_id = r.workflow_id AND v.number = r.workflow_version
               WHERE t.id = $1 FOR UPDATE OF t, r",
@@ -173,6 +173,14 @@ pub async fn decide_as(
         ],
     ))
     .await?;
+    // The reviewer's time is a cost of the run: claim to decision at the reviewer hourly rate.
+    if !actor.email.starts_with("steward (") {
+        let claimed_at: Option<DateTimeUtc> = row.try_get_by_index(14)?;
+        let seconds = engine::cost::review_seconds(claimed_at, chrono::Utc::now());
+        let rate = crate::costs::rates_in(&txn).await?.reviewer_hourly;
+        let line = crate::costs::CostLine::new("review", Some(step_index), engine::cost::review(seconds, rate), seconds, actor.email.clone());
+        crate::costs::add_lines(&txn, run_id, &[line]).await?;
+    }
     let wake = if decision == "reject" {
         let why = format!("rejected by {} ({reason_code})", actor.email);
         txn.execute_raw(stmt(

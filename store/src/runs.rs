@@ -104,6 +104,8 @@ pub struct StepRecord {
     pub prompt_version: Option<i32>,
     pub cache_hit: bool,
     pub detail: Value,
+    /// What the step paid for, written with it.
+    pub costs: Vec<crate::costs::CostLine>,
 }
 
 async fn write_step(txn: &DatabaseTransaction, run_id: Uuid, s: &StepRecord) -> Result<(), DbErr> {
@@ -137,7 +139,7 @@ async fn write_step(txn: &DatabaseTransaction, run_id: Uuid, s: &StepRecord) -> 
         ],
     ))
     .await?;
-    Ok(())
+    crate::costs::add_lines(txn, run_id, &s.costs).await
 }
 
 /// Marks a step as started (so the timeline shows it while it runs).
@@ -179,9 +181,8 @@ pub async fn finish_step(
     write_step(&txn, run_id, record).await?;
     let ids = insert_outbox(&txn, Some(run_id), outbox).await?;
     txn.execute_raw(stmt(
-        "UPDATE runs SET context = $2, next_step = $3, tokens_in = tokens_in + $4, tokens_out = tokens_out + $5,
-                cost_micros = cost_micros + $6, updated_at = now() WHERE id = $1",
-        vec![run_id.into(), context.clone().into(), next_step.into(), record.tokens_in.into(), record.tokens_out.into(), record.cost_micros.into()],
+        "UPDATE runs SET context = $2, next_step = $3, tokens_in = tokens_in + $4, tokens_out = tokens_out + $5, updated_at = now() WHERE id = $1",
+        vec![run_id.into(), context.clone().into(), next_step.into(), record.tokens_in.into(), record.tokens_out.into()],
     ))
     .await?;
     txn.commit().await?;
@@ -237,8 +238,8 @@ pub async fn wait_for_review(
         write_step(&txn, run_id, record).await?;
         // What a failed step spent is counted with the stop, not after it.
         txn.execute_raw(stmt(
-            "UPDATE runs SET tokens_in = tokens_in + $2, tokens_out = tokens_out + $3, cost_micros = cost_micros + $4 WHERE id = $1",
-            vec![run_id.into(), record.tokens_in.into(), record.tokens_out.into(), record.cost_micros.into()],
+            "UPDATE runs SET tokens_in = tokens_in + $2, tokens_out = tokens_out + $3 WHERE id = $1",
+            vec![run_id.into(), record.tokens_in.into(), record.tokens_out.into()],
         ))
         .await?;
     }
@@ -288,8 +289,8 @@ pub async fn finish_run(
     if let Some(record) = record {
         write_step(&txn, run_id, record).await?;
         txn.execute_raw(stmt(
-            "UPDATE runs SET tokens_in = tokens_in + $2, tokens_out = tokens_out + $3, cost_micros = cost_micros + $4 WHERE id = $1",
-            vec![run_id.into(), record.tokens_in.into(), record.tokens_out.into(), record.cost_micros.into()],
+            "UPDATE runs SET tokens_in = tokens_in + $2, tokens_out = tokens_out + $3 WHERE id = $1",
+            vec![run_id.into(), record.tokens_in.into(), record.tokens_out.into()],
         ))
         .await?;
     }
@@ -311,7 +312,7 @@ pub async fn add_to_outbox(db: &DatabaseConnection, schema: &str, run_id: Option
 }
 
 /// Writes mail to the outbox inside `txn`; returns the ids.
-async fn insert_outbox(txn: &DatabaseTransaction, run_id: Option<Uuid>, mails: &[OutboxEmail]) -> Result<Vec<Uuid>, DbErr> {
+pub(crate) async fn insert_outbox(txn: &DatabaseTransaction, run_id: Option<Uuid>, mails: &[OutboxEmail]) -> Result<Vec<Uuid>, DbErr> {
     let mut ids = Vec::new();
     for mail in mails {
         let id = Uuid::new_v4();
@@ -357,7 +358,7 @@ pub async fn strays(db: &DatabaseConnection, schema: &str, stale_seconds: i64) -
     let txn = tenant_txn(db, schema).await?;
     let runs = txn
         .query_all_raw(stmt(
-            "SELECT id FROM runs WHERE (status = 'queued' AND updated_at < now() - make_interval(secs => $1::double precision))
+            "SELECT id FROM runs WHERE (status = 'queued' AND held IS NULL AND updated_at < now() - make_interval(secs => $1::double precision))
                                     OR (status = 'running' AND lease_until < now())
               ORDER BY updated_at LIMIT 500",
             vec![(stale_seconds as f64).into()],
@@ -585,7 +586,7 @@ pub async fn retry_from_failed_step(db: &DatabaseConnection, schema: &str, run_i
     let txn = tenant_txn(db, schema).await?;
     let res = txn
         .execute_raw(stmt(
-            "UPDATE runs SET status = 'queued', error = NULL, finished_at = NULL, updated_at = now() WHERE id = $1 AND status = 'failed'",
+            "UPDATE runs SET status = 'queued', held = NULL, error = NULL, finished_at = NULL, updated_at = now() WHERE id = $1 AND status = 'failed'",
             vec![run_id.into()],
         ))
         .await?;

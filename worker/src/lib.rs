@@ -2,6 +2,7 @@
 //! itself lives in one module per job kind: email, runs (the run engine),
 //! and the sweeper that recovers runs whose job was lost.
 
+pub mod cost_watch;
 pub mod email;
 pub mod review_mail;
 pub mod runs;
@@ -54,6 +55,11 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
         .data(engine.clone())
         .catch_panic()
         .build(stale_reviews::on_tick);
+    let cost_worker = WorkerBuilder::new(format!("steward-cost-watch-{process}"))
+        .backend(apalis_cron::CronScheduler::new(stale_reviews::schedule(settings.runs.review_check_seconds)))
+        .data(engine.clone())
+        .catch_panic()
+        .build(cost_watch::on_tick);
     tracing::info!(
         email_queue = %store::jobs::email_queue_name(&settings.redis_prefix),
         run_queue = %store::jobs::run_queue_name(&settings.redis_prefix),
@@ -65,15 +71,17 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
         let _ = stop_tx.send(true);
     });
     let sweeper = tokio::spawn(sweeper::run(engine, stop_rx.clone()));
-    let (mail, runs, reviews) = tokio::join!(
+    let (mail, runs, reviews, costs) = tokio::join!(
         email_worker.run_until(stopped(stop_rx.clone())),
         run_worker.run_until(stopped(stop_rx.clone())),
-        review_worker.run_until(stopped(stop_rx))
+        review_worker.run_until(stopped(stop_rx.clone())),
+        cost_worker.run_until(stopped(stop_rx))
     );
     let _ = sweeper.await;
     mail?;
     runs?;
     reviews?;
+    costs?;
     tracing::info!("worker stopped");
     Ok(())
 }

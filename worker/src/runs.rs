@@ -17,6 +17,7 @@ use std::{sync::Arc, time::Duration};
 use store::db::{stmt, tenant_txn};
 use store::jobs::{EmailJob, MailQueue, RunJob, RunQueue};
 use store::providers::{self, Message, ProviderError};
+use store::costs::{self, CostLine};
 use store::runs::{self, LeasedRun, NewReviewTask, OutboxEmail, StepRecord};
 use store::config::Settings;
 use engine::tenant::is_tenant_schema_name as tenant_schema_ok;
@@ -57,6 +58,7 @@ struct Done {
     cache_hit: bool,
     detail: Value,
     outbox: Vec<OutboxEmail>,
+    costs: Vec<CostLine>,
 }
 
 impl Done {
@@ -73,6 +75,7 @@ impl Done {
             cache_hit: false,
             detail: json!({}),
             outbox: vec![],
+            costs: vec![],
         }
     }
 }
@@ -86,11 +89,12 @@ struct Failed {
     tokens_in: i64,
     tokens_out: i64,
     cost_micros: i64,
+    costs: Vec<CostLine>,
 }
 
 impl Failed {
     fn now(error: impl Into<String>) -> Self {
-        Failed { error: error.into(), attempts: 1, input: Value::Null, detail: json!({}), tokens_in: 0, tokens_out: 0, cost_micros: 0 }
+        Failed { error: error.into(), attempts: 1, input: Value::Null, detail: json!({}), tokens_in: 0, tokens_out: 0, cost_micros: 0, costs: vec![] }
     }
 }
 
@@ -100,6 +104,9 @@ struct Execution<'a> {
     schema: &'a str,
     run: LeasedRun,
     sensitive: Vec<String>,
+    rates: engine::cost::Rates,
+    /// Set when the budget's cap says to use the cheaper tier: why.
+    downgrade: Option<String>,
 }
 
 impl Engine {
@@ -126,16 +133,63 @@ impl Engine {
                 }
             })
         };
-        let sensitive = {
+        let (sensitive, rates, budget) = {
             let txn = tenant_txn(&self.db, &job.schema_name).await?;
             let keys = runs::sensitive_keys_for(&txn, &run.workflow_name, run.workflow_version).await?;
+            let rates = costs::rates_in(&txn).await?;
+            // Each delivery of the run's job is a queue operation.
+            costs::add_lines(&txn, run_id, &[CostLine::new("queue", None, engine::cost::queue(1, rates.queue_op), 1, "delivery")]).await?;
+            let starting = run.next_step == 0 && run.cleared_step.is_none();
+            let budget = if starting { Some(costs::budget_state_in(&txn, &run.workflow_name).await?) } else { None };
             txn.commit().await?;
-            keys
+            (keys, rates, budget)
         };
-        let mut execution = Execution { job, schema: &job.schema_name, run, sensitive };
-        let result = self.drive(&mut execution).await;
+        let workflow = run.workflow_name.clone();
+        let mut execution = Execution { job, schema: &job.schema_name, run, sensitive, rates, downgrade: None };
+        let result = match self.budget_gate(&mut execution, budget).await {
+            Ok(true) => self.drive(&mut execution).await,
+            Ok(false) => Ok(()),
+            Err(e) => Err(e),
+        };
         heartbeat.abort();
+        // The run spent money or stopped: see whether the workflow is now off plan.
+        if let Err(e) = crate::cost_watch::evaluate(self, &job.tenant_id, &job.schema_name, &workflow).await {
+            tracing::warn!(error = %e, "the cost watch could not evaluate the workflow");
+        }
         result
+    }
+
+    /// Before a run's first step: the off-peak window of a batchable
+    /// workflow and the budget's cap. False: the run is held (queued, its
+    /// event kept) and this execution stops.
+    async fn budget_gate(&self, x: &mut Execution<'_>, state: Option<costs::BudgetState>) -> anyhow::Result<bool> {
+        let Some(state) = state else { return Ok(true) };
+        let Some(budget) = &state.budget else { return Ok(true) };
+        if let Some((start, end)) = budget.batch_window {
+            if !engine::cost::in_window(start, end, state.local_hour) {
+                costs::hold(&self.db, x.schema, x.run.id, &self.owner, "off_peak").await?;
+                tracing::info!(start, end, "run waits for the workflow's off-peak window");
+                return Ok(false);
+            }
+        }
+        match engine::cost::before_run(budget, state.month.spent, state.forecast()) {
+            engine::cost::Verdict::Proceed => Ok(true),
+            engine::cost::Verdict::AtCap(engine::cost::CapAction::AlertOnly) => Ok(true),
+            engine::cost::Verdict::AtCap(engine::cost::CapAction::Downgrade) => {
+                x.downgrade = Some(format!(
+                    "the month's spend ({}) and this run's forecast ({}) pass the budget cap ({}), so premium steps use the small tier",
+                    engine::money::format(state.month.spent),
+                    engine::money::format(state.forecast()),
+                    engine::money::format(budget.cap())
+                ));
+                Ok(true)
+            }
+            engine::cost::Verdict::AtCap(engine::cost::CapAction::Pause) => {
+                costs::hold(&self.db, x.schema, x.run.id, &self.owner, "budget").await?;
+                tracing::info!("run paused at the budget cap; it resumes when the budget is raised or the month rolls over");
+                Ok(false)
+            }
+        }
     }
 
     async fn drive(&self, x: &mut Execution<'_>) -> anyhow::Result<()> {
@@ -202,7 +256,24 @@ impl Engine {
             if !runs::step_started(&self.db, x.schema, run_id, &self.owner, &running).await? {
                 return Ok(());
             }
-            match self.execute_step(x, step).await {
+            let clock = std::time::Instant::now();
+            let outcome = self.execute_step(x, step).await;
+            let worker_ms = clock.elapsed().as_millis() as i64;
+            let orchestration = CostLine::new("orchestration", Some(i), engine::cost::orchestration(worker_ms, x.rates.orchestration_per_hour), worker_ms, step.id.clone());
+            let attach = |costs: &mut Vec<CostLine>, line: CostLine| {
+                costs.push(line);
+                costs.iter_mut().for_each(|l| l.step_index = l.step_index.or(Some(i)));
+            };
+            let outcome = outcome
+                .map(|mut d| {
+                    attach(&mut d.costs, orchestration.clone());
+                    d
+                })
+                .map_err(|mut f| {
+                    attach(&mut f.costs, orchestration);
+                    f
+                });
+            match outcome {
                 Ok(done) => {
                     if let (Some(name), Some(map)) = (&step.output, x.run.context.as_object_mut()) {
                         map.insert(name.clone(), done.output.clone());
@@ -219,6 +290,7 @@ impl Engine {
                         prompt_version: done.prompt_version,
                         cache_hit: done.cache_hit,
                         detail: done.detail.clone(),
+                        costs: done.costs,
                         ..base
                     };
                     let Some(mail_ids) = runs::finish_step(&self.db, x.schema, run_id, &self.owner, &record, &x.run.context, i + 1, &done.outbox).await?
@@ -258,6 +330,7 @@ impl Engine {
             tokens_out: failed.tokens_out,
             cost_micros: failed.cost_micros,
             detail: failed.detail,
+            costs: failed.costs,
             ..base
         };
         let on_error = x.run.contract.fallback.as_ref().map(|f| f.on_error.as_str()).unwrap_or("fail");
@@ -388,6 +461,8 @@ impl Engine {
         };
         let input = hide(json!({ "method": method, "url": url, "headers": headers, "body": body }));
         let shown_url = input["url"].as_str().unwrap_or_default().to_owned();
+        // What one call costs; a cache hit costs nothing and is counted as saved.
+        let price = step.price_per_call.as_deref().and_then(engine::money::parse).unwrap_or(0);
         let cache_key = step.deterministic.then(|| {
             let mut h = Sha256::new();
             h.update(format!("{method} {url}\n{}", body.clone().unwrap_or(Value::Null)));
@@ -401,6 +476,7 @@ impl Engine {
                     done.attempts = 0;
                     done.cache_hit = true;
                     done.detail = json!({ "cache": "hit" });
+                    done.costs.push(CostLine { cache_hit: Some(true), saved: price, ..CostLine::new("enrichment", None, engine::cost::enrichment(price, true), 1, step.id.clone()) });
                     return Ok(done);
                 }
             }
@@ -440,6 +516,8 @@ impl Engine {
                         let mut done = Done::output(output, input);
                         done.attempts = attempt as i32;
                         done.detail = json!({ "attempts": history, "cache": if cache_key.is_some() { "miss" } else { "off" } });
+                        let line = CostLine::new("enrichment", None, engine::cost::enrichment(price, false), 1, step.id.clone());
+                        done.costs.push(CostLine { cache_hit: step.deterministic.then_some(false), ..line });
                         return Ok(done);
                     }
                     let retry = status.as_u16() == 429 || status.is_server_error();
@@ -462,17 +540,33 @@ impl Engine {
     async fn llm(&self, x: &Execution<'_>, step: &Step) -> Result<Done, Failed> {
         let prompt_name = step.prompt_template.as_deref().ok_or_else(|| Failed::now("this llm step has no prompt_template"))?;
         let number = x.run.pinned["prompts"][prompt_name].as_i64().ok_or_else(|| Failed::now(format!("no version of {prompt_name} was pinned")))? as i32;
-        let tier = match step.model.as_deref().unwrap_or("small") {
-            // Routing rules for `auto` arrive with cost control; until then it is the small tier.
-            "auto" => "small",
-            other => other,
-        };
         let storage = |e: DbErr| Failed::now(e.to_string());
         let txn = tenant_txn(&self.db, x.schema).await.map_err(storage)?;
         let template = store::ingest::pinned_prompt(&txn, prompt_name, number)
             .await
             .map_err(storage)?
             .ok_or_else(|| Failed::now(format!("{prompt_name} version {number} is missing")))?;
+        let prompt = template.render(&x.run.context).map_err(|e| Failed::now(e.join("; ")))?;
+        // The tier: as written, or chosen by the routing rule for `auto`; the budget's cap may downgrade premium.
+        let (mut tier, mut routing) = match step.model.as_deref().unwrap_or("small") {
+            "auto" => {
+                let facts = engine::cost::RouteFacts {
+                    input_size: prompt.chars().count(),
+                    value: logic::find_number(&x.run.context, "annual_contract_value", None).unwrap_or(0.0),
+                    priority: x.run.contract.priority.clone().unwrap_or_else(|| "normal".into()),
+                };
+                let (tier, reason) = engine::cost::route(step.route.as_deref(), &facts, &x.run.context)
+                    .map_err(|e| Failed::now(format!("the routing rule failed: {e}")))?;
+                let routing = json!({ "tier": tier, "reason": reason, "rule": step.route });
+                (tier, Some(routing))
+            }
+            other => (other.to_owned(), None),
+        };
+        if let (Some(why), "premium") = (&x.downgrade, tier.as_str()) {
+            tier = "small".into();
+            routing = Some(json!({ "tier": "small", "reason": format!("downgraded from premium: {why}"), "budget": true }));
+        }
+        let tier = tier.as_str();
         let mut models = Vec::new();
         for t in std::iter::once(tier).chain(step.fallback_model.as_deref()) {
             let id = x.run.pinned["models"][t]["id"].as_str().and_then(|s| s.parse::<Uuid>().ok());
@@ -487,11 +581,12 @@ impl Engine {
         if models.is_empty() {
             return Err(Failed::now(format!("the {tier} tier has no model; set one in Settings → Models")));
         }
-        let prompt = template.render(&x.run.context).map_err(|e| Failed::now(e.join("; ")))?;
         let schema = template.response_json_schema().map_err(Failed::now)?;
         let system = template.system_instructions(&schema);
         let input = json!({ "prompt": prompt, "prompt_template": prompt_name, "prompt_version": number, "tier": tier });
         let mut spent = (0i64, 0i64, 0i64);
+        // One cost line per model called; the fallback's is its own kind.
+        let mut lines: Vec<CostLine> = Vec::new();
         let mut notes = Vec::new();
         let mut last_error = String::new();
         for (tier_used, model) in &models {
@@ -506,8 +601,16 @@ impl Engine {
                         break;
                     }
                 };
-                let cost = providers::cost_micros(model, completion.tokens_in, completion.tokens_out) as i64;
+                let cost = providers::cost_micros(model, completion.tokens_in, completion.tokens_out);
                 spent = (spent.0 + completion.tokens_in as i64, spent.1 + completion.tokens_out as i64, spent.2 + cost);
+                let kind = if tier_used == tier { "model" } else { "fallback_model" };
+                match lines.iter_mut().find(|l| l.kind == kind && l.label == model.label) {
+                    Some(l) => {
+                        l.amount += cost;
+                        l.quantity += (completion.tokens_in + completion.tokens_out) as i64;
+                    }
+                    None => lines.push(CostLine::new(kind, None, cost, (completion.tokens_in + completion.tokens_out) as i64, model.label.clone())),
+                }
                 let problems = match serde_json::from_str::<Value>(completion.text.trim()) {
                     Ok(output) => match template.check_output(&output) {
                         Ok(()) => {
@@ -522,8 +625,9 @@ impl Engine {
                                 model: Some(model.label.clone()),
                                 prompt_version: Some(number),
                                 cache_hit: false,
-                                detail: json!({ "calls": notes, "repaired": round > 0, "fallback_model": tier_used != tier, "offline": model.provider == "offline" }),
+                                detail: json!({ "calls": notes, "repaired": round > 0, "fallback_model": tier_used != tier, "offline": model.provider == "offline", "routing": routing }),
                                 outbox: vec![],
+                                costs: lines,
                             });
                         }
                         Err(problems) => problems,
@@ -543,10 +647,11 @@ impl Engine {
             error: last_error,
             attempts: notes.len() as i32,
             input,
-            detail: json!({ "calls": notes }),
+            detail: json!({ "calls": notes, "routing": routing }),
             tokens_in: spent.0,
             tokens_out: spent.1,
             cost_micros: spent.2,
+            costs: lines,
         })
     }
 
@@ -592,12 +697,17 @@ impl Engine {
 
     /// Hands mail written with a step to the mail queue; the sweeper retries what fails here.
     pub async fn hand_over_mail(&self, job: &RunJob, schema: &str, outbox: &[OutboxEmail], ids: &[Uuid]) {
+        self.hand_over(&job.tenant_id, schema, outbox, ids).await
+    }
+
+    /// Hands outbox mail of business `tenant_id` to the mail queue.
+    pub async fn hand_over(&self, tenant_id: &str, schema: &str, outbox: &[OutboxEmail], ids: &[Uuid]) {
         if outbox.is_empty() {
             return;
         }
         let mut queued = Vec::new();
         for (mail, id) in outbox.iter().zip(ids) {
-            let email = EmailJob { tenant_id: job.tenant_id.clone(), to: mail.to.clone(), subject: mail.subject.clone(), text: mail.text.clone(), html: mail.html.clone() };
+            let email = EmailJob { tenant_id: tenant_id.to_owned(), to: mail.to.clone(), subject: mail.subject.clone(), text: mail.text.clone(), html: mail.html.clone() };
             if self.mail.send(email).await.is_ok() {
                 queued.push(*id);
             }

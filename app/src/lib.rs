@@ -70,6 +70,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=DashboardPage />
                     <Route path=path!("settings") view=SettingsPage />
                     <Route path=path!("changes") view=ChangeLogPage />
+                    <Route path=path!("costs") view=pages::costs::CostsPage />
                     <Route path=path!("models") view=ModelsPage />
                     <Route path=path!("prompts") view=PromptsPage />
                     <Route path=path!("prompts/:name") view=PromptPage />

@@ -341,3 +341,79 @@ pub struct ExceptionView {
     pub raw: String,
     pub violations: Vec<ViolationView>,
 }
+
+/// Spend on one day, by kind (in the order of `engine::cost::KINDS`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostDayView {
+    pub day: String,
+    pub by_kind: [i64; 6],
+    pub runs: i64,
+    pub per_run: Option<i64>,
+}
+
+/// A workflow's monthly guardrail as the form shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BudgetView {
+    pub expected_runs: String,
+    pub target_per_run: String,
+    pub overage_pct: String,
+    pub action: String,
+    pub deviation_pct: String,
+    pub batchable: bool,
+    pub window_start: String,
+    pub window_end: String,
+    pub planned: i64,
+    pub cap: i64,
+}
+
+/// A workflow's (or the business's) figures for the period, in micros.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowCostView {
+    pub name: String,
+    pub runs: i64,
+    pub outcomes: i64,
+    pub exceptions: i64,
+    pub total: i64,
+    pub per_run: Option<i64>,
+    pub per_outcome: Option<i64>,
+    pub per_exception: Option<i64>,
+    pub by_kind: [i64; 6],
+    pub per_run_by_kind: [Option<i64>; 6],
+    pub month_spent: i64,
+    pub held: i64,
+    pub budget: Option<BudgetView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostAlertView {
+    pub workflow: String,
+    pub condition: String,
+    pub message: String,
+    pub opened: String,
+    pub cleared: Option<String>,
+}
+
+/// The Costs page for a period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostReportView {
+    pub from: String,
+    pub to: String,
+    pub days: Vec<CostDayView>,
+    pub workflows: Vec<WorkflowCostView>,
+    pub business: WorkflowCostView,
+    /// Planned cost per run across budgeted workflows (weighted by expected runs).
+    pub target_per_run: Option<i64>,
+    pub cache_calls: i64,
+    pub cache_hits: i64,
+    pub cache_saved: i64,
+    pub alerts: Vec<CostAlertView>,
+    pub may_edit: bool,
+}
+
+/// Settings → cost rates, as typed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostRatesView {
+    pub orchestration_per_hour: String,
+    pub queue_op: String,
+    pub reviewer_hourly: String,
+}

@@ -10,21 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The kinds of cost line, in the order the Costs page stacks them.
-pub const KINDS: [&str; 6] = ["model", "fallback_model", "enrichment", "orchestration", "queue", "review"];
-
-/// How each kind reads on the page.
-pub fn kind_label(kind: &str) -> &'static str {
-    match kind {
-        "model" => "Model tokens",
-        "fallback_model" => "Fallback model",
-        "enrichment" => "Enrichment calls",
-        "orchestration" => "Worker time",
-        "queue" => "Queue operations",
-        "review" => "Review minutes",
-        _ => "Other",
-    }
-}
+pub use crate::money::{cost_kind_label as kind_label, COST_KINDS as KINDS};
 
 fn kind_index(kind: &str) -> Option<usize> {
     KINDS.iter().position(|k| *k == kind)

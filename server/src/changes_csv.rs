@@ -1,11 +1,12 @@
 //! `GET /t/<slug>/changes.csv`: the change log as a CSV download, with the
-//! same filters as the page and the same role check.
+//! same filters as the page and the same role check; and
+//! `GET /t/<slug>/costs.csv`: the Costs page's table for a period.
 
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use engine::Page;
 use store::{
     audit::{changes, to_csv, ChangeFilter},
-    auth::{authorize, AuthError, SESSION_COOKIE},
+    auth::{authorize, AuthError, CurrentMember, SESSION_COOKIE},
     db::tenant_txn,
     state::AppState,
 };
@@ -20,23 +21,29 @@ pub struct CsvQuery {
     text: String,
 }
 
+/// The signed-in member who may download from `page`, or the refusal to send.
+pub async fn member_for_download(req: &HttpRequest, state: &AppState, slug: &str, page: Page) -> Result<CurrentMember, HttpResponse> {
+    let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+    match authorize(&state.db, &state.settings, token.as_deref(), slug, page).await {
+        Ok(m) => Ok(m),
+        Err(e) if e.needs_sign_in() => Err(HttpResponse::Unauthorized().json(serde_json::json!({ "error": "sign in to continue" }))),
+        Err(AuthError::OtherBusiness | AuthError::Forbidden) => Err(HttpResponse::Forbidden().json(serde_json::json!({ "error": "your role does not allow this" }))),
+        Err(e) => {
+            tracing::error!(error = %e, "export: access check failed");
+            Err(HttpResponse::ServiceUnavailable().finish())
+        }
+    }
+}
+
 pub async fn changes_csv(
     req: HttpRequest,
     slug: web::Path<String>,
     query: web::Query<CsvQuery>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
-    let member = match authorize(&state.db, &state.settings, token.as_deref(), &slug, Page::ChangeLog).await {
+    let member = match member_for_download(&req, &state, &slug, Page::ChangeLog).await {
         Ok(m) => m,
-        Err(e) if e.needs_sign_in() => return HttpResponse::Unauthorized().json(serde_json::json!({ "error": "sign in to continue" })),
-        Err(AuthError::OtherBusiness | AuthError::Forbidden) => {
-            return HttpResponse::Forbidden().json(serde_json::json!({ "error": "your role does not allow this" }))
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "change log export: access check failed");
-            return HttpResponse::ServiceUnavailable().finish();
-        }
+        Err(refusal) => return refusal,
     };
     let filter = ChangeFilter { area: Some(query.area.clone()), actor: Some(query.actor.clone()), text: Some(query.text.clone()) };
     let result = async {
@@ -57,6 +64,54 @@ pub async fn changes_csv(
         }
         Err(e) => {
             tracing::error!(error = %e, "change log export: reading failed");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct PeriodQuery {
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+pub async fn costs_csv(req: HttpRequest, slug: web::Path<String>, query: web::Query<PeriodQuery>, state: web::Data<AppState>) -> HttpResponse {
+    let member = match member_for_download(&req, &state, &slug, Page::Costs).await {
+        Ok(m) => m,
+        Err(refusal) => return refusal,
+    };
+    let today = match store::costs::today(&state.db, &member.schema_name).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "cost export: reading the date failed");
+            return HttpResponse::InternalServerError().finish();
+        }
+    };
+    let date = |field: &str, text: &str, default: chrono::NaiveDate| {
+        if text.trim().is_empty() {
+            Ok(default)
+        } else {
+            chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| field.to_owned())
+        }
+    };
+    let (from, to) = match (date("from", &query.from, today - chrono::Duration::days(29)), date("to", &query.to, today)) {
+        (Ok(f), Ok(t)) if f <= t && (t - f).num_days() <= 366 => (f, t),
+        (Ok(_), Ok(_)) => return HttpResponse::UnprocessableEntity().json(serde_json::json!({ "error": "the period ends on or after its start and spans at most a year", "field": "to" })),
+        (Err(field), _) | (_, Err(field)) => return HttpResponse::UnprocessableEntity().json(serde_json::json!({ "error": "enter dates as YYYY-MM-DD", "field": field })),
+    };
+    match store::costs::report(&state.db, &member.schema_name, from, to).await.map(|r| store::costs::to_csv(&r)) {
+        Ok(Ok(csv)) => HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"steward-costs-{}-{from}-{to}.csv\"", member.tenant_slug)))
+            .body(csv),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cost export: writing CSV failed");
+            HttpResponse::InternalServerError().finish()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cost export: reading failed");
             HttpResponse::InternalServerError().finish()
         }
     }

@@ -137,6 +137,7 @@ async fn seed(settings: Settings) -> anyhow::Result<()> {
     let db = &state.db;
     if let Some(demo) = store::seed::seed_demo(db, &settings).await? {
         // The runs are committed; a worker that is not running yet picks them up when it starts.
+        let history = store::seed::seed_cost_history(db, chrono::Utc::now()).await?;
         let runs = store::seed::seed_leads(db, &settings).await?;
         for job in &runs {
             state.runs.wake(job.clone()).await.map_err(|e| anyhow::anyhow!("queueing a demo lead: {e}"))?;
@@ -147,6 +148,7 @@ async fn seed(settings: Settings) -> anyhow::Result<()> {
         println!("  signing secret (shown once; rotate it on the workflow page): {}", demo.lead_webhook_secret);
         println!("lead form:    {public}/forms/{}/lead-intake-qualification", store::seed::DEMO_SLUG);
         println!("{} demo leads are queued; most wait in the review queue once the worker runs", runs.len());
+        println!("{history} finished runs of the past month show on the Costs page");
     } else {
         println!("the demo business {} already exists", store::seed::DEMO_NAME);
     }

@@ -77,6 +77,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .route("/approve/{token}", web::post().to(crate::approve::decide))
             .route("/demo/company-lookup", web::get().to(crate::ingest::demo_company_lookup))
             .route("/t/{slug}/changes.csv", web::get().to(crate::changes_csv::changes_csv))
+            .route("/t/{slug}/costs.csv", web::get().to(crate::changes_csv::costs_csv))
             .route("/t/{slug}/workflows/{name}/bundle.yaml", web::get().to(crate::bundle_export::bundle_yaml))
             .service(Files::new("/pkg", format!("{site_root}/pkg")))
             .leptos_routes(routes.clone(), move || shell(options.clone()))

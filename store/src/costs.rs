@@ -580,3 +580,33 @@ pub async fn today(db: &DatabaseConnection, schema: &str) -> Result<chrono::Naiv
     txn.commit().await?;
     Ok(d)
 }
+
+/// An amount as a CSV cell: every decimal, in currency units.
+fn cell(m: Option<Micros>) -> String {
+    m.map(|m| format!("{}.{:06}", m / 1_000_000, m % 1_000_000)).unwrap_or_default()
+}
+
+/// The by-workflow table of a report, as CSV.
+pub fn to_csv(report: &CostReport) -> Result<String, csv::Error> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["workflow", "runs", "completed_outcomes", "exceptions", "spend", "per_run", "per_outcome", "per_exception"];
+    header.extend(cost::KINDS);
+    out.write_record(&header)?;
+    for w in &report.workflows {
+        let t = &w.totals;
+        let mut row = vec![
+            w.workflow_name.clone(),
+            t.runs.to_string(),
+            t.outcomes.to_string(),
+            t.exceptions.to_string(),
+            cell(Some(t.total())),
+            cell(t.per_run()),
+            cell(t.per_outcome()),
+            cell(t.per_exception()),
+        ];
+        row.extend(t.by_kind.iter().map(|m| cell(Some(*m))));
+        out.write_record(&row)?;
+    }
+    let bytes = out.into_inner().map_err(|e| e.into_error())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}

@@ -180,3 +180,127 @@ pub async fn any_owner(db: &DatabaseConnection, slug: &str) -> anyhow::Result<cr
     .ok_or_else(|| anyhow::anyhow!("there is no business at {slug}"))?;
     crate::auth::member_by_email(db, slug, &row.email).await.map_err(|e| anyhow::anyhow!("{e}"))
 }
+
+/// A month of the demo lead workflow's history before today, with the
+/// cost lines each run would have written (priced with the engine's own
+/// arithmetic at the business's rates), and the workflow's budget, so the
+/// Costs page opens on a believable month. Runs here are finished; the
+/// live inbox comes from `seed_leads`. Returns how many runs it wrote.
+pub async fn seed_cost_history(db: &DatabaseConnection, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<usize> {
+    use crate::db::{stmt, tenant_txn};
+    use engine::cost;
+    let tenant = tenants::find_by_slug(db, DEMO_SLUG).await?.ok_or_else(|| anyhow::anyhow!("seed the demo business first"))?;
+    let txn = tenant_txn(db, &tenant.schema_name).await?;
+    let workflow = "lead-intake-qualification";
+    let workflow_id: Uuid = txn
+        .query_one_raw(stmt("SELECT id FROM workflows WHERE name = $1", vec![workflow.into()]))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the demo lead workflow is missing"))?
+        .try_get_by_index(0)?;
+    let rates = crate::costs::rates_in(&txn).await?;
+    // The history was drafted by a priced small model (gpt-4o-mini at 0.15/0.60 per million tokens).
+    let (price_in, price_out, enrichment_price) = (150_000, 600_000, 2_000);
+    let leads = demo_leads(now);
+    let steps = [("normalize", "function"), ("enrich", "api_call"), ("summarize", "llm"), ("route", "rules")];
+    let mut written = 0;
+    for day in 1..=30i64 {
+        let per_day = 6 + (day * 7 % 5);
+        for n in 0..per_day {
+            // A small deterministic generator: the same history on every install.
+            let seed = (day * 31 + n * 17) as u64;
+            let pick = |m: u64, salt: u64| (seed.wrapping_mul(2654435761).wrapping_add(salt * 40503) >> 7) % m;
+            let lead = &leads[(seed % leads.len() as u64) as usize];
+            let created = now - chrono::Duration::days(day) + chrono::Duration::minutes((n * 83 % 600) as i64 - 300);
+            let failed = pick(12, 1) == 0;
+            let reviewed = !failed && lead["annual_contract_value"].as_i64().unwrap_or(0) > 50_000 && pick(10, 2) < 8;
+            let status = if failed { "failed" } else { "completed" };
+            let (tokens_in, tokens_out) = (1100 + pick(400, 3) as i64, 200 + pick(150, 4) as i64);
+            let cache_hit = pick(4, 5) == 0;
+            let run_id = Uuid::new_v4();
+            let review_seconds = if reviewed { 60 + pick(360, 6) as i64 } else { 0 };
+            let finished = created + chrono::Duration::seconds(3 + review_seconds + if reviewed { 1800 } else { 0 });
+            let mut lines = vec![crate::costs::CostLine::new("queue", None, cost::queue(1 + reviewed as i64, rates.queue_op), 1 + reviewed as i64, "delivery")];
+            let mut step_rows = Vec::new();
+            for (i, (id, kind)) in steps.iter().enumerate() {
+                if failed && i > 1 {
+                    break;
+                }
+                let ms = 20 + pick(if *kind == "llm" { 2400 } else { 300 }, 7 + i as u64) as i64;
+                lines.push(crate::costs::CostLine::new("orchestration", Some(i as i32), cost::orchestration(ms, rates.orchestration_per_hour), ms, *id));
+                let (step_status, t_in, t_out, model_cost) = match *kind {
+                    "api_call" if failed => ("failed", 0, 0, 0),
+                    "api_call" => {
+                        let line = crate::costs::CostLine::new("enrichment", Some(i as i32), cost::enrichment(enrichment_price, cache_hit), 1, *id);
+                        lines.push(crate::costs::CostLine { cache_hit: Some(cache_hit), saved: if cache_hit { enrichment_price } else { 0 }, ..line });
+                        ("completed", 0, 0, 0)
+                    }
+                    "llm" => {
+                        let c = cost::model(tokens_in, tokens_out, price_in, price_out);
+                        lines.push(crate::costs::CostLine::new("model", Some(i as i32), c, tokens_in + tokens_out, "gpt-4o-mini"));
+                        ("completed", tokens_in, tokens_out, c)
+                    }
+                    _ => ("completed", 0, 0, 0),
+                };
+                step_rows.push((i as i32, *id, *kind, step_status, t_in, t_out, model_cost, ms));
+            }
+            if reviewed {
+                lines.push(crate::costs::CostLine::new("review", Some(2), cost::review(review_seconds, rates.reviewer_hourly), review_seconds, DEMO_USERS[2].0));
+            }
+            txn.execute_raw(stmt(
+                "INSERT INTO runs (id, workflow_id, workflow_name, workflow_version, status, context, next_step, pinned, executions, error,
+                                   tokens_in, tokens_out, created_at, started_at, finished_at, updated_at)
+                 VALUES ($1, $2, $3, 1, $4, $5, $6, '{}', 1, $7, $8, $9, $10, $10, $11, $11)",
+                vec![
+                    run_id.into(),
+                    workflow_id.into(),
+                    workflow.into(),
+                    status.into(),
+                    serde_json::json!({ "event": lead }).into(),
+                    (step_rows.len() as i32).into(),
+                    failed.then(|| "the company lookup answered 503 three times".to_string()).into(),
+                    if failed { 0i64 } else { tokens_in }.into(),
+                    if failed { 0i64 } else { tokens_out }.into(),
+                    created.into(),
+                    finished.into(),
+                ],
+            ))
+            .await?;
+            for (i, id, kind, step_status, t_in, t_out, c, ms) in step_rows {
+                let started = created + chrono::Duration::milliseconds(i as i64 * 900);
+                txn.execute_raw(stmt(
+                    "INSERT INTO run_steps (run_id, step_index, step_id, kind, status, attempts, started_at, finished_at, tokens_in, tokens_out, cost_micros,
+                                            model, error, detail)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '{}')",
+                    vec![
+                        run_id.into(),
+                        i.into(),
+                        id.into(),
+                        kind.into(),
+                        step_status.into(),
+                        if step_status == "failed" { 3 } else { 1 }.into(),
+                        started.into(),
+                        (started + chrono::Duration::milliseconds(ms)).into(),
+                        t_in.into(),
+                        t_out.into(),
+                        c.into(),
+                        (kind == "llm").then(|| "gpt-4o-mini".to_string()).into(),
+                        (step_status == "failed").then(|| "GET company-lookup answered 503".to_string()).into(),
+                    ],
+                ))
+                .await?;
+            }
+            crate::costs::add_lines(&txn, run_id, &lines).await?;
+            // The lines were paid when the run happened.
+            txn.execute_raw(stmt("UPDATE cost_lines SET at = $2 WHERE run_id = $1", vec![run_id.into(), finished.into()])).await?;
+            written += 1;
+        }
+    }
+    txn.execute_raw(stmt(
+        "INSERT INTO budgets (workflow_name, expected_runs, target_micros, overage_pct, action, deviation_pct, updated_by)
+         VALUES ($1, 240, 2000000, 10, 'alert_only', 15, 'seed') ON CONFLICT (workflow_name) DO NOTHING",
+        vec![workflow.into()],
+    ))
+    .await?;
+    txn.commit().await?;
+    Ok(written)
+}

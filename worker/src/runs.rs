@@ -137,10 +137,11 @@ impl Engine {
             let txn = tenant_txn(&self.db, &job.schema_name).await?;
             let keys = runs::sensitive_keys_for(&txn, &run.workflow_name, run.workflow_version).await?;
             let rates = costs::rates_in(&txn).await?;
-            // Each delivery of the run's job is a queue operation.
-            costs::add_lines(&txn, run_id, &[CostLine::new("queue", None, engine::cost::queue(1, rates.queue_op), 1, "delivery")]).await?;
+            // The budget is judged on what was spent before this delivery.
             let starting = run.next_step == 0 && run.cleared_step.is_none();
             let budget = if starting { Some(costs::budget_state_in(&txn, &run.workflow_name).await?) } else { None };
+            // Each delivery of the run's job is a queue operation.
+            costs::add_lines(&txn, run_id, &[CostLine::new("queue", None, engine::cost::queue(1, rates.queue_op), 1, "delivery")]).await?;
             txn.commit().await?;
             (keys, rates, budget)
         };

@@ -1,4 +1,5 @@
 pub mod changes;
+pub mod costs;
 pub mod data_contracts;
 pub mod diff;
 pub mod invitation;

@@ -124,6 +124,61 @@ pub async fn remove_member(slug: String, user_id: String) -> Result<(), AppError
     }
 }
 
+/// The rates for costs that are not on a vendor's bill (owner only).
+#[server(endpoint = "load_cost_rates")]
+pub async fn load_cost_rates(slug: String) -> Result<crate::views::CostRatesView, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Settings).await?;
+    let r = store::costs::rates(&cx.state.db, &me.schema_name).await.map_err(|e| cx.internal("reading the cost rates", e))?;
+    Ok(crate::views::CostRatesView {
+        orchestration_per_hour: engine::money::plain(r.orchestration_per_hour),
+        queue_op: engine::money::plain(r.queue_op),
+        reviewer_hourly: engine::money::plain(r.reviewer_hourly),
+    })
+}
+
+#[server(endpoint = "save_cost_rates")]
+pub async fn save_cost_rates(slug: String, orchestration_per_hour: String, queue_op: String, reviewer_hourly: String) -> Result<(), AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Settings).await?;
+    let rates = engine::cost::Rates::parse(&orchestration_per_hour, &queue_op, &reviewer_hourly).map_err(|errors| cx.invalid(errors))?;
+    store::costs::save_rates(&cx.state.db, &me, &rates).await.map_err(|e| cx.internal("saving the cost rates", e))
+}
+
+#[component]
+fn CostRates(slug: Memo<String>) -> impl IntoView {
+    let save = ServerAction::<SaveCostRates>::new();
+    let rates = Resource::new(move || (slug.get(), save.version().get()), |(slug, _)| load_cost_rates(slug));
+    view! {
+        <Suspense fallback=crate::components::field::Loading>
+            {move || Suspend::new(async move {
+                let Ok(r) = rates.await else { return ().into_any() };
+                let reviewer = RwSignal::new(r.reviewer_hourly);
+                let worker = RwSignal::new(r.orchestration_per_hour);
+                let queue = RwSignal::new(r.queue_op);
+                let error = move |field: &'static str| Signal::derive(move || save.value().get().and_then(|r| r.err()).and_then(|e| e.field(field)));
+                let on_submit = move |ev: leptos::ev::SubmitEvent| {
+                    ev.prevent_default();
+                    save.dispatch(SaveCostRates { slug: slug.get_untracked(), orchestration_per_hour: worker.get(), queue_op: queue.get(), reviewer_hourly: reviewer.get() });
+                };
+                view! {
+                    <section class="card">
+                        <h2>"Cost rates"</h2>
+                        <p class="muted small">"What a run costs besides its vendor bills: review time from claim to decision, the worker's time, and each queue operation. Changes count from now on."</p>
+                        <form class="model-form" data-testid="cost-rates" on:submit=on_submit novalidate>
+                            <Field name="reviewer_hourly" label="Reviewer hourly rate" value=reviewer error=error("reviewer_hourly") hint="e.g. 45.00" />
+                            <Field name="orchestration_per_hour" label="Worker time per hour" value=worker error=error("orchestration_per_hour") />
+                            <Field name="queue_op" label="Per queue operation" value=queue error=error("queue_op") />
+                            <button class="button primary" type="submit">"Save rates"</button>
+                        </form>
+                        <Show when=move || matches!(save.value().get(), Some(Ok(())))><p class="notice" role="status" data-testid="rates-saved">"Rates saved."</p></Show>
+                    </section>
+                }.into_any()
+            })}
+        </Suspense>
+    }
+}
+
 #[component]
 pub fn SettingsPage() -> impl IntoView {
     let params = use_params_map();
@@ -162,6 +217,7 @@ pub fn SettingsPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <CostRates slug />
         <super::review::ReasonCodes slug />
     }
 }

@@ -193,6 +193,13 @@ pub fn DashboardPage() -> impl IntoView {
         engine::Role::Operations => "Runs and costs are where you will watch workflows, budgets and incidents.",
         engine::Role::Executive => "Reports is where the monthly scorecard of time and money saved will appear.",
     };
+    // Open cost alerts, for the roles that watch costs.
+    let watches_costs = ws.pages.contains(&Page::Costs);
+    let alert_slug = ws.slug.clone();
+    let alerts = Resource::new(move || alert_slug.clone(), move |slug| async move {
+        if watches_costs { super::costs::open_cost_alerts(slug).await } else { Ok(vec![]) }
+    });
+    let costs_href = Page::Costs.href(&ws.slug);
     view! {
         <Title text="Dashboard" />
         <section class="page-head">
@@ -201,6 +208,20 @@ pub fn DashboardPage() -> impl IntoView {
                 {format!("Signed in as {} · {}", ws.email, ws.role.label())}
             </p>
         </section>
+        <Suspense fallback=|| ()>
+            {move || {
+                let href = costs_href.clone();
+                Suspend::new(async move {
+                    match alerts.await {
+                        Ok(list) if !list.is_empty() => view! {
+                            <super::costs::AlertBanner alerts=list />
+                            <p><a href=href>"See the Costs page"</a></p>
+                        }.into_any(),
+                        _ => ().into_any(),
+                    }
+                })
+            }}
+        </Suspense>
         <section class="callout">
             <h2>"Getting started"</h2>
             <p>{first_steps}</p>

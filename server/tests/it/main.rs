@@ -7,6 +7,7 @@ mod support;
 mod access;
 mod binary;
 mod bundles;
+mod costs;
 mod data_contracts;
 mod ingest;
 mod invitations;

@@ -116,7 +116,7 @@ async fn a_lead_runs_through_every_step_with_an_openai_compatible_model_and_stop
     let (tokens_in, tokens_out, cost): (i64, i64, i64) = {
         let t = app.demo_value::<i64>("SELECT tokens_in FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap();
         let o = app.demo_value::<i64>("SELECT tokens_out FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap();
-        let c = app.demo_value::<i64>("SELECT cost_micros FROM runs WHERE id = $1", vec![run_id.into()]).await.unwrap();
+        let c = app.demo_value::<i64>("SELECT cost_micros FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap();
         (t, o, c)
     };
     assert_eq!((tokens_in, tokens_out, cost), (1200, 300, 6000));
@@ -171,8 +171,10 @@ async fn the_same_run_works_against_the_anthropic_messages_api() {
         app.demo_value("SELECT tokens_out FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap(),
     );
     assert_eq!((tokens_in, tokens_out), (800, 100), "usage from the response");
-    let cost: i64 = app.demo_value("SELECT cost_micros FROM runs WHERE id = $1", vec![run_id.into()]).await.unwrap();
+    let cost: i64 = app.demo_value("SELECT cost_micros FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap();
     assert_eq!(cost, 3000, "800 × 2.50/M + 100 × 10/M");
+    let line: i64 = app.demo_value("SELECT amount_micros FROM cost_lines WHERE run_id = $1 AND kind = 'model'", vec![run_id.into()]).await.unwrap();
+    assert_eq!(line, 3000, "the ledger line of the model call");
 }
 
 #[tokio::test]
@@ -455,6 +457,14 @@ async fn when_the_primary_model_keeps_failing_the_fallback_model_answers_and_is_
     let detail: Value = app.demo_value("SELECT detail FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap();
     assert_eq!(detail["fallback_model"], true, "{detail}");
     assert!(detail["calls"][0]["error"].as_str().unwrap().contains("overloaded"), "{detail}");
+    // The fallback's cost is its own line: 50 + 10 tokens at 1 per million each.
+    let fallback: (i64, String) = (
+        app.demo_value("SELECT amount_micros FROM cost_lines WHERE run_id = $1 AND kind = 'fallback_model'", vec![run_id.into()]).await.unwrap(),
+        app.demo_value("SELECT label FROM cost_lines WHERE run_id = $1 AND kind = 'fallback_model'", vec![run_id.into()]).await.unwrap(),
+    );
+    assert_eq!(fallback, (60, "backup".to_string()));
+    let primary: i64 = app.demo_value("SELECT count(*) FROM cost_lines WHERE run_id = $1 AND kind = 'model'", vec![run_id.into()]).await.unwrap();
+    assert_eq!(primary, 0, "the failed primary answered nothing to pay for");
 }
 
 #[tokio::test]

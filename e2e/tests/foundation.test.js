@@ -110,10 +110,10 @@ test('on a phone the navigation folds into a menu that opens on tap', async () =
     await page.click('[data-testid=menu-toggle]');
     assert.equal(await page.isVisible('nav.sidebar'), true);
     await shot(page, '05-phone-menu-open');
-    await page.click('nav.sidebar >> text=Costs');
-    await page.waitForURL(`${BASE_URL}/t/acme-plumbing/costs`);
+    await page.click('nav.sidebar >> text=Reports');
+    await page.waitForURL(`${BASE_URL}/t/acme-plumbing/reports`);
     await page.waitForSelector('[data-testid=empty-state]');
-    await shot(page, '06-phone-costs-empty-state');
+    await shot(page, '06-phone-reports-empty-state');
   } finally {
     await phone.context.close();
   }

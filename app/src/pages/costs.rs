@@ -181,7 +181,16 @@ pub fn CostsPage() -> impl IntoView {
     let from = RwSignal::new(String::new());
     let to = RwSignal::new(String::new());
     let saved = ServerAction::<SaveBudget>::new();
-    let report = Resource::new(move || (slug.get(), from.get(), to.get(), saved.version().get()), |(slug, from, to, _)| cost_report(slug, from, to));
+    // Reload after a budget is saved, not after a refused one (its errors stay beside the fields).
+    let reload = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if matches!(saved.value().get(), Some(Ok(()))) {
+            reload.update(|n| *n += 1);
+        }
+    });
+    let report = Resource::new(move || (slug.get(), from.get(), to.get(), reload.get()), |(slug, from, to, _)| cost_report(slug, from, to));
+    // The workflow whose budget was last submitted: its card shows the answer, also after the reload.
+    let last = RwSignal::new(None::<String>);
     view! {
         <Title text="Costs" />
         <section class="page-head">
@@ -192,7 +201,7 @@ pub fn CostsPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match report.await {
                     Err(e) => view! { <Refusal error=e /> }.into_any(),
-                    Ok(v) => view! { <Report v slug=slug.get_untracked() from to saved /> }.into_any(),
+                    Ok(v) => view! { <Report v slug=slug.get_untracked() from to saved last /> }.into_any(),
                 }
             })}
         </Transition>
@@ -200,7 +209,7 @@ pub fn CostsPage() -> impl IntoView {
 }
 
 #[component]
-fn Report(v: CostReportView, slug: String, from: RwSignal<String>, to: RwSignal<String>, saved: ServerAction<SaveBudget>) -> impl IntoView {
+fn Report(v: CostReportView, slug: String, from: RwSignal<String>, to: RwSignal<String>, saved: ServerAction<SaveBudget>, last: RwSignal<Option<String>>) -> impl IntoView {
     let b = v.business.clone();
     let hit_rate = if v.cache_calls > 0 { format!("{}%", v.cache_hits * 100 / v.cache_calls) } else { "–".into() };
     let csv = format!("/t/{slug}/costs.csv?from={}&to={}", v.from, v.to);
@@ -231,7 +240,7 @@ fn Report(v: CostReportView, slug: String, from: RwSignal<String>, to: RwSignal<
         </div>
         <section class="card">
             <h2>"Spend per day"</h2>
-            <SpendChart days=v.days.clone() />
+            <SpendChart days=v.days.clone() totals=v.business.by_kind />
         </section>
         <section class="card">
             <h2>"Cost per run against the plan"</h2>
@@ -249,7 +258,7 @@ fn Report(v: CostReportView, slug: String, from: RwSignal<String>, to: RwSignal<
         <section class="card">
             <h2>"Budgets"</h2>
             <p class="muted small">"Before each run the engine checks the forecast against what is left this month. At the cap it alerts, routes premium steps to the small tier, or pauses new runs (their events are kept and run once the budget allows or the month rolls over)."</p>
-            {v.workflows.iter().cloned().map(|w| view! { <BudgetCard slug=slug.clone() w may_edit=v.may_edit saved /> }).collect_view()}
+            {v.workflows.iter().cloned().map(|w| view! { <BudgetCard slug=slug.clone() w may_edit=v.may_edit saved last /> }).collect_view()}
         </section>
         {(!past_alerts.is_empty()).then(|| view! {
             <section class="card">
@@ -273,17 +282,19 @@ pub fn AlertBanner(alerts: Vec<CostAlertView>) -> impl IntoView {
     }
 }
 
-fn legend() -> impl IntoView {
+/// The kinds with their colour and the period's total of each.
+fn legend(totals: [i64; 6]) -> impl IntoView {
     view! {
-        <p class="legend small">{COST_KINDS.iter().enumerate().map(|(i, k)| view! {
-            <span class="swatch" style=format!("background:{}", KIND_COLOURS[i])></span>{format!(" {}  ", money::cost_kind_label(k))}
+        <p class="legend small" data-testid="kind-legend">{COST_KINDS.iter().enumerate().map(|(i, k)| view! {
+            <span class="legend-item"><span class="swatch" style=format!("background:{}", KIND_COLOURS[i])></span>
+                {format!(" {} {}", money::cost_kind_label(k), money::format(totals[i]))}</span>
         }).collect_view()}</p>
     }
 }
 
 /// Spend per day as bars stacked by kind, in SVG that scales to the card.
 #[component]
-fn SpendChart(days: Vec<CostDayView>) -> impl IntoView {
+fn SpendChart(days: Vec<CostDayView>, totals: [i64; 6]) -> impl IntoView {
     let (w, h, left, bottom) = (640.0_f64, 220.0_f64, 56.0_f64, 24.0_f64);
     let plot_h = h - bottom - 10.0;
     let max = days.iter().map(|d| d.by_kind.iter().sum::<i64>()).max().unwrap_or(0).max(1) as f64;
@@ -293,7 +304,7 @@ fn SpendChart(days: Vec<CostDayView>) -> impl IntoView {
     let label_every = (days.len() / 7).max(1);
     let last = days.len().saturating_sub(1);
     view! {
-        <svg class="chart" viewBox=format!("0 0 {w} {h}") role="img" aria-label="Spend per day, stacked by kind of cost" data-testid="spend-chart">
+        <div class="chart-scroll"><svg class="chart" viewBox=format!("0 0 {w} {h}") role="img" aria-label="Spend per day, stacked by kind of cost" data-testid="spend-chart">
             <line x1=left y1=y(0.0) x2=w - 8.0 y2=y(0.0) class="axis" />
             <text x=left - 6.0 y=y(max) + 4.0 class="tick" text-anchor="end">{money::format(max as i64)}</text>
             <text x=left - 6.0 y=y(0.0) + 4.0 class="tick" text-anchor="end">"0"</text>
@@ -315,8 +326,8 @@ fn SpendChart(days: Vec<CostDayView>) -> impl IntoView {
                     {((last - i) % label_every == 0).then(|| view! { <text x=x + bar_w / 2.0 y=h - 6.0 class="tick" text-anchor="middle">{d.day.clone()}</text> })}
                 }
             }).collect_view()}
-        </svg>
-        {legend()}
+        </svg></div>
+        {legend(totals)}
     }
 }
 
@@ -337,7 +348,7 @@ fn PerRunChart(days: Vec<CostDayView>, target: Option<i64>) -> impl IntoView {
     let label_every = (days.len() / 7).max(1);
     let last = days.len().saturating_sub(1);
     view! {
-        <svg class="chart" viewBox=format!("0 0 {w} {h}") role="img" aria-label="Cost per run per day against the target" data-testid="per-run-chart">
+        <div class="chart-scroll"><svg class="chart" viewBox=format!("0 0 {w} {h}") role="img" aria-label="Cost per run per day against the target" data-testid="per-run-chart">
             <line x1=left y1=y(0.0) x2=w - 8.0 y2=y(0.0) class="axis" />
             <text x=left - 6.0 y=y(max) + 4.0 class="tick" text-anchor="end">{money::format(max as i64)}</text>
             <text x=left - 6.0 y=y(0.0) + 4.0 class="tick" text-anchor="end">"0"</text>
@@ -349,7 +360,7 @@ fn PerRunChart(days: Vec<CostDayView>, target: Option<i64>) -> impl IntoView {
             {days.iter().enumerate().filter(|(i, _)| (last - i) % label_every == 0).map(|(i, d)| view! {
                 <text x=left + step * i as f64 + step / 2.0 y=h - 6.0 class="tick" text-anchor="middle">{d.day.clone()}</text>
             }).collect_view()}
-        </svg>
+        </svg></div>
         <p class="legend small"><span class="swatch line"></span>" cost per run "<span class="swatch target"></span>{if target.is_some() { " planned cost per run" } else { " set a budget to see the plan" }}</p>
     }
 }
@@ -366,7 +377,7 @@ fn TopWorkflows(workflows: Vec<WorkflowCostView>) -> impl IntoView {
     let (w, row) = (640.0_f64, 34.0_f64);
     let h = row * top.len() as f64;
     view! {
-        <svg class="chart" viewBox=format!("0 0 {w} {h}") role="img" aria-label="Top workflows by spend" data-testid="top-workflows">
+        <div class="chart-scroll"><svg class="chart" viewBox=format!("0 0 {w} {h}") role="img" aria-label="Top workflows by spend" data-testid="top-workflows">
             {top.into_iter().enumerate().map(|(i, wf)| {
                 let y = i as f64 * row;
                 let width = (wf.total as f64 / max * (w - 260.0)).max(2.0);
@@ -376,7 +387,7 @@ fn TopWorkflows(workflows: Vec<WorkflowCostView>) -> impl IntoView {
                     <text x=176.0 + width y=y + 21.0 class="tick">{money::format(wf.total)}</text>
                 }
             }).collect_view()}
-        </svg>
+        </svg></div>
     }
     .into_any()
 }
@@ -451,7 +462,7 @@ fn CostTable(rows: Vec<WorkflowCostView>, business: WorkflowCostView) -> impl In
 }
 
 #[component]
-fn BudgetCard(slug: String, w: WorkflowCostView, may_edit: bool, saved: ServerAction<SaveBudget>) -> impl IntoView {
+fn BudgetCard(slug: String, w: WorkflowCostView, may_edit: bool, saved: ServerAction<SaveBudget>, last: RwSignal<Option<String>>) -> impl IntoView {
     let b = w.budget.clone();
     let summary = match &b {
         Some(b) => format!(
@@ -495,15 +506,15 @@ fn BudgetCard(slug: String, w: WorkflowCostView, may_edit: bool, saved: ServerAc
     let batchable = RwSignal::new(b.batchable);
     let start = RwSignal::new(b.window_start.clone());
     let end = RwSignal::new(b.window_end.clone());
-    let mine = RwSignal::new(false);
     let name = w.name.clone();
-    let result = move || if mine.get() { saved.value().get() } else { None };
+    let this = StoredValue::new(w.name.clone());
+    let result = move || if last.get() == Some(this.get_value()) { saved.value().get() } else { None };
     let error = move |field: &'static str| Signal::derive(move || result().and_then(|r| r.err()).and_then(|e| e.field(field)));
     let message = Signal::derive(move || result().and_then(|r| r.err()).and_then(|e| e.form_message()));
     let ok = move || matches!(result(), Some(Ok(())));
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        mine.set(true);
+        last.set(Some(name.clone()));
         saved.dispatch(SaveBudget {
             slug: slug.clone(),
             workflow: name.clone(),

@@ -65,6 +65,26 @@ test('operations reads the month of spend and changes a budget that takes effect
   await page.click('[data-testid=sign-out]');
 });
 
+test('the owner sets the reviewer hourly rate in Settings; a bad amount is explained', async () => {
+  const { page } = browser;
+  await signIn(page, 'acme-plumbing', 'owner@acme-plumbing.test', DEMO_PASSWORD);
+  await page.goto(`${BASE_URL}/t/acme-plumbing/settings`);
+  await page.waitForSelector('[data-testid=cost-rates]');
+  await waitForHydration(page);
+  assert.equal(await page.inputValue('#field-reviewer_hourly'), '45');
+  await page.fill('#field-reviewer_hourly', 'fast');
+  await page.click('[data-testid=cost-rates] button[type=submit]');
+  await page.waitForFunction(() => /at most six decimals/.test(document.querySelector('#field-reviewer_hourly-error')?.textContent ?? ''));
+  await page.fill('#field-reviewer_hourly', '52.50');
+  await page.click('[data-testid=cost-rates] button[type=submit]');
+  await page.waitForSelector('[data-testid=rates-saved]');
+  await shot(page, '33-settings-cost-rates');
+  await page.reload();
+  await page.waitForSelector('[data-testid=cost-rates]');
+  assert.equal(await page.inputValue('#field-reviewer_hourly'), '52.5');
+  await page.click('[data-testid=sign-out]');
+});
+
 test('the executive reads costs and the budget but has no form, and a reviewer is refused', async () => {
   const exec = await launch({ width: 390, height: 844 });
   try {

@@ -31,7 +31,7 @@ test('edit, see the error at its line, fix, save with a reason, publish, diff an
   await editor.fill(original.replace('type: rules', 'type: rulez'));
   const issue = page.locator('.issues li.issue');
   await issue.waitFor();
-  assert.match(await issue.textContent(), /Line 18, column 11: unknown step type 'rulez'/);
+  assert.match(await issue.textContent(), /Line 19, column 11: unknown step type 'rulez'/);
   assert.equal(await page.getAttribute('.gutter span.bad', 'data-line'), '18');
   await shot(page, '10-editor-error-at-line');
 

@@ -438,6 +438,22 @@ pub fn watch(budget: Option<&Budget>, month: &MonthToDate, forecast: Micros, rec
     (evaluated, firing)
 }
 
+/// A reporting period from the dates typed (YYYY-MM-DD, inclusive); by
+/// default the 30 days ending `today`. At most a year.
+pub fn period(from: &str, to: &str, today: chrono::NaiveDate) -> Result<(chrono::NaiveDate, chrono::NaiveDate), Vec<FieldError>> {
+    let date = |field: &str, text: &str, default: chrono::NaiveDate| {
+        if text.trim().is_empty() {
+            return Ok(default);
+        }
+        chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| FieldError::new(field, "Enter a date as YYYY-MM-DD."))
+    };
+    match (date("from", from, today - chrono::Duration::days(29)), date("to", to, today)) {
+        (Ok(f), Ok(t)) if f <= t && (t - f).num_days() <= 366 => Ok((f, t)),
+        (Ok(_), Ok(_)) => Err(vec![FieldError::new("to", "The period ends on or after its start and spans at most a year.")]),
+        (f, t) => Err([f.err(), t.err()].into_iter().flatten().collect()),
+    }
+}
+
 /// What a routing rule may read besides the run's context.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RouteFacts {
@@ -644,6 +660,17 @@ mod tests {
         assert_eq!(route(Some("lead.name == 'y'"), &facts(1, 0.0, "low"), &ctx).unwrap().0, "small", "the context is readable");
         assert_eq!(route(None, &facts(1, 0.0, "low"), &ctx).unwrap().0, "small");
         assert!(route(Some("'gold'"), &facts(1, 0.0, "low"), &ctx).unwrap_err().contains("must give"));
+    }
+
+    #[test]
+    fn a_period_defaults_to_thirty_days_and_says_what_is_wrong() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        assert_eq!(period("", "", today).unwrap(), (chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(), today));
+        assert_eq!(period("2026-11-01", "2026-11-30", today).unwrap().1, chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap());
+        let fields = |r: Result<_, Vec<FieldError>>| r.unwrap_err().into_iter().map(|e| e.field).collect::<Vec<_>>();
+        assert_eq!(fields(period("2026-13-01", "yesterday", today)), ["from", "to"]);
+        assert_eq!(fields(period("2026-12-01", "2026-11-01", today)), ["to"]);
+        assert_eq!(fields(period("2024-01-01", "2026-11-01", today)), ["to"], "more than a year");
     }
 
     #[test]

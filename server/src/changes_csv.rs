@@ -89,17 +89,12 @@ pub async fn costs_csv(req: HttpRequest, slug: web::Path<String>, query: web::Qu
             return HttpResponse::InternalServerError().finish();
         }
     };
-    let date = |field: &str, text: &str, default: chrono::NaiveDate| {
-        if text.trim().is_empty() {
-            Ok(default)
-        } else {
-            chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| field.to_owned())
+    let (from, to) = match engine::cost::period(&query.from, &query.to, today) {
+        Ok(p) => p,
+        Err(errors) => {
+            let first = &errors[0];
+            return HttpResponse::UnprocessableEntity().json(serde_json::json!({ "error": first.message, "field": first.field }));
         }
-    };
-    let (from, to) = match (date("from", &query.from, today - chrono::Duration::days(29)), date("to", &query.to, today)) {
-        (Ok(f), Ok(t)) if f <= t && (t - f).num_days() <= 366 => (f, t),
-        (Ok(_), Ok(_)) => return HttpResponse::UnprocessableEntity().json(serde_json::json!({ "error": "the period ends on or after its start and spans at most a year", "field": "to" })),
-        (Err(field), _) | (_, Err(field)) => return HttpResponse::UnprocessableEntity().json(serde_json::json!({ "error": "enter dates as YYYY-MM-DD", "field": field })),
     };
     match store::costs::report(&state.db, &member.schema_name, from, to).await.map(|r| store::costs::to_csv(&r)) {
         Ok(Ok(csv)) => HttpResponse::Ok()

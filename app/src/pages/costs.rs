@@ -67,17 +67,7 @@ pub async fn cost_report(slug: String, from: String, to: String) -> Result<CostR
     let state = &cx.state;
     let schema = &member.schema_name;
     let today = store::costs::today(&state.db, schema).await.map_err(|e| cx.internal("reading the date", e))?;
-    let date = |field: &str, text: &str, default: chrono::NaiveDate| -> Result<chrono::NaiveDate, engine::FieldError> {
-        if text.trim().is_empty() {
-            return Ok(default);
-        }
-        chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| engine::FieldError::new(field, "Enter a date as YYYY-MM-DD."))
-    };
-    let (from, to) = match (date("from", &from, today - chrono::Duration::days(29)), date("to", &to, today)) {
-        (Ok(f), Ok(t)) if f <= t && (t - f).num_days() <= 366 => (f, t),
-        (Ok(_), Ok(_)) => return Err(cx.invalid(vec![engine::FieldError::new("to", "The period ends on or after its start and spans at most a year.")])),
-        (f, t) => return Err(cx.invalid([f.err(), t.err()].into_iter().flatten().collect())),
-    };
+    let (from, to) = engine::cost::period(&from, &to, today).map_err(|errors| cx.invalid(errors))?;
     let report = store::costs::report(&state.db, schema, from, to).await.map_err(|e| cx.internal("reading the costs", e))?;
     let alerts = store::costs::alerts(&state.db, schema, 20).await.map_err(|e| cx.internal("reading the alerts", e))?;
     let mut business = engine::cost::Totals::default();

@@ -182,6 +182,39 @@ async fn at_the_cap_a_paused_workflow_keeps_accepting_events_and_resumes_when_th
     }
     let changes: i64 = app.demo_value("SELECT count(*) FROM audit_events WHERE action = 'cost.budget_changed'", vec![]).await.unwrap();
     assert_eq!(changes, 2, "each budget change is in the change log");
+    let cap_alerts: i64 = app.demo_value("SELECT count(*) FROM cost_alerts WHERE condition = 'budget_cap'", vec![]).await.unwrap();
+    assert_eq!(cap_alerts, 1, "the pause was announced once");
+}
+
+#[tokio::test]
+async fn at_the_cap_an_alert_only_workflow_keeps_running_and_says_so_once() {
+    let mut app = TestApp::spawn().await;
+    app.settings.runs.review_check_seconds = 1;
+    app.start_worker();
+    let ops = app.demo_member(Role::Operations).await;
+    // The cap is one run at 0.002 and the first run spends it; cost per run stays inside a 1000% threshold.
+    let res = save_budget(&ops, &[("expected_runs", "1"), ("target_per_run", "0.002"), ("action", "alert_only"), ("deviation_pct", "1000")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    for n in 0..3 {
+        let run = app.send_lead(&secret, &small_lead(&format!("c{n}@cap.example"))).await;
+        app.wait_for_run(run, DONE).await;
+        let held = app.demo_value::<Option<String>>("SELECT held FROM runs WHERE id = $1", vec![run.into()]).await.flatten();
+        assert_eq!(held, None, "alert only: nothing is held");
+    }
+    let mail = app.mailbox.wait_for("ops@acme-plumbing.test", Duration::from_secs(20)).await.expect("operations is told");
+    assert!(mail.subject().unwrap().contains("the budget cap is reached"), "{:?}", mail.subject());
+    assert!(mail.decoded().contains("At the cap: alert only."), "{}", mail.decoded());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let to_ops = app.mailbox.messages().await.iter().filter(|m| m.subject().unwrap_or_default().contains("Cost alert") && m.to.iter().any(|t| t == "ops@acme-plumbing.test")).count();
+    assert_eq!(to_ops, 1, "one breach, one email");
+    let conditions: Vec<String> = {
+        let txn = store::db::tenant_txn(&app.db, "t_acme_plumbing").await.unwrap();
+        let rows = sea_orm::ConnectionTrait::query_all_raw(&txn, store::db::stmt("SELECT condition FROM cost_alerts", vec![])).await.unwrap();
+        txn.commit().await.unwrap();
+        rows.into_iter().map(|r| r.try_get_by_index(0).unwrap()).collect()
+    };
+    assert_eq!(conditions, ["budget_cap"]);
 }
 
 async fn add_offline_premium(app: &TestApp) {

@@ -148,7 +148,14 @@ pub async fn save_cost_rates(slug: String, orchestration_per_hour: String, queue
 #[component]
 fn CostRates(slug: Memo<String>) -> impl IntoView {
     let save = ServerAction::<SaveCostRates>::new();
-    let rates = Resource::new(move || (slug.get(), save.version().get()), |(slug, _)| load_cost_rates(slug));
+    // Reload after a save that was taken, not after a refused one (its errors stay beside the fields).
+    let saved = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if matches!(save.value().get(), Some(Ok(()))) {
+            saved.update(|n| *n += 1);
+        }
+    });
+    let rates = Resource::new(move || (slug.get(), saved.get()), |(slug, _)| load_cost_rates(slug));
     view! {
         <Suspense fallback=crate::components::field::Loading>
             {move || Suspend::new(async move {

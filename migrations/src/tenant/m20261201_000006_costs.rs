@@ -76,6 +76,8 @@ CREATE INDEX cost_alerts_recent ON cost_alerts (opened_at DESC);
 -- A queued run held back: by its budget (pause at the cap) or until the off-peak window.
 ALTER TABLE runs ADD COLUMN held text CHECK (held IN ('budget', 'off_peak'));
 CREATE INDEX runs_held ON runs (workflow_name) WHERE held IS NOT NULL;
+-- The retry rate of the last eight days (the cost watch) reads steps by time.
+CREATE INDEX run_steps_started ON run_steps (started_at);
 "#,
             )
             .await?;

@@ -32,7 +32,7 @@ test('edit, see the error at its line, fix, save with a reason, publish, diff an
   const issue = page.locator('.issues li.issue');
   await issue.waitFor();
   assert.match(await issue.textContent(), /Line 19, column 11: unknown step type 'rulez'/);
-  assert.equal(await page.getAttribute('.gutter span.bad', 'data-line'), '18');
+  assert.equal(await page.getAttribute('.gutter span.bad', 'data-line'), '19');
   await shot(page, '10-editor-error-at-line');
 
   await editor.fill(original.replace('0.78', '0.82'));

@@ -214,7 +214,7 @@ pub fn SettingsPage() -> impl IntoView {
                     Ok(view_data) => view! {
                         <section class="page-head">
                             <h1>"Settings"</h1>
-                            <p class="muted">"Members and roles. Only owners see this page."</p>
+                            <p class="muted">"Members and roles, cost rates and review reason codes. Only owners see this page."</p>
                         </section>
                         <InviteForm slug=slug.get_untracked() action=invite />
                         <FormError message=action_message />

@@ -6,7 +6,7 @@ pub mod api_error;
 pub mod approve;
 pub mod bad_input;
 pub mod bundle_export;
-pub mod changes_csv;
+pub mod csv_exports;
 pub mod cli;
 pub mod csrf;
 pub mod forms;

@@ -10,7 +10,6 @@ use crate::runs::OutboxEmail;
 use crate::{audit, auth::CurrentMember};
 use engine::cost::{self, Alarm, Budget, CapAction, Condition, MonthToDate, Rates, RetryWindow, Totals};
 use engine::money::Micros;
-use engine::FieldError;
 use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction};
 use serde_json::json;
 
@@ -140,8 +139,6 @@ pub async fn budget_in(txn: &DatabaseTransaction, workflow: &str) -> Result<Opti
 
 #[derive(Debug, thiserror::Error)]
 pub enum BudgetError {
-    #[error("the budget has problems")]
-    Invalid(Vec<FieldError>),
     #[error("there is no such workflow")]
     NoWorkflow,
     #[error(transparent)]

@@ -52,7 +52,6 @@ struct Done {
     attempts: i32,
     tokens_in: i64,
     tokens_out: i64,
-    cost_micros: i64,
     model: Option<String>,
     prompt_version: Option<i32>,
     cache_hit: bool,
@@ -69,7 +68,6 @@ impl Done {
             attempts: 1,
             tokens_in: 0,
             tokens_out: 0,
-            cost_micros: 0,
             model: None,
             prompt_version: None,
             cache_hit: false,
@@ -88,13 +86,12 @@ struct Failed {
     detail: Value,
     tokens_in: i64,
     tokens_out: i64,
-    cost_micros: i64,
     costs: Vec<CostLine>,
 }
 
 impl Failed {
     fn now(error: impl Into<String>) -> Self {
-        Failed { error: error.into(), attempts: 1, input: Value::Null, detail: json!({}), tokens_in: 0, tokens_out: 0, cost_micros: 0, costs: vec![] }
+        Failed { error: error.into(), attempts: 1, input: Value::Null, detail: json!({}), tokens_in: 0, tokens_out: 0, costs: vec![] }
     }
 }
 
@@ -258,22 +255,15 @@ impl Engine {
                 return Ok(());
             }
             let clock = std::time::Instant::now();
-            let outcome = self.execute_step(x, step).await;
+            let mut outcome = self.execute_step(x, step).await;
+            // The worker's time on the step is paid for whether it succeeded or not.
             let worker_ms = clock.elapsed().as_millis() as i64;
-            let orchestration = CostLine::new("orchestration", Some(i), engine::cost::orchestration(worker_ms, x.rates.orchestration_per_hour), worker_ms, step.id.clone());
-            let attach = |costs: &mut Vec<CostLine>, line: CostLine| {
-                costs.push(line);
-                costs.iter_mut().for_each(|l| l.step_index = l.step_index.or(Some(i)));
+            let costs = match &mut outcome {
+                Ok(done) => &mut done.costs,
+                Err(failed) => &mut failed.costs,
             };
-            let outcome = outcome
-                .map(|mut d| {
-                    attach(&mut d.costs, orchestration.clone());
-                    d
-                })
-                .map_err(|mut f| {
-                    attach(&mut f.costs, orchestration);
-                    f
-                });
+            costs.push(CostLine::new("orchestration", None, engine::cost::orchestration(worker_ms, x.rates.orchestration_per_hour), worker_ms, step.id.clone()));
+            costs.iter_mut().for_each(|l| _ = l.step_index.get_or_insert(i));
             match outcome {
                 Ok(done) => {
                     if let (Some(name), Some(map)) = (&step.output, x.run.context.as_object_mut()) {
@@ -286,7 +276,7 @@ impl Engine {
                         output: Some(logic::mask(&done.output, &x.sensitive)),
                         tokens_in: done.tokens_in,
                         tokens_out: done.tokens_out,
-                        cost_micros: done.cost_micros,
+                        cost_micros: model_cost(&done.costs),
                         model: done.model.clone(),
                         prompt_version: done.prompt_version,
                         cache_hit: done.cache_hit,
@@ -329,7 +319,7 @@ impl Engine {
             error: Some(failed.error.clone()),
             tokens_in: failed.tokens_in,
             tokens_out: failed.tokens_out,
-            cost_micros: failed.cost_micros,
+            cost_micros: model_cost(&failed.costs),
             detail: failed.detail,
             costs: failed.costs,
             ..base
@@ -585,7 +575,8 @@ impl Engine {
         let schema = template.response_json_schema().map_err(Failed::now)?;
         let system = template.system_instructions(&schema);
         let input = json!({ "prompt": prompt, "prompt_template": prompt_name, "prompt_version": number, "tier": tier });
-        let mut spent = (0i64, 0i64, 0i64);
+        // Tokens in and out over every call; their cost is in the lines.
+        let mut spent = (0i64, 0i64);
         // One cost line per model called; the fallback's is its own kind.
         let mut lines: Vec<CostLine> = Vec::new();
         let mut notes = Vec::new();
@@ -603,7 +594,7 @@ impl Engine {
                     }
                 };
                 let cost = providers::cost_micros(model, completion.tokens_in, completion.tokens_out);
-                spent = (spent.0 + completion.tokens_in as i64, spent.1 + completion.tokens_out as i64, spent.2 + cost);
+                spent = (spent.0 + completion.tokens_in as i64, spent.1 + completion.tokens_out as i64);
                 let kind = if tier_used == tier { "model" } else { "fallback_model" };
                 match lines.iter_mut().find(|l| l.kind == kind && l.label == model.label) {
                     Some(l) => {
@@ -622,7 +613,6 @@ impl Engine {
                                 attempts: (notes.len()) as i32,
                                 tokens_in: spent.0,
                                 tokens_out: spent.1,
-                                cost_micros: spent.2,
                                 model: Some(model.label.clone()),
                                 prompt_version: Some(number),
                                 cache_hit: false,
@@ -651,7 +641,6 @@ impl Engine {
             detail: json!({ "calls": notes, "routing": routing }),
             tokens_in: spent.0,
             tokens_out: spent.1,
-            cost_micros: spent.2,
             costs: lines,
         })
     }
@@ -739,6 +728,11 @@ async fn call_with_retries(model: &providers::ModelConfig, system: &str, message
             Err(e) => return Err(e.to_string()),
         }
     }
+}
+
+/// What a step's model calls cost (the primary and the fallback), from its cost lines.
+fn model_cost(lines: &[CostLine]) -> i64 {
+    lines.iter().filter(|l| l.kind == "model" || l.kind == "fallback_model").map(|l| l.amount).sum()
 }
 
 /// Whether a person already cleared the gate for step `index`: an approval

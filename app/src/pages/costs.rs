@@ -150,7 +150,6 @@ pub async fn save_budget(
     let released = match store::costs::save_budget(&state.db, &member, workflow.trim(), &budget).await {
         Ok(ids) => ids,
         Err(store::costs::BudgetError::NoWorkflow) => return Err(cx.refused(actix_web::http::StatusCode::NOT_FOUND, "There is no such workflow.")),
-        Err(store::costs::BudgetError::Invalid(errors)) => return Err(cx.invalid(errors)),
         Err(store::costs::BudgetError::Storage(e)) => return Err(cx.internal("saving the budget", e)),
     };
     for run_id in released {

@@ -1,6 +1,6 @@
-//! `GET /t/<slug>/changes.csv`: the change log as a CSV download, with the
-//! same filters as the page and the same role check; and
-//! `GET /t/<slug>/costs.csv`: the Costs page's table for a period.
+//! CSV downloads, behind the same role checks as their pages:
+//! `GET /t/<slug>/changes.csv`, the change log with the page's filters, and
+//! `GET /t/<slug>/costs.csv`, the Costs page's table for a period.
 
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use engine::Page;

@@ -71,6 +71,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings") view=SettingsPage />
                     <Route path=path!("changes") view=ChangeLogPage />
                     <Route path=path!("costs") view=pages::costs::CostsPage />
+                    <Route path=path!("reports") view=pages::reports::ReportsPage />
+                    <Route path=path!("governance") view=pages::governance::GovernancePage />
                     <Route path=path!("models") view=ModelsPage />
                     <Route path=path!("prompts") view=PromptsPage />
                     <Route path=path!("prompts/:name") view=PromptPage />

@@ -417,3 +417,105 @@ pub struct CostRatesView {
     pub queue_op: String,
     pub reviewer_hourly: String,
 }
+
+/// A headline figure of the monthly report, in words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeadlineView {
+    pub key: String,
+    pub label: String,
+    pub value: String,
+    pub vs_last_month: String,
+    pub vs_baseline: String,
+    /// Good news since last month (None: nothing to compare).
+    pub better: Option<bool>,
+}
+
+/// A chart drawn on the server (the same SVG the email carries).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChartView {
+    pub id: String,
+    pub title: String,
+    pub svg: String,
+    pub legend: String,
+}
+
+/// A workflow's baseline, as typed, with its version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineView {
+    pub workflow: String,
+    pub version: Option<i32>,
+    pub summary: String,
+    pub manual_minutes: String,
+    pub error_rate: String,
+    pub response_minutes: String,
+    pub monthly_volume: String,
+    pub hourly_cost: String,
+    pub outcome: String,
+    pub outcome_rate: String,
+}
+
+/// The Reports page for one month.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportView {
+    pub month: String,
+    pub month_label: String,
+    /// The month is still running (figures so far, not a snapshot).
+    pub live: bool,
+    /// How the figures came to be ("Snapshot 1, computed … by …").
+    pub provenance: String,
+    /// Months to choose from: (YYYY-MM, label), newest first.
+    pub months: Vec<(String, String)>,
+    pub headlines: Vec<HeadlineView>,
+    pub charts: Vec<ChartView>,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    pub revisions: Vec<String>,
+    pub baselines: Vec<BaselineView>,
+    pub may_edit_baselines: bool,
+    pub may_recompute: bool,
+    pub pdf_href: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentView {
+    pub kind: String,
+    pub workflow: String,
+    pub what: String,
+    pub at: String,
+    pub resolved: bool,
+    pub href: Option<String>,
+}
+
+/// A backlog candidate with its score and place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateView {
+    pub id: String,
+    pub rank: usize,
+    pub name: String,
+    pub monthly_volume: String,
+    pub minutes_per_task: String,
+    pub error_rate: String,
+    pub revenue_impact: String,
+    pub compliance_risk: String,
+    pub score: String,
+    pub success_metric: String,
+    pub status: String,
+    pub workflow: Option<String>,
+}
+
+/// The governance page for one month.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GovernanceView {
+    pub month: String,
+    pub month_label: String,
+    pub months: Vec<(String, String)>,
+    pub alerts: i64,
+    pub failed_runs: i64,
+    pub escalations: i64,
+    pub incidents: Vec<IncidentView>,
+    pub changes: Vec<ChangeView>,
+    pub backlog: Vec<CandidateView>,
+    /// Gallery templates a candidate can start from: (name, title).
+    pub templates: Vec<(String, String)>,
+    pub may_edit: bool,
+}

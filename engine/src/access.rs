@@ -15,13 +15,14 @@ pub enum Page {
     Runs,
     Costs,
     Reports,
+    Governance,
     ChangeLog,
     Models,
     Settings,
 }
 
 impl Page {
-    pub const ALL: [Page; 11] = [
+    pub const ALL: [Page; 12] = [
         Page::Dashboard,
         Page::Workflows,
         Page::Prompts,
@@ -30,6 +31,7 @@ impl Page {
         Page::Runs,
         Page::Costs,
         Page::Reports,
+        Page::Governance,
         Page::ChangeLog,
         Page::Models,
         Page::Settings,
@@ -46,6 +48,7 @@ impl Page {
             Page::Runs => "runs",
             Page::Costs => "costs",
             Page::Reports => "reports",
+            Page::Governance => "governance",
             Page::ChangeLog => "changes",
             Page::Models => "models",
             Page::Settings => "settings",
@@ -66,6 +69,7 @@ impl Page {
             Page::Runs => "Runs",
             Page::Costs => "Costs",
             Page::Reports => "Reports",
+            Page::Governance => "Governance",
             Page::ChangeLog => "Change log",
             Page::Models => "Models",
             Page::Settings => "Settings",
@@ -80,7 +84,7 @@ impl Page {
             Page::ReviewQueue => &[Owner, Reviewer, Operations],
             Page::Runs => &[Owner, Engineer, Reviewer, Operations],
             Page::Costs => &[Owner, Operations, Executive],
-            Page::Reports => &[Owner, Operations, Executive],
+            Page::Reports | Page::Governance => &[Owner, Operations, Executive],
             Page::ChangeLog => &[Owner, Engineer, Operations],
             Page::Models => &[Owner, Engineer],
             Page::Settings => &[Owner],

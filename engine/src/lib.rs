@@ -16,6 +16,8 @@ pub mod tenant;
 #[cfg(feature = "contracts")]
 pub mod cel;
 #[cfg(feature = "contracts")]
+pub mod chart;
+#[cfg(feature = "contracts")]
 pub mod cost;
 #[cfg(feature = "contracts")]
 pub mod data_contract;
@@ -24,9 +26,15 @@ pub mod diff;
 #[cfg(feature = "contracts")]
 pub mod form;
 #[cfg(feature = "contracts")]
+pub mod kpi;
+#[cfg(feature = "contracts")]
 pub mod offline_model;
 #[cfg(feature = "contracts")]
 pub mod prompt;
+#[cfg(feature = "contracts")]
+pub mod report;
+#[cfg(feature = "contracts")]
+pub mod report_pdf;
 #[cfg(feature = "contracts")]
 pub mod review;
 #[cfg(feature = "contracts")]

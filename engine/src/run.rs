@@ -173,26 +173,6 @@ pub fn decide(step: &Step, context: &Value) -> Result<Value, String> {
     Ok(json!({ "matched_rule": null, "decision": step.default.clone().unwrap_or(Value::Null) }))
 }
 
-/// The inputs of the product's automation value score.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-pub struct ValueScoreInputs {
-    pub monthly_volume: f64,
-    pub minutes_per_task: f64,
-    /// A share between 0 and 1.
-    pub error_rate: f64,
-    pub revenue_impact: f64,
-    pub compliance_risk: f64,
-}
-
-/// labour savings × 0.35 + quality gain × 0.2 + revenue impact × 0.3 −
-/// compliance risk × 0.25, where labour savings = volume × minutes and
-/// quality gain = error rate × 100.
-pub fn value_score(i: &ValueScoreInputs) -> f64 {
-    let labour = i.monthly_volume * i.minutes_per_task;
-    let quality = i.error_rate * 100.0;
-    labour * 0.35 + quality * 0.2 + i.revenue_impact * 0.3 - i.compliance_risk * 0.25
-}
-
 /// Runs a built-in function step over its input (the trigger's record
 /// unless the step names another context path).
 pub fn function(step: &Step, context: &Value, contract: Option<&DataContract>, now: DateTime<Utc>) -> Result<Value, String> {
@@ -233,14 +213,14 @@ pub fn function(step: &Step, context: &Value, contract: Option<&DataContract>, n
         }
         "value_score" => {
             let number = |key: &str| lookup(&input, key).and_then(Value::as_f64).ok_or(format!("value_score needs a number `{key}`"));
-            let inputs = ValueScoreInputs {
+            let inputs = crate::kpi::ValueScoreInputs {
                 monthly_volume: number("monthly_volume")?,
                 minutes_per_task: number("minutes_per_task")?,
                 error_rate: number("error_rate")?,
                 revenue_impact: number("revenue_impact")?,
                 compliance_risk: number("compliance_risk")?,
             };
-            Ok(json!({ "value_score": (value_score(&inputs) * 100.0).round() / 100.0 }))
+            Ok(json!({ "value_score": crate::kpi::value_score(&inputs) }))
         }
         other => Err(format!("unknown function {other}")),
     }

@@ -137,7 +137,7 @@ async fn seed(settings: Settings) -> anyhow::Result<()> {
     let db = &state.db;
     if let Some(demo) = store::seed::seed_demo(db, &settings).await? {
         // The runs are committed; a worker that is not running yet picks them up when it starts.
-        let history = store::seed::seed_cost_history(db, chrono::Utc::now()).await?;
+        let history = store::seed::seed_history(db, chrono::Utc::now()).await?;
         let runs = store::seed::seed_leads(db, &settings).await?;
         for job in &runs {
             state.runs.wake(job.clone()).await.map_err(|e| anyhow::anyhow!("queueing a demo lead: {e}"))?;

@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod openapi;
 pub mod health;
 pub mod page_guard;
+pub mod reports;
 pub mod request_log;
 pub mod review_api;
 pub mod smtp_capture;

@@ -10,11 +10,12 @@ use utoipa::{
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Steward", description = "Events in, runs out: webhooks (Standard Webhooks, CloudEvents 1.0), the events API, run status and review decisions."),
-    paths(crate::ingest::webhook, crate::ingest::api_event, crate::ingest::run_status, crate::forms::submit_doc, crate::review_api::decide),
+    paths(crate::ingest::webhook, crate::ingest::api_event, crate::ingest::run_status, crate::forms::submit_doc, crate::review_api::decide, crate::reports::outcome_hook),
     components(schemas(crate::ingest::AcceptedEvent, crate::ingest::RunStatus, crate::ingest::StepStatus, crate::api_error::ErrorBody, crate::api_error::FieldProblem,
-        crate::review_api::DecisionRequest, crate::review_api::DecisionTaken)),
+        crate::review_api::DecisionRequest, crate::review_api::DecisionTaken, crate::reports::OutcomeReport, crate::reports::OutcomeAccepted)),
     modifiers(&SessionCookie),
-    tags((name = "ingestion", description = "Sending events to a workflow"), (name = "runs", description = "What became of them"), (name = "review", description = "A person's decision on a review task"))
+    tags((name = "ingestion", description = "Sending events to a workflow"), (name = "runs", description = "What became of them"), (name = "review", description = "A person's decision on a review task"),
+        (name = "reports", description = "Business outcomes reported back, for the monthly scorecard"))
 )]
 pub struct ApiDoc;
 

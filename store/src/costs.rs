@@ -362,7 +362,7 @@ pub async fn sync_alerts(
         audit::record_change(&txn, None, "cost", "cost.alert_opened", workflow, &alarm.message, json!({ "condition": alarm.condition })).await?;
         let (subject, text, html) = compose(alarm, workflow);
         for to in alert_recipients(&txn, workflow).await? {
-            mail.push(OutboxEmail { to, subject: subject.clone(), text: text.clone(), html: html.clone() });
+            mail.push(OutboxEmail { to, subject: subject.clone(), text: text.clone(), html: html.clone(), ..Default::default() });
         }
     }
     for condition in evaluated.iter().filter(|c| !firing.iter().any(|a| a.condition == **c)) {

@@ -15,6 +15,29 @@ pub struct EmailJob {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// Files sent with the message (the monthly scorecard's PDF).
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to an email, base64-encoded so the job stays JSON.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Attachment {
+    pub filename: String,
+    pub content_type: String,
+    pub base64: String,
+}
+
+impl Attachment {
+    pub fn new(filename: &str, content_type: &str, bytes: &[u8]) -> Self {
+        use base64::Engine;
+        Attachment { filename: filename.into(), content_type: content_type.into(), base64: base64::engine::general_purpose::STANDARD.encode(bytes) }
+    }
+
+    pub fn bytes(&self) -> Result<Vec<u8>, base64::DecodeError> {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.decode(&self.base64)
+    }
 }
 
 /// Wakes a worker to execute (or resume) a run. The run's state is in

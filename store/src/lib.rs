@@ -4,14 +4,17 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backlog;
 pub mod bundles;
 pub mod config;
 pub mod costs;
 pub mod data_contracts;
 pub mod db;
 pub mod entities;
+pub mod governance;
 pub mod invitations;
 pub mod jobs;
+pub mod kpis;
 pub mod members;
 pub mod models;
 pub mod password;

@@ -154,12 +154,13 @@ pub async fn step_started(db: &DatabaseConnection, schema: &str, run_id: Uuid, o
 }
 
 /// An email a step sends, written with the step's completion.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct OutboxEmail {
     pub to: String,
     pub subject: String,
     pub text: String,
     pub html: String,
+    pub attachments: Vec<crate::jobs::Attachment>,
 }
 
 /// Records a finished step, its output in the context, and the next step,
@@ -317,8 +318,16 @@ pub(crate) async fn insert_outbox(txn: &DatabaseTransaction, run_id: Option<Uuid
     for mail in mails {
         let id = Uuid::new_v4();
         txn.execute_raw(stmt(
-            "INSERT INTO outbox (id, run_id, recipient, subject, text_body, html_body) VALUES ($1, $2, $3, $4, $5, $6)",
-            vec![id.into(), run_id.into(), mail.to.clone().into(), mail.subject.clone().into(), mail.text.clone().into(), mail.html.clone().into()],
+            "INSERT INTO outbox (id, run_id, recipient, subject, text_body, html_body, attachments) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            vec![
+                id.into(),
+                run_id.into(),
+                mail.to.clone().into(),
+                mail.subject.clone().into(),
+                mail.text.clone().into(),
+                mail.html.clone().into(),
+                serde_json::to_value(&mail.attachments).unwrap_or_default().into(),
+            ],
         ))
         .await?;
         ids.push(id);
@@ -343,6 +352,7 @@ pub struct PendingMail {
     pub subject: String,
     pub text_body: String,
     pub html_body: String,
+    pub attachments: serde_json::Value,
 }
 
 /// What the sweeper found in one business.
@@ -372,7 +382,7 @@ pub async fn strays(db: &DatabaseConnection, schema: &str, stale_seconds: i64) -
         txn.execute_raw(stmt("UPDATE runs SET updated_at = now() WHERE id = $1 AND status = 'queued'", vec![(*id).into()])).await?;
     }
     let mail = PendingMail::find_by_statement(stmt(
-        "SELECT id, recipient, subject, text_body, html_body FROM outbox
+        "SELECT id, recipient, subject, text_body, html_body, attachments FROM outbox
           WHERE queued_at IS NULL AND created_at < now() - make_interval(secs => $1::double precision) LIMIT 500",
         vec![(stale_seconds as f64).into()],
     ))

@@ -181,12 +181,16 @@ pub async fn any_owner(db: &DatabaseConnection, slug: &str) -> anyhow::Result<cr
     crate::auth::member_by_email(db, slug, &row.email).await.map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-/// A month of the demo lead workflow's history before today, with the
+/// Three months of the demo lead workflow's history before today, with the
 /// cost lines each run would have written (priced with the engine's own
-/// arithmetic at the business's rates), and the workflow's budget, so the
-/// Costs page opens on a believable month. Runs here are finished; the
-/// live inbox comes from `seed_leads`. Returns how many runs it wrote.
-pub async fn seed_cost_history(db: &DatabaseConnection, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<usize> {
+/// arithmetic at the business's rates), the people's decisions on the big
+/// leads, the model's confidence, the deals won afterwards, one cost alert
+/// that came and went, the workflow's budget and baseline, and a backlog of
+/// what to automate next, so the Costs, Reports and Governance pages open
+/// on a believable quarter that gets better month by month. Runs here are
+/// finished; the live inbox comes from `seed_leads`. Returns how many runs
+/// it wrote.
+pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<usize> {
     use crate::db::{stmt, tenant_txn};
     use engine::cost;
     let tenant = tenants::find_by_slug(db, DEMO_SLUG).await?.ok_or_else(|| anyhow::anyhow!("seed the demo business first"))?;
@@ -202,23 +206,32 @@ pub async fn seed_cost_history(db: &DatabaseConnection, now: chrono::DateTime<ch
     let (price_in, price_out, enrichment_price) = (150_000, 600_000, 2_000);
     let leads = demo_leads(now);
     let steps = [("normalize", "function"), ("enrich", "api_call"), ("summarize", "llm"), ("route", "rules")];
+    let reviewer = DEMO_USERS[2].0;
     let mut written = 0;
-    for day in 1..=30i64 {
-        let per_day = 6 + (day * 7 % 5);
+    for day in 1..=91i64 {
+        // Volume grows and quality improves as the team tunes the workflow.
+        let age = day / 30; // 0 this month … 3 three months ago
+        let per_day = 5 + (3 - age.min(3)) + (day * 7 % 5);
+        let failure_one_in = [18, 12, 9, 9][age.min(3) as usize];
+        let agree_in_ten = [9, 8, 7, 7][age.min(3) as usize];
+        let wins_in_hundred = [22, 18, 14, 14][age.min(3) as usize];
         for n in 0..per_day {
             // A small deterministic generator: the same history on every install.
             let seed = (day * 31 + n * 17) as u64;
             let pick = |m: u64, salt: u64| (seed.wrapping_mul(2654435761).wrapping_add(salt * 40503) >> 7) % m;
             let lead = &leads[(seed % leads.len() as u64) as usize];
             let created = now - chrono::Duration::days(day) + chrono::Duration::minutes((n * 83 % 600) as i64 - 300);
-            let failed = pick(12, 1) == 0;
+            let failed = pick(failure_one_in, 1) == 0;
             let reviewed = !failed && lead["annual_contract_value"].as_i64().unwrap_or(0) > 50_000 && pick(10, 2) < 8;
             let status = if failed { "failed" } else { "completed" };
             let (tokens_in, tokens_out) = (1100 + pick(400, 3) as i64, 200 + pick(150, 4) as i64);
             let cache_hit = pick(4, 5) == 0;
             let run_id = Uuid::new_v4();
             let review_seconds = if reviewed { 60 + pick(360, 6) as i64 } else { 0 };
-            let finished = created + chrono::Duration::seconds(3 + review_seconds + if reviewed { 1800 } else { 0 });
+            // A reviewed lead waits for its reviewer (20 to 80 minutes) before the decision.
+            let waited = if reviewed { 1200 + pick(3600, 10) as i64 } else { 0 };
+            let finished = created + chrono::Duration::seconds(3 + waited);
+            let confidence = if reviewed { 0.60 + pick(25, 11) as f64 / 100.0 } else { 0.80 + pick(19, 12) as f64 / 100.0 };
             let mut lines = vec![crate::costs::CostLine::new("queue", None, cost::queue(1 + reviewed as i64, rates.queue_op), 1 + reviewed as i64, "delivery")];
             let mut step_rows = Vec::new();
             for (i, (id, kind)) in steps.iter().enumerate() {
@@ -244,7 +257,7 @@ pub async fn seed_cost_history(db: &DatabaseConnection, now: chrono::DateTime<ch
                 step_rows.push((i as i32, *id, *kind, step_status, t_in, t_out, model_cost, ms));
             }
             if reviewed {
-                lines.push(crate::costs::CostLine::new("review", Some(2), cost::review(review_seconds, rates.reviewer_hourly), review_seconds, DEMO_USERS[2].0));
+                lines.push(crate::costs::CostLine::new("review", Some(2), cost::review(review_seconds, rates.reviewer_hourly), review_seconds, reviewer));
             }
             txn.execute_raw(stmt(
                 "INSERT INTO runs (id, workflow_id, workflow_name, workflow_version, status, context, next_step, pinned, executions, error,
@@ -267,17 +280,18 @@ pub async fn seed_cost_history(db: &DatabaseConnection, now: chrono::DateTime<ch
             .await?;
             for (i, id, kind, step_status, t_in, t_out, c, ms) in step_rows {
                 let started = created + chrono::Duration::milliseconds(i as i64 * 900);
+                let output = (kind == "llm").then(|| serde_json::json!({ "confidence": confidence, "summary": format!("{} looks like a fit.", lead["companyName"].as_str().unwrap_or("The lead")) }));
                 txn.execute_raw(stmt(
                     "INSERT INTO run_steps (run_id, step_index, step_id, kind, status, attempts, started_at, finished_at, tokens_in, tokens_out, cost_micros,
-                                            model, error, detail)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '{}')",
+                                            model, error, detail, output)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '{}', $14)",
                     vec![
                         run_id.into(),
                         i.into(),
                         id.into(),
                         kind.into(),
                         step_status.into(),
-                        if step_status == "failed" { 3 } else { 1 }.into(),
+                        if step_status == "failed" { 3 } else if pick(20, 13 + i as u64) == 0 { 2 } else { 1 }.into(),
                         started.into(),
                         (started + chrono::Duration::milliseconds(ms)).into(),
                         t_in.into(),
@@ -285,9 +299,47 @@ pub async fn seed_cost_history(db: &DatabaseConnection, now: chrono::DateTime<ch
                         c.into(),
                         (kind == "llm").then(|| "gpt-4o-mini".to_string()).into(),
                         (step_status == "failed").then(|| "GET company-lookup answered 503".to_string()).into(),
+                        output.into(),
                     ],
                 ))
                 .await?;
+            }
+            if reviewed {
+                let decision = if pick(10, 8) < agree_in_ten { "approve" } else { "edit_and_approve" };
+                let asked = created + chrono::Duration::seconds(3);
+                let decided = finished;
+                let escalated = (waited > 4200).then(|| asked + chrono::Duration::minutes(60));
+                txn.execute_raw(stmt(
+                    "INSERT INTO review_tasks (id, run_id, step_index, reason, status, decision, reason_code, decided_by, decided_at, created_at,
+                                               workflow_name, claimed_by, claimed_at, escalated_at, value)
+                     VALUES ($1, $2, 2, 'high_value', 'decided', $3, $4, $5, $6, $7, $8, $5, $9, $10, $11)",
+                    vec![
+                        Uuid::new_v4().into(),
+                        run_id.into(),
+                        decision.into(),
+                        (decision != "approve").then(|| "missing_context".to_string()).into(),
+                        reviewer.into(),
+                        decided.into(),
+                        asked.into(),
+                        workflow.into(),
+                        (decided - chrono::Duration::seconds(review_seconds)).into(),
+                        escalated.into(),
+                        lead["annual_contract_value"].as_f64().into(),
+                    ],
+                ))
+                .await?;
+            }
+            // Some qualified leads turn into deals days later, reported back by the CRM.
+            if !failed && pick(100, 9) < wins_in_hundred {
+                let won = finished + chrono::Duration::hours(24 + pick(200, 14) as i64);
+                if won < now {
+                    txn.execute_raw(stmt(
+                        "INSERT INTO outcome_events (id, workflow_name, run_id, outcome, value, idempotency_key, occurred_at, received_at)
+                         VALUES ($1, $2, $3, 'deal.won', $4, $5, $6, $6)",
+                        vec![Uuid::new_v4().into(), workflow.into(), run_id.into(), lead["annual_contract_value"].as_f64().into(), format!("crm-{run_id}").into(), won.into()],
+                    ))
+                    .await?;
+                }
             }
             crate::costs::add_lines(&txn, run_id, &lines).await?;
             // The lines were paid when the run happened.
@@ -295,6 +347,19 @@ pub async fn seed_cost_history(db: &DatabaseConnection, now: chrono::DateTime<ch
             written += 1;
         }
     }
+    // A cost alert that came and went last month.
+    let opened = now - chrono::Duration::days(18);
+    txn.execute_raw(stmt(
+        "INSERT INTO cost_alerts (id, workflow_name, condition, message, opened_at, cleared_at) VALUES ($1, $2, 'cost_per_run', $3, $4, $5)",
+        vec![
+            Uuid::new_v4().into(),
+            workflow.into(),
+            "Cost per run 2.46 is 23% above the plan's 2.00 (alert beyond 15%).".into(),
+            opened.into(),
+            (opened + chrono::Duration::hours(20)).into(),
+        ],
+    ))
+    .await?;
     txn.execute_raw(stmt(
         "INSERT INTO budgets (workflow_name, expected_runs, target_micros, overage_pct, action, deviation_pct, updated_by)
          VALUES ($1, 240, 2000000, 10, 'alert_only', 15, 'seed') ON CONFLICT (workflow_name) DO NOTHING",
@@ -302,5 +367,33 @@ pub async fn seed_cost_history(db: &DatabaseConnection, now: chrono::DateTime<ch
     ))
     .await?;
     txn.commit().await?;
+    let owner = any_owner(db, DEMO_SLUG).await?;
+    let baseline = engine::kpi::Baseline {
+        manual_minutes: 25.0,
+        error_rate: 0.09,
+        response_minutes: 240.0,
+        monthly_volume: 220,
+        hourly_cost: 38_000_000,
+        outcome: "deal.won".into(),
+        outcome_rate: Some(0.12),
+    };
+    crate::kpis::save_baseline(db, &owner, workflow, &baseline, "Measured by hand over the summer, before launch").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    for (name, volume, minutes, errors, revenue, risk, metric) in DEMO_BACKLOG {
+        let candidate = engine::kpi::Candidate {
+            name: name.into(),
+            inputs: engine::kpi::ValueScoreInputs { monthly_volume: volume, minutes_per_task: minutes, error_rate: errors, revenue_impact: revenue, compliance_risk: risk },
+            success_metric: metric.into(),
+        };
+        crate::backlog::save(db, &owner, &candidate).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     Ok(written)
 }
+
+/// The demo backlog: name, volume a month, minutes a task, error rate,
+/// revenue impact, compliance risk, success metric (one is missing).
+pub const DEMO_BACKLOG: [(&str, f64, f64, f64, f64, f64, &str); 4] = [
+    ("Support ticket triage", 420.0, 6.0, 0.07, 20.0, 15.0, "Tickets answered within 1 hour"),
+    ("Invoice reminders", 180.0, 12.0, 0.04, 60.0, 40.0, "Days sales outstanding below 30"),
+    ("Appointment confirmations", 600.0, 3.0, 0.10, 30.0, 5.0, ""),
+    ("Supplier quote comparison", 40.0, 45.0, 0.12, 50.0, 25.0, "Quotes compared within a day"),
+];

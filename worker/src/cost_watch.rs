@@ -27,7 +27,7 @@ pub async fn evaluate(engine: &Engine, tenant_id: &str, schema: &str, workflow: 
     Ok(mail.len())
 }
 
-async fn slug(engine: &Engine, tenant_id: &str) -> anyhow::Result<String> {
+pub(crate) async fn slug(engine: &Engine, tenant_id: &str) -> anyhow::Result<String> {
     let row = engine
         .db
         .query_one_raw(stmt("SELECT slug FROM public.tenants WHERE id = $1::uuid", vec![tenant_id.into()]))

@@ -8,7 +8,7 @@ use apalis::layers::retry::{
 };
 use apalis::prelude::*;
 use lettre::{
-    message::{header::ContentType, Mailbox, MultiPart, SinglePart},
+    message::{header::ContentType, Attachment, Mailbox, MultiPart, SinglePart},
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
 };
 use std::time::Duration;
@@ -35,16 +35,22 @@ impl Mailer {
 
     pub async fn send(&self, job: &EmailJob) -> Result<(), DeliveryError> {
         let to: Mailbox = job.to.parse().map_err(|e| DeliveryError::Permanent(format!("bad recipient: {e}")))?;
-        let message = Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(job.subject.clone())
-            .multipart(
-                MultiPart::alternative()
-                    .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(job.text.clone()))
-                    .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(job.html.clone())),
-            )
-            .map_err(|e| DeliveryError::Permanent(format!("cannot build the message: {e}")))?;
+        let body = MultiPart::alternative()
+            .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(job.text.clone()))
+            .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(job.html.clone()));
+        let builder = Message::builder().from(self.from.clone()).to(to).subject(job.subject.clone());
+        let message = if job.attachments.is_empty() {
+            builder.multipart(body)
+        } else {
+            let mut mixed = MultiPart::mixed().multipart(body);
+            for a in &job.attachments {
+                let bytes = a.bytes().map_err(|e| DeliveryError::Permanent(format!("attachment {} is not base64: {e}", a.filename)))?;
+                let kind = ContentType::parse(&a.content_type).map_err(|e| DeliveryError::Permanent(format!("attachment {}: {e}", a.filename)))?;
+                mixed = mixed.singlepart(Attachment::new(a.filename.clone()).body(bytes, kind));
+            }
+            builder.multipart(mixed)
+        }
+        .map_err(|e| DeliveryError::Permanent(format!("cannot build the message: {e}")))?;
         self.transport.send(message).await.map(|_| ()).map_err(|e| {
             if e.is_permanent() {
                 DeliveryError::Permanent(e.to_string())

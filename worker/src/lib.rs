@@ -1,11 +1,13 @@
 //! Steward's background worker. apalis delivers jobs from Redis; the work
 //! itself lives in one module per job kind: email, runs (the run engine),
-//! and the sweeper that recovers runs whose job was lost.
+//! scheduled jobs (stale reviews, the cost watch, monthly scorecards) and
+//! the sweeper that recovers runs whose job was lost.
 
 pub mod cost_watch;
 pub mod email;
 pub mod review_mail;
 pub mod runs;
+pub mod scorecards;
 pub mod stale_reviews;
 pub mod sweeper;
 
@@ -60,6 +62,11 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
         .data(engine.clone())
         .catch_panic()
         .build(cost_watch::on_tick);
+    let scorecard_worker = WorkerBuilder::new(format!("steward-scorecards-{process}"))
+        .backend(apalis_cron::CronScheduler::new(stale_reviews::schedule(settings.runs.review_check_seconds)))
+        .data(engine.clone())
+        .catch_panic()
+        .build(scorecards::on_tick);
     tracing::info!(
         email_queue = %store::jobs::email_queue_name(&settings.redis_prefix),
         run_queue = %store::jobs::run_queue_name(&settings.redis_prefix),
@@ -71,17 +78,19 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
         let _ = stop_tx.send(true);
     });
     let sweeper = tokio::spawn(sweeper::run(engine, stop_rx.clone()));
-    let (mail, runs, reviews, costs) = tokio::join!(
+    let (mail, runs, reviews, costs, scorecards) = tokio::join!(
         email_worker.run_until(stopped(stop_rx.clone())),
         run_worker.run_until(stopped(stop_rx.clone())),
         review_worker.run_until(stopped(stop_rx.clone())),
-        cost_worker.run_until(stopped(stop_rx))
+        cost_worker.run_until(stopped(stop_rx.clone())),
+        scorecard_worker.run_until(stopped(stop_rx))
     );
     let _ = sweeper.await;
     mail?;
     runs?;
     reviews?;
     costs?;
+    scorecards?;
     tracing::info!("worker stopped");
     Ok(())
 }

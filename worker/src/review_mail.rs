@@ -66,7 +66,7 @@ pub async fn send(engine: &Engine, job: &RunJob, schema: &str, run_id: Uuid, tas
             escape(&summary),
             store::reviews::LINK_HOURS
         );
-        outbox.push(OutboxEmail { to: email, subject: format!("Review needed: {} ({why})", task.workflow_name), text, html });
+        outbox.push(OutboxEmail { to: email, subject: format!("Review needed: {} ({why})", task.workflow_name), text, html, ..Default::default() });
     }
     let ids = store::runs::add_to_outbox(&engine.db, schema, Some(run_id), &outbox).await?;
     engine.hand_over_mail(job, schema, &outbox, &ids).await;
@@ -87,7 +87,7 @@ pub async fn escalation(engine: &Engine, tenant_id: Uuid, schema: &str, overdue:
     );
     let html = format!("<p>{}</p><p><a href=\"{link}\">Open the task</a></p>", escape(&text.lines().next().unwrap_or_default().to_string()));
     let mails: Vec<OutboxEmail> =
-        overdue.notify.iter().map(|to| OutboxEmail { to: to.clone(), subject: subject.clone(), text: text.clone(), html: html.clone() }).collect();
+        overdue.notify.iter().map(|to| OutboxEmail { to: to.clone(), subject: subject.clone(), text: text.clone(), html: html.clone(), ..Default::default() }).collect();
     let ids = store::runs::add_to_outbox(&engine.db, schema, Some(overdue.run_id), &mails).await?;
     let job = store::runs::job(tenant_id, schema, overdue.run_id);
     engine.hand_over_mail(&job, schema, &mails, &ids).await;

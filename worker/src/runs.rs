@@ -679,7 +679,7 @@ impl Engine {
             }
         };
         let html = format!("<pre style=\"font-family:system-ui,sans-serif;white-space:pre-wrap\">{}</pre>", engine::form::escape(&text));
-        let outbox = to.iter().map(|r| OutboxEmail { to: r.clone(), subject: subject.clone(), text: text.clone(), html: html.clone() }).collect();
+        let outbox = to.iter().map(|r| OutboxEmail { to: r.clone(), subject: subject.clone(), text: text.clone(), html: html.clone(), ..Default::default() }).collect();
         let mut done = Done::output(json!({ "sent_to": to, "subject": subject }), json!({ "to": step.to, "subject": subject_template }));
         done.outbox = outbox;
         Ok(done)
@@ -697,7 +697,14 @@ impl Engine {
         }
         let mut queued = Vec::new();
         for (mail, id) in outbox.iter().zip(ids) {
-            let email = EmailJob { tenant_id: tenant_id.to_owned(), to: mail.to.clone(), subject: mail.subject.clone(), text: mail.text.clone(), html: mail.html.clone() };
+            let email = EmailJob {
+                tenant_id: tenant_id.to_owned(),
+                to: mail.to.clone(),
+                subject: mail.subject.clone(),
+                text: mail.text.clone(),
+                html: mail.html.clone(),
+                attachments: mail.attachments.clone(),
+            };
             if self.mail.send(email).await.is_ok() {
                 queued.push(*id);
             }

@@ -22,7 +22,14 @@ pub async fn sweep(engine: &Engine) -> anyhow::Result<usize> {
         }
         let mut queued = Vec::new();
         for mail in stray.mail {
-            let job = EmailJob { tenant_id: tenant_id.to_string(), to: mail.recipient, subject: mail.subject, text: mail.text_body, html: mail.html_body };
+            let job = EmailJob {
+                tenant_id: tenant_id.to_string(),
+                to: mail.recipient,
+                subject: mail.subject,
+                text: mail.text_body,
+                html: mail.html_body,
+                attachments: serde_json::from_value(mail.attachments).unwrap_or_default(),
+            };
             if engine.mail.send(job).await.is_ok() {
                 queued.push(mail.id);
             }

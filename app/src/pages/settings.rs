@@ -58,6 +58,7 @@ pub async fn invite_member(slug: String, email: String, role: String) -> Result<
         subject: format!("You're invited to {} on Steward", me.tenant_name),
         text: invitation_text(&me.tenant_name, &me.email, &created.invitation.role, &created.link, state.settings.invitation_hours),
         html: invitation_html(&me.tenant_name, &me.email, &created.invitation.role, &created.link, state.settings.invitation_hours),
+        attachments: Vec::new(),
     };
     state.mail.send(job).await.map_err(|e| cx.internal("queueing the invitation email", e))?;
     Ok(created.invitation.email)

@@ -191,7 +191,7 @@ pub fn DashboardPage() -> impl IntoView {
         engine::Role::Engineer => "Workflows are where you will describe your business's automations as versioned contracts.",
         engine::Role::Reviewer => "The review queue is where drafts that need a person wait for your decision.",
         engine::Role::Operations => "Runs and costs are where you will watch workflows, budgets and incidents.",
-        engine::Role::Executive => "Reports is where the monthly scorecard of time and money saved will appear.",
+        engine::Role::Executive => "Reports has the monthly scorecard: time and money saved against the baseline, with every month's PDF.",
     };
     // Open cost alerts, for the roles that watch costs.
     let watches_costs = ws.pages.contains(&Page::Costs);
@@ -258,6 +258,11 @@ fn section_copy(page: Page) -> (&'static str, &'static str, &'static str) {
             "No report yet",
             "The monthly scorecard: time saved, exceptions, cost against savings.",
             "Once workflows run, the monthly scorecard shows cycle time, hours saved, exception rate and net savings against your baseline, and is emailed to owners and executives.",
+        ),
+        Page::Governance => (
+            "Governance",
+            "The monthly review on one page: incidents, changes and what to automate next.",
+            "",
         ),
         Page::Prompts => ("Prompts", "Versioned prompt templates with production and staging labels.", ""),
         Page::DataContracts => ("Data contracts", "What a lead, ticket or invoice must look like before automation touches it.", ""),

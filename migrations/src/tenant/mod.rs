@@ -6,6 +6,7 @@ mod m20261125_000003_models;
 mod m20261125_000004_runs;
 mod m20261125_000005_reviews;
 mod m20261201_000006_costs;
+mod m20261201_000007_kpis;
 
 /// Runs with `search_path` set to one tenant schema; its bookkeeping table
 /// lives in that schema too, so every tenant records its own version.
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_runs::Migration),
             Box::new(m20261125_000005_reviews::Migration),
             Box::new(m20261201_000006_costs::Migration),
+            Box::new(m20261201_000007_kpis::Migration),
         ]
     }
 

@@ -447,7 +447,7 @@ async fn costs_are_read_by_owners_operations_and_executives_and_edited_by_owners
 #[tokio::test]
 async fn the_seeded_month_is_on_the_costs_page_and_adds_up() {
     let app = TestApp::spawn().await;
-    let written = store::seed::seed_cost_history(&app.db, chrono::Utc::now()).await.unwrap();
+    let written = store::seed::seed_history(&app.db, chrono::Utc::now()).await.unwrap();
     assert!(written >= 180, "a month of runs: {written}");
     let exec = app.demo_member(Role::Executive).await;
     let v = report(&exec).await;

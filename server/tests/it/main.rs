@@ -11,6 +11,7 @@ mod costs;
 mod data_contracts;
 mod ingest;
 mod invitations;
+mod kpis;
 mod models;
 mod operations;
 mod prompts;

@@ -44,6 +44,7 @@ async fn sigterm_lets_the_email_in_flight_finish_before_the_worker_exits() {
         subject: "In flight".into(),
         text: "hello".into(),
         html: "<p>hello</p>".into(),
+        attachments: Vec::new(),
     };
     queue.send(job).await.unwrap();
     // The capture server has the message but has not answered yet: the job is in flight.

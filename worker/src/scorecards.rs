@@ -1,0 +1,73 @@
+//! The monthly scorecard: a scheduled job (apalis-cron) that, once a month
+//! has ended in a business's time zone (so on the 1st, or at the first
+//! tick after a stop), computes the month from its day tallies, stores it
+//! as an immutable snapshot and, in the same transaction, writes the report
+//! email (HTML with its charts, plain text and the PDF) to every executive
+//! and owner. Older months still missing (up to three back) are stored
+//! without email, so a new install has its trend.
+
+use crate::runs::Engine;
+use engine::kpi::{Month, Scorecard};
+use engine::report::Report;
+use store::jobs::Attachment;
+use store::runs::OutboxEmail;
+
+/// Where a month's report lives.
+pub fn report_url(public_url: &str, slug: &str, month: Month) -> String {
+    format!("{}/t/{slug}/reports?month={month}", public_url.trim_end_matches('/'))
+}
+
+/// The report email for `card`, with the months before it for the trend.
+pub fn report_mail(card: &Scorecard, history: &[Scorecard], url: &str) -> OutboxEmail {
+    let report = Report { card, history };
+    let (subject, text, html) = report.email(url);
+    let pdf = engine::report_pdf::render(&report, url);
+    OutboxEmail {
+        subject,
+        text,
+        html,
+        attachments: vec![Attachment::new(&format!("steward-scorecard-{}.pdf", card.month), "application/pdf", &pdf)],
+        ..Default::default()
+    }
+}
+
+/// One pass over every business. Returns how many scorecards it stored.
+pub async fn check(engine: &Engine, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<usize> {
+    let mut stored = 0;
+    for (tenant_id, schema) in store::runs::all_schemas(&engine.db).await? {
+        let due = store::kpis::due_months(&engine.db, &schema, now).await?;
+        if due.is_empty() {
+            continue;
+        }
+        let slug = crate::cost_watch::slug(engine, &tenant_id.to_string()).await?;
+        let just_ended = Month::at(now, &time_zone(engine, &schema).await?).previous();
+        for month in due {
+            let url = report_url(engine.settings.public_url.as_str(), &slug, month);
+            let compose = move |card: &Scorecard, history: &[Scorecard]| report_mail(card, history, &url);
+            // Only the month that just ended is emailed; older ones fill in the trend.
+            let mail = (month == just_ended).then_some(&compose as &(dyn Fn(&Scorecard, &[Scorecard]) -> OutboxEmail + Sync));
+            let (revision, card, outbox, ids) = store::kpis::snapshot_month(&engine.db, &schema, month, now, "steward (monthly job)", "", mail).await?;
+            tracing::info!(%month, revision, runs = card.business.runs, emails = outbox.len(), "scorecard stored");
+            engine.hand_over(&tenant_id.to_string(), &schema, &outbox, &ids).await;
+            stored += 1;
+        }
+    }
+    Ok(stored)
+}
+
+async fn time_zone(engine: &Engine, schema: &str) -> anyhow::Result<String> {
+    let txn = store::db::tenant_txn(&engine.db, schema).await?;
+    let tz = store::kpis::time_zone_in(&txn).await?;
+    txn.commit().await?;
+    Ok(tz)
+}
+
+/// The apalis handler run on the schedule.
+pub async fn on_tick(_: apalis_cron::Tick, engine: apalis::prelude::Data<Engine>) -> Result<(), apalis::prelude::BoxDynError> {
+    match check(&engine, chrono::Utc::now()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(scorecards = n, "monthly scorecards"),
+        Err(e) => tracing::warn!(error = %e, "the scorecard job failed; trying again next tick"),
+    }
+    Ok(())
+}

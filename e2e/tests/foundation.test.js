@@ -112,8 +112,8 @@ test('on a phone the navigation folds into a menu that opens on tap', async () =
     await shot(page, '05-phone-menu-open');
     await page.click('nav.sidebar >> text=Reports');
     await page.waitForURL(`${BASE_URL}/t/acme-plumbing/reports`);
-    await page.waitForSelector('[data-testid=empty-state]');
-    await shot(page, '06-phone-reports-empty-state');
+    await page.waitForSelector('[data-testid=kpi-headlines]');
+    await shot(page, '06-phone-reports');
   } finally {
     await phone.context.close();
   }

@@ -20,11 +20,20 @@ pub enum Unit {
 }
 
 impl Unit {
+    /// The axis label: short, so it fits beside the plot ("4.5k").
+    pub fn tick(self, v: f64) -> String {
+        match self {
+            Unit::Money if v >= 1_000_000_000.0 => format!("{:.1}k", v / 1_000_000_000.0),
+            Unit::Money if v >= 10_000_000.0 => format!("{:.0}", v / 1_000_000.0),
+            other => other.format(v),
+        }
+    }
+
     pub fn format(self, v: f64) -> String {
         match self {
             Unit::Minutes => crate::kpi::duration(v),
             Unit::Hours => format!("{:.1} h", v),
-            Unit::Money => money::format(v.round() as i64),
+            Unit::Money => money::format_cents(v.round() as i64),
             Unit::Count => format!("{:.0}", v),
         }
     }
@@ -65,7 +74,8 @@ pub struct Frame {
     pub right: f64,
 }
 
-pub const FRAME: Frame = Frame { width: 480.0, height: 200.0, left: 58.0, top: 12.0, bottom: 24.0, right: 8.0 };
+/// Narrow enough that a phone shows the labels at a readable size.
+pub const FRAME: Frame = Frame { width: 420.0, height: 190.0, left: 60.0, top: 14.0, bottom: 26.0, right: 24.0 };
 
 /// Everything a renderer needs, already in frame coordinates.
 pub struct Layout {
@@ -121,8 +131,8 @@ impl Chart {
                 }
             }
         }
-        // At most eight labels, always the last one.
-        let every = n.div_ceil(8).max(1);
+        // At most six labels, always the last one.
+        let every = n.div_ceil(6).max(1);
         let last = n - 1;
         let x_labels = self
             .labels
@@ -149,8 +159,8 @@ impl Chart {
         );
         let axis_y = l.y_zero;
         s += &format!("<line x1=\"{}\" y1=\"{axis_y:.1}\" x2=\"{}\" y2=\"{axis_y:.1}\" stroke=\"#c5cbd3\" stroke-width=\"1\"/>", f.left, f.width - f.right);
-        let tick = |y: f64, text: &str| format!("<text x=\"{}\" y=\"{:.1}\" font-size=\"12\" fill=\"#5d6673\" text-anchor=\"end\">{}</text>", f.left - 6.0, y + 4.0, esc(text));
-        s += &tick(f.top + 4.0, &self.unit.format(l.max));
+        let tick = |y: f64, text: &str| format!("<text x=\"{}\" y=\"{:.1}\" font-size=\"13\" fill=\"#5d6673\" text-anchor=\"end\">{}</text>", f.left - 6.0, y + 4.0, esc(text));
+        s += &tick(f.top + 4.0, &self.unit.tick(l.max));
         s += &tick(axis_y, "0");
         for (x, y, w, h, colour, tip) in &l.bars {
             s += &format!("<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" fill=\"{colour}\" rx=\"1.5\"><title>{}</title></rect>", esc(tip));
@@ -164,10 +174,10 @@ impl Chart {
         }
         if let Some((y, label)) = &l.reference {
             s += &format!("<line x1=\"{}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\" stroke=\"{GREY}\" stroke-width=\"1.5\" stroke-dasharray=\"5 4\"/>", f.left, f.width - f.right);
-            s += &format!("<text x=\"{}\" y=\"{:.1}\" font-size=\"12\" fill=\"#5d6673\" text-anchor=\"end\">{}</text>", f.width - f.right - 2.0, y - 5.0, esc(label));
+            s += &format!("<text x=\"{}\" y=\"{:.1}\" font-size=\"13\" fill=\"#5d6673\" text-anchor=\"end\">{}</text>", f.width - f.right - 2.0, y - 5.0, esc(label));
         }
         for (x, text) in &l.x_labels {
-            s += &format!("<text x=\"{x:.1}\" y=\"{}\" font-size=\"12\" fill=\"#5d6673\" text-anchor=\"middle\">{}</text>", f.height - 6.0, esc(text));
+            s += &format!("<text x=\"{x:.1}\" y=\"{}\" font-size=\"13\" fill=\"#5d6673\" text-anchor=\"middle\">{}</text>", f.height - 6.0, esc(text));
         }
         s += "</svg>";
         s
@@ -212,7 +222,7 @@ mod tests {
         let tallest = l.bars.iter().map(|b| b.3).fold(0.0, f64::max);
         let plot_h = FRAME.height - FRAME.top - FRAME.bottom;
         assert!((tallest - plot_h / 1.1).abs() < 0.01, "the top value fills the plot less the headroom: {tallest}");
-        assert!(l.x_labels.len() <= 8 && l.x_labels.last().unwrap().1 == "11-30");
+        assert!(l.x_labels.len() <= 6 && l.x_labels.last().unwrap().1 == "11-30");
         let svg = c.svg();
         assert_eq!(svg.matches("<rect").count(), 29);
         assert!(svg.contains("Hours &lt;saved&gt;"), "titles are escaped");

@@ -233,7 +233,7 @@ impl Baseline {
             percent(self.error_rate),
             duration(self.response_minutes),
             self.monthly_volume,
-            money::format(self.hourly_cost)
+            money::format_cents(self.hourly_cost)
         )
     }
 }
@@ -506,21 +506,27 @@ fn signed(delta: f64, unit: impl Fn(f64) -> String) -> String {
 }
 
 fn signed_money(delta: Micros) -> String {
-    format!("{}{}", if delta >= 0 { "+" } else { "−" }, money::format(delta.abs()))
+    format!("{}{}", if delta >= 0 { "+" } else { "−" }, money::format_cents(delta.abs()))
 }
 
 const NONE: &str = "–";
 
-/// The headline figures of a month, against the month before and the baseline.
-pub fn headlines(this: &Kpis, last: Option<&Kpis>) -> Vec<Headline> {
+/// The headline figures of a month, against the month before and the
+/// baseline. In a month still running (`partial`), totals are not judged
+/// against a whole month: they show last month's total instead.
+pub fn headlines(this: &Kpis, last: Option<&Kpis>, partial: bool) -> Vec<Headline> {
     let mut out = Vec::new();
-    let mut push = |key: &str, label: &str, value: String, vs_last: Option<(String, bool)>, vs_baseline: String| {
+    let mut push = |key: &str, label: &str, value: String, vs_last: Option<(String, Option<bool>)>, vs_baseline: String| {
         out.push(Headline {
             key: key.into(),
             label: label.into(),
             value,
-            better: vs_last.as_ref().map(|(_, b)| *b),
-            vs_last_month: vs_last.map(|(t, _)| format!("{t} vs last month")).unwrap_or_else(|| "no figure last month".into()),
+            better: vs_last.as_ref().and_then(|(_, b)| *b),
+            vs_last_month: match vs_last {
+                Some((t, Some(_))) => format!("{t} vs last month"),
+                Some((t, None)) => format!("{t} last month"),
+                None => "no figure last month".into(),
+            },
             vs_baseline,
         });
     };
@@ -530,11 +536,14 @@ pub fn headlines(this: &Kpis, last: Option<&Kpis>) -> Vec<Headline> {
     };
     let last_of = |f: fn(&Kpis) -> Option<f64>| last.and_then(f);
 
+    // A running month's total against a whole month: shown, not judged.
+    let whole_month = |v: Option<String>| v.map(|v| (format!("{v} in all of"), None));
+    let judged = |v: Option<(String, bool)>| v.map(|(t, b)| (t, Some(b)));
     push(
         "hours_saved",
         "Hours saved",
         this.hours_saved.map(hours_text).unwrap_or_else(|| NONE.into()),
-        diff(this.hours_saved, last_of(|k| k.hours_saved), true, &hours_text),
+        if partial { whole_month(last_of(|k| k.hours_saved).map(hours_text)) } else { judged(diff(this.hours_saved, last_of(|k| k.hours_saved), true, &hours_text)) },
         match (this.hours_saved, this.manual_hours) {
             (Some(s), Some(m)) if m > 0.0 => format!("{} of the {} it took by hand", percent(s / m), hours_text(m)),
             (None, _) => "set a baseline to measure".into(),
@@ -544,32 +553,36 @@ pub fn headlines(this: &Kpis, last: Option<&Kpis>) -> Vec<Headline> {
     push(
         "net_savings",
         "Net savings",
-        this.net_savings.map(money::format).unwrap_or_else(|| NONE.into()),
-        this.net_savings.zip(last.and_then(|k| k.net_savings)).map(|(a, b)| (signed_money(a - b), a >= b)),
+        this.net_savings.map(money::format_cents).unwrap_or_else(|| NONE.into()),
+        if partial {
+            whole_month(last.and_then(|k| k.net_savings).map(money::format_cents))
+        } else {
+            judged(this.net_savings.zip(last.and_then(|k| k.net_savings)).map(|(a, b)| (signed_money(a - b), a >= b)))
+        },
         match this.labour_saved {
-            Some(l) => format!("labour {} − automation {}", money::format(l), money::format(this.cost)),
-            None => format!("automation cost {}; set a baseline to measure", money::format(this.cost)),
+            Some(l) => format!("labour {} − automation {}", money::format_cents(l), money::format_cents(this.cost)),
+            None => format!("automation cost {}; set a baseline to measure", money::format_cents(this.cost)),
         },
     );
     push(
         "cycle_time",
         "Cycle time",
         this.cycle_minutes.map(duration).unwrap_or_else(|| NONE.into()),
-        diff(this.cycle_minutes, last_of(|k| k.cycle_minutes), false, &duration),
+        judged(diff(this.cycle_minutes, last_of(|k| k.cycle_minutes), false, &duration)),
         this.baseline_response_minutes.map(|b| format!("{} by hand", duration(b))).unwrap_or_else(|| "no baseline".into()),
     );
     push(
         "exception_rate",
         "Exception rate",
         this.exception_rate.map(percent).unwrap_or_else(|| NONE.into()),
-        this.exception_rate.zip(last_of(|k| k.exception_rate)).map(|(a, b)| (points(a - b), a <= b)),
+        judged(this.exception_rate.zip(last_of(|k| k.exception_rate)).map(|(a, b)| (points(a - b), a <= b))),
         this.baseline_error_rate.map(|b| format!("{} errors by hand", percent(b))).unwrap_or_else(|| "no baseline".into()),
     );
     push(
         "conversion",
         "Conversion",
         this.conversion_rate.map(percent).unwrap_or_else(|| NONE.into()),
-        this.conversion_rate.zip(last_of(|k| k.conversion_rate)).map(|(a, b)| (points(a - b), a >= b)),
+        judged(this.conversion_rate.zip(last_of(|k| k.conversion_rate)).map(|(a, b)| (points(a - b), a >= b))),
         match (this.conversion_lift, this.baseline_outcome_rate) {
             (Some(l), Some(b)) => format!("{} over {} by hand", points(l), percent(b)),
             _ => "name an outcome in the baseline".into(),
@@ -579,14 +592,14 @@ pub fn headlines(this: &Kpis, last: Option<&Kpis>) -> Vec<Headline> {
         "agreement",
         "Reviewer agreement",
         this.agreement_rate.map(percent).unwrap_or_else(|| NONE.into()),
-        this.agreement_rate.zip(last_of(|k| k.agreement_rate)).map(|(a, b)| (points(a - b), a >= b)),
+        judged(this.agreement_rate.zip(last_of(|k| k.agreement_rate)).map(|(a, b)| (points(a - b), a >= b))),
         format!("{} decided by people", hours_text(this.review_hours)),
     );
     push(
         "uptime",
         "Uptime",
         this.uptime.map(percent).unwrap_or_else(|| NONE.into()),
-        this.uptime.zip(last_of(|k| k.uptime)).map(|(a, b)| (points(a - b), a >= b)),
+        judged(this.uptime.zip(last_of(|k| k.uptime)).map(|(a, b)| (points(a - b), a >= b))),
         this.retry_rate.map(|r| format!("{} of steps retried", percent(r))).unwrap_or_else(|| NONE.into()),
     );
     out
@@ -810,7 +823,7 @@ mod tests {
         assert_eq!(k.retry_rate, Some(0.05));
         assert_eq!(k.agreement_rate, Some(0.75));
         assert_eq!(k.uptime, Some(1.0 - 1.0 / 720.0));
-        let h = headlines(&k, None);
+        let h = headlines(&k, None, false);
         assert_eq!(h.len(), 7);
         assert_eq!(h[0].value, "2.0 h");
         assert_eq!(h[0].vs_baseline, "75% of the 2.7 h it took by hand");
@@ -834,7 +847,7 @@ mod tests {
         assert_eq!(k.hours_saved, Some(0.0));
         assert_eq!(k.net_savings, Some(0));
         assert_eq!(k.conversion_rate, None);
-        for h in headlines(&k, None) {
+        for h in headlines(&k, None, false) {
             assert!(!h.value.contains("NaN") && !h.value.contains("inf"), "{h:?}");
         }
     }
@@ -851,10 +864,15 @@ mod tests {
         assert_eq!(k.retry_rate, Some(0.5));
         assert_eq!(k.uptime, Some(1.0 - 2.0 / 48.0));
         let last = kpis(&Tally { runs: 10, completed: 9, failed: 1, exceptions: 1, ..Default::default() }, Some(&baseline()), 48);
-        let h = headlines(&k, Some(&last));
+        let h = headlines(&k, Some(&last), false);
         assert_eq!(h[3].vs_last_month, "+90.0 pts vs last month");
         assert_eq!(h[3].better, Some(false));
         assert_eq!(h[1].value, "-1.50");
+        // While a month runs, its totals are shown beside last month's, not judged against them.
+        let running = headlines(&k, Some(&last), true);
+        assert_eq!(running[0].vs_last_month, "3.0 h in all of last month", "9 completed × 20 min");
+        assert_eq!(running[0].better, None);
+        assert_eq!(running[3].better, Some(false), "rates are still compared");
     }
 
     #[test]
@@ -863,7 +881,7 @@ mod tests {
         let k = kpis(&t, None, 24);
         assert_eq!(k.hours_saved, None);
         assert_eq!(k.net_savings, None);
-        assert_eq!(headlines(&k, None)[0].vs_baseline, "set a baseline to measure");
+        assert_eq!(headlines(&k, None, false)[0].vs_baseline, "set a baseline to measure");
     }
 
     #[test]

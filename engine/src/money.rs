@@ -48,6 +48,21 @@ pub fn format(micros: Micros) -> String {
     format!("{sign}{}.{:0width$}", rounded / unit, rounded % unit, width = decimals as usize)
 }
 
+/// The amount to the cent with thousands grouped, for reports: "3,328.85".
+pub fn format_cents(micros: Micros) -> String {
+    let sign = if micros < 0 { "-" } else { "" };
+    let cents = (micros.unsigned_abs() + 5_000) / 10_000;
+    let whole = (cents / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}{grouped}.{:02}", cents % 100)
+}
+
 /// The amount as typed back into a form: every decimal it has, trailing zeros dropped ("1.5", "0.000045").
 pub fn plain(micros: Micros) -> String {
     let sign = if micros < 0 { "-" } else { "" };
@@ -64,6 +79,15 @@ pub fn plain(micros: Micros) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn report_amounts_are_cents_with_thousands_grouped() {
+        assert_eq!(format_cents(3_328_850_000), "3,328.85");
+        assert_eq!(format_cents(1_234_567_891_000), "1,234,567.89");
+        assert_eq!(format_cents(-42_400), "-0.04");
+        assert_eq!(format_cents(0), "0.00");
+        assert_eq!(format_cents(999_995_000), "1,000.00");
+    }
 
     #[test]
     fn prices_parse_exactly_into_millionths() {

@@ -29,7 +29,7 @@ pub fn row(name: &str, k: &Kpis) -> [String; 10] {
         or_dash(k.exception_rate, percent),
         or_dash(k.cycle_minutes, duration),
         or_dash(k.hours_saved, |h| format!("{h:.1} h")),
-        or_dash(k.net_savings, money::format),
+        or_dash(k.net_savings, money::format_cents),
         or_dash(k.conversion_rate, percent),
         or_dash(k.agreement_rate, percent),
         or_dash(k.uptime, percent),
@@ -42,7 +42,8 @@ impl Report<'_> {
     }
 
     pub fn headlines(&self) -> Vec<Headline> {
-        kpi::headlines(&self.card.business, self.previous().map(|p| &p.business))
+        let (_, end) = self.card.month.bounds(&self.card.time_zone);
+        kpi::headlines(&self.card.business, self.previous().map(|p| &p.business), self.card.through < end)
     }
 
     pub fn rows(&self) -> Vec<[String; 10]> {

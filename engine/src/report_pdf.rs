@@ -123,7 +123,7 @@ impl Pages {
             c.stroke();
             c.set_dash_pattern([], 0.0);
         }
-        let max = chart.unit.format(l.max);
+        let max = chart.unit.tick(l.max);
         self.text(x0, py(f.top + 4.0) - 3.0, 8.0, false, true, &max);
         self.text(x0 + f.left as f32 - 12.0, py(l.y_zero) - 3.0, 8.0, false, true, "0");
         for (x, label) in &l.x_labels {
@@ -177,7 +177,7 @@ pub fn render(report: &Report, url: &str) -> Vec<u8> {
     }
     pages.room(40.0);
     pages.line(11.0, true, false, "By workflow");
-    let widths: [f32; 10] = [110.0, 34.0, 48.0, 50.0, 46.0, 48.0, 56.0, 46.0, 46.0, 40.0];
+    let widths: [f32; 10] = [104.0, 30.0, 46.0, 50.0, 44.0, 46.0, 52.0, 46.0, 44.0, 36.0];
     let row = |pages: &mut Pages, cells: &[String], bold: bool| {
         pages.room(16.0);
         pages.y -= 13.0;

@@ -551,6 +551,14 @@ pub async fn recompute(db: &DatabaseConnection, member: &CurrentMember, month: M
     Ok(revision)
 }
 
+/// The newest month with a stored scorecard.
+pub async fn latest_stored(db: &DatabaseConnection, schema: &str) -> Result<Option<Month>, DbErr> {
+    let txn = tenant_txn(db, schema).await?;
+    let row = txn.query_one_raw(stmt("SELECT max(month) FROM scorecards", vec![])).await?;
+    txn.commit().await?;
+    Ok(row.and_then(|r| r.try_get_by_index::<Option<NaiveDate>>(0).ok().flatten()).map(Month::of))
+}
+
 /// A month's report as the page, the PDF and the email read it.
 #[derive(Debug, Clone)]
 pub struct Loaded {

@@ -218,7 +218,7 @@ pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono:
         for n in 0..per_day {
             // A small deterministic generator: the same history on every install.
             let seed = (day * 31 + n * 17) as u64;
-            let pick = |m: u64, salt: u64| (seed.wrapping_mul(2654435761).wrapping_add(salt * 40503) >> 7) % m;
+            let pick = |m: u64, salt: u64| splitmix(seed ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15)) % m;
             let lead = &leads[(seed % leads.len() as u64) as usize];
             let created = now - chrono::Duration::days(day) + chrono::Duration::minutes((n * 83 % 600) as i64 - 300);
             let failed = pick(failure_one_in, 1) == 0;
@@ -308,7 +308,7 @@ pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono:
                 let decision = if pick(10, 8) < agree_in_ten { "approve" } else { "edit_and_approve" };
                 let asked = created + chrono::Duration::seconds(3);
                 let decided = finished;
-                let escalated = (waited > 4200).then(|| asked + chrono::Duration::minutes(60));
+                let escalated = (waited > 4500).then(|| asked + chrono::Duration::minutes(60));
                 txn.execute_raw(stmt(
                     "INSERT INTO review_tasks (id, run_id, step_index, reason, status, decision, reason_code, decided_by, decided_at, created_at,
                                                workflow_name, claimed_by, claimed_at, escalated_at, value)
@@ -347,19 +347,22 @@ pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono:
             written += 1;
         }
     }
-    // A cost alert that came and went last month.
+    // A cost alert that came and went last month, as the cost watch logged it.
     let opened = now - chrono::Duration::days(18);
+    let cleared = opened + chrono::Duration::hours(20);
+    let message = "Cost per run 2.46 is 23% above the plan's 2.00 (alert beyond 15%).";
     txn.execute_raw(stmt(
         "INSERT INTO cost_alerts (id, workflow_name, condition, message, opened_at, cleared_at) VALUES ($1, $2, 'cost_per_run', $3, $4, $5)",
-        vec![
-            Uuid::new_v4().into(),
-            workflow.into(),
-            "Cost per run 2.46 is 23% above the plan's 2.00 (alert beyond 15%).".into(),
-            opened.into(),
-            (opened + chrono::Duration::hours(20)).into(),
-        ],
+        vec![Uuid::new_v4().into(), workflow.into(), message.into(), opened.into(), cleared.into()],
     ))
     .await?;
+    for (action, why, at) in [("cost.alert_opened", message.to_string(), opened), ("cost.alert_cleared", format!("Recovered: {message}"), cleared)] {
+        txn.execute_raw(stmt(
+            "INSERT INTO audit_events (at, action, subject, detail, area, why) VALUES ($1, $2, $3, '{\"condition\": \"cost_per_run\"}', 'cost', $4)",
+            vec![at.into(), action.into(), workflow.into(), why.into()],
+        ))
+        .await?;
+    }
     txn.execute_raw(stmt(
         "INSERT INTO budgets (workflow_name, expected_runs, target_micros, overage_pct, action, deviation_pct, updated_by)
          VALUES ($1, 240, 2000000, 10, 'alert_only', 15, 'seed') ON CONFLICT (workflow_name) DO NOTHING",
@@ -387,6 +390,14 @@ pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono:
         crate::backlog::save(db, &owner, &candidate).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     Ok(written)
+}
+
+/// A well-mixed 64-bit hash (SplitMix64), so the seeded history has no visible pattern.
+fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// The demo backlog: name, volume a month, minutes a task, error rate,

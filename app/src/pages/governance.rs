@@ -35,7 +35,7 @@ pub async fn governance_review(slug: String, month: String) -> Result<Governance
     } else {
         Month::parse(&month).filter(|m| *m <= current).ok_or_else(|| cx.invalid(vec![engine::FieldError::new("month", "Pick a month up to this one, as YYYY-MM.")]))?
     };
-    let review = store::governance::month(db, schema, month, 200).await.map_err(|e| cx.internal("reading the month's incidents", e))?;
+    let review = store::governance::month(db, schema, month, 40).await.map_err(|e| cx.internal("reading the month's incidents", e))?;
     let backlog = store::backlog::list(db, schema).await.map_err(|e| cx.internal("reading the backlog", e))?;
     let mut months = Vec::new();
     let mut m = current;
@@ -191,6 +191,7 @@ fn Review(v: GovernanceView, slug: String, saved: ServerAction<SaveCandidate>, s
         </div>
         <section class="card" data-testid="incidents">
             <h2>{format!("Incidents in {}", v.month_label)}</h2>
+            {(v.incidents.len() as i64 >= 40).then(|| view! { <p class="muted small">"The latest 40; the counts above are the whole month's."</p> })}
             {if incidents.is_empty() {
                 view! { <p class="muted">"No incidents this month."</p> }.into_any()
             } else {

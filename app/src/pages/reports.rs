@@ -36,15 +36,20 @@ pub fn chart_views(report: &engine::report::Report) -> Vec<ChartView> {
     report.charts().iter().map(|c| ChartView { id: c.id.into(), title: c.title.clone(), svg: c.svg(), legend: c.legend_html() }).collect()
 }
 
-/// The month's report (default: this month so far).
+/// The month's report (default: this month so far; `latest`: the newest
+/// stored month, else this month).
 #[server(endpoint = "monthly_report")]
 pub async fn monthly_report(slug: String, month: String) -> Result<ReportView, AppError> {
     use engine::Role;
     let cx = crate::ssr::Ctx::get().await?;
     let member = cx.member(&slug, engine::Page::Reports).await?;
-    let month = month_param(&cx, &month)?;
     let db = &cx.state.db;
     let schema = &member.schema_name;
+    let month = if month.trim() == "latest" {
+        store::kpis::latest_stored(db, schema).await.map_err(|e| cx.internal("reading the report", e))?
+    } else {
+        month_param(&cx, &month)?
+    };
     let loaded = store::kpis::load(db, schema, month, chrono::Utc::now()).await.map_err(|e| cx.internal("reading the report", e))?;
     let month = loaded.card.month;
     if month > loaded.current_month {

@@ -200,6 +200,13 @@ pub fn DashboardPage() -> impl IntoView {
         if watches_costs { super::costs::open_cost_alerts(slug).await } else { Ok(vec![]) }
     });
     let costs_href = Page::Costs.href(&ws.slug);
+    // This month so far, for the roles that read the report.
+    let reads_reports = ws.pages.contains(&Page::Reports);
+    let report_slug = ws.slug.clone();
+    let kpis = Resource::new(move || report_slug.clone(), move |slug| async move {
+        if reads_reports { super::reports::monthly_report(slug, "latest".into()).await.map(Some) } else { Ok(None) }
+    });
+    let reports_href = Page::Reports.href(&ws.slug);
     view! {
         <Title text="Dashboard" />
         <section class="page-head">
@@ -217,6 +224,26 @@ pub fn DashboardPage() -> impl IntoView {
                             <super::costs::AlertBanner alerts=list />
                             <p><a href=href>"See the Costs page"</a></p>
                         }.into_any(),
+                        _ => ().into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+        <Suspense fallback=|| ()>
+            {move || {
+                let href = reports_href.clone();
+                Suspend::new(async move {
+                    match kpis.await {
+                        Ok(Some(v)) => {
+                            let trend = v.charts.iter().find(|c| c.id == "cost-vs-savings").cloned();
+                            view! {
+                                <section class="kpi-dashboard" data-testid="dashboard-kpis">
+                                    <div class="row-inline"><h2>{if v.live { format!("{} so far", v.month_label) } else { v.month_label.clone() }}</h2><a href=format!("{href}?month={}", v.month)>"Open the report"</a></div>
+                                    <super::reports::Headlines headlines=v.headlines.into_iter().take(4).collect() />
+                                    {trend.map(|chart| view! { <super::reports::ChartCard chart /> })}
+                                </section>
+                            }.into_any()
+                        }
                         _ => ().into_any(),
                     }
                 })

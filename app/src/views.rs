@@ -419,16 +419,7 @@ pub struct CostRatesView {
 }
 
 /// A headline figure of the monthly report, in words.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HeadlineView {
-    pub key: String,
-    pub label: String,
-    pub value: String,
-    pub vs_last_month: String,
-    pub vs_baseline: String,
-    /// Good news since last month (None: nothing to compare).
-    pub better: Option<bool>,
-}
+pub use engine::headline::Headline as HeadlineView;
 
 /// A chart drawn on the server (the same SVG the email carries).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

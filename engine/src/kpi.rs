@@ -465,17 +465,7 @@ pub fn business(workflows: &[(&Tally, &Kpis)], hours: i64) -> Kpis {
 
 // ---- headlines ----
 
-/// One headline figure with its comparisons, already in words.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Headline {
-    pub key: String,
-    pub label: String,
-    pub value: String,
-    pub vs_last_month: String,
-    pub vs_baseline: String,
-    /// Whether the change since last month is good news (None: no change to judge).
-    pub better: Option<bool>,
-}
+pub use crate::headline::Headline;
 
 pub fn percent(share: f64) -> String {
     let p = share * 100.0;

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod email;
 pub mod field_error;
+pub mod headline;
 pub mod money;
 pub mod password;
 pub mod role;

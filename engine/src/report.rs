@@ -13,21 +13,22 @@ pub struct Report<'a> {
     pub history: &'a [Scorecard],
 }
 
-pub const WORKFLOW_COLUMNS: [&str; 10] =
-    ["Workflow", "Runs", "Completed", "Exception rate", "Cycle time", "Hours saved", "Net savings", "Conversion", "Agreement", "Uptime"];
+pub const WORKFLOW_COLUMNS: [&str; 11] =
+    ["Workflow", "Runs", "Completed", "Exception rate", "Cycle time", "Response time", "Hours saved", "Net savings", "Conversion", "Agreement", "Uptime"];
 
 fn or_dash<T>(v: Option<T>, f: impl Fn(T) -> String) -> String {
     v.map(f).unwrap_or_else(|| "–".into())
 }
 
 /// A row of the per-workflow table.
-pub fn row(name: &str, k: &Kpis) -> [String; 10] {
+pub fn row(name: &str, k: &Kpis) -> [String; 11] {
     [
         name.to_owned(),
         k.runs.to_string(),
         k.completed.to_string(),
         or_dash(k.exception_rate, percent),
         or_dash(k.cycle_minutes, duration),
+        or_dash(k.response_minutes, duration),
         or_dash(k.hours_saved, |h| format!("{h:.1} h")),
         or_dash(k.net_savings, money::format_cents),
         or_dash(k.conversion_rate, percent),
@@ -46,8 +47,8 @@ impl Report<'_> {
         kpi::headlines(&self.card.business, self.previous().map(|p| &p.business), self.card.through < end)
     }
 
-    pub fn rows(&self) -> Vec<[String; 10]> {
-        let mut rows: Vec<[String; 10]> = self.card.workflows.iter().map(|w| row(&w.name, &w.kpis)).collect();
+    pub fn rows(&self) -> Vec<[String; 11]> {
+        let mut rows: Vec<[String; 11]> = self.card.workflows.iter().map(|w| row(&w.name, &w.kpis)).collect();
         rows.push(row("All workflows", &self.card.business));
         rows
     }
@@ -127,7 +128,10 @@ impl Report<'_> {
         }
         text += "\nBy workflow\n";
         for r in self.rows() {
-            text += &format!("- {}: {} runs, exception rate {}, cycle time {}, hours saved {}, net savings {}\n", r[0], r[1], r[3], r[4], r[5], r[6]);
+            text += &format!(
+                "- {}: {} runs, exception rate {}, cycle time {}, response time {}, hours saved {}, net savings {}\n",
+                r[0], r[1], r[3], r[4], r[5], r[6], r[7]
+            );
         }
         text += &format!("\nThe report, with its charts: {url}\nThe PDF of this report is attached.\n");
 

@@ -177,7 +177,7 @@ pub fn render(report: &Report, url: &str) -> Vec<u8> {
     }
     pages.room(40.0);
     pages.line(11.0, true, false, "By workflow");
-    let widths: [f32; 10] = [104.0, 30.0, 46.0, 50.0, 44.0, 46.0, 52.0, 46.0, 44.0, 36.0];
+    let widths: [f32; 11] = [96.0, 28.0, 42.0, 46.0, 40.0, 44.0, 42.0, 48.0, 42.0, 40.0, 32.0];
     let row = |pages: &mut Pages, cells: &[String], bold: bool| {
         pages.room(16.0);
         pages.y -= 13.0;

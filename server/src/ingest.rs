@@ -42,6 +42,15 @@ fn header_text(req: &HttpRequest, name: &str) -> Option<String> {
     req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned).filter(|v| !v.trim().is_empty())
 }
 
+/// The Standard Webhooks headers of a delivery.
+pub fn signature_headers(req: &HttpRequest) -> SignatureHeaders {
+    SignatureHeaders {
+        id: header_text(req, "webhook-id"),
+        timestamp: header_text(req, "webhook-timestamp"),
+        signature: header_text(req, "webhook-signature"),
+    }
+}
+
 pub fn status_url(state: &AppState, slug: &str, run_id: uuid::Uuid) -> String {
     format!("{}/api/v1/t/{slug}/runs/{run_id}", state.settings.public_url.as_str().trim_end_matches('/'))
 }
@@ -161,11 +170,7 @@ pub async fn webhook(req: HttpRequest, path: web::Path<(String, String)>, payloa
     let result = async {
         let body = read_body(payload, state.settings.max_event_bytes).await?;
         let target = ingest::target(&state.db, &slug, &workflow).await?;
-        let headers = SignatureHeaders {
-            id: header_text(&req, "webhook-id"),
-            timestamp: header_text(&req, "webhook-timestamp"),
-            signature: header_text(&req, "webhook-signature"),
-        };
+        let headers = signature_headers(&req);
         if let Err(e) = ingest::verify_signature(&state.db, &state.settings, &target, &headers, &body).await {
             let reason = e.to_string();
             let _ = ingest::record_delivery(&state.db, &target.schema_name, &workflow, Channel::Webhook, "unauthorized", 401, &reason, None).await;

@@ -11,7 +11,6 @@ use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use engine::kpi::Month;
 use serde::{Deserialize, Serialize};
 use store::state::AppState;
-use store::webhook_secrets::SignatureHeaders;
 use utoipa::ToSchema;
 
 /// An outcome reported back.
@@ -32,10 +31,6 @@ pub struct OutcomeReport {
 pub struct OutcomeAccepted {
     /// `recorded`, or `duplicate` for a repeat of the same `webhook-id`.
     pub status: String,
-}
-
-fn header_text(req: &HttpRequest, name: &str) -> Option<String> {
-    req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
 /// Checks the report field by field.
@@ -106,11 +101,7 @@ pub async fn outcome_hook(req: HttpRequest, path: web::Path<(String, String)>, p
     let result = async {
         let body = read_body(payload, state.settings.max_event_bytes).await?;
         let target = store::ingest::target(&state.db, &slug, &workflow).await?;
-        let headers = SignatureHeaders {
-            id: header_text(&req, "webhook-id"),
-            timestamp: header_text(&req, "webhook-timestamp"),
-            signature: header_text(&req, "webhook-signature"),
-        };
+        let headers = crate::ingest::signature_headers(&req);
         store::ingest::verify_signature(&state.db, &state.settings, &target, &headers, &body).await?;
         let mut outcome = parse(&body)?;
         outcome.idempotency_key = headers.id.clone();

@@ -161,18 +161,21 @@ pub async fn tally_days(txn: &DatabaseTransaction, tz: &str, from: NaiveDate, to
     let mut map: BTreeMap<DayKey, Tally> = BTreeMap::new();
     let day_of = |col: &str| format!("({col} AT TIME ZONE $3)::date");
 
-    // Runs, by the day their event arrived.
+    // Runs, by the day their event arrived. Error hand-offs and first
+    // outside messages are joined as sets (hash joins), not looked up per run.
     let sql = format!(
-        "SELECT r.workflow_name, {day}, count(*),
+        "WITH r AS (SELECT id, workflow_name, status, created_at, finished_at FROM runs WHERE created_at >= $1 AND created_at < $2),
+              handed AS (SELECT DISTINCT t.run_id FROM review_tasks t JOIN r ON r.id = t.run_id WHERE t.reason = 'error'),
+              answered AS (SELECT s.run_id, min(s.finished_at) AS at FROM run_steps s JOIN r ON r.id = s.run_id
+                            WHERE s.kind = 'notify' AND s.status = 'completed' GROUP BY 1)
+         SELECT r.workflow_name, {day}, count(*),
                 count(*) FILTER (WHERE r.status = 'completed'),
                 count(*) FILTER (WHERE r.status = 'failed'),
                 count(*) FILTER (WHERE r.status IN ('queued', 'running', 'waiting_for_review')),
-                count(*) FILTER (WHERE r.status = 'failed' OR EXISTS (SELECT 1 FROM review_tasks t WHERE t.run_id = r.id AND t.reason = 'error')),
+                count(*) FILTER (WHERE r.status = 'failed' OR h.run_id IS NOT NULL),
                 coalesce(sum(extract(epoch FROM r.finished_at - r.created_at)) FILTER (WHERE r.status = 'completed'), 0)::bigint,
-                coalesce(sum(extract(epoch FROM coalesce(
-                    (SELECT min(s.finished_at) FROM run_steps s WHERE s.run_id = r.id AND s.kind = 'notify' AND s.status = 'completed'),
-                    r.finished_at) - r.created_at)) FILTER (WHERE r.status = 'completed'), 0)::bigint
-           FROM runs r WHERE r.created_at >= $1 AND r.created_at < $2 GROUP BY 1, 2",
+                coalesce(sum(extract(epoch FROM coalesce(a.at, r.finished_at) - r.created_at)) FILTER (WHERE r.status = 'completed'), 0)::bigint
+           FROM r LEFT JOIN handed h ON h.run_id = r.id LEFT JOIN answered a ON a.run_id = r.id GROUP BY 1, 2",
         day = day_of("r.created_at")
     );
     for r in txn.query_all_raw(stmt(&sql, range())).await? {
@@ -213,21 +216,21 @@ pub async fn tally_days(txn: &DatabaseTransaction, tz: &str, from: NaiveDate, to
         entry(&mut map, &r)?.review_seconds = r.try_get_by_index(2)?;
     }
 
-    // Steps: retries and the confidence of model drafts, by their run's day.
-    let conf = "CASE WHEN s.kind = 'llm' AND jsonb_typeof(s.output -> 'confidence') = 'number' THEN (s.output ->> 'confidence')::float8 END";
-    let buckets: Vec<String> = (0..kpi::CONFIDENCE_BUCKETS)
-        .map(|i| {
-            let lo = i as f64 / kpi::CONFIDENCE_BUCKETS as f64;
-            let hi = (i + 1) as f64 / kpi::CONFIDENCE_BUCKETS as f64;
-            let upper = if i + 1 == kpi::CONFIDENCE_BUCKETS { format!("<= {hi}") } else { format!("< {hi}") };
-            format!("count(*) FILTER (WHERE {conf} >= {lo} AND {conf} {upper})")
-        })
-        .collect();
+    // Steps: retries and the confidence of model drafts (in tenths, as
+    // `kpi::confidence_bucket` counts them), by their run's day.
+    let n = kpi::CONFIDENCE_BUCKETS;
+    let buckets: Vec<String> = (0..n).map(|i| format!("count(*) FILTER (WHERE bucket = {i})")).collect();
     let sql = format!(
-        "SELECT r.workflow_name, {day}, count(*), count(*) FILTER (WHERE s.attempts > 1), {buckets}
-           FROM run_steps s JOIN runs r ON r.id = s.run_id
-          WHERE r.created_at >= $1 AND r.created_at < $2 AND s.status <> 'skipped' GROUP BY 1, 2",
+        "SELECT workflow_name, day, count(*), count(*) FILTER (WHERE attempts > 1), {buckets}
+           FROM (SELECT r.workflow_name, {day} AS day, s.attempts,
+                        CASE WHEN s.kind = 'llm' AND jsonb_typeof(s.output -> 'confidence') = 'number'
+                              AND (s.output ->> 'confidence')::float8 BETWEEN 0 AND 1
+                             THEN least(floor((s.output ->> 'confidence')::float8 * {n}), {last}) END AS bucket
+                   FROM run_steps s JOIN runs r ON r.id = s.run_id
+                  WHERE r.created_at >= $1 AND r.created_at < $2 AND s.status <> 'skipped') x
+          GROUP BY 1, 2",
         day = day_of("r.created_at"),
+        last = n - 1,
         buckets = buckets.join(", ")
     );
     for r in txn.query_all_raw(stmt(&sql, range())).await? {

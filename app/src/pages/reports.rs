@@ -24,14 +24,6 @@ fn month_param(cx: &crate::ssr::Ctx, month: &str) -> Result<Option<engine::kpi::
 }
 
 #[cfg(feature = "ssr")]
-pub fn headline_views(headlines: Vec<engine::kpi::Headline>) -> Vec<HeadlineView> {
-    headlines
-        .into_iter()
-        .map(|h| HeadlineView { key: h.key, label: h.label, value: h.value, vs_last_month: h.vs_last_month, vs_baseline: h.vs_baseline, better: h.better })
-        .collect()
-}
-
-#[cfg(feature = "ssr")]
 pub fn chart_views(report: &engine::report::Report) -> Vec<ChartView> {
     report.charts().iter().map(|c| ChartView { id: c.id.into(), title: c.title.clone(), svg: c.svg(), legend: c.legend_html() }).collect()
 }
@@ -85,7 +77,7 @@ pub async fn monthly_report(slug: String, month: String) -> Result<ReportView, A
         live: month == loaded.current_month,
         provenance,
         months,
-        headlines: headline_views(report.headlines()),
+        headlines: report.headlines(),
         charts: chart_views(&report),
         columns: engine::report::WORKFLOW_COLUMNS.iter().map(|c| c.to_string()).collect(),
         rows: report.rows().into_iter().map(|r| r.to_vec()).collect(),

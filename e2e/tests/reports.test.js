@@ -49,7 +49,7 @@ test('the executive reads last month on the dashboard, opens its report and down
   assert.ok(bars >= 4, `cost and savings bars for the stored months: ${bars}`);
   await shot(page, '40-exec-dashboard');
 
-  // The Reports page opens on this month so far; last month is one click away.
+  // The Reports page opens on the last report sent; its month is in the picker.
   await page.click('nav.sidebar >> text=Reports');
   await page.waitForURL(`${BASE_URL}/t/acme-plumbing/reports`);
   await waitForHydration(page);

@@ -112,7 +112,8 @@ impl Chart {
         let mut lines = Vec::new();
         match self.kind {
             Kind::Bars => {
-                let group_w = step * 0.72;
+                // A few wide slots (one day, three months) keep slim bars.
+                let group_w = (step * 0.72).min(34.0 * groups);
                 let bar_w = (group_w / groups).max(1.5);
                 for (si, s) in self.series.iter().enumerate() {
                     for (i, v) in s.values.iter().enumerate() {

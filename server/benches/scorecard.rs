@@ -39,8 +39,8 @@ async fn main() {
     txn.execute_unprepared(&format!(
         "INSERT INTO runs (id, workflow_id, workflow_name, workflow_version, status, context, created_at, finished_at)
          SELECT md5('run' || i)::uuid, w.id, w.name, 1, CASE WHEN i % 12 = 0 THEN 'failed' ELSE 'completed' END, '{{}}',
-                '{start}'::timestamptz + (i * {spacing}) * interval '1 millisecond',
-                '{start}'::timestamptz + (i * {spacing}) * interval '1 millisecond' + (30 + i % 3000) * interval '1 second'
+                '{start}'::timestamptz + ((i - 1)::bigint * {spacing}) * interval '1 millisecond',
+                '{start}'::timestamptz + ((i - 1)::bigint * {spacing}) * interval '1 millisecond' + (30 + i % 3000) * interval '1 second'
            FROM generate_series(1, {runs}) i, workflows w WHERE w.name = 'lead-intake-qualification';
          INSERT INTO run_steps (run_id, step_index, step_id, kind, status, attempts, started_at, finished_at, output)
          SELECT md5('run' || i)::uuid, s, (ARRAY['normalize', 'summarize', 'route'])[s + 1], (ARRAY['function', 'llm', 'rules'])[s + 1], 'completed',
@@ -49,15 +49,15 @@ async fn main() {
            FROM generate_series(1, {runs}) i, generate_series(0, 2) s;
          INSERT INTO cost_lines (run_id, workflow_name, step_index, kind, amount_micros, quantity, at)
          SELECT md5('run' || i)::uuid, 'lead-intake-qualification', 1, k, CASE WHEN k = 'model' THEN 450 ELSE 2000 END, 1,
-                '{start}'::timestamptz + (i * {spacing}) * interval '1 millisecond'
+                '{start}'::timestamptz + ((i - 1)::bigint * {spacing}) * interval '1 millisecond'
            FROM generate_series(1, {runs}) i, unnest(ARRAY['model', 'enrichment']) k;
          INSERT INTO review_tasks (id, run_id, step_index, reason, status, decision, decided_at, created_at, workflow_name)
          SELECT md5('task' || i)::uuid, md5('run' || i)::uuid, 1, 'high_value', 'decided', CASE WHEN i % 10 = 0 THEN 'edit_and_approve' ELSE 'approve' END,
-                '{start}'::timestamptz + (i * {spacing}) * interval '1 millisecond' + interval '20 minutes',
-                '{start}'::timestamptz + (i * {spacing}) * interval '1 millisecond', 'lead-intake-qualification'
+                '{start}'::timestamptz + ((i - 1)::bigint * {spacing}) * interval '1 millisecond' + interval '20 minutes',
+                '{start}'::timestamptz + ((i - 1)::bigint * {spacing}) * interval '1 millisecond', 'lead-intake-qualification'
            FROM generate_series(1, {runs}) i WHERE i % 5 = 0;
          INSERT INTO outcome_events (id, workflow_name, run_id, outcome, occurred_at)
-         SELECT md5('won' || i)::uuid, 'lead-intake-qualification', md5('run' || i)::uuid, 'deal.won', '{start}'::timestamptz + (i * {spacing}) * interval '1 millisecond'
+         SELECT md5('won' || i)::uuid, 'lead-intake-qualification', md5('run' || i)::uuid, 'deal.won', '{start}'::timestamptz + ((i - 1)::bigint * {spacing}) * interval '1 millisecond'
            FROM generate_series(1, {runs}) i WHERE i % 7 = 0;
          ANALYZE;"
     ))

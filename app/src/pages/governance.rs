@@ -37,6 +37,7 @@ pub async fn governance_review(slug: String, month: String) -> Result<Governance
     };
     let review = store::governance::month(db, schema, month, 40).await.map_err(|e| cx.internal("reading the month's incidents", e))?;
     let backlog = store::backlog::list(db, schema).await.map_err(|e| cx.internal("reading the backlog", e))?;
+    let installed = store::workflows::list(db, &member).await.map_err(|e| cx.internal("listing workflows", e))?;
     let mut months = Vec::new();
     let mut m = current;
     for _ in 0..6 {
@@ -85,7 +86,12 @@ pub async fn governance_review(slug: String, month: String) -> Result<Governance
                 workflow: r.workflow_name,
             })
             .collect(),
-        templates: store::bundles::GALLERY.iter().map(|g| (g.name.to_string(), g.title.to_string())).collect(),
+        // Templates not installed yet: a start makes a new draft workflow.
+        templates: store::bundles::GALLERY
+            .iter()
+            .filter(|g| !installed.iter().any(|w| w.name == g.name))
+            .map(|g| (g.name.to_string(), g.title.to_string()))
+            .collect(),
         may_edit: matches!(member.role, Role::Owner | Role::Operations),
     })
 }

@@ -163,7 +163,9 @@ pub fn ReportsPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let slug = Memo::new(move |_| params.read().get("slug").unwrap_or_default());
-    let month = Memo::new(move |_| query.read().get("month").unwrap_or_default());
+    // Without a month the page opens on the newest stored month (the last
+    // report people were sent), else on this month so far.
+    let month = Memo::new(move |_| query.read().get("month").filter(|m| !m.is_empty()).unwrap_or_else(|| "latest".into()));
     let saved = ServerAction::<SaveBaseline>::new();
     let recomputed = ServerAction::<RecomputeScorecard>::new();
     let reload = RwSignal::new(0u32);

@@ -95,5 +95,9 @@ async fn main() {
     );
 
     drop(db);
-    admin.execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)")).await.unwrap();
+    if std::env::var("BENCH_KEEP").is_ok() {
+        println!("kept the database {name} (BENCH_KEEP)");
+    } else {
+        admin.execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)")).await.unwrap();
+    }
 }

@@ -290,7 +290,9 @@ async fn refresh(txn: &DatabaseTransaction, tz: &str, from: NaiveDate, to: Naive
             open_days.insert(*day);
         }
         txn.execute_raw(stmt(
-            "INSERT INTO kpi_days (day, workflow_name, tally, settled) VALUES ($1, $2, $3, false)",
+            // Upserts: two readers may tally the same open day at once.
+            "INSERT INTO kpi_days (day, workflow_name, tally, settled) VALUES ($1, $2, $3, false)
+             ON CONFLICT (day, workflow_name) DO UPDATE SET tally = excluded.tally, settled = false, computed_at = now()",
             vec![(*day).into(), workflow.clone().into(), serde_json::to_value(tally).unwrap_or_default().into()],
         ))
         .await?;
@@ -298,7 +300,8 @@ async fn refresh(txn: &DatabaseTransaction, tz: &str, from: NaiveDate, to: Naive
     for day in from.iter_days().take_while(|d| *d <= to) {
         let settled = day < today && !open_days.contains(&day);
         txn.execute_raw(stmt(
-            "INSERT INTO kpi_days (day, workflow_name, tally, settled) VALUES ($1, $2, '{}', $3)",
+            "INSERT INTO kpi_days (day, workflow_name, tally, settled) VALUES ($1, $2, '{}', $3)
+             ON CONFLICT (day, workflow_name) DO UPDATE SET settled = excluded.settled, computed_at = now()",
             vec![day.into(), DAY_MARKER.into(), settled.into()],
         ))
         .await?;

@@ -44,7 +44,9 @@ async fn main() {
            FROM generate_series(1, {runs}) i, workflows w WHERE w.name = 'lead-intake-qualification';
          INSERT INTO run_steps (run_id, step_index, step_id, kind, status, attempts, started_at, finished_at, output)
          SELECT md5('run' || i)::uuid, s, (ARRAY['normalize', 'summarize', 'route'])[s + 1], (ARRAY['function', 'llm', 'rules'])[s + 1], 'completed',
-                CASE WHEN (i + s) % 19 = 0 THEN 2 ELSE 1 END, '{start}'::timestamptz, '{start}'::timestamptz,
+                CASE WHEN (i + s) % 19 = 0 THEN 2 ELSE 1 END,
+                '{start}'::timestamptz + ((i - 1)::bigint * {spacing} + s * 900) * interval '1 millisecond',
+                '{start}'::timestamptz + ((i - 1)::bigint * {spacing} + s * 900 + 400) * interval '1 millisecond',
                 CASE WHEN s = 1 THEN jsonb_build_object('confidence', (55 + i % 45) / 100.0) END
            FROM generate_series(1, {runs}) i, generate_series(0, 2) s;
          INSERT INTO cost_lines (run_id, workflow_name, step_index, kind, amount_micros, quantity, at)

@@ -153,7 +153,10 @@ fn entry<'a>(map: &'a mut BTreeMap<DayKey, Tally>, r: &sea_orm::QueryResult) -> 
 }
 
 /// Tallies every workflow's local days in `[from, to]` from the ledger,
-/// the runs, their steps and decisions, and the outcome events.
+/// the runs, their steps and decisions, and the outcome events. A run's
+/// steps, decisions and review lines all happen after its event arrived,
+/// so they are also bounded by the range's start: their time indexes then
+/// skip everything older (a day of the running month reads only that day's rows).
 pub async fn tally_days(txn: &DatabaseTransaction, tz: &str, from: NaiveDate, to: NaiveDate) -> Result<BTreeMap<DayKey, Tally>, DbErr> {
     let start = kpi::local_midnight(from, tz);
     let end = kpi::local_midnight(to.succ_opt().unwrap_or(to), tz);
@@ -165,9 +168,9 @@ pub async fn tally_days(txn: &DatabaseTransaction, tz: &str, from: NaiveDate, to
     // outside messages are joined as sets (hash joins), not looked up per run.
     let sql = format!(
         "WITH r AS (SELECT id, workflow_name, status, created_at, finished_at FROM runs WHERE created_at >= $1 AND created_at < $2),
-              handed AS (SELECT DISTINCT t.run_id FROM review_tasks t JOIN r ON r.id = t.run_id WHERE t.reason = 'error'),
+              handed AS (SELECT DISTINCT t.run_id FROM review_tasks t JOIN r ON r.id = t.run_id WHERE t.reason = 'error' AND t.created_at >= $1),
               answered AS (SELECT s.run_id, min(s.finished_at) AS at FROM run_steps s JOIN r ON r.id = s.run_id
-                            WHERE s.kind = 'notify' AND s.status = 'completed' GROUP BY 1)
+                            WHERE s.kind = 'notify' AND s.status = 'completed' AND s.started_at >= $1 GROUP BY 1)
          SELECT r.workflow_name, {day}, count(*),
                 count(*) FILTER (WHERE r.status = 'completed'),
                 count(*) FILTER (WHERE r.status = 'failed'),
@@ -194,7 +197,7 @@ pub async fn tally_days(txn: &DatabaseTransaction, tz: &str, from: NaiveDate, to
         "SELECT r.workflow_name, {day}, count(DISTINCT t.run_id), count(*), count(*) FILTER (WHERE t.decision = 'approve'),
                 coalesce(sum(extract(epoch FROM t.decided_at - t.created_at)) FILTER (WHERE r.status = 'completed'), 0)::bigint
            FROM review_tasks t JOIN runs r ON r.id = t.run_id
-          WHERE t.status = 'decided' AND r.created_at >= $1 AND r.created_at < $2 GROUP BY 1, 2",
+          WHERE t.status = 'decided' AND t.created_at >= $1 AND r.created_at >= $1 AND r.created_at < $2 GROUP BY 1, 2",
         day = day_of("r.created_at")
     );
     for r in txn.query_all_raw(stmt(&sql, range())).await? {
@@ -209,7 +212,7 @@ pub async fn tally_days(txn: &DatabaseTransaction, tz: &str, from: NaiveDate, to
     let sql = format!(
         "SELECT r.workflow_name, {day}, coalesce(sum(c.quantity), 0)::bigint
            FROM cost_lines c JOIN runs r ON r.id = c.run_id
-          WHERE c.kind = 'review' AND r.created_at >= $1 AND r.created_at < $2 GROUP BY 1, 2",
+          WHERE c.kind = 'review' AND c.at >= $1 AND r.created_at >= $1 AND r.created_at < $2 GROUP BY 1, 2",
         day = day_of("r.created_at")
     );
     for r in txn.query_all_raw(stmt(&sql, range())).await? {
@@ -227,7 +230,7 @@ pub async fn tally_days(txn: &DatabaseTransaction, tz: &str, from: NaiveDate, to
                               AND (s.output ->> 'confidence')::float8 BETWEEN 0 AND 1
                              THEN least(floor((s.output ->> 'confidence')::float8 * {n}), {last}) END AS bucket
                    FROM run_steps s JOIN runs r ON r.id = s.run_id
-                  WHERE r.created_at >= $1 AND r.created_at < $2 AND s.status <> 'skipped') x
+                  WHERE r.created_at >= $1 AND r.created_at < $2 AND s.started_at >= $1 AND s.status <> 'skipped') x
           GROUP BY 1, 2",
         day = day_of("r.created_at"),
         last = n - 1,

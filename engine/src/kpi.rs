@@ -238,7 +238,8 @@ impl Baseline {
     }
 }
 
-fn trim_number(n: f64) -> String {
+/// A number as a person types it: no trailing zeros ("25", "7.5").
+pub fn trim_number(n: f64) -> String {
     let s = format!("{:.4}", n);
     s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }

@@ -6,15 +6,13 @@
 //! (its time zone).
 
 use crate::db::{stmt, tenant_txn};
+use crate::kpis::TZ;
 use crate::runs::OutboxEmail;
 use crate::{audit, auth::CurrentMember};
 use engine::cost::{self, Alarm, Budget, CapAction, Condition, MonthToDate, Rates, RetryWindow, Totals};
 use engine::money::Micros;
 use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction};
 use serde_json::json;
-
-/// The business's time zone, read inside its own transaction.
-const TZ: &str = "(SELECT coalesce(max(time_zone), 'UTC') FROM public.tenants WHERE schema_name = current_schema())";
 
 /// One thing a run paid for.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -26,6 +26,14 @@ pub async fn time_zone_in(txn: &DatabaseTransaction) -> Result<String, DbErr> {
     Ok(row.map(|r| r.try_get_by_index(0)).transpose()?.unwrap_or_else(|| "UTC".into()))
 }
 
+/// The business's month at `now`, in its own time zone.
+pub async fn current_month(db: &DatabaseConnection, schema: &str, now: DateTime<Utc>) -> Result<Month, DbErr> {
+    let txn = tenant_txn(db, schema).await?;
+    let tz = time_zone_in(&txn).await?;
+    txn.commit().await?;
+    Ok(Month::at(now, &tz))
+}
+
 // ---- baselines ----
 
 pub async fn baselines_in(txn: &DatabaseTransaction) -> Result<BTreeMap<String, (Baseline, i32)>, DbErr> {

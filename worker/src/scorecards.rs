@@ -40,7 +40,7 @@ pub async fn check(engine: &Engine, now: chrono::DateTime<chrono::Utc>) -> anyho
             continue;
         }
         let slug = crate::cost_watch::slug(engine, &tenant_id.to_string()).await?;
-        let just_ended = Month::at(now, &time_zone(engine, &schema).await?).previous();
+        let just_ended = store::kpis::current_month(&engine.db, &schema, now).await?.previous();
         for month in due {
             let url = report_url(engine.settings.public_url.as_str(), &slug, month);
             let compose = move |card: &Scorecard, history: &[Scorecard]| report_mail(card, history, &url);
@@ -53,13 +53,6 @@ pub async fn check(engine: &Engine, now: chrono::DateTime<chrono::Utc>) -> anyho
         }
     }
     Ok(stored)
-}
-
-async fn time_zone(engine: &Engine, schema: &str) -> anyhow::Result<String> {
-    let txn = store::db::tenant_txn(&engine.db, schema).await?;
-    let tz = store::kpis::time_zone_in(&txn).await?;
-    txn.commit().await?;
-    Ok(tz)
 }
 
 /// The apalis handler run on the schedule.

@@ -12,12 +12,6 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-#[cfg(feature = "ssr")]
-fn trim_number(n: f64) -> String {
-    let s = format!("{n:.2}");
-    s.trim_end_matches('0').trim_end_matches('.').to_owned()
-}
-
 #[server(endpoint = "governance_review")]
 pub async fn governance_review(slug: String, month: String) -> Result<GovernanceView, AppError> {
     use engine::kpi::Month;
@@ -26,10 +20,7 @@ pub async fn governance_review(slug: String, month: String) -> Result<Governance
     let member = cx.member(&slug, engine::Page::Governance).await?;
     let db = &cx.state.db;
     let schema = &member.schema_name;
-    let txn = store::db::tenant_txn(db, schema).await.map_err(|e| cx.internal("reading the time zone", e))?;
-    let tz = store::kpis::time_zone_in(&txn).await.map_err(|e| cx.internal("reading the time zone", e))?;
-    txn.commit().await.map_err(|e| cx.internal("reading the time zone", e))?;
-    let current = Month::at(chrono::Utc::now(), &tz);
+    let current = store::kpis::current_month(db, schema, chrono::Utc::now()).await.map_err(|e| cx.internal("reading the time zone", e))?;
     let month = if month.trim().is_empty() {
         current
     } else {
@@ -76,11 +67,11 @@ pub async fn governance_review(slug: String, month: String) -> Result<Governance
                 rank: i + 1,
                 score: format!("{:.2}", r.candidate.score()),
                 name: r.candidate.name,
-                monthly_volume: trim_number(r.candidate.inputs.monthly_volume),
-                minutes_per_task: trim_number(r.candidate.inputs.minutes_per_task),
-                error_rate: trim_number(r.candidate.inputs.error_rate * 100.0),
-                revenue_impact: trim_number(r.candidate.inputs.revenue_impact),
-                compliance_risk: trim_number(r.candidate.inputs.compliance_risk),
+                monthly_volume: engine::kpi::trim_number(r.candidate.inputs.monthly_volume),
+                minutes_per_task: engine::kpi::trim_number(r.candidate.inputs.minutes_per_task),
+                error_rate: engine::kpi::trim_number(r.candidate.inputs.error_rate * 100.0),
+                revenue_impact: engine::kpi::trim_number(r.candidate.inputs.revenue_impact),
+                compliance_risk: engine::kpi::trim_number(r.candidate.inputs.compliance_risk),
                 success_metric: r.candidate.success_metric,
                 status: r.status,
                 workflow: r.workflow_name,

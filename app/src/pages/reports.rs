@@ -149,10 +149,8 @@ pub async fn recompute_scorecard(slug: String, month: String, reason: String) ->
         return Err(cx.invalid(vec![engine::FieldError::new("reason", "Say why the month is recomputed; the change log keeps it.")]));
     }
     let now = chrono::Utc::now();
-    let txn = store::db::tenant_txn(&cx.state.db, &member.schema_name).await.map_err(|e| cx.internal("reading the time zone", e))?;
-    let tz = store::kpis::time_zone_in(&txn).await.map_err(|e| cx.internal("reading the time zone", e))?;
-    txn.commit().await.map_err(|e| cx.internal("reading the time zone", e))?;
-    if month >= engine::kpi::Month::at(now, &tz) {
+    let current = store::kpis::current_month(&cx.state.db, &member.schema_name, now).await.map_err(|e| cx.internal("reading the time zone", e))?;
+    if month >= current {
         return Err(cx.invalid(vec![engine::FieldError::new("month", "Only a month that has ended can be recomputed.")]));
     }
     store::kpis::recompute(&cx.state.db, &member, month, reason.trim(), now).await.map_err(|e| cx.internal("recomputing the month", e))

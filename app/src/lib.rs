@@ -20,11 +20,11 @@ use leptos_router::{
 use pages::{
     changes::ChangeLogPage,
     data_contracts::{DataContractPage, DataContractsPage},
+    diff::{PromptDiffPage, WorkflowDiffPage},
     invitation::AcceptInvitationPage,
     landing::LandingPage,
     login::{BusinessLoginPage, LoginPage},
     models::ModelsPage,
-    diff::{PromptDiffPage, WorkflowDiffPage},
     prompts::{PromptPage, PromptsPage},
     review::{ReviewQueuePage, ReviewTaskPage},
     runs::{ExceptionsPage, RunPage, RunsPage},
@@ -116,7 +116,9 @@ fn NotFound() -> impl IntoView {
 }
 
 #[cfg(feature = "hydrate")]
-#[wasm_bindgen::prelude::wasm_bindgen(inline_js = "export function mark_hydrated() { window.__stewardHydrated = true; }")]
+#[wasm_bindgen::prelude::wasm_bindgen(
+    inline_js = "export function mark_hydrated() { window.__stewardHydrated = true; }"
+)]
 extern "C" {
     /// Lets browser tests (and curious engineers) see that the page is interactive.
     fn mark_hydrated();

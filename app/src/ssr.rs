@@ -33,7 +33,8 @@ impl Ctx {
         let state = leptos_actix::extract::<web::Data<AppState>>()
             .await
             .map_err(|e| failed(res.as_ref(), "reading the application state", e))?;
-        let req = leptos_actix::extract::<HttpRequest>().await.map_err(|e| failed(res.as_ref(), "reading the request", e))?;
+        let req =
+            leptos_actix::extract::<HttpRequest>().await.map_err(|e| failed(res.as_ref(), "reading the request", e))?;
         Ok(Ctx { state, req, res })
     }
 
@@ -103,13 +104,16 @@ impl Ctx {
 
     /// A JSON document typed into `field`, or a 422 saying why it is not JSON.
     pub fn json_field(&self, field: &str, text: &str) -> Result<serde_json::Value, AppError> {
-        serde_json::from_str(text).map_err(|e| self.invalid(vec![FieldError::new(field, format!("This is not valid JSON: {e}"))]))
+        serde_json::from_str(text)
+            .map_err(|e| self.invalid(vec![FieldError::new(field, format!("This is not valid JSON: {e}"))]))
     }
 
     /// Changes to the business's automation carry a reason for the change log.
     pub fn require_reason(&self, field: &str, why: &str) -> Result<(), AppError> {
         if why.trim().is_empty() {
-            return Err(self.invalid(vec![FieldError::new(field, "Say why you made this change; the change log keeps it.")]));
+            return Err(
+                self.invalid(vec![FieldError::new(field, "Say why you made this change; the change log keeps it.")])
+            );
         }
         Ok(())
     }

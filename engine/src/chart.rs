@@ -94,7 +94,11 @@ impl Chart {
     pub fn max(&self) -> f64 {
         let top = self.series.iter().flat_map(|s| s.values.iter().flatten()).copied().fold(0.0_f64, f64::max);
         let top = self.reference.as_ref().map(|(r, _)| top.max(*r)).unwrap_or(top);
-        if top <= 0.0 { 1.0 } else { top * 1.1 }
+        if top <= 0.0 {
+            1.0
+        } else {
+            top * 1.1
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -119,7 +123,12 @@ impl Chart {
                     for (i, v) in s.values.iter().enumerate() {
                         if let Some(v) = v.filter(|v| *v > 0.0) {
                             let x = f.left + step * i as f64 + (step - group_w) / 2.0 + bar_w * si as f64;
-                            let tip = format!("{}: {} {}", self.labels.get(i).cloned().unwrap_or_default(), s.name, self.unit.format(v));
+                            let tip = format!(
+                                "{}: {} {}",
+                                self.labels.get(i).cloned().unwrap_or_default(),
+                                s.name,
+                                self.unit.format(v)
+                            );
                             bars.push((x, y(v), bar_w, (y(0.0) - y(v)).max(0.5), s.colour, tip));
                         }
                     }
@@ -127,7 +136,12 @@ impl Chart {
             }
             Kind::Line => {
                 for s in &self.series {
-                    let points = s.values.iter().enumerate().filter_map(|(i, v)| v.map(|v| (f.left + step * i as f64 + step / 2.0, y(v)))).collect();
+                    let points = s
+                        .values
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, v)| v.map(|v| (f.left + step * i as f64 + step / 2.0, y(v))))
+                        .collect();
                     lines.push((s.colour, points));
                 }
             }
@@ -142,7 +156,14 @@ impl Chart {
             .filter(|(i, _)| (last - i) % every == 0)
             .map(|(i, l)| (f.left + step * i as f64 + step / 2.0, l.clone()))
             .collect();
-        Layout { max, y_zero: y(0.0), bars, lines, x_labels, reference: self.reference.as_ref().map(|(v, l)| (y(*v), l.clone())) }
+        Layout {
+            max,
+            y_zero: y(0.0),
+            bars,
+            lines,
+            x_labels,
+            reference: self.reference.as_ref().map(|(v, l)| (y(*v), l.clone())),
+        }
     }
 
     /// Self-contained SVG (inline styles only).
@@ -159,8 +180,19 @@ impl Chart {
             id = self.id
         );
         let axis_y = l.y_zero;
-        s += &format!("<line x1=\"{}\" y1=\"{axis_y:.1}\" x2=\"{}\" y2=\"{axis_y:.1}\" stroke=\"#c5cbd3\" stroke-width=\"1\"/>", f.left, f.width - f.right);
-        let tick = |y: f64, text: &str| format!("<text x=\"{}\" y=\"{:.1}\" font-size=\"13\" fill=\"#5d6673\" text-anchor=\"end\">{}</text>", f.left - 6.0, y + 4.0, esc(text));
+        s += &format!(
+            "<line x1=\"{}\" y1=\"{axis_y:.1}\" x2=\"{}\" y2=\"{axis_y:.1}\" stroke=\"#c5cbd3\" stroke-width=\"1\"/>",
+            f.left,
+            f.width - f.right
+        );
+        let tick = |y: f64, text: &str| {
+            format!(
+                "<text x=\"{}\" y=\"{:.1}\" font-size=\"13\" fill=\"#5d6673\" text-anchor=\"end\">{}</text>",
+                f.left - 6.0,
+                y + 4.0,
+                esc(text)
+            )
+        };
         s += &tick(f.top + 4.0, &self.unit.tick(l.max));
         s += &tick(axis_y, "0");
         for (x, y, w, h, colour, tip) in &l.bars {
@@ -175,10 +207,19 @@ impl Chart {
         }
         if let Some((y, label)) = &l.reference {
             s += &format!("<line x1=\"{}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\" stroke=\"{GREY}\" stroke-width=\"1.5\" stroke-dasharray=\"5 4\"/>", f.left, f.width - f.right);
-            s += &format!("<text x=\"{}\" y=\"{:.1}\" font-size=\"13\" fill=\"#5d6673\" text-anchor=\"end\">{}</text>", f.width - f.right - 2.0, y - 5.0, esc(label));
+            s += &format!(
+                "<text x=\"{}\" y=\"{:.1}\" font-size=\"13\" fill=\"#5d6673\" text-anchor=\"end\">{}</text>",
+                f.width - f.right - 2.0,
+                y - 5.0,
+                esc(label)
+            );
         }
         for (x, text) in &l.x_labels {
-            s += &format!("<text x=\"{x:.1}\" y=\"{}\" font-size=\"13\" fill=\"#5d6673\" text-anchor=\"middle\">{}</text>", f.height - 6.0, esc(text));
+            s += &format!(
+                "<text x=\"{x:.1}\" y=\"{}\" font-size=\"13\" fill=\"#5d6673\" text-anchor=\"middle\">{}</text>",
+                f.height - 6.0,
+                esc(text)
+            );
         }
         s += "</svg>";
         s
@@ -210,7 +251,11 @@ mod tests {
             kind,
             unit: Unit::Hours,
             labels: (1..=30).map(|d| format!("11-{d:02}")).collect(),
-            series: vec![Series { name: "saved".into(), colour: GREEN, values: (1..=30).map(|d| if d == 3 { None } else { Some(d as f64) }).collect() }],
+            series: vec![Series {
+                name: "saved".into(),
+                colour: GREEN,
+                values: (1..=30).map(|d| if d == 3 { None } else { Some(d as f64) }).collect(),
+            }],
             reference: Some((12.0, "baseline".into())),
         }
     }
@@ -234,7 +279,12 @@ mod tests {
     fn lines_skip_missing_points_and_an_empty_chart_still_draws() {
         let l = chart(Kind::Line).layout(&FRAME);
         assert_eq!(l.lines[0].1.len(), 29);
-        let empty = Chart { series: vec![Series { name: "x".into(), colour: BLUE, values: vec![None, Some(0.0)] }], labels: vec!["a".into(), "b".into()], reference: None, ..chart(Kind::Bars) };
+        let empty = Chart {
+            series: vec![Series { name: "x".into(), colour: BLUE, values: vec![None, Some(0.0)] }],
+            labels: vec!["a".into(), "b".into()],
+            reference: None,
+            ..chart(Kind::Bars)
+        };
         assert!(empty.is_empty());
         assert_eq!(empty.max(), 1.0);
         assert!(empty.svg().starts_with("<svg"));

@@ -26,7 +26,8 @@ fn div_half_up(n: i128, d: i128) -> Micros {
 
 /// Tokens × the model's price per million tokens.
 pub fn model(tokens_in: i64, tokens_out: i64, input_per_million: Micros, output_per_million: Micros) -> Micros {
-    let n = tokens_in.max(0) as i128 * input_per_million.max(0) as i128 + tokens_out.max(0) as i128 * output_per_million.max(0) as i128;
+    let n = tokens_in.max(0) as i128 * input_per_million.max(0) as i128
+        + tokens_out.max(0) as i128 * output_per_million.max(0) as i128;
     div_half_up(n, 1_000_000)
 }
 
@@ -84,11 +85,16 @@ impl Default for Rates {
 
 impl Rates {
     /// The rates as typed in Settings, with a reason for each that does not read.
-    pub fn parse(orchestration_per_hour: &str, queue_op: &str, reviewer_hourly: &str) -> Result<Rates, Vec<FieldError>> {
+    pub fn parse(
+        orchestration_per_hour: &str,
+        queue_op: &str,
+        reviewer_hourly: &str,
+    ) -> Result<Rates, Vec<FieldError>> {
         let mut errors = Vec::new();
         let mut field = |name: &str, text: &str, example: &str| {
             money::parse(text).unwrap_or_else(|| {
-                errors.push(FieldError::new(name, format!("Enter an amount with at most six decimals, e.g. {example}.")));
+                errors
+                    .push(FieldError::new(name, format!("Enter an amount with at most six decimals, e.g. {example}.")));
                 0
             })
         };
@@ -232,27 +238,63 @@ impl Budget {
 
     pub fn parse(form: &BudgetForm) -> Result<Budget, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let whole = |errors: &mut Vec<FieldError>, name: &str, text: &str, range: std::ops::RangeInclusive<i64>, why: &str| match text.trim().parse::<i64>() {
-            Ok(n) if range.contains(&n) => n,
-            _ => {
-                errors.push(FieldError::new(name, why));
-                0
-            }
-        };
-        let expected_runs = whole(&mut errors, "expected_runs", &form.expected_runs, 1..=10_000_000, "Enter how many runs you expect a month, a whole number from 1.");
+        let whole =
+            |errors: &mut Vec<FieldError>, name: &str, text: &str, range: std::ops::RangeInclusive<i64>, why: &str| {
+                match text.trim().parse::<i64>() {
+                    Ok(n) if range.contains(&n) => n,
+                    _ => {
+                        errors.push(FieldError::new(name, why));
+                        0
+                    }
+                }
+            };
+        let expected_runs = whole(
+            &mut errors,
+            "expected_runs",
+            &form.expected_runs,
+            1..=10_000_000,
+            "Enter how many runs you expect a month, a whole number from 1.",
+        );
         let target_per_run = money::parse(&form.target_per_run).filter(|m| *m > 0).unwrap_or_else(|| {
-            errors.push(FieldError::new("target_per_run", "Enter the target cost per run, more than 0 with at most six decimals, e.g. 0.25."));
+            errors.push(FieldError::new(
+                "target_per_run",
+                "Enter the target cost per run, more than 0 with at most six decimals, e.g. 0.25.",
+            ));
             0
         });
-        let overage_pct = whole(&mut errors, "overage_pct", &form.overage_pct, 0..=1000, "Enter the acceptable overage in percent, from 0 to 1000.");
-        let deviation_pct = whole(&mut errors, "deviation_pct", &form.deviation_pct, 1..=1000, "Enter the alert threshold in percent, from 1 to 1000 (15 is usual).");
+        let overage_pct = whole(
+            &mut errors,
+            "overage_pct",
+            &form.overage_pct,
+            0..=1000,
+            "Enter the acceptable overage in percent, from 0 to 1000.",
+        );
+        let deviation_pct = whole(
+            &mut errors,
+            "deviation_pct",
+            &form.deviation_pct,
+            1..=1000,
+            "Enter the alert threshold in percent, from 1 to 1000 (15 is usual).",
+        );
         let action = CapAction::parse(&form.action).unwrap_or_else(|| {
             errors.push(FieldError::new("action", "Choose alert only, route to the cheaper tier, or pause new runs."));
             CapAction::AlertOnly
         });
         let batch_window = if form.batchable {
-            let start = whole(&mut errors, "window_start", &form.window_start, 0..=23, "Enter the hour the off-peak window opens, 0 to 23.");
-            let end = whole(&mut errors, "window_end", &form.window_end, 0..=23, "Enter the hour the off-peak window closes, 0 to 23.");
+            let start = whole(
+                &mut errors,
+                "window_start",
+                &form.window_start,
+                0..=23,
+                "Enter the hour the off-peak window opens, 0 to 23.",
+            );
+            let end = whole(
+                &mut errors,
+                "window_end",
+                &form.window_end,
+                0..=23,
+                "Enter the hour the off-peak window closes, 0 to 23.",
+            );
             Some((start as u32, end as u32))
         } else {
             None
@@ -298,7 +340,8 @@ pub enum Condition {
 }
 
 impl Condition {
-    pub const ALL: [Condition; 4] = [Condition::CostPerRun, Condition::ProjectedSpend, Condition::RetryRate, Condition::BudgetCap];
+    pub const ALL: [Condition; 4] =
+        [Condition::CostPerRun, Condition::ProjectedSpend, Condition::RetryRate, Condition::BudgetCap];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -351,7 +394,8 @@ pub fn deviations(budget: &Budget, month: &MonthToDate) -> Vec<Alarm> {
     if month.runs < MIN_RUNS_FOR_DEVIATION {
         return alarms;
     }
-    let over = |actual: Micros, plan: Micros| actual as i128 * 100 > plan as i128 * (100 + budget.deviation_pct) as i128;
+    let over =
+        |actual: Micros, plan: Micros| actual as i128 * 100 > plan as i128 * (100 + budget.deviation_pct) as i128;
     let per_run = per(month.spent, month.runs).unwrap_or(0);
     if over(per_run, budget.target_per_run) {
         alarms.push(Alarm {
@@ -399,7 +443,8 @@ pub fn retry_spike(recent: RetryWindow, trailing: RetryWindow) -> Option<Alarm> 
         return None;
     }
     // recent.retries / recent.steps >= 2 × trailing.retries / trailing.steps, in integers.
-    let doubled = recent.retries as i128 * trailing.steps as i128 >= 2 * trailing.retries as i128 * recent.steps as i128;
+    let doubled =
+        recent.retries as i128 * trailing.steps as i128 >= 2 * trailing.retries as i128 * recent.steps as i128;
     doubled.then(|| Alarm {
         condition: Condition::RetryRate,
         message: format!(
@@ -412,7 +457,13 @@ pub fn retry_spike(recent: RetryWindow, trailing: RetryWindow) -> Option<Alarm> 
 
 /// Every condition the cost watch judges for a workflow, and those that hold:
 /// deviations and the cap need a budget; retry spikes do not.
-pub fn watch(budget: Option<&Budget>, month: &MonthToDate, forecast: Micros, recent: RetryWindow, trailing: RetryWindow) -> (Vec<Condition>, Vec<Alarm>) {
+pub fn watch(
+    budget: Option<&Budget>,
+    month: &MonthToDate,
+    forecast: Micros,
+    recent: RetryWindow,
+    trailing: RetryWindow,
+) -> (Vec<Condition>, Vec<Alarm>) {
     let mut evaluated = vec![Condition::RetryRate];
     let mut firing = Vec::new();
     if let Some(b) = budget {
@@ -440,16 +491,23 @@ pub fn watch(budget: Option<&Budget>, month: &MonthToDate, forecast: Micros, rec
 
 /// A reporting period from the dates typed (YYYY-MM-DD, inclusive); by
 /// default the 30 days ending `today`. At most a year.
-pub fn period(from: &str, to: &str, today: chrono::NaiveDate) -> Result<(chrono::NaiveDate, chrono::NaiveDate), Vec<FieldError>> {
+pub fn period(
+    from: &str,
+    to: &str,
+    today: chrono::NaiveDate,
+) -> Result<(chrono::NaiveDate, chrono::NaiveDate), Vec<FieldError>> {
     let date = |field: &str, text: &str, default: chrono::NaiveDate| {
         if text.trim().is_empty() {
             return Ok(default);
         }
-        chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| FieldError::new(field, "Enter a date as YYYY-MM-DD."))
+        chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+            .map_err(|_| FieldError::new(field, "Enter a date as YYYY-MM-DD."))
     };
     match (date("from", from, today - chrono::Duration::days(29)), date("to", to, today)) {
         (Ok(f), Ok(t)) if f <= t && (t - f).num_days() <= 366 => Ok((f, t)),
-        (Ok(_), Ok(_)) => Err(vec![FieldError::new("to", "The period ends on or after its start and spans at most a year.")]),
+        (Ok(_), Ok(_)) => {
+            Err(vec![FieldError::new("to", "The period ends on or after its start and spans at most a year.")])
+        }
         (f, t) => Err([f.err(), t.err()].into_iter().flatten().collect()),
     }
 }
@@ -539,7 +597,11 @@ mod tests {
         let decided = Utc.with_ymd_and_hms(2026, 11, 3, 10, 0, 0).unwrap();
         assert_eq!(review_seconds(Some(decided - chrono::Duration::seconds(150)), decided), 150);
         assert_eq!(review_seconds(None, decided), UNCLAIMED_REVIEW_SECONDS);
-        assert_eq!(review_seconds(Some(decided - chrono::Duration::hours(9)), decided), MAX_REVIEW_SECONDS, "a forgotten claim is capped");
+        assert_eq!(
+            review_seconds(Some(decided - chrono::Duration::hours(9)), decided),
+            MAX_REVIEW_SECONDS,
+            "a forgotten claim is capped"
+        );
         assert_eq!(review_seconds(Some(decided + chrono::Duration::seconds(5)), decided), 0);
     }
 
@@ -566,7 +628,14 @@ mod tests {
 
     fn budget(action: CapAction) -> Budget {
         // 100 runs × 0.50 = 50.00 planned; 10% overage → cap 55.00.
-        Budget { expected_runs: 100, target_per_run: 500_000, overage_pct: 10, action, deviation_pct: 15, batch_window: None }
+        Budget {
+            expected_runs: 100,
+            target_per_run: 500_000,
+            overage_pct: 10,
+            action,
+            deviation_pct: 15,
+            batch_window: None,
+        }
     }
 
     #[test]
@@ -594,8 +663,18 @@ mod tests {
             window_end: "6".into(),
         };
         let b = Budget::parse(&form).unwrap();
-        assert_eq!((b.expected_runs, b.target_per_run, b.action, b.batch_window), (240, 1_500_000, CapAction::Downgrade, Some((22, 6))));
-        let bad = BudgetForm { expected_runs: "0".into(), target_per_run: "-1".into(), action: "explode".into(), batchable: true, window_start: "25".into(), ..form };
+        assert_eq!(
+            (b.expected_runs, b.target_per_run, b.action, b.batch_window),
+            (240, 1_500_000, CapAction::Downgrade, Some((22, 6)))
+        );
+        let bad = BudgetForm {
+            expected_runs: "0".into(),
+            target_per_run: "-1".into(),
+            action: "explode".into(),
+            batchable: true,
+            window_start: "25".into(),
+            ..form
+        };
         let fields: Vec<String> = Budget::parse(&bad).unwrap_err().into_iter().map(|e| e.field).collect();
         assert_eq!(fields, ["expected_runs", "target_per_run", "action", "window_start"]);
     }
@@ -632,7 +711,13 @@ mod tests {
         assert_eq!(evaluated.len(), 4);
         let conditions: Vec<Condition> = firing.iter().map(|a| a.condition).collect();
         assert_eq!(conditions, [Condition::CostPerRun, Condition::BudgetCap]);
-        assert!(firing[1].message.contains("pass the cap of 55.00 (100 runs × 0.5000 plus 10%). At the cap: pause new runs"), "{}", firing[1].message);
+        assert!(
+            firing[1]
+                .message
+                .contains("pass the cap of 55.00 (100 runs × 0.5000 plus 10%). At the cap: pause new runs"),
+            "{}",
+            firing[1].message
+        );
     }
 
     #[test]
@@ -642,13 +727,20 @@ mod tests {
         let alarm = retry_spike(RetryWindow { steps: 100, retries: 10 }, week).unwrap();
         assert!(alarm.message.contains("10 per 100 steps today against 5"), "{}", alarm.message);
         assert!(retry_spike(RetryWindow { steps: 5, retries: 5 }, week).is_none(), "too few steps today");
-        assert!(retry_spike(RetryWindow { steps: 20, retries: 3 }, RetryWindow { steps: 100, retries: 0 }).is_some(), "from none to some");
-        assert!(retry_spike(RetryWindow { steps: 20, retries: 3 }, RetryWindow::default()).is_none(), "no history, no baseline");
+        assert!(
+            retry_spike(RetryWindow { steps: 20, retries: 3 }, RetryWindow { steps: 100, retries: 0 }).is_some(),
+            "from none to some"
+        );
+        assert!(
+            retry_spike(RetryWindow { steps: 20, retries: 3 }, RetryWindow::default()).is_none(),
+            "no history, no baseline"
+        );
     }
 
     #[test]
     fn routing_rules_pick_a_tier_and_say_why() {
-        let facts = |size, value: f64, priority: &str| RouteFacts { input_size: size, value, priority: priority.into() };
+        let facts =
+            |size, value: f64, priority: &str| RouteFacts { input_size: size, value, priority: priority.into() };
         let rule = "value > 50000.0 || priority == 'high' ? 'premium' : 'small'";
         let ctx = json!({ "lead": { "name": "x" } });
         let (tier, why) = route(Some(rule), &facts(100, 60000.0, "normal"), &ctx).unwrap();
@@ -657,7 +749,11 @@ mod tests {
         assert_eq!(route(Some(rule), &facts(100, 1000.0, "normal"), &ctx).unwrap().0, "small");
         assert_eq!(route(Some(rule), &facts(100, 1000.0, "high"), &ctx).unwrap().0, "premium");
         assert_eq!(route(Some("input_size > 2000"), &facts(2400, 0.0, "low"), &ctx).unwrap().0, "premium");
-        assert_eq!(route(Some("lead.name == 'y'"), &facts(1, 0.0, "low"), &ctx).unwrap().0, "small", "the context is readable");
+        assert_eq!(
+            route(Some("lead.name == 'y'"), &facts(1, 0.0, "low"), &ctx).unwrap().0,
+            "small",
+            "the context is readable"
+        );
         assert_eq!(route(None, &facts(1, 0.0, "low"), &ctx).unwrap().0, "small");
         assert!(route(Some("'gold'"), &facts(1, 0.0, "low"), &ctx).unwrap_err().contains("must give"));
     }
@@ -666,7 +762,10 @@ mod tests {
     fn a_period_defaults_to_thirty_days_and_says_what_is_wrong() {
         let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
         assert_eq!(period("", "", today).unwrap(), (chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(), today));
-        assert_eq!(period("2026-11-01", "2026-11-30", today).unwrap().1, chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap());
+        assert_eq!(
+            period("2026-11-01", "2026-11-30", today).unwrap().1,
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()
+        );
         let fields = |r: Result<_, Vec<FieldError>>| r.unwrap_err().into_iter().map(|e| e.field).collect::<Vec<_>>();
         assert_eq!(fields(period("2026-13-01", "yesterday", today)), ["from", "to"]);
         assert_eq!(fields(period("2026-12-01", "2026-11-01", today)), ["to"]);

@@ -137,11 +137,17 @@ impl DataContract {
             if value.is_null() || (empty_text && rule.required) {
                 let present_null = get(record, path).is_some_and(Value::is_null);
                 match (rule.null, rule.required) {
-                    (NullHandling::Default, _) if !empty_text => set(&mut out, path, rule.default.clone().unwrap_or(Value::Null)),
-                    (_, true) => {
-                        broke(path, "required", format!("{path} is required and is {}", if empty_text { "empty" } else { "missing" }))
+                    (NullHandling::Default, _) if !empty_text => {
+                        set(&mut out, path, rule.default.clone().unwrap_or(Value::Null))
                     }
-                    (NullHandling::Reject, false) if present_null => broke(path, "required", format!("{path} may not be null")),
+                    (_, true) => broke(
+                        path,
+                        "required",
+                        format!("{path} is required and is {}", if empty_text { "empty" } else { "missing" }),
+                    ),
+                    (NullHandling::Reject, false) if present_null => {
+                        broke(path, "required", format!("{path} may not be null"))
+                    }
                     _ => {}
                 }
                 continue;
@@ -163,8 +169,15 @@ impl DataContract {
                 FieldType::Datetime => value.as_str().is_some_and(|s| DateTime::parse_from_rfc3339(s).is_ok()),
             };
             if !type_ok {
-                let wanted = serde_json::to_value(rule.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-                broke(path, if matches!(rule.kind, FieldType::Email | FieldType::Datetime) { "format" } else { "type" }, format!("{path} must be a valid {wanted}, not {value}"));
+                let wanted = serde_json::to_value(rule.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                broke(
+                    path,
+                    if matches!(rule.kind, FieldType::Email | FieldType::Datetime) { "format" } else { "type" },
+                    format!("{path} must be a valid {wanted}, not {value}"),
+                );
                 continue;
             }
             if let Some(min) = rule.min_length {
@@ -192,7 +205,14 @@ impl DataContract {
                 Some(Ok(at)) => {
                     let age = now.signed_duration_since(at.with_timezone(&Utc)).num_days();
                     if age > stale.max_age_days {
-                        broke(&stale.field, "stale", format!("the record was last updated {age} days ago; the limit is {} days", stale.max_age_days));
+                        broke(
+                            &stale.field,
+                            "stale",
+                            format!(
+                                "the record was last updated {age} days ago; the limit is {} days",
+                                stale.max_age_days
+                            ),
+                        );
                     }
                 }
                 Some(Err(_)) => broke(&stale.field, "format", format!("{} must be an RFC 3339 time", stale.field)),
@@ -245,7 +265,11 @@ impl DataContract {
 
     /// The last segment of every sensitive field's path (`primaryContact.email` → `email`).
     pub fn sensitive_keys(&self) -> Vec<String> {
-        self.fields.iter().filter(|(_, r)| r.sensitive).filter_map(|(p, _)| p.rsplit('.').next().map(str::to_owned)).collect()
+        self.fields
+            .iter()
+            .filter(|(_, r)| r.sensitive)
+            .filter_map(|(p, _)| p.rsplit('.').next().map(str::to_owned))
+            .collect()
     }
 
     pub const TEMPLATES: [&'static str; 5] = ["lead", "account", "ticket", "invoice", "task"];

@@ -44,7 +44,10 @@ mod tests {
     fn shows_changed_lines_with_their_numbers_on_each_side() {
         let rows = side_by_side("a\nb\nc\n", "a\nB\nc\nd\n");
         let changes: Vec<_> = rows.iter().map(|r| r.change).collect();
-        assert_eq!(changes, [LineChange::Same, LineChange::Removed, LineChange::Added, LineChange::Same, LineChange::Added]);
+        assert_eq!(
+            changes,
+            [LineChange::Same, LineChange::Removed, LineChange::Added, LineChange::Same, LineChange::Added]
+        );
         assert_eq!(rows[1].left, Some((2, "b".into())));
         assert_eq!(rows[2].right, Some((2, "B".into())));
         assert_eq!(rows[4].right, Some((4, "d".into())));

@@ -40,14 +40,19 @@ pub fn label(path: &str) -> String {
 fn form_fields(contract: &DataContract) -> Vec<(&String, &FieldRule)> {
     let stamp = contract.last_updated.as_ref().map(|s| s.field.as_str());
     let defaulted = |r: &FieldRule| !r.required && r.null == crate::data_contract::NullHandling::Default;
-    let mut fields: Vec<_> = contract.fields.iter().filter(|(p, r)| Some(p.as_str()) != stamp && !defaulted(r)).collect();
+    let mut fields: Vec<_> =
+        contract.fields.iter().filter(|(p, r)| Some(p.as_str()) != stamp && !defaulted(r)).collect();
     // Required fields first, then optional ones, then the controlled ones.
     fields.sort_by_key(|(_, r)| (!r.allowed.is_empty(), !r.required));
     fields
 }
 
 /// The form's inputs, shared by the hosted page and the embeddable snippet.
-pub fn inputs_html(contract: &DataContract, values: &BTreeMap<String, String>, errors: &BTreeMap<String, String>) -> String {
+pub fn inputs_html(
+    contract: &DataContract,
+    values: &BTreeMap<String, String>,
+    errors: &BTreeMap<String, String>,
+) -> String {
     let mut html = String::new();
     let mut more = String::new();
     for (path, rule) in form_fields(contract) {
@@ -58,7 +63,13 @@ pub fn inputs_html(contract: &DataContract, values: &BTreeMap<String, String>, e
             let options: String = rule
                 .allowed
                 .iter()
-                .map(|o| format!("<option{}>{}</option>", if values.get(path.as_str()) == Some(o) { " selected" } else { "" }, escape(o)))
+                .map(|o| {
+                    format!(
+                        "<option{}>{}</option>",
+                        if values.get(path.as_str()) == Some(o) { " selected" } else { "" },
+                        escape(o)
+                    )
+                })
                 .collect();
             format!("<select id=\"{id}\" name=\"{path}\"{required}>{options}</select>")
         } else if path.ends_with("inquiry_text") || path.ends_with("body") || path.ends_with("description") {
@@ -75,7 +86,11 @@ pub fn inputs_html(contract: &DataContract, values: &BTreeMap<String, String>, e
             .get(path.as_str())
             .map(|e| format!("<p class=\"field-error\" id=\"{id}-error\" role=\"alert\">{}</p>", escape(e)))
             .unwrap_or_default();
-        let block = format!("<div class=\"field\"><label for=\"{id}\">{}{}</label>{input}{error}</div>\n", label(path), if rule.required { " *" } else { "" });
+        let block = format!(
+            "<div class=\"field\"><label for=\"{id}\">{}{}</label>{input}{error}</div>\n",
+            label(path),
+            if rule.required { " *" } else { "" }
+        );
         if rule.allowed.is_empty() {
             html.push_str(&block);
         } else {
@@ -83,7 +98,10 @@ pub fn inputs_html(contract: &DataContract, values: &BTreeMap<String, String>, e
         }
     }
     if !more.is_empty() {
-        html.push_str(&format!("<details{}><summary>More details</summary>{more}</details>\n", if errors.is_empty() { "" } else { " open" }));
+        html.push_str(&format!(
+            "<details{}><summary>More details</summary>{more}</details>\n",
+            if errors.is_empty() { "" } else { " open" }
+        ));
     }
     html.push_str(&format!(
         "<div aria-hidden=\"true\" style=\"position:absolute;left:-10000px\"><label>Leave this empty<input name=\"{HONEYPOT}\" tabindex=\"-1\" autocomplete=\"off\" /></label></div>\n"
@@ -99,4 +117,3 @@ pub fn snippet(public_url: &str, slug: &str, workflow: &str, contract: &DataCont
         inputs_html(contract, &BTreeMap::new(), &BTreeMap::new())
     )
 }
-

@@ -63,11 +63,19 @@ impl Month {
     }
 
     pub fn next(self) -> Month {
-        if self.month == 12 { Month { year: self.year + 1, month: 1 } } else { Month { year: self.year, month: self.month + 1 } }
+        if self.month == 12 {
+            Month { year: self.year + 1, month: 1 }
+        } else {
+            Month { year: self.year, month: self.month + 1 }
+        }
     }
 
     pub fn previous(self) -> Month {
-        if self.month == 1 { Month { year: self.year - 1, month: 12 } } else { Month { year: self.year, month: self.month - 1 } }
+        if self.month == 1 {
+            Month { year: self.year - 1, month: 12 }
+        } else {
+            Month { year: self.year, month: self.month - 1 }
+        }
     }
 
     pub fn last_day(self) -> NaiveDate {
@@ -81,7 +89,20 @@ impl Month {
 
     /// "November 2026".
     pub fn label(self) -> String {
-        const NAMES: [&str; 12] = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+        const NAMES: [&str; 12] = [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ];
         format!("{} {}", NAMES[self.month as usize - 1], self.year)
     }
 
@@ -174,11 +195,38 @@ fn number(errors: &mut Vec<FieldError>, field: &str, text: &str, min: f64, max: 
 impl Baseline {
     pub fn parse(form: &BaselineForm) -> Result<Baseline, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let manual_minutes = number(&mut errors, "manual_minutes", &form.manual_minutes, 0.1, 10_000.0, "Enter the minutes one task takes by hand, e.g. 25.");
-        let error_rate = number(&mut errors, "error_rate", &form.error_rate, 0.0, 100.0, "Enter a percentage from 0 to 100, e.g. 8.") / 100.0;
-        let response_minutes =
-            number(&mut errors, "response_minutes", &form.response_minutes, 0.0, 525_600.0, "Enter how many minutes a customer waited, e.g. 240.");
-        let monthly_volume = number(&mut errors, "monthly_volume", &form.monthly_volume, 0.0, 100_000_000.0, "Enter the tasks a month as a whole number, e.g. 220.");
+        let manual_minutes = number(
+            &mut errors,
+            "manual_minutes",
+            &form.manual_minutes,
+            0.1,
+            10_000.0,
+            "Enter the minutes one task takes by hand, e.g. 25.",
+        );
+        let error_rate = number(
+            &mut errors,
+            "error_rate",
+            &form.error_rate,
+            0.0,
+            100.0,
+            "Enter a percentage from 0 to 100, e.g. 8.",
+        ) / 100.0;
+        let response_minutes = number(
+            &mut errors,
+            "response_minutes",
+            &form.response_minutes,
+            0.0,
+            525_600.0,
+            "Enter how many minutes a customer waited, e.g. 240.",
+        );
+        let monthly_volume = number(
+            &mut errors,
+            "monthly_volume",
+            &form.monthly_volume,
+            0.0,
+            100_000_000.0,
+            "Enter the tasks a month as a whole number, e.g. 220.",
+        );
         if form.monthly_volume.trim().parse::<i64>().is_err() && !errors.iter().any(|e| e.field == "monthly_volume") {
             errors.push(FieldError::new("monthly_volume", "Enter the tasks a month as a whole number, e.g. 220."));
         }
@@ -191,12 +239,24 @@ impl Baseline {
         };
         let outcome = form.outcome.trim().to_owned();
         if outcome.len() > 60 || !outcome.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
-            errors.push(FieldError::new("outcome", "Name the outcome event, e.g. deal.won (letters, digits, dots, dashes)."));
+            errors.push(FieldError::new(
+                "outcome",
+                "Name the outcome event, e.g. deal.won (letters, digits, dots, dashes).",
+            ));
         }
         let outcome_rate = if form.outcome_rate.trim().is_empty() {
             None
         } else {
-            Some(number(&mut errors, "outcome_rate", &form.outcome_rate, 0.0, 100.0, "Enter a percentage from 0 to 100, or leave it empty.") / 100.0)
+            Some(
+                number(
+                    &mut errors,
+                    "outcome_rate",
+                    &form.outcome_rate,
+                    0.0,
+                    100.0,
+                    "Enter a percentage from 0 to 100, or leave it empty.",
+                ) / 100.0,
+            )
         };
         if outcome_rate.is_some() && outcome.is_empty() && !errors.iter().any(|e| e.field == "outcome") {
             errors.push(FieldError::new("outcome", "Name the outcome the rate is about, e.g. deal.won."));
@@ -204,7 +264,15 @@ impl Baseline {
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(Baseline { manual_minutes, error_rate, response_minutes, monthly_volume: monthly_volume as i64, hourly_cost, outcome, outcome_rate })
+        Ok(Baseline {
+            manual_minutes,
+            error_rate,
+            response_minutes,
+            monthly_volume: monthly_volume as i64,
+            hourly_cost,
+            outcome,
+            outcome_rate,
+        })
     }
 
     /// The form that would produce this baseline (for editing it).
@@ -441,7 +509,12 @@ pub fn business(workflows: &[(&Tally, &Kpis)], hours: i64) -> Kpis {
     // Workflow uptimes weighted by their traffic hours.
     let active: i64 = workflows.iter().filter(|(t, _)| t.runs > 0).map(|(t, _)| t.active_hours.max(1)).sum();
     k.uptime = (active > 0).then(|| {
-        workflows.iter().filter(|(t, _)| t.runs > 0).map(|(t, k)| k.uptime.unwrap_or(1.0) * t.active_hours.max(1) as f64).sum::<f64>() / active as f64
+        workflows
+            .iter()
+            .filter(|(t, _)| t.runs > 0)
+            .map(|(t, k)| k.uptime.unwrap_or(1.0) * t.active_hours.max(1) as f64)
+            .sum::<f64>()
+            / active as f64
     });
     let weighted = |f: &dyn Fn(&Kpis) -> Option<f64>, weight: &dyn Fn(&Tally) -> i64| -> Option<f64> {
         let (mut sum, mut w) = (0.0, 0i64);
@@ -459,7 +532,8 @@ pub fn business(workflows: &[(&Tally, &Kpis)], hours: i64) -> Kpis {
     // Conversions: the outcomes each workflow's baseline names.
     let with_outcome: Vec<&(&Tally, &Kpis)> = workflows.iter().filter(|(_, k)| k.conversion_rate.is_some()).collect();
     k.conversions = with_outcome.iter().map(|(_, k)| k.conversions).sum();
-    k.conversion_rate = share(k.conversions, with_outcome.iter().map(|(t, _)| t.completed).sum()).filter(|_| !with_outcome.is_empty());
+    k.conversion_rate =
+        share(k.conversions, with_outcome.iter().map(|(t, _)| t.completed).sum()).filter(|_| !with_outcome.is_empty());
     k.conversion_lift = k.conversion_rate.zip(k.baseline_outcome_rate).map(|(r, b)| r - b);
     k
 }
@@ -470,7 +544,11 @@ pub use crate::headline::Headline;
 
 pub fn percent(share: f64) -> String {
     let p = share * 100.0;
-    if (p - p.round()).abs() < 0.05 { format!("{:.0}%", p) } else { format!("{:.1}%", p) }
+    if (p - p.round()).abs() < 0.05 {
+        format!("{:.0}%", p)
+    } else {
+        format!("{:.1}%", p)
+    }
 }
 
 fn points(delta: f64) -> String {
@@ -507,20 +585,21 @@ const NONE: &str = "–";
 /// against a whole month: they show last month's total instead.
 pub fn headlines(this: &Kpis, last: Option<&Kpis>, partial: bool) -> Vec<Headline> {
     let mut out = Vec::new();
-    let mut push = |key: &str, label: &str, value: String, vs_last: Option<(String, Option<bool>)>, vs_baseline: String| {
-        out.push(Headline {
-            key: key.into(),
-            label: label.into(),
-            value,
-            better: vs_last.as_ref().and_then(|(_, b)| *b),
-            vs_last_month: match vs_last {
-                Some((t, Some(_))) => format!("{t} vs last month"),
-                Some((t, None)) => format!("{t} last month"),
-                None => "no figure last month".into(),
-            },
-            vs_baseline,
-        });
-    };
+    let mut push =
+        |key: &str, label: &str, value: String, vs_last: Option<(String, Option<bool>)>, vs_baseline: String| {
+            out.push(Headline {
+                key: key.into(),
+                label: label.into(),
+                value,
+                better: vs_last.as_ref().and_then(|(_, b)| *b),
+                vs_last_month: match vs_last {
+                    Some((t, Some(_))) => format!("{t} vs last month"),
+                    Some((t, None)) => format!("{t} last month"),
+                    None => "no figure last month".into(),
+                },
+                vs_baseline,
+            });
+        };
     // Differences with last month, and whether up is good.
     let diff = |a: Option<f64>, b: Option<f64>, up_is_good: bool, unit: &dyn Fn(f64) -> String| {
         a.zip(b).map(|(a, b)| (signed(a - b, unit), if up_is_good { a >= b } else { a <= b }))
@@ -534,7 +613,11 @@ pub fn headlines(this: &Kpis, last: Option<&Kpis>, partial: bool) -> Vec<Headlin
         "hours_saved",
         "Hours saved",
         this.hours_saved.map(hours_text).unwrap_or_else(|| NONE.into()),
-        if partial { whole_month(last_of(|k| k.hours_saved).map(hours_text)) } else { judged(diff(this.hours_saved, last_of(|k| k.hours_saved), true, &hours_text)) },
+        if partial {
+            whole_month(last_of(|k| k.hours_saved).map(hours_text))
+        } else {
+            judged(diff(this.hours_saved, last_of(|k| k.hours_saved), true, &hours_text))
+        },
         match (this.hours_saved, this.manual_hours) {
             (Some(s), Some(m)) if m > 0.0 => format!("{} of the {} it took by hand", percent(s / m), hours_text(m)),
             (None, _) => "set a baseline to measure".into(),
@@ -560,14 +643,18 @@ pub fn headlines(this: &Kpis, last: Option<&Kpis>, partial: bool) -> Vec<Headlin
         "Cycle time",
         this.cycle_minutes.map(duration).unwrap_or_else(|| NONE.into()),
         judged(diff(this.cycle_minutes, last_of(|k| k.cycle_minutes), false, &duration)),
-        this.baseline_response_minutes.map(|b| format!("{} by hand", duration(b))).unwrap_or_else(|| "no baseline".into()),
+        this.baseline_response_minutes
+            .map(|b| format!("{} by hand", duration(b)))
+            .unwrap_or_else(|| "no baseline".into()),
     );
     push(
         "exception_rate",
         "Exception rate",
         this.exception_rate.map(percent).unwrap_or_else(|| NONE.into()),
         judged(this.exception_rate.zip(last_of(|k| k.exception_rate)).map(|(a, b)| (points(a - b), a <= b))),
-        this.baseline_error_rate.map(|b| format!("{} errors by hand", percent(b))).unwrap_or_else(|| "no baseline".into()),
+        this.baseline_error_rate
+            .map(|b| format!("{} errors by hand", percent(b)))
+            .unwrap_or_else(|| "no baseline".into()),
     );
     push(
         "conversion",
@@ -650,11 +737,15 @@ pub fn scorecard(
     let through = through.min(end);
     let hours = hours_between(start, through.max(start));
     let totals: Vec<(String, Tally)> = days.iter().map(|(name, d)| (name.clone(), Tally::sum(d.values()))).collect();
-    let workflows: Vec<WorkflowScore> =
-        totals.iter().map(|(name, t)| WorkflowScore { name: name.clone(), kpis: kpis(t, baselines.get(name), hours) }).collect();
+    let workflows: Vec<WorkflowScore> = totals
+        .iter()
+        .map(|(name, t)| WorkflowScore { name: name.clone(), kpis: kpis(t, baselines.get(name), hours) })
+        .collect();
     let pairs: Vec<(&Tally, &Kpis)> = totals.iter().map(|(_, t)| t).zip(workflows.iter().map(|w| &w.kpis)).collect();
     let business_kpis = business(&pairs, hours);
-    let last_day = Month::at(through - chrono::Duration::seconds(1), tz).eq(&month).then(|| (through - chrono::Duration::seconds(1)).with_timezone(&zone(tz)).date_naive());
+    let last_day = Month::at(through - chrono::Duration::seconds(1), tz)
+        .eq(&month)
+        .then(|| (through - chrono::Duration::seconds(1)).with_timezone(&zone(tz)).date_naive());
     let points = month
         .days()
         .take_while(|d| last_day.is_none_or(|l| *d <= l))
@@ -665,10 +756,26 @@ pub fn scorecard(
                 .collect();
             let pairs: Vec<(&Tally, &Kpis)> = per.iter().map(|(t, k)| (t, k)).collect();
             let k = business(&pairs, 24);
-            DayPoint { day, runs: k.runs, exceptions: k.exceptions, cycle_minutes: k.cycle_minutes, hours_saved: k.hours_saved, cost: k.cost, labour_saved: k.labour_saved }
+            DayPoint {
+                day,
+                runs: k.runs,
+                exceptions: k.exceptions,
+                cycle_minutes: k.cycle_minutes,
+                hours_saved: k.hours_saved,
+                cost: k.cost,
+                labour_saved: k.labour_saved,
+            }
         })
         .collect();
-    Scorecard { month, business_name: business_name.into(), time_zone: tz.into(), business: business_kpis, workflows, days: points, through }
+    Scorecard {
+        month,
+        business_name: business_name.into(),
+        time_zone: tz.into(),
+        business: business_kpis,
+        workflows,
+        days: points,
+        through,
+    }
 }
 
 // ---- the value-score backlog ----
@@ -723,11 +830,46 @@ impl Candidate {
             errors.push(FieldError::new("name", "Name the work in a few words (at most 80 characters)."));
         }
         let inputs = ValueScoreInputs {
-            monthly_volume: number(&mut errors, "monthly_volume", &form.monthly_volume, 0.0, 10_000_000.0, "Enter the tasks a month, e.g. 120."),
-            minutes_per_task: number(&mut errors, "minutes_per_task", &form.minutes_per_task, 0.0, 10_000.0, "Enter the minutes one task takes, e.g. 15."),
-            error_rate: number(&mut errors, "error_rate", &form.error_rate, 0.0, 100.0, "Enter a percentage from 0 to 100, e.g. 8.") / 100.0,
-            revenue_impact: number(&mut errors, "revenue_impact", &form.revenue_impact, 0.0, 100.0, "Rate the revenue impact from 0 to 100.") ,
-            compliance_risk: number(&mut errors, "compliance_risk", &form.compliance_risk, 0.0, 100.0, "Rate the compliance risk from 0 to 100."),
+            monthly_volume: number(
+                &mut errors,
+                "monthly_volume",
+                &form.monthly_volume,
+                0.0,
+                10_000_000.0,
+                "Enter the tasks a month, e.g. 120.",
+            ),
+            minutes_per_task: number(
+                &mut errors,
+                "minutes_per_task",
+                &form.minutes_per_task,
+                0.0,
+                10_000.0,
+                "Enter the minutes one task takes, e.g. 15.",
+            ),
+            error_rate: number(
+                &mut errors,
+                "error_rate",
+                &form.error_rate,
+                0.0,
+                100.0,
+                "Enter a percentage from 0 to 100, e.g. 8.",
+            ) / 100.0,
+            revenue_impact: number(
+                &mut errors,
+                "revenue_impact",
+                &form.revenue_impact,
+                0.0,
+                100.0,
+                "Rate the revenue impact from 0 to 100.",
+            ),
+            compliance_risk: number(
+                &mut errors,
+                "compliance_risk",
+                &form.compliance_risk,
+                0.0,
+                100.0,
+                "Rate the compliance risk from 0 to 100.",
+            ),
         };
         let success_metric = form.success_metric.trim().to_owned();
         if success_metric.chars().count() > 200 {
@@ -747,7 +889,10 @@ impl Candidate {
     /// The product rule: if success is not measurable, postpone it.
     pub fn may_start(&self) -> Result<(), FieldError> {
         if self.success_metric.trim().is_empty() {
-            Err(FieldError::new("success_metric", "Name how success will be measured before this can start; if it cannot be measured, postpone it."))
+            Err(FieldError::new(
+                "success_metric",
+                "Name how success will be measured before this can start; if it cannot be measured, postpone it.",
+            ))
         } else {
             Ok(())
         }
@@ -845,7 +990,17 @@ mod tests {
 
     #[test]
     fn a_month_of_only_failures_saves_nothing_and_costs_what_it_cost() {
-        let t = Tally { runs: 6, failed: 6, exceptions: 6, steps: 12, retried_steps: 6, cost: 1_500_000, active_hours: 2, down_hours: 2, ..Default::default() };
+        let t = Tally {
+            runs: 6,
+            failed: 6,
+            exceptions: 6,
+            steps: 12,
+            retried_steps: 6,
+            cost: 1_500_000,
+            active_hours: 2,
+            down_hours: 2,
+            ..Default::default()
+        };
         let k = kpis(&t, Some(&baseline()), 48);
         assert_eq!(k.exception_rate, Some(1.0));
         assert_eq!(k.hours_saved, Some(0.0));
@@ -854,7 +1009,11 @@ mod tests {
         assert_eq!(k.cycle_minutes, None);
         assert_eq!(k.retry_rate, Some(0.5));
         assert_eq!(k.uptime, Some(1.0 - 2.0 / 48.0));
-        let last = kpis(&Tally { runs: 10, completed: 9, failed: 1, exceptions: 1, ..Default::default() }, Some(&baseline()), 48);
+        let last = kpis(
+            &Tally { runs: 10, completed: 9, failed: 1, exceptions: 1, ..Default::default() },
+            Some(&baseline()),
+            48,
+        );
         let h = headlines(&k, Some(&last), false);
         assert_eq!(h[3].vs_last_month, "+90.0 pts vs last month");
         assert_eq!(h[3].better, Some(false));
@@ -877,9 +1036,32 @@ mod tests {
 
     #[test]
     fn the_business_adds_its_workflows_and_weights_their_baselines() {
-        let a = Tally { runs: 10, completed: 10, review_seconds: 0, cost: 1_000_000, active_hours: 5, ..Default::default() };
-        let b = Tally { runs: 30, completed: 20, failed: 10, exceptions: 10, cost: 2_000_000, active_hours: 15, down_hours: 3, ..Default::default() };
-        let other = Baseline { manual_minutes: 6.0, error_rate: 0.30, hourly_cost: 60_000_000, outcome: String::new(), outcome_rate: None, ..baseline() };
+        let a = Tally {
+            runs: 10,
+            completed: 10,
+            review_seconds: 0,
+            cost: 1_000_000,
+            active_hours: 5,
+            ..Default::default()
+        };
+        let b = Tally {
+            runs: 30,
+            completed: 20,
+            failed: 10,
+            exceptions: 10,
+            cost: 2_000_000,
+            active_hours: 15,
+            down_hours: 3,
+            ..Default::default()
+        };
+        let other = Baseline {
+            manual_minutes: 6.0,
+            error_rate: 0.30,
+            hourly_cost: 60_000_000,
+            outcome: String::new(),
+            outcome_rate: None,
+            ..baseline()
+        };
         let ka = kpis(&a, Some(&baseline()), 100);
         let kb = kpis(&b, Some(&other), 100);
         let k = business(&[(&a, &ka), (&b, &kb)], 100);
@@ -931,7 +1113,11 @@ mod tests {
         let mut days = BTreeMap::new();
         days.insert(
             "leads".to_string(),
-            [(day(1), Tally { runs: 2, completed: 2, cycle_seconds: 1200, cost: 10, ..Default::default() }), (day(3), Tally { runs: 1, failed: 1, exceptions: 1, ..Default::default() })].into(),
+            [
+                (day(1), Tally { runs: 2, completed: 2, cycle_seconds: 1200, cost: 10, ..Default::default() }),
+                (day(3), Tally { runs: 1, failed: 1, exceptions: 1, ..Default::default() }),
+            ]
+            .into(),
         );
         let baselines = [("leads".to_string(), baseline())].into();
         let now: DateTime<Utc> = "2026-12-03T12:00:00Z".parse().unwrap();
@@ -958,9 +1144,20 @@ mod tests {
 
     #[test]
     fn baselines_are_refused_field_by_field_and_round_trip() {
-        let bad = Baseline::parse(&BaselineForm { manual_minutes: "0".into(), error_rate: "140".into(), monthly_volume: "2.5".into(), hourly_cost: "x".into(), outcome: "deal won!".into(), ..Default::default() }).unwrap_err();
+        let bad = Baseline::parse(&BaselineForm {
+            manual_minutes: "0".into(),
+            error_rate: "140".into(),
+            monthly_volume: "2.5".into(),
+            hourly_cost: "x".into(),
+            outcome: "deal won!".into(),
+            ..Default::default()
+        })
+        .unwrap_err();
         let fields: Vec<&str> = bad.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["manual_minutes", "error_rate", "response_minutes", "monthly_volume", "hourly_cost", "outcome"]);
+        assert_eq!(
+            fields,
+            ["manual_minutes", "error_rate", "response_minutes", "monthly_volume", "hourly_cost", "outcome"]
+        );
         let b = baseline();
         assert_eq!(Baseline::parse(&b.form()).unwrap(), b);
         assert_eq!(b.summary(), "20 min a task by hand, 10% errors, customers waited 4.0 h, 100 tasks a month at 30.00/h, outcome deal.won at 10%");
@@ -968,7 +1165,13 @@ mod tests {
 
     #[test]
     fn the_value_score_is_the_products_formula() {
-        let i = ValueScoreInputs { monthly_volume: 120.0, minutes_per_task: 15.0, error_rate: 0.08, revenue_impact: 40.0, compliance_risk: 10.0 };
+        let i = ValueScoreInputs {
+            monthly_volume: 120.0,
+            minutes_per_task: 15.0,
+            error_rate: 0.08,
+            revenue_impact: 40.0,
+            compliance_risk: 10.0,
+        };
         // 1800 × 0.35 + 8 × 0.2 + 40 × 0.3 − 10 × 0.25 = 630 + 1.6 + 12 − 2.5
         assert_eq!(value_score(&i), 641.1);
         let zero = ValueScoreInputs::default();
@@ -979,7 +1182,11 @@ mod tests {
 
     #[test]
     fn ranking_is_by_score_then_name_and_does_not_shuffle() {
-        let c = |name: &str, volume: f64| Candidate { name: name.into(), inputs: ValueScoreInputs { monthly_volume: volume, minutes_per_task: 10.0, ..Default::default() }, success_metric: String::new() };
+        let c = |name: &str, volume: f64| Candidate {
+            name: name.into(),
+            inputs: ValueScoreInputs { monthly_volume: volume, minutes_per_task: 10.0, ..Default::default() },
+            success_metric: String::new(),
+        };
         let mut a = vec![c("b", 10.0), c("a", 10.0), c("z", 50.0), c("m", 1.0)];
         rank(&mut a);
         let names: Vec<&str> = a.iter().map(|c| c.name.as_str()).collect();
@@ -1002,7 +1209,8 @@ mod tests {
         };
         let c = Candidate::parse(&form).unwrap();
         assert_eq!(c.may_start().unwrap_err().field, "success_metric");
-        let c = Candidate::parse(&CandidateForm { success_metric: "Matched invoices a month".into(), ..form.clone() }).unwrap();
+        let c = Candidate::parse(&CandidateForm { success_metric: "Matched invoices a month".into(), ..form.clone() })
+            .unwrap();
         assert!(c.may_start().is_ok());
         // 1800 × 0.35 + 4 × 0.2 + 20 × 0.3 − 40 × 0.25 = 630 + 0.8 + 6 − 10
         assert_eq!(c.score(), 626.8);

@@ -27,7 +27,10 @@ pub fn cost_kind_label(kind: &str) -> &'static str {
 pub fn parse(text: &str) -> Option<Micros> {
     let t = text.trim();
     let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
-    if whole.is_empty() && frac.is_empty() || frac.len() > 6 || !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit()) {
+    if whole.is_empty() && frac.is_empty()
+        || frac.len() > 6
+        || !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
+    {
         return None;
     }
     let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
@@ -40,7 +43,13 @@ pub fn parse(text: &str) -> Option<Micros> {
 pub fn format(micros: Micros) -> String {
     let sign = if micros < 0 { "-" } else { "" };
     let m = micros.unsigned_abs();
-    let decimals = if m >= 1_000_000 { 2 } else if m >= 10_000 { 4 } else { 6 };
+    let decimals = if m >= 1_000_000 {
+        2
+    } else if m >= 10_000 {
+        4
+    } else {
+        6
+    };
     let scale = 10u64.pow(6 - decimals);
     // Half up at the shown precision.
     let rounded = (m + scale / 2) / scale;

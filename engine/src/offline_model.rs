@@ -7,7 +7,11 @@ use serde_json::{json, Value};
 /// About four characters per token, at least one for non-empty text.
 pub fn estimate_tokens(text: &str) -> u64 {
     let chars = text.chars().count() as u64;
-    if chars == 0 { 0 } else { chars.div_ceil(4) }
+    if chars == 0 {
+        0
+    } else {
+        chars.div_ceil(4)
+    }
 }
 
 fn fnv(text: &str) -> u64 {

@@ -119,7 +119,8 @@ impl PromptTemplate {
     pub fn check_output(&self, output: &Value) -> Result<(), Vec<String>> {
         let schema = self.response_json_schema().map_err(|e| vec![e])?;
         let validator = compile(&schema).map_err(|e| vec![e])?;
-        let errors: Vec<String> = validator.iter_errors(output).map(|e| format!("{}: {}", e.instance_path(), e)).collect();
+        let errors: Vec<String> =
+            validator.iter_errors(output).map(|e| format!("{}: {}", e.instance_path(), e)).collect();
         if errors.is_empty() {
             Ok(())
         } else {
@@ -165,7 +166,8 @@ mod tests {
     #[test]
     fn full_json_schema_is_accepted_and_bad_schemas_and_templates_are_refused() {
         let mut doc = seed();
-        doc["responseSchema"] = json!({ "type": "object", "properties": { "x": { "type": "string" } }, "required": ["x"] });
+        doc["responseSchema"] =
+            json!({ "type": "object", "properties": { "x": { "type": "string" } }, "required": ["x"] });
         assert!(PromptTemplate::from_json(&doc).is_ok());
         doc["responseSchema"] = json!({ "x": "strung" });
         assert!(PromptTemplate::from_json(&doc).unwrap_err()[0].contains("unknown shorthand 'strung'"));

@@ -13,8 +13,19 @@ pub struct Report<'a> {
     pub history: &'a [Scorecard],
 }
 
-pub const WORKFLOW_COLUMNS: [&str; 11] =
-    ["Workflow", "Runs", "Completed", "Exception rate", "Cycle time", "Response time", "Hours saved", "Net savings", "Conversion", "Agreement", "Uptime"];
+pub const WORKFLOW_COLUMNS: [&str; 11] = [
+    "Workflow",
+    "Runs",
+    "Completed",
+    "Exception rate",
+    "Cycle time",
+    "Response time",
+    "Hours saved",
+    "Net savings",
+    "Conversion",
+    "Agreement",
+    "Uptime",
+];
 
 fn or_dash<T>(v: Option<T>, f: impl Fn(T) -> String) -> String {
     v.map(f).unwrap_or_else(|| "–".into())
@@ -56,10 +67,15 @@ impl Report<'_> {
     pub fn charts(&self) -> Vec<Chart> {
         let c = self.card;
         let labels: Vec<String> = c.days.iter().map(|d| d.day.format("%b %-d").to_string()).collect();
-        let daily = |name: &str, colour: &'static str, f: &dyn Fn(&kpi::DayPoint) -> Option<f64>| Series { name: name.into(), colour, values: c.days.iter().map(f).collect() };
+        let daily = |name: &str, colour: &'static str, f: &dyn Fn(&kpi::DayPoint) -> Option<f64>| Series {
+            name: name.into(),
+            colour,
+            values: c.days.iter().map(f).collect(),
+        };
         let mut months: Vec<&Scorecard> = self.history.iter().collect();
         months.push(c);
-        let month_labels: Vec<String> = months.iter().map(|m| m.month.label().split(' ').next().unwrap_or_default()[..3].to_string()).collect();
+        let month_labels: Vec<String> =
+            months.iter().map(|m| m.month.label().split(' ').next().unwrap_or_default()[..3].to_string()).collect();
         let buckets: Vec<String> = (0..kpi::CONFIDENCE_BUCKETS).map(|i| format!("{:.1}", i as f64 / 10.0)).collect();
         vec![
             Chart {
@@ -87,8 +103,16 @@ impl Report<'_> {
                 unit: Unit::Money,
                 labels: month_labels,
                 series: vec![
-                    Series { name: "automation cost".into(), colour: chart::RED, values: months.iter().map(|m| Some(m.business.cost as f64)).collect() },
-                    Series { name: "labour saved".into(), colour: chart::GREEN, values: months.iter().map(|m| m.business.labour_saved.map(|l| l as f64)).collect() },
+                    Series {
+                        name: "automation cost".into(),
+                        colour: chart::RED,
+                        values: months.iter().map(|m| Some(m.business.cost as f64)).collect(),
+                    },
+                    Series {
+                        name: "labour saved".into(),
+                        colour: chart::GREEN,
+                        values: months.iter().map(|m| m.business.labour_saved.map(|l| l as f64)).collect(),
+                    },
                 ],
                 reference: None,
             },
@@ -107,7 +131,11 @@ impl Report<'_> {
                 kind: Kind::Bars,
                 unit: Unit::Count,
                 labels: buckets,
-                series: vec![Series { name: "drafts".into(), colour: chart::BLUE, values: c.business.confidence.iter().map(|n| Some(*n as f64)).collect() }],
+                series: vec![Series {
+                    name: "drafts".into(),
+                    colour: chart::BLUE,
+                    values: c.business.confidence.iter().map(|n| Some(*n as f64)).collect(),
+                }],
                 reference: None,
             },
         ]
@@ -174,11 +202,24 @@ impl Report<'_> {
                 )
             })
             .collect();
-        let head: String = WORKFLOW_COLUMNS.iter().map(|h| format!("<th style=\"text-align:left;padding:6px;border-bottom:1px solid #c5cbd3\">{h}</th>")).collect();
+        let head: String = WORKFLOW_COLUMNS
+            .iter()
+            .map(|h| format!("<th style=\"text-align:left;padding:6px;border-bottom:1px solid #c5cbd3\">{h}</th>"))
+            .collect();
         let body: String = self
             .rows()
             .iter()
-            .map(|r| format!("<tr>{}</tr>", r.iter().map(|v| format!("<td style=\"padding:6px;border-bottom:1px solid #eef0f3\">{}</td>", escape(v))).collect::<String>()))
+            .map(|r| {
+                format!(
+                    "<tr>{}</tr>",
+                    r.iter()
+                        .map(|v| format!(
+                            "<td style=\"padding:6px;border-bottom:1px solid #eef0f3\">{}</td>",
+                            escape(v)
+                        ))
+                        .collect::<String>()
+                )
+            })
             .collect();
         let html = format!(
             "<div style=\"font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:640px;color:#1d2430\">\
@@ -211,14 +252,40 @@ pub(crate) mod tests {
         let mut days = BTreeMap::new();
         days.insert(
             "lead-intake".to_string(),
-            [(day, Tally { runs, completed: runs, cycle_seconds: runs * 600, cost: runs * 100_000, confidence: [0, 0, 0, 0, 0, 1, 2, 3, 4, 0], ..Default::default() })].into(),
+            [(
+                day,
+                Tally {
+                    runs,
+                    completed: runs,
+                    cycle_seconds: runs * 600,
+                    cost: runs * 100_000,
+                    confidence: [0, 0, 0, 0, 0, 1, 2, 3, 4, 0],
+                    ..Default::default()
+                },
+            )]
+            .into(),
         );
         let baselines = [(
             "lead-intake".to_string(),
-            Baseline { manual_minutes: 30.0, error_rate: 0.1, response_minutes: 240.0, monthly_volume: 100, hourly_cost: 40_000_000, outcome: "deal.won".into(), outcome_rate: Some(0.1) },
+            Baseline {
+                manual_minutes: 30.0,
+                error_rate: 0.1,
+                response_minutes: 240.0,
+                monthly_volume: 100,
+                hourly_cost: 40_000_000,
+                outcome: "deal.won".into(),
+                outcome_rate: Some(0.1),
+            },
         )]
         .into();
-        kpi::scorecard(m, "Acme <Plumbing>", "UTC", m.next().first_day().and_hms_opt(0, 0, 0).unwrap().and_utc(), &days, &baselines)
+        kpi::scorecard(
+            m,
+            "Acme <Plumbing>",
+            "UTC",
+            m.next().first_day().and_hms_opt(0, 0, 0).unwrap().and_utc(),
+            &days,
+            &baselines,
+        )
     }
 
     #[test]

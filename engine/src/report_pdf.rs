@@ -185,7 +185,11 @@ pub fn render(report: &Report, url: &str) -> Vec<u8> {
         let y = pages.y;
         for (cell, w) in cells.iter().zip(widths) {
             let max = (w / 4.4) as usize;
-            let shown: String = if cell.chars().count() > max { cell.chars().take(max.saturating_sub(1)).chain(['…']).collect() } else { cell.clone() };
+            let shown: String = if cell.chars().count() > max {
+                cell.chars().take(max.saturating_sub(1)).chain(['…']).collect()
+            } else {
+                cell.clone()
+            };
             pages.text(x, y, 7.5, bold, false, &shown);
             x += w;
         }
@@ -197,7 +201,12 @@ pub fn render(report: &Report, url: &str) -> Vec<u8> {
         row(&mut pages, r, i == last);
     }
     pages.y -= 8.0;
-    pages.line(8.0, false, true, &format!("Figures in the business's time zone ({}). The report online: {url}", c.time_zone));
+    pages.line(
+        8.0,
+        false,
+        true,
+        &format!("Figures in the business's time zone ({}). The report online: {url}", c.time_zone),
+    );
 
     // Objects: catalog 1, page tree 2, fonts 3-4, info 5, then a page and its content per page.
     let contents = pages.finish();

@@ -36,7 +36,13 @@ pub fn priority(reason: &str, age_minutes: f64, sla_minutes: f64, value: Option<
         _ => 1,
     };
     let share = if sla_minutes > 0.0 { age_minutes / sla_minutes } else { 1.0 };
-    let age_points = if share >= 1.0 { 2 } else if share >= 0.5 { 1 } else { 0 };
+    let age_points = if share >= 1.0 {
+        2
+    } else if share >= 0.5 {
+        1
+    } else {
+        0
+    };
     let value_point = i32::from(value.is_some_and(|v| v >= HIGH_VALUE));
     match reason_weight + age_points + value_point + i32::from(escalated) {
         s if s >= 4 => Priority::P1,
@@ -104,13 +110,18 @@ pub struct QueueDay {
 
 /// Queue size and oldest age at the end of each of the `days` days up to
 /// `now`'s day (UTC), from each task's (created, decided) times.
-pub fn queue_by_day(tasks: &[(chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>)], now: chrono::DateTime<chrono::Utc>, days: u32) -> Vec<QueueDay> {
+pub fn queue_by_day(
+    tasks: &[(chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>)],
+    now: chrono::DateTime<chrono::Utc>,
+    days: u32,
+) -> Vec<QueueDay> {
     let today = now.date_naive();
     (0..days.max(1))
         .rev()
         .map(|back| {
             let day = today - chrono::Days::new(back as u64);
-            let end = day.succ_opt().map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()).unwrap_or(now).min(now);
+            let end =
+                day.succ_opt().map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()).unwrap_or(now).min(now);
             let mut open = 0;
             let mut oldest: Option<chrono::DateTime<chrono::Utc>> = None;
             for (created, decided) in tasks {
@@ -168,18 +179,38 @@ pub fn explain(reason: &str, detail: &Value) -> Vec<String> {
         for hit in hits {
             let d = &hit["detail"];
             let line = match hit["reason"].as_str().unwrap_or_default() {
-                "low_confidence" if d["confidence"].is_null() => format!("The draft gave no confidence (needs {} or more).", number(&d["threshold"])),
-                "low_confidence" => format!("Confidence {} is below {}.", number(&d["confidence"]), number(&d["threshold"])),
-                "high_value" => format!("{} {} is above {}.", d["field"].as_str().unwrap_or("value").replace('_', " "), number(&d["value"]), number(&d["threshold"])),
-                "external_message" => format!("A message goes outside the business{}.", d["recipients"].as_array().map(|r| format!(" (to {})", r.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))).unwrap_or_default()),
+                "low_confidence" if d["confidence"].is_null() => {
+                    format!("The draft gave no confidence (needs {} or more).", number(&d["threshold"]))
+                }
+                "low_confidence" => {
+                    format!("Confidence {} is below {}.", number(&d["confidence"]), number(&d["threshold"]))
+                }
+                "high_value" => format!(
+                    "{} {} is above {}.",
+                    d["field"].as_str().unwrap_or("value").replace('_', " "),
+                    number(&d["value"]),
+                    number(&d["threshold"])
+                ),
+                "external_message" => format!(
+                    "A message goes outside the business{}.",
+                    d["recipients"]
+                        .as_array()
+                        .map(|r| format!(" (to {})", r.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")))
+                        .unwrap_or_default()
+                ),
                 _ => format!("Rule {}.", hit["rule"].as_str().unwrap_or("of the workflow")),
             };
             out.push(line);
         }
     }
     match reason {
-        "error" => out.push(format!("Step {} failed: {}", detail["step"].as_str().unwrap_or("?"), detail["error"].as_str().unwrap_or("unknown error"))),
-        "approval_step" => out.push(format!("The workflow asks a person to approve at step {}.", detail["step"].as_str().unwrap_or("?"))),
+        "error" => out.push(format!(
+            "Step {} failed: {}",
+            detail["step"].as_str().unwrap_or("?"),
+            detail["error"].as_str().unwrap_or("unknown error")
+        )),
+        "approval_step" => out
+            .push(format!("The workflow asks a person to approve at step {}.", detail["step"].as_str().unwrap_or("?"))),
         _ if out.is_empty() => out.push(reason.replace('_', " ")),
         _ => {}
     }
@@ -210,7 +241,12 @@ mod tests {
             minutes_to_decision: minutes,
             escalated: minutes > 60.0,
         };
-        let a = agreement(&[d("approve", None, 5.0), d("approve", None, 15.0), d("edit_and_approve", Some("tone"), 30.0), d("reject", Some("wrong_facts"), 90.0)]);
+        let a = agreement(&[
+            d("approve", None, 5.0),
+            d("approve", None, 15.0),
+            d("edit_and_approve", Some("tone"), 30.0),
+            d("reject", Some("wrong_facts"), 90.0),
+        ]);
         assert_eq!(a.decided, 4);
         assert_eq!(a.agreement_rate, Some(0.5));
         assert_eq!(a.override_rate_by_reason.get("tone"), Some(&0.25));
@@ -238,7 +274,10 @@ mod tests {
             { "reason": "low_confidence", "rule": "confidence_below: 0.78", "detail": { "confidence": 0.62, "threshold": 0.78 } },
             { "reason": "high_value", "rule": "annual_contract_value_above: 50000", "detail": { "field": "annual_contract_value", "value": 60000, "threshold": 50000 } }
         ] });
-        assert_eq!(explain("low_confidence", &detail), ["Confidence 0.62 is below 0.78.", "annual contract value 60000 is above 50000."]);
+        assert_eq!(
+            explain("low_confidence", &detail),
+            ["Confidence 0.62 is below 0.78.", "annual contract value 60000 is above 50000."]
+        );
         let failed = serde_json::json!({ "step": "enrich", "error": "GET … answered 503" });
         assert_eq!(explain("error", &failed), ["Step enrich failed: GET … answered 503"]);
     }
@@ -249,8 +288,8 @@ mod tests {
         let now = at("2026-12-03T12:00:00Z");
         let tasks = [
             (at("2026-12-01T09:00:00Z"), Some(at("2026-12-02T10:00:00Z"))), // open at the end of Dec 1 only
-            (at("2026-12-02T23:00:00Z"), None),                              // open since late Dec 2
-            (at("2026-12-03T11:00:00Z"), None),                              // opened today
+            (at("2026-12-02T23:00:00Z"), None),                             // open since late Dec 2
+            (at("2026-12-03T11:00:00Z"), None),                             // opened today
         ];
         let days = queue_by_day(&tasks, now, 4);
         let open: Vec<usize> = days.iter().map(|d| d.open).collect();

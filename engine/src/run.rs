@@ -104,7 +104,12 @@ pub fn confidence(draft: &Value, field: &str) -> Option<f64> {
 /// Which of the workflow's `approval.required_when` rules hold. `draft` is
 /// the latest model output; a missing confidence counts as low (a person
 /// looks when the model does not say how sure it is).
-pub fn policy_hits(conditions: &[ApprovalCondition], context: &Value, draft: Option<&Value>, confidence_field: &str) -> Vec<PolicyHit> {
+pub fn policy_hits(
+    conditions: &[ApprovalCondition],
+    context: &Value,
+    draft: Option<&Value>,
+    confidence_field: &str,
+) -> Vec<PolicyHit> {
     let mut hits = Vec::new();
     for condition in conditions {
         match condition {
@@ -145,7 +150,11 @@ pub fn policy_hits(conditions: &[ApprovalCondition], context: &Value, draft: Opt
                 // A condition that cannot be evaluated sends the run to a person rather than past them.
                 let holds = eval_bool(expr, &scope).unwrap_or(true);
                 if holds {
-                    hits.push(PolicyHit { reason: ReviewReason::Policy, rule: format!("expression: {expr}"), detail: json!({}) });
+                    hits.push(PolicyHit {
+                        reason: ReviewReason::Policy,
+                        rule: format!("expression: {expr}"),
+                        detail: json!({}),
+                    });
                 }
             }
         }
@@ -175,9 +184,16 @@ pub fn decide(step: &Step, context: &Value) -> Result<Value, String> {
 
 /// Runs a built-in function step over its input (the trigger's record
 /// unless the step names another context path).
-pub fn function(step: &Step, context: &Value, contract: Option<&DataContract>, now: DateTime<Utc>) -> Result<Value, String> {
+pub fn function(
+    step: &Step,
+    context: &Value,
+    contract: Option<&DataContract>,
+    now: DateTime<Utc>,
+) -> Result<Value, String> {
     let input_path = step.input.as_deref().unwrap_or(EVENT_KEY);
-    let input = lookup(context, input_path).cloned().ok_or_else(|| format!("the input `{input_path}` is not in the run's context"))?;
+    let input = lookup(context, input_path)
+        .cloned()
+        .ok_or_else(|| format!("the input `{input_path}` is not in the run's context"))?;
     match step.function.as_deref().unwrap_or("normalize") {
         "normalize" => {
             let contract = contract.ok_or("normalize needs a data contract; name one with `data_contract`")?;
@@ -186,7 +202,8 @@ pub fn function(step: &Step, context: &Value, contract: Option<&DataContract>, n
             })
         }
         "map" | "rename" => {
-            let mut out = if step.function.as_deref() == Some("rename") { input.clone() } else { Value::Object(Map::new()) };
+            let mut out =
+                if step.function.as_deref() == Some("rename") { input.clone() } else { Value::Object(Map::new()) };
             for (to, from) in &step.mapping {
                 let value = lookup(&input, from).cloned().unwrap_or(Value::Null);
                 if let Some(map) = out.as_object_mut() {
@@ -212,7 +229,9 @@ pub fn function(step: &Step, context: &Value, contract: Option<&DataContract>, n
             eval(expr, context)
         }
         "value_score" => {
-            let number = |key: &str| lookup(&input, key).and_then(Value::as_f64).ok_or(format!("value_score needs a number `{key}`"));
+            let number = |key: &str| {
+                lookup(&input, key).and_then(Value::as_f64).ok_or(format!("value_score needs a number `{key}`"))
+            };
             let inputs = crate::kpi::ValueScoreInputs {
                 monthly_volume: number("monthly_volume")?,
                 minutes_per_task: number("minutes_per_task")?,
@@ -245,9 +264,9 @@ pub fn render_value(value: &Value, context: &Value) -> Result<Value, String> {
     Ok(match value {
         Value::String(s) => Value::String(render_text(s, context)?),
         Value::Array(items) => Value::Array(items.iter().map(|v| render_value(v, context)).collect::<Result<_, _>>()?),
-        Value::Object(map) => {
-            Value::Object(map.iter().map(|(k, v)| Ok((k.clone(), render_value(v, context)?))).collect::<Result<_, String>>()?)
-        }
+        Value::Object(map) => Value::Object(
+            map.iter().map(|(k, v)| Ok((k.clone(), render_value(v, context)?))).collect::<Result<_, String>>()?,
+        ),
         other => other.clone(),
     })
 }
@@ -295,9 +314,9 @@ pub fn unmask(edited: &Value, original: &Value) -> Value {
         (Value::Object(map), Value::Object(orig)) => Value::Object(
             map.iter().map(|(k, v)| (k.clone(), unmask(v, orig.get(k).unwrap_or(&Value::Null)))).collect(),
         ),
-        (Value::Array(items), Value::Array(orig)) => {
-            Value::Array(items.iter().enumerate().map(|(i, v)| unmask(v, orig.get(i).unwrap_or(&Value::Null))).collect())
-        }
+        (Value::Array(items), Value::Array(orig)) => Value::Array(
+            items.iter().enumerate().map(|(i, v)| unmask(v, orig.get(i).unwrap_or(&Value::Null))).collect(),
+        ),
         (other, _) => other.clone(),
     }
 }
@@ -355,12 +374,18 @@ mod tests {
         assert_eq!(hits[0].detail["confidence"], 0.5);
 
         let silent = json!({ "summary": "no confidence given" });
-        assert_eq!(policy_hits(&conditions[..1], &ctx, Some(&silent), "confidence")[0].reason, ReviewReason::LowConfidence);
+        assert_eq!(
+            policy_hits(&conditions[..1], &ctx, Some(&silent), "confidence")[0].reason,
+            ReviewReason::LowConfidence
+        );
 
         let mut small = ctx.clone();
         small["event"]["annual_contract_value"] = json!(1200);
         assert!(policy_hits(&conditions, &small, Some(&sure), "confidence").is_empty(), "both clear: no review");
-        assert!(policy_hits(&conditions, &small, Some(&json!({ "confidence": 85 })), "confidence").is_empty(), "85% is 0.85");
+        assert!(
+            policy_hits(&conditions, &small, Some(&json!({ "confidence": 85 })), "confidence").is_empty(),
+            "85% is 0.85"
+        );
     }
 
     #[test]
@@ -377,7 +402,10 @@ mod tests {
             kind: "rules".into(),
             rules: vec![
                 Rule { when: "event.region == 'east'".into(), then: json!({ "owner": "sam" }) },
-                Rule { when: "qualification_summary.fit_score >= 80".into(), then: json!({ "owner": "ana", "company": "{{ event.companyName }}" }) },
+                Rule {
+                    when: "qualification_summary.fit_score >= 80".into(),
+                    then: json!({ "owner": "ana", "company": "{{ event.companyName }}" }),
+                },
                 Rule { when: "true".into(), then: json!({ "owner": "queue" }) },
             ],
             ..Default::default()
@@ -398,10 +426,20 @@ mod tests {
     #[test]
     fn built_in_functions_transform_the_record() {
         let now = Utc::now();
-        let step = |function: &str| Step { id: "f".into(), kind: "function".into(), function: Some(function.into()), ..Default::default() };
+        let step = |function: &str| Step {
+            id: "f".into(),
+            kind: "function".into(),
+            function: Some(function.into()),
+            ..Default::default()
+        };
         let mut map = step("map");
-        map.mapping = [("company".to_string(), "companyName".to_string()), ("email".into(), "primaryContact.email".into())].into();
-        assert_eq!(function(&map, &context(), None, now).unwrap(), json!({ "company": "Harbor Dental", "email": "dana@harbor.example" }));
+        map.mapping =
+            [("company".to_string(), "companyName".to_string()), ("email".into(), "primaryContact.email".into())]
+                .into();
+        assert_eq!(
+            function(&map, &context(), None, now).unwrap(),
+            json!({ "company": "Harbor Dental", "email": "dana@harbor.example" })
+        );
         let mut pick = step("pick");
         pick.fields = vec!["region".into()];
         assert_eq!(function(&pick, &context(), None, now).unwrap(), json!({ "region": "west" }));
@@ -424,15 +462,22 @@ mod tests {
         let masked = mask(&context(), &["email".into()]);
         assert_eq!(masked["event"]["primaryContact"]["email"], MASK);
         assert_eq!(masked["event"]["primaryContact"]["name"], "Dana");
-        let form = mask(&json!({ "primaryContact.email": "dana@x.example", "companyName": "Harbor" }), &["email".into()]);
+        let form =
+            mask(&json!({ "primaryContact.email": "dana@x.example", "companyName": "Harbor" }), &["email".into()]);
         assert_eq!(form, json!({ "primaryContact.email": MASK, "companyName": "Harbor" }));
     }
 
     #[test]
     fn templates_render_over_the_context() {
         assert_eq!(render_text("Hi {{ event.primaryContact.name }}", &context()).unwrap(), "Hi Dana");
-        assert!(render_text("{{ event.nope }}", &context()).is_err(), "a missing value is an error, not an empty string");
-        assert_eq!(render_value(&json!({ "q": "{{ event.region }}", "n": 3 }), &context()).unwrap(), json!({ "q": "west", "n": 3 }));
+        assert!(
+            render_text("{{ event.nope }}", &context()).is_err(),
+            "a missing value is an error, not an empty string"
+        );
+        assert_eq!(
+            render_value(&json!({ "q": "{{ event.region }}", "n": 3 }), &context()).unwrap(),
+            json!({ "q": "west", "n": 3 })
+        );
     }
 
     #[test]
@@ -446,7 +491,11 @@ mod tests {
         let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z").unwrap().with_timezone(&chrono::Utc);
         assert_eq!(retry_after_seconds("5", now), Some(5.0));
         assert_eq!(retry_after_seconds("Tue, 01 Dec 2026 10:00:30 GMT", now), Some(30.0), "an HTTP date");
-        assert_eq!(retry_after_seconds("Tue, 01 Dec 2026 09:00:00 GMT", now), Some(0.0), "a date in the past means now");
+        assert_eq!(
+            retry_after_seconds("Tue, 01 Dec 2026 09:00:00 GMT", now),
+            Some(0.0),
+            "a date in the past means now"
+        );
         assert_eq!(retry_after_seconds("soon", now), None);
     }
 
@@ -461,7 +510,8 @@ mod tests {
 
     #[test]
     fn an_edited_masked_draft_keeps_the_hidden_values() {
-        let draft = json!({ "summary": "Four clinics", "contact": { "email": "dana@harbor.example" }, "phones": ["555-0100"] });
+        let draft =
+            json!({ "summary": "Four clinics", "contact": { "email": "dana@harbor.example" }, "phones": ["555-0100"] });
         let shown = mask(&draft, &["email".to_string()]);
         let mut edited = shown.clone();
         edited["summary"] = json!("Four clinics, two more next year");

@@ -35,12 +35,9 @@ impl SignupForm {
             errors.push(FieldError::new("password", m));
         }
         match (slug, email, errors.is_empty()) {
-            (Some(slug), Some(email), true) => Ok(ValidSignup {
-                business_name: name.to_string(),
-                slug,
-                email,
-                password: self.password.clone(),
-            }),
+            (Some(slug), Some(email), true) => {
+                Ok(ValidSignup { business_name: name.to_string(), slug, email, password: self.password.clone() })
+            }
             _ => Err(errors),
         }
     }
@@ -52,7 +49,12 @@ mod tests {
 
     #[test]
     fn reports_every_bad_field_at_once() {
-        let form = SignupForm { business_name: "".into(), slug: "Bad Slug".into(), email: "nope".into(), password: "short".into() };
+        let form = SignupForm {
+            business_name: "".into(),
+            slug: "Bad Slug".into(),
+            email: "nope".into(),
+            password: "short".into(),
+        };
         let errors = form.validate().unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["business_name", "slug", "email", "password"]);

@@ -53,9 +53,8 @@ impl<'a> SourceMap<'a> {
 
     /// The items (`- ...`) of the block sequence inside `block`, one block each.
     pub fn items(&self, block: Block) -> Vec<Block> {
-        let starts: Vec<usize> = (block.start..block.end)
-            .filter(|&i| self.lines[i].trim_start().starts_with('-'))
-            .collect();
+        let starts: Vec<usize> =
+            (block.start..block.end).filter(|&i| self.lines[i].trim_start().starts_with('-')).collect();
         let Some(item_indent) = starts.iter().map(|&i| indent(self.lines[i])).min() else { return Vec::new() };
         let starts: Vec<usize> = starts.into_iter().filter(|&i| indent(self.lines[i]) == item_indent).collect();
         starts

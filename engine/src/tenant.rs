@@ -12,7 +12,8 @@ pub const SLUG_MIN: usize = 3;
 pub const SLUG_MAX: usize = 40;
 
 /// Paths that would be confusing or misleading as a business address.
-const RESERVED: &[&str] = &["admin", "api", "app", "login", "logout", "signup", "steward", "support", "www", "public", "template"];
+const RESERVED: &[&str] =
+    &["admin", "api", "app", "login", "logout", "signup", "steward", "support", "www", "public", "template"];
 
 impl TenantSlug {
     pub fn parse(raw: &str) -> Result<Self, String> {
@@ -97,7 +98,8 @@ mod tests {
 
     #[test]
     fn refuses_slugs_that_could_escape_a_schema_name() {
-        for bad in ["Acme", "a;drop", "ab", "-acme", "acme-", "a--b", "acme plumbing", "1acme", "api", &"a".repeat(41)] {
+        for bad in ["Acme", "a;drop", "ab", "-acme", "acme-", "a--b", "acme plumbing", "1acme", "api", &"a".repeat(41)]
+        {
             assert!(TenantSlug::parse(bad).is_err(), "{bad} should be refused");
         }
     }

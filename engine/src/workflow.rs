@@ -314,7 +314,8 @@ impl WorkflowContract {
             && self.workflow.len() <= 64
             && self.workflow.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
         if !name_ok || RESERVED_NAMES.contains(&self.workflow.as_str()) {
-            let at = issues.map.value_of(top(issues, "workflow"), "workflow").unwrap_or(Position { line: 1, column: 1 });
+            let at =
+                issues.map.value_of(top(issues, "workflow"), "workflow").unwrap_or(Position { line: 1, column: 1 });
             let message = if name_ok {
                 format!("'{}' is reserved; choose another workflow name", self.workflow)
             } else {
@@ -331,7 +332,11 @@ impl WorkflowContract {
         }
         let steps_block = top(issues, "steps");
         if self.steps.is_empty() {
-            issues.push(IssueKind::MissingField, issues.map.start_of(steps_block), "a workflow needs at least one step");
+            issues.push(
+                IssueKind::MissingField,
+                issues.map.start_of(steps_block),
+                "a workflow needs at least one step",
+            );
         }
         let items = issues.map.items(steps_block);
         let mut ids = BTreeSet::new();
@@ -339,10 +344,15 @@ impl WorkflowContract {
         let mut gated = false;
         for (n, step) in self.steps.iter().enumerate() {
             let block = items.get(n).copied().unwrap_or(steps_block);
-            let at = |issues: &Issues<'_>, key: &str| issues.map.value_of(block, key).unwrap_or(issues.map.start_of(block));
+            let at =
+                |issues: &Issues<'_>, key: &str| issues.map.value_of(block, key).unwrap_or(issues.map.start_of(block));
             if !ids.insert(step.id.as_str()) {
                 let pos = at(issues, "id");
-                issues.push(IssueKind::DuplicateStepId, pos, format!("step id '{}' is used twice; ids must be unique", step.id));
+                issues.push(
+                    IssueKind::DuplicateStepId,
+                    pos,
+                    format!("step id '{}' is used twice; ids must be unique", step.id),
+                );
             }
             if let Some(output) = &step.output {
                 if !outputs.insert(output.as_str()) {
@@ -383,7 +393,11 @@ impl WorkflowContract {
                 }
                 if retry.backoff_seconds.is_some_and(|b| !(0.0..=3600.0).contains(&b)) {
                     let pos = at(issues, "backoff_seconds");
-                    issues.push(IssueKind::ThresholdOutOfRange, pos, "retry.backoff_seconds must be between 0 and 3600");
+                    issues.push(
+                        IssueKind::ThresholdOutOfRange,
+                        pos,
+                        "retry.backoff_seconds must be between 0 and 3600",
+                    );
                 }
             }
             if step.timeout.is_some_and(|t| !(t > 0.0 && t <= 3600.0)) {
@@ -393,7 +407,11 @@ impl WorkflowContract {
             if let Some(contract) = &step.data_contract {
                 if !catalog.data_contracts.contains(contract) {
                     let pos = at(issues, "data_contract");
-                    issues.push(IssueKind::MissingDataContract, pos, format!("there is no data contract named '{contract}'"));
+                    issues.push(
+                        IssueKind::MissingDataContract,
+                        pos,
+                        format!("there is no data contract named '{contract}'"),
+                    );
                 }
             }
             if let Some(secret) = &step.secret {
@@ -410,7 +428,11 @@ impl WorkflowContract {
                     }
                     Some(p) if !catalog.prompts.contains(p) => {
                         let pos = at(issues, "prompt_template");
-                        issues.push(IssueKind::MissingPromptTemplate, pos, format!("there is no prompt template named '{p}'"));
+                        issues.push(
+                            IssueKind::MissingPromptTemplate,
+                            pos,
+                            format!("there is no prompt template named '{p}'"),
+                        );
                     }
                     _ => {}
                 },
@@ -438,7 +460,11 @@ impl WorkflowContract {
             if let Some(function) = &step.function {
                 if !FUNCTIONS.contains(&function.as_str()) {
                     let pos = at(issues, "function");
-                    issues.push(IssueKind::InvalidValue, pos, format!("function '{function}' is not one of: {}", FUNCTIONS.join(", ")));
+                    issues.push(
+                        IssueKind::InvalidValue,
+                        pos,
+                        format!("function '{function}' is not one of: {}", FUNCTIONS.join(", ")),
+                    );
                 } else if function == "compute" && step.expression.is_none() {
                     let pos = issues.map.start_of(block);
                     issues.push(IssueKind::MissingField, pos, "a compute function needs an `expression` (CEL)");
@@ -447,19 +473,31 @@ impl WorkflowContract {
             if let Some(policy) = &step.hit_policy {
                 if !HIT_POLICIES.contains(&policy.as_str()) {
                     let pos = at(issues, "hit_policy");
-                    issues.push(IssueKind::InvalidValue, pos, format!("hit_policy '{policy}' is not one of: first, collect"));
+                    issues.push(
+                        IssueKind::InvalidValue,
+                        pos,
+                        format!("hit_policy '{policy}' is not one of: first, collect"),
+                    );
                 }
             }
             if let Some(model) = &step.fallback_model {
                 if !["small", "premium"].contains(&model.as_str()) {
                     let pos = at(issues, "fallback_model");
-                    issues.push(IssueKind::InvalidValue, pos, format!("fallback_model tier '{model}' is not one of: small, premium"));
+                    issues.push(
+                        IssueKind::InvalidValue,
+                        pos,
+                        format!("fallback_model tier '{model}' is not one of: small, premium"),
+                    );
                 }
             }
             if let Some(model) = &step.model {
                 if !MODEL_TIERS.contains(&model.as_str()) {
                     let pos = at(issues, "model");
-                    issues.push(IssueKind::InvalidValue, pos, format!("model tier '{model}' is not one of: {}", MODEL_TIERS.join(", ")));
+                    issues.push(
+                        IssueKind::InvalidValue,
+                        pos,
+                        format!("model tier '{model}' is not one of: {}", MODEL_TIERS.join(", ")),
+                    );
                 }
             }
             if let Some(rule) = &step.route {
@@ -474,7 +512,11 @@ impl WorkflowContract {
             if let Some(price) = &step.price_per_call {
                 if crate::money::parse(price).is_none() {
                     let pos = at(issues, "price_per_call");
-                    issues.push(IssueKind::InvalidValue, pos, format!("price_per_call '{price}' must be an amount with at most six decimals, e.g. 0.002"));
+                    issues.push(
+                        IssueKind::InvalidValue,
+                        pos,
+                        format!("price_per_call '{price}' must be an amount with at most six decimals, e.g. 0.002"),
+                    );
                 } else if step.kind != "api_call" {
                     let pos = at(issues, "price_per_call");
                     issues.push(IssueKind::InvalidValue, pos, "price_per_call belongs on an api_call step");
@@ -483,8 +525,13 @@ impl WorkflowContract {
         }
         if let Some(priority) = &self.priority {
             if !PRIORITIES.contains(&priority.as_str()) {
-                let pos = issues.map.value_of(top(issues, "priority"), "priority").unwrap_or(issues.map.start_of(whole));
-                issues.push(IssueKind::InvalidValue, pos, format!("priority '{priority}' is not one of: low, normal, high"));
+                let pos =
+                    issues.map.value_of(top(issues, "priority"), "priority").unwrap_or(issues.map.start_of(whole));
+                issues.push(
+                    IssueKind::InvalidValue,
+                    pos,
+                    format!("priority '{priority}' is not one of: low, normal, high"),
+                );
             }
         }
         if let Some(approval) = &self.approval {
@@ -500,16 +547,25 @@ impl WorkflowContract {
             let block = top(issues, "review");
             if !(review.sla_minutes > 0.0 && review.max_age_minutes >= review.sla_minutes) {
                 let pos = issues.map.value_of(block, "max_age_minutes").unwrap_or(issues.map.start_of(block));
-                issues.push(IssueKind::ThresholdOutOfRange, pos, "review.sla_minutes must be above 0 and max_age_minutes at least the SLA");
+                issues.push(
+                    IssueKind::ThresholdOutOfRange,
+                    pos,
+                    "review.sla_minutes must be above 0 and max_age_minutes at least the SLA",
+                );
             }
             if !STALE_ACTIONS.contains(&review.stale_action.as_str()) {
                 let pos = issues.map.value_of(block, "stale_action").unwrap_or(issues.map.start_of(block));
-                issues.push(IssueKind::InvalidValue, pos, format!("review.stale_action '{}' is not one of: reject, fail", review.stale_action));
+                issues.push(
+                    IssueKind::InvalidValue,
+                    pos,
+                    format!("review.stale_action '{}' is not one of: reject, fail", review.stale_action),
+                );
             }
         }
         if let Some(fallback) = &self.fallback {
             if !FALLBACKS.contains(&fallback.on_error.as_str()) {
-                let pos = issues.map.value_of(top(issues, "fallback"), "on_error").unwrap_or(issues.map.start_of(whole));
+                let pos =
+                    issues.map.value_of(top(issues, "fallback"), "on_error").unwrap_or(issues.map.start_of(whole));
                 issues.push(
                     IssueKind::InvalidValue,
                     pos,
@@ -543,7 +599,9 @@ pub fn is_external(recipient: &str, catalog: &Catalog) -> bool {
         return false;
     }
     match r.rsplit_once('@') {
-        Some((_, domain)) if !r.contains("{{") => !catalog.internal_domains.iter().any(|d| d.eq_ignore_ascii_case(domain)),
+        Some((_, domain)) if !r.contains("{{") => {
+            !catalog.internal_domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+        }
         _ => true,
     }
 }
@@ -554,16 +612,23 @@ fn condition_of(entry: &BTreeMap<String, serde_json::Value>) -> Result<ApprovalC
         let key = entry.keys().next().cloned().unwrap_or_else(|| "required_when".into());
         return Err((key, "each required_when entry has exactly one condition".into(), IssueKind::InvalidValue));
     };
-    let number = || value.as_f64().ok_or_else(|| (key.clone(), format!("{key} needs a number"), IssueKind::InvalidValue));
+    let number =
+        || value.as_f64().ok_or_else(|| (key.clone(), format!("{key} needs a number"), IssueKind::InvalidValue));
     if key == "confidence_below" {
         let v = number()?;
         if !(0.0..=1.0).contains(&v) {
-            return Err((key.clone(), format!("confidence_below is a share between 0 and 1, not {v}"), IssueKind::ThresholdOutOfRange));
+            return Err((
+                key.clone(),
+                format!("confidence_below is a share between 0 and 1, not {v}"),
+                IssueKind::ThresholdOutOfRange,
+            ));
         }
         return Ok(ApprovalCondition::ConfidenceBelow(v));
     }
     if key == "expression" {
-        let expr = value.as_str().ok_or_else(|| (key.clone(), "expression needs a CEL condition as text".into(), IssueKind::InvalidValue))?;
+        let expr = value
+            .as_str()
+            .ok_or_else(|| (key.clone(), "expression needs a CEL condition as text".into(), IssueKind::InvalidValue))?;
         if let Some(err) = crate::cel::parse_error(expr) {
             return Err((key.clone(), format!("the approval expression does not parse: {err}"), IssueKind::InvalidCel));
         }
@@ -654,18 +719,30 @@ fallback: { on_error: assign_to_human_queue }
     #[test]
     fn cost_fields_routing_rules_prices_and_priority_are_checked() {
         let src = SEED
-            .replace("type: llm, prompt_template", "type: llm, model: auto, route: \"value > 50000.0 ? 'premium' : 'small'\", prompt_template")
+            .replace(
+                "type: llm, prompt_template",
+                "type: llm, model: auto, route: \"value > 50000.0 ? 'premium' : 'small'\", prompt_template",
+            )
             .replace("type: api_call, output", "type: api_call, price_per_call: 0.002, output")
             .replace("fallback:", "priority: high\nfallback:");
         let c = WorkflowContract::parse(&src, &catalog()).unwrap();
         assert_eq!(c.steps[1].price_per_call.as_deref(), Some("0.002"), "a YAML number keeps its decimal text");
         assert_eq!(c.steps[2].route.as_deref(), Some("value > 50000.0 ? 'premium' : 'small'"));
         assert_eq!(c.priority.as_deref(), Some("high"));
-        let i = only(&SEED.replace("type: llm, prompt_template", "type: llm, route: 'true', prompt_template"), IssueKind::InvalidValue);
+        let i = only(
+            &SEED.replace("type: llm, prompt_template", "type: llm, route: 'true', prompt_template"),
+            IssueKind::InvalidValue,
+        );
         assert!(i.message.contains("model: auto"), "{}", i.message);
-        let i = only(&SEED.replace("type: llm, prompt_template", "type: llm, model: auto, route: 'value >', prompt_template"), IssueKind::InvalidCel);
+        let i = only(
+            &SEED.replace("type: llm, prompt_template", "type: llm, model: auto, route: 'value >', prompt_template"),
+            IssueKind::InvalidCel,
+        );
         assert_eq!(i.line, 7);
-        let i = only(&SEED.replace("type: api_call, output", "type: api_call, price_per_call: -3, output"), IssueKind::InvalidValue);
+        let i = only(
+            &SEED.replace("type: api_call, output", "type: api_call, price_per_call: -3, output"),
+            IssueKind::InvalidValue,
+        );
         assert!(i.message.contains("price_per_call"), "{}", i.message);
         let i = only(&SEED.replace("fallback:", "priority: urgent\nfallback:"), IssueKind::InvalidValue);
         assert!(i.message.contains("low, normal, high"), "{}", i.message);

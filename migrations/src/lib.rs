@@ -6,7 +6,9 @@ pub mod tenant;
 
 use engine::tenant::is_tenant_schema_name;
 use futures::{stream, StreamExt};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement, TransactionTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement, TransactionTrait,
+};
 pub use sea_orm_migration::MigratorTrait;
 
 /// Points the current transaction at a tenant schema, and only that schema:
@@ -112,7 +114,6 @@ pub async fn migrate_all(db: &DatabaseConnection, parallelism: usize) -> Result<
     report.failed.sort();
     Ok(report)
 }
-
 
 /// Every migration's name, public then tenant: changes whenever the schema does.
 pub fn migration_names() -> Vec<String> {

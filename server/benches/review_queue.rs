@@ -16,13 +16,19 @@ const SAMPLES: usize = 30;
 fn summary(mut samples: Vec<Duration>) -> String {
     samples.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    format!("p50 {:.1} ms · p90 {:.1} ms · max {:.1} ms", ms(samples[samples.len() / 2]), ms(samples[samples.len() * 9 / 10]), ms(samples[samples.len() - 1]))
+    format!(
+        "p50 {:.1} ms · p90 {:.1} ms · max {:.1} ms",
+        ms(samples[samples.len() / 2]),
+        ms(samples[samples.len() * 9 / 10]),
+        ms(samples[samples.len() - 1])
+    )
 }
 
 #[tokio::main]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let admin_url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin_url =
+        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let name = format!("steward_bench_queue_{}", std::process::id());
     let admin = store::db::connect(&admin_url, 1).await.expect("PostgreSQL at TEST_DATABASE_URL");
@@ -67,7 +73,11 @@ async fn main() {
         .post(format!("{base}/api/sign_in"))
         .header("origin", &base)
         .header("accept", "application/json")
-        .form(&[("slug", "acme-plumbing"), ("email", "ops@acme-plumbing.test"), ("password", store::seed::DEMO_PASSWORD)])
+        .form(&[
+            ("slug", "acme-plumbing"),
+            ("email", "ops@acme-plumbing.test"),
+            ("password", store::seed::DEMO_PASSWORD),
+        ])
         .send()
         .await
         .unwrap();

@@ -61,7 +61,8 @@ where
 #[tokio::main]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let admin_url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin_url =
+        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let name = format!("steward_bench_runs_{}", std::process::id());
     let admin = store::db::connect(&admin_url, 1).await.expect("PostgreSQL at TEST_DATABASE_URL");
@@ -90,12 +91,19 @@ steps:
   - { id: summarize, type: llm, prompt_template: lead_summary_v4, model: small, output: summary }
   - { id: route, type: rules, rules: [ { when: 'summary.fit_score >= 50.0', then: sales } ], default: nurture, output: owner }
 ";
-    let (wf, n) = store::workflows::save_version(&db, &engineer, yaml, "benchmark").await.map_err(|e| format!("{e:?}")).unwrap();
+    let (wf, n) =
+        store::workflows::save_version(&db, &engineer, yaml, "benchmark").await.map_err(|e| format!("{e:?}")).unwrap();
     store::workflows::publish(&db, &engineer, &wf, n, "benchmark").await.map_err(|e| format!("{e:?}")).unwrap();
-    let lead_secret = store::webhook_secrets::rotate(&db, &settings, &engineer, "lead-intake-qualification", 24).await.unwrap().unwrap();
-    let bench_secret = store::webhook_secrets::rotate(&db, &settings, &engineer, "bench-four-steps", 24).await.unwrap().unwrap();
+    let lead_secret = store::webhook_secrets::rotate(&db, &settings, &engineer, "lead-intake-qualification", 24)
+        .await
+        .unwrap()
+        .unwrap();
+    let bench_secret =
+        store::webhook_secrets::rotate(&db, &settings, &engineer, "bench-four-steps", 24).await.unwrap().unwrap();
 
-    let mut lead = serde_json::from_str::<serde_json::Value>(include_str!("../../engine/tests/fixtures/lead.website_form.json")).unwrap();
+    let mut lead =
+        serde_json::from_str::<serde_json::Value>(include_str!("../../engine/tests/fixtures/lead.website_form.json"))
+            .unwrap();
     lead["last_updated"] = serde_json::json!(chrono::Utc::now().to_rfc3339());
     let body = Arc::new(lead.to_string());
     let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
@@ -121,13 +129,19 @@ steps:
         }
     };
 
-    println!("Steward ingestion and run engine benchmark ({} cores)", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!(
+        "Steward ingestion and run engine benchmark ({} cores)",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    );
     println!("\n(a) accepted webhooks (signed, contract-checked, event + run committed before 202) vs a raw INSERT");
     db.execute_unprepared("CREATE TABLE bench_rows (id uuid PRIMARY KEY, payload jsonb NOT NULL)").await.unwrap();
     for level in LEVELS {
         let send = send.clone();
         let secret = lead_secret.clone();
-        let (rate, lat) = drive(level, PER_LEVEL, move |i| send("lead-intake-qualification", secret.clone(), format!("msg_{level}_{i}"))).await;
+        let (rate, lat) = drive(level, PER_LEVEL, move |i| {
+            send("lead-intake-qualification", secret.clone(), format!("msg_{level}_{i}"))
+        })
+        .await;
         let (p50, p99) = percentiles(lat);
         let pool = store::db::connect(&url, level as u32 + 1).await.unwrap();
         let payload = Arc::new(lead.clone());
@@ -152,14 +166,19 @@ steps:
     println!("\n(b) end-to-end runs of a 4-step workflow (normalise, cached api_call, offline llm, rules), one worker");
     // Clear the backlog of (a) so the worker starts on the benchmark's runs only.
     let txn = store::db::tenant_txn(&db, "t_acme_plumbing").await.unwrap();
-    txn.execute_unprepared("UPDATE runs SET status = 'cancelled' WHERE workflow_name = 'lead-intake-qualification'").await.unwrap();
+    txn.execute_unprepared("UPDATE runs SET status = 'cancelled' WHERE workflow_name = 'lead-intake-qualification'")
+        .await
+        .unwrap();
     txn.commit().await.unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let worker_settings = settings.clone();
     let worker = std::thread::spawn(move || {
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(worker::run(worker_settings, async move {
-            let _ = stop_rx.await;
-        }))
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(worker::run(
+            worker_settings,
+            async move {
+                let _ = stop_rx.await;
+            },
+        ))
     });
     let started = Instant::now();
     let send_runs = send.clone();
@@ -208,7 +227,11 @@ steps:
     let overhead_ms: f64 = row.try_get_by_index(2).unwrap();
     let wait_ms: f64 = row.try_get_by_index(3).unwrap();
     let hits: i64 = row.try_get_by_index(4).unwrap();
-    println!("  {RUNS} events accepted in {:.2} s; all {completed} runs completed in {:.2} s", accepted.as_secs_f64(), total.as_secs_f64());
+    println!(
+        "  {RUNS} events accepted in {:.2} s; all {completed} runs completed in {:.2} s",
+        accepted.as_secs_f64(),
+        total.as_secs_f64()
+    );
     println!("  end-to-end: {:.1} runs/s", completed as f64 / total.as_secs_f64());
     println!("  per run (median): {run_ms:.1} ms executing, of which engine overhead {overhead_ms:.1} ms (state writes, leases, loading); queue wait {wait_ms:.1} ms");
     println!("  enrichment cache hits: {hits} of {completed} runs");

@@ -16,7 +16,8 @@ use std::time::Instant;
 #[tokio::main]
 async fn main() {
     let runs: i64 = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    let admin_url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin_url =
+        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let name = format!("steward_bench_scorecard_{}", std::process::id());
     let admin = store::db::connect(&admin_url, 1).await.expect("PostgreSQL at TEST_DATABASE_URL");
     admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
@@ -66,7 +67,12 @@ async fn main() {
     .await
     .unwrap();
     txn.commit().await.unwrap();
-    println!("inserted {runs} runs (with {} steps, {} cost lines) for {month} in {:.1} s", runs * 3, runs * 2, started.elapsed().as_secs_f64());
+    println!(
+        "inserted {runs} runs (with {} steps, {} cost lines) for {month} in {:.1} s",
+        runs * 3,
+        runs * 2,
+        started.elapsed().as_secs_f64()
+    );
 
     let t = Instant::now();
     let card = store::kpis::compute(&db, schema, month, now).await.unwrap();

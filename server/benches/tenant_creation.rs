@@ -39,7 +39,8 @@ async fn tables_of(db: &DatabaseConnection, schema: &str) -> Vec<String> {
 
 #[tokio::main]
 async fn main() {
-    let admin_url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin_url =
+        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let name = format!("steward_bench_{}", std::process::id());
     let admin = store::db::connect(&admin_url, 1).await.expect("PostgreSQL at TEST_DATABASE_URL");
     admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\"")).await.unwrap();
@@ -85,11 +86,15 @@ async fn main() {
         let txn = db.begin().await.unwrap();
         txn.execute_unprepared(&format!("CREATE SCHEMA {schema}")).await.unwrap();
         for table in &tables {
-            txn.execute_unprepared(&format!("CREATE TABLE {schema}.{table} (LIKE t_template.{table} INCLUDING ALL)")).await.unwrap();
+            txn.execute_unprepared(&format!("CREATE TABLE {schema}.{table} (LIKE t_template.{table} INCLUDING ALL)"))
+                .await
+                .unwrap();
         }
-        txn.execute_unprepared(&format!("INSERT INTO {schema}.tenant_migrations SELECT * FROM t_template.tenant_migrations"))
-            .await
-            .unwrap();
+        txn.execute_unprepared(&format!(
+            "INSERT INTO {schema}.tenant_migrations SELECT * FROM t_template.tenant_migrations"
+        ))
+        .await
+        .unwrap();
         txn.commit().await.unwrap();
         by_clone.push(started.elapsed());
     }

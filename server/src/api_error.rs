@@ -60,7 +60,9 @@ impl ApiError {
     }
 
     pub fn invalid(problems: Vec<(String, String, String)>) -> Self {
-        ApiError::Invalid(problems.into_iter().map(|(field, rule, message)| FieldProblem { field, rule, message }).collect())
+        ApiError::Invalid(
+            problems.into_iter().map(|(field, rule, message)| FieldProblem { field, rule, message }).collect(),
+        )
     }
 
     pub fn status(&self) -> StatusCode {
@@ -118,7 +120,12 @@ impl From<sea_orm::DbErr> for ApiError {
 }
 
 /// The signed-in member for an API call on `slug`, allowed on `page`.
-pub async fn member(req: &HttpRequest, state: &AppState, slug: &str, page: engine::Page) -> Result<CurrentMember, ApiError> {
+pub async fn member(
+    req: &HttpRequest,
+    state: &AppState,
+    slug: &str,
+    page: engine::Page,
+) -> Result<CurrentMember, ApiError> {
     let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
     authorize(&state.db, &state.settings, token.as_deref(), slug, page).await.map_err(|e| match e {
         e if e.needs_sign_in() => ApiError::Unauthorized("sign in to continue".into()),

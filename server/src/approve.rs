@@ -53,15 +53,23 @@ fn closed(state: &LinkState) -> HttpResponse {
 }
 
 fn confirmation(token: &str, task: &LinkTask, preselect: &str, codes: &[String], error: Option<&str>) -> HttpResponse {
-    let draft = task.draft.as_ref().map(|d| serde_json::to_string_pretty(d).unwrap_or_default()).unwrap_or_else(|| "(no draft)".into());
+    let draft = task
+        .draft
+        .as_ref()
+        .map(|d| serde_json::to_string_pretty(d).unwrap_or_default())
+        .unwrap_or_else(|| "(no draft)".into());
     let why = serde_json::to_string_pretty(&task.detail).unwrap_or_default();
-    let reasons: String = engine::review::explain(&task.reason, &task.detail).iter().map(|r| format!("<li>{}</li>", escape(r))).collect();
+    let reasons: String =
+        engine::review::explain(&task.reason, &task.detail).iter().map(|r| format!("<li>{}</li>", escape(r))).collect();
     let options: String = codes
         .iter()
         .map(|c| format!("<option value=\"{0}\">{1}</option>", escape(c), escape(&c.replace('_', " "))))
         .collect();
-    let error = error.map(|e| format!("<p class=\"form-error\" role=\"alert\" data-testid=\"link-error\">{}</p>", escape(e))).unwrap_or_default();
-    let primary = |d: &str| if d == preselect || (d == "approve" && preselect != "reject") { "button primary" } else { "button" };
+    let error = error
+        .map(|e| format!("<p class=\"form-error\" role=\"alert\" data-testid=\"link-error\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    let primary =
+        |d: &str| if d == preselect || (d == "approve" && preselect != "reject") { "button primary" } else { "button" };
     page(
         if error.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY },
         "Review",
@@ -93,7 +101,12 @@ pub struct Preselect {
 }
 
 /// `GET /approve/{token}`: shows; never changes anything.
-pub async fn show(req: HttpRequest, token: web::Path<String>, query: web::Query<Preselect>, state: web::Data<AppState>) -> HttpResponse {
+pub async fn show(
+    req: HttpRequest,
+    token: web::Path<String>,
+    query: web::Query<Preselect>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let me = signed_in(&req, &state).await;
     match reviews::open_link(&state.db, &state.settings, &token, me.as_deref()).await {
         Ok(LinkState::Open(task)) => {
@@ -103,7 +116,11 @@ pub async fn show(req: HttpRequest, token: web::Path<String>, query: web::Query<
         Ok(other) => closed(&other),
         Err(e) => {
             tracing::error!(error = %e, "reading an approval link failed");
-            page(StatusCode::SERVICE_UNAVAILABLE, "Try again", "<h1>Try again shortly</h1><p>Steward could not read this link just now.</p>")
+            page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again",
+                "<h1>Try again shortly</h1><p>Steward could not read this link just now.</p>",
+            )
         }
     }
 }
@@ -119,7 +136,12 @@ pub struct DecisionForm {
 
 /// `POST /approve/{token}`: decides (the CSRF middleware has checked that
 /// the form came from Steward's own page).
-pub async fn decide(req: HttpRequest, token: web::Path<String>, form: web::Form<DecisionForm>, state: web::Data<AppState>) -> HttpResponse {
+pub async fn decide(
+    req: HttpRequest,
+    token: web::Path<String>,
+    form: web::Form<DecisionForm>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let me = signed_in(&req, &state).await;
     let task = match reviews::open_link(&state.db, &state.settings, &token, me.as_deref()).await {
         Ok(LinkState::Open(task)) => task,
@@ -157,7 +179,11 @@ pub async fn decide(req: HttpRequest, token: web::Path<String>, form: web::Form<
             confirmation(&token, &task, &form.decision, &codes, Some(&message))
         }
         Err(ReviewError::AlreadyDecided { by, decision, at }) => closed(&LinkState::Decided { by, decision, at }),
-        Err(e @ (ReviewError::Claimed { .. } | ReviewError::Refused(_))) => page(StatusCode::CONFLICT, "Not decided", &format!("<h1 data-testid=\"link-state\">Not decided</h1><p>{}</p>", escape(&e.to_string()))),
+        Err(e @ (ReviewError::Claimed { .. } | ReviewError::Refused(_))) => page(
+            StatusCode::CONFLICT,
+            "Not decided",
+            &format!("<h1 data-testid=\"link-state\">Not decided</h1><p>{}</p>", escape(&e.to_string())),
+        ),
         Err(e) => {
             tracing::error!(error = %e, "deciding through a link failed");
             page(StatusCode::SERVICE_UNAVAILABLE, "Try again", "<h1>Try again shortly</h1>")

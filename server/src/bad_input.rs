@@ -21,7 +21,8 @@ pub async fn bad_input_status(
     }
     let (req, res) = res.into_parts();
     let (mut head, body) = res.into_parts();
-    let bytes = to_bytes(body).await.map_err(|_| actix_web::error::ErrorInternalServerError("unreadable response body"))?;
+    let bytes =
+        to_bytes(body).await.map_err(|_| actix_web::error::ErrorInternalServerError("unreadable response body"))?;
     if bytes.starts_with(br#"{"Invalid""#) {
         *head.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     }

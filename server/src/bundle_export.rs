@@ -9,12 +9,18 @@ use store::{
     state::AppState,
 };
 
-pub async fn bundle_yaml(req: HttpRequest, path: web::Path<(String, String)>, state: web::Data<AppState>) -> HttpResponse {
+pub async fn bundle_yaml(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let (slug, name) = path.into_inner();
     let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
     let member = match authorize(&state.db, &state.settings, token.as_deref(), &slug, Page::Workflows).await {
         Ok(m) => m,
-        Err(e) if e.needs_sign_in() => return HttpResponse::Unauthorized().json(serde_json::json!({ "error": "sign in to continue" })),
+        Err(e) if e.needs_sign_in() => {
+            return HttpResponse::Unauthorized().json(serde_json::json!({ "error": "sign in to continue" }))
+        }
         Err(AuthError::OtherBusiness | AuthError::Forbidden) => {
             return HttpResponse::Forbidden().json(serde_json::json!({ "error": "your role does not allow this" }))
         }
@@ -28,7 +34,9 @@ pub async fn bundle_yaml(req: HttpRequest, path: web::Path<(String, String)>, st
             .content_type("application/yaml; charset=utf-8")
             .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.bundle.yaml\"")))
             .body(to_yaml(&bundle)),
-        Err(BundleError::NotFound(n)) => HttpResponse::NotFound().json(serde_json::json!({ "error": format!("there is no workflow named {n}") })),
+        Err(BundleError::NotFound(n)) => {
+            HttpResponse::NotFound().json(serde_json::json!({ "error": format!("there is no workflow named {n}") }))
+        }
         Err(e) => {
             tracing::error!(error = %e, "bundle export failed");
             HttpResponse::InternalServerError().finish()

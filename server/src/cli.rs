@@ -94,7 +94,9 @@ pub fn main() -> anyhow::Result<()> {
             Command::Seed => seed(settings).await,
             Command::Mailbox { listen, dir } => mailbox(&listen, dir).await,
             Command::Bundle { action } => bundle(settings, action).await,
-            Command::Enqueue { business, workflow, idempotency_key, file } => enqueue(settings, &business, &workflow, idempotency_key, &file).await,
+            Command::Enqueue { business, workflow, idempotency_key, file } => {
+                enqueue(settings, &business, &workflow, idempotency_key, &file).await
+            }
             Command::Worker => worker::run(settings, worker::shutdown_signal()).await,
         }
     })
@@ -163,8 +165,13 @@ async fn enqueue(
     file: &std::path::Path,
 ) -> anyhow::Result<()> {
     use store::ingest::{self, Accepted, Channel, Incoming, IngestError};
-    let text = if file.as_os_str() == "-" { std::io::read_to_string(std::io::stdin())? } else { std::fs::read_to_string(file)? };
-    let record: serde_json::Value = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", file.display()))?;
+    let text = if file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())?
+    } else {
+        std::fs::read_to_string(file)?
+    };
+    let record: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", file.display()))?;
     let state = store::state::AppState::connect(settings).await?;
     let target = ingest::target(&state.db, business, workflow).await?;
     let incoming = Incoming {

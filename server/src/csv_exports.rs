@@ -22,12 +22,21 @@ pub struct CsvQuery {
 }
 
 /// The signed-in member who may download from `page`, or the refusal to send.
-pub async fn member_for_download(req: &HttpRequest, state: &AppState, slug: &str, page: Page) -> Result<CurrentMember, HttpResponse> {
+pub async fn member_for_download(
+    req: &HttpRequest,
+    state: &AppState,
+    slug: &str,
+    page: Page,
+) -> Result<CurrentMember, HttpResponse> {
     let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
     match authorize(&state.db, &state.settings, token.as_deref(), slug, page).await {
         Ok(m) => Ok(m),
-        Err(e) if e.needs_sign_in() => Err(HttpResponse::Unauthorized().json(serde_json::json!({ "error": "sign in to continue" }))),
-        Err(AuthError::OtherBusiness | AuthError::Forbidden) => Err(HttpResponse::Forbidden().json(serde_json::json!({ "error": "your role does not allow this" }))),
+        Err(e) if e.needs_sign_in() => {
+            Err(HttpResponse::Unauthorized().json(serde_json::json!({ "error": "sign in to continue" })))
+        }
+        Err(AuthError::OtherBusiness | AuthError::Forbidden) => {
+            Err(HttpResponse::Forbidden().json(serde_json::json!({ "error": "your role does not allow this" })))
+        }
         Err(e) => {
             tracing::error!(error = %e, "export: access check failed");
             Err(HttpResponse::ServiceUnavailable().finish())
@@ -45,7 +54,11 @@ pub async fn changes_csv(
         Ok(m) => m,
         Err(refusal) => return refusal,
     };
-    let filter = ChangeFilter { area: Some(query.area.clone()), actor: Some(query.actor.clone()), text: Some(query.text.clone()) };
+    let filter = ChangeFilter {
+        area: Some(query.area.clone()),
+        actor: Some(query.actor.clone()),
+        text: Some(query.text.clone()),
+    };
     let result = async {
         let txn = tenant_txn(&state.db, &member.schema_name).await?;
         let rows = changes(&txn, &filter, 100_000).await?;
@@ -56,7 +69,10 @@ pub async fn changes_csv(
     match result.map(|rows| to_csv(&rows)) {
         Ok(Ok(csv)) => HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
-            .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"steward-changes-{}.csv\"", member.tenant_slug)))
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"steward-changes-{}.csv\"", member.tenant_slug),
+            ))
             .body(csv),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "change log export: writing CSV failed");
@@ -77,7 +93,12 @@ pub struct PeriodQuery {
     to: String,
 }
 
-pub async fn costs_csv(req: HttpRequest, slug: web::Path<String>, query: web::Query<PeriodQuery>, state: web::Data<AppState>) -> HttpResponse {
+pub async fn costs_csv(
+    req: HttpRequest,
+    slug: web::Path<String>,
+    query: web::Query<PeriodQuery>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let member = match member_for_download(&req, &state, &slug, Page::Costs).await {
         Ok(m) => m,
         Err(refusal) => return refusal,
@@ -93,13 +114,17 @@ pub async fn costs_csv(req: HttpRequest, slug: web::Path<String>, query: web::Qu
         Ok(p) => p,
         Err(errors) => {
             let first = &errors[0];
-            return HttpResponse::UnprocessableEntity().json(serde_json::json!({ "error": first.message, "field": first.field }));
+            return HttpResponse::UnprocessableEntity()
+                .json(serde_json::json!({ "error": first.message, "field": first.field }));
         }
     };
     match store::costs::report(&state.db, &member.schema_name, from, to).await.map(|r| store::costs::to_csv(&r)) {
         Ok(Ok(csv)) => HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
-            .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"steward-costs-{}-{from}-{to}.csv\"", member.tenant_slug)))
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"steward-costs-{}-{from}-{to}.csv\"", member.tenant_slug),
+            ))
             .body(csv),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "cost export: writing CSV failed");

@@ -27,9 +27,19 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
-fn form_page(target: &Target, contract: &DataContract, values: &BTreeMap<String, String>, errors: &BTreeMap<String, String>, banner: &str) -> String {
+fn form_page(
+    target: &Target,
+    contract: &DataContract,
+    values: &BTreeMap<String, String>,
+    errors: &BTreeMap<String, String>,
+    banner: &str,
+) -> String {
     let submission = uuid::Uuid::new_v4();
-    let description = target.contract.description.clone().unwrap_or_else(|| "Tell us about your request and we will get back to you.".into());
+    let description = target
+        .contract
+        .description
+        .clone()
+        .unwrap_or_else(|| "Tell us about your request and we will get back to you.".into());
     page(
         &label(&target.workflow_name),
         &format!(
@@ -47,21 +57,30 @@ async fn form_target(state: &AppState, slug: &str, workflow: &str) -> Result<(Ta
     if !target.contract.trigger.is_form() {
         return Err(ApiError::NotFound(format!("{workflow} is not triggered by a form")));
     }
-    let contract = target.data_contract.clone().ok_or_else(|| ApiError::NotFound(format!("{workflow} has no data contract to build a form from")))?;
+    let contract = target
+        .data_contract
+        .clone()
+        .ok_or_else(|| ApiError::NotFound(format!("{workflow} has no data contract to build a form from")))?;
     Ok((target, contract))
 }
 
 fn html_error(e: &ApiError) -> HttpResponse {
-    HttpResponse::build(e.status()).content_type("text/html; charset=utf-8").body(page("Form", &format!("<h1>Sorry</h1><p>{}</p>", escape(&e.body().message))))
+    HttpResponse::build(e.status())
+        .content_type("text/html; charset=utf-8")
+        .body(page("Form", &format!("<h1>Sorry</h1><p>{}</p>", escape(&e.body().message))))
 }
 
 /// `GET /forms/{business}/{workflow}`: the hosted form.
 pub async fn show(path: web::Path<(String, String)>, state: web::Data<AppState>) -> HttpResponse {
     let (slug, workflow) = path.into_inner();
     match form_target(&state, &slug, &workflow).await {
-        Ok((target, contract)) => HttpResponse::Ok()
-            .content_type("text/html; charset=utf-8")
-            .body(form_page(&target, &contract, &BTreeMap::new(), &BTreeMap::new(), "")),
+        Ok((target, contract)) => HttpResponse::Ok().content_type("text/html; charset=utf-8").body(form_page(
+            &target,
+            &contract,
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            "",
+        )),
         Err(e) => html_error(&e),
     }
 }
@@ -103,7 +122,8 @@ pub async fn submit(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let (slug, workflow) = path.into_inner();
-    let wants_json = req.headers().get("accept").and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("application/json"));
+    let wants_json =
+        req.headers().get("accept").and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("application/json"));
     let (target, contract) = match form_target(&state, &slug, &workflow).await {
         Ok(t) => t,
         Err(e) => return if wants_json { e.response() } else { html_error(&e) },
@@ -127,8 +147,19 @@ pub async fn submit(
         let _: Result<(), _> = redis.expire(&key, 60).await;
     }
     if count > RATE_PER_MINUTE {
-        let _ = ingest::record_delivery(&state.db, &target.schema_name, &workflow, Channel::Form, "rejected", 429, "rate limited", None).await;
-        let e = ApiError::RateLimited("Too many submissions from your address; wait a minute and send it again.".into());
+        let _ = ingest::record_delivery(
+            &state.db,
+            &target.schema_name,
+            &workflow,
+            Channel::Form,
+            "rejected",
+            429,
+            "rate limited",
+            None,
+        )
+        .await;
+        let e =
+            ApiError::RateLimited("Too many submissions from your address; wait a minute and send it again.".into());
         return if wants_json { e.response() } else { html_error(&e) };
     }
     let thanks = |run_id: uuid::Uuid| {
@@ -143,7 +174,17 @@ pub async fn submit(
     };
     if fields.get(HONEYPOT).is_some_and(|v| !v.trim().is_empty()) {
         // Looks like success to the bot; stored nowhere but the count.
-        let _ = ingest::record_delivery(&state.db, &target.schema_name, &workflow, Channel::Form, "spam", 200, "honeypot field filled", None).await;
+        let _ = ingest::record_delivery(
+            &state.db,
+            &target.schema_name,
+            &workflow,
+            Channel::Form,
+            "spam",
+            200,
+            "honeypot field filled",
+            None,
+        )
+        .await;
         return thanks(uuid::Uuid::nil());
     }
     let mut record = record_from(&fields, &contract);
@@ -166,13 +207,20 @@ pub async fn submit(
         }
         Ok(Accepted::Duplicate { run_id }) => thanks(run_id),
         Err(IngestError::Invalid(violations)) if !wants_json => {
-            let errors: BTreeMap<String, String> = violations.iter().map(|v| (v.field.clone(), v.message.clone())).collect();
+            let errors: BTreeMap<String, String> =
+                violations.iter().map(|v| (v.field.clone(), v.message.clone())).collect();
             let banner = "<p class=\"form-error\" role=\"alert\">Please correct the fields marked below.</p>";
-            HttpResponse::UnprocessableEntity().content_type("text/html; charset=utf-8").body(form_page(&target, &contract, &fields, &errors, banner))
+            HttpResponse::UnprocessableEntity()
+                .content_type("text/html; charset=utf-8")
+                .body(form_page(&target, &contract, &fields, &errors, banner))
         }
         Err(e) => {
             let e = ApiError::from(e);
-            if wants_json { e.response() } else { html_error(&e) }
+            if wants_json {
+                e.response()
+            } else {
+                html_error(&e)
+            }
         }
     }
 }

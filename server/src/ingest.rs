@@ -59,7 +59,11 @@ pub fn status_url(state: &AppState, slug: &str, run_id: uuid::Uuid) -> String {
 pub async fn admit(state: &AppState, target: &Target, incoming: Incoming) -> Result<HttpResponse, ApiError> {
     let accepted = ingest::accept(&state.db, &state.settings, target, &incoming, chrono::Utc::now()).await?;
     let run_id = accepted.run_id();
-    let body = |status: &str| AcceptedEvent { run_id, status: status.into(), status_url: status_url(state, &target.tenant_slug, run_id) };
+    let body = |status: &str| AcceptedEvent {
+        run_id,
+        status: status.into(),
+        status_url: status_url(state, &target.tenant_slug, run_id),
+    };
     Ok(match accepted {
         Accepted::New { .. } => {
             if let Err(e) = state.runs.wake(ingest::run_job(target, run_id)).await {
@@ -77,23 +81,36 @@ pub async fn admit(state: &AppState, target: &Target, incoming: Incoming) -> Res
 /// headers), or a plain JSON record.
 pub fn interpret(req: &HttpRequest, body: &[u8], expected_event: &str, channel: Channel) -> Result<Incoming, ApiError> {
     let content_type = header_text(req, "content-type").unwrap_or_default().to_lowercase();
-    let parsed: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request("body", format!("the body is not JSON: {e}")))?;
+    let parsed: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("body", format!("the body is not JSON: {e}")))?;
     let check_type = |found: &str| {
         if found == expected_event {
             Ok(())
         } else {
-            Err(ApiError::invalid(vec![("type".into(), "type".into(), format!("this workflow takes '{expected_event}' events, not '{found}'"))]))
+            Err(ApiError::invalid(vec![(
+                "type".into(),
+                "type".into(),
+                format!("this workflow takes '{expected_event}' events, not '{found}'"),
+            )]))
         }
     };
     if content_type.starts_with("application/cloudevents+json") {
         let mut missing = Vec::new();
         for attr in ["specversion", "id", "source", "type"] {
             if parsed.get(attr).and_then(Value::as_str).is_none_or(|s| s.trim().is_empty()) {
-                missing.push((attr.to_string(), "required".to_string(), format!("the CloudEvents attribute `{attr}` is required")));
+                missing.push((
+                    attr.to_string(),
+                    "required".to_string(),
+                    format!("the CloudEvents attribute `{attr}` is required"),
+                ));
             }
         }
         if parsed.get("specversion").and_then(Value::as_str).is_some_and(|v| v != "1.0") {
-            missing.push(("specversion".into(), "allowed".into(), "only CloudEvents specversion 1.0 is accepted".into()));
+            missing.push((
+                "specversion".into(),
+                "allowed".into(),
+                "only CloudEvents specversion 1.0 is accepted".into(),
+            ));
         }
         if !missing.is_empty() {
             return Err(ApiError::invalid(missing));
@@ -103,7 +120,9 @@ pub fn interpret(req: &HttpRequest, body: &[u8], expected_event: &str, channel: 
         return Ok(Incoming {
             channel: Channel::CloudEvent,
             event_type,
-            idempotency_key: parsed["id"].as_str().map(|id| format!("ce:{}:{id}", parsed["source"].as_str().unwrap_or_default())),
+            idempotency_key: parsed["id"]
+                .as_str()
+                .map(|id| format!("ce:{}:{id}", parsed["source"].as_str().unwrap_or_default())),
             record: parsed.get("data").cloned().unwrap_or(Value::Null),
             raw: parsed,
         });
@@ -112,11 +131,19 @@ pub fn interpret(req: &HttpRequest, body: &[u8], expected_event: &str, channel: 
         let mut missing = Vec::new();
         for attr in ["id", "source", "type"] {
             if header_text(req, &format!("ce-{attr}")).is_none() {
-                missing.push((attr.to_string(), "required".to_string(), format!("the CloudEvents header `ce-{attr}` is required")));
+                missing.push((
+                    attr.to_string(),
+                    "required".to_string(),
+                    format!("the CloudEvents header `ce-{attr}` is required"),
+                ));
             }
         }
         if spec != "1.0" {
-            missing.push(("specversion".into(), "allowed".into(), "only CloudEvents specversion 1.0 is accepted".into()));
+            missing.push((
+                "specversion".into(),
+                "allowed".into(),
+                "only CloudEvents specversion 1.0 is accepted".into(),
+            ));
         }
         if !missing.is_empty() {
             return Err(ApiError::invalid(missing));
@@ -131,13 +158,23 @@ pub fn interpret(req: &HttpRequest, body: &[u8], expected_event: &str, channel: 
         return Ok(Incoming {
             channel: Channel::CloudEvent,
             event_type,
-            idempotency_key: Some(format!("ce:{}:{}", header_text(req, "ce-source").unwrap_or_default(), header_text(req, "ce-id").unwrap_or_default())),
+            idempotency_key: Some(format!(
+                "ce:{}:{}",
+                header_text(req, "ce-source").unwrap_or_default(),
+                header_text(req, "ce-id").unwrap_or_default()
+            )),
             raw: json!({ "attributes": attributes, "data": parsed }),
             record: parsed,
         });
     }
     let key = header_text(req, "idempotency-key").or_else(|| header_text(req, "webhook-id"));
-    Ok(Incoming { channel, event_type: expected_event.to_owned(), idempotency_key: key, raw: parsed.clone(), record: parsed })
+    Ok(Incoming {
+        channel,
+        event_type: expected_event.to_owned(),
+        idempotency_key: key,
+        raw: parsed.clone(),
+        record: parsed,
+    })
 }
 
 /// `POST /hooks/{business}/{workflow}`
@@ -165,7 +202,12 @@ pub fn interpret(req: &HttpRequest, body: &[u8], expected_event: &str, channel: 
         (status = 422, description = "The record breaks the data contract: every field and reason", body = crate::api_error::ErrorBody),
     )
 )]
-pub async fn webhook(req: HttpRequest, path: web::Path<(String, String)>, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+pub async fn webhook(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let (slug, workflow) = path.into_inner();
     let result = async {
         let body = read_body(payload, state.settings.max_event_bytes).await?;
@@ -173,14 +215,33 @@ pub async fn webhook(req: HttpRequest, path: web::Path<(String, String)>, payloa
         let headers = signature_headers(&req);
         if let Err(e) = ingest::verify_signature(&state.db, &state.settings, &target, &headers, &body).await {
             let reason = e.to_string();
-            let _ = ingest::record_delivery(&state.db, &target.schema_name, &workflow, Channel::Webhook, "unauthorized", 401, &reason, None).await;
+            let _ = ingest::record_delivery(
+                &state.db,
+                &target.schema_name,
+                &workflow,
+                Channel::Webhook,
+                "unauthorized",
+                401,
+                &reason,
+                None,
+            )
+            .await;
             return Err(e.into());
         }
         let incoming = match interpret(&req, &body, &target.contract.trigger.event, Channel::Webhook) {
             Ok(i) => i,
             Err(e) => {
-                let _ = ingest::record_delivery(&state.db, &target.schema_name, &workflow, Channel::Webhook, "rejected", e.status().as_u16(), &e.to_string(), None)
-                    .await;
+                let _ = ingest::record_delivery(
+                    &state.db,
+                    &target.schema_name,
+                    &workflow,
+                    Channel::Webhook,
+                    "rejected",
+                    e.status().as_u16(),
+                    &e.to_string(),
+                    None,
+                )
+                .await;
                 return Err(e);
             }
         };
@@ -212,7 +273,12 @@ pub async fn webhook(req: HttpRequest, path: web::Path<(String, String)>, payloa
     ),
     security(("session" = []))
 )]
-pub async fn api_event(req: HttpRequest, path: web::Path<(String, String)>, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+pub async fn api_event(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let (slug, workflow) = path.into_inner();
     let result = async {
         crate::api_error::member(&req, &state, &slug, engine::Page::Runs).await?;
@@ -262,21 +328,33 @@ pub struct StepStatus {
     ),
     security(("session" = []))
 )]
-pub async fn run_status(req: HttpRequest, path: web::Path<(String, uuid::Uuid)>, state: web::Data<AppState>) -> HttpResponse {
+pub async fn run_status(
+    req: HttpRequest,
+    path: web::Path<(String, uuid::Uuid)>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let (slug, run_id) = path.into_inner();
     let result = async {
         let member = crate::api_error::member(&req, &state, &slug, engine::Page::Runs).await?;
-        let detail = store::runs::detail(&state.db, &member.schema_name, run_id).await?.ok_or(ApiError::NotFound("there is no such run".into()))?;
-        Ok::<_, ApiError>(HttpResponse::Ok().json(RunStatus {
-            run_id,
-            workflow: detail.run.workflow_name,
-            workflow_version: detail.run.workflow_version,
-            status: detail.run.status,
-            error: detail.run.error,
-            created_at: detail.run.created_at,
-            finished_at: detail.run.finished_at,
-            steps: detail.steps.into_iter().map(|s| StepStatus { id: s.step_id, kind: s.kind, status: s.status, attempts: s.attempts }).collect(),
-        }))
+        let detail = store::runs::detail(&state.db, &member.schema_name, run_id)
+            .await?
+            .ok_or(ApiError::NotFound("there is no such run".into()))?;
+        Ok::<_, ApiError>(
+            HttpResponse::Ok().json(RunStatus {
+                run_id,
+                workflow: detail.run.workflow_name,
+                workflow_version: detail.run.workflow_version,
+                status: detail.run.status,
+                error: detail.run.error,
+                created_at: detail.run.created_at,
+                finished_at: detail.run.finished_at,
+                steps: detail
+                    .steps
+                    .into_iter()
+                    .map(|s| StepStatus { id: s.step_id, kind: s.kind, status: s.status, attempts: s.attempts })
+                    .collect(),
+            }),
+        )
     }
     .await;
     result.unwrap_or_else(|e| e.response())
@@ -288,7 +366,9 @@ impl From<IngestError> for ApiError {
             IngestError::UnknownWorkflow(_) => ApiError::NotFound(e.to_string()),
             IngestError::NotPublished(_) => ApiError::Conflict(e.to_string()),
             IngestError::Unauthorized(reason) => ApiError::Unauthorized(reason),
-            IngestError::Invalid(violations) => ApiError::invalid(violations.into_iter().map(|v| (v.field, v.rule, v.message)).collect()),
+            IngestError::Invalid(violations) => {
+                ApiError::invalid(violations.into_iter().map(|v| (v.field, v.rule, v.message)).collect())
+            }
             IngestError::Storage(e) => ApiError::Storage(e.to_string()),
         }
     }
@@ -305,7 +385,8 @@ pub async fn demo_company_lookup(query: web::Query<std::collections::HashMap<Str
     }
     // `.invalid` never resolves (RFC 2606): the demo directory has no answer for it.
     if domain.ends_with(".invalid") {
-        return HttpResponse::ServiceUnavailable().json(json!({ "error": "the demo directory has no entry for this domain right now" }));
+        return HttpResponse::ServiceUnavailable()
+            .json(json!({ "error": "the demo directory has no entry for this domain right now" }));
     }
     let hash = domain.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
     let industries = ["dental care", "property management", "hospitality", "retail", "construction", "healthcare"];

@@ -24,7 +24,10 @@ struct SessionCookie;
 impl Modify for SessionCookie {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         if let Some(components) = openapi.components.as_mut() {
-            components.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(store::auth::SESSION_COOKIE))));
+            components.add_security_scheme(
+                "session",
+                SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(store::auth::SESSION_COOKIE))),
+            );
         }
     }
 }

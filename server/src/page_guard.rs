@@ -44,7 +44,8 @@ pub async fn page_guard(
     let status = match verdict {
         Ok(_) => None,
         Err(e) if e.needs_sign_in() => {
-            let response = HttpResponse::SeeOther().insert_header((header::LOCATION, format!("/t/{slug}/login"))).finish();
+            let response =
+                HttpResponse::SeeOther().insert_header((header::LOCATION, format!("/t/{slug}/login"))).finish();
             return Ok(req.into_response(response).map_into_right_body());
         }
         Err(AuthError::OtherBusiness | AuthError::Forbidden) => Some(StatusCode::FORBIDDEN),

@@ -35,11 +35,16 @@ pub struct OutcomeAccepted {
 
 /// Checks the report field by field.
 fn parse(body: &[u8]) -> Result<store::kpis::Outcome, ApiError> {
-    let report: OutcomeReport = serde_json::from_slice(body).map_err(|e| ApiError::bad_request("body", format!("the body is not a JSON outcome: {e}")))?;
+    let report: OutcomeReport = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("body", format!("the body is not a JSON outcome: {e}")))?;
     let mut problems = Vec::new();
     let kind = report.kind.unwrap_or_default().trim().to_owned();
     if kind.is_empty() || kind.len() > 60 || !kind.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
-        problems.push(("type".into(), "required".into(), "name the outcome, e.g. deal.won (letters, digits, dots, dashes)".into()));
+        problems.push((
+            "type".into(),
+            "required".into(),
+            "name the outcome, e.g. deal.won (letters, digits, dots, dashes)".into(),
+        ));
     }
     let run_id = match report.run_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
@@ -64,7 +69,11 @@ fn parse(body: &[u8]) -> Result<store::kpis::Outcome, ApiError> {
         Some(s) => match chrono::DateTime::parse_from_rfc3339(s) {
             Ok(t) => t.with_timezone(&chrono::Utc),
             Err(_) => {
-                problems.push(("occurred_at".into(), "format".into(), "a time in RFC 3339, e.g. 2026-11-20T10:00:00Z".into()));
+                problems.push((
+                    "occurred_at".into(),
+                    "format".into(),
+                    "a time in RFC 3339, e.g. 2026-11-20T10:00:00Z".into(),
+                ));
                 chrono::Utc::now()
             }
         },
@@ -96,7 +105,12 @@ fn parse(body: &[u8]) -> Result<store::kpis::Outcome, ApiError> {
         (status = 422, description = "Every field that is wrong, and why", body = crate::api_error::ErrorBody),
     )
 )]
-pub async fn outcome_hook(req: HttpRequest, path: web::Path<(String, String)>, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+pub async fn outcome_hook(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let (slug, workflow) = path.into_inner();
     let result = async {
         let body = read_body(payload, state.settings.max_event_bytes).await?;
@@ -119,14 +133,19 @@ pub async fn outcome_hook(req: HttpRequest, path: web::Path<(String, String)>, p
 }
 
 /// `GET /t/{slug}/reports/{month}.pdf`
-pub async fn report_pdf(req: HttpRequest, path: web::Path<(String, String)>, state: web::Data<AppState>) -> HttpResponse {
+pub async fn report_pdf(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let (slug, file) = path.into_inner();
     let member = match member_for_download(&req, &state, &slug, engine::Page::Reports).await {
         Ok(m) => m,
         Err(refusal) => return refusal,
     };
     let Some(month) = file.strip_suffix(".pdf").and_then(Month::parse) else {
-        return HttpResponse::NotFound().json(serde_json::json!({ "error": "not_found", "message": "a report is named YYYY-MM.pdf" }));
+        return HttpResponse::NotFound()
+            .json(serde_json::json!({ "error": "not_found", "message": "a report is named YYYY-MM.pdf" }));
     };
     let now = chrono::Utc::now();
     let loaded = match store::kpis::load(&state.db, &member.schema_name, Some(month), now).await {
@@ -137,7 +156,8 @@ pub async fn report_pdf(req: HttpRequest, path: web::Path<(String, String)>, sta
         }
     };
     if month > loaded.current_month {
-        return HttpResponse::NotFound().json(serde_json::json!({ "error": "not_found", "message": "that month has not started" }));
+        return HttpResponse::NotFound()
+            .json(serde_json::json!({ "error": "not_found", "message": "that month has not started" }));
     }
     let url = format!("{}/t/{slug}/reports?month={month}", state.settings.public_url.as_str().trim_end_matches('/'));
     let report = engine::report::Report { card: &loaded.card, history: &loaded.history };

@@ -20,7 +20,11 @@ pub async fn request_log(
     let result = next.call(req).instrument(span.clone()).await;
     let _entered = span.enter();
     match &result {
-        Ok(res) => tracing::info!(status = res.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request finished"),
+        Ok(res) => tracing::info!(
+            status = res.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request finished"
+        ),
         Err(e) => tracing::warn!(error = %e, elapsed_ms = started.elapsed().as_millis() as u64, "request failed"),
     }
     result.map(|mut res| {

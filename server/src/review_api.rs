@@ -39,7 +39,10 @@ impl From<ReviewError> for ApiError {
             ReviewError::NotFound => ApiError::NotFound("there is no such review task".into()),
             e @ (ReviewError::AlreadyDecided { .. } | ReviewError::Claimed { .. }) => ApiError::Taken(e.to_string()),
             ReviewError::Invalid(errors) => ApiError::BadDecision(
-                errors.into_iter().map(|f| FieldProblem { field: f.field, rule: "decision".into(), message: f.message }).collect(),
+                errors
+                    .into_iter()
+                    .map(|f| FieldProblem { field: f.field, rule: "decision".into(), message: f.message })
+                    .collect(),
             ),
             ReviewError::Refused(m) => ApiError::Forbidden(m),
             ReviewError::Storage(e) => ApiError::Storage(e.to_string()),
@@ -64,22 +67,45 @@ impl From<ReviewError> for ApiError {
     ),
     security(("session" = []))
 )]
-pub async fn decide(req: HttpRequest, path: web::Path<(String, String)>, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+pub async fn decide(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let (slug, task) = path.into_inner();
     let result = async {
         let member = crate::api_error::member(&req, &state, &slug, engine::Page::ReviewQueue).await?;
-        let task_id: uuid::Uuid = task.parse().map_err(|_| ApiError::NotFound("there is no such review task".into()))?;
-        let asked: DecisionRequest = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("body", format!("the body is not a decision: {e}")))?;
-        let run_id = reviews::run_of(&state.db, &member.schema_name, task_id).await?.ok_or_else(|| ApiError::NotFound("there is no such review task".into()))?;
+        let task_id: uuid::Uuid =
+            task.parse().map_err(|_| ApiError::NotFound("there is no such review task".into()))?;
+        let asked: DecisionRequest = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request("body", format!("the body is not a decision: {e}")))?;
+        let run_id = reviews::run_of(&state.db, &member.schema_name, task_id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound("there is no such review task".into()))?;
         let edited = asked.edited_output.as_ref().map(|v| v.to_string()).unwrap_or_default();
-        let wake = reviews::decide(&state.db, &member, task_id, &asked.decision, &edited, asked.reason_code.trim(), &asked.comment).await?;
+        let wake = reviews::decide(
+            &state.db,
+            &member,
+            task_id,
+            &asked.decision,
+            &edited,
+            asked.reason_code.trim(),
+            &asked.comment,
+        )
+        .await?;
         let run_status = if wake.is_some() { "queued" } else { "cancelled" };
         if let Some(job) = wake {
             if let Err(e) = state.runs.wake(job).await {
                 tracing::warn!(error = %e, "could not wake a worker; the sweeper will");
             }
         }
-        Ok::<_, ApiError>(HttpResponse::Ok().json(DecisionTaken { task_id, run_id, decision: asked.decision, run_status: run_status.into() }))
+        Ok::<_, ApiError>(HttpResponse::Ok().json(DecisionTaken {
+            task_id,
+            run_id,
+            decision: asked.decision,
+            run_status: run_status.into(),
+        }))
     }
     .await;
     result.unwrap_or_else(|e| e.response())

@@ -72,7 +72,11 @@ pub async fn start(addr: &str, save_to: Option<PathBuf>) -> std::io::Result<(u16
 
 /// Like `start`, but answers each message only after `delay`, the way a slow
 /// mail server does; tests use it to catch a delivery in flight.
-pub async fn start_with_delay(addr: &str, save_to: Option<PathBuf>, delay: Duration) -> std::io::Result<(u16, Mailbox)> {
+pub async fn start_with_delay(
+    addr: &str,
+    save_to: Option<PathBuf>,
+    delay: Duration,
+) -> std::io::Result<(u16, Mailbox)> {
     let listener = TcpListener::bind(addr).await?;
     let port = listener.local_addr()?.port();
     let mailbox = Mailbox::default();
@@ -91,7 +95,12 @@ pub async fn start_with_delay(addr: &str, save_to: Option<PathBuf>, delay: Durat
     Ok((port, mailbox))
 }
 
-async fn session(socket: tokio::net::TcpStream, mailbox: Mailbox, save_to: Option<PathBuf>, delay: Duration) -> std::io::Result<()> {
+async fn session(
+    socket: tokio::net::TcpStream,
+    mailbox: Mailbox,
+    save_to: Option<PathBuf>,
+    delay: Duration,
+) -> std::io::Result<()> {
     let (read, mut write) = socket.into_split();
     let mut lines = BufReader::new(read);
     write.write_all(b"220 steward-capture ESMTP ready\r\n").await?;
@@ -132,7 +141,12 @@ async fn session(socket: tokio::net::TcpStream, mailbox: Mailbox, save_to: Optio
             if let Some(dir) = &save_to {
                 let _ = tokio::fs::create_dir_all(dir).await;
                 // Time first so a listing sorts by arrival; the random part keeps two mails in one millisecond apart.
-                let name = format!("{}-{}-{}.eml", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"), &uuid::Uuid::new_v4().simple().to_string()[..8], mail.to.join("_"));
+                let name = format!(
+                    "{}-{}-{}.eml",
+                    chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"),
+                    &uuid::Uuid::new_v4().simple().to_string()[..8],
+                    mail.to.join("_")
+                );
                 let _ = tokio::fs::write(dir.join(name), &mail.data).await;
             }
             tracing::info!(to = ?mail.to, subject = ?mail.subject(), "captured an email");

@@ -54,7 +54,11 @@ pub struct ChangeFilter {
     pub text: Option<String>,
 }
 
-pub async fn changes(txn: &DatabaseTransaction, filter: &ChangeFilter, limit: u64) -> Result<Vec<audit_event::Model>, DbErr> {
+pub async fn changes(
+    txn: &DatabaseTransaction,
+    filter: &ChangeFilter,
+    limit: u64,
+) -> Result<Vec<audit_event::Model>, DbErr> {
     use sea_orm::{Condition, QueryFilter};
     let mut cond = Condition::all();
     if let Some(area) = filter.area.as_deref().filter(|a| !a.is_empty()) {

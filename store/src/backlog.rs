@@ -92,10 +92,22 @@ pub async fn save(db: &DatabaseConnection, member: &CurrentMember, c: &Candidate
         .await?;
     let Some(row) = row else {
         txn.rollback().await?;
-        return Err(BacklogError::Fields(vec![FieldError::new("name", "A candidate with this name has already started; name this one differently.")]));
+        return Err(BacklogError::Fields(vec![FieldError::new(
+            "name",
+            "A candidate with this name has already started; name this one differently.",
+        )]));
     };
     let id: Uuid = row.try_get_by_index(0)?;
-    audit::record_change(&txn, Some(member), "kpi", "backlog.candidate_saved", &c.name, "", json!({ "score": c.score(), "success_metric": c.success_metric })).await?;
+    audit::record_change(
+        &txn,
+        Some(member),
+        "kpi",
+        "backlog.candidate_saved",
+        &c.name,
+        "",
+        json!({ "score": c.score(), "success_metric": c.success_metric }),
+    )
+    .await?;
     txn.commit().await?;
     Ok(id)
 }
@@ -103,14 +115,22 @@ pub async fn save(db: &DatabaseConnection, member: &CurrentMember, c: &Candidate
 /// Starts a candidate: checks its success metric, installs the chosen
 /// gallery template as a draft workflow, and marks the candidate started.
 /// Returns the draft workflow's name.
-pub async fn start(db: &DatabaseConnection, member: &CurrentMember, id: Uuid, template: &str) -> Result<String, BacklogError> {
+pub async fn start(
+    db: &DatabaseConnection,
+    member: &CurrentMember,
+    id: Uuid,
+    template: &str,
+) -> Result<String, BacklogError> {
     let row = list(db, &member.schema_name).await?.into_iter().find(|r| r.id == id).ok_or(BacklogError::NotFound)?;
     let mut errors = Vec::new();
     if let Err(e) = row.candidate.may_start() {
         errors.push(e);
     }
     if row.status != "candidate" {
-        errors.push(FieldError::new("candidate", format!("This candidate has started already (workflow {}).", row.workflow_name.clone().unwrap_or_default())));
+        errors.push(FieldError::new(
+            "candidate",
+            format!("This candidate has started already (workflow {}).", row.workflow_name.clone().unwrap_or_default()),
+        ));
     }
     let item = crate::bundles::GALLERY.iter().find(|i| i.name == template);
     if item.is_none() {
@@ -118,10 +138,14 @@ pub async fn start(db: &DatabaseConnection, member: &CurrentMember, id: Uuid, te
     }
     if let Some(item) = item {
         let txn = tenant_txn(db, &member.schema_name).await?;
-        let exists = txn.query_one_raw(stmt("SELECT 1 FROM workflows WHERE name = $1", vec![item.name.into()])).await?.is_some();
+        let exists =
+            txn.query_one_raw(stmt("SELECT 1 FROM workflows WHERE name = $1", vec![item.name.into()])).await?.is_some();
         txn.commit().await?;
         if exists {
-            errors.push(FieldError::new("template", format!("The workflow {} is installed already; pick another template.", item.name)));
+            errors.push(FieldError::new(
+                "template",
+                format!("The workflow {} is installed already; pick another template.", item.name),
+            ));
         }
     }
     if !errors.is_empty() {
@@ -139,7 +163,16 @@ pub async fn start(db: &DatabaseConnection, member: &CurrentMember, id: Uuid, te
         vec![id.into(), name.clone().into()],
     ))
     .await?;
-    audit::record_change(&txn, Some(member), "kpi", "backlog.candidate_started", &row.candidate.name, &why, json!({ "workflow": name, "template": template })).await?;
+    audit::record_change(
+        &txn,
+        Some(member),
+        "kpi",
+        "backlog.candidate_started",
+        &row.candidate.name,
+        &why,
+        json!({ "workflow": name, "template": template }),
+    )
+    .await?;
     txn.commit().await?;
     Ok(name)
 }

@@ -6,7 +6,9 @@
 use crate::db::stmt;
 use crate::{
     auth::CurrentMember,
-    data_contracts, db::tenant_txn, prompts,
+    data_contracts,
+    db::tenant_txn,
+    prompts,
     workflows::{self, WorkflowError},
 };
 use engine::{data_contract::DataContract, prompt::PromptTemplate, workflow::WorkflowContract};
@@ -38,7 +40,6 @@ pub enum BundleError {
     #[error(transparent)]
     Storage(#[from] DbErr),
 }
-
 
 pub fn to_yaml(bundle: &Bundle) -> String {
     serde_norway::to_string(bundle).unwrap_or_default()
@@ -73,12 +74,22 @@ async fn current_contract(txn: &DatabaseTransaction, name: &str) -> Result<Optio
 /// versions (a new prompt's first version is labelled production), data
 /// contracts are created or updated, and the workflow gets a new draft
 /// version. Returns the workflow's name. On any problem nothing changes.
-pub async fn import(db: &DatabaseConnection, member: &CurrentMember, yaml: &str, why: &str) -> Result<String, BundleError> {
+pub async fn import(
+    db: &DatabaseConnection,
+    member: &CurrentMember,
+    yaml: &str,
+    why: &str,
+) -> Result<String, BundleError> {
     let bundle = parse(yaml).map_err(BundleError::Invalid)?;
     import_bundle(db, member, &bundle, why).await
 }
 
-pub async fn import_bundle(db: &DatabaseConnection, member: &CurrentMember, bundle: &Bundle, why: &str) -> Result<String, BundleError> {
+pub async fn import_bundle(
+    db: &DatabaseConnection,
+    member: &CurrentMember,
+    bundle: &Bundle,
+    why: &str,
+) -> Result<String, BundleError> {
     let mut problems = Vec::new();
     if why.trim().is_empty() {
         problems.push("why: say why you are importing this bundle".to_string());
@@ -98,7 +109,9 @@ pub async fn import_bundle(db: &DatabaseConnection, member: &CurrentMember, bund
     catalog.prompts.extend(bundle.prompts.keys().cloned());
     catalog.data_contracts.extend(bundle.data_contracts.keys().cloned());
     if let Err(issues) = WorkflowContract::parse(&bundle.workflow, &catalog) {
-        problems.extend(issues.into_iter().map(|i| format!("workflow line {}, column {}: {}", i.line, i.column, i.message)));
+        problems.extend(
+            issues.into_iter().map(|i| format!("workflow line {}, column {}: {}", i.line, i.column, i.message)),
+        );
     }
     if !problems.is_empty() {
         txn.rollback().await?;
@@ -108,7 +121,9 @@ pub async fn import_bundle(db: &DatabaseConnection, member: &CurrentMember, bund
     for (name, doc) in &bundle.prompts {
         let existing = latest_prompt(&txn, name).await?;
         if existing.as_ref() != Some(doc) {
-            let number = prompts::save_version_in(&txn, member, name, doc, why).await.map_err(|e| fail(format!("prompts.{name}: {e}")))?;
+            let number = prompts::save_version_in(&txn, member, name, doc, why)
+                .await
+                .map_err(|e| fail(format!("prompts.{name}: {e}")))?;
             if existing.is_none() {
                 txn.execute_raw(stmt(
                     "INSERT INTO prompt_labels (prompt_id, label, number) SELECT id, 'production', $2 FROM prompt_templates WHERE name = $1",
@@ -120,14 +135,19 @@ pub async fn import_bundle(db: &DatabaseConnection, member: &CurrentMember, bund
     }
     for (name, doc) in &bundle.data_contracts {
         if current_contract(&txn, name).await?.as_ref() != Some(doc) {
-            data_contracts::save_in(&txn, member, name, doc, why).await.map_err(|e| fail(format!("data_contracts.{name}: {e}")))?;
+            data_contracts::save_in(&txn, member, name, doc, why)
+                .await
+                .map_err(|e| fail(format!("data_contracts.{name}: {e}")))?;
         }
     }
-    let (name, _) = workflows::save_version_in(&txn, member, &bundle.workflow, why, &catalog).await.map_err(|e| match e {
-        WorkflowError::Invalid(issues) => BundleError::Invalid(issues.into_iter().map(|i| format!("workflow: {}", i.message)).collect()),
-        WorkflowError::Storage(e) => BundleError::Storage(e),
-        other => fail(other.to_string()),
-    })?;
+    let (name, _) =
+        workflows::save_version_in(&txn, member, &bundle.workflow, why, &catalog).await.map_err(|e| match e {
+            WorkflowError::Invalid(issues) => {
+                BundleError::Invalid(issues.into_iter().map(|i| format!("workflow: {}", i.message)).collect())
+            }
+            WorkflowError::Storage(e) => BundleError::Storage(e),
+            other => fail(other.to_string()),
+        })?;
     txn.commit().await?;
     Ok(name)
 }
@@ -145,8 +165,10 @@ pub async fn export(db: &DatabaseConnection, member: &CurrentMember, workflow: &
         .await?
         .ok_or_else(|| BundleError::NotFound(workflow.to_owned()))?
         .try_get_by_index(0)?;
-    let contract = WorkflowContract::structure(&yaml).ok_or_else(|| BundleError::Invalid(vec!["the stored workflow no longer parses".into()]))?;
-    let mut bundle = Bundle { bundle: FORMAT.into(), workflow: yaml, prompts: BTreeMap::new(), data_contracts: BTreeMap::new() };
+    let contract = WorkflowContract::structure(&yaml)
+        .ok_or_else(|| BundleError::Invalid(vec!["the stored workflow no longer parses".into()]))?;
+    let mut bundle =
+        Bundle { bundle: FORMAT.into(), workflow: yaml, prompts: BTreeMap::new(), data_contracts: BTreeMap::new() };
     for step in &contract.steps {
         if let Some(p) = &step.prompt_template {
             let doc = txn
@@ -190,12 +212,16 @@ impl GalleryItem {
             prompts: self
                 .prompts
                 .iter()
-                .map(|(name, json)| ((*name).to_owned(), serde_json::from_str(json).expect("gallery prompt is valid JSON")))
+                .map(|(name, json)| {
+                    ((*name).to_owned(), serde_json::from_str(json).expect("gallery prompt is valid JSON"))
+                })
                 .collect(),
             data_contracts: self
                 .data_contracts
                 .iter()
-                .filter_map(|o| DataContract::template(o).map(|c| ((*o).to_owned(), serde_json::to_value(c).unwrap_or_default())))
+                .filter_map(|o| {
+                    DataContract::template(o).map(|c| ((*o).to_owned(), serde_json::to_value(c).unwrap_or_default()))
+                })
                 .collect(),
         }
     }
@@ -239,7 +265,8 @@ mod tests {
             let mut catalog = engine::workflow::Catalog::default();
             catalog.prompts.extend(bundle.prompts.keys().cloned());
             catalog.data_contracts.extend(bundle.data_contracts.keys().cloned());
-            let contract = WorkflowContract::parse(&bundle.workflow, &catalog).unwrap_or_else(|e| panic!("{}: {e:?}", item.name));
+            let contract =
+                WorkflowContract::parse(&bundle.workflow, &catalog).unwrap_or_else(|e| panic!("{}: {e:?}", item.name));
             assert_eq!(contract.workflow, item.name);
             for (name, doc) in &bundle.prompts {
                 assert!(PromptTemplate::from_json(doc).is_ok(), "{name}");
@@ -257,8 +284,12 @@ mod tests {
             ..Default::default()
         };
         let invoice = GALLERY[2].bundle();
-        assert!(WorkflowContract::parse(&invoice.workflow, &catalog(&invoice)).unwrap().requires_four_eyes(&catalog(&invoice)));
+        assert!(WorkflowContract::parse(&invoice.workflow, &catalog(&invoice))
+            .unwrap()
+            .requires_four_eyes(&catalog(&invoice)));
         let triage = GALLERY[1].bundle();
-        assert!(!WorkflowContract::parse(&triage.workflow, &catalog(&triage)).unwrap().requires_four_eyes(&catalog(&triage)));
+        assert!(!WorkflowContract::parse(&triage.workflow, &catalog(&triage))
+            .unwrap()
+            .requires_four_eyes(&catalog(&triage)));
     }
 }

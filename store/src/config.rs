@@ -63,7 +63,10 @@ impl Default for RunTiming {
 fn number<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
     match var(name) {
         None => Ok(default),
-        Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid { name, reason: format!("'{v}' is not a positive number") }),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::Invalid { name, reason: format!("'{v}' is not a positive number") }),
     }
 }
 
@@ -108,9 +111,9 @@ impl Settings {
         };
         let app_secret = match (var("APP_SECRET"), var("APP_SECRET_FILE")) {
             (Some(s), _) => s.into_bytes(),
-            (None, Some(path)) => fs::read(&path)
-                .map(|b| b.trim_ascii().to_vec())
-                .map_err(|e| ConfigError::Invalid { name: "APP_SECRET_FILE", reason: format!("cannot read {path}: {e}") })?,
+            (None, Some(path)) => fs::read(&path).map(|b| b.trim_ascii().to_vec()).map_err(|e| {
+                ConfigError::Invalid { name: "APP_SECRET_FILE", reason: format!("cannot read {path}: {e}") }
+            })?,
             (None, None) => DEVELOPMENT_SECRET.as_bytes().to_vec(),
         };
         let public_url = var("PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".into());

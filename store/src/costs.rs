@@ -27,7 +27,13 @@ pub struct CostLine {
 }
 
 impl CostLine {
-    pub fn new(kind: &'static str, step_index: Option<i32>, amount: Micros, quantity: i64, label: impl Into<String>) -> Self {
+    pub fn new(
+        kind: &'static str,
+        step_index: Option<i32>,
+        amount: Micros,
+        quantity: i64,
+        label: impl Into<String>,
+    ) -> Self {
         CostLine { kind, step_index, amount, quantity, label: label.into(), ..Default::default() }
     }
 }
@@ -55,7 +61,11 @@ pub async fn add_lines(txn: &DatabaseTransaction, run_id: Uuid, lines: &[CostLin
         .await?;
     }
     let sum: Micros = lines.iter().map(|l| l.amount.max(0)).sum();
-    txn.execute_raw(stmt("UPDATE runs SET cost_micros = cost_micros + $2 WHERE id = $1", vec![run_id.into(), sum.into()])).await?;
+    txn.execute_raw(stmt(
+        "UPDATE runs SET cost_micros = cost_micros + $2 WHERE id = $1",
+        vec![run_id.into(), sum.into()],
+    ))
+    .await?;
     Ok(())
 }
 
@@ -70,10 +80,17 @@ pub async fn record(db: &DatabaseConnection, schema: &str, run_id: Uuid, lines: 
 
 pub async fn rates_in(txn: &DatabaseTransaction) -> Result<Rates, DbErr> {
     let row = txn
-        .query_one_raw(stmt("SELECT orchestration_micros_per_hour, queue_op_micros, reviewer_hourly_micros FROM cost_rates", vec![]))
+        .query_one_raw(stmt(
+            "SELECT orchestration_micros_per_hour, queue_op_micros, reviewer_hourly_micros FROM cost_rates",
+            vec![],
+        ))
         .await?;
     Ok(match row {
-        Some(r) => Rates { orchestration_per_hour: r.try_get_by_index(0)?, queue_op: r.try_get_by_index(1)?, reviewer_hourly: r.try_get_by_index(2)? },
+        Some(r) => Rates {
+            orchestration_per_hour: r.try_get_by_index(0)?,
+            queue_op: r.try_get_by_index(1)?,
+            reviewer_hourly: r.try_get_by_index(2)?,
+        },
         None => Rates::default(),
     })
 }
@@ -146,9 +163,15 @@ pub enum BudgetError {
 /// Sets a workflow's budget; a recorded change. Returns the runs it
 /// releases (held at the cap or for the off-peak window) for the caller
 /// to wake: each is checked again against the new budget before it runs.
-pub async fn save_budget(db: &DatabaseConnection, member: &CurrentMember, workflow: &str, budget: &Budget) -> Result<Vec<Uuid>, BudgetError> {
+pub async fn save_budget(
+    db: &DatabaseConnection,
+    member: &CurrentMember,
+    workflow: &str,
+    budget: &Budget,
+) -> Result<Vec<Uuid>, BudgetError> {
     let txn = tenant_txn(db, &member.schema_name).await?;
-    let exists = txn.query_one_raw(stmt("SELECT 1 FROM workflows WHERE name = $1", vec![workflow.into()])).await?.is_some();
+    let exists =
+        txn.query_one_raw(stmt("SELECT 1 FROM workflows WHERE name = $1", vec![workflow.into()])).await?.is_some();
     if !exists {
         return Err(BudgetError::NoWorkflow);
     }
@@ -258,7 +281,11 @@ pub async fn budget_state(db: &DatabaseConnection, schema: &str, workflow: &str)
 }
 
 /// Step executions and retries over the last day, and over the week before it.
-pub async fn retry_windows(db: &DatabaseConnection, schema: &str, workflow: &str) -> Result<(RetryWindow, RetryWindow), DbErr> {
+pub async fn retry_windows(
+    db: &DatabaseConnection,
+    schema: &str,
+    workflow: &str,
+) -> Result<(RetryWindow, RetryWindow), DbErr> {
     let txn = tenant_txn(db, schema).await?;
     let row = txn
         .query_one_raw(stmt(
@@ -280,7 +307,13 @@ pub async fn retry_windows(db: &DatabaseConnection, schema: &str, workflow: &str
 }
 
 /// Holds a queued run back (it keeps its event and place; nothing is dropped) and releases its lease.
-pub async fn hold(db: &DatabaseConnection, schema: &str, run_id: Uuid, owner: &str, reason: &str) -> Result<bool, DbErr> {
+pub async fn hold(
+    db: &DatabaseConnection,
+    schema: &str,
+    run_id: Uuid,
+    owner: &str,
+    reason: &str,
+) -> Result<bool, DbErr> {
     let txn = tenant_txn(db, schema).await?;
     let res = txn
         .execute_raw(stmt(
@@ -307,7 +340,12 @@ async fn release_in(txn: &DatabaseTransaction, workflow: &str, reason: Option<&s
 }
 
 /// Lets a workflow's held runs go (all of them, or those held for `reason`); returns them to wake.
-pub async fn release(db: &DatabaseConnection, schema: &str, workflow: &str, reason: Option<&str>) -> Result<Vec<Uuid>, DbErr> {
+pub async fn release(
+    db: &DatabaseConnection,
+    schema: &str,
+    workflow: &str,
+    reason: Option<&str>,
+) -> Result<Vec<Uuid>, DbErr> {
     let txn = tenant_txn(db, schema).await?;
     let ids = release_in(&txn, workflow, reason).await?;
     txn.commit().await?;
@@ -327,7 +365,10 @@ pub async fn watched_workflows(db: &DatabaseConnection, schema: &str) -> Result<
         ))
         .await?;
     txn.commit().await?;
-    Ok(rows.into_iter().filter_map(|r| Some((r.try_get_by_index(0).ok()?, r.try_get_by_index(1).ok()?, r.try_get_by_index(2).ok()?))).collect())
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| Some((r.try_get_by_index(0).ok()?, r.try_get_by_index(1).ok()?, r.try_get_by_index(2).ok()?)))
+        .collect())
 }
 
 // ---- alerts ----
@@ -351,16 +392,36 @@ pub async fn sync_alerts(
             .query_one_raw(stmt(
                 "INSERT INTO cost_alerts (id, workflow_name, condition, message) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (workflow_name, condition) WHERE cleared_at IS NULL DO NOTHING RETURNING id",
-                vec![Uuid::new_v4().into(), workflow.into(), alarm.condition.as_str().into(), alarm.message.clone().into()],
+                vec![
+                    Uuid::new_v4().into(),
+                    workflow.into(),
+                    alarm.condition.as_str().into(),
+                    alarm.message.clone().into(),
+                ],
             ))
             .await?;
         if opened.is_none() {
             continue;
         }
-        audit::record_change(&txn, None, "cost", "cost.alert_opened", workflow, &alarm.message, json!({ "condition": alarm.condition })).await?;
+        audit::record_change(
+            &txn,
+            None,
+            "cost",
+            "cost.alert_opened",
+            workflow,
+            &alarm.message,
+            json!({ "condition": alarm.condition }),
+        )
+        .await?;
         let (subject, text, html) = compose(alarm, workflow);
         for to in alert_recipients(&txn, workflow).await? {
-            mail.push(OutboxEmail { to, subject: subject.clone(), text: text.clone(), html: html.clone(), ..Default::default() });
+            mail.push(OutboxEmail {
+                to,
+                subject: subject.clone(),
+                text: text.clone(),
+                html: html.clone(),
+                ..Default::default()
+            });
         }
     }
     for condition in evaluated.iter().filter(|c| !firing.iter().any(|a| a.condition == **c)) {
@@ -372,8 +433,16 @@ pub async fn sync_alerts(
             .await?;
         if let Some(row) = cleared {
             let message: String = row.try_get_by_index(0)?;
-            audit::record_change(&txn, None, "cost", "cost.alert_cleared", workflow, &format!("Recovered: {message}"), json!({ "condition": condition }))
-                .await?;
+            audit::record_change(
+                &txn,
+                None,
+                "cost",
+                "cost.alert_cleared",
+                workflow,
+                &format!("Recovered: {message}"),
+                json!({ "condition": condition }),
+            )
+            .await?;
         }
     }
     let ids = crate::runs::insert_outbox(&txn, None, &mail).await?;
@@ -462,9 +531,16 @@ pub struct CostReport {
 }
 
 /// The period's figures, `from` to `to` inclusive in the business's time zone.
-pub async fn report(db: &DatabaseConnection, schema: &str, from: chrono::NaiveDate, to: chrono::NaiveDate) -> Result<CostReport, DbErr> {
+pub async fn report(
+    db: &DatabaseConnection,
+    schema: &str,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Result<CostReport, DbErr> {
     let txn = tenant_txn(db, schema).await?;
-    let range = format!("c.at >= ($1::date::timestamp AT TIME ZONE {TZ}) AND c.at < (($2::date + 1)::timestamp AT TIME ZONE {TZ})");
+    let range = format!(
+        "c.at >= ($1::date::timestamp AT TIME ZONE {TZ}) AND c.at < (($2::date + 1)::timestamp AT TIME ZONE {TZ})"
+    );
     let run_range = range.replace("c.at", "r.created_at");
     let mut days: Vec<DaySpend> = Vec::new();
     let mut day = from;
@@ -489,7 +565,9 @@ pub async fn report(db: &DatabaseConnection, schema: &str, from: chrono::NaiveDa
     }
     for r in txn
         .query_all_raw(stmt(
-            &format!("SELECT (r.created_at AT TIME ZONE {TZ})::date, count(*) FROM runs r WHERE {run_range} GROUP BY 1"),
+            &format!(
+                "SELECT (r.created_at AT TIME ZONE {TZ})::date, count(*) FROM runs r WHERE {run_range} GROUP BY 1"
+            ),
             vec![from.into(), to.into()],
         ))
         .await?
@@ -509,7 +587,13 @@ pub async fn report(db: &DatabaseConnection, schema: &str, from: chrono::NaiveDa
     for name in names {
         let budget = budget_in(&txn, &name).await?;
         let month = budget_state_in(&txn, &name).await?.month;
-        workflows.push(WorkflowCosts { workflow_name: name, totals: Totals::default(), budget, month_spent: month.spent, held: 0 });
+        workflows.push(WorkflowCosts {
+            workflow_name: name,
+            totals: Totals::default(),
+            budget,
+            month_spent: month.spent,
+            held: 0,
+        });
     }
     for r in txn
         .query_all_raw(stmt(
@@ -584,7 +668,16 @@ fn cell(m: Option<Micros>) -> String {
 /// The by-workflow table of a report, as CSV.
 pub fn to_csv(report: &CostReport) -> Result<String, csv::Error> {
     let mut out = csv::Writer::from_writer(Vec::new());
-    let mut header = vec!["workflow", "runs", "completed_outcomes", "exceptions", "spend", "per_run", "per_outcome", "per_exception"];
+    let mut header = vec![
+        "workflow",
+        "runs",
+        "completed_outcomes",
+        "exceptions",
+        "spend",
+        "per_run",
+        "per_outcome",
+        "per_exception",
+    ];
     header.extend(cost::KINDS);
     out.write_record(&header)?;
     for w in &report.workflows {

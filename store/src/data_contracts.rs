@@ -23,28 +23,39 @@ pub struct ContractRow {
     pub updated_at: DateTimeUtc,
 }
 
-
 pub async fn list(db: &DatabaseConnection, member: &CurrentMember) -> Result<Vec<ContractRow>, DbErr> {
     let txn = tenant_txn(db, &member.schema_name).await?;
-    let rows = ContractRow::find_by_statement(stmt("SELECT name, document, updated_at FROM data_contracts ORDER BY name", vec![]))
-        .all(&txn)
-        .await?;
+    let rows = ContractRow::find_by_statement(stmt(
+        "SELECT name, document, updated_at FROM data_contracts ORDER BY name",
+        vec![],
+    ))
+    .all(&txn)
+    .await?;
     txn.commit().await?;
     Ok(rows)
 }
 
-pub async fn get(db: &DatabaseConnection, member: &CurrentMember, name: &str) -> Result<ContractRow, DataContractError> {
+pub async fn get(
+    db: &DatabaseConnection,
+    member: &CurrentMember,
+    name: &str,
+) -> Result<ContractRow, DataContractError> {
     let txn = tenant_txn(db, &member.schema_name).await?;
-    let row = ContractRow::find_by_statement(stmt("SELECT name, document, updated_at FROM data_contracts WHERE name = $1", vec![name.into()]))
-        .one(&txn)
-        .await?
-        .ok_or_else(|| DataContractError::NotFound(name.to_owned()))?;
+    let row = ContractRow::find_by_statement(stmt(
+        "SELECT name, document, updated_at FROM data_contracts WHERE name = $1",
+        vec![name.into()],
+    ))
+    .one(&txn)
+    .await?
+    .ok_or_else(|| DataContractError::NotFound(name.to_owned()))?;
     txn.commit().await?;
     Ok(row)
 }
 
 fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 48 && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    !name.is_empty()
+        && name.len() <= 48
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 /// Creates or replaces a data contract after checking it parses; records why.
@@ -78,14 +89,16 @@ pub async fn save_in(
     if !valid_name(name) {
         return Err(DataContractError::Invalid("Name it with lowercase letters, digits, '-' or '_'.".into()));
     }
-    DataContract::from_json(document).map_err(|e| DataContractError::Invalid(format!("The contract does not parse: {e}")))?;
+    DataContract::from_json(document)
+        .map_err(|e| DataContractError::Invalid(format!("The contract does not parse: {e}")))?;
     txn.execute_raw(stmt(
         "INSERT INTO data_contracts (name, document) VALUES ($1, $2)
          ON CONFLICT (name) DO UPDATE SET document = excluded.document, updated_at = now()",
         vec![name.into(), document.clone().into()],
     ))
     .await?;
-    audit::record_change(txn, Some(member), "data_contract", "data_contract.saved", name, why.trim(), json!({})).await?;
+    audit::record_change(txn, Some(member), "data_contract", "data_contract.saved", name, why.trim(), json!({}))
+        .await?;
     Ok(())
 }
 

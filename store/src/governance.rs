@@ -75,8 +75,8 @@ pub async fn month(db: &DatabaseConnection, schema: &str, month: Month, limit: i
             resolved: r.try_get_by_index(4)?,
         });
     }
-    use sea_orm::{QueryFilter, QueryOrder, QuerySelect};
     use crate::entities::audit_event;
+    use sea_orm::{QueryFilter, QueryOrder, QuerySelect};
     out.changes = audit_event::Entity::find()
         .filter(audit_event::Column::At.gte(start))
         .filter(audit_event::Column::At.lt(end))

@@ -64,7 +64,9 @@ pub struct Target {
 
 /// Finds the workflow by business and name. Unknown → 404; not published → 409.
 pub async fn target(db: &DatabaseConnection, slug: &str, workflow: &str) -> Result<Target, IngestError> {
-    let tenant = crate::tenants::find_by_slug(db, slug).await?.ok_or_else(|| IngestError::UnknownWorkflow(workflow.to_owned()))?;
+    let tenant = crate::tenants::find_by_slug(db, slug)
+        .await?
+        .ok_or_else(|| IngestError::UnknownWorkflow(workflow.to_owned()))?;
     let txn = tenant_txn(db, &tenant.schema_name).await?;
     let row = txn
         .query_one_raw(stmt(
@@ -210,7 +212,10 @@ async fn pins(txn: &DatabaseTransaction, contract: &WorkflowContract) -> Result<
     }
     let mut models = serde_json::Map::new();
     for row in txn
-        .query_all_raw(stmt("SELECT t.tier, m.id, m.label FROM model_tiers t JOIN models m ON m.id = t.model_id", vec![]))
+        .query_all_raw(stmt(
+            "SELECT t.tier, m.id, m.label FROM model_tiers t JOIN models m ON m.id = t.model_id",
+            vec![],
+        ))
         .await?
     {
         let tier: String = row.try_get_by_index(0)?;
@@ -235,7 +240,16 @@ pub async fn accept(
     let txn = tenant_txn(db, &target.schema_name).await?;
     if let Some(key) = &incoming.idempotency_key {
         if let Some(run_id) = existing_run(&txn, target.workflow_id, key).await? {
-            delivery_in(&txn, &target.workflow_name, incoming.channel, "duplicate", 200, "repeat of an accepted delivery", Some(run_id)).await?;
+            delivery_in(
+                &txn,
+                &target.workflow_name,
+                incoming.channel,
+                "duplicate",
+                200,
+                "repeat of an accepted delivery",
+                Some(run_id),
+            )
+            .await?;
             txn.commit().await?;
             return Ok(Accepted::Duplicate { run_id });
         }
@@ -288,7 +302,16 @@ pub async fn accept(
             let txn = tenant_txn(db, &target.schema_name).await?;
             let key = incoming.idempotency_key.clone().unwrap_or_default();
             let run_id = existing_run(&txn, target.workflow_id, &key).await?.ok_or(IngestError::Storage(e))?;
-            delivery_in(&txn, &target.workflow_name, incoming.channel, "duplicate", 200, "repeat of an accepted delivery", Some(run_id)).await?;
+            delivery_in(
+                &txn,
+                &target.workflow_name,
+                incoming.channel,
+                "duplicate",
+                200,
+                "repeat of an accepted delivery",
+                Some(run_id),
+            )
+            .await?;
             txn.commit().await?;
             return Ok(Accepted::Duplicate { run_id });
         }
@@ -320,12 +343,20 @@ pub async fn accept(
 
 /// The job that wakes a worker for a run of this target.
 pub fn run_job(target: &Target, run_id: Uuid) -> RunJob {
-    RunJob { tenant_id: target.tenant_id.to_string(), schema_name: target.schema_name.clone(), run_id: run_id.to_string() }
+    RunJob {
+        tenant_id: target.tenant_id.to_string(),
+        schema_name: target.schema_name.clone(),
+        run_id: run_id.to_string(),
+    }
 }
 
 /// The prompt template version a run pinned, for the engine and for
 /// checking an edited draft.
-pub async fn pinned_prompt(txn: &DatabaseTransaction, name: &str, number: i32) -> Result<Option<PromptTemplate>, DbErr> {
+pub async fn pinned_prompt(
+    txn: &DatabaseTransaction,
+    name: &str,
+    number: i32,
+) -> Result<Option<PromptTemplate>, DbErr> {
     Ok(txn
         .query_one_raw(stmt(
             "SELECT v.document FROM prompt_versions v JOIN prompt_templates p ON p.id = v.prompt_id WHERE p.name = $1 AND v.number = $2",
@@ -345,7 +376,10 @@ pub async fn set_exception_retention(
 ) -> Result<bool, DbErr> {
     let txn = tenant_txn(db, &member.schema_name).await?;
     let updated = txn
-        .execute_raw(stmt("UPDATE workflows SET exception_retention_days = $2 WHERE name = $1", vec![workflow.into(), days.into()]))
+        .execute_raw(stmt(
+            "UPDATE workflows SET exception_retention_days = $2 WHERE name = $1",
+            vec![workflow.into(), days.into()],
+        ))
         .await?
         .rows_affected()
         == 1;

@@ -143,7 +143,11 @@ fn usable(inv: &invitation::Model) -> Result<(), InvitationProblem> {
     Ok(())
 }
 
-pub async fn inspect(db: &DatabaseConnection, settings: &Settings, token: &str) -> Result<InvitationView, InvitationProblem> {
+pub async fn inspect(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    token: &str,
+) -> Result<InvitationView, InvitationProblem> {
     let id = verify_token(settings, token).ok_or(InvitationProblem::Tampered)?;
     let inv = invitation::Entity::find_by_id(id).one(db).await?.ok_or(InvitationProblem::Tampered)?;
     usable(&inv)?;
@@ -178,11 +182,8 @@ pub async fn accept(
 ) -> Result<(Uuid, Uuid), AcceptError> {
     let id = verify_token(settings, token).ok_or(InvitationProblem::Tampered)?;
     let txn = db.begin().await?;
-    let inv = invitation::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(&txn)
-        .await?
-        .ok_or(InvitationProblem::Tampered)?;
+    let inv =
+        invitation::Entity::find_by_id(id).lock_exclusive().one(&txn).await?.ok_or(InvitationProblem::Tampered)?;
     usable(&inv)?;
     let business = tenant::Entity::find_by_id(inv.tenant_id).one(&txn).await?.ok_or(InvitationProblem::Withdrawn)?;
     let existing = user::Entity::find().filter(user::Column::Email.eq(&inv.email)).one(&txn).await?;
@@ -191,7 +192,10 @@ pub async fn accept(
             let (attempt, stored) = (password_attempt.to_owned(), account.password_hash.clone());
             let ok = tokio::task::spawn_blocking(move || password::verify(&attempt, &stored)).await.unwrap_or(false);
             if !ok {
-                return Err(AcceptError::Field(FieldError::new("password", "This is not the password of your existing Steward account.")));
+                return Err(AcceptError::Field(FieldError::new(
+                    "password",
+                    "This is not the password of your existing Steward account.",
+                )));
             }
             account.id
         }

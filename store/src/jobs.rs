@@ -31,7 +31,11 @@ pub struct Attachment {
 impl Attachment {
     pub fn new(filename: &str, content_type: &str, bytes: &[u8]) -> Self {
         use base64::Engine;
-        Attachment { filename: filename.into(), content_type: content_type.into(), base64: base64::engine::general_purpose::STANDARD.encode(bytes) }
+        Attachment {
+            filename: filename.into(),
+            content_type: content_type.into(),
+            base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+        }
     }
 
     pub fn bytes(&self) -> Result<Vec<u8>, base64::DecodeError> {

@@ -16,7 +16,8 @@ use serde_json::json;
 use std::collections::BTreeMap;
 
 /// The business's time zone, read inside its own transaction.
-pub(crate) const TZ: &str = "(SELECT coalesce(max(time_zone), 'UTC') FROM public.tenants WHERE schema_name = current_schema())";
+pub(crate) const TZ: &str =
+    "(SELECT coalesce(max(time_zone), 'UTC') FROM public.tenants WHERE schema_name = current_schema())";
 
 /// Marks a day as computed (the tally of a day without runs is empty).
 const DAY_MARKER: &str = "*";
@@ -69,9 +70,16 @@ pub enum BaselineError {
 }
 
 /// Saves a workflow's baseline as its next version, recorded in the change log.
-pub async fn save_baseline(db: &DatabaseConnection, member: &CurrentMember, workflow: &str, b: &Baseline, why: &str) -> Result<i32, BaselineError> {
+pub async fn save_baseline(
+    db: &DatabaseConnection,
+    member: &CurrentMember,
+    workflow: &str,
+    b: &Baseline,
+    why: &str,
+) -> Result<i32, BaselineError> {
     let txn = tenant_txn(db, &member.schema_name).await?;
-    let exists = txn.query_one_raw(stmt("SELECT 1 FROM workflows WHERE name = $1", vec![workflow.into()])).await?.is_some();
+    let exists =
+        txn.query_one_raw(stmt("SELECT 1 FROM workflows WHERE name = $1", vec![workflow.into()])).await?.is_some();
     if !exists {
         return Err(BaselineError::NoWorkflow);
     }
@@ -131,7 +139,13 @@ pub async fn record_outcome(db: &DatabaseConnection, schema: &str, workflow: &st
     let txn = tenant_txn(db, schema).await?;
     // A run named must be this workflow's (another's id is ignored, not trusted).
     let run_id = match o.run_id {
-        Some(id) => txn.query_one_raw(stmt("SELECT id FROM runs WHERE id = $1 AND workflow_name = $2", vec![id.into(), workflow.into()])).await?.map(|_| id),
+        Some(id) => txn
+            .query_one_raw(stmt(
+                "SELECT id FROM runs WHERE id = $1 AND workflow_name = $2",
+                vec![id.into(), workflow.into()],
+            ))
+            .await?
+            .map(|_| id),
         None => None,
     };
     let inserted = txn
@@ -144,7 +158,11 @@ pub async fn record_outcome(db: &DatabaseConnection, schema: &str, workflow: &st
         .rows_affected()
         == 1;
     if inserted {
-        txn.execute_raw(stmt(&format!("UPDATE kpi_days SET settled = false WHERE day = ($1 AT TIME ZONE {TZ})::date"), vec![o.occurred_at.into()])).await?;
+        txn.execute_raw(stmt(
+            &format!("UPDATE kpi_days SET settled = false WHERE day = ($1 AT TIME ZONE {TZ})::date"),
+            vec![o.occurred_at.into()],
+        ))
+        .await?;
     }
     txn.commit().await?;
     Ok(inserted)
@@ -165,7 +183,12 @@ fn entry<'a>(map: &'a mut BTreeMap<DayKey, Tally>, r: &sea_orm::QueryResult) -> 
 /// steps, decisions and review lines all happen after its event arrived,
 /// so they are also bounded by the range's start: their time indexes then
 /// skip everything older (a day of the running month reads only that day's rows).
-pub async fn tally_days(txn: &DatabaseTransaction, tz: &str, from: NaiveDate, to: NaiveDate) -> Result<BTreeMap<DayKey, Tally>, DbErr> {
+pub async fn tally_days(
+    txn: &DatabaseTransaction,
+    tz: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<BTreeMap<DayKey, Tally>, DbErr> {
     let start = kpi::local_midnight(from, tz);
     let end = kpi::local_midnight(to.succ_opt().unwrap_or(to), tz);
     let range = || vec![start.into(), end.into(), tz.into()];
@@ -292,7 +315,13 @@ pub async fn tally_days(txn: &DatabaseTransaction, tz: &str, from: NaiveDate, to
 
 /// Tallies `[from, to]` again and keeps the result; a day is settled
 /// once it is over (before `today`) and none of its runs is unfinished.
-async fn refresh(txn: &DatabaseTransaction, tz: &str, from: NaiveDate, to: NaiveDate, today: NaiveDate) -> Result<(), DbErr> {
+async fn refresh(
+    txn: &DatabaseTransaction,
+    tz: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    today: NaiveDate,
+) -> Result<(), DbErr> {
     let tallies = tally_days(txn, tz, from, to).await?;
     txn.execute_raw(stmt("DELETE FROM kpi_days WHERE day BETWEEN $1 AND $2", vec![from.into(), to.into()])).await?;
     let mut open_days = std::collections::BTreeSet::new();
@@ -322,7 +351,12 @@ async fn refresh(txn: &DatabaseTransaction, tz: &str, from: NaiveDate, to: Naive
 
 /// Every workflow's tallies of the month's days so far, tallying only the
 /// days that are not settled yet.
-pub async fn month_days(txn: &DatabaseTransaction, tz: &str, month: Month, now: DateTime<Utc>) -> Result<BTreeMap<String, BTreeMap<NaiveDate, Tally>>, DbErr> {
+pub async fn month_days(
+    txn: &DatabaseTransaction,
+    tz: &str,
+    month: Month,
+    now: DateTime<Utc>,
+) -> Result<BTreeMap<String, BTreeMap<NaiveDate, Tally>>, DbErr> {
     let today = now.with_timezone(&kpi::zone(tz)).date_naive();
     let first = month.first_day();
     let last = month.last_day().min(today);
@@ -331,17 +365,24 @@ pub async fn month_days(txn: &DatabaseTransaction, tz: &str, month: Month, now: 
         return Ok(out);
     }
     let settled: std::collections::BTreeSet<NaiveDate> = txn
-        .query_all_raw(stmt("SELECT day FROM kpi_days WHERE workflow_name = $1 AND settled AND day BETWEEN $2 AND $3", vec![DAY_MARKER.into(), first.into(), last.into()]))
+        .query_all_raw(stmt(
+            "SELECT day FROM kpi_days WHERE workflow_name = $1 AND settled AND day BETWEEN $2 AND $3",
+            vec![DAY_MARKER.into(), first.into(), last.into()],
+        ))
         .await?
         .iter()
         .filter_map(|r| r.try_get_by_index(0).ok())
         .collect();
-    let missing: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= last).filter(|d| !settled.contains(d)).collect();
+    let missing: Vec<NaiveDate> =
+        first.iter_days().take_while(|d| *d <= last).filter(|d| !settled.contains(d)).collect();
     if let (Some(a), Some(b)) = (missing.first(), missing.last()) {
         refresh(txn, tz, *a, *b, today).await?;
     }
     for r in txn
-        .query_all_raw(stmt("SELECT day, workflow_name, tally FROM kpi_days WHERE workflow_name <> $1 AND day BETWEEN $2 AND $3", vec![DAY_MARKER.into(), first.into(), last.into()]))
+        .query_all_raw(stmt(
+            "SELECT day, workflow_name, tally FROM kpi_days WHERE workflow_name <> $1 AND day BETWEEN $2 AND $3",
+            vec![DAY_MARKER.into(), first.into(), last.into()],
+        ))
         .await?
     {
         let tally: Tally = serde_json::from_value(r.try_get_by_index(2)?).unwrap_or_default();
@@ -351,7 +392,8 @@ pub async fn month_days(txn: &DatabaseTransaction, tz: &str, month: Month, now: 
 }
 
 pub async fn business_name_in(txn: &DatabaseTransaction) -> Result<String, DbErr> {
-    let row = txn.query_one_raw(stmt("SELECT name FROM public.tenants WHERE schema_name = current_schema()", vec![])).await?;
+    let row =
+        txn.query_one_raw(stmt("SELECT name FROM public.tenants WHERE schema_name = current_schema()", vec![])).await?;
     Ok(row.map(|r| r.try_get_by_index(0)).transpose()?.unwrap_or_default())
 }
 
@@ -368,7 +410,12 @@ pub async fn compute_in(txn: &DatabaseTransaction, month: Month, now: DateTime<U
     Ok(kpi::scorecard(month, &business_name_in(txn).await?, &tz, now, &days, &baselines))
 }
 
-pub async fn compute(db: &DatabaseConnection, schema: &str, month: Month, now: DateTime<Utc>) -> Result<Scorecard, DbErr> {
+pub async fn compute(
+    db: &DatabaseConnection,
+    schema: &str,
+    month: Month,
+    now: DateTime<Utc>,
+) -> Result<Scorecard, DbErr> {
     let txn = tenant_txn(db, schema).await?;
     let card = compute_in(&txn, month, now).await?;
     txn.commit().await?;
@@ -402,7 +449,11 @@ fn snapshot_of(r: &sea_orm::QueryResult) -> Result<Option<Snapshot>, DbErr> {
 }
 
 /// The latest revision of each stored month, newest first.
-pub async fn snapshots_in(txn: &DatabaseTransaction, before: Option<Month>, limit: i64) -> Result<Vec<Snapshot>, DbErr> {
+pub async fn snapshots_in(
+    txn: &DatabaseTransaction,
+    before: Option<Month>,
+    limit: i64,
+) -> Result<Vec<Snapshot>, DbErr> {
     let before = before.map(|m| m.first_day()).unwrap_or(NaiveDate::MAX);
     let rows = txn
         .query_all_raw(stmt(
@@ -430,15 +481,29 @@ pub async fn snapshot_in(txn: &DatabaseTransaction, month: Month) -> Result<Opti
 }
 
 /// Every revision of a month (for the record of recomputes).
-pub async fn revisions_in(txn: &DatabaseTransaction, month: Month) -> Result<Vec<(i32, DateTime<Utc>, String, String)>, DbErr> {
+pub async fn revisions_in(
+    txn: &DatabaseTransaction,
+    month: Month,
+) -> Result<Vec<(i32, DateTime<Utc>, String, String)>, DbErr> {
     let rows = txn
-        .query_all_raw(stmt("SELECT revision, computed_at, computed_by, reason FROM scorecards WHERE month = $1 ORDER BY revision", vec![month.first_day().into()]))
+        .query_all_raw(stmt(
+            "SELECT revision, computed_at, computed_by, reason FROM scorecards WHERE month = $1 ORDER BY revision",
+            vec![month.first_day().into()],
+        ))
         .await?;
-    rows.iter().map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?, r.try_get_by_index(2)?, r.try_get_by_index(3)?))).collect()
+    rows.iter()
+        .map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?, r.try_get_by_index(2)?, r.try_get_by_index(3)?)))
+        .collect()
 }
 
 /// Stores `card` as the month's next revision; returns it.
-pub async fn store_in(txn: &DatabaseTransaction, card: &Scorecard, by: &str, reason: &str, compute_ms: i32) -> Result<i32, DbErr> {
+pub async fn store_in(
+    txn: &DatabaseTransaction,
+    card: &Scorecard,
+    by: &str,
+    reason: &str,
+    compute_ms: i32,
+) -> Result<i32, DbErr> {
     let row = txn
         .query_one_raw(stmt(
             "INSERT INTO scorecards (month, revision, data, computed_by, reason, compute_ms)
@@ -451,7 +516,11 @@ pub async fn store_in(txn: &DatabaseTransaction, card: &Scorecard, by: &str, rea
 }
 
 /// The scorecard a past month is read from: its snapshot, else computed now.
-pub async fn card_for(txn: &DatabaseTransaction, month: Month, now: DateTime<Utc>) -> Result<(Scorecard, Option<Snapshot>), DbErr> {
+pub async fn card_for(
+    txn: &DatabaseTransaction,
+    month: Month,
+    now: DateTime<Utc>,
+) -> Result<(Scorecard, Option<Snapshot>), DbErr> {
     match snapshot_in(txn, month).await? {
         Some(s) => Ok((s.card.clone(), Some(s))),
         None => Ok((compute_in(txn, month, now).await?, None)),
@@ -460,7 +529,12 @@ pub async fn card_for(txn: &DatabaseTransaction, month: Month, now: DateTime<Utc
 
 /// The months before `month` (oldest first, at most `n`), from their
 /// snapshots; the month just before is computed if it has none yet.
-pub async fn history_in(txn: &DatabaseTransaction, month: Month, n: i64, now: DateTime<Utc>) -> Result<Vec<Scorecard>, DbErr> {
+pub async fn history_in(
+    txn: &DatabaseTransaction,
+    month: Month,
+    n: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<Scorecard>, DbErr> {
     let mut cards: Vec<Scorecard> = snapshots_in(txn, Some(month), n).await?.into_iter().map(|s| s.card).collect();
     if !cards.iter().any(|c| c.month == month.previous()) {
         let previous = compute_in(txn, month.previous(), now).await?;
@@ -490,7 +564,13 @@ pub async fn due_months(db: &DatabaseConnection, schema: &str, now: DateTime<Utc
             continue;
         }
         let (start, end) = m.bounds(&tz);
-        let any_runs = txn.query_one_raw(stmt("SELECT 1 FROM runs WHERE created_at >= $1 AND created_at < $2 LIMIT 1", vec![start.into(), end.into()])).await?.is_some();
+        let any_runs = txn
+            .query_one_raw(stmt(
+                "SELECT 1 FROM runs WHERE created_at >= $1 AND created_at < $2 LIMIT 1",
+                vec![start.into(), end.into()],
+            ))
+            .await?
+            .is_some();
         if any_runs || (m == last && created.is_some_and(|c| c < start)) {
             due.push(m);
         }
@@ -546,13 +626,24 @@ pub async fn snapshot_month(
 
 /// An owner's recompute of a past month: its days are tallied afresh, a
 /// new revision is stored, and the change log says who and why.
-pub async fn recompute(db: &DatabaseConnection, member: &CurrentMember, month: Month, reason: &str, now: DateTime<Utc>) -> Result<i32, DbErr> {
+pub async fn recompute(
+    db: &DatabaseConnection,
+    member: &CurrentMember,
+    month: Month,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<i32, DbErr> {
     {
         let txn = tenant_txn(db, &member.schema_name).await?;
-        txn.execute_raw(stmt("DELETE FROM kpi_days WHERE day BETWEEN $1 AND $2", vec![month.first_day().into(), month.last_day().into()])).await?;
+        txn.execute_raw(stmt(
+            "DELETE FROM kpi_days WHERE day BETWEEN $1 AND $2",
+            vec![month.first_day().into(), month.last_day().into()],
+        ))
+        .await?;
         txn.commit().await?;
     }
-    let (revision, card, _, _) = snapshot_month(db, &member.schema_name, month, now, &member.email, reason, None).await?;
+    let (revision, card, _, _) =
+        snapshot_month(db, &member.schema_name, month, now, &member.email, reason, None).await?;
     let txn = tenant_txn(db, &member.schema_name).await?;
     audit::record_change(
         &txn,
@@ -591,12 +682,18 @@ pub struct Loaded {
 }
 
 /// Loads `month` (default: the current month so far) for reading.
-pub async fn load(db: &DatabaseConnection, schema: &str, month: Option<Month>, now: DateTime<Utc>) -> Result<Loaded, DbErr> {
+pub async fn load(
+    db: &DatabaseConnection,
+    schema: &str,
+    month: Option<Month>,
+    now: DateTime<Utc>,
+) -> Result<Loaded, DbErr> {
     let txn = tenant_txn(db, schema).await?;
     let tz = time_zone_in(&txn).await?;
     let current = Month::at(now, &tz);
     let month = month.unwrap_or(current);
-    let (card, snapshot) = if month >= current { (compute_in(&txn, month, now).await?, None) } else { card_for(&txn, month, now).await? };
+    let (card, snapshot) =
+        if month >= current { (compute_in(&txn, month, now).await?, None) } else { card_for(&txn, month, now).await? };
     let history = history_in(&txn, month, 5, now).await?;
     let stored_months = txn
         .query_all_raw(stmt("SELECT DISTINCT month FROM scorecards ORDER BY month DESC LIMIT 36", vec![]))

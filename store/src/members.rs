@@ -107,8 +107,14 @@ pub async fn change_role(
         .filter(membership::Column::TenantId.eq(actor.tenant_id))
         .exec(&txn)
         .await?;
-    audit::record(&txn, Some(actor), "member.role_changed", &user_id.to_string(), json!({ "from": current.role, "to": new_role.as_str() }))
-        .await?;
+    audit::record(
+        &txn,
+        Some(actor),
+        "member.role_changed",
+        &user_id.to_string(),
+        json!({ "from": current.role, "to": new_role.as_str() }),
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }
@@ -118,8 +124,14 @@ pub async fn remove(db: &DatabaseConnection, actor: &CurrentMember, user_id: Uui
     let (txn, current) = begin_member_change(db, actor, user_id, false).await?;
     membership::Entity::delete_by_id((user_id, actor.tenant_id)).exec(&txn).await?;
     let ended = end_all_sessions(&txn, user_id, actor.tenant_id).await?;
-    audit::record(&txn, Some(actor), "member.removed", &user_id.to_string(), json!({ "role": current.role, "sessions_ended": ended }))
-        .await?;
+    audit::record(
+        &txn,
+        Some(actor),
+        "member.removed",
+        &user_id.to_string(),
+        json!({ "role": current.role, "sessions_ended": ended }),
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }

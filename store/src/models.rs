@@ -21,7 +21,6 @@ pub enum ModelError {
     Storage(#[from] DbErr),
 }
 
-
 /// A model as the settings page shows it: never the key, only whether one is set.
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct ModelRow {
@@ -64,7 +63,12 @@ pub struct NewModel {
     pub api_key: String,
 }
 
-pub async fn add(db: &DatabaseConnection, settings: &Settings, member: &CurrentMember, new: &NewModel) -> Result<Uuid, ModelError> {
+pub async fn add(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    member: &CurrentMember,
+    new: &NewModel,
+) -> Result<Uuid, ModelError> {
     let mut errors = Vec::new();
     if !PROVIDERS.contains(&new.provider.as_str()) {
         errors.push(FieldError::new("provider", "Choose OpenAI-compatible, Anthropic or offline."));
@@ -75,7 +79,9 @@ pub async fn add(db: &DatabaseConnection, settings: &Settings, member: &CurrentM
     if new.model.trim().is_empty() {
         errors.push(FieldError::new("model", "Enter the provider's model id, e.g. gpt-4o-mini."));
     }
-    if new.provider == "openai_compatible" && url::Url::parse(new.base_url.trim()).map(|u| !u.scheme().starts_with("http")).unwrap_or(true) {
+    if new.provider == "openai_compatible"
+        && url::Url::parse(new.base_url.trim()).map(|u| !u.scheme().starts_with("http")).unwrap_or(true)
+    {
         errors.push(FieldError::new("base_url", "Enter the API's base URL, e.g. https://api.openai.com/v1."));
     }
     if new.provider != "offline" && new.api_key.trim().is_empty() && new.provider != "openai_compatible" {
@@ -89,7 +95,9 @@ pub async fn add(db: &DatabaseConnection, settings: &Settings, member: &CurrentM
     if output.is_none() {
         errors.push(FieldError::new("output_price", "Enter the price per million output tokens, e.g. 0.60."));
     }
-    let (Some(input), Some(output), true) = (input, output, errors.is_empty()) else { return Err(ModelError::Invalid(errors)) };
+    let (Some(input), Some(output), true) = (input, output, errors.is_empty()) else {
+        return Err(ModelError::Invalid(errors));
+    };
     let (nonce, ciphertext) = if new.api_key.trim().is_empty() {
         (None, None)
     } else {
@@ -124,7 +132,13 @@ pub async fn add(db: &DatabaseConnection, settings: &Settings, member: &CurrentM
         "model",
         "model.added",
         new.label.trim(),
-        &format!("{} {} at {}/{} per million tokens", new.provider, new.model.trim(), new.input_price.trim(), new.output_price.trim()),
+        &format!(
+            "{} {} at {}/{} per million tokens",
+            new.provider,
+            new.model.trim(),
+            new.input_price.trim(),
+            new.output_price.trim()
+        ),
         json!({ "provider": new.provider, "model": new.model.trim(), "has_key": !new.api_key.trim().is_empty() }),
     )
     .await?;
@@ -133,7 +147,12 @@ pub async fn add(db: &DatabaseConnection, settings: &Settings, member: &CurrentM
 }
 
 /// Points a tier at a model; a recorded change (it changes what runs cost).
-pub async fn set_tier(db: &DatabaseConnection, member: &CurrentMember, tier: &str, model_id: Uuid) -> Result<(), ModelError> {
+pub async fn set_tier(
+    db: &DatabaseConnection,
+    member: &CurrentMember,
+    tier: &str,
+    model_id: Uuid,
+) -> Result<(), ModelError> {
     if !TIERS.contains(&tier) {
         return Err(ModelError::Invalid(vec![FieldError::new("tier", "The tiers are small and premium.")]));
     }
@@ -148,16 +167,31 @@ pub async fn set_tier(db: &DatabaseConnection, member: &CurrentMember, tier: &st
         vec![tier.into(), model_id.into()],
     ))
     .await?;
-    audit::record_change(&txn, Some(member), "model", "model.tier_changed", tier, &format!("{tier} tier now uses {label}"), json!({ "model": label }))
-        .await?;
+    audit::record_change(
+        &txn,
+        Some(member),
+        "model",
+        "model.tier_changed",
+        tier,
+        &format!("{tier} tier now uses {label}"),
+        json!({ "model": label }),
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }
 
 /// A provider key, decrypted for the engine's provider call (never for display).
-pub async fn provider_key(db: &DatabaseConnection, settings: &Settings, member: &CurrentMember, model_id: Uuid) -> Result<Option<String>, DbErr> {
+pub async fn provider_key(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    member: &CurrentMember,
+    model_id: Uuid,
+) -> Result<Option<String>, DbErr> {
     let txn = tenant_txn(db, &member.schema_name).await?;
-    let row = txn.query_one_raw(stmt("SELECT key_nonce, key_ciphertext FROM models WHERE id = $1", vec![model_id.into()])).await?;
+    let row = txn
+        .query_one_raw(stmt("SELECT key_nonce, key_ciphertext FROM models WHERE id = $1", vec![model_id.into()]))
+        .await?;
     txn.commit().await?;
     Ok(row.and_then(|r| {
         let nonce: Option<Vec<u8>> = r.try_get_by_index(0).ok()?;

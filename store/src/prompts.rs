@@ -21,7 +21,6 @@ pub enum PromptError {
     Storage(#[from] DbErr),
 }
 
-
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct PromptRow {
     pub name: String,
@@ -41,9 +40,12 @@ SELECT p.name, max(v.number) AS latest_version,
 
 pub async fn list(db: &DatabaseConnection, member: &CurrentMember) -> Result<Vec<PromptRow>, DbErr> {
     let txn = tenant_txn(db, &member.schema_name).await?;
-    let rows = PromptRow::find_by_statement(Statement::from_string(DbBackend::Postgres, format!("{PROMPT_ROWS} GROUP BY p.id ORDER BY p.name")))
-        .all(&txn)
-        .await?;
+    let rows = PromptRow::find_by_statement(Statement::from_string(
+        DbBackend::Postgres,
+        format!("{PROMPT_ROWS} GROUP BY p.id ORDER BY p.name"),
+    ))
+    .all(&txn)
+    .await?;
     txn.commit().await?;
     Ok(rows)
 }
@@ -64,10 +66,13 @@ pub struct PromptDetail {
 
 pub async fn detail(db: &DatabaseConnection, member: &CurrentMember, name: &str) -> Result<PromptDetail, PromptError> {
     let txn = tenant_txn(db, &member.schema_name).await?;
-    let prompt = PromptRow::find_by_statement(stmt(&format!("{PROMPT_ROWS} WHERE p.name = $1 GROUP BY p.id"), vec![name.into()]))
-        .one(&txn)
-        .await?
-        .ok_or(PromptError::NotFound)?;
+    let prompt = PromptRow::find_by_statement(stmt(
+        &format!("{PROMPT_ROWS} WHERE p.name = $1 GROUP BY p.id"),
+        vec![name.into()],
+    ))
+    .one(&txn)
+    .await?
+    .ok_or(PromptError::NotFound)?;
     let versions = PromptVersionRow::find_by_statement(stmt(
         "SELECT v.number, v.change_note, v.author_email, v.created_at FROM prompt_versions v JOIN prompt_templates p ON p.id = v.prompt_id
           WHERE p.name = $1 ORDER BY v.number DESC",
@@ -91,7 +96,12 @@ async fn document_in(txn: &DatabaseTransaction, name: &str, number: i32) -> Resu
     .map_err(PromptError::from)
 }
 
-pub async fn version_document(db: &DatabaseConnection, member: &CurrentMember, name: &str, number: i32) -> Result<Value, PromptError> {
+pub async fn version_document(
+    db: &DatabaseConnection,
+    member: &CurrentMember,
+    name: &str,
+    number: i32,
+) -> Result<Value, PromptError> {
     let txn = tenant_txn(db, &member.schema_name).await?;
     let doc = document_in(&txn, name, number).await?;
     txn.commit().await?;
@@ -99,7 +109,9 @@ pub async fn version_document(db: &DatabaseConnection, member: &CurrentMember, n
 }
 
 fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 /// Saves a new version (creating the template on first save); returns its number.
@@ -145,7 +157,10 @@ pub async fn save_version_in(
         .ok_or(PromptError::NotFound)?
         .try_get_by_index(0)?;
     let number: i32 = txn
-        .query_one_raw(stmt("SELECT coalesce(max(number), 0) + 1 FROM prompt_versions WHERE prompt_id = $1", vec![prompt_id.into()]))
+        .query_one_raw(stmt(
+            "SELECT coalesce(max(number), 0) + 1 FROM prompt_versions WHERE prompt_id = $1",
+            vec![prompt_id.into()],
+        ))
         .await?
         .ok_or(PromptError::NotFound)?
         .try_get_by_index(0)?;
@@ -154,7 +169,16 @@ pub async fn save_version_in(
         vec![prompt_id.into(), number.into(), document.clone().into(), why.trim().into(), member.email.clone().into()],
     ))
     .await?;
-    audit::record_change(txn, Some(member), "prompt", "prompt.version_saved", name, why.trim(), json!({ "version": number })).await?;
+    audit::record_change(
+        txn,
+        Some(member),
+        "prompt",
+        "prompt.version_saved",
+        name,
+        why.trim(),
+        json!({ "version": number }),
+    )
+    .await?;
     Ok(number)
 }
 
@@ -179,7 +203,10 @@ pub async fn move_label(
         .ok_or(PromptError::NotFound)?
         .try_get_by_index(0)?;
     let previous: Option<i32> = txn
-        .query_one_raw(stmt("SELECT number FROM prompt_labels WHERE prompt_id = $1 AND label = $2", vec![prompt_id.into(), label.into()]))
+        .query_one_raw(stmt(
+            "SELECT number FROM prompt_labels WHERE prompt_id = $1 AND label = $2",
+            vec![prompt_id.into(), label.into()],
+        ))
         .await?
         .and_then(|r| r.try_get_by_index::<i32>(0).ok());
     txn.execute_raw(stmt(
@@ -236,7 +263,8 @@ pub async fn try_it(
         other => PromptError::Refused(format!("The {tier} tier has no model: {other}")),
     })?;
     let system = template.system_instructions(&schema);
-    let completion = crate::providers::complete(&model, &system, &rendered, &schema).await.map_err(PromptError::Refused)?;
+    let completion =
+        crate::providers::complete(&model, &system, &rendered, &schema).await.map_err(PromptError::Refused)?;
     let (output, schema_errors) = match serde_json::from_str::<Value>(&completion.text) {
         Ok(output) => {
             let errors = template.check_output(&output).err().unwrap_or_default();

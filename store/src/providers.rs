@@ -21,7 +21,10 @@ pub struct ModelConfig {
 impl std::fmt::Debug for ModelConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the key.
-        f.debug_struct("ModelConfig").field("provider", &self.provider).field("model", &self.model).finish_non_exhaustive()
+        f.debug_struct("ModelConfig")
+            .field("provider", &self.provider)
+            .field("model", &self.model)
+            .finish_non_exhaustive()
     }
 }
 
@@ -34,7 +37,12 @@ pub struct Completion {
 
 /// tokens × price per million, rounded half up to whole millionths.
 pub fn cost_micros(config: &ModelConfig, tokens_in: u64, tokens_out: u64) -> i64 {
-    engine::cost::model(tokens_in as i64, tokens_out as i64, config.input_micros_per_million, config.output_micros_per_million)
+    engine::cost::model(
+        tokens_in as i64,
+        tokens_out as i64,
+        config.input_micros_per_million,
+        config.output_micros_per_million,
+    )
 }
 
 /// One client for every provider call, so connections are reused; each
@@ -95,14 +103,21 @@ pub async fn complete(config: &ModelConfig, system: &str, prompt: &str, schema: 
 /// One call to the provider, in its structured-output mode where it has
 /// one: `response_format: json_schema` for OpenAI-compatible servers, a
 /// forced tool whose input schema is the response schema for Anthropic.
-pub async fn chat(config: &ModelConfig, system: &str, messages: &[Message], schema: &Value, timeout: Duration) -> Result<Completion, ProviderError> {
+pub async fn chat(
+    config: &ModelConfig,
+    system: &str,
+    messages: &[Message],
+    schema: &Value,
+    timeout: Duration,
+) -> Result<Completion, ProviderError> {
     match config.provider.as_str() {
         "offline" => {
             let prompt = messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n");
             let first = messages.first().map(|m| m.content.as_str()).unwrap_or_default();
             let output = engine::offline_model::respond(first, schema);
             Ok(Completion {
-                tokens_in: engine::offline_model::estimate_tokens(system) + engine::offline_model::estimate_tokens(&prompt),
+                tokens_in: engine::offline_model::estimate_tokens(system)
+                    + engine::offline_model::estimate_tokens(&prompt),
                 tokens_out: engine::offline_model::estimate_tokens(&output.to_string()),
                 text: output.to_string(),
             })
@@ -130,7 +145,11 @@ pub async fn chat(config: &ModelConfig, system: &str, messages: &[Message], sche
             })
         }
         "anthropic" => {
-            let base = if config.base_url.trim().is_empty() { "https://api.anthropic.com" } else { config.base_url.trim_end_matches('/') };
+            let base = if config.base_url.trim().is_empty() {
+                "https://api.anthropic.com"
+            } else {
+                config.base_url.trim_end_matches('/')
+            };
             let req = client()
                 .post(format!("{base}/v1/messages"))
                 .timeout(timeout)
@@ -150,7 +169,9 @@ pub async fn chat(config: &ModelConfig, system: &str, messages: &[Message], sche
                 .iter()
                 .find(|b| b["type"] == "tool_use")
                 .map(|b| b["input"].to_string())
-                .or_else(|| blocks.iter().find(|b| b["type"] == "text").and_then(|b| b["text"].as_str()).map(str::to_owned))
+                .or_else(|| {
+                    blocks.iter().find(|b| b["type"] == "text").and_then(|b| b["text"].as_str()).map(str::to_owned)
+                })
                 .ok_or_else(|| ProviderError::Fatal("the response has neither a tool_use nor a text block".into()))?;
             Ok(Completion {
                 text,
@@ -168,8 +189,13 @@ async fn send(req: reqwest::RequestBuilder) -> Result<Value, ProviderError> {
         ProviderError::retryable(format!("the provider {what}: {e}"))
     })?;
     let status = res.status();
-    let retry_after = res.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| engine::run::retry_after_seconds(v, chrono::Utc::now()));
-    let text = res.text().await.map_err(|e| ProviderError::retryable(format!("the provider's answer was cut off: {e}")))?;
+    let retry_after = res
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| engine::run::retry_after_seconds(v, chrono::Utc::now()));
+    let text =
+        res.text().await.map_err(|e| ProviderError::retryable(format!("the provider's answer was cut off: {e}")))?;
     let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     if !status.is_success() {
         let message = body["error"]["message"].as_str().unwrap_or("no message");
@@ -185,4 +211,3 @@ async fn send(req: reqwest::RequestBuilder) -> Result<Value, ProviderError> {
     }
     Ok(body)
 }
-

@@ -64,7 +64,18 @@ pub async fn decide(
     if !may_decide(member.role) {
         return Err(ReviewError::Refused("Only reviewers, operations and owners decide review tasks.".into()));
     }
-    decide_as(db, &member.schema_name, member.tenant_id, &Actor::member(member), task_id, decision, edited_output, reason_code, comment).await
+    decide_as(
+        db,
+        &member.schema_name,
+        member.tenant_id,
+        &Actor::member(member),
+        task_id,
+        decision,
+        edited_output,
+        reason_code,
+        comment,
+    )
+    .await
 }
 
 /// The decision itself, for any actor (the caller checked who they are).
@@ -128,12 +139,14 @@ pub async fn decide_as(
     }
     let mut context: Value = row.try_get_by_index(8)?;
     let pinned: Value = row.try_get_by_index(9)?;
-    let contract: WorkflowContract =
-        serde_json::from_value(row.try_get_by_index::<Value>(10)?).map_err(|e| DbErr::Custom(format!("stored contract: {e}")))?;
+    let contract: WorkflowContract = serde_json::from_value(row.try_get_by_index::<Value>(10)?)
+        .map_err(|e| DbErr::Custom(format!("stored contract: {e}")))?;
     if row.try_get_by_index::<String>(11)? != "waiting_for_review" {
         return Err(ReviewError::Refused("This run is no longer waiting for a decision.".into()));
     }
-    if let Some(holder) = row.try_get_by_index::<Option<String>>(12)?.filter(|h| *h != actor.email && !actor.overrides_claims) {
+    if let Some(holder) =
+        row.try_get_by_index::<Option<String>>(12)?.filter(|h| *h != actor.email && !actor.overrides_claims)
+    {
         return Err(ReviewError::Claimed { by: holder });
     }
     // The reviewer edited a masked copy: hidden fields keep their values.
@@ -156,7 +169,10 @@ pub async fn decide_as(
         }
     }
     // The override is kept with what it changed in the draft.
-    let changes = edited.as_ref().map(|e| serde_json::to_value(engine::review::draft_changes(draft.as_ref().unwrap_or(&Value::Null), e)).unwrap_or_default());
+    let changes = edited.as_ref().map(|e| {
+        serde_json::to_value(engine::review::draft_changes(draft.as_ref().unwrap_or(&Value::Null), e))
+            .unwrap_or_default()
+    });
     txn.execute_raw(stmt(
         "UPDATE review_tasks SET status = 'decided', decision = $2, edited_output = $3, reason_code = $4, comment = $5,
                 decided_by = $6, decided_at = now(), claimed_by = coalesce(claimed_by, $6), claimed_at = coalesce(claimed_at, now()),
@@ -178,7 +194,13 @@ pub async fn decide_as(
         let claimed_at: Option<DateTimeUtc> = row.try_get_by_index(14)?;
         let seconds = engine::cost::review_seconds(claimed_at, chrono::Utc::now());
         let rate = crate::costs::rates_in(&txn).await?.reviewer_hourly;
-        let line = crate::costs::CostLine::new("review", Some(step_index), engine::cost::review(seconds, rate), seconds, actor.email.clone());
+        let line = crate::costs::CostLine::new(
+            "review",
+            Some(step_index),
+            engine::cost::review(seconds, rate),
+            seconds,
+            actor.email.clone(),
+        );
         crate::costs::add_lines(&txn, run_id, &[line]).await?;
     }
     let wake = if decision == "reject" {
@@ -230,7 +252,10 @@ pub async fn decide_as(
         "review",
         &format!("review.{decision}"),
         &run_id.to_string(),
-        &format!("{decision} ({reason}){}", if reason_code.is_empty() { String::new() } else { format!(", reason {reason_code}") }),
+        &format!(
+            "{decision} ({reason}){}",
+            if reason_code.is_empty() { String::new() } else { format!(", reason {reason_code}") }
+        ),
         json!({ "task": task_id, "run": run_id, "reason_code": reason_code, "comment": comment }),
     )
     .await?;
@@ -251,25 +276,45 @@ pub async fn reason_codes(db: &DatabaseConnection, schema: &str) -> Result<Vec<S
 /// Adds a reason code (owners, from Settings).
 pub async fn add_reason_code(db: &DatabaseConnection, member: &CurrentMember, code: &str) -> Result<(), ReviewError> {
     let code = code.trim().to_lowercase();
-    let ok = code.len() >= 2 && code.len() <= 40 && code.starts_with(|c: char| c.is_ascii_lowercase())
+    let ok = code.len() >= 2
+        && code.len() <= 40
+        && code.starts_with(|c: char| c.is_ascii_lowercase())
         && code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !ok {
-        return Err(ReviewError::Invalid(vec![FieldError::new("code", "Use 2–40 lowercase letters, digits and '_', starting with a letter (e.g. wrong_price).")]));
+        return Err(ReviewError::Invalid(vec![FieldError::new(
+            "code",
+            "Use 2–40 lowercase letters, digits and '_', starting with a letter (e.g. wrong_price).",
+        )]));
     }
     let txn = tenant_txn(db, &member.schema_name).await?;
-    let added = txn.execute_raw(stmt("INSERT INTO review_reason_codes (code) VALUES ($1) ON CONFLICT DO NOTHING", vec![code.clone().into()])).await?;
+    let added = txn
+        .execute_raw(stmt(
+            "INSERT INTO review_reason_codes (code) VALUES ($1) ON CONFLICT DO NOTHING",
+            vec![code.clone().into()],
+        ))
+        .await?;
     if added.rows_affected() == 0 {
         return Err(ReviewError::Invalid(vec![FieldError::new("code", "This reason code exists already.")]));
     }
-    audit::record_change(&txn, Some(member), "review", "review.reason_code_added", &code, "new reason code", json!({})).await?;
+    audit::record_change(&txn, Some(member), "review", "review.reason_code_added", &code, "new reason code", json!({}))
+        .await?;
     txn.commit().await?;
     Ok(())
 }
 
 /// Removes a reason code; decisions already made keep theirs.
-pub async fn remove_reason_code(db: &DatabaseConnection, member: &CurrentMember, code: &str) -> Result<(), ReviewError> {
+pub async fn remove_reason_code(
+    db: &DatabaseConnection,
+    member: &CurrentMember,
+    code: &str,
+) -> Result<(), ReviewError> {
     let txn = tenant_txn(db, &member.schema_name).await?;
-    let left: i64 = txn.query_one_raw(stmt("SELECT count(*) FROM review_reason_codes", vec![])).await?.map(|r| r.try_get_by_index(0)).transpose()?.unwrap_or(0);
+    let left: i64 = txn
+        .query_one_raw(stmt("SELECT count(*) FROM review_reason_codes", vec![]))
+        .await?
+        .map(|r| r.try_get_by_index(0))
+        .transpose()?
+        .unwrap_or(0);
     if left <= 1 {
         return Err(ReviewError::Refused("Keep at least one reason code.".into()));
     }
@@ -277,7 +322,16 @@ pub async fn remove_reason_code(db: &DatabaseConnection, member: &CurrentMember,
     if removed.rows_affected() == 0 {
         return Err(ReviewError::NotFound);
     }
-    audit::record_change(&txn, Some(member), "review", "review.reason_code_removed", code, "reason code removed", json!({})).await?;
+    audit::record_change(
+        &txn,
+        Some(member),
+        "review",
+        "review.reason_code_removed",
+        code,
+        "reason code removed",
+        json!({}),
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }
@@ -302,7 +356,13 @@ pub struct QueueRow {
 
 impl QueueRow {
     pub fn priority(&self) -> engine::review::Priority {
-        engine::review::priority(&self.reason, self.age_minutes, self.sla_minutes, self.value, self.escalated_at.is_some())
+        engine::review::priority(
+            &self.reason,
+            self.age_minutes,
+            self.sla_minutes,
+            self.value,
+            self.escalated_at.is_some(),
+        )
     }
 }
 
@@ -376,7 +436,13 @@ async fn open_rows(txn: &sea_orm::DatabaseTransaction) -> Result<Vec<QueueRow>, 
 }
 
 /// The queue as `me` sees it, filtered and sorted (most urgent first), at most `limit` tasks.
-pub async fn queue(db: &DatabaseConnection, schema: &str, me: &str, filter: &QueueFilter, limit: usize) -> Result<QueuePage, DbErr> {
+pub async fn queue(
+    db: &DatabaseConnection,
+    schema: &str,
+    me: &str,
+    filter: &QueueFilter,
+    limit: usize,
+) -> Result<QueuePage, DbErr> {
     let txn = tenant_txn(db, schema).await?;
     let all = open_rows(&txn).await?;
     let mut per_assignee: std::collections::BTreeMap<String, usize> = Default::default();
@@ -404,12 +470,22 @@ pub async fn queue(db: &DatabaseConnection, schema: &str, me: &str, filter: &Que
         .filter_map(|r| Some((r.try_get_by_index::<Uuid>(0).ok()?, r.try_get_by_index::<Value>(1).ok()?)))
         .collect();
     txn.commit().await?;
-    let tasks = rows.into_iter().map(|r| { let d = details.get(&r.id).cloned().unwrap_or_default(); (r, d) }).collect();
+    let tasks = rows
+        .into_iter()
+        .map(|r| {
+            let d = details.get(&r.id).cloned().unwrap_or_default();
+            (r, d)
+        })
+        .collect();
     Ok(QueuePage { tasks, matching, figures })
 }
 
 /// The open task after `task_id` in the default order (for "next"), and `task_id`'s own row.
-pub async fn neighbours(db: &DatabaseConnection, schema: &str, task_id: Uuid) -> Result<(Option<QueueRow>, Option<Uuid>), DbErr> {
+pub async fn neighbours(
+    db: &DatabaseConnection,
+    schema: &str,
+    task_id: Uuid,
+) -> Result<(Option<QueueRow>, Option<Uuid>), DbErr> {
     let txn = tenant_txn(db, schema).await?;
     let mut rows = open_rows(&txn).await?;
     txn.commit().await?;
@@ -448,7 +524,10 @@ pub async fn claim(db: &DatabaseConnection, member: &CurrentMember, task_id: Uui
     }
     let txn = tenant_txn(db, &member.schema_name).await?;
     let row = txn
-        .query_one_raw(stmt("SELECT status, claimed_by, decided_by, decision, decided_at FROM review_tasks WHERE id = $1 FOR UPDATE", vec![task_id.into()]))
+        .query_one_raw(stmt(
+            "SELECT status, claimed_by, decided_by, decision, decided_at FROM review_tasks WHERE id = $1 FOR UPDATE",
+            vec![task_id.into()],
+        ))
         .await?
         .ok_or(ReviewError::NotFound)?;
     if row.try_get_by_index::<String>(0)? == "decided" {
@@ -461,8 +540,11 @@ pub async fn claim(db: &DatabaseConnection, member: &CurrentMember, task_id: Uui
     if let Some(holder) = row.try_get_by_index::<Option<String>>(1)?.filter(|h| *h != member.email) {
         return Err(ReviewError::Claimed { by: holder });
     }
-    txn.execute_raw(stmt("UPDATE review_tasks SET claimed_by = $2, claimed_at = now() WHERE id = $1", vec![task_id.into(), member.email.clone().into()]))
-        .await?;
+    txn.execute_raw(stmt(
+        "UPDATE review_tasks SET claimed_by = $2, claimed_at = now() WHERE id = $1",
+        vec![task_id.into(), member.email.clone().into()],
+    ))
+    .await?;
     txn.commit().await?;
     Ok(())
 }
@@ -471,7 +553,10 @@ pub async fn claim(db: &DatabaseConnection, member: &CurrentMember, task_id: Uui
 pub async fn release(db: &DatabaseConnection, member: &CurrentMember, task_id: Uuid) -> Result<(), ReviewError> {
     let txn = tenant_txn(db, &member.schema_name).await?;
     let holder: Option<String> = txn
-        .query_one_raw(stmt("SELECT claimed_by FROM review_tasks WHERE id = $1 AND status = 'open' FOR UPDATE", vec![task_id.into()]))
+        .query_one_raw(stmt(
+            "SELECT claimed_by FROM review_tasks WHERE id = $1 AND status = 'open' FOR UPDATE",
+            vec![task_id.into()],
+        ))
         .await?
         .ok_or(ReviewError::NotFound)?
         .try_get_by_index(0)?;
@@ -479,19 +564,32 @@ pub async fn release(db: &DatabaseConnection, member: &CurrentMember, task_id: U
     if holder.as_deref().is_some_and(|h| h != member.email) && !supervisor {
         return Err(ReviewError::Claimed { by: holder.unwrap_or_default() });
     }
-    txn.execute_raw(stmt("UPDATE review_tasks SET claimed_by = NULL, claimed_at = NULL WHERE id = $1", vec![task_id.into()])).await?;
+    txn.execute_raw(stmt(
+        "UPDATE review_tasks SET claimed_by = NULL, claimed_at = NULL WHERE id = $1",
+        vec![task_id.into()],
+    ))
+    .await?;
     txn.commit().await?;
     Ok(())
 }
 
 /// Operations hands tasks to a reviewer (who must be able to decide them).
-pub async fn reassign(db: &DatabaseConnection, member: &CurrentMember, task_ids: &[Uuid], to: &str) -> Result<usize, ReviewError> {
+pub async fn reassign(
+    db: &DatabaseConnection,
+    member: &CurrentMember,
+    task_ids: &[Uuid],
+    to: &str,
+) -> Result<usize, ReviewError> {
     if !matches!(member.role, Role::Operations | Role::Owner) {
         return Err(ReviewError::Refused("Only operations and owners reassign tasks.".into()));
     }
-    let target = crate::auth::member_by_email(db, &member.tenant_slug, to.trim()).await.ok().filter(|m| may_decide(m.role));
+    let target =
+        crate::auth::member_by_email(db, &member.tenant_slug, to.trim()).await.ok().filter(|m| may_decide(m.role));
     let Some(target) = target else {
-        return Err(ReviewError::Invalid(vec![FieldError::new("assignee", "Choose a reviewer, operator or owner of this business.")]));
+        return Err(ReviewError::Invalid(vec![FieldError::new(
+            "assignee",
+            "Choose a reviewer, operator or owner of this business.",
+        )]));
     };
     let txn = tenant_txn(db, &member.schema_name).await?;
     let mut moved = 0;
@@ -504,21 +602,38 @@ pub async fn reassign(db: &DatabaseConnection, member: &CurrentMember, task_ids:
             .await?
             .rows_affected() as usize;
     }
-    audit::record_change(&txn, Some(member), "review", "review.reassigned", &target.email, &format!("{moved} task(s) reassigned"), json!({ "tasks": task_ids })).await?;
+    audit::record_change(
+        &txn,
+        Some(member),
+        "review",
+        "review.reassigned",
+        &target.email,
+        &format!("{moved} task(s) reassigned"),
+        json!({ "tasks": task_ids }),
+    )
+    .await?;
     txn.commit().await?;
     Ok(moved)
 }
 
 /// Operations closes tasks nobody will decide: each is rejected with the
 /// reason (the workflow's fallback hands the case back to a person).
-pub async fn close(db: &DatabaseConnection, member: &CurrentMember, task_ids: &[Uuid], reason_code: &str, comment: &str) -> Result<Vec<RunJob>, ReviewError> {
+pub async fn close(
+    db: &DatabaseConnection,
+    member: &CurrentMember,
+    task_ids: &[Uuid],
+    reason_code: &str,
+    comment: &str,
+) -> Result<Vec<RunJob>, ReviewError> {
     if !matches!(member.role, Role::Operations | Role::Owner) {
         return Err(ReviewError::Refused("Only operations and owners close tasks in bulk.".into()));
     }
     let actor = Actor { email: member.email.clone(), member: Some(member.clone()), overrides_claims: true };
     let mut wakes = Vec::new();
     for id in task_ids {
-        match decide_as(db, &member.schema_name, member.tenant_id, &actor, *id, "reject", "", reason_code, comment).await {
+        match decide_as(db, &member.schema_name, member.tenant_id, &actor, *id, "reject", "", reason_code, comment)
+            .await
+        {
             Ok(wake) => wakes.extend(wake),
             Err(ReviewError::AlreadyDecided { .. }) => {}
             Err(e) => return Err(e),
@@ -610,8 +725,14 @@ pub enum LinkState {
     /// Good: the task is open and this reviewer may decide it.
     Open(LinkTask),
     /// Someone decided the task already.
-    Decided { by: String, decision: String, at: DateTimeUtc },
-    Used { at: DateTimeUtc },
+    Decided {
+        by: String,
+        decision: String,
+        at: DateTimeUtc,
+    },
+    Used {
+        at: DateTimeUtc,
+    },
     Expired,
     /// Tampered with, made up, or of a business that does not exist.
     Invalid,
@@ -633,7 +754,12 @@ pub struct LinkTask {
 
 /// Reads a link without changing anything (GET is safe: scanners fetch links).
 /// `signed_in` is the email of a session in the browser, if any.
-pub async fn open_link(db: &DatabaseConnection, settings: &crate::config::Settings, token: &str, signed_in: Option<&str>) -> Result<LinkState, DbErr> {
+pub async fn open_link(
+    db: &DatabaseConnection,
+    settings: &crate::config::Settings,
+    token: &str,
+    signed_in: Option<&str>,
+) -> Result<LinkState, DbErr> {
     let parts: Vec<&str> = token.split('.').collect();
     let [slug, id, ts, sig] = parts[..] else { return Ok(LinkState::Invalid) };
     let (Ok(link_id), Ok(expires)) = (Uuid::parse_str(id), ts.parse::<i64>()) else { return Ok(LinkState::Invalid) };
@@ -672,7 +798,9 @@ pub async fn open_link(db: &DatabaseConnection, settings: &crate::config::Settin
         return Ok(LinkState::Expired);
     }
     // The reviewer must still be a member who may decide.
-    let Ok(reviewer) = crate::auth::member_by_email(db, slug, &reviewer_email).await else { return Ok(LinkState::Invalid) };
+    let Ok(reviewer) = crate::auth::member_by_email(db, slug, &reviewer_email).await else {
+        return Ok(LinkState::Invalid);
+    };
     if !may_decide(reviewer.role) {
         return Ok(LinkState::Invalid);
     }
@@ -701,18 +829,33 @@ pub async fn use_link(
         // Mark the link used first, under a row lock, so a double POST decides once.
         let txn = tenant_txn(db, schema).await?;
         let used = txn
-            .execute_raw(stmt("UPDATE approval_links SET used_at = now() WHERE id = $1 AND used_at IS NULL", vec![task.link_id.into()]))
+            .execute_raw(stmt(
+                "UPDATE approval_links SET used_at = now() WHERE id = $1 AND used_at IS NULL",
+                vec![task.link_id.into()],
+            ))
             .await?;
         if used.rows_affected() == 0 {
             return Err(ReviewError::Refused("This link was used already.".into()));
         }
         txn.commit().await?;
     }
-    let result = decide_as(db, schema, task.reviewer.tenant_id, &Actor::member(&task.reviewer), task.task_id, decision, "", reason_code, comment).await;
+    let result = decide_as(
+        db,
+        schema,
+        task.reviewer.tenant_id,
+        &Actor::member(&task.reviewer),
+        task.task_id,
+        decision,
+        "",
+        reason_code,
+        comment,
+    )
+    .await;
     if result.is_err() {
         // Nothing was decided: the link may be used again.
         let txn = tenant_txn(db, schema).await?;
-        txn.execute_raw(stmt("UPDATE approval_links SET used_at = NULL WHERE id = $1", vec![task.link_id.into()])).await?;
+        txn.execute_raw(stmt("UPDATE approval_links SET used_at = NULL WHERE id = $1", vec![task.link_id.into()]))
+            .await?;
         txn.commit().await?;
     }
     result
@@ -762,7 +905,12 @@ pub async fn escalate_overdue(db: &DatabaseConnection, schema: &str) -> Result<V
             "review",
             "review.escalated",
             &o.run_id.to_string(),
-            &format!("{} task open {:.0} minutes, past its SLA; told {}", o.workflow, o.age_minutes, o.notify.join(", ")),
+            &format!(
+                "{} task open {:.0} minutes, past its SLA; told {}",
+                o.workflow,
+                o.age_minutes,
+                o.notify.join(", ")
+            ),
             json!({ "task": o.task_id, "run": o.run_id }),
         )
         .await?;

@@ -27,7 +27,13 @@ pub struct LeasedRun {
 /// Takes the run's lease if it is queued, or running under a lease that
 /// has lapsed (its worker died). None: someone else holds it, or it is
 /// waiting or finished, and the job has nothing to do.
-pub async fn lease(db: &DatabaseConnection, schema: &str, run_id: Uuid, owner: &str, seconds: i64) -> Result<Option<LeasedRun>, DbErr> {
+pub async fn lease(
+    db: &DatabaseConnection,
+    schema: &str,
+    run_id: Uuid,
+    owner: &str,
+    seconds: i64,
+) -> Result<Option<LeasedRun>, DbErr> {
     let txn = tenant_txn(db, schema).await?;
     let row = txn
         .query_one_raw(stmt(
@@ -45,11 +51,15 @@ pub async fn lease(db: &DatabaseConnection, schema: &str, run_id: Uuid, owner: &
     let workflow_id: Uuid = row.try_get_by_index(6)?;
     let version: i32 = row.try_get_by_index(1)?;
     let contract: Value = txn
-        .query_one_raw(stmt("SELECT contract FROM workflow_versions WHERE workflow_id = $1 AND number = $2", vec![workflow_id.into(), version.into()]))
+        .query_one_raw(stmt(
+            "SELECT contract FROM workflow_versions WHERE workflow_id = $1 AND number = $2",
+            vec![workflow_id.into(), version.into()],
+        ))
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("workflow version {version} of run {run_id}")))?
         .try_get_by_index(0)?;
-    let contract: WorkflowContract = serde_json::from_value(contract).map_err(|e| DbErr::Custom(format!("stored contract does not decode: {e}")))?;
+    let contract: WorkflowContract =
+        serde_json::from_value(contract).map_err(|e| DbErr::Custom(format!("stored contract does not decode: {e}")))?;
     let leased = LeasedRun {
         id: run_id,
         workflow_name: row.try_get_by_index(0)?,
@@ -65,7 +75,13 @@ pub async fn lease(db: &DatabaseConnection, schema: &str, run_id: Uuid, owner: &
 }
 
 /// Extends the lease while a long step runs. False: the lease was lost.
-pub async fn renew(db: &DatabaseConnection, schema: &str, run_id: Uuid, owner: &str, seconds: i64) -> Result<bool, DbErr> {
+pub async fn renew(
+    db: &DatabaseConnection,
+    schema: &str,
+    run_id: Uuid,
+    owner: &str,
+    seconds: i64,
+) -> Result<bool, DbErr> {
     let txn = tenant_txn(db, schema).await?;
     let res = txn
         .execute_raw(stmt(
@@ -80,7 +96,10 @@ pub async fn renew(db: &DatabaseConnection, schema: &str, run_id: Uuid, owner: &
 /// Locks the run if this worker still holds it.
 async fn held(txn: &DatabaseTransaction, run_id: Uuid, owner: &str) -> Result<bool, DbErr> {
     Ok(txn
-        .query_one_raw(stmt("SELECT 1 FROM runs WHERE id = $1 AND lease_owner = $2 AND status = 'running' FOR UPDATE", vec![run_id.into(), owner.into()]))
+        .query_one_raw(stmt(
+            "SELECT 1 FROM runs WHERE id = $1 AND lease_owner = $2 AND status = 'running' FOR UPDATE",
+            vec![run_id.into(), owner.into()],
+        ))
         .await?
         .is_some())
 }
@@ -143,7 +162,13 @@ async fn write_step(txn: &DatabaseTransaction, run_id: Uuid, s: &StepRecord) -> 
 }
 
 /// Marks a step as started (so the timeline shows it while it runs).
-pub async fn step_started(db: &DatabaseConnection, schema: &str, run_id: Uuid, owner: &str, record: &StepRecord) -> Result<bool, DbErr> {
+pub async fn step_started(
+    db: &DatabaseConnection,
+    schema: &str,
+    run_id: Uuid,
+    owner: &str,
+    record: &StepRecord,
+) -> Result<bool, DbErr> {
     let txn = tenant_txn(db, schema).await?;
     if !held(&txn, run_id, owner).await? {
         return Ok(false);
@@ -206,7 +231,13 @@ pub struct NewReviewTask {
 
 impl NewReviewTask {
     /// A task with the workflow's defaults; the engine fills in the workflow, its review policy and the value.
-    pub fn new(step_index: i32, reason: &str, detail: Value, output_name: Option<String>, draft: Option<Value>) -> Self {
+    pub fn new(
+        step_index: i32,
+        reason: &str,
+        detail: Value,
+        output_name: Option<String>,
+        draft: Option<Value>,
+    ) -> Self {
         NewReviewTask {
             step_index,
             reason: reason.to_owned(),
@@ -305,7 +336,12 @@ pub async fn finish_run(
 }
 
 /// Writes mail to the outbox outside a step (review emails, escalations); returns the ids.
-pub async fn add_to_outbox(db: &DatabaseConnection, schema: &str, run_id: Option<Uuid>, mails: &[OutboxEmail]) -> Result<Vec<Uuid>, DbErr> {
+pub async fn add_to_outbox(
+    db: &DatabaseConnection,
+    schema: &str,
+    run_id: Option<Uuid>,
+    mails: &[OutboxEmail],
+) -> Result<Vec<Uuid>, DbErr> {
     let txn = tenant_txn(db, schema).await?;
     let ids = insert_outbox(&txn, run_id, mails).await?;
     txn.commit().await?;
@@ -313,7 +349,11 @@ pub async fn add_to_outbox(db: &DatabaseConnection, schema: &str, run_id: Option
 }
 
 /// Writes mail to the outbox inside `txn`; returns the ids.
-pub(crate) async fn insert_outbox(txn: &DatabaseTransaction, run_id: Option<Uuid>, mails: &[OutboxEmail]) -> Result<Vec<Uuid>, DbErr> {
+pub(crate) async fn insert_outbox(
+    txn: &DatabaseTransaction,
+    run_id: Option<Uuid>,
+    mails: &[OutboxEmail],
+) -> Result<Vec<Uuid>, DbErr> {
     let mut ids = Vec::new();
     for mail in mails {
         let id = Uuid::new_v4();
@@ -379,7 +419,11 @@ pub async fn strays(db: &DatabaseConnection, schema: &str, stale_seconds: i64) -
         .collect::<Vec<_>>();
     // Touch them so the next sweep does not send them again at once.
     for id in &runs {
-        txn.execute_raw(stmt("UPDATE runs SET updated_at = now() WHERE id = $1 AND status = 'queued'", vec![(*id).into()])).await?;
+        txn.execute_raw(stmt(
+            "UPDATE runs SET updated_at = now() WHERE id = $1 AND status = 'queued'",
+            vec![(*id).into()],
+        ))
+        .await?;
     }
     let mail = PendingMail::find_by_statement(stmt(
         "SELECT id, recipient, subject, text_body, html_body, attachments FROM outbox
@@ -577,7 +621,9 @@ pub async fn sensitive_keys_for(txn: &DatabaseTransaction, workflow: &str, versi
         ))
         .await?
         .and_then(|r| r.try_get_by_index(0).ok());
-    let Some(contract) = contract.and_then(|c| serde_json::from_value::<WorkflowContract>(c).ok()) else { return Ok(vec![]) };
+    let Some(contract) = contract.and_then(|c| serde_json::from_value::<WorkflowContract>(c).ok()) else {
+        return Ok(vec![]);
+    };
     let mut names: Vec<String> = contract.steps.iter().filter_map(|s| s.data_contract.clone()).collect();
     names.extend(contract.trigger.contract_name());
     let mut keys = Vec::new();
@@ -615,7 +661,12 @@ pub struct DeliveryRow {
     pub received_at: DateTimeUtc,
 }
 
-pub async fn deliveries(db: &DatabaseConnection, schema: &str, workflow: &str, limit: i64) -> Result<Vec<DeliveryRow>, DbErr> {
+pub async fn deliveries(
+    db: &DatabaseConnection,
+    schema: &str,
+    workflow: &str,
+    limit: i64,
+) -> Result<Vec<DeliveryRow>, DbErr> {
     let txn = tenant_txn(db, schema).await?;
     let rows = DeliveryRow::find_by_statement(stmt(
         "SELECT channel, outcome, status_code, reason, run_id, received_at FROM deliveries WHERE workflow_name = $1 ORDER BY id DESC LIMIT $2",
@@ -653,7 +704,12 @@ pub async fn exceptions(db: &DatabaseConnection, schema: &str, limit: i64) -> Re
 }
 
 /// A stale task whose workflow says `stale_action: fail`: its run ends failed.
-pub async fn mark_failed_after_stale(db: &DatabaseConnection, schema: &str, task_id: Uuid, why: &str) -> Result<(), DbErr> {
+pub async fn mark_failed_after_stale(
+    db: &DatabaseConnection,
+    schema: &str,
+    task_id: Uuid,
+    why: &str,
+) -> Result<(), DbErr> {
     let txn = tenant_txn(db, schema).await?;
     txn.execute_raw(stmt(
         "UPDATE runs SET status = 'failed', error = $2 WHERE id = (SELECT run_id FROM review_tasks WHERE id = $1)",

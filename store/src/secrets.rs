@@ -20,7 +20,9 @@ fn cipher(settings: &Settings) -> Aes256Gcm {
 /// Returns `(nonce, ciphertext)`; a fresh random nonce every time.
 pub fn encrypt(settings: &Settings, plaintext: &str) -> (Vec<u8>, Vec<u8>) {
     let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-    let ciphertext = cipher(settings).encrypt(&nonce, plaintext.as_bytes()).expect("AES-GCM encryption of a short secret cannot fail");
+    let ciphertext = cipher(settings)
+        .encrypt(&nonce, plaintext.as_bytes())
+        .expect("AES-GCM encryption of a short secret cannot fail");
     (nonce.to_vec(), ciphertext)
 }
 
@@ -58,10 +60,16 @@ pub struct SecretRow {
     pub created_at: sea_orm::prelude::DateTimeUtc,
 }
 
-pub async fn list(db: &sea_orm::DatabaseConnection, member: &crate::auth::CurrentMember) -> Result<Vec<SecretRow>, sea_orm::DbErr> {
+pub async fn list(
+    db: &sea_orm::DatabaseConnection,
+    member: &crate::auth::CurrentMember,
+) -> Result<Vec<SecretRow>, sea_orm::DbErr> {
     use sea_orm::FromQueryResult;
     let txn = crate::db::tenant_txn(db, &member.schema_name).await?;
-    let rows = SecretRow::find_by_statement(crate::db::stmt("SELECT name, created_at FROM secrets ORDER BY name", vec![])).all(&txn).await?;
+    let rows =
+        SecretRow::find_by_statement(crate::db::stmt("SELECT name, created_at FROM secrets ORDER BY name", vec![]))
+            .all(&txn)
+            .await?;
     txn.commit().await?;
     Ok(rows)
 }
@@ -69,9 +77,14 @@ pub async fn list(db: &sea_orm::DatabaseConnection, member: &crate::auth::Curren
 /// Why a secret was refused, by field.
 pub fn check(name: &str, value: &str) -> Vec<engine::FieldError> {
     let mut errors = Vec::new();
-    let name_ok = !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    let name_ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !name_ok {
-        errors.push(engine::FieldError::new("name", "Name it with lowercase letters, digits and '_', e.g. clearbit_key."));
+        errors.push(engine::FieldError::new(
+            "name",
+            "Name it with lowercase letters, digits and '_', e.g. clearbit_key.",
+        ));
     }
     if value.trim().is_empty() {
         errors.push(engine::FieldError::new("value", "Paste the secret's value."));
@@ -100,7 +113,16 @@ pub async fn set(
         vec![name.into(), ciphertext.into(), nonce.into()],
     ))
     .await?;
-    crate::audit::record_change(&txn, Some(member), "secret", "secret.set", name, "secret stored (value not recorded)", serde_json::json!({})).await?;
+    crate::audit::record_change(
+        &txn,
+        Some(member),
+        "secret",
+        "secret.set",
+        name,
+        "secret stored (value not recorded)",
+        serde_json::json!({}),
+    )
+    .await?;
     txn.commit().await?;
     Ok(Ok(()))
 }

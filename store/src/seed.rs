@@ -29,7 +29,10 @@ pub struct SeededDemo {
 }
 
 /// Creates the demo business if it is missing. None: it existed already.
-pub async fn seed_demo(db: &DatabaseConnection, settings: &crate::config::Settings) -> anyhow::Result<Option<SeededDemo>> {
+pub async fn seed_demo(
+    db: &DatabaseConnection,
+    settings: &crate::config::Settings,
+) -> anyhow::Result<Option<SeededDemo>> {
     if tenants::find_by_slug(db, DEMO_SLUG).await?.is_some() {
         return Ok(None);
     }
@@ -67,7 +70,11 @@ pub async fn seed_demo(db: &DatabaseConnection, settings: &crate::config::Settin
 /// The demo's first automation: the lead intake workflow from the gallery
 /// (with its prompt template and the lead data contract), published, with
 /// its webhook signing secret (returned) and its hosted form live.
-async fn seed_automation(db: &DatabaseConnection, settings: &crate::config::Settings, created: &tenants::NewBusiness) -> anyhow::Result<String> {
+async fn seed_automation(
+    db: &DatabaseConnection,
+    settings: &crate::config::Settings,
+    created: &tenants::NewBusiness,
+) -> anyhow::Result<String> {
     let owner = crate::auth::CurrentMember {
         user_id: created.owner.id,
         email: created.owner.email.clone(),
@@ -78,9 +85,10 @@ async fn seed_automation(db: &DatabaseConnection, settings: &crate::config::Sett
         schema_name: created.tenant.schema_name.clone(),
         role: Role::Owner,
     };
-    let name = crate::bundles::import_bundle(db, &owner, &crate::bundles::GALLERY[0].bundle(), "Installed from the playbook")
-        .await
-        .map_err(|e| anyhow::anyhow!("seeding the lead workflow: {e}"))?;
+    let name =
+        crate::bundles::import_bundle(db, &owner, &crate::bundles::GALLERY[0].bundle(), "Installed from the playbook")
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding the lead workflow: {e}"))?;
     crate::workflows::publish(db, &owner, &name, 1, "First version goes live")
         .await
         .map_err(|e| anyhow::anyhow!("publishing the lead workflow: {e}"))?;
@@ -95,30 +103,168 @@ async fn seed_automation(db: &DatabaseConnection, settings: &crate::config::Sett
 /// queue starts with a mix of high-value, low-confidence and failed runs.
 pub fn demo_leads(now: chrono::DateTime<chrono::Utc>) -> Vec<serde_json::Value> {
     const LEADS: [(&str, &str, &str, i64, &str); 24] = [
-        ("Harbor Dental Group", "Dana Whitfield", "harbordental.example", 60_000, "We run 4 clinics and chase appointment confirmations by phone. Budget approved, live before Q3."),
-        ("Northwind Property Management", "Sam Okafor", "northwind-pm.example", 84_000, "220 rental units; tenants report leaks by email and we lose track of them."),
-        ("Blue Fern Hotels", "Priya Raman", "bluefern.example", 120_000, "Three boutique hotels want faster maintenance triage across sites."),
-        ("Cedar & Pine Builders", "Luis Ortega", "cedarpine.example", 56_000, "Subcontractor scheduling is all spreadsheets; we want intake automated."),
-        ("Glasshouse Cafés", "Mei Chen", "glasshouse-cafes.example", 52_000, "Twelve cafés, recurring drain problems, would like a service contract."),
-        ("Summit Senior Living", "Grace Adeyemi", "summitliving.example", 190_000, "Two campuses, strict compliance, need documented response times."),
-        ("Riverbend Schools", "Tom Becker", "riverbend-schools.example", 75_000, "District of five schools looking for a planned maintenance partner."),
-        ("Oak Street Clinic", "Hana Sato", "oakstreetclinic.example", 58_000, "Medical practice, two floors, frequent after-hours call-outs."),
-        ("Lumen Fitness", "Jordan Blake", "lumenfitness.example", 64_000, "Showers in 6 gyms; members complain about pressure and heat."),
-        ("Portside Logistics", "Ana Ruiz", "portside-logistics.example", 98_000, "Warehouse washrooms and a canteen; budget for a yearly contract."),
-        ("Maple Grove HOA", "Chris Novak", "maplegrove-hoa.example", 71_000, "Homeowners association, 140 homes, shared sewer lines."),
-        ("Brightside Dentistry", "Olivia Park", "brightside-dental.example", 53_000, "Two practices, sterilisation rooms need reliable hot water."),
-        ("Copper Kettle Restaurants", "Marco Bellini", "copperkettle.example", 88_000, "Grease traps in 5 restaurants; inspections coming in spring."),
-        ("Westfield Offices", "Ruth Klein", "westfield-offices.example", 66_000, "Office park with 9 buildings; we want one vendor and an SLA."),
-        ("Green Valley Farms", "Ike Mensah", "greenvalleyfarms.example", 54_000, "Irrigation and farmhouse plumbing; seasonal peaks in summer."),
-        ("Seaview Apartments", "Nora Lind", "seaview-apts.example", 110_000, "Older building, frequent leaks, board approved a budget."),
-        ("Atlas Storage", "Victor Hale", "atlas-storage.example", 59_000, "Six storage sites with small offices; need preventive checks."),
-        ("Quarry Hill Brewery", "Ella Moss", "quarryhill.invalid", 72_000, "Brewery floor drains and glycol lines; expanding next year."),
-        ("Pinecrest Vet Clinic", "Raj Patel", "pinecrest-vet.invalid", 57_000, "Kennels need wash-down drains serviced monthly."),
-        ("Harborview Marina", "Liam Doyle", "harborview-marina.invalid", 63_000, "Marina washrooms and fuel dock; salt water corrosion issues."),
-        ("Little Acorn Daycare", "Sofia Rossi", "littleacorn.example", 9_000, "One site, small bathrooms, looking for a quote."),
+        (
+            "Harbor Dental Group",
+            "Dana Whitfield",
+            "harbordental.example",
+            60_000,
+            "We run 4 clinics and chase appointment confirmations by phone. Budget approved, live before Q3.",
+        ),
+        (
+            "Northwind Property Management",
+            "Sam Okafor",
+            "northwind-pm.example",
+            84_000,
+            "220 rental units; tenants report leaks by email and we lose track of them.",
+        ),
+        (
+            "Blue Fern Hotels",
+            "Priya Raman",
+            "bluefern.example",
+            120_000,
+            "Three boutique hotels want faster maintenance triage across sites.",
+        ),
+        (
+            "Cedar & Pine Builders",
+            "Luis Ortega",
+            "cedarpine.example",
+            56_000,
+            "Subcontractor scheduling is all spreadsheets; we want intake automated.",
+        ),
+        (
+            "Glasshouse Cafés",
+            "Mei Chen",
+            "glasshouse-cafes.example",
+            52_000,
+            "Twelve cafés, recurring drain problems, would like a service contract.",
+        ),
+        (
+            "Summit Senior Living",
+            "Grace Adeyemi",
+            "summitliving.example",
+            190_000,
+            "Two campuses, strict compliance, need documented response times.",
+        ),
+        (
+            "Riverbend Schools",
+            "Tom Becker",
+            "riverbend-schools.example",
+            75_000,
+            "District of five schools looking for a planned maintenance partner.",
+        ),
+        (
+            "Oak Street Clinic",
+            "Hana Sato",
+            "oakstreetclinic.example",
+            58_000,
+            "Medical practice, two floors, frequent after-hours call-outs.",
+        ),
+        (
+            "Lumen Fitness",
+            "Jordan Blake",
+            "lumenfitness.example",
+            64_000,
+            "Showers in 6 gyms; members complain about pressure and heat.",
+        ),
+        (
+            "Portside Logistics",
+            "Ana Ruiz",
+            "portside-logistics.example",
+            98_000,
+            "Warehouse washrooms and a canteen; budget for a yearly contract.",
+        ),
+        (
+            "Maple Grove HOA",
+            "Chris Novak",
+            "maplegrove-hoa.example",
+            71_000,
+            "Homeowners association, 140 homes, shared sewer lines.",
+        ),
+        (
+            "Brightside Dentistry",
+            "Olivia Park",
+            "brightside-dental.example",
+            53_000,
+            "Two practices, sterilisation rooms need reliable hot water.",
+        ),
+        (
+            "Copper Kettle Restaurants",
+            "Marco Bellini",
+            "copperkettle.example",
+            88_000,
+            "Grease traps in 5 restaurants; inspections coming in spring.",
+        ),
+        (
+            "Westfield Offices",
+            "Ruth Klein",
+            "westfield-offices.example",
+            66_000,
+            "Office park with 9 buildings; we want one vendor and an SLA.",
+        ),
+        (
+            "Green Valley Farms",
+            "Ike Mensah",
+            "greenvalleyfarms.example",
+            54_000,
+            "Irrigation and farmhouse plumbing; seasonal peaks in summer.",
+        ),
+        (
+            "Seaview Apartments",
+            "Nora Lind",
+            "seaview-apts.example",
+            110_000,
+            "Older building, frequent leaks, board approved a budget.",
+        ),
+        (
+            "Atlas Storage",
+            "Victor Hale",
+            "atlas-storage.example",
+            59_000,
+            "Six storage sites with small offices; need preventive checks.",
+        ),
+        (
+            "Quarry Hill Brewery",
+            "Ella Moss",
+            "quarryhill.invalid",
+            72_000,
+            "Brewery floor drains and glycol lines; expanding next year.",
+        ),
+        (
+            "Pinecrest Vet Clinic",
+            "Raj Patel",
+            "pinecrest-vet.invalid",
+            57_000,
+            "Kennels need wash-down drains serviced monthly.",
+        ),
+        (
+            "Harborview Marina",
+            "Liam Doyle",
+            "harborview-marina.invalid",
+            63_000,
+            "Marina washrooms and fuel dock; salt water corrosion issues.",
+        ),
+        (
+            "Little Acorn Daycare",
+            "Sofia Rossi",
+            "littleacorn.example",
+            9_000,
+            "One site, small bathrooms, looking for a quote.",
+        ),
         ("Corner Bookshop", "Ben Carter", "cornerbooks.example", 6_000, "A single leaking sink in the back room."),
-        ("Studio Nine Salon", "Ava Müller", "studionine.example", 14_000, "Salon basins clog often; want a monthly visit."),
-        ("Tidewater Yoga", "Kai Nakamura", "tidewater-yoga.example", 11_000, "Two studios, showers lose pressure in the mornings."),
+        (
+            "Studio Nine Salon",
+            "Ava Müller",
+            "studionine.example",
+            14_000,
+            "Salon basins clog often; want a monthly visit.",
+        ),
+        (
+            "Tidewater Yoga",
+            "Kai Nakamura",
+            "tidewater-yoga.example",
+            11_000,
+            "Two studios, showers lose pressure in the mornings.",
+        ),
     ];
     LEADS
         .iter()
@@ -141,9 +287,13 @@ pub fn demo_leads(now: chrono::DateTime<chrono::Utc>) -> Vec<serde_json::Value> 
 /// Sends the demo leads through the lead workflow's front door, as a form
 /// would; returns their queued runs for the caller to hand to the worker.
 /// (`steward seed` does this; tests start from an empty inbox.)
-pub async fn seed_leads(db: &DatabaseConnection, settings: &crate::config::Settings) -> anyhow::Result<Vec<crate::jobs::RunJob>> {
+pub async fn seed_leads(
+    db: &DatabaseConnection,
+    settings: &crate::config::Settings,
+) -> anyhow::Result<Vec<crate::jobs::RunJob>> {
     use crate::ingest::{self, Accepted, Channel, Incoming};
-    let target = ingest::target(db, DEMO_SLUG, "lead-intake-qualification").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let target =
+        ingest::target(db, DEMO_SLUG, "lead-intake-qualification").await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut runs = Vec::new();
     for (i, lead) in demo_leads(chrono::Utc::now()).into_iter().enumerate() {
         let incoming = Incoming {
@@ -193,7 +343,8 @@ pub async fn any_owner(db: &DatabaseConnection, slug: &str) -> anyhow::Result<cr
 pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<usize> {
     use crate::db::{stmt, tenant_txn};
     use engine::cost;
-    let tenant = tenants::find_by_slug(db, DEMO_SLUG).await?.ok_or_else(|| anyhow::anyhow!("seed the demo business first"))?;
+    let tenant =
+        tenants::find_by_slug(db, DEMO_SLUG).await?.ok_or_else(|| anyhow::anyhow!("seed the demo business first"))?;
     let txn = tenant_txn(db, &tenant.schema_name).await?;
     let workflow = "lead-intake-qualification";
     let workflow_id: Uuid = txn
@@ -231,25 +382,54 @@ pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono:
             // A reviewed lead waits for its reviewer (20 to 80 minutes) before the decision.
             let waited = if reviewed { 1200 + pick(3600, 10) as i64 } else { 0 };
             let finished = created + chrono::Duration::seconds(3 + waited);
-            let confidence = if reviewed { 0.60 + pick(25, 11) as f64 / 100.0 } else { 0.80 + pick(19, 12) as f64 / 100.0 };
-            let mut lines = vec![crate::costs::CostLine::new("queue", None, cost::queue(1 + reviewed as i64, rates.queue_op), 1 + reviewed as i64, "delivery")];
+            let confidence =
+                if reviewed { 0.60 + pick(25, 11) as f64 / 100.0 } else { 0.80 + pick(19, 12) as f64 / 100.0 };
+            let mut lines = vec![crate::costs::CostLine::new(
+                "queue",
+                None,
+                cost::queue(1 + reviewed as i64, rates.queue_op),
+                1 + reviewed as i64,
+                "delivery",
+            )];
             let mut step_rows = Vec::new();
             for (i, (id, kind)) in steps.iter().enumerate() {
                 if failed && i > 1 {
                     break;
                 }
                 let ms = 20 + pick(if *kind == "llm" { 2400 } else { 300 }, 7 + i as u64) as i64;
-                lines.push(crate::costs::CostLine::new("orchestration", Some(i as i32), cost::orchestration(ms, rates.orchestration_per_hour), ms, *id));
+                lines.push(crate::costs::CostLine::new(
+                    "orchestration",
+                    Some(i as i32),
+                    cost::orchestration(ms, rates.orchestration_per_hour),
+                    ms,
+                    *id,
+                ));
                 let (step_status, t_in, t_out, model_cost) = match *kind {
                     "api_call" if failed => ("failed", 0, 0, 0),
                     "api_call" => {
-                        let line = crate::costs::CostLine::new("enrichment", Some(i as i32), cost::enrichment(enrichment_price, cache_hit), 1, *id);
-                        lines.push(crate::costs::CostLine { cache_hit: Some(cache_hit), saved: if cache_hit { enrichment_price } else { 0 }, ..line });
+                        let line = crate::costs::CostLine::new(
+                            "enrichment",
+                            Some(i as i32),
+                            cost::enrichment(enrichment_price, cache_hit),
+                            1,
+                            *id,
+                        );
+                        lines.push(crate::costs::CostLine {
+                            cache_hit: Some(cache_hit),
+                            saved: if cache_hit { enrichment_price } else { 0 },
+                            ..line
+                        });
                         ("completed", 0, 0, 0)
                     }
                     "llm" => {
                         let c = cost::model(tokens_in, tokens_out, price_in, price_out);
-                        lines.push(crate::costs::CostLine::new("model", Some(i as i32), c, tokens_in + tokens_out, "gpt-4o-mini"));
+                        lines.push(crate::costs::CostLine::new(
+                            "model",
+                            Some(i as i32),
+                            c,
+                            tokens_in + tokens_out,
+                            "gpt-4o-mini",
+                        ));
                         ("completed", tokens_in, tokens_out, c)
                     }
                     _ => ("completed", 0, 0, 0),
@@ -257,7 +437,13 @@ pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono:
                 step_rows.push((i as i32, *id, *kind, step_status, t_in, t_out, model_cost, ms));
             }
             if reviewed {
-                lines.push(crate::costs::CostLine::new("review", Some(2), cost::review(review_seconds, rates.reviewer_hourly), review_seconds, reviewer));
+                lines.push(crate::costs::CostLine::new(
+                    "review",
+                    Some(2),
+                    cost::review(review_seconds, rates.reviewer_hourly),
+                    review_seconds,
+                    reviewer,
+                ));
             }
             txn.execute_raw(stmt(
                 "INSERT INTO runs (id, workflow_id, workflow_name, workflow_version, status, context, next_step, pinned, executions, error,
@@ -343,7 +529,11 @@ pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono:
             }
             crate::costs::add_lines(&txn, run_id, &lines).await?;
             // The lines were paid when the run happened.
-            txn.execute_raw(stmt("UPDATE cost_lines SET at = $2 WHERE run_id = $1", vec![run_id.into(), finished.into()])).await?;
+            txn.execute_raw(stmt(
+                "UPDATE cost_lines SET at = $2 WHERE run_id = $1",
+                vec![run_id.into(), finished.into()],
+            ))
+            .await?;
             written += 1;
         }
     }
@@ -356,7 +546,10 @@ pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono:
         vec![Uuid::new_v4().into(), workflow.into(), message.into(), opened.into(), cleared.into()],
     ))
     .await?;
-    for (action, why, at) in [("cost.alert_opened", message.to_string(), opened), ("cost.alert_cleared", format!("Recovered: {message}"), cleared)] {
+    for (action, why, at) in [
+        ("cost.alert_opened", message.to_string(), opened),
+        ("cost.alert_cleared", format!("Recovered: {message}"), cleared),
+    ] {
         txn.execute_raw(stmt(
             "INSERT INTO audit_events (at, action, subject, detail, area, why) VALUES ($1, $2, $3, '{\"condition\": \"cost_per_run\"}', 'cost', $4)",
             vec![at.into(), action.into(), workflow.into(), why.into()],
@@ -380,11 +573,19 @@ pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono:
         outcome: "deal.won".into(),
         outcome_rate: Some(0.12),
     };
-    crate::kpis::save_baseline(db, &owner, workflow, &baseline, "Measured by hand over the summer, before launch").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    crate::kpis::save_baseline(db, &owner, workflow, &baseline, "Measured by hand over the summer, before launch")
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     for (name, volume, minutes, errors, revenue, risk, metric) in DEMO_BACKLOG {
         let candidate = engine::kpi::Candidate {
             name: name.into(),
-            inputs: engine::kpi::ValueScoreInputs { monthly_volume: volume, minutes_per_task: minutes, error_rate: errors, revenue_impact: revenue, compliance_risk: risk },
+            inputs: engine::kpi::ValueScoreInputs {
+                monthly_volume: volume,
+                minutes_per_task: minutes,
+                error_rate: errors,
+                revenue_impact: revenue,
+                compliance_risk: risk,
+            },
             success_metric: metric.into(),
         };
         crate::backlog::save(db, &owner, &candidate).await.map_err(|e| anyhow::anyhow!("{e}"))?;

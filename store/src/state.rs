@@ -1,6 +1,10 @@
 //! What every request handler and server function shares.
 
-use crate::{config::Settings, jobs::{MailQueue, RunQueue}, throttle::LoginThrottle};
+use crate::{
+    config::Settings,
+    jobs::{MailQueue, RunQueue},
+    throttle::LoginThrottle,
+};
 use redis::aio::ConnectionManager;
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;

@@ -22,7 +22,10 @@ pub struct Throttled {
 impl Throttled {
     pub fn message(&self) -> String {
         let minutes = self.retry_after_seconds.div_ceil(60).max(1);
-        format!("Too many sign-in attempts. Wait {minutes} minute{} and try again.", if minutes == 1 { "" } else { "s" })
+        format!(
+            "Too many sign-in attempts. Wait {minutes} minute{} and try again.",
+            if minutes == 1 { "" } else { "s" }
+        )
     }
 }
 
@@ -42,10 +45,9 @@ impl LoginThrottle {
     /// Refuses when either counter has reached its limit within the window.
     pub async fn check(&self, tenant_slug: &str, email: &str, client_address: &str) -> Result<(), ThrottleCheck> {
         let mut redis = self.redis.clone();
-        for (key, limit) in [
-            (self.account_key(tenant_slug, email), ACCOUNT_LIMIT),
-            (self.address_key(client_address), ADDRESS_LIMIT),
-        ] {
+        for (key, limit) in
+            [(self.account_key(tenant_slug, email), ACCOUNT_LIMIT), (self.address_key(client_address), ADDRESS_LIMIT)]
+        {
             let count: Option<u64> = redis.get(&key).await.map_err(ThrottleCheck::Redis)?;
             if count.unwrap_or(0) >= limit {
                 let ttl: i64 = redis.ttl(&key).await.map_err(ThrottleCheck::Redis)?;
@@ -89,7 +91,13 @@ mod tests {
 
     #[test]
     fn the_message_names_the_wait_in_minutes() {
-        assert_eq!(Throttled { retry_after_seconds: 61 }.message(), "Too many sign-in attempts. Wait 2 minutes and try again.");
-        assert_eq!(Throttled { retry_after_seconds: 5 }.message(), "Too many sign-in attempts. Wait 1 minute and try again.");
+        assert_eq!(
+            Throttled { retry_after_seconds: 61 }.message(),
+            "Too many sign-in attempts. Wait 2 minutes and try again."
+        );
+        assert_eq!(
+            Throttled { retry_after_seconds: 5 }.message(),
+            "Too many sign-in attempts. Wait 1 minute and try again."
+        );
     }
 }

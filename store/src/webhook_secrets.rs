@@ -27,7 +27,9 @@ pub async fn rotate(
     grace_hours: i64,
 ) -> Result<Option<String>, DbErr> {
     let txn = tenant_txn(db, &member.schema_name).await?;
-    let Some(row) = txn.query_one_raw(stmt("SELECT id FROM workflows WHERE name = $1 FOR UPDATE", vec![workflow.into()])).await? else {
+    let Some(row) =
+        txn.query_one_raw(stmt("SELECT id FROM workflows WHERE name = $1 FOR UPDATE", vec![workflow.into()])).await?
+    else {
         return Ok(None);
     };
     let workflow_id: Uuid = row.try_get_by_index(0)?;
@@ -59,7 +61,11 @@ pub async fn rotate(
 }
 
 /// The secrets a delivery may be signed with right now.
-pub async fn valid_secrets(txn: &DatabaseTransaction, settings: &Settings, workflow_id: Uuid) -> Result<Vec<String>, DbErr> {
+pub async fn valid_secrets(
+    txn: &DatabaseTransaction,
+    settings: &Settings,
+    workflow_id: Uuid,
+) -> Result<Vec<String>, DbErr> {
     let rows = txn
         .query_all_raw(stmt(
             "SELECT nonce, ciphertext FROM webhook_secrets WHERE workflow_id = $1 AND (valid_until IS NULL OR valid_until > now())
@@ -102,11 +108,15 @@ pub struct SignatureHeaders {
 
 /// Why a delivery's signature was refused, in words a sender can act on.
 pub fn verify(secrets: &[String], headers: &SignatureHeaders, body: &[u8]) -> Result<(), String> {
-    let missing: Vec<&str> = [("webhook-id", &headers.id), ("webhook-timestamp", &headers.timestamp), ("webhook-signature", &headers.signature)]
-        .into_iter()
-        .filter(|(_, v)| v.as_deref().is_none_or(|s| s.trim().is_empty()))
-        .map(|(name, _)| name)
-        .collect();
+    let missing: Vec<&str> = [
+        ("webhook-id", &headers.id),
+        ("webhook-timestamp", &headers.timestamp),
+        ("webhook-signature", &headers.signature),
+    ]
+    .into_iter()
+    .filter(|(_, v)| v.as_deref().is_none_or(|s| s.trim().is_empty()))
+    .map(|(name, _)| name)
+    .collect();
     if !missing.is_empty() {
         return Err(format!("unsigned request: missing {} (Standard Webhooks)", missing.join(", ")));
     }
@@ -119,7 +129,8 @@ pub fn verify(secrets: &[String], headers: &SignatureHeaders, body: &[u8]) -> Re
         (standardwebhooks::HEADER_WEBHOOK_TIMESTAMP, &headers.timestamp),
         (standardwebhooks::HEADER_WEBHOOK_SIGNATURE, &headers.signature),
     ] {
-        let value = http::HeaderValue::from_str(value.as_deref().unwrap_or_default()).map_err(|_| format!("{name} is not a valid header value"))?;
+        let value = http::HeaderValue::from_str(value.as_deref().unwrap_or_default())
+            .map_err(|_| format!("{name} is not a valid header value"))?;
         map.insert(name, value);
     }
     let mut last = String::new();
@@ -127,10 +138,13 @@ pub fn verify(secrets: &[String], headers: &SignatureHeaders, body: &[u8]) -> Re
         let Ok(hook) = standardwebhooks::Webhook::new(secret) else { continue };
         match hook.verify(body, &map) {
             Ok(()) => return Ok(()),
-            Err(standardwebhooks::WebhookError::TimestampTooOldError | standardwebhooks::WebhookError::FutureTimestampError) => {
-                return Err("stale webhook-timestamp: more than 5 minutes from the server's clock".into())
+            Err(
+                standardwebhooks::WebhookError::TimestampTooOldError
+                | standardwebhooks::WebhookError::FutureTimestampError,
+            ) => return Err("stale webhook-timestamp: more than 5 minutes from the server's clock".into()),
+            Err(standardwebhooks::WebhookError::InvalidTimestamp) => {
+                return Err("webhook-timestamp is not a Unix time in seconds".into())
             }
-            Err(standardwebhooks::WebhookError::InvalidTimestamp) => return Err("webhook-timestamp is not a Unix time in seconds".into()),
             Err(e) => last = e.to_string(),
         }
     }
@@ -139,5 +153,8 @@ pub fn verify(secrets: &[String], headers: &SignatureHeaders, body: &[u8]) -> Re
 
 /// Signs a body the way a sender does (for the curl example, tests and benchmarks).
 pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Result<String, String> {
-    standardwebhooks::Webhook::new(secret).map_err(|e| e.to_string())?.sign(id, timestamp, body).map_err(|e| e.to_string())
+    standardwebhooks::Webhook::new(secret)
+        .map_err(|e| e.to_string())?
+        .sign(id, timestamp, body)
+        .map_err(|e| e.to_string())
 }

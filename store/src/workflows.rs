@@ -20,7 +20,6 @@ pub enum WorkflowError {
     Storage(#[from] DbErr),
 }
 
-
 /// What contracts of this business may refer to.
 pub async fn catalog(txn: &DatabaseTransaction, tenant_id: Uuid) -> Result<Catalog, DbErr> {
     let names = |sql: &'static str| async move {
@@ -98,10 +97,17 @@ pub struct WorkflowDetail {
     pub versions: Vec<VersionRow>,
 }
 
-pub async fn detail(db: &DatabaseConnection, member: &CurrentMember, name: &str) -> Result<WorkflowDetail, WorkflowError> {
+pub async fn detail(
+    db: &DatabaseConnection,
+    member: &CurrentMember,
+    name: &str,
+) -> Result<WorkflowDetail, WorkflowError> {
     let txn = tenant_txn(db, &member.schema_name).await?;
     let sql = format!("{WORKFLOW_ROWS} WHERE w.name = $1 GROUP BY w.id, o.email, b.email");
-    let workflow = WorkflowRow::find_by_statement(stmt(&sql, vec![name.into()])).one(&txn).await?.ok_or(WorkflowError::NotFound)?;
+    let workflow = WorkflowRow::find_by_statement(stmt(&sql, vec![name.into()]))
+        .one(&txn)
+        .await?
+        .ok_or(WorkflowError::NotFound)?;
     let versions = VersionRow::find_by_statement(stmt(
         "SELECT v.number, v.change_note, v.author_email, v.created_at, v.requires_four_eyes, v.approved_by_email, v.first_published_at
            FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id WHERE w.name = $1 ORDER BY v.number DESC",
@@ -113,7 +119,12 @@ pub async fn detail(db: &DatabaseConnection, member: &CurrentMember, name: &str)
     Ok(WorkflowDetail { workflow, versions })
 }
 
-pub async fn version_yaml(db: &DatabaseConnection, member: &CurrentMember, name: &str, number: i32) -> Result<String, WorkflowError> {
+pub async fn version_yaml(
+    db: &DatabaseConnection,
+    member: &CurrentMember,
+    name: &str,
+    number: i32,
+) -> Result<String, WorkflowError> {
     let txn = tenant_txn(db, &member.schema_name).await?;
     let row = txn
         .query_one_raw(stmt(
@@ -161,7 +172,10 @@ pub async fn save_version_in(
     .await?;
     // Lock the workflow so two saves cannot take the same number.
     let workflow_id: Uuid = txn
-        .query_one_raw(stmt("SELECT id FROM workflows WHERE name = $1 FOR UPDATE", vec![contract.workflow.clone().into()]))
+        .query_one_raw(stmt(
+            "SELECT id FROM workflows WHERE name = $1 FOR UPDATE",
+            vec![contract.workflow.clone().into()],
+        ))
         .await?
         .ok_or(WorkflowError::NotFound)?
         .try_get_by_index(0)?;
@@ -188,8 +202,16 @@ pub async fn save_version_in(
         ],
     ))
     .await?;
-    audit::record_change(txn, Some(member), "workflow", "workflow.version_saved", &contract.workflow, note.trim(), json!({ "version": number }))
-        .await?;
+    audit::record_change(
+        txn,
+        Some(member),
+        "workflow",
+        "workflow.version_saved",
+        &contract.workflow,
+        note.trim(),
+        json!({ "version": number }),
+    )
+    .await?;
     Ok((contract.workflow, number))
 }
 
@@ -221,7 +243,13 @@ async fn version_state(txn: &DatabaseTransaction, name: &str, number: i32) -> Re
 }
 
 /// A second engineer or owner approves this exact version for publishing.
-pub async fn approve(db: &DatabaseConnection, member: &CurrentMember, name: &str, number: i32, note: &str) -> Result<(), WorkflowError> {
+pub async fn approve(
+    db: &DatabaseConnection,
+    member: &CurrentMember,
+    name: &str,
+    number: i32,
+    note: &str,
+) -> Result<(), WorkflowError> {
     if !matches!(member.role, Role::Engineer | Role::Owner) {
         return Err(WorkflowError::Refused("Only an engineer or an owner can approve a version.".into()));
     }
@@ -235,7 +263,16 @@ pub async fn approve(db: &DatabaseConnection, member: &CurrentMember, name: &str
         vec![member.email.clone().into(), state.workflow_id.into(), number.into()],
     ))
     .await?;
-    audit::record_change(&txn, Some(member), "workflow", "workflow.version_approved", name, note, json!({ "version": number })).await?;
+    audit::record_change(
+        &txn,
+        Some(member),
+        "workflow",
+        "workflow.version_approved",
+        name,
+        note,
+        json!({ "version": number }),
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }
@@ -269,15 +306,28 @@ pub async fn publish(
         .query_one_raw(stmt("SELECT live_version FROM workflows WHERE id = $1", vec![state.workflow_id.into()]))
         .await?
         .and_then(|r| r.try_get_by_index::<Option<i32>>(0).ok().flatten());
-    txn.execute_raw(stmt("UPDATE workflows SET live_version = $1 WHERE id = $2", vec![number.into(), state.workflow_id.into()])).await?;
+    txn.execute_raw(stmt(
+        "UPDATE workflows SET live_version = $1 WHERE id = $2",
+        vec![number.into(), state.workflow_id.into()],
+    ))
+    .await?;
     txn.execute_raw(stmt(
         "UPDATE workflow_versions SET first_published_at = coalesce(first_published_at, now()) WHERE workflow_id = $1 AND number = $2",
         vec![state.workflow_id.into(), number.into()],
     ))
     .await?;
-    let action = if rollback && previous.is_some_and(|p| p > number) { "workflow.rolled_back" } else { "workflow.published" };
-    audit::record_change(&txn, Some(member), "workflow", action, name, why, json!({ "version": number, "previous": previous }))
-        .await?;
+    let action =
+        if rollback && previous.is_some_and(|p| p > number) { "workflow.rolled_back" } else { "workflow.published" };
+    audit::record_change(
+        &txn,
+        Some(member),
+        "workflow",
+        action,
+        name,
+        why,
+        json!({ "version": number, "previous": previous }),
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }

@@ -17,7 +17,11 @@ pub async fn evaluate(engine: &Engine, tenant_id: &str, schema: &str, workflow: 
     let state = costs::budget_state(&engine.db, schema, workflow).await?;
     let (recent, trailing) = costs::retry_windows(&engine.db, schema, workflow).await?;
     let (evaluated, firing) = cost::watch(state.budget.as_ref(), &state.month, state.forecast(), recent, trailing);
-    let url = format!("{}/t/{}/costs", engine.settings.public_url.as_str().trim_end_matches('/'), slug(engine, tenant_id).await?);
+    let url = format!(
+        "{}/t/{}/costs",
+        engine.settings.public_url.as_str().trim_end_matches('/'),
+        slug(engine, tenant_id).await?
+    );
     let compose = |alarm: &Alarm, workflow: &str| alert_mail(alarm, workflow, &url);
     let (mail, ids) = costs::sync_alerts(&engine.db, schema, workflow, &evaluated, &firing, &compose).await?;
     if !mail.is_empty() {
@@ -81,7 +85,10 @@ pub async fn check(engine: &Engine) -> anyhow::Result<(usize, usize)> {
             }
             if held_budget > 0 {
                 let fits = match &state.budget {
-                    Some(b) => cost::before_run(b, state.month.spent, state.forecast()) == cost::Verdict::Proceed || b.action != cost::CapAction::Pause,
+                    Some(b) => {
+                        cost::before_run(b, state.month.spent, state.forecast()) == cost::Verdict::Proceed
+                            || b.action != cost::CapAction::Pause
+                    }
                     None => true,
                 };
                 if fits {
@@ -102,7 +109,10 @@ pub async fn check(engine: &Engine) -> anyhow::Result<(usize, usize)> {
 }
 
 /// The apalis handler run on the schedule.
-pub async fn on_tick(_: apalis_cron::Tick, engine: apalis::prelude::Data<Engine>) -> Result<(), apalis::prelude::BoxDynError> {
+pub async fn on_tick(
+    _: apalis_cron::Tick,
+    engine: apalis::prelude::Data<Engine>,
+) -> Result<(), apalis::prelude::BoxDynError> {
     match check(&engine).await {
         Ok((0, 0)) => {}
         Ok((released, mailed)) => tracing::info!(released, mailed, "cost watch"),

@@ -44,8 +44,11 @@ impl Mailer {
         } else {
             let mut mixed = MultiPart::mixed().multipart(body);
             for a in &job.attachments {
-                let bytes = a.bytes().map_err(|e| DeliveryError::Permanent(format!("attachment {} is not base64: {e}", a.filename)))?;
-                let kind = ContentType::parse(&a.content_type).map_err(|e| DeliveryError::Permanent(format!("attachment {}: {e}", a.filename)))?;
+                let bytes = a
+                    .bytes()
+                    .map_err(|e| DeliveryError::Permanent(format!("attachment {} is not base64: {e}", a.filename)))?;
+                let kind = ContentType::parse(&a.content_type)
+                    .map_err(|e| DeliveryError::Permanent(format!("attachment {}: {e}", a.filename)))?;
                 mixed = mixed.singlepart(Attachment::new(a.filename.clone()).body(bytes, kind));
             }
             builder.multipart(mixed)
@@ -96,8 +99,9 @@ pub async fn send_email(job: EmailJob, mailer: Data<Mailer>, attempt: Attempt) -
 /// In-process retries with exponential backoff (1 s, 2 s, 4 s … capped at
 /// 30 s, jittered); after those, apalis-redis schedules later attempts.
 pub fn retry_policy() -> BackoffRetryPolicy<ExponentialBackoff<HasherRng>> {
-    let backoff = ExponentialBackoffMaker::new(Duration::from_secs(1), Duration::from_secs(30), 0.5, HasherRng::default())
-        .expect("valid backoff bounds")
-        .make_backoff();
+    let backoff =
+        ExponentialBackoffMaker::new(Duration::from_secs(1), Duration::from_secs(30), 0.5, HasherRng::default())
+            .expect("valid backoff bounds")
+            .make_backoff();
     RetryPolicy::retries(3).with_backoff(backoff)
 }

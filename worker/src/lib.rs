@@ -38,7 +38,10 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
     };
     // A unique name per process: apalis refuses a name that heart-beat recently.
     let email_worker = WorkerBuilder::new(format!("steward-email-{process}"))
-        .backend(store::jobs::storage::<EmailJob>(redis.clone(), &settings.redis_prefix).poll_with_interval(Duration::from_millis(200)))
+        .backend(
+            store::jobs::storage::<EmailJob>(redis.clone(), &settings.redis_prefix)
+                .poll_with_interval(Duration::from_millis(200)),
+        )
         .data(mailer)
         .concurrency(4)
         .retry(email::retry_policy())
@@ -46,7 +49,10 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
         .parallelize(tokio::spawn)
         .build(email::send_email);
     let run_worker = WorkerBuilder::new(format!("steward-runs-{process}"))
-        .backend(store::jobs::storage::<store::jobs::RunJob>(redis, &settings.redis_prefix).poll_with_interval(Duration::from_millis(100)))
+        .backend(
+            store::jobs::storage::<store::jobs::RunJob>(redis, &settings.redis_prefix)
+                .poll_with_interval(Duration::from_millis(100)),
+        )
         .data(engine.clone())
         .concurrency(settings.runs.concurrency.max(1))
         .catch_panic()

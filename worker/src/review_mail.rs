@@ -12,7 +12,9 @@ use store::runs::{NewReviewTask, OutboxEmail};
 
 /// The draft as a short, readable summary (first fields, long text cut).
 pub fn draft_summary(draft: Option<&Value>) -> String {
-    let Some(Value::Object(map)) = draft else { return "(no draft: the run stopped on an error or before a message)".into() };
+    let Some(Value::Object(map)) = draft else {
+        return "(no draft: the run stopped on an error or before a message)".into();
+    };
     map.iter()
         .take(8)
         .map(|(k, v)| {
@@ -20,7 +22,11 @@ pub fn draft_summary(draft: Option<&Value>) -> String {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            let text: String = if text.chars().count() > 160 { format!("{}…", text.chars().take(160).collect::<String>()) } else { text };
+            let text: String = if text.chars().count() > 160 {
+                format!("{}…", text.chars().take(160).collect::<String>())
+            } else {
+                text
+            };
             format!("{k}: {text}")
         })
         .collect::<Vec<_>>()
@@ -28,12 +34,23 @@ pub fn draft_summary(draft: Option<&Value>) -> String {
 }
 
 async fn slug_of(engine: &Engine, tenant_id: &str) -> anyhow::Result<String> {
-    let row = engine.db.query_one_raw(stmt("SELECT slug FROM public.tenants WHERE id = $1::uuid", vec![tenant_id.into()])).await?;
+    let row = engine
+        .db
+        .query_one_raw(stmt("SELECT slug FROM public.tenants WHERE id = $1::uuid", vec![tenant_id.into()]))
+        .await?;
     Ok(row.ok_or_else(|| anyhow::anyhow!("no such business"))?.try_get_by_index(0)?)
 }
 
 /// Emails every eligible reviewer a single-use link to the task.
-pub async fn send(engine: &Engine, job: &RunJob, schema: &str, run_id: Uuid, task_id: Uuid, task: &NewReviewTask, reviewers: &[String]) -> anyhow::Result<()> {
+pub async fn send(
+    engine: &Engine,
+    job: &RunJob,
+    schema: &str,
+    run_id: Uuid,
+    task_id: Uuid,
+    task: &NewReviewTask,
+    reviewers: &[String],
+) -> anyhow::Result<()> {
     let slug = slug_of(engine, &job.tenant_id).await?;
     let mut emails = Vec::new();
     for r in reviewers {
@@ -66,7 +83,13 @@ pub async fn send(engine: &Engine, job: &RunJob, schema: &str, run_id: Uuid, tas
             escape(&summary),
             store::reviews::LINK_HOURS
         );
-        outbox.push(OutboxEmail { to: email, subject: format!("Review needed: {} ({why})", task.workflow_name), text, html, ..Default::default() });
+        outbox.push(OutboxEmail {
+            to: email,
+            subject: format!("Review needed: {} ({why})", task.workflow_name),
+            text,
+            html,
+            ..Default::default()
+        });
     }
     let ids = store::runs::add_to_outbox(&engine.db, schema, Some(run_id), &outbox).await?;
     engine.hand_over_mail(job, schema, &outbox, &ids).await;
@@ -74,7 +97,12 @@ pub async fn send(engine: &Engine, job: &RunJob, schema: &str, run_id: Uuid, tas
 }
 
 /// Tells a workflow's owners that a task is past its SLA.
-pub async fn escalation(engine: &Engine, tenant_id: Uuid, schema: &str, overdue: &store::reviews::Overdue) -> anyhow::Result<()> {
+pub async fn escalation(
+    engine: &Engine,
+    tenant_id: Uuid,
+    schema: &str,
+    overdue: &store::reviews::Overdue,
+) -> anyhow::Result<()> {
     let slug = slug_of(engine, &tenant_id.to_string()).await?;
     let public = engine.settings.public_url.as_str().trim_end_matches('/').to_owned();
     let link = format!("{public}/t/{slug}/review/{}", overdue.task_id);
@@ -85,9 +113,21 @@ pub async fn escalation(engine: &Engine, tenant_id: Uuid, schema: &str, overdue:
         overdue.reason.replace('_', " "),
         overdue.age_minutes
     );
-    let html = format!("<p>{}</p><p><a href=\"{link}\">Open the task</a></p>", escape(&text.lines().next().unwrap_or_default().to_string()));
-    let mails: Vec<OutboxEmail> =
-        overdue.notify.iter().map(|to| OutboxEmail { to: to.clone(), subject: subject.clone(), text: text.clone(), html: html.clone(), ..Default::default() }).collect();
+    let html = format!(
+        "<p>{}</p><p><a href=\"{link}\">Open the task</a></p>",
+        escape(&text.lines().next().unwrap_or_default().to_string())
+    );
+    let mails: Vec<OutboxEmail> = overdue
+        .notify
+        .iter()
+        .map(|to| OutboxEmail {
+            to: to.clone(),
+            subject: subject.clone(),
+            text: text.clone(),
+            html: html.clone(),
+            ..Default::default()
+        })
+        .collect();
     let ids = store::runs::add_to_outbox(&engine.db, schema, Some(overdue.run_id), &mails).await?;
     let job = store::runs::job(tenant_id, schema, overdue.run_id);
     engine.hand_over_mail(&job, schema, &mails, &ids).await;

@@ -8,19 +8,19 @@
 use apalis::prelude::*;
 use chrono::Utc;
 use engine::run::{self as logic, PolicyHit, ReviewReason};
+use engine::tenant::is_tenant_schema_name as tenant_schema_ok;
 use engine::workflow::{Step, WorkflowContract};
 use redis::AsyncCommands;
 use sea_orm::{prelude::*, DatabaseConnection};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::{sync::Arc, time::Duration};
+use store::config::Settings;
+use store::costs::{self, CostLine};
 use store::db::{stmt, tenant_txn};
 use store::jobs::{EmailJob, MailQueue, RunJob, RunQueue};
 use store::providers::{self, Message, ProviderError};
-use store::costs::{self, CostLine};
 use store::runs::{self, LeasedRun, NewReviewTask, OutboxEmail, StepRecord};
-use store::config::Settings;
-use engine::tenant::is_tenant_schema_name as tenant_schema_ok;
 
 /// Everything a run needs from outside; shared by the worker's tasks.
 #[derive(Clone)]
@@ -91,7 +91,15 @@ struct Failed {
 
 impl Failed {
     fn now(error: impl Into<String>) -> Self {
-        Failed { error: error.into(), attempts: 1, input: Value::Null, detail: json!({}), tokens_in: 0, tokens_out: 0, costs: vec![] }
+        Failed {
+            error: error.into(),
+            attempts: 1,
+            input: Value::Null,
+            detail: json!({}),
+            tokens_in: 0,
+            tokens_out: 0,
+            costs: vec![],
+        }
     }
 }
 
@@ -138,7 +146,12 @@ impl Engine {
             let starting = run.next_step == 0 && run.cleared_step.is_none();
             let budget = if starting { Some(costs::budget_state_in(&txn, &run.workflow_name).await?) } else { None };
             // Each delivery of the run's job is a queue operation.
-            costs::add_lines(&txn, run_id, &[CostLine::new("queue", None, engine::cost::queue(1, rates.queue_op), 1, "delivery")]).await?;
+            costs::add_lines(
+                &txn,
+                run_id,
+                &[CostLine::new("queue", None, engine::cost::queue(1, rates.queue_op), 1, "delivery")],
+            )
+            .await?;
             txn.commit().await?;
             (keys, rates, budget)
         };
@@ -184,7 +197,9 @@ impl Engine {
             }
             engine::cost::Verdict::AtCap(engine::cost::CapAction::Pause) => {
                 costs::hold(&self.db, x.schema, x.run.id, &self.owner, "budget").await?;
-                tracing::info!("run paused at the budget cap; it resumes when the budget is raised or the month rolls over");
+                tracing::info!(
+                    "run paused at the budget cap; it resumes when the budget is raised or the month rolls over"
+                );
                 Ok(false)
             }
         }
@@ -209,20 +224,46 @@ impl Engine {
                 match logic::eval_bool(when, &x.run.context) {
                     Ok(true) => {}
                     Ok(false) => {
-                        let record = StepRecord { status: "skipped".into(), detail: json!({ "when": when, "result": false }), ..base };
-                        if runs::finish_step(&self.db, x.schema, run_id, &self.owner, &record, &x.run.context, i + 1, &[]).await?.is_none() {
+                        let record = StepRecord {
+                            status: "skipped".into(),
+                            detail: json!({ "when": when, "result": false }),
+                            ..base
+                        };
+                        if runs::finish_step(
+                            &self.db,
+                            x.schema,
+                            run_id,
+                            &self.owner,
+                            &record,
+                            &x.run.context,
+                            i + 1,
+                            &[],
+                        )
+                        .await?
+                        .is_none()
+                        {
                             return Ok(());
                         }
                         index += 1;
                         continue;
                     }
-                    Err(e) => return self.step_failed(x, step, base, Failed::now(format!("the `when` condition failed: {e}"))).await,
+                    Err(e) => {
+                        return self
+                            .step_failed(x, step, base, Failed::now(format!("the `when` condition failed: {e}")))
+                            .await
+                    }
                 }
             }
             // Gates before a step: an explicit approval step, and the policy before outside messages and financial writes.
             if step.kind == "approval" {
                 let (output_name, draft) = latest_draft(&contract, &x.run.context, index);
-                let task = NewReviewTask::new(i, ReviewReason::ApprovalStep.as_str(), json!({ "step": step.id, "reviewers": step.reviewers }), output_name, draft);
+                let task = NewReviewTask::new(
+                    i,
+                    ReviewReason::ApprovalStep.as_str(),
+                    json!({ "step": step.id, "reviewers": step.reviewers }),
+                    output_name,
+                    draft,
+                );
                 let record = StepRecord { status: "waiting".into(), ..base };
                 self.wait_for_person(x, Some(&record), task, i).await?;
                 tracing::info!(step = %step.id, "run waits for an approval");
@@ -262,7 +303,13 @@ impl Engine {
                 Ok(done) => &mut done.costs,
                 Err(failed) => &mut failed.costs,
             };
-            costs.push(CostLine::new("orchestration", None, engine::cost::orchestration(worker_ms, x.rates.orchestration_per_hour), worker_ms, step.id.clone()));
+            costs.push(CostLine::new(
+                "orchestration",
+                None,
+                engine::cost::orchestration(worker_ms, x.rates.orchestration_per_hour),
+                worker_ms,
+                step.id.clone(),
+            ));
             costs.iter_mut().for_each(|l| _ = l.step_index.get_or_insert(i));
             match outcome {
                 Ok(done) => {
@@ -284,7 +331,17 @@ impl Engine {
                         costs: done.costs,
                         ..base
                     };
-                    let Some(mail_ids) = runs::finish_step(&self.db, x.schema, run_id, &self.owner, &record, &x.run.context, i + 1, &done.outbox).await?
+                    let Some(mail_ids) = runs::finish_step(
+                        &self.db,
+                        x.schema,
+                        run_id,
+                        &self.owner,
+                        &record,
+                        &x.run.context,
+                        i + 1,
+                        &done.outbox,
+                    )
+                    .await?
                     else {
                         return Ok(());
                     };
@@ -311,7 +368,13 @@ impl Engine {
     }
 
     /// After retries: the human queue with the error attached, or a failed run, per the contract.
-    async fn step_failed(&self, x: &mut Execution<'_>, step: &Step, base: StepRecord, failed: Failed) -> anyhow::Result<()> {
+    async fn step_failed(
+        &self,
+        x: &mut Execution<'_>,
+        step: &Step,
+        base: StepRecord,
+        failed: Failed,
+    ) -> anyhow::Result<()> {
         let record = StepRecord {
             status: "failed".into(),
             attempts: failed.attempts,
@@ -327,10 +390,17 @@ impl Engine {
         let on_error = x.run.contract.fallback.as_ref().map(|f| f.on_error.as_str()).unwrap_or("fail");
         tracing::warn!(step = %step.id, error = %failed.error, fallback = on_error, "step failed");
         if on_error == "fail" {
-            runs::finish_run(&self.db, x.schema, x.run.id, &self.owner, "failed", Some(&failed.error), Some(&record)).await?;
+            runs::finish_run(&self.db, x.schema, x.run.id, &self.owner, "failed", Some(&failed.error), Some(&record))
+                .await?;
             return Ok(());
         }
-        let task = NewReviewTask::new(record.index, ReviewReason::Error.as_str(), json!({ "step": step.id, "error": failed.error }), step.output.clone(), None);
+        let task = NewReviewTask::new(
+            record.index,
+            ReviewReason::Error.as_str(),
+            json!({ "step": step.id, "error": failed.error }),
+            step.output.clone(),
+            None,
+        );
         let index = record.index;
         self.wait_for_person(x, Some(&record), task, index).await?;
         Ok(())
@@ -339,16 +409,30 @@ impl Engine {
     /// Opens a review task (with the workflow's review policy and the value
     /// at stake), stops the run, and emails the eligible reviewers their
     /// links. False: this worker lost the lease; nothing changed.
-    async fn wait_for_person(&self, x: &Execution<'_>, record: Option<&StepRecord>, mut task: NewReviewTask, next_step: i32) -> anyhow::Result<bool> {
+    async fn wait_for_person(
+        &self,
+        x: &Execution<'_>,
+        record: Option<&StepRecord>,
+        mut task: NewReviewTask,
+        next_step: i32,
+    ) -> anyhow::Result<bool> {
         task.workflow_name = x.run.workflow_name.clone();
         task.policy = x.run.contract.review.clone().unwrap_or_default();
         task.value = logic::find_number(&x.run.context, "annual_contract_value", task.draft.as_ref())
             .or_else(|| task.detail["policy"][0]["detail"]["value"].as_f64());
-        let reviewers = match x.run.contract.steps.get(task.step_index as usize).filter(|s| s.kind == "approval" && !s.reviewers.is_empty()) {
+        let reviewers = match x
+            .run
+            .contract
+            .steps
+            .get(task.step_index as usize)
+            .filter(|s| s.kind == "approval" && !s.reviewers.is_empty())
+        {
             Some(step) => step.reviewers.clone(),
             None => vec!["role:reviewer".to_string()],
         };
-        let Some(task_id) = runs::wait_for_review(&self.db, x.schema, x.run.id, &self.owner, record, &task, next_step).await? else {
+        let Some(task_id) =
+            runs::wait_for_review(&self.db, x.schema, x.run.id, &self.owner, record, &task, next_step).await?
+        else {
             return Ok(false);
         };
         if let Err(e) = crate::review_mail::send(self, x.job, x.schema, x.run.id, task_id, &task, &reviewers).await {
@@ -373,8 +457,19 @@ impl Engine {
         logic::policy_hits(&contract.approval_conditions(), context, draft, "confidence")
     }
 
-    fn policy_for(&self, step: &Step, contract: &WorkflowContract, context: &Value, draft: Option<&Value>) -> Vec<PolicyHit> {
-        logic::policy_hits(&contract.approval_conditions(), context, draft, step.confidence_field.as_deref().unwrap_or("confidence"))
+    fn policy_for(
+        &self,
+        step: &Step,
+        contract: &WorkflowContract,
+        context: &Value,
+        draft: Option<&Value>,
+    ) -> Vec<PolicyHit> {
+        logic::policy_hits(
+            &contract.approval_conditions(),
+            context,
+            draft,
+            step.confidence_field.as_deref().unwrap_or("confidence"),
+        )
     }
 
     async fn execute_step(&self, x: &Execution<'_>, step: &Step) -> Result<Done, Failed> {
@@ -382,7 +477,9 @@ impl Engine {
             "function" => self.function(x, step).await,
             "api_call" => self.api_call(x, step).await,
             "llm" => self.llm(x, step).await,
-            "rules" => logic::decide(step, &x.run.context).map(|out| Done::output(out, json!({ "rules": step.rules.len() }))).map_err(Failed::now),
+            "rules" => logic::decide(step, &x.run.context)
+                .map(|out| Done::output(out, json!({ "rules": step.rules.len() })))
+                .map_err(Failed::now),
             "notify" => self.notify(x, step).await,
             other => Err(Failed::now(format!("step type {other} cannot be executed"))),
         }
@@ -404,7 +501,8 @@ impl Engine {
         logic::function(step, &x.run.context, contract.as_ref(), Utc::now())
             .map(|out| {
                 let mut done = Done::output(out, input.clone());
-                done.detail = json!({ "function": step.function.as_deref().unwrap_or("normalize"), "data_contract": name });
+                done.detail =
+                    json!({ "function": step.function.as_deref().unwrap_or("normalize"), "data_contract": name });
                 done
             })
             .map_err(|e| Failed { input, ..Failed::now(e) })
@@ -420,7 +518,8 @@ impl Engine {
         let row = row.ok_or_else(|| format!("there is no secret named {name}"))?;
         let nonce: Vec<u8> = row.try_get_by_index(0).map_err(|e| e.to_string())?;
         let ct: Vec<u8> = row.try_get_by_index(1).map_err(|e| e.to_string())?;
-        store::secrets::decrypt(&self.settings, &nonce, &ct).ok_or_else(|| format!("the secret {name} cannot be decrypted"))
+        store::secrets::decrypt(&self.settings, &nonce, &ct)
+            .ok_or_else(|| format!("the secret {name} cannot be decrypted"))
     }
 
     async fn api_call(&self, x: &Execution<'_>, step: &Step) -> Result<Done, Failed> {
@@ -467,7 +566,11 @@ impl Engine {
                     done.attempts = 0;
                     done.cache_hit = true;
                     done.detail = json!({ "cache": "hit" });
-                    done.costs.push(CostLine { cache_hit: Some(true), saved: price, ..CostLine::new("enrichment", None, engine::cost::enrichment(price, true), 1, step.id.clone()) });
+                    done.costs.push(CostLine {
+                        cache_hit: Some(true),
+                        saved: price,
+                        ..CostLine::new("enrichment", None, engine::cost::enrichment(price, true), 1, step.id.clone())
+                    });
                     return Ok(done);
                 }
             }
@@ -475,7 +578,8 @@ impl Engine {
         let max_attempts = step.retry.as_ref().map(|r| r.max_attempts).unwrap_or(3).max(1);
         let base = step.retry.as_ref().and_then(|r| r.backoff_seconds).unwrap_or(0.5);
         let timeout = Duration::from_secs_f64(step.timeout.unwrap_or(10.0));
-        let method_value = reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| Failed::now(format!("`{method}` is not an HTTP method")))?;
+        let method_value = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|_| Failed::now(format!("`{method}` is not an HTTP method")))?;
         let mut history = Vec::new();
         for attempt in 1..=max_attempts {
             let mut req = self
@@ -494,7 +598,11 @@ impl Engine {
             let (retry, retry_after, error) = match req.send().await {
                 Ok(res) => {
                     let status = res.status();
-                    let retry_after = res.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| logic::retry_after_seconds(v, Utc::now()));
+                    let retry_after = res
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| logic::retry_after_seconds(v, Utc::now()));
                     let text = res.text().await.unwrap_or_default();
                     history.push(json!({ "attempt": attempt, "status": status.as_u16(), "ms": started.elapsed().as_millis() as u64 }));
                     if status.is_success() {
@@ -506,22 +614,47 @@ impl Engine {
                         }
                         let mut done = Done::output(output, input);
                         done.attempts = attempt as i32;
-                        done.detail = json!({ "attempts": history, "cache": if cache_key.is_some() { "miss" } else { "off" } });
-                        let line = CostLine::new("enrichment", None, engine::cost::enrichment(price, false), 1, step.id.clone());
+                        done.detail =
+                            json!({ "attempts": history, "cache": if cache_key.is_some() { "miss" } else { "off" } });
+                        let line = CostLine::new(
+                            "enrichment",
+                            None,
+                            engine::cost::enrichment(price, false),
+                            1,
+                            step.id.clone(),
+                        );
                         done.costs.push(CostLine { cache_hit: step.deterministic.then_some(false), ..line });
                         return Ok(done);
                     }
                     let retry = status.as_u16() == 429 || status.is_server_error();
-                    (retry, retry_after, format!("{method} {shown_url} answered {status}: {}", text.chars().take(300).collect::<String>()))
+                    (
+                        retry,
+                        retry_after,
+                        format!(
+                            "{method} {shown_url} answered {status}: {}",
+                            text.chars().take(300).collect::<String>()
+                        ),
+                    )
                 }
                 Err(e) => {
                     let kind = if e.is_timeout() { "timed out" } else { "could not connect" };
-                    history.push(json!({ "attempt": attempt, "error": kind, "ms": started.elapsed().as_millis() as u64 }));
-                    (e.is_timeout() || e.is_connect() || e.is_request(), None, hide(json!(format!("{method} {url} {kind}: {e}"))).as_str().unwrap_or_default().to_owned())
+                    history
+                        .push(json!({ "attempt": attempt, "error": kind, "ms": started.elapsed().as_millis() as u64 }));
+                    (
+                        e.is_timeout() || e.is_connect() || e.is_request(),
+                        None,
+                        hide(json!(format!("{method} {url} {kind}: {e}"))).as_str().unwrap_or_default().to_owned(),
+                    )
                 }
             };
             if !retry || attempt == max_attempts {
-                return Err(Failed { error, attempts: attempt as i32, input, detail: json!({ "attempts": history }), ..Failed::now("") });
+                return Err(Failed {
+                    error,
+                    attempts: attempt as i32,
+                    input,
+                    detail: json!({ "attempts": history }),
+                    ..Failed::now("")
+                });
             }
             tokio::time::sleep(logic::backoff_delay(attempt, base, rand::random::<f64>(), retry_after)).await;
         }
@@ -529,8 +662,11 @@ impl Engine {
     }
 
     async fn llm(&self, x: &Execution<'_>, step: &Step) -> Result<Done, Failed> {
-        let prompt_name = step.prompt_template.as_deref().ok_or_else(|| Failed::now("this llm step has no prompt_template"))?;
-        let number = x.run.pinned["prompts"][prompt_name].as_i64().ok_or_else(|| Failed::now(format!("no version of {prompt_name} was pinned")))? as i32;
+        let prompt_name =
+            step.prompt_template.as_deref().ok_or_else(|| Failed::now("this llm step has no prompt_template"))?;
+        let number = x.run.pinned["prompts"][prompt_name]
+            .as_i64()
+            .ok_or_else(|| Failed::now(format!("no version of {prompt_name} was pinned")))? as i32;
         let storage = |e: DbErr| Failed::now(e.to_string());
         let txn = tenant_txn(&self.db, x.schema).await.map_err(storage)?;
         let template = store::ingest::pinned_prompt(&txn, prompt_name, number)
@@ -555,7 +691,8 @@ impl Engine {
         };
         if let (Some(why), "premium") = (&x.downgrade, tier.as_str()) {
             tier = "small".into();
-            routing = Some(json!({ "tier": "small", "reason": format!("downgraded from premium: {why}"), "budget": true }));
+            routing =
+                Some(json!({ "tier": "small", "reason": format!("downgraded from premium: {why}"), "budget": true }));
         }
         let tier = tier.as_str();
         let mut models = Vec::new();
@@ -601,12 +738,20 @@ impl Engine {
                         l.amount += cost;
                         l.quantity += (completion.tokens_in + completion.tokens_out) as i64;
                     }
-                    None => lines.push(CostLine::new(kind, None, cost, (completion.tokens_in + completion.tokens_out) as i64, model.label.clone())),
+                    None => lines.push(CostLine::new(
+                        kind,
+                        None,
+                        cost,
+                        (completion.tokens_in + completion.tokens_out) as i64,
+                        model.label.clone(),
+                    )),
                 }
                 let problems = match serde_json::from_str::<Value>(completion.text.trim()) {
                     Ok(output) => match template.check_output(&output) {
                         Ok(()) => {
-                            notes.push(json!({ "model": model.label, "tier": tier_used, "round": round, "valid": true }));
+                            notes.push(
+                                json!({ "model": model.label, "tier": tier_used, "round": round, "valid": true }),
+                            );
                             return Ok(Done {
                                 output,
                                 input,
@@ -678,9 +823,24 @@ impl Engine {
                 serde_json::to_string_pretty(&draft.unwrap_or(Value::Null)).unwrap_or_default()
             }
         };
-        let html = format!("<pre style=\"font-family:system-ui,sans-serif;white-space:pre-wrap\">{}</pre>", engine::form::escape(&text));
-        let outbox = to.iter().map(|r| OutboxEmail { to: r.clone(), subject: subject.clone(), text: text.clone(), html: html.clone(), ..Default::default() }).collect();
-        let mut done = Done::output(json!({ "sent_to": to, "subject": subject }), json!({ "to": step.to, "subject": subject_template }));
+        let html = format!(
+            "<pre style=\"font-family:system-ui,sans-serif;white-space:pre-wrap\">{}</pre>",
+            engine::form::escape(&text)
+        );
+        let outbox = to
+            .iter()
+            .map(|r| OutboxEmail {
+                to: r.clone(),
+                subject: subject.clone(),
+                text: text.clone(),
+                html: html.clone(),
+                ..Default::default()
+            })
+            .collect();
+        let mut done = Done::output(
+            json!({ "sent_to": to, "subject": subject }),
+            json!({ "to": step.to, "subject": subject_template }),
+        );
         done.outbox = outbox;
         Ok(done)
     }
@@ -719,7 +879,13 @@ impl Engine {
 /// One model call with the step's timeout (default 60 s) and retries
 /// (default 3 attempts, backoff from 0.5 s) on timeouts, 429 and 5xx,
 /// waiting at least as long as the provider's `Retry-After`.
-async fn call_with_retries(model: &providers::ModelConfig, system: &str, messages: &[Message], schema: &Value, step: &Step) -> Result<providers::Completion, String> {
+async fn call_with_retries(
+    model: &providers::ModelConfig,
+    system: &str,
+    messages: &[Message],
+    schema: &Value,
+    step: &Step,
+) -> Result<providers::Completion, String> {
     let max_attempts = step.retry.as_ref().map(|r| r.max_attempts).unwrap_or(3).max(1);
     let base = step.retry.as_ref().and_then(|r| r.backoff_seconds).unwrap_or(0.5);
     let timeout = Duration::from_secs_f64(step.timeout.unwrap_or(60.0).max(0.1));
@@ -760,7 +926,11 @@ fn latest_draft(contract: &WorkflowContract, context: &Value, index: usize) -> (
         .unwrap_or((None, None))
 }
 
-fn review_task(step_index: i32, hits: &[PolicyHit], output_name: Option<String>, draft: Option<Value>) -> NewReviewTask {
+fn review_task(
+    step_index: i32,
+    hits: &[PolicyHit],
+    output_name: Option<String>,
+    draft: Option<Value>,
+) -> NewReviewTask {
     NewReviewTask::new(step_index, hits[0].reason.as_str(), json!({ "policy": hits }), output_name, draft)
 }
-

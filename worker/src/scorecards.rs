@@ -45,8 +45,10 @@ pub async fn check(engine: &Engine, now: chrono::DateTime<chrono::Utc>) -> anyho
             let url = report_url(engine.settings.public_url.as_str(), &slug, month);
             let compose = move |card: &Scorecard, history: &[Scorecard]| report_mail(card, history, &url);
             // Only the month that just ended is emailed; older ones fill in the trend.
-            let mail = (month == just_ended).then_some(&compose as &(dyn Fn(&Scorecard, &[Scorecard]) -> OutboxEmail + Sync));
-            let (revision, card, outbox, ids) = store::kpis::snapshot_month(&engine.db, &schema, month, now, "steward (monthly job)", "", mail).await?;
+            let mail =
+                (month == just_ended).then_some(&compose as &(dyn Fn(&Scorecard, &[Scorecard]) -> OutboxEmail + Sync));
+            let (revision, card, outbox, ids) =
+                store::kpis::snapshot_month(&engine.db, &schema, month, now, "steward (monthly job)", "", mail).await?;
             tracing::info!(%month, revision, runs = card.business.runs, emails = outbox.len(), "scorecard stored");
             engine.hand_over(&tenant_id.to_string(), &schema, &outbox, &ids).await;
             stored += 1;
@@ -56,7 +58,10 @@ pub async fn check(engine: &Engine, now: chrono::DateTime<chrono::Utc>) -> anyho
 }
 
 /// The apalis handler run on the schedule.
-pub async fn on_tick(_: apalis_cron::Tick, engine: apalis::prelude::Data<Engine>) -> Result<(), apalis::prelude::BoxDynError> {
+pub async fn on_tick(
+    _: apalis_cron::Tick,
+    engine: apalis::prelude::Data<Engine>,
+) -> Result<(), apalis::prelude::BoxDynError> {
     match check(&engine, chrono::Utc::now()).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(scorecards = n, "monthly scorecards"),

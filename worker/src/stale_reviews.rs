@@ -19,7 +19,9 @@ pub async fn check(engine: &Engine) -> anyhow::Result<(usize, usize)> {
         let steward = Actor { email: "steward (stale task)".into(), member: None, overrides_claims: true };
         for (task_id, action, age) in reviews::past_max_age(&engine.db, &schema).await? {
             let comment = format!("Nobody decided in {age:.0} minutes; closed with the workflow's stale action ({action}) and handed back to a person.");
-            match reviews::decide_as(&engine.db, &schema, tenant_id, &steward, task_id, "reject", "", "stale", &comment).await {
+            match reviews::decide_as(&engine.db, &schema, tenant_id, &steward, task_id, "reject", "", "stale", &comment)
+                .await
+            {
                 Ok(_) => {
                     if action == "fail" {
                         store::runs::mark_failed_after_stale(&engine.db, &schema, task_id, &comment).await?;
@@ -42,7 +44,10 @@ pub fn schedule(seconds: u64) -> cron::Schedule {
 }
 
 /// The apalis handler run on the schedule.
-pub async fn on_tick(_: apalis_cron::Tick, engine: apalis::prelude::Data<Engine>) -> Result<(), apalis::prelude::BoxDynError> {
+pub async fn on_tick(
+    _: apalis_cron::Tick,
+    engine: apalis::prelude::Data<Engine>,
+) -> Result<(), apalis::prelude::BoxDynError> {
     match check(&engine).await {
         Ok((0, 0)) => Ok(()),
         Ok((escalated, closed)) => {

@@ -1,3 +1,3 @@
 pub mod copy;
-pub mod field;
 pub mod diff;
+pub mod field;

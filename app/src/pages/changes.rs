@@ -9,11 +9,18 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 #[server(endpoint = "list_changes")]
-pub async fn list_changes(slug: String, area: String, actor: String, text: String) -> Result<Vec<ChangeView>, AppError> {
+pub async fn list_changes(
+    slug: String,
+    area: String,
+    actor: String,
+    text: String,
+) -> Result<Vec<ChangeView>, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::ChangeLog).await?;
     let filter = store::audit::ChangeFilter { area: Some(area), actor: Some(actor), text: Some(text) };
-    let txn = store::db::tenant_txn(&cx.state.db, &me.schema_name).await.map_err(|e| cx.internal("reading the change log", e))?;
+    let txn = store::db::tenant_txn(&cx.state.db, &me.schema_name)
+        .await
+        .map_err(|e| cx.internal("reading the change log", e))?;
     let rows = store::audit::changes(&txn, &filter, 500).await.map_err(|e| cx.internal("reading the change log", e))?;
     txn.commit().await.map_err(|e| cx.internal("reading the change log", e))?;
     Ok(rows
@@ -40,9 +47,8 @@ pub fn ChangeLogPage() -> impl IntoView {
         move || (slug.get(), area.get(), actor.get(), text.get()),
         |(slug, area, actor, text)| list_changes(slug, area, actor, text),
     );
-    let csv_href = move || {
-        format!("/t/{}/changes.csv?area={}&actor={}&text={}", slug.get(), area.get(), actor.get(), text.get())
-    };
+    let csv_href =
+        move || format!("/t/{}/changes.csv?area={}&actor={}&text={}", slug.get(), area.get(), actor.get(), text.get());
     view! {
         <Title text="Change log" />
         <section class="page-head row">

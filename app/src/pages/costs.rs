@@ -18,7 +18,13 @@ use leptos_router::hooks::use_params_map;
 const KIND_COLOURS: [&str; 6] = ["#5b7fde", "#b38df0", "#3fb68b", "#e0a100", "#9aa5b1", "#e0635b"];
 
 #[cfg(feature = "ssr")]
-fn workflow_view(name: String, totals: &engine::cost::Totals, month_spent: i64, held: i64, budget: Option<&engine::cost::Budget>) -> WorkflowCostView {
+fn workflow_view(
+    name: String,
+    totals: &engine::cost::Totals,
+    month_spent: i64,
+    held: i64,
+    budget: Option<&engine::cost::Budget>,
+) -> WorkflowCostView {
     WorkflowCostView {
         name,
         runs: totals.runs,
@@ -68,7 +74,8 @@ pub async fn cost_report(slug: String, from: String, to: String) -> Result<CostR
     let schema = &member.schema_name;
     let today = store::costs::today(&state.db, schema).await.map_err(|e| cx.internal("reading the date", e))?;
     let (from, to) = engine::cost::period(&from, &to, today).map_err(|errors| cx.invalid(errors))?;
-    let report = store::costs::report(&state.db, schema, from, to).await.map_err(|e| cx.internal("reading the costs", e))?;
+    let report =
+        store::costs::report(&state.db, schema, from, to).await.map_err(|e| cx.internal("reading the costs", e))?;
     let alerts = store::costs::alerts(&state.db, schema, 20).await.map_err(|e| cx.internal("reading the alerts", e))?;
     let mut business = engine::cost::Totals::default();
     let mut workflows = Vec::new();
@@ -112,7 +119,9 @@ pub async fn cost_report(slug: String, from: String, to: String) -> Result<CostR
 pub async fn open_cost_alerts(slug: String) -> Result<Vec<CostAlertView>, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let member = cx.member(&slug, engine::Page::Costs).await?;
-    let alerts = store::costs::alerts(&cx.state.db, &member.schema_name, 20).await.map_err(|e| cx.internal("reading the alerts", e))?;
+    let alerts = store::costs::alerts(&cx.state.db, &member.schema_name, 20)
+        .await
+        .map_err(|e| cx.internal("reading the alerts", e))?;
     Ok(alerts.into_iter().filter(|a| a.cleared_at.is_none()).map(alert_view).collect())
 }
 
@@ -149,7 +158,9 @@ pub async fn save_budget(
     let state = &cx.state;
     let released = match store::costs::save_budget(&state.db, &member, workflow.trim(), &budget).await {
         Ok(ids) => ids,
-        Err(store::costs::BudgetError::NoWorkflow) => return Err(cx.refused(actix_web::http::StatusCode::NOT_FOUND, "There is no such workflow.")),
+        Err(store::costs::BudgetError::NoWorkflow) => {
+            return Err(cx.refused(actix_web::http::StatusCode::NOT_FOUND, "There is no such workflow."))
+        }
         Err(store::costs::BudgetError::Storage(e)) => return Err(cx.internal("saving the budget", e)),
     };
     for run_id in released {
@@ -177,7 +188,10 @@ pub fn CostsPage() -> impl IntoView {
             reload.update(|n| *n += 1);
         }
     });
-    let report = Resource::new(move || (slug.get(), from.get(), to.get(), reload.get()), |(slug, from, to, _)| cost_report(slug, from, to));
+    let report = Resource::new(
+        move || (slug.get(), from.get(), to.get(), reload.get()),
+        |(slug, from, to, _)| cost_report(slug, from, to),
+    );
     // The workflow whose budget was last submitted: its card shows the answer, also after the reload.
     let last = RwSignal::new(None::<String>);
     view! {
@@ -198,7 +212,14 @@ pub fn CostsPage() -> impl IntoView {
 }
 
 #[component]
-fn Report(v: CostReportView, slug: String, from: RwSignal<String>, to: RwSignal<String>, saved: ServerAction<SaveBudget>, last: RwSignal<Option<String>>) -> impl IntoView {
+fn Report(
+    v: CostReportView,
+    slug: String,
+    from: RwSignal<String>,
+    to: RwSignal<String>,
+    saved: ServerAction<SaveBudget>,
+    last: RwSignal<Option<String>>,
+) -> impl IntoView {
     let b = v.business.clone();
     let hit_rate = if v.cache_calls > 0 { format!("{}%", v.cache_hits * 100 / v.cache_calls) } else { "–".into() };
     let csv = format!("/t/{slug}/costs.csv?from={}&to={}", v.from, v.to);
@@ -331,7 +352,9 @@ fn PerRunChart(days: Vec<CostDayView>, target: Option<i64>) -> impl IntoView {
     let points: String = days
         .iter()
         .enumerate()
-        .filter_map(|(i, d)| d.per_run.map(|p| format!("{:.1},{:.1}", left + step * i as f64 + step / 2.0, y(p as f64))))
+        .filter_map(|(i, d)| {
+            d.per_run.map(|p| format!("{:.1},{:.1}", left + step * i as f64 + step / 2.0, y(p as f64)))
+        })
         .collect::<Vec<_>>()
         .join(" ");
     let label_every = (days.len() / 7).max(1);
@@ -383,7 +406,20 @@ fn TopWorkflows(workflows: Vec<WorkflowCostView>) -> impl IntoView {
 
 /// Columns of the table: header and the figure it sorts by.
 const COLUMNS: [&str; 14] = [
-    "Workflow", "Runs", "Outcomes", "Exceptions", "Spend", "Per run", "Per outcome", "Per exception", "Model", "Fallback", "Enrichment", "Worker", "Queue", "Review",
+    "Workflow",
+    "Runs",
+    "Outcomes",
+    "Exceptions",
+    "Spend",
+    "Per run",
+    "Per outcome",
+    "Per exception",
+    "Model",
+    "Fallback",
+    "Enrichment",
+    "Worker",
+    "Queue",
+    "Review",
 ];
 
 fn sort_value(w: &WorkflowCostView, column: usize) -> i64 {
@@ -451,7 +487,13 @@ fn CostTable(rows: Vec<WorkflowCostView>, business: WorkflowCostView) -> impl In
 }
 
 #[component]
-fn BudgetCard(slug: String, w: WorkflowCostView, may_edit: bool, saved: ServerAction<SaveBudget>, last: RwSignal<Option<String>>) -> impl IntoView {
+fn BudgetCard(
+    slug: String,
+    w: WorkflowCostView,
+    may_edit: bool,
+    saved: ServerAction<SaveBudget>,
+    last: RwSignal<Option<String>>,
+) -> impl IntoView {
     let b = w.budget.clone();
     let summary = match &b {
         Some(b) => format!(
@@ -498,7 +540,8 @@ fn BudgetCard(slug: String, w: WorkflowCostView, may_edit: bool, saved: ServerAc
     let name = w.name.clone();
     let this = StoredValue::new(w.name.clone());
     let result = move || if last.get() == Some(this.get_value()) { saved.value().get() } else { None };
-    let error = move |field: &'static str| Signal::derive(move || result().and_then(|r| r.err()).and_then(|e| e.field(field)));
+    let error =
+        move |field: &'static str| Signal::derive(move || result().and_then(|r| r.err()).and_then(|e| e.field(field)));
     let message = Signal::derive(move || result().and_then(|r| r.err()).and_then(|e| e.form_message()));
     let ok = move || matches!(result(), Some(Ok(())));
     let on_submit = move |ev: leptos::ev::SubmitEvent| {

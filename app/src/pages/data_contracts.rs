@@ -14,17 +14,19 @@ fn map_error(cx: &crate::ssr::Ctx, e: store::data_contracts::DataContractError) 
     use store::data_contracts::DataContractError::*;
     match e {
         Invalid(m) => cx.invalid(vec![engine::FieldError::new("document", m)]),
-        NotFound(n) => cx.refused(actix_web::http::StatusCode::NOT_FOUND, format!("There is no data contract named {n}.")),
+        NotFound(n) => {
+            cx.refused(actix_web::http::StatusCode::NOT_FOUND, format!("There is no data contract named {n}."))
+        }
         Storage(e) => cx.internal("working on the data contract", e),
     }
 }
-
 
 #[server(endpoint = "list_data_contracts")]
 pub async fn list_data_contracts(slug: String) -> Result<Vec<DataContractSummaryView>, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::DataContracts).await?;
-    let rows = store::data_contracts::list(&cx.state.db, &me).await.map_err(|e| cx.internal("listing data contracts", e))?;
+    let rows =
+        store::data_contracts::list(&cx.state.db, &me).await.map_err(|e| cx.internal("listing data contracts", e))?;
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -45,8 +47,9 @@ pub async fn list_data_contracts(slug: String) -> Result<Vec<DataContractSummary
 pub async fn add_data_contract_template(slug: String, object: String) -> Result<String, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member_in(&slug, engine::Page::DataContracts, crate::ssr::EDITORS).await?;
-    let template = engine::data_contract::DataContract::template(&object)
-        .ok_or_else(|| cx.invalid(vec![engine::FieldError::new("object", "Choose lead, account, ticket, invoice or task.")]))?;
+    let template = engine::data_contract::DataContract::template(&object).ok_or_else(|| {
+        cx.invalid(vec![engine::FieldError::new("object", "Choose lead, account, ticket, invoice or task.")])
+    })?;
     let document = serde_json::to_value(template).map_err(|e| cx.internal("preparing the template", e))?;
     store::data_contracts::save(&cx.state.db, &me, &object, &document, &format!("Added the {object} template"))
         .await
@@ -82,11 +85,15 @@ pub async fn test_data_contract(slug: String, name: String, record: String) -> R
     let me = cx.member(&slug, engine::Page::DataContracts).await?;
     let record: serde_json::Value = serde_json::from_str(&record)
         .map_err(|e| cx.invalid(vec![engine::FieldError::new("record", format!("Paste a JSON object: {e}"))]))?;
-    let verdict = store::data_contracts::test_record(&cx.state.db, &me, &name, &record).await.map_err(|e| map_error(&cx, e))?;
+    let verdict =
+        store::data_contracts::test_record(&cx.state.db, &me, &name, &record).await.map_err(|e| map_error(&cx, e))?;
     Ok(match verdict {
         Ok(normalised) => RecordVerdict::Normalised(serde_json::to_string_pretty(&normalised).unwrap_or_default()),
         Err(violations) => RecordVerdict::Broken(
-            violations.into_iter().map(|v| ViolationView { field: v.field, rule: v.rule, message: v.message }).collect(),
+            violations
+                .into_iter()
+                .map(|v| ViolationView { field: v.field, rule: v.rule, message: v.message })
+                .collect(),
         ),
     })
 }

@@ -19,14 +19,18 @@ pub fn VersionDiffPage(of: DiffOf) -> impl IntoView {
     let slug = Memo::new(move |_| params.read().get("slug").unwrap_or_default());
     let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
     let query = use_query_map();
-    let pick = move |k: &'static str| Memo::new(move |_| query.read().get(k).and_then(|v| v.parse::<i32>().ok()).unwrap_or(1));
+    let pick =
+        move |k: &'static str| Memo::new(move |_| query.read().get(k).and_then(|v| v.parse::<i32>().ok()).unwrap_or(1));
     let (a, b) = (pick("a"), pick("b"));
-    let rows = Resource::new(move || (slug.get(), name.get(), a.get(), b.get()), move |(s, n, a, b)| async move {
-        match of {
-            DiffOf::Workflow => super::workflows::workflow_diff(s, n, a, b).await,
-            DiffOf::Prompt => super::prompts::prompt_diff(s, n, a, b).await,
-        }
-    });
+    let rows = Resource::new(
+        move || (slug.get(), name.get(), a.get(), b.get()),
+        move |(s, n, a, b)| async move {
+            match of {
+                DiffOf::Workflow => super::workflows::workflow_diff(s, n, a, b).await,
+                DiffOf::Prompt => super::prompts::prompt_diff(s, n, a, b).await,
+            }
+        },
+    );
     let (section, title) = match of {
         DiffOf::Workflow => ("workflows", "Workflows"),
         DiffOf::Prompt => ("prompts", "Prompts"),

@@ -20,13 +20,19 @@ pub async fn governance_review(slug: String, month: String) -> Result<Governance
     let member = cx.member(&slug, engine::Page::Governance).await?;
     let db = &cx.state.db;
     let schema = &member.schema_name;
-    let current = store::kpis::current_month(db, schema, chrono::Utc::now()).await.map_err(|e| cx.internal("reading the time zone", e))?;
+    let current = store::kpis::current_month(db, schema, chrono::Utc::now())
+        .await
+        .map_err(|e| cx.internal("reading the time zone", e))?;
     let month = if month.trim().is_empty() {
         current
     } else {
-        Month::parse(&month).filter(|m| *m <= current).ok_or_else(|| cx.invalid(vec![engine::FieldError::new("month", "Pick a month up to this one, as YYYY-MM.")]))?
+        Month::parse(&month).filter(|m| *m <= current).ok_or_else(|| {
+            cx.invalid(vec![engine::FieldError::new("month", "Pick a month up to this one, as YYYY-MM.")])
+        })?
     };
-    let review = store::governance::month(db, schema, month, 40).await.map_err(|e| cx.internal("reading the month's incidents", e))?;
+    let review = store::governance::month(db, schema, month, 40)
+        .await
+        .map_err(|e| cx.internal("reading the month's incidents", e))?;
     let backlog = store::backlog::list(db, schema).await.map_err(|e| cx.internal("reading the backlog", e))?;
     let installed = store::workflows::list(db, &member).await.map_err(|e| cx.internal("listing workflows", e))?;
     let mut months = Vec::new();
@@ -57,7 +63,14 @@ pub async fn governance_review(slug: String, month: String) -> Result<Governance
         changes: review
             .changes
             .into_iter()
-            .map(|r| ChangeView { at: crate::ssr::short_time(&r.at), who: r.actor_email.unwrap_or_else(|| "Steward".into()), area: r.area, action: r.action, subject: r.subject, why: r.why })
+            .map(|r| ChangeView {
+                at: crate::ssr::short_time(&r.at),
+                who: r.actor_email.unwrap_or_else(|| "Steward".into()),
+                area: r.area,
+                action: r.action,
+                subject: r.subject,
+                why: r.why,
+            })
             .collect(),
         backlog: backlog
             .into_iter()
@@ -103,12 +116,22 @@ pub async fn save_candidate(
     use engine::Role;
     let cx = crate::ssr::Ctx::get().await?;
     let member = cx.member_in(&slug, engine::Page::Governance, &[Role::Owner, Role::Operations]).await?;
-    let form = engine::kpi::CandidateForm { name, monthly_volume, minutes_per_task, error_rate, revenue_impact, compliance_risk, success_metric };
+    let form = engine::kpi::CandidateForm {
+        name,
+        monthly_volume,
+        minutes_per_task,
+        error_rate,
+        revenue_impact,
+        compliance_risk,
+        success_metric,
+    };
     let candidate = engine::kpi::Candidate::parse(&form).map_err(|errors| cx.invalid(errors))?;
     match store::backlog::save(&cx.state.db, &member, &candidate).await {
         Ok(id) => Ok(id.to_string()),
         Err(store::backlog::BacklogError::Fields(errors)) => Err(cx.invalid(errors)),
-        Err(store::backlog::BacklogError::NotFound) => Err(cx.refused(actix_web::http::StatusCode::NOT_FOUND, "There is no such candidate.")),
+        Err(store::backlog::BacklogError::NotFound) => {
+            Err(cx.refused(actix_web::http::StatusCode::NOT_FOUND, "There is no such candidate."))
+        }
         Err(store::backlog::BacklogError::Storage(e)) => Err(cx.internal("saving the candidate", e)),
     }
 }
@@ -119,11 +142,14 @@ pub async fn start_candidate(slug: String, id: String, template: String) -> Resu
     use engine::Role;
     let cx = crate::ssr::Ctx::get().await?;
     let member = cx.member_in(&slug, engine::Page::Governance, &[Role::Owner, Role::Operations]).await?;
-    let id = uuid::Uuid::parse_str(id.trim()).map_err(|_| cx.refused(actix_web::http::StatusCode::NOT_FOUND, "There is no such candidate."))?;
+    let id = uuid::Uuid::parse_str(id.trim())
+        .map_err(|_| cx.refused(actix_web::http::StatusCode::NOT_FOUND, "There is no such candidate."))?;
     match store::backlog::start(&cx.state.db, &member, id, template.trim()).await {
         Ok(name) => Ok(name),
         Err(store::backlog::BacklogError::Fields(errors)) => Err(cx.invalid(errors)),
-        Err(store::backlog::BacklogError::NotFound) => Err(cx.refused(actix_web::http::StatusCode::NOT_FOUND, "There is no such candidate.")),
+        Err(store::backlog::BacklogError::NotFound) => {
+            Err(cx.refused(actix_web::http::StatusCode::NOT_FOUND, "There is no such candidate."))
+        }
         Err(store::backlog::BacklogError::Storage(e)) => Err(cx.internal("starting the candidate", e)),
     }
 }
@@ -142,7 +168,10 @@ pub fn GovernancePage() -> impl IntoView {
             reload.update(|n| *n += 1);
         }
     });
-    let review = Resource::new(move || (slug.get(), month.get(), reload.get()), |(slug, month, _)| governance_review(slug, month));
+    let review = Resource::new(
+        move || (slug.get(), month.get(), reload.get()),
+        |(slug, month, _)| governance_review(slug, month),
+    );
     view! {
         <Title text="Governance" />
         <section class="page-head">
@@ -169,7 +198,12 @@ fn incident_label(kind: &str) -> &'static str {
 }
 
 #[component]
-fn Review(v: GovernanceView, slug: String, saved: ServerAction<SaveCandidate>, started: ServerAction<StartCandidate>) -> impl IntoView {
+fn Review(
+    v: GovernanceView,
+    slug: String,
+    saved: ServerAction<SaveCandidate>,
+    started: ServerAction<StartCandidate>,
+) -> impl IntoView {
     let current = v.month.clone();
     let changes: Vec<ChangeView> = v.changes.clone();
     let incidents: Vec<IncidentView> = v.incidents.clone();
@@ -226,7 +260,12 @@ fn Review(v: GovernanceView, slug: String, saved: ServerAction<SaveCandidate>, s
 }
 
 #[component]
-fn Backlog(v: GovernanceView, slug: String, saved: ServerAction<SaveCandidate>, started: ServerAction<StartCandidate>) -> impl IntoView {
+fn Backlog(
+    v: GovernanceView,
+    slug: String,
+    saved: ServerAction<SaveCandidate>,
+    started: ServerAction<StartCandidate>,
+) -> impl IntoView {
     let last_start = RwSignal::new(None::<String>);
     let templates = StoredValue::new(v.templates.clone());
     view! {
@@ -251,10 +290,18 @@ fn Backlog(v: GovernanceView, slug: String, saved: ServerAction<SaveCandidate>, 
 }
 
 #[component]
-fn CandidateRow(c: CandidateView, slug: String, may_edit: bool, started: ServerAction<StartCandidate>, last_start: RwSignal<Option<String>>, templates: Vec<(String, String)>) -> impl IntoView {
+fn CandidateRow(
+    c: CandidateView,
+    slug: String,
+    may_edit: bool,
+    started: ServerAction<StartCandidate>,
+    last_start: RwSignal<Option<String>>,
+    templates: Vec<(String, String)>,
+) -> impl IntoView {
     let id = StoredValue::new(c.id.clone());
     let result = move || if last_start.get() == Some(id.get_value()) { started.value().get() } else { None };
-    let error = move |field: &'static str| Signal::derive(move || result().and_then(|r| r.err()).and_then(|e| e.field(field)));
+    let error =
+        move |field: &'static str| Signal::derive(move || result().and_then(|r| r.err()).and_then(|e| e.field(field)));
     let message = Signal::derive(move || result().and_then(|r| r.err()).and_then(|e| e.form_message()));
     let template = RwSignal::new(templates.first().map(|t| t.0.clone()).unwrap_or_default());
     let status = match (&c.status[..], &c.workflow) {
@@ -305,7 +352,9 @@ fn CandidateForm(slug: String, saved: ServerAction<SaveCandidate>) -> impl IntoV
     let revenue = RwSignal::new(String::new());
     let risk = RwSignal::new(String::new());
     let metric = RwSignal::new(String::new());
-    let error = move |field: &'static str| Signal::derive(move || saved.value().get().and_then(|r| r.err()).and_then(|e| e.field(field)));
+    let error = move |field: &'static str| {
+        Signal::derive(move || saved.value().get().and_then(|r| r.err()).and_then(|e| e.field(field)))
+    };
     let message = Signal::derive(move || saved.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
     let ok = move || matches!(saved.value().get(), Some(Ok(_)));
     view! {

@@ -22,7 +22,8 @@ fn problem(cx: &crate::ssr::Ctx, p: store::invitations::InvitationProblem) -> Ap
 #[server(endpoint = "load_invitation")]
 pub async fn load_invitation(token: String) -> Result<InvitationInfo, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
-    let view = store::invitations::inspect(&cx.state.db, &cx.state.settings, &token).await.map_err(|p| problem(&cx, p))?;
+    let view =
+        store::invitations::inspect(&cx.state.db, &cx.state.settings, &token).await.map_err(|p| problem(&cx, p))?;
     Ok(InvitationInfo {
         business_name: view.business_name,
         email: view.invitation.email,
@@ -61,10 +62,13 @@ pub async fn accept_invitation(token: String, password: String) -> Result<(), Ap
 pub fn AcceptInvitationPage() -> impl IntoView {
     let params = use_params_map();
     let token = params.read_untracked().get("token").unwrap_or_default();
-    let info = Resource::new({
-        let token = token.clone();
-        move || token.clone()
-    }, load_invitation);
+    let info = Resource::new(
+        {
+            let token = token.clone();
+            move || token.clone()
+        },
+        load_invitation,
+    );
     view! {
         <Title text="Accept invitation" />
         <main class="centered">
@@ -98,7 +102,8 @@ fn AcceptForm(token: String, info: InvitationInfo) -> impl IntoView {
     let action = ServerAction::<AcceptInvitation>::new();
     let password = RwSignal::new(String::new());
     let error = Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.field("password")));
-    let form_message = Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
+    let form_message =
+        Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
     let on_submit = {
         let token = token.clone();
         move |ev: leptos::ev::SubmitEvent| {

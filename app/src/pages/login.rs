@@ -34,7 +34,9 @@ pub async fn sign_in(slug: String, email: String, password: String) -> Result<()
             leptos_actix::redirect(&format!("/t/{slug}"));
             Ok(())
         }
-        Err(SignInError::UnknownBusiness) => Err(cx.invalid(vec![engine::FieldError::new("slug", SignInError::UnknownBusiness.to_string())])),
+        Err(SignInError::UnknownBusiness) => {
+            Err(cx.invalid(vec![engine::FieldError::new("slug", SignInError::UnknownBusiness.to_string())]))
+        }
         Err(e @ SignInError::BadCredentials) => Err(cx.refused(StatusCode::UNAUTHORIZED, e.to_string())),
         Err(SignInError::Throttled(message)) => Err(cx.refused(StatusCode::TOO_MANY_REQUESTS, message)),
         Err(e @ SignInError::Unavailable(_)) => Err(cx.internal("signing you in", e)),
@@ -64,7 +66,8 @@ fn LoginForm(fixed_slug: Option<String>) -> impl IntoView {
     let server_error = move |field: &'static str| {
         Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.field(field)))
     };
-    let form_message = Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
+    let form_message =
+        Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         action.dispatch(SignIn { slug: slug.get(), email: email.get(), password: password.get() });

@@ -15,5 +15,5 @@ pub mod secrets;
 pub mod settings;
 pub mod signup;
 pub mod triggers;
-pub mod workspace;
 pub mod workflows;
+pub mod workspace;

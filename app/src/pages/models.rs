@@ -66,7 +66,8 @@ pub async fn add_model(
 pub async fn set_model_tier(slug: String, tier: String, model_id: String) -> Result<(), AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Models).await?;
-    let id = uuid::Uuid::parse_str(&model_id).map_err(|_| cx.invalid(vec![engine::FieldError::new("model_id", "Not a model id.")]))?;
+    let id = uuid::Uuid::parse_str(&model_id)
+        .map_err(|_| cx.invalid(vec![engine::FieldError::new("model_id", "Not a model id.")]))?;
     store::models::set_tier(&cx.state.db, &me, &tier, id).await.map_err(|e| map_error(&cx, e))
 }
 
@@ -76,7 +77,8 @@ pub fn ModelsPage() -> impl IntoView {
     let slug = Memo::new(move |_| params.read().get("slug").unwrap_or_default());
     let add = ServerAction::<AddModel>::new();
     let tier = ServerAction::<SetModelTier>::new();
-    let models = Resource::new(move || (slug.get(), add.version().get(), tier.version().get()), |(s, ..)| list_models(s));
+    let models =
+        Resource::new(move || (slug.get(), add.version().get(), tier.version().get()), |(s, ..)| list_models(s));
     let tier_message = Signal::derive(move || tier.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
     view! {
         <Title text="Models" />
@@ -146,7 +148,9 @@ fn AddModelForm(slug: Memo<String>, action: ServerAction<AddModel>) -> impl Into
     let input_price = RwSignal::new(String::new());
     let output_price = RwSignal::new(String::new());
     let api_key = RwSignal::new(String::new());
-    let error = move |f: &'static str| Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.field(f)));
+    let error = move |f: &'static str| {
+        Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.field(f)))
+    };
     let message = Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
     // The key field empties after a save: it is never shown again.
     Effect::new(move |_| {

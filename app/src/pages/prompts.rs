@@ -9,7 +9,6 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-
 #[cfg(feature = "ssr")]
 fn map_error(cx: &crate::ssr::Ctx, e: store::prompts::PromptError) -> AppError {
     use actix_web::http::StatusCode;
@@ -44,7 +43,9 @@ pub async fn prompt_detail(slug: String, name: String) -> Result<PromptDetailVie
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Prompts).await?;
     let d = store::prompts::detail(&cx.state.db, &me, &name).await.map_err(|e| map_error(&cx, e))?;
-    let keys = engine::prompt::PromptTemplate::from_json(&d.latest_document).map(|t| t.required_context_keys).unwrap_or_default();
+    let keys = engine::prompt::PromptTemplate::from_json(&d.latest_document)
+        .map(|t| t.required_context_keys)
+        .unwrap_or_default();
     Ok(PromptDetailView {
         name: d.prompt.name,
         document: serde_json::to_string_pretty(&d.latest_document).unwrap_or_default(),
@@ -92,17 +93,26 @@ pub async fn prompt_diff(slug: String, name: String, a: i32, b: i32) -> Result<V
 }
 
 #[server(endpoint = "try_prompt")]
-pub async fn try_prompt(slug: String, name: String, number: i32, tier: String, context: String) -> Result<TryItView, AppError> {
+pub async fn try_prompt(
+    slug: String,
+    name: String,
+    number: i32,
+    tier: String,
+    context: String,
+) -> Result<TryItView, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Prompts).await?;
-    let context: serde_json::Value = serde_json::from_str(&context)
-        .map_err(|e| cx.invalid(vec![engine::FieldError::new("context", format!("The context must be a JSON object: {e}"))]))?;
-    let run = store::prompts::try_it(&cx.state.db, &cx.state.settings, &me, &name, number, &tier, &context).await.map_err(|e| match e {
-        store::prompts::PromptError::Invalid(problems) => {
-            cx.invalid(problems.into_iter().map(|p| engine::FieldError::new("context", p)).collect())
-        }
-        other => map_error(&cx, other),
+    let context: serde_json::Value = serde_json::from_str(&context).map_err(|e| {
+        cx.invalid(vec![engine::FieldError::new("context", format!("The context must be a JSON object: {e}"))])
     })?;
+    let run = store::prompts::try_it(&cx.state.db, &cx.state.settings, &me, &name, number, &tier, &context)
+        .await
+        .map_err(|e| match e {
+            store::prompts::PromptError::Invalid(problems) => {
+                cx.invalid(problems.into_iter().map(|p| engine::FieldError::new("context", p)).collect())
+            }
+            other => map_error(&cx, other),
+        })?;
     Ok(TryItView {
         rendered: run.rendered,
         output: serde_json::to_string_pretty(&run.output).unwrap_or_default(),
@@ -116,7 +126,10 @@ pub async fn try_prompt(slug: String, name: String, number: i32, tier: String, c
 
 fn params() -> (Memo<String>, Memo<String>) {
     let p = use_params_map();
-    (Memo::new(move |_| p.read().get("slug").unwrap_or_default()), Memo::new(move |_| p.read().get("name").unwrap_or_default()))
+    (
+        Memo::new(move |_| p.read().get("slug").unwrap_or_default()),
+        Memo::new(move |_| p.read().get("name").unwrap_or_default()),
+    )
 }
 
 #[component]
@@ -186,7 +199,8 @@ fn PromptEditor(slug: String, detail: PromptDetailView, reload: Callback<()>) ->
         }
     });
     let save_err = move || save.value().get().and_then(|r| r.err());
-    let label_message = Signal::derive(move || label.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
+    let label_message =
+        Signal::derive(move || label.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
     let name = detail.name.clone();
     let newest = detail.versions.first().map(|v| v.number).unwrap_or(1);
     let (slug_s, name_s) = (slug.clone(), name.clone());
@@ -270,16 +284,20 @@ fn PromptEditor(slug: String, detail: PromptDetailView, reload: Callback<()>) ->
 
 #[component]
 fn TryIt(slug: String, name: String, newest: i32, keys: Vec<String>) -> impl IntoView {
-    let starter = format!(
-        "{{\n{}\n}}",
-        keys.iter().map(|k| format!("  \"{k}\": {{}}")).collect::<Vec<_>>().join(",\n")
-    );
+    let starter =
+        format!("{{\n{}\n}}", keys.iter().map(|k| format!("  \"{k}\": {{}}")).collect::<Vec<_>>().join(",\n"));
     let context = RwSignal::new(starter);
     let tier = RwSignal::new("small".to_string());
     let run = ServerAction::<TryPrompt>::new();
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        run.dispatch(TryPrompt { slug: slug.clone(), name: name.clone(), number: newest, tier: tier.get_untracked(), context: context.get_untracked() });
+        run.dispatch(TryPrompt {
+            slug: slug.clone(),
+            name: name.clone(),
+            number: newest,
+            tier: tier.get_untracked(),
+            context: context.get_untracked(),
+        });
     };
     view! {
         <section class="card" data-testid="try-it">

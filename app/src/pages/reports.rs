@@ -25,7 +25,11 @@ fn month_param(cx: &crate::ssr::Ctx, month: &str) -> Result<Option<engine::kpi::
 
 #[cfg(feature = "ssr")]
 pub fn chart_views(report: &engine::report::Report) -> Vec<ChartView> {
-    report.charts().iter().map(|c| ChartView { id: c.id.into(), title: c.title.clone(), svg: c.svg(), legend: c.legend_html() }).collect()
+    report
+        .charts()
+        .iter()
+        .map(|c| ChartView { id: c.id.into(), title: c.title.clone(), svg: c.svg(), legend: c.legend_html() })
+        .collect()
 }
 
 /// The month's report (default: this month so far; `latest`: the newest
@@ -42,7 +46,9 @@ pub async fn monthly_report(slug: String, month: String) -> Result<ReportView, A
     } else {
         month_param(&cx, &month)?
     };
-    let loaded = store::kpis::load(db, schema, month, chrono::Utc::now()).await.map_err(|e| cx.internal("reading the report", e))?;
+    let loaded = store::kpis::load(db, schema, month, chrono::Utc::now())
+        .await
+        .map_err(|e| cx.internal("reading the report", e))?;
     let month = loaded.card.month;
     if month > loaded.current_month {
         return Err(cx.invalid(vec![engine::FieldError::new("month", "That month has not started yet.")]));
@@ -52,7 +58,9 @@ pub async fn monthly_report(slug: String, month: String) -> Result<ReportView, A
     let baselines = store::kpis::baselines_in(&txn).await.map_err(|e| cx.internal("reading the baselines", e))?;
     txn.commit().await.map_err(|e| cx.internal("reading the baselines", e))?;
     let mut months = vec![(loaded.current_month.to_string(), format!("{} (so far)", loaded.current_month.label()))];
-    months.extend(loaded.stored_months.iter().filter(|m| **m != loaded.current_month).map(|m| (m.to_string(), m.label())));
+    months.extend(
+        loaded.stored_months.iter().filter(|m| **m != loaded.current_month).map(|m| (m.to_string(), m.label())),
+    );
     if !months.iter().any(|(m, _)| *m == month.to_string()) {
         months.push((month.to_string(), month.label()));
     }
@@ -66,7 +74,9 @@ pub async fn monthly_report(slug: String, month: String) -> Result<ReportView, A
             s.compute_ms,
             if s.reason.is_empty() { String::new() } else { format!(" ({})", s.reason) }
         ),
-        None if month == loaded.current_month => format!("{} so far; the snapshot is taken when the month ends ({}).", month.label(), loaded.card.time_zone),
+        None if month == loaded.current_month => {
+            format!("{} so far; the snapshot is taken when the month ends ({}).", month.label(), loaded.card.time_zone)
+        }
         None => format!("{} has no snapshot yet; these figures are computed now.", month.label()),
     };
     let mut workflows: Vec<String> = loaded.card.workflows.iter().map(|w| w.name.clone()).collect();
@@ -84,7 +94,13 @@ pub async fn monthly_report(slug: String, month: String) -> Result<ReportView, A
         revisions: loaded
             .revisions
             .iter()
-            .map(|(n, at, by, why)| format!("Revision {n}: {} by {by}{}", crate::ssr::short_time(at), if why.is_empty() { String::new() } else { format!(": {why}") }))
+            .map(|(n, at, by, why)| {
+                format!(
+                    "Revision {n}: {} by {by}{}",
+                    crate::ssr::short_time(at),
+                    if why.is_empty() { String::new() } else { format!(": {why}") }
+                )
+            })
             .collect(),
         baselines: workflows
             .into_iter()
@@ -92,7 +108,9 @@ pub async fn monthly_report(slug: String, month: String) -> Result<ReportView, A
                 let found = baselines.get(&w);
                 let form = found.map(|(b, _)| b.form()).unwrap_or_default();
                 BaselineView {
-                    summary: found.map(|(b, _)| b.summary()).unwrap_or_else(|| "No baseline yet: savings cannot be measured.".into()),
+                    summary: found
+                        .map(|(b, _)| b.summary())
+                        .unwrap_or_else(|| "No baseline yet: savings cannot be measured.".into()),
                     version: found.map(|(_, v)| *v),
                     workflow: w,
                     manual_minutes: form.manual_minutes,
@@ -129,12 +147,22 @@ pub async fn save_baseline(
     use engine::Role;
     let cx = crate::ssr::Ctx::get().await?;
     let member = cx.member_in(&slug, engine::Page::Reports, &[Role::Owner, Role::Operations]).await?;
-    let form = engine::kpi::BaselineForm { manual_minutes, error_rate, response_minutes, monthly_volume, hourly_cost, outcome, outcome_rate };
+    let form = engine::kpi::BaselineForm {
+        manual_minutes,
+        error_rate,
+        response_minutes,
+        monthly_volume,
+        hourly_cost,
+        outcome,
+        outcome_rate,
+    };
     let baseline = engine::kpi::Baseline::parse(&form).map_err(|errors| cx.invalid(errors))?;
     cx.require_reason("why", &why)?;
     match store::kpis::save_baseline(&cx.state.db, &member, workflow.trim(), &baseline, why.trim()).await {
         Ok(version) => Ok(version),
-        Err(store::kpis::BaselineError::NoWorkflow) => Err(cx.refused(actix_web::http::StatusCode::NOT_FOUND, "There is no such workflow.")),
+        Err(store::kpis::BaselineError::NoWorkflow) => {
+            Err(cx.refused(actix_web::http::StatusCode::NOT_FOUND, "There is no such workflow."))
+        }
         Err(store::kpis::BaselineError::Storage(e)) => Err(cx.internal("saving the baseline", e)),
     }
 }
@@ -144,16 +172,26 @@ pub async fn save_baseline(
 pub async fn recompute_scorecard(slug: String, month: String, reason: String) -> Result<i32, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let member = cx.member_in(&slug, engine::Page::Reports, &[engine::Role::Owner]).await?;
-    let month = month_param(&cx, &month)?.ok_or_else(|| cx.invalid(vec![engine::FieldError::new("month", "Pick the month to recompute.")]))?;
+    let month = month_param(&cx, &month)?
+        .ok_or_else(|| cx.invalid(vec![engine::FieldError::new("month", "Pick the month to recompute.")]))?;
     if reason.trim().is_empty() {
-        return Err(cx.invalid(vec![engine::FieldError::new("reason", "Say why the month is recomputed; the change log keeps it.")]));
+        return Err(cx.invalid(vec![engine::FieldError::new(
+            "reason",
+            "Say why the month is recomputed; the change log keeps it.",
+        )]));
     }
     let now = chrono::Utc::now();
-    let current = store::kpis::current_month(&cx.state.db, &member.schema_name, now).await.map_err(|e| cx.internal("reading the time zone", e))?;
+    let current = store::kpis::current_month(&cx.state.db, &member.schema_name, now)
+        .await
+        .map_err(|e| cx.internal("reading the time zone", e))?;
     if month >= current {
-        return Err(cx.invalid(vec![engine::FieldError::new("month", "Only a month that has ended can be recomputed.")]));
+        return Err(
+            cx.invalid(vec![engine::FieldError::new("month", "Only a month that has ended can be recomputed.")])
+        );
     }
-    store::kpis::recompute(&cx.state.db, &member, month, reason.trim(), now).await.map_err(|e| cx.internal("recomputing the month", e))
+    store::kpis::recompute(&cx.state.db, &member, month, reason.trim(), now)
+        .await
+        .map_err(|e| cx.internal("recomputing the month", e))
 }
 
 #[component]
@@ -163,7 +201,8 @@ pub fn ReportsPage() -> impl IntoView {
     let slug = Memo::new(move |_| params.read().get("slug").unwrap_or_default());
     // Without a month the page opens on the newest stored month (the last
     // report people were sent), else on this month so far.
-    let month = Memo::new(move |_| query.read().get("month").filter(|m| !m.is_empty()).unwrap_or_else(|| "latest".into()));
+    let month =
+        Memo::new(move |_| query.read().get("month").filter(|m| !m.is_empty()).unwrap_or_else(|| "latest".into()));
     let saved = ServerAction::<SaveBaseline>::new();
     let recomputed = ServerAction::<RecomputeScorecard>::new();
     let reload = RwSignal::new(0u32);
@@ -172,7 +211,8 @@ pub fn ReportsPage() -> impl IntoView {
             reload.update(|n| *n += 1);
         }
     });
-    let report = Resource::new(move || (slug.get(), month.get(), reload.get()), |(slug, month, _)| monthly_report(slug, month));
+    let report =
+        Resource::new(move || (slug.get(), month.get(), reload.get()), |(slug, month, _)| monthly_report(slug, month));
     let last = RwSignal::new(None::<String>);
     view! {
         <Title text="Reports" />
@@ -224,11 +264,20 @@ pub fn ChartCard(chart: ChartView) -> impl IntoView {
 }
 
 #[component]
-fn Report(v: ReportView, slug: String, saved: ServerAction<SaveBaseline>, recomputed: ServerAction<RecomputeScorecard>, last: RwSignal<Option<String>>) -> impl IntoView {
+fn Report(
+    v: ReportView,
+    slug: String,
+    saved: ServerAction<SaveBaseline>,
+    recomputed: ServerAction<RecomputeScorecard>,
+    last: RwSignal<Option<String>>,
+) -> impl IntoView {
     let current = v.month.clone();
     let reason = RwSignal::new(String::new());
-    let recompute_error = move |field: &'static str| Signal::derive(move || recomputed.value().get().and_then(|r| r.err()).and_then(|e| e.field(field)));
-    let recompute_message = Signal::derive(move || recomputed.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
+    let recompute_error = move |field: &'static str| {
+        Signal::derive(move || recomputed.value().get().and_then(|r| r.err()).and_then(|e| e.field(field)))
+    };
+    let recompute_message =
+        Signal::derive(move || recomputed.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
     let recompute_slug = slug.clone();
     let recompute_month = v.month.clone();
     view! {
@@ -297,7 +346,13 @@ fn Report(v: ReportView, slug: String, saved: ServerAction<SaveBaseline>, recomp
 }
 
 #[component]
-fn BaselineCard(slug: String, b: BaselineView, may_edit: bool, saved: ServerAction<SaveBaseline>, last: RwSignal<Option<String>>) -> impl IntoView {
+fn BaselineCard(
+    slug: String,
+    b: BaselineView,
+    may_edit: bool,
+    saved: ServerAction<SaveBaseline>,
+    last: RwSignal<Option<String>>,
+) -> impl IntoView {
     let testid = format!("baseline-{}", b.workflow);
     let heading = match b.version {
         Some(v) => format!("{} (version {v})", b.workflow),
@@ -323,7 +378,8 @@ fn BaselineCard(slug: String, b: BaselineView, may_edit: bool, saved: ServerActi
     let name = b.workflow.clone();
     let this = StoredValue::new(b.workflow.clone());
     let result = move || if last.get() == Some(this.get_value()) { saved.value().get() } else { None };
-    let error = move |field: &'static str| Signal::derive(move || result().and_then(|r| r.err()).and_then(|e| e.field(field)));
+    let error =
+        move |field: &'static str| Signal::derive(move || result().and_then(|r| r.err()).and_then(|e| e.field(field)));
     let message = Signal::derive(move || result().and_then(|r| r.err()).and_then(|e| e.form_message()));
     let ok = move || matches!(result(), Some(Ok(_)));
     let w = b.workflow.clone();

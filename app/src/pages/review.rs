@@ -77,7 +77,9 @@ mod backend {
     pub fn map_error(cx: &Ctx, e: ReviewError) -> AppError {
         match e {
             ReviewError::NotFound => cx.refused(StatusCode::NOT_FOUND, "There is no such review task."),
-            e @ (ReviewError::AlreadyDecided { .. } | ReviewError::Claimed { .. }) => cx.refused(StatusCode::CONFLICT, e.to_string()),
+            e @ (ReviewError::AlreadyDecided { .. } | ReviewError::Claimed { .. }) => {
+                cx.refused(StatusCode::CONFLICT, e.to_string())
+            }
             ReviewError::Invalid(errors) => cx.invalid(errors),
             ReviewError::Refused(m) => cx.refused(StatusCode::FORBIDDEN, m),
             ReviewError::Storage(e) => cx.internal("working on the review queue", e),
@@ -89,7 +91,8 @@ mod backend {
     }
 
     pub fn task_ids(cx: &Ctx, ids: &str) -> Result<Vec<uuid::Uuid>, AppError> {
-        let ids: Result<Vec<uuid::Uuid>, _> = ids.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::parse).collect();
+        let ids: Result<Vec<uuid::Uuid>, _> =
+            ids.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::parse).collect();
         match ids {
             Ok(ids) if !ids.is_empty() => Ok(ids),
             _ => Err(cx.invalid(vec![engine::FieldError::new("tasks", "Select at least one task.")])),
@@ -113,7 +116,12 @@ mod backend {
             agreement: a.agreement_rate.map(|r| format!("{:.0}%", r * 100.0)).unwrap_or_else(|| "—".into()),
             median_minutes: a.median_minutes_to_decision.map(age).unwrap_or_else(|| "—".into()),
             escalated: a.escalated,
-            overrides: a.override_rate_by_reason.iter().map(|(k, v)| format!("{k} {:.0}%", v * 100.0)).collect::<Vec<_>>().join(", "),
+            overrides: a
+                .override_rate_by_reason
+                .iter()
+                .map(|(k, v)| format!("{k} {:.0}%", v * 100.0))
+                .collect::<Vec<_>>()
+                .join(", "),
         }
     }
 }
@@ -137,16 +145,32 @@ pub async fn review_queue(
     };
     let min_age_minutes = match older_than.trim() {
         "" => None,
-        m => Some(m.parse::<f64>().map_err(|_| cx.invalid(vec![engine::FieldError::new("older_than", "Give the age in minutes.")]))?),
+        m => Some(
+            m.parse::<f64>()
+                .map_err(|_| cx.invalid(vec![engine::FieldError::new("older_than", "Give the age in minutes.")]))?,
+        ),
     };
-    let filter = store::reviews::QueueFilter { priority: some(priority), workflow: some(workflow), reason: some(reason), assignee, min_age_minutes, sort };
+    let filter = store::reviews::QueueFilter {
+        priority: some(priority),
+        workflow: some(workflow),
+        reason: some(reason),
+        assignee,
+        min_age_minutes,
+        sort,
+    };
     let db = &cx.state.db;
-    let page = store::reviews::queue(db, &me.schema_name, &me.email, &filter, QUEUE_PAGE).await.map_err(|e| cx.internal("reading the queue", e))?;
-    let measures = store::reviews::measures(db, &me.schema_name, 30).await.map_err(|e| cx.internal("reading the measures", e))?;
-    let week = store::reviews::measures(db, &me.schema_name, 7).await.map_err(|e| cx.internal("reading the measures", e))?;
+    let page = store::reviews::queue(db, &me.schema_name, &me.email, &filter, QUEUE_PAGE)
+        .await
+        .map_err(|e| cx.internal("reading the queue", e))?;
+    let measures =
+        store::reviews::measures(db, &me.schema_name, 30).await.map_err(|e| cx.internal("reading the measures", e))?;
+    let week =
+        store::reviews::measures(db, &me.schema_name, 7).await.map_err(|e| cx.internal("reading the measures", e))?;
     let supervisor = matches!(me.role, engine::Role::Operations | engine::Role::Owner);
     let history = if supervisor {
-        store::reviews::history(db, &me.schema_name, 14).await.map_err(|e| cx.internal("reading the queue history", e))?
+        store::reviews::history(db, &me.schema_name, 14)
+            .await
+            .map_err(|e| cx.internal("reading the queue history", e))?
     } else {
         Vec::new()
     };
@@ -157,17 +181,28 @@ pub async fn review_queue(
         my_open: f.claimed_by_me,
         near_sla: f.near_sla,
         escalated: f.escalated,
-        my_decisions_week: week.by_reviewer.iter().find(|(who, _)| *who == me.email).map(|(_, a)| a.decided).unwrap_or(0),
+        my_decisions_week: week
+            .by_reviewer
+            .iter()
+            .find(|(who, _)| *who == me.email)
+            .map(|(_, a)| a.decided)
+            .unwrap_or(0),
         oldest: f.oldest_minutes.map(backend::age).unwrap_or_else(|| "—".into()),
         per_reviewer: f.per_assignee.clone(),
         by_workflow: measures.by_workflow.iter().map(|(w, a)| backend::rate(w.clone(), a)).collect(),
         by_reviewer: measures.by_reviewer.iter().map(|(w, a)| backend::rate(w.clone(), a)).collect(),
         history: history
             .iter()
-            .map(|d| QueueDayView { day: d.day.format("%b %-d").to_string(), open: d.open as i64, oldest_hours: d.oldest_minutes / 60.0 })
+            .map(|d| QueueDayView {
+                day: d.day.format("%b %-d").to_string(),
+                open: d.open as i64,
+                oldest_hours: d.oldest_minutes / 60.0,
+            })
             .collect(),
         supervisor,
-        reason_codes: store::reviews::reason_codes(db, &me.schema_name).await.map_err(|e| cx.internal("reading reason codes", e))?,
+        reason_codes: store::reviews::reason_codes(db, &me.schema_name)
+            .await
+            .map_err(|e| cx.internal("reading reason codes", e))?,
         tasks: page
             .tasks
             .iter()
@@ -215,11 +250,18 @@ pub async fn reassign_tasks(slug: String, tasks: String, assignee: String) -> Re
 
 /// Operations: close tasks nobody will decide, with a reason.
 #[server(endpoint = "close_tasks")]
-pub async fn close_tasks(slug: String, tasks: String, reason_code: String, #[server(default)] comment: String) -> Result<usize, AppError> {
+pub async fn close_tasks(
+    slug: String,
+    tasks: String,
+    reason_code: String,
+    #[server(default)] comment: String,
+) -> Result<usize, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::ReviewQueue).await?;
     let ids = backend::task_ids(&cx, &tasks)?;
-    let wakes = store::reviews::close(&cx.state.db, &me, &ids, &reason_code, &comment).await.map_err(|e| backend::map_error(&cx, e))?;
+    let wakes = store::reviews::close(&cx.state.db, &me, &ids, &reason_code, &comment)
+        .await
+        .map_err(|e| backend::map_error(&cx, e))?;
     for job in &wakes {
         let _ = cx.state.runs.wake(job.clone()).await;
     }
@@ -269,10 +311,15 @@ pub async fn review_task(slug: String, id: String) -> Result<TaskPageView, AppEr
     let me = cx.member(&slug, engine::Page::ReviewQueue).await?;
     let task_id = backend::task_id(&cx, &id)?;
     let no_task = || cx.refused(StatusCode::NOT_FOUND, "There is no such review task.");
-    let run_id = store::reviews::run_of(&cx.state.db, &me.schema_name, task_id).await.map_err(|e| cx.internal("reading the task", e))?.ok_or_else(no_task)?;
+    let run_id = store::reviews::run_of(&cx.state.db, &me.schema_name, task_id)
+        .await
+        .map_err(|e| cx.internal("reading the task", e))?
+        .ok_or_else(no_task)?;
     let run = super::runs::run_detail_for(&cx, &me, run_id).await?;
     let task = run.tasks.iter().find(|t| t.id == task_id.to_string()).cloned().ok_or_else(no_task)?;
-    let (row, next) = store::reviews::neighbours(&cx.state.db, &me.schema_name, task_id).await.map_err(|e| cx.internal("reading the queue", e))?;
+    let (row, next) = store::reviews::neighbours(&cx.state.db, &me.schema_name, task_id)
+        .await
+        .map_err(|e| cx.internal("reading the queue", e))?;
     Ok(TaskPageView {
         priority: row.as_ref().map(|t| t.priority().as_str().to_string()).unwrap_or_default(),
         mine: task.claimed_by.as_deref() == Some(me.email.as_str()),
@@ -301,7 +348,9 @@ pub async fn remove_reason_code(slug: String, code: String) -> Result<(), AppErr
 pub async fn list_reason_codes(slug: String) -> Result<Vec<String>, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Settings).await?;
-    store::reviews::reason_codes(&cx.state.db, &me.schema_name).await.map_err(|e| cx.internal("reading reason codes", e))
+    store::reviews::reason_codes(&cx.state.db, &me.schema_name)
+        .await
+        .map_err(|e| cx.internal("reading reason codes", e))
 }
 
 fn priority_badge(p: &str) -> impl IntoView {
@@ -321,7 +370,10 @@ pub fn ReviewQueuePage() -> impl IntoView {
     // A bulk action that was refused keeps the ticked tasks and what was typed; one that worked redraws the list.
     let selected = RwSignal::new(Vec::<String>::new());
     let bulk_done = RwSignal::new(0u32);
-    for worked in [Signal::derive(move || matches!(reassign.value().get(), Some(Ok(_)))), Signal::derive(move || matches!(close.value().get(), Some(Ok(_))))] {
+    for worked in [
+        Signal::derive(move || matches!(reassign.value().get(), Some(Ok(_)))),
+        Signal::derive(move || matches!(close.value().get(), Some(Ok(_)))),
+    ] {
         Effect::new(move |_| {
             if worked.get() {
                 selected.set(Vec::new());
@@ -330,13 +382,39 @@ pub fn ReviewQueuePage() -> impl IntoView {
         });
     }
     let queue = Resource::new(
-        move || (slug(), [q("priority"), q("workflow"), q("reason"), q("assignee"), q("older_than"), q("sort")], claim.version().get(), release.version().get(), bulk_done.get()),
-        |(slug, [priority, workflow, reason, assignee, older_than, sort], ..)| review_queue(slug, priority, workflow, reason, assignee, older_than, sort),
+        move || {
+            (
+                slug(),
+                [q("priority"), q("workflow"), q("reason"), q("assignee"), q("older_than"), q("sort")],
+                claim.version().get(),
+                release.version().get(),
+                bulk_done.get(),
+            )
+        },
+        |(slug, [priority, workflow, reason, assignee, older_than, sort], ..)| {
+            review_queue(slug, priority, workflow, reason, assignee, older_than, sort)
+        },
     );
     let message = Signal::derive(move || {
-        [claim.value().get(), release.value().get()].into_iter().flatten().find_map(|r| r.err()).and_then(|e| e.form_message())
-            .or_else(|| reassign.value().get().and_then(|r| r.err()).and_then(|e| e.form_message().or_else(|| e.field("assignee")).or_else(|| e.field("tasks"))))
-            .or_else(|| close.value().get().and_then(|r| r.err()).and_then(|e| e.form_message().or_else(|| e.field("reason_code")).or_else(|| e.field("tasks"))))
+        [claim.value().get(), release.value().get()]
+            .into_iter()
+            .flatten()
+            .find_map(|r| r.err())
+            .and_then(|e| e.form_message())
+            .or_else(|| {
+                reassign
+                    .value()
+                    .get()
+                    .and_then(|r| r.err())
+                    .and_then(|e| e.form_message().or_else(|| e.field("assignee")).or_else(|| e.field("tasks")))
+            })
+            .or_else(|| {
+                close
+                    .value()
+                    .get()
+                    .and_then(|r| r.err())
+                    .and_then(|e| e.form_message().or_else(|| e.field("reason_code")).or_else(|| e.field("tasks")))
+            })
     });
     view! {
         <Title text="Review queue" />
@@ -572,10 +650,17 @@ pub fn ReviewTaskPage() -> impl IntoView {
         comment.set(String::new());
     });
     let message = Signal::derive(move || {
-        decide.value().get().and_then(|r| r.err()).and_then(|e| e.form_message())
-            .or_else(|| [claim.value().get(), release.value().get()].into_iter().flatten().find_map(|r| r.err()).and_then(|e| e.form_message()))
+        decide.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()).or_else(|| {
+            [claim.value().get(), release.value().get()]
+                .into_iter()
+                .flatten()
+                .find_map(|r| r.err())
+                .and_then(|e| e.form_message())
+        })
     });
-    let field_error = move |f: &'static str| Signal::derive(move || decide.value().get().and_then(|r| r.err()).and_then(|e| e.field(f)));
+    let field_error = move |f: &'static str| {
+        Signal::derive(move || decide.value().get().and_then(|r| r.err()).and_then(|e| e.field(f)))
+    };
     // Keyboard shortcuts: a approve · e edit and approve · r reject · n next task.
     #[cfg(feature = "hydrate")]
     {
@@ -601,7 +686,12 @@ pub fn ReviewTaskPage() -> impl IntoView {
                 "e" => click("edit-approve"),
                 "r" => click("reject"),
                 "n" => {
-                    if let Some(next) = document().query_selector("[data-testid=next-task]").ok().flatten().and_then(|el| el.get_attribute("href")) {
+                    if let Some(next) = document()
+                        .query_selector("[data-testid=next-task]")
+                        .ok()
+                        .flatten()
+                        .and_then(|el| el.get_attribute("href"))
+                    {
                         navigate(&next, Default::default());
                     }
                 }
@@ -747,8 +837,11 @@ pub fn ReasonCodes(#[prop(into)] slug: Signal<String>) -> impl IntoView {
         });
     });
     let code = RwSignal::new(String::new());
-    let error = Signal::derive(move || add.value().get().and_then(|r| r.err()).and_then(|e| e.field("code").or_else(|| e.form_message())));
-    let remove_error = Signal::derive(move || remove.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
+    let error = Signal::derive(move || {
+        add.value().get().and_then(|r| r.err()).and_then(|e| e.field("code").or_else(|| e.form_message()))
+    });
+    let remove_error =
+        Signal::derive(move || remove.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
     view! {
         <section class="card" data-testid="reason-codes">
             <h2>"Review reason codes"</h2>

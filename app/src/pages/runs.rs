@@ -24,11 +24,19 @@ mod backend {
     }
 
     /// How long from `from` to `to`; unfinished, what the run is doing.
-    pub fn duration(from: Option<chrono::DateTime<chrono::Utc>>, to: Option<chrono::DateTime<chrono::Utc>>, status: &str) -> String {
+    pub fn duration(
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        to: Option<chrono::DateTime<chrono::Utc>>,
+        status: &str,
+    ) -> String {
         match (from, to) {
             (Some(a), Some(b)) => {
                 let ms = (b - a).num_milliseconds().max(0);
-                if ms < 1000 { format!("{ms} ms") } else { format!("{:.1} s", ms as f64 / 1000.0) }
+                if ms < 1000 {
+                    format!("{ms} ms")
+                } else {
+                    format!("{:.1} s", ms as f64 / 1000.0)
+                }
             }
             (Some(_), None) => status.replace('_', " "),
             _ => "—".into(),
@@ -41,7 +49,14 @@ mod backend {
 }
 
 #[server(endpoint = "list_runs")]
-pub async fn list_runs(slug: String, workflow: String, status: String, needs_review: bool, from: String, to: String) -> Result<Vec<RunSummaryView>, AppError> {
+pub async fn list_runs(
+    slug: String,
+    workflow: String,
+    status: String,
+    needs_review: bool,
+    from: String,
+    to: String,
+) -> Result<Vec<RunSummaryView>, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Runs).await?;
     let date = |field: &str, text: &str| -> Result<Option<chrono::NaiveDate>, AppError> {
@@ -62,7 +77,9 @@ pub async fn list_runs(slug: String, workflow: String, status: String, needs_rev
         from: date("from", &from)?,
         to: date("to", &to)?,
     };
-    let rows = store::runs::list(&cx.state.db, &me.schema_name, &filter, 200).await.map_err(|e| cx.internal("listing runs", e))?;
+    let rows = store::runs::list(&cx.state.db, &me.schema_name, &filter, 200)
+        .await
+        .map_err(|e| cx.internal("listing runs", e))?;
     Ok(rows
         .into_iter()
         .map(|r| RunSummaryView {
@@ -90,13 +107,18 @@ pub async fn run_detail(slug: String, id: String) -> Result<RunDetailView, AppEr
 
 /// One run as its page (and a review task's page) shows it.
 #[cfg(feature = "ssr")]
-pub async fn run_detail_for(cx: &crate::ssr::Ctx, me: &store::auth::CurrentMember, run_id: uuid::Uuid) -> Result<RunDetailView, AppError> {
+pub async fn run_detail_for(
+    cx: &crate::ssr::Ctx,
+    me: &store::auth::CurrentMember,
+    run_id: uuid::Uuid,
+) -> Result<RunDetailView, AppError> {
     use actix_web::http::StatusCode;
     let d = store::runs::detail(&cx.state.db, &me.schema_name, run_id)
         .await
         .map_err(|e| cx.internal("reading the run", e))?
         .ok_or_else(|| cx.refused(StatusCode::NOT_FOUND, "There is no such run."))?;
-    let masked = |v: &Option<serde_json::Value>| backend::pretty(&v.as_ref().map(|v| engine::run::mask(v, &d.sensitive_keys)));
+    let masked =
+        |v: &Option<serde_json::Value>| backend::pretty(&v.as_ref().map(|v| engine::run::mask(v, &d.sensitive_keys)));
     Ok(RunDetailView {
         id: d.run.id.to_string(),
         workflow: d.run.workflow_name.clone(),
@@ -114,7 +136,9 @@ pub async fn run_detail_for(cx: &crate::ssr::Ctx, me: &store::auth::CurrentMembe
         source_event: masked(&d.run.event_raw),
         can_retry: d.run.status == "failed" && backend::RETRIERS.contains(&me.role),
         can_decide: store::reviews::may_decide(me.role),
-        reason_codes: store::reviews::reason_codes(&cx.state.db, &me.schema_name).await.map_err(|e| cx.internal("reading reason codes", e))?,
+        reason_codes: store::reviews::reason_codes(&cx.state.db, &me.schema_name)
+            .await
+            .map_err(|e| cx.internal("reading reason codes", e))?,
         status: d.run.status.clone(),
         steps: d
             .steps
@@ -148,7 +172,9 @@ pub async fn run_detail_for(cx: &crate::ssr::Ctx, me: &store::auth::CurrentMembe
                 step_index: t.step_index,
                 reason: t.reason.clone(),
                 detail: serde_json::to_string_pretty(&t.detail).unwrap_or_default(),
-                draft: t.draft.as_ref().map(|v| serde_json::to_string_pretty(&engine::run::mask(v, &d.sensitive_keys)).unwrap_or_default()),
+                draft: t.draft.as_ref().map(|v| {
+                    serde_json::to_string_pretty(&engine::run::mask(v, &d.sensitive_keys)).unwrap_or_default()
+                }),
                 open: t.status == "open",
                 decision: t.decision.clone(),
                 reason_code: t.reason_code.clone(),
@@ -166,7 +192,13 @@ pub async fn run_detail_for(cx: &crate::ssr::Ctx, me: &store::auth::CurrentMembe
                     .unwrap_or_default()
                     .into_iter()
                     .map(|c| {
-                        let show = |v: &serde_json::Value| if v.is_null() { "—".to_string() } else { engine::run::mask(v, &d.sensitive_keys).to_string() };
+                        let show = |v: &serde_json::Value| {
+                            if v.is_null() {
+                                "—".to_string()
+                            } else {
+                                engine::run::mask(v, &d.sensitive_keys).to_string()
+                            }
+                        };
                         (c.path, show(&c.before), show(&c.after))
                     })
                     .collect(),
@@ -181,7 +213,10 @@ pub async fn retry_run(slug: String, id: String) -> Result<(), AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member_in(&slug, engine::Page::Runs, backend::RETRIERS).await?;
     let run_id: uuid::Uuid = id.parse().map_err(|_| cx.refused(StatusCode::NOT_FOUND, "There is no such run."))?;
-    if !store::runs::retry_from_failed_step(&cx.state.db, &me.schema_name, run_id).await.map_err(|e| cx.internal("retrying the run", e))? {
+    if !store::runs::retry_from_failed_step(&cx.state.db, &me.schema_name, run_id)
+        .await
+        .map_err(|e| cx.internal("retrying the run", e))?
+    {
         return Err(cx.refused(StatusCode::CONFLICT, "Only a failed run can be retried."));
     }
     let job = store::runs::job(me.tenant_id, &me.schema_name, run_id);
@@ -195,7 +230,9 @@ pub async fn retry_run(slug: String, id: String) -> Result<(), AppError> {
 pub async fn list_exceptions(slug: String) -> Result<Vec<ExceptionView>, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Runs).await?;
-    let rows = store::runs::exceptions(&cx.state.db, &me.schema_name, 200).await.map_err(|e| cx.internal("reading the exceptions report", e))?;
+    let rows = store::runs::exceptions(&cx.state.db, &me.schema_name, 200)
+        .await
+        .map_err(|e| cx.internal("reading the exceptions report", e))?;
     Ok(rows
         .into_iter()
         .map(|r| ExceptionView {

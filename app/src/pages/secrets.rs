@@ -48,7 +48,8 @@ pub fn Secrets(#[prop(into)] slug: Signal<String>) -> impl IntoView {
     });
     let name = RwSignal::new(String::new());
     let value = RwSignal::new(String::new());
-    let field_error = move |f: &'static str| Signal::derive(move || set.value().get().and_then(|r| r.err()).and_then(|e| e.field(f)));
+    let field_error =
+        move |f: &'static str| Signal::derive(move || set.value().get().and_then(|r| r.err()).and_then(|e| e.field(f)));
     Effect::new(move |_| {
         if matches!(set.value().get(), Some(Ok(()))) {
             name.set(String::new());

@@ -16,8 +16,9 @@ pub async fn list_members(slug: String) -> Result<MembersView, AppError> {
     let me = cx.member(&slug, engine::Page::Settings).await?;
     let state = &cx.state;
     let members = store::members::list(&state.db, me.tenant_id).await.map_err(|e| cx.internal("listing members", e))?;
-    let invitations =
-        store::members::pending_invitations(&state.db, me.tenant_id).await.map_err(|e| cx.internal("listing invitations", e))?;
+    let invitations = store::members::pending_invitations(&state.db, me.tenant_id)
+        .await
+        .map_err(|e| cx.internal("listing invitations", e))?;
     Ok(MembersView {
         members: members
             .into_iter()
@@ -56,8 +57,20 @@ pub async fn invite_member(slug: String, email: String, role: String) -> Result<
         tenant_id: me.tenant_id.to_string(),
         to: created.invitation.email.clone(),
         subject: format!("You're invited to {} on Steward", me.tenant_name),
-        text: invitation_text(&me.tenant_name, &me.email, &created.invitation.role, &created.link, state.settings.invitation_hours),
-        html: invitation_html(&me.tenant_name, &me.email, &created.invitation.role, &created.link, state.settings.invitation_hours),
+        text: invitation_text(
+            &me.tenant_name,
+            &me.email,
+            &created.invitation.role,
+            &created.link,
+            state.settings.invitation_hours,
+        ),
+        html: invitation_html(
+            &me.tenant_name,
+            &me.email,
+            &created.invitation.role,
+            &created.link,
+            state.settings.invitation_hours,
+        ),
         attachments: Vec::new(),
     };
     state.mail.send(job).await.map_err(|e| cx.internal("queueing the invitation email", e))?;
@@ -130,7 +143,9 @@ pub async fn remove_member(slug: String, user_id: String) -> Result<(), AppError
 pub async fn load_cost_rates(slug: String) -> Result<crate::views::CostRatesView, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Settings).await?;
-    let r = store::costs::rates(&cx.state.db, &me.schema_name).await.map_err(|e| cx.internal("reading the cost rates", e))?;
+    let r = store::costs::rates(&cx.state.db, &me.schema_name)
+        .await
+        .map_err(|e| cx.internal("reading the cost rates", e))?;
     Ok(crate::views::CostRatesView {
         orchestration_per_hour: engine::money::plain(r.orchestration_per_hour),
         queue_op: engine::money::plain(r.queue_op),
@@ -139,10 +154,16 @@ pub async fn load_cost_rates(slug: String) -> Result<crate::views::CostRatesView
 }
 
 #[server(endpoint = "save_cost_rates")]
-pub async fn save_cost_rates(slug: String, orchestration_per_hour: String, queue_op: String, reviewer_hourly: String) -> Result<(), AppError> {
+pub async fn save_cost_rates(
+    slug: String,
+    orchestration_per_hour: String,
+    queue_op: String,
+    reviewer_hourly: String,
+) -> Result<(), AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Settings).await?;
-    let rates = engine::cost::Rates::parse(&orchestration_per_hour, &queue_op, &reviewer_hourly).map_err(|errors| cx.invalid(errors))?;
+    let rates = engine::cost::Rates::parse(&orchestration_per_hour, &queue_op, &reviewer_hourly)
+        .map_err(|errors| cx.invalid(errors))?;
     store::costs::save_rates(&cx.state.db, &me, &rates).await.map_err(|e| cx.internal("saving the cost rates", e))
 }
 
@@ -234,8 +255,11 @@ pub fn SettingsPage() -> impl IntoView {
 fn InviteForm(slug: String, action: ServerAction<InviteMember>) -> impl IntoView {
     let email = RwSignal::new(String::new());
     let role = RwSignal::new("reviewer".to_string());
-    let error = move |field: &'static str| Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.field(field)));
-    let form_message = Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
+    let error = move |field: &'static str| {
+        Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.field(field)))
+    };
+    let form_message =
+        Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
     let sent_to = Signal::derive(move || action.value().get().and_then(|r| r.ok()));
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();

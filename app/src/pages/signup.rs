@@ -39,7 +39,13 @@ pub fn SignupPage() -> impl IntoView {
     // Until the person edits the address, it follows the business name.
     let slug_edited = RwSignal::new(false);
     let touched = RwSignal::new(Vec::<&'static str>::new());
-    let touch = move |field: &'static str| touched.update(|t| if !t.contains(&field) { t.push(field) });
+    let touch = move |field: &'static str| {
+        touched.update(|t| {
+            if !t.contains(&field) {
+                t.push(field)
+            }
+        })
+    };
 
     Effect::new(move |_| {
         let name = business_name.get();
@@ -66,14 +72,20 @@ pub fn SignupPage() -> impl IntoView {
             local.or_else(|| action.value().get().and_then(|r| r.err()).and_then(|e| e.field(field)))
         })
     };
-    let form_message = Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
+    let form_message =
+        Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
 
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         touched.set(vec!["business_name", "slug", "email", "password"]);
         let f = form();
         if f.validate().is_ok() {
-            action.dispatch(SignUp { business_name: f.business_name, slug: f.slug, email: f.email, password: f.password });
+            action.dispatch(SignUp {
+                business_name: f.business_name,
+                slug: f.slug,
+                email: f.email,
+                password: f.password,
+            });
         }
     };
 

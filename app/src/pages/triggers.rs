@@ -2,10 +2,10 @@
 //! shown once, a copyable signed `curl` example, the hosted form and its
 //! embeddable snippet, and recent deliveries with what became of them.
 
+use crate::components::copy::CopyButton;
 use crate::components::field::FormError;
 use crate::error::AppError;
 use crate::views::{DeliveryView, TriggersView};
-use crate::components::copy::CopyButton;
 use leptos::prelude::*;
 
 #[server(endpoint = "workflow_triggers")]
@@ -15,19 +15,34 @@ pub async fn workflow_triggers(slug: String, name: String) -> Result<TriggersVie
     let me = cx.member(&slug, engine::Page::Workflows).await?;
     let state = &cx.state;
     let public = state.settings.public_url.as_str().trim_end_matches('/').to_owned();
-    let yaml = store::workflows::detail(&state.db, &me, &name).await.map_err(|_| cx.refused(StatusCode::NOT_FOUND, "There is no such workflow."))?;
+    let yaml = store::workflows::detail(&state.db, &me, &name)
+        .await
+        .map_err(|_| cx.refused(StatusCode::NOT_FOUND, "There is no such workflow."))?;
     let version = yaml.workflow.live_version.unwrap_or(yaml.workflow.latest_version);
-    let source = store::workflows::version_yaml(&state.db, &me, &name, version).await.map_err(|e| cx.internal("reading the workflow", e))?;
-    let contract = engine::workflow::WorkflowContract::structure(&source).ok_or_else(|| cx.internal("reading the workflow", "stored contract does not parse"))?;
-    let txn = store::db::tenant_txn(&state.db, &me.schema_name).await.map_err(|e| cx.internal("reading the triggers", e))?;
+    let source = store::workflows::version_yaml(&state.db, &me, &name, version)
+        .await
+        .map_err(|e| cx.internal("reading the workflow", e))?;
+    let contract = engine::workflow::WorkflowContract::structure(&source)
+        .ok_or_else(|| cx.internal("reading the workflow", "stored contract does not parse"))?;
+    let txn =
+        store::db::tenant_txn(&state.db, &me.schema_name).await.map_err(|e| cx.internal("reading the triggers", e))?;
     let data_contract = match contract.trigger.contract_name() {
-        Some(n) => store::ingest::data_contract_in(&txn, &n).await.map_err(|e| cx.internal("reading the data contract", e))?,
+        Some(n) => {
+            store::ingest::data_contract_in(&txn, &n).await.map_err(|e| cx.internal("reading the data contract", e))?
+        }
         None => None,
     };
     txn.commit().await.map_err(|e| cx.internal("reading the triggers", e))?;
-    let has_secret = store::webhook_secrets::has_secret(&state.db, &me.schema_name, &name).await.map_err(|e| cx.internal("reading the triggers", e))?;
-    let retention_days = store::ingest::exception_retention(&state.db, &me.schema_name, &name).await.map_err(|e| cx.internal("reading the triggers", e))?.unwrap_or(30);
-    let deliveries = store::runs::deliveries(&state.db, &me.schema_name, &name, 20).await.map_err(|e| cx.internal("reading deliveries", e))?;
+    let has_secret = store::webhook_secrets::has_secret(&state.db, &me.schema_name, &name)
+        .await
+        .map_err(|e| cx.internal("reading the triggers", e))?;
+    let retention_days = store::ingest::exception_retention(&state.db, &me.schema_name, &name)
+        .await
+        .map_err(|e| cx.internal("reading the triggers", e))?
+        .unwrap_or(30);
+    let deliveries = store::runs::deliveries(&state.db, &me.schema_name, &name, 20)
+        .await
+        .map_err(|e| cx.internal("reading deliveries", e))?;
     let sample = data_contract.as_ref().map(|d| d.sample(chrono::Utc::now())).unwrap_or_else(|| serde_json::json!({}));
     let form = contract.trigger.is_form().then_some(data_contract.as_ref()).flatten();
     Ok(TriggersView {
@@ -62,10 +77,16 @@ pub async fn rotate_webhook_secret(slug: String, name: String) -> Result<String,
     use actix_web::http::StatusCode;
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member_in(&slug, engine::Page::Workflows, crate::ssr::EDITORS).await?;
-    store::webhook_secrets::rotate(&cx.state.db, &cx.state.settings, &me, &name, store::webhook_secrets::DEFAULT_GRACE_HOURS)
-        .await
-        .map_err(|e| cx.internal("creating a signing secret", e))?
-        .ok_or_else(|| cx.refused(StatusCode::NOT_FOUND, "There is no such workflow."))
+    store::webhook_secrets::rotate(
+        &cx.state.db,
+        &cx.state.settings,
+        &me,
+        &name,
+        store::webhook_secrets::DEFAULT_GRACE_HOURS,
+    )
+    .await
+    .map_err(|e| cx.internal("creating a signing secret", e))?
+    .ok_or_else(|| cx.refused(StatusCode::NOT_FOUND, "There is no such workflow."))
 }
 
 /// Who may change how long refused records are kept.
@@ -81,9 +102,16 @@ pub async fn set_exception_retention(slug: String, name: String, days: String) -
     let me = cx.member_in(&slug, engine::Page::Workflows, RETENTION_EDITORS).await?;
     let days: i32 = match days.trim().parse() {
         Ok(d) if (1..=365).contains(&d) => d,
-        _ => return Err(cx.invalid(vec![engine::FieldError::new("days", "Keep refused records between 1 and 365 days.")])),
+        _ => {
+            return Err(
+                cx.invalid(vec![engine::FieldError::new("days", "Keep refused records between 1 and 365 days.")])
+            )
+        }
     };
-    if !store::ingest::set_exception_retention(&cx.state.db, &me, &name, days).await.map_err(|e| cx.internal("saving the retention", e))? {
+    if !store::ingest::set_exception_retention(&cx.state.db, &me, &name, days)
+        .await
+        .map_err(|e| cx.internal("saving the retention", e))?
+    {
         return Err(cx.refused(StatusCode::NOT_FOUND, "There is no such workflow."));
     }
     Ok(())

@@ -4,7 +4,9 @@
 use super::workspace::Refusal;
 use crate::components::field::FormError;
 use crate::error::AppError;
-use crate::views::{ContractIssueView, ContractView, DiffRowView, GalleryItemView, WorkflowDetailView, WorkflowSummaryView};
+use crate::views::{
+    ContractIssueView, ContractView, DiffRowView, GalleryItemView, WorkflowDetailView, WorkflowSummaryView,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map};
@@ -113,7 +115,8 @@ pub async fn list_workflows(slug: String) -> Result<Vec<WorkflowSummaryView>, Ap
 pub async fn check_workflow(slug: String, yaml: String) -> Result<Vec<ContractIssueView>, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Workflows).await?;
-    let issues = store::workflows::check(&cx.state.db, &me, &yaml).await.map_err(|e| cx.internal("checking the contract", e))?;
+    let issues =
+        store::workflows::check(&cx.state.db, &me, &yaml).await.map_err(|e| cx.internal("checking the contract", e))?;
     Ok(backend::issue_views(issues))
 }
 
@@ -123,7 +126,10 @@ pub async fn save_workflow(slug: String, yaml: String, note: String) -> Result<S
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member_in(&slug, engine::Page::Workflows, backend::EDITORS).await?;
     cx.require_reason("note", &note)?;
-    store::workflows::save_version(&cx.state.db, &me, &yaml, &note).await.map(|(name, _)| name).map_err(|e| backend::map_error(&cx, e))
+    store::workflows::save_version(&cx.state.db, &me, &yaml, &note)
+        .await
+        .map(|(name, _)| name)
+        .map_err(|e| backend::map_error(&cx, e))
 }
 
 #[server(endpoint = "workflow_detail")]
@@ -132,10 +138,12 @@ pub async fn workflow_detail(slug: String, name: String) -> Result<WorkflowDetai
     let me = cx.member(&slug, engine::Page::Workflows).await?;
     let d = store::workflows::detail(&cx.state.db, &me, &name).await.map_err(|e| backend::map_error(&cx, e))?;
     let latest = d.workflow.latest_version;
-    let latest_yaml =
-        store::workflows::version_yaml(&cx.state.db, &me, &name, latest).await.map_err(|e| backend::map_error(&cx, e))?;
+    let latest_yaml = store::workflows::version_yaml(&cx.state.db, &me, &name, latest)
+        .await
+        .map_err(|e| backend::map_error(&cx, e))?;
     // Saved versions were valid when saved; the form view needs only their structure.
-    let latest_contract = engine::workflow::WorkflowContract::structure(&latest_yaml).as_ref().map(backend::contract_view);
+    let latest_contract =
+        engine::workflow::WorkflowContract::structure(&latest_yaml).as_ref().map(backend::contract_view);
     Ok(WorkflowDetailView {
         name: d.workflow.name,
         owner: d.workflow.owner_email,
@@ -163,7 +171,13 @@ pub async fn workflow_detail(slug: String, name: String) -> Result<WorkflowDetai
 }
 
 #[server(endpoint = "set_workflow_owners")]
-pub async fn set_workflow_owners(slug: String, name: String, owner: String, backup_owner: String, escalation_contact: String) -> Result<(), AppError> {
+pub async fn set_workflow_owners(
+    slug: String,
+    name: String,
+    owner: String,
+    backup_owner: String,
+    escalation_contact: String,
+) -> Result<(), AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member_in(&slug, engine::Page::Workflows, backend::EDITORS).await?;
     store::workflows::set_owners(&cx.state.db, &me, &name, &owner, &backup_owner, &escalation_contact)
@@ -195,8 +209,10 @@ pub async fn publish_workflow_version(slug: String, name: String, number: i32) -
 pub async fn workflow_diff(slug: String, name: String, a: i32, b: i32) -> Result<Vec<DiffRowView>, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Workflows).await?;
-    let old = store::workflows::version_yaml(&cx.state.db, &me, &name, a).await.map_err(|e| backend::map_error(&cx, e))?;
-    let new = store::workflows::version_yaml(&cx.state.db, &me, &name, b).await.map_err(|e| backend::map_error(&cx, e))?;
+    let old =
+        store::workflows::version_yaml(&cx.state.db, &me, &name, a).await.map_err(|e| backend::map_error(&cx, e))?;
+    let new =
+        store::workflows::version_yaml(&cx.state.db, &me, &name, b).await.map_err(|e| backend::map_error(&cx, e))?;
     Ok(crate::components::diff::diff_rows(&old, &new))
 }
 
@@ -236,13 +252,17 @@ pub async fn list_gallery(slug: String) -> Result<Vec<GalleryItemView>, AppError
 pub async fn install_gallery_workflow(slug: String, name: String) -> Result<String, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member_in(&slug, engine::Page::Workflows, backend::EDITORS).await?;
-    let item = store::bundles::GALLERY
-        .iter()
-        .find(|i| i.name == name)
-        .ok_or_else(|| cx.refused(actix_web::http::StatusCode::NOT_FOUND, "There is no such template in the gallery."))?;
-    store::bundles::import_bundle(&cx.state.db, &me, &item.bundle(), &format!("Installed '{}' from the gallery", item.title))
-        .await
-        .map_err(|e| bundle_error(&cx, e))
+    let item = store::bundles::GALLERY.iter().find(|i| i.name == name).ok_or_else(|| {
+        cx.refused(actix_web::http::StatusCode::NOT_FOUND, "There is no such template in the gallery.")
+    })?;
+    store::bundles::import_bundle(
+        &cx.state.db,
+        &me,
+        &item.bundle(),
+        &format!("Installed '{}' from the gallery", item.title),
+    )
+    .await
+    .map_err(|e| bundle_error(&cx, e))
 }
 
 /// Imports a bundle (YAML); nothing changes unless all of it is valid.
@@ -424,13 +444,16 @@ fallback: { on_error: assign_to_human_queue }
 #[component]
 pub fn WorkflowEditorPage() -> impl IntoView {
     let (slug, name) = slug_and_name();
-    let detail = Resource::new(move || (slug.get(), name.get()), |(slug, name)| async move {
-        if name == "new" {
-            Ok(None)
-        } else {
-            workflow_detail(slug, name).await.map(Some)
-        }
-    });
+    let detail = Resource::new(
+        move || (slug.get(), name.get()),
+        |(slug, name)| async move {
+            if name == "new" {
+                Ok(None)
+            } else {
+                workflow_detail(slug, name).await.map(Some)
+            }
+        },
+    );
     let reload = Callback::new(move |_: ()| detail.refetch());
     view! {
         <Suspense fallback=crate::components::field::Loading>
@@ -580,11 +603,13 @@ fn Owners(slug: String, detail: WorkflowDetailView, reload: Callback<()>) -> imp
     });
     let message = Signal::derive(move || set.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
     let name = detail.name.clone();
-    let input = |id: &'static str, label: &'static str, value: RwSignal<String>| view! {
-        <div class="field">
-            <label for=id>{label}</label>
-            <input id=id prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
-        </div>
+    let input = |id: &'static str, label: &'static str, value: RwSignal<String>| {
+        view! {
+            <div class="field">
+                <label for=id>{label}</label>
+                <input id=id prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
+            </div>
+        }
     };
     view! {
         <section class="card owners">
@@ -638,7 +663,11 @@ fn Versions(slug: String, detail: WorkflowDetailView, reload: Callback<()>) -> i
     let approve = ServerAction::<ApproveWorkflowVersion>::new();
     let publish = ServerAction::<PublishWorkflowVersion>::new();
     let message = Signal::derive(move || {
-        [approve.value().get(), publish.value().get()].into_iter().flatten().find_map(|r| r.err()).and_then(|e| e.form_message())
+        [approve.value().get(), publish.value().get()]
+            .into_iter()
+            .flatten()
+            .find_map(|r| r.err())
+            .and_then(|e| e.form_message())
     });
     // After an action, reload the page's data.
     Effect::new(move |_| {

@@ -101,7 +101,8 @@ fn Shell(ws: WorkspaceView, menu_open: RwSignal<bool>) -> impl IntoView {
         })
         .collect::<Vec<_>>();
     let initial = ws.email.chars().next().unwrap_or('?').to_ascii_uppercase();
-    let (home, business, email, role) = (format!("/t/{}", ws.slug), ws.business_name.clone(), ws.email.clone(), ws.role.label());
+    let (home, business, email, role) =
+        (format!("/t/{}", ws.slug), ws.business_name.clone(), ws.email.clone(), ws.role.label());
     let (slug_a, slug_b) = (ws.slug.clone(), ws.slug.clone());
     provide_context(ws);
     view! {
@@ -196,16 +197,30 @@ pub fn DashboardPage() -> impl IntoView {
     // Open cost alerts, for the roles that watch costs.
     let watches_costs = ws.pages.contains(&Page::Costs);
     let alert_slug = ws.slug.clone();
-    let alerts = Resource::new(move || alert_slug.clone(), move |slug| async move {
-        if watches_costs { super::costs::open_cost_alerts(slug).await } else { Ok(vec![]) }
-    });
+    let alerts = Resource::new(
+        move || alert_slug.clone(),
+        move |slug| async move {
+            if watches_costs {
+                super::costs::open_cost_alerts(slug).await
+            } else {
+                Ok(vec![])
+            }
+        },
+    );
     let costs_href = Page::Costs.href(&ws.slug);
     // This month so far, for the roles that read the report.
     let reads_reports = ws.pages.contains(&Page::Reports);
     let report_slug = ws.slug.clone();
-    let kpis = Resource::new(move || report_slug.clone(), move |slug| async move {
-        if reads_reports { super::reports::monthly_report(slug, "latest".into()).await.map(Some) } else { Ok(None) }
-    });
+    let kpis = Resource::new(
+        move || report_slug.clone(),
+        move |slug| async move {
+            if reads_reports {
+                super::reports::monthly_report(slug, "latest".into()).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        },
+    );
     let reports_href = Page::Reports.href(&ws.slug);
     view! {
         <Title text="Dashboard" />
@@ -307,12 +322,15 @@ pub fn EmptyStatePage() -> impl IntoView {
     let slug = slug_param();
     let params = use_params_map();
     let page = Memo::new(move |_| params.read().get("section").and_then(|s| Page::from_path_segment(&s)));
-    let access = Resource::new(move || (slug.get(), page.get()), |(slug, page)| async move {
-        match page {
-            Some(page) => open_section(slug, page).await.map(|_| Some(page)),
-            None => Ok(None),
-        }
-    });
+    let access = Resource::new(
+        move || (slug.get(), page.get()),
+        |(slug, page)| async move {
+            match page {
+                Some(page) => open_section(slug, page).await.map(|_| Some(page)),
+                None => Ok(None),
+            }
+        },
+    );
     view! {
         <Suspense fallback=crate::components::field::Loading>
             {move || Suspend::new(async move {

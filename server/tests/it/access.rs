@@ -1,12 +1,10 @@
 //! Roles are enforced on the server for every page and server function, and
 //! a member of one business is refused everywhere in another.
 
-
-
+use crate::support::{TestApp, DEMO};
 use engine::{Page, Role};
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-use crate::support::{TestApp, DEMO};
 
 /// Every server function behind sign-in, with the arguments to call it on
 /// business `slug`, and the page whose roles it follows.
@@ -15,7 +13,11 @@ fn server_functions(slug: &str, member_id: &str) -> Vec<(&'static str, Vec<(&'st
     let mut fns = vec![
         ("load_workspace", vec![s()], Page::Dashboard),
         ("list_members", vec![s()], Page::Settings),
-        ("invite_member", vec![s(), ("email", "new.person@acme-plumbing.test".into()), ("role", "reviewer".into())], Page::Settings),
+        (
+            "invite_member",
+            vec![s(), ("email", "new.person@acme-plumbing.test".into()), ("role", "reviewer".into())],
+            Page::Settings,
+        ),
         ("change_member_role", vec![s(), ("user_id", member_id.into()), ("role", "executive".into())], Page::Settings),
         ("remove_member", vec![s(), ("user_id", member_id.into())], Page::Settings),
     ];
@@ -28,7 +30,11 @@ fn server_functions(slug: &str, member_id: &str) -> Vec<(&'static str, Vec<(&'st
 
 async fn member_id(app: &TestApp, email: &str) -> String {
     app.db
-        .query_one_raw(Statement::from_sql_and_values(DbBackend::Postgres, "SELECT id::text FROM public.users WHERE email = $1", [email.into()]))
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id::text FROM public.users WHERE email = $1",
+            [email.into()],
+        ))
         .await
         .unwrap()
         .unwrap()
@@ -83,7 +89,8 @@ async fn demo_tenant_id(app: &TestApp) -> uuid::Uuid {
 async fn a_member_of_another_business_is_refused_everywhere_and_learns_nothing() {
     let app = TestApp::spawn().await;
     let outsider = app.client();
-    let res = outsider.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.example", "copper kettle harbor 42").await;
+    let res =
+        outsider.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.example", "copper kettle harbor 42").await;
     assert_eq!(res.status(), StatusCode::OK);
     let engineer = member_id(&app, "engineer@acme-plumbing.test").await;
 
@@ -107,7 +114,10 @@ async fn a_member_of_another_business_is_refused_everywhere_and_learns_nothing()
     // And the other way round: Acme's owner cannot reach Rival.
     let acme_owner = app.demo_member(Role::Owner).await;
     assert_eq!(acme_owner.get("/t/rival-plumbing/settings").await.status(), StatusCode::FORBIDDEN);
-    assert_eq!(call(&acme_owner, "list_members", &[("slug", "rival-plumbing".into())]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        call(&acme_owner, "list_members", &[("slug", "rival-plumbing".into())]).await.status(),
+        StatusCode::FORBIDDEN
+    );
 }
 
 #[tokio::test]

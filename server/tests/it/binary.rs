@@ -1,15 +1,13 @@
 //! The shipped `steward` binary itself: it refuses unsafe production
 //! settings, and its JSON logs carry request ids but never secrets.
 
-
-
+use crate::support::{session_token, TestDatabase, DEMO, DEMO_PASSWORD};
 use reqwest::StatusCode;
 use std::{
     io::Read,
     process::{Command, Stdio},
     time::Duration,
 };
-use crate::support::{session_token, TestDatabase, DEMO, DEMO_PASSWORD};
 
 fn steward() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_steward"));
@@ -21,7 +19,12 @@ fn steward() -> Command {
 
 #[test]
 fn production_mode_refuses_to_start_with_the_development_secret_and_says_why() {
-    let out = steward().arg("serve").env("STEWARD_ENV", "production").env("PUBLIC_URL", "https://steward.example").output().unwrap();
+    let out = steward()
+        .arg("serve")
+        .env("STEWARD_ENV", "production")
+        .env("PUBLIC_URL", "https://steward.example")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("refusing to start in production") && stderr.contains("APP_SECRET"), "{stderr}");
@@ -82,7 +85,11 @@ async fn logs_are_json_lines_with_request_ids_and_no_passwords_or_tokens() {
     let token = session_token(&signed_in).unwrap();
     let invite_path = "/invite/0123456789abcdef0123456789abcdef.deadbeefcafe";
     http.get(format!("{base}{invite_path}")).send().await.unwrap();
-    http.get(format!("{base}/t/acme-plumbing")).header("cookie", format!("steward_session={token}")).send().await.unwrap();
+    http.get(format!("{base}/t/acme-plumbing"))
+        .header("cookie", format!("steward_session={token}"))
+        .send()
+        .await
+        .unwrap();
 
     child.kill().unwrap();
     let mut logs = String::new();

@@ -70,7 +70,10 @@ async fn a_run_pays_for_queue_worker_time_enrichment_model_and_review_minutes_an
     let app = TestApp::spawn_with_worker().await;
     let owner = app.demo_member(Role::Owner).await;
     let res = owner
-        .call("save_cost_rates", &[("slug", DEMO), ("orchestration_per_hour", "3.6"), ("queue_op", "0.000005"), ("reviewer_hourly", "60")])
+        .call(
+            "save_cost_rates",
+            &[("slug", DEMO), ("orchestration_per_hour", "3.6"), ("queue_op", "0.000005"), ("reviewer_hourly", "60")],
+        )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let secret = app.webhook_secret(LEAD_WORKFLOW).await;
@@ -82,7 +85,10 @@ async fn a_run_pays_for_queue_worker_time_enrichment_model_and_review_minutes_an
     assert_eq!(kinds.iter().filter(|k| **k == "queue").count(), 1, "{before:?}");
     assert!(before.iter().any(|l| l.0 == "queue" && l.1 == 5 && l.2 == 1), "one delivery at 0.000005: {before:?}");
     for step in ["normalize", "enrich", "summarize"] {
-        let line = before.iter().find(|l| l.0 == "orchestration" && l.5 == step).unwrap_or_else(|| panic!("worker time of {step}: {before:?}"));
+        let line = before
+            .iter()
+            .find(|l| l.0 == "orchestration" && l.5 == step)
+            .unwrap_or_else(|| panic!("worker time of {step}: {before:?}"));
         assert_eq!(line.1, engine::cost::orchestration(line.2, 3_600_000), "ms × 3.6/h for {step}");
     }
     let enrichment = before.iter().find(|l| l.0 == "enrichment").expect("the lookup is paid for");
@@ -93,7 +99,8 @@ async fn a_run_pays_for_queue_worker_time_enrichment_model_and_review_minutes_an
     assert_eq!(run_total(&app, run_id).await, before.iter().map(|l| l.1).sum::<i64>(), "the run's total is its lines");
 
     // The reviewer claims, takes a moment, approves: claim to decision at 60.00/h.
-    let task: String = app.demo_value("SELECT id::text FROM review_tasks WHERE run_id = $1", vec![run_id.into()]).await.unwrap();
+    let task: String =
+        app.demo_value("SELECT id::text FROM review_tasks WHERE run_id = $1", vec![run_id.into()]).await.unwrap();
     let reviewer = app.demo_member(Role::Reviewer).await;
     assert_eq!(reviewer.call("claim_task", &[("slug", DEMO), ("task", &task)]).await.status(), StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(2100)).await;
@@ -121,11 +128,18 @@ async fn a_run_pays_for_queue_worker_time_enrichment_model_and_review_minutes_an
     assert_eq!(v["business"]["total"], all);
     assert_eq!(v["business"]["runs"], 2);
     assert_eq!(v["business"]["outcomes"], 1, "the approved run reached its outcome");
-    assert_eq!((v["cache_calls"].as_i64(), v["cache_hits"].as_i64(), v["cache_saved"].as_i64()), (Some(2), Some(1), Some(2000)));
+    assert_eq!(
+        (v["cache_calls"].as_i64(), v["cache_hits"].as_i64(), v["cache_saved"].as_i64()),
+        (Some(2), Some(1), Some(2000))
+    );
     let review_index = engine::money::COST_KINDS.iter().position(|k| *k == "review").unwrap();
     assert_eq!(v["business"]["by_kind"][review_index], review.1);
     let today = v["days"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!(today["by_kind"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).sum::<i64>(), all, "today's bar is the spend");
+    assert_eq!(
+        today["by_kind"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).sum::<i64>(),
+        all,
+        "today's bar is the spend"
+    );
     assert_eq!(v["workflows"][0]["per_run"], engine::cost::per(all, 2).unwrap());
 
     // And the CSV says the same.
@@ -155,7 +169,10 @@ async fn at_the_cap_a_paused_workflow_keeps_accepting_events_and_resumes_when_th
     for run in &held {
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         loop {
-            let why = app.demo_value::<Option<String>>("SELECT held FROM runs WHERE id = $1", vec![(*run).into()]).await.flatten();
+            let why = app
+                .demo_value::<Option<String>>("SELECT held FROM runs WHERE id = $1", vec![(*run).into()])
+                .await
+                .flatten();
             if why.as_deref() == Some("budget") {
                 break;
             }
@@ -165,11 +182,14 @@ async fn at_the_cap_a_paused_workflow_keeps_accepting_events_and_resumes_when_th
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     for run in &held {
-        let status: String = app.demo_value("SELECT status FROM runs WHERE id = $1", vec![(*run).into()]).await.unwrap();
+        let status: String =
+            app.demo_value("SELECT status FROM runs WHERE id = $1", vec![(*run).into()]).await.unwrap();
         assert_eq!(status, "queued", "paused, not dropped or failed");
-        let event: bool = app.demo_value("SELECT event_id IS NOT NULL FROM runs WHERE id = $1", vec![(*run).into()]).await.unwrap();
+        let event: bool =
+            app.demo_value("SELECT event_id IS NOT NULL FROM runs WHERE id = $1", vec![(*run).into()]).await.unwrap();
         assert!(event, "the event is kept");
-        let steps: i64 = app.demo_value("SELECT count(*) FROM run_steps WHERE run_id = $1", vec![(*run).into()]).await.unwrap();
+        let steps: i64 =
+            app.demo_value("SELECT count(*) FROM run_steps WHERE run_id = $1", vec![(*run).into()]).await.unwrap();
         assert_eq!(steps, 0, "nothing ran");
     }
     let v = report(&ops).await;
@@ -180,9 +200,11 @@ async fn at_the_cap_a_paused_workflow_keeps_accepting_events_and_resumes_when_th
     for run in &held {
         app.wait_for_run(*run, DONE).await;
     }
-    let changes: i64 = app.demo_value("SELECT count(*) FROM audit_events WHERE action = 'cost.budget_changed'", vec![]).await.unwrap();
+    let changes: i64 =
+        app.demo_value("SELECT count(*) FROM audit_events WHERE action = 'cost.budget_changed'", vec![]).await.unwrap();
     assert_eq!(changes, 2, "each budget change is in the change log");
-    let cap_alerts: i64 = app.demo_value("SELECT count(*) FROM cost_alerts WHERE condition = 'budget_cap'", vec![]).await.unwrap();
+    let cap_alerts: i64 =
+        app.demo_value("SELECT count(*) FROM cost_alerts WHERE condition = 'budget_cap'", vec![]).await.unwrap();
     assert_eq!(cap_alerts, 1, "the pause was announced once");
 }
 
@@ -193,24 +215,41 @@ async fn at_the_cap_an_alert_only_workflow_keeps_running_and_says_so_once() {
     app.start_worker();
     let ops = app.demo_member(Role::Operations).await;
     // The cap is one run at 0.002 and the first run spends it; cost per run stays inside a 1000% threshold.
-    let res = save_budget(&ops, &[("expected_runs", "1"), ("target_per_run", "0.002"), ("action", "alert_only"), ("deviation_pct", "1000")]).await;
+    let res = save_budget(
+        &ops,
+        &[("expected_runs", "1"), ("target_per_run", "0.002"), ("action", "alert_only"), ("deviation_pct", "1000")],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::OK);
     let secret = app.webhook_secret(LEAD_WORKFLOW).await;
     for n in 0..3 {
         let run = app.send_lead(&secret, &small_lead(&format!("c{n}@cap.example"))).await;
         app.wait_for_run(run, DONE).await;
-        let held = app.demo_value::<Option<String>>("SELECT held FROM runs WHERE id = $1", vec![run.into()]).await.flatten();
+        let held =
+            app.demo_value::<Option<String>>("SELECT held FROM runs WHERE id = $1", vec![run.into()]).await.flatten();
         assert_eq!(held, None, "alert only: nothing is held");
     }
-    let mail = app.mailbox.wait_for("ops@acme-plumbing.test", Duration::from_secs(20)).await.expect("operations is told");
+    let mail =
+        app.mailbox.wait_for("ops@acme-plumbing.test", Duration::from_secs(20)).await.expect("operations is told");
     assert!(mail.subject().unwrap().contains("the budget cap is reached"), "{:?}", mail.subject());
     assert!(mail.decoded().contains("At the cap: alert only."), "{}", mail.decoded());
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let to_ops = app.mailbox.messages().await.iter().filter(|m| m.subject().unwrap_or_default().contains("Cost alert") && m.to.iter().any(|t| t == "ops@acme-plumbing.test")).count();
+    let to_ops = app
+        .mailbox
+        .messages()
+        .await
+        .iter()
+        .filter(|m| {
+            m.subject().unwrap_or_default().contains("Cost alert") && m.to.iter().any(|t| t == "ops@acme-plumbing.test")
+        })
+        .count();
     assert_eq!(to_ops, 1, "one breach, one email");
     let conditions: Vec<String> = {
         let txn = store::db::tenant_txn(&app.db, "t_acme_plumbing").await.unwrap();
-        let rows = sea_orm::ConnectionTrait::query_all_raw(&txn, store::db::stmt("SELECT condition FROM cost_alerts", vec![])).await.unwrap();
+        let rows =
+            sea_orm::ConnectionTrait::query_all_raw(&txn, store::db::stmt("SELECT condition FROM cost_alerts", vec![]))
+                .await
+                .unwrap();
         txn.commit().await.unwrap();
         rows.into_iter().map(|r| r.try_get_by_index(0).unwrap()).collect()
     };
@@ -240,13 +279,22 @@ async fn add_offline_premium(app: &TestApp) {
 
 async fn publish(app: &TestApp, yaml: &str) {
     let engineer = app.demo_current_member(Role::Engineer).await;
-    let (name, number) = store::workflows::save_version(&app.db, &engineer, yaml, "cost test").await.map_err(|e| format!("{e:?}")).unwrap();
+    let (name, number) = store::workflows::save_version(&app.db, &engineer, yaml, "cost test")
+        .await
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
     store::workflows::publish(&app.db, &engineer, &name, number, "go").await.map_err(|e| format!("{e:?}")).unwrap();
 }
 
 async fn summarize(app: &TestApp, run_id: uuid::Uuid) -> (String, Value) {
-    let model: String = app.demo_value("SELECT model FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap();
-    let detail: Value = app.demo_value("SELECT detail FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap();
+    let model: String = app
+        .demo_value("SELECT model FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()])
+        .await
+        .unwrap();
+    let detail: Value = app
+        .demo_value("SELECT detail FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()])
+        .await
+        .unwrap();
     (model, detail)
 }
 
@@ -256,7 +304,12 @@ async fn at_the_cap_a_downgrading_workflow_routes_premium_steps_to_the_small_tie
     add_offline_premium(&app).await;
     publish(&app, &store::bundles::GALLERY[0].bundle().workflow.replace("model: small,", "model: premium,")).await;
     let ops = app.demo_member(Role::Operations).await;
-    assert_eq!(save_budget(&ops, &[("expected_runs", "1"), ("target_per_run", "0.000001"), ("action", "downgrade")]).await.status(), StatusCode::OK);
+    assert_eq!(
+        save_budget(&ops, &[("expected_runs", "1"), ("target_per_run", "0.000001"), ("action", "downgrade")])
+            .await
+            .status(),
+        StatusCode::OK
+    );
     let secret = app.webhook_secret(LEAD_WORKFLOW).await;
     let first = app.send_lead(&secret, &small_lead("a@one.example")).await;
     app.wait_for_run(first, DONE).await;
@@ -274,10 +327,10 @@ async fn at_the_cap_a_downgrading_workflow_routes_premium_steps_to_the_small_tie
 async fn an_auto_step_picks_its_tier_by_the_routing_rule_and_records_the_reason_on_the_step() {
     let app = TestApp::spawn_with_worker().await;
     add_offline_premium(&app).await;
-    let yaml = store::bundles::GALLERY[0]
-        .bundle()
-        .workflow
-        .replace("model: small,", "model: auto, route: \"value > 50000.0 || input_size > 20000 ? 'premium' : 'small'\",");
+    let yaml = store::bundles::GALLERY[0].bundle().workflow.replace(
+        "model: small,",
+        "model: auto, route: \"value > 50000.0 || input_size > 20000 ? 'premium' : 'small'\",",
+    );
     publish(&app, &yaml).await;
     let secret = app.webhook_secret(LEAD_WORKFLOW).await;
     let big = app.send_lead(&secret, &fresh_lead()).await;
@@ -301,23 +354,40 @@ async fn a_deviation_alert_is_emailed_once_listed_and_cleared_when_the_figure_re
     app.start_worker();
     let ops = app.demo_member(Role::Operations).await;
     // A target of one millionth a run, with a plan so large the cap is never near.
-    let res = save_budget(&ops, &[("expected_runs", "10000000"), ("target_per_run", "0.000001"), ("action", "alert_only")]).await;
+    let res =
+        save_budget(&ops, &[("expected_runs", "10000000"), ("target_per_run", "0.000001"), ("action", "alert_only")])
+            .await;
     assert_eq!(res.status(), StatusCode::OK);
     let secret = app.webhook_secret(LEAD_WORKFLOW).await;
     for n in 0..5 {
         let run = app.send_lead(&secret, &small_lead(&format!("d{n}@deviate.example"))).await;
         app.wait_for_run(run, DONE).await;
     }
-    let mail = app.mailbox.wait_for("ops@acme-plumbing.test", Duration::from_secs(20)).await.expect("operations is told");
-    assert!(mail.subject().unwrap().contains("Cost alert: lead-intake-qualification: cost per run is off plan"), "{:?}", mail.subject());
+    let mail =
+        app.mailbox.wait_for("ops@acme-plumbing.test", Duration::from_secs(20)).await.expect("operations is told");
+    assert!(
+        mail.subject().unwrap().contains("Cost alert: lead-intake-qualification: cost per run is off plan"),
+        "{:?}",
+        mail.subject()
+    );
     let body = mail.decoded();
     assert!(body.contains("against a target of 0.000001"), "{body}");
     assert!(body.contains(&format!("{}/t/acme-plumbing/costs", app.base)), "{body}");
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let alerts_to_ops = app.mailbox.messages().await.iter().filter(|m| m.subject().unwrap_or_default().contains("Cost alert") && m.to.iter().any(|t| t == "ops@acme-plumbing.test")).count();
+    let alerts_to_ops = app
+        .mailbox
+        .messages()
+        .await
+        .iter()
+        .filter(|m| {
+            m.subject().unwrap_or_default().contains("Cost alert") && m.to.iter().any(|t| t == "ops@acme-plumbing.test")
+        })
+        .count();
     assert_eq!(alerts_to_ops, 1, "five runs and three ticks over plan: one alert");
-    let alert_mails = app.mailbox.messages().await.iter().filter(|m| m.subject().unwrap_or_default().contains("Cost alert")).count();
-    let recipients: i64 = app.demo_value("SELECT count(*) FROM outbox WHERE subject LIKE 'Cost alert%'", vec![]).await.unwrap();
+    let alert_mails =
+        app.mailbox.messages().await.iter().filter(|m| m.subject().unwrap_or_default().contains("Cost alert")).count();
+    let recipients: i64 =
+        app.demo_value("SELECT count(*) FROM outbox WHERE subject LIKE 'Cost alert%'", vec![]).await.unwrap();
     assert_eq!(alert_mails as i64, recipients, "one email per recipient (the workflow owner and operations)");
     let exec = app.demo_member(Role::Executive).await;
     let res = exec.call("open_cost_alerts", &[("slug", DEMO)]).await;
@@ -325,21 +395,29 @@ async fn a_deviation_alert_is_emailed_once_listed_and_cleared_when_the_figure_re
     let open: Value = res.json().await.unwrap();
     assert_eq!(open.as_array().unwrap().len(), 1, "the dashboard banner: {open}");
     assert_eq!(open[0]["condition"], "cost_per_run");
-    let logged: i64 = app.demo_value("SELECT count(*) FROM audit_events WHERE action = 'cost.alert_opened'", vec![]).await.unwrap();
+    let logged: i64 =
+        app.demo_value("SELECT count(*) FROM audit_events WHERE action = 'cost.alert_opened'", vec![]).await.unwrap();
     assert_eq!(logged, 1, "and the change log");
 
     // A realistic target: the next tick clears it, once.
-    assert_eq!(save_budget(&ops, &[("expected_runs", "1000"), ("target_per_run", "1.00"), ("action", "alert_only")]).await.status(), StatusCode::OK);
+    assert_eq!(
+        save_budget(&ops, &[("expected_runs", "1000"), ("target_per_run", "1.00"), ("action", "alert_only")])
+            .await
+            .status(),
+        StatusCode::OK
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {
-        let open: i64 = app.demo_value("SELECT count(*) FROM cost_alerts WHERE cleared_at IS NULL", vec![]).await.unwrap();
+        let open: i64 =
+            app.demo_value("SELECT count(*) FROM cost_alerts WHERE cleared_at IS NULL", vec![]).await.unwrap();
         if open == 0 {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "the alert did not clear");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let cleared: i64 = app.demo_value("SELECT count(*) FROM audit_events WHERE action = 'cost.alert_cleared'", vec![]).await.unwrap();
+    let cleared: i64 =
+        app.demo_value("SELECT count(*) FROM audit_events WHERE action = 'cost.alert_cleared'", vec![]).await.unwrap();
     assert_eq!(cleared, 1);
     let open: Value = exec.call("open_cost_alerts", &[("slug", DEMO)]).await.json().await.unwrap();
     assert_eq!(open, json!([]));
@@ -355,15 +433,31 @@ async fn a_batchable_workflow_holds_its_runs_until_the_off_peak_window_and_runs_
     let ops = app.demo_member(Role::Operations).await;
     let res = save_budget(
         &ops,
-        &[("expected_runs", "1000"), ("target_per_run", "1.00"), ("action", "alert_only"), ("batchable", "on"), ("window_start", &later), ("window_end", &after)],
+        &[
+            ("expected_runs", "1000"),
+            ("target_per_run", "1.00"),
+            ("action", "alert_only"),
+            ("batchable", "on"),
+            ("window_start", &later),
+            ("window_end", &after),
+        ],
     )
     .await;
     assert_eq!(res.status(), StatusCode::OK);
     let secret = app.webhook_secret(LEAD_WORKFLOW).await;
-    let runs = [app.send_lead(&secret, &small_lead("b1@batch.example")).await, app.send_lead(&secret, &small_lead("b2@batch.example")).await];
+    let runs = [
+        app.send_lead(&secret, &small_lead("b1@batch.example")).await,
+        app.send_lead(&secret, &small_lead("b2@batch.example")).await,
+    ];
     for run in runs {
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while app.demo_value::<Option<String>>("SELECT held FROM runs WHERE id = $1", vec![run.into()]).await.flatten().as_deref() != Some("off_peak") {
+        while app
+            .demo_value::<Option<String>>("SELECT held FROM runs WHERE id = $1", vec![run.into()])
+            .await
+            .flatten()
+            .as_deref()
+            != Some("off_peak")
+        {
             assert!(std::time::Instant::now() < deadline, "run {run} did not wait for the window");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -372,7 +466,10 @@ async fn a_batchable_workflow_holds_its_runs_until_the_off_peak_window_and_runs_
     let txn = store::db::tenant_txn(&app.db, "t_acme_plumbing").await.unwrap();
     sea_orm::ConnectionTrait::execute_raw(
         &txn,
-        store::db::stmt("UPDATE budgets SET window_start = $1, window_end = $2", vec![(hour as i16).into(), (((hour + 1) % 24) as i16).into()]),
+        store::db::stmt(
+            "UPDATE budgets SET window_start = $1, window_end = $2",
+            vec![(hour as i16).into(), (((hour + 1) % 24) as i16).into()],
+        ),
     )
     .await
     .unwrap();
@@ -386,16 +483,48 @@ async fn a_batchable_workflow_holds_its_runs_until_the_off_peak_window_and_runs_
 async fn bad_budgets_and_rates_are_refused_field_by_field() {
     let app = TestApp::spawn().await;
     let ops = app.demo_member(Role::Operations).await;
-    let res = save_budget(&ops, &[("expected_runs", "lots"), ("target_per_run", "-1"), ("action", "explode"), ("batchable", "on"), ("window_start", "25"), ("window_end", "3")]).await;
+    let res = save_budget(
+        &ops,
+        &[
+            ("expected_runs", "lots"),
+            ("target_per_run", "-1"),
+            ("action", "explode"),
+            ("batchable", "on"),
+            ("window_start", "25"),
+            ("window_end", "3"),
+        ],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let fields: Vec<String> = invalid_fields(res).await.into_iter().map(|(f, _)| f).collect();
     assert_eq!(fields, ["expected_runs", "target_per_run", "action", "window_start"]);
     let res = ops
-        .call("save_budget", &[("slug", DEMO), ("workflow", "no-such-flow"), ("expected_runs", "1"), ("target_per_run", "1"), ("overage_pct", "0"), ("action", "pause"), ("deviation_pct", "15")])
+        .call(
+            "save_budget",
+            &[
+                ("slug", DEMO),
+                ("workflow", "no-such-flow"),
+                ("expected_runs", "1"),
+                ("target_per_run", "1"),
+                ("overage_pct", "0"),
+                ("action", "pause"),
+                ("deviation_pct", "15"),
+            ],
+        )
         .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let owner = app.demo_member(Role::Owner).await;
-    let res = owner.call("save_cost_rates", &[("slug", DEMO), ("orchestration_per_hour", "0.36"), ("queue_op", "free"), ("reviewer_hourly", "45.1234567")]).await;
+    let res = owner
+        .call(
+            "save_cost_rates",
+            &[
+                ("slug", DEMO),
+                ("orchestration_per_hour", "0.36"),
+                ("queue_op", "free"),
+                ("reviewer_hourly", "45.1234567"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let fields: Vec<String> = invalid_fields(res).await.into_iter().map(|(f, _)| f).collect();
     assert_eq!(fields, ["queue_op", "reviewer_hourly"]);
@@ -411,32 +540,55 @@ async fn costs_are_read_by_owners_operations_and_executives_and_edited_by_owners
     let stranger = app.client();
     stranger.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.test", "a long enough password").await;
     let budget_fields = [("expected_runs", "100"), ("target_per_run", "0.50"), ("action", "alert_only")];
-    let rates = [("slug", DEMO), ("orchestration_per_hour", "0.36"), ("queue_op", "0.000002"), ("reviewer_hourly", "50")];
+    let rates =
+        [("slug", DEMO), ("orchestration_per_hour", "0.36"), ("queue_op", "0.000002"), ("reviewer_hourly", "50")];
     for role in Role::ALL {
         let client = app.demo_member(role).await;
         let reads = matches!(role, Role::Owner | Role::Operations | Role::Executive);
         let edits = matches!(role, Role::Owner | Role::Operations);
         let expect = |ok: bool| if ok { StatusCode::OK } else { StatusCode::FORBIDDEN };
-        assert_eq!(client.call("cost_report", &[("slug", DEMO), ("from", ""), ("to", "")]).await.status(), expect(reads), "{role} reads costs");
-        assert_eq!(client.call("open_cost_alerts", &[("slug", DEMO)]).await.status(), expect(reads), "{role} reads alerts");
+        assert_eq!(
+            client.call("cost_report", &[("slug", DEMO), ("from", ""), ("to", "")]).await.status(),
+            expect(reads),
+            "{role} reads costs"
+        );
+        assert_eq!(
+            client.call("open_cost_alerts", &[("slug", DEMO)]).await.status(),
+            expect(reads),
+            "{role} reads alerts"
+        );
         assert_eq!(client.get(&format!("/t/{DEMO}/costs.csv")).await.status(), expect(reads), "{role} exports costs");
         assert_eq!(save_budget(&client, &budget_fields).await.status(), expect(edits), "{role} edits a budget");
-        assert_eq!(client.call("save_cost_rates", &rates).await.status(), expect(role == Role::Owner), "{role} sets rates");
-        assert_eq!(client.call("load_cost_rates", &[("slug", DEMO)]).await.status(), expect(role == Role::Owner), "{role} reads rates");
+        assert_eq!(
+            client.call("save_cost_rates", &rates).await.status(),
+            expect(role == Role::Owner),
+            "{role} sets rates"
+        );
+        assert_eq!(
+            client.call("load_cost_rates", &[("slug", DEMO)]).await.status(),
+            expect(role == Role::Owner),
+            "{role} reads rates"
+        );
         if role == Role::Executive {
             let v = report(&client).await;
             assert_eq!(v["may_edit"], false, "executives read the page without the forms");
         }
     }
     // Another business's owner is refused everything here.
-    assert_eq!(stranger.call("cost_report", &[("slug", DEMO), ("from", ""), ("to", "")]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        stranger.call("cost_report", &[("slug", DEMO), ("from", ""), ("to", "")]).await.status(),
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(stranger.call("open_cost_alerts", &[("slug", DEMO)]).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(stranger.get(&format!("/t/{DEMO}/costs.csv")).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(save_budget(&stranger, &budget_fields).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(stranger.call("save_cost_rates", &rates).await.status(), StatusCode::FORBIDDEN);
     // And nobody signed in gets anything.
     let anonymous = app.client();
-    assert_eq!(anonymous.call("cost_report", &[("slug", DEMO), ("from", ""), ("to", "")]).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        anonymous.call("cost_report", &[("slug", DEMO), ("from", ""), ("to", "")]).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(anonymous.get(&format!("/t/{DEMO}/costs.csv")).await.status(), StatusCode::SEE_OTHER, "to sign in");
     let budgets: i64 = app.demo_value("SELECT count(*) FROM budgets", vec![]).await.unwrap();
     assert_eq!(budgets, 1, "only the permitted saves wrote");
@@ -453,7 +605,8 @@ async fn the_seeded_month_is_on_the_costs_page_and_adds_up() {
     let v = report(&exec).await;
     let days = v["days"].as_array().unwrap();
     assert_eq!(days.len(), 30);
-    let with_spend = days.iter().filter(|d| d["by_kind"].as_array().unwrap().iter().any(|x| x.as_i64().unwrap() > 0)).count();
+    let with_spend =
+        days.iter().filter(|d| d["by_kind"].as_array().unwrap().iter().any(|x| x.as_i64().unwrap() > 0)).count();
     assert!(with_spend >= 28, "spend on nearly every day: {with_spend}");
     // The page's total is the ledger's, and each run's total is its lines.
     let in_period: i64 = app

@@ -34,7 +34,10 @@ async fn a_signed_webhook_is_committed_with_its_queued_run_before_the_202() {
     let status: String = app.demo_value("SELECT status FROM runs WHERE id = $1", vec![run_id.into()]).await.unwrap();
     assert_eq!(status, "queued");
     let normalised: Value = app
-        .demo_value("SELECT e.payload FROM events e JOIN runs r ON r.event_id = e.id WHERE r.id = $1", vec![run_id.into()])
+        .demo_value(
+            "SELECT e.payload FROM events e JOIN runs r ON r.event_id = e.id WHERE r.id = $1",
+            vec![run_id.into()],
+        )
         .await
         .unwrap();
     assert_eq!(normalised["sourceChannel"], "website", "the data contract normalised the record");
@@ -50,7 +53,13 @@ async fn unsigned_tampered_wrongly_signed_and_stale_deliveries_get_401_with_a_re
     let body = fresh_lead().to_string();
     let url = format!("{}/hooks/{DEMO}/{LEAD_WORKFLOW}", app.base);
 
-    let unsigned = reqwest::Client::new().post(&url).header("content-type", "application/json").body(body.clone()).send().await.unwrap();
+    let unsigned = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
     let why = reason(unsigned).await;
     assert!(why.contains("webhook-id") && why.contains("webhook-signature"), "{why}");
@@ -79,7 +88,11 @@ async fn unsigned_tampered_wrongly_signed_and_stale_deliveries_get_401_with_a_re
 
     assert_eq!(count(&app, "SELECT count(*) FROM events").await, 0, "refused deliveries are not events");
     assert_eq!(count(&app, "SELECT count(*) FROM runs").await, 0);
-    assert_eq!(count(&app, "SELECT count(*) FROM deliveries WHERE outcome = 'unauthorized' AND status_code = 401").await, 4, "but they are counted");
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM deliveries WHERE outcome = 'unauthorized' AND status_code = 401").await,
+        4,
+        "but they are counted"
+    );
 }
 
 #[tokio::test]
@@ -89,14 +102,31 @@ async fn a_rotated_secret_keeps_working_during_the_grace_period_and_not_after() 
     let new = app.webhook_secret(LEAD_WORKFLOW).await;
     assert_ne!(old, new);
     let body = fresh_lead().to_string();
-    assert_eq!(app.signed_post(DEMO, LEAD_WORKFLOW, &new, "msg_new", now(), &body, &[]).await.status(), StatusCode::ACCEPTED);
-    assert_eq!(app.signed_post(DEMO, LEAD_WORKFLOW, &old, "msg_old", now(), &body, &[]).await.status(), StatusCode::ACCEPTED, "within the grace period");
+    assert_eq!(
+        app.signed_post(DEMO, LEAD_WORKFLOW, &new, "msg_new", now(), &body, &[]).await.status(),
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        app.signed_post(DEMO, LEAD_WORKFLOW, &old, "msg_old", now(), &body, &[]).await.status(),
+        StatusCode::ACCEPTED,
+        "within the grace period"
+    );
     // The grace period ends.
     let txn = store::db::tenant_txn(&app.db, "t_acme_plumbing").await.unwrap();
-    txn.execute_unprepared("UPDATE webhook_secrets SET valid_until = now() - interval '1 second' WHERE valid_until IS NOT NULL").await.unwrap();
+    txn.execute_unprepared(
+        "UPDATE webhook_secrets SET valid_until = now() - interval '1 second' WHERE valid_until IS NOT NULL",
+    )
+    .await
+    .unwrap();
     txn.commit().await.unwrap();
-    assert_eq!(app.signed_post(DEMO, LEAD_WORKFLOW, &old, "msg_old2", now(), &body, &[]).await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(app.signed_post(DEMO, LEAD_WORKFLOW, &new, "msg_new2", now(), &body, &[]).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        app.signed_post(DEMO, LEAD_WORKFLOW, &old, "msg_old2", now(), &body, &[]).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.signed_post(DEMO, LEAD_WORKFLOW, &new, "msg_new2", now(), &body, &[]).await.status(),
+        StatusCode::ACCEPTED
+    );
 }
 
 #[tokio::test]
@@ -108,24 +138,56 @@ async fn cloudevents_arrive_in_structured_and_binary_mode_and_the_type_must_matc
         "datacontenttype": "application/json", "data": fresh_lead()
     })
     .to_string();
-    let res = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_ce1", now(), &structured, &[("content-type", "application/cloudevents+json")]).await;
+    let res = app
+        .signed_post(
+            DEMO,
+            LEAD_WORKFLOW,
+            &secret,
+            "msg_ce1",
+            now(),
+            &structured,
+            &[("content-type", "application/cloudevents+json")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::ACCEPTED, "{}", res.text().await.unwrap());
 
     let binary = fresh_lead().to_string();
-    let headers = [("ce-specversion", "1.0"), ("ce-id", "evt-2"), ("ce-source", "crm://acme"), ("ce-type", "lead.created")];
+    let headers =
+        [("ce-specversion", "1.0"), ("ce-id", "evt-2"), ("ce-source", "crm://acme"), ("ce-type", "lead.created")];
     let res = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_ce2", now(), &binary, &headers).await;
     assert_eq!(res.status(), StatusCode::ACCEPTED, "{}", res.text().await.unwrap());
-    let channels: i64 = app.demo_value("SELECT count(*) FROM events WHERE channel = 'cloudevents'", vec![]).await.unwrap();
+    let channels: i64 =
+        app.demo_value("SELECT count(*) FROM events WHERE channel = 'cloudevents'", vec![]).await.unwrap();
     assert_eq!(channels, 2);
 
     let wrong_type = structured.replace("lead.created", "ticket.created");
-    let res = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_ce3", now(), &wrong_type, &[("content-type", "application/cloudevents+json")]).await;
+    let res = app
+        .signed_post(
+            DEMO,
+            LEAD_WORKFLOW,
+            &secret,
+            "msg_ce3",
+            now(),
+            &wrong_type,
+            &[("content-type", "application/cloudevents+json")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["fields"][0]["field"], "type", "{body}");
 
     let missing = json!({ "specversion": "1.0", "data": fresh_lead() }).to_string();
-    let res = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_ce4", now(), &missing, &[("content-type", "application/cloudevents+json")]).await;
+    let res = app
+        .signed_post(
+            DEMO,
+            LEAD_WORKFLOW,
+            &secret,
+            "msg_ce4",
+            now(),
+            &missing,
+            &[("content-type", "application/cloudevents+json")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = res.json().await.unwrap();
     let fields: Vec<&str> = body["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
@@ -147,17 +209,27 @@ async fn repeating_a_delivery_makes_exactly_one_run_and_returns_the_original_run
     assert_eq!(again["run_id"], first["run_id"]);
     assert_eq!(again["status"], "duplicate");
     // An Idempotency-Key wins over differing webhook ids; so does a CloudEvents id.
-    let a = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_a", now(), &body, &[("idempotency-key", "order-77")]).await;
-    let b = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_b", now(), &body, &[("idempotency-key", "order-77")]).await;
+    let a =
+        app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_a", now(), &body, &[("idempotency-key", "order-77")]).await;
+    let b =
+        app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_b", now(), &body, &[("idempotency-key", "order-77")]).await;
     assert_eq!((a.status(), b.status()), (StatusCode::ACCEPTED, StatusCode::OK));
-    let event = |id: &str| json!({ "specversion": "1.0", "id": id, "source": "crm://acme", "type": "lead.created", "data": fresh_lead() }).to_string();
+    let event = |id: &str| {
+        json!({ "specversion": "1.0", "id": id, "source": "crm://acme", "type": "lead.created", "data": fresh_lead() })
+            .to_string()
+    };
     let ce = [("content-type", "application/cloudevents+json")];
     let c1 = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_c1", now(), &event("evt-9"), &ce).await;
     let c2 = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_c2", now(), &event("evt-9"), &ce).await;
-    assert_eq!((c1.status(), c2.status()), (StatusCode::ACCEPTED, StatusCode::OK), "the same CloudEvents id under another webhook id");
+    assert_eq!(
+        (c1.status(), c2.status()),
+        (StatusCode::ACCEPTED, StatusCode::OK),
+        "the same CloudEvents id under another webhook id"
+    );
     let (c1, c2): (Value, Value) = (c1.json().await.unwrap(), c2.json().await.unwrap());
     assert_eq!(c1["run_id"], c2["run_id"]);
-    let binary = [("ce-specversion", "1.0"), ("ce-id", "evt-9"), ("ce-source", "crm://acme"), ("ce-type", "lead.created")];
+    let binary =
+        [("ce-specversion", "1.0"), ("ce-id", "evt-9"), ("ce-source", "crm://acme"), ("ce-type", "lead.created")];
     let c3 = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_c3", now(), &fresh_lead().to_string(), &binary).await;
     assert_eq!(c3.status(), StatusCode::OK, "binary mode, same source and id");
     assert_eq!(count(&app, "SELECT count(*) FROM runs").await, 3);
@@ -173,13 +245,27 @@ async fn a_record_that_breaks_the_data_contract_gets_422_with_every_field_and_is
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "invalid_record");
-    let fields: Vec<(String, String)> =
-        body["fields"].as_array().unwrap().iter().map(|f| (f["field"].as_str().unwrap().into(), f["rule"].as_str().unwrap().into())).collect();
-    for expected in [("companyName", "required"), ("primaryContact.email", "format"), ("sourceChannel", "allowed"), ("lifecycleStage", "allowed"), ("last_updated", "stale")] {
-        assert!(fields.contains(&(expected.0.to_string(), expected.1.to_string())), "missing {expected:?} in {fields:?}");
+    let fields: Vec<(String, String)> = body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["field"].as_str().unwrap().into(), f["rule"].as_str().unwrap().into()))
+        .collect();
+    for expected in [
+        ("companyName", "required"),
+        ("primaryContact.email", "format"),
+        ("sourceChannel", "allowed"),
+        ("lifecycleStage", "allowed"),
+        ("last_updated", "stale"),
+    ] {
+        assert!(
+            fields.contains(&(expected.0.to_string(), expected.1.to_string())),
+            "missing {expected:?} in {fields:?}"
+        );
     }
     assert_eq!(count(&app, "SELECT count(*) FROM runs").await, 0);
-    let raw: String = app.demo_value("SELECT raw FROM ingest_exceptions", vec![]).await.expect("the refused record is kept");
+    let raw: String =
+        app.demo_value("SELECT raw FROM ingest_exceptions", vec![]).await.expect("the refused record is kept");
     assert!(raw.contains("smoke signals"), "with the raw payload: {raw}");
 
     // The exceptions report shows it to operations, not to another business.
@@ -211,7 +297,10 @@ async fn oversized_unknown_unpublished_and_non_json_deliveries_get_json_errors()
 
     // A draft that was never published.
     let engineer = app.demo_current_member(Role::Engineer).await;
-    let draft = store::bundles::GALLERY[0].bundle().workflow.replace("workflow: lead-intake-qualification", "workflow: ticket-draft");
+    let draft = store::bundles::GALLERY[0]
+        .bundle()
+        .workflow
+        .replace("workflow: lead-intake-qualification", "workflow: ticket-draft");
     store::workflows::save_version(&app.db, &engineer, &draft, "a draft").await.map_err(|e| format!("{e:?}")).unwrap();
     let res = app.signed_post(DEMO, "ticket-draft", &secret, "msg_409", now(), "{}", &[]).await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
@@ -313,7 +402,13 @@ async fn one_address_posting_a_form_too_often_is_told_to_wait() {
     let mut statuses = Vec::new();
     for n in 0..12 {
         let id = format!("s-{n}");
-        let res = http.post(&url).header("accept", "application/json").form(&[("submission_id", id.as_str()), ("companyName", "")]).send().await.unwrap();
+        let res = http
+            .post(&url)
+            .header("accept", "application/json")
+            .form(&[("submission_id", id.as_str()), ("companyName", "")])
+            .send()
+            .await
+            .unwrap();
         statuses.push(res.status().as_u16());
     }
     assert_eq!(&statuses[..10], &[422; 10], "each one refused for its fields");
@@ -325,7 +420,12 @@ async fn the_openapi_document_describes_the_public_api() {
     let app = TestApp::spawn().await;
     let doc: Value = reqwest::get(format!("{}/api/openapi.json", app.base)).await.unwrap().json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/hooks/{business}/{workflow}", "/api/v1/t/{business}/workflows/{workflow}/events", "/api/v1/t/{business}/runs/{run_id}", "/forms/{business}/{workflow}"] {
+    for path in [
+        "/hooks/{business}/{workflow}",
+        "/api/v1/t/{business}/workflows/{workflow}/events",
+        "/api/v1/t/{business}/runs/{run_id}",
+        "/forms/{business}/{workflow}",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path} is documented");
     }
     assert!(doc["paths"]["/hooks/{business}/{workflow}"]["post"]["responses"]["422"].is_object());
@@ -340,7 +440,8 @@ async fn only_editors_create_signing_secrets_and_see_them_once() {
     assert_eq!(res.status(), StatusCode::OK);
     let secret: String = res.json().await.unwrap();
     assert!(secret.starts_with("whsec_"));
-    let triggers: Value = engineer.call("workflow_triggers", &[("slug", DEMO), ("name", LEAD_WORKFLOW)]).await.json().await.unwrap();
+    let triggers: Value =
+        engineer.call("workflow_triggers", &[("slug", DEMO), ("name", LEAD_WORKFLOW)]).await.json().await.unwrap();
     assert_eq!(triggers["has_secret"], true);
     assert!(!triggers.to_string().contains(&secret), "the secret is never shown again");
     assert!(triggers["form_snippet"].as_str().unwrap().contains("/forms/acme-plumbing/lead-intake-qualification"));
@@ -349,11 +450,20 @@ async fn only_editors_create_signing_secrets_and_see_them_once() {
     assert_eq!(res.status(), StatusCode::ACCEPTED);
 
     let ops = app.demo_member(Role::Operations).await;
-    assert_eq!(ops.call("rotate_webhook_secret", &[("slug", DEMO), ("name", LEAD_WORKFLOW)]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        ops.call("rotate_webhook_secret", &[("slug", DEMO), ("name", LEAD_WORKFLOW)]).await.status(),
+        StatusCode::FORBIDDEN
+    );
     let stranger = app.client();
     stranger.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.test", "a long enough password").await;
-    assert_eq!(stranger.call("rotate_webhook_secret", &[("slug", DEMO), ("name", LEAD_WORKFLOW)]).await.status(), StatusCode::FORBIDDEN);
-    assert_eq!(stranger.call("workflow_triggers", &[("slug", DEMO), ("name", LEAD_WORKFLOW)]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        stranger.call("rotate_webhook_secret", &[("slug", DEMO), ("name", LEAD_WORKFLOW)]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        stranger.call("workflow_triggers", &[("slug", DEMO), ("name", LEAD_WORKFLOW)]).await.status(),
+        StatusCode::FORBIDDEN
+    );
 }
 
 #[tokio::test]
@@ -385,7 +495,10 @@ async fn the_command_line_enqueues_an_event_and_refuses_a_broken_one_with_every_
     assert_eq!(count(&app, "SELECT count(*) FROM runs").await, 1);
     assert_eq!(count(&app, "SELECT count(*) FROM events WHERE channel = 'cli'").await, 1);
 
-    let broken = steward(&["enqueue", "--business", DEMO, "--workflow", LEAD_WORKFLOW, "-"], &fixture("lead.incomplete.json").to_string());
+    let broken = steward(
+        &["enqueue", "--business", DEMO, "--workflow", LEAD_WORKFLOW, "-"],
+        &fixture("lead.incomplete.json").to_string(),
+    );
     assert_eq!(broken.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&broken.stderr);
     assert!(stderr.contains("companyName") && stderr.contains("sourceChannel"), "{stderr}");
@@ -399,15 +512,25 @@ async fn how_long_refused_records_are_kept_is_set_per_workflow_by_engineers_oper
     assert_eq!(invalid_fields(ops.call("set_exception_retention", &set("0")).await).await[0].0, "days");
     assert_eq!(invalid_fields(ops.call("set_exception_retention", &set("a week")).await).await[0].0, "days");
     assert_eq!(ops.call("set_exception_retention", &set("7")).await.status(), StatusCode::OK);
-    let triggers: Value = ops.call("workflow_triggers", &[("slug", DEMO), ("name", LEAD_WORKFLOW)]).await.json().await.unwrap();
+    let triggers: Value =
+        ops.call("workflow_triggers", &[("slug", DEMO), ("name", LEAD_WORKFLOW)]).await.json().await.unwrap();
     assert_eq!(triggers["retention_days"], 7);
     // A record refused now expires in 7 days.
     let secret = app.webhook_secret(LEAD_WORKFLOW).await;
     app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "r1", now(), &fixture("lead.incomplete.json").to_string(), &[]).await;
-    let days: f64 = app.demo_value("SELECT (extract(epoch FROM expires_at - received_at) / 86400)::float8 FROM ingest_exceptions", vec![]).await.unwrap();
+    let days: f64 = app
+        .demo_value(
+            "SELECT (extract(epoch FROM expires_at - received_at) / 86400)::float8 FROM ingest_exceptions",
+            vec![],
+        )
+        .await
+        .unwrap();
     assert!((days - 7.0).abs() < 0.01, "{days}");
 
-    assert_eq!(app.demo_member(Role::Reviewer).await.call("set_exception_retention", &set("9")).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.demo_member(Role::Reviewer).await.call("set_exception_retention", &set("9")).await.status(),
+        StatusCode::FORBIDDEN
+    );
     let stranger = app.client();
     stranger.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.test", "a long enough password").await;
     assert_eq!(stranger.call("set_exception_retention", &set("9")).await.status(), StatusCode::FORBIDDEN);
@@ -419,7 +542,9 @@ async fn refused_records_leave_the_exceptions_report_when_their_retention_ends()
     app.settings.runs.sweep_seconds = 1;
     let secret = app.webhook_secret(LEAD_WORKFLOW).await;
     for id in ["old", "new"] {
-        let res = app.signed_post(DEMO, LEAD_WORKFLOW, &secret, id, now(), &fixture("lead.incomplete.json").to_string(), &[]).await;
+        let res = app
+            .signed_post(DEMO, LEAD_WORKFLOW, &secret, id, now(), &fixture("lead.incomplete.json").to_string(), &[])
+            .await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }
     let txn = store::db::tenant_txn(&app.db, "t_acme_plumbing").await.unwrap();
@@ -430,7 +555,8 @@ async fn refused_records_leave_the_exceptions_report_when_their_retention_ends()
     while count(&app, "SELECT count(*) FROM ingest_exceptions").await > 1 && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    let listed: Value = app.demo_member(Role::Operations).await.call("list_exceptions", &[("slug", DEMO)]).await.json().await.unwrap();
+    let listed: Value =
+        app.demo_member(Role::Operations).await.call("list_exceptions", &[("slug", DEMO)]).await.json().await.unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 1, "the expired record is gone, the other is kept");
 }
 

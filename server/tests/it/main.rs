@@ -20,5 +20,5 @@ mod review;
 mod runs;
 mod sessions;
 mod signup;
-mod workflows;
 mod worker_shutdown;
+mod workflows;

@@ -37,7 +37,10 @@ async fn a_provider_key_is_stored_encrypted_and_never_shown_again() {
 
     let stored: Vec<u8> = app
         .db
-        .query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT key_ciphertext FROM t_acme_plumbing.models WHERE label = 'GPT-4o mini'"))
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT key_ciphertext FROM t_acme_plumbing.models WHERE label = 'GPT-4o mini'",
+        ))
         .await
         .unwrap()
         .unwrap()
@@ -51,10 +54,16 @@ async fn a_provider_key_is_stored_encrypted_and_never_shown_again() {
     // Tiers start on the offline model; moving one is a recorded change.
     let offline = models.as_array().unwrap().iter().find(|m| m["provider"] == "offline").unwrap();
     assert_eq!(offline["tiers"], serde_json::json!(["premium", "small"]));
-    let res = engineer.call("set_model_tier", &[("slug", DEMO), ("tier", "premium"), ("model_id", added["id"].as_str().unwrap())]).await;
+    let res = engineer
+        .call("set_model_tier", &[("slug", DEMO), ("tier", "premium"), ("model_id", added["id"].as_str().unwrap())])
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
-    let changes: serde_json::Value =
-        engineer.call("list_changes", &[("slug", DEMO), ("area", "model"), ("actor", ""), ("text", "")]).await.json().await.unwrap();
+    let changes: serde_json::Value = engineer
+        .call("list_changes", &[("slug", DEMO), ("area", "model"), ("actor", ""), ("text", "")])
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(changes[0]["why"], "premium tier now uses GPT-4o mini");
     assert!(!changes.to_string().contains(KEY), "the change log does not record the key");
 }
@@ -66,9 +75,12 @@ async fn bad_model_input_is_refused_field_by_field() {
     let mut form = add_form("", "");
     form[3] = ("base_url", "not a url");
     form[5] = ("input_price", "cheap");
-    let fields: Vec<String> = invalid_fields(engineer.call("add_model", &form).await).await.into_iter().map(|f| f.0).collect();
+    let fields: Vec<String> =
+        invalid_fields(engineer.call("add_model", &form).await).await.into_iter().map(|f| f.0).collect();
     assert_eq!(fields, ["label", "base_url", "input_price"]);
-    let res = engineer.call("set_model_tier", &[("slug", DEMO), ("tier", "huge"), ("model_id", &uuid::Uuid::new_v4().to_string())]).await;
+    let res = engineer
+        .call("set_model_tier", &[("slug", DEMO), ("tier", "huge"), ("model_id", &uuid::Uuid::new_v4().to_string())])
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
@@ -85,6 +97,11 @@ async fn only_engineers_and_owners_manage_models_of_their_own_business() {
     outsider.sign_up("Rival", "rival-co", "boss@rival.example", "copper kettle harbor 42").await;
     assert_eq!(outsider.call("list_models", &[("slug", DEMO)]).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(outsider.call("add_model", &add_form("X", KEY)).await.status(), StatusCode::FORBIDDEN);
-    let res = outsider.call("set_model_tier", &[("slug", DEMO), ("tier", "small"), ("model_id", "00000000-0000-0000-0000-00000000000f")]).await;
+    let res = outsider
+        .call(
+            "set_model_tier",
+            &[("slug", DEMO), ("tier", "small"), ("model_id", "00000000-0000-0000-0000-00000000000f")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }

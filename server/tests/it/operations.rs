@@ -1,10 +1,8 @@
 //! Health checks, request ids and the migrate command's report.
 
-
-
+use crate::support::TestApp;
 use reqwest::StatusCode;
 use sea_orm::ConnectionTrait;
-use crate::support::TestApp;
 
 #[tokio::test]
 async fn health_and_readiness_report_postgres_and_redis() {

@@ -1,11 +1,9 @@
 //! Prompt templates: versions with a reason, labels whose moves are
 //! recorded, the diff, try-it on the offline model, and who may do what.
 
-
-
+use crate::support::{invalid_fields, TestApp, DEMO};
 use engine::Role;
 use reqwest::StatusCode;
-use crate::support::{invalid_fields, TestApp, DEMO};
 
 const SEED: &str = include_str!("../../../store/src/gallery/lead_summary_v4.json");
 const CONTEXT: &str = r#"{ "normalized_lead": { "companyName": "Harbor Dental", "primaryContact": { "name": "Dana" }, "inquiry_text": "4 clinics" }, "company_context": "dental" }"#;
@@ -25,12 +23,19 @@ async fn saving_labelling_diffing_and_trying_a_prompt() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.text().await.unwrap(), "2");
 
-    assert_eq!(call(&engineer, "move_prompt_label", &[("label", "staging"), ("number", "2")]).await.status(), StatusCode::OK);
+    assert_eq!(
+        call(&engineer, "move_prompt_label", &[("label", "staging"), ("number", "2")]).await.status(),
+        StatusCode::OK
+    );
     let detail: serde_json::Value = call(&engineer, "prompt_detail", &[]).await.json().await.unwrap();
     assert_eq!(detail["production"], 1);
     assert_eq!(detail["staging"], 2);
-    let changes: serde_json::Value =
-        engineer.call("list_changes", &[("slug", DEMO), ("area", "prompt"), ("actor", ""), ("text", "")]).await.json().await.unwrap();
+    let changes: serde_json::Value = engineer
+        .call("list_changes", &[("slug", DEMO), ("area", "prompt"), ("actor", ""), ("text", "")])
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(changes[0]["action"], "prompt.label_moved");
     assert_eq!(changes[0]["why"], "staging now points at version 2");
     assert_eq!(changes[1]["why"], "Shorter summaries for phones");
@@ -39,7 +44,12 @@ async fn saving_labelling_diffing_and_trying_a_prompt() {
     let changed: Vec<&serde_json::Value> = diff.as_array().unwrap().iter().filter(|r| r["change"] != "same").collect();
     assert!(changed.iter().any(|r| r["right"][1].as_str().is_some_and(|t| t.contains("60 words"))), "{diff}");
 
-    let run: serde_json::Value = call(&engineer, "try_prompt", &[("number", "2"), ("tier", "small"), ("context", CONTEXT)]).await.json().await.unwrap();
+    let run: serde_json::Value =
+        call(&engineer, "try_prompt", &[("number", "2"), ("tier", "small"), ("context", CONTEXT)])
+            .await
+            .json()
+            .await
+            .unwrap();
     assert!(run["rendered"].as_str().unwrap().contains("Lead: Harbor Dental (Dana)"));
     assert_eq!(run["schema_errors"], serde_json::json!([]), "the offline model's output meets the response schema");
     let output: serde_json::Value = serde_json::from_str(run["output"].as_str().unwrap()).unwrap();
@@ -48,7 +58,12 @@ async fn saving_labelling_diffing_and_trying_a_prompt() {
     assert!(run["tokens_in"].as_u64().unwrap() > 10);
     assert_eq!(run["model"], "Offline (built in)");
 
-    let missing = call(&engineer, "try_prompt", &[("number", "2"), ("tier", "small"), ("context", r#"{ "normalized_lead": {} }"#)]).await;
+    let missing = call(
+        &engineer,
+        "try_prompt",
+        &[("number", "2"), ("tier", "small"), ("context", r#"{ "normalized_lead": {} }"#)],
+    )
+    .await;
     let fields = invalid_fields(missing).await;
     assert!(fields[0].1.contains("company_context"), "{fields:?}");
 }
@@ -71,8 +86,14 @@ async fn only_engineers_and_owners_change_prompts_and_other_businesses_see_nothi
     let app = TestApp::spawn().await;
     let ops = app.demo_member(Role::Operations).await;
     assert_eq!(call(&ops, "save_prompt", &[("document", SEED), ("why", "x")]).await.status(), StatusCode::FORBIDDEN);
-    assert_eq!(call(&ops, "move_prompt_label", &[("label", "staging"), ("number", "1")]).await.status(), StatusCode::FORBIDDEN);
-    assert_eq!(call(&ops, "try_prompt", &[("number", "1"), ("tier", "small"), ("context", CONTEXT)]).await.status(), StatusCode::OK);
+    assert_eq!(
+        call(&ops, "move_prompt_label", &[("label", "staging"), ("number", "1")]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(&ops, "try_prompt", &[("number", "1"), ("tier", "small"), ("context", CONTEXT)]).await.status(),
+        StatusCode::OK
+    );
     for role in [Role::Reviewer, Role::Executive] {
         let client = app.demo_member(role).await;
         assert_eq!(client.call("list_prompts", &[("slug", DEMO)]).await.status(), StatusCode::FORBIDDEN);
@@ -114,7 +135,8 @@ async fn add_model_on(client: &crate::support::Client, provider: &str, base_url:
         .await;
     assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap_or_default());
     let models: serde_json::Value = client.call("list_models", &[("slug", DEMO)]).await.json().await.unwrap();
-    let id = models.as_array().unwrap().iter().find(|m| m["label"] == provider).unwrap()["id"].as_str().unwrap().to_owned();
+    let id =
+        models.as_array().unwrap().iter().find(|m| m["label"] == provider).unwrap()["id"].as_str().unwrap().to_owned();
     let res = client.call("set_model_tier", &[("slug", DEMO), ("tier", "premium"), ("model_id", &id)]).await;
     assert_eq!(res.status(), StatusCode::OK);
 }
@@ -138,7 +160,11 @@ async fn try_it_calls_an_openai_compatible_model_with_its_key_and_prices_the_usa
     let engineer = app.demo_member(Role::Engineer).await;
     add_model_on(&engineer, "openai_compatible", &format!("{}/v1", vendor.uri()), "sk-vendor-key").await;
     let run: serde_json::Value =
-        call(&engineer, "try_prompt", &[("number", "1"), ("tier", "premium"), ("context", CONTEXT)]).await.json().await.unwrap();
+        call(&engineer, "try_prompt", &[("number", "1"), ("tier", "premium"), ("context", CONTEXT)])
+            .await
+            .json()
+            .await
+            .unwrap();
     assert_eq!(run["schema_errors"], serde_json::json!([]), "{run}");
     assert!(run["output"].as_str().unwrap().contains("Call Dana"));
     assert_eq!(run["tokens_in"], 1200);
@@ -169,7 +195,11 @@ async fn try_it_calls_anthropic_and_reports_output_that_breaks_the_schema() {
     let engineer = app.demo_member(Role::Engineer).await;
     add_model_on(&engineer, "anthropic", &vendor.uri(), "sk-ant-key").await;
     let run: serde_json::Value =
-        call(&engineer, "try_prompt", &[("number", "1"), ("tier", "premium"), ("context", CONTEXT)]).await.json().await.unwrap();
+        call(&engineer, "try_prompt", &[("number", "1"), ("tier", "premium"), ("context", CONTEXT)])
+            .await
+            .json()
+            .await
+            .unwrap();
     let errors = run["schema_errors"].as_array().unwrap();
     assert!(errors.len() >= 2, "a score out of range and missing fields: {run}");
     assert_eq!(run["tokens_in"], 100);
@@ -177,19 +207,32 @@ async fn try_it_calls_anthropic_and_reports_output_that_breaks_the_schema() {
     // A provider that refuses gives a clear error, not a 500.
     let broken = MockServer::start().await;
     Mock::given(matchers::any())
-        .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({ "error": { "message": "invalid x-api-key" } })))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_json(serde_json::json!({ "error": { "message": "invalid x-api-key" } })),
+        )
         .mount(&broken)
         .await;
     let owner = app.demo_member(Role::Owner).await;
     let res = owner
         .call(
             "add_model",
-            &[("slug", DEMO), ("provider", "anthropic"), ("label", "broken"), ("base_url", &broken.uri()), ("model", "m"), ("input_price", "1"), ("output_price", "1"), ("api_key", "bad")],
+            &[
+                ("slug", DEMO),
+                ("provider", "anthropic"),
+                ("label", "broken"),
+                ("base_url", &broken.uri()),
+                ("model", "m"),
+                ("input_price", "1"),
+                ("output_price", "1"),
+                ("api_key", "bad"),
+            ],
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let models: serde_json::Value = owner.call("list_models", &[("slug", DEMO)]).await.json().await.unwrap();
-    let id = models.as_array().unwrap().iter().find(|m| m["label"] == "broken").unwrap()["id"].as_str().unwrap().to_owned();
+    let id =
+        models.as_array().unwrap().iter().find(|m| m["label"] == "broken").unwrap()["id"].as_str().unwrap().to_owned();
     owner.call("set_model_tier", &[("slug", DEMO), ("tier", "small"), ("model_id", &id)]).await;
     let res = call(&owner, "try_prompt", &[("number", "1"), ("tier", "small"), ("context", CONTEXT)]).await;
     assert_eq!(res.status(), StatusCode::CONFLICT);

@@ -19,14 +19,20 @@ fn quick(settings: &mut store::config::Settings) {
 
 async fn publish(app: &TestApp, yaml: &str) {
     let engineer = app.demo_current_member(engine::Role::Engineer).await;
-    let (name, number) = store::workflows::save_version(&app.db, &engineer, yaml, "crash test").await.map_err(|e| format!("{e:?}")).unwrap();
+    let (name, number) = store::workflows::save_version(&app.db, &engineer, yaml, "crash test")
+        .await
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
     store::workflows::publish(&app.db, &engineer, &name, number, "go").await.map_err(|e| format!("{e:?}")).unwrap();
 }
 
 #[tokio::test]
 async fn a_worker_killed_mid_run_is_replaced_and_the_finished_step_is_not_repeated() {
     let side_effect = MockServer::start().await;
-    Mock::given(matchers::any()).respond_with(ResponseTemplate::new(200).set_body_string(r#"{"booked":true}"#)).mount(&side_effect).await;
+    Mock::given(matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"booked":true}"#))
+        .mount(&side_effect)
+        .await;
     let slow = MockServer::start().await;
     // The first call hangs (the worker dies during it); later calls answer at once.
     Mock::given(matchers::any())
@@ -34,7 +40,10 @@ async fn a_worker_killed_mid_run_is_replaced_and_the_finished_step_is_not_repeat
         .up_to_n_times(1)
         .mount(&slow)
         .await;
-    Mock::given(matchers::any()).respond_with(ResponseTemplate::new(200).set_body_string(r#"{"ok":2}"#)).mount(&slow).await;
+    Mock::given(matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"ok":2}"#))
+        .mount(&slow)
+        .await;
 
     let mut app = TestApp::spawn().await;
     quick(&mut app.settings);
@@ -66,7 +75,9 @@ async fn a_worker_killed_mid_run_is_replaced_and_the_finished_step_is_not_repeat
         .expect("the steward binary");
 
     let secret = app.webhook_secret("crash-test").await;
-    let res = app.signed_post(DEMO, "crash-test", &secret, "c1", chrono::Utc::now().timestamp(), &fresh_lead().to_string(), &[]).await;
+    let res = app
+        .signed_post(DEMO, "crash-test", &secret, "c1", chrono::Utc::now().timestamp(), &fresh_lead().to_string(), &[])
+        .await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let run_id: uuid::Uuid = res.json::<Value>().await.unwrap()["run_id"].as_str().unwrap().parse().unwrap();
 
@@ -86,9 +97,13 @@ async fn a_worker_killed_mid_run_is_replaced_and_the_finished_step_is_not_repeat
     assert_eq!(app.wait_for_run(run_id, &["completed", "failed"]).await, "completed");
     assert_eq!(side_effect.received_requests().await.unwrap().len(), 1, "the finished side effect ran exactly once");
     assert_eq!(slow.received_requests().await.unwrap().len(), 2, "the interrupted step ran again");
-    let executions: i32 = app.demo_value("SELECT executions FROM runs WHERE id = $1", vec![run_id.into()]).await.unwrap();
+    let executions: i32 =
+        app.demo_value("SELECT executions FROM runs WHERE id = $1", vec![run_id.into()]).await.unwrap();
     assert_eq!(executions, 2);
-    let result: Value = app.demo_value("SELECT output FROM run_steps WHERE run_id = $1 AND step_id = 'done'", vec![run_id.into()]).await.unwrap();
+    let result: Value = app
+        .demo_value("SELECT output FROM run_steps WHERE run_id = $1 AND step_id = 'done'", vec![run_id.into()])
+        .await
+        .unwrap();
     assert_eq!(result["decision"], "booked");
 }
 
@@ -99,7 +114,8 @@ async fn the_sweeper_recovers_a_run_whose_job_was_lost_from_redis() {
     let secret = app.webhook_secret(LEAD_WORKFLOW).await;
     let run_id = app.send_lead(&secret, &fresh_lead()).await;
     // Redis loses everything the queue held.
-    let mut redis = redis::Client::open(app.settings.redis_url.as_str()).unwrap().get_connection_manager().await.unwrap();
+    let mut redis =
+        redis::Client::open(app.settings.redis_url.as_str()).unwrap().get_connection_manager().await.unwrap();
     let keys: Vec<String> = redis.keys(format!("{}:runs*", app.settings.redis_prefix)).await.unwrap();
     assert!(!keys.is_empty(), "the job was queued");
     let _: () = redis.del(keys).await.unwrap();
@@ -109,6 +125,9 @@ async fn the_sweeper_recovers_a_run_whose_job_was_lost_from_redis() {
     app.start_worker();
     let status = app.wait_for_run(run_id, &["completed", "waiting_for_review", "failed"]).await;
     assert_ne!(status, "failed");
-    let steps: i64 = app.demo_value("SELECT count(*) FROM run_steps WHERE run_id = $1 AND status = 'completed'", vec![run_id.into()]).await.unwrap();
+    let steps: i64 = app
+        .demo_value("SELECT count(*) FROM run_steps WHERE run_id = $1 AND status = 'completed'", vec![run_id.into()])
+        .await
+        .unwrap();
     assert!(steps >= 3, "the run was executed after the sweeper re-sent it");
 }

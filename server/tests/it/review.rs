@@ -12,7 +12,10 @@ use std::time::Duration;
 async fn waiting_task(app: &TestApp) -> (uuid::Uuid, String) {
     let run_id = app.send_lead(&app.demo_webhook_secret, &fresh_lead()).await;
     assert_eq!(app.wait_for_run(run_id, &["waiting_for_review", "completed", "failed"]).await, "waiting_for_review");
-    let task: String = app.demo_value("SELECT id::text FROM review_tasks WHERE run_id = $1 AND status = 'open'", vec![run_id.into()]).await.unwrap();
+    let task: String = app
+        .demo_value("SELECT id::text FROM review_tasks WHERE run_id = $1 AND status = 'open'", vec![run_id.into()])
+        .await
+        .unwrap();
     (run_id, task)
 }
 
@@ -53,18 +56,28 @@ async fn operations_reassign_and_close_tasks_in_bulk_and_others_cannot() {
     let ops = app.demo_member(Role::Operations).await;
     let reviewer = app.demo_member(Role::Reviewer).await;
     let both = format!("{task_a},{task_b}");
-    let res = reviewer.call("reassign_tasks", &[("slug", DEMO), ("tasks", &both), ("assignee", "reviewer@acme-plumbing.test")]).await;
+    let res = reviewer
+        .call("reassign_tasks", &[("slug", DEMO), ("tasks", &both), ("assignee", "reviewer@acme-plumbing.test")])
+        .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let res = ops.call("reassign_tasks", &[("slug", DEMO), ("tasks", &both), ("assignee", "exec@acme-plumbing.test")]).await;
+    let res =
+        ops.call("reassign_tasks", &[("slug", DEMO), ("tasks", &both), ("assignee", "exec@acme-plumbing.test")]).await;
     assert_eq!(invalid_fields(res).await[0].0, "assignee", "an executive cannot decide tasks");
-    let res = ops.call("reassign_tasks", &[("slug", DEMO), ("tasks", &both), ("assignee", "reviewer@acme-plumbing.test")]).await;
+    let res = ops
+        .call("reassign_tasks", &[("slug", DEMO), ("tasks", &both), ("assignee", "reviewer@acme-plumbing.test")])
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let mine: Value = reviewer.call("review_queue", &[("slug", DEMO), ("assignee", "me")]).await.json().await.unwrap();
     assert_eq!(mine["tasks"].as_array().unwrap().len(), 2);
 
     let res = ops.call("close_tasks", &[("slug", DEMO), ("tasks", &task_a), ("reason_code", "")]).await;
     assert_eq!(invalid_fields(res).await[0].0, "reason_code");
-    let res = ops.call("close_tasks", &[("slug", DEMO), ("tasks", &task_a), ("reason_code", "duplicate"), ("comment", "same lead twice")]).await;
+    let res = ops
+        .call(
+            "close_tasks",
+            &[("slug", DEMO), ("tasks", &task_a), ("reason_code", "duplicate"), ("comment", "same lead twice")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(app.wait_for_run(run_a, &["cancelled"]).await, "cancelled");
     let stranger = app.client();
@@ -74,29 +87,59 @@ async fn operations_reassign_and_close_tasks_in_bulk_and_others_cannot() {
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{endpoint}");
     }
     assert_eq!(stranger.call("review_queue", &[("slug", DEMO)]).await.status(), StatusCode::FORBIDDEN);
-    assert_eq!(app.demo_member(Role::Engineer).await.call("review_queue", &[("slug", DEMO)]).await.status(), StatusCode::FORBIDDEN);
-    assert_eq!(stranger.call("close_tasks", &[("slug", DEMO), ("tasks", &task_b), ("reason_code", "duplicate")]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.demo_member(Role::Engineer).await.call("review_queue", &[("slug", DEMO)]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        stranger
+            .call("close_tasks", &[("slug", DEMO), ("tasks", &task_b), ("reason_code", "duplicate")])
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
 }
 
 #[tokio::test]
 async fn owners_keep_the_business_reason_codes_and_decisions_use_them() {
     let app = TestApp::spawn_with_worker().await;
     let owner = app.demo_member(Role::Owner).await;
-    assert_eq!(invalid_fields(owner.call("add_reason_code", &[("slug", DEMO), ("code", "Wrong Price!")]).await).await[0].0, "code");
-    assert_eq!(owner.call("add_reason_code", &[("slug", DEMO), ("code", "wrong_price")]).await.status(), StatusCode::OK);
+    assert_eq!(
+        invalid_fields(owner.call("add_reason_code", &[("slug", DEMO), ("code", "Wrong Price!")]).await).await[0].0,
+        "code"
+    );
+    assert_eq!(
+        owner.call("add_reason_code", &[("slug", DEMO), ("code", "wrong_price")]).await.status(),
+        StatusCode::OK
+    );
     assert_eq!(owner.call("remove_reason_code", &[("slug", DEMO), ("code", "tone")]).await.status(), StatusCode::OK);
     let codes: Vec<String> = owner.call("list_reason_codes", &[("slug", DEMO)]).await.json().await.unwrap();
     assert!(codes.contains(&"wrong_price".to_string()) && !codes.contains(&"tone".to_string()));
-    assert_eq!(app.demo_member(Role::Reviewer).await.call("add_reason_code", &[("slug", DEMO), ("code", "mine")]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.demo_member(Role::Reviewer)
+            .await
+            .call("add_reason_code", &[("slug", DEMO), ("code", "mine")])
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
 
     let (run_id, task) = waiting_task(&app).await;
     let reviewer = app.demo_member(Role::Reviewer).await;
-    let res = reviewer.call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "reject"), ("reason_code", "tone")]).await;
+    let res = reviewer
+        .call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "reject"), ("reason_code", "tone")])
+        .await;
     assert_eq!(invalid_fields(res).await[0].0, "reason_code", "a removed code is refused");
-    let res = reviewer.call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "reject"), ("reason_code", "wrong_price")]).await;
+    let res = reviewer
+        .call(
+            "decide_review",
+            &[("slug", DEMO), ("task", &task), ("decision", "reject"), ("reason_code", "wrong_price")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(app.wait_for_run(run_id, &["cancelled"]).await, "cancelled");
-    let figures: Value = app.demo_member(Role::Operations).await.call("review_queue", &[("slug", DEMO)]).await.json().await.unwrap();
+    let figures: Value =
+        app.demo_member(Role::Operations).await.call("review_queue", &[("slug", DEMO)]).await.json().await.unwrap();
     assert_eq!(figures["by_workflow"][0]["agreement"], "0%");
     assert!(figures["by_workflow"][0]["overrides"].as_str().unwrap().contains("wrong_price 100%"));
 }
@@ -121,9 +164,13 @@ async fn an_emailed_link_shows_without_changing_anything_then_decides_once() {
         let page = http.get(&link).send().await.unwrap();
         assert_eq!(page.status(), StatusCode::OK);
         let text = page.text().await.unwrap();
-        assert!(text.contains("Review: lead-intake-qualification") && text.contains("fit_score"), "the draft and the buttons: {text}");
+        assert!(
+            text.contains("Review: lead-intake-qualification") && text.contains("fit_score"),
+            "the draft and the buttons: {text}"
+        );
     }
-    let status: String = app.demo_value("SELECT status FROM review_tasks WHERE id = $1::uuid", vec![task.clone().into()]).await.unwrap();
+    let status: String =
+        app.demo_value("SELECT status FROM review_tasks WHERE id = $1::uuid", vec![task.clone().into()]).await.unwrap();
     assert_eq!(status, "open");
     // A POST from elsewhere (no Origin) is refused.
     let forged = http.post(&link).form(&[("decision", "approve")]).send().await.unwrap();
@@ -132,12 +179,19 @@ async fn an_emailed_link_shows_without_changing_anything_then_decides_once() {
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.unwrap().contains("Approved"));
     assert_eq!(app.wait_for_run(run_id, &["completed"]).await, "completed");
-    let decided_by: String = app.demo_value("SELECT decided_by FROM review_tasks WHERE id = $1::uuid", vec![task.into()]).await.unwrap();
+    let decided_by: String =
+        app.demo_value("SELECT decided_by FROM review_tasks WHERE id = $1::uuid", vec![task.into()]).await.unwrap();
     assert_eq!(decided_by, "reviewer@acme-plumbing.test");
     let again = http.get(&link).send().await.unwrap();
     assert_eq!(again.status(), StatusCode::GONE);
     assert!(again.text().await.unwrap().contains("already used"));
-    let replay = http.post(&link).header("origin", &app.base).form(&[("decision", "reject"), ("reason_code", "tone")]).send().await.unwrap();
+    let replay = http
+        .post(&link)
+        .header("origin", &app.base)
+        .form(&[("decision", "reject"), ("reason_code", "tone")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(replay.status(), StatusCode::GONE);
 }
 
@@ -160,7 +214,8 @@ async fn tampered_expired_decided_and_foreign_links_say_which_and_change_nothing
     let res = stranger.http.get(&link).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(res.text().await.unwrap().contains("another reviewer"));
-    let res = stranger.http.post(&link).header("origin", &app.base).form(&[("decision", "approve")]).send().await.unwrap();
+    let res =
+        stranger.http.post(&link).header("origin", &app.base).form(&[("decision", "approve")]).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 
     // Someone else decided in the queue: the link says who and when.
@@ -183,12 +238,17 @@ async fn tampered_expired_decided_and_foreign_links_say_which_and_change_nothing
     };
     // The link's row is written before its email: expire it now.
     let txn = store::db::tenant_txn(&app.db, "t_acme_plumbing").await.unwrap();
-    txn.execute_unprepared(&format!("UPDATE approval_links SET expires_at = now() - interval '1 minute' WHERE task_id = '{task2}'")).await.unwrap();
+    txn.execute_unprepared(&format!(
+        "UPDATE approval_links SET expires_at = now() - interval '1 minute' WHERE task_id = '{task2}'"
+    ))
+    .await
+    .unwrap();
     txn.commit().await.unwrap();
     let res = http.get(&link2).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::GONE);
     assert!(res.text().await.unwrap().contains("expired"));
-    let status: String = app.demo_value("SELECT status FROM review_tasks WHERE id = $1::uuid", vec![task2.into()]).await.unwrap();
+    let status: String =
+        app.demo_value("SELECT status FROM review_tasks WHERE id = $1::uuid", vec![task2.into()]).await.unwrap();
     assert_eq!(status, "open");
 }
 
@@ -201,29 +261,60 @@ async fn a_task_past_its_sla_is_escalated_to_the_owners_and_closed_after_its_max
         "fallback: { on_error: assign_to_human_queue }\nreview: { sla_minutes: 0.02, max_age_minutes: 0.08, stale_action: reject }",
     );
     let engineer = app.demo_current_member(Role::Engineer).await;
-    let (name, number) = store::workflows::save_version(&app.db, &engineer, &yaml, "short SLA").await.map_err(|e| format!("{e:?}")).unwrap();
-    store::workflows::publish(&app.db, &engineer, &name, number, "go").await.map_err(|e| format!("{e:?}")).unwrap();
-    let owner = app.demo_current_member(Role::Owner).await;
-    store::workflows::set_owners(&app.db, &owner, &name, "engineer@acme-plumbing.test", "ops@acme-plumbing.test", "role:operations")
+    let (name, number) = store::workflows::save_version(&app.db, &engineer, &yaml, "short SLA")
         .await
         .map_err(|e| format!("{e:?}"))
         .unwrap();
+    store::workflows::publish(&app.db, &engineer, &name, number, "go").await.map_err(|e| format!("{e:?}")).unwrap();
+    let owner = app.demo_current_member(Role::Owner).await;
+    store::workflows::set_owners(
+        &app.db,
+        &owner,
+        &name,
+        "engineer@acme-plumbing.test",
+        "ops@acme-plumbing.test",
+        "role:operations",
+    )
+    .await
+    .map_err(|e| format!("{e:?}"))
+    .unwrap();
     app.start_worker();
     let (run_id, task) = waiting_task(&app).await;
-    let escalation = app.mailbox.wait_for("ops@acme-plumbing.test", Duration::from_secs(20)).await.expect("the backup owner is told");
+    let escalation = app
+        .mailbox
+        .wait_for("ops@acme-plumbing.test", Duration::from_secs(20))
+        .await
+        .expect("the backup owner is told");
     assert!(escalation.subject().unwrap_or_default().starts_with("Escalated"));
-    assert!(app.mailbox.wait_for("engineer@acme-plumbing.test", Duration::from_secs(5)).await.is_some(), "and the owner");
-    let escalated: bool = app.demo_value("SELECT escalated_at IS NOT NULL FROM review_tasks WHERE id = $1::uuid", vec![task.clone().into()]).await.unwrap();
+    assert!(
+        app.mailbox.wait_for("engineer@acme-plumbing.test", Duration::from_secs(5)).await.is_some(),
+        "and the owner"
+    );
+    let escalated: bool = app
+        .demo_value("SELECT escalated_at IS NOT NULL FROM review_tasks WHERE id = $1::uuid", vec![task.clone().into()])
+        .await
+        .unwrap();
     assert!(escalated);
     assert_eq!(app.wait_for_run(run_id, &["cancelled"]).await, "cancelled", "closed with the stale action");
     let (by, code): (String, String) = (
-        app.demo_value("SELECT decided_by FROM review_tasks WHERE id = $1::uuid", vec![task.clone().into()]).await.unwrap(),
-        app.demo_value("SELECT reason_code FROM review_tasks WHERE id = $1::uuid", vec![task.clone().into()]).await.unwrap(),
+        app.demo_value("SELECT decided_by FROM review_tasks WHERE id = $1::uuid", vec![task.clone().into()])
+            .await
+            .unwrap(),
+        app.demo_value("SELECT reason_code FROM review_tasks WHERE id = $1::uuid", vec![task.clone().into()])
+            .await
+            .unwrap(),
     );
     assert_eq!((by.as_str(), code.as_str()), ("steward (stale task)", "stale"));
-    let logged: i64 = app.demo_value("SELECT count(*) FROM audit_events WHERE action IN ('review.escalated', 'review.reject')", vec![]).await.unwrap();
+    let logged: i64 = app
+        .demo_value("SELECT count(*) FROM audit_events WHERE action IN ('review.escalated', 'review.reject')", vec![])
+        .await
+        .unwrap();
     assert_eq!(logged, 2, "both are in the change log");
-    let detail = app.demo_member(Role::Operations).await.call("run_detail", &[("slug", DEMO), ("id", &run_id.to_string())]).await;
+    let detail = app
+        .demo_member(Role::Operations)
+        .await
+        .call("run_detail", &[("slug", DEMO), ("id", &run_id.to_string())])
+        .await;
     let detail: Value = detail.json().await.unwrap();
     assert_eq!(detail["tasks"][0]["decided_by"], "steward (stale task)", "and in the run's timeline");
     assert!(detail["tasks"][0]["escalated_at"].is_string(), "with its escalation");
@@ -255,7 +346,13 @@ async fn the_demo_inbox_fills_the_queue_with_high_value_low_confidence_and_faile
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let mut to_reviewer = 0;
     while std::time::Instant::now() < deadline {
-        to_reviewer = app.mailbox.messages().await.iter().filter(|m| m.to.iter().any(|t| t == "reviewer@acme-plumbing.test")).count();
+        to_reviewer = app
+            .mailbox
+            .messages()
+            .await
+            .iter()
+            .filter(|m| m.to.iter().any(|t| t == "reviewer@acme-plumbing.test"))
+            .count();
         if to_reviewer >= open {
             break;
         }
@@ -268,19 +365,31 @@ async fn the_demo_inbox_fills_the_queue_with_high_value_low_confidence_and_faile
 async fn an_edit_and_approve_is_kept_with_the_fields_it_changed_and_shown_on_the_run() {
     let app = TestApp::spawn_with_worker().await;
     let (run_id, task) = waiting_task(&app).await;
-    let draft: Value = app.demo_value("SELECT draft FROM review_tasks WHERE id = $1::uuid", vec![task.clone().into()]).await.unwrap();
+    let draft: Value =
+        app.demo_value("SELECT draft FROM review_tasks WHERE id = $1::uuid", vec![task.clone().into()]).await.unwrap();
     let mut edited = draft.clone();
     edited["next_step"] = json!("Call Dana on Monday");
     edited["fit_score"] = json!(91);
     let reviewer = app.demo_member(Role::Reviewer).await;
-    let form = [("slug", DEMO), ("task", task.as_str()), ("decision", "edit_and_approve"), ("edited_output", &edited.to_string()), ("reason_code", "missing_context"), ("comment", "spoke to her")];
+    let form = [
+        ("slug", DEMO),
+        ("task", task.as_str()),
+        ("decision", "edit_and_approve"),
+        ("edited_output", &edited.to_string()),
+        ("reason_code", "missing_context"),
+        ("comment", "spoke to her"),
+    ];
     assert_eq!(reviewer.call("decide_review", &form).await.status(), StatusCode::OK);
     assert_eq!(app.wait_for_run(run_id, &["completed", "failed"]).await, "completed");
-    let changes: Value = app.demo_value("SELECT edit_changes FROM review_tasks WHERE id = $1::uuid", vec![task.clone().into()]).await.unwrap();
+    let changes: Value = app
+        .demo_value("SELECT edit_changes FROM review_tasks WHERE id = $1::uuid", vec![task.clone().into()])
+        .await
+        .unwrap();
     let paths: Vec<&str> = changes.as_array().unwrap().iter().map(|c| c["path"].as_str().unwrap()).collect();
     assert_eq!(paths, ["fit_score", "next_step"]);
     assert_eq!(changes[1]["before"], draft["next_step"]);
-    let detail: Value = reviewer.call("run_detail", &[("slug", DEMO), ("id", &run_id.to_string())]).await.json().await.unwrap();
+    let detail: Value =
+        reviewer.call("run_detail", &[("slug", DEMO), ("id", &run_id.to_string())]).await.json().await.unwrap();
     let decided = &detail["tasks"][0];
     assert_eq!(decided["decision"], "edit_and_approve");
     assert_eq!(decided["decided_by"], "reviewer@acme-plumbing.test");
@@ -299,7 +408,11 @@ async fn the_queue_filters_by_priority_reason_assignee_and_age_and_shows_each_da
     let (_, _fresh) = waiting_task(&app).await;
     // One task has waited 30 hours: past its 4-hour SLA, so most urgent.
     let txn = store::db::tenant_txn(&app.db, "t_acme_plumbing").await.unwrap();
-    txn.execute_unprepared(&format!("UPDATE review_tasks SET created_at = now() - interval '30 hours' WHERE id = '{old}'")).await.unwrap();
+    txn.execute_unprepared(&format!(
+        "UPDATE review_tasks SET created_at = now() - interval '30 hours' WHERE id = '{old}'"
+    ))
+    .await
+    .unwrap();
     txn.commit().await.unwrap();
     let reviewer = app.demo_member(Role::Reviewer).await;
     reviewer.call("claim_task", &[("slug", DEMO), ("task", &claimed)]).await;
@@ -323,7 +436,8 @@ async fn the_queue_filters_by_priority_reason_assignee_and_age_and_shows_each_da
     assert_eq!(invalid_fields(res).await[0].0, "older_than");
 
     // Operations see the queue per day: three open today, the old one open since yesterday.
-    let ops: Value = app.demo_member(Role::Operations).await.call("review_queue", &[("slug", DEMO)]).await.json().await.unwrap();
+    let ops: Value =
+        app.demo_member(Role::Operations).await.call("review_queue", &[("slug", DEMO)]).await.json().await.unwrap();
     let days = ops["history"].as_array().unwrap();
     assert_eq!(days.len(), 14);
     assert_eq!(days[13]["open"], 3);
@@ -353,12 +467,19 @@ async fn every_review_server_function_refuses_other_businesses_and_members_witho
         ("reassign_tasks", vec![("tasks", t), ("assignee", "reviewer@acme-plumbing.test")]),
         ("close_tasks", vec![("tasks", t), ("reason_code", "duplicate")]),
     ];
-    let settings_calls: Vec<(&str, Vec<(&str, &str)>)> =
-        vec![("list_reason_codes", vec![]), ("add_reason_code", vec![("code", "wrong_price")]), ("remove_reason_code", vec![("code", "tone")])];
+    let settings_calls: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("list_reason_codes", vec![]),
+        ("add_reason_code", vec![("code", "wrong_price")]),
+        ("remove_reason_code", vec![("code", "tone")]),
+    ];
     for (endpoint, args) in queue_calls.iter().chain(settings_calls.iter()) {
         let mut form = vec![("slug", DEMO)];
         form.extend(args.iter().cloned());
-        assert_eq!(stranger.call(endpoint, &form).await.status(), StatusCode::FORBIDDEN, "{endpoint}: another business");
+        assert_eq!(
+            stranger.call(endpoint, &form).await.status(),
+            StatusCode::FORBIDDEN,
+            "{endpoint}: another business"
+        );
         assert_eq!(executive.call(endpoint, &form).await.status(), StatusCode::FORBIDDEN, "{endpoint}: an executive");
     }
     for (endpoint, args) in &queue_calls {
@@ -375,9 +496,14 @@ async fn every_review_server_function_refuses_other_businesses_and_members_witho
         let (_, args) = queue_calls.iter().find(|(e, _)| *e == endpoint).unwrap();
         let mut form = vec![("slug", DEMO)];
         form.extend(args.iter().cloned());
-        assert_eq!(reviewer.call(endpoint, &form).await.status(), StatusCode::FORBIDDEN, "{endpoint}: only operations and owners");
+        assert_eq!(
+            reviewer.call(endpoint, &form).await.status(),
+            StatusCode::FORBIDDEN,
+            "{endpoint}: only operations and owners"
+        );
     }
-    let status: String = app.demo_value("SELECT status FROM review_tasks WHERE id = $1::uuid", vec![task.into()]).await.unwrap();
+    let status: String =
+        app.demo_value("SELECT status FROM review_tasks WHERE id = $1::uuid", vec![task.into()]).await.unwrap();
     assert_eq!(status, "open", "nothing was changed by anyone refused");
 }
 
@@ -397,10 +523,26 @@ async fn the_decision_api_takes_json_answers_with_every_problem_and_resumes_the_
     assert_eq!(body["error"], "invalid_decision");
     let fields: Vec<&str> = body["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["reason_code"], "first the missing reason code");
-    let res = post(&reviewer, json!({ "decision": "edit_and_approve", "edited_output": { "fit_score": 250 }, "reason_code": "wrong_facts" })).await;
+    let res = post(
+        &reviewer,
+        json!({ "decision": "edit_and_approve", "edited_output": { "fit_score": 250 }, "reason_code": "wrong_facts" }),
+    )
+    .await;
     let body: Value = res.json().await.unwrap();
-    assert!(body["fields"].as_array().unwrap().iter().all(|f| f["field"] == "edited_output") && body["fields"].as_array().unwrap().len() >= 2, "then every schema problem: {body}");
-    let res = reviewer.http.post(&url).header("origin", &app.base).header("content-type", "application/json").body("{ not json").send().await.unwrap();
+    assert!(
+        body["fields"].as_array().unwrap().iter().all(|f| f["field"] == "edited_output")
+            && body["fields"].as_array().unwrap().len() >= 2,
+        "then every schema problem: {body}"
+    );
+    let res = reviewer
+        .http
+        .post(&url)
+        .header("origin", &app.base)
+        .header("content-type", "application/json")
+        .body("{ not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 
     // Refused: not signed in, another business, a role that does not decide.
@@ -408,18 +550,28 @@ async fn the_decision_api_takes_json_answers_with_every_problem_and_resumes_the_
     let stranger = app.client();
     stranger.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.test", "a long enough password").await;
     assert_eq!(post(&stranger, json!({ "decision": "approve" })).await.status(), StatusCode::FORBIDDEN);
-    assert_eq!(post(&app.demo_member(Role::Engineer).await, json!({ "decision": "approve" })).await.status(), StatusCode::FORBIDDEN);
-    let status: String = app.demo_value("SELECT status FROM review_tasks WHERE id = $1::uuid", vec![task.clone().into()]).await.unwrap();
+    assert_eq!(
+        post(&app.demo_member(Role::Engineer).await, json!({ "decision": "approve" })).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let status: String =
+        app.demo_value("SELECT status FROM review_tasks WHERE id = $1::uuid", vec![task.clone().into()]).await.unwrap();
     assert_eq!(status, "open");
 
     let res = post(&reviewer, json!({ "decision": "approve", "comment": "looks right" })).await;
     assert_eq!(res.status(), StatusCode::OK);
     let body: Value = res.json().await.unwrap();
-    assert_eq!((body["run_id"].as_str().unwrap(), body["run_status"].as_str().unwrap()), (run_id.to_string().as_str(), "queued"));
+    assert_eq!(
+        (body["run_id"].as_str().unwrap(), body["run_status"].as_str().unwrap()),
+        (run_id.to_string().as_str(), "queued")
+    );
     assert_eq!(app.wait_for_run(run_id, &["completed", "failed"]).await, "completed");
     let again = post(&reviewer, json!({ "decision": "reject", "reason_code": "tone" })).await;
     assert_eq!(again.status(), StatusCode::CONFLICT);
     assert!(again.text().await.unwrap().contains("reviewer@acme-plumbing.test already decided"));
     let doc: Value = reqwest::get(format!("{}/api/openapi.json", app.base)).await.unwrap().json().await.unwrap();
-    assert!(doc["paths"]["/api/v1/t/{business}/review-tasks/{task}/decision"]["post"].is_object(), "described in the OpenAPI document");
+    assert!(
+        doc["paths"]["/api/v1/t/{business}/review-tasks/{task}/decision"]["post"].is_object(),
+        "described in the OpenAPI document"
+    );
 }

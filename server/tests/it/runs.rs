@@ -60,14 +60,24 @@ async fn steps(app: &TestApp, run_id: uuid::Uuid) -> Vec<(String, String, Value,
         .unwrap();
     txn.commit().await.unwrap();
     rows.into_iter()
-        .map(|r| (r.try_get_by_index(0).unwrap(), r.try_get_by_index(1).unwrap(), r.try_get_by_index(2).unwrap(), r.try_get_by_index(3).unwrap()))
+        .map(|r| {
+            (
+                r.try_get_by_index(0).unwrap(),
+                r.try_get_by_index(1).unwrap(),
+                r.try_get_by_index(2).unwrap(),
+                r.try_get_by_index(3).unwrap(),
+            )
+        })
         .collect()
 }
 
 async fn open_task(app: &TestApp, run_id: uuid::Uuid) -> (String, String) {
     let txn = store::db::tenant_txn(&app.db, "t_acme_plumbing").await.unwrap();
     let row = txn
-        .query_one_raw(store::db::stmt("SELECT id::text, reason FROM review_tasks WHERE run_id = $1 AND status = 'open'", vec![run_id.into()]))
+        .query_one_raw(store::db::stmt(
+            "SELECT id::text, reason FROM review_tasks WHERE run_id = $1 AND status = 'open'",
+            vec![run_id.into()],
+        ))
         .await
         .unwrap()
         .expect("an open review task");
@@ -110,17 +120,41 @@ async fn a_lead_runs_through_every_step_with_an_openai_compatible_model_and_stop
     assert_eq!(body["response_format"]["type"], "json_schema", "structured-output mode");
     let prompt = body["messages"][1]["content"].as_str().unwrap();
     assert!(prompt.contains("Lead: Harbor Dental Group (Dana Whitfield)"), "{prompt}");
-    assert!(prompt.contains("dental care") || prompt.contains("\"employees\""), "the enrichment is in the prompt: {prompt}");
+    assert!(
+        prompt.contains("dental care") || prompt.contains("\"employees\""),
+        "the enrichment is in the prompt: {prompt}"
+    );
 
     // Tokens and cost: 1200 × 2.50/M + 300 × 10/M = 0.006.
     let (tokens_in, tokens_out, cost): (i64, i64, i64) = {
-        let t = app.demo_value::<i64>("SELECT tokens_in FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap();
-        let o = app.demo_value::<i64>("SELECT tokens_out FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap();
-        let c = app.demo_value::<i64>("SELECT cost_micros FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap();
+        let t = app
+            .demo_value::<i64>(
+                "SELECT tokens_in FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'",
+                vec![run_id.into()],
+            )
+            .await
+            .unwrap();
+        let o = app
+            .demo_value::<i64>(
+                "SELECT tokens_out FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'",
+                vec![run_id.into()],
+            )
+            .await
+            .unwrap();
+        let c = app
+            .demo_value::<i64>(
+                "SELECT cost_micros FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'",
+                vec![run_id.into()],
+            )
+            .await
+            .unwrap();
         (t, o, c)
     };
     assert_eq!((tokens_in, tokens_out, cost), (1200, 300, 6000));
-    let model: String = app.demo_value("SELECT model FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap();
+    let model: String = app
+        .demo_value("SELECT model FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()])
+        .await
+        .unwrap();
     assert_eq!(model, "openai_compatible fake");
 
     // A reviewer approves; the run goes on to the rules step and completes.
@@ -130,10 +164,15 @@ async fn a_lead_runs_through_every_step_with_an_openai_compatible_model_and_stop
     assert_eq!(app.wait_for_run(run_id, &["completed", "failed"]).await, "completed");
     let route = steps(&app, run_id).await.into_iter().find(|s| s.0 == "route").unwrap();
     assert!(route.3["decision"]["owner"].is_string(), "{route:?}");
-    let decided_by: String = app.demo_value("SELECT decided_by FROM review_tasks WHERE run_id = $1", vec![run_id.into()]).await.unwrap();
+    let decided_by: String =
+        app.demo_value("SELECT decided_by FROM review_tasks WHERE run_id = $1", vec![run_id.into()]).await.unwrap();
     assert_eq!(decided_by, "reviewer@acme-plumbing.test");
     // A second decision on the same task is refused with who decided.
-    let again = app.demo_member(Role::Operations).await.call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "approve")]).await;
+    let again = app
+        .demo_member(Role::Operations)
+        .await
+        .call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "approve")])
+        .await;
     assert_eq!(again.status(), StatusCode::CONFLICT);
     assert!(again.text().await.unwrap().contains("reviewer@acme-plumbing.test"));
 }
@@ -163,17 +202,39 @@ async fn the_same_run_works_against_the_anthropic_messages_api() {
     assert_eq!(sent["model"], "vendor-model-1");
     let prompt = sent["messages"][0]["content"].as_str().unwrap();
     assert!(prompt.contains("Lead: Harbor Dental Group (Dana Whitfield)"), "the rendered prompt: {prompt}");
-    assert!(sent["system"].as_str().unwrap().contains("Use only facts present in the context"), "the template's rules go in the system prompt");
+    assert!(
+        sent["system"].as_str().unwrap().contains("Use only facts present in the context"),
+        "the template's rules go in the system prompt"
+    );
     let done = steps(&app, run_id).await;
     assert_eq!(done[2].3, draft(0.95), "the tool input is the stored output");
     let (tokens_in, tokens_out): (i64, i64) = (
-        app.demo_value("SELECT tokens_in FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap(),
-        app.demo_value("SELECT tokens_out FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap(),
+        app.demo_value(
+            "SELECT tokens_in FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'",
+            vec![run_id.into()],
+        )
+        .await
+        .unwrap(),
+        app.demo_value(
+            "SELECT tokens_out FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'",
+            vec![run_id.into()],
+        )
+        .await
+        .unwrap(),
     );
     assert_eq!((tokens_in, tokens_out), (800, 100), "usage from the response");
-    let cost: i64 = app.demo_value("SELECT cost_micros FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap();
+    let cost: i64 = app
+        .demo_value(
+            "SELECT cost_micros FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'",
+            vec![run_id.into()],
+        )
+        .await
+        .unwrap();
     assert_eq!(cost, 3000, "800 × 2.50/M + 100 × 10/M");
-    let line: i64 = app.demo_value("SELECT amount_micros FROM cost_lines WHERE run_id = $1 AND kind = 'model'", vec![run_id.into()]).await.unwrap();
+    let line: i64 = app
+        .demo_value("SELECT amount_micros FROM cost_lines WHERE run_id = $1 AND kind = 'model'", vec![run_id.into()])
+        .await
+        .unwrap();
     assert_eq!(line, 3000, "the ledger line of the model call");
 }
 
@@ -193,18 +254,33 @@ async fn the_lead_template_with_an_approval_and_a_thank_you_runs_through_every_s
     assert_eq!(app.wait_for_run(run_id, &["waiting_for_review", "completed", "failed"]).await, "waiting_for_review");
     let (task, reason) = open_task(&app, run_id).await;
     assert_eq!(reason, "approval_step", "a confident small deal passes the policy and stops at the explicit gate");
-    let to_lead = |mails: Vec<server::smtp_capture::CapturedMail>| mails.into_iter().filter(|m| m.to.iter().any(|t| t.contains("harbordental"))).collect::<Vec<_>>();
+    let to_lead = |mails: Vec<server::smtp_capture::CapturedMail>| {
+        mails.into_iter().filter(|m| m.to.iter().any(|t| t.contains("harbordental"))).collect::<Vec<_>>()
+    };
     assert!(to_lead(app.mailbox.messages().await).is_empty());
-    app.demo_member(Role::Reviewer).await.call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "approve")]).await;
+    app.demo_member(Role::Reviewer)
+        .await
+        .call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "approve")])
+        .await;
     assert_eq!(app.wait_for_run(run_id, &["completed", "failed"]).await, "completed");
     let kinds: Vec<String> = {
         let txn = store::db::tenant_txn(&app.db, "t_acme_plumbing").await.unwrap();
-        let rows = txn.query_all_raw(store::db::stmt("SELECT kind FROM run_steps WHERE run_id = $1 ORDER BY step_index", vec![run_id.into()])).await.unwrap();
+        let rows = txn
+            .query_all_raw(store::db::stmt(
+                "SELECT kind FROM run_steps WHERE run_id = $1 ORDER BY step_index",
+                vec![run_id.into()],
+            ))
+            .await
+            .unwrap();
         txn.commit().await.unwrap();
         rows.into_iter().map(|r| r.try_get_by_index::<String>(0).unwrap()).collect()
     };
     assert_eq!(kinds, ["function", "api_call", "llm", "rules", "approval", "notify"]);
-    let mail = app.mailbox.wait_for("dana.whitfield@harbordental.example", std::time::Duration::from_secs(20)).await.expect("the thank-you is sent");
+    let mail = app
+        .mailbox
+        .wait_for("dana.whitfield@harbordental.example", std::time::Duration::from_secs(20))
+        .await
+        .expect("the thank-you is sent");
     assert!(mail.decoded().contains("team will call you"));
 }
 
@@ -248,7 +324,10 @@ async fn invalid_model_output_gets_one_repair_then_goes_to_the_human_queue_with_
     assert!(last.contains("does not match the required JSON Schema"), "{last}");
     let (task, reason) = open_task(&app, run_id).await;
     assert_eq!(reason, "error");
-    let error: String = app.demo_value("SELECT error FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap();
+    let error: String = app
+        .demo_value("SELECT error FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()])
+        .await
+        .unwrap();
     assert!(error.contains("response schema"), "{error}");
     let tokens: i64 = app.demo_value("SELECT tokens_in FROM runs WHERE id = $1", vec![run_id.into()]).await.unwrap();
     assert_eq!(tokens, 200, "both calls are paid for");
@@ -257,17 +336,40 @@ async fn invalid_model_output_gets_one_repair_then_goes_to_the_human_queue_with_
     let ops = app.demo_member(Role::Operations).await;
     let bad_edit = json!({ "fit_score": 250 }).to_string();
     let res = ops
-        .call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "edit_and_approve"), ("edited_output", &bad_edit), ("reason_code", "wrong_facts")])
+        .call(
+            "decide_review",
+            &[
+                ("slug", DEMO),
+                ("task", &task),
+                ("decision", "edit_and_approve"),
+                ("edited_output", &bad_edit),
+                ("reason_code", "wrong_facts"),
+            ],
+        )
         .await;
     let fields = invalid_fields(res).await;
     assert!(fields.iter().all(|(f, _)| f == "edited_output") && fields.len() >= 2, "{fields:?}");
     // …an edit without a reason code is refused…
     let good_edit = draft(0.8).to_string();
-    let res = ops.call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "edit_and_approve"), ("edited_output", &good_edit)]).await;
+    let res = ops
+        .call(
+            "decide_review",
+            &[("slug", DEMO), ("task", &task), ("decision", "edit_and_approve"), ("edited_output", &good_edit)],
+        )
+        .await;
     assert_eq!(invalid_fields(res).await[0].0, "reason_code");
     // …and a valid one continues the run with the person's output.
     let res = ops
-        .call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "edit_and_approve"), ("edited_output", &good_edit), ("reason_code", "wrong_facts")])
+        .call(
+            "decide_review",
+            &[
+                ("slug", DEMO),
+                ("task", &task),
+                ("decision", "edit_and_approve"),
+                ("edited_output", &good_edit),
+                ("reason_code", "wrong_facts"),
+            ],
+        )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(app.wait_for_run(run_id, &["completed", "failed"]).await, "completed");
@@ -283,14 +385,27 @@ async fn only_reviewers_operations_and_owners_of_the_business_decide() {
     app.wait_for_run(run_id, &["waiting_for_review"]).await;
     let (task, _) = open_task(&app, run_id).await;
     let form = [("slug", DEMO), ("task", task.as_str()), ("decision", "reject"), ("reason_code", "policy")];
-    assert_eq!(app.demo_member(Role::Engineer).await.call("decide_review", &form).await.status(), StatusCode::FORBIDDEN);
-    assert_eq!(app.demo_member(Role::Executive).await.call("decide_review", &form).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.demo_member(Role::Engineer).await.call("decide_review", &form).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.demo_member(Role::Executive).await.call("decide_review", &form).await.status(),
+        StatusCode::FORBIDDEN
+    );
     let stranger = app.client();
     stranger.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.test", "a long enough password").await;
     assert_eq!(stranger.call("decide_review", &form).await.status(), StatusCode::FORBIDDEN);
     let own = [("slug", "rival-plumbing"), ("task", task.as_str()), ("decision", "reject"), ("reason_code", "policy")];
-    assert_eq!(stranger.call("decide_review", &own).await.status(), StatusCode::NOT_FOUND, "another business's task is not there");
-    assert_eq!(stranger.call("run_detail", &[("slug", DEMO), ("id", &run_id.to_string())]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        stranger.call("decide_review", &own).await.status(),
+        StatusCode::NOT_FOUND,
+        "another business's task is not there"
+    );
+    assert_eq!(
+        stranger.call("run_detail", &[("slug", DEMO), ("id", &run_id.to_string())]).await.status(),
+        StatusCode::FORBIDDEN
+    );
     // A reject ends the run.
     let res = app.demo_member(Role::Reviewer).await.call("decide_review", &form).await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -300,7 +415,10 @@ async fn only_reviewers_operations_and_owners_of_the_business_decide() {
 /// A workflow with an enrichment call to `url`, no model, and a notify to `to`.
 async fn publish_workflow(app: &TestApp, yaml: &str) {
     let engineer = app.demo_current_member(Role::Engineer).await;
-    let (name, number) = store::workflows::save_version(&app.db, &engineer, yaml, "test workflow").await.map_err(|e| format!("{e:?}")).unwrap();
+    let (name, number) = store::workflows::save_version(&app.db, &engineer, yaml, "test workflow")
+        .await
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
     let owner = app.demo_current_member(Role::Owner).await;
     if store::workflows::publish(&app.db, &engineer, &name, number, "go").await.is_err() {
         store::workflows::approve(&app.db, &owner, &name, number, "ok").await.map_err(|e| format!("{e:?}")).unwrap();
@@ -311,8 +429,15 @@ async fn publish_workflow(app: &TestApp, yaml: &str) {
 #[tokio::test]
 async fn api_calls_retry_on_5xx_honour_retry_after_and_deterministic_answers_are_cached() {
     let enrichment = MockServer::start().await;
-    Mock::given(matchers::method("GET")).respond_with(ResponseTemplate::new(503).insert_header("retry-after", "1")).up_to_n_times(1).mount(&enrichment).await;
-    Mock::given(matchers::method("GET")).respond_with(ResponseTemplate::new(200).set_body_json(json!({ "employees": 120 }))).mount(&enrichment).await;
+    Mock::given(matchers::method("GET"))
+        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "1"))
+        .up_to_n_times(1)
+        .mount(&enrichment)
+        .await;
+    Mock::given(matchers::method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "employees": 120 })))
+        .mount(&enrichment)
+        .await;
     let app = TestApp::spawn_with_worker().await;
     publish_workflow(
         &app,
@@ -325,25 +450,51 @@ async fn api_calls_retry_on_5xx_honour_retry_after_and_deterministic_answers_are
     let secret = app.webhook_secret("enrich-only").await;
     let mut runs = Vec::new();
     for n in 0..2 {
-        let res = app.signed_post(DEMO, "enrich-only", &secret, &format!("m{n}"), chrono::Utc::now().timestamp(), &fresh_lead().to_string(), &[]).await;
+        let res = app
+            .signed_post(
+                DEMO,
+                "enrich-only",
+                &secret,
+                &format!("m{n}"),
+                chrono::Utc::now().timestamp(),
+                &fresh_lead().to_string(),
+                &[],
+            )
+            .await;
         assert_eq!(res.status(), StatusCode::ACCEPTED);
         let run_id: uuid::Uuid = res.json::<Value>().await.unwrap()["run_id"].as_str().unwrap().parse().unwrap();
         assert_eq!(app.wait_for_run(run_id, &["completed", "failed", "waiting_for_review"]).await, "completed");
         runs.push(run_id);
     }
-    let first_attempts: i32 = app.demo_value("SELECT attempts FROM run_steps WHERE run_id = $1 AND step_id = 'enrich'", vec![runs[0].into()]).await.unwrap();
+    let first_attempts: i32 = app
+        .demo_value("SELECT attempts FROM run_steps WHERE run_id = $1 AND step_id = 'enrich'", vec![runs[0].into()])
+        .await
+        .unwrap();
     assert_eq!(first_attempts, 2, "a 503, then success");
     let waited: f64 = app
         .demo_value("SELECT extract(epoch FROM finished_at - started_at)::float8 FROM run_steps WHERE run_id = $1 AND step_id = 'enrich'", vec![runs[0].into()])
         .await
         .unwrap();
     assert!(waited >= 1.0, "the retry waited the second Retry-After asked for, not the 0.1 s backoff ({waited} s)");
-    let hit: bool = app.demo_value("SELECT cache_hit FROM run_steps WHERE run_id = $1 AND step_id = 'enrich'", vec![runs[1].into()]).await.unwrap();
+    let hit: bool = app
+        .demo_value("SELECT cache_hit FROM run_steps WHERE run_id = $1 AND step_id = 'enrich'", vec![runs[1].into()])
+        .await
+        .unwrap();
     assert!(hit, "the second run used the cached answer");
-    assert_eq!(enrichment.received_requests().await.unwrap().len(), 2, "one failure + one success; the cache answered the second run");
-    let size: Value = app.demo_value("SELECT output FROM run_steps WHERE run_id = $1 AND step_id = 'route'", vec![runs[1].into()]).await.unwrap();
+    assert_eq!(
+        enrichment.received_requests().await.unwrap().len(),
+        2,
+        "one failure + one success; the cache answered the second run"
+    );
+    let size: Value = app
+        .demo_value("SELECT output FROM run_steps WHERE run_id = $1 AND step_id = 'route'", vec![runs[1].into()])
+        .await
+        .unwrap();
     assert_eq!(size["decision"], "big");
-    let key = enrichment.received_requests().await.unwrap()[1].headers.get("idempotency-key").map(|v| v.to_str().unwrap().to_owned());
+    let key = enrichment.received_requests().await.unwrap()[1]
+        .headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().unwrap().to_owned());
     assert_eq!(key, Some(format!("{}:enrich", runs[0])), "receivers can drop repeats");
 }
 
@@ -356,14 +507,21 @@ async fn a_message_to_an_outside_address_waits_for_approval_then_is_emailed_once
     )
     .await;
     let secret = app.webhook_secret("thank-lead").await;
-    let res = app.signed_post(DEMO, "thank-lead", &secret, "n1", chrono::Utc::now().timestamp(), &fresh_lead().to_string(), &[]).await;
+    let res = app
+        .signed_post(DEMO, "thank-lead", &secret, "n1", chrono::Utc::now().timestamp(), &fresh_lead().to_string(), &[])
+        .await;
     let run_id: uuid::Uuid = res.json::<Value>().await.unwrap()["run_id"].as_str().unwrap().parse().unwrap();
     assert_eq!(app.wait_for_run(run_id, &["waiting_for_review", "completed"]).await, "waiting_for_review");
     assert_eq!(open_task(&app, run_id).await.1, "approval_step");
-    let to_lead = |mails: Vec<server::smtp_capture::CapturedMail>| mails.into_iter().filter(|m| m.to.iter().any(|t| t.contains("harbordental"))).count();
+    let to_lead = |mails: Vec<server::smtp_capture::CapturedMail>| {
+        mails.into_iter().filter(|m| m.to.iter().any(|t| t.contains("harbordental"))).count()
+    };
     assert_eq!(to_lead(app.mailbox.messages().await), 0, "nothing goes out before a person approves");
     let (task, _) = open_task(&app, run_id).await;
-    app.demo_member(Role::Owner).await.call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "approve")]).await;
+    app.demo_member(Role::Owner)
+        .await
+        .call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "approve")])
+        .await;
     assert_eq!(app.wait_for_run(run_id, &["completed", "failed"]).await, "completed");
     let mail = app.mailbox.wait_for("dana.whitfield@harbordental.example", std::time::Duration::from_secs(20)).await;
     let mail = mail.expect("the approved message was emailed");
@@ -376,9 +534,15 @@ async fn a_message_to_an_outside_address_waits_for_approval_then_is_emailed_once
 #[tokio::test]
 async fn a_failed_run_is_retried_from_its_failed_step_by_engineers_operations_and_owners_only() {
     let flaky = MockServer::start().await;
-    Mock::given(matchers::path("/ok")).respond_with(ResponseTemplate::new(200).set_body_json(json!({ "ok": true }))).mount(&flaky).await;
+    Mock::given(matchers::path("/ok"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "ok": true })))
+        .mount(&flaky)
+        .await;
     Mock::given(matchers::path("/down")).respond_with(ResponseTemplate::new(500)).up_to_n_times(1).mount(&flaky).await;
-    Mock::given(matchers::path("/down")).respond_with(ResponseTemplate::new(200).set_body_json(json!({ "back": true }))).mount(&flaky).await;
+    Mock::given(matchers::path("/down"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "back": true })))
+        .mount(&flaky)
+        .await;
     let app = TestApp::spawn_with_worker().await;
     publish_workflow(
         &app,
@@ -389,7 +553,9 @@ async fn a_failed_run_is_retried_from_its_failed_step_by_engineers_operations_an
     )
     .await;
     let secret = app.webhook_secret("flaky").await;
-    let res = app.signed_post(DEMO, "flaky", &secret, "f1", chrono::Utc::now().timestamp(), &fresh_lead().to_string(), &[]).await;
+    let res = app
+        .signed_post(DEMO, "flaky", &secret, "f1", chrono::Utc::now().timestamp(), &fresh_lead().to_string(), &[])
+        .await;
     let run_id: uuid::Uuid = res.json::<Value>().await.unwrap()["run_id"].as_str().unwrap().parse().unwrap();
     assert_eq!(app.wait_for_run(run_id, &["failed", "completed"]).await, "failed");
     let error: String = app.demo_value("SELECT error FROM runs WHERE id = $1", vec![run_id.into()]).await.unwrap();
@@ -444,26 +610,43 @@ async fn when_the_primary_model_keeps_failing_the_fallback_model_answers_and_is_
     .map_err(|e| format!("{e:?}"))
     .unwrap();
     store::models::set_tier(&app.db, &owner, "premium", id).await.map_err(|e| format!("{e:?}")).unwrap();
-    let yaml = store::bundles::GALLERY[0]
-        .bundle()
-        .workflow
-        .replace("model: small,", "model: small, fallback_model: premium,");
+    let yaml =
+        store::bundles::GALLERY[0].bundle().workflow.replace("model: small,", "model: small, fallback_model: premium,");
     publish_workflow(&app, &yaml).await;
     let secret = app.webhook_secret(LEAD_WORKFLOW).await;
     let run_id = app.send_lead(&secret, &small_lead()).await;
     assert_eq!(app.wait_for_run(run_id, &["completed", "waiting_for_review", "failed"]).await, "completed");
-    let model: String = app.demo_value("SELECT model FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap();
+    let model: String = app
+        .demo_value("SELECT model FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()])
+        .await
+        .unwrap();
     assert_eq!(model, "backup");
-    let detail: Value = app.demo_value("SELECT detail FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()]).await.unwrap();
+    let detail: Value = app
+        .demo_value("SELECT detail FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run_id.into()])
+        .await
+        .unwrap();
     assert_eq!(detail["fallback_model"], true, "{detail}");
     assert!(detail["calls"][0]["error"].as_str().unwrap().contains("overloaded"), "{detail}");
     // The fallback's cost is its own line: 50 + 10 tokens at 1 per million each.
     let fallback: (i64, String) = (
-        app.demo_value("SELECT amount_micros FROM cost_lines WHERE run_id = $1 AND kind = 'fallback_model'", vec![run_id.into()]).await.unwrap(),
-        app.demo_value("SELECT label FROM cost_lines WHERE run_id = $1 AND kind = 'fallback_model'", vec![run_id.into()]).await.unwrap(),
+        app.demo_value(
+            "SELECT amount_micros FROM cost_lines WHERE run_id = $1 AND kind = 'fallback_model'",
+            vec![run_id.into()],
+        )
+        .await
+        .unwrap(),
+        app.demo_value(
+            "SELECT label FROM cost_lines WHERE run_id = $1 AND kind = 'fallback_model'",
+            vec![run_id.into()],
+        )
+        .await
+        .unwrap(),
     );
     assert_eq!(fallback, (60, "backup".to_string()));
-    let primary: i64 = app.demo_value("SELECT count(*) FROM cost_lines WHERE run_id = $1 AND kind = 'model'", vec![run_id.into()]).await.unwrap();
+    let primary: i64 = app
+        .demo_value("SELECT count(*) FROM cost_lines WHERE run_id = $1 AND kind = 'model'", vec![run_id.into()])
+        .await
+        .unwrap();
     assert_eq!(primary, 0, "the failed primary answered nothing to pay for");
 }
 
@@ -484,10 +667,16 @@ async fn an_api_call_sends_a_stored_secret_by_name_and_the_timeline_never_shows_
     assert_eq!(res.status(), StatusCode::OK);
     let listed = engineer.call("list_secrets", &[("slug", DEMO)]).await.text().await.unwrap();
     assert!(listed.contains("enrich_key") && !listed.contains("sk-enrich-123"), "{listed}");
-    assert_eq!(app.demo_member(Role::Operations).await.call("list_secrets", &[("slug", DEMO)]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.demo_member(Role::Operations).await.call("list_secrets", &[("slug", DEMO)]).await.status(),
+        StatusCode::FORBIDDEN
+    );
     let stranger = app.client();
     stranger.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.test", "a long enough password").await;
-    assert_eq!(stranger.call("set_secret", &[("slug", DEMO), ("name", "x"), ("value", "y")]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        stranger.call("set_secret", &[("slug", DEMO), ("name", "x"), ("value", "y")]).await.status(),
+        StatusCode::FORBIDDEN
+    );
 
     publish_workflow(
         &app,
@@ -495,10 +684,19 @@ async fn an_api_call_sends_a_stored_secret_by_name_and_the_timeline_never_shows_
     )
     .await;
     let secret = app.webhook_secret("keyed").await;
-    let res = app.signed_post(DEMO, "keyed", &secret, "k1", chrono::Utc::now().timestamp(), &fresh_lead().to_string(), &[]).await;
+    let res = app
+        .signed_post(DEMO, "keyed", &secret, "k1", chrono::Utc::now().timestamp(), &fresh_lead().to_string(), &[])
+        .await;
     let run_id: uuid::Uuid = res.json::<Value>().await.unwrap()["run_id"].as_str().unwrap().parse().unwrap();
     assert_eq!(app.wait_for_run(run_id, &["completed", "failed", "waiting_for_review"]).await, "completed");
-    let detail = app.demo_member(Role::Operations).await.call("run_detail", &[("slug", DEMO), ("id", &run_id.to_string())]).await.text().await.unwrap();
+    let detail = app
+        .demo_member(Role::Operations)
+        .await
+        .call("run_detail", &[("slug", DEMO), ("id", &run_id.to_string())])
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(!detail.contains("sk-enrich-123"), "the secret never reaches the timeline, not even from the URL");
     assert!(detail.contains("authorization") && detail.contains("company?key=••••"), "{detail}");
     let sent = &service.received_requests().await.unwrap()[0];
@@ -509,7 +707,8 @@ async fn an_api_call_sends_a_stored_secret_by_name_and_the_timeline_never_shows_
 async fn send_to(app: &TestApp, workflow: &str, lead: &Value) -> uuid::Uuid {
     let secret = app.webhook_secret(workflow).await;
     let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
-    let res = app.signed_post(DEMO, workflow, &secret, &id, chrono::Utc::now().timestamp(), &lead.to_string(), &[]).await;
+    let res =
+        app.signed_post(DEMO, workflow, &secret, &id, chrono::Utc::now().timestamp(), &lead.to_string(), &[]).await;
     assert_eq!(res.status(), StatusCode::ACCEPTED, "{}", res.text().await.unwrap_or_default());
     res.json::<Value>().await.unwrap()["run_id"].as_str().unwrap().parse().unwrap()
 }
@@ -518,13 +717,24 @@ async fn send_to(app: &TestApp, workflow: &str, lead: &Value) -> uuid::Uuid {
 async fn api_calls_retry_after_a_timeout_and_a_429_whose_retry_after_is_a_date() {
     let service = MockServer::start().await;
     Mock::given(matchers::method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "late": true })).set_delay(std::time::Duration::from_secs(3)))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "late": true }))
+                .set_delay(std::time::Duration::from_secs(3)),
+        )
         .up_to_n_times(1)
         .mount(&service)
         .await;
     let at = (chrono::Utc::now() + chrono::Duration::seconds(2)).format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-    Mock::given(matchers::method("GET")).respond_with(ResponseTemplate::new(429).insert_header("retry-after", at.as_str())).up_to_n_times(1).mount(&service).await;
-    Mock::given(matchers::method("GET")).respond_with(ResponseTemplate::new(200).set_body_json(json!({ "employees": 7 }))).mount(&service).await;
+    Mock::given(matchers::method("GET"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", at.as_str()))
+        .up_to_n_times(1)
+        .mount(&service)
+        .await;
+    Mock::given(matchers::method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "employees": 7 })))
+        .mount(&service)
+        .await;
     let app = TestApp::spawn_with_worker().await;
     publish_workflow(
         &app,
@@ -536,19 +746,28 @@ async fn api_calls_retry_after_a_timeout_and_a_429_whose_retry_after_is_a_date()
     .await;
     let run_id = send_to(&app, "patient", &fresh_lead()).await;
     assert_eq!(app.wait_for_run(run_id, &["completed", "failed", "waiting_for_review"]).await, "completed");
-    let detail: Value = app.demo_value("SELECT detail FROM run_steps WHERE run_id = $1 AND step_id = 'enrich'", vec![run_id.into()]).await.unwrap();
+    let detail: Value = app
+        .demo_value("SELECT detail FROM run_steps WHERE run_id = $1 AND step_id = 'enrich'", vec![run_id.into()])
+        .await
+        .unwrap();
     let attempts = detail["attempts"].as_array().unwrap();
     assert_eq!(attempts[0]["error"], "timed out");
     assert_eq!(attempts[1]["status"], 429);
     assert_eq!(attempts[2]["status"], 200);
-    let output: Value = app.demo_value("SELECT output FROM run_steps WHERE run_id = $1 AND step_id = 'enrich'", vec![run_id.into()]).await.unwrap();
+    let output: Value = app
+        .demo_value("SELECT output FROM run_steps WHERE run_id = $1 AND step_id = 'enrich'", vec![run_id.into()])
+        .await
+        .unwrap();
     assert_eq!(output["employees"], 7);
 }
 
 #[tokio::test]
 async fn a_financial_write_waits_for_a_person_when_the_policy_holds_and_runs_once_approved() {
     let ledger = MockServer::start().await;
-    Mock::given(matchers::method("POST")).respond_with(ResponseTemplate::new(201).set_body_json(json!({ "invoice": "INV-1" }))).mount(&ledger).await;
+    Mock::given(matchers::method("POST"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({ "invoice": "INV-1" })))
+        .mount(&ledger)
+        .await;
     let app = TestApp::spawn_with_worker().await;
     publish_workflow(
         &app,
@@ -567,7 +786,10 @@ async fn a_financial_write_waits_for_a_person_when_the_policy_holds_and_runs_onc
     let (task, reason) = open_task(&app, large).await;
     assert_eq!(reason, "high_value");
     assert_eq!(ledger.received_requests().await.unwrap().len(), 1, "nothing is written before a person approves");
-    app.demo_member(Role::Reviewer).await.call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "approve")]).await;
+    app.demo_member(Role::Reviewer)
+        .await
+        .call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "approve")])
+        .await;
     assert_eq!(app.wait_for_run(large, &["completed", "failed"]).await, "completed");
     let writes = ledger.received_requests().await.unwrap();
     assert_eq!(writes.len(), 2, "written once, after the approval");
@@ -588,7 +810,14 @@ async fn the_runs_list_filters_by_workflow_status_review_and_date_for_members_wh
     let list = |form: Vec<(&'static str, String)>| {
         let ops = &ops;
         async move {
-            let mut all: Vec<(&str, String)> = vec![("slug", DEMO.into()), ("workflow", String::new()), ("status", String::new()), ("needs_review", "false".into()), ("from", String::new()), ("to", String::new())];
+            let mut all: Vec<(&str, String)> = vec![
+                ("slug", DEMO.into()),
+                ("workflow", String::new()),
+                ("status", String::new()),
+                ("needs_review", "false".into()),
+                ("from", String::new()),
+                ("to", String::new()),
+            ];
             for (k, v) in form {
                 all.retain(|(key, _)| *key != k);
                 all.push((k, v));
@@ -604,18 +833,45 @@ async fn the_runs_list_filters_by_workflow_status_review_and_date_for_members_wh
     assert_eq!(list(vec![("needs_review", "true".into())]).await, vec![waiting.to_string()]);
     assert_eq!(list(vec![("from", today.clone()), ("to", today.clone())]).await.len(), 2);
     assert!(list(vec![("from", tomorrow)]).await.is_empty());
-    let bad = ops.call("list_runs", &[("slug", DEMO), ("workflow", ""), ("status", "lost"), ("needs_review", "false"), ("from", "yesterday"), ("to", "")]).await;
+    let bad = ops
+        .call(
+            "list_runs",
+            &[
+                ("slug", DEMO),
+                ("workflow", ""),
+                ("status", "lost"),
+                ("needs_review", "false"),
+                ("from", "yesterday"),
+                ("to", ""),
+            ],
+        )
+        .await;
     let fields: Vec<String> = invalid_fields(bad).await.into_iter().map(|f| f.0).collect();
     assert_eq!(fields[0], "status");
 
     let form = [("slug", DEMO), ("workflow", ""), ("status", ""), ("needs_review", "false"), ("from", ""), ("to", "")];
     assert_eq!(app.demo_member(Role::Executive).await.call("list_runs", &form).await.status(), StatusCode::FORBIDDEN);
     let id = done.to_string();
-    assert_eq!(app.demo_member(Role::Executive).await.call("run_detail", &[("slug", DEMO), ("id", &id)]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.demo_member(Role::Executive).await.call("run_detail", &[("slug", DEMO), ("id", &id)]).await.status(),
+        StatusCode::FORBIDDEN
+    );
     let stranger = app.client();
     stranger.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.test", "a long enough password").await;
     assert_eq!(stranger.call("list_runs", &form).await.status(), StatusCode::FORBIDDEN);
-    let rival_list = stranger.call("list_runs", &[("slug", "rival-plumbing"), ("workflow", ""), ("status", ""), ("needs_review", "false"), ("from", ""), ("to", "")]).await;
+    let rival_list = stranger
+        .call(
+            "list_runs",
+            &[
+                ("slug", "rival-plumbing"),
+                ("workflow", ""),
+                ("status", ""),
+                ("needs_review", "false"),
+                ("from", ""),
+                ("to", ""),
+            ],
+        )
+        .await;
     let rival_rows: Value = rival_list.json().await.unwrap();
     assert!(rival_rows.as_array().unwrap().is_empty(), "another business sees none of these runs in its own list");
     let res = stranger.call("run_detail", &[("slug", "rival-plumbing"), ("id", &id)]).await;

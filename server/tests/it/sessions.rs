@@ -1,14 +1,12 @@
 //! Signing in and out: argon2id passwords, signed session cookies that sign
 //! out really revokes, throttling, and CSRF protection.
 
-
-
+use crate::support::{error_body, session_token, TestApp, DEMO, DEMO_PASSWORD};
 use engine::Role;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use reqwest::StatusCode;
 use sea_orm::ConnectionTrait;
 use store::auth::SessionClaims;
-use crate::support::{error_body, session_token, TestApp, DEMO, DEMO_PASSWORD};
 
 #[tokio::test]
 async fn the_session_cookie_is_http_only_lax_and_expires() {
@@ -131,7 +129,10 @@ async fn expired_tampered_and_foreign_tokens_are_refused() {
 
     // A session past its server-side expiry is refused even with a valid signature.
     app.db.execute_unprepared("UPDATE public.sessions SET expires_at = now() - interval '1 second'").await.unwrap();
-    assert_eq!(app.client_with_token(&token).call("load_workspace", &[("slug", DEMO)]).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.client_with_token(&token).call("load_workspace", &[("slug", DEMO)]).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 fn claims_copy(c: &SessionClaims) -> SessionClaims {
@@ -148,7 +149,10 @@ async fn state_changing_requests_from_other_sites_are_refused() {
 
     let mut evil = app.client();
     evil.origin = Some("https://evil.example".into());
-    assert_eq!(evil.sign_up("Evil", "evil-co", "e@evil.example", "copper kettle harbor 42").await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        evil.sign_up("Evil", "evil-co", "e@evil.example", "copper kettle harbor 42").await.status(),
+        StatusCode::FORBIDDEN
+    );
 
     // A same-site Referer is accepted when a browser leaves out Origin.
     let referer = reqwest::Client::new()

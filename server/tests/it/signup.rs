@@ -1,10 +1,8 @@
 //! Opening a business in one step that either fully happens or leaves nothing.
 
-
-
+use crate::support::{invalid_fields, session_token, TestApp};
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-use crate::support::{invalid_fields, session_token, TestApp};
 
 async fn count(app: &TestApp, sql: &str, value: &str) -> i64 {
     app.db
@@ -27,7 +25,12 @@ async fn signing_up_creates_the_business_its_schema_and_its_owner_and_signs_in()
 
     assert_eq!(count(&app, "SELECT count(*) FROM public.tenants WHERE slug = $1", "harbor-dental").await, 1);
     assert_eq!(
-        count(&app, "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'audit_events'", "t_harbor_dental").await,
+        count(
+            &app,
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'audit_events'",
+            "t_harbor_dental"
+        )
+        .await,
         1,
         "the tenant schema is migrated"
     );

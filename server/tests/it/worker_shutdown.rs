@@ -1,8 +1,6 @@
 //! The worker binary on SIGTERM: it stops taking jobs, finishes the delivery
 //! in flight, and exits cleanly.
 
-
-
 use std::{
     io::Read,
     process::{Command, Stdio},

@@ -1,11 +1,9 @@
 //! Workflow contracts in storage: immutable versions with a reason, publish,
 //! rollback, diff, four-eyes approval, the change log, and who may do what.
 
-
-
+use crate::support::{error_body, invalid_fields, TestApp, DEMO};
 use engine::Role;
 use reqwest::StatusCode;
-use crate::support::{error_body, invalid_fields, TestApp, DEMO};
 
 /// The seeded (published) version 1.
 const GALLERY: &str = include_str!("../../../store/src/gallery/lead-intake-qualification.yaml");
@@ -36,7 +34,9 @@ async fn detail(client: &crate::support::Client, name: &str) -> serde_json::Valu
 }
 
 async fn act(client: &crate::support::Client, endpoint: &str, number: i32) -> reqwest::Response {
-    client.call(endpoint, &[("slug", DEMO), ("name", "lead-intake-qualification"), ("number", &number.to_string())]).await
+    client
+        .call(endpoint, &[("slug", DEMO), ("name", "lead-intake-qualification"), ("number", &number.to_string())])
+        .await
 }
 
 #[tokio::test]
@@ -74,8 +74,12 @@ async fn each_save_is_a_new_version_and_publishing_and_rollback_move_the_live_on
     assert!(changed[0]["left"][1].as_str().unwrap().contains("0.78"));
     assert!(changed[1]["right"][1].as_str().unwrap().contains("0.85"));
 
-    let changes: serde_json::Value =
-        engineer.call("list_changes", &[("slug", DEMO), ("area", "workflow"), ("actor", ""), ("text", "")]).await.json().await.unwrap();
+    let changes: serde_json::Value = engineer
+        .call("list_changes", &[("slug", DEMO), ("area", "workflow"), ("actor", ""), ("text", "")])
+        .await
+        .json()
+        .await
+        .unwrap();
     let actions: Vec<&str> = changes.as_array().unwrap().iter().map(|c| c["action"].as_str().unwrap()).collect();
     assert_eq!(&actions[..3], ["workflow.rolled_back", "workflow.published", "workflow.version_saved"], "{actions:?}");
     assert_eq!(changes[2]["why"], "Reviewers want more drafts to check");
@@ -125,7 +129,11 @@ async fn a_workflow_that_emails_customers_needs_a_second_person_to_publish() {
     assert_eq!(own.status(), StatusCode::CONFLICT, "the author cannot approve their own version");
     let ops = app.demo_member(Role::Operations).await;
     assert_eq!(act(&ops, "approve_workflow_version", 2).await.status(), StatusCode::FORBIDDEN);
-    assert_eq!(act(&ops, "publish_workflow_version", 2).await.status(), StatusCode::CONFLICT, "operations only roll back");
+    assert_eq!(
+        act(&ops, "publish_workflow_version", 2).await.status(),
+        StatusCode::CONFLICT,
+        "operations only roll back"
+    );
 
     assert_eq!(act(&owner, "approve_workflow_version", 2).await.status(), StatusCode::OK);
     assert_eq!(act(&engineer, "publish_workflow_version", 2).await.status(), StatusCode::OK);
@@ -143,7 +151,10 @@ async fn only_engineers_and_owners_edit_and_other_businesses_see_nothing() {
         let client = app.demo_member(role).await;
         assert_eq!(save(&client, SEED, "edit").await.status(), StatusCode::FORBIDDEN);
         assert_eq!(client.call("list_workflows", &[("slug", DEMO)]).await.status(), StatusCode::FORBIDDEN);
-        assert_eq!(client.get("/t/acme-plumbing/workflows/lead-intake-qualification").await.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            client.get("/t/acme-plumbing/workflows/lead-intake-qualification").await.status(),
+            StatusCode::FORBIDDEN
+        );
         assert_eq!(act(&client, "publish_workflow_version", 1).await.status(), StatusCode::FORBIDDEN);
     }
     let outsider = app.client();
@@ -165,7 +176,11 @@ async fn only_engineers_and_owners_edit_and_other_businesses_see_nothing() {
         assert!(!res.text().await.unwrap().contains("lead_summary_v4"), "{endpoint} leaked Acme's contract");
     }
     assert_eq!(outsider.get("/t/acme-plumbing/changes.csv").await.status(), StatusCode::FORBIDDEN);
-    assert_eq!(app.client().get("/t/acme-plumbing/changes.csv").await.status(), StatusCode::SEE_OTHER, "signed out: sent to sign in");
+    assert_eq!(
+        app.client().get("/t/acme-plumbing/changes.csv").await.status(),
+        StatusCode::SEE_OTHER,
+        "signed out: sent to sign in"
+    );
     // The rival's own workflow list is its own (empty).
     let own: serde_json::Value = outsider.call("list_workflows", &[("slug", "rival-co")]).await.json().await.unwrap();
     assert_eq!(own, serde_json::json!([]));
@@ -181,7 +196,13 @@ async fn owners_backups_and_escalation_contacts_are_members_and_recorded() {
             engineer
                 .call(
                     "set_workflow_owners",
-                    &[("slug", DEMO), ("name", "lead-intake-qualification"), ("owner", owner), ("backup_owner", backup), ("escalation_contact", "role:operations")],
+                    &[
+                        ("slug", DEMO),
+                        ("name", "lead-intake-qualification"),
+                        ("owner", owner),
+                        ("backup_owner", backup),
+                        ("escalation_contact", "role:operations"),
+                    ],
                 )
                 .await
         }
@@ -195,16 +216,38 @@ async fn owners_backups_and_escalation_contacts_are_members_and_recorded() {
     assert_eq!(set("ops@acme-plumbing.test", "ops@acme-plumbing.test").await.status(), StatusCode::CONFLICT);
     let ops = app.demo_member(Role::Operations).await;
     let res = ops
-        .call("set_workflow_owners", &[("slug", DEMO), ("name", "lead-intake-qualification"), ("owner", ""), ("backup_owner", ""), ("escalation_contact", "")])
+        .call(
+            "set_workflow_owners",
+            &[
+                ("slug", DEMO),
+                ("name", "lead-intake-qualification"),
+                ("owner", ""),
+                ("backup_owner", ""),
+                ("escalation_contact", ""),
+            ],
+        )
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let outsider = app.client();
     outsider.sign_up("Rival", "rival-co", "boss@rival.example", "copper kettle harbor 42").await;
     let res = outsider
-        .call("set_workflow_owners", &[("slug", DEMO), ("name", "lead-intake-qualification"), ("owner", ""), ("backup_owner", ""), ("escalation_contact", "")])
+        .call(
+            "set_workflow_owners",
+            &[
+                ("slug", DEMO),
+                ("name", "lead-intake-qualification"),
+                ("owner", ""),
+                ("backup_owner", ""),
+                ("escalation_contact", ""),
+            ],
+        )
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let changes: serde_json::Value =
-        engineer.call("list_changes", &[("slug", DEMO), ("area", "workflow"), ("actor", ""), ("text", "")]).await.json().await.unwrap();
+    let changes: serde_json::Value = engineer
+        .call("list_changes", &[("slug", DEMO), ("area", "workflow"), ("actor", ""), ("text", "")])
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(changes[0]["action"], "workflow.owners_changed");
 }

@@ -147,7 +147,8 @@ impl TestApp {
         settings.smtp_url = format!("smtp://127.0.0.1:{smtp_port}");
         settings.redis_prefix = format!("steward_test_{}", uuid::Uuid::new_v4().simple());
         let db = store::db::connect(&database.url, 5).await.unwrap();
-        let demo = store::seed::seed_demo(&db, &settings).await.expect("seed the demo business").expect("a fresh database");
+        let demo =
+            store::seed::seed_demo(&db, &settings).await.expect("seed the demo business").expect("a fresh database");
         let app = Application::build(settings.clone()).await.expect("build the server");
         let port = app.port();
         settings.public_url.set_port(Some(port)).unwrap();
@@ -229,7 +230,9 @@ impl TestApp {
         match self.worker.take() {
             Some(handle) => {
                 let joined = tokio::task::spawn_blocking(move || handle.join());
-                tokio::time::timeout(Duration::from_secs(30), joined).await??.map_err(|_| anyhow::anyhow!("the worker panicked"))?
+                tokio::time::timeout(Duration::from_secs(30), joined)
+                    .await??
+                    .map_err(|_| anyhow::anyhow!("the worker panicked"))?
             }
             None => Ok(()),
         }
@@ -272,13 +275,14 @@ impl Client {
     pub async fn sign_up(&self, name: &str, slug: &str, email: &str, password: &str) -> Response {
         self.call("sign_up", &[("business_name", name), ("slug", slug), ("email", email), ("password", password)]).await
     }
-
 }
 
 /// The session token a response sets in its cookie.
 pub fn session_token(res: &Response) -> Option<String> {
     res.headers().get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
-        c.strip_prefix("steward_session=").map(|rest| rest.split(';').next().unwrap_or("").to_owned()).filter(|t| !t.is_empty())
+        c.strip_prefix("steward_session=")
+            .map(|rest| rest.split(';').next().unwrap_or("").to_owned())
+            .filter(|t| !t.is_empty())
     })
 }
 
@@ -325,13 +329,29 @@ impl TestApp {
     /// Creates (or rotates) a workflow's signing secret and returns it.
     pub async fn webhook_secret(&self, workflow: &str) -> String {
         let owner = self.demo_current_member(engine::Role::Engineer).await;
-        store::webhook_secrets::rotate(&self.db, &self.settings, &owner, workflow, 24).await.unwrap().expect("the workflow exists")
+        store::webhook_secrets::rotate(&self.db, &self.settings, &owner, workflow, 24)
+            .await
+            .unwrap()
+            .expect("the workflow exists")
     }
 
     /// Posts `body` to a workflow's webhook, signed with `secret` at `timestamp`.
-    pub async fn signed_post(&self, slug: &str, workflow: &str, secret: &str, id: &str, timestamp: i64, body: &str, extra: &[(&str, &str)]) -> Response {
+    pub async fn signed_post(
+        &self,
+        slug: &str,
+        workflow: &str,
+        secret: &str,
+        id: &str,
+        timestamp: i64,
+        body: &str,
+        extra: &[(&str, &str)],
+    ) -> Response {
         let signature = store::webhook_secrets::sign(secret, id, timestamp, body.as_bytes()).unwrap();
-        let content_type = extra.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| *v).unwrap_or("application/json");
+        let content_type = extra
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| *v)
+            .unwrap_or("application/json");
         let mut req = reqwest::Client::new()
             .post(format!("{}/hooks/{slug}/{workflow}", self.base))
             .header("content-type", content_type)
@@ -348,7 +368,9 @@ impl TestApp {
     /// Sends a lead to the demo's lead workflow, signed now, and returns the run id.
     pub async fn send_lead(&self, secret: &str, lead: &serde_json::Value) -> uuid::Uuid {
         let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
-        let res = self.signed_post(DEMO, LEAD_WORKFLOW, secret, &id, chrono::Utc::now().timestamp(), &lead.to_string(), &[]).await;
+        let res = self
+            .signed_post(DEMO, LEAD_WORKFLOW, secret, &id, chrono::Utc::now().timestamp(), &lead.to_string(), &[])
+            .await;
         assert_eq!(res.status(), StatusCode::ACCEPTED, "{}", res.text().await.unwrap_or_default());
         let body: serde_json::Value = res.json().await.unwrap();
         body["run_id"].as_str().unwrap().parse().unwrap()
@@ -366,12 +388,16 @@ impl TestApp {
     pub async fn wait_for_run(&self, run_id: uuid::Uuid, statuses: &[&str]) -> String {
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
-            let status: String = self.demo_value("SELECT status FROM runs WHERE id = $1", vec![run_id.into()]).await.expect("the run exists");
+            let status: String = self
+                .demo_value("SELECT status FROM runs WHERE id = $1", vec![run_id.into()])
+                .await
+                .expect("the run exists");
             if statuses.contains(&status.as_str()) {
                 return status;
             }
             if std::time::Instant::now() > deadline {
-                let error: Option<String> = self.demo_value("SELECT error FROM runs WHERE id = $1", vec![run_id.into()]).await;
+                let error: Option<String> =
+                    self.demo_value("SELECT error FROM runs WHERE id = $1", vec![run_id.into()]).await;
                 panic!("run {run_id} is still {status} (error: {error:?}); wanted {statuses:?}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -20,17 +20,16 @@ use leptos_router::{
 use pages::{
     changes::ChangeLogPage,
     data_contracts::{DataContractPage, DataContractsPage},
-    diff::{PromptDiffPage, WorkflowDiffPage},
     invitation::AcceptInvitationPage,
     landing::LandingPage,
     login::{BusinessLoginPage, LoginPage},
     models::ModelsPage,
-    prompts::{PromptPage, PromptsPage},
+    prompts::{PromptDiffPage, PromptPage, PromptsPage},
     review::{ReviewQueuePage, ReviewTaskPage},
     runs::{ExceptionsPage, RunPage, RunsPage},
     settings::SettingsPage,
     signup::SignupPage,
-    workflows::{GalleryPage, WorkflowEditorPage, WorkflowsPage},
+    workflows::{GalleryPage, WorkflowDiffPage, WorkflowEditorPage, WorkflowsPage},
     workspace::{DashboardPage, EmptyStatePage, WorkspaceLayout},
 };
 

@@ -10,11 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use crate::money::{cost_kind_label as kind_label, COST_KINDS as KINDS};
-
-fn kind_index(kind: &str) -> Option<usize> {
-    KINDS.iter().position(|k| *k == kind)
-}
+pub use crate::cost_kind::{CostKind, COUNT as KIND_COUNT};
 
 /// n / d rounded half up; amounts are never negative.
 fn div_half_up(n: i128, d: i128) -> Micros {
@@ -114,7 +110,7 @@ impl Rates {
 /// Spend by kind for a workflow or a business over a period, with the runs it covers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
-    pub by_kind: [Micros; 6],
+    pub by_kind: [Micros; KIND_COUNT],
     pub runs: i64,
     /// Runs that reached their outcome step or were approved.
     pub outcomes: i64,
@@ -123,10 +119,8 @@ pub struct Totals {
 }
 
 impl Totals {
-    pub fn add(&mut self, kind: &str, amount: Micros) {
-        if let Some(i) = kind_index(kind) {
-            self.by_kind[i] += amount;
-        }
+    pub fn add(&mut self, kind: CostKind, amount: Micros) {
+        self.by_kind[kind.index()] += amount;
     }
 
     pub fn total(&self) -> Micros {
@@ -146,7 +140,7 @@ impl Totals {
     }
 
     /// Each kind over `count` (runs, outcomes or exceptions).
-    pub fn split(&self, count: i64) -> [Option<Micros>; 6] {
+    pub fn split(&self, count: i64) -> [Option<Micros>; KIND_COUNT] {
         self.by_kind.map(|amount| per(amount, count))
     }
 
@@ -165,30 +159,26 @@ pub fn per(amount: Micros, count: i64) -> Option<Micros> {
     (count > 0).then(|| div_half_up(amount as i128, count as i128))
 }
 
-/// What the engine does when a run would take a workflow past its cap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CapAction {
-    AlertOnly,
-    Downgrade,
-    Pause,
+words! {
+    /// What the engine does when a run would take a workflow past its cap.
+    pub enum CapAction {
+        AlertOnly,
+        Downgrade,
+        Pause,
+    }
+}
+
+words! {
+    /// Why a queued run is held back (its event is kept; it runs once released).
+    pub enum HoldReason {
+        /// Its workflow's budget cap says pause.
+        Budget,
+        /// Its batchable workflow waits for the off-peak window.
+        OffPeak,
+    }
 }
 
 impl CapAction {
-    pub const ALL: [CapAction; 3] = [CapAction::AlertOnly, CapAction::Downgrade, CapAction::Pause];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CapAction::AlertOnly => "alert_only",
-            CapAction::Downgrade => "downgrade",
-            CapAction::Pause => "pause",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<CapAction> {
-        CapAction::ALL.into_iter().find(|a| a.as_str() == s.trim())
-    }
-
     pub fn label(self) -> &'static str {
         match self {
             CapAction::AlertOnly => "Alert only",
@@ -276,7 +266,7 @@ impl Budget {
             1..=1000,
             "Enter the alert threshold in percent, from 1 to 1000 (15 is usual).",
         );
-        let action = CapAction::parse(&form.action).unwrap_or_else(|| {
+        let action = form.action.trim().parse::<CapAction>().unwrap_or_else(|_| {
             errors.push(FieldError::new("action", "Choose alert only, route to the cheaper tier, or pause new runs."));
             CapAction::AlertOnly
         });
@@ -329,31 +319,13 @@ pub fn before_run(budget: &Budget, spent_this_month: Micros, forecast: Micros) -
     }
 }
 
-/// A condition worth an alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Condition {
-    CostPerRun,
-    ProjectedSpend,
-    RetryRate,
-    BudgetCap,
-}
-
-impl Condition {
-    pub const ALL: [Condition; 4] =
-        [Condition::CostPerRun, Condition::ProjectedSpend, Condition::RetryRate, Condition::BudgetCap];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Condition::CostPerRun => "cost_per_run",
-            Condition::ProjectedSpend => "projected_spend",
-            Condition::RetryRate => "retry_rate",
-            Condition::BudgetCap => "budget_cap",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Condition> {
-        Condition::ALL.into_iter().find(|c| c.as_str() == s)
+words! {
+    /// A condition worth an alert.
+    pub enum Condition {
+        CostPerRun,
+        ProjectedSpend,
+        RetryRate,
+        BudgetCap,
     }
 }
 
@@ -608,10 +580,9 @@ mod tests {
     #[test]
     fn derived_figures_share_spend_over_runs_outcomes_and_exceptions() {
         let mut t = Totals { runs: 3, outcomes: 2, exceptions: 1, ..Default::default() };
-        t.add("model", 1000);
-        t.add("review", 2_250_000);
-        t.add("enrichment", 2000);
-        t.add("nonsense", 5);
+        t.add(CostKind::Model, 1000);
+        t.add(CostKind::Review, 2_250_000);
+        t.add(CostKind::Enrichment, 2000);
         assert_eq!(t.total(), 2_253_000);
         assert_eq!(t.per_run(), Some(751_000));
         assert_eq!(t.per_outcome(), Some(1_126_500));

@@ -150,6 +150,19 @@ pub fn local_midnight(day: NaiveDate, tz: &str) -> DateTime<Utc> {
     Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight"))
 }
 
+// ---- governance ----
+
+words! {
+    /// What the monthly governance review lists as an incident.
+    pub enum IncidentKind {
+        /// A cost alert opened.
+        Alert,
+        FailedRun,
+        /// A review task went past its SLA.
+        Escalation,
+    }
+}
+
 // ---- baselines ----
 
 /// How the work was done by hand, captured before or at launch.

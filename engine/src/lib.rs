@@ -3,13 +3,18 @@
 //! the browser validates forms with exactly the rules the server enforces;
 //! the `contracts` feature adds workflow, prompt and data contracts (server side).
 
+#[macro_use]
+mod words;
+
 pub mod access;
+pub mod cost_kind;
 pub mod email;
 pub mod field_error;
 pub mod headline;
 pub mod money;
 pub mod password;
 pub mod role;
+pub mod run_state;
 pub mod signup;
 pub mod source_map;
 pub mod tenant;
@@ -44,7 +49,9 @@ pub mod run;
 pub mod workflow;
 
 pub use access::Page;
+pub use cost_kind::CostKind;
 pub use email::Email;
 pub use field_error::FieldError;
 pub use role::Role;
+pub use run_state::{RunStatus, StepStatus};
 pub use tenant::TenantSlug;

@@ -7,22 +7,6 @@ pub type Micros = i64;
 
 pub const MICROS_PER_UNIT: i64 = 1_000_000;
 
-/// The kinds of cost line, in the order the Costs page stacks them.
-pub const COST_KINDS: [&str; 6] = ["model", "fallback_model", "enrichment", "orchestration", "queue", "review"];
-
-/// How each kind of cost reads on the page.
-pub fn cost_kind_label(kind: &str) -> &'static str {
-    match kind {
-        "model" => "Model tokens",
-        "fallback_model" => "Fallback model",
-        "enrichment" => "Enrichment calls",
-        "orchestration" => "Worker time",
-        "queue" => "Queue operations",
-        "review" => "Review minutes",
-        _ => "Other",
-    }
-}
-
 /// "0.15" → 150000; at most six decimals, no sign, no exponent.
 pub fn parse(text: &str) -> Option<Micros> {
     let t = text.trim();

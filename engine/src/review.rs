@@ -5,6 +5,48 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+words! {
+    /// Why a run stops for a person.
+    pub enum ReviewReason {
+        /// The workflow has an approval step here.
+        ApprovalStep,
+        LowConfidence,
+        HighValue,
+        Policy,
+        ExternalMessage,
+        /// A step failed and the fallback hands the case to a person.
+        Error,
+    }
+}
+
+words! {
+    /// What a person decided on a review task.
+    pub enum Decision {
+        Approve,
+        /// Approve with a corrected output.
+        EditAndApprove,
+        Reject,
+    }
+}
+
+impl Decision {
+    /// Edits and rejections override the draft and need one of the business's reason codes.
+    pub fn is_override(self) -> bool {
+        match self {
+            Decision::Approve => false,
+            Decision::EditAndApprove | Decision::Reject => true,
+        }
+    }
+}
+
+words! {
+    /// Whether a review task still waits for a person.
+    pub enum TaskStatus {
+        Open,
+        Decided,
+    }
+}
+
 /// P1 (act now) to P3 (when you get to it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Priority {
@@ -29,11 +71,17 @@ pub const HIGH_VALUE: f64 = 50_000.0;
 /// Why the task exists weighs most: a failed run outranks a policy hit,
 /// which outranks a low-confidence draft. Age against the SLA and a large
 /// deal value add to it.
-pub fn priority(reason: &str, age_minutes: f64, sla_minutes: f64, value: Option<f64>, escalated: bool) -> Priority {
+pub fn priority(
+    reason: ReviewReason,
+    age_minutes: f64,
+    sla_minutes: f64,
+    value: Option<f64>,
+    escalated: bool,
+) -> Priority {
     let reason_weight = match reason {
-        "error" => 3,
-        "high_value" | "external_message" | "policy" => 2,
-        _ => 1,
+        ReviewReason::Error => 3,
+        ReviewReason::HighValue | ReviewReason::ExternalMessage | ReviewReason::Policy => 2,
+        ReviewReason::ApprovalStep | ReviewReason::LowConfidence => 1,
     };
     let share = if sla_minutes > 0.0 { age_minutes / sla_minutes } else { 1.0 };
     let age_points = if share >= 1.0 {
@@ -54,7 +102,7 @@ pub fn priority(reason: &str, age_minutes: f64, sla_minutes: f64, value: Option<
 /// One decided task, as the measures need it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decided {
-    pub decision: String,
+    pub decision: Decision,
     pub reason_code: Option<String>,
     pub minutes_to_decision: f64,
     pub escalated: bool,
@@ -77,9 +125,9 @@ pub fn agreement(tasks: &[Decided]) -> Agreement {
     if decided == 0 {
         return Agreement::default();
     }
-    let approved = tasks.iter().filter(|t| t.decision == "approve").count();
+    let approved = tasks.iter().filter(|t| !t.decision.is_override()).count();
     let mut overrides: BTreeMap<String, usize> = BTreeMap::new();
-    for t in tasks.iter().filter(|t| t.decision != "approve") {
+    for t in tasks.iter().filter(|t| t.decision.is_override()) {
         *overrides.entry(t.reason_code.clone().unwrap_or_else(|| "unspecified".into())).or_default() += 1;
     }
     let mut minutes: Vec<f64> = tasks.iter().map(|t| t.minutes_to_decision).collect();
@@ -168,7 +216,7 @@ pub fn draft_changes(draft: &Value, edited: &Value) -> Vec<FieldChange> {
 
 /// Why a task waits for a person, in a sentence per rule, from the task's
 /// reason and the detail the engine stored with it.
-pub fn explain(reason: &str, detail: &Value) -> Vec<String> {
+pub fn explain(reason: ReviewReason, detail: &Value) -> Vec<String> {
     let number = |v: &Value| match v.as_f64() {
         Some(n) if n.fract() == 0.0 => format!("{n:.0}"),
         Some(n) => format!("{n}"),
@@ -178,41 +226,50 @@ pub fn explain(reason: &str, detail: &Value) -> Vec<String> {
     if let Some(hits) = detail["policy"].as_array() {
         for hit in hits {
             let d = &hit["detail"];
-            let line = match hit["reason"].as_str().unwrap_or_default() {
-                "low_confidence" if d["confidence"].is_null() => {
+            let hit_reason = hit["reason"].as_str().and_then(|r| r.parse::<ReviewReason>().ok());
+            let line = match hit_reason {
+                Some(ReviewReason::LowConfidence) if d["confidence"].is_null() => {
                     format!("The draft gave no confidence (needs {} or more).", number(&d["threshold"]))
                 }
-                "low_confidence" => {
+                Some(ReviewReason::LowConfidence) => {
                     format!("Confidence {} is below {}.", number(&d["confidence"]), number(&d["threshold"]))
                 }
-                "high_value" => format!(
+                Some(ReviewReason::HighValue) => format!(
                     "{} {} is above {}.",
                     d["field"].as_str().unwrap_or("value").replace('_', " "),
                     number(&d["value"]),
                     number(&d["threshold"])
                 ),
-                "external_message" => format!(
+                Some(ReviewReason::ExternalMessage) => format!(
                     "A message goes outside the business{}.",
                     d["recipients"]
                         .as_array()
                         .map(|r| format!(" (to {})", r.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")))
                         .unwrap_or_default()
                 ),
-                _ => format!("Rule {}.", hit["rule"].as_str().unwrap_or("of the workflow")),
+                Some(ReviewReason::Policy | ReviewReason::ApprovalStep | ReviewReason::Error) | None => {
+                    format!("Rule {}.", hit["rule"].as_str().unwrap_or("of the workflow"))
+                }
             };
             out.push(line);
         }
     }
     match reason {
-        "error" => out.push(format!(
+        ReviewReason::Error => out.push(format!(
             "Step {} failed: {}",
             detail["step"].as_str().unwrap_or("?"),
             detail["error"].as_str().unwrap_or("unknown error")
         )),
-        "approval_step" => out
+        ReviewReason::ApprovalStep => out
             .push(format!("The workflow asks a person to approve at step {}.", detail["step"].as_str().unwrap_or("?"))),
-        _ if out.is_empty() => out.push(reason.replace('_', " ")),
-        _ => {}
+        ReviewReason::LowConfidence
+        | ReviewReason::HighValue
+        | ReviewReason::Policy
+        | ReviewReason::ExternalMessage => {
+            if out.is_empty() {
+                out.push(reason.as_str().replace('_', " "))
+            }
+        }
     }
     out
 }
@@ -223,29 +280,32 @@ mod tests {
 
     #[test]
     fn a_failed_run_outranks_a_low_confidence_draft_and_age_raises_urgency() {
-        assert_eq!(priority("error", 0.0, 240.0, None, false), Priority::P2);
-        assert_eq!(priority("low_confidence", 0.0, 240.0, None, false), Priority::P3);
-        assert!(priority("error", 10.0, 240.0, None, false) < priority("low_confidence", 10.0, 240.0, None, false));
-        assert_eq!(priority("low_confidence", 130.0, 240.0, None, false), Priority::P2, "past half the SLA");
-        assert_eq!(priority("error", 300.0, 240.0, None, false), Priority::P1, "overdue");
-        assert_eq!(priority("high_value", 0.0, 240.0, Some(60_000.0), false), Priority::P2);
-        assert_eq!(priority("high_value", 130.0, 240.0, Some(60_000.0), false), Priority::P1);
-        assert_eq!(priority("approval_step", 0.0, 240.0, None, true), Priority::P2, "escalated");
+        assert_eq!(priority(ReviewReason::Error, 0.0, 240.0, None, false), Priority::P2);
+        assert_eq!(priority(ReviewReason::LowConfidence, 0.0, 240.0, None, false), Priority::P3);
+        assert!(
+            priority(ReviewReason::Error, 10.0, 240.0, None, false)
+                < priority(ReviewReason::LowConfidence, 10.0, 240.0, None, false)
+        );
+        assert_eq!(priority(ReviewReason::LowConfidence, 130.0, 240.0, None, false), Priority::P2, "past half the SLA");
+        assert_eq!(priority(ReviewReason::Error, 300.0, 240.0, None, false), Priority::P1, "overdue");
+        assert_eq!(priority(ReviewReason::HighValue, 0.0, 240.0, Some(60_000.0), false), Priority::P2);
+        assert_eq!(priority(ReviewReason::HighValue, 130.0, 240.0, Some(60_000.0), false), Priority::P1);
+        assert_eq!(priority(ReviewReason::ApprovalStep, 0.0, 240.0, None, true), Priority::P2, "escalated");
     }
 
     #[test]
     fn agreement_counts_unchanged_approvals_and_overrides_by_reason() {
-        let d = |decision: &str, code: Option<&str>, minutes: f64| Decided {
-            decision: decision.into(),
+        let d = |decision: Decision, code: Option<&str>, minutes: f64| Decided {
+            decision,
             reason_code: code.map(str::to_owned),
             minutes_to_decision: minutes,
             escalated: minutes > 60.0,
         };
         let a = agreement(&[
-            d("approve", None, 5.0),
-            d("approve", None, 15.0),
-            d("edit_and_approve", Some("tone"), 30.0),
-            d("reject", Some("wrong_facts"), 90.0),
+            d(Decision::Approve, None, 5.0),
+            d(Decision::Approve, None, 15.0),
+            d(Decision::EditAndApprove, Some("tone"), 30.0),
+            d(Decision::Reject, Some("wrong_facts"), 90.0),
         ]);
         assert_eq!(a.decided, 4);
         assert_eq!(a.agreement_rate, Some(0.5));
@@ -275,11 +335,11 @@ mod tests {
             { "reason": "high_value", "rule": "annual_contract_value_above: 50000", "detail": { "field": "annual_contract_value", "value": 60000, "threshold": 50000 } }
         ] });
         assert_eq!(
-            explain("low_confidence", &detail),
+            explain(ReviewReason::LowConfidence, &detail),
             ["Confidence 0.62 is below 0.78.", "annual contract value 60000 is above 50000."]
         );
         let failed = serde_json::json!({ "step": "enrich", "error": "GET … answered 503" });
-        assert_eq!(explain("error", &failed), ["Step enrich failed: GET … answered 503"]);
+        assert_eq!(explain(ReviewReason::Error, &failed), ["Step enrich failed: GET … answered 503"]);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! does the I/O around these.
 
 use crate::data_contract::DataContract;
-use crate::workflow::{ApprovalCondition, Step};
+pub use crate::review::ReviewReason;
+use crate::workflow::{ApprovalCondition, HitPolicy, Step, StepFunction};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -58,31 +59,6 @@ pub fn eval_bool(expression: &str, context: &Value) -> Result<bool, String> {
     match eval(expression, context)? {
         Value::Bool(b) => Ok(b),
         other => Err(format!("`{expression}` must be true or false, not {other}")),
-    }
-}
-
-/// Why a run stops for a person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReviewReason {
-    ApprovalStep,
-    LowConfidence,
-    HighValue,
-    Policy,
-    ExternalMessage,
-    Error,
-}
-
-impl ReviewReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReviewReason::ApprovalStep => "approval_step",
-            ReviewReason::LowConfidence => "low_confidence",
-            ReviewReason::HighValue => "high_value",
-            ReviewReason::Policy => "policy",
-            ReviewReason::ExternalMessage => "external_message",
-            ReviewReason::Error => "error",
-        }
     }
 }
 
@@ -165,7 +141,10 @@ pub fn policy_hits(
 /// A rules step's decision table: CEL conditions → outputs, first match
 /// (default) or every match in order (`collect`).
 pub fn decide(step: &Step, context: &Value) -> Result<Value, String> {
-    let collect = step.hit_policy.as_deref() == Some("collect");
+    let collect = match step.hit_policy.unwrap_or(HitPolicy::First) {
+        HitPolicy::First => false,
+        HitPolicy::Collect => true,
+    };
     let mut matched = Vec::new();
     for (n, rule) in step.rules.iter().enumerate() {
         if eval_bool(&rule.when, context).map_err(|e| format!("rule {}: {e}", n + 1))? {
@@ -194,20 +173,21 @@ pub fn function(
     let input = lookup(context, input_path)
         .cloned()
         .ok_or_else(|| format!("the input `{input_path}` is not in the run's context"))?;
-    match step.function.as_deref().unwrap_or("normalize") {
-        "normalize" => {
+    let function = step.function.unwrap_or(StepFunction::Normalize);
+    match function {
+        StepFunction::Normalize => {
             let contract = contract.ok_or("normalize needs a data contract; name one with `data_contract`")?;
             contract.apply(&input, now).map_err(|violations| {
                 violations.iter().map(|v| format!("{}: {}", v.field, v.message)).collect::<Vec<_>>().join("; ")
             })
         }
-        "map" | "rename" => {
-            let mut out =
-                if step.function.as_deref() == Some("rename") { input.clone() } else { Value::Object(Map::new()) };
+        StepFunction::Map | StepFunction::Rename => {
+            let rename = function == StepFunction::Rename;
+            let mut out = if rename { input.clone() } else { Value::Object(Map::new()) };
             for (to, from) in &step.mapping {
                 let value = lookup(&input, from).cloned().unwrap_or(Value::Null);
                 if let Some(map) = out.as_object_mut() {
-                    if step.function.as_deref() == Some("rename") {
+                    if rename {
                         map.remove(from);
                     }
                     map.insert(to.clone(), value);
@@ -215,7 +195,7 @@ pub fn function(
             }
             Ok(out)
         }
-        "pick" => {
+        StepFunction::Pick => {
             let mut out = Map::new();
             for path in &step.fields {
                 if let Some(v) = lookup(&input, path) {
@@ -224,11 +204,11 @@ pub fn function(
             }
             Ok(Value::Object(out))
         }
-        "compute" => {
+        StepFunction::Compute => {
             let expr = step.expression.as_deref().ok_or("compute needs an `expression`")?;
             eval(expr, context)
         }
-        "value_score" => {
+        StepFunction::ValueScore => {
             let number = |key: &str| {
                 lookup(&input, key).and_then(Value::as_f64).ok_or(format!("value_score needs a number `{key}`"))
             };
@@ -241,7 +221,6 @@ pub fn function(
             };
             Ok(json!({ "value_score": crate::kpi::value_score(&inputs) }))
         }
-        other => Err(format!("unknown function {other}")),
     }
 }
 
@@ -347,6 +326,11 @@ mod tests {
     use super::*;
     use crate::workflow::Rule;
 
+    /// A step as a contract writes it.
+    fn step(yaml: &str) -> Step {
+        serde_norway::from_str(yaml).expect("a valid step")
+    }
+
     fn context() -> Value {
         json!({
             "event": { "companyName": "Harbor Dental", "region": "west", "annual_contract_value": 60000,
@@ -397,23 +381,19 @@ mod tests {
 
     #[test]
     fn a_decision_table_takes_the_first_match_or_collects() {
-        let mut step = Step {
-            id: "route".into(),
-            kind: "rules".into(),
-            rules: vec![
-                Rule { when: "event.region == 'east'".into(), then: json!({ "owner": "sam" }) },
-                Rule {
-                    when: "qualification_summary.fit_score >= 80".into(),
-                    then: json!({ "owner": "ana", "company": "{{ event.companyName }}" }),
-                },
-                Rule { when: "true".into(), then: json!({ "owner": "queue" }) },
-            ],
-            ..Default::default()
-        };
+        let mut step = step("{ id: route, type: rules }");
+        step.rules = vec![
+            Rule { when: "event.region == 'east'".into(), then: json!({ "owner": "sam" }) },
+            Rule {
+                when: "qualification_summary.fit_score >= 80".into(),
+                then: json!({ "owner": "ana", "company": "{{ event.companyName }}" }),
+            },
+            Rule { when: "true".into(), then: json!({ "owner": "queue" }) },
+        ];
         let out = decide(&step, &context()).unwrap();
         assert_eq!(out["decision"], json!({ "owner": "ana", "company": "Harbor Dental" }));
         assert_eq!(out["matched_rule"], 2);
-        step.hit_policy = Some("collect".into());
+        step.hit_policy = Some(HitPolicy::Collect);
         assert_eq!(decide(&step, &context()).unwrap()["decision"].as_array().unwrap().len(), 2);
         step.rules.truncate(1);
         step.hit_policy = None;
@@ -426,12 +406,7 @@ mod tests {
     #[test]
     fn built_in_functions_transform_the_record() {
         let now = Utc::now();
-        let step = |function: &str| Step {
-            id: "f".into(),
-            kind: "function".into(),
-            function: Some(function.into()),
-            ..Default::default()
-        };
+        let step = |function: &str| step(&format!("{{ id: f, type: function, function: {function} }}"));
         let mut map = step("map");
         map.mapping =
             [("company".to_string(), "companyName".to_string()), ("email".into(), "primaryContact.email".into())]

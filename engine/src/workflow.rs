@@ -1,35 +1,135 @@
 //! Workflow contracts: the YAML a business writes, parsed and checked with
 //! errors a person can act on, each at its line and column.
+//!
+//! Parse, don't validate: a contract is first read as written
+//! (`WorkflowContract<Written>`, where a step's type or a fallback is any
+//! text) so that every mistake can be reported at once at its place; the
+//! checks then produce the typed contract (`WorkflowContract`, with
+//! `StepKind`, `OnError`, … that the engine matches on exhaustively).
 
 use crate::source_map::{Block, Position, SourceMap};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Debug;
 
-pub const STEP_TYPES: [&str; 6] = ["function", "api_call", "llm", "rules", "approval", "notify"];
-pub const FALLBACKS: [&str; 3] = ["assign_to_human_queue", "fail", "retry_then_human"];
-pub const MODEL_TIERS: [&str; 3] = ["small", "premium", "auto"];
 pub const PRIORITIES: [&str; 3] = ["low", "normal", "high"];
-pub const FUNCTIONS: [&str; 6] = ["normalize", "map", "rename", "pick", "compute", "value_score"];
-pub const HIT_POLICIES: [&str; 2] = ["first", "collect"];
 /// Names that are pages of the workflow section, not workflows.
 pub const RESERVED_NAMES: [&str; 3] = ["new", "gallery", "import"];
 
+words! {
+    /// What a step does (`type:` in the contract).
+    pub enum StepKind {
+        Function,
+        ApiCall,
+        Llm,
+        Rules,
+        Approval,
+        Notify,
+    }
+}
+
+words! {
+    /// A built-in transform of a function step (`function:`; normalize when absent).
+    pub enum StepFunction {
+        Normalize,
+        Map,
+        Rename,
+        Pick,
+        Compute,
+        ValueScore,
+    }
+}
+
+words! {
+    /// How a rules step's decision table decides: the first matching row, or every matching row in order.
+    pub enum HitPolicy {
+        First,
+        Collect,
+    }
+}
+
+words! {
+    /// The model tier of an llm step: as written, or chosen per run by the routing rule (`auto`).
+    pub enum ModelTier {
+        Small,
+        Premium,
+        Auto,
+    }
+}
+
+words! {
+    /// What happens when a step fails for good (`fallback.on_error`).
+    pub enum OnError {
+        /// The run stops for a person with the error attached.
+        AssignToHumanQueue,
+        /// The run ends failed.
+        Fail,
+        /// The step's retries first, then a person.
+        RetryThenHuman,
+    }
+}
+
+words! {
+    /// What closing a review task nobody decided in time does (`review.stale_action`).
+    pub enum StaleAction {
+        /// The run is cancelled and handed back to a person.
+        Reject,
+        /// The run ends failed.
+        Fail,
+    }
+}
+
+/// Where a contract holds a word from a closed set: the text as a person
+/// wrote it (`Written`), or the word it names (`Checked`, the default).
+pub trait Words: Debug + Clone + PartialEq + Default {
+    type Word<T: WordType>: Debug + Clone + PartialEq + Serialize + for<'de> Deserialize<'de>;
+
+    /// A word of the set as this form holds it.
+    fn word<T: WordType>(word: T) -> Self::Word<T>;
+}
+
+/// The bounds every closed word set meets (see `words!`).
+pub trait WordType: Debug + Clone + PartialEq + std::fmt::Display + Serialize + for<'de> Deserialize<'de> {}
+impl<T: Debug + Clone + PartialEq + std::fmt::Display + Serialize + for<'de> Deserialize<'de>> WordType for T {}
+
+/// A contract as typed: every word is text, so a wrong one can be reported where it is.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Written;
+impl Words for Written {
+    type Word<T: WordType> = String;
+
+    fn word<T: WordType>(word: T) -> String {
+        word.to_string()
+    }
+}
+
+/// A checked contract: every word is one of its set.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Checked;
+impl Words for Checked {
+    type Word<T: WordType> = T;
+
+    fn word<T: WordType>(word: T) -> T {
+        word
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WorkflowContract {
+#[serde(deny_unknown_fields, bound = "")]
+pub struct WorkflowContract<W: Words = Checked> {
     pub workflow: String,
     #[serde(deserialize_with = "text_or_number")]
     pub version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub trigger: Trigger,
-    pub steps: Vec<Step>,
+    pub steps: Vec<Step<W>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<ApprovalSection>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fallback: Option<Fallback>,
+    pub fallback: Option<Fallback<W>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review: Option<ReviewPolicy>,
+    pub review: Option<ReviewPolicy<W>>,
     /// low, normal (default) or high; model routing rules can read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<String>,
@@ -37,8 +137,8 @@ pub struct WorkflowContract {
 
 /// How long a person has to decide, and what happens when nobody does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReviewPolicy {
+#[serde(deny_unknown_fields, bound = "")]
+pub struct ReviewPolicy<W: Words = Checked> {
     /// Minutes before a task is escalated to the workflow's owners (default 240).
     #[serde(default = "default_sla")]
     pub sla_minutes: f64,
@@ -46,8 +146,8 @@ pub struct ReviewPolicy {
     #[serde(default = "default_max_age")]
     pub max_age_minutes: f64,
     /// `reject` (default): the run is cancelled and handed back to a person.
-    #[serde(default = "default_stale_action")]
-    pub stale_action: String,
+    #[serde(default = "default_stale_action::<W>")]
+    pub stale_action: W::Word<StaleAction>,
 }
 
 fn default_sla() -> f64 {
@@ -56,17 +156,15 @@ fn default_sla() -> f64 {
 fn default_max_age() -> f64 {
     2880.0
 }
-fn default_stale_action() -> String {
-    "reject".into()
+fn default_stale_action<W: Words>() -> W::Word<StaleAction> {
+    W::word(StaleAction::Reject)
 }
 
 impl Default for ReviewPolicy {
     fn default() -> Self {
-        Self { sla_minutes: default_sla(), max_age_minutes: default_max_age(), stale_action: default_stale_action() }
+        Self { sla_minutes: default_sla(), max_age_minutes: default_max_age(), stale_action: StaleAction::Reject }
     }
 }
-
-pub const STALE_ACTIONS: [&str; 2] = ["reject", "fail"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -102,12 +200,12 @@ pub struct RetryPolicy {
 
 /// One step. Fields beyond `id`, `type` and `output` belong to particular
 /// step types; the validator says when one is missing or misplaced.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Step {
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, bound = "")]
+pub struct Step<W: Words = Checked> {
     pub id: String,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: W::Word<StepKind>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -119,7 +217,7 @@ pub struct Step {
     pub timeout: Option<f64>,
     // function
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub function: Option<String>,
+    pub function: Option<W::Word<StepFunction>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_contract: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -159,14 +257,14 @@ pub struct Step {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_template: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
+    pub model: Option<W::Word<ModelTier>>,
     /// With `model: auto`: a CEL rule over the context, `input_size`, `value`
     /// and `priority` giving `'small'` or `'premium'` (or true for premium).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<String>,
     /// The tier to try when the primary model fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fallback_model: Option<String>,
+    pub fallback_model: Option<W::Word<ModelTier>>,
     /// The output field the approval policy reads as confidence (default `confidence`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence_field: Option<String>,
@@ -175,7 +273,7 @@ pub struct Step {
     pub rules: Vec<Rule>,
     /// `first` (default): the first matching row decides; `collect`: every matching row's output, in order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hit_policy: Option<String>,
+    pub hit_policy: Option<W::Word<HitPolicy>>,
     /// The output when no row matches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<serde_json::Value>,
@@ -207,9 +305,9 @@ pub struct ApprovalSection {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Fallback {
-    pub on_error: String,
+#[serde(deny_unknown_fields, bound = "")]
+pub struct Fallback<W: Words = Checked> {
+    pub on_error: W::Word<OnError>,
 }
 
 /// When a person must approve, as the validator understood `required_when`.
@@ -284,21 +382,33 @@ impl Issues<'_> {
     }
 }
 
+/// A word of a closed set read from what a person wrote.
+fn word<T: std::str::FromStr>(text: &str) -> Option<T> {
+    text.parse().ok()
+}
+
+/// The words of a set, for "use one of: …".
+fn names<T: Copy + Into<&'static str>>(all: &[T]) -> String {
+    all.iter().map(|w| (*w).into()).collect::<Vec<&str>>().join(", ")
+}
+
 impl WorkflowContract {
     /// Parses and checks a contract. Every problem is reported at once.
     pub fn parse(source: &str, catalog: &Catalog) -> Result<WorkflowContract, Vec<ContractIssue>> {
-        let contract: WorkflowContract = serde_norway::from_str(source).map_err(|e| {
+        let written: WorkflowContract<Written> = serde_norway::from_str(source).map_err(|e| {
             let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
             vec![ContractIssue { kind: IssueKind::Syntax, line, column, message: syntax_message(&e.to_string()) }]
         })?;
         let mut issues = Issues { map: SourceMap::new(source), list: Vec::new() };
-        contract.check(catalog, &mut issues);
-        if issues.list.is_empty() {
-            Ok(contract)
-        } else {
+        written.check(catalog, &mut issues);
+        if !issues.list.is_empty() {
             issues.list.sort_by_key(|i| (i.line, i.column));
-            Err(issues.list)
+            return Err(issues.list);
         }
+        // Every word was checked above, so the written form reads as the typed one.
+        serde_json::to_value(&written).and_then(serde_json::from_value).map_err(|e| {
+            vec![ContractIssue { kind: IssueKind::InvalidValue, line: 1, column: 1, message: e.to_string() }]
+        })
     }
 
     /// The contract's structure without the semantic checks, for showing a
@@ -307,6 +417,23 @@ impl WorkflowContract {
         serde_norway::from_str(source).ok()
     }
 
+    /// The approval policy as conditions (the contract has been validated).
+    pub fn approval_conditions(&self) -> Vec<ApprovalCondition> {
+        self.approval.iter().flat_map(|a| a.required_when.iter()).filter_map(|e| condition_of(e).ok()).collect()
+    }
+
+    /// Whether publishing needs a second person's approval: the workflow
+    /// emails outside the business or writes financial records.
+    pub fn requires_four_eyes(&self, catalog: &Catalog) -> bool {
+        self.steps.iter().any(|s| match s.kind {
+            StepKind::Notify => s.to.iter().any(|r| is_external(r, catalog)),
+            StepKind::ApiCall => s.writes_financial_records,
+            StepKind::Function | StepKind::Llm | StepKind::Rules | StepKind::Approval => false,
+        })
+    }
+}
+
+impl WorkflowContract<Written> {
     fn check(&self, catalog: &Catalog, issues: &mut Issues<'_>) {
         let whole = issues.map.whole();
         let top = |issues: &Issues<'_>, key: &str| issues.map.top_level(key).unwrap_or(whole);
@@ -360,12 +487,13 @@ impl WorkflowContract {
                     issues.push(IssueKind::DuplicateOutput, pos, format!("output '{output}' is written by two steps"));
                 }
             }
-            if !STEP_TYPES.contains(&step.kind.as_str()) {
+            let kind = word::<StepKind>(&step.kind);
+            if kind.is_none() {
                 let pos = at(issues, "type");
                 issues.push(
                     IssueKind::UnknownStepType,
                     pos,
-                    format!("unknown step type '{}'; use one of: {}", step.kind, STEP_TYPES.join(", ")),
+                    format!("unknown step type '{}'; use one of: {}", step.kind, names(StepKind::ALL)),
                 );
             }
             if let Some(when) = &step.when {
@@ -420,8 +548,8 @@ impl WorkflowContract {
                     issues.push(IssueKind::MissingSecret, pos, format!("there is no secret named '{secret}'"));
                 }
             }
-            match step.kind.as_str() {
-                "llm" => match &step.prompt_template {
+            match kind {
+                Some(StepKind::Llm) => match &step.prompt_template {
                     None => {
                         let pos = issues.map.start_of(block);
                         issues.push(IssueKind::MissingField, pos, "an llm step needs a prompt_template");
@@ -436,8 +564,8 @@ impl WorkflowContract {
                     }
                     _ => {}
                 },
-                "approval" => gated = true,
-                "notify" => {
+                Some(StepKind::Approval) => gated = true,
+                Some(StepKind::Notify) => {
                     if step.to.is_empty() {
                         let pos = issues.map.start_of(block);
                         issues.push(IssueKind::MissingField, pos, "a notify step needs recipients in `to`");
@@ -455,23 +583,24 @@ impl WorkflowContract {
                         );
                     }
                 }
-                _ => {}
+                Some(StepKind::Function | StepKind::ApiCall | StepKind::Rules) | None => {}
             }
             if let Some(function) = &step.function {
-                if !FUNCTIONS.contains(&function.as_str()) {
+                let known = word::<StepFunction>(function);
+                if known.is_none() {
                     let pos = at(issues, "function");
                     issues.push(
                         IssueKind::InvalidValue,
                         pos,
-                        format!("function '{function}' is not one of: {}", FUNCTIONS.join(", ")),
+                        format!("function '{function}' is not one of: {}", names(StepFunction::ALL)),
                     );
-                } else if function == "compute" && step.expression.is_none() {
+                } else if known == Some(StepFunction::Compute) && step.expression.is_none() {
                     let pos = issues.map.start_of(block);
                     issues.push(IssueKind::MissingField, pos, "a compute function needs an `expression` (CEL)");
                 }
             }
             if let Some(policy) = &step.hit_policy {
-                if !HIT_POLICIES.contains(&policy.as_str()) {
+                if word::<HitPolicy>(policy).is_none() {
                     let pos = at(issues, "hit_policy");
                     issues.push(
                         IssueKind::InvalidValue,
@@ -481,7 +610,7 @@ impl WorkflowContract {
                 }
             }
             if let Some(model) = &step.fallback_model {
-                if !["small", "premium"].contains(&model.as_str()) {
+                if !matches!(word::<ModelTier>(model), Some(ModelTier::Small | ModelTier::Premium)) {
                     let pos = at(issues, "fallback_model");
                     issues.push(
                         IssueKind::InvalidValue,
@@ -491,17 +620,17 @@ impl WorkflowContract {
                 }
             }
             if let Some(model) = &step.model {
-                if !MODEL_TIERS.contains(&model.as_str()) {
+                if word::<ModelTier>(model).is_none() {
                     let pos = at(issues, "model");
                     issues.push(
                         IssueKind::InvalidValue,
                         pos,
-                        format!("model tier '{model}' is not one of: {}", MODEL_TIERS.join(", ")),
+                        format!("model tier '{model}' is not one of: {}", names(ModelTier::ALL)),
                     );
                 }
             }
             if let Some(rule) = &step.route {
-                if step.model.as_deref() != Some("auto") {
+                if step.model.as_deref().and_then(word) != Some(ModelTier::Auto) {
                     let pos = at(issues, "route");
                     issues.push(IssueKind::InvalidValue, pos, "a routing rule needs `model: auto` on the same step");
                 } else if let Some(err) = crate::cel::parse_error(rule) {
@@ -517,7 +646,7 @@ impl WorkflowContract {
                         pos,
                         format!("price_per_call '{price}' must be an amount with at most six decimals, e.g. 0.002"),
                     );
-                } else if step.kind != "api_call" {
+                } else if kind != Some(StepKind::ApiCall) {
                     let pos = at(issues, "price_per_call");
                     issues.push(IssueKind::InvalidValue, pos, "price_per_call belongs on an api_call step");
                 }
@@ -553,7 +682,7 @@ impl WorkflowContract {
                     "review.sla_minutes must be above 0 and max_age_minutes at least the SLA",
                 );
             }
-            if !STALE_ACTIONS.contains(&review.stale_action.as_str()) {
+            if word::<StaleAction>(&review.stale_action).is_none() {
                 let pos = issues.map.value_of(block, "stale_action").unwrap_or(issues.map.start_of(block));
                 issues.push(
                     IssueKind::InvalidValue,
@@ -563,30 +692,16 @@ impl WorkflowContract {
             }
         }
         if let Some(fallback) = &self.fallback {
-            if !FALLBACKS.contains(&fallback.on_error.as_str()) {
+            if word::<OnError>(&fallback.on_error).is_none() {
                 let pos =
                     issues.map.value_of(top(issues, "fallback"), "on_error").unwrap_or(issues.map.start_of(whole));
                 issues.push(
                     IssueKind::InvalidValue,
                     pos,
-                    format!("fallback.on_error '{}' is not one of: {}", fallback.on_error, FALLBACKS.join(", ")),
+                    format!("fallback.on_error '{}' is not one of: {}", fallback.on_error, names(OnError::ALL)),
                 );
             }
         }
-    }
-
-    /// The approval policy as conditions (the contract has been validated).
-    pub fn approval_conditions(&self) -> Vec<ApprovalCondition> {
-        self.approval.iter().flat_map(|a| a.required_when.iter()).filter_map(|e| condition_of(e).ok()).collect()
-    }
-
-    /// Whether publishing needs a second person's approval: the workflow
-    /// emails outside the business or writes financial records.
-    pub fn requires_four_eyes(&self, catalog: &Catalog) -> bool {
-        self.steps.iter().any(|s| {
-            (s.kind == "notify" && s.to.iter().any(|r| is_external(r, catalog)))
-                || (s.kind == "api_call" && s.writes_financial_records)
-        })
     }
 }
 
@@ -712,7 +827,7 @@ fallback: { on_error: assign_to_human_queue }
                 ApprovalCondition::FieldAbove { field: "annual_contract_value".into(), value: 50000.0 }
             ]
         );
-        assert_eq!(c.fallback.unwrap().on_error, "assign_to_human_queue");
+        assert_eq!(c.fallback.unwrap().on_error, OnError::AssignToHumanQueue);
         assert!(!WorkflowContract::parse(SEED, &catalog()).unwrap().requires_four_eyes(&catalog()));
     }
 

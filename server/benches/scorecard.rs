@@ -75,13 +75,14 @@ async fn main() {
     );
 
     let t = Instant::now();
-    let card = store::kpis::compute(&db, schema, month, now).await.unwrap();
+    let tenant = store::tenants::all(&db).await.unwrap().into_iter().find(|t| t.schema() == schema).unwrap();
+    let card = store::kpis::compute(&db, &tenant, month, now).await.unwrap();
     let cold = t.elapsed();
     assert_eq!(card.business.runs, runs, "every run is counted");
     println!("whole month, first computation (every day tallied): {:.2} s", cold.as_secs_f64());
 
     let t = Instant::now();
-    let again = store::kpis::compute(&db, schema, month, now).await.unwrap();
+    let again = store::kpis::compute(&db, &tenant, month, now).await.unwrap();
     let warm = t.elapsed();
     assert_eq!(again.business, card.business, "settled days give the same month");
     println!("whole month again, days settled (sum of day tallies): {:.1} ms", warm.as_secs_f64() * 1000.0);

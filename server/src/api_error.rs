@@ -1,11 +1,16 @@
-//! One error type for the JSON API (hooks, forms, events, run status),
-//! mapped to a status in one place, always with a body that says why.
+//! One error type for the JSON API and the downloads (hooks, forms, events,
+//! run status, review decisions, CSV, PDF and bundle exports): an actix
+//! `ResponseError`, mapped to a status and a stable code in one place,
+//! always with a body that says why. Handlers return `Result<_, ApiError>`;
+//! the OpenAPI document lists these answers once (`IntoResponses`).
 
-use actix_web::{http::StatusCode, HttpRequest, HttpResponse};
+use actix_web::{http::StatusCode, HttpRequest, HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use store::auth::{authorize, AuthError, CurrentMember, SESSION_COOKIE};
 use store::state::AppState;
-use utoipa::ToSchema;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{IntoResponses, ToSchema};
 
 /// One broken field: its path, the rule it broke and a sentence.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -18,38 +23,43 @@ pub struct FieldProblem {
 /// Every error answer of the JSON API.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
-    /// A stable code: invalid_record, invalid_decision, unauthorized, not_found, not_published, conflict, payload_too_large, bad_request, forbidden, rate_limited.
+    /// A stable code: bad_request, invalid_record, invalid_decision, unauthorized, forbidden, not_found,
+    /// not_published, conflict, payload_too_large, rate_limited, unavailable.
     pub error: String,
     pub message: String,
-    /// For invalid_record and bad_request: every field and reason.
+    /// For bad_request, invalid_record and invalid_decision: every field and reason.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldProblem>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// 400: the request cannot be read (not JSON, a malformed header).
     #[error("the request is not valid")]
     BadRequest(Vec<FieldProblem>),
+    /// 422: the record breaks the workflow's data contract.
     #[error("the record breaks the data contract")]
     Invalid(Vec<FieldProblem>),
+    /// 422: a review decision with problems.
+    #[error("the decision has problems")]
+    BadDecision(Vec<FieldProblem>),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// 409: the workflow has no published version yet.
+    #[error("{0}")]
+    NotPublished(String),
+    /// 409: decided already, or held by someone else.
     #[error("{0}")]
     Conflict(String),
     #[error("the body is larger than {0} bytes")]
     TooLarge(usize),
     #[error("{0}")]
     RateLimited(String),
-    /// A review task decided already, or held by someone else.
-    #[error("{0}")]
-    Taken(String),
-    /// A decision with problems (422, every field).
-    #[error("the decision has problems")]
-    BadDecision(Vec<FieldProblem>),
+    /// 503: storage failed; the cause is logged, the sender is told to retry.
     #[error("storage is unavailable")]
     Storage(String),
 }
@@ -65,51 +75,56 @@ impl ApiError {
         )
     }
 
-    pub fn status(&self) -> StatusCode {
+    /// The stable code the body carries.
+    fn code(&self) -> &'static str {
         match self {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Taken(_) => StatusCode::CONFLICT,
-            ApiError::BadDecision(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Invalid(_) => "invalid_record",
+            ApiError::BadDecision(_) => "invalid_decision",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::NotPublished(_) => "not_published",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::TooLarge(_) => "payload_too_large",
+            ApiError::RateLimited(_) => "rate_limited",
+            ApiError::Storage(_) => "unavailable",
         }
     }
 
     pub fn body(&self) -> ErrorBody {
-        let (error, fields) = match self {
-            ApiError::BadRequest(f) => ("bad_request", f.clone()),
-            ApiError::Invalid(f) => ("invalid_record", f.clone()),
-            ApiError::Unauthorized(_) => ("unauthorized", vec![]),
-            ApiError::Forbidden(_) => ("forbidden", vec![]),
-            ApiError::NotFound(_) => ("not_found", vec![]),
-            ApiError::Conflict(_) => ("not_published", vec![]),
-            ApiError::TooLarge(_) => ("payload_too_large", vec![]),
-            ApiError::RateLimited(_) => ("rate_limited", vec![]),
-            ApiError::Taken(_) => ("conflict", vec![]),
-            ApiError::BadDecision(f) => ("invalid_decision", f.clone()),
-            ApiError::Storage(_) => ("unavailable", vec![]),
+        let (message, fields) = match self {
+            ApiError::BadRequest(f) | ApiError::Invalid(f) | ApiError::BadDecision(f) => (
+                format!("{}: {}", self, f.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("; ")),
+                f.clone(),
+            ),
+            ApiError::Storage(_) => ("Steward cannot store the event right now; send it again shortly.".into(), vec![]),
+            other => (other.to_string(), vec![]),
         };
-        let message = match self {
-            ApiError::BadRequest(f) | ApiError::Invalid(f) | ApiError::BadDecision(f) => {
-                format!("{}: {}", self, f.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("; "))
-            }
-            ApiError::Storage(_) => "Steward cannot store the event right now; send it again shortly.".into(),
-            other => other.to_string(),
-        };
-        ErrorBody { error: error.into(), message, fields }
+        ErrorBody { error: self.code().into(), message, fields }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Invalid(_) | ApiError::BadDecision(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotPublished(_) | ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
     }
 
-    pub fn response(&self) -> HttpResponse {
+    fn error_response(&self) -> HttpResponse {
         if let ApiError::Storage(cause) = self {
             tracing::error!(error = %cause, "API request failed on storage");
         }
-        HttpResponse::build(self.status()).json(self.body())
+        HttpResponse::build(self.status_code()).json(self.body())
     }
 }
 
@@ -119,7 +134,31 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
-/// The signed-in member for an API call on `slug`, allowed on `page`.
+/// Every error answer, for the OpenAPI document of each JSON route.
+impl IntoResponses for ApiError {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        [
+            ("400", "The request cannot be read: not JSON, or a malformed header"),
+            ("401", "Not signed in, or the signature does not hold (the message says which)"),
+            ("403", "Another business, or a role that may not do this"),
+            ("404", "No such business, workflow, run or task"),
+            ("409", "not_published: the workflow has no live version; conflict: decided already, or claimed by someone else"),
+            ("413", "The body is larger than the limit"),
+            ("422", "invalid_record or invalid_decision: every field and the reason"),
+            ("429", "Too many requests from this address; wait a minute"),
+            ("503", "Storage is unavailable; send it again shortly"),
+        ]
+        .into_iter()
+        .map(|(status, description)| {
+            let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+            let response = ResponseBuilder::new().description(description).content("application/json", content).build();
+            (status.to_string(), RefOr::T(response))
+        })
+        .collect()
+    }
+}
+
+/// The signed-in member for a request on business `slug`, allowed on `page`.
 pub async fn member(
     req: &HttpRequest,
     state: &AppState,

@@ -6,8 +6,9 @@
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use engine::form::escape;
 use serde::Deserialize;
+use store::approval_links::{self, LinkState, LinkTask};
 use store::auth::{resolve_session, SESSION_COOKIE};
-use store::reviews::{self, LinkState, LinkTask, ReviewError};
+use store::reviews::{self, ReviewError};
 use store::state::AppState;
 
 /// `same-origin`: the token in the address never goes to another site, and
@@ -34,7 +35,7 @@ fn closed(state: &LinkState) -> HttpResponse {
         LinkState::Decided { by, decision, at } => (
             StatusCode::OK,
             "Already decided",
-            format!("{by} already decided this task ({}) on {} UTC. Nothing was changed.", decision.replace('_', " "), at.format("%Y-%m-%d %H:%M")),
+            format!("{by} already decided this task ({}) on {} UTC. Nothing was changed.", decision.as_str().replace('_', " "), at.format("%Y-%m-%d %H:%M")),
         ),
         LinkState::Used { at } => (StatusCode::GONE, "Link already used", format!("This link was used on {} UTC. Each link works once.", at.format("%Y-%m-%d %H:%M"))),
         LinkState::Expired => (StatusCode::GONE, "Link expired", "This link has expired. Open the task in the review queue instead.".to_string()),
@@ -60,7 +61,7 @@ fn confirmation(token: &str, task: &LinkTask, preselect: &str, codes: &[String],
         .unwrap_or_else(|| "(no draft)".into());
     let why = serde_json::to_string_pretty(&task.detail).unwrap_or_default();
     let reasons: String =
-        engine::review::explain(&task.reason, &task.detail).iter().map(|r| format!("<li>{}</li>", escape(r))).collect();
+        engine::review::explain(task.reason, &task.detail).iter().map(|r| format!("<li>{}</li>", escape(r))).collect();
     let options: String = codes
         .iter()
         .map(|c| format!("<option value=\"{0}\">{1}</option>", escape(c), escape(&c.replace('_', " "))))
@@ -83,7 +84,7 @@ fn confirmation(token: &str, task: &LinkTask, preselect: &str, codes: &[String],
              <button class=\"{} danger\" type=\"submit\" name=\"decision\" value=\"reject\" data-testid=\"link-reject\">Reject</button></div></form>\
              <p class=\"muted small\">To edit the draft, open the task in the review queue.</p>",
             escape(&task.workflow),
-            escape(&task.reason.replace('_', " ")),
+            escape(&task.reason.as_str().replace('_', " ")),
             escape(&task.reviewer.email),
             escape(&draft),
             escape(&why),
@@ -108,9 +109,9 @@ pub async fn show(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let me = signed_in(&req, &state).await;
-    match reviews::open_link(&state.db, &state.settings, &token, me.as_deref()).await {
+    match approval_links::open(&state.db, &state.settings, &token, me.as_deref()).await {
         Ok(LinkState::Open(task)) => {
-            let codes = reviews::reason_codes(&state.db, &task.reviewer.schema_name).await.unwrap_or_default();
+            let codes = reviews::reason_codes(&state.db, &task.reviewer.tenant).await.unwrap_or_default();
             confirmation(&token, &task, &query.decision, &codes, None)
         }
         Ok(other) => closed(&other),
@@ -143,7 +144,7 @@ pub async fn decide(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let me = signed_in(&req, &state).await;
-    let task = match reviews::open_link(&state.db, &state.settings, &token, me.as_deref()).await {
+    let task = match approval_links::open(&state.db, &state.settings, &token, me.as_deref()).await {
         Ok(LinkState::Open(task)) => task,
         Ok(other) => return closed(&other),
         Err(e) => {
@@ -152,10 +153,10 @@ pub async fn decide(
         }
     };
     if form.decision != "approve" && form.decision != "reject" {
-        let codes = reviews::reason_codes(&state.db, &task.reviewer.schema_name).await.unwrap_or_default();
+        let codes = reviews::reason_codes(&state.db, &task.reviewer.tenant).await.unwrap_or_default();
         return confirmation(&token, &task, "", &codes, Some("Choose approve or reject."));
     }
-    match reviews::use_link(&state.db, &task, &form.decision, form.reason_code.trim(), &form.comment).await {
+    match approval_links::decide(&state.db, &task, &form.decision, form.reason_code.trim(), &form.comment).await {
         Ok(wake) => {
             if let Some(job) = wake {
                 if let Err(e) = state.runs.wake(job).await {
@@ -174,7 +175,7 @@ pub async fn decide(
             )
         }
         Err(ReviewError::Invalid(errors)) => {
-            let codes = reviews::reason_codes(&state.db, &task.reviewer.schema_name).await.unwrap_or_default();
+            let codes = reviews::reason_codes(&state.db, &task.reviewer.tenant).await.unwrap_or_default();
             let message = errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join(" ");
             confirmation(&token, &task, &form.decision, &codes, Some(&message))
         }

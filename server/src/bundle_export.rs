@@ -1,10 +1,10 @@
 //! `GET /t/<slug>/workflows/<name>/bundle.yaml`: a workflow with its prompts
 //! and data contracts as one YAML file, for keeping automations in git.
 
+use crate::api_error::{member, ApiError};
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use engine::Page;
 use store::{
-    auth::{authorize, AuthError, SESSION_COOKIE},
     bundles::{export, to_yaml, BundleError},
     state::AppState,
 };
@@ -13,33 +13,18 @@ pub async fn bundle_yaml(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let (slug, name) = path.into_inner();
-    let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
-    let member = match authorize(&state.db, &state.settings, token.as_deref(), &slug, Page::Workflows).await {
-        Ok(m) => m,
-        Err(e) if e.needs_sign_in() => {
-            return HttpResponse::Unauthorized().json(serde_json::json!({ "error": "sign in to continue" }))
+    let member = member(&req, &state, &slug, Page::Workflows).await?;
+    let bundle = export(&state.db, &member, &name).await.map_err(|e| match e {
+        BundleError::NotFound(n) => ApiError::NotFound(format!("there is no workflow named {n}")),
+        BundleError::Invalid(problems) => {
+            ApiError::Storage(format!("the stored workflow {name}: {}", problems.join("; ")))
         }
-        Err(AuthError::OtherBusiness | AuthError::Forbidden) => {
-            return HttpResponse::Forbidden().json(serde_json::json!({ "error": "your role does not allow this" }))
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "bundle export: access check failed");
-            return HttpResponse::ServiceUnavailable().finish();
-        }
-    };
-    match export(&state.db, &member, &name).await {
-        Ok(bundle) => HttpResponse::Ok()
-            .content_type("application/yaml; charset=utf-8")
-            .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.bundle.yaml\"")))
-            .body(to_yaml(&bundle)),
-        Err(BundleError::NotFound(n)) => {
-            HttpResponse::NotFound().json(serde_json::json!({ "error": format!("there is no workflow named {n}") }))
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "bundle export failed");
-            HttpResponse::InternalServerError().finish()
-        }
-    }
+        BundleError::Storage(e) => e.into(),
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/yaml; charset=utf-8")
+        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.bundle.yaml\"")))
+        .body(to_yaml(&bundle)))
 }

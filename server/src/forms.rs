@@ -6,7 +6,7 @@
 //! and a per-address rate limit.
 
 use crate::api_error::ApiError;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use engine::data_contract::{DataContract, FieldType};
 use redis::AsyncCommands;
 use serde_json::{json, Map, Value};
@@ -65,7 +65,7 @@ async fn form_target(state: &AppState, slug: &str, workflow: &str) -> Result<(Ta
 }
 
 fn html_error(e: &ApiError) -> HttpResponse {
-    HttpResponse::build(e.status())
+    HttpResponse::build(e.status_code())
         .content_type("text/html; charset=utf-8")
         .body(page("Form", &format!("<h1>Sorry</h1><p>{}</p>", escape(&e.body().message))))
 }
@@ -126,21 +126,21 @@ pub async fn submit(
         req.headers().get("accept").and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("application/json"));
     let (target, contract) = match form_target(&state, &slug, &workflow).await {
         Ok(t) => t,
-        Err(e) => return if wants_json { e.response() } else { html_error(&e) },
+        Err(e) => return if wants_json { e.error_response() } else { html_error(&e) },
     };
     let body = match crate::ingest::read_body(payload, state.settings.max_event_bytes).await {
         Ok(b) => b,
-        Err(e) => return if wants_json { e.response() } else { html_error(&e) },
+        Err(e) => return if wants_json { e.error_response() } else { html_error(&e) },
     };
     let fields: BTreeMap<String, String> = match serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) {
         Ok(pairs) => pairs.into_iter().collect(),
         Err(e) => {
             let e = ApiError::bad_request("body", format!("the form could not be read: {e}"));
-            return if wants_json { e.response() } else { html_error(&e) };
+            return if wants_json { e.error_response() } else { html_error(&e) };
         }
     };
     let address = req.connection_info().peer_addr().unwrap_or("unknown").to_owned();
-    let key = format!("{}:formrate:{}:{}:{address}", state.settings.redis_prefix, target.schema_name, workflow);
+    let key = format!("{}:formrate:{}:{}:{address}", state.settings.redis_prefix, target.tenant.schema(), workflow);
     let mut redis = state.redis.clone();
     let count: i64 = redis.incr(&key, 1).await.unwrap_or(0);
     if count == 1 {
@@ -149,7 +149,7 @@ pub async fn submit(
     if count > RATE_PER_MINUTE {
         let _ = ingest::record_delivery(
             &state.db,
-            &target.schema_name,
+            &target.tenant,
             &workflow,
             Channel::Form,
             "rejected",
@@ -160,7 +160,7 @@ pub async fn submit(
         .await;
         let e =
             ApiError::RateLimited("Too many submissions from your address; wait a minute and send it again.".into());
-        return if wants_json { e.response() } else { html_error(&e) };
+        return if wants_json { e.error_response() } else { html_error(&e) };
     }
     let thanks = |run_id: uuid::Uuid| {
         if wants_json {
@@ -176,7 +176,7 @@ pub async fn submit(
         // Looks like success to the bot; stored nowhere but the count.
         let _ = ingest::record_delivery(
             &state.db,
-            &target.schema_name,
+            &target.tenant,
             &workflow,
             Channel::Form,
             "spam",
@@ -217,7 +217,7 @@ pub async fn submit(
         Err(e) => {
             let e = ApiError::from(e);
             if wants_json {
-                e.response()
+                e.error_response()
             } else {
                 html_error(&e)
             }
@@ -234,11 +234,8 @@ pub async fn submit(
     request_body(content = String, content_type = "application/x-www-form-urlencoded",
                  description = "The data contract's fields by dotted name (primaryContact.email=…), plus an optional submission_id that makes a double submit count once"),
     responses(
-        (status = 200, description = "HTML thank-you page (or 202 JSON with Accept: application/json)"),
-        (status = 404, description = "No such form", body = crate::api_error::ErrorBody),
-        (status = 409, description = "Not published", body = crate::api_error::ErrorBody),
-        (status = 422, description = "The form again with the reason next to each field (JSON: every field and reason)", body = crate::api_error::ErrorBody),
-        (status = 429, description = "Too many submissions from one address", body = crate::api_error::ErrorBody),
+        (status = 200, description = "HTML thank-you page (or 202 JSON with Accept: application/json); a refused record shows the form again with the reason next to each field (422)"),
+        ApiError,
     )
 )]
 #[allow(dead_code)]

@@ -5,7 +5,7 @@
 //! before the 202.
 
 use crate::api_error::ApiError;
-use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use actix_web::{http::header, web, HttpRequest, HttpResponse, ResponseError};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -194,12 +194,7 @@ pub fn interpret(req: &HttpRequest, body: &[u8], expected_event: &str, channel: 
     responses(
         (status = 202, description = "Accepted and committed; the run is queued", body = AcceptedEvent),
         (status = 200, description = "A repeat of an accepted delivery: the original run", body = AcceptedEvent),
-        (status = 400, description = "The body is not JSON", body = crate::api_error::ErrorBody),
-        (status = 401, description = "Unsigned, badly signed or stale", body = crate::api_error::ErrorBody),
-        (status = 404, description = "No such business or workflow", body = crate::api_error::ErrorBody),
-        (status = 409, description = "The workflow is not published", body = crate::api_error::ErrorBody),
-        (status = 413, description = "The body is larger than the limit", body = crate::api_error::ErrorBody),
-        (status = 422, description = "The record breaks the data contract: every field and reason", body = crate::api_error::ErrorBody),
+        ApiError,
     )
 )]
 pub async fn webhook(
@@ -207,48 +202,45 @@ pub async fn webhook(
     path: web::Path<(String, String)>,
     payload: web::Payload,
     state: web::Data<AppState>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let (slug, workflow) = path.into_inner();
-    let result = async {
-        let body = read_body(payload, state.settings.max_event_bytes).await?;
-        let target = ingest::target(&state.db, &slug, &workflow).await?;
-        let headers = signature_headers(&req);
-        if let Err(e) = ingest::verify_signature(&state.db, &state.settings, &target, &headers, &body).await {
-            let reason = e.to_string();
+    let body = read_body(payload, state.settings.max_event_bytes).await?;
+    let target = ingest::target(&state.db, &slug, &workflow).await?;
+    let headers = signature_headers(&req);
+    if let Err(e) = ingest::verify_signature(&state.db, &state.settings, &target, &headers, &body).await {
+        let reason = e.to_string();
+        let _ = ingest::record_delivery(
+            &state.db,
+            &target.tenant,
+            &workflow,
+            Channel::Webhook,
+            "unauthorized",
+            401,
+            &reason,
+            None,
+        )
+        .await;
+        return Err(e.into());
+    }
+    let incoming = match interpret(&req, &body, &target.contract.trigger.event, Channel::Webhook) {
+        Ok(i) => i,
+        Err(e) => {
+            let status = e.status_code().as_u16();
             let _ = ingest::record_delivery(
                 &state.db,
-                &target.schema_name,
+                &target.tenant,
                 &workflow,
                 Channel::Webhook,
-                "unauthorized",
-                401,
-                &reason,
+                "rejected",
+                status,
+                &e.to_string(),
                 None,
             )
             .await;
-            return Err(e.into());
+            return Err(e);
         }
-        let incoming = match interpret(&req, &body, &target.contract.trigger.event, Channel::Webhook) {
-            Ok(i) => i,
-            Err(e) => {
-                let _ = ingest::record_delivery(
-                    &state.db,
-                    &target.schema_name,
-                    &workflow,
-                    Channel::Webhook,
-                    "rejected",
-                    e.status().as_u16(),
-                    &e.to_string(),
-                    None,
-                )
-                .await;
-                return Err(e);
-            }
-        };
-        admit(&state, &target, incoming).await
-    }
-    .await;
-    result.unwrap_or_else(|e| e.response())
+    };
+    admit(&state, &target, incoming).await
 }
 
 /// `POST /api/v1/t/{business}/workflows/{workflow}/events`: an internal
@@ -264,12 +256,7 @@ pub async fn webhook(
     responses(
         (status = 202, description = "Accepted and committed", body = AcceptedEvent),
         (status = 200, description = "A repeat: the original run", body = AcceptedEvent),
-        (status = 401, description = "Not signed in", body = crate::api_error::ErrorBody),
-        (status = 403, description = "Another business, or a role that may not send events", body = crate::api_error::ErrorBody),
-        (status = 404, description = "No such workflow", body = crate::api_error::ErrorBody),
-        (status = 409, description = "Not published", body = crate::api_error::ErrorBody),
-        (status = 413, description = "Too large", body = crate::api_error::ErrorBody),
-        (status = 422, description = "Breaks the data contract", body = crate::api_error::ErrorBody),
+        ApiError,
     ),
     security(("session" = []))
 )]
@@ -278,22 +265,18 @@ pub async fn api_event(
     path: web::Path<(String, String)>,
     payload: web::Payload,
     state: web::Data<AppState>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let (slug, workflow) = path.into_inner();
-    let result = async {
-        crate::api_error::member(&req, &state, &slug, engine::Page::Runs).await?;
-        let body = read_body(payload, state.settings.max_event_bytes).await?;
-        let target = ingest::target(&state.db, &slug, &workflow).await?;
-        let incoming = interpret(&req, &body, &target.contract.trigger.event, Channel::Api)?;
-        admit(&state, &target, incoming).await
-    }
-    .await;
-    result.unwrap_or_else(|e| e.response())
+    crate::api_error::member(&req, &state, &slug, engine::Page::Runs).await?;
+    let body = read_body(payload, state.settings.max_event_bytes).await?;
+    let target = ingest::target(&state.db, &slug, &workflow).await?;
+    let incoming = interpret(&req, &body, &target.contract.trigger.event, Channel::Api)?;
+    admit(&state, &target, incoming).await
 }
 
 /// A run's state, for whoever sent its event.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RunStatus {
+pub struct RunState {
     pub run_id: uuid::Uuid,
     pub workflow: String,
     pub workflow_version: i32,
@@ -303,11 +286,12 @@ pub struct RunStatus {
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The steps finished so far, in order.
-    pub steps: Vec<StepStatus>,
+    pub steps: Vec<StepState>,
 }
 
+/// One step of a run, as the run status API reports it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct StepStatus {
+pub struct StepState {
     pub id: String,
     pub kind: String,
     pub status: String,
@@ -320,51 +304,45 @@ pub struct StepStatus {
     path = "/api/v1/t/{business}/runs/{run_id}",
     tag = "runs",
     params(("business" = String, Path), ("run_id" = uuid::Uuid, Path)),
-    responses(
-        (status = 200, description = "The run", body = RunStatus),
-        (status = 401, description = "Not signed in", body = crate::api_error::ErrorBody),
-        (status = 403, description = "Another business or role", body = crate::api_error::ErrorBody),
-        (status = 404, description = "No such run", body = crate::api_error::ErrorBody),
-    ),
+    responses((status = 200, description = "The run", body = RunState), ApiError),
     security(("session" = []))
 )]
 pub async fn run_status(
     req: HttpRequest,
     path: web::Path<(String, uuid::Uuid)>,
     state: web::Data<AppState>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let (slug, run_id) = path.into_inner();
-    let result = async {
-        let member = crate::api_error::member(&req, &state, &slug, engine::Page::Runs).await?;
-        let detail = store::runs::detail(&state.db, &member.schema_name, run_id)
-            .await?
-            .ok_or(ApiError::NotFound("there is no such run".into()))?;
-        Ok::<_, ApiError>(
-            HttpResponse::Ok().json(RunStatus {
-                run_id,
-                workflow: detail.run.workflow_name,
-                workflow_version: detail.run.workflow_version,
-                status: detail.run.status,
-                error: detail.run.error,
-                created_at: detail.run.created_at,
-                finished_at: detail.run.finished_at,
-                steps: detail
-                    .steps
-                    .into_iter()
-                    .map(|s| StepStatus { id: s.step_id, kind: s.kind, status: s.status, attempts: s.attempts })
-                    .collect(),
-            }),
-        )
-    }
-    .await;
-    result.unwrap_or_else(|e| e.response())
+    let member = crate::api_error::member(&req, &state, &slug, engine::Page::Runs).await?;
+    let detail = store::runs::detail(&state.db, &member.tenant, run_id)
+        .await?
+        .ok_or(ApiError::NotFound("there is no such run".into()))?;
+    Ok(HttpResponse::Ok().json(RunState {
+        run_id,
+        workflow: detail.run.workflow_name,
+        workflow_version: detail.run.workflow_version,
+        status: detail.run.status.to_string(),
+        error: detail.run.error,
+        created_at: detail.run.created_at,
+        finished_at: detail.run.finished_at,
+        steps: detail
+            .steps
+            .into_iter()
+            .map(|s| StepState {
+                id: s.step_id,
+                kind: s.kind.to_string(),
+                status: s.status.to_string(),
+                attempts: s.attempts,
+            })
+            .collect(),
+    }))
 }
 
 impl From<IngestError> for ApiError {
     fn from(e: IngestError) -> Self {
         match e {
             IngestError::UnknownWorkflow(_) => ApiError::NotFound(e.to_string()),
-            IngestError::NotPublished(_) => ApiError::Conflict(e.to_string()),
+            IngestError::NotPublished(_) => ApiError::NotPublished(e.to_string()),
             IngestError::Unauthorized(reason) => ApiError::Unauthorized(reason),
             IngestError::Invalid(violations) => {
                 ApiError::invalid(violations.into_iter().map(|v| (v.field, v.rule, v.message)).collect())
@@ -377,25 +355,27 @@ impl From<IngestError> for ApiError {
 /// `GET /demo/company-lookup?email=…`: the demo business's stand-in for a
 /// company-data provider, so the seeded workflow's enrichment step makes a
 /// real HTTP call with no outside service. Deterministic by domain.
-pub async fn demo_company_lookup(query: web::Query<std::collections::HashMap<String, String>>) -> HttpResponse {
+pub async fn demo_company_lookup(
+    query: web::Query<std::collections::HashMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
     let email = query.get("email").cloned().unwrap_or_default();
     let domain = email.rsplit_once('@').map(|(_, d)| d.to_lowercase()).unwrap_or_default();
     if domain.is_empty() {
-        return ApiError::bad_request("email", "give an email address whose domain to look up").response();
+        return Err(ApiError::bad_request("email", "give an email address whose domain to look up"));
     }
     // `.invalid` never resolves (RFC 2606): the demo directory has no answer for it.
     if domain.ends_with(".invalid") {
-        return HttpResponse::ServiceUnavailable()
-            .json(json!({ "error": "the demo directory has no entry for this domain right now" }));
+        return Ok(HttpResponse::ServiceUnavailable()
+            .json(json!({ "error": "the demo directory has no entry for this domain right now" })));
     }
     let hash = domain.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
     let industries = ["dental care", "property management", "hospitality", "retail", "construction", "healthcare"];
     let name = domain.split('.').next().unwrap_or(&domain).replace('-', " ");
-    HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "public, max-age=3600")).json(json!({
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "public, max-age=3600")).json(json!({
         "domain": domain,
         "name": name,
         "industry": industries[(hash % industries.len() as u64) as usize],
         "employees": 5 + (hash % 400),
         "source": "steward demo directory",
-    }))
+    })))
 }

@@ -11,7 +11,7 @@ use utoipa::{
 #[openapi(
     info(title = "Steward", description = "Events in, runs out: webhooks (Standard Webhooks, CloudEvents 1.0), the events API, run status and review decisions."),
     paths(crate::ingest::webhook, crate::ingest::api_event, crate::ingest::run_status, crate::forms::submit_doc, crate::review_api::decide, crate::reports::outcome_hook),
-    components(schemas(crate::ingest::AcceptedEvent, crate::ingest::RunStatus, crate::ingest::StepStatus, crate::api_error::ErrorBody, crate::api_error::FieldProblem,
+    components(schemas(crate::ingest::AcceptedEvent, crate::ingest::RunState, crate::ingest::StepState, crate::api_error::ErrorBody, crate::api_error::FieldProblem,
         crate::review_api::DecisionRequest, crate::review_api::DecisionTaken, crate::reports::OutcomeReport, crate::reports::OutcomeAccepted)),
     modifiers(&SessionCookie),
     tags((name = "ingestion", description = "Sending events to a workflow"), (name = "runs", description = "What became of them"), (name = "review", description = "A person's decision on a review task"),

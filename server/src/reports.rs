@@ -4,8 +4,7 @@
 //! `GET /t/<business>/reports/<YYYY-MM>.pdf`, the month's report as a PDF
 //! behind the Reports page's role check.
 
-use crate::api_error::ApiError;
-use crate::csv_exports::member_for_download;
+use crate::api_error::{member, ApiError};
 use crate::ingest::read_body;
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use engine::kpi::Month;
@@ -99,10 +98,7 @@ fn parse(body: &[u8]) -> Result<store::kpis::Outcome, ApiError> {
     responses(
         (status = 202, description = "Recorded (committed)", body = OutcomeAccepted),
         (status = 200, description = "A repeat of a recorded outcome", body = OutcomeAccepted),
-        (status = 400, description = "The body is not JSON", body = crate::api_error::ErrorBody),
-        (status = 401, description = "Unsigned, badly signed or stale", body = crate::api_error::ErrorBody),
-        (status = 404, description = "No such business or workflow", body = crate::api_error::ErrorBody),
-        (status = 422, description = "Every field that is wrong, and why", body = crate::api_error::ErrorBody),
+        ApiError,
     )
 )]
 pub async fn outcome_hook(
@@ -110,26 +106,20 @@ pub async fn outcome_hook(
     path: web::Path<(String, String)>,
     payload: web::Payload,
     state: web::Data<AppState>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let (slug, workflow) = path.into_inner();
-    let result = async {
-        let body = read_body(payload, state.settings.max_event_bytes).await?;
-        let target = store::ingest::target(&state.db, &slug, &workflow).await?;
-        let headers = crate::ingest::signature_headers(&req);
-        store::ingest::verify_signature(&state.db, &state.settings, &target, &headers, &body).await?;
-        let mut outcome = parse(&body)?;
-        outcome.idempotency_key = headers.id.clone();
-        let new = store::kpis::record_outcome(&state.db, &target.schema_name, &target.workflow_name, &outcome)
-            .await
-            .map_err(|e| ApiError::Storage(e.to_string()))?;
-        Ok::<_, ApiError>(if new {
-            HttpResponse::Accepted().json(OutcomeAccepted { status: "recorded".into() })
-        } else {
-            HttpResponse::Ok().json(OutcomeAccepted { status: "duplicate".into() })
-        })
-    }
-    .await;
-    result.unwrap_or_else(|e| e.response())
+    let body = read_body(payload, state.settings.max_event_bytes).await?;
+    let target = store::ingest::target(&state.db, &slug, &workflow).await?;
+    let headers = crate::ingest::signature_headers(&req);
+    store::ingest::verify_signature(&state.db, &state.settings, &target, &headers, &body).await?;
+    let mut outcome = parse(&body)?;
+    outcome.idempotency_key = headers.id.clone();
+    let new = store::kpis::record_outcome(&state.db, &target.tenant, &target.workflow_name, &outcome).await?;
+    Ok(if new {
+        HttpResponse::Accepted().json(OutcomeAccepted { status: "recorded".into() })
+    } else {
+        HttpResponse::Ok().json(OutcomeAccepted { status: "duplicate".into() })
+    })
 }
 
 /// `GET /t/{slug}/reports/{month}.pdf`
@@ -137,32 +127,21 @@ pub async fn report_pdf(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let (slug, file) = path.into_inner();
-    let member = match member_for_download(&req, &state, &slug, engine::Page::Reports).await {
-        Ok(m) => m,
-        Err(refusal) => return refusal,
-    };
+    let member = member(&req, &state, &slug, engine::Page::Reports).await?;
     let Some(month) = file.strip_suffix(".pdf").and_then(Month::parse) else {
-        return HttpResponse::NotFound()
-            .json(serde_json::json!({ "error": "not_found", "message": "a report is named YYYY-MM.pdf" }));
+        return Err(ApiError::NotFound("a report is named YYYY-MM.pdf".into()));
     };
     let now = chrono::Utc::now();
-    let loaded = match store::kpis::load(&state.db, &member.schema_name, Some(month), now).await {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!(error = %e, "report PDF: reading the month failed");
-            return HttpResponse::ServiceUnavailable().finish();
-        }
-    };
+    let loaded = store::kpis::load(&state.db, &member.tenant, Some(month), now).await?;
     if month > loaded.current_month {
-        return HttpResponse::NotFound()
-            .json(serde_json::json!({ "error": "not_found", "message": "that month has not started" }));
+        return Err(ApiError::NotFound("that month has not started".into()));
     }
     let url = format!("{}/t/{slug}/reports?month={month}", state.settings.public_url.as_str().trim_end_matches('/'));
     let report = engine::report::Report { card: &loaded.card, history: &loaded.history };
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type("application/pdf")
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"steward-scorecard-{month}.pdf\"")))
-        .body(engine::report_pdf::render(&report, &url))
+        .body(engine::report_pdf::render(&report, &url)))
 }

@@ -37,7 +37,7 @@ impl From<ReviewError> for ApiError {
     fn from(e: ReviewError) -> Self {
         match e {
             ReviewError::NotFound => ApiError::NotFound("there is no such review task".into()),
-            e @ (ReviewError::AlreadyDecided { .. } | ReviewError::Claimed { .. }) => ApiError::Taken(e.to_string()),
+            e @ (ReviewError::AlreadyDecided { .. } | ReviewError::Claimed { .. }) => ApiError::Conflict(e.to_string()),
             ReviewError::Invalid(errors) => ApiError::BadDecision(
                 errors
                     .into_iter()
@@ -56,15 +56,7 @@ impl From<ReviewError> for ApiError {
     tag = "review",
     params(("business" = String, Path), ("task" = uuid::Uuid, Path)),
     request_body = DecisionRequest,
-    responses(
-        (status = 200, description = "Decided; the run resumes or ends", body = DecisionTaken),
-        (status = 400, description = "The body is not JSON of this shape", body = crate::api_error::ErrorBody),
-        (status = 401, description = "Not signed in", body = crate::api_error::ErrorBody),
-        (status = 403, description = "Another business, or a role that does not decide reviews", body = crate::api_error::ErrorBody),
-        (status = 404, description = "No such task", body = crate::api_error::ErrorBody),
-        (status = 409, description = "Decided already, or claimed by someone else (says who)", body = crate::api_error::ErrorBody),
-        (status = 422, description = "Every problem with the decision: no reason code, an edit that breaks the response schema", body = crate::api_error::ErrorBody),
-    ),
+    responses((status = 200, description = "Decided; the run resumes or ends", body = DecisionTaken), ApiError),
     security(("session" = []))
 )]
 pub async fn decide(
@@ -72,41 +64,28 @@ pub async fn decide(
     path: web::Path<(String, String)>,
     body: web::Bytes,
     state: web::Data<AppState>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let (slug, task) = path.into_inner();
-    let result = async {
-        let member = crate::api_error::member(&req, &state, &slug, engine::Page::ReviewQueue).await?;
-        let task_id: uuid::Uuid =
-            task.parse().map_err(|_| ApiError::NotFound("there is no such review task".into()))?;
-        let asked: DecisionRequest = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request("body", format!("the body is not a decision: {e}")))?;
-        let run_id = reviews::run_of(&state.db, &member.schema_name, task_id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound("there is no such review task".into()))?;
-        let edited = asked.edited_output.as_ref().map(|v| v.to_string()).unwrap_or_default();
-        let wake = reviews::decide(
-            &state.db,
-            &member,
-            task_id,
-            &asked.decision,
-            &edited,
-            asked.reason_code.trim(),
-            &asked.comment,
-        )
-        .await?;
-        let run_status = if wake.is_some() { "queued" } else { "cancelled" };
-        if let Some(job) = wake {
-            if let Err(e) = state.runs.wake(job).await {
-                tracing::warn!(error = %e, "could not wake a worker; the sweeper will");
-            }
+    let member = crate::api_error::member(&req, &state, &slug, engine::Page::ReviewQueue).await?;
+    let no_task = || ApiError::NotFound("there is no such review task".into());
+    let task_id: uuid::Uuid = task.parse().map_err(|_| no_task())?;
+    let asked: DecisionRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("body", format!("the body is not a decision: {e}")))?;
+    let run_id = reviews::run_of(&state.db, &member.tenant, task_id).await?.ok_or_else(no_task)?;
+    let edited = asked.edited_output.as_ref().map(|v| v.to_string()).unwrap_or_default();
+    let reason_code = asked.reason_code.trim();
+    let wake =
+        reviews::decide(&state.db, &member, task_id, &asked.decision, &edited, reason_code, &asked.comment).await?;
+    let run_status = if wake.is_some() { "queued" } else { "cancelled" };
+    if let Some(job) = wake {
+        if let Err(e) = state.runs.wake(job).await {
+            tracing::warn!(error = %e, "could not wake a worker; the sweeper will");
         }
-        Ok::<_, ApiError>(HttpResponse::Ok().json(DecisionTaken {
-            task_id,
-            run_id,
-            decision: asked.decision,
-            run_status: run_status.into(),
-        }))
     }
-    .await;
-    result.unwrap_or_else(|e| e.response())
+    Ok(HttpResponse::Ok().json(DecisionTaken {
+        task_id,
+        run_id,
+        decision: asked.decision,
+        run_status: run_status.into(),
+    }))
 }

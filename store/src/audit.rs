@@ -54,7 +54,20 @@ pub struct ChangeFilter {
     pub text: Option<String>,
 }
 
+/// The change log, newest first, filtered (at most `limit` entries).
 pub async fn changes(
+    db: &sea_orm::DatabaseConnection,
+    tenant: &crate::Tenant,
+    filter: &ChangeFilter,
+    limit: u64,
+) -> Result<Vec<audit_event::Model>, DbErr> {
+    let txn = tenant.begin(db).await?;
+    let rows = changes_in(&txn, filter, limit).await?;
+    txn.commit().await?;
+    Ok(rows)
+}
+
+async fn changes_in(
     txn: &DatabaseTransaction,
     filter: &ChangeFilter,
     limit: u64,

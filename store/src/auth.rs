@@ -1,7 +1,7 @@
 //! Who is asking: signed session tokens, the server-side session record that
 //! makes sign-out real, and the member (user + business + role) behind them.
 
-use crate::{config::Settings, entities::session};
+use crate::{config::Settings, entities::session, tenants::Tenant};
 use chrono::{Duration, Utc};
 use engine::{Page, Role};
 use jsonwebtoken::{decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -30,10 +30,10 @@ pub struct CurrentMember {
     pub user_id: Uuid,
     pub email: String,
     pub session_id: Uuid,
-    pub tenant_id: Uuid,
+    /// The business, for every unit of work done on the member's behalf.
+    pub tenant: Tenant,
     pub tenant_slug: String,
     pub tenant_name: String,
-    pub schema_name: String,
     pub role: Role,
 }
 
@@ -119,8 +119,9 @@ pub fn read_token(settings: &Settings, token: &str) -> Result<SessionClaims, Aut
         })
 }
 
+/// A member of a business as the membership tables hold them.
 #[derive(Debug, FromQueryResult)]
-struct SessionRow {
+struct MemberRow {
     user_id: Uuid,
     email: String,
     tenant_id: Uuid,
@@ -128,6 +129,27 @@ struct SessionRow {
     name: String,
     schema_name: String,
     role: String,
+}
+
+impl MemberRow {
+    fn into_member(self, session_id: Uuid) -> Result<CurrentMember, AuthError> {
+        Ok(CurrentMember {
+            user_id: self.user_id,
+            email: self.email,
+            session_id,
+            tenant: Tenant::new(self.tenant_id, self.schema_name)?,
+            tenant_slug: self.slug,
+            tenant_name: self.name,
+            role: Role::parse(&self.role).map_err(|_| AuthError::Invalid)?,
+        })
+    }
+}
+
+/// A session's member and whether the session still holds.
+#[derive(Debug, FromQueryResult)]
+struct SessionRow {
+    #[sea_orm(nested)]
+    member: MemberRow,
     revoked: bool,
     expired: bool,
 }
@@ -160,19 +182,10 @@ pub async fn resolve_session(
     if row.expired {
         return Err(AuthError::Expired);
     }
-    if row.user_id != claims.sub || row.tenant_id != claims.tid {
+    if row.member.user_id != claims.sub || row.member.tenant_id != claims.tid {
         return Err(AuthError::Invalid);
     }
-    Ok(CurrentMember {
-        user_id: row.user_id,
-        email: row.email,
-        session_id: claims.sid,
-        tenant_id: row.tenant_id,
-        tenant_slug: row.slug,
-        tenant_name: row.name,
-        schema_name: row.schema_name,
-        role: Role::parse(&row.role).map_err(|_| AuthError::Invalid)?,
-    })
+    row.member.into_member(claims.sid)
 }
 
 /// The member, if they belong to the business at `slug` and their role may open `page`.
@@ -301,17 +314,7 @@ mod tests {
 /// The member with this email in business `slug`, for command-line work that
 /// acts as a person (the change log records them).
 pub async fn member_by_email(db: &DatabaseConnection, slug: &str, email: &str) -> Result<CurrentMember, AuthError> {
-    #[derive(Debug, FromQueryResult)]
-    struct Row {
-        user_id: Uuid,
-        email: String,
-        tenant_id: Uuid,
-        slug: String,
-        name: String,
-        schema_name: String,
-        role: String,
-    }
-    let row = Row::find_by_statement(Statement::from_sql_and_values(
+    let row = MemberRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
         r#"SELECT u.id AS user_id, u.email, t.id AS tenant_id, t.slug, t.name, t.schema_name, m.role
              FROM public.users u
@@ -323,14 +326,5 @@ pub async fn member_by_email(db: &DatabaseConnection, slug: &str, email: &str) -
     .one(db)
     .await?
     .ok_or(AuthError::OtherBusiness)?;
-    Ok(CurrentMember {
-        user_id: row.user_id,
-        email: row.email,
-        session_id: Uuid::nil(),
-        tenant_id: row.tenant_id,
-        tenant_slug: row.slug,
-        tenant_name: row.name,
-        schema_name: row.schema_name,
-        role: Role::parse(&row.role).map_err(|_| AuthError::Invalid)?,
-    })
+    row.into_member(Uuid::nil())
 }

@@ -2,11 +2,12 @@
 //! value formula. A candidate starts (becomes a draft workflow from the
 //! template gallery) only once it names how success will be measured.
 
-use crate::db::{stmt, tenant_txn};
+use crate::db::{scalar, stmt};
+use crate::tenants::Tenant;
 use crate::{audit, auth::CurrentMember};
 use engine::kpi::{Candidate, ValueScoreInputs};
 use engine::FieldError;
-use sea_orm::{prelude::*, DatabaseConnection};
+use sea_orm::{prelude::*, DatabaseConnection, FromQueryResult};
 use serde_json::json;
 
 /// A candidate as stored, with its place in the backlog.
@@ -30,36 +31,51 @@ pub enum BacklogError {
 }
 
 /// Every candidate, highest score first (ties by name).
-pub async fn list(db: &DatabaseConnection, schema: &str) -> Result<Vec<Row>, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
-    let rows = txn
-        .query_all_raw(stmt(
-            "SELECT id, name, monthly_volume, minutes_per_task, error_rate, revenue_impact, compliance_risk, success_metric, status, workflow_name, created_by
-               FROM backlog_candidates",
-            vec![],
-        ))
-        .await?;
-    txn.commit().await?;
-    let mut out = Vec::new();
-    for r in rows {
-        out.push(Row {
-            id: r.try_get_by_index(0)?,
-            candidate: Candidate {
-                name: r.try_get_by_index(1)?,
-                inputs: ValueScoreInputs {
-                    monthly_volume: r.try_get_by_index(2)?,
-                    minutes_per_task: r.try_get_by_index(3)?,
-                    error_rate: r.try_get_by_index(4)?,
-                    revenue_impact: r.try_get_by_index(5)?,
-                    compliance_risk: r.try_get_by_index(6)?,
-                },
-                success_metric: r.try_get_by_index(7)?,
-            },
-            status: r.try_get_by_index(8)?,
-            workflow_name: r.try_get_by_index(9)?,
-            created_by: r.try_get_by_index(10)?,
-        });
+pub async fn list(db: &DatabaseConnection, tenant: &Tenant) -> Result<Vec<Row>, DbErr> {
+    #[derive(FromQueryResult)]
+    struct Stored {
+        id: Uuid,
+        name: String,
+        monthly_volume: f64,
+        minutes_per_task: f64,
+        error_rate: f64,
+        revenue_impact: f64,
+        compliance_risk: f64,
+        success_metric: String,
+        status: String,
+        workflow_name: Option<String>,
+        created_by: String,
     }
+    let txn = tenant.begin(db).await?;
+    let rows = Stored::find_by_statement(stmt(
+        "SELECT id, name, monthly_volume, minutes_per_task, error_rate, revenue_impact, compliance_risk, success_metric, status,
+                workflow_name, created_by
+           FROM backlog_candidates",
+        vec![],
+    ))
+    .all(&txn)
+    .await?;
+    txn.commit().await?;
+    let mut out: Vec<Row> = rows
+        .into_iter()
+        .map(|r| Row {
+            id: r.id,
+            candidate: Candidate {
+                name: r.name,
+                inputs: ValueScoreInputs {
+                    monthly_volume: r.monthly_volume,
+                    minutes_per_task: r.minutes_per_task,
+                    error_rate: r.error_rate,
+                    revenue_impact: r.revenue_impact,
+                    compliance_risk: r.compliance_risk,
+                },
+                success_metric: r.success_metric,
+            },
+            status: r.status,
+            workflow_name: r.workflow_name,
+            created_by: r.created_by,
+        })
+        .collect();
     let mut candidates: Vec<Candidate> = out.iter().map(|r| r.candidate.clone()).collect();
     engine::kpi::rank(&mut candidates);
     out.sort_by_key(|r| candidates.iter().position(|c| c.name == r.candidate.name));
@@ -68,15 +84,16 @@ pub async fn list(db: &DatabaseConnection, schema: &str) -> Result<Vec<Row>, DbE
 
 /// Adds a candidate, or updates the one with the same name if it has not started.
 pub async fn save(db: &DatabaseConnection, member: &CurrentMember, c: &Candidate) -> Result<Uuid, BacklogError> {
-    let txn = tenant_txn(db, &member.schema_name).await?;
+    let txn = member.tenant.begin(db).await?;
     let i = &c.inputs;
-    let row = txn
-        .query_one_raw(stmt(
+    let saved: Option<Uuid> = scalar(
+        &txn,
+        stmt(
             "INSERT INTO backlog_candidates (id, name, monthly_volume, minutes_per_task, error_rate, revenue_impact, compliance_risk, success_metric, created_by)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (name) DO UPDATE SET monthly_volume = $3, minutes_per_task = $4, error_rate = $5, revenue_impact = $6,
                  compliance_risk = $7, success_metric = $8 WHERE backlog_candidates.status = 'candidate'
-             RETURNING id",
+             RETURNING id AS value",
             vec![
                 Uuid::new_v4().into(),
                 c.name.clone().into(),
@@ -88,16 +105,16 @@ pub async fn save(db: &DatabaseConnection, member: &CurrentMember, c: &Candidate
                 c.success_metric.clone().into(),
                 member.email.clone().into(),
             ],
-        ))
-        .await?;
-    let Some(row) = row else {
+        ),
+    )
+    .await?;
+    let Some(id) = saved else {
         txn.rollback().await?;
         return Err(BacklogError::Fields(vec![FieldError::new(
             "name",
             "A candidate with this name has already started; name this one differently.",
         )]));
     };
-    let id: Uuid = row.try_get_by_index(0)?;
     audit::record_change(
         &txn,
         Some(member),
@@ -121,7 +138,7 @@ pub async fn start(
     id: Uuid,
     template: &str,
 ) -> Result<String, BacklogError> {
-    let row = list(db, &member.schema_name).await?.into_iter().find(|r| r.id == id).ok_or(BacklogError::NotFound)?;
+    let row = list(db, &member.tenant).await?.into_iter().find(|r| r.id == id).ok_or(BacklogError::NotFound)?;
     let mut errors = Vec::new();
     if let Err(e) = row.candidate.may_start() {
         errors.push(e);
@@ -137,7 +154,7 @@ pub async fn start(
         errors.push(FieldError::new("template", "Pick a template from the gallery."));
     }
     if let Some(item) = item {
-        let txn = tenant_txn(db, &member.schema_name).await?;
+        let txn = member.tenant.begin(db).await?;
         let exists =
             txn.query_one_raw(stmt("SELECT 1 FROM workflows WHERE name = $1", vec![item.name.into()])).await?.is_some();
         txn.commit().await?;
@@ -157,7 +174,7 @@ pub async fn start(
         crate::bundles::BundleError::Storage(e) => BacklogError::Storage(e),
         other => BacklogError::Fields(vec![FieldError::new("template", other.to_string())]),
     })?;
-    let txn = tenant_txn(db, &member.schema_name).await?;
+    let txn = member.tenant.begin(db).await?;
     txn.execute_raw(stmt(
         "UPDATE backlog_candidates SET status = 'started', workflow_name = $2, started_at = now() WHERE id = $1",
         vec![id.into(), name.clone().into()],

@@ -3,12 +3,10 @@
 //! everything first and changes nothing unless all of it is valid; the
 //! template gallery installs through the same path.
 
-use crate::db::stmt;
+use crate::db::{scalar, stmt};
 use crate::{
     auth::CurrentMember,
-    data_contracts,
-    db::tenant_txn,
-    prompts,
+    data_contracts, prompts,
     workflows::{self, WorkflowError},
 };
 use engine::{data_contract::DataContract, prompt::PromptTemplate, workflow::WorkflowContract};
@@ -54,20 +52,19 @@ pub fn parse(yaml: &str) -> Result<Bundle, Vec<String>> {
 }
 
 async fn latest_prompt(txn: &DatabaseTransaction, name: &str) -> Result<Option<Value>, DbErr> {
-    Ok(txn
-        .query_one_raw(stmt(
-            "SELECT v.document FROM prompt_versions v JOIN prompt_templates p ON p.id = v.prompt_id WHERE p.name = $1 ORDER BY v.number DESC LIMIT 1",
+    scalar(
+        txn,
+        stmt(
+            "SELECT v.document AS value FROM prompt_versions v JOIN prompt_templates p ON p.id = v.prompt_id
+              WHERE p.name = $1 ORDER BY v.number DESC LIMIT 1",
             vec![name.into()],
-        ))
-        .await?
-        .and_then(|r| r.try_get_by_index::<Value>(0).ok()))
+        ),
+    )
+    .await
 }
 
 async fn current_contract(txn: &DatabaseTransaction, name: &str) -> Result<Option<Value>, DbErr> {
-    Ok(txn
-        .query_one_raw(stmt("SELECT document FROM data_contracts WHERE name = $1", vec![name.into()]))
-        .await?
-        .and_then(|r| r.try_get_by_index::<Value>(0).ok()))
+    scalar(txn, stmt("SELECT document AS value FROM data_contracts WHERE name = $1", vec![name.into()])).await
 }
 
 /// Imports a bundle in one transaction: new or changed prompts become new
@@ -104,8 +101,8 @@ pub async fn import_bundle(
             problems.push(format!("data_contracts.{name}: {e}"));
         }
     }
-    let txn = tenant_txn(db, &member.schema_name).await?;
-    let mut catalog = workflows::catalog(&txn, member.tenant_id).await?;
+    let txn = member.tenant.begin(db).await?;
+    let mut catalog = workflows::catalog(&txn, &member.tenant).await?;
     catalog.prompts.extend(bundle.prompts.keys().cloned());
     catalog.data_contracts.extend(bundle.data_contracts.keys().cloned());
     if let Err(issues) = WorkflowContract::parse(&bundle.workflow, &catalog) {
@@ -155,31 +152,33 @@ pub async fn import_bundle(
 /// The bundle of a workflow: its live version (or latest draft), the
 /// prompts it uses at their production version (or latest), and its data contracts.
 pub async fn export(db: &DatabaseConnection, member: &CurrentMember, workflow: &str) -> Result<Bundle, BundleError> {
-    let txn = tenant_txn(db, &member.schema_name).await?;
-    let yaml: String = txn
-        .query_one_raw(stmt(
-            "SELECT v.yaml FROM workflows w JOIN workflow_versions v ON v.workflow_id = w.id
+    let txn = member.tenant.begin(db).await?;
+    let yaml: String = scalar(
+        &txn,
+        stmt(
+            "SELECT v.yaml AS value FROM workflows w JOIN workflow_versions v ON v.workflow_id = w.id
               WHERE w.name = $1 ORDER BY (v.number = w.live_version) DESC, v.number DESC LIMIT 1",
             vec![workflow.into()],
-        ))
-        .await?
-        .ok_or_else(|| BundleError::NotFound(workflow.to_owned()))?
-        .try_get_by_index(0)?;
+        ),
+    )
+    .await?
+    .ok_or_else(|| BundleError::NotFound(workflow.to_owned()))?;
     let contract = WorkflowContract::structure(&yaml)
         .ok_or_else(|| BundleError::Invalid(vec!["the stored workflow no longer parses".into()]))?;
     let mut bundle =
         Bundle { bundle: FORMAT.into(), workflow: yaml, prompts: BTreeMap::new(), data_contracts: BTreeMap::new() };
     for step in &contract.steps {
         if let Some(p) = &step.prompt_template {
-            let doc = txn
-                .query_one_raw(stmt(
-                    "SELECT v.document FROM prompt_templates p JOIN prompt_versions v ON v.prompt_id = p.id
+            let doc: Option<Value> = scalar(
+                &txn,
+                stmt(
+                    "SELECT v.document AS value FROM prompt_templates p JOIN prompt_versions v ON v.prompt_id = p.id
                        LEFT JOIN prompt_labels l ON l.prompt_id = p.id AND l.label = 'production'
                       WHERE p.name = $1 ORDER BY (v.number = l.number) DESC NULLS LAST, v.number DESC LIMIT 1",
                     vec![p.clone().into()],
-                ))
-                .await?
-                .and_then(|r| r.try_get_by_index::<Value>(0).ok());
+                ),
+            )
+            .await?;
             if let Some(doc) = doc {
                 bundle.prompts.insert(p.clone(), doc);
             }

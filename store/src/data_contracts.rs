@@ -1,9 +1,9 @@
 //! A business's data contracts, one per business object it uses.
 
 use crate::db::stmt;
-use crate::{audit, auth::CurrentMember, db::tenant_txn};
+use crate::{audit, auth::CurrentMember};
 use engine::data_contract::{DataContract, Violation};
-use sea_orm::{prelude::*, DatabaseConnection, FromQueryResult};
+use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction, FromQueryResult};
 use serde_json::{json, Value};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +24,7 @@ pub struct ContractRow {
 }
 
 pub async fn list(db: &DatabaseConnection, member: &CurrentMember) -> Result<Vec<ContractRow>, DbErr> {
-    let txn = tenant_txn(db, &member.schema_name).await?;
+    let txn = member.tenant.begin(db).await?;
     let rows = ContractRow::find_by_statement(stmt(
         "SELECT name, document, updated_at FROM data_contracts ORDER BY name",
         vec![],
@@ -40,7 +40,7 @@ pub async fn get(
     member: &CurrentMember,
     name: &str,
 ) -> Result<ContractRow, DataContractError> {
-    let txn = tenant_txn(db, &member.schema_name).await?;
+    let txn = member.tenant.begin(db).await?;
     let row = ContractRow::find_by_statement(stmt(
         "SELECT name, document, updated_at FROM data_contracts WHERE name = $1",
         vec![name.into()],
@@ -50,6 +50,33 @@ pub async fn get(
     .ok_or_else(|| DataContractError::NotFound(name.to_owned()))?;
     txn.commit().await?;
     Ok(row)
+}
+
+/// The business's data contract `name`, inside its transaction. A stored
+/// contract that no longer parses is an error.
+pub async fn find_in(txn: &DatabaseTransaction, name: &str) -> Result<Option<DataContract>, DbErr> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        document: Value,
+    }
+    let Some(row) =
+        Row::find_by_statement(stmt("SELECT document FROM data_contracts WHERE name = $1", vec![name.into()]))
+            .one(txn)
+            .await?
+    else {
+        return Ok(None);
+    };
+    DataContract::from_json(&row.document)
+        .map(Some)
+        .map_err(|e| DbErr::Type(format!("the data contract {name} does not parse: {e}")))
+}
+
+/// The business's data contract `name`, in a transaction of its own.
+pub async fn find(db: &DatabaseConnection, tenant: &crate::Tenant, name: &str) -> Result<Option<DataContract>, DbErr> {
+    let txn = tenant.begin(db).await?;
+    let found = find_in(&txn, name).await?;
+    txn.commit().await?;
+    Ok(found)
 }
 
 fn valid_name(name: &str) -> bool {
@@ -72,7 +99,7 @@ pub async fn save(
     if why.trim().is_empty() {
         return Err(DataContractError::Invalid("Say why you made this change; the change log keeps it.".into()));
     }
-    let txn = tenant_txn(db, &member.schema_name).await?;
+    let txn = member.tenant.begin(db).await?;
     save_in(&txn, member, name, document, why).await?;
     txn.commit().await?;
     Ok(())
@@ -80,7 +107,7 @@ pub async fn save(
 
 /// `save` inside the caller's tenant transaction.
 pub async fn save_in(
-    txn: &sea_orm::DatabaseTransaction,
+    txn: &DatabaseTransaction,
     member: &CurrentMember,
     name: &str,
     document: &Value,

@@ -1,7 +1,10 @@
 //! Connections and the tenant unit of work.
 
 pub use migrations::set_tenant_search_path;
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr, Statement,
+    TransactionTrait, TryGetable,
+};
 use std::time::Duration;
 
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
@@ -28,6 +31,23 @@ pub async fn tenant_txn(db: &DatabaseConnection, schema: &str) -> Result<Databas
 pub fn is_unique_violation(err: &DbErr, constraint: &str) -> bool {
     let text = err.to_string();
     text.contains("duplicate key") && text.contains(constraint)
+}
+
+/// The column `value` of the first row a query answers, if it answers one
+/// (`SELECT count(*) AS value …`).
+pub async fn scalar<T: TryGetable, C: ConnectionTrait>(conn: &C, statement: Statement) -> Result<Option<T>, DbErr> {
+    conn.query_one_raw(statement).await?.map(|row| row.try_get::<T>("", "value")).transpose()
+}
+
+/// The column `value` of every row a query answers.
+pub async fn scalars<T: TryGetable, C: ConnectionTrait>(conn: &C, statement: Statement) -> Result<Vec<T>, DbErr> {
+    conn.query_all_raw(statement).await?.iter().map(|row| row.try_get::<T>("", "value")).collect()
+}
+
+/// A stored JSON document read as `T`. A document that does not decode is
+/// an error that names `what`, never a missing value.
+pub fn decode<T: serde::de::DeserializeOwned>(what: &str, value: serde_json::Value) -> Result<T, DbErr> {
+    serde_json::from_value(value).map_err(|e| DbErr::Type(format!("{what} does not decode: {e}")))
 }
 
 /// A PostgreSQL statement with bound values.

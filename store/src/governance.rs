@@ -2,16 +2,16 @@
 //! business's time zone: incidents (cost alerts, failed runs, review
 //! escalations) and the changes made (the change log).
 
-use crate::db::{stmt, tenant_txn};
+use crate::db::stmt;
+use crate::tenants::Tenant;
 use chrono::{DateTime, Utc};
-use engine::kpi::Month;
-use sea_orm::{prelude::*, DatabaseConnection};
+use engine::kpi::{IncidentKind, Month};
+use sea_orm::{prelude::*, DatabaseConnection, FromQueryResult};
 
 /// One thing that went wrong, or needed a person beyond the usual.
 #[derive(Debug, Clone)]
 pub struct Incident {
-    /// alert, failed_run or escalation
-    pub kind: String,
+    pub kind: IncidentKind,
     pub workflow: String,
     pub what: String,
     pub at: DateTime<Utc>,
@@ -31,48 +31,66 @@ pub struct Review {
 }
 
 /// The month's incidents and changes (at most `limit` of each list).
-pub async fn month(db: &DatabaseConnection, schema: &str, month: Month, limit: i64) -> Result<Review, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
-    let tz = crate::kpis::time_zone_in(&txn).await?;
+pub async fn month(db: &DatabaseConnection, tenant: &Tenant, month: Month, limit: i64) -> Result<Review, DbErr> {
+    #[derive(FromQueryResult)]
+    struct Counts {
+        alerts: i64,
+        failed_runs: i64,
+        escalations: i64,
+    }
+    #[derive(FromQueryResult)]
+    struct Row {
+        kind: IncidentKind,
+        workflow_name: String,
+        what: String,
+        at: DateTime<Utc>,
+        resolved: bool,
+        id: Option<String>,
+    }
+    let txn = tenant.begin(db).await?;
+    let tz = crate::local_time::time_zone_in(&txn).await?;
     let (start, end) = month.bounds(&tz);
     let range = || vec![start.into(), end.into(), limit.into()];
     let mut out = Review::default();
-    let counts = txn
-        .query_one_raw(stmt(
-            "SELECT (SELECT count(*) FROM cost_alerts WHERE opened_at >= $1 AND opened_at < $2),
-                    (SELECT count(*) FROM runs WHERE status = 'failed' AND created_at >= $1 AND created_at < $2),
-                    (SELECT count(*) FROM review_tasks WHERE escalated_at >= $1 AND escalated_at < $2)",
-            vec![start.into(), end.into()],
-        ))
-        .await?;
+    let counts = Counts::find_by_statement(stmt(
+        "SELECT (SELECT count(*) FROM cost_alerts WHERE opened_at >= $1 AND opened_at < $2) AS alerts,
+                (SELECT count(*) FROM runs WHERE status = 'failed' AND created_at >= $1 AND created_at < $2) AS failed_runs,
+                (SELECT count(*) FROM review_tasks WHERE escalated_at >= $1 AND escalated_at < $2) AS escalations",
+        vec![start.into(), end.into()],
+    ))
+    .one(&txn)
+    .await?;
     if let Some(c) = counts {
-        out.alerts = c.try_get_by_index(0)?;
-        out.failed_runs = c.try_get_by_index(1)?;
-        out.escalations = c.try_get_by_index(2)?;
+        out.alerts = c.alerts;
+        out.failed_runs = c.failed_runs;
+        out.escalations = c.escalations;
     }
-    for r in txn
-        .query_all_raw(stmt(
-            "SELECT 'alert', workflow_name, message, opened_at, cleared_at IS NOT NULL, NULL::text FROM cost_alerts WHERE opened_at >= $1 AND opened_at < $2
-             UNION ALL
-             (SELECT 'failed_run', workflow_name, coalesce(error, 'failed'), created_at, false, id::text FROM runs
-               WHERE status = 'failed' AND created_at >= $1 AND created_at < $2 ORDER BY created_at DESC LIMIT $3)
-             UNION ALL
-             SELECT 'escalation', workflow_name, 'Past its review SLA (' || reason || ')', escalated_at, status = 'decided', id::text FROM review_tasks
-              WHERE escalated_at >= $1 AND escalated_at < $2
-             ORDER BY 4 DESC LIMIT $3",
-            range(),
-        ))
-        .await?
+    for r in Row::find_by_statement(stmt(
+        "SELECT 'alert' AS kind, workflow_name, message AS what, opened_at AS at, cleared_at IS NOT NULL AS resolved, NULL::text AS id
+           FROM cost_alerts WHERE opened_at >= $1 AND opened_at < $2
+         UNION ALL
+         (SELECT 'failed_run', workflow_name, coalesce(error, 'failed'), created_at, false, id::text FROM runs
+           WHERE status = 'failed' AND created_at >= $1 AND created_at < $2 ORDER BY created_at DESC LIMIT $3)
+         UNION ALL
+         SELECT 'escalation', workflow_name, 'Past its review SLA (' || reason || ')', escalated_at, status = 'decided', id::text
+           FROM review_tasks WHERE escalated_at >= $1 AND escalated_at < $2
+         ORDER BY 4 DESC LIMIT $3",
+        range(),
+    ))
+    .all(&txn)
+    .await?
     {
-        let kind: String = r.try_get_by_index(0)?;
-        let id: Option<String> = r.try_get_by_index(5)?;
+        let link = r.id.map(|id| match r.kind {
+            IncidentKind::Escalation => format!("review/{id}"),
+            IncidentKind::Alert | IncidentKind::FailedRun => format!("runs/{id}"),
+        });
         out.incidents.push(Incident {
-            link: id.map(|id| if kind == "escalation" { format!("review/{id}") } else { format!("runs/{id}") }),
-            kind,
-            workflow: r.try_get_by_index(1)?,
-            what: r.try_get_by_index(2)?,
-            at: r.try_get_by_index(3)?,
-            resolved: r.try_get_by_index(4)?,
+            link,
+            kind: r.kind,
+            workflow: r.workflow_name,
+            what: r.what,
+            at: r.at,
+            resolved: r.resolved,
         });
     }
     use crate::entities::audit_event;

@@ -3,13 +3,13 @@
 //! sender hears 202. Refusals are counted as deliveries; records that
 //! break the contract are kept in the exceptions report.
 
-use crate::db::{is_unique_violation, stmt, tenant_txn};
+use crate::db::{decode, is_unique_violation, stmt};
 use crate::jobs::RunJob;
+use crate::tenants::Tenant;
 use chrono::{DateTime, Utc};
 use engine::data_contract::{DataContract, Violation};
-use engine::prompt::PromptTemplate;
 use engine::workflow::WorkflowContract;
-use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction};
+use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction, FromQueryResult};
 use serde_json::{json, Value};
 
 /// Where an event came in.
@@ -51,9 +51,8 @@ pub enum IngestError {
 /// The live workflow an event is for, with what checks it at the door.
 #[derive(Debug, Clone)]
 pub struct Target {
-    pub tenant_id: Uuid,
+    pub tenant: Tenant,
     pub tenant_slug: String,
-    pub schema_name: String,
     pub workflow_id: Uuid,
     pub workflow_name: String,
     pub version: i32,
@@ -64,48 +63,44 @@ pub struct Target {
 
 /// Finds the workflow by business and name. Unknown → 404; not published → 409.
 pub async fn target(db: &DatabaseConnection, slug: &str, workflow: &str) -> Result<Target, IngestError> {
-    let tenant = crate::tenants::find_by_slug(db, slug)
-        .await?
-        .ok_or_else(|| IngestError::UnknownWorkflow(workflow.to_owned()))?;
-    let txn = tenant_txn(db, &tenant.schema_name).await?;
-    let row = txn
-        .query_one_raw(stmt(
-            "SELECT w.id, w.live_version, v.contract, w.exception_retention_days
-               FROM workflows w LEFT JOIN workflow_versions v ON v.workflow_id = w.id AND v.number = w.live_version
-              WHERE w.name = $1",
-            vec![workflow.into()],
-        ))
-        .await?
-        .ok_or_else(|| IngestError::UnknownWorkflow(workflow.to_owned()))?;
-    let version: Option<i32> = row.try_get_by_index(1)?;
-    let Some(version) = version else { return Err(IngestError::NotPublished(workflow.to_owned())) };
-    let contract: WorkflowContract = serde_json::from_value(row.try_get_by_index::<Value>(2)?)
-        .map_err(|e| DbErr::Custom(format!("stored contract of {workflow} v{version} does not decode: {e}")))?;
+    #[derive(FromQueryResult)]
+    struct Row {
+        id: Uuid,
+        live_version: Option<i32>,
+        contract: Option<Value>,
+        exception_retention_days: i32,
+    }
+    let (tenant, row) =
+        crate::tenants::tenant_at(db, slug).await?.ok_or_else(|| IngestError::UnknownWorkflow(workflow.to_owned()))?;
+    let txn = tenant.begin(db).await?;
+    let found = Row::find_by_statement(stmt(
+        "SELECT w.id, w.live_version, v.contract, w.exception_retention_days
+           FROM workflows w LEFT JOIN workflow_versions v ON v.workflow_id = w.id AND v.number = w.live_version
+          WHERE w.name = $1",
+        vec![workflow.into()],
+    ))
+    .one(&txn)
+    .await?
+    .ok_or_else(|| IngestError::UnknownWorkflow(workflow.to_owned()))?;
+    let (Some(version), Some(contract)) = (found.live_version, found.contract) else {
+        return Err(IngestError::NotPublished(workflow.to_owned()));
+    };
+    let contract: WorkflowContract = decode(&format!("the contract of {workflow} v{version}"), contract)?;
     let data_contract = match contract.trigger.contract_name() {
-        Some(name) => data_contract_in(&txn, &name).await?,
+        Some(name) => crate::data_contracts::find_in(&txn, &name).await?,
         None => None,
     };
-    let target = Target {
-        tenant_id: tenant.id,
-        tenant_slug: tenant.slug.clone(),
-        schema_name: tenant.schema_name.clone(),
-        workflow_id: row.try_get_by_index(0)?,
+    txn.commit().await?;
+    Ok(Target {
+        tenant,
+        tenant_slug: row.slug,
+        workflow_id: found.id,
         workflow_name: workflow.to_owned(),
         version,
         contract,
         data_contract,
-        retention_days: row.try_get_by_index(3)?,
-    };
-    txn.commit().await?;
-    Ok(target)
-}
-
-pub async fn data_contract_in(txn: &DatabaseTransaction, name: &str) -> Result<Option<DataContract>, DbErr> {
-    Ok(txn
-        .query_one_raw(stmt("SELECT document FROM data_contracts WHERE name = $1", vec![name.into()]))
-        .await?
-        .and_then(|r| r.try_get_by_index::<Value>(0).ok())
-        .and_then(|doc| DataContract::from_json(&doc).ok()))
+        retention_days: found.exception_retention_days,
+    })
 }
 
 /// Checks a delivery's Standard Webhooks signature against the workflow's current secrets.
@@ -116,7 +111,7 @@ pub async fn verify_signature(
     headers: &crate::webhook_secrets::SignatureHeaders,
     body: &[u8],
 ) -> Result<(), IngestError> {
-    let txn = tenant_txn(db, &target.schema_name).await?;
+    let txn = target.tenant.begin(db).await?;
     let secrets = crate::webhook_secrets::valid_secrets(&txn, settings, target.workflow_id).await?;
     txn.commit().await?;
     crate::webhook_secrets::verify(&secrets, headers, body).map_err(IngestError::Unauthorized)
@@ -151,9 +146,10 @@ impl Accepted {
 }
 
 /// Counts a delivery, whatever became of it.
+#[allow(clippy::too_many_arguments)] // a delivery row: every column is the caller's to say
 pub async fn record_delivery(
     db: &DatabaseConnection,
-    schema: &str,
+    tenant: &Tenant,
     workflow: &str,
     channel: Channel,
     outcome: &str,
@@ -161,7 +157,7 @@ pub async fn record_delivery(
     reason: &str,
     run_id: Option<Uuid>,
 ) -> Result<(), DbErr> {
-    let txn = tenant_txn(db, schema).await?;
+    let txn = tenant.begin(db).await?;
     delivery_in(&txn, workflow, channel, outcome, status_code, reason, run_id).await?;
     txn.commit().await
 }
@@ -184,44 +180,55 @@ async fn delivery_in(
 }
 
 async fn existing_run(txn: &DatabaseTransaction, workflow_id: Uuid, key: &str) -> Result<Option<Uuid>, DbErr> {
-    Ok(txn
-        .query_one_raw(stmt(
-            "SELECT r.id FROM events e JOIN runs r ON r.event_id = e.id WHERE e.workflow_id = $1 AND e.idempotency_key = $2",
-            vec![workflow_id.into(), key.into()],
-        ))
-        .await?
-        .and_then(|r| r.try_get_by_index::<Uuid>(0).ok()))
+    #[derive(FromQueryResult)]
+    struct Row {
+        id: Uuid,
+    }
+    Ok(Row::find_by_statement(stmt(
+        "SELECT r.id FROM events e JOIN runs r ON r.event_id = e.id WHERE e.workflow_id = $1 AND e.idempotency_key = $2",
+        vec![workflow_id.into(), key.into()],
+    ))
+    .one(txn)
+    .await?
+    .map(|r| r.id))
 }
 
 /// What a run uses, fixed when it is created: the production version of
 /// every prompt its llm steps name, and the model behind every tier.
 async fn pins(txn: &DatabaseTransaction, contract: &WorkflowContract) -> Result<Value, DbErr> {
+    #[derive(FromQueryResult)]
+    struct Pinned {
+        number: Option<i32>,
+    }
+    #[derive(FromQueryResult)]
+    struct Tier {
+        tier: String,
+        id: Uuid,
+        label: String,
+    }
     let mut prompts = serde_json::Map::new();
     for name in contract.steps.iter().filter_map(|s| s.prompt_template.as_deref()) {
-        let number: Option<i32> = txn
-            .query_one_raw(stmt(
-                "SELECT coalesce(
-                    (SELECT l.number FROM prompt_labels l WHERE l.prompt_id = p.id AND l.label = 'production'),
-                    (SELECT max(v.number) FROM prompt_versions v WHERE v.prompt_id = p.id))
-                   FROM prompt_templates p WHERE p.name = $1",
-                vec![name.into()],
-            ))
-            .await?
-            .and_then(|r| r.try_get_by_index::<Option<i32>>(0).ok().flatten());
+        let number = Pinned::find_by_statement(stmt(
+            "SELECT coalesce(
+                (SELECT l.number FROM prompt_labels l WHERE l.prompt_id = p.id AND l.label = 'production'),
+                (SELECT max(v.number) FROM prompt_versions v WHERE v.prompt_id = p.id)) AS number
+               FROM prompt_templates p WHERE p.name = $1",
+            vec![name.into()],
+        ))
+        .one(txn)
+        .await?
+        .and_then(|p| p.number);
         prompts.insert(name.to_owned(), json!(number));
     }
     let mut models = serde_json::Map::new();
-    for row in txn
-        .query_all_raw(stmt(
-            "SELECT t.tier, m.id, m.label FROM model_tiers t JOIN models m ON m.id = t.model_id",
-            vec![],
-        ))
-        .await?
+    for t in Tier::find_by_statement(stmt(
+        "SELECT t.tier, m.id, m.label FROM model_tiers t JOIN models m ON m.id = t.model_id",
+        vec![],
+    ))
+    .all(txn)
+    .await?
     {
-        let tier: String = row.try_get_by_index(0)?;
-        let id: Uuid = row.try_get_by_index(1)?;
-        let label: String = row.try_get_by_index(2)?;
-        models.insert(tier, json!({ "id": id, "label": label }));
+        models.insert(t.tier, json!({ "id": t.id, "label": t.label }));
     }
     Ok(json!({ "prompts": prompts, "models": models }))
 }
@@ -237,7 +244,7 @@ pub async fn accept(
     incoming: &Incoming,
     now: DateTime<Utc>,
 ) -> Result<Accepted, IngestError> {
-    let txn = tenant_txn(db, &target.schema_name).await?;
+    let txn = target.tenant.begin(db).await?;
     if let Some(key) = &incoming.idempotency_key {
         if let Some(run_id) = existing_run(&txn, target.workflow_id, key).await? {
             delivery_in(
@@ -266,7 +273,7 @@ pub async fn accept(
                         target.workflow_name.clone().into(),
                         incoming.channel.as_str().into(),
                         serde_json::to_string_pretty(&incoming.raw).unwrap_or_default().into(),
-                        serde_json::to_value(&violations).unwrap_or_default().into(),
+                        json!(violations).into(),
                         target.retention_days.into(),
                     ],
                 ))
@@ -299,7 +306,7 @@ pub async fn accept(
         // Two deliveries with one key raced; the other one won.
         if is_unique_violation(&e, "events_workflow_id_idempotency_key_key") {
             drop(txn);
-            let txn = tenant_txn(db, &target.schema_name).await?;
+            let txn = target.tenant.begin(db).await?;
             let key = incoming.idempotency_key.clone().unwrap_or_default();
             let run_id = existing_run(&txn, target.workflow_id, &key).await?.ok_or(IngestError::Storage(e))?;
             delivery_in(
@@ -343,28 +350,7 @@ pub async fn accept(
 
 /// The job that wakes a worker for a run of this target.
 pub fn run_job(target: &Target, run_id: Uuid) -> RunJob {
-    RunJob {
-        tenant_id: target.tenant_id.to_string(),
-        schema_name: target.schema_name.clone(),
-        run_id: run_id.to_string(),
-    }
-}
-
-/// The prompt template version a run pinned, for the engine and for
-/// checking an edited draft.
-pub async fn pinned_prompt(
-    txn: &DatabaseTransaction,
-    name: &str,
-    number: i32,
-) -> Result<Option<PromptTemplate>, DbErr> {
-    Ok(txn
-        .query_one_raw(stmt(
-            "SELECT v.document FROM prompt_versions v JOIN prompt_templates p ON p.id = v.prompt_id WHERE p.name = $1 AND v.number = $2",
-            vec![name.into(), number.into()],
-        ))
-        .await?
-        .and_then(|r| r.try_get_by_index::<Value>(0).ok())
-        .and_then(|doc| PromptTemplate::from_json(&doc).ok()))
+    RunJob::new(&target.tenant, run_id)
 }
 
 /// How many days refused records of a workflow stay in the exceptions report.
@@ -374,7 +360,7 @@ pub async fn set_exception_retention(
     workflow: &str,
     days: i32,
 ) -> Result<bool, DbErr> {
-    let txn = tenant_txn(db, &member.schema_name).await?;
+    let txn = member.tenant.begin(db).await?;
     let updated = txn
         .execute_raw(stmt(
             "UPDATE workflows SET exception_retention_days = $2 WHERE name = $1",
@@ -400,12 +386,22 @@ pub async fn set_exception_retention(
 }
 
 /// The current retention of a workflow's refused records, in days.
-pub async fn exception_retention(db: &DatabaseConnection, schema: &str, workflow: &str) -> Result<Option<i32>, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
-    let days = txn
-        .query_one_raw(stmt("SELECT exception_retention_days FROM workflows WHERE name = $1", vec![workflow.into()]))
-        .await?
-        .and_then(|r| r.try_get_by_index::<i32>(0).ok());
+pub async fn exception_retention(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    workflow: &str,
+) -> Result<Option<i32>, DbErr> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        exception_retention_days: i32,
+    }
+    let txn = tenant.begin(db).await?;
+    let row = Row::find_by_statement(stmt(
+        "SELECT exception_retention_days FROM workflows WHERE name = $1",
+        vec![workflow.into()],
+    ))
+    .one(&txn)
+    .await?;
     txn.commit().await?;
-    Ok(days)
+    Ok(row.map(|r| r.exception_retention_days))
 }

@@ -5,7 +5,7 @@ use crate::{
     audit,
     auth::CurrentMember,
     config::Settings,
-    db::{set_tenant_search_path, tenant_txn},
+    db::set_tenant_search_path,
     entities::{invitation, membership, tenant, user},
     password,
 };
@@ -64,15 +64,15 @@ pub async fn invite(
     let role = Role::parse(role).map_err(|m| errors.push(FieldError::new("role", m))).ok();
     let (Some(email), Some(role)) = (email, role) else { return Err(InviteError::Fields(errors)) };
     if let Some(existing) = user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(db).await? {
-        if membership::Entity::find_by_id((existing.id, actor.tenant_id)).one(db).await?.is_some() {
+        if membership::Entity::find_by_id((existing.id, actor.tenant.id())).one(db).await?.is_some() {
             return Err(InviteError::Fields(vec![FieldError::new("email", "This person is already a member.")]));
         }
     }
-    let txn = tenant_txn(db, &actor.schema_name).await?;
+    let txn = actor.tenant.begin(db).await?;
     // A new invitation replaces any earlier one for the same address.
     invitation::Entity::update_many()
         .col_expr(invitation::Column::RevokedAt, Expr::value(Utc::now()))
-        .filter(invitation::Column::TenantId.eq(actor.tenant_id))
+        .filter(invitation::Column::TenantId.eq(actor.tenant.id()))
         .filter(invitation::Column::Email.eq(email.as_str()))
         .filter(invitation::Column::AcceptedAt.is_null())
         .filter(invitation::Column::RevokedAt.is_null())
@@ -81,7 +81,7 @@ pub async fn invite(
     let now = Utc::now();
     let invitation = invitation::ActiveModel {
         id: Set(Uuid::new_v4()),
-        tenant_id: Set(actor.tenant_id),
+        tenant_id: Set(actor.tenant.id()),
         email: Set(email.as_str().to_owned()),
         role: Set(role.as_str().to_owned()),
         invited_by: Set(Some(actor.user_id)),

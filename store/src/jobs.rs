@@ -1,16 +1,19 @@
 //! Jobs the server hands to the worker through Redis (apalis). Postgres stays
 //! the source of truth; the queue only delivers.
 
+use crate::tenants::Tenant;
 use apalis::prelude::TaskSink;
 use apalis_redis::{Config, ConnectionManager, RedisStorage};
+use sea_orm::DbErr;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 /// An email to send. Carries the tenant it belongs to, so the worker's log
 /// lines and any tenant work it does are scoped. New fields must have
 /// `#[serde(default)]`: queued jobs of the old shape must still decode.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EmailJob {
-    pub tenant_id: String,
+    pub tenant_id: Uuid,
     pub to: String,
     pub subject: String,
     pub text: String,
@@ -47,11 +50,37 @@ impl Attachment {
 /// Wakes a worker to execute (or resume) a run. The run's state is in
 /// PostgreSQL; a lost or duplicated job is harmless (the sweeper re-sends
 /// lost ones, the lease turns duplicates away).
+/// Ids travel as text (the wire format of earlier versions).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunJob {
-    pub tenant_id: String,
+    pub tenant_id: Uuid,
     pub schema_name: String,
-    pub run_id: String,
+    pub run_id: Uuid,
+}
+
+impl RunJob {
+    pub fn new(tenant: &Tenant, run_id: Uuid) -> Self {
+        RunJob { tenant_id: tenant.id(), schema_name: tenant.schema().to_owned(), run_id }
+    }
+
+    /// The business the job was made for (its schema name checked again).
+    pub fn tenant(&self) -> Result<Tenant, DbErr> {
+        Tenant::new(self.tenant_id, self.schema_name.clone())
+    }
+}
+
+impl crate::outbox::OutboxEmail {
+    /// The mail-queue job that sends this email for `tenant`.
+    pub fn job(&self, tenant: &Tenant) -> EmailJob {
+        EmailJob {
+            tenant_id: tenant.id(),
+            to: self.to.clone(),
+            subject: self.subject.clone(),
+            text: self.text.clone(),
+            html: self.html.clone(),
+            attachments: self.attachments.clone(),
+        }
+    }
 }
 
 /// What every job kind has: its queue's name under the Redis prefix

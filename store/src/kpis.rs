@@ -6,59 +6,65 @@
 //! still change. Scorecards are immutable snapshots; a recompute adds a
 //! revision and says who asked and why.
 
-use crate::db::{stmt, tenant_txn};
-use crate::runs::OutboxEmail;
+use crate::db::{decode, scalar, scalars, stmt};
+use crate::local_time::{time_zone_in, TZ};
+use crate::outbox::{self, OutboxEmail};
+use crate::tenants::Tenant;
 use crate::{audit, auth::CurrentMember};
 use chrono::{DateTime, NaiveDate, Utc};
 use engine::kpi::{self, Baseline, Month, Scorecard, Tally};
-use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction};
+use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction, FromQueryResult};
 use serde_json::json;
 use std::collections::BTreeMap;
-
-/// The business's time zone, read inside its own transaction.
-pub(crate) const TZ: &str =
-    "(SELECT coalesce(max(time_zone), 'UTC') FROM public.tenants WHERE schema_name = current_schema())";
 
 /// Marks a day as computed (the tally of a day without runs is empty).
 const DAY_MARKER: &str = "*";
 
-pub async fn time_zone_in(txn: &DatabaseTransaction) -> Result<String, DbErr> {
-    let row = txn.query_one_raw(stmt(&format!("SELECT {TZ}"), vec![])).await?;
-    Ok(row.map(|r| r.try_get_by_index(0)).transpose()?.unwrap_or_else(|| "UTC".into()))
-}
-
-/// The business's month at `now`, in its own time zone.
-pub async fn current_month(db: &DatabaseConnection, schema: &str, now: DateTime<Utc>) -> Result<Month, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
-    let tz = time_zone_in(&txn).await?;
-    txn.commit().await?;
-    Ok(Month::at(now, &tz))
-}
-
 // ---- baselines ----
 
 pub async fn baselines_in(txn: &DatabaseTransaction) -> Result<BTreeMap<String, (Baseline, i32)>, DbErr> {
-    let rows = txn
-        .query_all_raw(stmt(
-            "SELECT workflow_name, manual_minutes, error_rate, response_minutes, monthly_volume, hourly_cost_micros, outcome, outcome_rate, version
-               FROM workflow_baselines",
-            vec![],
-        ))
-        .await?;
-    let mut out = BTreeMap::new();
-    for r in rows {
-        let b = Baseline {
-            manual_minutes: r.try_get_by_index(1)?,
-            error_rate: r.try_get_by_index(2)?,
-            response_minutes: r.try_get_by_index(3)?,
-            monthly_volume: r.try_get_by_index(4)?,
-            hourly_cost: r.try_get_by_index(5)?,
-            outcome: r.try_get_by_index(6)?,
-            outcome_rate: r.try_get_by_index(7)?,
-        };
-        out.insert(r.try_get_by_index(0)?, (b, r.try_get_by_index(8)?));
+    #[derive(FromQueryResult)]
+    struct Row {
+        workflow_name: String,
+        manual_minutes: f64,
+        error_rate: f64,
+        response_minutes: f64,
+        monthly_volume: i64,
+        hourly_cost_micros: i64,
+        outcome: String,
+        outcome_rate: Option<f64>,
+        version: i32,
     }
-    Ok(out)
+    let rows = Row::find_by_statement(stmt(
+        "SELECT workflow_name, manual_minutes, error_rate, response_minutes, monthly_volume, hourly_cost_micros, outcome, outcome_rate, version
+           FROM workflow_baselines",
+        vec![],
+    ))
+    .all(txn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let b = Baseline {
+                manual_minutes: r.manual_minutes,
+                error_rate: r.error_rate,
+                response_minutes: r.response_minutes,
+                monthly_volume: r.monthly_volume,
+                hourly_cost: r.hourly_cost_micros,
+                outcome: r.outcome,
+                outcome_rate: r.outcome_rate,
+            };
+            (r.workflow_name, (b, r.version))
+        })
+        .collect())
+}
+
+/// Every workflow's baseline and its version, in a transaction of its own.
+pub async fn baselines(db: &DatabaseConnection, tenant: &Tenant) -> Result<BTreeMap<String, (Baseline, i32)>, DbErr> {
+    let txn = tenant.begin(db).await?;
+    let found = baselines_in(&txn).await?;
+    txn.commit().await?;
+    Ok(found)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,19 +83,20 @@ pub async fn save_baseline(
     b: &Baseline,
     why: &str,
 ) -> Result<i32, BaselineError> {
-    let txn = tenant_txn(db, &member.schema_name).await?;
+    let txn = member.tenant.begin(db).await?;
     let exists =
         txn.query_one_raw(stmt("SELECT 1 FROM workflows WHERE name = $1", vec![workflow.into()])).await?.is_some();
     if !exists {
         return Err(BaselineError::NoWorkflow);
     }
-    let version: i32 = txn
-        .query_one_raw(stmt(
+    let version: i32 = scalar(
+        &txn,
+        stmt(
             "INSERT INTO workflow_baselines (workflow_name, manual_minutes, error_rate, response_minutes, monthly_volume, hourly_cost_micros, outcome, outcome_rate, updated_by)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (workflow_name) DO UPDATE SET manual_minutes = $2, error_rate = $3, response_minutes = $4, monthly_volume = $5,
                  hourly_cost_micros = $6, outcome = $7, outcome_rate = $8, updated_by = $9, updated_at = now(), version = workflow_baselines.version + 1
-             RETURNING version",
+             RETURNING version AS value",
             vec![
                 workflow.into(),
                 b.manual_minutes.into(),
@@ -101,10 +108,10 @@ pub async fn save_baseline(
                 b.outcome_rate.into(),
                 member.email.clone().into(),
             ],
-        ))
-        .await?
-        .ok_or(DbErr::RecordNotFound("baseline".into()))?
-        .try_get_by_index(0)?;
+        ),
+    )
+    .await?
+    .ok_or(DbErr::RecordNotFound("baseline".into()))?;
     audit::record_change(
         &txn,
         Some(member),
@@ -135,8 +142,13 @@ pub struct Outcome {
 
 /// Records an outcome once per idempotency key. True: it is new. The day
 /// it happened on is counted again.
-pub async fn record_outcome(db: &DatabaseConnection, schema: &str, workflow: &str, o: &Outcome) -> Result<bool, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
+pub async fn record_outcome(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    workflow: &str,
+    o: &Outcome,
+) -> Result<bool, DbErr> {
+    let txn = tenant.begin(db).await?;
     // A run named must be this workflow's (another's id is ignored, not trusted).
     let run_id = match o.run_id {
         Some(id) => txn
@@ -172,9 +184,10 @@ pub async fn record_outcome(db: &DatabaseConnection, schema: &str, workflow: &st
 
 type DayKey = (NaiveDate, String);
 
+/// Every tally query answers per workflow and local day; `entry` finds that day's tally.
 fn entry<'a>(map: &'a mut BTreeMap<DayKey, Tally>, r: &sea_orm::QueryResult) -> Result<&'a mut Tally, DbErr> {
-    let workflow: String = r.try_get_by_index(0)?;
-    let day: NaiveDate = r.try_get_by_index(1)?;
+    let workflow: String = r.try_get("", "workflow_name")?;
+    let day: NaiveDate = r.try_get("", "day")?;
     Ok(map.entry((day, workflow)).or_default())
 }
 
@@ -193,7 +206,7 @@ pub async fn tally_days(
     let end = kpi::local_midnight(to.succ_opt().unwrap_or(to), tz);
     let range = || vec![start.into(), end.into(), tz.into()];
     let mut map: BTreeMap<DayKey, Tally> = BTreeMap::new();
-    let day_of = |col: &str| format!("({col} AT TIME ZONE $3)::date");
+    let day_of = |col: &str| format!("({col} AT TIME ZONE $3)::date AS day");
 
     // Runs, by the day their event arrived. Error hand-offs and first
     // outside messages are joined as sets (hash joins), not looked up per run.
@@ -202,61 +215,62 @@ pub async fn tally_days(
               handed AS (SELECT DISTINCT t.run_id FROM review_tasks t JOIN r ON r.id = t.run_id WHERE t.reason = 'error' AND t.created_at >= $1),
               answered AS (SELECT s.run_id, min(s.finished_at) AS at FROM run_steps s JOIN r ON r.id = s.run_id
                             WHERE s.kind = 'notify' AND s.status = 'completed' AND s.started_at >= $1 GROUP BY 1)
-         SELECT r.workflow_name, {day}, count(*),
-                count(*) FILTER (WHERE r.status = 'completed'),
-                count(*) FILTER (WHERE r.status = 'failed'),
-                count(*) FILTER (WHERE r.status IN ('queued', 'running', 'waiting_for_review')),
-                count(*) FILTER (WHERE r.status = 'failed' OR h.run_id IS NOT NULL),
-                coalesce(sum(extract(epoch FROM r.finished_at - r.created_at)) FILTER (WHERE r.status = 'completed'), 0)::bigint,
-                coalesce(sum(extract(epoch FROM coalesce(a.at, r.finished_at) - r.created_at)) FILTER (WHERE r.status = 'completed'), 0)::bigint
+         SELECT r.workflow_name, {day}, count(*) AS runs,
+                count(*) FILTER (WHERE r.status = 'completed') AS completed,
+                count(*) FILTER (WHERE r.status = 'failed') AS failed,
+                count(*) FILTER (WHERE r.status IN ('queued', 'running', 'waiting_for_review')) AS open,
+                count(*) FILTER (WHERE r.status = 'failed' OR h.run_id IS NOT NULL) AS exceptions,
+                coalesce(sum(extract(epoch FROM r.finished_at - r.created_at)) FILTER (WHERE r.status = 'completed'), 0)::bigint AS cycle_seconds,
+                coalesce(sum(extract(epoch FROM coalesce(a.at, r.finished_at) - r.created_at)) FILTER (WHERE r.status = 'completed'), 0)::bigint AS response_seconds
            FROM r LEFT JOIN handed h ON h.run_id = r.id LEFT JOIN answered a ON a.run_id = r.id GROUP BY 1, 2",
         day = day_of("r.created_at")
     );
     for r in txn.query_all_raw(stmt(&sql, range())).await? {
         let t = entry(&mut map, &r)?;
-        t.runs = r.try_get_by_index(2)?;
-        t.completed = r.try_get_by_index(3)?;
-        t.failed = r.try_get_by_index(4)?;
-        t.open = r.try_get_by_index(5)?;
-        t.exceptions = r.try_get_by_index(6)?;
-        t.cycle_seconds = r.try_get_by_index(7)?;
-        t.response_seconds = r.try_get_by_index(8)?;
+        t.runs = r.try_get("", "runs")?;
+        t.completed = r.try_get("", "completed")?;
+        t.failed = r.try_get("", "failed")?;
+        t.open = r.try_get("", "open")?;
+        t.exceptions = r.try_get("", "exceptions")?;
+        t.cycle_seconds = r.try_get("", "cycle_seconds")?;
+        t.response_seconds = r.try_get("", "response_seconds")?;
     }
 
     // Decisions, by their run's day.
     let sql = format!(
-        "SELECT r.workflow_name, {day}, count(DISTINCT t.run_id), count(*), count(*) FILTER (WHERE t.decision = 'approve'),
-                coalesce(sum(extract(epoch FROM t.decided_at - t.created_at)) FILTER (WHERE r.status = 'completed'), 0)::bigint
+        "SELECT r.workflow_name, {day}, count(DISTINCT t.run_id) AS reviewed, count(*) AS decided,
+                count(*) FILTER (WHERE t.decision = 'approve') AS agreed,
+                coalesce(sum(extract(epoch FROM t.decided_at - t.created_at)) FILTER (WHERE r.status = 'completed'), 0)::bigint AS waiting_seconds
            FROM review_tasks t JOIN runs r ON r.id = t.run_id
           WHERE t.status = 'decided' AND t.created_at >= $1 AND r.created_at >= $1 AND r.created_at < $2 GROUP BY 1, 2",
         day = day_of("r.created_at")
     );
     for r in txn.query_all_raw(stmt(&sql, range())).await? {
         let t = entry(&mut map, &r)?;
-        t.reviewed = r.try_get_by_index(2)?;
-        t.decided = r.try_get_by_index(3)?;
-        t.agreed = r.try_get_by_index(4)?;
-        t.waiting_seconds = r.try_get_by_index(5)?;
+        t.reviewed = r.try_get("", "reviewed")?;
+        t.decided = r.try_get("", "decided")?;
+        t.agreed = r.try_get("", "agreed")?;
+        t.waiting_seconds = r.try_get("", "waiting_seconds")?;
     }
 
     // Person-time on decisions: the ledger's review lines (seconds), by their run's day.
     let sql = format!(
-        "SELECT r.workflow_name, {day}, coalesce(sum(c.quantity), 0)::bigint
+        "SELECT r.workflow_name, {day}, coalesce(sum(c.quantity), 0)::bigint AS review_seconds
            FROM cost_lines c JOIN runs r ON r.id = c.run_id
           WHERE c.kind = 'review' AND c.at >= $1 AND r.created_at >= $1 AND r.created_at < $2 GROUP BY 1, 2",
         day = day_of("r.created_at")
     );
     for r in txn.query_all_raw(stmt(&sql, range())).await? {
-        entry(&mut map, &r)?.review_seconds = r.try_get_by_index(2)?;
+        entry(&mut map, &r)?.review_seconds = r.try_get("", "review_seconds")?;
     }
 
     // Steps: retries and the confidence of model drafts (in tenths, as
     // `kpi::confidence_bucket` counts them), by their run's day.
     let n = kpi::CONFIDENCE_BUCKETS;
-    let buckets: Vec<String> = (0..n).map(|i| format!("count(*) FILTER (WHERE bucket = {i})")).collect();
+    let buckets: Vec<String> = (0..n).map(|i| format!("count(*) FILTER (WHERE bucket = {i}) AS bucket_{i}")).collect();
     let sql = format!(
-        "SELECT workflow_name, day, count(*), count(*) FILTER (WHERE attempts > 1), {buckets}
-           FROM (SELECT r.workflow_name, {day} AS day, s.attempts,
+        "SELECT workflow_name, day, count(*) AS steps, count(*) FILTER (WHERE attempts > 1) AS retried_steps, {buckets}
+           FROM (SELECT r.workflow_name, {day}, s.attempts,
                         CASE WHEN s.kind = 'llm' AND jsonb_typeof(s.output -> 'confidence') = 'number'
                               AND (s.output ->> 'confidence')::float8 BETWEEN 0 AND 1
                              THEN least(floor((s.output ->> 'confidence')::float8 * {n}), {last}) END AS bucket
@@ -269,36 +283,37 @@ pub async fn tally_days(
     );
     for r in txn.query_all_raw(stmt(&sql, range())).await? {
         let t = entry(&mut map, &r)?;
-        t.steps = r.try_get_by_index(2)?;
-        t.retried_steps = r.try_get_by_index(3)?;
-        for i in 0..kpi::CONFIDENCE_BUCKETS {
-            t.confidence[i] = r.try_get_by_index(4 + i)?;
+        t.steps = r.try_get("", "steps")?;
+        t.retried_steps = r.try_get("", "retried_steps")?;
+        for (i, bucket) in t.confidence.iter_mut().enumerate() {
+            *bucket = r.try_get("", &format!("bucket_{i}"))?;
         }
     }
 
     // Cost, by the day it was paid (as on the Costs page).
     let sql = format!(
-        "SELECT c.workflow_name, {day}, coalesce(sum(c.amount_micros), 0)::bigint FROM cost_lines c WHERE c.at >= $1 AND c.at < $2 GROUP BY 1, 2",
+        "SELECT c.workflow_name, {day}, coalesce(sum(c.amount_micros), 0)::bigint AS cost FROM cost_lines c WHERE c.at >= $1 AND c.at < $2 GROUP BY 1, 2",
         day = day_of("c.at")
     );
     for r in txn.query_all_raw(stmt(&sql, range())).await? {
-        entry(&mut map, &r)?.cost = r.try_get_by_index(2)?;
+        entry(&mut map, &r)?.cost = r.try_get("", "cost")?;
     }
 
     // Outcomes, by the day they happened.
     let sql = format!(
-        "SELECT o.workflow_name, {day}, o.outcome, count(*) FROM outcome_events o WHERE o.occurred_at >= $1 AND o.occurred_at < $2 GROUP BY 1, 2, 3",
+        "SELECT o.workflow_name, {day}, o.outcome, count(*) AS n FROM outcome_events o WHERE o.occurred_at >= $1 AND o.occurred_at < $2 GROUP BY 1, 2, 3",
         day = day_of("o.occurred_at")
     );
     for r in txn.query_all_raw(stmt(&sql, range())).await? {
-        let outcome: String = r.try_get_by_index(2)?;
-        let n: i64 = r.try_get_by_index(3)?;
+        let outcome: String = r.try_get("", "outcome")?;
+        let n: i64 = r.try_get("", "n")?;
         entry(&mut map, &r)?.outcomes.insert(outcome, n);
     }
 
     // Hours with traffic, and hours lost to a failure streak.
     let sql = format!(
-        "SELECT workflow_name, hour::date, count(*), count(*) FILTER (WHERE n >= {streak} AND failed = n)
+        "SELECT workflow_name, hour::date AS day, count(*) AS active_hours,
+                count(*) FILTER (WHERE n >= {streak} AND failed = n) AS down_hours
            FROM (SELECT r.workflow_name, date_trunc('hour', r.created_at AT TIME ZONE $3) AS hour, count(*) AS n,
                         count(*) FILTER (WHERE r.status = 'failed') AS failed
                    FROM runs r WHERE r.created_at >= $1 AND r.created_at < $2 GROUP BY 1, 2) h
@@ -307,8 +322,8 @@ pub async fn tally_days(
     );
     for r in txn.query_all_raw(stmt(&sql, range())).await? {
         let t = entry(&mut map, &r)?;
-        t.active_hours = r.try_get_by_index(2)?;
-        t.down_hours = r.try_get_by_index(3)?;
+        t.active_hours = r.try_get("", "active_hours")?;
+        t.down_hours = r.try_get("", "down_hours")?;
     }
     Ok(map)
 }
@@ -364,37 +379,44 @@ pub async fn month_days(
     if first > last {
         return Ok(out);
     }
-    let settled: std::collections::BTreeSet<NaiveDate> = txn
-        .query_all_raw(stmt(
-            "SELECT day FROM kpi_days WHERE workflow_name = $1 AND settled AND day BETWEEN $2 AND $3",
+    let settled: std::collections::BTreeSet<NaiveDate> = scalars(
+        txn,
+        stmt(
+            "SELECT day AS value FROM kpi_days WHERE workflow_name = $1 AND settled AND day BETWEEN $2 AND $3",
             vec![DAY_MARKER.into(), first.into(), last.into()],
-        ))
-        .await?
-        .iter()
-        .filter_map(|r| r.try_get_by_index(0).ok())
-        .collect();
+        ),
+    )
+    .await?
+    .into_iter()
+    .collect();
     let missing: Vec<NaiveDate> =
         first.iter_days().take_while(|d| *d <= last).filter(|d| !settled.contains(d)).collect();
     if let (Some(a), Some(b)) = (missing.first(), missing.last()) {
         refresh(txn, tz, *a, *b, today).await?;
     }
-    for r in txn
-        .query_all_raw(stmt(
-            "SELECT day, workflow_name, tally FROM kpi_days WHERE workflow_name <> $1 AND day BETWEEN $2 AND $3",
-            vec![DAY_MARKER.into(), first.into(), last.into()],
-        ))
-        .await?
+    #[derive(FromQueryResult)]
+    struct Row {
+        day: NaiveDate,
+        workflow_name: String,
+        tally: serde_json::Value,
+    }
+    for r in Row::find_by_statement(stmt(
+        "SELECT day, workflow_name, tally FROM kpi_days WHERE workflow_name <> $1 AND day BETWEEN $2 AND $3",
+        vec![DAY_MARKER.into(), first.into(), last.into()],
+    ))
+    .all(txn)
+    .await?
     {
-        let tally: Tally = serde_json::from_value(r.try_get_by_index(2)?).unwrap_or_default();
-        out.entry(r.try_get_by_index(1)?).or_default().insert(r.try_get_by_index(0)?, tally);
+        let tally: Tally = decode(&format!("the tally of {} on {}", r.workflow_name, r.day), r.tally)?;
+        out.entry(r.workflow_name).or_default().insert(r.day, tally);
     }
     Ok(out)
 }
 
 pub async fn business_name_in(txn: &DatabaseTransaction) -> Result<String, DbErr> {
-    let row =
-        txn.query_one_raw(stmt("SELECT name FROM public.tenants WHERE schema_name = current_schema()", vec![])).await?;
-    Ok(row.map(|r| r.try_get_by_index(0)).transpose()?.unwrap_or_default())
+    Ok(scalar(txn, stmt("SELECT name AS value FROM public.tenants WHERE schema_name = current_schema()", vec![]))
+        .await?
+        .unwrap_or_default())
 }
 
 /// The month's scorecard as of `now`, inside `txn`.
@@ -404,19 +426,22 @@ pub async fn compute_in(txn: &DatabaseTransaction, month: Month, now: DateTime<U
     let baselines = baselines_in(txn).await?.into_iter().map(|(k, (b, _))| (k, b)).collect();
     // Live workflows without runs that month still get a row.
     let mut days = days;
-    for r in txn.query_all_raw(stmt("SELECT name FROM workflows WHERE live_version IS NOT NULL", vec![])).await? {
-        days.entry(r.try_get_by_index::<String>(0)?).or_default();
+    for name in
+        scalars::<String, _>(txn, stmt("SELECT name AS value FROM workflows WHERE live_version IS NOT NULL", vec![]))
+            .await?
+    {
+        days.entry(name).or_default();
     }
     Ok(kpi::scorecard(month, &business_name_in(txn).await?, &tz, now, &days, &baselines))
 }
 
 pub async fn compute(
     db: &DatabaseConnection,
-    schema: &str,
+    tenant: &Tenant,
     month: Month,
     now: DateTime<Utc>,
 ) -> Result<Scorecard, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
+    let txn = tenant.begin(db).await?;
     let card = compute_in(&txn, month, now).await?;
     txn.commit().await?;
     Ok(card)
@@ -435,17 +460,29 @@ pub struct Snapshot {
     pub compute_ms: i32,
 }
 
-fn snapshot_of(r: &sea_orm::QueryResult) -> Result<Option<Snapshot>, DbErr> {
-    let data: serde_json::Value = r.try_get_by_index(1)?;
-    let Ok(card) = serde_json::from_value::<Scorecard>(data) else { return Ok(None) };
-    Ok(Some(Snapshot {
-        card,
-        revision: r.try_get_by_index(0)?,
-        computed_at: r.try_get_by_index(2)?,
-        computed_by: r.try_get_by_index(3)?,
-        reason: r.try_get_by_index(4)?,
-        compute_ms: r.try_get_by_index(5)?,
-    }))
+/// A stored scorecard row; its data must still read as a scorecard.
+#[derive(FromQueryResult)]
+struct SnapshotRow {
+    month: NaiveDate,
+    revision: i32,
+    data: serde_json::Value,
+    computed_at: DateTime<Utc>,
+    computed_by: String,
+    reason: String,
+    compute_ms: i32,
+}
+
+impl SnapshotRow {
+    fn into_snapshot(self) -> Result<Snapshot, DbErr> {
+        Ok(Snapshot {
+            card: decode(&format!("the scorecard of {} (revision {})", self.month, self.revision), self.data)?,
+            revision: self.revision,
+            computed_at: self.computed_at,
+            computed_by: self.computed_by,
+            reason: self.reason,
+            compute_ms: self.compute_ms,
+        })
+    }
 }
 
 /// The latest revision of each stored month, newest first.
@@ -455,45 +492,49 @@ pub async fn snapshots_in(
     limit: i64,
 ) -> Result<Vec<Snapshot>, DbErr> {
     let before = before.map(|m| m.first_day()).unwrap_or(NaiveDate::MAX);
-    let rows = txn
-        .query_all_raw(stmt(
-            "SELECT revision, data, computed_at, computed_by, reason, compute_ms FROM (
-                 SELECT DISTINCT ON (month) month, revision, data, computed_at, computed_by, reason, compute_ms
-                   FROM scorecards WHERE month < $1 ORDER BY month DESC, revision DESC) s
-              ORDER BY month DESC LIMIT $2",
-            vec![before.into(), limit.into()],
-        ))
-        .await?;
-    Ok(rows.iter().map(snapshot_of).collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect())
+    SnapshotRow::find_by_statement(stmt(
+        "SELECT month, revision, data, computed_at, computed_by, reason, compute_ms FROM (
+             SELECT DISTINCT ON (month) month, revision, data, computed_at, computed_by, reason, compute_ms
+               FROM scorecards WHERE month < $1 ORDER BY month DESC, revision DESC) s
+          ORDER BY month DESC LIMIT $2",
+        vec![before.into(), limit.into()],
+    ))
+    .all(txn)
+    .await?
+    .into_iter()
+    .map(SnapshotRow::into_snapshot)
+    .collect()
 }
 
 pub async fn snapshot_in(txn: &DatabaseTransaction, month: Month) -> Result<Option<Snapshot>, DbErr> {
-    let row = txn
-        .query_one_raw(stmt(
-            "SELECT revision, data, computed_at, computed_by, reason, compute_ms FROM scorecards WHERE month = $1 ORDER BY revision DESC LIMIT 1",
-            vec![month.first_day().into()],
-        ))
-        .await?;
-    Ok(match row {
-        Some(r) => snapshot_of(&r)?,
-        None => None,
-    })
+    SnapshotRow::find_by_statement(stmt(
+        "SELECT month, revision, data, computed_at, computed_by, reason, compute_ms FROM scorecards WHERE month = $1
+          ORDER BY revision DESC LIMIT 1",
+        vec![month.first_day().into()],
+    ))
+    .one(txn)
+    .await?
+    .map(SnapshotRow::into_snapshot)
+    .transpose()
 }
 
 /// Every revision of a month (for the record of recomputes).
-pub async fn revisions_in(
-    txn: &DatabaseTransaction,
-    month: Month,
-) -> Result<Vec<(i32, DateTime<Utc>, String, String)>, DbErr> {
-    let rows = txn
-        .query_all_raw(stmt(
-            "SELECT revision, computed_at, computed_by, reason FROM scorecards WHERE month = $1 ORDER BY revision",
-            vec![month.first_day().into()],
-        ))
-        .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?, r.try_get_by_index(2)?, r.try_get_by_index(3)?)))
-        .collect()
+pub async fn revisions_in(txn: &DatabaseTransaction, month: Month) -> Result<Vec<Revision>, DbErr> {
+    Revision::find_by_statement(stmt(
+        "SELECT revision, computed_at, computed_by, reason FROM scorecards WHERE month = $1 ORDER BY revision",
+        vec![month.first_day().into()],
+    ))
+    .all(txn)
+    .await
+}
+
+/// One stored revision of a month's scorecard: when, by whom and why.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct Revision {
+    pub revision: i32,
+    pub computed_at: DateTime<Utc>,
+    pub computed_by: String,
+    pub reason: String,
 }
 
 /// Stores `card` as the month's next revision; returns it.
@@ -504,15 +545,17 @@ pub async fn store_in(
     reason: &str,
     compute_ms: i32,
 ) -> Result<i32, DbErr> {
-    let row = txn
-        .query_one_raw(stmt(
+    let data = serde_json::to_value(card).map_err(|e| DbErr::Custom(format!("the scorecard does not encode: {e}")))?;
+    scalar(
+        txn,
+        stmt(
             "INSERT INTO scorecards (month, revision, data, computed_by, reason, compute_ms)
-             SELECT $1, coalesce(max(revision), 0) + 1, $2, $3, $4, $5 FROM scorecards WHERE month = $1 RETURNING revision",
-            vec![card.month.first_day().into(), serde_json::to_value(card).unwrap_or_default().into(), by.into(), reason.into(), compute_ms.into()],
-        ))
-        .await?
-        .ok_or(DbErr::RecordNotFound("scorecard".into()))?;
-    row.try_get_by_index(0)
+             SELECT $1, coalesce(max(revision), 0) + 1, $2, $3, $4, $5 FROM scorecards WHERE month = $1 RETURNING revision AS value",
+            vec![card.month.first_day().into(), data.into(), by.into(), reason.into(), compute_ms.into()],
+        ),
+    )
+    .await?
+    .ok_or(DbErr::RecordNotFound("scorecard".into()))
 }
 
 /// The scorecard a past month is read from: its snapshot, else computed now.
@@ -549,15 +592,15 @@ pub async fn history_in(
 
 /// The closed months (of the last three) that have no scorecard yet and
 /// have something to report: runs, or the business existed all month.
-pub async fn due_months(db: &DatabaseConnection, schema: &str, now: DateTime<Utc>) -> Result<Vec<Month>, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
+pub async fn due_months(db: &DatabaseConnection, tenant: &Tenant, now: DateTime<Utc>) -> Result<Vec<Month>, DbErr> {
+    let txn = tenant.begin(db).await?;
     let tz = time_zone_in(&txn).await?;
     let last = Month::at(now, &tz).previous();
-    let created: Option<DateTime<Utc>> = txn
-        .query_one_raw(stmt("SELECT created_at FROM public.tenants WHERE schema_name = current_schema()", vec![]))
-        .await?
-        .map(|r| r.try_get_by_index(0))
-        .transpose()?;
+    let created: Option<DateTime<Utc>> = scalar(
+        &txn,
+        stmt("SELECT created_at AS value FROM public.tenants WHERE schema_name = current_schema()", vec![]),
+    )
+    .await?;
     let mut due = Vec::new();
     for m in [last.previous().previous(), last.previous(), last] {
         if snapshot_in(&txn, m).await?.is_some() {
@@ -581,25 +624,26 @@ pub async fn due_months(db: &DatabaseConnection, schema: &str, now: DateTime<Utc
 
 /// The people a scorecard is emailed to: executives and owners.
 pub async fn report_recipients(txn: &DatabaseTransaction) -> Result<Vec<String>, DbErr> {
-    Ok(txn
-        .query_all_raw(stmt(
-            "SELECT DISTINCT u.email FROM public.memberships m JOIN public.users u ON u.id = m.user_id JOIN public.tenants t ON t.id = m.tenant_id
+    scalars(
+        txn,
+        stmt(
+            "SELECT DISTINCT u.email AS value FROM public.memberships m JOIN public.users u ON u.id = m.user_id
+               JOIN public.tenants t ON t.id = m.tenant_id
               WHERE t.schema_name = current_schema() AND m.role IN ('executive', 'owner') ORDER BY 1",
             vec![],
-        ))
-        .await?
-        .iter()
-        .filter_map(|r| r.try_get_by_index(0).ok())
-        .collect())
+        ),
+    )
+    .await
 }
 
 /// Computes `month` and stores it as a new snapshot; with `mail`, the
 /// report emails (composed by `compose` from the card and the months
 /// before it) are written in the same transaction. Returns the revision,
 /// the card and the mail to hand over.
+#[allow(clippy::too_many_arguments)] // who asked, why, and the mail are all part of the stored record
 pub async fn snapshot_month(
     db: &DatabaseConnection,
-    schema: &str,
+    tenant: &Tenant,
     month: Month,
     now: DateTime<Utc>,
     by: &str,
@@ -607,7 +651,7 @@ pub async fn snapshot_month(
     mail: Option<&(dyn Fn(&Scorecard, &[Scorecard]) -> OutboxEmail + Sync)>,
 ) -> Result<(i32, Scorecard, Vec<OutboxEmail>, Vec<Uuid>), DbErr> {
     let started = std::time::Instant::now();
-    let txn = tenant_txn(db, schema).await?;
+    let txn = tenant.begin(db).await?;
     let card = compute_in(&txn, month, now).await?;
     let ms = started.elapsed().as_millis().min(i32::MAX as u128) as i32;
     let revision = store_in(&txn, &card, by, reason, ms).await?;
@@ -619,7 +663,7 @@ pub async fn snapshot_month(
             outbox.push(OutboxEmail { to, ..template.clone() });
         }
     }
-    let ids = crate::runs::insert_outbox(&txn, None, &outbox).await?;
+    let ids = outbox::insert(&txn, None, &outbox).await?;
     txn.commit().await?;
     Ok((revision, card, outbox, ids))
 }
@@ -634,7 +678,7 @@ pub async fn recompute(
     now: DateTime<Utc>,
 ) -> Result<i32, DbErr> {
     {
-        let txn = tenant_txn(db, &member.schema_name).await?;
+        let txn = member.tenant.begin(db).await?;
         txn.execute_raw(stmt(
             "DELETE FROM kpi_days WHERE day BETWEEN $1 AND $2",
             vec![month.first_day().into(), month.last_day().into()],
@@ -642,9 +686,8 @@ pub async fn recompute(
         .await?;
         txn.commit().await?;
     }
-    let (revision, card, _, _) =
-        snapshot_month(db, &member.schema_name, month, now, &member.email, reason, None).await?;
-    let txn = tenant_txn(db, &member.schema_name).await?;
+    let (revision, card, _, _) = snapshot_month(db, &member.tenant, month, now, &member.email, reason, None).await?;
+    let txn = member.tenant.begin(db).await?;
     audit::record_change(
         &txn,
         Some(member),
@@ -660,11 +703,12 @@ pub async fn recompute(
 }
 
 /// The newest month with a stored scorecard.
-pub async fn latest_stored(db: &DatabaseConnection, schema: &str) -> Result<Option<Month>, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
-    let row = txn.query_one_raw(stmt("SELECT max(month) FROM scorecards", vec![])).await?;
+pub async fn latest_stored(db: &DatabaseConnection, tenant: &Tenant) -> Result<Option<Month>, DbErr> {
+    let txn = tenant.begin(db).await?;
+    let latest: Option<Option<NaiveDate>> =
+        scalar(&txn, stmt("SELECT max(month) AS value FROM scorecards", vec![])).await?;
     txn.commit().await?;
-    Ok(row.and_then(|r| r.try_get_by_index::<Option<NaiveDate>>(0).ok().flatten()).map(Month::of))
+    Ok(latest.flatten().map(Month::of))
 }
 
 /// A month's report as the page, the PDF and the email read it.
@@ -678,29 +722,31 @@ pub struct Loaded {
     pub current_month: Month,
     /// Months with a snapshot, newest first.
     pub stored_months: Vec<Month>,
-    pub revisions: Vec<(i32, DateTime<Utc>, String, String)>,
+    pub revisions: Vec<Revision>,
 }
 
 /// Loads `month` (default: the current month so far) for reading.
 pub async fn load(
     db: &DatabaseConnection,
-    schema: &str,
+    tenant: &Tenant,
     month: Option<Month>,
     now: DateTime<Utc>,
 ) -> Result<Loaded, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
+    let txn = tenant.begin(db).await?;
     let tz = time_zone_in(&txn).await?;
     let current = Month::at(now, &tz);
     let month = month.unwrap_or(current);
     let (card, snapshot) =
         if month >= current { (compute_in(&txn, month, now).await?, None) } else { card_for(&txn, month, now).await? };
     let history = history_in(&txn, month, 5, now).await?;
-    let stored_months = txn
-        .query_all_raw(stmt("SELECT DISTINCT month FROM scorecards ORDER BY month DESC LIMIT 36", vec![]))
-        .await?
-        .iter()
-        .filter_map(|r| r.try_get_by_index::<NaiveDate>(0).ok().map(Month::of))
-        .collect();
+    let stored_months = scalars::<NaiveDate, _>(
+        &txn,
+        stmt("SELECT DISTINCT month AS value FROM scorecards ORDER BY month DESC LIMIT 36", vec![]),
+    )
+    .await?
+    .into_iter()
+    .map(Month::of)
+    .collect();
     let revisions = revisions_in(&txn, month).await?;
     txn.commit().await?;
     Ok(Loaded { card, snapshot, history, current_month: current, stored_months, revisions })

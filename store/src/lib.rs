@@ -1,7 +1,10 @@
 //! Steward's persistence and security services: tenant-scoped data access,
 //! sessions, sign-in throttling, invitations and the job queue. Used by the
-//! server, the app's server functions and the worker.
+//! server, the app's server functions and the worker. Every tenant function
+//! takes the `Tenant` (or the member acting in it) and runs in one
+//! transaction scoped to its schema.
 
+pub mod approval_links;
 pub mod audit;
 pub mod auth;
 pub mod backlog;
@@ -16,8 +19,11 @@ pub mod ingest;
 pub mod invitations;
 pub mod jobs;
 pub mod kpis;
+pub mod ledger;
+pub mod local_time;
 pub mod members;
 pub mod models;
+pub mod outbox;
 pub mod password;
 pub mod prompts;
 pub mod providers;
@@ -31,3 +37,5 @@ pub mod tenants;
 pub mod throttle;
 pub mod webhook_secrets;
 pub mod workflows;
+
+pub use tenants::Tenant;

@@ -4,8 +4,9 @@
 use crate::{
     audit,
     auth::{end_all_sessions, CurrentMember},
-    db::tenant_txn,
+    db::{scalars, stmt},
     entities::{invitation, membership},
+    tenants::Tenant,
 };
 use engine::Role;
 use sea_orm::{prelude::*, DatabaseConnection, DbBackend, FromQueryResult, QueryOrder, Statement};
@@ -29,6 +30,19 @@ pub async fn list(db: &DatabaseConnection, tenant_id: Uuid) -> Result<Vec<Member
         [tenant_id.into()],
     ))
     .all(db)
+    .await
+}
+
+/// The emails of the business's members with `role`.
+pub async fn emails_with_role(db: &DatabaseConnection, tenant: &Tenant, role: Role) -> Result<Vec<String>, DbErr> {
+    scalars(
+        db,
+        stmt(
+            "SELECT u.email AS value FROM public.memberships m JOIN public.users u ON u.id = m.user_id
+              WHERE m.tenant_id = $1 AND m.role = $2 ORDER BY u.email",
+            vec![tenant.id().into(), role.as_str().into()],
+        ),
+    )
     .await
 }
 
@@ -77,18 +91,18 @@ async fn begin_member_change(
     user_id: Uuid,
     keeps_owner: bool,
 ) -> Result<(sea_orm::DatabaseTransaction, membership::Model), MemberChangeError> {
-    let txn = tenant_txn(db, &actor.schema_name).await?;
+    let txn = actor.tenant.begin(db).await?;
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "SELECT pg_advisory_xact_lock(hashtext('owners:' || $1::text))",
-        [actor.tenant_id.into()],
+        [actor.tenant.id().into()],
     ))
     .await?;
-    let current = membership::Entity::find_by_id((user_id, actor.tenant_id))
+    let current = membership::Entity::find_by_id((user_id, actor.tenant.id()))
         .one(&txn)
         .await?
         .ok_or(MemberChangeError::NotAMember)?;
-    if current.role == Role::Owner.as_str() && !keeps_owner && owner_count(&txn, actor.tenant_id).await? <= 1 {
+    if current.role == Role::Owner.as_str() && !keeps_owner && owner_count(&txn, actor.tenant.id()).await? <= 1 {
         return Err(MemberChangeError::LastOwner);
     }
     Ok((txn, current))
@@ -104,7 +118,7 @@ pub async fn change_role(
     membership::Entity::update_many()
         .col_expr(membership::Column::Role, Expr::value(new_role.as_str()))
         .filter(membership::Column::UserId.eq(user_id))
-        .filter(membership::Column::TenantId.eq(actor.tenant_id))
+        .filter(membership::Column::TenantId.eq(actor.tenant.id()))
         .exec(&txn)
         .await?;
     audit::record(
@@ -122,8 +136,8 @@ pub async fn change_role(
 /// Removes a member and ends all their sessions in this business at once.
 pub async fn remove(db: &DatabaseConnection, actor: &CurrentMember, user_id: Uuid) -> Result<(), MemberChangeError> {
     let (txn, current) = begin_member_change(db, actor, user_id, false).await?;
-    membership::Entity::delete_by_id((user_id, actor.tenant_id)).exec(&txn).await?;
-    let ended = end_all_sessions(&txn, user_id, actor.tenant_id).await?;
+    membership::Entity::delete_by_id((user_id, actor.tenant.id())).exec(&txn).await?;
+    let ended = end_all_sessions(&txn, user_id, actor.tenant.id()).await?;
     audit::record(
         &txn,
         Some(actor),

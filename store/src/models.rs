@@ -2,8 +2,8 @@
 //! and `premium` tiers llm steps refer to, and provider keys stored
 //! encrypted and never shown again.
 
-use crate::db::stmt;
-use crate::{audit, auth::CurrentMember, config::Settings, db::tenant_txn, secrets};
+use crate::db::{scalar, stmt};
+use crate::{audit, auth::CurrentMember, config::Settings, secrets};
 use engine::FieldError;
 use sea_orm::{prelude::*, DatabaseConnection, FromQueryResult};
 use serde_json::json;
@@ -36,7 +36,7 @@ pub struct ModelRow {
 }
 
 pub async fn list(db: &DatabaseConnection, member: &CurrentMember) -> Result<Vec<ModelRow>, DbErr> {
-    let txn = tenant_txn(db, &member.schema_name).await?;
+    let txn = member.tenant.begin(db).await?;
     let rows = ModelRow::find_by_statement(stmt(
         "SELECT m.id, m.provider, m.label, m.base_url, m.model, m.input_micros_per_million, m.output_micros_per_million,
                 m.key_ciphertext IS NOT NULL AS has_key,
@@ -105,7 +105,7 @@ pub async fn add(
         (Some(n), Some(c))
     };
     let id = Uuid::new_v4();
-    let txn = tenant_txn(db, &member.schema_name).await?;
+    let txn = member.tenant.begin(db).await?;
     let inserted = txn
         .execute_raw(stmt(
             "INSERT INTO models (id, provider, label, base_url, model, input_micros_per_million, output_micros_per_million, key_nonce, key_ciphertext)
@@ -156,12 +156,10 @@ pub async fn set_tier(
     if !TIERS.contains(&tier) {
         return Err(ModelError::Invalid(vec![FieldError::new("tier", "The tiers are small and premium.")]));
     }
-    let txn = tenant_txn(db, &member.schema_name).await?;
-    let label: String = txn
-        .query_one_raw(stmt("SELECT label FROM models WHERE id = $1", vec![model_id.into()]))
+    let txn = member.tenant.begin(db).await?;
+    let label: String = scalar(&txn, stmt("SELECT label AS value FROM models WHERE id = $1", vec![model_id.into()]))
         .await?
-        .ok_or(ModelError::NotFound)?
-        .try_get_by_index(0)?;
+        .ok_or(ModelError::NotFound)?;
     txn.execute_raw(stmt(
         "INSERT INTO model_tiers (tier, model_id) VALUES ($1, $2) ON CONFLICT (tier) DO UPDATE SET model_id = excluded.model_id",
         vec![tier.into(), model_id.into()],
@@ -188,16 +186,29 @@ pub async fn provider_key(
     member: &CurrentMember,
     model_id: Uuid,
 ) -> Result<Option<String>, DbErr> {
-    let txn = tenant_txn(db, &member.schema_name).await?;
-    let row = txn
-        .query_one_raw(stmt("SELECT key_nonce, key_ciphertext FROM models WHERE id = $1", vec![model_id.into()]))
-        .await?;
+    let txn = member.tenant.begin(db).await?;
+    let key = SealedKey::find_by_statement(stmt(
+        "SELECT key_nonce, key_ciphertext FROM models WHERE id = $1",
+        vec![model_id.into()],
+    ))
+    .one(&txn)
+    .await?;
     txn.commit().await?;
-    Ok(row.and_then(|r| {
-        let nonce: Option<Vec<u8>> = r.try_get_by_index(0).ok()?;
-        let ct: Option<Vec<u8>> = r.try_get_by_index(1).ok()?;
-        secrets::decrypt(settings, &nonce?, &ct?)
-    }))
+    Ok(key.and_then(|k| k.open(settings)))
+}
+
+/// A provider key as stored: sealed with the installation's key, or absent.
+#[derive(FromQueryResult)]
+struct SealedKey {
+    key_nonce: Option<Vec<u8>>,
+    key_ciphertext: Option<Vec<u8>>,
+}
+
+impl SealedKey {
+    /// The key; None without one, or when it was sealed under another APP_SECRET.
+    fn open(self, settings: &Settings) -> Option<String> {
+        secrets::decrypt(settings, &self.key_nonce?, &self.key_ciphertext?)
+    }
 }
 
 /// The model a tier uses, with its key decrypted, for a provider call.
@@ -210,13 +221,25 @@ pub async fn for_tier(
     if !TIERS.contains(&tier) {
         return Err(ModelError::Invalid(vec![FieldError::new("tier", "The tiers are small and premium.")]));
     }
-    let txn = tenant_txn(db, &member.schema_name).await?;
-    let model_id: Uuid = txn
-        .query_one_raw(stmt("SELECT model_id FROM model_tiers WHERE tier = $1", vec![tier.into()]))
-        .await?
-        .ok_or(ModelError::NotFound)?
-        .try_get_by_index(0)?;
+    let txn = member.tenant.begin(db).await?;
+    let model_id: Uuid =
+        scalar(&txn, stmt("SELECT model_id AS value FROM model_tiers WHERE tier = $1", vec![tier.into()]))
+            .await?
+            .ok_or(ModelError::NotFound)?;
     let config = config_by_id(&txn, settings, model_id).await?.ok_or(ModelError::NotFound)?;
+    txn.commit().await?;
+    Ok(config)
+}
+
+/// The model a run pinned, with its key decrypted, in a transaction of its own.
+pub async fn pinned(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    tenant: &crate::Tenant,
+    model_id: Uuid,
+) -> Result<Option<crate::providers::ModelConfig>, DbErr> {
+    let txn = tenant.begin(db).await?;
+    let config = config_by_id(&txn, settings, model_id).await?;
     txn.commit().await?;
     Ok(config)
 }
@@ -227,25 +250,31 @@ pub async fn config_by_id(
     settings: &Settings,
     model_id: Uuid,
 ) -> Result<Option<crate::providers::ModelConfig>, DbErr> {
-    let Some(row) = txn
-        .query_one_raw(stmt(
-            "SELECT provider, label, base_url, model, input_micros_per_million, output_micros_per_million, key_nonce, key_ciphertext
-               FROM models WHERE id = $1",
-            vec![model_id.into()],
-        ))
-        .await?
-    else {
-        return Ok(None);
-    };
-    let nonce: Option<Vec<u8>> = row.try_get_by_index(6)?;
-    let ciphertext: Option<Vec<u8>> = row.try_get_by_index(7)?;
-    Ok(Some(crate::providers::ModelConfig {
-        provider: row.try_get_by_index(0)?,
-        label: row.try_get_by_index(1)?,
-        base_url: row.try_get_by_index(2)?,
-        model: row.try_get_by_index(3)?,
-        input_micros_per_million: row.try_get_by_index(4)?,
-        output_micros_per_million: row.try_get_by_index(5)?,
-        api_key: nonce.zip(ciphertext).and_then(|(n, c)| secrets::decrypt(settings, &n, &c)),
+    #[derive(FromQueryResult)]
+    struct Row {
+        provider: String,
+        label: String,
+        base_url: String,
+        model: String,
+        input_micros_per_million: i64,
+        output_micros_per_million: i64,
+        #[sea_orm(nested)]
+        key: SealedKey,
+    }
+    let row = Row::find_by_statement(stmt(
+        "SELECT provider, label, base_url, model, input_micros_per_million, output_micros_per_million, key_nonce, key_ciphertext
+           FROM models WHERE id = $1",
+        vec![model_id.into()],
+    ))
+    .one(txn)
+    .await?;
+    Ok(row.map(|r| crate::providers::ModelConfig {
+        provider: r.provider,
+        label: r.label,
+        base_url: r.base_url,
+        model: r.model,
+        input_micros_per_million: r.input_micros_per_million,
+        output_micros_per_million: r.output_micros_per_million,
+        api_key: r.key.open(settings),
     }))
 }

@@ -1,8 +1,8 @@
 //! Prompt templates as numbered versions, with `production` and `staging`
 //! labels pointing at versions, and a try-it run on the offline model.
 
-use crate::db::stmt;
-use crate::{audit, auth::CurrentMember, db::tenant_txn};
+use crate::db::{scalar, stmt};
+use crate::{audit, auth::CurrentMember};
 use engine::prompt::PromptTemplate;
 use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult, Statement};
 use serde_json::{json, Value};
@@ -39,7 +39,7 @@ SELECT p.name, max(v.number) AS latest_version,
 "#;
 
 pub async fn list(db: &DatabaseConnection, member: &CurrentMember) -> Result<Vec<PromptRow>, DbErr> {
-    let txn = tenant_txn(db, &member.schema_name).await?;
+    let txn = member.tenant.begin(db).await?;
     let rows = PromptRow::find_by_statement(Statement::from_string(
         DbBackend::Postgres,
         format!("{PROMPT_ROWS} GROUP BY p.id ORDER BY p.name"),
@@ -65,7 +65,7 @@ pub struct PromptDetail {
 }
 
 pub async fn detail(db: &DatabaseConnection, member: &CurrentMember, name: &str) -> Result<PromptDetail, PromptError> {
-    let txn = tenant_txn(db, &member.schema_name).await?;
+    let txn = member.tenant.begin(db).await?;
     let prompt = PromptRow::find_by_statement(stmt(
         &format!("{PROMPT_ROWS} WHERE p.name = $1 GROUP BY p.id"),
         vec![name.into()],
@@ -86,14 +86,29 @@ pub async fn detail(db: &DatabaseConnection, member: &CurrentMember, name: &str)
 }
 
 async fn document_in(txn: &DatabaseTransaction, name: &str, number: i32) -> Result<Value, PromptError> {
-    txn.query_one_raw(stmt(
-        "SELECT v.document FROM prompt_versions v JOIN prompt_templates p ON p.id = v.prompt_id WHERE p.name = $1 AND v.number = $2",
-        vec![name.into(), number.into()],
-    ))
+    scalar(
+        txn,
+        stmt(
+            "SELECT v.document AS value FROM prompt_versions v JOIN prompt_templates p ON p.id = v.prompt_id WHERE p.name = $1 AND v.number = $2",
+            vec![name.into(), number.into()],
+        ),
+    )
     .await?
-    .ok_or(PromptError::NotFound)?
-    .try_get_by_index::<Value>(0)
-    .map_err(PromptError::from)
+    .ok_or(PromptError::NotFound)
+}
+
+/// Version `number` of prompt template `name` (the one a run pinned), inside
+/// the business's transaction. A stored version that no longer parses is an error.
+pub async fn pinned_in(txn: &DatabaseTransaction, name: &str, number: i32) -> Result<Option<PromptTemplate>, DbErr> {
+    let document = match document_in(txn, name, number).await {
+        Ok(document) => document,
+        Err(PromptError::NotFound) => return Ok(None),
+        Err(PromptError::Storage(e)) => return Err(e),
+        Err(other) => return Err(DbErr::Custom(other.to_string())),
+    };
+    PromptTemplate::from_json(&document)
+        .map(Some)
+        .map_err(|problems| DbErr::Type(format!("{name} version {number} does not parse: {}", problems.join("; "))))
 }
 
 pub async fn version_document(
@@ -102,10 +117,23 @@ pub async fn version_document(
     name: &str,
     number: i32,
 ) -> Result<Value, PromptError> {
-    let txn = tenant_txn(db, &member.schema_name).await?;
+    let txn = member.tenant.begin(db).await?;
     let doc = document_in(&txn, name, number).await?;
     txn.commit().await?;
     Ok(doc)
+}
+
+/// Version `number` of prompt template `name`, in a transaction of its own.
+pub async fn pinned(
+    db: &DatabaseConnection,
+    tenant: &crate::Tenant,
+    name: &str,
+    number: i32,
+) -> Result<Option<PromptTemplate>, DbErr> {
+    let txn = tenant.begin(db).await?;
+    let found = pinned_in(&txn, name, number).await?;
+    txn.commit().await?;
+    Ok(found)
 }
 
 fn valid_name(name: &str) -> bool {
@@ -128,7 +156,7 @@ pub async fn save_version(
     if why.trim().is_empty() {
         return Err(PromptError::Refused("Say why you made this change; the change log keeps it.".into()));
     }
-    let txn = tenant_txn(db, &member.schema_name).await?;
+    let txn = member.tenant.begin(db).await?;
     let number = save_version_in(&txn, member, name, document, why).await?;
     txn.commit().await?;
     Ok(number)
@@ -151,19 +179,19 @@ pub async fn save_version_in(
         vec![Uuid::new_v4().into(), name.into()],
     ))
     .await?;
-    let prompt_id: Uuid = txn
-        .query_one_raw(stmt("SELECT id FROM prompt_templates WHERE name = $1 FOR UPDATE", vec![name.into()]))
-        .await?
-        .ok_or(PromptError::NotFound)?
-        .try_get_by_index(0)?;
-    let number: i32 = txn
-        .query_one_raw(stmt(
-            "SELECT coalesce(max(number), 0) + 1 FROM prompt_versions WHERE prompt_id = $1",
+    let prompt_id: Uuid =
+        scalar(txn, stmt("SELECT id AS value FROM prompt_templates WHERE name = $1 FOR UPDATE", vec![name.into()]))
+            .await?
+            .ok_or(PromptError::NotFound)?;
+    let number: i32 = scalar(
+        txn,
+        stmt(
+            "SELECT coalesce(max(number), 0) + 1 AS value FROM prompt_versions WHERE prompt_id = $1",
             vec![prompt_id.into()],
-        ))
-        .await?
-        .ok_or(PromptError::NotFound)?
-        .try_get_by_index(0)?;
+        ),
+    )
+    .await?
+    .ok_or(PromptError::NotFound)?;
     txn.execute_raw(stmt(
         "INSERT INTO prompt_versions (prompt_id, number, document, change_note, author_email) VALUES ($1, $2, $3, $4, $5)",
         vec![prompt_id.into(), number.into(), document.clone().into(), why.trim().into(), member.email.clone().into()],
@@ -193,22 +221,24 @@ pub async fn move_label(
     if !LABELS.contains(&label) {
         return Err(PromptError::Refused("The labels are production and staging.".into()));
     }
-    let txn = tenant_txn(db, &member.schema_name).await?;
-    let prompt_id: Uuid = txn
-        .query_one_raw(stmt(
-            "SELECT p.id FROM prompt_templates p JOIN prompt_versions v ON v.prompt_id = p.id WHERE p.name = $1 AND v.number = $2",
+    let txn = member.tenant.begin(db).await?;
+    let prompt_id: Uuid = scalar(
+        &txn,
+        stmt(
+            "SELECT p.id AS value FROM prompt_templates p JOIN prompt_versions v ON v.prompt_id = p.id WHERE p.name = $1 AND v.number = $2",
             vec![name.into(), number.into()],
-        ))
-        .await?
-        .ok_or(PromptError::NotFound)?
-        .try_get_by_index(0)?;
-    let previous: Option<i32> = txn
-        .query_one_raw(stmt(
-            "SELECT number FROM prompt_labels WHERE prompt_id = $1 AND label = $2",
+        ),
+    )
+    .await?
+    .ok_or(PromptError::NotFound)?;
+    let previous: Option<i32> = scalar(
+        &txn,
+        stmt(
+            "SELECT number AS value FROM prompt_labels WHERE prompt_id = $1 AND label = $2",
             vec![prompt_id.into(), label.into()],
-        ))
-        .await?
-        .and_then(|r| r.try_get_by_index::<i32>(0).ok());
+        ),
+    )
+    .await?;
     txn.execute_raw(stmt(
         "INSERT INTO prompt_labels (prompt_id, label, number) VALUES ($1, $2, $3)
          ON CONFLICT (prompt_id, label) DO UPDATE SET number = excluded.number",

@@ -3,21 +3,22 @@
 //! decision and the run's next state are one transaction; the caller then
 //! wakes the run.
 
-use crate::db::{stmt, tenant_txn};
+use crate::db::{decode, scalar, scalars, stmt};
+use crate::ledger::{self, CostLine};
+use crate::tenants::Tenant;
 use crate::{audit, auth::CurrentMember, jobs::RunJob};
-use engine::workflow::WorkflowContract;
-use engine::{FieldError, Role};
-use sea_orm::{prelude::*, DatabaseConnection};
+use engine::review::{Decision, ReviewReason, TaskStatus};
+use engine::workflow::{StaleAction, StepKind, WorkflowContract};
+use engine::{CostKind, FieldError, Role, RunStatus};
+use sea_orm::{prelude::*, DatabaseConnection, FromQueryResult};
 use serde_json::{json, Value};
-
-pub const DECISIONS: [&str; 3] = ["approve", "edit_and_approve", "reject"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReviewError {
     #[error("there is no such review task")]
     NotFound,
     #[error("{by} already decided this task ({decision}) at {at}")]
-    AlreadyDecided { by: String, decision: String, at: DateTimeUtc },
+    AlreadyDecided { by: String, decision: Decision, at: DateTimeUtc },
     #[error("the decision has problems")]
     Invalid(Vec<FieldError>),
     #[error("{0}")]
@@ -48,6 +49,16 @@ impl Actor {
     pub fn member(member: &CurrentMember) -> Self {
         Actor { email: member.email.clone(), member: Some(member.clone()), overrides_claims: false }
     }
+
+    /// Steward itself, closing a task nobody decided in time.
+    pub fn steward() -> Self {
+        Actor { email: "steward (stale task)".into(), member: None, overrides_claims: true }
+    }
+
+    /// A person's decision costs their time; Steward's own does not.
+    fn is_person(&self) -> bool {
+        self.member.is_some()
+    }
 }
 
 /// Records the decision and moves the run on. Returns the job that wakes
@@ -64,26 +75,35 @@ pub async fn decide(
     if !may_decide(member.role) {
         return Err(ReviewError::Refused("Only reviewers, operations and owners decide review tasks.".into()));
     }
-    decide_as(
-        db,
-        &member.schema_name,
-        member.tenant_id,
-        &Actor::member(member),
-        task_id,
-        decision,
-        edited_output,
-        reason_code,
-        comment,
-    )
-    .await
+    decide_as(db, &member.tenant, &Actor::member(member), task_id, decision, edited_output, reason_code, comment).await
+}
+
+/// Who decided a task already, and how (for `AlreadyDecided`).
+#[derive(Debug, FromQueryResult)]
+struct DecidedBy {
+    decided_by: Option<String>,
+    decision: Option<Decision>,
+    decided_at: Option<DateTimeUtc>,
+}
+
+impl DecidedBy {
+    fn refusal(self) -> ReviewError {
+        ReviewError::AlreadyDecided {
+            by: self.decided_by.unwrap_or_default(),
+            // A decided task has its decision (the table's CHECK); approve only fills the type.
+            decision: self.decision.unwrap_or(Decision::Approve),
+            at: self.decided_at.unwrap_or_default(),
+        }
+    }
 }
 
 /// The decision itself, for any actor (the caller checked who they are).
-#[allow(clippy::too_many_arguments)]
+/// `decision` is the person's choice as its name; every problem with the
+/// decision is reported at once.
+#[allow(clippy::too_many_arguments)] // the decision's fields, as the person gave them
 pub async fn decide_as(
     db: &DatabaseConnection,
-    schema: &str,
-    tenant_id: Uuid,
+    tenant: &Tenant,
     actor: &Actor,
     task_id: Uuid,
     decision: &str,
@@ -91,16 +111,34 @@ pub async fn decide_as(
     reason_code: &str,
     comment: &str,
 ) -> Result<Option<RunJob>, ReviewError> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        run_id: Uuid,
+        step_index: i32,
+        reason: ReviewReason,
+        output_name: Option<String>,
+        status: TaskStatus,
+        #[sea_orm(nested)]
+        decided: DecidedBy,
+        context: Value,
+        pinned: Value,
+        contract: Value,
+        run_status: RunStatus,
+        claimed_by: Option<String>,
+        draft: Option<Value>,
+        claimed_at: Option<DateTimeUtc>,
+    }
     let mut errors = Vec::new();
-    if !DECISIONS.contains(&decision) {
+    let chosen = decision.parse::<Decision>().ok();
+    if chosen.is_none() {
         errors.push(FieldError::new("decision", "Choose approve, edit and approve, or reject."));
     }
-    let codes = reason_codes(db, schema).await?;
-    let needs_reason = decision != "approve";
+    let codes = reason_codes(db, tenant).await?;
+    let needs_reason = chosen != Some(Decision::Approve);
     if needs_reason && !codes.iter().any(|c| c == reason_code) {
         errors.push(FieldError::new("reason_code", format!("Choose a reason: {}.", codes.join(", "))));
     }
-    let edited: Option<Value> = if decision == "edit_and_approve" {
+    let edited: Option<Value> = if chosen == Some(Decision::EditAndApprove) {
         match serde_json::from_str::<Value>(edited_output) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -111,46 +149,37 @@ pub async fn decide_as(
     } else {
         None
     };
-    if !errors.is_empty() {
+    let (Some(decision), true) = (chosen, errors.is_empty()) else {
         return Err(ReviewError::Invalid(errors));
+    };
+    let txn = tenant.begin(db).await?;
+    let row = Row::find_by_statement(stmt(
+        "SELECT t.run_id, t.step_index, t.reason, t.output_name, t.status, t.decided_by, t.decision, t.decided_at,
+                r.context, r.pinned, v.contract, r.status AS run_status, t.claimed_by, t.draft, t.claimed_at
+           FROM review_tasks t JOIN runs r ON r.id = t.run_id
+           JOIN workflow_versions v ON v.workflow_id = r.workflow_id AND v.number = r.workflow_version
+          WHERE t.id = $1 FOR UPDATE OF t, r",
+        vec![task_id.into()],
+    ))
+    .one(&txn)
+    .await?
+    .ok_or(ReviewError::NotFound)?;
+    let (run_id, step_index, reason, output_name) = (row.run_id, row.step_index, row.reason, row.output_name);
+    match row.status {
+        TaskStatus::Decided => return Err(row.decided.refusal()),
+        TaskStatus::Open => {}
     }
-    let txn = tenant_txn(db, schema).await?;
-    let row = txn
-        .query_one_raw(stmt(
-            "SELECT t.run_id, t.step_index, t.reason, t.output_name, t.status, t.decided_by, t.decision, t.decided_at,
-                    r.context, r.pinned, v.contract, r.status, t.claimed_by, t.draft, t.claimed_at
-               FROM review_tasks t JOIN runs r ON r.id = t.run_id
-               JOIN workflow_versions v ON v.workflow_id = r.workflow_id AND v.number = r.workflow_version
-              WHERE t.id = $1 FOR UPDATE OF t, r",
-            vec![task_id.into()],
-        ))
-        .await?
-        .ok_or(ReviewError::NotFound)?;
-    let run_id: Uuid = row.try_get_by_index(0)?;
-    let step_index: i32 = row.try_get_by_index(1)?;
-    let reason: String = row.try_get_by_index(2)?;
-    let output_name: Option<String> = row.try_get_by_index(3)?;
-    if row.try_get_by_index::<String>(4)? == "decided" {
-        return Err(ReviewError::AlreadyDecided {
-            by: row.try_get_by_index::<Option<String>>(5)?.unwrap_or_default(),
-            decision: row.try_get_by_index::<Option<String>>(6)?.unwrap_or_default(),
-            at: row.try_get_by_index::<Option<DateTimeUtc>>(7)?.unwrap_or_default(),
-        });
-    }
-    let mut context: Value = row.try_get_by_index(8)?;
-    let pinned: Value = row.try_get_by_index(9)?;
-    let contract: WorkflowContract = serde_json::from_value(row.try_get_by_index::<Value>(10)?)
-        .map_err(|e| DbErr::Custom(format!("stored contract: {e}")))?;
-    if row.try_get_by_index::<String>(11)? != "waiting_for_review" {
+    let mut context = row.context;
+    let pinned = row.pinned;
+    let contract: WorkflowContract = decode("the contract of the task's run", row.contract)?;
+    if row.run_status != RunStatus::WaitingForReview {
         return Err(ReviewError::Refused("This run is no longer waiting for a decision.".into()));
     }
-    if let Some(holder) =
-        row.try_get_by_index::<Option<String>>(12)?.filter(|h| *h != actor.email && !actor.overrides_claims)
-    {
+    if let Some(holder) = row.claimed_by.filter(|h| *h != actor.email && !actor.overrides_claims) {
         return Err(ReviewError::Claimed { by: holder });
     }
     // The reviewer edited a masked copy: hidden fields keep their values.
-    let draft: Option<Value> = row.try_get_by_index(13)?;
+    let draft = row.draft;
     let edited = edited.map(|e| match &draft {
         Some(d) => engine::run::unmask(&e, d),
         None => e,
@@ -160,7 +189,7 @@ pub async fn decide_as(
         let producer = contract.steps.iter().find(|s| s.output.as_deref() == Some(name.as_str()));
         if let Some(prompt) = producer.and_then(|s| s.prompt_template.as_deref()) {
             let number = pinned["prompts"][prompt].as_i64().unwrap_or(1) as i32;
-            if let Some(template) = crate::ingest::pinned_prompt(&txn, prompt, number).await? {
+            if let Some(template) = crate::prompts::pinned_in(&txn, prompt, number).await? {
                 if let Err(problems) = template.check_output(edited) {
                     let errors = problems.into_iter().map(|p| FieldError::new("edited_output", p)).collect();
                     return Err(ReviewError::Invalid(errors));
@@ -169,10 +198,8 @@ pub async fn decide_as(
         }
     }
     // The override is kept with what it changed in the draft.
-    let changes = edited.as_ref().map(|e| {
-        serde_json::to_value(engine::review::draft_changes(draft.as_ref().unwrap_or(&Value::Null), e))
-            .unwrap_or_default()
-    });
+    let changes =
+        edited.as_ref().map(|e| json!(engine::review::draft_changes(draft.as_ref().unwrap_or(&Value::Null), e)));
     txn.execute_raw(stmt(
         "UPDATE review_tasks SET status = 'decided', decision = $2, edited_output = $3, reason_code = $4, comment = $5,
                 decided_by = $6, decided_at = now(), claimed_by = coalesce(claimed_by, $6), claimed_at = coalesce(claimed_at, now()),
@@ -189,62 +216,64 @@ pub async fn decide_as(
         ],
     ))
     .await?;
-    // The reviewer's time is a cost of the run: claim to decision at the reviewer hourly rate.
-    if !actor.email.starts_with("steward (") {
-        let claimed_at: Option<DateTimeUtc> = row.try_get_by_index(14)?;
-        let seconds = engine::cost::review_seconds(claimed_at, chrono::Utc::now());
+    // A person's time is a cost of the run: claim to decision at the reviewer hourly rate.
+    if actor.is_person() {
+        let seconds = engine::cost::review_seconds(row.claimed_at, chrono::Utc::now());
         let rate = crate::costs::rates_in(&txn).await?.reviewer_hourly;
-        let line = crate::costs::CostLine::new(
-            "review",
-            Some(step_index),
-            engine::cost::review(seconds, rate),
-            seconds,
-            actor.email.clone(),
-        );
-        crate::costs::add_lines(&txn, run_id, &[line]).await?;
+        let amount = engine::cost::review(seconds, rate);
+        let line = CostLine::new(CostKind::Review, Some(step_index), amount, seconds, actor.email.clone());
+        ledger::add_lines(&txn, run_id, &[line]).await?;
     }
-    let wake = if decision == "reject" {
-        let why = format!("rejected by {} ({reason_code})", actor.email);
-        txn.execute_raw(stmt(
-            "UPDATE runs SET status = 'cancelled', error = $2, finished_at = now(), updated_at = now() WHERE id = $1",
-            vec![run_id.into(), why.into()],
-        ))
-        .await?;
-        None
-    } else {
-        let mut next_step = step_index;
-        if let (Some(edited), Some(name)) = (&edited, &output_name) {
-            if let Some(map) = context.as_object_mut() {
-                map.insert(name.clone(), edited.clone());
-            }
+    let wake = match decision {
+        Decision::Reject => {
+            let why = format!("rejected by {} ({reason_code})", actor.email);
+            txn.execute_raw(stmt(
+                "UPDATE runs SET status = 'cancelled', error = $2, finished_at = now(), updated_at = now() WHERE id = $1",
+                vec![run_id.into(), why.into()],
+            ))
+            .await?;
+            None
         }
-        match reason.as_str() {
-            // The approval step itself is done once a person approves.
-            "approval_step" => {
-                let step = contract.steps.get(step_index as usize);
-                let output = json!({ "approved_by": actor.email, "decision": decision });
-                if let (Some(name), Some(map)) = (step.and_then(|s| s.output.clone()), context.as_object_mut()) {
-                    map.insert(name, output.clone());
+        Decision::Approve | Decision::EditAndApprove => {
+            if let (Some(edited), Some(name)) = (&edited, &output_name) {
+                if let Some(map) = context.as_object_mut() {
+                    map.insert(name.clone(), edited.clone());
                 }
-                txn.execute_raw(stmt(
-                    "UPDATE run_steps SET status = 'completed', finished_at = now(), output = $3 WHERE run_id = $1 AND step_index = $2",
-                    vec![run_id.into(), step_index.into(), output.into()],
-                ))
-                .await?;
-                next_step = step_index + 1;
             }
-            // A person supplied the failed step's output: continue after it.
-            "error" if edited.is_some() => next_step = step_index + 1,
-            // A gate after a model step: the draft is done, go on.
-            _ if contract.steps.get(step_index as usize).is_some_and(|s| s.kind == "llm") => next_step = step_index + 1,
-            _ => {}
+            let gate_after_draft = contract.steps.get(step_index as usize).is_some_and(|s| s.kind == StepKind::Llm);
+            let next_step = match reason {
+                // The approval step itself is done once a person approves.
+                ReviewReason::ApprovalStep => {
+                    let step = contract.steps.get(step_index as usize);
+                    let output = json!({ "approved_by": actor.email, "decision": decision });
+                    if let (Some(name), Some(map)) = (step.and_then(|s| s.output.clone()), context.as_object_mut()) {
+                        map.insert(name, output.clone());
+                    }
+                    txn.execute_raw(stmt(
+                        "UPDATE run_steps SET status = 'completed', finished_at = now(), output = $3 WHERE run_id = $1 AND step_index = $2",
+                        vec![run_id.into(), step_index.into(), output.into()],
+                    ))
+                    .await?;
+                    step_index + 1
+                }
+                // A person supplied the failed step's output: continue after it.
+                ReviewReason::Error if edited.is_some() => step_index + 1,
+                // A gate after a model step: the draft is done, go on.
+                _ if gate_after_draft => step_index + 1,
+                // A gate before a step (an outside message, a financial write): the step runs now.
+                ReviewReason::Error
+                | ReviewReason::LowConfidence
+                | ReviewReason::HighValue
+                | ReviewReason::Policy
+                | ReviewReason::ExternalMessage => step_index,
+            };
+            txn.execute_raw(stmt(
+                "UPDATE runs SET status = 'queued', context = $2, next_step = $3, cleared_step = $4, updated_at = now() WHERE id = $1",
+                vec![run_id.into(), context.into(), next_step.into(), step_index.into()],
+            ))
+            .await?;
+            Some(RunJob::new(tenant, run_id))
         }
-        txn.execute_raw(stmt(
-            "UPDATE runs SET status = 'queued', context = $2, next_step = $3, cleared_step = $4, updated_at = now() WHERE id = $1",
-            vec![run_id.into(), context.into(), next_step.into(), step_index.into()],
-        ))
-        .await?;
-        Some(crate::runs::job(tenant_id, schema, run_id))
     };
     audit::record_change(
         &txn,
@@ -266,11 +295,11 @@ pub async fn decide_as(
 // ---- reason codes ----
 
 /// The business's reason codes for edits and rejections.
-pub async fn reason_codes(db: &DatabaseConnection, schema: &str) -> Result<Vec<String>, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
-    let rows = txn.query_all_raw(stmt("SELECT code FROM review_reason_codes ORDER BY code", vec![])).await?;
+pub async fn reason_codes(db: &DatabaseConnection, tenant: &Tenant) -> Result<Vec<String>, DbErr> {
+    let txn = tenant.begin(db).await?;
+    let codes = scalars(&txn, stmt("SELECT code AS value FROM review_reason_codes ORDER BY code", vec![])).await?;
     txn.commit().await?;
-    Ok(rows.into_iter().filter_map(|r| r.try_get_by_index::<String>(0).ok()).collect())
+    Ok(codes)
 }
 
 /// Adds a reason code (owners, from Settings).
@@ -286,7 +315,7 @@ pub async fn add_reason_code(db: &DatabaseConnection, member: &CurrentMember, co
             "Use 2–40 lowercase letters, digits and '_', starting with a letter (e.g. wrong_price).",
         )]));
     }
-    let txn = tenant_txn(db, &member.schema_name).await?;
+    let txn = member.tenant.begin(db).await?;
     let added = txn
         .execute_raw(stmt(
             "INSERT INTO review_reason_codes (code) VALUES ($1) ON CONFLICT DO NOTHING",
@@ -308,13 +337,8 @@ pub async fn remove_reason_code(
     member: &CurrentMember,
     code: &str,
 ) -> Result<(), ReviewError> {
-    let txn = tenant_txn(db, &member.schema_name).await?;
-    let left: i64 = txn
-        .query_one_raw(stmt("SELECT count(*) FROM review_reason_codes", vec![]))
-        .await?
-        .map(|r| r.try_get_by_index(0))
-        .transpose()?
-        .unwrap_or(0);
+    let txn = member.tenant.begin(db).await?;
+    let left: i64 = scalar(&txn, stmt("SELECT count(*) AS value FROM review_reason_codes", vec![])).await?.unwrap_or(0);
     if left <= 1 {
         return Err(ReviewError::Refused("Keep at least one reason code.".into()));
     }
@@ -340,12 +364,12 @@ pub async fn remove_reason_code(
 
 /// An open task as the queue sorts it: only the columns priority needs,
 /// so that the whole open queue is cheap to read.
-#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct QueueRow {
     pub id: Uuid,
     pub run_id: Uuid,
     pub workflow_name: String,
-    pub reason: String,
+    pub reason: ReviewReason,
     pub claimed_by: Option<String>,
     pub created_at: DateTimeUtc,
     pub escalated_at: Option<DateTimeUtc>,
@@ -357,7 +381,7 @@ pub struct QueueRow {
 impl QueueRow {
     pub fn priority(&self) -> engine::review::Priority {
         engine::review::priority(
-            &self.reason,
+            self.reason,
             self.age_minutes,
             self.sla_minutes,
             self.value,
@@ -382,7 +406,7 @@ impl QueueFilter {
     fn keeps(&self, row: &QueueRow) -> bool {
         self.priority.as_deref().is_none_or(|p| row.priority().as_str() == p)
             && self.workflow.as_deref().is_none_or(|w| row.workflow_name == w)
-            && self.reason.as_deref().is_none_or(|r| row.reason == r)
+            && self.reason.as_deref().is_none_or(|r| row.reason.as_str() == r)
             && match self.assignee.as_deref() {
                 None => true,
                 Some("none") => row.claimed_by.is_none(),
@@ -424,7 +448,6 @@ pub struct QueuePage {
 }
 
 async fn open_rows(txn: &sea_orm::DatabaseTransaction) -> Result<Vec<QueueRow>, DbErr> {
-    use sea_orm::FromQueryResult;
     QueueRow::find_by_statement(stmt(
         "SELECT id, run_id, workflow_name, reason, claimed_by, created_at, escalated_at, sla_minutes, value,
                 (extract(epoch FROM now() - created_at) / 60)::float8 AS age_minutes
@@ -438,12 +461,17 @@ async fn open_rows(txn: &sea_orm::DatabaseTransaction) -> Result<Vec<QueueRow>, 
 /// The queue as `me` sees it, filtered and sorted (most urgent first), at most `limit` tasks.
 pub async fn queue(
     db: &DatabaseConnection,
-    schema: &str,
+    tenant: &Tenant,
     me: &str,
     filter: &QueueFilter,
     limit: usize,
 ) -> Result<QueuePage, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
+    #[derive(FromQueryResult)]
+    struct Detail {
+        id: Uuid,
+        detail: Value,
+    }
+    let txn = tenant.begin(db).await?;
     let all = open_rows(&txn).await?;
     let mut per_assignee: std::collections::BTreeMap<String, usize> = Default::default();
     for t in &all {
@@ -463,17 +491,18 @@ pub async fn queue(
     rows.truncate(limit);
     // Why each shown task waits: read only for the page.
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let details: std::collections::HashMap<Uuid, Value> = txn
-        .query_all_raw(stmt("SELECT id, detail FROM review_tasks WHERE id = ANY($1)", vec![ids.into()]))
-        .await?
-        .into_iter()
-        .filter_map(|r| Some((r.try_get_by_index::<Uuid>(0).ok()?, r.try_get_by_index::<Value>(1).ok()?)))
-        .collect();
+    let mut details: std::collections::HashMap<Uuid, Value> =
+        Detail::find_by_statement(stmt("SELECT id, detail FROM review_tasks WHERE id = ANY($1)", vec![ids.into()]))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|d| (d.id, d.detail))
+            .collect();
     txn.commit().await?;
     let tasks = rows
         .into_iter()
         .map(|r| {
-            let d = details.get(&r.id).cloned().unwrap_or_default();
+            let d = details.remove(&r.id).unwrap_or_default();
             (r, d)
         })
         .collect();
@@ -483,10 +512,10 @@ pub async fn queue(
 /// The open task after `task_id` in the default order (for "next"), and `task_id`'s own row.
 pub async fn neighbours(
     db: &DatabaseConnection,
-    schema: &str,
+    tenant: &Tenant,
     task_id: Uuid,
 ) -> Result<(Option<QueueRow>, Option<Uuid>), DbErr> {
-    let txn = tenant_txn(db, schema).await?;
+    let txn = tenant.begin(db).await?;
     let mut rows = open_rows(&txn).await?;
     txn.commit().await?;
     QueueFilter::default().sort(&mut rows);
@@ -502,42 +531,55 @@ pub async fn neighbours(
 /// Queue size and oldest age at the end of each of the last `days` days
 /// (today so far last): the tasks open in that window are read, the days
 /// counted by `engine::review::queue_by_day`.
-pub async fn history(db: &DatabaseConnection, schema: &str, days: u32) -> Result<Vec<engine::review::QueueDay>, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
-    let rows = txn
-        .query_all_raw(stmt(
-            "SELECT created_at, decided_at FROM review_tasks
-              WHERE status = 'open' OR decided_at >= current_date - $1::int",
-            vec![(days as i32).into()],
-        ))
-        .await?;
+pub async fn history(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    days: u32,
+) -> Result<Vec<engine::review::QueueDay>, DbErr> {
+    #[derive(FromQueryResult)]
+    struct Span {
+        created_at: DateTimeUtc,
+        decided_at: Option<DateTimeUtc>,
+    }
+    let txn = tenant.begin(db).await?;
+    let spans = Span::find_by_statement(stmt(
+        "SELECT created_at, decided_at FROM review_tasks
+          WHERE status = 'open' OR decided_at >= current_date - $1::int",
+        vec![(days as i32).into()],
+    ))
+    .all(&txn)
+    .await?;
     txn.commit().await?;
     let spans: Vec<(DateTimeUtc, Option<DateTimeUtc>)> =
-        rows.into_iter().map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?))).collect::<Result<_, DbErr>>()?;
+        spans.into_iter().map(|s| (s.created_at, s.decided_at)).collect();
     Ok(engine::review::queue_by_day(&spans, chrono::Utc::now(), days))
 }
 
 /// Takes a task so nobody else works it. A task someone else holds is refused with who.
 pub async fn claim(db: &DatabaseConnection, member: &CurrentMember, task_id: Uuid) -> Result<(), ReviewError> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        status: TaskStatus,
+        claimed_by: Option<String>,
+        #[sea_orm(nested)]
+        decided: DecidedBy,
+    }
     if !may_decide(member.role) {
         return Err(ReviewError::Refused("Only reviewers, operations and owners work review tasks.".into()));
     }
-    let txn = tenant_txn(db, &member.schema_name).await?;
-    let row = txn
-        .query_one_raw(stmt(
-            "SELECT status, claimed_by, decided_by, decision, decided_at FROM review_tasks WHERE id = $1 FOR UPDATE",
-            vec![task_id.into()],
-        ))
-        .await?
-        .ok_or(ReviewError::NotFound)?;
-    if row.try_get_by_index::<String>(0)? == "decided" {
-        return Err(ReviewError::AlreadyDecided {
-            by: row.try_get_by_index::<Option<String>>(2)?.unwrap_or_default(),
-            decision: row.try_get_by_index::<Option<String>>(3)?.unwrap_or_default(),
-            at: row.try_get_by_index::<Option<DateTimeUtc>>(4)?.unwrap_or_default(),
-        });
+    let txn = member.tenant.begin(db).await?;
+    let row = Row::find_by_statement(stmt(
+        "SELECT status, claimed_by, decided_by, decision, decided_at FROM review_tasks WHERE id = $1 FOR UPDATE",
+        vec![task_id.into()],
+    ))
+    .one(&txn)
+    .await?
+    .ok_or(ReviewError::NotFound)?;
+    match row.status {
+        TaskStatus::Decided => return Err(row.decided.refusal()),
+        TaskStatus::Open => {}
     }
-    if let Some(holder) = row.try_get_by_index::<Option<String>>(1)?.filter(|h| *h != member.email) {
+    if let Some(holder) = row.claimed_by.filter(|h| *h != member.email) {
         return Err(ReviewError::Claimed { by: holder });
     }
     txn.execute_raw(stmt(
@@ -551,15 +593,19 @@ pub async fn claim(db: &DatabaseConnection, member: &CurrentMember, task_id: Uui
 
 /// Gives a task back to the queue: its holder, or operations and owners for anyone's.
 pub async fn release(db: &DatabaseConnection, member: &CurrentMember, task_id: Uuid) -> Result<(), ReviewError> {
-    let txn = tenant_txn(db, &member.schema_name).await?;
-    let holder: Option<String> = txn
-        .query_one_raw(stmt(
-            "SELECT claimed_by FROM review_tasks WHERE id = $1 AND status = 'open' FOR UPDATE",
-            vec![task_id.into()],
-        ))
-        .await?
-        .ok_or(ReviewError::NotFound)?
-        .try_get_by_index(0)?;
+    #[derive(FromQueryResult)]
+    struct Row {
+        claimed_by: Option<String>,
+    }
+    let txn = member.tenant.begin(db).await?;
+    let holder = Row::find_by_statement(stmt(
+        "SELECT claimed_by FROM review_tasks WHERE id = $1 AND status = 'open' FOR UPDATE",
+        vec![task_id.into()],
+    ))
+    .one(&txn)
+    .await?
+    .ok_or(ReviewError::NotFound)?
+    .claimed_by;
     let supervisor = matches!(member.role, Role::Operations | Role::Owner);
     if holder.as_deref().is_some_and(|h| h != member.email) && !supervisor {
         return Err(ReviewError::Claimed { by: holder.unwrap_or_default() });
@@ -591,17 +637,14 @@ pub async fn reassign(
             "Choose a reviewer, operator or owner of this business.",
         )]));
     };
-    let txn = tenant_txn(db, &member.schema_name).await?;
-    let mut moved = 0;
-    for id in task_ids {
-        moved += txn
-            .execute_raw(stmt(
-                "UPDATE review_tasks SET claimed_by = $2, claimed_at = now() WHERE id = $1 AND status = 'open'",
-                vec![(*id).into(), target.email.clone().into()],
-            ))
-            .await?
-            .rows_affected() as usize;
-    }
+    let txn = member.tenant.begin(db).await?;
+    let moved = txn
+        .execute_raw(stmt(
+            "UPDATE review_tasks SET claimed_by = $2, claimed_at = now() WHERE id = ANY($1) AND status = 'open'",
+            vec![task_ids.to_vec().into(), target.email.clone().into()],
+        ))
+        .await?
+        .rows_affected() as usize;
     audit::record_change(
         &txn,
         Some(member),
@@ -631,9 +674,8 @@ pub async fn close(
     let actor = Actor { email: member.email.clone(), member: Some(member.clone()), overrides_claims: true };
     let mut wakes = Vec::new();
     for id in task_ids {
-        match decide_as(db, &member.schema_name, member.tenant_id, &actor, *id, "reject", "", reason_code, comment)
-            .await
-        {
+        let reject = Decision::Reject.as_str();
+        match decide_as(db, &member.tenant, &actor, *id, reject, "", reason_code, comment).await {
             Ok(wake) => wakes.extend(wake),
             Err(ReviewError::AlreadyDecided { .. }) => {}
             Err(e) => return Err(e),
@@ -652,29 +694,40 @@ pub struct Measures {
     pub by_reviewer: Vec<(String, engine::review::Agreement)>,
 }
 
-pub async fn measures(db: &DatabaseConnection, schema: &str, since_days: i32) -> Result<Measures, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
-    let rows = txn
-        .query_all_raw(stmt(
-            "SELECT workflow_name, coalesce(decided_by, ''), decision, reason_code,
-                    (extract(epoch FROM decided_at - created_at) / 60)::float8, escalated_at IS NOT NULL
-               FROM review_tasks WHERE status = 'decided' AND decided_at > now() - make_interval(days => $1)",
-            vec![since_days.into()],
-        ))
-        .await?;
+pub async fn measures(db: &DatabaseConnection, tenant: &Tenant, since_days: i32) -> Result<Measures, DbErr> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        workflow_name: String,
+        decided_by: String,
+        decision: Decision,
+        reason_code: Option<String>,
+        minutes_to_decision: f64,
+        escalated: bool,
+    }
+    let txn = tenant.begin(db).await?;
+    let rows = Row::find_by_statement(stmt(
+        "SELECT workflow_name, coalesce(decided_by, '') AS decided_by, decision, reason_code,
+                (extract(epoch FROM decided_at - created_at) / 60)::float8 AS minutes_to_decision,
+                escalated_at IS NOT NULL AS escalated
+           FROM review_tasks
+          WHERE status = 'decided' AND decision IS NOT NULL AND decided_at > now() - make_interval(days => $1)",
+        vec![since_days.into()],
+    ))
+    .all(&txn)
+    .await?;
     txn.commit().await?;
     let mut all = Vec::new();
     let mut by_workflow: std::collections::BTreeMap<String, Vec<engine::review::Decided>> = Default::default();
     let mut by_reviewer: std::collections::BTreeMap<String, Vec<engine::review::Decided>> = Default::default();
     for r in rows {
         let d = engine::review::Decided {
-            decision: r.try_get_by_index::<Option<String>>(2)?.unwrap_or_default(),
-            reason_code: r.try_get_by_index(3)?,
-            minutes_to_decision: r.try_get_by_index(4)?,
-            escalated: r.try_get_by_index(5)?,
+            decision: r.decision,
+            reason_code: r.reason_code,
+            minutes_to_decision: r.minutes_to_decision,
+            escalated: r.escalated,
         };
-        by_workflow.entry(r.try_get_by_index(0)?).or_default().push(d.clone());
-        by_reviewer.entry(r.try_get_by_index(1)?).or_default().push(d.clone());
+        by_workflow.entry(r.workflow_name).or_default().push(d.clone());
+        by_reviewer.entry(r.decided_by).or_default().push(d.clone());
         all.push(d);
     }
     Ok(Measures {
@@ -684,221 +737,36 @@ pub async fn measures(db: &DatabaseConnection, schema: &str, since_days: i32) ->
     })
 }
 
-// ---- email approval links ----
-
-/// How long an emailed link works.
-pub const LINK_HOURS: i64 = 72;
-
-fn link_signature(settings: &crate::config::Settings, slug: &str, link_id: Uuid, expires: i64) -> String {
-    use hmac::Mac;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&settings.app_secret).expect("HMAC takes any key length");
-    mac.update(format!("steward/approval-link/v1|{slug}|{link_id}|{expires}").as_bytes());
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-}
-
-/// Creates a link for one reviewer and task; returns the token for the URL.
-pub async fn create_link(
-    db: &DatabaseConnection,
-    settings: &crate::config::Settings,
-    slug: &str,
-    schema: &str,
-    task_id: Uuid,
-    reviewer_email: &str,
-) -> Result<String, DbErr> {
-    let id = Uuid::new_v4();
-    let expires = chrono::Utc::now() + chrono::Duration::hours(LINK_HOURS);
-    let txn = tenant_txn(db, schema).await?;
-    txn.execute_raw(stmt(
-        "INSERT INTO approval_links (id, task_id, reviewer_email, expires_at) VALUES ($1, $2, $3, $4)",
-        vec![id.into(), task_id.into(), reviewer_email.into(), expires.into()],
-    ))
-    .await?;
-    txn.commit().await?;
-    let ts = expires.timestamp();
-    Ok(format!("{slug}.{}.{ts}.{}", id.simple(), link_signature(settings, slug, id, ts)))
-}
-
-/// What an approval link turned out to be.
-#[derive(Debug, Clone)]
-pub enum LinkState {
-    /// Good: the task is open and this reviewer may decide it.
-    Open(LinkTask),
-    /// Someone decided the task already.
-    Decided {
-        by: String,
-        decision: String,
-        at: DateTimeUtc,
-    },
-    Used {
-        at: DateTimeUtc,
-    },
-    Expired,
-    /// Tampered with, made up, or of a business that does not exist.
-    Invalid,
-    /// The link belongs to another reviewer than the one signed in.
-    Foreign,
-}
-
-#[derive(Debug, Clone)]
-pub struct LinkTask {
-    pub link_id: Uuid,
-    pub task_id: Uuid,
-    pub run_id: Uuid,
-    pub reviewer: CurrentMember,
-    pub workflow: String,
-    pub reason: String,
-    pub detail: Value,
-    pub draft: Option<Value>,
-}
-
-/// Reads a link without changing anything (GET is safe: scanners fetch links).
-/// `signed_in` is the email of a session in the browser, if any.
-pub async fn open_link(
-    db: &DatabaseConnection,
-    settings: &crate::config::Settings,
-    token: &str,
-    signed_in: Option<&str>,
-) -> Result<LinkState, DbErr> {
-    let parts: Vec<&str> = token.split('.').collect();
-    let [slug, id, ts, sig] = parts[..] else { return Ok(LinkState::Invalid) };
-    let (Ok(link_id), Ok(expires)) = (Uuid::parse_str(id), ts.parse::<i64>()) else { return Ok(LinkState::Invalid) };
-    let expected = link_signature(settings, slug, link_id, expires);
-    // Constant-time comparison of the signatures.
-    if expected.len() != sig.len() || expected.bytes().zip(sig.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) != 0 {
-        return Ok(LinkState::Invalid);
-    }
-    let Some(tenant) = crate::tenants::find_by_slug(db, slug).await? else { return Ok(LinkState::Invalid) };
-    let txn = tenant_txn(db, &tenant.schema_name).await?;
-    let row = txn
-        .query_one_raw(stmt(
-            "SELECT l.reviewer_email, l.expires_at, l.used_at, t.id, t.run_id, t.workflow_name, t.reason, t.detail, t.draft,
-                    t.status, t.decided_by, t.decision, t.decided_at
-               FROM approval_links l JOIN review_tasks t ON t.id = l.task_id WHERE l.id = $1",
-            vec![link_id.into()],
-        ))
-        .await?;
-    txn.commit().await?;
-    let Some(row) = row else { return Ok(LinkState::Invalid) };
-    let reviewer_email: String = row.try_get_by_index(0)?;
-    if signed_in.is_some_and(|s| !s.eq_ignore_ascii_case(&reviewer_email)) {
-        return Ok(LinkState::Foreign);
-    }
-    if let Some(at) = row.try_get_by_index::<Option<DateTimeUtc>>(2)? {
-        return Ok(LinkState::Used { at });
-    }
-    if row.try_get_by_index::<String>(9)? == "decided" {
-        return Ok(LinkState::Decided {
-            by: row.try_get_by_index::<Option<String>>(10)?.unwrap_or_default(),
-            decision: row.try_get_by_index::<Option<String>>(11)?.unwrap_or_default(),
-            at: row.try_get_by_index::<Option<DateTimeUtc>>(12)?.unwrap_or_default(),
-        });
-    }
-    if row.try_get_by_index::<DateTimeUtc>(1)? < chrono::Utc::now() {
-        return Ok(LinkState::Expired);
-    }
-    // The reviewer must still be a member who may decide.
-    let Ok(reviewer) = crate::auth::member_by_email(db, slug, &reviewer_email).await else {
-        return Ok(LinkState::Invalid);
-    };
-    if !may_decide(reviewer.role) {
-        return Ok(LinkState::Invalid);
-    }
-    Ok(LinkState::Open(LinkTask {
-        link_id,
-        task_id: row.try_get_by_index(3)?,
-        run_id: row.try_get_by_index(4)?,
-        reviewer,
-        workflow: row.try_get_by_index(5)?,
-        reason: row.try_get_by_index(6)?,
-        detail: row.try_get_by_index(7)?,
-        draft: row.try_get_by_index(8)?,
-    }))
-}
-
-/// Decides through a link (POST from its confirmation page), once.
-pub async fn use_link(
-    db: &DatabaseConnection,
-    task: &LinkTask,
-    decision: &str,
-    reason_code: &str,
-    comment: &str,
-) -> Result<Option<RunJob>, ReviewError> {
-    let schema = &task.reviewer.schema_name;
-    {
-        // Mark the link used first, under a row lock, so a double POST decides once.
-        let txn = tenant_txn(db, schema).await?;
-        let used = txn
-            .execute_raw(stmt(
-                "UPDATE approval_links SET used_at = now() WHERE id = $1 AND used_at IS NULL",
-                vec![task.link_id.into()],
-            ))
-            .await?;
-        if used.rows_affected() == 0 {
-            return Err(ReviewError::Refused("This link was used already.".into()));
-        }
-        txn.commit().await?;
-    }
-    let result = decide_as(
-        db,
-        schema,
-        task.reviewer.tenant_id,
-        &Actor::member(&task.reviewer),
-        task.task_id,
-        decision,
-        "",
-        reason_code,
-        comment,
-    )
-    .await;
-    if result.is_err() {
-        // Nothing was decided: the link may be used again.
-        let txn = tenant_txn(db, schema).await?;
-        txn.execute_raw(stmt("UPDATE approval_links SET used_at = NULL WHERE id = $1", vec![task.link_id.into()]))
-            .await?;
-        txn.commit().await?;
-    }
-    result
-}
-
 // ---- nothing left to rot ----
 
 /// An open task past its SLA and not yet escalated, with whom to tell.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct Overdue {
     pub task_id: Uuid,
     pub run_id: Uuid,
     pub workflow: String,
-    pub reason: String,
+    pub reason: ReviewReason,
     pub age_minutes: f64,
     pub notify: Vec<String>,
 }
 
 /// Marks tasks past their SLA as escalated and returns them (with the
 /// workflow's owner and backup owner to email), in one transaction.
-pub async fn escalate_overdue(db: &DatabaseConnection, schema: &str) -> Result<Vec<Overdue>, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
-    let rows = txn
-        .query_all_raw(stmt(
-            "UPDATE review_tasks t SET escalated_at = now()
-              WHERE t.status = 'open' AND t.escalated_at IS NULL AND t.created_at < now() - make_interval(secs => t.sla_minutes * 60)
-          RETURNING t.id, t.run_id, t.workflow_name, t.reason, (extract(epoch FROM now() - t.created_at) / 60)::float8,
-                    (SELECT array_remove(ARRAY[o.email, b.email], NULL) FROM workflows w
-                       LEFT JOIN public.users o ON o.id = w.owner_user_id LEFT JOIN public.users b ON b.id = w.backup_owner_user_id
-                      WHERE w.name = t.workflow_name)",
-            vec![],
-        ))
-        .await?;
-    let mut out = Vec::new();
-    for r in rows {
-        let o = Overdue {
-            task_id: r.try_get_by_index(0)?,
-            run_id: r.try_get_by_index(1)?,
-            workflow: r.try_get_by_index(2)?,
-            reason: r.try_get_by_index(3)?,
-            age_minutes: r.try_get_by_index(4)?,
-            notify: r.try_get_by_index::<Option<Vec<String>>>(5)?.unwrap_or_default(),
-        };
+pub async fn escalate_overdue(db: &DatabaseConnection, tenant: &Tenant) -> Result<Vec<Overdue>, DbErr> {
+    let txn = tenant.begin(db).await?;
+    let overdue = Overdue::find_by_statement(stmt(
+        "UPDATE review_tasks t SET escalated_at = now()
+          WHERE t.status = 'open' AND t.escalated_at IS NULL AND t.created_at < now() - make_interval(secs => t.sla_minutes * 60)
+      RETURNING t.id AS task_id, t.run_id, t.workflow_name AS workflow, t.reason,
+                (extract(epoch FROM now() - t.created_at) / 60)::float8 AS age_minutes,
+                coalesce((SELECT array_remove(ARRAY[o.email, b.email], NULL) FROM workflows w
+                            LEFT JOIN public.users o ON o.id = w.owner_user_id LEFT JOIN public.users b ON b.id = w.backup_owner_user_id
+                           WHERE w.name = t.workflow_name), ARRAY[]::text[]) AS notify",
+        vec![],
+    ))
+    .all(&txn)
+    .await?;
+    for o in &overdue {
         audit::record_change(
             &txn,
             None,
@@ -914,33 +782,38 @@ pub async fn escalate_overdue(db: &DatabaseConnection, schema: &str) -> Result<V
             json!({ "task": o.task_id, "run": o.run_id }),
         )
         .await?;
-        out.push(o);
     }
     txn.commit().await?;
-    Ok(out)
+    Ok(overdue)
 }
 
-/// Open tasks past their maximum age: (task id, stale action, age in minutes).
-pub async fn past_max_age(db: &DatabaseConnection, schema: &str) -> Result<Vec<(Uuid, String, f64)>, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
-    let rows = txn
-        .query_all_raw(stmt(
-            "SELECT id, stale_action, (extract(epoch FROM now() - created_at) / 60)::float8 FROM review_tasks
-              WHERE status = 'open' AND created_at < now() - make_interval(secs => max_age_minutes * 60)",
-            vec![],
-        ))
-        .await?;
+/// An open task past its maximum age, with its workflow's stale action.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct Stale {
+    pub id: Uuid,
+    pub stale_action: StaleAction,
+    pub age_minutes: f64,
+}
+
+/// Open tasks past their maximum age.
+pub async fn past_max_age(db: &DatabaseConnection, tenant: &Tenant) -> Result<Vec<Stale>, DbErr> {
+    let txn = tenant.begin(db).await?;
+    let rows = Stale::find_by_statement(stmt(
+        "SELECT id, stale_action, (extract(epoch FROM now() - created_at) / 60)::float8 AS age_minutes FROM review_tasks
+          WHERE status = 'open' AND created_at < now() - make_interval(secs => max_age_minutes * 60)",
+        vec![],
+    ))
+    .all(&txn)
+    .await?;
     txn.commit().await?;
-    rows.into_iter().map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?, r.try_get_by_index(2)?))).collect()
+    Ok(rows)
 }
 
 /// The run a task belongs to.
-pub async fn run_of(db: &DatabaseConnection, schema: &str, task_id: Uuid) -> Result<Option<Uuid>, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
-    let run = txn
-        .query_one_raw(stmt("SELECT run_id FROM review_tasks WHERE id = $1", vec![task_id.into()]))
-        .await?
-        .and_then(|r| r.try_get_by_index::<Uuid>(0).ok());
+pub async fn run_of(db: &DatabaseConnection, tenant: &Tenant, task_id: Uuid) -> Result<Option<Uuid>, DbErr> {
+    let txn = tenant.begin(db).await?;
+    let run =
+        scalar(&txn, stmt("SELECT run_id AS value FROM review_tasks WHERE id = $1", vec![task_id.into()])).await?;
     txn.commit().await?;
     Ok(run)
 }

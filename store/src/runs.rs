@@ -3,13 +3,17 @@
 //! read. Every change to a run is one tenant transaction that first checks
 //! the worker still holds the run's lease.
 
-use crate::db::{stmt, tenant_txn};
-use crate::jobs::RunJob;
-use engine::workflow::WorkflowContract;
+use crate::costs::{self, BudgetState};
+use crate::db::{decode, stmt};
+use crate::ledger::{self, CostLine};
+use crate::outbox::{self, OutboxEmail};
+use crate::tenants::Tenant;
+use engine::cost::Rates;
+use engine::review::{Decision, FieldChange, ReviewReason, TaskStatus};
+use engine::workflow::{ReviewPolicy, StepKind, WorkflowContract};
+use engine::{RunStatus, StepStatus};
 use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction, FromQueryResult};
 use serde_json::Value;
-
-pub const STATUSES: [&str; 6] = ["queued", "running", "waiting_for_review", "completed", "failed", "cancelled"];
 
 /// A run a worker holds the lease on.
 #[derive(Debug, Clone)]
@@ -24,65 +28,71 @@ pub struct LeasedRun {
     pub pinned: Value,
 }
 
+impl LeasedRun {
+    /// Whether this delivery starts the run (no step ran, no person cleared a gate).
+    pub fn is_starting(&self) -> bool {
+        self.next_step == 0 && self.cleared_step.is_none()
+    }
+}
+
 /// Takes the run's lease if it is queued, or running under a lease that
 /// has lapsed (its worker died). None: someone else holds it, or it is
 /// waiting or finished, and the job has nothing to do.
 pub async fn lease(
     db: &DatabaseConnection,
-    schema: &str,
+    tenant: &Tenant,
     run_id: Uuid,
     owner: &str,
     seconds: i64,
 ) -> Result<Option<LeasedRun>, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
-    let row = txn
-        .query_one_raw(stmt(
-            "UPDATE runs SET status = 'running', lease_owner = $2, lease_until = now() + make_interval(secs => $3::double precision),
+    #[derive(FromQueryResult)]
+    struct Row {
+        workflow_name: String,
+        workflow_version: i32,
+        context: Value,
+        next_step: i32,
+        cleared_step: Option<i32>,
+        pinned: Value,
+        contract: Option<Value>,
+    }
+    let txn = tenant.begin(db).await?;
+    let row = Row::find_by_statement(stmt(
+        "WITH leased AS (
+             UPDATE runs SET status = 'running', lease_owner = $2, lease_until = now() + make_interval(secs => $3::double precision),
                     started_at = coalesce(started_at, now()), executions = executions + 1, updated_at = now()
               WHERE id = $1 AND (status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until < now())))
-          RETURNING workflow_name, workflow_version, context, next_step, cleared_step, pinned, workflow_id",
-            vec![run_id.into(), owner.into(), (seconds as f64).into()],
-        ))
-        .await?;
-    let Some(row) = row else {
-        txn.commit().await?;
-        return Ok(None);
-    };
-    let workflow_id: Uuid = row.try_get_by_index(6)?;
-    let version: i32 = row.try_get_by_index(1)?;
-    let contract: Value = txn
-        .query_one_raw(stmt(
-            "SELECT contract FROM workflow_versions WHERE workflow_id = $1 AND number = $2",
-            vec![workflow_id.into(), version.into()],
-        ))
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound(format!("workflow version {version} of run {run_id}")))?
-        .try_get_by_index(0)?;
-    let contract: WorkflowContract =
-        serde_json::from_value(contract).map_err(|e| DbErr::Custom(format!("stored contract does not decode: {e}")))?;
-    let leased = LeasedRun {
-        id: run_id,
-        workflow_name: row.try_get_by_index(0)?,
-        workflow_version: version,
-        contract,
-        context: row.try_get_by_index(2)?,
-        next_step: row.try_get_by_index(3)?,
-        cleared_step: row.try_get_by_index(4)?,
-        pinned: row.try_get_by_index(5)?,
-    };
+          RETURNING workflow_name, workflow_version, context, next_step, cleared_step, pinned, workflow_id)
+         SELECT l.workflow_name, l.workflow_version, l.context, l.next_step, l.cleared_step, l.pinned, v.contract
+           FROM leased l LEFT JOIN workflow_versions v ON v.workflow_id = l.workflow_id AND v.number = l.workflow_version",
+        vec![run_id.into(), owner.into(), (seconds as f64).into()],
+    ))
+    .one(&txn)
+    .await?;
     txn.commit().await?;
-    Ok(Some(leased))
+    let Some(row) = row else { return Ok(None) };
+    let what = format!("the contract of {} v{}", row.workflow_name, row.workflow_version);
+    let contract = row.contract.ok_or_else(|| DbErr::RecordNotFound(format!("{what} of run {run_id}")))?;
+    Ok(Some(LeasedRun {
+        id: run_id,
+        contract: decode(&what, contract)?,
+        workflow_name: row.workflow_name,
+        workflow_version: row.workflow_version,
+        context: row.context,
+        next_step: row.next_step,
+        cleared_step: row.cleared_step,
+        pinned: row.pinned,
+    }))
 }
 
 /// Extends the lease while a long step runs. False: the lease was lost.
 pub async fn renew(
     db: &DatabaseConnection,
-    schema: &str,
+    tenant: &Tenant,
     run_id: Uuid,
     owner: &str,
     seconds: i64,
 ) -> Result<bool, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
+    let txn = tenant.begin(db).await?;
     let res = txn
         .execute_raw(stmt(
             "UPDATE runs SET lease_until = now() + make_interval(secs => $3::double precision) WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
@@ -91,6 +101,29 @@ pub async fn renew(
         .await?;
     txn.commit().await?;
     Ok(res.rows_affected() == 1)
+}
+
+/// What a delivery of a run's job needs before its first step: the
+/// sensitive keys to mask, the business's rates, and (when the run starts)
+/// its workflow's budget as it stood before this delivery.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub sensitive_keys: Vec<String>,
+    pub rates: Rates,
+    pub budget: Option<BudgetState>,
+}
+
+/// Reads what the delivery needs and records it as a queue operation, in one transaction.
+pub async fn begin_delivery(db: &DatabaseConnection, tenant: &Tenant, run: &LeasedRun) -> Result<Delivery, DbErr> {
+    let txn = tenant.begin(db).await?;
+    let sensitive_keys = sensitive_keys_for(&txn, &run.contract).await?;
+    let rates = costs::rates_in(&txn).await?;
+    // The budget is judged on what was spent before this delivery.
+    let budget = if run.is_starting() { Some(costs::budget_state_in(&txn, &run.workflow_name).await?) } else { None };
+    let line = CostLine::new(engine::CostKind::Queue, None, engine::cost::queue(1, rates.queue_op), 1, "delivery");
+    ledger::add_lines(&txn, run.id, &[line]).await?;
+    txn.commit().await?;
+    Ok(Delivery { sensitive_keys, rates, budget })
 }
 
 /// Locks the run if this worker still holds it.
@@ -104,13 +137,13 @@ async fn held(txn: &DatabaseTransaction, run_id: Uuid, owner: &str) -> Result<bo
         .is_some())
 }
 
-/// What a finished (or failed, or skipped) step leaves behind.
-#[derive(Debug, Clone, Default)]
+/// What a finished (or failed, or skipped, or started) step leaves behind.
+#[derive(Debug, Clone)]
 pub struct StepRecord {
     pub index: i32,
     pub step_id: String,
-    pub kind: String,
-    pub status: String,
+    pub kind: StepKind,
+    pub status: StepStatus,
     pub attempts: i32,
     pub started_at: Option<DateTimeUtc>,
     pub input: Option<Value>,
@@ -124,25 +157,53 @@ pub struct StepRecord {
     pub cache_hit: bool,
     pub detail: Value,
     /// What the step paid for, written with it.
-    pub costs: Vec<crate::costs::CostLine>,
+    pub costs: Vec<CostLine>,
 }
 
+impl StepRecord {
+    /// A step of `kind` at `index`, in `status`, with nothing recorded yet.
+    pub fn new(index: i32, step_id: &str, kind: StepKind, status: StepStatus) -> Self {
+        StepRecord {
+            index,
+            step_id: step_id.to_owned(),
+            kind,
+            status,
+            attempts: 0,
+            started_at: None,
+            input: None,
+            output: None,
+            error: None,
+            tokens_in: 0,
+            tokens_out: 0,
+            cost_micros: 0,
+            model: None,
+            prompt_version: None,
+            cache_hit: false,
+            detail: Value::Object(Default::default()),
+            costs: Vec::new(),
+        }
+    }
+}
+
+/// The columns of a step's record after its key, as written and as read.
+const STEP_COLUMNS: &str = "step_id, kind, status, attempts, started_at, finished_at, input, output, error, \
+                            tokens_in, tokens_out, cost_micros, model, prompt_version, cache_hit, detail";
+
 async fn write_step(txn: &DatabaseTransaction, run_id: Uuid, s: &StepRecord) -> Result<(), DbErr> {
+    let excluded = STEP_COLUMNS.split(", ").map(|c| format!("excluded.{}", c.trim())).collect::<Vec<_>>().join(", ");
+    let finished_at = if s.status.is_finished() { "now()" } else { "NULL" };
     txn.execute_raw(stmt(
-        "INSERT INTO run_steps (run_id, step_index, step_id, kind, status, attempts, started_at, finished_at, input, output, error,
-                                tokens_in, tokens_out, cost_micros, model, prompt_version, cache_hit, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()), CASE WHEN $5 IN ('running', 'waiting') THEN NULL ELSE now() END,
-                 $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-         ON CONFLICT (run_id, step_index) DO UPDATE SET status = excluded.status, attempts = excluded.attempts,
-                 started_at = excluded.started_at, finished_at = excluded.finished_at, input = excluded.input, output = excluded.output,
-                 error = excluded.error, tokens_in = excluded.tokens_in, tokens_out = excluded.tokens_out, cost_micros = excluded.cost_micros,
-                 model = excluded.model, prompt_version = excluded.prompt_version, cache_hit = excluded.cache_hit, detail = excluded.detail",
+        &format!(
+            "INSERT INTO run_steps (run_id, step_index, {STEP_COLUMNS})
+             VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()), {finished_at}, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+             ON CONFLICT (run_id, step_index) DO UPDATE SET ({STEP_COLUMNS}) = ROW({excluded})"
+        ),
         vec![
             run_id.into(),
             s.index.into(),
             s.step_id.clone().into(),
-            s.kind.clone().into(),
-            s.status.clone().into(),
+            s.kind.into(),
+            s.status.into(),
             s.attempts.into(),
             s.started_at.into(),
             s.input.clone().into(),
@@ -158,18 +219,28 @@ async fn write_step(txn: &DatabaseTransaction, run_id: Uuid, s: &StepRecord) -> 
         ],
     ))
     .await?;
-    crate::costs::add_lines(txn, run_id, &s.costs).await
+    ledger::add_lines(txn, run_id, &s.costs).await
+}
+
+/// Adds what a stopped step spent to the run's tokens.
+async fn add_tokens(txn: &DatabaseTransaction, run_id: Uuid, record: &StepRecord) -> Result<(), DbErr> {
+    txn.execute_raw(stmt(
+        "UPDATE runs SET tokens_in = tokens_in + $2, tokens_out = tokens_out + $3 WHERE id = $1",
+        vec![run_id.into(), record.tokens_in.into(), record.tokens_out.into()],
+    ))
+    .await?;
+    Ok(())
 }
 
 /// Marks a step as started (so the timeline shows it while it runs).
 pub async fn step_started(
     db: &DatabaseConnection,
-    schema: &str,
+    tenant: &Tenant,
     run_id: Uuid,
     owner: &str,
     record: &StepRecord,
 ) -> Result<bool, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
+    let txn = tenant.begin(db).await?;
     if !held(&txn, run_id, owner).await? {
         return Ok(false);
     }
@@ -178,21 +249,13 @@ pub async fn step_started(
     Ok(true)
 }
 
-/// An email a step sends, written with the step's completion.
-#[derive(Debug, Clone, Default)]
-pub struct OutboxEmail {
-    pub to: String,
-    pub subject: String,
-    pub text: String,
-    pub html: String,
-    pub attachments: Vec<crate::jobs::Attachment>,
-}
-
-/// Records a finished step, its output in the context, and the next step,
-/// in one transaction. False: this worker lost the lease; nothing changed.
+/// Records a finished step, its output in the context, the next step and
+/// the mail it sends, in one transaction. Returns the mail's outbox ids;
+/// None: this worker lost the lease and nothing changed.
+#[allow(clippy::too_many_arguments)] // one transaction of a run's state machine: every part is needed
 pub async fn finish_step(
     db: &DatabaseConnection,
-    schema: &str,
+    tenant: &Tenant,
     run_id: Uuid,
     owner: &str,
     record: &StepRecord,
@@ -200,12 +263,12 @@ pub async fn finish_step(
     next_step: i32,
     outbox: &[OutboxEmail],
 ) -> Result<Option<Vec<Uuid>>, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
+    let txn = tenant.begin(db).await?;
     if !held(&txn, run_id, owner).await? {
         return Ok(None);
     }
     write_step(&txn, run_id, record).await?;
-    let ids = insert_outbox(&txn, Some(run_id), outbox).await?;
+    let ids = outbox::insert(&txn, Some(run_id), outbox).await?;
     txn.execute_raw(stmt(
         "UPDATE runs SET context = $2, next_step = $3, tokens_in = tokens_in + $4, tokens_out = tokens_out + $5, updated_at = now() WHERE id = $1",
         vec![run_id.into(), context.clone().into(), next_step.into(), record.tokens_in.into(), record.tokens_out.into()],
@@ -219,12 +282,12 @@ pub async fn finish_step(
 #[derive(Debug, Clone)]
 pub struct NewReviewTask {
     pub step_index: i32,
-    pub reason: String,
+    pub reason: ReviewReason,
     pub detail: Value,
     pub output_name: Option<String>,
     pub draft: Option<Value>,
     pub workflow_name: String,
-    pub policy: engine::workflow::ReviewPolicy,
+    pub policy: ReviewPolicy,
     /// The business value at stake, for priority.
     pub value: Option<f64>,
 }
@@ -233,14 +296,14 @@ impl NewReviewTask {
     /// A task with the workflow's defaults; the engine fills in the workflow, its review policy and the value.
     pub fn new(
         step_index: i32,
-        reason: &str,
+        reason: ReviewReason,
         detail: Value,
         output_name: Option<String>,
         draft: Option<Value>,
     ) -> Self {
         NewReviewTask {
             step_index,
-            reason: reason.to_owned(),
+            reason,
             detail,
             output_name,
             draft,
@@ -253,27 +316,24 @@ impl NewReviewTask {
 
 /// Stops the run for a person: records the step (if any) and what it
 /// spent, opens the task and releases the lease. Returns the task id.
+#[allow(clippy::too_many_arguments)] // one transaction of a run's state machine: every part is needed
 pub async fn wait_for_review(
     db: &DatabaseConnection,
-    schema: &str,
+    tenant: &Tenant,
     run_id: Uuid,
     owner: &str,
     record: Option<&StepRecord>,
     task: &NewReviewTask,
     next_step: i32,
 ) -> Result<Option<Uuid>, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
+    let txn = tenant.begin(db).await?;
     if !held(&txn, run_id, owner).await? {
         return Ok(None);
     }
     if let Some(record) = record {
         write_step(&txn, run_id, record).await?;
         // What a failed step spent is counted with the stop, not after it.
-        txn.execute_raw(stmt(
-            "UPDATE runs SET tokens_in = tokens_in + $2, tokens_out = tokens_out + $3 WHERE id = $1",
-            vec![run_id.into(), record.tokens_in.into(), record.tokens_out.into()],
-        ))
-        .await?;
+        add_tokens(&txn, run_id, record).await?;
     }
     let id = Uuid::new_v4();
     txn.execute_raw(stmt(
@@ -283,14 +343,14 @@ pub async fn wait_for_review(
             id.into(),
             run_id.into(),
             task.step_index.into(),
-            task.reason.clone().into(),
+            task.reason.into(),
             task.detail.clone().into(),
             task.output_name.clone().into(),
             task.draft.clone().into(),
             task.workflow_name.clone().into(),
             task.policy.sla_minutes.into(),
             task.policy.max_age_minutes.into(),
-            task.policy.stale_action.clone().into(),
+            task.policy.stale_action.into(),
             task.value.into(),
         ],
     ))
@@ -304,28 +364,36 @@ pub async fn wait_for_review(
     Ok(Some(id))
 }
 
-/// Ends the run: completed, failed (with the error) or cancelled.
+/// How a run ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Completed,
+    Failed,
+}
+
+/// Ends the run (with the step that failed it and the error, if any).
+/// False: this worker lost the lease; nothing changed.
 pub async fn finish_run(
     db: &DatabaseConnection,
-    schema: &str,
+    tenant: &Tenant,
     run_id: Uuid,
     owner: &str,
-    status: &str,
+    ending: Ending,
     error: Option<&str>,
     record: Option<&StepRecord>,
 ) -> Result<bool, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
+    let txn = tenant.begin(db).await?;
     if !held(&txn, run_id, owner).await? {
         return Ok(false);
     }
     if let Some(record) = record {
         write_step(&txn, run_id, record).await?;
-        txn.execute_raw(stmt(
-            "UPDATE runs SET tokens_in = tokens_in + $2, tokens_out = tokens_out + $3 WHERE id = $1",
-            vec![run_id.into(), record.tokens_in.into(), record.tokens_out.into()],
-        ))
-        .await?;
+        add_tokens(&txn, run_id, record).await?;
     }
+    let status = match ending {
+        Ending::Completed => RunStatus::Completed,
+        Ending::Failed => RunStatus::Failed,
+    };
     txn.execute_raw(stmt(
         "UPDATE runs SET status = $2, error = $3, finished_at = now(), lease_owner = NULL, lease_until = NULL, updated_at = now() WHERE id = $1",
         vec![run_id.into(), status.into(), error.map(str::to_owned).into()],
@@ -335,127 +403,41 @@ pub async fn finish_run(
     Ok(true)
 }
 
-/// Writes mail to the outbox outside a step (review emails, escalations); returns the ids.
-pub async fn add_to_outbox(
-    db: &DatabaseConnection,
-    schema: &str,
-    run_id: Option<Uuid>,
-    mails: &[OutboxEmail],
-) -> Result<Vec<Uuid>, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
-    let ids = insert_outbox(&txn, run_id, mails).await?;
-    txn.commit().await?;
-    Ok(ids)
-}
-
-/// Writes mail to the outbox inside `txn`; returns the ids.
-pub(crate) async fn insert_outbox(
-    txn: &DatabaseTransaction,
-    run_id: Option<Uuid>,
-    mails: &[OutboxEmail],
-) -> Result<Vec<Uuid>, DbErr> {
-    let mut ids = Vec::new();
-    for mail in mails {
-        let id = Uuid::new_v4();
-        txn.execute_raw(stmt(
-            "INSERT INTO outbox (id, run_id, recipient, subject, text_body, html_body, attachments) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            vec![
-                id.into(),
-                run_id.into(),
-                mail.to.clone().into(),
-                mail.subject.clone().into(),
-                mail.text.clone().into(),
-                mail.html.clone().into(),
-                serde_json::to_value(&mail.attachments).unwrap_or_default().into(),
-            ],
-        ))
-        .await?;
-        ids.push(id);
+/// Runs whose job was lost: queued for longer than `stale_seconds` (and
+/// not held back), or running under a lapsed lease. They are touched so
+/// the next sweep does not send them again at once.
+pub async fn stalled(db: &DatabaseConnection, tenant: &Tenant, stale_seconds: i64) -> Result<Vec<Uuid>, DbErr> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        id: Uuid,
     }
-    Ok(ids)
-}
-
-/// Marks outbox mail as handed to the mail queue.
-pub async fn outbox_queued(db: &DatabaseConnection, schema: &str, ids: &[Uuid]) -> Result<(), DbErr> {
-    let txn = tenant_txn(db, schema).await?;
-    for id in ids {
-        txn.execute_raw(stmt("UPDATE outbox SET queued_at = now() WHERE id = $1", vec![(*id).into()])).await?;
-    }
-    txn.commit().await
-}
-
-/// A pending outbox email (for the sweeper to hand over again).
-#[derive(Debug, Clone, FromQueryResult)]
-pub struct PendingMail {
-    pub id: Uuid,
-    pub recipient: String,
-    pub subject: String,
-    pub text_body: String,
-    pub html_body: String,
-    pub attachments: serde_json::Value,
-}
-
-/// What the sweeper found in one business.
-#[derive(Debug, Default)]
-pub struct Stray {
-    pub runs: Vec<Uuid>,
-    pub mail: Vec<PendingMail>,
-}
-
-/// Runs whose job was lost: queued for longer than `stale_seconds`, or
-/// running under a lapsed lease; and mail written but not queued.
-pub async fn strays(db: &DatabaseConnection, schema: &str, stale_seconds: i64) -> Result<Stray, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
-    let runs = txn
-        .query_all_raw(stmt(
-            "SELECT id FROM runs WHERE (status = 'queued' AND held IS NULL AND updated_at < now() - make_interval(secs => $1::double precision))
-                                    OR (status = 'running' AND lease_until < now())
-              ORDER BY updated_at LIMIT 500",
-            vec![(stale_seconds as f64).into()],
-        ))
-        .await?
-        .into_iter()
-        .filter_map(|r| r.try_get_by_index::<Uuid>(0).ok())
-        .collect::<Vec<_>>();
-    // Touch them so the next sweep does not send them again at once.
-    for id in &runs {
-        txn.execute_raw(stmt(
-            "UPDATE runs SET updated_at = now() WHERE id = $1 AND status = 'queued'",
-            vec![(*id).into()],
-        ))
-        .await?;
-    }
-    let mail = PendingMail::find_by_statement(stmt(
-        "SELECT id, recipient, subject, text_body, html_body, attachments FROM outbox
-          WHERE queued_at IS NULL AND created_at < now() - make_interval(secs => $1::double precision) LIMIT 500",
+    let txn = tenant.begin(db).await?;
+    let runs: Vec<Uuid> = Row::find_by_statement(stmt(
+        "SELECT id FROM runs WHERE (status = 'queued' AND held IS NULL AND updated_at < now() - make_interval(secs => $1::double precision))
+                                OR (status = 'running' AND lease_until < now())
+          ORDER BY updated_at LIMIT 500",
         vec![(stale_seconds as f64).into()],
     ))
     .all(&txn)
+    .await?
+    .into_iter()
+    .map(|r| r.id)
+    .collect();
+    txn.execute_raw(stmt(
+        "UPDATE runs SET updated_at = now() WHERE id = ANY($1) AND status = 'queued'",
+        vec![runs.clone().into()],
+    ))
     .await?;
     txn.commit().await?;
-    Ok(Stray { runs, mail })
-}
-
-/// Every business, for the sweeper.
-pub async fn all_schemas(db: &DatabaseConnection) -> Result<Vec<(Uuid, String)>, DbErr> {
-    Ok(db
-        .query_all_raw(stmt("SELECT id, schema_name FROM public.tenants ORDER BY created_at", vec![]))
-        .await?
-        .into_iter()
-        .filter_map(|r| Some((r.try_get_by_index(0).ok()?, r.try_get_by_index(1).ok()?)))
-        .collect())
+    Ok(runs)
 }
 
 /// Drops refused records past their workflow's retention.
-pub async fn purge_expired_exceptions(db: &DatabaseConnection, schema: &str) -> Result<u64, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
+pub async fn purge_expired_exceptions(db: &DatabaseConnection, tenant: &Tenant) -> Result<u64, DbErr> {
+    let txn = tenant.begin(db).await?;
     let res = txn.execute_raw(stmt("DELETE FROM ingest_exceptions WHERE expires_at < now()", vec![])).await?;
     txn.commit().await?;
     Ok(res.rows_affected())
-}
-
-pub fn job(tenant_id: Uuid, schema: &str, run_id: Uuid) -> RunJob {
-    RunJob { tenant_id: tenant_id.to_string(), schema_name: schema.to_owned(), run_id: run_id.to_string() }
 }
 
 // ---- what the runs pages read ----
@@ -466,7 +448,7 @@ pub struct RunRow {
     pub id: Uuid,
     pub workflow_name: String,
     pub workflow_version: i32,
-    pub status: String,
+    pub status: RunStatus,
     pub created_at: DateTimeUtc,
     pub finished_at: Option<DateTimeUtc>,
     pub cost_micros: i64,
@@ -477,14 +459,19 @@ pub struct RunRow {
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {
     pub workflow: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<RunStatus>,
     pub needs_review: bool,
     pub from: Option<chrono::NaiveDate>,
     pub to: Option<chrono::NaiveDate>,
 }
 
-pub async fn list(db: &DatabaseConnection, schema: &str, filter: &RunFilter, limit: i64) -> Result<Vec<RunRow>, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
+pub async fn list(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    filter: &RunFilter,
+    limit: i64,
+) -> Result<Vec<RunRow>, DbErr> {
+    let txn = tenant.begin(db).await?;
     let rows = RunRow::find_by_statement(stmt(
         "SELECT r.id, r.workflow_name, r.workflow_version, r.status, r.created_at, r.finished_at, r.cost_micros, r.error,
                 (SELECT count(*) FROM review_tasks t WHERE t.run_id = r.id AND t.status = 'open') AS open_tasks
@@ -497,7 +484,7 @@ pub async fn list(db: &DatabaseConnection, schema: &str, filter: &RunFilter, lim
           ORDER BY r.created_at DESC LIMIT $6",
         vec![
             filter.workflow.clone().into(),
-            filter.status.clone().into(),
+            filter.status.map(|s| s.as_str().to_owned()).into(),
             filter.needs_review.into(),
             filter.from.into(),
             filter.to.into(),
@@ -515,7 +502,7 @@ pub struct RunHead {
     pub id: Uuid,
     pub workflow_name: String,
     pub workflow_version: i32,
-    pub status: String,
+    pub status: RunStatus,
     pub created_at: DateTimeUtc,
     pub started_at: Option<DateTimeUtc>,
     pub finished_at: Option<DateTimeUtc>,
@@ -530,12 +517,13 @@ pub struct RunHead {
     pub event_channel: Option<String>,
 }
 
+/// A step of a run's timeline.
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct StepRow {
     pub step_index: i32,
     pub step_id: String,
-    pub kind: String,
-    pub status: String,
+    pub kind: StepKind,
+    pub status: StepStatus,
     pub attempts: i32,
     pub started_at: DateTimeUtc,
     pub finished_at: Option<DateTimeUtc>,
@@ -551,15 +539,16 @@ pub struct StepRow {
     pub detail: Value,
 }
 
-#[derive(Debug, Clone, FromQueryResult)]
+/// A review task of a run, with its decision.
+#[derive(Debug, Clone)]
 pub struct TaskRow {
     pub id: Uuid,
     pub step_index: i32,
-    pub reason: String,
+    pub reason: ReviewReason,
     pub detail: Value,
     pub draft: Option<Value>,
-    pub status: String,
-    pub decision: Option<String>,
+    pub status: TaskStatus,
+    pub decision: Option<Decision>,
     pub reason_code: Option<String>,
     pub comment: Option<String>,
     pub decided_by: Option<String>,
@@ -567,7 +556,8 @@ pub struct TaskRow {
     pub created_at: DateTimeUtc,
     pub claimed_by: Option<String>,
     pub escalated_at: Option<DateTimeUtc>,
-    pub edit_changes: Option<Value>,
+    /// What an edit changed in the draft.
+    pub edit_changes: Vec<FieldChange>,
 }
 
 pub struct RunDetail {
@@ -578,8 +568,26 @@ pub struct RunDetail {
     pub sensitive_keys: Vec<String>,
 }
 
-pub async fn detail(db: &DatabaseConnection, schema: &str, run_id: Uuid) -> Result<Option<RunDetail>, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
+pub async fn detail(db: &DatabaseConnection, tenant: &Tenant, run_id: Uuid) -> Result<Option<RunDetail>, DbErr> {
+    #[derive(FromQueryResult)]
+    struct Task {
+        id: Uuid,
+        step_index: i32,
+        reason: ReviewReason,
+        detail: Value,
+        draft: Option<Value>,
+        status: TaskStatus,
+        decision: Option<Decision>,
+        reason_code: Option<String>,
+        comment: Option<String>,
+        decided_by: Option<String>,
+        decided_at: Option<DateTimeUtc>,
+        created_at: DateTimeUtc,
+        claimed_by: Option<String>,
+        escalated_at: Option<DateTimeUtc>,
+        edit_changes: Option<Value>,
+    }
+    let txn = tenant.begin(db).await?;
     let Some(run) = RunHead::find_by_statement(stmt(
         "SELECT r.id, r.workflow_name, r.workflow_version, r.status, r.created_at, r.started_at, r.finished_at, r.error,
                 r.tokens_in, r.tokens_out, r.cost_micros, r.executions, r.next_step, r.pinned, e.raw AS event_raw, e.channel AS event_channel
@@ -593,13 +601,12 @@ pub async fn detail(db: &DatabaseConnection, schema: &str, run_id: Uuid) -> Resu
         return Ok(None);
     };
     let steps = StepRow::find_by_statement(stmt(
-        "SELECT step_index, step_id, kind, status, attempts, started_at, finished_at, input, output, error, tokens_in, tokens_out,
-                cost_micros, model, prompt_version, cache_hit, detail FROM run_steps WHERE run_id = $1 ORDER BY step_index",
+        &format!("SELECT step_index, {STEP_COLUMNS} FROM run_steps WHERE run_id = $1 ORDER BY step_index"),
         vec![run_id.into()],
     ))
     .all(&txn)
     .await?;
-    let tasks = TaskRow::find_by_statement(stmt(
+    let tasks = Task::find_by_statement(stmt(
         "SELECT id, step_index, reason, detail, draft, status, decision, reason_code, comment, decided_by, decided_at, created_at,
                 claimed_by, escalated_at, edit_changes
            FROM review_tasks WHERE run_id = $1 ORDER BY created_at",
@@ -607,28 +614,65 @@ pub async fn detail(db: &DatabaseConnection, schema: &str, run_id: Uuid) -> Resu
     ))
     .all(&txn)
     .await?;
-    let sensitive_keys = sensitive_keys_for(&txn, &run.workflow_name, run.workflow_version).await?;
+    let contract = workflow_contract(&txn, &run.workflow_name, run.workflow_version).await?;
+    let sensitive_keys = sensitive_keys_for(&txn, &contract).await?;
     txn.commit().await?;
+    let tasks = tasks
+        .into_iter()
+        .map(|t| {
+            let edit_changes = match t.edit_changes {
+                Some(v) => decode(&format!("the edit of review task {}", t.id), v)?,
+                None => Vec::new(),
+            };
+            Ok(TaskRow {
+                id: t.id,
+                step_index: t.step_index,
+                reason: t.reason,
+                detail: t.detail,
+                draft: t.draft,
+                status: t.status,
+                decision: t.decision,
+                reason_code: t.reason_code,
+                comment: t.comment,
+                decided_by: t.decided_by,
+                decided_at: t.decided_at,
+                created_at: t.created_at,
+                claimed_by: t.claimed_by,
+                escalated_at: t.escalated_at,
+                edit_changes,
+            })
+        })
+        .collect::<Result<_, DbErr>>()?;
     Ok(Some(RunDetail { run, steps, tasks, sensitive_keys }))
 }
 
+/// A stored version of a workflow, as its contract.
+pub(crate) async fn workflow_contract(
+    txn: &DatabaseTransaction,
+    workflow: &str,
+    version: i32,
+) -> Result<WorkflowContract, DbErr> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        contract: Value,
+    }
+    let row = Row::find_by_statement(stmt(
+        "SELECT v.contract FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id WHERE w.name = $1 AND v.number = $2",
+        vec![workflow.into(), version.into()],
+    ))
+    .one(txn)
+    .await?
+    .ok_or_else(|| DbErr::RecordNotFound(format!("version {version} of workflow {workflow}")))?;
+    decode(&format!("the contract of {workflow} v{version}"), row.contract)
+}
+
 /// The sensitive keys of every data contract a workflow version uses.
-pub async fn sensitive_keys_for(txn: &DatabaseTransaction, workflow: &str, version: i32) -> Result<Vec<String>, DbErr> {
-    let contract: Option<Value> = txn
-        .query_one_raw(stmt(
-            "SELECT v.contract FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id WHERE w.name = $1 AND v.number = $2",
-            vec![workflow.into(), version.into()],
-        ))
-        .await?
-        .and_then(|r| r.try_get_by_index(0).ok());
-    let Some(contract) = contract.and_then(|c| serde_json::from_value::<WorkflowContract>(c).ok()) else {
-        return Ok(vec![]);
-    };
+pub async fn sensitive_keys_for(txn: &DatabaseTransaction, contract: &WorkflowContract) -> Result<Vec<String>, DbErr> {
     let mut names: Vec<String> = contract.steps.iter().filter_map(|s| s.data_contract.clone()).collect();
     names.extend(contract.trigger.contract_name());
     let mut keys = Vec::new();
     for name in names {
-        if let Some(dc) = crate::ingest::data_contract_in(txn, &name).await? {
+        if let Some(dc) = crate::data_contracts::find_in(txn, &name).await? {
             keys.extend(dc.sensitive_keys());
         }
     }
@@ -638,8 +682,8 @@ pub async fn sensitive_keys_for(txn: &DatabaseTransaction, workflow: &str, versi
 }
 
 /// Puts a failed run back in the queue at its failed step.
-pub async fn retry_from_failed_step(db: &DatabaseConnection, schema: &str, run_id: Uuid) -> Result<bool, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
+pub async fn retry_from_failed_step(db: &DatabaseConnection, tenant: &Tenant, run_id: Uuid) -> Result<bool, DbErr> {
+    let txn = tenant.begin(db).await?;
     let res = txn
         .execute_raw(stmt(
             "UPDATE runs SET status = 'queued', held = NULL, error = NULL, finished_at = NULL, updated_at = now() WHERE id = $1 AND status = 'failed'",
@@ -663,11 +707,11 @@ pub struct DeliveryRow {
 
 pub async fn deliveries(
     db: &DatabaseConnection,
-    schema: &str,
+    tenant: &Tenant,
     workflow: &str,
     limit: i64,
 ) -> Result<Vec<DeliveryRow>, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
+    let txn = tenant.begin(db).await?;
     let rows = DeliveryRow::find_by_statement(stmt(
         "SELECT channel, outcome, status_code, reason, run_id, received_at FROM deliveries WHERE workflow_name = $1 ORDER BY id DESC LIMIT $2",
         vec![workflow.into(), limit.into()],
@@ -679,20 +723,30 @@ pub async fn deliveries(
 }
 
 /// The exceptions report: records refused at the door, with the raw payload.
-#[derive(Debug, Clone, FromQueryResult)]
+#[derive(Debug, Clone)]
 pub struct ExceptionRow {
     pub id: Uuid,
     pub workflow_name: String,
     pub channel: String,
     pub raw: String,
-    pub violations: Value,
+    pub violations: Vec<engine::data_contract::Violation>,
     pub received_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
 }
 
-pub async fn exceptions(db: &DatabaseConnection, schema: &str, limit: i64) -> Result<Vec<ExceptionRow>, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
-    let rows = ExceptionRow::find_by_statement(stmt(
+pub async fn exceptions(db: &DatabaseConnection, tenant: &Tenant, limit: i64) -> Result<Vec<ExceptionRow>, DbErr> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        id: Uuid,
+        workflow_name: String,
+        channel: String,
+        raw: String,
+        violations: Value,
+        received_at: DateTimeUtc,
+        expires_at: DateTimeUtc,
+    }
+    let txn = tenant.begin(db).await?;
+    let rows = Row::find_by_statement(stmt(
         "SELECT id, workflow_name, channel, raw, violations, received_at, expires_at FROM ingest_exceptions
           WHERE expires_at > now() ORDER BY received_at DESC LIMIT $1",
         vec![limit.into()],
@@ -700,17 +754,29 @@ pub async fn exceptions(db: &DatabaseConnection, schema: &str, limit: i64) -> Re
     .all(&txn)
     .await?;
     txn.commit().await?;
-    Ok(rows)
+    rows.into_iter()
+        .map(|r| {
+            Ok(ExceptionRow {
+                violations: decode(&format!("the violations of refused record {}", r.id), r.violations)?,
+                id: r.id,
+                workflow_name: r.workflow_name,
+                channel: r.channel,
+                raw: r.raw,
+                received_at: r.received_at,
+                expires_at: r.expires_at,
+            })
+        })
+        .collect()
 }
 
 /// A stale task whose workflow says `stale_action: fail`: its run ends failed.
 pub async fn mark_failed_after_stale(
     db: &DatabaseConnection,
-    schema: &str,
+    tenant: &Tenant,
     task_id: Uuid,
     why: &str,
 ) -> Result<(), DbErr> {
-    let txn = tenant_txn(db, schema).await?;
+    let txn = tenant.begin(db).await?;
     txn.execute_raw(stmt(
         "UPDATE runs SET status = 'failed', error = $2 WHERE id = (SELECT run_id FROM review_tasks WHERE id = $1)",
         vec![task_id.into(), why.into()],

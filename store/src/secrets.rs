@@ -65,7 +65,7 @@ pub async fn list(
     member: &crate::auth::CurrentMember,
 ) -> Result<Vec<SecretRow>, sea_orm::DbErr> {
     use sea_orm::FromQueryResult;
-    let txn = crate::db::tenant_txn(db, &member.schema_name).await?;
+    let txn = member.tenant.begin(db).await?;
     let rows =
         SecretRow::find_by_statement(crate::db::stmt("SELECT name, created_at FROM secrets ORDER BY name", vec![]))
             .all(&txn)
@@ -106,7 +106,7 @@ pub async fn set(
         return Ok(Err(errors));
     }
     let (nonce, ciphertext) = encrypt(settings, value.trim());
-    let txn = crate::db::tenant_txn(db, &member.schema_name).await?;
+    let txn = member.tenant.begin(db).await?;
     txn.execute_raw(crate::db::stmt(
         "INSERT INTO secrets (name, ciphertext, nonce) VALUES ($1, $2, $3)
          ON CONFLICT (name) DO UPDATE SET ciphertext = excluded.ciphertext, nonce = excluded.nonce, created_at = now()",
@@ -125,4 +125,33 @@ pub async fn set(
     .await?;
     txn.commit().await?;
     Ok(Ok(()))
+}
+
+/// A secret's value, for an api_call step that names it (never for display).
+/// The error says in words what is wrong, for the step's record.
+pub async fn value_for_step(
+    db: &sea_orm::DatabaseConnection,
+    settings: &Settings,
+    tenant: &crate::tenants::Tenant,
+    name: &str,
+) -> Result<String, String> {
+    use sea_orm::FromQueryResult;
+    #[derive(FromQueryResult)]
+    struct Sealed {
+        nonce: Vec<u8>,
+        ciphertext: Vec<u8>,
+    }
+    let read = async {
+        let txn = tenant.begin(db).await?;
+        let sealed = Sealed::find_by_statement(crate::db::stmt(
+            "SELECT nonce, ciphertext FROM secrets WHERE name = $1",
+            vec![name.into()],
+        ))
+        .one(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok::<_, sea_orm::DbErr>(sealed)
+    };
+    let sealed = read.await.map_err(|e| e.to_string())?.ok_or_else(|| format!("there is no secret named {name}"))?;
+    decrypt(settings, &sealed.nonce, &sealed.ciphertext).ok_or_else(|| format!("the secret {name} cannot be decrypted"))
 }

@@ -79,10 +79,9 @@ async fn seed_automation(
         user_id: created.owner.id,
         email: created.owner.email.clone(),
         session_id: Uuid::nil(),
-        tenant_id: created.tenant.id,
+        tenant: tenants::Tenant::new(created.tenant.id, created.tenant.schema_name.clone())?,
         tenant_slug: created.tenant.slug.clone(),
         tenant_name: created.tenant.name.clone(),
-        schema_name: created.tenant.schema_name.clone(),
         role: Role::Owner,
     };
     let name =
@@ -341,22 +340,29 @@ pub async fn any_owner(db: &DatabaseConnection, slug: &str) -> anyhow::Result<cr
 /// finished; the live inbox comes from `seed_leads`. Returns how many runs
 /// it wrote.
 pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<usize> {
-    use crate::db::{stmt, tenant_txn};
-    use engine::cost;
-    let tenant =
-        tenants::find_by_slug(db, DEMO_SLUG).await?.ok_or_else(|| anyhow::anyhow!("seed the demo business first"))?;
-    let txn = tenant_txn(db, &tenant.schema_name).await?;
+    use crate::db::{scalar, stmt};
+    use crate::ledger::CostLine;
+    use engine::review::Decision;
+    use engine::workflow::StepKind;
+    use engine::{cost, CostKind, RunStatus, StepStatus};
+    let (tenant, _) =
+        tenants::tenant_at(db, DEMO_SLUG).await?.ok_or_else(|| anyhow::anyhow!("seed the demo business first"))?;
+    let txn = tenant.begin(db).await?;
     let workflow = "lead-intake-qualification";
-    let workflow_id: Uuid = txn
-        .query_one_raw(stmt("SELECT id FROM workflows WHERE name = $1", vec![workflow.into()]))
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the demo lead workflow is missing"))?
-        .try_get_by_index(0)?;
+    let workflow_id: Uuid =
+        scalar(&txn, stmt("SELECT id AS value FROM workflows WHERE name = $1", vec![workflow.into()]))
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the demo lead workflow is missing"))?;
     let rates = crate::costs::rates_in(&txn).await?;
     // The history was drafted by a priced small model (gpt-4o-mini at 0.15/0.60 per million tokens).
     let (price_in, price_out, enrichment_price) = (150_000, 600_000, 2_000);
     let leads = demo_leads(now);
-    let steps = [("normalize", "function"), ("enrich", "api_call"), ("summarize", "llm"), ("route", "rules")];
+    let steps = [
+        ("normalize", StepKind::Function),
+        ("enrich", StepKind::ApiCall),
+        ("summarize", StepKind::Llm),
+        ("route", StepKind::Rules),
+    ];
     let reviewer = DEMO_USERS[2].0;
     let mut written = 0;
     for day in 1..=91i64 {
@@ -374,7 +380,7 @@ pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono:
             let created = now - chrono::Duration::days(day) + chrono::Duration::minutes((n * 83 % 600) as i64 - 300);
             let failed = pick(failure_one_in, 1) == 0;
             let reviewed = !failed && lead["annual_contract_value"].as_i64().unwrap_or(0) > 50_000 && pick(10, 2) < 8;
-            let status = if failed { "failed" } else { "completed" };
+            let status = if failed { RunStatus::Failed } else { RunStatus::Completed };
             let (tokens_in, tokens_out) = (1100 + pick(400, 3) as i64, 200 + pick(150, 4) as i64);
             let cache_hit = pick(4, 5) == 0;
             let run_id = Uuid::new_v4();
@@ -384,8 +390,8 @@ pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono:
             let finished = created + chrono::Duration::seconds(3 + waited);
             let confidence =
                 if reviewed { 0.60 + pick(25, 11) as f64 / 100.0 } else { 0.80 + pick(19, 12) as f64 / 100.0 };
-            let mut lines = vec![crate::costs::CostLine::new(
-                "queue",
+            let mut lines = vec![CostLine::new(
+                CostKind::Queue,
                 None,
                 cost::queue(1 + reviewed as i64, rates.queue_op),
                 1 + reviewed as i64,
@@ -396,49 +402,51 @@ pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono:
                 if failed && i > 1 {
                     break;
                 }
-                let ms = 20 + pick(if *kind == "llm" { 2400 } else { 300 }, 7 + i as u64) as i64;
-                lines.push(crate::costs::CostLine::new(
-                    "orchestration",
+                let ms = 20 + pick(if *kind == StepKind::Llm { 2400 } else { 300 }, 7 + i as u64) as i64;
+                lines.push(CostLine::new(
+                    CostKind::Orchestration,
                     Some(i as i32),
                     cost::orchestration(ms, rates.orchestration_per_hour),
                     ms,
                     *id,
                 ));
                 let (step_status, t_in, t_out, model_cost) = match *kind {
-                    "api_call" if failed => ("failed", 0, 0, 0),
-                    "api_call" => {
-                        let line = crate::costs::CostLine::new(
-                            "enrichment",
+                    StepKind::ApiCall if failed => (StepStatus::Failed, 0, 0, 0),
+                    StepKind::ApiCall => {
+                        let line = CostLine::new(
+                            CostKind::Enrichment,
                             Some(i as i32),
                             cost::enrichment(enrichment_price, cache_hit),
                             1,
                             *id,
                         );
-                        lines.push(crate::costs::CostLine {
+                        lines.push(CostLine {
                             cache_hit: Some(cache_hit),
                             saved: if cache_hit { enrichment_price } else { 0 },
                             ..line
                         });
-                        ("completed", 0, 0, 0)
+                        (StepStatus::Completed, 0, 0, 0)
                     }
-                    "llm" => {
+                    StepKind::Llm => {
                         let c = cost::model(tokens_in, tokens_out, price_in, price_out);
-                        lines.push(crate::costs::CostLine::new(
-                            "model",
+                        lines.push(CostLine::new(
+                            CostKind::Model,
                             Some(i as i32),
                             c,
                             tokens_in + tokens_out,
                             "gpt-4o-mini",
                         ));
-                        ("completed", tokens_in, tokens_out, c)
+                        (StepStatus::Completed, tokens_in, tokens_out, c)
                     }
-                    _ => ("completed", 0, 0, 0),
+                    StepKind::Function | StepKind::Rules | StepKind::Approval | StepKind::Notify => {
+                        (StepStatus::Completed, 0, 0, 0)
+                    }
                 };
                 step_rows.push((i as i32, *id, *kind, step_status, t_in, t_out, model_cost, ms));
             }
             if reviewed {
-                lines.push(crate::costs::CostLine::new(
-                    "review",
+                lines.push(CostLine::new(
+                    CostKind::Review,
                     Some(2),
                     cost::review(review_seconds, rates.reviewer_hourly),
                     review_seconds,
@@ -466,7 +474,7 @@ pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono:
             .await?;
             for (i, id, kind, step_status, t_in, t_out, c, ms) in step_rows {
                 let started = created + chrono::Duration::milliseconds(i as i64 * 900);
-                let output = (kind == "llm").then(|| serde_json::json!({ "confidence": confidence, "summary": format!("{} looks like a fit.", lead["companyName"].as_str().unwrap_or("The lead")) }));
+                let output = (kind == StepKind::Llm).then(|| serde_json::json!({ "confidence": confidence, "summary": format!("{} looks like a fit.", lead["companyName"].as_str().unwrap_or("The lead")) }));
                 txn.execute_raw(stmt(
                     "INSERT INTO run_steps (run_id, step_index, step_id, kind, status, attempts, started_at, finished_at, tokens_in, tokens_out, cost_micros,
                                             model, error, detail, output)
@@ -477,21 +485,21 @@ pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono:
                         id.into(),
                         kind.into(),
                         step_status.into(),
-                        if step_status == "failed" { 3 } else if pick(20, 13 + i as u64) == 0 { 2 } else { 1 }.into(),
+                        if step_status == StepStatus::Failed { 3 } else if pick(20, 13 + i as u64) == 0 { 2 } else { 1 }.into(),
                         started.into(),
                         (started + chrono::Duration::milliseconds(ms)).into(),
                         t_in.into(),
                         t_out.into(),
                         c.into(),
-                        (kind == "llm").then(|| "gpt-4o-mini".to_string()).into(),
-                        (step_status == "failed").then(|| "GET company-lookup answered 503".to_string()).into(),
+                        (kind == StepKind::Llm).then(|| "gpt-4o-mini".to_string()).into(),
+                        (step_status == StepStatus::Failed).then(|| "GET company-lookup answered 503".to_string()).into(),
                         output.into(),
                     ],
                 ))
                 .await?;
             }
             if reviewed {
-                let decision = if pick(10, 8) < agree_in_ten { "approve" } else { "edit_and_approve" };
+                let decision = if pick(10, 8) < agree_in_ten { Decision::Approve } else { Decision::EditAndApprove };
                 let asked = created + chrono::Duration::seconds(3);
                 let decided = finished;
                 let escalated = (waited > 4500).then(|| asked + chrono::Duration::minutes(60));
@@ -503,7 +511,7 @@ pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono:
                         Uuid::new_v4().into(),
                         run_id.into(),
                         decision.into(),
-                        (decision != "approve").then(|| "missing_context".to_string()).into(),
+                        (decision != Decision::Approve).then(|| "missing_context".to_string()).into(),
                         reviewer.into(),
                         decided.into(),
                         asked.into(),
@@ -527,7 +535,7 @@ pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono:
                     .await?;
                 }
             }
-            crate::costs::add_lines(&txn, run_id, &lines).await?;
+            crate::ledger::add_lines(&txn, run_id, &lines).await?;
             // The lines were paid when the run happened.
             txn.execute_raw(stmt(
                 "UPDATE cost_lines SET at = $2 WHERE run_id = $1",

@@ -1,13 +1,87 @@
-//! Opening a business: the tenant row, its schema and its first owner, all
-//! in one transaction that either fully happens or leaves nothing behind.
+//! Businesses: the `Tenant` every unit of tenant work is scoped to, the
+//! system listing of businesses for scheduled jobs, and opening a business
+//! (the tenant row, its schema and its first owner, in one transaction that
+//! either fully happens or leaves nothing behind).
 
 use crate::{
-    db::is_unique_violation,
+    db::{is_unique_violation, stmt},
     entities::{membership, tenant, user},
     password,
 };
 use engine::{signup::ValidSignup, FieldError, Role, TenantSlug};
-use sea_orm::{prelude::*, ActiveValue::Set, DatabaseConnection, TransactionTrait};
+use sea_orm::{
+    prelude::*, ActiveValue::Set, DatabaseConnection, DatabaseTransaction, FromQueryResult, TransactionTrait,
+};
+
+/// One business whose data a unit of work may touch: its id and its checked
+/// schema name. Only checked entry points make one: `auth::authorize` (a
+/// member's session), `all` (the system listing scheduled jobs walk), a job
+/// made from one of those (`RunJob::tenant`), and the signed doors once
+/// their signature holds (webhooks, forms, approval links).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Tenant {
+    id: Uuid,
+    schema: String,
+}
+
+impl Tenant {
+    /// A tenant from its stored row; the schema name must be a tenant schema.
+    pub(crate) fn new(id: Uuid, schema: String) -> Result<Tenant, DbErr> {
+        if !engine::tenant::is_tenant_schema_name(&schema) {
+            return Err(DbErr::Custom(format!("refusing invalid tenant schema name {schema:?}")));
+        }
+        Ok(Tenant { id, schema })
+    }
+
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// Opens the business's unit of work (`db::tenant_txn`).
+    pub async fn begin(&self, db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+        crate::db::tenant_txn(db, &self.schema).await
+    }
+}
+
+impl std::fmt::Display for Tenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.schema)
+    }
+}
+
+/// Every business, oldest first: what the worker's scheduled jobs and the sweeper walk.
+pub async fn all(db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        id: Uuid,
+        schema_name: String,
+    }
+    Row::find_by_statement(stmt("SELECT id, schema_name FROM public.tenants ORDER BY created_at", vec![]))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| Tenant::new(r.id, r.schema_name))
+        .collect()
+}
+
+/// The business's address in URLs (`/t/<slug>/…`), for links in its emails.
+pub async fn slug_of(db: &DatabaseConnection, tenant: &Tenant) -> Result<String, DbErr> {
+    crate::db::scalar(db, stmt("SELECT slug AS value FROM public.tenants WHERE id = $1", vec![tenant.id().into()]))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("business {}", tenant.id())))
+}
+
+/// The business at `slug` as a `Tenant`, for a door whose caller proved who they are another way.
+pub(crate) async fn tenant_at(db: &DatabaseConnection, slug: &str) -> Result<Option<(Tenant, tenant::Model)>, DbErr> {
+    match find_by_slug(db, slug).await? {
+        Some(row) => Ok(Some((Tenant::new(row.id, row.schema_name.clone())?, row))),
+        None => Ok(None),
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignupError {

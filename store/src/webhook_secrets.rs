@@ -2,10 +2,11 @@
 //! rotated by an engineer (shown once), stored encrypted, and used to verify
 //! every delivery with the `standardwebhooks` crate.
 
-use crate::db::stmt;
-use crate::{audit, auth::CurrentMember, config::Settings, db::tenant_txn, secrets};
+use crate::db::{scalar, stmt};
+use crate::tenants::Tenant;
+use crate::{audit, auth::CurrentMember, config::Settings, secrets};
 use base64::Engine;
-use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction};
+use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction, FromQueryResult};
 use serde_json::json;
 
 /// How long a rotated-out secret keeps working, so senders can switch over.
@@ -26,13 +27,13 @@ pub async fn rotate(
     workflow: &str,
     grace_hours: i64,
 ) -> Result<Option<String>, DbErr> {
-    let txn = tenant_txn(db, &member.schema_name).await?;
-    let Some(row) =
-        txn.query_one_raw(stmt("SELECT id FROM workflows WHERE name = $1 FOR UPDATE", vec![workflow.into()])).await?
-    else {
+    let txn = member.tenant.begin(db).await?;
+    let found: Option<Uuid> =
+        scalar(&txn, stmt("SELECT id AS value FROM workflows WHERE name = $1 FOR UPDATE", vec![workflow.into()]))
+            .await?;
+    let Some(workflow_id) = found else {
         return Ok(None);
     };
-    let workflow_id: Uuid = row.try_get_by_index(0)?;
     txn.execute_raw(stmt(
         "UPDATE webhook_secrets SET valid_until = now() + make_interval(hours => $2::int)
           WHERE workflow_id = $1 AND (valid_until IS NULL OR valid_until > now() + make_interval(hours => $2::int))",
@@ -66,26 +67,25 @@ pub async fn valid_secrets(
     settings: &Settings,
     workflow_id: Uuid,
 ) -> Result<Vec<String>, DbErr> {
-    let rows = txn
-        .query_all_raw(stmt(
-            "SELECT nonce, ciphertext FROM webhook_secrets WHERE workflow_id = $1 AND (valid_until IS NULL OR valid_until > now())
-              ORDER BY created_at DESC",
-            vec![workflow_id.into()],
-        ))
-        .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| {
-            let nonce: Vec<u8> = r.try_get_by_index(0).ok()?;
-            let ct: Vec<u8> = r.try_get_by_index(1).ok()?;
-            secrets::decrypt(settings, &nonce, &ct)
-        })
-        .collect())
+    #[derive(FromQueryResult)]
+    struct Row {
+        nonce: Vec<u8>,
+        ciphertext: Vec<u8>,
+    }
+    let rows = Row::find_by_statement(stmt(
+        "SELECT nonce, ciphertext FROM webhook_secrets WHERE workflow_id = $1 AND (valid_until IS NULL OR valid_until > now())
+          ORDER BY created_at DESC",
+        vec![workflow_id.into()],
+    ))
+    .all(txn)
+    .await?;
+    // A secret sealed under another APP_SECRET cannot sign anything now (README: changing it means new secrets).
+    Ok(rows.into_iter().filter_map(|r| secrets::decrypt(settings, &r.nonce, &r.ciphertext)).collect())
 }
 
 /// Whether the workflow has a signing secret that works now.
-pub async fn has_secret(db: &DatabaseConnection, schema: &str, workflow: &str) -> Result<bool, DbErr> {
-    let txn = tenant_txn(db, schema).await?;
+pub async fn has_secret(db: &DatabaseConnection, tenant: &Tenant, workflow: &str) -> Result<bool, DbErr> {
+    let txn = tenant.begin(db).await?;
     let found = txn
         .query_one_raw(stmt(
             "SELECT 1 FROM webhook_secrets s JOIN workflows w ON w.id = s.workflow_id

@@ -1,8 +1,9 @@
 //! Workflows as immutable numbered versions: save (with a reason), approve
 //! (four eyes), publish, roll back. Exactly one version is live.
 
-use crate::db::stmt;
-use crate::{audit, auth::CurrentMember, db::tenant_txn};
+use crate::db::{scalar, scalars, stmt};
+use crate::tenants::Tenant;
+use crate::{audit, auth::CurrentMember};
 use engine::workflow::{Catalog, ContractIssue, WorkflowContract};
 use engine::Role;
 use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult, Statement};
@@ -21,33 +22,39 @@ pub enum WorkflowError {
 }
 
 /// What contracts of this business may refer to.
-pub async fn catalog(txn: &DatabaseTransaction, tenant_id: Uuid) -> Result<Catalog, DbErr> {
+pub async fn catalog(txn: &DatabaseTransaction, tenant: &Tenant) -> Result<Catalog, DbErr> {
     let names = |sql: &'static str| async move {
-        txn.query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
-            .await
-            .map(|rows| rows.into_iter().filter_map(|r| r.try_get_by_index::<String>(0).ok()).collect())
+        scalars::<String, _>(txn, stmt(sql, vec![])).await.map(|names| names.into_iter().collect())
     };
-    let domains: Vec<String> = txn
-        .query_all_raw(stmt(
-            "SELECT DISTINCT split_part(u.email, '@', 2) FROM public.memberships m JOIN public.users u ON u.id = m.user_id WHERE m.tenant_id = $1",
-            vec![tenant_id.into()],
-        ))
-        .await?
-        .into_iter()
-        .filter_map(|r| r.try_get_by_index::<String>(0).ok())
-        .collect();
+    let domains: Vec<String> = scalars(
+        txn,
+        stmt(
+            "SELECT DISTINCT split_part(u.email, '@', 2) AS value FROM public.memberships m JOIN public.users u ON u.id = m.user_id
+              WHERE m.tenant_id = $1",
+            vec![tenant.id().into()],
+        ),
+    )
+    .await?;
     Ok(Catalog {
-        prompts: names("SELECT name FROM prompt_templates").await?,
-        data_contracts: names("SELECT name FROM data_contracts").await?,
-        secrets: names("SELECT name FROM secrets").await?,
+        prompts: names("SELECT name AS value FROM prompt_templates").await?,
+        data_contracts: names("SELECT name AS value FROM data_contracts").await?,
+        secrets: names("SELECT name AS value FROM secrets").await?,
         internal_domains: domains,
     })
 }
 
+/// The business's catalog, in a transaction of its own.
+pub async fn catalog_of(db: &DatabaseConnection, tenant: &Tenant) -> Result<Catalog, DbErr> {
+    let txn = tenant.begin(db).await?;
+    let catalog = catalog(&txn, tenant).await?;
+    txn.commit().await?;
+    Ok(catalog)
+}
+
 /// Checks a contract against this business's catalog without saving it.
 pub async fn check(db: &DatabaseConnection, member: &CurrentMember, yaml: &str) -> Result<Vec<ContractIssue>, DbErr> {
-    let txn = tenant_txn(db, &member.schema_name).await?;
-    let catalog = catalog(&txn, member.tenant_id).await?;
+    let txn = member.tenant.begin(db).await?;
+    let catalog = catalog(&txn, &member.tenant).await?;
     txn.commit().await?;
     Ok(WorkflowContract::parse(yaml, &catalog).err().unwrap_or_default())
 }
@@ -73,7 +80,7 @@ SELECT w.name, o.email AS owner_email, b.email AS backup_owner_email, w.escalati
 "#;
 
 pub async fn list(db: &DatabaseConnection, member: &CurrentMember) -> Result<Vec<WorkflowRow>, DbErr> {
-    let txn = tenant_txn(db, &member.schema_name).await?;
+    let txn = member.tenant.begin(db).await?;
     let sql = format!("{WORKFLOW_ROWS} GROUP BY w.id, o.email, b.email ORDER BY w.name");
     let rows = WorkflowRow::find_by_statement(Statement::from_string(DbBackend::Postgres, sql)).all(&txn).await?;
     txn.commit().await?;
@@ -102,7 +109,7 @@ pub async fn detail(
     member: &CurrentMember,
     name: &str,
 ) -> Result<WorkflowDetail, WorkflowError> {
-    let txn = tenant_txn(db, &member.schema_name).await?;
+    let txn = member.tenant.begin(db).await?;
     let sql = format!("{WORKFLOW_ROWS} WHERE w.name = $1 GROUP BY w.id, o.email, b.email");
     let workflow = WorkflowRow::find_by_statement(stmt(&sql, vec![name.into()]))
         .one(&txn)
@@ -125,16 +132,18 @@ pub async fn version_yaml(
     name: &str,
     number: i32,
 ) -> Result<String, WorkflowError> {
-    let txn = tenant_txn(db, &member.schema_name).await?;
-    let row = txn
-        .query_one_raw(stmt(
-            "SELECT v.yaml FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id WHERE w.name = $1 AND v.number = $2",
+    let txn = member.tenant.begin(db).await?;
+    let yaml: String = scalar(
+        &txn,
+        stmt(
+            "SELECT v.yaml AS value FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id WHERE w.name = $1 AND v.number = $2",
             vec![name.into(), number.into()],
-        ))
-        .await?
-        .ok_or(WorkflowError::NotFound)?;
+        ),
+    )
+    .await?
+    .ok_or(WorkflowError::NotFound)?;
     txn.commit().await?;
-    Ok(row.try_get_by_index::<String>(0)?)
+    Ok(yaml)
 }
 
 /// Saves a new immutable version (a draft) of the workflow the contract
@@ -145,8 +154,8 @@ pub async fn save_version(
     yaml: &str,
     note: &str,
 ) -> Result<(String, i32), WorkflowError> {
-    let txn = tenant_txn(db, &member.schema_name).await?;
-    let catalog = catalog(&txn, member.tenant_id).await?;
+    let txn = member.tenant.begin(db).await?;
+    let catalog = catalog(&txn, &member.tenant).await?;
     let saved = save_version_in(&txn, member, yaml, note, &catalog).await?;
     txn.commit().await?;
     Ok(saved)
@@ -171,22 +180,21 @@ pub async fn save_version_in(
     ))
     .await?;
     // Lock the workflow so two saves cannot take the same number.
-    let workflow_id: Uuid = txn
-        .query_one_raw(stmt(
-            "SELECT id FROM workflows WHERE name = $1 FOR UPDATE",
-            vec![contract.workflow.clone().into()],
-        ))
-        .await?
-        .ok_or(WorkflowError::NotFound)?
-        .try_get_by_index(0)?;
-    let number: i32 = txn
-        .query_one_raw(stmt(
-            "SELECT coalesce(max(number), 0) + 1 FROM workflow_versions WHERE workflow_id = $1",
+    let workflow_id: Uuid = scalar(
+        txn,
+        stmt("SELECT id AS value FROM workflows WHERE name = $1 FOR UPDATE", vec![contract.workflow.clone().into()]),
+    )
+    .await?
+    .ok_or(WorkflowError::NotFound)?;
+    let number: i32 = scalar(
+        txn,
+        stmt(
+            "SELECT coalesce(max(number), 0) + 1 AS value FROM workflow_versions WHERE workflow_id = $1",
             vec![workflow_id.into()],
-        ))
-        .await?
-        .ok_or(WorkflowError::NotFound)?
-        .try_get_by_index(0)?;
+        ),
+    )
+    .await?
+    .ok_or(WorkflowError::NotFound)?;
     txn.execute_raw(stmt(
         "INSERT INTO workflow_versions (workflow_id, number, yaml, contract, change_note, author_user_id, author_email, requires_four_eyes)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -194,7 +202,7 @@ pub async fn save_version_in(
             workflow_id.into(),
             number.into(),
             yaml.into(),
-            serde_json::to_value(&contract).unwrap_or_default().into(),
+            json!(contract).into(),
             note.trim().into(),
             member.user_id.into(),
             member.email.clone().into(),
@@ -215,6 +223,7 @@ pub async fn save_version_in(
     Ok((contract.workflow, number))
 }
 
+#[derive(FromQueryResult)]
 struct VersionState {
     workflow_id: Uuid,
     author_user_id: Uuid,
@@ -224,22 +233,16 @@ struct VersionState {
 }
 
 async fn version_state(txn: &DatabaseTransaction, name: &str, number: i32) -> Result<VersionState, WorkflowError> {
-    let row = txn
-        .query_one_raw(stmt(
-            "SELECT w.id, v.author_user_id, v.requires_four_eyes, v.approved_at IS NOT NULL, v.first_published_at IS NOT NULL
-               FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id
-              WHERE w.name = $1 AND v.number = $2 FOR UPDATE OF w",
-            vec![name.into(), number.into()],
-        ))
-        .await?
-        .ok_or(WorkflowError::NotFound)?;
-    Ok(VersionState {
-        workflow_id: row.try_get_by_index(0)?,
-        author_user_id: row.try_get_by_index(1)?,
-        requires_four_eyes: row.try_get_by_index(2)?,
-        approved: row.try_get_by_index(3)?,
-        ever_published: row.try_get_by_index(4)?,
-    })
+    VersionState::find_by_statement(stmt(
+        "SELECT w.id AS workflow_id, v.author_user_id, v.requires_four_eyes, v.approved_at IS NOT NULL AS approved,
+                v.first_published_at IS NOT NULL AS ever_published
+           FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id
+          WHERE w.name = $1 AND v.number = $2 FOR UPDATE OF w",
+        vec![name.into(), number.into()],
+    ))
+    .one(txn)
+    .await?
+    .ok_or(WorkflowError::NotFound)
 }
 
 /// A second engineer or owner approves this exact version for publishing.
@@ -253,7 +256,7 @@ pub async fn approve(
     if !matches!(member.role, Role::Engineer | Role::Owner) {
         return Err(WorkflowError::Refused("Only an engineer or an owner can approve a version.".into()));
     }
-    let txn = tenant_txn(db, &member.schema_name).await?;
+    let txn = member.tenant.begin(db).await?;
     let state = version_state(&txn, name, number).await?;
     if state.author_user_id == member.user_id {
         return Err(WorkflowError::Refused("You wrote this version; a second person must approve it.".into()));
@@ -286,7 +289,7 @@ pub async fn publish(
     number: i32,
     why: &str,
 ) -> Result<(), WorkflowError> {
-    let txn = tenant_txn(db, &member.schema_name).await?;
+    let txn = member.tenant.begin(db).await?;
     let state = version_state(&txn, name, number).await?;
     let rollback = state.ever_published;
     let may = match member.role {
@@ -302,10 +305,12 @@ pub async fn publish(
             "This version emails outside the business or writes financial records: a second engineer or owner must approve it before it is published.".into(),
         ));
     }
-    let previous: Option<i32> = txn
-        .query_one_raw(stmt("SELECT live_version FROM workflows WHERE id = $1", vec![state.workflow_id.into()]))
-        .await?
-        .and_then(|r| r.try_get_by_index::<Option<i32>>(0).ok().flatten());
+    let previous: Option<i32> = scalar::<Option<i32>, _>(
+        &txn,
+        stmt("SELECT live_version AS value FROM workflows WHERE id = $1", vec![state.workflow_id.into()]),
+    )
+    .await?
+    .flatten();
     txn.execute_raw(stmt(
         "UPDATE workflows SET live_version = $1 WHERE id = $2",
         vec![number.into(), state.workflow_id.into()],
@@ -343,20 +348,22 @@ pub async fn set_owners(
     backup_email: &str,
     escalation_contact: &str,
 ) -> Result<(), WorkflowError> {
-    let txn = tenant_txn(db, &member.schema_name).await?;
+    let txn = member.tenant.begin(db).await?;
     let member_id = |email: String| {
         let txn = &txn;
         async move {
             if email.trim().is_empty() {
                 return Ok::<_, WorkflowError>(None);
             }
-            txn.query_one_raw(stmt(
-                "SELECT u.id FROM public.users u JOIN public.memberships m ON m.user_id = u.id WHERE m.tenant_id = $1 AND u.email = $2",
-                vec![member.tenant_id.into(), email.trim().to_lowercase().into()],
-            ))
+            scalar::<Uuid, _>(
+                txn,
+                stmt(
+                    "SELECT u.id AS value FROM public.users u JOIN public.memberships m ON m.user_id = u.id
+                      WHERE m.tenant_id = $1 AND u.email = $2",
+                    vec![member.tenant.id().into(), email.trim().to_lowercase().into()],
+                ),
+            )
             .await?
-            .map(|r| r.try_get_by_index::<Uuid>(0))
-            .transpose()?
             .map(Some)
             .ok_or_else(|| WorkflowError::Refused(format!("{} is not a member of this business.", email.trim())))
         }

@@ -6,38 +6,24 @@
 //! allows (raised, or a new month) and batched runs go together when
 //! their off-peak window opens.
 
-use crate::runs::Engine;
-use engine::cost::{self, Alarm};
-use sea_orm::ConnectionTrait;
+use crate::context::Context;
+use engine::cost::{self, Alarm, HoldReason};
 use store::costs;
-use store::db::stmt;
+use store::Tenant;
 
 /// Judges one workflow now; returns how many alert emails it wrote.
-pub async fn evaluate(engine: &Engine, tenant_id: &str, schema: &str, workflow: &str) -> anyhow::Result<usize> {
-    let state = costs::budget_state(&engine.db, schema, workflow).await?;
-    let (recent, trailing) = costs::retry_windows(&engine.db, schema, workflow).await?;
+pub async fn evaluate(cx: &Context, tenant: &Tenant, workflow: &str) -> anyhow::Result<usize> {
+    let state = costs::budget_state(&cx.db, tenant, workflow).await?;
+    let (recent, trailing) = costs::retry_windows(&cx.db, tenant, workflow).await?;
     let (evaluated, firing) = cost::watch(state.budget.as_ref(), &state.month, state.forecast(), recent, trailing);
-    let url = format!(
-        "{}/t/{}/costs",
-        engine.settings.public_url.as_str().trim_end_matches('/'),
-        slug(engine, tenant_id).await?
-    );
+    let url = format!("{}/t/{}/costs", cx.public_url(), store::tenants::slug_of(&cx.db, tenant).await?);
     let compose = |alarm: &Alarm, workflow: &str| alert_mail(alarm, workflow, &url);
-    let (mail, ids) = costs::sync_alerts(&engine.db, schema, workflow, &evaluated, &firing, &compose).await?;
+    let (mail, ids) = costs::sync_alerts(&cx.db, tenant, workflow, &evaluated, &firing, &compose).await?;
     if !mail.is_empty() {
         tracing::info!(workflow, alerts = firing.len(), emails = mail.len(), "cost alert opened");
     }
-    engine.hand_over(tenant_id, schema, &mail, &ids).await;
+    cx.hand_over(tenant, &mail, &ids).await;
     Ok(mail.len())
-}
-
-pub(crate) async fn slug(engine: &Engine, tenant_id: &str) -> anyhow::Result<String> {
-    let row = engine
-        .db
-        .query_one_raw(stmt("SELECT slug FROM public.tenants WHERE id = $1::uuid", vec![tenant_id.into()]))
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("business {tenant_id} is gone"))?;
-    Ok(row.try_get_by_index(0)?)
 }
 
 /// The alert email: what is off plan, by how much, and where to look.
@@ -68,22 +54,23 @@ pub fn alert_mail(alarm: &Alarm, workflow: &str, costs_url: &str) -> (String, St
 }
 
 /// One pass over every business: release what may go, judge every workflow.
-pub async fn check(engine: &Engine) -> anyhow::Result<(usize, usize)> {
+pub async fn check(cx: &Context) -> anyhow::Result<(usize, usize)> {
     let (mut released, mut mailed) = (0, 0);
-    for (tenant_id, schema) in store::runs::all_schemas(&engine.db).await? {
-        for (workflow, held_budget, held_off_peak) in costs::watched_workflows(&engine.db, &schema).await? {
-            let state = costs::budget_state(&engine.db, &schema, &workflow).await?;
+    for tenant in store::tenants::all(&cx.db).await? {
+        for watched in costs::watched_workflows(&cx.db, &tenant).await? {
+            let workflow = watched.workflow_name;
+            let state = costs::budget_state(&cx.db, &tenant, &workflow).await?;
             let mut wake = Vec::new();
-            if held_off_peak > 0 {
+            if watched.held_off_peak > 0 {
                 let open = match state.budget.as_ref().and_then(|b| b.batch_window) {
                     Some((start, end)) => cost::in_window(start, end, state.local_hour),
                     None => true,
                 };
                 if open {
-                    wake.extend(costs::release(&engine.db, &schema, &workflow, Some("off_peak")).await?);
+                    wake.extend(costs::release(&cx.db, &tenant, &workflow, Some(HoldReason::OffPeak)).await?);
                 }
             }
-            if held_budget > 0 {
+            if watched.held_for_budget > 0 {
                 let fits = match &state.budget {
                     Some(b) => {
                         cost::before_run(b, state.month.spent, state.forecast()) == cost::Verdict::Proceed
@@ -92,17 +79,15 @@ pub async fn check(engine: &Engine) -> anyhow::Result<(usize, usize)> {
                     None => true,
                 };
                 if fits {
-                    wake.extend(costs::release(&engine.db, &schema, &workflow, Some("budget")).await?);
+                    wake.extend(costs::release(&cx.db, &tenant, &workflow, Some(HoldReason::Budget)).await?);
                 }
             }
             // Released runs go together; each is checked against the budget again before it starts.
             for run_id in &wake {
-                if let Err(e) = engine.runs.wake(store::runs::job(tenant_id, &schema, *run_id)).await {
-                    tracing::warn!(error = %e, "a released run could not be queued; the sweeper will");
-                }
+                cx.wake(&tenant, *run_id).await;
             }
             released += wake.len();
-            mailed += evaluate(engine, &tenant_id.to_string(), &schema, &workflow).await?;
+            mailed += evaluate(cx, &tenant, &workflow).await?;
         }
     }
     Ok((released, mailed))
@@ -111,9 +96,9 @@ pub async fn check(engine: &Engine) -> anyhow::Result<(usize, usize)> {
 /// The apalis handler run on the schedule.
 pub async fn on_tick(
     _: apalis_cron::Tick,
-    engine: apalis::prelude::Data<Engine>,
+    cx: apalis::prelude::Data<Context>,
 ) -> Result<(), apalis::prelude::BoxDynError> {
-    match check(&engine).await {
+    match check(&cx).await {
         Ok((0, 0)) => {}
         Ok((released, mailed)) => tracing::info!(released, mailed, "cost watch"),
         Err(e) => tracing::warn!(error = %e, "the cost watch failed; trying again next tick"),

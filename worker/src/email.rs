@@ -13,6 +13,7 @@ use lettre::{
 };
 use std::time::Duration;
 use store::{config::Settings, jobs::EmailJob};
+use tracing::Instrument;
 
 /// Total attempts (first try and every retry) before a message is given up.
 pub const MAX_ATTEMPTS: usize = 6;
@@ -75,8 +76,11 @@ pub enum DeliveryError {
 /// The apalis handler for the email queue.
 pub async fn send_email(job: EmailJob, mailer: Data<Mailer>, attempt: Attempt) -> Result<(), BoxDynError> {
     let span = tracing::info_span!("email", tenant_id = %job.tenant_id, attempt = attempt.current());
-    let _guard = span.enter();
-    match mailer.send(&job).await {
+    deliver(&job, &mailer, attempt).instrument(span).await
+}
+
+async fn deliver(job: &EmailJob, mailer: &Mailer, attempt: Attempt) -> Result<(), BoxDynError> {
+    match mailer.send(job).await {
         Ok(()) => {
             tracing::info!("email sent");
             Ok(())

@@ -1,12 +1,15 @@
 //! Steward's background worker. apalis delivers jobs from Redis; the work
-//! itself lives in one module per job kind: email, runs (the run engine),
-//! scheduled jobs (stale reviews, the cost watch, monthly scorecards) and
-//! the sweeper that recovers runs whose job was lost.
+//! itself lives in one module per job kind: `executor` (where runs
+//! execute), `email`, the scheduled jobs (`stale_reviews`, `cost_watch`,
+//! `scorecards`, on the `schedule`) and the `sweeper` that recovers runs
+//! whose job was lost. Every job shares one `Context`.
 
+pub mod context;
 pub mod cost_watch;
 pub mod email;
+pub mod executor;
 pub mod review_mail;
-pub mod runs;
+pub mod schedule;
 pub mod scorecards;
 pub mod stale_reviews;
 pub mod sweeper;
@@ -22,7 +25,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
     let db = store::db::connect(&settings.database_url, (settings.runs.concurrency as u32 + 4).max(6)).await?;
     let mailer = email::Mailer::from_settings(&settings)?;
     let process = uuid::Uuid::new_v4().simple().to_string();
-    let engine = runs::Engine {
+    let cx = context::Context {
         db,
         settings: Arc::new(settings.clone()),
         redis: redis.clone(),
@@ -53,24 +56,24 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
             store::jobs::storage::<store::jobs::RunJob>(redis, &settings.redis_prefix)
                 .poll_with_interval(Duration::from_millis(100)),
         )
-        .data(engine.clone())
+        .data(cx.clone())
         .concurrency(settings.runs.concurrency.max(1))
         .catch_panic()
         .parallelize(tokio::spawn)
-        .build(runs::execute_run);
+        .build(executor::execute_run);
     let review_worker = WorkerBuilder::new(format!("steward-stale-reviews-{process}"))
-        .backend(apalis_cron::CronScheduler::new(stale_reviews::schedule(settings.runs.review_check_seconds)))
-        .data(engine.clone())
+        .backend(apalis_cron::CronScheduler::new(schedule::every(settings.runs.review_check_seconds)))
+        .data(cx.clone())
         .catch_panic()
         .build(stale_reviews::on_tick);
     let cost_worker = WorkerBuilder::new(format!("steward-cost-watch-{process}"))
-        .backend(apalis_cron::CronScheduler::new(stale_reviews::schedule(settings.runs.review_check_seconds)))
-        .data(engine.clone())
+        .backend(apalis_cron::CronScheduler::new(schedule::every(settings.runs.review_check_seconds)))
+        .data(cx.clone())
         .catch_panic()
         .build(cost_watch::on_tick);
     let scorecard_worker = WorkerBuilder::new(format!("steward-scorecards-{process}"))
-        .backend(apalis_cron::CronScheduler::new(stale_reviews::schedule(settings.runs.review_check_seconds)))
-        .data(engine.clone())
+        .backend(apalis_cron::CronScheduler::new(schedule::every(settings.runs.review_check_seconds)))
+        .data(cx.clone())
         .catch_panic()
         .build(scorecards::on_tick);
     tracing::info!(
@@ -83,7 +86,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
         tracing::info!("shutdown requested; finishing jobs in flight");
         let _ = stop_tx.send(true);
     });
-    let sweeper = tokio::spawn(sweeper::run(engine, stop_rx.clone()));
+    let sweeper = tokio::spawn(sweeper::run(cx, stop_rx.clone()));
     let (mail, runs, reviews, costs, scorecards) = tokio::join!(
         email_worker.run_until(stopped(stop_rx.clone())),
         run_worker.run_until(stopped(stop_rx.clone())),

@@ -2,13 +2,14 @@
 //! and the owners' escalation when it is past its SLA. Written to the
 //! outbox, then handed to the mail queue.
 
-use crate::runs::Engine;
+use crate::context::Context;
 use engine::form::escape;
-use sea_orm::{prelude::*, ConnectionTrait};
+use sea_orm::prelude::*;
 use serde_json::Value;
-use store::db::stmt;
-use store::jobs::RunJob;
-use store::runs::{NewReviewTask, OutboxEmail};
+use store::approval_links::{self, LINK_HOURS};
+use store::outbox::{self, OutboxEmail};
+use store::runs::NewReviewTask;
+use store::Tenant;
 
 /// The draft as a short, readable summary (first fields, long text cut).
 pub fn draft_summary(draft: Option<&Value>) -> String {
@@ -33,46 +34,37 @@ pub fn draft_summary(draft: Option<&Value>) -> String {
         .join("\n")
 }
 
-async fn slug_of(engine: &Engine, tenant_id: &str) -> anyhow::Result<String> {
-    let row = engine
-        .db
-        .query_one_raw(stmt("SELECT slug FROM public.tenants WHERE id = $1::uuid", vec![tenant_id.into()]))
-        .await?;
-    Ok(row.ok_or_else(|| anyhow::anyhow!("no such business"))?.try_get_by_index(0)?)
-}
-
 /// Emails every eligible reviewer a single-use link to the task.
 pub async fn send(
-    engine: &Engine,
-    job: &RunJob,
-    schema: &str,
+    cx: &Context,
+    tenant: &Tenant,
     run_id: Uuid,
     task_id: Uuid,
     task: &NewReviewTask,
     reviewers: &[String],
 ) -> anyhow::Result<()> {
-    let slug = slug_of(engine, &job.tenant_id).await?;
+    let slug = store::tenants::slug_of(&cx.db, tenant).await?;
     let mut emails = Vec::new();
     for r in reviewers {
         match r.strip_prefix("role:") {
-            Some(role) => emails.extend(engine.members_with_role(&job.tenant_id, role).await?),
+            Some(role) => emails.extend(cx.members_with_role(tenant, role.trim()).await?),
             None => emails.push(r.trim().to_lowercase()),
         }
     }
     emails.sort();
     emails.dedup();
-    let public = engine.settings.public_url.as_str().trim_end_matches('/').to_owned();
+    let public = cx.public_url().to_owned();
     let summary = draft_summary(task.draft.as_ref());
-    let why = task.reason.replace('_', " ");
+    let why = task.reason.as_str().replace('_', " ");
     let mut outbox = Vec::new();
     for email in emails {
-        let token = store::reviews::create_link(&engine.db, &engine.settings, &slug, schema, task_id, &email).await?;
+        let token = approval_links::create(&cx.db, &cx.settings, &slug, tenant, task_id, &email).await?;
         let link = format!("{public}/approve/{token}");
         let queue = format!("{public}/t/{slug}/review/{task_id}");
         let text = format!(
             "A {} run needs your decision ({why}).\n\nDraft:\n{summary}\n\nReview and decide: {link}\n(Opening the link changes nothing; you decide on the page. It works once and expires in {} hours.)\n\nOr open it in the review queue: {queue}\n",
             task.workflow_name,
-            store::reviews::LINK_HOURS
+            LINK_HOURS
         );
         let html = format!(
             "<p>A <strong>{}</strong> run needs your decision ({}).</p><pre style=\"font-family:system-ui,sans-serif;white-space:pre-wrap;background:#f5f7fa;padding:12px;border-radius:8px\">{}</pre>\
@@ -81,7 +73,7 @@ pub async fn send(
             escape(&task.workflow_name),
             escape(&why),
             escape(&summary),
-            store::reviews::LINK_HOURS
+            LINK_HOURS
         );
         outbox.push(OutboxEmail {
             to: email,
@@ -91,26 +83,21 @@ pub async fn send(
             ..Default::default()
         });
     }
-    let ids = store::runs::add_to_outbox(&engine.db, schema, Some(run_id), &outbox).await?;
-    engine.hand_over_mail(job, schema, &outbox, &ids).await;
+    let ids = outbox::add(&cx.db, tenant, Some(run_id), &outbox).await?;
+    cx.hand_over(tenant, &outbox, &ids).await;
     Ok(())
 }
 
 /// Tells a workflow's owners that a task is past its SLA.
-pub async fn escalation(
-    engine: &Engine,
-    tenant_id: Uuid,
-    schema: &str,
-    overdue: &store::reviews::Overdue,
-) -> anyhow::Result<()> {
-    let slug = slug_of(engine, &tenant_id.to_string()).await?;
-    let public = engine.settings.public_url.as_str().trim_end_matches('/').to_owned();
+pub async fn escalation(cx: &Context, tenant: &Tenant, overdue: &store::reviews::Overdue) -> anyhow::Result<()> {
+    let slug = store::tenants::slug_of(&cx.db, tenant).await?;
+    let public = cx.public_url().to_owned();
     let link = format!("{public}/t/{slug}/review/{}", overdue.task_id);
     let subject = format!("Escalated: a {} review is past its SLA", overdue.workflow);
     let text = format!(
         "A {} task ({}) has waited {:.0} minutes, past its review SLA. It is marked escalated in the queue.\n\nOpen it: {link}\n",
         overdue.workflow,
-        overdue.reason.replace('_', " "),
+        overdue.reason.as_str().replace('_', " "),
         overdue.age_minutes
     );
     let html = format!(
@@ -128,8 +115,7 @@ pub async fn escalation(
             ..Default::default()
         })
         .collect();
-    let ids = store::runs::add_to_outbox(&engine.db, schema, Some(overdue.run_id), &mails).await?;
-    let job = store::runs::job(tenant_id, schema, overdue.run_id);
-    engine.hand_over_mail(&job, schema, &mails, &ids).await;
+    let ids = outbox::add(&cx.db, tenant, Some(overdue.run_id), &mails).await?;
+    cx.hand_over(tenant, &mails, &ids).await;
     Ok(())
 }

@@ -6,11 +6,11 @@
 //! and owner. Older months still missing (up to three back) are stored
 //! without email, so a new install has its trend.
 
-use crate::runs::Engine;
+use crate::context::Context;
 use engine::kpi::{Month, Scorecard};
 use engine::report::Report;
 use store::jobs::Attachment;
-use store::runs::OutboxEmail;
+use store::outbox::OutboxEmail;
 
 /// Where a month's report lives.
 pub fn report_url(public_url: &str, slug: &str, month: Month) -> String {
@@ -32,25 +32,25 @@ pub fn report_mail(card: &Scorecard, history: &[Scorecard], url: &str) -> Outbox
 }
 
 /// One pass over every business. Returns how many scorecards it stored.
-pub async fn check(engine: &Engine, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<usize> {
+pub async fn check(cx: &Context, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<usize> {
     let mut stored = 0;
-    for (tenant_id, schema) in store::runs::all_schemas(&engine.db).await? {
-        let due = store::kpis::due_months(&engine.db, &schema, now).await?;
+    for tenant in store::tenants::all(&cx.db).await? {
+        let due = store::kpis::due_months(&cx.db, &tenant, now).await?;
         if due.is_empty() {
             continue;
         }
-        let slug = crate::cost_watch::slug(engine, &tenant_id.to_string()).await?;
-        let just_ended = store::kpis::current_month(&engine.db, &schema, now).await?.previous();
+        let slug = store::tenants::slug_of(&cx.db, &tenant).await?;
+        let just_ended = store::local_time::current_month(&cx.db, &tenant, now).await?.previous();
         for month in due {
-            let url = report_url(engine.settings.public_url.as_str(), &slug, month);
+            let url = report_url(cx.settings.public_url.as_str(), &slug, month);
             let compose = move |card: &Scorecard, history: &[Scorecard]| report_mail(card, history, &url);
             // Only the month that just ended is emailed; older ones fill in the trend.
             let mail =
                 (month == just_ended).then_some(&compose as &(dyn Fn(&Scorecard, &[Scorecard]) -> OutboxEmail + Sync));
             let (revision, card, outbox, ids) =
-                store::kpis::snapshot_month(&engine.db, &schema, month, now, "steward (monthly job)", "", mail).await?;
+                store::kpis::snapshot_month(&cx.db, &tenant, month, now, "steward (monthly job)", "", mail).await?;
             tracing::info!(%month, revision, runs = card.business.runs, emails = outbox.len(), "scorecard stored");
-            engine.hand_over(&tenant_id.to_string(), &schema, &outbox, &ids).await;
+            cx.hand_over(&tenant, &outbox, &ids).await;
             stored += 1;
         }
     }
@@ -60,9 +60,9 @@ pub async fn check(engine: &Engine, now: chrono::DateTime<chrono::Utc>) -> anyho
 /// The apalis handler run on the schedule.
 pub async fn on_tick(
     _: apalis_cron::Tick,
-    engine: apalis::prelude::Data<Engine>,
+    cx: apalis::prelude::Data<Context>,
 ) -> Result<(), apalis::prelude::BoxDynError> {
-    match check(&engine, chrono::Utc::now()).await {
+    match check(&cx, chrono::Utc::now()).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(scorecards = n, "monthly scorecards"),
         Err(e) => tracing::warn!(error = %e, "the scorecard job failed; trying again next tick"),

@@ -4,51 +4,41 @@
 //! lease lapsed, hands over mail a step wrote but did not queue, and drops
 //! refused records past their retention.
 
-use crate::runs::Engine;
-use store::jobs::EmailJob;
-use store::runs;
+use crate::context::Context;
+use store::{outbox, runs};
 
 /// One pass over every business. Returns how many runs were re-sent.
-pub async fn sweep(engine: &Engine) -> anyhow::Result<usize> {
-    let stale = engine.settings.runs.stale_seconds;
+pub async fn sweep(cx: &Context) -> anyhow::Result<usize> {
+    let stale = cx.settings.runs.stale_seconds;
     let mut resent = 0;
-    for (tenant_id, schema) in runs::all_schemas(&engine.db).await? {
-        let stray = runs::strays(&engine.db, &schema, stale).await?;
-        for run_id in stray.runs {
-            tracing::info!(%run_id, tenant_id = %tenant_id, "re-sending the job of a stalled run");
-            if engine.runs.wake(runs::job(tenant_id, &schema, run_id)).await.is_ok() {
+    for tenant in store::tenants::all(&cx.db).await? {
+        for run_id in runs::stalled(&cx.db, &tenant, stale).await? {
+            tracing::info!(%run_id, tenant_id = %tenant.id(), "re-sending the job of a stalled run");
+            if cx.runs.wake(store::jobs::RunJob::new(&tenant, run_id)).await.is_ok() {
                 resent += 1;
             }
         }
         let mut queued = Vec::new();
-        for mail in stray.mail {
-            let job = EmailJob {
-                tenant_id: tenant_id.to_string(),
-                to: mail.recipient,
-                subject: mail.subject,
-                text: mail.text_body,
-                html: mail.html_body,
-                attachments: serde_json::from_value(mail.attachments).unwrap_or_default(),
-            };
-            if engine.mail.send(job).await.is_ok() {
-                queued.push(mail.id);
+        for (id, mail) in outbox::unqueued(&cx.db, &tenant, stale).await? {
+            if cx.mail.send(mail.job(&tenant)).await.is_ok() {
+                queued.push(id);
             }
         }
-        runs::outbox_queued(&engine.db, &schema, &queued).await?;
-        runs::purge_expired_exceptions(&engine.db, &schema).await?;
+        outbox::mark_queued(&cx.db, &tenant, &queued).await?;
+        runs::purge_expired_exceptions(&cx.db, &tenant).await?;
     }
     Ok(resent)
 }
 
 /// Sweeps until `stop` turns true.
-pub async fn run(engine: Engine, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let every = std::time::Duration::from_secs(engine.settings.runs.sweep_seconds.max(1));
+pub async fn run(cx: Context, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let every = std::time::Duration::from_secs(cx.settings.runs.sweep_seconds.max(1));
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        if let Err(e) = sweep(&engine).await {
+        if let Err(e) = sweep(&cx).await {
             tracing::warn!(error = %e, "sweep failed; trying again next round");
         }
     }

@@ -1,3 +1,13 @@
+//! Pieces of the UI that more than one page shows. A component that needs
+//! data keeps its server function beside it (`cost_alerts`, `scorecard`,
+//! `reason_codes`); pages import components, never each other.
+
 pub mod copy;
+pub mod cost_alerts;
 pub mod diff;
+pub mod edit_changes;
 pub mod field;
+pub mod offline_badge;
+pub mod reason_codes;
+pub mod refusal;
+pub mod scorecard;

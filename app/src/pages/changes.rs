@@ -1,7 +1,7 @@
 //! The business's change log: who changed what, when and why. Filterable,
 //! and downloadable as CSV.
 
-use super::workspace::Refusal;
+use crate::components::refusal::Refusal;
 use crate::error::AppError;
 use crate::views::ChangeView;
 use leptos::prelude::*;
@@ -18,11 +18,9 @@ pub async fn list_changes(
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::ChangeLog).await?;
     let filter = store::audit::ChangeFilter { area: Some(area), actor: Some(actor), text: Some(text) };
-    let txn = store::db::tenant_txn(&cx.state.db, &me.schema_name)
+    let rows = store::audit::changes(&cx.state.db, &me.tenant, &filter, 500)
         .await
         .map_err(|e| cx.internal("reading the change log", e))?;
-    let rows = store::audit::changes(&txn, &filter, 500).await.map_err(|e| cx.internal("reading the change log", e))?;
-    txn.commit().await.map_err(|e| cx.internal("reading the change log", e))?;
     Ok(rows
         .into_iter()
         .map(|r| ChangeView {

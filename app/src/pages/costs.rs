@@ -5,17 +5,20 @@
 //! table with a CSV export, open alerts, and each workflow's budget
 //! (operations and owners edit it; executives read it).
 
-use super::workspace::Refusal;
+use crate::components::cost_alerts::AlertBanner;
 use crate::components::field::{Field, FormError, Loading};
+use crate::components::refusal::Refusal;
 use crate::error::AppError;
 use crate::views::{BudgetView, CostAlertView, CostDayView, CostReportView, WorkflowCostView};
-use engine::money::{self, COST_KINDS};
+use engine::money;
+use engine::CostKind;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-/// Colours of the kinds, in the order of `COST_KINDS`.
-const KIND_COLOURS: [&str; 6] = ["#5b7fde", "#b38df0", "#3fb68b", "#e0a100", "#9aa5b1", "#e0635b"];
+/// Colours of the kinds, in the order of `CostKind::ALL`.
+const KIND_COLOURS: [&str; engine::cost_kind::COUNT] =
+    ["#5b7fde", "#b38df0", "#3fb68b", "#e0a100", "#9aa5b1", "#e0635b"];
 
 #[cfg(feature = "ssr")]
 fn workflow_view(
@@ -53,17 +56,6 @@ fn workflow_view(
     }
 }
 
-#[cfg(feature = "ssr")]
-fn alert_view(a: store::costs::AlertRow) -> CostAlertView {
-    CostAlertView {
-        workflow: a.workflow_name,
-        condition: a.condition,
-        message: a.message,
-        opened: crate::ssr::short_time(&a.opened_at),
-        cleared: a.cleared_at.as_ref().map(crate::ssr::short_time),
-    }
-}
-
 /// The period's figures; `from` and `to` are dates (YYYY-MM-DD) in the
 /// business's time zone, by default the last 30 days.
 #[server(endpoint = "cost_report")]
@@ -71,8 +63,8 @@ pub async fn cost_report(slug: String, from: String, to: String) -> Result<CostR
     let cx = crate::ssr::Ctx::get().await?;
     let member = cx.member(&slug, engine::Page::Costs).await?;
     let state = &cx.state;
-    let schema = &member.schema_name;
-    let today = store::costs::today(&state.db, schema).await.map_err(|e| cx.internal("reading the date", e))?;
+    let schema = &member.tenant;
+    let today = store::local_time::today(&state.db, schema).await.map_err(|e| cx.internal("reading the date", e))?;
     let (from, to) = engine::cost::period(&from, &to, today).map_err(|errors| cx.invalid(errors))?;
     let report =
         store::costs::report(&state.db, schema, from, to).await.map_err(|e| cx.internal("reading the costs", e))?;
@@ -109,20 +101,9 @@ pub async fn cost_report(slug: String, from: String, to: String) -> Result<CostR
         cache_calls: report.cache_calls,
         cache_hits: report.cache_hits,
         cache_saved: report.cache_saved,
-        alerts: alerts.into_iter().map(alert_view).collect(),
+        alerts: alerts.into_iter().map(crate::components::cost_alerts::alert_view).collect(),
         may_edit: matches!(member.role, engine::Role::Owner | engine::Role::Operations),
     })
-}
-
-/// The open cost alerts, for the dashboard's banner.
-#[server(endpoint = "open_cost_alerts")]
-pub async fn open_cost_alerts(slug: String) -> Result<Vec<CostAlertView>, AppError> {
-    let cx = crate::ssr::Ctx::get().await?;
-    let member = cx.member(&slug, engine::Page::Costs).await?;
-    let alerts = store::costs::alerts(&cx.state.db, &member.schema_name, 20)
-        .await
-        .map_err(|e| cx.internal("reading the alerts", e))?;
-    Ok(alerts.into_iter().filter(|a| a.cleared_at.is_none()).map(alert_view).collect())
 }
 
 /// Sets a workflow's budget (operations and owners). Runs it held are let go
@@ -165,7 +146,7 @@ pub async fn save_budget(
     };
     for run_id in released {
         // The sweeper queues any the queue does not take now.
-        let _ = state.runs.wake(store::runs::job(member.tenant_id, &member.schema_name, run_id)).await;
+        let _ = state.runs.wake(store::jobs::RunJob::new(&member.tenant, run_id)).await;
     }
     Ok(())
 }
@@ -281,23 +262,12 @@ fn Report(
     }
 }
 
-/// Open cost alerts; shown on the Costs page and the dashboard.
-#[component]
-pub fn AlertBanner(alerts: Vec<CostAlertView>) -> impl IntoView {
-    view! {
-        <section class="banner-alert" role="alert" data-testid="cost-alert-banner">
-            <h2>{if alerts.len() == 1 { "A workflow is off plan".to_string() } else { format!("{} cost alerts are open", alerts.len()) }}</h2>
-            <ul>{alerts.into_iter().map(|a| view! { <li><strong>{a.workflow}</strong>": "{a.message}<span class="muted small">{format!(" since {}", a.opened)}</span></li> }).collect_view()}</ul>
-        </section>
-    }
-}
-
 /// The kinds with their colour and the period's total of each.
 fn legend(totals: [i64; 6]) -> impl IntoView {
     view! {
-        <p class="legend small" data-testid="kind-legend">{COST_KINDS.iter().enumerate().map(|(i, k)| view! {
+        <p class="legend small" data-testid="kind-legend">{CostKind::ALL.iter().enumerate().map(|(i, k)| view! {
             <span class="legend-item"><span class="swatch" style=format!("background:{}", KIND_COLOURS[i])></span>
-                {format!(" {} {}", money::cost_kind_label(k), money::format(totals[i]))}</span>
+                {format!(" {} {}", k.label(), money::format(totals[i]))}</span>
         }).collect_view()}</p>
     }
 }
@@ -325,7 +295,7 @@ fn SpendChart(days: Vec<CostDayView>, totals: [i64; 6]) -> impl IntoView {
                     let top = base + *m as f64;
                     let seg = view! {
                         <rect x=x y=y(top) width=bar_w height=(y(base) - y(top)).max(0.0) fill=KIND_COLOURS[k] data-testid="spend-bar">
-                            <title>{format!("{}: {} {}", d.day, money::cost_kind_label(COST_KINDS[k]), money::format(*m))}</title>
+                            <title>{format!("{}: {} {}", d.day, CostKind::ALL[k].label(), money::format(*m))}</title>
                         </rect>
                     };
                     base = top;

@@ -1,8 +1,8 @@
 //! Data contracts: one per business object, editable as JSON, with a box to
 //! test a record against them.
 
-use super::workspace::Refusal;
 use crate::components::field::FormError;
+use crate::components::refusal::Refusal;
 use crate::error::AppError;
 use crate::views::{DataContractDetailView, DataContractSummaryView, RecordVerdict};
 use leptos::prelude::*;

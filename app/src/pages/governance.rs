@@ -4,8 +4,8 @@
 //! automate next, where a candidate starts as a draft workflow from the
 //! template gallery once it names its success metric.
 
-use super::workspace::Refusal;
 use crate::components::field::{Field, FormError, Loading};
+use crate::components::refusal::Refusal;
 use crate::error::AppError;
 use crate::views::{CandidateView, ChangeView, GovernanceView, IncidentView};
 use leptos::prelude::*;
@@ -19,8 +19,8 @@ pub async fn governance_review(slug: String, month: String) -> Result<Governance
     let cx = crate::ssr::Ctx::get().await?;
     let member = cx.member(&slug, engine::Page::Governance).await?;
     let db = &cx.state.db;
-    let schema = &member.schema_name;
-    let current = store::kpis::current_month(db, schema, chrono::Utc::now())
+    let schema = &member.tenant;
+    let current = store::local_time::current_month(db, schema, chrono::Utc::now())
         .await
         .map_err(|e| cx.internal("reading the time zone", e))?;
     let month = if month.trim().is_empty() {
@@ -52,7 +52,7 @@ pub async fn governance_review(slug: String, month: String) -> Result<Governance
             .incidents
             .into_iter()
             .map(|i| IncidentView {
-                kind: i.kind,
+                kind: i.kind.to_string(),
                 workflow: i.workflow,
                 what: i.what,
                 at: crate::ssr::short_time(&i.at),

@@ -1,7 +1,10 @@
+//! One module per page (or group of pages), with its server functions
+//! beside it. A page's own sections are its child modules
+//! (`workflows::triggers`, `models::secrets`).
+
 pub mod changes;
 pub mod costs;
 pub mod data_contracts;
-pub mod diff;
 pub mod governance;
 pub mod invitation;
 pub mod landing;
@@ -11,9 +14,7 @@ pub mod prompts;
 pub mod reports;
 pub mod review;
 pub mod runs;
-pub mod secrets;
 pub mod settings;
 pub mod signup;
-pub mod triggers;
 pub mod workflows;
 pub mod workspace;

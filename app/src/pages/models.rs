@@ -1,7 +1,8 @@
 //! Settings → Models: providers, models and prices, tiers, encrypted keys.
 
-use super::workspace::Refusal;
+mod secrets;
 use crate::components::field::{Field, FormError};
+use crate::components::refusal::Refusal;
 use crate::error::AppError;
 use crate::views::ModelView;
 use leptos::prelude::*;
@@ -135,7 +136,7 @@ pub fn ModelsPage() -> impl IntoView {
             })}
         </Suspense>
         <AddModelForm slug action=add />
-        <super::secrets::Secrets slug />
+        <secrets::Secrets slug />
     }
 }
 

@@ -1,8 +1,8 @@
 //! Prompt templates: versions with a reason, production/staging labels, the
 //! diff of two versions, and a try-it panel on the offline model.
 
-use super::workspace::Refusal;
 use crate::components::field::FormError;
+use crate::components::refusal::Refusal;
 use crate::error::AppError;
 use crate::views::{DiffRowView, PromptDetailView, PromptSummaryView, TryItView};
 use leptos::prelude::*;
@@ -338,4 +338,10 @@ fn TryIt(slug: String, name: String, newest: i32, keys: Vec<String>) -> impl Int
             })}
         </section>
     }
+}
+
+/// `/t/<slug>/prompts/<name>/diff?a=1&b=2`: two versions side by side.
+#[component]
+pub fn PromptDiffPage() -> impl IntoView {
+    view! { <crate::components::diff::VersionDiff section="prompts" title="Prompts" load=prompt_diff /> }
 }

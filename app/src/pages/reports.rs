@@ -5,129 +5,14 @@
 //! operations keep each workflow's baseline here; owners can recompute a
 //! past month (a new revision, recorded).
 
-use super::workspace::Refusal;
 use crate::components::field::{Field, FormError, Loading};
+use crate::components::refusal::Refusal;
+use crate::components::scorecard::{monthly_report, ChartCard, Headlines};
 use crate::error::AppError;
-use crate::views::{BaselineView, ChartView, HeadlineView, ReportView};
+use crate::views::{BaselineView, ReportView};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
-
-#[cfg(feature = "ssr")]
-fn month_param(cx: &crate::ssr::Ctx, month: &str) -> Result<Option<engine::kpi::Month>, AppError> {
-    if month.trim().is_empty() {
-        return Ok(None);
-    }
-    engine::kpi::Month::parse(month)
-        .map(Some)
-        .ok_or_else(|| cx.invalid(vec![engine::FieldError::new("month", "Pick a month as YYYY-MM, e.g. 2026-11.")]))
-}
-
-#[cfg(feature = "ssr")]
-pub fn chart_views(report: &engine::report::Report) -> Vec<ChartView> {
-    report
-        .charts()
-        .iter()
-        .map(|c| ChartView { id: c.id.into(), title: c.title.clone(), svg: c.svg(), legend: c.legend_html() })
-        .collect()
-}
-
-/// The month's report (default: this month so far; `latest`: the newest
-/// stored month, else this month).
-#[server(endpoint = "monthly_report")]
-pub async fn monthly_report(slug: String, month: String) -> Result<ReportView, AppError> {
-    use engine::Role;
-    let cx = crate::ssr::Ctx::get().await?;
-    let member = cx.member(&slug, engine::Page::Reports).await?;
-    let db = &cx.state.db;
-    let schema = &member.schema_name;
-    let month = if month.trim() == "latest" {
-        store::kpis::latest_stored(db, schema).await.map_err(|e| cx.internal("reading the report", e))?
-    } else {
-        month_param(&cx, &month)?
-    };
-    let loaded = store::kpis::load(db, schema, month, chrono::Utc::now())
-        .await
-        .map_err(|e| cx.internal("reading the report", e))?;
-    let month = loaded.card.month;
-    if month > loaded.current_month {
-        return Err(cx.invalid(vec![engine::FieldError::new("month", "That month has not started yet.")]));
-    }
-    let report = engine::report::Report { card: &loaded.card, history: &loaded.history };
-    let txn = store::db::tenant_txn(db, schema).await.map_err(|e| cx.internal("reading the baselines", e))?;
-    let baselines = store::kpis::baselines_in(&txn).await.map_err(|e| cx.internal("reading the baselines", e))?;
-    txn.commit().await.map_err(|e| cx.internal("reading the baselines", e))?;
-    let mut months = vec![(loaded.current_month.to_string(), format!("{} (so far)", loaded.current_month.label()))];
-    months.extend(
-        loaded.stored_months.iter().filter(|m| **m != loaded.current_month).map(|m| (m.to_string(), m.label())),
-    );
-    if !months.iter().any(|(m, _)| *m == month.to_string()) {
-        months.push((month.to_string(), month.label()));
-    }
-    let provenance = match &loaded.snapshot {
-        Some(s) => format!(
-            "Snapshot {} of {}, computed {} by {} in {} ms{}.",
-            s.revision,
-            month.label(),
-            crate::ssr::short_time(&s.computed_at),
-            s.computed_by,
-            s.compute_ms,
-            if s.reason.is_empty() { String::new() } else { format!(" ({})", s.reason) }
-        ),
-        None if month == loaded.current_month => {
-            format!("{} so far; the snapshot is taken when the month ends ({}).", month.label(), loaded.card.time_zone)
-        }
-        None => format!("{} has no snapshot yet; these figures are computed now.", month.label()),
-    };
-    let mut workflows: Vec<String> = loaded.card.workflows.iter().map(|w| w.name.clone()).collect();
-    workflows.extend(baselines.keys().filter(|k| !workflows.contains(k)).cloned().collect::<Vec<_>>());
-    Ok(ReportView {
-        month: month.to_string(),
-        month_label: month.label(),
-        live: month == loaded.current_month,
-        provenance,
-        months,
-        headlines: report.headlines(),
-        charts: chart_views(&report),
-        columns: engine::report::WORKFLOW_COLUMNS.iter().map(|c| c.to_string()).collect(),
-        rows: report.rows().into_iter().map(|r| r.to_vec()).collect(),
-        revisions: loaded
-            .revisions
-            .iter()
-            .map(|(n, at, by, why)| {
-                format!(
-                    "Revision {n}: {} by {by}{}",
-                    crate::ssr::short_time(at),
-                    if why.is_empty() { String::new() } else { format!(": {why}") }
-                )
-            })
-            .collect(),
-        baselines: workflows
-            .into_iter()
-            .map(|w| {
-                let found = baselines.get(&w);
-                let form = found.map(|(b, _)| b.form()).unwrap_or_default();
-                BaselineView {
-                    summary: found
-                        .map(|(b, _)| b.summary())
-                        .unwrap_or_else(|| "No baseline yet: savings cannot be measured.".into()),
-                    version: found.map(|(_, v)| *v),
-                    workflow: w,
-                    manual_minutes: form.manual_minutes,
-                    error_rate: form.error_rate,
-                    response_minutes: form.response_minutes,
-                    monthly_volume: form.monthly_volume,
-                    hourly_cost: form.hourly_cost,
-                    outcome: form.outcome,
-                    outcome_rate: form.outcome_rate,
-                }
-            })
-            .collect(),
-        may_edit_baselines: matches!(member.role, Role::Owner | Role::Operations),
-        may_recompute: member.role == Role::Owner && month < loaded.current_month,
-        pdf_href: format!("/t/{slug}/reports/{month}.pdf"),
-    })
-}
 
 /// Saves a workflow's baseline as a new version (owners and operations).
 #[server(endpoint = "save_baseline")]
@@ -172,7 +57,8 @@ pub async fn save_baseline(
 pub async fn recompute_scorecard(slug: String, month: String, reason: String) -> Result<i32, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let member = cx.member_in(&slug, engine::Page::Reports, &[engine::Role::Owner]).await?;
-    let month = month_param(&cx, &month)?
+    let month = cx
+        .month(&month)?
         .ok_or_else(|| cx.invalid(vec![engine::FieldError::new("month", "Pick the month to recompute.")]))?;
     if reason.trim().is_empty() {
         return Err(cx.invalid(vec![engine::FieldError::new(
@@ -181,7 +67,7 @@ pub async fn recompute_scorecard(slug: String, month: String, reason: String) ->
         )]));
     }
     let now = chrono::Utc::now();
-    let current = store::kpis::current_month(&cx.state.db, &member.schema_name, now)
+    let current = store::local_time::current_month(&cx.state.db, &member.tenant, now)
         .await
         .map_err(|e| cx.internal("reading the time zone", e))?;
     if month >= current {
@@ -228,38 +114,6 @@ pub fn ReportsPage() -> impl IntoView {
                 }
             })}
         </Transition>
-    }
-}
-
-/// The headline tiles (also on the dashboard).
-#[component]
-pub fn Headlines(headlines: Vec<HeadlineView>) -> impl IntoView {
-    view! {
-        <div class="kpi-tiles" data-testid="kpi-headlines">
-            {headlines.into_iter().map(|h| {
-                let trend = match h.better { Some(true) => "trend good", Some(false) => "trend bad", None => "trend" };
-                view! {
-                    <div class="kpi-tile" data-testid=format!("kpi-{}", h.key)>
-                        <span class="kpi-label">{h.label}</span>
-                        <strong class="kpi-value" data-testid="kpi-value">{h.value}</strong>
-                        <span class=trend>{h.vs_last_month}</span>
-                        <span class="kpi-baseline">{h.vs_baseline}</span>
-                    </div>
-                }
-            }).collect_view()}
-        </div>
-    }
-}
-
-/// A server-drawn chart in a card.
-#[component]
-pub fn ChartCard(chart: ChartView) -> impl IntoView {
-    view! {
-        <section class="card chart-card" data-testid=format!("chart-{}", chart.id)>
-            <h2>{chart.title}</h2>
-            <div class="report-chart" inner_html=chart.svg></div>
-            <p class="legend small" inner_html=chart.legend></p>
-        </section>
     }
 }
 

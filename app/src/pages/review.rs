@@ -3,8 +3,10 @@
 //! operations, the reviewer's and operations' figures, and one task's page
 //! with keyboard shortcuts (a approve · e edit and approve · r reject · n next).
 
-use super::workspace::Refusal;
+use crate::components::edit_changes::EditChanges;
 use crate::components::field::FormError;
+use crate::components::offline_badge::OfflineBadge;
+use crate::components::refusal::Refusal;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -72,19 +74,6 @@ mod backend {
     use crate::error::AppError;
     use crate::ssr::Ctx;
     use actix_web::http::StatusCode;
-    use store::reviews::ReviewError;
-
-    pub fn map_error(cx: &Ctx, e: ReviewError) -> AppError {
-        match e {
-            ReviewError::NotFound => cx.refused(StatusCode::NOT_FOUND, "There is no such review task."),
-            e @ (ReviewError::AlreadyDecided { .. } | ReviewError::Claimed { .. }) => {
-                cx.refused(StatusCode::CONFLICT, e.to_string())
-            }
-            ReviewError::Invalid(errors) => cx.invalid(errors),
-            ReviewError::Refused(m) => cx.refused(StatusCode::FORBIDDEN, m),
-            ReviewError::Storage(e) => cx.internal("working on the review queue", e),
-        }
-    }
 
     pub fn task_id(cx: &Ctx, id: &str) -> Result<uuid::Uuid, AppError> {
         id.parse().map_err(|_| cx.refused(StatusCode::NOT_FOUND, "There is no such review task."))
@@ -159,18 +148,15 @@ pub async fn review_queue(
         sort,
     };
     let db = &cx.state.db;
-    let page = store::reviews::queue(db, &me.schema_name, &me.email, &filter, QUEUE_PAGE)
+    let page = store::reviews::queue(db, &me.tenant, &me.email, &filter, QUEUE_PAGE)
         .await
         .map_err(|e| cx.internal("reading the queue", e))?;
     let measures =
-        store::reviews::measures(db, &me.schema_name, 30).await.map_err(|e| cx.internal("reading the measures", e))?;
-    let week =
-        store::reviews::measures(db, &me.schema_name, 7).await.map_err(|e| cx.internal("reading the measures", e))?;
+        store::reviews::measures(db, &me.tenant, 30).await.map_err(|e| cx.internal("reading the measures", e))?;
+    let week = store::reviews::measures(db, &me.tenant, 7).await.map_err(|e| cx.internal("reading the measures", e))?;
     let supervisor = matches!(me.role, engine::Role::Operations | engine::Role::Owner);
     let history = if supervisor {
-        store::reviews::history(db, &me.schema_name, 14)
-            .await
-            .map_err(|e| cx.internal("reading the queue history", e))?
+        store::reviews::history(db, &me.tenant, 14).await.map_err(|e| cx.internal("reading the queue history", e))?
     } else {
         Vec::new()
     };
@@ -200,7 +186,7 @@ pub async fn review_queue(
             })
             .collect(),
         supervisor,
-        reason_codes: store::reviews::reason_codes(db, &me.schema_name)
+        reason_codes: store::reviews::reason_codes(db, &me.tenant)
             .await
             .map_err(|e| cx.internal("reading reason codes", e))?,
         tasks: page
@@ -211,8 +197,8 @@ pub async fn review_queue(
                 run_id: t.run_id.to_string(),
                 priority: t.priority().as_str().into(),
                 workflow: t.workflow_name.clone(),
-                reason: t.reason.clone(),
-                why: engine::review::explain(&t.reason, detail).join(" ").chars().take(160).collect(),
+                reason: t.reason.to_string(),
+                why: engine::review::explain(t.reason, detail).join(" ").chars().take(160).collect(),
                 age: backend::age(t.age_minutes),
                 assignee: t.claimed_by.clone(),
                 escalated: t.escalated_at.is_some(),
@@ -228,7 +214,7 @@ pub async fn claim_task(slug: String, task: String) -> Result<(), AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::ReviewQueue).await?;
     let id = backend::task_id(&cx, &task)?;
-    store::reviews::claim(&cx.state.db, &me, id).await.map_err(|e| backend::map_error(&cx, e))
+    store::reviews::claim(&cx.state.db, &me, id).await.map_err(|e| cx.review_error(e))
 }
 
 #[server(endpoint = "release_task")]
@@ -236,7 +222,7 @@ pub async fn release_task(slug: String, task: String) -> Result<(), AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::ReviewQueue).await?;
     let id = backend::task_id(&cx, &task)?;
-    store::reviews::release(&cx.state.db, &me, id).await.map_err(|e| backend::map_error(&cx, e))
+    store::reviews::release(&cx.state.db, &me, id).await.map_err(|e| cx.review_error(e))
 }
 
 /// Operations: hand tasks (comma-separated ids) to a reviewer.
@@ -245,7 +231,7 @@ pub async fn reassign_tasks(slug: String, tasks: String, assignee: String) -> Re
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::ReviewQueue).await?;
     let ids = backend::task_ids(&cx, &tasks)?;
-    store::reviews::reassign(&cx.state.db, &me, &ids, &assignee).await.map_err(|e| backend::map_error(&cx, e))
+    store::reviews::reassign(&cx.state.db, &me, &ids, &assignee).await.map_err(|e| cx.review_error(e))
 }
 
 /// Operations: close tasks nobody will decide, with a reason.
@@ -259,9 +245,8 @@ pub async fn close_tasks(
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::ReviewQueue).await?;
     let ids = backend::task_ids(&cx, &tasks)?;
-    let wakes = store::reviews::close(&cx.state.db, &me, &ids, &reason_code, &comment)
-        .await
-        .map_err(|e| backend::map_error(&cx, e))?;
+    let wakes =
+        store::reviews::close(&cx.state.db, &me, &ids, &reason_code, &comment).await.map_err(|e| cx.review_error(e))?;
     for job in &wakes {
         let _ = cx.state.runs.wake(job.clone()).await;
     }
@@ -284,7 +269,7 @@ pub async fn decide_review(
     let task_id = backend::task_id(&cx, &task)?;
     let wake = store::reviews::decide(&cx.state.db, &me, task_id, &decision, &edited_output, &reason_code, &comment)
         .await
-        .map_err(|e| backend::map_error(&cx, e))?;
+        .map_err(|e| cx.review_error(e))?;
     if let Some(job) = wake {
         if let Err(e) = cx.state.runs.wake(job).await {
             tracing::warn!(error = %e, "could not wake a worker; the sweeper will");
@@ -311,13 +296,13 @@ pub async fn review_task(slug: String, id: String) -> Result<TaskPageView, AppEr
     let me = cx.member(&slug, engine::Page::ReviewQueue).await?;
     let task_id = backend::task_id(&cx, &id)?;
     let no_task = || cx.refused(StatusCode::NOT_FOUND, "There is no such review task.");
-    let run_id = store::reviews::run_of(&cx.state.db, &me.schema_name, task_id)
+    let run_id = store::reviews::run_of(&cx.state.db, &me.tenant, task_id)
         .await
         .map_err(|e| cx.internal("reading the task", e))?
         .ok_or_else(no_task)?;
-    let run = super::runs::run_detail_for(&cx, &me, run_id).await?;
+    let run = crate::ssr::run_detail::run_detail(&cx, &me, run_id).await?;
     let task = run.tasks.iter().find(|t| t.id == task_id.to_string()).cloned().ok_or_else(no_task)?;
-    let (row, next) = store::reviews::neighbours(&cx.state.db, &me.schema_name, task_id)
+    let (row, next) = store::reviews::neighbours(&cx.state.db, &me.tenant, task_id)
         .await
         .map_err(|e| cx.internal("reading the queue", e))?;
     Ok(TaskPageView {
@@ -328,29 +313,6 @@ pub async fn review_task(slug: String, id: String) -> Result<TaskPageView, AppEr
         run,
         next: next.map(|n| n.to_string()),
     })
-}
-
-#[server(endpoint = "add_reason_code")]
-pub async fn add_reason_code(slug: String, code: String) -> Result<(), AppError> {
-    let cx = crate::ssr::Ctx::get().await?;
-    let me = cx.member(&slug, engine::Page::Settings).await?;
-    store::reviews::add_reason_code(&cx.state.db, &me, &code).await.map_err(|e| backend::map_error(&cx, e))
-}
-
-#[server(endpoint = "remove_reason_code")]
-pub async fn remove_reason_code(slug: String, code: String) -> Result<(), AppError> {
-    let cx = crate::ssr::Ctx::get().await?;
-    let me = cx.member(&slug, engine::Page::Settings).await?;
-    store::reviews::remove_reason_code(&cx.state.db, &me, &code).await.map_err(|e| backend::map_error(&cx, e))
-}
-
-#[server(endpoint = "list_reason_codes")]
-pub async fn list_reason_codes(slug: String) -> Result<Vec<String>, AppError> {
-    let cx = crate::ssr::Ctx::get().await?;
-    let me = cx.member(&slug, engine::Page::Settings).await?;
-    store::reviews::reason_codes(&cx.state.db, &me.schema_name)
-        .await
-        .map_err(|e| cx.internal("reading reason codes", e))
 }
 
 fn priority_badge(p: &str) -> impl IntoView {
@@ -747,7 +709,7 @@ pub fn ReviewTaskPage() -> impl IntoView {
                                         <ul class="why" data-testid="why">{t.why.iter().map(|w| view! { <li>{w.clone()}</li> }).collect_view()}</ul>
                                         {t.escalated_at.clone().map(|at| view! { <p class="badge status-failed">{format!("escalated {at}")}</p> })}
                                         <details><summary>"Policy detail"</summary><pre class="json small">{t.detail.clone()}</pre></details>
-                                        <h2>"Draft"{r.steps.iter().any(|s| s.offline).then(|| view! { <super::runs::OfflineBadge /> })}</h2>
+                                        <h2>"Draft"{r.steps.iter().any(|s| s.offline).then(|| view! { <OfflineBadge /> })}</h2>
                                         <pre class="json" data-testid="draft">{t.draft.clone().unwrap_or_else(|| "(no draft)".into())}</pre>
                                         <div class="decision-form">
                                             <div class="field">
@@ -805,67 +767,5 @@ pub fn ReviewTaskPage() -> impl IntoView {
                 }
             })}
         </Transition>
-    }
-}
-
-/// What an edit-and-approve changed in the draft.
-#[component]
-pub fn EditChanges(changes: Vec<(String, String, String)>) -> impl IntoView {
-    (!changes.is_empty()).then(|| view! {
-        <table class="table changes" data-testid="edit-changes">
-            <thead><tr><th>"Field"</th><th>"Draft"</th><th>"Edited"</th></tr></thead>
-            <tbody>{changes.into_iter().map(|(path, before, after)| view! {
-                <tr><td data-label="Field"><code>{path}</code></td><td data-label="Draft" class="removed">{before}</td><td data-label="Edited" class="added">{after}</td></tr>
-            }).collect_view()}</tbody>
-        </table>
-    })
-}
-
-/// Settings → reason codes (owners).
-#[component]
-pub fn ReasonCodes(#[prop(into)] slug: Signal<String>) -> impl IntoView {
-    let add = ServerAction::<AddReasonCode>::new();
-    let remove = ServerAction::<RemoveReasonCode>::new();
-    let codes = RwSignal::new(Vec::<String>::new());
-    Effect::new(move |_| {
-        add.version().get();
-        remove.version().get();
-        leptos::task::spawn_local(async move {
-            if let Ok(list) = list_reason_codes(slug.get_untracked()).await {
-                codes.set(list);
-            }
-        });
-    });
-    let code = RwSignal::new(String::new());
-    let error = Signal::derive(move || {
-        add.value().get().and_then(|r| r.err()).and_then(|e| e.field("code").or_else(|| e.form_message()))
-    });
-    let remove_error =
-        Signal::derive(move || remove.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
-    view! {
-        <section class="card" data-testid="reason-codes">
-            <h2>"Review reason codes"</h2>
-            <p class="muted small">"Reviewers pick one when they edit or reject a draft; the override rate is counted per code."</p>
-            <ul class="reason-codes">
-                {move || codes.get().into_iter().map(|c| {
-                    let c2 = c.clone();
-                    view! { <li><code>{c.clone()}</code>" "<button class="button small" type="button" data-testid=format!("remove-{c}")
-                        on:click=move |_| { remove.dispatch(RemoveReasonCode { slug: slug.get_untracked(), code: c2.clone() }); }>"Remove"</button></li> }
-                }).collect_view()}
-            </ul>
-            <FormError message=remove_error />
-            <form class="row-inline" on:submit=move |ev: leptos::ev::SubmitEvent| {
-                ev.prevent_default();
-                add.dispatch(AddReasonCode { slug: slug.get_untracked(), code: code.get_untracked() });
-                code.set(String::new());
-            }>
-                <div class="field" class:has-error=move || error.get().is_some()>
-                    <label for="f-code">"New reason code"</label>
-                    <input id="f-code" prop:value=move || code.get() on:input=move |ev| code.set(event_target_value(&ev)) placeholder="wrong_price" />
-                    <p class="field-error" role="alert" data-testid="code-error">{move || error.get().unwrap_or_default()}</p>
-                </div>
-                <button class="button small" type="submit" data-testid="add-code">"Add"</button>
-            </form>
-        </section>
     }
 }

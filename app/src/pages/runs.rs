@@ -4,49 +4,15 @@
 //! from the failed step, and the exceptions report of records refused at
 //! the door.
 
-use super::workspace::Refusal;
+use crate::components::edit_changes::EditChanges;
 use crate::components::field::FormError;
+use crate::components::offline_badge::OfflineBadge;
+use crate::components::refusal::Refusal;
 use crate::error::AppError;
 use crate::views::{ExceptionView, RunDetailView, RunSummaryView};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
-
-#[cfg(feature = "ssr")]
-mod backend {
-    use engine::Role;
-
-    /// Who may send a failed run back to its failed step.
-    pub const RETRIERS: &[Role] = &[Role::Engineer, Role::Operations, Role::Owner];
-
-    pub fn money(micros: i64) -> String {
-        format!("{}.{:06} USD", micros / 1_000_000, micros % 1_000_000)
-    }
-
-    /// How long from `from` to `to`; unfinished, what the run is doing.
-    pub fn duration(
-        from: Option<chrono::DateTime<chrono::Utc>>,
-        to: Option<chrono::DateTime<chrono::Utc>>,
-        status: &str,
-    ) -> String {
-        match (from, to) {
-            (Some(a), Some(b)) => {
-                let ms = (b - a).num_milliseconds().max(0);
-                if ms < 1000 {
-                    format!("{ms} ms")
-                } else {
-                    format!("{:.1} s", ms as f64 / 1000.0)
-                }
-            }
-            (Some(_), None) => status.replace('_', " "),
-            _ => "—".into(),
-        }
-    }
-
-    pub fn pretty(v: &Option<serde_json::Value>) -> String {
-        v.as_ref().map(|v| serde_json::to_string_pretty(v).unwrap_or_default()).unwrap_or_default()
-    }
-}
 
 #[server(endpoint = "list_runs")]
 pub async fn list_runs(
@@ -67,19 +33,22 @@ pub async fn list_runs(
             .map(Some)
             .map_err(|_| cx.invalid(vec![engine::FieldError::new(field, "Use a date such as 2026-11-25.")]))
     };
-    if !status.is_empty() && !store::runs::STATUSES.contains(&status.as_str()) {
-        return Err(cx.invalid(vec![engine::FieldError::new("status", "Choose one of the listed statuses.")]));
-    }
+    let status =
+        match status.as_str() {
+            "" => None,
+            s => Some(s.parse::<engine::RunStatus>().map_err(|_| {
+                cx.invalid(vec![engine::FieldError::new("status", "Choose one of the listed statuses.")])
+            })?),
+        };
     let filter = store::runs::RunFilter {
         workflow: (!workflow.is_empty()).then_some(workflow),
-        status: (!status.is_empty()).then_some(status),
+        status,
         needs_review,
         from: date("from", &from)?,
         to: date("to", &to)?,
     };
-    let rows = store::runs::list(&cx.state.db, &me.schema_name, &filter, 200)
-        .await
-        .map_err(|e| cx.internal("listing runs", e))?;
+    let rows =
+        store::runs::list(&cx.state.db, &me.tenant, &filter, 200).await.map_err(|e| cx.internal("listing runs", e))?;
     Ok(rows
         .into_iter()
         .map(|r| RunSummaryView {
@@ -87,10 +56,10 @@ pub async fn list_runs(
             workflow: r.workflow_name,
             version: r.workflow_version,
             needs_review: r.open_tasks > 0,
-            duration: backend::duration(Some(r.created_at), r.finished_at, &r.status),
+            duration: crate::ssr::run_detail::duration(Some(r.created_at), r.finished_at, r.status),
             created: crate::ssr::short_time(&r.created_at),
-            cost: backend::money(r.cost_micros),
-            status: r.status,
+            cost: crate::ssr::run_detail::money(r.cost_micros),
+            status: r.status.to_string(),
             error: r.error,
         })
         .collect())
@@ -102,124 +71,22 @@ pub async fn run_detail(slug: String, id: String) -> Result<RunDetailView, AppEr
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Runs).await?;
     let run_id: uuid::Uuid = id.parse().map_err(|_| cx.refused(StatusCode::NOT_FOUND, "There is no such run."))?;
-    run_detail_for(&cx, &me, run_id).await
-}
-
-/// One run as its page (and a review task's page) shows it.
-#[cfg(feature = "ssr")]
-pub async fn run_detail_for(
-    cx: &crate::ssr::Ctx,
-    me: &store::auth::CurrentMember,
-    run_id: uuid::Uuid,
-) -> Result<RunDetailView, AppError> {
-    use actix_web::http::StatusCode;
-    let d = store::runs::detail(&cx.state.db, &me.schema_name, run_id)
-        .await
-        .map_err(|e| cx.internal("reading the run", e))?
-        .ok_or_else(|| cx.refused(StatusCode::NOT_FOUND, "There is no such run."))?;
-    let masked =
-        |v: &Option<serde_json::Value>| backend::pretty(&v.as_ref().map(|v| engine::run::mask(v, &d.sensitive_keys)));
-    Ok(RunDetailView {
-        id: d.run.id.to_string(),
-        workflow: d.run.workflow_name.clone(),
-        version: d.run.workflow_version,
-        created: crate::ssr::short_time(&d.run.created_at),
-        finished: d.run.finished_at.as_ref().map(crate::ssr::short_time),
-        duration: backend::duration(Some(d.run.created_at), d.run.finished_at, &d.run.status),
-        error: d.run.error.clone(),
-        tokens_in: d.run.tokens_in,
-        tokens_out: d.run.tokens_out,
-        cost: backend::money(d.run.cost_micros),
-        executions: d.run.executions,
-        pinned: serde_json::to_string_pretty(&d.run.pinned).unwrap_or_default(),
-        source_channel: d.run.event_channel.clone(),
-        source_event: masked(&d.run.event_raw),
-        can_retry: d.run.status == "failed" && backend::RETRIERS.contains(&me.role),
-        can_decide: store::reviews::may_decide(me.role),
-        reason_codes: store::reviews::reason_codes(&cx.state.db, &me.schema_name)
-            .await
-            .map_err(|e| cx.internal("reading reason codes", e))?,
-        status: d.run.status.clone(),
-        steps: d
-            .steps
-            .iter()
-            .map(|s| crate::views::RunStepView {
-                index: s.step_index,
-                id: s.step_id.clone(),
-                kind: s.kind.clone(),
-                status: s.status.clone(),
-                attempts: s.attempts,
-                started: s.started_at.format("%H:%M:%S").to_string(),
-                duration: backend::duration(Some(s.started_at), s.finished_at, &s.status),
-                input: masked(&s.input),
-                output: masked(&s.output),
-                error: s.error.clone(),
-                tokens_in: s.tokens_in,
-                tokens_out: s.tokens_out,
-                cost: backend::money(s.cost_micros),
-                model: s.model.clone(),
-                prompt_version: s.prompt_version,
-                cache_hit: s.cache_hit,
-                detail: serde_json::to_string_pretty(&s.detail).unwrap_or_default(),
-                offline: s.detail["offline"] == true,
-            })
-            .collect(),
-        tasks: d
-            .tasks
-            .iter()
-            .map(|t| crate::views::ReviewTaskView {
-                id: t.id.to_string(),
-                step_index: t.step_index,
-                reason: t.reason.clone(),
-                detail: serde_json::to_string_pretty(&t.detail).unwrap_or_default(),
-                draft: t.draft.as_ref().map(|v| {
-                    serde_json::to_string_pretty(&engine::run::mask(v, &d.sensitive_keys)).unwrap_or_default()
-                }),
-                open: t.status == "open",
-                decision: t.decision.clone(),
-                reason_code: t.reason_code.clone(),
-                comment: t.comment.clone(),
-                decided_by: t.decided_by.clone(),
-                decided_at: t.decided_at.as_ref().map(crate::ssr::short_time),
-                created: crate::ssr::short_time(&t.created_at),
-                why: engine::review::explain(&t.reason, &t.detail),
-                claimed_by: t.claimed_by.clone(),
-                escalated_at: t.escalated_at.as_ref().map(crate::ssr::short_time),
-                changes: t
-                    .edit_changes
-                    .as_ref()
-                    .and_then(|c| serde_json::from_value::<Vec<engine::review::FieldChange>>(c.clone()).ok())
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|c| {
-                        let show = |v: &serde_json::Value| {
-                            if v.is_null() {
-                                "—".to_string()
-                            } else {
-                                engine::run::mask(v, &d.sensitive_keys).to_string()
-                            }
-                        };
-                        (c.path, show(&c.before), show(&c.after))
-                    })
-                    .collect(),
-            })
-            .collect(),
-    })
+    crate::ssr::run_detail::run_detail(&cx, &me, run_id).await
 }
 
 #[server(endpoint = "retry_run")]
 pub async fn retry_run(slug: String, id: String) -> Result<(), AppError> {
     use actix_web::http::StatusCode;
     let cx = crate::ssr::Ctx::get().await?;
-    let me = cx.member_in(&slug, engine::Page::Runs, backend::RETRIERS).await?;
+    let me = cx.member_in(&slug, engine::Page::Runs, crate::ssr::run_detail::RETRIERS).await?;
     let run_id: uuid::Uuid = id.parse().map_err(|_| cx.refused(StatusCode::NOT_FOUND, "There is no such run."))?;
-    if !store::runs::retry_from_failed_step(&cx.state.db, &me.schema_name, run_id)
+    if !store::runs::retry_from_failed_step(&cx.state.db, &me.tenant, run_id)
         .await
         .map_err(|e| cx.internal("retrying the run", e))?
     {
         return Err(cx.refused(StatusCode::CONFLICT, "Only a failed run can be retried."));
     }
-    let job = store::runs::job(me.tenant_id, &me.schema_name, run_id);
+    let job = store::jobs::RunJob::new(&me.tenant, run_id);
     if let Err(e) = cx.state.runs.wake(job).await {
         tracing::warn!(error = %e, "could not wake a worker; the sweeper will");
     }
@@ -230,7 +97,7 @@ pub async fn retry_run(slug: String, id: String) -> Result<(), AppError> {
 pub async fn list_exceptions(slug: String) -> Result<Vec<ExceptionView>, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Runs).await?;
-    let rows = store::runs::exceptions(&cx.state.db, &me.schema_name, 200)
+    let rows = store::runs::exceptions(&cx.state.db, &me.tenant, 200)
         .await
         .map_err(|e| cx.internal("reading the exceptions report", e))?;
     Ok(rows
@@ -241,8 +108,8 @@ pub async fn list_exceptions(slug: String) -> Result<Vec<ExceptionView>, AppErro
             received: crate::ssr::short_time(&r.received_at),
             expires: crate::ssr::short_time(&r.expires_at),
             raw: r.raw,
-            violations: serde_json::from_value::<Vec<engine::data_contract::Violation>>(r.violations)
-                .unwrap_or_default()
+            violations: r
+                .violations
                 .into_iter()
                 .map(|v| crate::views::ViolationView { field: v.field, rule: v.rule, message: v.message })
                 .collect(),
@@ -293,7 +160,8 @@ pub fn RunsPage() -> impl IntoView {
             <div class="field"><label for="f-status">"Status"</label>
                 <select id="f-status" name="status">
                     <option value="">"Any"</option>
-                    {["queued", "running", "waiting_for_review", "completed", "failed", "cancelled"].into_iter().map(|s| {
+                    {engine::RunStatus::ALL.iter().map(|s| {
+                        let s = s.as_str();
                         view! { <option value=s selected=move || q("status") == s>{s.replace('_', " ")}</option> }
                     }).collect_view()}
                 </select>
@@ -424,7 +292,7 @@ pub fn RunPage() -> impl IntoView {
                                                 t.reason_code.clone().map(|c| format!(" · {c}")).unwrap_or_default())}</span>
                                             {t.escalated_at.clone().map(|e| view! { <p class="small" data-testid="escalated">{format!("Escalated to the workflow's owners {e}, past its review SLA.")}</p> })}
                                             {t.comment.clone().map(|c| view! { <p class="small">{c}</p> })}
-                                            <super::review::EditChanges changes=t.changes.clone() />
+                                            <EditChanges changes=t.changes.clone() />
                                         </li>
                                     }).collect_view()}
                                 </ol>
@@ -441,17 +309,6 @@ pub fn RunPage() -> impl IntoView {
                 }
             })}
         </Transition>
-    }
-}
-
-/// Marks a draft written by the built-in offline model.
-#[component]
-pub fn OfflineBadge() -> impl IntoView {
-    view! {
-        <span class="badge offline" data-testid="offline-model"
-            title="Written by Steward's built-in offline model: deterministic placeholder text, not an AI model's answer. Choose a model in Settings → Models.">
-            "offline model"
-        </span>
     }
 }
 

@@ -1,7 +1,7 @@
 //! Settings → Members (owner only): invite people, change roles, remove members.
 
-use super::workspace::Refusal;
 use crate::components::field::{Field, FormError};
+use crate::components::refusal::Refusal;
 use crate::error::AppError;
 use crate::views::{MemberView, MembersView, PendingInvitationView};
 use engine::Role;
@@ -15,8 +15,9 @@ pub async fn list_members(slug: String) -> Result<MembersView, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Settings).await?;
     let state = &cx.state;
-    let members = store::members::list(&state.db, me.tenant_id).await.map_err(|e| cx.internal("listing members", e))?;
-    let invitations = store::members::pending_invitations(&state.db, me.tenant_id)
+    let members =
+        store::members::list(&state.db, me.tenant.id()).await.map_err(|e| cx.internal("listing members", e))?;
+    let invitations = store::members::pending_invitations(&state.db, me.tenant.id())
         .await
         .map_err(|e| cx.internal("listing invitations", e))?;
     Ok(MembersView {
@@ -54,7 +55,7 @@ pub async fn invite_member(slug: String, email: String, role: String) -> Result<
         Err(InviteError::Storage(e)) => return Err(cx.internal("creating the invitation", e)),
     };
     let job = store::jobs::EmailJob {
-        tenant_id: me.tenant_id.to_string(),
+        tenant_id: me.tenant.id(),
         to: created.invitation.email.clone(),
         subject: format!("You're invited to {} on Steward", me.tenant_name),
         text: invitation_text(
@@ -143,9 +144,8 @@ pub async fn remove_member(slug: String, user_id: String) -> Result<(), AppError
 pub async fn load_cost_rates(slug: String) -> Result<crate::views::CostRatesView, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Settings).await?;
-    let r = store::costs::rates(&cx.state.db, &me.schema_name)
-        .await
-        .map_err(|e| cx.internal("reading the cost rates", e))?;
+    let r =
+        store::costs::rates(&cx.state.db, &me.tenant).await.map_err(|e| cx.internal("reading the cost rates", e))?;
     Ok(crate::views::CostRatesView {
         orchestration_per_hour: engine::money::plain(r.orchestration_per_hour),
         queue_op: engine::money::plain(r.queue_op),
@@ -247,7 +247,7 @@ pub fn SettingsPage() -> impl IntoView {
             })}
         </Suspense>
         <CostRates slug />
-        <super::review::ReasonCodes slug />
+        <crate::components::reason_codes::ReasonCodes slug />
     }
 }
 

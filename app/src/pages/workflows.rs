@@ -1,8 +1,9 @@
 //! Workflows: the list, the YAML editor with errors at their line, versions
 //! with four-eyes approval, publish and rollback, and the diff of two versions.
 
-use super::workspace::Refusal;
+mod triggers;
 use crate::components::field::FormError;
+use crate::components::refusal::Refusal;
 use crate::error::AppError;
 use crate::views::{
     ContractIssueView, ContractView, DiffRowView, GalleryItemView, WorkflowDetailView, WorkflowSummaryView,
@@ -54,7 +55,7 @@ mod backend {
                 };
                 add("when", &s.when);
                 add("prompt", &s.prompt_template);
-                add("model", &s.model);
+                add("model", &s.model.map(|m| m.to_string()));
                 add("data contract", &s.data_contract);
                 add("secret", &s.secret);
                 add("url", &s.url);
@@ -70,7 +71,7 @@ mod backend {
                 if let Some(t) = s.timeout {
                     details.push(format!("timeout: {t} s"));
                 }
-                StepView { id: s.id.clone(), kind: s.kind.clone(), output: s.output.clone(), details }
+                StepView { id: s.id.clone(), kind: s.kind.to_string(), output: s.output.clone(), details }
             })
             .collect();
         let approval = c
@@ -89,7 +90,7 @@ mod backend {
             trigger: format!("{} · {}", c.trigger.source, c.trigger.event),
             steps,
             approval,
-            fallback: c.fallback.as_ref().map(|f| f.on_error.clone()).unwrap_or_else(|| "fail".into()),
+            fallback: c.fallback.as_ref().map(|f| f.on_error).unwrap_or(engine::workflow::OnError::Fail).to_string(),
         }
     }
 }
@@ -539,7 +540,7 @@ fn Editor(slug: String, initial: String, detail: Option<WorkflowDetailView>, rel
             })}
         </section>
             {detail.clone().filter(|d| d.can_edit).map(|d| view! { <Owners slug=slug.clone() detail=d reload /> })}
-            {detail.as_ref().map(|d| view! { <super::triggers::Triggers slug=slug.clone() name=d.name.clone() /> })}
+            {detail.as_ref().map(|d| view! { <triggers::Triggers slug=slug.clone() name=d.name.clone() /> })}
         <div class="editor-layout">
             <section class="card">
                 <h2>"Contract"</h2>
@@ -716,4 +717,10 @@ fn Versions(slug: String, detail: WorkflowDetailView, reload: Callback<()>) -> i
             </table>
         </section>
     }
+}
+
+/// `/t/<slug>/workflows/<name>/diff?a=1&b=2`: two versions side by side.
+#[component]
+pub fn WorkflowDiffPage() -> impl IntoView {
+    view! { <crate::components::diff::VersionDiff section="workflows" title="Workflows" load=workflow_diff /> }
 }

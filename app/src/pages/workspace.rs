@@ -1,6 +1,9 @@
 //! The signed-in workspace of one business: navigation that fits the role,
 //! the dashboard, and the sections that later releases fill.
 
+use crate::components::cost_alerts::{open_cost_alerts, AlertBanner};
+use crate::components::refusal::Refusal;
+use crate::components::scorecard::{monthly_report, ChartCard, Headlines};
 use crate::error::AppError;
 use crate::views::WorkspaceView;
 use engine::Page;
@@ -49,7 +52,7 @@ pub async fn sign_out(slug: String) -> Result<(), AppError> {
 pub async fn sign_out_everywhere(slug: String) -> Result<(), AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let member = cx.member(&slug, Page::Dashboard).await?;
-    store::auth::end_all_sessions(&cx.state.db, member.user_id, member.tenant_id)
+    store::auth::end_all_sessions(&cx.state.db, member.user_id, member.tenant.id())
         .await
         .map_err(|e| cx.internal("signing you out everywhere", e))?;
     cx.set_cookie(&store::auth::cleared_session_cookie(&cx.state.settings));
@@ -157,18 +160,6 @@ fn SignInNeeded(slug: String, error: AppError) -> impl IntoView {
     }
 }
 
-/// Shown where the member's role does not reach.
-#[component]
-pub fn Refusal(error: AppError) -> impl IntoView {
-    view! {
-        <section class="refusal" data-testid="refusal">
-            <h1>"Not available to your role"</h1>
-            <p class="muted">{error.form_message().unwrap_or_else(|| error.to_string())}</p>
-            <p class="muted">"Ask an owner of this business if you need access."</p>
-        </section>
-    }
-}
-
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let ws = use_context::<WorkspaceView>();
@@ -201,7 +192,7 @@ pub fn DashboardPage() -> impl IntoView {
         move || alert_slug.clone(),
         move |slug| async move {
             if watches_costs {
-                super::costs::open_cost_alerts(slug).await
+                open_cost_alerts(slug).await
             } else {
                 Ok(vec![])
             }
@@ -215,7 +206,7 @@ pub fn DashboardPage() -> impl IntoView {
         move || report_slug.clone(),
         move |slug| async move {
             if reads_reports {
-                super::reports::monthly_report(slug, "latest".into()).await.map(Some)
+                monthly_report(slug, "latest".into()).await.map(Some)
             } else {
                 Ok(None)
             }
@@ -236,7 +227,7 @@ pub fn DashboardPage() -> impl IntoView {
                 Suspend::new(async move {
                     match alerts.await {
                         Ok(list) if !list.is_empty() => view! {
-                            <super::costs::AlertBanner alerts=list />
+                            <AlertBanner alerts=list />
                             <p><a href=href>"See the Costs page"</a></p>
                         }.into_any(),
                         _ => ().into_any(),
@@ -254,8 +245,8 @@ pub fn DashboardPage() -> impl IntoView {
                             view! {
                                 <section class="kpi-dashboard" data-testid="dashboard-kpis">
                                     <div class="row-inline"><h2>{if v.live { format!("{} so far", v.month_label) } else { v.month_label.clone() }}</h2><a href=format!("{href}?month={}", v.month)>"Open the report"</a></div>
-                                    <super::reports::Headlines headlines=v.headlines.into_iter().take(4).collect() />
-                                    {trend.map(|chart| view! { <super::reports::ChartCard chart /> })}
+                                    <Headlines headlines=v.headlines.into_iter().take(4).collect() />
+                                    {trend.map(|chart| view! { <ChartCard chart /> })}
                                 </section>
                             }.into_any()
                         }

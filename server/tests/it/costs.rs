@@ -132,7 +132,7 @@ async fn a_run_pays_for_queue_worker_time_enrichment_model_and_review_minutes_an
         (v["cache_calls"].as_i64(), v["cache_hits"].as_i64(), v["cache_saved"].as_i64()),
         (Some(2), Some(1), Some(2000))
     );
-    let review_index = engine::money::COST_KINDS.iter().position(|k| *k == "review").unwrap();
+    let review_index = engine::CostKind::Review.index();
     assert_eq!(v["business"]["by_kind"][review_index], review.1);
     let today = v["days"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(
@@ -620,7 +620,7 @@ async fn the_seeded_month_is_on_the_costs_page_and_adds_up() {
         .unwrap();
     assert_eq!(mismatched, 0);
     for kind in ["model", "enrichment", "orchestration", "queue", "review"] {
-        let i = engine::money::COST_KINDS.iter().position(|k| *k == kind).unwrap();
+        let i = kind.parse::<engine::CostKind>().unwrap().index();
         assert!(v["business"]["by_kind"][i].as_i64().unwrap() > 0, "{kind} is part of the month");
     }
     assert!(v["business"]["exceptions"].as_i64().unwrap() > 0, "some runs failed");

@@ -330,7 +330,7 @@ async fn the_demo_inbox_fills_the_queue_with_high_value_low_confidence_and_faile
         state.runs.wake(job.clone()).await.unwrap();
     }
     for job in &runs {
-        app.wait_for_run(job.run_id.parse().unwrap(), &["waiting_for_review", "completed"]).await;
+        app.wait_for_run(job.run_id, &["waiting_for_review", "completed"]).await;
     }
     let reviewer = app.demo_member(Role::Reviewer).await;
     let queue: Value = reviewer.call("review_queue", &[("slug", DEMO)]).await.json().await.unwrap();

@@ -37,7 +37,7 @@ async fn sigterm_lets_the_email_in_flight_finish_before_the_worker_exits() {
     let redis = redis::Client::open(redis_url.as_str()).unwrap().get_connection_manager().await.unwrap();
     let queue = MailQueue::new(redis, &prefix);
     let job = EmailJob {
-        tenant_id: "t-test".into(),
+        tenant_id: uuid::Uuid::nil(),
         to: "in-flight@example.com".into(),
         subject: "In flight".into(),
         text: "hello".into(),

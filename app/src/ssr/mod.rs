@@ -1,6 +1,7 @@
 //! Server-side plumbing shared by every server function: the application
-//! state, the request, the response options, and the one place where "who
-//! is asking and may they" is answered.
+//! state, the request, the response options, the one place where "who is
+//! asking and may they" is answered, and how store errors read on a page.
+//! `run_detail` builds one run's view for the pages that show a run.
 //!
 //! A server function takes its `Ctx` first, before any `.await`: when a
 //! server function runs inside server-side rendering, the reactive context
@@ -17,6 +18,8 @@ use leptos_actix::ResponseOptions;
 use store::auth::{authorize, AuthError, CurrentMember, SESSION_COOKIE};
 
 pub use store::state::AppState;
+
+pub mod run_detail;
 
 /// Who may change workflows, prompts, data contracts and models.
 pub const EDITORS: &[engine::Role] = &[engine::Role::Engineer, engine::Role::Owner];
@@ -106,6 +109,30 @@ impl Ctx {
     pub fn json_field(&self, field: &str, text: &str) -> Result<serde_json::Value, AppError> {
         serde_json::from_str(text)
             .map_err(|e| self.invalid(vec![FieldError::new(field, format!("This is not valid JSON: {e}"))]))
+    }
+
+    /// A month typed as YYYY-MM (empty: none), or a 422 on `month`.
+    pub fn month(&self, month: &str) -> Result<Option<engine::kpi::Month>, AppError> {
+        if month.trim().is_empty() {
+            return Ok(None);
+        }
+        engine::kpi::Month::parse(month)
+            .map(Some)
+            .ok_or_else(|| self.invalid(vec![FieldError::new("month", "Pick a month as YYYY-MM, e.g. 2026-11.")]))
+    }
+
+    /// A review queue refusal as the status and message the caller sees.
+    pub fn review_error(&self, e: store::reviews::ReviewError) -> AppError {
+        use store::reviews::ReviewError;
+        match e {
+            ReviewError::NotFound => self.refused(StatusCode::NOT_FOUND, "There is no such review task."),
+            e @ (ReviewError::AlreadyDecided { .. } | ReviewError::Claimed { .. }) => {
+                self.refused(StatusCode::CONFLICT, e.to_string())
+            }
+            ReviewError::Invalid(errors) => self.invalid(errors),
+            ReviewError::Refused(m) => self.refused(StatusCode::FORBIDDEN, m),
+            ReviewError::Storage(e) => self.internal("working on the review queue", e),
+        }
     }
 
     /// Changes to the business's automation carry a reason for the change log.

@@ -24,23 +24,20 @@ pub async fn workflow_triggers(slug: String, name: String) -> Result<TriggersVie
         .map_err(|e| cx.internal("reading the workflow", e))?;
     let contract = engine::workflow::WorkflowContract::structure(&source)
         .ok_or_else(|| cx.internal("reading the workflow", "stored contract does not parse"))?;
-    let txn =
-        store::db::tenant_txn(&state.db, &me.schema_name).await.map_err(|e| cx.internal("reading the triggers", e))?;
     let data_contract = match contract.trigger.contract_name() {
-        Some(n) => {
-            store::ingest::data_contract_in(&txn, &n).await.map_err(|e| cx.internal("reading the data contract", e))?
-        }
+        Some(n) => store::data_contracts::find(&state.db, &me.tenant, &n)
+            .await
+            .map_err(|e| cx.internal("reading the data contract", e))?,
         None => None,
     };
-    txn.commit().await.map_err(|e| cx.internal("reading the triggers", e))?;
-    let has_secret = store::webhook_secrets::has_secret(&state.db, &me.schema_name, &name)
+    let has_secret = store::webhook_secrets::has_secret(&state.db, &me.tenant, &name)
         .await
         .map_err(|e| cx.internal("reading the triggers", e))?;
-    let retention_days = store::ingest::exception_retention(&state.db, &me.schema_name, &name)
+    let retention_days = store::ingest::exception_retention(&state.db, &me.tenant, &name)
         .await
         .map_err(|e| cx.internal("reading the triggers", e))?
         .unwrap_or(30);
-    let deliveries = store::runs::deliveries(&state.db, &me.schema_name, &name, 20)
+    let deliveries = store::runs::deliveries(&state.db, &me.tenant, &name, 20)
         .await
         .map_err(|e| cx.internal("reading deliveries", e))?;
     let sample = data_contract.as_ref().map(|d| d.sample(chrono::Utc::now())).unwrap_or_else(|| serde_json::json!({}));

@@ -1,0 +1,160 @@
+//! An api_call step: an HTTP request templated over the run's context,
+//! with the step's secret (never shown in the timeline), timeout and
+//! retries (backoff with jitter, honouring `Retry-After`), and a Redis
+//! cache for calls declared deterministic. Each call is an enrichment cost
+//! line at the step's price; a cache hit costs nothing and counts as saved.
+
+use super::{Done, Execution, Failed};
+use crate::context::Context;
+use chrono::Utc;
+use engine::run as logic;
+use engine::workflow::Step;
+use engine::CostKind;
+use redis::AsyncCommands;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+use store::ledger::CostLine;
+
+pub(super) async fn run(cx: &Context, x: &Execution, step: &Step) -> Result<Done, Failed> {
+    let url_template = step.url.as_deref().ok_or_else(|| Failed::now("this api_call step has no `url`"))?;
+    let mut scope = x.run.context.clone();
+    let secret = match &step.secret {
+        Some(name) => {
+            Some(store::secrets::value_for_step(&cx.db, &cx.settings, &x.tenant, name).await.map_err(Failed::now)?)
+        }
+        None => None,
+    };
+    if let (Some(secret), Some(map)) = (&secret, scope.as_object_mut()) {
+        map.insert("secret".into(), json!(secret));
+    }
+    let url = logic::render_text(url_template, &scope).map_err(Failed::now)?;
+    let method = step.method.clone().unwrap_or_else(|| "GET".into()).to_uppercase();
+    let body = step.body.as_ref().map(|b| logic::render_value(b, &scope)).transpose().map_err(Failed::now)?;
+    let mut headers = Vec::new();
+    for (name, value) in &step.headers {
+        headers.push((name.clone(), logic::render_text(value, &scope).map_err(Failed::now)?));
+    }
+    if let Some(secret) = &secret {
+        if !step.headers.values().any(|v| v.contains("secret")) {
+            headers.push(("authorization".into(), format!("Bearer {secret}")));
+        }
+    }
+    // What the timeline and errors show: never the secret, wherever it was templated.
+    let hide = |v: Value| match &secret {
+        Some(s) => logic::redact(&v, s),
+        None => v,
+    };
+    let input = hide(json!({ "method": method, "url": url, "headers": headers, "body": body }));
+    let shown_url = input["url"].as_str().unwrap_or_default().to_owned();
+    // What one call costs; a cache hit costs nothing and is counted as saved.
+    let price = step.price_per_call.as_deref().and_then(engine::money::parse).unwrap_or(0);
+    let cache_key = step.deterministic.then(|| {
+        let mut h = Sha256::new();
+        h.update(format!("{method} {url}\n{}", body.clone().unwrap_or(Value::Null)));
+        format!("{}:apicache:{}:{}", cx.settings.redis_prefix, x.tenant.schema(), hex::encode(h.finalize()))
+    });
+    if let Some(key) = &cache_key {
+        let mut redis = cx.redis.clone();
+        if let Ok(Some(cached)) = redis.get::<_, Option<String>>(key).await {
+            if let Ok(output) = serde_json::from_str::<Value>(&cached) {
+                let mut done = Done::output(output, input);
+                done.attempts = 0;
+                done.cache_hit = true;
+                done.detail = json!({ "cache": "hit" });
+                done.costs.push(CostLine {
+                    cache_hit: Some(true),
+                    saved: price,
+                    ..CostLine::new(
+                        CostKind::Enrichment,
+                        None,
+                        engine::cost::enrichment(price, true),
+                        1,
+                        step.id.clone(),
+                    )
+                });
+                return Ok(done);
+            }
+        }
+    }
+    let max_attempts = step.retry.as_ref().map(|r| r.max_attempts).unwrap_or(3).max(1);
+    let base = step.retry.as_ref().and_then(|r| r.backoff_seconds).unwrap_or(0.5);
+    let timeout = Duration::from_secs_f64(step.timeout.unwrap_or(10.0));
+    let method_value = reqwest::Method::from_bytes(method.as_bytes())
+        .map_err(|_| Failed::now(format!("`{method}` is not an HTTP method")))?;
+    let mut history = Vec::new();
+    for attempt in 1..=max_attempts {
+        let mut req = cx
+            .http
+            .request(method_value.clone(), &url)
+            .timeout(timeout)
+            // Lets the receiving service drop a repeat if this worker dies after the call.
+            .header("idempotency-key", format!("{}:{}", x.run.id, step.id));
+        for (k, v) in &headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        if let Some(body) = &body {
+            req = req.json(body);
+        }
+        let started = std::time::Instant::now();
+        let (retry, retry_after, error) = match req.send().await {
+            Ok(res) => {
+                let status = res.status();
+                let retry_after = res
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| logic::retry_after_seconds(v, Utc::now()));
+                let text = res.text().await.unwrap_or_default();
+                history.push(json!({ "attempt": attempt, "status": status.as_u16(), "ms": started.elapsed().as_millis() as u64 }));
+                if status.is_success() {
+                    let output = serde_json::from_str::<Value>(&text).unwrap_or_else(|_| json!({ "text": text }));
+                    if let Some(key) = &cache_key {
+                        let mut redis = cx.redis.clone();
+                        let ttl = step.cache_ttl.unwrap_or(3600).max(1);
+                        let _: Result<(), _> = redis.set_ex(key, output.to_string(), ttl).await;
+                    }
+                    let mut done = Done::output(output, input);
+                    done.attempts = attempt as i32;
+                    done.detail =
+                        json!({ "attempts": history, "cache": if cache_key.is_some() { "miss" } else { "off" } });
+                    let line = CostLine::new(
+                        CostKind::Enrichment,
+                        None,
+                        engine::cost::enrichment(price, false),
+                        1,
+                        step.id.clone(),
+                    );
+                    done.costs.push(CostLine { cache_hit: step.deterministic.then_some(false), ..line });
+                    return Ok(done);
+                }
+                let retry = status.as_u16() == 429 || status.is_server_error();
+                (
+                    retry,
+                    retry_after,
+                    format!("{method} {shown_url} answered {status}: {}", text.chars().take(300).collect::<String>()),
+                )
+            }
+            Err(e) => {
+                let kind = if e.is_timeout() { "timed out" } else { "could not connect" };
+                history.push(json!({ "attempt": attempt, "error": kind, "ms": started.elapsed().as_millis() as u64 }));
+                (
+                    e.is_timeout() || e.is_connect() || e.is_request(),
+                    None,
+                    hide(json!(format!("{method} {url} {kind}: {e}"))).as_str().unwrap_or_default().to_owned(),
+                )
+            }
+        };
+        if !retry || attempt == max_attempts {
+            return Err(Failed {
+                error,
+                attempts: attempt as i32,
+                input,
+                detail: json!({ "attempts": history }),
+                ..Failed::now("")
+            });
+        }
+        tokio::time::sleep(logic::backoff_delay(attempt, base, rand::random::<f64>(), retry_after)).await;
+    }
+    unreachable!("the loop returns on its last attempt")
+}

@@ -1,0 +1,382 @@
+//! Where a run executes. A job wakes the executor; it takes the run's
+//! lease, checks the budget before the first step, then runs the steps from
+//! the last finished one (`drive`), storing each step's record and output
+//! before going on. It stops for a person where the approval policy says
+//! so (`policy`) and applies the workflow's fallback when a step fails for
+//! good. A run resumed after a crash continues from its last finished
+//! step, so a finished step's side effects are not repeated.
+//!
+//! One file per step kind does the step's own work: `function`,
+//! `api_call`, `llm`, `rules`, `notify`; an approval step is a gate and
+//! lives with the policy.
+
+mod api_call;
+mod function;
+mod llm;
+mod notify;
+mod policy;
+mod rules;
+
+use crate::context::Context;
+use apalis::prelude::*;
+use chrono::Utc;
+use engine::cost::{CapAction, Verdict};
+use engine::review::ReviewReason;
+use engine::run as logic;
+use engine::workflow::{OnError, Step, StepKind};
+use engine::{CostKind, StepStatus};
+use serde_json::{json, Value};
+use std::time::Duration;
+use store::costs::{self, BudgetState};
+use store::jobs::RunJob;
+use store::ledger::{self, CostLine};
+use store::outbox::OutboxEmail;
+use store::runs::{self, Ending, LeasedRun, NewReviewTask, StepRecord};
+use store::Tenant;
+use tracing::Instrument;
+
+/// The apalis handler for the runs queue.
+pub async fn execute_run(job: RunJob, cx: Data<Context>) -> Result<(), BoxDynError> {
+    let span = tracing::info_span!("run", run_id = %job.run_id, tenant_id = %job.tenant_id);
+    async {
+        execute(&cx, &job).await.map_err(|e| {
+            tracing::error!(error = %e, "run execution stopped on an infrastructure error; the sweeper will resume it");
+            BoxDynError::from(e.to_string())
+        })
+    }
+    .instrument(span)
+    .await
+}
+
+/// What a step produced.
+struct Done {
+    output: Value,
+    input: Value,
+    attempts: i32,
+    tokens_in: i64,
+    tokens_out: i64,
+    model: Option<String>,
+    prompt_version: Option<i32>,
+    cache_hit: bool,
+    detail: Value,
+    outbox: Vec<OutboxEmail>,
+    costs: Vec<CostLine>,
+}
+
+impl Done {
+    fn output(output: Value, input: Value) -> Self {
+        Done {
+            output,
+            input,
+            attempts: 1,
+            tokens_in: 0,
+            tokens_out: 0,
+            model: None,
+            prompt_version: None,
+            cache_hit: false,
+            detail: json!({}),
+            outbox: vec![],
+            costs: vec![],
+        }
+    }
+}
+
+/// Why a step failed for good, with what it cost on the way.
+struct Failed {
+    error: String,
+    attempts: i32,
+    input: Value,
+    detail: Value,
+    tokens_in: i64,
+    tokens_out: i64,
+    costs: Vec<CostLine>,
+}
+
+impl Failed {
+    fn now(error: impl Into<String>) -> Self {
+        Failed {
+            error: error.into(),
+            attempts: 1,
+            input: Value::Null,
+            detail: json!({}),
+            tokens_in: 0,
+            tokens_out: 0,
+            costs: vec![],
+        }
+    }
+}
+
+/// The run as this execution sees it.
+struct Execution {
+    tenant: Tenant,
+    run: LeasedRun,
+    sensitive: Vec<String>,
+    rates: engine::cost::Rates,
+    /// Set when the budget's cap says to use the cheaper tier: why.
+    downgrade: Option<String>,
+}
+
+/// Keeps a run's lease while the execution holds it: renews it in the
+/// background and stops renewing when dropped, however the execution ends
+/// (returned, failed or panicked), so a dead execution's lease lapses.
+struct LeaseKeeper(tokio::task::JoinHandle<()>);
+
+impl LeaseKeeper {
+    fn start(cx: &Context, tenant: &Tenant, run_id: sea_orm::prelude::Uuid) -> Self {
+        let (db, tenant, owner) = (cx.db.clone(), tenant.clone(), cx.owner.clone());
+        let lease = cx.settings.runs.lease_seconds;
+        LeaseKeeper(tokio::spawn(async move {
+            let every = Duration::from_secs_f64((lease as f64 / 3.0).max(0.5));
+            loop {
+                tokio::time::sleep(every).await;
+                if !matches!(runs::renew(&db, &tenant, run_id, &owner, lease).await, Ok(true)) {
+                    break;
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for LeaseKeeper {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Executes (or resumes) the job's run, if it is this worker's to run.
+pub async fn execute(cx: &Context, job: &RunJob) -> anyhow::Result<()> {
+    let tenant = job.tenant()?;
+    let lease = cx.settings.runs.lease_seconds;
+    let Some(run) = runs::lease(&cx.db, &tenant, job.run_id, &cx.owner, lease).await? else {
+        tracing::debug!("run is held, waiting or finished; nothing to do");
+        return Ok(());
+    };
+    let keeper = LeaseKeeper::start(cx, &tenant, run.id);
+    let delivery = runs::begin_delivery(&cx.db, &tenant, &run).await?;
+    let workflow = run.workflow_name.clone();
+    let mut x = Execution { tenant, run, sensitive: delivery.sensitive_keys, rates: delivery.rates, downgrade: None };
+    let result = match budget_gate(cx, &mut x, delivery.budget).await {
+        Ok(true) => drive(cx, &mut x).await,
+        Ok(false) => Ok(()),
+        Err(e) => Err(e),
+    };
+    drop(keeper);
+    // The run spent money or stopped: see whether the workflow is now off plan.
+    if let Err(e) = crate::cost_watch::evaluate(cx, &x.tenant, &workflow).await {
+        tracing::warn!(error = %e, "the cost watch could not evaluate the workflow");
+    }
+    result
+}
+
+/// Before a run's first step: the off-peak window of a batchable workflow
+/// and the budget's cap. False: the run is held (queued, its event kept)
+/// and this execution stops.
+async fn budget_gate(cx: &Context, x: &mut Execution, state: Option<BudgetState>) -> anyhow::Result<bool> {
+    let Some(state) = state else { return Ok(true) };
+    let Some(budget) = &state.budget else { return Ok(true) };
+    if let Some((start, end)) = budget.batch_window {
+        if !engine::cost::in_window(start, end, state.local_hour) {
+            costs::hold(&cx.db, &x.tenant, x.run.id, &cx.owner, engine::cost::HoldReason::OffPeak).await?;
+            tracing::info!(start, end, "run waits for the workflow's off-peak window");
+            return Ok(false);
+        }
+    }
+    match engine::cost::before_run(budget, state.month.spent, state.forecast()) {
+        Verdict::Proceed | Verdict::AtCap(CapAction::AlertOnly) => Ok(true),
+        Verdict::AtCap(CapAction::Downgrade) => {
+            x.downgrade = Some(format!(
+                "the month's spend ({}) and this run's forecast ({}) pass the budget cap ({}), so premium steps use the small tier",
+                engine::money::format(state.month.spent),
+                engine::money::format(state.forecast()),
+                engine::money::format(budget.cap())
+            ));
+            Ok(true)
+        }
+        Verdict::AtCap(CapAction::Pause) => {
+            costs::hold(&cx.db, &x.tenant, x.run.id, &cx.owner, engine::cost::HoldReason::Budget).await?;
+            tracing::info!(
+                "run paused at the budget cap; it resumes when the budget is raised or the month rolls over"
+            );
+            Ok(false)
+        }
+    }
+}
+
+/// The run loop: each step from the run's next one, until the run ends or stops for a person.
+async fn drive(cx: &Context, x: &mut Execution) -> anyhow::Result<()> {
+    let contract = x.run.contract.clone();
+    let run_id = x.run.id;
+    let mut index = x.run.next_step.max(0) as usize;
+    while let Some(step) = contract.steps.get(index) {
+        let i = index as i32;
+        let mut base = StepRecord::new(i, &step.id, step.kind, StepStatus::Running);
+        base.started_at = Some(Utc::now());
+        if let Some(when) = &step.when {
+            match logic::eval_bool(when, &x.run.context) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let record = StepRecord {
+                        status: StepStatus::Skipped,
+                        detail: json!({ "when": when, "result": false }),
+                        ..base
+                    };
+                    let finished =
+                        runs::finish_step(&cx.db, &x.tenant, run_id, &cx.owner, &record, &x.run.context, i + 1, &[])
+                            .await?;
+                    if finished.is_none() {
+                        return Ok(());
+                    }
+                    index += 1;
+                    continue;
+                }
+                Err(e) => {
+                    let failed = Failed::now(format!("the `when` condition failed: {e}"));
+                    return step_failed(cx, x, step, base, failed).await;
+                }
+            }
+        }
+        // Gates before a step: an explicit approval step, and the policy before outside messages and financial writes.
+        if let Some(gate) = policy::before(cx, x, step, index).await? {
+            let record = (step.kind == StepKind::Approval).then(|| StepRecord { status: StepStatus::Waiting, ..base });
+            let reason = gate.reason;
+            wait_for_person(cx, x, record.as_ref(), gate, i).await?;
+            tracing::info!(step = %step.id, %reason, "run waits for a person before this step");
+            return Ok(());
+        }
+        if !runs::step_started(&cx.db, &x.tenant, run_id, &cx.owner, &base).await? {
+            return Ok(());
+        }
+        let clock = std::time::Instant::now();
+        let mut outcome = execute_step(cx, x, step).await;
+        // The worker's time on the step is paid for whether it succeeded or not.
+        let worker_ms = clock.elapsed().as_millis() as i64;
+        let costs = match &mut outcome {
+            Ok(done) => &mut done.costs,
+            Err(failed) => &mut failed.costs,
+        };
+        let worker_time = engine::cost::orchestration(worker_ms, x.rates.orchestration_per_hour);
+        costs.push(CostLine::new(CostKind::Orchestration, None, worker_time, worker_ms, step.id.clone()));
+        costs.iter_mut().for_each(|l| _ = l.step_index.get_or_insert(i));
+        let done = match outcome {
+            Ok(done) => done,
+            Err(failed) => return step_failed(cx, x, step, base, failed).await,
+        };
+        if let (Some(name), Some(map)) = (&step.output, x.run.context.as_object_mut()) {
+            map.insert(name.clone(), done.output.clone());
+        }
+        let record = StepRecord {
+            status: StepStatus::Completed,
+            attempts: done.attempts,
+            input: Some(logic::mask(&done.input, &x.sensitive)),
+            output: Some(logic::mask(&done.output, &x.sensitive)),
+            tokens_in: done.tokens_in,
+            tokens_out: done.tokens_out,
+            cost_micros: ledger::model_cost(&done.costs),
+            model: done.model.clone(),
+            prompt_version: done.prompt_version,
+            cache_hit: done.cache_hit,
+            detail: done.detail.clone(),
+            costs: done.costs,
+            ..base
+        };
+        let finished =
+            runs::finish_step(&cx.db, &x.tenant, run_id, &cx.owner, &record, &x.run.context, i + 1, &done.outbox)
+                .await?;
+        let Some(mail_ids) = finished else { return Ok(()) };
+        cx.hand_over(&x.tenant, &done.outbox, &mail_ids).await;
+        // The policy after a model's draft.
+        if let Some(gate) = policy::after_draft(x, step, index, &done.output) {
+            let reason = gate.reason;
+            wait_for_person(cx, x, None, gate, i + 1).await?;
+            tracing::info!(step = %step.id, %reason, "the draft goes to a person");
+            return Ok(());
+        }
+        index += 1;
+    }
+    runs::finish_run(&cx.db, &x.tenant, run_id, &cx.owner, Ending::Completed, None, None).await?;
+    tracing::info!("run completed");
+    Ok(())
+}
+
+/// The step's own work, by its kind. An approval step never gets here: it is a gate (`policy::before`).
+async fn execute_step(cx: &Context, x: &Execution, step: &Step) -> Result<Done, Failed> {
+    match step.kind {
+        StepKind::Function => function::run(cx, x, step).await,
+        StepKind::ApiCall => api_call::run(cx, x, step).await,
+        StepKind::Llm => llm::run(cx, x, step).await,
+        StepKind::Rules => rules::run(x, step),
+        StepKind::Notify => notify::run(cx, x, step).await,
+        StepKind::Approval => Err(Failed::now("an approval step is decided by a person, not executed")),
+    }
+}
+
+/// After retries: the human queue with the error attached, or a failed run, per the contract.
+async fn step_failed(
+    cx: &Context,
+    x: &mut Execution,
+    step: &Step,
+    base: StepRecord,
+    failed: Failed,
+) -> anyhow::Result<()> {
+    let record = StepRecord {
+        status: StepStatus::Failed,
+        attempts: failed.attempts,
+        input: Some(logic::mask(&failed.input, &x.sensitive)),
+        error: Some(failed.error.clone()),
+        tokens_in: failed.tokens_in,
+        tokens_out: failed.tokens_out,
+        cost_micros: ledger::model_cost(&failed.costs),
+        detail: failed.detail,
+        costs: failed.costs,
+        ..base
+    };
+    let on_error = x.run.contract.fallback.as_ref().map(|f| f.on_error).unwrap_or(OnError::Fail);
+    tracing::warn!(step = %step.id, error = %failed.error, fallback = %on_error, "step failed");
+    match on_error {
+        OnError::Fail => {
+            runs::finish_run(
+                &cx.db,
+                &x.tenant,
+                x.run.id,
+                &cx.owner,
+                Ending::Failed,
+                Some(&failed.error),
+                Some(&record),
+            )
+            .await?;
+        }
+        // The step's own retries have run; the case goes to a person.
+        OnError::AssignToHumanQueue | OnError::RetryThenHuman => {
+            let detail = json!({ "step": step.id, "error": failed.error });
+            let task = NewReviewTask::new(record.index, ReviewReason::Error, detail, step.output.clone(), None);
+            let index = record.index;
+            wait_for_person(cx, x, Some(&record), task, index).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Opens a review task (with the workflow's review policy and the value at
+/// stake), stops the run, and emails the eligible reviewers their links.
+/// False: this worker lost the lease; nothing changed.
+async fn wait_for_person(
+    cx: &Context,
+    x: &Execution,
+    record: Option<&StepRecord>,
+    mut task: NewReviewTask,
+    next_step: i32,
+) -> anyhow::Result<bool> {
+    task.workflow_name = x.run.workflow_name.clone();
+    task.policy = x.run.contract.review.clone().unwrap_or_default();
+    task.value = logic::find_number(&x.run.context, "annual_contract_value", task.draft.as_ref())
+        .or_else(|| task.detail["policy"][0]["detail"]["value"].as_f64());
+    let reviewers = policy::reviewers(&x.run.contract, task.step_index);
+    let Some(task_id) = runs::wait_for_review(&cx.db, &x.tenant, x.run.id, &cx.owner, record, &task, next_step).await?
+    else {
+        return Ok(false);
+    };
+    if let Err(e) = crate::review_mail::send(cx, &x.tenant, x.run.id, task_id, &task, &reviewers).await {
+        tracing::warn!(error = %e, "review emails could not be written; the task is in the queue");
+    }
+    Ok(true)
+}

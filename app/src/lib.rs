@@ -6,6 +6,7 @@
 pub mod components;
 pub mod error;
 pub mod pages;
+pub mod route;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod views;

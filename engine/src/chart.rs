@@ -153,7 +153,7 @@ impl Chart {
             .labels
             .iter()
             .enumerate()
-            .filter(|(i, _)| (last - i) % every == 0)
+            .filter(|(i, _)| (last - i).is_multiple_of(every))
             .map(|(i, l)| (f.left + step * i as f64 + step / 2.0, l.clone()))
             .collect();
         Layout {

@@ -53,7 +53,7 @@ fn generate(schema: &Value, seed: u64, name: &str) -> Value {
                 json!((v * 100.0).round() / 100.0)
             }
         }
-        "boolean" => json!(seed % 2 == 0),
+        "boolean" => json!(seed.is_multiple_of(2)),
         _ => json!(format!("Offline draft {name} #{:04}", seed % 10_000)),
     }
 }

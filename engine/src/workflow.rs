@@ -916,7 +916,7 @@ fallback: { on_error: assign_to_human_queue }
 
     #[test]
     fn an_outside_notify_needs_an_approval_step_before_it() {
-        let ungated = format!("{SEED}").replace(
+        let ungated = SEED.replace(
             "  - { id: route,     type: rules, output: owner_assignment }",
             "  - { id: route,     type: rules, output: owner_assignment }\n  - { id: tell, type: notify, to: ['{{ lead.email }}'] }",
         );

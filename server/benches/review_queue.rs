@@ -85,11 +85,11 @@ async fn main() {
     // With port 0 the server takes its real port as its public origin.
     let origin = base.clone();
     let one_task: String = db
-        .query_one_raw(store::db::stmt("SELECT md5('task1')::uuid::text", vec![]))
+        .query_one_raw(store::db::stmt("SELECT md5('task1')::uuid::text AS task", vec![]))
         .await
         .unwrap()
         .unwrap()
-        .try_get_by_index(0)
+        .try_get("", "task")
         .unwrap();
 
     let time = |what: &'static str| {

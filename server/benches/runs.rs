@@ -191,7 +191,7 @@ steps:
             .await
             .unwrap()
             .unwrap()
-            .try_get_by_index(0)
+            .try_get("", "count")
             .unwrap();
         txn.commit().await.unwrap();
         if left == 0 {
@@ -210,11 +210,11 @@ steps:
                       (SELECT sum(extract(epoch FROM s.finished_at - s.started_at) * 1000)::float8 FROM run_steps s WHERE s.run_id = r.id) AS steps_ms,
                       (SELECT bool_or(s.cache_hit) FROM run_steps s WHERE s.run_id = r.id) AS hit
                  FROM runs r WHERE r.workflow_name = 'bench-four-steps')
-             SELECT count(*) FILTER (WHERE status = 'completed'),
-                    percentile_cont(0.5) WITHIN GROUP (ORDER BY run_ms),
-                    percentile_cont(0.5) WITHIN GROUP (ORDER BY run_ms - steps_ms),
-                    percentile_cont(0.5) WITHIN GROUP (ORDER BY wait_ms),
-                    count(*) FILTER (WHERE hit)
+             SELECT count(*) FILTER (WHERE status = 'completed') AS completed,
+                    percentile_cont(0.5) WITHIN GROUP (ORDER BY run_ms) AS run_ms,
+                    percentile_cont(0.5) WITHIN GROUP (ORDER BY run_ms - steps_ms) AS overhead_ms,
+                    percentile_cont(0.5) WITHIN GROUP (ORDER BY wait_ms) AS wait_ms,
+                    count(*) FILTER (WHERE hit) AS hits
                FROM per_run",
             vec![],
         ))
@@ -222,11 +222,11 @@ steps:
         .unwrap()
         .unwrap();
     txn.commit().await.unwrap();
-    let completed: i64 = row.try_get_by_index(0).unwrap();
-    let run_ms: f64 = row.try_get_by_index(1).unwrap();
-    let overhead_ms: f64 = row.try_get_by_index(2).unwrap();
-    let wait_ms: f64 = row.try_get_by_index(3).unwrap();
-    let hits: i64 = row.try_get_by_index(4).unwrap();
+    let completed: i64 = row.try_get("", "completed").unwrap();
+    let run_ms: f64 = row.try_get("", "run_ms").unwrap();
+    let overhead_ms: f64 = row.try_get("", "overhead_ms").unwrap();
+    let wait_ms: f64 = row.try_get("", "wait_ms").unwrap();
+    let hits: i64 = row.try_get("", "hits").unwrap();
     println!(
         "  {RUNS} events accepted in {:.2} s; all {completed} runs completed in {:.2} s",
         accepted.as_secs_f64(),

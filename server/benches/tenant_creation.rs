@@ -27,13 +27,13 @@ fn summary(label: &str, mut samples: Vec<Duration>) {
 async fn tables_of(db: &DatabaseConnection, schema: &str) -> Vec<String> {
     db.query_all_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name",
+        "SELECT table_name::text AS table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name",
         [schema.into()],
     ))
     .await
     .unwrap()
     .into_iter()
-    .map(|r| r.try_get_by_index::<String>(0).unwrap())
+    .map(|r| r.try_get::<String>("", "table_name").unwrap())
     .collect()
 }
 

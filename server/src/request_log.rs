@@ -18,15 +18,14 @@ pub async fn request_log(
     let span = tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %redact_path(req.path()));
     let started = std::time::Instant::now();
     let result = next.call(req).instrument(span.clone()).await;
-    let _entered = span.enter();
-    match &result {
+    span.in_scope(|| match &result {
         Ok(res) => tracing::info!(
             status = res.status().as_u16(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "request finished"
         ),
         Err(e) => tracing::warn!(error = %e, elapsed_ms = started.elapsed().as_millis() as u64, "request failed"),
-    }
+    });
     result.map(|mut res| {
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);

@@ -7,7 +7,7 @@ use crate::config::Settings;
 use crate::db::stmt;
 use crate::jobs::RunJob;
 use crate::reviews::{decide_as, may_decide, Actor, ReviewError};
-use crate::tenants::Tenant;
+use crate::tenant::Tenant;
 use engine::review::{Decision, ReviewReason, TaskStatus};
 use sea_orm::{prelude::*, DatabaseConnection, FromQueryResult};
 use serde_json::Value;
@@ -49,7 +49,7 @@ pub async fn create(
 #[derive(Debug, Clone)]
 pub enum LinkState {
     /// Good: the task is open and this reviewer may decide it.
-    Open(LinkTask),
+    Open(Box<LinkTask>),
     /// Someone decided the task already.
     Decided {
         by: String,
@@ -148,7 +148,7 @@ pub async fn open(
     if !may_decide(reviewer.role) {
         return Ok(LinkState::Invalid);
     }
-    Ok(LinkState::Open(LinkTask {
+    Ok(LinkState::Open(Box::new(LinkTask {
         link_id,
         task_id: row.task_id,
         run_id: row.run_id,
@@ -157,7 +157,7 @@ pub async fn open(
         reason: row.reason,
         detail: row.detail,
         draft: row.draft,
-    }))
+    })))
 }
 
 /// Decides through a link (POST from its confirmation page), once.

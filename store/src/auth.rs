@@ -1,7 +1,7 @@
 //! Who is asking: signed session tokens, the server-side session record that
 //! makes sign-out real, and the member (user + business + role) behind them.
 
-use crate::{config::Settings, entities::session, tenants::Tenant};
+use crate::{config::Settings, entities::session, tenant::Tenant};
 use chrono::{Duration, Utc};
 use engine::{Page, Role};
 use jsonwebtoken::{decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -253,6 +253,24 @@ pub fn token_from_cookie_header(header: &str) -> Option<&str> {
     })
 }
 
+/// The member with this email in business `slug`, for command-line work that
+/// acts as a person (the change log records them).
+pub async fn member_by_email(db: &DatabaseConnection, slug: &str, email: &str) -> Result<CurrentMember, AuthError> {
+    let row = MemberRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        r#"SELECT u.id AS user_id, u.email, t.id AS tenant_id, t.slug, t.name, t.schema_name, m.role
+             FROM public.users u
+             JOIN public.memberships m ON m.user_id = u.id
+             JOIN public.tenants t ON t.id = m.tenant_id
+            WHERE t.slug = $1 AND u.email = $2"#,
+        [slug.into(), email.trim().to_lowercase().into()],
+    ))
+    .one(db)
+    .await?
+    .ok_or(AuthError::OtherBusiness)?;
+    row.into_member(Uuid::nil())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,22 +327,4 @@ mod tests {
         assert_eq!(token_from_cookie_header("steward_session="), None);
         assert_eq!(token_from_cookie_header("other=1"), None);
     }
-}
-
-/// The member with this email in business `slug`, for command-line work that
-/// acts as a person (the change log records them).
-pub async fn member_by_email(db: &DatabaseConnection, slug: &str, email: &str) -> Result<CurrentMember, AuthError> {
-    let row = MemberRow::find_by_statement(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        r#"SELECT u.id AS user_id, u.email, t.id AS tenant_id, t.slug, t.name, t.schema_name, m.role
-             FROM public.users u
-             JOIN public.memberships m ON m.user_id = u.id
-             JOIN public.tenants t ON t.id = m.tenant_id
-            WHERE t.slug = $1 AND u.email = $2"#,
-        [slug.into(), email.trim().to_lowercase().into()],
-    ))
-    .one(db)
-    .await?
-    .ok_or(AuthError::OtherBusiness)?;
-    row.into_member(Uuid::nil())
 }

@@ -3,7 +3,7 @@
 //! template gallery) only once it names how success will be measured.
 
 use crate::db::{scalar, stmt};
-use crate::tenants::Tenant;
+use crate::tenant::Tenant;
 use crate::{audit, auth::CurrentMember};
 use engine::kpi::{Candidate, ValueScoreInputs};
 use engine::FieldError;

@@ -6,7 +6,7 @@
 use crate::db::{scalar, scalars, stmt};
 use crate::local_time::TZ;
 use crate::outbox::{self, OutboxEmail};
-use crate::tenants::Tenant;
+use crate::tenant::Tenant;
 use crate::{audit, auth::CurrentMember};
 use engine::cost::{self, Alarm, Budget, CapAction, Condition, HoldReason, MonthToDate, Rates, RetryWindow, Totals};
 use engine::money::Micros;

@@ -3,7 +3,7 @@
 //! escalations) and the changes made (the change log).
 
 use crate::db::stmt;
-use crate::tenants::Tenant;
+use crate::tenant::Tenant;
 use chrono::{DateTime, Utc};
 use engine::kpi::{IncidentKind, Month};
 use sea_orm::{prelude::*, DatabaseConnection, FromQueryResult};

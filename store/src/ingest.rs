@@ -5,7 +5,7 @@
 
 use crate::db::{decode, is_unique_violation, stmt};
 use crate::jobs::RunJob;
-use crate::tenants::Tenant;
+use crate::tenant::Tenant;
 use chrono::{DateTime, Utc};
 use engine::data_contract::{DataContract, Violation};
 use engine::workflow::WorkflowContract;
@@ -193,6 +193,19 @@ async fn existing_run(txn: &DatabaseTransaction, workflow_id: Uuid, key: &str) -
     .map(|r| r.id))
 }
 
+/// A repeat of an accepted delivery: counted, and answered with the original run.
+async fn duplicate(
+    txn: DatabaseTransaction,
+    target: &Target,
+    channel: Channel,
+    run_id: Uuid,
+) -> Result<Accepted, IngestError> {
+    delivery_in(&txn, &target.workflow_name, channel, "duplicate", 200, "repeat of an accepted delivery", Some(run_id))
+        .await?;
+    txn.commit().await?;
+    Ok(Accepted::Duplicate { run_id })
+}
+
 /// What a run uses, fixed when it is created: the production version of
 /// every prompt its llm steps name, and the model behind every tier.
 async fn pins(txn: &DatabaseTransaction, contract: &WorkflowContract) -> Result<Value, DbErr> {
@@ -247,18 +260,7 @@ pub async fn accept(
     let txn = target.tenant.begin(db).await?;
     if let Some(key) = &incoming.idempotency_key {
         if let Some(run_id) = existing_run(&txn, target.workflow_id, key).await? {
-            delivery_in(
-                &txn,
-                &target.workflow_name,
-                incoming.channel,
-                "duplicate",
-                200,
-                "repeat of an accepted delivery",
-                Some(run_id),
-            )
-            .await?;
-            txn.commit().await?;
-            return Ok(Accepted::Duplicate { run_id });
+            return duplicate(txn, target, incoming.channel, run_id).await;
         }
     }
     let record = match &target.data_contract {
@@ -309,18 +311,7 @@ pub async fn accept(
             let txn = target.tenant.begin(db).await?;
             let key = incoming.idempotency_key.clone().unwrap_or_default();
             let run_id = existing_run(&txn, target.workflow_id, &key).await?.ok_or(IngestError::Storage(e))?;
-            delivery_in(
-                &txn,
-                &target.workflow_name,
-                incoming.channel,
-                "duplicate",
-                200,
-                "repeat of an accepted delivery",
-                Some(run_id),
-            )
-            .await?;
-            txn.commit().await?;
-            return Ok(Accepted::Duplicate { run_id });
+            return duplicate(txn, target, incoming.channel, run_id).await;
         }
         return Err(e.into());
     }

@@ -1,7 +1,7 @@
 //! Jobs the server hands to the worker through Redis (apalis). Postgres stays
 //! the source of truth; the queue only delivers.
 
-use crate::tenants::Tenant;
+use crate::tenant::Tenant;
 use apalis::prelude::TaskSink;
 use apalis_redis::{Config, ConnectionManager, RedisStorage};
 use sea_orm::DbErr;
@@ -66,20 +66,6 @@ impl RunJob {
     /// The business the job was made for (its schema name checked again).
     pub fn tenant(&self) -> Result<Tenant, DbErr> {
         Tenant::new(self.tenant_id, self.schema_name.clone())
-    }
-}
-
-impl crate::outbox::OutboxEmail {
-    /// The mail-queue job that sends this email for `tenant`.
-    pub fn job(&self, tenant: &Tenant) -> EmailJob {
-        EmailJob {
-            tenant_id: tenant.id(),
-            to: self.to.clone(),
-            subject: self.subject.clone(),
-            text: self.text.clone(),
-            html: self.html.clone(),
-            attachments: self.attachments.clone(),
-        }
     }
 }
 

@@ -9,7 +9,7 @@
 use crate::db::{decode, scalar, scalars, stmt};
 use crate::local_time::{time_zone_in, TZ};
 use crate::outbox::{self, OutboxEmail};
-use crate::tenants::Tenant;
+use crate::tenant::Tenant;
 use crate::{audit, auth::CurrentMember};
 use chrono::{DateTime, NaiveDate, Utc};
 use engine::kpi::{self, Baseline, Month, Scorecard, Tally};
@@ -636,6 +636,9 @@ pub async fn report_recipients(txn: &DatabaseTransaction) -> Result<Vec<String>,
     .await
 }
 
+/// Writes the report email of a card, given the months before it.
+pub type ComposeReport = dyn Fn(&Scorecard, &[Scorecard]) -> OutboxEmail + Sync;
+
 /// Computes `month` and stores it as a new snapshot; with `mail`, the
 /// report emails (composed by `compose` from the card and the months
 /// before it) are written in the same transaction. Returns the revision,
@@ -648,7 +651,7 @@ pub async fn snapshot_month(
     now: DateTime<Utc>,
     by: &str,
     reason: &str,
-    mail: Option<&(dyn Fn(&Scorecard, &[Scorecard]) -> OutboxEmail + Sync)>,
+    mail: Option<&ComposeReport>,
 ) -> Result<(i32, Scorecard, Vec<OutboxEmail>, Vec<Uuid>), DbErr> {
     let started = std::time::Instant::now();
     let txn = tenant.begin(db).await?;

@@ -4,7 +4,7 @@
 //! pays for, and added to the run's total.
 
 use crate::db::stmt;
-use crate::tenants::Tenant;
+use crate::tenant::Tenant;
 use engine::money::Micros;
 use engine::CostKind;
 use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction};

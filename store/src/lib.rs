@@ -33,9 +33,10 @@ pub mod secrets;
 pub mod seed;
 pub mod sign_in;
 pub mod state;
+pub mod tenant;
 pub mod tenants;
 pub mod throttle;
 pub mod webhook_secrets;
 pub mod workflows;
 
-pub use tenants::Tenant;
+pub use tenant::Tenant;

@@ -3,7 +3,7 @@
 //! Costs, KPIs and governance all count days and months this way.
 
 use crate::db::stmt;
-use crate::tenants::Tenant;
+use crate::tenant::Tenant;
 use chrono::{DateTime, NaiveDate, Utc};
 use engine::kpi::Month;
 use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction, FromQueryResult};

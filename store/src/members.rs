@@ -6,7 +6,7 @@ use crate::{
     auth::{end_all_sessions, CurrentMember},
     db::{scalars, stmt},
     entities::{invitation, membership},
-    tenants::Tenant,
+    tenant::Tenant,
 };
 use engine::Role;
 use sea_orm::{prelude::*, DatabaseConnection, DbBackend, FromQueryResult, QueryOrder, Statement};

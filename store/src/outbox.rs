@@ -4,8 +4,8 @@
 //! down, the worker died) is found and queued again by the sweeper.
 
 use crate::db::stmt;
-use crate::jobs::Attachment;
-use crate::tenants::Tenant;
+use crate::jobs::{Attachment, EmailJob};
+use crate::tenant::Tenant;
 use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction, FromQueryResult};
 
 /// An email written with the work that sends it.
@@ -16,6 +16,20 @@ pub struct OutboxEmail {
     pub text: String,
     pub html: String,
     pub attachments: Vec<Attachment>,
+}
+
+impl OutboxEmail {
+    /// The mail-queue job that sends this email for `tenant`.
+    pub fn job(&self, tenant: &Tenant) -> EmailJob {
+        EmailJob {
+            tenant_id: tenant.id(),
+            to: self.to.clone(),
+            subject: self.subject.clone(),
+            text: self.text.clone(),
+            html: self.html.clone(),
+            attachments: self.attachments.clone(),
+        }
+    }
 }
 
 /// Writes mail inside `txn`; returns the ids, in order.

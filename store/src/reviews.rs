@@ -5,7 +5,7 @@
 
 use crate::db::{decode, scalar, scalars, stmt};
 use crate::ledger::{self, CostLine};
-use crate::tenants::Tenant;
+use crate::tenant::Tenant;
 use crate::{audit, auth::CurrentMember, jobs::RunJob};
 use engine::review::{Decision, ReviewReason, TaskStatus};
 use engine::workflow::{StaleAction, StepKind, WorkflowContract};
@@ -28,6 +28,9 @@ pub enum ReviewError {
     #[error(transparent)]
     Storage(#[from] DbErr),
 }
+
+/// Who reassigns and closes anyone's review tasks (and releases anyone's claim).
+pub const SUPERVISORS: &[Role] = &[Role::Operations, Role::Owner];
 
 /// Who may decide review tasks.
 pub fn may_decide(role: Role) -> bool {
@@ -606,7 +609,7 @@ pub async fn release(db: &DatabaseConnection, member: &CurrentMember, task_id: U
     .await?
     .ok_or(ReviewError::NotFound)?
     .claimed_by;
-    let supervisor = matches!(member.role, Role::Operations | Role::Owner);
+    let supervisor = SUPERVISORS.contains(&member.role);
     if holder.as_deref().is_some_and(|h| h != member.email) && !supervisor {
         return Err(ReviewError::Claimed { by: holder.unwrap_or_default() });
     }
@@ -626,7 +629,7 @@ pub async fn reassign(
     task_ids: &[Uuid],
     to: &str,
 ) -> Result<usize, ReviewError> {
-    if !matches!(member.role, Role::Operations | Role::Owner) {
+    if !SUPERVISORS.contains(&member.role) {
         return Err(ReviewError::Refused("Only operations and owners reassign tasks.".into()));
     }
     let target =
@@ -668,7 +671,7 @@ pub async fn close(
     reason_code: &str,
     comment: &str,
 ) -> Result<Vec<RunJob>, ReviewError> {
-    if !matches!(member.role, Role::Operations | Role::Owner) {
+    if !SUPERVISORS.contains(&member.role) {
         return Err(ReviewError::Refused("Only operations and owners close tasks in bulk.".into()));
     }
     let actor = Actor { email: member.email.clone(), member: Some(member.clone()), overrides_claims: true };

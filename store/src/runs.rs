@@ -7,7 +7,7 @@ use crate::costs::{self, BudgetState};
 use crate::db::{decode, stmt};
 use crate::ledger::{self, CostLine};
 use crate::outbox::{self, OutboxEmail};
-use crate::tenants::Tenant;
+use crate::tenant::Tenant;
 use engine::cost::Rates;
 use engine::review::{Decision, FieldChange, ReviewReason, TaskStatus};
 use engine::workflow::{ReviewPolicy, StepKind, WorkflowContract};
@@ -137,15 +137,20 @@ async fn held(txn: &DatabaseTransaction, run_id: Uuid, owner: &str) -> Result<bo
         .is_some())
 }
 
-/// What a finished (or failed, or skipped, or started) step leaves behind.
-#[derive(Debug, Clone)]
+/// A step of a run as it is recorded: what the worker writes when the step
+/// starts and ends (with its cost lines), and what the timeline reads.
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct StepRecord {
+    #[sea_orm(from_alias = "step_index")]
     pub index: i32,
     pub step_id: String,
     pub kind: StepKind,
     pub status: StepStatus,
     pub attempts: i32,
+    /// None until written: the database then sets the start.
     pub started_at: Option<DateTimeUtc>,
+    /// Set by the database when the status is a finished one.
+    pub finished_at: Option<DateTimeUtc>,
     pub input: Option<Value>,
     pub output: Option<Value>,
     pub error: Option<String>,
@@ -156,7 +161,8 @@ pub struct StepRecord {
     pub prompt_version: Option<i32>,
     pub cache_hit: bool,
     pub detail: Value,
-    /// What the step paid for, written with it.
+    /// What the step paid for, written with it (the timeline reads the run's cost instead).
+    #[sea_orm(skip)]
     pub costs: Vec<CostLine>,
 }
 
@@ -170,6 +176,7 @@ impl StepRecord {
             status,
             attempts: 0,
             started_at: None,
+            finished_at: None,
             input: None,
             output: None,
             error: None,
@@ -517,28 +524,6 @@ pub struct RunHead {
     pub event_channel: Option<String>,
 }
 
-/// A step of a run's timeline.
-#[derive(Debug, Clone, FromQueryResult)]
-pub struct StepRow {
-    pub step_index: i32,
-    pub step_id: String,
-    pub kind: StepKind,
-    pub status: StepStatus,
-    pub attempts: i32,
-    pub started_at: DateTimeUtc,
-    pub finished_at: Option<DateTimeUtc>,
-    pub input: Option<Value>,
-    pub output: Option<Value>,
-    pub error: Option<String>,
-    pub tokens_in: i64,
-    pub tokens_out: i64,
-    pub cost_micros: i64,
-    pub model: Option<String>,
-    pub prompt_version: Option<i32>,
-    pub cache_hit: bool,
-    pub detail: Value,
-}
-
 /// A review task of a run, with its decision.
 #[derive(Debug, Clone)]
 pub struct TaskRow {
@@ -562,7 +547,7 @@ pub struct TaskRow {
 
 pub struct RunDetail {
     pub run: RunHead,
-    pub steps: Vec<StepRow>,
+    pub steps: Vec<StepRecord>,
     pub tasks: Vec<TaskRow>,
     /// Sensitive keys of the workflow's data contract, for masking the source event.
     pub sensitive_keys: Vec<String>,
@@ -600,7 +585,7 @@ pub async fn detail(db: &DatabaseConnection, tenant: &Tenant, run_id: Uuid) -> R
         txn.commit().await?;
         return Ok(None);
     };
-    let steps = StepRow::find_by_statement(stmt(
+    let steps = StepRecord::find_by_statement(stmt(
         &format!("SELECT step_index, {STEP_COLUMNS} FROM run_steps WHERE run_id = $1 ORDER BY step_index"),
         vec![run_id.into()],
     ))

@@ -132,7 +132,7 @@ pub async fn set(
 pub async fn value_for_step(
     db: &sea_orm::DatabaseConnection,
     settings: &Settings,
-    tenant: &crate::tenants::Tenant,
+    tenant: &crate::tenant::Tenant,
     name: &str,
 ) -> Result<String, String> {
     use sea_orm::FromQueryResult;

@@ -79,7 +79,7 @@ async fn seed_automation(
         user_id: created.owner.id,
         email: created.owner.email.clone(),
         session_id: Uuid::nil(),
-        tenant: tenants::Tenant::new(created.tenant.id, created.tenant.schema_name.clone())?,
+        tenant: crate::tenant::Tenant::new(created.tenant.id, created.tenant.schema_name.clone())?,
         tenant_slug: created.tenant.slug.clone(),
         tenant_name: created.tenant.name.clone(),
         role: Role::Owner,
@@ -377,7 +377,7 @@ pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono:
             let seed = (day * 31 + n * 17) as u64;
             let pick = |m: u64, salt: u64| splitmix(seed ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15)) % m;
             let lead = &leads[(seed % leads.len() as u64) as usize];
-            let created = now - chrono::Duration::days(day) + chrono::Duration::minutes((n * 83 % 600) as i64 - 300);
+            let created = now - chrono::Duration::days(day) + chrono::Duration::minutes(n * 83 % 600 - 300);
             let failed = pick(failure_one_in, 1) == 0;
             let reviewed = !failed && lead["annual_contract_value"].as_i64().unwrap_or(0) > 50_000 && pick(10, 2) < 8;
             let status = if failed { RunStatus::Failed } else { RunStatus::Completed };

@@ -1,57 +1,16 @@
-//! Businesses: the `Tenant` every unit of tenant work is scoped to, the
-//! system listing of businesses for scheduled jobs, and opening a business
-//! (the tenant row, its schema and its first owner, in one transaction that
-//! either fully happens or leaves nothing behind).
+//! The businesses: the system listing scheduled jobs walk, finding one by
+//! its address, and opening one (the tenant row, its schema and its first
+//! owner, in one transaction that either fully happens or leaves nothing
+//! behind).
 
 use crate::{
     db::{is_unique_violation, stmt},
     entities::{membership, tenant, user},
     password,
+    tenant::Tenant,
 };
 use engine::{signup::ValidSignup, FieldError, Role, TenantSlug};
-use sea_orm::{
-    prelude::*, ActiveValue::Set, DatabaseConnection, DatabaseTransaction, FromQueryResult, TransactionTrait,
-};
-
-/// One business whose data a unit of work may touch: its id and its checked
-/// schema name. Only checked entry points make one: `auth::authorize` (a
-/// member's session), `all` (the system listing scheduled jobs walk), a job
-/// made from one of those (`RunJob::tenant`), and the signed doors once
-/// their signature holds (webhooks, forms, approval links).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Tenant {
-    id: Uuid,
-    schema: String,
-}
-
-impl Tenant {
-    /// A tenant from its stored row; the schema name must be a tenant schema.
-    pub(crate) fn new(id: Uuid, schema: String) -> Result<Tenant, DbErr> {
-        if !engine::tenant::is_tenant_schema_name(&schema) {
-            return Err(DbErr::Custom(format!("refusing invalid tenant schema name {schema:?}")));
-        }
-        Ok(Tenant { id, schema })
-    }
-
-    pub fn id(&self) -> Uuid {
-        self.id
-    }
-
-    pub fn schema(&self) -> &str {
-        &self.schema
-    }
-
-    /// Opens the business's unit of work (`db::tenant_txn`).
-    pub async fn begin(&self, db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-        crate::db::tenant_txn(db, &self.schema).await
-    }
-}
-
-impl std::fmt::Display for Tenant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.schema)
-    }
-}
+use sea_orm::{prelude::*, ActiveValue::Set, DatabaseConnection, FromQueryResult, TransactionTrait};
 
 /// Every business, oldest first: what the worker's scheduled jobs and the sweeper walk.
 pub async fn all(db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {

@@ -3,7 +3,7 @@
 //! every delivery with the `standardwebhooks` crate.
 
 use crate::db::{scalar, stmt};
-use crate::tenants::Tenant;
+use crate::tenant::Tenant;
 use crate::{audit, auth::CurrentMember, config::Settings, secrets};
 use base64::Engine;
 use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction, FromQueryResult};

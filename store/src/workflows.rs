@@ -2,7 +2,7 @@
 //! (four eyes), publish, roll back. Exactly one version is live.
 
 use crate::db::{scalar, scalars, stmt};
-use crate::tenants::Tenant;
+use crate::tenant::Tenant;
 use crate::{audit, auth::CurrentMember};
 use engine::workflow::{Catalog, ContractIssue, WorkflowContract};
 use engine::Role;

@@ -102,7 +102,7 @@ pub async fn escalation(cx: &Context, tenant: &Tenant, overdue: &store::reviews:
     );
     let html = format!(
         "<p>{}</p><p><a href=\"{link}\">Open the task</a></p>",
-        escape(&text.lines().next().unwrap_or_default().to_string())
+        escape(text.lines().next().unwrap_or_default())
     );
     let mails: Vec<OutboxEmail> = overdue
         .notify

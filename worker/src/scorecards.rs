@@ -45,8 +45,7 @@ pub async fn check(cx: &Context, now: chrono::DateTime<chrono::Utc>) -> anyhow::
             let url = report_url(cx.settings.public_url.as_str(), &slug, month);
             let compose = move |card: &Scorecard, history: &[Scorecard]| report_mail(card, history, &url);
             // Only the month that just ended is emailed; older ones fill in the trend.
-            let mail =
-                (month == just_ended).then_some(&compose as &(dyn Fn(&Scorecard, &[Scorecard]) -> OutboxEmail + Sync));
+            let mail = (month == just_ended).then_some(&compose as &store::kpis::ComposeReport);
             let (revision, card, outbox, ids) =
                 store::kpis::snapshot_month(&cx.db, &tenant, month, now, "steward (monthly job)", "", mail).await?;
             tracing::info!(%month, revision, runs = card.business.runs, emails = outbox.len(), "scorecard stored");

@@ -6,7 +6,7 @@ use crate::error::AppError;
 use crate::views::DiffRowView;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_query_map;
 
 /// `/t/<slug>/<section>/<name>/diff?a=1&b=2`: two versions side by side,
 /// read with `load` (the workflow's or the prompt's diff server function:
@@ -17,9 +17,8 @@ where
     F: Fn(String, String, i32, i32) -> Fut + Copy + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<Vec<DiffRowView>, AppError>> + Send + 'static,
 {
-    let params = use_params_map();
-    let slug = Memo::new(move |_| params.read().get("slug").unwrap_or_default());
-    let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
+    let slug = crate::route::param("slug");
+    let name = crate::route::param("name");
     let query = use_query_map();
     let pick =
         move |k: &'static str| Memo::new(move |_| query.read().get(k).and_then(|v| v.parse::<i32>().ok()).unwrap_or(1));

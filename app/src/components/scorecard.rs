@@ -3,7 +3,7 @@
 //! page and the dashboard).
 
 use crate::error::AppError;
-use crate::views::{BaselineView, ChartView, HeadlineView, ReportView};
+use crate::views::{ChartView, HeadlineView, ReportView};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -90,7 +90,7 @@ pub async fn monthly_report(slug: String, month: String) -> Result<ReportView, A
             .map(|w| {
                 let found = baselines.get(&w);
                 let form = found.map(|(b, _)| b.form()).unwrap_or_default();
-                BaselineView {
+                crate::views::BaselineView {
                     summary: found
                         .map(|(b, _)| b.summary())
                         .unwrap_or_else(|| "No baseline yet: savings cannot be measured.".into()),

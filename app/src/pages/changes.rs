@@ -6,7 +6,6 @@ use crate::error::AppError;
 use crate::views::ChangeView;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
 
 #[server(endpoint = "list_changes")]
 pub async fn list_changes(
@@ -18,26 +17,20 @@ pub async fn list_changes(
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::ChangeLog).await?;
     let filter = store::audit::ChangeFilter { area: Some(area), actor: Some(actor), text: Some(text) };
-    let rows = store::audit::changes(&cx.state.db, &me.tenant, &filter, 500)
-        .await
-        .map_err(|e| cx.internal("reading the change log", e))?;
-    Ok(rows
-        .into_iter()
-        .map(|r| ChangeView {
-            at: crate::ssr::short_time(&r.at),
-            who: r.actor_email.unwrap_or_else(|| "Steward".into()),
-            area: r.area,
-            action: r.action,
-            subject: r.subject,
-            why: r.why,
-        })
-        .collect())
+    let rows = store::audit::changes(&cx.state.db, &me.tenant, &filter, 500).await;
+    cx.rows("reading the change log", rows, |r| ChangeView {
+        at: crate::ssr::short_time(&r.at),
+        who: r.actor_email.unwrap_or_else(|| "Steward".into()),
+        area: r.area,
+        action: r.action,
+        subject: r.subject,
+        why: r.why,
+    })
 }
 
 #[component]
 pub fn ChangeLogPage() -> impl IntoView {
-    let params = use_params_map();
-    let slug = Memo::new(move |_| params.read().get("slug").unwrap_or_default());
+    let slug = crate::route::param("slug");
     let area = RwSignal::new(String::new());
     let actor = RwSignal::new(String::new());
     let text = RwSignal::new(String::new());

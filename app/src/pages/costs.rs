@@ -14,7 +14,6 @@ use engine::money;
 use engine::CostKind;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
 
 /// Colours of the kinds, in the order of `CostKind::ALL`.
 const KIND_COLOURS: [&str; engine::cost_kind::COUNT] =
@@ -157,8 +156,7 @@ fn amount(m: Option<i64>) -> String {
 
 #[component]
 pub fn CostsPage() -> impl IntoView {
-    let params = use_params_map();
-    let slug = Memo::new(move |_| params.read().get("slug").unwrap_or_default());
+    let slug = crate::route::param("slug");
     let from = RwSignal::new(String::new());
     let to = RwSignal::new(String::new());
     let saved = ServerAction::<SaveBudget>::new();
@@ -303,7 +301,7 @@ fn SpendChart(days: Vec<CostDayView>, totals: [i64; 6]) -> impl IntoView {
                 }).collect_view();
                 view! {
                     {segments}
-                    {((last - i) % label_every == 0).then(|| view! { <text x=x + bar_w / 2.0 y=h - 6.0 class="tick" text-anchor="middle">{d.day.clone()}</text> })}
+                    {((last - i).is_multiple_of(label_every)).then(|| view! { <text x=x + bar_w / 2.0 y=h - 6.0 class="tick" text-anchor="middle">{d.day.clone()}</text> })}
                 }
             }).collect_view()}
         </svg></div>
@@ -339,7 +337,7 @@ fn PerRunChart(days: Vec<CostDayView>, target: Option<i64>) -> impl IntoView {
                 <text x=w - 10.0 y=y(t as f64) - 4.0 class="tick" text-anchor="end">{format!("target {}", money::format(t))}</text>
             })}
             <polyline points=points class="line" />
-            {days.iter().enumerate().filter(|(i, _)| (last - i) % label_every == 0).map(|(i, d)| view! {
+            {days.iter().enumerate().filter(|(i, _)| (last - i).is_multiple_of(label_every)).map(|(i, d)| view! {
                 <text x=left + step * i as f64 + step / 2.0 y=h - 6.0 class="tick" text-anchor="middle">{d.day.clone()}</text>
             }).collect_view()}
         </svg></div>
@@ -350,7 +348,7 @@ fn PerRunChart(days: Vec<CostDayView>, target: Option<i64>) -> impl IntoView {
 #[component]
 fn TopWorkflows(workflows: Vec<WorkflowCostView>) -> impl IntoView {
     let mut top: Vec<WorkflowCostView> = workflows.into_iter().filter(|w| w.total > 0).collect();
-    top.sort_by(|a, b| b.total.cmp(&a.total));
+    top.sort_by_key(|w| std::cmp::Reverse(w.total));
     top.truncate(5);
     if top.is_empty() {
         return view! { <p class="muted">"No spend in this period."</p> }.into_any();

@@ -1,13 +1,13 @@
 //! Data contracts: one per business object, editable as JSON, with a box to
 //! test a record against them.
 
-use crate::components::field::FormError;
+use crate::components::field::{Field, FormError};
 use crate::components::refusal::Refusal;
 use crate::error::AppError;
 use crate::views::{DataContractDetailView, DataContractSummaryView, RecordVerdict};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::use_navigate;
 
 #[cfg(feature = "ssr")]
 fn map_error(cx: &crate::ssr::Ctx, e: store::data_contracts::DataContractError) -> AppError {
@@ -27,19 +27,20 @@ pub async fn list_data_contracts(slug: String) -> Result<Vec<DataContractSummary
     let me = cx.member(&slug, engine::Page::DataContracts).await?;
     let rows =
         store::data_contracts::list(&cx.state.db, &me).await.map_err(|e| cx.internal("listing data contracts", e))?;
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|r| {
-            let parsed = engine::data_contract::DataContract::from_json(&r.document).ok();
-            DataContractSummaryView {
+            // Contracts are checked when saved; one that no longer parses is a fault, not an empty row.
+            let parsed = engine::data_contract::DataContract::from_json(&r.document)
+                .map_err(|e| cx.internal("reading a data contract", e))?;
+            Ok(DataContractSummaryView {
                 name: r.name,
-                object: parsed.as_ref().map(|c| c.object.clone()).unwrap_or_default(),
-                fields: parsed.as_ref().map(|c| c.fields.len()).unwrap_or(0),
-                source_of_truth: parsed.and_then(|c| c.source_of_truth).unwrap_or_else(|| "—".into()),
+                object: parsed.object.clone(),
+                fields: parsed.fields.len(),
+                source_of_truth: parsed.source_of_truth.unwrap_or_else(|| "—".into()),
                 updated: crate::ssr::short_time(&r.updated_at),
-            }
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Adds a data contract from one of the templates; returns its name.
@@ -102,8 +103,7 @@ const OBJECTS: [&str; 5] = ["lead", "account", "ticket", "invoice", "task"];
 
 #[component]
 pub fn DataContractsPage() -> impl IntoView {
-    let params = use_params_map();
-    let slug = Memo::new(move |_| params.read().get("slug").unwrap_or_default());
+    let slug = crate::route::param("slug");
     let add = ServerAction::<AddDataContractTemplate>::new();
     let list = Resource::new(move || (slug.get(), add.version().get()), |(slug, _)| list_data_contracts(slug));
     let add_message = Signal::derive(move || add.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
@@ -158,9 +158,8 @@ pub fn DataContractsPage() -> impl IntoView {
 
 #[component]
 pub fn DataContractPage() -> impl IntoView {
-    let params = use_params_map();
-    let slug = Memo::new(move |_| params.read().get("slug").unwrap_or_default());
-    let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
+    let slug = crate::route::param("slug");
+    let name = crate::route::param("name");
     let detail = Resource::new(move || (slug.get(), name.get()), |(s, n)| data_contract_detail(s, n));
     view! {
         <Suspense fallback=crate::components::field::Loading>
@@ -206,11 +205,7 @@ fn DataContractEditor(slug: String, detail: DataContractDetailView) -> impl Into
                             save.dispatch(SaveDataContract { slug: slug_s.clone(), name: name_s.clone(), document: document.get_untracked(), why: why.get_untracked() });
                         }
                     }>
-                        <div class="field">
-                            <label for="field-why">"Why this change?"</label>
-                            <input id="field-why" prop:value=move || why.get() on:input=move |ev| why.set(event_target_value(&ev)) />
-                            <p class="field-error" role="alert">{move || field_error(save_err(), "why").unwrap_or_default()}</p>
-                        </div>
+                        <Field name="why" label="Why this change?" value=why error=Signal::derive(move || field_error(save_err(), "why")) />
                         <button class="button primary" type="submit" data-testid="save-contract">"Save"</button>
                     </form>
                     <Show when=saved><p class="notice" role="status">"Saved."</p></Show>

@@ -10,7 +10,7 @@ use crate::error::AppError;
 use crate::views::{CandidateView, ChangeView, GovernanceView, IncidentView};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_query_map;
 
 #[server(endpoint = "governance_review")]
 pub async fn governance_review(slug: String, month: String) -> Result<GovernanceView, AppError> {
@@ -156,9 +156,8 @@ pub async fn start_candidate(slug: String, id: String, template: String) -> Resu
 
 #[component]
 pub fn GovernancePage() -> impl IntoView {
-    let params = use_params_map();
     let query = use_query_map();
-    let slug = Memo::new(move |_| params.read().get("slug").unwrap_or_default());
+    let slug = crate::route::param("slug");
     let month = Memo::new(move |_| query.read().get("month").unwrap_or_default());
     let saved = ServerAction::<SaveCandidate>::new();
     let started = ServerAction::<StartCandidate>::new();

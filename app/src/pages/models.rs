@@ -7,7 +7,6 @@ use crate::error::AppError;
 use crate::views::ModelView;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
 
 #[cfg(feature = "ssr")]
 fn map_error(cx: &crate::ssr::Ctx, e: store::models::ModelError) -> AppError {
@@ -28,21 +27,18 @@ fn price(micros: i64) -> String {
 pub async fn list_models(slug: String) -> Result<Vec<ModelView>, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Models).await?;
-    let rows = store::models::list(&cx.state.db, &me).await.map_err(|e| cx.internal("listing models", e))?;
-    Ok(rows
-        .into_iter()
-        .map(|m| ModelView {
-            id: m.id.to_string(),
-            provider: m.provider,
-            label: m.label,
-            base_url: m.base_url,
-            model: m.model,
-            input_price: price(m.input_micros_per_million),
-            output_price: price(m.output_micros_per_million),
-            has_key: m.has_key,
-            tiers: m.tiers.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect(),
-        })
-        .collect())
+    let rows = store::models::list(&cx.state.db, &me).await;
+    cx.rows("listing models", rows, |m| ModelView {
+        id: m.id.to_string(),
+        provider: m.provider,
+        label: m.label,
+        base_url: m.base_url,
+        model: m.model,
+        input_price: price(m.input_micros_per_million),
+        output_price: price(m.output_micros_per_million),
+        has_key: m.has_key,
+        tiers: m.tiers.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect(),
+    })
 }
 
 #[server(endpoint = "add_model")]
@@ -74,8 +70,7 @@ pub async fn set_model_tier(slug: String, tier: String, model_id: String) -> Res
 
 #[component]
 pub fn ModelsPage() -> impl IntoView {
-    let params = use_params_map();
-    let slug = Memo::new(move |_| params.read().get("slug").unwrap_or_default());
+    let slug = crate::route::param("slug");
     let add = ServerAction::<AddModel>::new();
     let tier = ServerAction::<SetModelTier>::new();
     let models =

@@ -1,13 +1,12 @@
 //! Prompt templates: versions with a reason, production/staging labels, the
 //! diff of two versions, and a try-it panel on the offline model.
 
-use crate::components::field::FormError;
+use crate::components::field::{Field, FormError};
 use crate::components::refusal::Refusal;
 use crate::error::AppError;
 use crate::views::{DiffRowView, PromptDetailView, PromptSummaryView, TryItView};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
 
 #[cfg(feature = "ssr")]
 fn map_error(cx: &crate::ssr::Ctx, e: store::prompts::PromptError) -> AppError {
@@ -25,17 +24,14 @@ fn map_error(cx: &crate::ssr::Ctx, e: store::prompts::PromptError) -> AppError {
 pub async fn list_prompts(slug: String) -> Result<Vec<PromptSummaryView>, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Prompts).await?;
-    let rows = store::prompts::list(&cx.state.db, &me).await.map_err(|e| cx.internal("listing prompt templates", e))?;
-    Ok(rows
-        .into_iter()
-        .map(|r| PromptSummaryView {
-            name: r.name,
-            latest_version: r.latest_version,
-            production: r.production,
-            staging: r.staging,
-            updated: crate::ssr::short_time(&r.updated_at),
-        })
-        .collect())
+    let rows = store::prompts::list(&cx.state.db, &me).await;
+    cx.rows("listing prompt templates", rows, |r| PromptSummaryView {
+        name: r.name,
+        latest_version: r.latest_version,
+        production: r.production,
+        staging: r.staging,
+        updated: crate::ssr::short_time(&r.updated_at),
+    })
 }
 
 #[server(endpoint = "prompt_detail")]
@@ -124,17 +120,9 @@ pub async fn try_prompt(
     })
 }
 
-fn params() -> (Memo<String>, Memo<String>) {
-    let p = use_params_map();
-    (
-        Memo::new(move |_| p.read().get("slug").unwrap_or_default()),
-        Memo::new(move |_| p.read().get("name").unwrap_or_default()),
-    )
-}
-
 #[component]
 pub fn PromptsPage() -> impl IntoView {
-    let (slug, _) = params();
+    let (slug, _) = (crate::route::param("slug"), crate::route::param("name"));
     let list = Resource::new(move || slug.get(), list_prompts);
     view! {
         <Title text="Prompts" />
@@ -172,7 +160,7 @@ pub fn PromptsPage() -> impl IntoView {
 
 #[component]
 pub fn PromptPage() -> impl IntoView {
-    let (slug, name) = params();
+    let (slug, name) = (crate::route::param("slug"), crate::route::param("name"));
     let detail = Resource::new(move || (slug.get(), name.get()), |(s, n)| prompt_detail(s, n));
     let reload = Callback::new(move |_: ()| detail.refetch());
     view! {
@@ -233,11 +221,7 @@ fn PromptEditor(slug: String, detail: PromptDetailView, reload: Callback<()>) ->
                                 save.dispatch(SavePrompt { slug: slug_s.clone(), name: name_s.clone(), document: document.get_untracked(), why: why.get_untracked() });
                             }
                         }>
-                            <div class="field">
-                                <label for="field-why">"Why this change?"</label>
-                                <input id="field-why" prop:value=move || why.get() on:input=move |ev| why.set(event_target_value(&ev)) />
-                                <p class="field-error" role="alert">{move || save_err().and_then(|e| e.field("why")).unwrap_or_default()}</p>
-                            </div>
+                            <Field name="why" label="Why this change?" value=why error=Signal::derive(move || save_err().and_then(|e| e.field("why"))) />
                             <button class="button primary" type="submit" data-testid="save-prompt">"Save as new version"</button>
                         </form>
                     </Show>

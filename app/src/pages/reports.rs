@@ -12,7 +12,7 @@ use crate::error::AppError;
 use crate::views::{BaselineView, ReportView};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_query_map;
 
 /// Saves a workflow's baseline as a new version (owners and operations).
 #[server(endpoint = "save_baseline")]
@@ -82,9 +82,8 @@ pub async fn recompute_scorecard(slug: String, month: String, reason: String) ->
 
 #[component]
 pub fn ReportsPage() -> impl IntoView {
-    let params = use_params_map();
     let query = use_query_map();
-    let slug = Memo::new(move |_| params.read().get("slug").unwrap_or_default());
+    let slug = crate::route::param("slug");
     // Without a month the page opens on the newest stored month (the last
     // report people were sent), else on this month so far.
     let month =

@@ -10,7 +10,7 @@ use crate::components::refusal::Refusal;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+use leptos_router::hooks::{use_navigate, use_query_map};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -229,7 +229,7 @@ pub async fn release_task(slug: String, task: String) -> Result<(), AppError> {
 #[server(endpoint = "reassign_tasks")]
 pub async fn reassign_tasks(slug: String, tasks: String, assignee: String) -> Result<usize, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
-    let me = cx.member(&slug, engine::Page::ReviewQueue).await?;
+    let me = cx.member_in(&slug, engine::Page::ReviewQueue, store::reviews::SUPERVISORS).await?;
     let ids = backend::task_ids(&cx, &tasks)?;
     store::reviews::reassign(&cx.state.db, &me, &ids, &assignee).await.map_err(|e| cx.review_error(e))
 }
@@ -243,7 +243,7 @@ pub async fn close_tasks(
     #[server(default)] comment: String,
 ) -> Result<usize, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
-    let me = cx.member(&slug, engine::Page::ReviewQueue).await?;
+    let me = cx.member_in(&slug, engine::Page::ReviewQueue, store::reviews::SUPERVISORS).await?;
     let ids = backend::task_ids(&cx, &tasks)?;
     let wakes =
         store::reviews::close(&cx.state.db, &me, &ids, &reason_code, &comment).await.map_err(|e| cx.review_error(e))?;
@@ -321,9 +321,8 @@ fn priority_badge(p: &str) -> impl IntoView {
 
 #[component]
 pub fn ReviewQueuePage() -> impl IntoView {
-    let params = use_params_map();
     let query = use_query_map();
-    let slug = move || params.read().get("slug").unwrap_or_default();
+    let slug = crate::route::param("slug");
     let q = move |k: &str| query.read().get(k).unwrap_or_default();
     let claim = ServerAction::<ClaimTask>::new();
     let release = ServerAction::<ReleaseTask>::new();
@@ -346,7 +345,7 @@ pub fn ReviewQueuePage() -> impl IntoView {
     let queue = Resource::new(
         move || {
             (
-                slug(),
+                slug.get(),
                 [q("priority"), q("workflow"), q("reason"), q("assignee"), q("older_than"), q("sort")],
                 claim.version().get(),
                 release.version().get(),
@@ -389,7 +388,7 @@ pub fn ReviewQueuePage() -> impl IntoView {
                 match queue.await {
                     Err(e) => view! { <Refusal error=e /> }.into_any(),
                     Ok(v) => {
-                        let slug = slug();
+                        let slug = slug.get();
                         view! {
                             <div class="tiles review-figures" data-testid="review-figures">
                                 <div class="tile"><strong data-testid="open-count">{v.open}</strong><span>" open tasks"</span></div>
@@ -439,7 +438,7 @@ pub fn ReviewQueuePage() -> impl IntoView {
                                     <table class="table queue" data-testid="queue">
                                         <thead><tr>{supervisor.then(|| view! { <th></th> })}<th>"Priority"</th><th>"Workflow"</th><th>"Why"</th><th>"Age"</th><th>"Assignee"</th><th></th></tr></thead>
                                         <tbody>
-                                            {v.tasks.iter().cloned().map(|t| {
+                                            {v.tasks.iter().map(|t| {
                                                 let (slug_c, slug_r, id_c, id_r, id_s) = (slug.clone(), slug.clone(), t.id.clone(), t.id.clone(), t.id.clone());
                                                 view! {
                                                     <tr data-testid="queue-row" data-task=t.id.clone() data-priority=t.priority.clone()>
@@ -554,7 +553,7 @@ fn QueueChart(days: Vec<QueueDayView>) -> impl IntoView {
                     <rect x=x y=y_open(d.open as f64) width=bar_w height=(y_open(0.0) - y_open(d.open as f64)).max(0.0) class="bar" data-testid="queue-bar">
                         <title>{format!("{}: {} open, oldest {:.1} h", d.day, d.open, d.oldest_hours)}</title>
                     </rect>
-                    {((last - i) % label_every == 0).then(|| view! { <text x=x + bar_w / 2.0 y=h - 6.0 class="tick" text-anchor="middle">{d.day.clone()}</text> })}
+                    {((last - i).is_multiple_of(label_every)).then(|| view! { <text x=x + bar_w / 2.0 y=h - 6.0 class="tick" text-anchor="middle">{d.day.clone()}</text> })}
                 }
             }).collect_view()}
             <polyline points=line class="line" />
@@ -585,9 +584,8 @@ fn RateTable(title: &'static str, rows: Vec<RateView>) -> impl IntoView {
 
 #[component]
 pub fn ReviewTaskPage() -> impl IntoView {
-    let params = use_params_map();
-    let slug = move || params.read().get("slug").unwrap_or_default();
-    let id = move || params.read().get("id").unwrap_or_default();
+    let slug = crate::route::param("slug");
+    let id = crate::route::param("id");
     let decide = ServerAction::<DecideReview>::new();
     let claim = ServerAction::<ClaimTask>::new();
     let release = ServerAction::<ReleaseTask>::new();
@@ -599,7 +597,7 @@ pub fn ReviewTaskPage() -> impl IntoView {
         }
     });
     let page = Resource::new(
-        move || (slug(), id(), decided.get(), claim.version().get(), release.version().get()),
+        move || (slug.get(), id.get(), decided.get(), claim.version().get(), release.version().get()),
         |(slug, id, ..)| review_task(slug, id),
     );
     let edited = RwSignal::new(String::new());
@@ -607,7 +605,7 @@ pub fn ReviewTaskPage() -> impl IntoView {
     let comment = RwSignal::new(String::new());
     // A new task starts with no reason and no comment.
     Effect::new(move |_| {
-        id();
+        id.get();
         reason_code.set(String::new());
         comment.set(String::new());
     });
@@ -671,7 +669,7 @@ pub fn ReviewTaskPage() -> impl IntoView {
                 match page.await {
                     Err(e) => view! { <Refusal error=e /> }.into_any(),
                     Ok(p) => {
-                        let slug = slug();
+                        let slug = slug.get();
                         let t = p.task.clone();
                         let r = p.run.clone();
                         let (slug_c, slug_r, id_c, id_r) = (slug.clone(), slug.clone(), t.id.clone(), t.id.clone());

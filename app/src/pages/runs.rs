@@ -12,7 +12,7 @@ use crate::error::AppError;
 use crate::views::{ExceptionView, RunDetailView, RunSummaryView};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_query_map;
 
 #[server(endpoint = "list_runs")]
 pub async fn list_runs(
@@ -47,22 +47,18 @@ pub async fn list_runs(
         from: date("from", &from)?,
         to: date("to", &to)?,
     };
-    let rows =
-        store::runs::list(&cx.state.db, &me.tenant, &filter, 200).await.map_err(|e| cx.internal("listing runs", e))?;
-    Ok(rows
-        .into_iter()
-        .map(|r| RunSummaryView {
-            id: r.id.to_string(),
-            workflow: r.workflow_name,
-            version: r.workflow_version,
-            needs_review: r.open_tasks > 0,
-            duration: crate::ssr::run_detail::duration(Some(r.created_at), r.finished_at, r.status),
-            created: crate::ssr::short_time(&r.created_at),
-            cost: crate::ssr::run_detail::money(r.cost_micros),
-            status: r.status.to_string(),
-            error: r.error,
-        })
-        .collect())
+    let rows = store::runs::list(&cx.state.db, &me.tenant, &filter, 200).await;
+    cx.rows("listing runs", rows, |r| RunSummaryView {
+        id: r.id.to_string(),
+        workflow: r.workflow_name,
+        version: r.workflow_version,
+        needs_review: r.open_tasks > 0,
+        duration: crate::ssr::run_detail::duration(Some(r.created_at), r.finished_at, r.status),
+        created: crate::ssr::short_time(&r.created_at),
+        cost: crate::ssr::run_detail::money(r.cost_micros),
+        status: r.status.to_string(),
+        error: r.error,
+    })
 }
 
 #[server(endpoint = "run_detail")]
@@ -97,24 +93,19 @@ pub async fn retry_run(slug: String, id: String) -> Result<(), AppError> {
 pub async fn list_exceptions(slug: String) -> Result<Vec<ExceptionView>, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Runs).await?;
-    let rows = store::runs::exceptions(&cx.state.db, &me.tenant, 200)
-        .await
-        .map_err(|e| cx.internal("reading the exceptions report", e))?;
-    Ok(rows
-        .into_iter()
-        .map(|r| ExceptionView {
-            workflow: r.workflow_name,
-            channel: r.channel,
-            received: crate::ssr::short_time(&r.received_at),
-            expires: crate::ssr::short_time(&r.expires_at),
-            raw: r.raw,
-            violations: r
-                .violations
-                .into_iter()
-                .map(|v| crate::views::ViolationView { field: v.field, rule: v.rule, message: v.message })
-                .collect(),
-        })
-        .collect())
+    let rows = store::runs::exceptions(&cx.state.db, &me.tenant, 200).await;
+    cx.rows("reading the exceptions report", rows, |r| ExceptionView {
+        workflow: r.workflow_name,
+        channel: r.channel,
+        received: crate::ssr::short_time(&r.received_at),
+        expires: crate::ssr::short_time(&r.expires_at),
+        raw: r.raw,
+        violations: r
+            .violations
+            .into_iter()
+            .map(|v| crate::views::ViolationView { field: v.field, rule: v.rule, message: v.message })
+            .collect(),
+    })
 }
 
 /// Refetches `refetch` every two seconds while the page is open (browser only).
@@ -139,12 +130,11 @@ fn status_badge(status: &str) -> impl IntoView {
 
 #[component]
 pub fn RunsPage() -> impl IntoView {
-    let params = use_params_map();
     let query = use_query_map();
-    let slug = move || params.read().get("slug").unwrap_or_default();
+    let slug = crate::route::param("slug");
     let q = move |k: &str| query.read().get(k).unwrap_or_default();
     let runs = Resource::new(
-        move || (slug(), q("workflow"), q("status"), q("review") == "1", q("from"), q("to")),
+        move || (slug.get(), q("workflow"), q("status"), q("review") == "1", q("from"), q("to")),
         |(slug, workflow, status, review, from, to)| list_runs(slug, workflow, status, review, from, to),
     );
     poll_every_two_seconds(move || runs.refetch());
@@ -153,7 +143,7 @@ pub fn RunsPage() -> impl IntoView {
         <section class="page-head">
             <h1>"Runs"</h1>
             <p class="muted">"Every event that came in and what became of it. Updates while you watch."</p>
-            <p><a class="button small" href=move || format!("/t/{}/runs/exceptions", slug())>"Exceptions report"</a></p>
+            <p><a class="button small" href=move || format!("/t/{}/runs/exceptions", slug.get())>"Exceptions report"</a></p>
         </section>
         <form class="filters card" method="get" data-testid="run-filters">
             <div class="field"><label for="f-workflow">"Workflow"</label><input id="f-workflow" name="workflow" value=move || q("workflow") /></div>
@@ -179,7 +169,7 @@ pub fn RunsPage() -> impl IntoView {
                         <div class="card empty"><p>"No runs match. Send an event to a published workflow — its page shows the webhook and form."</p></div>
                     }.into_any(),
                     Ok(rows) => {
-                        let slug = slug();
+                        let slug = slug.get();
                         view! {
                             <table class="table runs" data-testid="runs">
                                 <thead><tr><th>"Run"</th><th>"Workflow"</th><th>"Status"</th><th>"Started"</th><th>"Took"</th><th>"Cost"</th></tr></thead>
@@ -209,10 +199,9 @@ pub fn RunsPage() -> impl IntoView {
 
 #[component]
 pub fn RunPage() -> impl IntoView {
-    let params = use_params_map();
-    let slug = move || params.read().get("slug").unwrap_or_default();
-    let id = move || params.read().get("id").unwrap_or_default();
-    let run = Resource::new(move || (slug(), id()), |(slug, id)| run_detail(slug, id));
+    let slug = crate::route::param("slug");
+    let id = crate::route::param("id");
+    let run = Resource::new(move || (slug.get(), id.get()), |(slug, id)| run_detail(slug, id));
     poll_every_two_seconds(move || run.refetch());
     let retry = ServerAction::<RetryRun>::new();
     Effect::new(move |_| {
@@ -228,7 +217,7 @@ pub fn RunPage() -> impl IntoView {
                 match run.await {
                     Err(e) => view! { <Refusal error=e /> }.into_any(),
                     Ok(r) => {
-                        let slug = slug();
+                        let slug = slug.get();
                         let id_for_retry = r.id.clone();
                         let slug_for_retry = slug.clone();
                         view! {
@@ -245,7 +234,7 @@ pub fn RunPage() -> impl IntoView {
                                 })}
                                 <FormError message />
                             </section>
-                            {r.tasks.iter().filter(|t| t.open).cloned().map(|t| {
+                            {r.tasks.iter().filter(|t| t.open).map(|t| {
                                 let slug = slug.clone();
                                 let can_decide = r.can_decide;
                                 view! {
@@ -263,7 +252,7 @@ pub fn RunPage() -> impl IntoView {
                             <section class="card">
                                 <h2>"Timeline"</h2>
                                 <ol class="timeline" data-testid="timeline">
-                                    {r.steps.iter().cloned().map(|s| view! {
+                                    {r.steps.iter().map(|s| view! {
                                         <li class=format!("step step-{}", s.status) data-testid="timeline-step" data-step=s.id.clone()>
                                             <div class="step-head">
                                                 <strong>{s.id.clone()}</strong>" "<span class="kind">{s.kind.clone()}</span>" "{status_badge(&s.status)}
@@ -285,7 +274,7 @@ pub fn RunPage() -> impl IntoView {
                                             </details>
                                         </li>
                                     }).collect_view()}
-                                    {r.tasks.iter().filter(|t| !t.open).cloned().map(|t| view! {
+                                    {r.tasks.iter().filter(|t| !t.open).map(|t| view! {
                                         <li class="step decision" data-testid="decision">
                                             <strong>{format!("{} by {}", t.decision.clone().unwrap_or_default().replace('_', " "), t.decided_by.clone().unwrap_or_default())}</strong>
                                             <span class="muted small">{format!(" at {} · {}{}", t.decided_at.clone().unwrap_or_default(), t.reason.replace('_', " "),
@@ -314,13 +303,12 @@ pub fn RunPage() -> impl IntoView {
 
 #[component]
 pub fn ExceptionsPage() -> impl IntoView {
-    let params = use_params_map();
-    let slug = move || params.read().get("slug").unwrap_or_default();
-    let rows = Resource::new(slug, list_exceptions);
+    let slug = crate::route::param("slug");
+    let rows = Resource::new(move || slug.get(), list_exceptions);
     view! {
         <Title text="Exceptions report" />
         <section class="page-head">
-            <p class="crumbs"><a href=move || format!("/t/{}/runs", slug())>"Runs"</a>" / "</p>
+            <p class="crumbs"><a href=move || format!("/t/{}/runs", slug.get())>"Runs"</a>" / "</p>
             <h1>"Exceptions report"</h1>
             <p class="muted">"Records refused at the door because they broke the data contract, with every reason and what was sent. Kept for each workflow's retention period."</p>
         </section>

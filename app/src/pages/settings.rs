@@ -8,7 +8,6 @@ use engine::Role;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
 
 #[server(endpoint = "list_members")]
 pub async fn list_members(slug: String) -> Result<MembersView, AppError> {
@@ -210,8 +209,7 @@ fn CostRates(slug: Memo<String>) -> impl IntoView {
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
-    let params = use_params_map();
-    let slug = Memo::new(move |_| params.read().get("slug").unwrap_or_default());
+    let slug = crate::route::param("slug");
     let invite = ServerAction::<InviteMember>::new();
     let change = ServerAction::<ChangeMemberRole>::new();
     let remove = ServerAction::<RemoveMember>::new();

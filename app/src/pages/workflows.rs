@@ -10,7 +10,7 @@ use crate::views::{
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::use_navigate;
 
 #[cfg(feature = "ssr")]
 mod backend {
@@ -99,17 +99,14 @@ mod backend {
 pub async fn list_workflows(slug: String) -> Result<Vec<WorkflowSummaryView>, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Workflows).await?;
-    let rows = store::workflows::list(&cx.state.db, &me).await.map_err(|e| cx.internal("listing workflows", e))?;
-    Ok(rows
-        .into_iter()
-        .map(|w| WorkflowSummaryView {
-            name: w.name,
-            owner: w.owner_email,
-            live_version: w.live_version,
-            latest_version: w.latest_version,
-            updated: crate::ssr::short_time(&w.updated_at),
-        })
-        .collect())
+    let rows = store::workflows::list(&cx.state.db, &me).await;
+    cx.rows("listing workflows", rows, |w| WorkflowSummaryView {
+        name: w.name,
+        owner: w.owner_email,
+        live_version: w.live_version,
+        latest_version: w.latest_version,
+        updated: crate::ssr::short_time(&w.updated_at),
+    })
 }
 
 #[server(endpoint = "check_workflow")]
@@ -274,17 +271,9 @@ pub async fn import_bundle(slug: String, yaml: String, why: String) -> Result<St
     store::bundles::import(&cx.state.db, &me, &yaml, &why).await.map_err(|e| bundle_error(&cx, e))
 }
 
-fn slug_and_name() -> (Memo<String>, Memo<String>) {
-    let params = use_params_map();
-    (
-        Memo::new(move |_| params.read().get("slug").unwrap_or_default()),
-        Memo::new(move |_| params.read().get("name").unwrap_or_default()),
-    )
-}
-
 #[component]
 pub fn WorkflowsPage() -> impl IntoView {
-    let (slug, _) = slug_and_name();
+    let (slug, _) = (crate::route::param("slug"), crate::route::param("name"));
     let workflows = Resource::new(move || slug.get(), list_workflows);
     view! {
         <Title text="Workflows" />
@@ -384,7 +373,7 @@ fn ImportBundle(slug: Memo<String>) -> impl IntoView {
 /// `/t/<slug>/workflows/gallery`: ready workflows from the playbook.
 #[component]
 pub fn GalleryPage() -> impl IntoView {
-    let (slug, _) = slug_and_name();
+    let (slug, _) = (crate::route::param("slug"), crate::route::param("name"));
     let install = ServerAction::<InstallGalleryWorkflow>::new();
     let items = Resource::new(move || slug.get(), list_gallery);
     let navigate = use_navigate();
@@ -444,7 +433,7 @@ fallback: { on_error: assign_to_human_queue }
 /// `/t/<slug>/workflows/new` and `/t/<slug>/workflows/<name>`.
 #[component]
 pub fn WorkflowEditorPage() -> impl IntoView {
-    let (slug, name) = slug_and_name();
+    let (slug, name) = (crate::route::param("slug"), crate::route::param("name"));
     let detail = Resource::new(
         move || (slug.get(), name.get()),
         |(slug, name)| async move {

@@ -60,14 +60,9 @@ pub async fn sign_out_everywhere(slug: String) -> Result<(), AppError> {
     Ok(())
 }
 
-fn slug_param() -> Memo<String> {
-    let params = use_params_map();
-    Memo::new(move |_| params.read().get("slug").unwrap_or_default())
-}
-
 #[component]
 pub fn WorkspaceLayout() -> impl IntoView {
-    let slug = slug_param();
+    let slug = crate::route::param("slug");
     let workspace = Resource::new(move || slug.get(), load_workspace);
     let menu_open = RwSignal::new(false);
     let location = use_location();
@@ -310,7 +305,7 @@ fn section_copy(page: Page) -> (&'static str, &'static str, &'static str) {
 /// server, then says what will appear and how to get started.
 #[component]
 pub fn EmptyStatePage() -> impl IntoView {
-    let slug = slug_param();
+    let slug = crate::route::param("slug");
     let params = use_params_map();
     let page = Memo::new(move |_| params.read().get("section").and_then(|s| Page::from_path_segment(&s)));
     let access = Resource::new(

@@ -111,6 +111,17 @@ impl Ctx {
             .map_err(|e| self.invalid(vec![FieldError::new(field, format!("This is not valid JSON: {e}"))]))
     }
 
+    /// A list read from the store, each row as the page shows it; a storage
+    /// failure is logged and said as `what` ("listing workflows").
+    pub fn rows<R, V>(
+        &self,
+        what: &str,
+        read: Result<Vec<R>, impl std::fmt::Display>,
+        view: impl FnMut(R) -> V,
+    ) -> Result<Vec<V>, AppError> {
+        Ok(read.map_err(|e| self.internal(what, e))?.into_iter().map(view).collect())
+    }
+
     /// A month typed as YYYY-MM (empty: none), or a 422 on `month`.
     pub fn month(&self, month: &str) -> Result<Option<engine::kpi::Month>, AppError> {
         if month.trim().is_empty() {

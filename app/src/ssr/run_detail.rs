@@ -72,13 +72,13 @@ pub async fn run_detail(cx: &Ctx, me: &CurrentMember, run_id: uuid::Uuid) -> Res
             .steps
             .iter()
             .map(|s| crate::views::RunStepView {
-                index: s.step_index,
+                index: s.index,
                 id: s.step_id.clone(),
                 kind: s.kind.to_string(),
                 status: s.status.to_string(),
                 attempts: s.attempts,
-                started: s.started_at.format("%H:%M:%S").to_string(),
-                duration: duration(Some(s.started_at), s.finished_at, s.status),
+                started: s.started_at.map(|t| t.format("%H:%M:%S").to_string()).unwrap_or_default(),
+                duration: duration(s.started_at, s.finished_at, s.status),
                 input: masked(&s.input),
                 output: masked(&s.output),
                 error: s.error.clone(),

@@ -1,44 +1,187 @@
 //! Roles are enforced on the server for every page and server function, and
 //! a member of one business is refused everywhere in another.
+//!
+//! The server functions are read from the app's source, so a new server
+//! function fails this test until `access` says who may call it; then every
+//! other role, another business and a signed-out visitor are refused.
 
 use crate::support::{TestApp, DEMO};
 use engine::{Page, Role};
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-/// Every server function behind sign-in, with the arguments to call it on
-/// business `slug`, and the page whose roles it follows.
-fn server_functions(slug: &str, member_id: &str) -> Vec<(&'static str, Vec<(&'static str, String)>, Page)> {
-    let s = || ("slug", slug.to_string());
-    let mut fns = vec![
-        ("load_workspace", vec![s()], Page::Dashboard),
-        ("list_members", vec![s()], Page::Settings),
-        (
-            "invite_member",
-            vec![s(), ("email", "new.person@acme-plumbing.test".into()), ("role", "reviewer".into())],
-            Page::Settings,
-        ),
-        ("change_member_role", vec![s(), ("user_id", member_id.into()), ("role", "executive".into())], Page::Settings),
-        ("remove_member", vec![s(), ("user_id", member_id.into())], Page::Settings),
-    ];
-    for page in Page::ALL {
-        let name = serde_json::to_value(page).unwrap().as_str().unwrap().to_owned();
-        fns.push(("open_section", vec![s(), ("page", name)], page));
+/// Who may call a server function.
+#[derive(Debug, Clone, Copy)]
+enum Access {
+    /// Anyone, signed in or not (signing in, signing up, invitations).
+    Public,
+    /// Members whose role may open the page.
+    Members(Page),
+    /// Members whose role may open the page and is one of these.
+    MembersAs(Page, &'static [Role]),
+}
+
+const EDITORS: &[Role] = &[Role::Engineer, Role::Owner];
+const SUPERVISORS: &[Role] = &[Role::Operations, Role::Owner];
+
+/// The access rule of every server function, by endpoint.
+fn access(endpoint: &str) -> Access {
+    use Access::*;
+    match endpoint {
+        "sign_in" | "sign_up" | "load_invitation" | "accept_invitation" => Public,
+        // Ends the caller's own session, whichever business's address it is called with.
+        "sign_out" => Public,
+        "load_workspace" | "sign_out_everywhere" => Members(Page::Dashboard),
+        // The page it opens decides; the test asks for the dashboard, which every role may open.
+        "open_section" => Members(Page::Dashboard),
+        "list_members" | "invite_member" | "change_member_role" | "remove_member" | "load_cost_rates"
+        | "save_cost_rates" | "add_reason_code" | "remove_reason_code" | "list_reason_codes" => Members(Page::Settings),
+        "list_workflows" | "check_workflow" | "workflow_detail" | "workflow_diff" | "list_gallery"
+        | "workflow_triggers" => Members(Page::Workflows),
+        "save_workflow"
+        | "set_workflow_owners"
+        | "approve_workflow_version"
+        | "install_gallery_workflow"
+        | "import_bundle"
+        | "rotate_webhook_secret" => MembersAs(Page::Workflows, EDITORS),
+        "publish_workflow_version" | "set_exception_retention" => {
+            MembersAs(Page::Workflows, &[Role::Engineer, Role::Operations, Role::Owner])
+        }
+        "list_prompts" | "prompt_detail" | "prompt_diff" | "try_prompt" => Members(Page::Prompts),
+        "save_prompt" | "move_prompt_label" => MembersAs(Page::Prompts, EDITORS),
+        "list_data_contracts" | "data_contract_detail" | "test_data_contract" => Members(Page::DataContracts),
+        "add_data_contract_template" | "save_data_contract" => MembersAs(Page::DataContracts, EDITORS),
+        "list_models" | "add_model" | "set_model_tier" => Members(Page::Models),
+        "list_secrets" | "set_secret" => MembersAs(Page::Models, EDITORS),
+        "list_runs" | "run_detail" | "list_exceptions" => Members(Page::Runs),
+        "retry_run" => MembersAs(Page::Runs, &[Role::Engineer, Role::Operations, Role::Owner]),
+        "review_queue" | "review_task" | "claim_task" | "release_task" | "decide_review" => Members(Page::ReviewQueue),
+        "reassign_tasks" | "close_tasks" => MembersAs(Page::ReviewQueue, SUPERVISORS),
+        "cost_report" | "open_cost_alerts" => Members(Page::Costs),
+        "save_budget" => MembersAs(Page::Costs, SUPERVISORS),
+        "monthly_report" => Members(Page::Reports),
+        "save_baseline" => MembersAs(Page::Reports, SUPERVISORS),
+        "recompute_scorecard" => MembersAs(Page::Reports, &[Role::Owner]),
+        "governance_review" => Members(Page::Governance),
+        "save_candidate" | "start_candidate" => MembersAs(Page::Governance, SUPERVISORS),
+        "list_changes" => Members(Page::ChangeLog),
+        other => panic!("server function {other} has no access rule: add it to `access` in tests/it/access.rs"),
     }
-    fns
+}
+
+impl Access {
+    fn allows(self, role: Role) -> Option<bool> {
+        match self {
+            Access::Public => None,
+            Access::Members(page) => Some(page.allows(role)),
+            Access::MembersAs(page, roles) => Some(page.allows(role) && roles.contains(&role)),
+        }
+    }
+}
+
+/// A server function as the app declares it: its endpoint and its arguments (name, type, optional).
+#[derive(Debug, Clone)]
+struct ServerFn {
+    endpoint: String,
+    args: Vec<(String, String, bool)>,
+}
+
+/// Every `#[server(endpoint = "…")]` function in the app's source, with its arguments.
+fn server_fns() -> Vec<ServerFn> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../app/src"), &mut files);
+    let mut found = Vec::new();
+    for file in files {
+        let source = std::fs::read_to_string(&file).unwrap();
+        let mut rest = source.as_str();
+        while let Some(at) = rest.find("#[server(endpoint = \"") {
+            rest = &rest[at + 21..];
+            let endpoint = rest[..rest.find('"').unwrap()].to_string();
+            let signature = &rest[rest.find("pub async fn ").expect("a server function follows its attribute")..];
+            let open = signature.find('(').unwrap();
+            // The argument list ends at the parenthesis that closes the one after the name.
+            let mut depth = 0;
+            let close = signature[open..]
+                .char_indices()
+                .find_map(|(i, c)| {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => depth -= 1,
+                        _ => {}
+                    }
+                    (depth == 0).then_some(open + i)
+                })
+                .unwrap();
+            let args = signature[open + 1..close]
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(|a| {
+                    let optional = a.contains("#[server(default)]");
+                    let a = a.replace("#[server(default)]", "");
+                    let (name, ty) = a.split_once(':').unwrap();
+                    let ty = ty.trim().to_string();
+                    (name.trim().to_string(), ty.clone(), optional || ty.starts_with("Option<"))
+                })
+                .collect();
+            found.push(ServerFn { endpoint, args });
+        }
+    }
+    found.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
+    found
+}
+
+/// Arguments a server function can read (the refusal comes before anything is done with them).
+fn arguments(f: &ServerFn, slug: &str) -> Vec<(&'static str, String)> {
+    f.args
+        .iter()
+        .filter(|(_, _, optional)| !optional)
+        .map(|(name, ty, _)| {
+            let value = match (name.as_str(), ty.as_str()) {
+                ("slug", _) => slug.to_string(),
+                (_, "i32") => "1".into(),
+                (_, "bool") => "false".into(),
+                (_, "Page") => "dashboard".into(),
+                _ => "x".into(),
+            };
+            (&*Box::leak(name.clone().into_boxed_str()), value)
+        })
+        .collect()
+}
+
+#[test]
+fn every_server_function_has_an_access_rule() {
+    let fns = server_fns();
+    assert!(fns.len() >= 50, "the app's server functions were not found ({})", fns.len());
+    for f in &fns {
+        access(&f.endpoint);
+    }
+    let mut names: Vec<&str> = fns.iter().map(|f| f.endpoint.as_str()).collect();
+    names.dedup();
+    assert_eq!(names.len(), fns.len(), "two server functions share an endpoint");
 }
 
 async fn member_id(app: &TestApp, email: &str) -> String {
     app.db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT id::text FROM public.users WHERE email = $1",
+            "SELECT id::text AS id FROM public.users WHERE email = $1",
             [email.into()],
         ))
         .await
         .unwrap()
         .unwrap()
-        .try_get_by_index::<String>(0)
+        .try_get::<String>("", "id")
         .unwrap()
 }
 
@@ -60,6 +203,30 @@ async fn every_page_refuses_the_roles_that_may_not_open_it() {
     }
 }
 
+/// A server function call: endpoint, arguments, and the page whose roles it follows.
+type Call = (&'static str, Vec<(&'static str, String)>, Page);
+
+/// The member-management calls with real arguments, which the allowed role must be able to make.
+fn member_calls(slug: &str, member_id: &str) -> Vec<Call> {
+    let s = || ("slug", slug.to_string());
+    let mut fns = vec![
+        ("load_workspace", vec![s()], Page::Dashboard),
+        ("list_members", vec![s()], Page::Settings),
+        (
+            "invite_member",
+            vec![s(), ("email", "new.person@acme-plumbing.test".into()), ("role", "reviewer".into())],
+            Page::Settings,
+        ),
+        ("change_member_role", vec![s(), ("user_id", member_id.into()), ("role", "executive".into())], Page::Settings),
+        ("remove_member", vec![s(), ("user_id", member_id.into())], Page::Settings),
+    ];
+    for page in Page::ALL {
+        let name = serde_json::to_value(page).unwrap().as_str().unwrap().to_owned();
+        fns.push(("open_section", vec![s(), ("page", name)], page));
+    }
+    fns
+}
+
 #[tokio::test]
 async fn every_server_function_refuses_the_roles_that_may_not_use_it() {
     let app = TestApp::spawn().await;
@@ -67,12 +234,19 @@ async fn every_server_function_refuses_the_roles_that_may_not_use_it() {
     let engineer = member_id(&app, "engineer@acme-plumbing.test").await;
     for role in Role::ALL.into_iter().filter(|r| *r != Role::Owner) {
         let client = app.demo_member(role).await;
-        for (endpoint, args, page) in server_functions(DEMO, &engineer) {
+        for (endpoint, args, page) in member_calls(DEMO, &engineer) {
             let res = call(&client, endpoint, &args).await;
             if page.allows(role) {
                 assert_eq!(res.status(), StatusCode::OK, "{role} calling {endpoint} {args:?}");
             } else {
                 assert_eq!(res.status(), StatusCode::FORBIDDEN, "{role} calling {endpoint} {args:?}");
+            }
+        }
+        // Every other server function, read from the source: a role its rule does not allow is refused.
+        for f in server_fns() {
+            if access(&f.endpoint).allows(role) == Some(false) {
+                let res = call(&client, &f.endpoint, &arguments(&f, DEMO)).await;
+                assert_eq!(res.status(), StatusCode::FORBIDDEN, "{role} calling {}", f.endpoint);
             }
         }
     }
@@ -100,10 +274,16 @@ async fn a_member_of_another_business_is_refused_everywhere_and_learns_nothing()
         let body = res.text().await.unwrap();
         assert!(!body.contains("@acme-plumbing.test"), "{page:?} leaked a member of Acme");
     }
-    for (endpoint, args, _) in server_functions(DEMO, &engineer) {
+    for (endpoint, args, _) in member_calls(DEMO, &engineer) {
         let res = call(&outsider, endpoint, &args).await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "calling {endpoint} on Acme");
         assert!(!res.text().await.unwrap().contains("@acme-plumbing.test"));
+    }
+    // Every server function behind sign-in, with Acme's address, whatever the outsider's role at home.
+    for f in server_fns().into_iter().filter(|f| !matches!(access(&f.endpoint), Access::Public)) {
+        let res = call(&outsider, &f.endpoint, &arguments(&f, DEMO)).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "calling {} on Acme", f.endpoint);
+        assert!(!res.text().await.unwrap().contains("@acme-plumbing.test"), "{} leaked a member of Acme", f.endpoint);
     }
     // Nothing was written to Acme.
     let members = store::members::list(&app.db, demo_tenant_id(&app).await).await.unwrap();
@@ -130,15 +310,19 @@ async fn signed_out_visitors_are_sent_to_sign_in() {
         assert_eq!(res.headers()["location"], "/t/acme-plumbing/login");
     }
     assert_eq!(visitor.call("list_members", &[("slug", DEMO)]).await.status(), StatusCode::UNAUTHORIZED);
+    for f in server_fns().into_iter().filter(|f| !matches!(access(&f.endpoint), Access::Public)) {
+        let res = call(&visitor, &f.endpoint, &arguments(&f, DEMO)).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{} without signing in", f.endpoint);
+    }
     assert_eq!(visitor.get("/t/acme-plumbing/login").await.status(), StatusCode::OK);
 }
 
 async fn search_path<C: ConnectionTrait>(db: &C) -> String {
-    db.query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT current_setting('search_path')"))
+    db.query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT current_setting('search_path') AS path"))
         .await
         .unwrap()
         .unwrap()
-        .try_get_by_index(0)
+        .try_get("", "path")
         .unwrap()
 }
 

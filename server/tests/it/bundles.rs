@@ -12,7 +12,7 @@ async fn count(app: &TestApp, schema: &str, table: &str) -> i64 {
         .await
         .unwrap()
         .unwrap()
-        .try_get_by_index(0)
+        .try_get("", "count")
         .unwrap()
 }
 

@@ -25,12 +25,12 @@ async fn lines(app: &TestApp, run_id: uuid::Uuid) -> Vec<(String, i64, i64, Opti
     rows.into_iter()
         .map(|r| {
             (
-                r.try_get_by_index(0).unwrap(),
-                r.try_get_by_index(1).unwrap(),
-                r.try_get_by_index(2).unwrap(),
-                r.try_get_by_index(3).unwrap(),
-                r.try_get_by_index(4).unwrap(),
-                r.try_get_by_index(5).unwrap(),
+                r.try_get("", "kind").unwrap(),
+                r.try_get("", "amount_micros").unwrap(),
+                r.try_get("", "quantity").unwrap(),
+                r.try_get("", "cache_hit").unwrap(),
+                r.try_get("", "saved_micros").unwrap(),
+                r.try_get("", "label").unwrap(),
             )
         })
         .collect()
@@ -251,7 +251,7 @@ async fn at_the_cap_an_alert_only_workflow_keeps_running_and_says_so_once() {
                 .await
                 .unwrap();
         txn.commit().await.unwrap();
-        rows.into_iter().map(|r| r.try_get_by_index(0).unwrap()).collect()
+        rows.into_iter().map(|r| r.try_get("", "condition").unwrap()).collect()
     };
     assert_eq!(conditions, ["budget_cap"]);
 }

@@ -44,7 +44,7 @@ async fn a_provider_key_is_stored_encrypted_and_never_shown_again() {
         .await
         .unwrap()
         .unwrap()
-        .try_get_by_index(0)
+        .try_get("", "key_ciphertext")
         .unwrap();
     assert!(!String::from_utf8_lossy(&stored).contains("sk-test"), "the database holds ciphertext");
     let member = store::auth::member_by_email(&app.db, DEMO, "engineer@acme-plumbing.test").await.unwrap();

@@ -53,7 +53,8 @@ async fn steps(app: &TestApp, run_id: uuid::Uuid) -> Vec<(String, String, Value,
     let txn = store::db::tenant_txn(&app.db, "t_acme_plumbing").await.unwrap();
     let rows = txn
         .query_all_raw(store::db::stmt(
-            "SELECT step_id, status, coalesce(input, 'null'), coalesce(output, 'null') FROM run_steps WHERE run_id = $1 ORDER BY step_index",
+            "SELECT step_id, status, coalesce(input, 'null') AS input, coalesce(output, 'null') AS output FROM run_steps
+              WHERE run_id = $1 ORDER BY step_index",
             vec![run_id.into()],
         ))
         .await
@@ -62,10 +63,10 @@ async fn steps(app: &TestApp, run_id: uuid::Uuid) -> Vec<(String, String, Value,
     rows.into_iter()
         .map(|r| {
             (
-                r.try_get_by_index(0).unwrap(),
-                r.try_get_by_index(1).unwrap(),
-                r.try_get_by_index(2).unwrap(),
-                r.try_get_by_index(3).unwrap(),
+                r.try_get("", "step_id").unwrap(),
+                r.try_get("", "status").unwrap(),
+                r.try_get("", "input").unwrap(),
+                r.try_get("", "output").unwrap(),
             )
         })
         .collect()
@@ -75,14 +76,14 @@ async fn open_task(app: &TestApp, run_id: uuid::Uuid) -> (String, String) {
     let txn = store::db::tenant_txn(&app.db, "t_acme_plumbing").await.unwrap();
     let row = txn
         .query_one_raw(store::db::stmt(
-            "SELECT id::text, reason FROM review_tasks WHERE run_id = $1 AND status = 'open'",
+            "SELECT id::text AS id, reason FROM review_tasks WHERE run_id = $1 AND status = 'open'",
             vec![run_id.into()],
         ))
         .await
         .unwrap()
         .expect("an open review task");
     txn.commit().await.unwrap();
-    (row.try_get_by_index(0).unwrap(), row.try_get_by_index(1).unwrap())
+    (row.try_get("", "id").unwrap(), row.try_get("", "reason").unwrap())
 }
 
 #[tokio::test]
@@ -110,7 +111,7 @@ async fn a_lead_runs_through_every_step_with_an_openai_compatible_model_and_stop
     assert!(done.iter().all(|s| s.1 == "completed"), "{done:?}");
     // Sensitive fields are masked in what the run records.
     assert_eq!(done[0].3["primaryContact"]["email"], engine::run::MASK);
-    assert_eq!(done[1].3["industry"].is_string(), true, "the enrichment call's answer is stored");
+    assert!(done[1].3["industry"].is_string(), "the enrichment call's answer is stored");
     assert_eq!(done[2].3, draft(0.93));
 
     // What the model was sent.
@@ -273,7 +274,7 @@ async fn the_lead_template_with_an_approval_and_a_thank_you_runs_through_every_s
             .await
             .unwrap();
         txn.commit().await.unwrap();
-        rows.into_iter().map(|r| r.try_get_by_index::<String>(0).unwrap()).collect()
+        rows.into_iter().map(|r| r.try_get::<String>("", "kind").unwrap()).collect()
     };
     assert_eq!(kinds, ["function", "api_call", "llm", "rules", "approval", "notify"]);
     let mail = app

@@ -24,7 +24,7 @@ async fn the_session_cookie_is_http_only_lax_and_expires() {
         .await
         .unwrap()
         .unwrap()
-        .try_get_by_index(0)
+        .try_get("", "password_hash")
         .unwrap();
     assert!(stored.starts_with("$argon2id$"));
 }

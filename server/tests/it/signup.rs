@@ -10,7 +10,7 @@ async fn count(app: &TestApp, sql: &str, value: &str) -> i64 {
         .await
         .unwrap()
         .unwrap()
-        .try_get_by_index::<i64>(0)
+        .try_get::<i64>("", "count")
         .unwrap()
 }
 

@@ -10,6 +10,10 @@
 //! `api_call`, `llm`, `rules`, `notify`; an approval step is a gate and
 //! lives with the policy.
 
+// A step's failure carries what it spent on the way (its cost lines), so
+// `Failed` is large; it is made at most once per step, never in a loop.
+#![allow(clippy::result_large_err)]
+
 mod api_call;
 mod function;
 mod llm;
@@ -237,7 +241,8 @@ async fn drive(cx: &Context, x: &mut Execution) -> anyhow::Result<()> {
         }
         // Gates before a step: an explicit approval step, and the policy before outside messages and financial writes.
         if let Some(gate) = policy::before(cx, x, step, index).await? {
-            let record = (step.kind == StepKind::Approval).then(|| StepRecord { status: StepStatus::Waiting, ..base });
+            let record =
+                (step.kind == StepKind::Approval).then_some(StepRecord { status: StepStatus::Waiting, ..base });
             let reason = gate.reason;
             wait_for_person(cx, x, record.as_ref(), gate, i).await?;
             tracing::info!(step = %step.id, %reason, "run waits for a person before this step");

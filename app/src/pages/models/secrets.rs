@@ -16,8 +16,8 @@ pub struct SecretView {
 pub async fn list_secrets(slug: String) -> Result<Vec<SecretView>, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member_in(&slug, engine::Page::Models, crate::ssr::EDITORS).await?;
-    let rows = store::secrets::list(&cx.state.db, &me).await.map_err(|e| cx.internal("listing secrets", e))?;
-    Ok(rows.into_iter().map(|r| SecretView { name: r.name, created: crate::ssr::short_time(&r.created_at) }).collect())
+    let rows = store::secrets::list(&cx.state.db, &me).await;
+    cx.rows("listing secrets", rows, |r| SecretView { name: r.name, created: crate::ssr::short_time(&r.created_at) })
 }
 
 #[server(endpoint = "set_secret")]

@@ -336,6 +336,7 @@ impl TestApp {
     }
 
     /// Posts `body` to a workflow's webhook, signed with `secret` at `timestamp`.
+    #[allow(clippy::too_many_arguments)] // every part of a signed delivery is a test's to vary
     pub async fn signed_post(
         &self,
         slug: &str,
@@ -376,12 +377,16 @@ impl TestApp {
         body["run_id"].as_str().unwrap().parse().unwrap()
     }
 
-    /// A SQL query in the demo business's schema, one value back.
+    /// A SQL query in the demo business's schema that answers one column: its value in the first row.
     pub async fn demo_value<T: sea_orm::TryGetable>(&self, sql: &str, values: Vec<sea_orm::Value>) -> Option<T> {
         let txn = store::db::tenant_txn(&self.db, "t_acme_plumbing").await.unwrap();
         let row = txn.query_one_raw(store::db::stmt(sql, values)).await.unwrap();
         txn.commit().await.unwrap();
-        row.map(|r| r.try_get_by_index::<T>(0).unwrap())
+        row.map(|r| {
+            let columns = r.column_names();
+            assert_eq!(columns.len(), 1, "demo_value reads one column: {sql}");
+            r.try_get::<T>("", &columns[0]).unwrap()
+        })
     }
 
     /// Waits (up to 30 s) until the run reaches one of `statuses`; returns the status.

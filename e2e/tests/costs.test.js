@@ -81,6 +81,7 @@ test('the owner sets the reviewer hourly rate in Settings; a bad amount is expla
   await shot(page, '33-settings-cost-rates');
   await page.reload();
   await page.waitForSelector('[data-testid=cost-rates]');
+  await waitForHydration(page);
   assert.equal(await page.inputValue('#field-reviewer_hourly'), '52.5');
   await page.click('[data-testid=sign-out]');
 });

@@ -121,10 +121,13 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        let mut answer = HttpResponse::build(self.status_code());
         if let ApiError::Storage(cause) = self {
             tracing::error!(error = %cause, "API request failed on storage");
+            // Nothing was stored: the sender should send it again, shortly.
+            answer.insert_header((actix_web::http::header::RETRY_AFTER, "5"));
         }
-        HttpResponse::build(self.status_code()).json(self.body())
+        answer.json(self.body())
     }
 }
 

@@ -159,9 +159,7 @@ pub async fn decide(
     match approval_links::decide(&state.db, &task, &form.decision, form.reason_code.trim(), &form.comment).await {
         Ok(wake) => {
             if let Some(job) = wake {
-                if let Err(e) = state.runs.wake(job).await {
-                    tracing::warn!(error = %e, "could not wake a worker; the sweeper will");
-                }
+                state.wake(job);
             }
             let done = if form.decision == "approve" { "Approved" } else { "Rejected" };
             page(

@@ -200,9 +200,7 @@ pub async fn submit(
     };
     match ingest::accept(&state.db, &state.settings, &target, &incoming, chrono::Utc::now()).await {
         Ok(Accepted::New { run_id, .. }) => {
-            if let Err(e) = state.runs.wake(ingest::run_job(&target, run_id)).await {
-                tracing::warn!(error = %e, %run_id, "could not wake a worker; the sweeper will");
-            }
+            state.wake(ingest::run_job(&target, run_id));
             thanks(run_id)
         }
         Ok(Accepted::Duplicate { run_id }) => thanks(run_id),

@@ -66,10 +66,8 @@ pub async fn admit(state: &AppState, target: &Target, incoming: Incoming) -> Res
     };
     Ok(match accepted {
         Accepted::New { .. } => {
-            if let Err(e) = state.runs.wake(ingest::run_job(target, run_id)).await {
-                // The event and run are committed; the sweeper sends the job later.
-                tracing::warn!(error = %e, %run_id, "could not wake a worker; the sweeper will");
-            }
+            // The event and run are committed; the wake-up is best-effort (the sweeper covers it).
+            state.wake(ingest::run_job(target, run_id));
             HttpResponse::Accepted().json(body("queued"))
         }
         Accepted::Duplicate { .. } => HttpResponse::Ok().json(body("duplicate")),

@@ -78,9 +78,7 @@ pub async fn decide(
         reviews::decide(&state.db, &member, task_id, &asked.decision, &edited, reason_code, &asked.comment).await?;
     let run_status = if wake.is_some() { "queued" } else { "cancelled" };
     if let Some(job) = wake {
-        if let Err(e) = state.runs.wake(job).await {
-            tracing::warn!(error = %e, "could not wake a worker; the sweeper will");
-        }
+        state.wake(job);
     }
     Ok(HttpResponse::Ok().json(DecisionTaken {
         task_id,

@@ -25,7 +25,15 @@ impl CapturedMail {
     }
 
     pub fn subject(&self) -> Option<String> {
-        self.data.lines().find_map(|l| l.strip_prefix("Subject: ")).map(str::to_owned)
+        self.header("Subject")
+    }
+
+    /// A header's value (the first line of it), by name, any case.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.data.lines().take_while(|l| !l.is_empty()).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
     }
 
     /// The first link in the message that starts with `prefix`.

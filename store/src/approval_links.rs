@@ -7,7 +7,6 @@ use crate::config::Settings;
 use crate::db::stmt;
 use crate::jobs::RunJob;
 use crate::reviews::{decide_as, may_decide, Actor, ReviewError};
-use crate::tenant::Tenant;
 use engine::review::{Decision, ReviewReason, TaskStatus};
 use sea_orm::{prelude::*, DatabaseConnection, FromQueryResult};
 use serde_json::Value;
@@ -23,26 +22,39 @@ fn signature(settings: &Settings, slug: &str, link_id: Uuid, expires: i64) -> St
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
-/// Creates a link for one reviewer and task; returns the token for the URL.
-pub async fn create(
-    db: &DatabaseConnection,
-    settings: &Settings,
-    slug: &str,
-    tenant: &Tenant,
-    task_id: Uuid,
-    reviewer_email: &str,
-) -> Result<String, DbErr> {
-    let id = Uuid::new_v4();
-    let expires = chrono::Utc::now() + chrono::Duration::hours(LINK_HOURS);
-    let txn = tenant.begin(db).await?;
-    txn.execute_raw(stmt(
-        "INSERT INTO approval_links (id, task_id, reviewer_email, expires_at) VALUES ($1, $2, $3, $4)",
-        vec![id.into(), task_id.into(), reviewer_email.into(), expires.into()],
-    ))
-    .await?;
-    txn.commit().await?;
-    let ts = expires.timestamp();
-    Ok(format!("{slug}.{}.{ts}.{}", id.simple(), signature(settings, slug, id, ts)))
+/// A link for one reviewer and task, made before the task is written and
+/// stored with it (`runs::wait_for_review`), so the task, its links and
+/// their emails commit together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewLink {
+    pub id: Uuid,
+    pub task_id: Uuid,
+    pub reviewer_email: String,
+    pub expires_at: DateTimeUtc,
+    /// What goes in the URL: `/approve/<token>`.
+    pub token: String,
+}
+
+impl NewLink {
+    pub fn new(settings: &Settings, slug: &str, task_id: Uuid, reviewer_email: &str) -> Self {
+        let id = Uuid::new_v4();
+        let expires_at = chrono::Utc::now() + chrono::Duration::hours(LINK_HOURS);
+        let ts = expires_at.timestamp();
+        let token = format!("{slug}.{}.{ts}.{}", id.simple(), signature(settings, slug, id, ts));
+        NewLink { id, task_id, reviewer_email: reviewer_email.to_owned(), expires_at, token }
+    }
+}
+
+/// Stores links inside the transaction that writes their task.
+pub(crate) async fn insert(txn: &sea_orm::DatabaseTransaction, links: &[NewLink]) -> Result<(), DbErr> {
+    for link in links {
+        txn.execute_raw(stmt(
+            "INSERT INTO approval_links (id, task_id, reviewer_email, expires_at) VALUES ($1, $2, $3, $4)",
+            vec![link.id.into(), link.task_id.into(), link.reviewer_email.clone().into(), link.expires_at.into()],
+        ))
+        .await?;
+    }
+    Ok(())
 }
 
 /// What an approval link turned out to be.

@@ -35,6 +35,9 @@ pub struct Settings {
     pub runs: RunTiming,
     /// Largest event body accepted at /hooks, /forms and the events API.
     pub max_event_bytes: usize,
+    /// Who hears about a stalled worker queue (`STEWARD_OPERATIONS_EMAIL`);
+    /// unset: the operations members of the businesses with work waiting.
+    pub operations_email: Option<String>,
 }
 
 /// Leases, the sweeper, and concurrency of the run engine.
@@ -52,11 +55,28 @@ pub struct RunTiming {
     /// How often overdue review tasks are escalated and stale ones closed
     /// (`STEWARD_REVIEW_CHECK_SECONDS`, default 60, at most 60).
     pub review_check_seconds: u64,
+    /// Failures in a row after which a worker's queue consumer gives up and
+    /// the process exits non-zero to be restarted (`STEWARD_WORKER_RESTARTS`, default 8).
+    pub worker_restarts: u32,
+    /// How often a worker writes its heartbeat (`STEWARD_HEARTBEAT_SECONDS`, default 5).
+    pub heartbeat_seconds: u64,
+    /// A queue with work waiting and no job consumed for this long is
+    /// stalled: `/readyz` fails and operations get one email (`STEWARD_STALL_SECONDS`, default 120).
+    pub stall_seconds: i64,
 }
 
 impl Default for RunTiming {
     fn default() -> Self {
-        Self { lease_seconds: 60, sweep_seconds: 15, stale_seconds: 60, concurrency: 8, review_check_seconds: 60 }
+        Self {
+            lease_seconds: 60,
+            sweep_seconds: 15,
+            stale_seconds: 60,
+            concurrency: 8,
+            review_check_seconds: 60,
+            worker_restarts: 8,
+            heartbeat_seconds: 5,
+            stall_seconds: 120,
+        }
     }
 }
 
@@ -143,7 +163,11 @@ impl Settings {
                 stale_seconds: number("STEWARD_STALE_SECONDS", 60)?,
                 concurrency: number("STEWARD_RUN_CONCURRENCY", 8)?,
                 review_check_seconds: number("STEWARD_REVIEW_CHECK_SECONDS", 60)?,
+                worker_restarts: number("STEWARD_WORKER_RESTARTS", 8)?,
+                heartbeat_seconds: number("STEWARD_HEARTBEAT_SECONDS", 5)?,
+                stall_seconds: number("STEWARD_STALL_SECONDS", 120)?,
             },
+            operations_email: var("STEWARD_OPERATIONS_EMAIL"),
             max_event_bytes: number("STEWARD_MAX_EVENT_BYTES", 256 * 1024)?,
         };
         settings.check_production()?;
@@ -204,6 +228,7 @@ impl Settings {
             invitation_hours: 72,
             runs: RunTiming::default(),
             max_event_bytes: 256 * 1024,
+            operations_email: None,
         }
     }
 }

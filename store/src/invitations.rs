@@ -19,8 +19,10 @@ use sha2::Sha256;
 #[derive(Debug, Clone)]
 pub struct CreatedInvitation {
     pub invitation: invitation::Model,
-    /// The absolute link to put in the email.
+    /// The absolute link in the email.
     pub link: String,
+    /// The invitation email, written to the outbox with the invitation (its id, the email).
+    pub mail: (Uuid, crate::outbox::OutboxEmail),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +60,7 @@ pub async fn invite(
     actor: &CurrentMember,
     email: &str,
     role: &str,
+    letter: impl FnOnce(&invitation::Model, &str) -> crate::outbox::OutboxEmail,
 ) -> Result<CreatedInvitation, InviteError> {
     let mut errors = Vec::new();
     let email = Email::parse(email).map_err(|m| errors.push(FieldError::new("email", m))).ok();
@@ -93,9 +96,11 @@ pub async fn invite(
     .insert(&txn)
     .await?;
     audit::record(&txn, Some(actor), "member.invited", email.as_str(), json!({ "role": role.as_str() })).await?;
-    txn.commit().await?;
     let link = settings.link(&format!("/invite/{}", token_for(settings, invitation.id)));
-    Ok(CreatedInvitation { invitation, link })
+    let mail = letter(&invitation, &link);
+    let ids = crate::outbox::insert(&txn, None, std::slice::from_ref(&mail)).await?;
+    txn.commit().await?;
+    Ok(CreatedInvitation { invitation, link, mail: (ids[0], mail) })
 }
 
 /// Why an invitation link cannot be used.

@@ -4,8 +4,10 @@
 use crate::tenant::Tenant;
 use apalis::prelude::TaskSink;
 use apalis_redis::{Config, ConnectionManager, RedisStorage};
+use redis::aio::ConnectionManagerConfig;
 use sea_orm::DbErr;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 use uuid::Uuid;
 
 /// An email to send. Carries the tenant it belongs to, so the worker's log
@@ -21,6 +23,10 @@ pub struct EmailJob {
     /// Files sent with the message (the monthly scorecard's PDF).
     #[serde(default)]
     pub attachments: Vec<Attachment>,
+    /// The tenant's outbox row this email is, when it is one: the worker
+    /// records the send there and never sends one row twice.
+    #[serde(default)]
+    pub outbox_id: Option<Uuid>,
 }
 
 /// A file attached to an email, base64-encoded so the job stays JSON.
@@ -73,14 +79,27 @@ impl RunJob {
 /// (`steward` → `steward:email`, `steward:runs`).
 pub trait Job: Serialize + for<'de> Deserialize<'de> + Send + Sync + Unpin + 'static {
     const QUEUE: &'static str;
+
+    /// What the job is about (a run, an outbox email), when it is about
+    /// something in PostgreSQL: the queue notes when it was sent until a
+    /// worker takes it.
+    fn key(&self) -> Option<String>;
 }
 
 impl Job for EmailJob {
     const QUEUE: &'static str = "email";
+
+    fn key(&self) -> Option<String> {
+        self.outbox_id.map(|id| id.to_string())
+    }
 }
 
 impl Job for RunJob {
     const QUEUE: &'static str = "runs";
+
+    fn key(&self) -> Option<String> {
+        Some(self.run_id.to_string())
+    }
 }
 
 pub fn queue_name<J: Job>(prefix: &str) -> String {
@@ -95,6 +114,20 @@ pub fn run_queue_name(prefix: &str) -> String {
     queue_name::<RunJob>(prefix)
 }
 
+/// A Redis connection that reconnects by itself. It connects lazily (a
+/// process starts while Redis is down and catches up when it is back), an
+/// answer taking longer than two seconds is an error, and a reconnection
+/// gives up after about a second: callers retry (the supervisor, the
+/// sweeper), nobody waits long on Redis.
+pub fn connect_redis(url: &str) -> redis::RedisResult<ConnectionManager> {
+    let config = ConnectionManagerConfig::new()
+        .set_response_timeout(Some(Duration::from_secs(2)))
+        .set_connection_timeout(Some(Duration::from_millis(500)))
+        .set_number_of_retries(2)
+        .set_max_delay(Duration::from_millis(400));
+    ConnectionManager::new_lazy_with_config(redis::Client::open(url)?, config)
+}
+
 /// apalis queue settings shared by the pushing side and the consuming worker.
 pub fn storage<J: Job>(redis: ConnectionManager, prefix: &str) -> RedisStorage<J> {
     let config = Config::default()
@@ -105,21 +138,102 @@ pub fn storage<J: Job>(redis: ConnectionManager, prefix: &str) -> RedisStorage<J
     RedisStorage::new(redis).with_config(config)
 }
 
-/// A handle for pushing one kind of job.
+/// A handle for pushing one kind of job. Beside apalis's own lists, each
+/// queue keeps a sorted set of the keys of the jobs sent and not yet taken
+/// (score: when sent), so that the sweeper can tell a job waiting its turn
+/// in a deep queue from a lost one, and the stall watch can see how long
+/// work has waited (jobs a worker fetched into its buffer still count).
 #[derive(Clone)]
 pub struct Queue<J: Job> {
     storage: RedisStorage<J>,
+    redis: ConnectionManager,
+    name: String,
+}
+
+/// Jobs sent and not yet taken.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Backlog {
+    pub waiting: u64,
+    /// Seconds the oldest of them has waited.
+    pub oldest_seconds: i64,
 }
 
 impl<J: Job> Queue<J> {
     pub fn new(redis: ConnectionManager, prefix: &str) -> Self {
-        Self { storage: storage(redis, prefix) }
+        Self { storage: storage(redis.clone(), prefix), redis, name: queue_name::<J>(prefix) }
+    }
+
+    fn sent_key(&self) -> String {
+        format!("{}:sent", self.name)
     }
 
     pub async fn push(&self, job: J) -> Result<(), String> {
+        let key = job.key();
         // push takes &mut self; a clone is cheap (shared connection, no I/O).
         let mut storage = self.storage.clone();
-        storage.push(job).await.map_err(|e| e.to_string())
+        storage.push(job).await.map_err(|e| e.to_string())?;
+        if let Some(key) = key {
+            let mut redis = self.redis.clone();
+            redis::cmd("ZADD")
+                .arg(self.sent_key())
+                .arg(chrono::Utc::now().timestamp())
+                .arg(key)
+                .query_async::<()>(&mut redis)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// A worker took the job about `key` off the queue.
+    pub async fn taken(&self, key: &str) -> Result<(), String> {
+        let mut redis = self.redis.clone();
+        redis::cmd("ZREM").arg(self.sent_key()).arg(key).query_async::<()>(&mut redis).await.map_err(|e| e.to_string())
+    }
+
+    /// When the job about each key was sent, if it is still waiting (unix seconds).
+    pub async fn sent_at(&self, keys: &[String]) -> Result<Vec<Option<i64>>, String> {
+        if keys.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut redis = self.redis.clone();
+        let mut cmd = redis::cmd("ZMSCORE");
+        cmd.arg(self.sent_key()).arg(keys);
+        let scores: Vec<Option<f64>> = cmd.query_async(&mut redis).await.map_err(|e| e.to_string())?;
+        Ok(scores.into_iter().map(|s| s.map(|s| s as i64)).collect())
+    }
+
+    /// How many jobs wait, and for how long the oldest has.
+    pub async fn backlog(&self) -> Result<Backlog, String> {
+        let mut redis = self.redis.clone();
+        let (waiting, oldest): (u64, Vec<(String, f64)>) = redis::pipe()
+            .cmd("ZCARD")
+            .arg(self.sent_key())
+            .cmd("ZRANGE")
+            .arg(self.sent_key())
+            .arg(0)
+            .arg(0)
+            .arg("WITHSCORES")
+            .query_async(&mut redis)
+            .await
+            .map_err(|e| e.to_string())?;
+        let now = chrono::Utc::now().timestamp();
+        let oldest_seconds = oldest.first().map(|(_, at)| (now - *at as i64).max(0)).unwrap_or(0);
+        Ok(Backlog { waiting, oldest_seconds })
+    }
+
+    /// Forgets jobs noted as sent longer than `seconds` ago: the sweeper has
+    /// sent again those that were lost (which notes them afresh); the rest
+    /// were taken while Redis could not record it.
+    pub async fn forget_older_than(&self, seconds: i64) -> Result<(), String> {
+        let mut redis = self.redis.clone();
+        redis::cmd("ZREMRANGEBYSCORE")
+            .arg(self.sent_key())
+            .arg("-inf")
+            .arg(chrono::Utc::now().timestamp() - seconds)
+            .query_async::<()>(&mut redis)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -135,6 +249,7 @@ impl Queue<EmailJob> {
 }
 
 impl Queue<RunJob> {
+    /// Sends the job that wakes a worker for a run.
     pub async fn wake(&self, job: RunJob) -> Result<(), String> {
         self.push(job).await
     }

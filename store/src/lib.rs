@@ -37,6 +37,7 @@ pub mod tenant;
 pub mod tenants;
 pub mod throttle;
 pub mod webhook_secrets;
+pub mod workers;
 pub mod workflows;
 
 pub use tenant::Tenant;

@@ -1,12 +1,33 @@
-//! The outbox: email a unit of tenant work sends is written in the same
-//! transaction as the work (a step, a review task, an alert, a scorecard),
-//! then handed to the mail queue. Mail written but never queued (Redis was
-//! down, the worker died) is found and queued again by the sweeper.
+//! The outbox: email a unit of tenant work sends (a step, a review task,
+//! an alert, a scorecard, an invitation) is written in the same transaction
+//! as the work, then handed to the mail queue. Redis only delivers: the
+//! row says where the email is.
+//!
+//! pending → (a worker claims it) sending → sent | failed (with the reason).
+//! The worker records the send before it acknowledges the job, and a job
+//! for a row already sent, failed, or claimed by another worker does
+//! nothing, so a repeated job never sends an email twice. Mail never
+//! queued, or whose job was lost, is queued again by the sweeper; after
+//! `MAX_DISPATCHES` hand-overs it is marked failed with the reason.
 
 use crate::db::stmt;
-use crate::jobs::{Attachment, EmailJob};
+use crate::jobs::{Attachment, EmailJob, MailQueue};
 use crate::tenant::Tenant;
 use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction, FromQueryResult};
+use std::time::Duration;
+
+/// How often one email is handed to the mail queue before it is given up.
+pub const MAX_DISPATCHES: i32 = 5;
+
+/// Where an outbox email is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::Display, strum::EnumString, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+pub enum OutboxStatus {
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+}
 
 /// An email written with the work that sends it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19,8 +40,8 @@ pub struct OutboxEmail {
 }
 
 impl OutboxEmail {
-    /// The mail-queue job that sends this email for `tenant`.
-    pub fn job(&self, tenant: &Tenant) -> EmailJob {
+    /// The mail-queue job that sends this email, the outbox row `id` of `tenant`.
+    pub fn job(&self, tenant: &Tenant, id: Uuid) -> EmailJob {
         EmailJob {
             tenant_id: tenant.id(),
             to: self.to.clone(),
@@ -28,6 +49,7 @@ impl OutboxEmail {
             text: self.text.clone(),
             html: self.html.clone(),
             attachments: self.attachments.clone(),
+            outbox_id: Some(id),
         }
     }
 }
@@ -61,7 +83,7 @@ pub(crate) async fn insert(
     Ok(ids)
 }
 
-/// Writes mail in a transaction of its own (review links, escalations); returns the ids.
+/// Writes mail in a transaction of its own (escalations); returns the ids.
 pub async fn add(
     db: &DatabaseConnection,
     tenant: &Tenant,
@@ -74,21 +96,147 @@ pub async fn add(
     Ok(ids)
 }
 
+/// Hands mail just written to the mail queue and marks what was queued.
+/// Best-effort and bounded in time: what Redis does not take within a
+/// couple of seconds stays unqueued and the sweeper sends it later.
+pub async fn hand_over(db: &DatabaseConnection, queue: &MailQueue, tenant: &Tenant, mails: &[(Uuid, OutboxEmail)]) {
+    if mails.is_empty() {
+        return;
+    }
+    let mut queued = Vec::new();
+    for (id, mail) in mails {
+        match tokio::time::timeout(Duration::from_secs(2), queue.send(mail.job(tenant, *id))).await {
+            Ok(Ok(())) => queued.push(*id),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "mail could not be queued; the sweeper will queue it");
+                break;
+            }
+            Err(_) => {
+                tracing::warn!("Redis did not take the mail in time; the sweeper will queue it");
+                break;
+            }
+        }
+    }
+    if let Err(e) = mark_queued(db, tenant, &queued).await {
+        tracing::warn!(error = %e, "could not mark mail as queued; the sweeper will queue it again (sent once)");
+    }
+}
+
 /// Marks mail as handed to the mail queue.
 pub async fn mark_queued(db: &DatabaseConnection, tenant: &Tenant, ids: &[Uuid]) -> Result<(), DbErr> {
     if ids.is_empty() {
         return Ok(());
     }
     let txn = tenant.begin(db).await?;
-    txn.execute_raw(stmt("UPDATE outbox SET queued_at = now() WHERE id = ANY($1)", vec![ids.to_vec().into()])).await?;
+    txn.execute_raw(stmt(
+        "UPDATE outbox SET queued_at = now(), dispatches = dispatches + 1 WHERE id = ANY($1)",
+        vec![ids.to_vec().into()],
+    ))
+    .await?;
     txn.commit().await
 }
 
-/// Mail written at least `stale_seconds` ago and never queued, with its id.
-pub async fn unqueued(
+/// What a worker found when it went to send an outbox email.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// This worker sends it now, as attempt number `attempt`.
+    Mine { attempt: i32 },
+    /// Sent already: the job is a repeat.
+    Sent,
+    /// Given up already.
+    Failed,
+    /// Another worker is sending it right now.
+    Taken,
+    /// No such email (its run was deleted).
+    Gone,
+}
+
+/// Claims an outbox email for `owner` for `seconds`; a lapsed claim (its
+/// worker died mid-send) can be taken over.
+pub async fn claim(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    id: Uuid,
+    owner: &str,
+    seconds: i64,
+) -> Result<Claim, DbErr> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        status: String,
+        attempts: i32,
+        mine: bool,
+    }
+    let txn = tenant.begin(db).await?;
+    let row = Row::find_by_statement(stmt(
+        "WITH claimed AS (
+             UPDATE outbox SET status = 'sending', claimed_by = $2, attempts = attempts + 1,
+                    claimed_until = now() + make_interval(secs => $3::double precision)
+              WHERE id = $1 AND (status = 'pending' OR (status = 'sending' AND (claimed_until IS NULL OR claimed_until < now())))
+          RETURNING status, attempts, true AS mine)
+         SELECT status, attempts, mine FROM claimed
+         UNION ALL
+         SELECT status, attempts, false FROM outbox WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM claimed)",
+        vec![id.into(), owner.into(), (seconds as f64).into()],
+    ))
+    .one(&txn)
+    .await?;
+    txn.commit().await?;
+    let Some(row) = row else { return Ok(Claim::Gone) };
+    if row.mine {
+        return Ok(Claim::Mine { attempt: row.attempts });
+    }
+    let status: OutboxStatus =
+        row.status.parse().map_err(|_| DbErr::Type(format!("outbox {id} has an unknown status {}", row.status)))?;
+    Ok(match status {
+        OutboxStatus::Sent => Claim::Sent,
+        OutboxStatus::Failed => Claim::Failed,
+        OutboxStatus::Pending | OutboxStatus::Sending => Claim::Taken,
+    })
+}
+
+/// Records the send (before the job is acknowledged).
+pub async fn mark_sent(db: &DatabaseConnection, tenant: &Tenant, id: Uuid) -> Result<(), DbErr> {
+    let txn = tenant.begin(db).await?;
+    txn.execute_raw(stmt(
+        "UPDATE outbox SET status = 'sent', sent_at = now(), claimed_until = NULL, error = NULL WHERE id = $1",
+        vec![id.into()],
+    ))
+    .await?;
+    txn.commit().await
+}
+
+/// Gives the email up, with the reason.
+pub async fn mark_failed(db: &DatabaseConnection, tenant: &Tenant, id: Uuid, reason: &str) -> Result<(), DbErr> {
+    let txn = tenant.begin(db).await?;
+    txn.execute_raw(stmt(
+        "UPDATE outbox SET status = 'failed', failed_at = now(), claimed_until = NULL, error = $2 WHERE id = $1 AND status <> 'sent'",
+        vec![id.into(), reason.into()],
+    ))
+    .await?;
+    txn.commit().await
+}
+
+/// A send failed for now: the claim is released, the reason kept, and the
+/// job's retry (or the sweeper) tries again.
+pub async fn release(db: &DatabaseConnection, tenant: &Tenant, id: Uuid, reason: &str) -> Result<(), DbErr> {
+    let txn = tenant.begin(db).await?;
+    txn.execute_raw(stmt(
+        "UPDATE outbox SET status = 'pending', claimed_by = NULL, claimed_until = NULL, error = $2 WHERE id = $1 AND status = 'sending'",
+        vec![id.into(), reason.into()],
+    ))
+    .await?;
+    txn.commit().await
+}
+
+/// What the sweeper does with the open mail of a business: mail written
+/// `stale_seconds` ago and never queued, or queued `requeue_seconds` ago
+/// and still not sent by anyone (its job was lost), is queued again; mail
+/// handed over `MAX_DISPATCHES` times already is marked failed.
+pub async fn overdue(
     db: &DatabaseConnection,
     tenant: &Tenant,
     stale_seconds: i64,
+    requeue_seconds: i64,
 ) -> Result<Vec<(Uuid, OutboxEmail)>, DbErr> {
     #[derive(FromQueryResult)]
     struct Row {
@@ -100,10 +248,22 @@ pub async fn unqueued(
         attachments: serde_json::Value,
     }
     let txn = tenant.begin(db).await?;
+    txn.execute_raw(stmt(
+        "UPDATE outbox SET status = 'failed', failed_at = now(), claimed_until = NULL,
+                error = 'handed to the mail queue ' || dispatches || ' times and never sent' || coalesce(': ' || error, '')
+          WHERE status IN ('pending', 'sending') AND dispatches >= $1
+            AND queued_at < now() - make_interval(secs => $2::double precision)
+            AND (claimed_until IS NULL OR claimed_until < now())",
+        vec![MAX_DISPATCHES.into(), (requeue_seconds as f64).into()],
+    ))
+    .await?;
     let rows = Row::find_by_statement(stmt(
         "SELECT id, recipient, subject, text_body, html_body, attachments FROM outbox
-          WHERE queued_at IS NULL AND created_at < now() - make_interval(secs => $1::double precision) LIMIT 500",
-        vec![(stale_seconds as f64).into()],
+          WHERE status IN ('pending', 'sending') AND (claimed_until IS NULL OR claimed_until < now())
+            AND ((queued_at IS NULL AND created_at < now() - make_interval(secs => $1::double precision))
+              OR queued_at < now() - make_interval(secs => $2::double precision))
+          ORDER BY created_at LIMIT 500",
+        vec![(stale_seconds as f64).into(), (requeue_seconds as f64).into()],
     ))
     .all(&txn)
     .await?;
@@ -117,4 +277,31 @@ pub async fn unqueued(
             Ok((r.id, mail))
         })
         .collect()
+}
+
+/// How a business's outbox stands, for the operations page and `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, FromQueryResult)]
+pub struct Backlog {
+    /// Written and not yet sent.
+    pub open: i64,
+    /// Seconds the oldest open email has waited.
+    pub oldest_seconds: Option<f64>,
+    /// Given up in the last 7 days.
+    pub failed_recently: i64,
+}
+
+pub async fn backlog(db: &DatabaseConnection, tenant: &Tenant) -> Result<Backlog, DbErr> {
+    let txn = tenant.begin(db).await?;
+    let row = Backlog::find_by_statement(stmt(
+        "SELECT count(*) FILTER (WHERE status IN ('pending', 'sending')) AS open,
+                extract(epoch FROM now() - min(created_at) FILTER (WHERE status IN ('pending', 'sending')))::float8 AS oldest_seconds,
+                count(*) FILTER (WHERE status = 'failed' AND failed_at > now() - interval '7 days') AS failed_recently
+           FROM outbox WHERE status IN ('pending', 'sending') OR failed_at > now() - interval '7 days'",
+        vec![],
+    ))
+    .one(&txn)
+    .await?
+    .unwrap_or_default();
+    txn.commit().await?;
+    Ok(row)
 }

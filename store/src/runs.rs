@@ -332,7 +332,8 @@ pub async fn wait_for_review(
     record: Option<&StepRecord>,
     task: &NewReviewTask,
     next_step: i32,
-) -> Result<Option<Uuid>, DbErr> {
+    letters: &ReviewLetters,
+) -> Result<Option<Vec<Uuid>>, DbErr> {
     let txn = tenant.begin(db).await?;
     if !held(&txn, run_id, owner).await? {
         return Ok(None);
@@ -342,7 +343,7 @@ pub async fn wait_for_review(
         // What a failed step spent is counted with the stop, not after it.
         add_tokens(&txn, run_id, record).await?;
     }
-    let id = Uuid::new_v4();
+    let id = letters.task_id;
     txn.execute_raw(stmt(
         "INSERT INTO review_tasks (id, run_id, step_index, reason, detail, output_name, draft, workflow_name, sla_minutes, max_age_minutes, stale_action, value)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -367,8 +368,20 @@ pub async fn wait_for_review(
         vec![run_id.into(), next_step.into()],
     ))
     .await?;
+    crate::approval_links::insert(&txn, &letters.links).await?;
+    let mail_ids = crate::outbox::insert(&txn, Some(run_id), &letters.mails).await?;
     txn.commit().await?;
-    Ok(Some(id))
+    Ok(Some(mail_ids))
+}
+
+/// A review task's id, chosen before it is written, with its reviewers'
+/// links and emails: written in the task's transaction, so a task never
+/// exists without the emails that announce it.
+#[derive(Debug, Clone, Default)]
+pub struct ReviewLetters {
+    pub task_id: Uuid,
+    pub links: Vec<crate::approval_links::NewLink>,
+    pub mails: Vec<OutboxEmail>,
 }
 
 /// How a run ends.
@@ -410,33 +423,50 @@ pub async fn finish_run(
     Ok(true)
 }
 
-/// Runs whose job was lost: queued for longer than `stale_seconds` (and
-/// not held back), or running under a lapsed lease. They are touched so
-/// the next sweep does not send them again at once.
-pub async fn stalled(db: &DatabaseConnection, tenant: &Tenant, stale_seconds: i64) -> Result<Vec<Uuid>, DbErr> {
-    #[derive(FromQueryResult)]
-    struct Row {
-        id: Uuid,
-    }
+/// A run the sweeper looks at: queued for longer than the stale time (and
+/// not held back), or running under a lapsed lease.
+#[derive(Debug, Clone, PartialEq, FromQueryResult)]
+pub struct Stalled {
+    pub id: Uuid,
+    /// Its worker's lease lapsed (the worker died or hung): its job is surely gone.
+    pub lapsed: bool,
+}
+
+pub async fn stalled(db: &DatabaseConnection, tenant: &Tenant, stale_seconds: i64) -> Result<Vec<Stalled>, DbErr> {
     let txn = tenant.begin(db).await?;
-    let runs: Vec<Uuid> = Row::find_by_statement(stmt(
-        "SELECT id FROM runs WHERE (status = 'queued' AND held IS NULL AND updated_at < now() - make_interval(secs => $1::double precision))
-                                OR (status = 'running' AND lease_until < now())
+    let runs = Stalled::find_by_statement(stmt(
+        "SELECT id, status = 'running' AS lapsed FROM runs
+          WHERE (status = 'queued' AND held IS NULL AND updated_at < now() - make_interval(secs => $1::double precision))
+             OR (status = 'running' AND lease_until < now())
           ORDER BY updated_at LIMIT 500",
         vec![(stale_seconds as f64).into()],
     ))
     .all(&txn)
-    .await?
-    .into_iter()
-    .map(|r| r.id)
-    .collect();
-    txn.execute_raw(stmt(
-        "UPDATE runs SET updated_at = now() WHERE id = ANY($1) AND status = 'queued'",
-        vec![runs.clone().into()],
-    ))
     .await?;
     txn.commit().await?;
     Ok(runs)
+}
+
+/// The sweeper sent these runs' jobs again (`error`: or tried, and the
+/// queue refused). They are touched so the next sweep leaves them be for
+/// a while; the count and the last refusal show on the run's page.
+pub async fn dispatched(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    ids: &[Uuid],
+    error: Option<&str>,
+) -> Result<(), DbErr> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let txn = tenant.begin(db).await?;
+    txn.execute_raw(stmt(
+        "UPDATE runs SET updated_at = now(), dispatches = dispatches + 1, dispatch_error = $2
+          WHERE id = ANY($1) AND status IN ('queued', 'running')",
+        vec![ids.to_vec().into(), error.map(str::to_owned).into()],
+    ))
+    .await?;
+    txn.commit().await
 }
 
 /// Drops refused records past their workflow's retention.

@@ -2,7 +2,7 @@
 
 use crate::{
     config::Settings,
-    jobs::{MailQueue, RunQueue},
+    jobs::{MailQueue, RunJob, RunQueue},
     throttle::LoginThrottle,
 };
 use redis::aio::ConnectionManager;
@@ -17,12 +17,18 @@ pub struct AppState {
     pub throttle: LoginThrottle,
     pub mail: MailQueue,
     pub runs: RunQueue,
+    /// Wake-ups in flight; past this many, a wake-up is left to the sweeper.
+    wakes: Arc<tokio::sync::Semaphore>,
 }
+
+/// Wake-ups the door keeps in flight at most (Redis slow or down).
+const WAKES_IN_FLIGHT: usize = 256;
 
 impl AppState {
     pub async fn connect(settings: Settings) -> anyhow::Result<Self> {
         let db = crate::db::connect(&settings.database_url, 20).await?;
-        let redis = redis::Client::open(settings.redis_url.as_str())?.get_connection_manager().await?;
+        // Lazily: the server starts, and the door accepts events, while Redis is down.
+        let redis = crate::jobs::connect_redis(&settings.redis_url)?;
         Ok(Self {
             throttle: LoginThrottle::new(redis.clone(), &settings.redis_prefix),
             mail: MailQueue::new(redis.clone(), &settings.redis_prefix),
@@ -30,6 +36,35 @@ impl AppState {
             db,
             redis,
             settings: Arc::new(settings),
+            wakes: Arc::new(tokio::sync::Semaphore::new(WAKES_IN_FLIGHT)),
         })
+    }
+
+    /// Wakes a worker for a committed run without making the sender wait:
+    /// the job is pushed in the background and given two seconds. While
+    /// Redis is down or slow the wake-up is dropped and the sweeper sends
+    /// the job when Redis is back (the run is safe in PostgreSQL).
+    pub fn wake(&self, job: RunJob) {
+        let Ok(permit) = self.wakes.clone().try_acquire_owned() else {
+            tracing::warn!(run_id = %job.run_id, "too many wake-ups pending (Redis slow?); the sweeper will send this one");
+            return;
+        };
+        let runs = self.runs.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let run_id = job.run_id;
+            match tokio::time::timeout(std::time::Duration::from_secs(2), runs.wake(job)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, %run_id, "could not wake a worker; the sweeper will"),
+                Err(_) => tracing::warn!(%run_id, "Redis did not take the wake-up in time; the sweeper will send it"),
+            }
+        });
+    }
+
+    /// Queues outbox mail just committed, in the background (best-effort:
+    /// the sweeper queues what Redis does not take).
+    pub fn hand_over(&self, tenant: &crate::Tenant, mails: Vec<(uuid::Uuid, crate::outbox::OutboxEmail)>) {
+        let (db, queue, tenant) = (self.db.clone(), self.mail.clone(), tenant.clone());
+        tokio::spawn(async move { crate::outbox::hand_over(&db, &queue, &tenant, &mails).await });
     }
 }

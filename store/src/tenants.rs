@@ -27,6 +27,15 @@ pub async fn all(db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
         .collect()
 }
 
+/// The business with this id, for a job that carries only the id.
+pub async fn by_id(db: &DatabaseConnection, id: Uuid) -> Result<Tenant, DbErr> {
+    let schema: String =
+        crate::db::scalar(db, stmt("SELECT schema_name AS value FROM public.tenants WHERE id = $1", vec![id.into()]))
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound(format!("business {id}")))?;
+    Tenant::new(id, schema)
+}
+
 /// The business's address in URLs (`/t/<slug>/…`), for links in its emails.
 pub async fn slug_of(db: &DatabaseConnection, tenant: &Tenant) -> Result<String, DbErr> {
     crate::db::scalar(db, stmt("SELECT slug AS value FROM public.tenants WHERE id = $1", vec![tenant.id().into()]))

@@ -20,6 +20,11 @@ pub struct Context {
     pub http: reqwest::Client,
     /// This worker process, as lease owner.
     pub owner: String,
+    /// SMTP, for the one email that must not wait in the mail queue: the
+    /// alert that a queue is stalled (perhaps the mail queue itself).
+    pub mailer: crate::mailer::Mailer,
+    /// What this process consumed, for its heartbeat.
+    pub consumers: crate::heartbeat::Consumers,
 }
 
 impl Context {
@@ -32,18 +37,8 @@ impl Context {
     /// what was queued; what fails here stays unqueued and the sweeper
     /// sends it later.
     pub async fn hand_over(&self, tenant: &Tenant, outbox: &[OutboxEmail], ids: &[Uuid]) {
-        if outbox.is_empty() {
-            return;
-        }
-        let mut queued = Vec::new();
-        for (mail, id) in outbox.iter().zip(ids) {
-            if self.mail.send(mail.job(tenant)).await.is_ok() {
-                queued.push(*id);
-            }
-        }
-        if let Err(e) = outbox::mark_queued(&self.db, tenant, &queued).await {
-            tracing::warn!(error = %e, "could not mark mail as queued; the sweeper may send it again");
-        }
+        let mails: Vec<(Uuid, OutboxEmail)> = ids.iter().copied().zip(outbox.iter().cloned()).collect();
+        outbox::hand_over(&self.db, &self.mail, tenant, &mails).await;
     }
 
     /// The business's members with a role named in a contract (`role:reviewer`);

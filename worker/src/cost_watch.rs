@@ -98,6 +98,7 @@ pub async fn on_tick(
     _: apalis_cron::Tick,
     cx: apalis::prelude::Data<Context>,
 ) -> Result<(), apalis::prelude::BoxDynError> {
+    cx.consumers.schedule.consumed("cost watch");
     match check(&cx).await {
         Ok((0, 0)) => {}
         Ok((released, mailed)) => tracing::info!(released, mailed, "cost watch"),

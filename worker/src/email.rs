@@ -1,85 +1,102 @@
-//! Sending email over SMTP with lettre. A transient failure (connection
-//! refused, 4xx) is retried with exponential backoff; a permanent one (5xx,
-//! bad address) is not.
+//! The email job. An outbox email is sent at most once per claim and its
+//! send recorded before the job is acknowledged; a transient failure
+//! (connection refused, 4xx) is retried with exponential backoff, a
+//! permanent one (5xx, bad address) is not.
 
+use crate::mailer::{DeliveryError, Mailer, SMTP_TIMEOUT};
 use apalis::layers::retry::{
     backoff::{ExponentialBackoff, ExponentialBackoffMaker, MakeBackoff},
     BackoffRetryPolicy, HasherRng, RetryPolicy,
 };
 use apalis::prelude::*;
-use lettre::{
-    message::{header::ContentType, Attachment, Mailbox, MultiPart, SinglePart},
-    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-};
 use std::time::Duration;
-use store::{config::Settings, jobs::EmailJob};
+use store::jobs::EmailJob;
 use tracing::Instrument;
 
 /// Total attempts (first try and every retry) before a message is given up.
 pub const MAX_ATTEMPTS: usize = 6;
 
-#[derive(Clone)]
-pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
-    from: Mailbox,
-}
-
-impl Mailer {
-    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.smtp_url)
-            .map_err(|e| anyhow::anyhow!("SMTP_URL is not valid: {e}"))?
-            .timeout(Some(Duration::from_secs(20)))
-            .build();
-        let from = settings.mail_from.parse().map_err(|e| anyhow::anyhow!("STEWARD_MAIL_FROM is not valid: {e}"))?;
-        Ok(Self { transport, from })
-    }
-
-    pub async fn send(&self, job: &EmailJob) -> Result<(), DeliveryError> {
-        let to: Mailbox = job.to.parse().map_err(|e| DeliveryError::Permanent(format!("bad recipient: {e}")))?;
-        let body = MultiPart::alternative()
-            .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(job.text.clone()))
-            .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(job.html.clone()));
-        let builder = Message::builder().from(self.from.clone()).to(to).subject(job.subject.clone());
-        let message = if job.attachments.is_empty() {
-            builder.multipart(body)
-        } else {
-            let mut mixed = MultiPart::mixed().multipart(body);
-            for a in &job.attachments {
-                let bytes = a
-                    .bytes()
-                    .map_err(|e| DeliveryError::Permanent(format!("attachment {} is not base64: {e}", a.filename)))?;
-                let kind = ContentType::parse(&a.content_type)
-                    .map_err(|e| DeliveryError::Permanent(format!("attachment {}: {e}", a.filename)))?;
-                mixed = mixed.singlepart(Attachment::new(a.filename.clone()).body(bytes, kind));
-            }
-            builder.multipart(mixed)
-        }
-        .map_err(|e| DeliveryError::Permanent(format!("cannot build the message: {e}")))?;
-        self.transport.send(message).await.map(|_| ()).map_err(|e| {
-            if e.is_permanent() {
-                DeliveryError::Permanent(e.to_string())
-            } else {
-                DeliveryError::Transient(e.to_string())
-            }
-        })
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum DeliveryError {
-    #[error("permanent delivery failure: {0}")]
-    Permanent(String),
-    #[error("transient delivery failure: {0}")]
-    Transient(String),
-}
-
 /// The apalis handler for the email queue.
-pub async fn send_email(job: EmailJob, mailer: Data<Mailer>, attempt: Attempt) -> Result<(), BoxDynError> {
-    let span = tracing::info_span!("email", tenant_id = %job.tenant_id, attempt = attempt.current());
-    deliver(&job, &mailer, attempt).instrument(span).await
+pub async fn send_email(job: EmailJob, cx: Data<crate::context::Context>, attempt: Attempt) -> Result<(), BoxDynError> {
+    let span = tracing::info_span!("email", tenant_id = %job.tenant_id, outbox_id = ?job.outbox_id, attempt = attempt.current());
+    let result = async {
+        match job.outbox_id {
+            Some(id) => deliver_once(&cx, &job, id, attempt).await,
+            None => deliver(&job, &cx.mailer, attempt).await.map_err(|(e, _)| e),
+        }
+    }
+    .instrument(span)
+    .await;
+    cx.consumers.email.consumed(format_args!("email {}", job.outbox_id.map(|i| i.to_string()).unwrap_or_default()));
+    result
 }
 
-async fn deliver(job: &EmailJob, mailer: &Mailer, attempt: Attempt) -> Result<(), BoxDynError> {
+/// How long a worker holds an outbox email while it sends it (longer than
+/// an SMTP conversation may take); a worker killed mid-send leaves it to be
+/// taken over after this.
+const CLAIM_SECONDS: i64 = SMTP_TIMEOUT.as_secs() as i64 + 5;
+
+/// Sends an outbox email unless it was sent, given up, or is being sent
+/// by another worker; records the send before the job is acknowledged.
+async fn deliver_once(
+    cx: &crate::context::Context,
+    job: &EmailJob,
+    id: uuid::Uuid,
+    attempt: Attempt,
+) -> Result<(), BoxDynError> {
+    use store::outbox::{self, Claim};
+    // Off the queue: no longer counted as waiting (best-effort).
+    let _ = tokio::time::timeout(Duration::from_secs(1), cx.mail.taken(&id.to_string())).await;
+    let tenant = store::tenants::by_id(&cx.db, job.tenant_id).await?;
+    match outbox::claim(&cx.db, &tenant, id, &cx.owner, CLAIM_SECONDS).await? {
+        Claim::Mine { .. } => {}
+        other => {
+            tracing::info!(state = ?other, "outbox email not sent by this job: {}", match other {
+                Claim::Sent => "it was sent already",
+                Claim::Failed => "it was given up",
+                Claim::Taken => "another worker is sending it",
+                _ => "it no longer exists",
+            });
+            return Ok(());
+        }
+    }
+    match deliver(job, &cx.mailer, attempt).await {
+        Ok(()) => {
+            // Recorded before the job is acknowledged; tried hard, because
+            // a send not recorded is a send that may be repeated.
+            let mut pause = Duration::from_millis(200);
+            for _ in 0..8 {
+                match outbox::mark_sent(&cx.db, &tenant, id).await {
+                    Ok(()) => return Ok(()),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the send could not be recorded yet; trying again");
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_secs(5));
+                    }
+                }
+            }
+            tracing::error!(
+                "the email was sent but the send could not be recorded; it may be sent again after its claim lapses"
+            );
+            Ok(())
+        }
+        Err((e, final_failure)) => {
+            let reason = e.to_string();
+            let recorded = if final_failure {
+                outbox::mark_failed(&cx.db, &tenant, id, &reason).await
+            } else {
+                outbox::release(&cx.db, &tenant, id, &reason).await
+            };
+            if let Err(db) = recorded {
+                tracing::warn!(error = %db, "could not record the failed send; the claim lapses and the sweeper retries");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// One SMTP attempt. On failure: the error, and whether it is final.
+async fn deliver(job: &EmailJob, mailer: &Mailer, attempt: Attempt) -> Result<(), (BoxDynError, bool)> {
     match mailer.send(job).await {
         Ok(()) => {
             tracing::info!("email sent");
@@ -87,15 +104,15 @@ async fn deliver(job: &EmailJob, mailer: &Mailer, attempt: Attempt) -> Result<()
         }
         Err(e @ DeliveryError::Permanent(_)) => {
             tracing::error!(error = %e, "email cannot be delivered; giving up");
-            Err(AbortError::new(e).into())
+            Err((AbortError::new(e).into(), true))
         }
         Err(e) if attempt.current() >= MAX_ATTEMPTS => {
             tracing::error!(error = %e, "email still failing after {MAX_ATTEMPTS} attempts; giving up");
-            Err(AbortError::new(e).into())
+            Err((AbortError::new(e).into(), true))
         }
         Err(e) => {
             tracing::warn!(error = %e, "email delivery failed; will retry");
-            Err(e.into())
+            Err((e.into(), false))
         }
     }
 }

@@ -8,100 +8,176 @@ pub mod context;
 pub mod cost_watch;
 pub mod email;
 pub mod executor;
+pub mod heartbeat;
+pub mod mailer;
 pub mod review_mail;
 pub mod schedule;
 pub mod scorecards;
 pub mod stale_reviews;
+pub mod stall_watch;
+pub mod supervisor;
 pub mod sweeper;
 
 use apalis::prelude::*;
+use futures::{future::LocalBoxFuture, stream::FuturesUnordered, FutureExt, StreamExt};
+use heartbeat::{Consumers, Process};
 use std::{future::Future, sync::Arc, time::Duration};
-use store::{config::Settings, jobs::EmailJob};
+use store::{
+    config::Settings,
+    jobs::{EmailJob, RunJob},
+};
+use supervisor::{supervise, Restarts};
+use tokio::sync::watch;
 
-/// Runs every queue's worker and the sweeper until `shutdown` resolves,
-/// then stops fetching, finishes the jobs in flight and returns.
+/// Resolves once `stop` turns true: the signal apalis workers stop on.
+async fn stopped(mut stop: watch::Receiver<bool>) -> Result<(), std::io::Error> {
+    let _ = stop.wait_for(|s| *s).await;
+    Ok(())
+}
+
+/// Runs every queue's consumer (each supervised), the sweeper and the
+/// heartbeat until `shutdown` resolves, then stops fetching, finishes the
+/// jobs in flight and returns. Returns an error, after stopping the rest,
+/// when a consumer cannot be kept running: the process should exit non-zero
+/// and be started again by whatever runs it.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    let redis = redis::Client::open(settings.redis_url.as_str())?.get_connection_manager().await?;
+    let redis = store::jobs::connect_redis(&settings.redis_url)?;
     let db = store::db::connect(&settings.database_url, (settings.runs.concurrency as u32 + 4).max(6)).await?;
-    let mailer = email::Mailer::from_settings(&settings)?;
+    let mailer = mailer::Mailer::from_settings(&settings)?;
     let process = uuid::Uuid::new_v4().simple().to_string();
+    let consumers = Consumers::default();
     let cx = context::Context {
-        db,
+        db: db.clone(),
         settings: Arc::new(settings.clone()),
         redis: redis.clone(),
         mail: store::jobs::MailQueue::new(redis.clone(), &settings.redis_prefix),
         runs: store::jobs::RunQueue::new(redis.clone(), &settings.redis_prefix),
         http: reqwest::Client::builder().user_agent("Steward/1").build()?,
         owner: format!("worker-{process}"),
+        mailer: mailer.clone(),
+        consumers: consumers.clone(),
     };
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-        Ok::<(), std::io::Error>(())
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
+    let restarts = Restarts::new(settings.runs.worker_restarts);
+    let prefix = settings.redis_prefix.clone();
+    let tick = settings.runs.review_check_seconds;
+
+    // A unique name per process and start: apalis refuses a name that heart-beat recently.
+    let email_consumer = {
+        let (redis, prefix, stop, cx, process) =
+            (redis.clone(), prefix.clone(), stop_rx.clone(), cx.clone(), process.clone());
+        move |attempt: u32| {
+            WorkerBuilder::new(format!("steward-email-{process}-{attempt}"))
+                .backend(
+                    store::jobs::storage::<EmailJob>(redis.clone(), &prefix)
+                        .poll_with_interval(Duration::from_millis(200)),
+                )
+                .data(cx.clone())
+                .concurrency(4)
+                .retry(email::retry_policy())
+                .catch_panic()
+                .parallelize(tokio::spawn)
+                .build(email::send_email)
+                .run_until(stopped(stop.clone()))
+        }
     };
-    // A unique name per process: apalis refuses a name that heart-beat recently.
-    let email_worker = WorkerBuilder::new(format!("steward-email-{process}"))
-        .backend(
-            store::jobs::storage::<EmailJob>(redis.clone(), &settings.redis_prefix)
-                .poll_with_interval(Duration::from_millis(200)),
-        )
-        .data(mailer)
-        .concurrency(4)
-        .retry(email::retry_policy())
-        .catch_panic()
-        .parallelize(tokio::spawn)
-        .build(email::send_email);
-    let run_worker = WorkerBuilder::new(format!("steward-runs-{process}"))
-        .backend(
-            store::jobs::storage::<store::jobs::RunJob>(redis, &settings.redis_prefix)
-                .poll_with_interval(Duration::from_millis(100)),
-        )
-        .data(cx.clone())
-        .concurrency(settings.runs.concurrency.max(1))
-        .catch_panic()
-        .parallelize(tokio::spawn)
-        .build(executor::execute_run);
-    let review_worker = WorkerBuilder::new(format!("steward-stale-reviews-{process}"))
-        .backend(apalis_cron::CronScheduler::new(schedule::every(settings.runs.review_check_seconds)))
-        .data(cx.clone())
-        .catch_panic()
-        .build(stale_reviews::on_tick);
-    let cost_worker = WorkerBuilder::new(format!("steward-cost-watch-{process}"))
-        .backend(apalis_cron::CronScheduler::new(schedule::every(settings.runs.review_check_seconds)))
-        .data(cx.clone())
-        .catch_panic()
-        .build(cost_watch::on_tick);
-    let scorecard_worker = WorkerBuilder::new(format!("steward-scorecards-{process}"))
-        .backend(apalis_cron::CronScheduler::new(schedule::every(settings.runs.review_check_seconds)))
-        .data(cx.clone())
-        .catch_panic()
-        .build(scorecards::on_tick);
+    let run_consumer = {
+        let (redis, prefix, stop, cx, process) =
+            (redis.clone(), prefix.clone(), stop_rx.clone(), cx.clone(), process.clone());
+        let concurrency = settings.runs.concurrency.max(1);
+        move |attempt: u32| {
+            WorkerBuilder::new(format!("steward-runs-{process}-{attempt}"))
+                .backend(
+                    store::jobs::storage::<RunJob>(redis.clone(), &prefix)
+                        .poll_with_interval(Duration::from_millis(100)),
+                )
+                .data(cx.clone())
+                .concurrency(concurrency)
+                .catch_panic()
+                .parallelize(tokio::spawn)
+                .build(executor::execute_run)
+                .run_until(stopped(stop.clone()))
+        }
+    };
+    // The scheduled jobs share one consumer entry in the heartbeat.
+    let schedule_consumer = {
+        let (stop, cx, process) = (stop_rx.clone(), cx.clone(), process.clone());
+        move |attempt: u32| {
+            let every = || apalis_cron::CronScheduler::new(schedule::every(tick));
+            let reviews = WorkerBuilder::new(format!("steward-stale-reviews-{process}-{attempt}"))
+                .backend(every())
+                .data(cx.clone())
+                .catch_panic()
+                .build(stale_reviews::on_tick)
+                .run_until(stopped(stop.clone()));
+            let costs = WorkerBuilder::new(format!("steward-cost-watch-{process}-{attempt}"))
+                .backend(every())
+                .data(cx.clone())
+                .catch_panic()
+                .build(cost_watch::on_tick)
+                .run_until(stopped(stop.clone()));
+            let scorecards = WorkerBuilder::new(format!("steward-scorecards-{process}-{attempt}"))
+                .backend(every())
+                .data(cx.clone())
+                .catch_panic()
+                .build(scorecards::on_tick)
+                .run_until(stopped(stop.clone()));
+            async move { futures::future::try_join3(reviews, costs, scorecards).await.map(|_| ()) }
+        }
+    };
+
     tracing::info!(
-        email_queue = %store::jobs::email_queue_name(&settings.redis_prefix),
-        run_queue = %store::jobs::run_queue_name(&settings.redis_prefix),
+        email_queue = %store::jobs::email_queue_name(&prefix),
+        run_queue = %store::jobs::run_queue_name(&prefix),
         "worker started"
     );
-    tokio::spawn(async move {
-        shutdown.await;
-        tracing::info!("shutdown requested; finishing jobs in flight");
-        let _ = stop_tx.send(true);
-    });
+    {
+        let stop_tx = stop_tx.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutdown requested; finishing jobs in flight");
+            let _ = stop_tx.send(true);
+        });
+    }
+    let beating = tokio::spawn(heartbeat::run(
+        db,
+        Process::this(format!("worker-{process}")),
+        consumers.clone(),
+        Duration::from_secs(settings.runs.heartbeat_seconds.max(1)),
+        stop_rx.clone(),
+    ));
     let sweeper = tokio::spawn(sweeper::run(cx, stop_rx.clone()));
-    let (mail, runs, reviews, costs, scorecards) = tokio::join!(
-        email_worker.run_until(stopped(stop_rx.clone())),
-        run_worker.run_until(stopped(stop_rx.clone())),
-        review_worker.run_until(stopped(stop_rx.clone())),
-        cost_worker.run_until(stopped(stop_rx.clone())),
-        scorecard_worker.run_until(stopped(stop_rx))
-    );
+
+    let mut consumers_running: FuturesUnordered<LocalBoxFuture<'static, anyhow::Result<()>>> = FuturesUnordered::new();
+    {
+        let (c, stop) = (consumers.email.clone(), stop_rx.clone());
+        consumers_running.push(async move { supervise(&c, restarts, stop, email_consumer).await }.boxed_local());
+        let (c, stop) = (consumers.runs.clone(), stop_rx.clone());
+        consumers_running.push(async move { supervise(&c, restarts, stop, run_consumer).await }.boxed_local());
+        let (c, stop) = (consumers.schedule.clone(), stop_rx.clone());
+        consumers_running.push(async move { supervise(&c, restarts, stop, schedule_consumer).await }.boxed_local());
+    }
+    let mut first_error = None;
+    while let Some(result) = consumers_running.next().await {
+        if let Err(e) = result {
+            // One consumer gave up: stop the others cleanly, then exit with its error.
+            let _ = stop_tx.send(true);
+            first_error.get_or_insert(e);
+        }
+    }
     let _ = sweeper.await;
-    mail?;
-    runs?;
-    reviews?;
-    costs?;
-    scorecards?;
-    tracing::info!("worker stopped");
-    Ok(())
+    let _ = beating.await;
+    match first_error {
+        Some(e) => {
+            tracing::error!(error = %e, "worker stopped: a queue consumer could not be kept running");
+            Err(e)
+        }
+        None => {
+            tracing::info!("worker stopped");
+            Ok(())
+        }
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

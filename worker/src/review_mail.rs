@@ -1,14 +1,14 @@
-//! The emails around a review task: the reviewers' links when it opens,
-//! and the owners' escalation when it is past its SLA. Written to the
-//! outbox, then handed to the mail queue.
+//! The emails around a review task: the reviewers' links when it opens
+//! (written with the task, in its transaction), and the owners' escalation
+//! when it is past its SLA. Written to the outbox, then handed to the mail queue.
 
 use crate::context::Context;
 use engine::form::escape;
 use sea_orm::prelude::*;
 use serde_json::Value;
-use store::approval_links::{self, LINK_HOURS};
+use store::approval_links::{NewLink, LINK_HOURS};
 use store::outbox::{self, OutboxEmail};
-use store::runs::NewReviewTask;
+use store::runs::{NewReviewTask, ReviewLetters};
 use store::Tenant;
 
 /// The draft as a short, readable summary (first fields, long text cut).
@@ -34,15 +34,15 @@ pub fn draft_summary(draft: Option<&Value>) -> String {
         .join("\n")
 }
 
-/// Emails every eligible reviewer a single-use link to the task.
-pub async fn send(
+/// The single-use link and email for every eligible reviewer of a task
+/// about to be opened; `runs::wait_for_review` writes them with the task.
+pub async fn letters(
     cx: &Context,
     tenant: &Tenant,
-    run_id: Uuid,
-    task_id: Uuid,
     task: &NewReviewTask,
     reviewers: &[String],
-) -> anyhow::Result<()> {
+) -> anyhow::Result<ReviewLetters> {
+    let task_id = Uuid::new_v4();
     let slug = store::tenants::slug_of(&cx.db, tenant).await?;
     let mut emails = Vec::new();
     for r in reviewers {
@@ -56,36 +56,35 @@ pub async fn send(
     let public = cx.public_url().to_owned();
     let summary = draft_summary(task.draft.as_ref());
     let why = task.reason.as_str().replace('_', " ");
-    let mut outbox = Vec::new();
+    let mut letters = ReviewLetters { task_id, ..Default::default() };
     for email in emails {
-        let token = approval_links::create(&cx.db, &cx.settings, &slug, tenant, task_id, &email).await?;
-        let link = format!("{public}/approve/{token}");
+        let link = NewLink::new(&cx.settings, &slug, task_id, &email);
+        let url = format!("{public}/approve/{}", link.token);
         let queue = format!("{public}/t/{slug}/review/{task_id}");
         let text = format!(
-            "A {} run needs your decision ({why}).\n\nDraft:\n{summary}\n\nReview and decide: {link}\n(Opening the link changes nothing; you decide on the page. It works once and expires in {} hours.)\n\nOr open it in the review queue: {queue}\n",
+            "A {} run needs your decision ({why}).\n\nDraft:\n{summary}\n\nReview and decide: {url}\n(Opening the link changes nothing; you decide on the page. It works once and expires in {} hours.)\n\nOr open it in the review queue: {queue}\n",
             task.workflow_name,
             LINK_HOURS
         );
         let html = format!(
             "<p>A <strong>{}</strong> run needs your decision ({}).</p><pre style=\"font-family:system-ui,sans-serif;white-space:pre-wrap;background:#f5f7fa;padding:12px;border-radius:8px\">{}</pre>\
-             <p><a href=\"{link}\" style=\"display:inline-block;padding:10px 16px;background:#2457d6;color:#fff;border-radius:8px;text-decoration:none\">Review and decide</a></p>\
+             <p><a href=\"{url}\" style=\"display:inline-block;padding:10px 16px;background:#2457d6;color:#fff;border-radius:8px;text-decoration:none\">Review and decide</a></p>\
              <p style=\"color:#616e7c;font-size:13px\">Opening the link changes nothing; you decide on the page. It works once and expires in {} hours. Or open the task in the <a href=\"{queue}\">review queue</a>.</p>",
             escape(&task.workflow_name),
             escape(&why),
             escape(&summary),
             LINK_HOURS
         );
-        outbox.push(OutboxEmail {
+        letters.mails.push(OutboxEmail {
             to: email,
             subject: format!("Review needed: {} ({why})", task.workflow_name),
             text,
             html,
             ..Default::default()
         });
+        letters.links.push(link);
     }
-    let ids = outbox::add(&cx.db, tenant, Some(run_id), &outbox).await?;
-    cx.hand_over(tenant, &outbox, &ids).await;
-    Ok(())
+    Ok(letters)
 }
 
 /// Tells a workflow's owners that a task is past its SLA.

@@ -61,6 +61,7 @@ pub async fn on_tick(
     _: apalis_cron::Tick,
     cx: apalis::prelude::Data<Context>,
 ) -> Result<(), apalis::prelude::BoxDynError> {
+    cx.consumers.schedule.consumed("scorecard check");
     match check(&cx, chrono::Utc::now()).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(scorecards = n, "monthly scorecards"),

@@ -48,6 +48,7 @@ pub async fn on_tick(
     _: apalis_cron::Tick,
     cx: apalis::prelude::Data<Context>,
 ) -> Result<(), apalis::prelude::BoxDynError> {
+    cx.consumers.schedule.consumed("review escalations");
     match check(&cx).await {
         Ok((0, 0)) => {}
         Ok((escalated, closed)) => tracing::info!(escalated, closed, "stale review tasks handled"),

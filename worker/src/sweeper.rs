@@ -1,33 +1,101 @@
-//! The sweeper: Redis only delivers, so a job can be lost (Redis restarted,
-//! a worker killed between taking a job and leasing its run). Every few
-//! seconds it re-sends the jobs of runs that sat queued too long or whose
-//! lease lapsed, hands over mail a step wrote but did not queue, and drops
-//! refused records past their retention.
+//! The sweeper: Redis only delivers, so a job can be lost (Redis restarted
+//! empty, a worker killed between taking a job and leasing its run). Every
+//! few seconds it sends again the jobs of runs whose job is really gone (a
+//! lapsed lease, or a run queued too long with no job in the queue; a run
+//! waiting its turn in a deep queue is left alone), queues mail that was
+//! written but never queued or whose job was lost, gives up mail handed
+//! over too often, checks that no queue has stalled, and drops refused
+//! records past their retention.
 
 use crate::context::Context;
-use store::{outbox, runs};
+use store::{outbox, runs, Tenant};
 
-/// One pass over every business. Returns how many runs were re-sent.
-pub async fn sweep(cx: &Context) -> anyhow::Result<usize> {
-    let stale = cx.settings.runs.stale_seconds;
-    let mut resent = 0;
+/// A run's job that has been in the queue this long without being taken is
+/// counted lost even though the queue still lists it.
+fn lost_after(stale_seconds: i64) -> i64 {
+    (stale_seconds * 10).max(10)
+}
+
+/// Mail handed to the queue this long ago and still not sent had its job lost.
+fn requeue_after(stale_seconds: i64) -> i64 {
+    (stale_seconds * 5).max(10)
+}
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Swept {
+    pub runs_resent: usize,
+    pub mail_queued: usize,
+}
+
+/// One pass over every business.
+pub async fn sweep(cx: &Context) -> anyhow::Result<Swept> {
+    let mut swept = Swept::default();
     for tenant in store::tenants::all(&cx.db).await? {
-        for run_id in runs::stalled(&cx.db, &tenant, stale).await? {
-            tracing::info!(%run_id, tenant_id = %tenant.id(), "re-sending the job of a stalled run");
-            if cx.runs.wake(store::jobs::RunJob::new(&tenant, run_id)).await.is_ok() {
-                resent += 1;
-            }
-        }
-        let mut queued = Vec::new();
-        for (id, mail) in outbox::unqueued(&cx.db, &tenant, stale).await? {
-            if cx.mail.send(mail.job(&tenant)).await.is_ok() {
-                queued.push(id);
-            }
-        }
-        outbox::mark_queued(&cx.db, &tenant, &queued).await?;
+        swept.runs_resent += resend_lost_runs(cx, &tenant).await?;
+        let mails = outbox::overdue(
+            &cx.db,
+            &tenant,
+            cx.settings.runs.stale_seconds,
+            requeue_after(cx.settings.runs.stale_seconds),
+        )
+        .await?;
+        swept.mail_queued += mails.len();
+        outbox::hand_over(&cx.db, &cx.mail, &tenant, &mails).await;
         runs::purge_expired_exceptions(&cx.db, &tenant).await?;
     }
-    Ok(resent)
+    // What is noted as waiting longer than this was sent again above, or is not waiting at all.
+    let stale = cx.settings.runs.stale_seconds;
+    if let Err(e) = cx.runs.forget_older_than(lost_after(stale)).await {
+        tracing::debug!(error = %e, "could not prune the run queue's notes");
+    }
+    if let Err(e) = cx.mail.forget_older_than(requeue_after(stale)).await {
+        tracing::debug!(error = %e, "could not prune the mail queue's notes");
+    }
+    Ok(swept)
+}
+
+/// Sends again the jobs of a business's runs whose job is gone.
+async fn resend_lost_runs(cx: &Context, tenant: &Tenant) -> anyhow::Result<usize> {
+    let stale = cx.settings.runs.stale_seconds;
+    let candidates = runs::stalled(&cx.db, tenant, stale).await?;
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let queued: Vec<_> = candidates.iter().filter(|r| !r.lapsed).map(|r| r.id).collect();
+    let keys: Vec<String> = queued.iter().map(|id| id.to_string()).collect();
+    let sent_at = match cx.runs.sent_at(&keys).await {
+        Ok(at) => at,
+        Err(e) => {
+            // Without Redis nothing can be sent anyway; next round.
+            tracing::warn!(error = %e, "cannot read the run queue; sweeping runs next round");
+            return Ok(0);
+        }
+    };
+    let now = chrono::Utc::now().timestamp();
+    let waiting_its_turn = |id| {
+        queued.iter().position(|q| *q == id).and_then(|i| sent_at[i]).is_some_and(|at| now - at < lost_after(stale))
+    };
+    let (mut resent, mut refused) = (Vec::new(), Vec::new());
+    let mut last_error = None;
+    for run in candidates.into_iter().filter(|r| r.lapsed || !waiting_its_turn(r.id)) {
+        tracing::info!(run_id = %run.id, tenant_id = %tenant.id(), lapsed = run.lapsed, "sending the job of a run again");
+        let job = store::jobs::RunJob::new(tenant, run.id);
+        match tokio::time::timeout(std::time::Duration::from_secs(2), cx.runs.wake(job)).await {
+            Ok(Ok(())) => resent.push(run.id),
+            Ok(Err(e)) => {
+                refused.push(run.id);
+                last_error = Some(format!("the run queue refused the job: {e}"));
+            }
+            Err(_) => {
+                refused.push(run.id);
+                last_error = Some("the run queue did not answer in time".to_string());
+            }
+        }
+    }
+    runs::dispatched(&cx.db, tenant, &resent, None).await?;
+    runs::dispatched(&cx.db, tenant, &refused, last_error.as_deref()).await?;
+    Ok(resent.len())
 }
 
 /// Sweeps until `stop` turns true.
@@ -40,6 +108,9 @@ pub async fn run(cx: Context, mut stop: tokio::sync::watch::Receiver<bool>) {
         }
         if let Err(e) = sweep(&cx).await {
             tracing::warn!(error = %e, "sweep failed; trying again next round");
+        }
+        if let Err(e) = crate::stall_watch::check(&cx).await {
+            tracing::warn!(error = %e, "could not check the queues for a stall; trying again next round");
         }
     }
 }

@@ -145,7 +145,7 @@ pub async fn save_budget(
     };
     for run_id in released {
         // The sweeper queues any the queue does not take now.
-        let _ = state.runs.wake(store::jobs::RunJob::new(&member.tenant, run_id)).await;
+        state.wake(store::jobs::RunJob::new(&member.tenant, run_id));
     }
     Ok(())
 }

@@ -248,7 +248,7 @@ pub async fn close_tasks(
     let wakes =
         store::reviews::close(&cx.state.db, &me, &ids, &reason_code, &comment).await.map_err(|e| cx.review_error(e))?;
     for job in &wakes {
-        let _ = cx.state.runs.wake(job.clone()).await;
+        cx.state.wake(job.clone());
     }
     Ok(ids.len())
 }
@@ -271,9 +271,7 @@ pub async fn decide_review(
         .await
         .map_err(|e| cx.review_error(e))?;
     if let Some(job) = wake {
-        if let Err(e) = cx.state.runs.wake(job).await {
-            tracing::warn!(error = %e, "could not wake a worker; the sweeper will");
-        }
+        cx.state.wake(job);
     }
     Ok(())
 }

@@ -83,9 +83,7 @@ pub async fn retry_run(slug: String, id: String) -> Result<(), AppError> {
         return Err(cx.refused(StatusCode::CONFLICT, "Only a failed run can be retried."));
     }
     let job = store::jobs::RunJob::new(&me.tenant, run_id);
-    if let Err(e) = cx.state.runs.wake(job).await {
-        tracing::warn!(error = %e, "could not wake a worker; the sweeper will");
-    }
+    cx.state.wake(job);
     Ok(())
 }
 

@@ -48,32 +48,20 @@ pub async fn invite_member(slug: String, email: String, role: String) -> Result<
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Settings).await?;
     let state = &cx.state;
-    let created = match invite(&state.db, &state.settings, &me, &email, &role).await {
+    let letter = |invitation: &store::entities::invitation::Model, link: &str| store::outbox::OutboxEmail {
+        to: invitation.email.clone(),
+        subject: format!("You're invited to {} on Steward", me.tenant_name),
+        text: invitation_text(&me.tenant_name, &me.email, &invitation.role, link, state.settings.invitation_hours),
+        html: invitation_html(&me.tenant_name, &me.email, &invitation.role, link, state.settings.invitation_hours),
+        attachments: Vec::new(),
+    };
+    let created = match invite(&state.db, &state.settings, &me, &email, &role, letter).await {
         Ok(c) => c,
         Err(InviteError::Fields(errors)) => return Err(cx.invalid(errors)),
         Err(InviteError::Storage(e)) => return Err(cx.internal("creating the invitation", e)),
     };
-    let job = store::jobs::EmailJob {
-        tenant_id: me.tenant.id(),
-        to: created.invitation.email.clone(),
-        subject: format!("You're invited to {} on Steward", me.tenant_name),
-        text: invitation_text(
-            &me.tenant_name,
-            &me.email,
-            &created.invitation.role,
-            &created.link,
-            state.settings.invitation_hours,
-        ),
-        html: invitation_html(
-            &me.tenant_name,
-            &me.email,
-            &created.invitation.role,
-            &created.link,
-            state.settings.invitation_hours,
-        ),
-        attachments: Vec::new(),
-    };
-    state.mail.send(job).await.map_err(|e| cx.internal("queueing the invitation email", e))?;
+    // The email is in the outbox with the invitation; queueing it is best-effort (the sweeper covers it).
+    state.hand_over(&me.tenant, vec![created.mail.clone()]);
     Ok(created.invitation.email)
 }
 

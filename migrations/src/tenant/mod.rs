@@ -7,6 +7,7 @@ mod m20261125_000004_runs;
 mod m20261125_000005_reviews;
 mod m20261201_000006_costs;
 mod m20261201_000007_kpis;
+mod m20261202_000008_delivery;
 
 /// Runs with `search_path` set to one tenant schema; its bookkeeping table
 /// lives in that schema too, so every tenant records its own version.
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_reviews::Migration),
             Box::new(m20261201_000006_costs::Migration),
             Box::new(m20261201_000007_kpis::Migration),
+            Box::new(m20261202_000008_delivery::Migration),
         ]
     }
 

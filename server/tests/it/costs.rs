@@ -240,7 +240,9 @@ async fn at_the_cap_an_alert_only_workflow_keeps_running_and_says_so_once() {
         .await
         .iter()
         .filter(|m| {
-            m.subject().unwrap_or_default().contains("Cost alert") && m.to.iter().any(|t| t == "ops@acme-plumbing.test")
+            // The projection of the month's spend may fire too (from the month's second day); this is about the cap.
+            m.subject().unwrap_or_default().contains("the budget cap is reached")
+                && m.to.iter().any(|t| t == "ops@acme-plumbing.test")
         })
         .count();
     assert_eq!(to_ops, 1, "one breach, one email");
@@ -253,7 +255,8 @@ async fn at_the_cap_an_alert_only_workflow_keeps_running_and_says_so_once() {
         txn.commit().await.unwrap();
         rows.into_iter().map(|r| r.try_get("", "condition").unwrap()).collect()
     };
-    assert_eq!(conditions, ["budget_cap"]);
+    assert!(conditions.contains(&"budget_cap".to_string()), "{conditions:?}");
+    assert!(conditions.iter().all(|c| c == "budget_cap" || c == "projected_spend"), "{conditions:?}");
 }
 
 async fn add_offline_premium(app: &TestApp) {
@@ -380,7 +383,9 @@ async fn a_deviation_alert_is_emailed_once_listed_and_cleared_when_the_figure_re
         .await
         .iter()
         .filter(|m| {
-            m.subject().unwrap_or_default().contains("Cost alert") && m.to.iter().any(|t| t == "ops@acme-plumbing.test")
+            // The projection of the month's spend may fire too (from the month's second day); this is about the cap.
+            m.subject().unwrap_or_default().contains("the budget cap is reached")
+                && m.to.iter().any(|t| t == "ops@acme-plumbing.test")
         })
         .count();
     assert_eq!(alerts_to_ops, 1, "five runs and three ticks over plan: one alert");

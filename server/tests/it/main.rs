@@ -9,6 +9,7 @@ mod binary;
 mod bundles;
 mod costs;
 mod data_contracts;
+mod faults;
 mod ingest;
 mod invitations;
 mod kpis;

@@ -116,8 +116,14 @@ async fn the_sweeper_recovers_a_run_whose_job_was_lost_from_redis() {
     // Redis loses everything the queue held.
     let mut redis =
         redis::Client::open(app.settings.redis_url.as_str()).unwrap().get_connection_manager().await.unwrap();
+    // The door wakes the worker in the background, just after the 202: wait for the job to be queued.
+    let sent = format!("{}:runs:sent", app.settings.redis_prefix);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while redis.zscore::<_, _, Option<f64>>(&sent, run_id.to_string()).await.unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "the job was queued");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let keys: Vec<String> = redis.keys(format!("{}:runs*", app.settings.redis_prefix)).await.unwrap();
-    assert!(!keys.is_empty(), "the job was queued");
     let _: () = redis.del(keys).await.unwrap();
     let still: Vec<String> = redis.keys(format!("{}:runs*", app.settings.redis_prefix)).await.unwrap();
     assert!(still.is_empty());

@@ -43,6 +43,7 @@ async fn sigterm_lets_the_email_in_flight_finish_before_the_worker_exits() {
         text: "hello".into(),
         html: "<p>hello</p>".into(),
         attachments: Vec::new(),
+        outbox_id: None,
     };
     queue.send(job).await.unwrap();
     // The capture server has the message but has not answered yet: the job is in flight.

@@ -42,14 +42,16 @@ use tracing::Instrument;
 /// The apalis handler for the runs queue.
 pub async fn execute_run(job: RunJob, cx: Data<Context>) -> Result<(), BoxDynError> {
     let span = tracing::info_span!("run", run_id = %job.run_id, tenant_id = %job.tenant_id);
-    async {
+    let result = async {
         execute(&cx, &job).await.map_err(|e| {
             tracing::error!(error = %e, "run execution stopped on an infrastructure error; the sweeper will resume it");
             BoxDynError::from(e.to_string())
         })
     }
     .instrument(span)
-    .await
+    .await;
+    cx.consumers.runs.consumed(format_args!("run {}", job.run_id));
+    result
 }
 
 /// What a step produced.
@@ -150,6 +152,10 @@ impl Drop for LeaseKeeper {
 /// Executes (or resumes) the job's run, if it is this worker's to run.
 pub async fn execute(cx: &Context, job: &RunJob) -> anyhow::Result<()> {
     let tenant = job.tenant()?;
+    // Off the queue: the sweeper no longer counts this job as waiting (best-effort).
+    if let Ok(Err(e)) = tokio::time::timeout(Duration::from_secs(1), cx.runs.taken(&job.run_id.to_string())).await {
+        tracing::debug!(error = %e, "could not note the job as taken");
+    }
     let lease = cx.settings.runs.lease_seconds;
     let Some(run) = runs::lease(&cx.db, &tenant, job.run_id, &cx.owner, lease).await? else {
         tracing::debug!("run is held, waiting or finished; nothing to do");
@@ -376,12 +382,12 @@ async fn wait_for_person(
     task.value = logic::find_number(&x.run.context, "annual_contract_value", task.draft.as_ref())
         .or_else(|| task.detail["policy"][0]["detail"]["value"].as_f64());
     let reviewers = policy::reviewers(&x.run.contract, task.step_index);
-    let Some(task_id) = runs::wait_for_review(&cx.db, &x.tenant, x.run.id, &cx.owner, record, &task, next_step).await?
+    let letters = crate::review_mail::letters(cx, &x.tenant, &task, &reviewers).await?;
+    let Some(mail_ids) =
+        runs::wait_for_review(&cx.db, &x.tenant, x.run.id, &cx.owner, record, &task, next_step, &letters).await?
     else {
         return Ok(false);
     };
-    if let Err(e) = crate::review_mail::send(cx, &x.tenant, x.run.id, task_id, &task, &reviewers).await {
-        tracing::warn!(error = %e, "review emails could not be written; the task is in the queue");
-    }
+    cx.hand_over(&x.tenant, &letters.mails, &mail_ids).await;
     Ok(true)
 }

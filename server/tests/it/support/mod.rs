@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod processes;
+
 use reqwest::{header, redirect::Policy, Response, StatusCode};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use server::{smtp_capture, startup::Application};
@@ -118,35 +120,56 @@ pub struct TestApp {
     worker: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
     /// The lead workflow's signing secret the seed printed.
     pub demo_webhook_secret: String,
-    _database: TestDatabase,
+    _database: Option<TestDatabase>,
 }
 
+#[derive(Default)]
 pub struct Options {
     pub worker: bool,
+    /// A PostgreSQL database of the test's own (empty), instead of a clone of the template.
+    pub database_url: Option<String>,
+    /// A Redis of the test's own.
+    pub redis_url: Option<String>,
+    /// Changes to the server's settings before it starts.
+    pub tune: Option<fn(&mut Settings)>,
 }
 
 impl TestApp {
     /// A running server on a fresh, seeded database (Acme Plumbing with one
     /// member per role), without a worker.
     pub async fn spawn() -> Self {
-        Self::spawn_with(Options { worker: false }).await
+        Self::spawn_with(Options::default()).await
     }
 
     /// The same, with a worker sending email to a local SMTP capture server.
     pub async fn spawn_with_worker() -> Self {
-        Self::spawn_with(Options { worker: true }).await
+        Self::spawn_with(Options { worker: true, ..Default::default() }).await
     }
 
     pub async fn spawn_with(options: Options) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         server::telemetry::init("warn");
-        let database = TestDatabase::create().await;
+        let (database, database_url) = match &options.database_url {
+            Some(url) => (None, url.clone()),
+            None => {
+                let database = TestDatabase::create().await;
+                let url = database.url.clone();
+                (Some(database), url)
+            }
+        };
         let (smtp_port, mailbox) = smtp_capture::start("127.0.0.1:0", None).await.unwrap();
-        let mut settings = Settings::for_development(database.url.clone(), redis_url());
+        let mut settings =
+            Settings::for_development(database_url.clone(), options.redis_url.clone().unwrap_or_else(redis_url));
         settings.bind = "127.0.0.1:0".into();
         settings.smtp_url = format!("smtp://127.0.0.1:{smtp_port}");
         settings.redis_prefix = format!("steward_test_{}", uuid::Uuid::new_v4().simple());
-        let db = store::db::connect(&database.url, 5).await.unwrap();
+        let db = store::db::connect(&database_url, 5).await.unwrap();
+        if options.database_url.is_some() {
+            migrations::migrate_public(&db).await.expect("migrate the test's own database");
+        }
+        if let Some(tune) = options.tune {
+            tune(&mut settings);
+        }
         let demo =
             store::seed::seed_demo(&db, &settings).await.expect("seed the demo business").expect("a fresh database");
         let app = Application::build(settings.clone()).await.expect("build the server");
@@ -435,4 +458,9 @@ impl TestApp {
         .unwrap();
         self.signed_in(DEMO, email, DEMO_PASSWORD).await
     }
+}
+
+/// A query outside any tenant (`SELECT … AS value`): its value in the first row.
+pub async fn scalar<T: sea_orm::TryGetable>(db: &DatabaseConnection, sql: &str) -> Option<T> {
+    store::db::scalar(db, store::db::stmt(sql, vec![])).await.unwrap()
 }

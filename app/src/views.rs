@@ -510,3 +510,35 @@ pub struct GovernanceView {
     pub templates: Vec<(String, String)>,
     pub may_edit: bool,
 }
+
+/// How the work behind a business's runs stands: the workers (shared by
+/// every business on this install) and this business's undelivered mail
+/// and runs its job could not be handed over for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryHealthView {
+    pub queues: Vec<QueueHealthView>,
+    /// Emails written and not yet sent.
+    pub mail_waiting: i64,
+    /// How long the oldest of them has waited, in words ("3 min"), if any.
+    pub mail_oldest: Option<String>,
+    /// Emails given up in the last 7 days, with the last reason.
+    pub mail_failed: i64,
+    pub mail_failed_reason: Option<String>,
+    /// Runs whose job could not be handed to a worker, with the last reason.
+    pub runs_undelivered: i64,
+    pub runs_undelivered_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueHealthView {
+    /// runs, email or schedule.
+    pub queue: String,
+    pub consumers: i64,
+    pub restarting: i64,
+    /// "3 s ago", or None when no live consumer has taken a job.
+    pub last_active: Option<String>,
+    /// Jobs waiting, when Redis answered.
+    pub waiting: Option<u64>,
+    /// Why the queue is stalled, when it is.
+    pub stalled: Option<String>,
+}

@@ -99,3 +99,33 @@ test('a visitor submits the hosted form and the run shows up live with its timel
   await page.click('text=Embed on your site');
   assert.match(await page.textContent('[data-testid=form-snippet]'), /<form[^>]+\/forms\/acme-plumbing\/lead-intake-qualification/);
 });
+
+test('operations sees on the Runs page that the workers are taking work, at desk and phone width', async () => {
+  const { page } = browser;
+  await signIn(page, 'acme-plumbing', 'ops@acme-plumbing.test', DEMO_PASSWORD);
+  await page.click('nav.sidebar >> text=Runs');
+  await page.waitForURL(`${BASE_URL}/t/acme-plumbing/runs`);
+  await waitForHydration(page);
+  const line = await page.waitForSelector('[data-testid=delivery-health]');
+  // The worker beat: each queue says how many workers consume it and when they last did.
+  await page.waitForFunction(() => /Runs: 1 worker, last active \d+ (s|min) ago/.test(document.querySelector('[data-testid=delivery-calm]')?.textContent ?? ''), null, { timeout: 20000 });
+  const calm = await page.textContent('[data-testid=delivery-calm]');
+  assert.match(calm, /Email: 1 worker/);
+  assert.match(calm, /Scheduled jobs: 1 worker/);
+  assert.match(calm, /all email sent|emails waiting/);
+  assert.equal(await page.locator('[data-testid=delivery-trouble]').count(), 0, 'nothing is stuck');
+  assert.equal(await line.getAttribute('role'), 'status');
+  await shot(page, '25-runs-delivery-line');
+  const phone = await launch({ width: 390, height: 844 });
+  try {
+    await signIn(phone.page, 'acme-plumbing', 'ops@acme-plumbing.test', DEMO_PASSWORD);
+    await phone.page.goto(`${BASE_URL}/t/acme-plumbing/runs`);
+    await phone.page.waitForSelector('[data-testid=delivery-calm]');
+    const width = await phone.page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 390, `the line wraps at phone width (page is ${width} px wide)`);
+    await shot(phone.page, '26-runs-delivery-line-phone');
+  } finally {
+    await phone.context.close();
+  }
+  await page.click('[data-testid=sign-out]');
+});

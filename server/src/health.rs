@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use std::future::Future;
 use std::time::Duration;
 use store::state::AppState;
-use store::workers::{self, Queue};
+use store::workers;
 
 /// Each check's deadline; they run side by side, so `/readyz` answers within it.
 const DEADLINE: Duration = Duration::from_millis(800);
@@ -42,16 +42,13 @@ pub struct ReadyQuery {
 }
 
 pub async fn readyz(state: web::Data<AppState>, query: web::Query<ReadyQuery>) -> HttpResponse {
-    let alive = (state.settings.runs.heartbeat_seconds * 3 + 5) as i64;
-    let (postgres, redis, health, runs_waiting, email_waiting) = tokio::join!(
+    let (postgres, redis, queues) = tokio::join!(
         within(state.db.execute_unprepared("SELECT 1")),
         within(async {
             let mut redis = state.redis.clone();
             redis::cmd("PING").query_async::<String>(&mut redis).await
         }),
-        within(workers::health(&state.db, alive)),
-        within(state.runs.backlog()),
-        within(state.mail.backlog()),
+        within(workers::overview(&state.db, &state.runs, &state.mail, &state.settings, DEADLINE)),
     );
     let mut failed: Vec<&str> = Vec::new();
     if postgres.is_err() {
@@ -62,28 +59,22 @@ pub async fn readyz(state: web::Data<AppState>, query: web::Query<ReadyQuery>) -
     }
     let now = chrono::Utc::now();
     let mut stalled = Vec::new();
-    let workers: Value = match &health {
+    let workers: Value = match &queues {
         Ok(queues) => queues
             .iter()
-            .map(|h| {
-                let backlog = match h.queue {
-                    Queue::Runs => runs_waiting.as_ref().ok().copied(),
-                    Queue::Email => email_waiting.as_ref().ok().copied(),
-                    Queue::Schedule => None,
-                };
-                let stall = backlog.and_then(|b| workers::stall(h, b, now, state.settings.runs.stall_seconds));
-                if stall.is_some() {
-                    stalled.push(h.queue.as_str());
+            .map(|q| {
+                if q.stalled.is_some() {
+                    stalled.push(q.health.queue.as_str());
                 }
                 let entry = json!({
-                    "status": stall.unwrap_or_else(|| "ok".into()),
-                    "consumers": h.consumers,
-                    "restarting": h.restarting,
-                    "idle_seconds": h.idle_seconds(now),
-                    "waiting": backlog.map(|b| b.waiting),
-                    "oldest_waiting_seconds": backlog.map(|b| b.oldest_seconds),
+                    "status": q.stalled.clone().unwrap_or_else(|| "ok".into()),
+                    "consumers": q.health.consumers,
+                    "restarting": q.health.restarting,
+                    "idle_seconds": q.health.idle_seconds(now),
+                    "waiting": q.backlog.map(|b| b.waiting),
+                    "oldest_waiting_seconds": q.backlog.map(|b| b.oldest_seconds),
                 });
-                (h.queue.as_str().to_owned(), entry)
+                (q.health.queue.as_str().to_owned(), entry)
             })
             .collect::<serde_json::Map<_, _>>()
             .into(),

@@ -288,6 +288,8 @@ pub struct Backlog {
     pub oldest_seconds: Option<f64>,
     /// Given up in the last 7 days.
     pub failed_recently: i64,
+    /// Why the last of those was given up.
+    pub last_failure: Option<String>,
 }
 
 pub async fn backlog(db: &DatabaseConnection, tenant: &Tenant) -> Result<Backlog, DbErr> {
@@ -295,7 +297,8 @@ pub async fn backlog(db: &DatabaseConnection, tenant: &Tenant) -> Result<Backlog
     let row = Backlog::find_by_statement(stmt(
         "SELECT count(*) FILTER (WHERE status IN ('pending', 'sending')) AS open,
                 extract(epoch FROM now() - min(created_at) FILTER (WHERE status IN ('pending', 'sending')))::float8 AS oldest_seconds,
-                count(*) FILTER (WHERE status = 'failed' AND failed_at > now() - interval '7 days') AS failed_recently
+                count(*) FILTER (WHERE status = 'failed' AND failed_at > now() - interval '7 days') AS failed_recently,
+                (array_agg(error ORDER BY failed_at DESC) FILTER (WHERE status = 'failed'))[1] AS last_failure
            FROM outbox WHERE status IN ('pending', 'sending') OR failed_at > now() - interval '7 days'",
         vec![],
     ))

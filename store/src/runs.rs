@@ -469,6 +469,26 @@ pub async fn dispatched(
     txn.commit().await
 }
 
+/// Runs waiting for a worker whose job the sweeper could not hand over
+/// (Redis refused), and the last reason.
+pub async fn undelivered(db: &DatabaseConnection, tenant: &Tenant) -> Result<(i64, Option<String>), DbErr> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        runs: i64,
+        reason: Option<String>,
+    }
+    let txn = tenant.begin(db).await?;
+    let row = Row::find_by_statement(stmt(
+        "SELECT count(*) AS runs, (array_agg(dispatch_error ORDER BY updated_at DESC))[1] AS reason
+           FROM runs WHERE status IN ('queued', 'running') AND dispatch_error IS NOT NULL",
+        vec![],
+    ))
+    .one(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(row.map(|r| (r.runs, r.reason)).unwrap_or((0, None)))
+}
+
 /// Drops refused records past their workflow's retention.
 pub async fn purge_expired_exceptions(db: &DatabaseConnection, tenant: &Tenant) -> Result<u64, DbErr> {
     let txn = tenant.begin(db).await?;

@@ -167,6 +167,45 @@ pub async fn close_alert(db: &DatabaseConnection, queue: Queue) -> Result<bool, 
         == 1)
 }
 
+/// One queue as operations see it: its consumers, its backlog (when Redis
+/// answered in time) and why it is stalled, if it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueOverview {
+    pub health: QueueHealth,
+    pub backlog: Option<Backlog>,
+    pub stalled: Option<String>,
+}
+
+/// Every queue's overview; Redis is given `deadline` (the backlog is left
+/// out when it does not answer in time).
+pub async fn overview(
+    db: &DatabaseConnection,
+    runs: &crate::jobs::RunQueue,
+    mail: &crate::jobs::MailQueue,
+    settings: &crate::config::Settings,
+    deadline: std::time::Duration,
+) -> Result<Vec<QueueOverview>, DbErr> {
+    let alive = (settings.runs.heartbeat_seconds * 3 + 5) as i64;
+    let (health, runs_backlog, mail_backlog) = tokio::join!(
+        health(db, alive),
+        tokio::time::timeout(deadline, runs.backlog()),
+        tokio::time::timeout(deadline, mail.backlog()),
+    );
+    let now = Utc::now();
+    Ok(health?
+        .into_iter()
+        .map(|health| {
+            let backlog = match health.queue {
+                Queue::Runs => runs_backlog.as_ref().ok().and_then(|b| b.as_ref().ok()).copied(),
+                Queue::Email => mail_backlog.as_ref().ok().and_then(|b| b.as_ref().ok()).copied(),
+                Queue::Schedule => None,
+            };
+            let stalled = backlog.and_then(|b| stall(&health, b, now, settings.runs.stall_seconds));
+            QueueOverview { health, backlog, stalled }
+        })
+        .collect())
+}
+
 /// Why a queue counts as stalled at `now`, if it does: a job has waited
 /// `stall_seconds` and no live consumer took one for as long.
 pub fn stall(health: &QueueHealth, backlog: Backlog, now: DateTime<Utc>, stall_seconds: i64) -> Option<String> {

@@ -4,6 +4,8 @@
 //! from the failed step, and the exceptions report of records refused at
 //! the door.
 
+mod health;
+
 use crate::components::edit_changes::EditChanges;
 use crate::components::field::FormError;
 use crate::components::offline_badge::OfflineBadge;
@@ -143,6 +145,7 @@ pub fn RunsPage() -> impl IntoView {
             <p class="muted">"Every event that came in and what became of it. Updates while you watch."</p>
             <p><a class="button small" href=move || format!("/t/{}/runs/exceptions", slug.get())>"Exceptions report"</a></p>
         </section>
+        <health::DeliveryHealth />
         <form class="filters card" method="get" data-testid="run-filters">
             <div class="field"><label for="f-workflow">"Workflow"</label><input id="f-workflow" name="workflow" value=move || q("workflow") /></div>
             <div class="field"><label for="f-status">"Status"</label>

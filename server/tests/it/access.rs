@@ -53,7 +53,7 @@ fn access(endpoint: &str) -> Access {
         "add_data_contract_template" | "save_data_contract" => MembersAs(Page::DataContracts, EDITORS),
         "list_models" | "add_model" | "set_model_tier" => Members(Page::Models),
         "list_secrets" | "set_secret" => MembersAs(Page::Models, EDITORS),
-        "list_runs" | "run_detail" | "list_exceptions" => Members(Page::Runs),
+        "list_runs" | "run_detail" | "list_exceptions" | "delivery_health" => Members(Page::Runs),
         "retry_run" => MembersAs(Page::Runs, &[Role::Engineer, Role::Operations, Role::Owner]),
         "review_queue" | "review_task" | "claim_task" | "release_task" | "decide_review" => Members(Page::ReviewQueue),
         "reassign_tasks" | "close_tasks" => MembersAs(Page::ReviewQueue, SUPERVISORS),

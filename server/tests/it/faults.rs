@@ -468,6 +468,11 @@ async fn a_stalled_queue_fails_readiness_on_request_and_tells_operations_once() 
     assert_eq!(plain["stalled"], serde_json::json!(["runs"]));
     let strict = client.get("/readyz?workers=required").await;
     assert_eq!(strict.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // Operations see it on the Runs page.
+    let ops = drill.app.signed_in(DEMO, "ops@acme-plumbing.test", DEMO_PASSWORD).await;
+    let line: Value = ops.call("delivery_health", &[("slug", DEMO)]).await.json().await.unwrap();
+    let runs = line["queues"].as_array().unwrap().iter().find(|q| q["queue"] == "runs").unwrap().clone();
+    assert!(runs["stalled"].as_str().is_some_and(|s| s.contains("no worker has taken one")), "{line}");
     // The runs finish once the API answers; the stall alert went out once.
     drill.settle(&sent).await;
     let alerts = drill

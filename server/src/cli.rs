@@ -173,7 +173,7 @@ async fn enqueue(
     let record: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", file.display()))?;
     let state = store::state::AppState::connect(settings).await?;
-    let target = ingest::target(&state.db, business, workflow).await?;
+    let target = ingest::target(&state.db, &state.settings, business, workflow).await?;
     let incoming = Incoming {
         channel: Channel::Cli,
         event_type: target.contract.trigger.event.clone(),

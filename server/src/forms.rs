@@ -11,6 +11,7 @@ use engine::data_contract::{DataContract, FieldType};
 use redis::AsyncCommands;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use store::ingest::{self, Accepted, Channel, Incoming, IngestError, Target};
 use store::state::AppState;
 
@@ -52,8 +53,8 @@ fn form_page(
     )
 }
 
-async fn form_target(state: &AppState, slug: &str, workflow: &str) -> Result<(Target, DataContract), ApiError> {
-    let target = ingest::target(&state.db, slug, workflow).await?;
+async fn form_target(state: &AppState, slug: &str, workflow: &str) -> Result<(Arc<Target>, DataContract), ApiError> {
+    let target = state.targets.get(&state.db, &state.settings, slug, workflow).await?;
     if !target.contract.trigger.is_form() {
         return Err(ApiError::NotFound(format!("{workflow} is not triggered by a form")));
     }
@@ -198,7 +199,23 @@ pub async fn submit(
         raw: json!(fields.iter().filter(|(k, _)| k.as_str() != HONEYPOT).collect::<BTreeMap<_, _>>()),
         record,
     };
-    match ingest::accept(&state.db, &state.settings, &target, &incoming, chrono::Utc::now()).await {
+    let mut target = target;
+    let mut accepted = ingest::accept(&state.db, &state.settings, &target, &incoming, chrono::Utc::now()).await;
+    for _ in 0..2 {
+        if !matches!(accepted, Err(IngestError::Stale)) {
+            break;
+        }
+        // The business changed the workflow since the door read it: read it again.
+        target = match state.targets.reload(&state.db, &state.settings, &slug, &workflow).await {
+            Ok(t) => t,
+            Err(e) => {
+                let e = ApiError::from(e);
+                return if wants_json { e.error_response() } else { html_error(&e) };
+            }
+        };
+        accepted = ingest::accept(&state.db, &state.settings, &target, &incoming, chrono::Utc::now()).await;
+    }
+    match accepted {
         Ok(Accepted::New { run_id, .. }) => {
             state.wake(ingest::run_job(&target, run_id));
             thanks(run_id)

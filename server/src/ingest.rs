@@ -55,23 +55,94 @@ pub fn status_url(state: &AppState, slug: &str, run_id: uuid::Uuid) -> String {
     format!("{}/api/v1/t/{slug}/runs/{run_id}", state.settings.public_url.as_str().trim_end_matches('/'))
 }
 
-/// Accepts an event for a target, wakes its run, and says so.
-pub async fn admit(state: &AppState, target: &Target, incoming: Incoming) -> Result<HttpResponse, ApiError> {
-    let accepted = ingest::accept(&state.db, &state.settings, target, &incoming, chrono::Utc::now()).await?;
+/// How many times the door reads a workflow afresh for one event before
+/// it gives up (the business changing its configuration that often).
+const READS: usize = 3;
+
+/// Says what became of an accepted event, and wakes its run.
+fn answer(state: &AppState, target: &Target, accepted: Accepted) -> HttpResponse {
     let run_id = accepted.run_id();
     let body = |status: &str| AcceptedEvent {
         run_id,
         status: status.into(),
         status_url: status_url(state, &target.tenant_slug, run_id),
     };
-    Ok(match accepted {
+    match accepted {
         Accepted::New { .. } => {
             // The event and run are committed; the wake-up is best-effort (the sweeper covers it).
             state.wake(ingest::run_job(target, run_id));
             HttpResponse::Accepted().json(body("queued"))
         }
         Accepted::Duplicate { .. } => HttpResponse::Ok().json(body("duplicate")),
-    })
+    }
+}
+
+/// Accepts a delivery for a workflow: its target from memory (read afresh
+/// when the business changed it meanwhile, and when a signature fails
+/// against the remembered secrets), the signature when `signed`, the
+/// record, and one commit before the answer.
+async fn door(
+    state: &AppState,
+    req: &HttpRequest,
+    slug: &str,
+    workflow: &str,
+    body: &[u8],
+    channel: Channel,
+    signed: bool,
+) -> Result<HttpResponse, ApiError> {
+    let (db, settings) = (&state.db, &state.settings);
+    let mut target = state.targets.get(db, settings, slug, workflow).await?;
+    let mut fresh = false;
+    for _ in 0..READS {
+        if signed {
+            if let Err(e) = target.verify(&signature_headers(req), body) {
+                if !fresh {
+                    target = state.targets.reload(db, settings, slug, workflow).await?;
+                    fresh = true;
+                    continue;
+                }
+                let _ = ingest::record_delivery(
+                    db,
+                    &target.tenant,
+                    workflow,
+                    channel,
+                    "unauthorized",
+                    401,
+                    &e.to_string(),
+                    None,
+                )
+                .await;
+                return Err(e.into());
+            }
+        }
+        let incoming = match interpret(req, body, &target.contract.trigger.event, channel) {
+            Ok(i) => i,
+            Err(e) => {
+                let status = e.status_code().as_u16();
+                let _ = ingest::record_delivery(
+                    db,
+                    &target.tenant,
+                    workflow,
+                    channel,
+                    "rejected",
+                    status,
+                    &e.to_string(),
+                    None,
+                )
+                .await;
+                return Err(e);
+            }
+        };
+        match ingest::accept(db, settings, &target, &incoming, chrono::Utc::now()).await {
+            Err(IngestError::Stale) => {
+                target = state.targets.reload(db, settings, slug, workflow).await?;
+                fresh = true;
+            }
+            Err(e) => return Err(e.into()),
+            Ok(accepted) => return Ok(answer(state, &target, accepted)),
+        }
+    }
+    Err(ApiError::Storage(format!("{workflow} kept changing while the event came in")))
 }
 
 /// Turns a delivery into an event, by its content type: CloudEvents
@@ -203,42 +274,7 @@ pub async fn webhook(
 ) -> Result<HttpResponse, ApiError> {
     let (slug, workflow) = path.into_inner();
     let body = read_body(payload, state.settings.max_event_bytes).await?;
-    let target = ingest::target(&state.db, &slug, &workflow).await?;
-    let headers = signature_headers(&req);
-    if let Err(e) = ingest::verify_signature(&state.db, &state.settings, &target, &headers, &body).await {
-        let reason = e.to_string();
-        let _ = ingest::record_delivery(
-            &state.db,
-            &target.tenant,
-            &workflow,
-            Channel::Webhook,
-            "unauthorized",
-            401,
-            &reason,
-            None,
-        )
-        .await;
-        return Err(e.into());
-    }
-    let incoming = match interpret(&req, &body, &target.contract.trigger.event, Channel::Webhook) {
-        Ok(i) => i,
-        Err(e) => {
-            let status = e.status_code().as_u16();
-            let _ = ingest::record_delivery(
-                &state.db,
-                &target.tenant,
-                &workflow,
-                Channel::Webhook,
-                "rejected",
-                status,
-                &e.to_string(),
-                None,
-            )
-            .await;
-            return Err(e);
-        }
-    };
-    admit(&state, &target, incoming).await
+    door(&state, &req, &slug, &workflow, &body, Channel::Webhook, true).await
 }
 
 /// `POST /api/v1/t/{business}/workflows/{workflow}/events`: an internal
@@ -267,9 +303,7 @@ pub async fn api_event(
     let (slug, workflow) = path.into_inner();
     crate::api_error::member(&req, &state, &slug, engine::Page::Runs).await?;
     let body = read_body(payload, state.settings.max_event_bytes).await?;
-    let target = ingest::target(&state.db, &slug, &workflow).await?;
-    let incoming = interpret(&req, &body, &target.contract.trigger.event, Channel::Api)?;
-    admit(&state, &target, incoming).await
+    door(&state, &req, &slug, &workflow, &body, Channel::Api, false).await
 }
 
 /// A run's state, for whoever sent its event.
@@ -346,6 +380,9 @@ impl From<IngestError> for ApiError {
                 ApiError::invalid(violations.into_iter().map(|v| (v.field, v.rule, v.message)).collect())
             }
             IngestError::Storage(e) => ApiError::Storage(e.to_string()),
+            IngestError::Stale => {
+                ApiError::Storage("the workflow's configuration changed while the event came in".into())
+            }
         }
     }
 }

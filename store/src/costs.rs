@@ -236,6 +236,15 @@ pub async fn budget_state_in(txn: &DatabaseTransaction, workflow: &str) -> Resul
     })
 }
 
+/// What the budget gate before a run's first step reads: nothing when the
+/// workflow has no budget (the month's figures are not summed for nothing).
+pub async fn gate_state_in(txn: &DatabaseTransaction, workflow: &str) -> Result<Option<BudgetState>, DbErr> {
+    if budget_in(txn, workflow).await?.is_none() {
+        return Ok(None);
+    }
+    budget_state_in(txn, workflow).await.map(Some)
+}
+
 pub async fn budget_state(db: &DatabaseConnection, tenant: &Tenant, workflow: &str) -> Result<BudgetState, DbErr> {
     let txn = tenant.begin(db).await?;
     let state = budget_state_in(&txn, workflow).await?;

@@ -3,14 +3,18 @@
 //! sender hears 202. Refusals are counted as deliveries; records that
 //! break the contract are kept in the exceptions report.
 
-use crate::db::{decode, is_unique_violation, stmt};
+use crate::db::{decode, stmt};
 use crate::jobs::RunJob;
 use crate::tenant::Tenant;
+use crate::webhook_secrets::{SignatureHeaders, SigningSecret};
 use chrono::{DateTime, Utc};
 use engine::data_contract::{DataContract, Violation};
 use engine::workflow::WorkflowContract;
+use sea_orm::sqlx;
 use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction, FromQueryResult};
 use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// Where an event came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,11 +48,18 @@ pub enum IngestError {
     Unauthorized(String),
     #[error("the record breaks the data contract")]
     Invalid(Vec<Violation>),
+    /// The business changed its configuration since the target was read:
+    /// nothing was written; read the target again and retry.
+    #[error("the workflow's configuration changed; read it again")]
+    Stale,
     #[error(transparent)]
     Storage(#[from] DbErr),
 }
 
-/// The live workflow an event is for, with what checks it at the door.
+/// The live workflow an event is for, with everything the door reads on
+/// each event: the contract, the data contract, the signing secrets and
+/// the versions a run pins. Read in one transaction and kept in memory
+/// (`Targets`) until the business's configuration generation moves.
 #[derive(Debug, Clone)]
 pub struct Target {
     pub tenant: Tenant,
@@ -59,22 +70,34 @@ pub struct Target {
     pub contract: WorkflowContract,
     pub data_contract: Option<DataContract>,
     pub retention_days: i32,
+    /// The production prompt versions and tier models a run fixes when it is created.
+    pub pinned: Value,
+    /// Signing secrets valid when read, with until when.
+    pub secrets: Vec<SigningSecret>,
+    /// The business's configuration generation this was read at.
+    pub generation: i64,
 }
 
-/// Finds the workflow by business and name. Unknown → 404; not published → 409.
-pub async fn target(db: &DatabaseConnection, slug: &str, workflow: &str) -> Result<Target, IngestError> {
+/// Reads the workflow by business and name. Unknown → 404; not published → 409.
+pub async fn target(
+    db: &DatabaseConnection,
+    settings: &crate::config::Settings,
+    slug: &str,
+    workflow: &str,
+) -> Result<Target, IngestError> {
     #[derive(FromQueryResult)]
     struct Row {
         id: Uuid,
         live_version: Option<i32>,
         contract: Option<Value>,
         exception_retention_days: i32,
+        generation: i64,
     }
     let (tenant, row) =
         crate::tenants::tenant_at(db, slug).await?.ok_or_else(|| IngestError::UnknownWorkflow(workflow.to_owned()))?;
     let txn = tenant.begin(db).await?;
     let found = Row::find_by_statement(stmt(
-        "SELECT w.id, w.live_version, v.contract, w.exception_retention_days
+        "SELECT w.id, w.live_version, v.contract, w.exception_retention_days, (SELECT value FROM config_generation) AS generation
            FROM workflows w LEFT JOIN workflow_versions v ON v.workflow_id = w.id AND v.number = w.live_version
           WHERE w.name = $1",
         vec![workflow.into()],
@@ -90,6 +113,8 @@ pub async fn target(db: &DatabaseConnection, slug: &str, workflow: &str) -> Resu
         Some(name) => crate::data_contracts::find_in(&txn, &name).await?,
         None => None,
     };
+    let secrets = crate::webhook_secrets::valid_secrets(&txn, settings, found.id).await?;
+    let pinned = pins(&txn, &contract).await?;
     txn.commit().await?;
     Ok(Target {
         tenant,
@@ -100,21 +125,85 @@ pub async fn target(db: &DatabaseConnection, slug: &str, workflow: &str) -> Resu
         contract,
         data_contract,
         retention_days: found.exception_retention_days,
+        pinned,
+        secrets,
+        generation: found.generation,
     })
 }
 
-/// Checks a delivery's Standard Webhooks signature against the workflow's current secrets.
-pub async fn verify_signature(
-    db: &DatabaseConnection,
-    settings: &crate::config::Settings,
-    target: &Target,
-    headers: &crate::webhook_secrets::SignatureHeaders,
-    body: &[u8],
-) -> Result<(), IngestError> {
-    let txn = target.tenant.begin(db).await?;
-    let secrets = crate::webhook_secrets::valid_secrets(&txn, settings, target.workflow_id).await?;
-    txn.commit().await?;
-    crate::webhook_secrets::verify(&secrets, headers, body).map_err(IngestError::Unauthorized)
+impl Target {
+    /// Checks a delivery's Standard Webhooks signature against the secrets valid now.
+    pub fn verify(&self, headers: &SignatureHeaders, body: &[u8]) -> Result<(), IngestError> {
+        let now = Utc::now();
+        let valid: Vec<String> = self
+            .secrets
+            .iter()
+            .filter(|s| s.valid_until.is_none_or(|until| until > now))
+            .map(|s| s.value.clone())
+            .collect();
+        crate::webhook_secrets::verify(&valid, headers, body).map_err(IngestError::Unauthorized)
+    }
+}
+
+/// The door's memory of live targets, by business and workflow. An entry
+/// is used until `accept` finds the business's configuration generation
+/// moved (it then answers `Stale`, and the caller reads the target again).
+#[derive(Clone, Default)]
+pub struct Targets {
+    known: Arc<Mutex<KnownTargets>>,
+}
+
+/// Targets by (business address, workflow name).
+type KnownTargets = HashMap<(String, String), Arc<Target>>;
+
+/// Targets kept at most; past this the memory starts afresh.
+const TARGETS_KEPT: usize = 10_000;
+
+impl Targets {
+    fn known(&self) -> std::sync::MutexGuard<'_, KnownTargets> {
+        // A poisoned lock only means a panic elsewhere while it was held; the map is still whole.
+        self.known.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The target, from memory when it is there.
+    pub async fn get(
+        &self,
+        db: &DatabaseConnection,
+        settings: &crate::config::Settings,
+        slug: &str,
+        workflow: &str,
+    ) -> Result<Arc<Target>, IngestError> {
+        if let Some(t) = self.known().get(&(slug.to_owned(), workflow.to_owned())) {
+            return Ok(t.clone());
+        }
+        self.reload(db, settings, slug, workflow).await
+    }
+
+    /// The target read afresh (and remembered).
+    pub async fn reload(
+        &self,
+        db: &DatabaseConnection,
+        settings: &crate::config::Settings,
+        slug: &str,
+        workflow: &str,
+    ) -> Result<Arc<Target>, IngestError> {
+        let key = (slug.to_owned(), workflow.to_owned());
+        match target(db, settings, slug, workflow).await {
+            Ok(t) => {
+                let t = Arc::new(t);
+                let mut known = self.known();
+                if known.len() >= TARGETS_KEPT {
+                    known.clear();
+                }
+                known.insert(key, t.clone());
+                Ok(t)
+            }
+            Err(e) => {
+                self.known().remove(&key);
+                Err(e)
+            }
+        }
+    }
 }
 
 /// An event as it arrived.
@@ -179,33 +268,6 @@ async fn delivery_in(
     Ok(())
 }
 
-async fn existing_run(txn: &DatabaseTransaction, workflow_id: Uuid, key: &str) -> Result<Option<Uuid>, DbErr> {
-    #[derive(FromQueryResult)]
-    struct Row {
-        id: Uuid,
-    }
-    Ok(Row::find_by_statement(stmt(
-        "SELECT r.id FROM events e JOIN runs r ON r.event_id = e.id WHERE e.workflow_id = $1 AND e.idempotency_key = $2",
-        vec![workflow_id.into(), key.into()],
-    ))
-    .one(txn)
-    .await?
-    .map(|r| r.id))
-}
-
-/// A repeat of an accepted delivery: counted, and answered with the original run.
-async fn duplicate(
-    txn: DatabaseTransaction,
-    target: &Target,
-    channel: Channel,
-    run_id: Uuid,
-) -> Result<Accepted, IngestError> {
-    delivery_in(&txn, &target.workflow_name, channel, "duplicate", 200, "repeat of an accepted delivery", Some(run_id))
-        .await?;
-    txn.commit().await?;
-    Ok(Accepted::Duplicate { run_id })
-}
-
 /// What a run uses, fixed when it is created: the production version of
 /// every prompt its llm steps name, and the model behind every tier.
 async fn pins(txn: &DatabaseTransaction, contract: &WorkflowContract) -> Result<Value, DbErr> {
@@ -247,9 +309,12 @@ async fn pins(txn: &DatabaseTransaction, contract: &WorkflowContract) -> Result<
 }
 
 /// Checks the record against the data contract and, if it holds, commits
-/// the event and its queued run in one transaction. A record that breaks
-/// the contract is kept in the exceptions report and refused with every
-/// reason.
+/// the event, its queued run and the delivery in one transaction of three
+/// round trips (one statement between BEGIN and COMMIT). A repeat of an
+/// accepted idempotency key is answered with the original run. A record
+/// that breaks the contract is kept in the exceptions report and refused
+/// with every reason. `Stale`: the business's configuration changed since
+/// `target` was read; nothing was written.
 pub async fn accept(
     db: &DatabaseConnection,
     settings: &crate::config::Settings,
@@ -257,86 +322,131 @@ pub async fn accept(
     incoming: &Incoming,
     now: DateTime<Utc>,
 ) -> Result<Accepted, IngestError> {
-    let txn = target.tenant.begin(db).await?;
-    if let Some(key) = &incoming.idempotency_key {
-        if let Some(run_id) = existing_run(&txn, target.workflow_id, key).await? {
-            return duplicate(txn, target, incoming.channel, run_id).await;
-        }
-    }
     let record = match &target.data_contract {
         Some(contract) => match contract.apply(&incoming.record, now) {
             Ok(normalised) => normalised,
-            Err(violations) => {
-                txn.execute_raw(stmt(
-                    "INSERT INTO ingest_exceptions (id, workflow_name, channel, raw, violations, expires_at)
-                     VALUES ($1, $2, $3, $4, $5, now() + make_interval(days => $6::int))",
-                    vec![
-                        Uuid::new_v4().into(),
-                        target.workflow_name.clone().into(),
-                        incoming.channel.as_str().into(),
-                        serde_json::to_string_pretty(&incoming.raw).unwrap_or_default().into(),
-                        json!(violations).into(),
-                        target.retention_days.into(),
-                    ],
-                ))
-                .await?;
-                let reason = violations.iter().map(|v| v.message.as_str()).collect::<Vec<_>>().join("; ");
-                delivery_in(&txn, &target.workflow_name, incoming.channel, "rejected", 422, &reason, None).await?;
-                txn.commit().await?;
-                return Err(IngestError::Invalid(violations));
-            }
+            Err(violations) => return refuse(db, target, incoming, violations).await,
         },
         None => incoming.record.clone(),
     };
     let event_id = Uuid::new_v4();
     let run_id = Uuid::new_v4();
-    let inserted = txn
-        .execute_raw(stmt(
-            "INSERT INTO events (id, workflow_id, channel, event_type, idempotency_key, payload, raw) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            vec![
-                event_id.into(),
-                target.workflow_id.into(),
-                incoming.channel.as_str().into(),
-                incoming.event_type.clone().into(),
-                incoming.idempotency_key.clone().into(),
-                record.clone().into(),
-                incoming.raw.clone().into(),
-            ],
-        ))
-        .await;
-    if let Err(e) = inserted {
-        // Two deliveries with one key raced; the other one won.
-        if is_unique_violation(&e, "events_workflow_id_idempotency_key_key") {
-            drop(txn);
-            let txn = target.tenant.begin(db).await?;
-            let key = incoming.idempotency_key.clone().unwrap_or_default();
-            let run_id = existing_run(&txn, target.workflow_id, &key).await?.ok_or(IngestError::Storage(e))?;
-            return duplicate(txn, target, incoming.channel, run_id).await;
-        }
-        return Err(e.into());
-    }
     let context = json!({
         "event": record,
         "trigger": { "type": incoming.event_type, "channel": incoming.channel.as_str(), "received_at": now.to_rfc3339() },
         "steward": { "public_url": settings.public_url.as_str().trim_end_matches('/'), "run_id": run_id, "business": target.tenant_slug },
     });
-    let pinned = pins(&txn, &target.contract).await?;
+    let fail = |e: sqlx::Error| IngestError::Storage(crate::db::from_sqlx(e));
+    let mut tx = crate::db::begin_fast(db, &target.tenant).await?;
+    let row = sqlx::query(ACCEPT)
+        .bind(target.generation)
+        .bind(target.workflow_id)
+        .bind(incoming.idempotency_key.as_deref())
+        .bind(event_id)
+        .bind(incoming.channel.as_str())
+        .bind(&incoming.event_type)
+        .bind(sqlx::types::Json(&record))
+        .bind(sqlx::types::Json(&incoming.raw))
+        .bind(run_id)
+        .bind(&target.workflow_name)
+        .bind(target.version)
+        .bind(sqlx::types::Json(&context))
+        .bind(sqlx::types::Json(&target.pinned))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(fail)?;
+    use sqlx::Row as _;
+    let fresh: bool = row.try_get("fresh").map_err(fail)?;
+    let created: Option<Uuid> = row.try_get("run_id").map_err(fail)?;
+    let prior: Option<Uuid> = row.try_get("prior_id").map_err(fail)?;
+    if !fresh {
+        return Err(IngestError::Stale);
+    }
+    let accepted = match (created, prior) {
+        (Some(run_id), _) => Accepted::New { run_id, event_id },
+        (None, Some(run_id)) => Accepted::Duplicate { run_id },
+        // A concurrent delivery with the same key won between this statement's snapshot and its insert.
+        (None, None) => {
+            let key = incoming.idempotency_key.clone().unwrap_or_default();
+            let run_id: Uuid = sqlx::query_scalar(
+                "SELECT r.id FROM events e JOIN runs r ON r.event_id = e.id WHERE e.workflow_id = $1 AND e.idempotency_key = $2",
+            )
+            .bind(target.workflow_id)
+            .bind(&key)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(fail)?;
+            sqlx::query(
+                "INSERT INTO deliveries (workflow_name, channel, outcome, status_code, reason, run_id)
+                 VALUES ($1, $2, 'duplicate', 200, 'repeat of an accepted delivery', $3)",
+            )
+            .bind(&target.workflow_name)
+            .bind(incoming.channel.as_str())
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(fail)?;
+            Accepted::Duplicate { run_id }
+        }
+    };
+    tx.commit().await.map_err(fail)?;
+    Ok(accepted)
+}
+
+/// The door's one statement: unless the configuration moved, a new key
+/// makes an event, its run and an `accepted` delivery; a known key makes a
+/// `duplicate` delivery of the original run.
+const ACCEPT: &str = "WITH fresh AS (SELECT value = $1 AS ok FROM config_generation),
+prior AS (
+    SELECT r.id FROM events e JOIN runs r ON r.event_id = e.id
+     WHERE $3::text IS NOT NULL AND e.workflow_id = $2 AND e.idempotency_key = $3),
+event AS (
+    INSERT INTO events (id, workflow_id, channel, event_type, idempotency_key, payload, raw)
+    SELECT $4, $2, $5, $6, $3, $7, $8
+     WHERE (SELECT ok FROM fresh) AND NOT EXISTS (SELECT 1 FROM prior)
+    ON CONFLICT (workflow_id, idempotency_key) DO NOTHING
+    RETURNING id),
+run AS (
+    INSERT INTO runs (id, workflow_id, workflow_name, workflow_version, event_id, context, pinned)
+    SELECT $9, $2, $10, $11, id, $12, $13 FROM event
+    RETURNING id),
+answer AS (SELECT (SELECT id FROM run) AS run_id, (SELECT id FROM prior) AS prior_id),
+delivery AS (
+    INSERT INTO deliveries (workflow_name, channel, outcome, status_code, reason, run_id)
+    SELECT $10, $5,
+           CASE WHEN run_id IS NOT NULL THEN 'accepted' ELSE 'duplicate' END,
+           CASE WHEN run_id IS NOT NULL THEN 202 ELSE 200 END,
+           CASE WHEN run_id IS NOT NULL THEN '' ELSE 'repeat of an accepted delivery' END,
+           coalesce(run_id, prior_id)
+      FROM answer WHERE run_id IS NOT NULL OR prior_id IS NOT NULL)
+SELECT (SELECT ok FROM fresh) AS fresh, run_id, prior_id FROM answer";
+
+/// A record that breaks the data contract: kept in the exceptions report,
+/// counted as a refused delivery, and answered with every reason.
+async fn refuse(
+    db: &DatabaseConnection,
+    target: &Target,
+    incoming: &Incoming,
+    violations: Vec<Violation>,
+) -> Result<Accepted, IngestError> {
+    let txn = target.tenant.begin(db).await?;
     txn.execute_raw(stmt(
-        "INSERT INTO runs (id, workflow_id, workflow_name, workflow_version, event_id, context, pinned) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO ingest_exceptions (id, workflow_name, channel, raw, violations, expires_at)
+         VALUES ($1, $2, $3, $4, $5, now() + make_interval(days => $6::int))",
         vec![
-            run_id.into(),
-            target.workflow_id.into(),
+            Uuid::new_v4().into(),
             target.workflow_name.clone().into(),
-            target.version.into(),
-            event_id.into(),
-            context.into(),
-            pinned.into(),
+            incoming.channel.as_str().into(),
+            serde_json::to_string_pretty(&incoming.raw).unwrap_or_default().into(),
+            json!(violations).into(),
+            target.retention_days.into(),
         ],
     ))
     .await?;
-    delivery_in(&txn, &target.workflow_name, incoming.channel, "accepted", 202, "", Some(run_id)).await?;
+    let reason = violations.iter().map(|v| v.message.as_str()).collect::<Vec<_>>().join("; ");
+    delivery_in(&txn, &target.workflow_name, incoming.channel, "rejected", 422, &reason, None).await?;
     txn.commit().await?;
-    Ok(Accepted::New { run_id, event_id })
+    Err(IngestError::Invalid(violations))
 }
 
 /// The job that wakes a worker for a run of this target.

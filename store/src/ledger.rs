@@ -40,35 +40,43 @@ pub fn model_cost(lines: &[CostLine]) -> Micros {
     lines.iter().filter(|l| l.kind.is_model()).map(|l| l.amount).sum()
 }
 
-/// Writes a run's cost lines and adds them to the run's total, inside `txn`.
+/// Writes a run's cost lines (one statement however many) and adds them
+/// to the run's total, inside `txn`.
 pub(crate) async fn add_lines(txn: &DatabaseTransaction, run_id: Uuid, lines: &[CostLine]) -> Result<(), DbErr> {
     if lines.is_empty() {
         return Ok(());
     }
-    for l in lines {
-        txn.execute_raw(stmt(
-            "INSERT INTO cost_lines (run_id, workflow_name, step_index, kind, amount_micros, quantity, cache_hit, saved_micros, label)
-             SELECT $1, workflow_name, $2, $3, $4, $5, $6, $7, $8 FROM runs WHERE id = $1",
-            vec![
-                run_id.into(),
-                l.step_index.into(),
-                l.kind.into(),
-                l.amount.max(0).into(),
-                l.quantity.into(),
-                l.cache_hit.into(),
-                l.saved.max(0).into(),
-                l.label.clone().into(),
-            ],
-        ))
-        .await?;
-    }
-    let sum: Micros = lines.iter().map(|l| l.amount.max(0)).sum();
     txn.execute_raw(stmt(
-        "UPDATE runs SET cost_micros = cost_micros + $2 WHERE id = $1",
-        vec![run_id.into(), sum.into()],
+        "WITH line AS (
+             SELECT * FROM jsonb_to_recordset($2) AS l(step_index int, kind text, amount_micros bigint, quantity bigint,
+                                                        cache_hit boolean, saved_micros bigint, label text)),
+         added AS (
+             INSERT INTO cost_lines (run_id, workflow_name, step_index, kind, amount_micros, quantity, cache_hit, saved_micros, label)
+             SELECT r.id, r.workflow_name, l.step_index, l.kind, l.amount_micros, l.quantity, l.cache_hit, l.saved_micros, l.label
+               FROM runs r, line l WHERE r.id = $1)
+         UPDATE runs SET cost_micros = cost_micros + (SELECT coalesce(sum(amount_micros), 0) FROM line) WHERE id = $1",
+        vec![run_id.into(), as_rows(lines).into()],
     ))
     .await?;
     Ok(())
+}
+
+/// The lines as JSON rows for `jsonb_to_recordset`.
+fn as_rows(lines: &[CostLine]) -> serde_json::Value {
+    lines
+        .iter()
+        .map(|l| {
+            serde_json::json!({
+                "step_index": l.step_index,
+                "kind": l.kind,
+                "amount_micros": l.amount.max(0),
+                "quantity": l.quantity,
+                "cache_hit": l.cache_hit,
+                "saved_micros": l.saved.max(0),
+                "label": l.label,
+            })
+        })
+        .collect()
 }
 
 /// Writes cost lines in a transaction of their own.

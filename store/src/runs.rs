@@ -8,7 +8,6 @@ use crate::db::{decode, stmt};
 use crate::ledger::{self, CostLine};
 use crate::outbox::{self, OutboxEmail};
 use crate::tenant::Tenant;
-use engine::cost::Rates;
 use engine::review::{Decision, FieldChange, ReviewReason, TaskStatus};
 use engine::workflow::{ReviewPolicy, StepKind, WorkflowContract};
 use engine::{RunStatus, StepStatus};
@@ -26,6 +25,12 @@ pub struct LeasedRun {
     pub next_step: i32,
     pub cleared_step: Option<i32>,
     pub pinned: Value,
+    /// The business's configuration generation when the lease was taken
+    /// (what the worker's memory of its prompts, models and contracts is checked against).
+    pub generation: i64,
+    /// The workflow's budget as it stood before this delivery, when the run
+    /// starts and the workflow has a budget.
+    pub budget: Option<BudgetState>,
 }
 
 impl LeasedRun {
@@ -54,6 +59,7 @@ pub async fn lease(
         cleared_step: Option<i32>,
         pinned: Value,
         contract: Option<Value>,
+        generation: i64,
     }
     let txn = tenant.begin(db).await?;
     let row = Row::find_by_statement(stmt(
@@ -62,14 +68,21 @@ pub async fn lease(
                     started_at = coalesce(started_at, now()), executions = executions + 1, updated_at = now()
               WHERE id = $1 AND (status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until < now())))
           RETURNING workflow_name, workflow_version, context, next_step, cleared_step, pinned, workflow_id)
-         SELECT l.workflow_name, l.workflow_version, l.context, l.next_step, l.cleared_step, l.pinned, v.contract
+         SELECT l.workflow_name, l.workflow_version, l.context, l.next_step, l.cleared_step, l.pinned, v.contract,
+                (SELECT value FROM config_generation) AS generation
            FROM leased l LEFT JOIN workflow_versions v ON v.workflow_id = l.workflow_id AND v.number = l.workflow_version",
         vec![run_id.into(), owner.into(), (seconds as f64).into()],
     ))
     .one(&txn)
     .await?;
+    let Some(row) = row else {
+        txn.commit().await?;
+        return Ok(None);
+    };
+    // The budget is judged on what was spent before this delivery, and only when the run starts.
+    let starting = row.next_step == 0 && row.cleared_step.is_none();
+    let budget = if starting { costs::gate_state_in(&txn, &row.workflow_name).await? } else { None };
     txn.commit().await?;
-    let Some(row) = row else { return Ok(None) };
     let what = format!("the contract of {} v{}", row.workflow_name, row.workflow_version);
     let contract = row.contract.ok_or_else(|| DbErr::RecordNotFound(format!("{what} of run {run_id}")))?;
     Ok(Some(LeasedRun {
@@ -81,6 +94,8 @@ pub async fn lease(
         next_step: row.next_step,
         cleared_step: row.cleared_step,
         pinned: row.pinned,
+        generation: row.generation,
+        budget,
     }))
 }
 
@@ -103,27 +118,17 @@ pub async fn renew(
     Ok(res.rows_affected() == 1)
 }
 
-/// What a delivery of a run's job needs before its first step: the
-/// sensitive keys to mask, the business's rates, and (when the run starts)
-/// its workflow's budget as it stood before this delivery.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    pub sensitive_keys: Vec<String>,
-    pub rates: Rates,
-    pub budget: Option<BudgetState>,
-}
-
-/// Reads what the delivery needs and records it as a queue operation, in one transaction.
-pub async fn begin_delivery(db: &DatabaseConnection, tenant: &Tenant, run: &LeasedRun) -> Result<Delivery, DbErr> {
+/// The keys a run of `contract` masks in what it records, from the data
+/// contracts it names (the worker keeps them per configuration generation).
+pub async fn sensitive_keys(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    contract: &WorkflowContract,
+) -> Result<Vec<String>, DbErr> {
     let txn = tenant.begin(db).await?;
-    let sensitive_keys = sensitive_keys_for(&txn, &run.contract).await?;
-    let rates = costs::rates_in(&txn).await?;
-    // The budget is judged on what was spent before this delivery.
-    let budget = if run.is_starting() { Some(costs::budget_state_in(&txn, &run.workflow_name).await?) } else { None };
-    let line = CostLine::new(engine::CostKind::Queue, None, engine::cost::queue(1, rates.queue_op), 1, "delivery");
-    ledger::add_lines(&txn, run.id, &[line]).await?;
+    let keys = sensitive_keys_for(&txn, contract).await?;
     txn.commit().await?;
-    Ok(Delivery { sensitive_keys, rates, budget })
+    Ok(keys)
 }
 
 /// Locks the run if this worker still holds it.
@@ -196,91 +201,142 @@ impl StepRecord {
 const STEP_COLUMNS: &str = "step_id, kind, status, attempts, started_at, finished_at, input, output, error, \
                             tokens_in, tokens_out, cost_micros, model, prompt_version, cache_hit, detail";
 
-async fn write_step(txn: &DatabaseTransaction, run_id: Uuid, s: &StepRecord) -> Result<(), DbErr> {
+/// Writes step records (one statement however many; a record already
+/// there is replaced) and their cost lines.
+async fn write_steps(txn: &DatabaseTransaction, run_id: Uuid, records: &[StepRecord]) -> Result<(), DbErr> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let rows: Value = records
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "step_index": s.index, "step_id": s.step_id, "kind": s.kind, "status": s.status,
+                "attempts": s.attempts, "started_at": s.started_at, "finished_at": s.finished_at,
+                "finished": s.status.is_finished(), "input": s.input, "output": s.output, "error": s.error,
+                "tokens_in": s.tokens_in, "tokens_out": s.tokens_out, "cost_micros": s.cost_micros,
+                "model": s.model, "prompt_version": s.prompt_version, "cache_hit": s.cache_hit, "detail": s.detail,
+            })
+        })
+        .collect();
     let excluded = STEP_COLUMNS.split(", ").map(|c| format!("excluded.{}", c.trim())).collect::<Vec<_>>().join(", ");
-    let finished_at = if s.status.is_finished() { "now()" } else { "NULL" };
     txn.execute_raw(stmt(
         &format!(
             "INSERT INTO run_steps (run_id, step_index, {STEP_COLUMNS})
-             VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()), {finished_at}, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+             SELECT $1, s.step_index, s.step_id, s.kind, s.status, s.attempts, coalesce(s.started_at, now()),
+                    CASE WHEN s.finished THEN coalesce(s.finished_at, now()) END,
+                    s.input, s.output, s.error, s.tokens_in, s.tokens_out, s.cost_micros, s.model, s.prompt_version,
+                    s.cache_hit, s.detail
+               FROM jsonb_to_recordset($2) AS s(step_index int, step_id text, kind text, status text, attempts int,
+                    started_at timestamptz, finished_at timestamptz, finished boolean, input jsonb, output jsonb,
+                    error text, tokens_in bigint, tokens_out bigint, cost_micros bigint, model text,
+                    prompt_version int, cache_hit boolean, detail jsonb)
              ON CONFLICT (run_id, step_index) DO UPDATE SET ({STEP_COLUMNS}) = ROW({excluded})"
         ),
-        vec![
-            run_id.into(),
-            s.index.into(),
-            s.step_id.clone().into(),
-            s.kind.into(),
-            s.status.into(),
-            s.attempts.into(),
-            s.started_at.into(),
-            s.input.clone().into(),
-            s.output.clone().into(),
-            s.error.clone().into(),
-            s.tokens_in.into(),
-            s.tokens_out.into(),
-            s.cost_micros.into(),
-            s.model.clone().into(),
-            s.prompt_version.into(),
-            s.cache_hit.into(),
-            s.detail.clone().into(),
-        ],
+        vec![run_id.into(), rows.into()],
     ))
     .await?;
-    ledger::add_lines(txn, run_id, &s.costs).await
+    let lines: Vec<CostLine> = records.iter().flat_map(|r| r.costs.iter().cloned()).collect();
+    ledger::add_lines(txn, run_id, &lines).await
 }
 
-/// Adds what a stopped step spent to the run's tokens.
-async fn add_tokens(txn: &DatabaseTransaction, run_id: Uuid, record: &StepRecord) -> Result<(), DbErr> {
-    txn.execute_raw(stmt(
-        "UPDATE runs SET tokens_in = tokens_in + $2, tokens_out = tokens_out + $3 WHERE id = $1",
-        vec![run_id.into(), record.tokens_in.into(), record.tokens_out.into()],
-    ))
-    .await?;
-    Ok(())
+/// The tokens a batch of step records spent.
+fn tokens(records: &[StepRecord]) -> (i64, i64) {
+    records.iter().fold((0, 0), |(i, o), r| (i + r.tokens_in, o + r.tokens_out))
 }
 
-/// Marks a step as started (so the timeline shows it while it runs).
-pub async fn step_started(
+/// Shows a step that is taking a while as running on the timeline, after
+/// the steps that ran before it in this delivery (`before`, written
+/// without their cost lines, which their real write adds). The running
+/// record is only written when the step has none yet and the run is still
+/// this worker's, so it never overwrites the step's finished record.
+pub async fn mark_running(
     db: &DatabaseConnection,
     tenant: &Tenant,
     run_id: Uuid,
     owner: &str,
+    before: &[StepRecord],
     record: &StepRecord,
-) -> Result<bool, DbErr> {
+) -> Result<(), DbErr> {
     let txn = tenant.begin(db).await?;
-    if !held(&txn, run_id, owner).await? {
-        return Ok(false);
+    if held(&txn, run_id, owner).await? {
+        write_steps(&txn, run_id, before).await?;
+        txn.execute_raw(stmt(
+            "INSERT INTO run_steps (run_id, step_index, step_id, kind, status, attempts, started_at, detail)
+             VALUES ($1, $2, $3, $4, 'running', 0, coalesce($5, now()), '{}') ON CONFLICT (run_id, step_index) DO NOTHING",
+            vec![
+                run_id.into(),
+                record.index.into(),
+                record.step_id.clone().into(),
+                record.kind.into(),
+                record.started_at.into(),
+            ],
+        ))
+        .await?;
     }
-    write_step(&txn, run_id, record).await?;
-    txn.commit().await?;
-    Ok(true)
+    txn.commit().await
 }
 
-/// Records a finished step, its output in the context, the next step and
-/// the mail it sends, in one transaction. Returns the mail's outbox ids;
-/// None: this worker lost the lease and nothing changed.
+/// What a run did since it last wrote: the step records (with their cost
+/// lines), the delivery's own cost lines, and the mail the steps send.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    pub records: Vec<StepRecord>,
+    /// Cost lines of the delivery itself (the queue operation).
+    pub costs: Vec<CostLine>,
+    pub outbox: Vec<OutboxEmail>,
+}
+
+/// Writes a run's progress in one transaction: its step records and cost
+/// lines, its context and next step, the mail they send, and (with an
+/// `ending`) its end. Returns the mail's outbox ids; None: this worker
+/// lost the lease and nothing changed.
 #[allow(clippy::too_many_arguments)] // one transaction of a run's state machine: every part is needed
-pub async fn finish_step(
+pub async fn advance(
     db: &DatabaseConnection,
     tenant: &Tenant,
     run_id: Uuid,
     owner: &str,
-    record: &StepRecord,
+    progress: &Progress,
     context: &Value,
     next_step: i32,
-    outbox: &[OutboxEmail],
+    ending: Option<(Ending, Option<&str>)>,
 ) -> Result<Option<Vec<Uuid>>, DbErr> {
+    let (tokens_in, tokens_out) = tokens(&progress.records);
+    let (status, error) = match ending {
+        None => (None, None),
+        Some((Ending::Completed, error)) => (Some(RunStatus::Completed), error),
+        Some((Ending::Failed, error)) => (Some(RunStatus::Failed), error),
+    };
     let txn = tenant.begin(db).await?;
-    if !held(&txn, run_id, owner).await? {
+    let held = txn
+        .execute_raw(stmt(
+            "UPDATE runs SET context = $3, next_step = $4, tokens_in = tokens_in + $5, tokens_out = tokens_out + $6,
+                    updated_at = now(), status = coalesce($7, status), error = coalesce($8, error),
+                    finished_at = CASE WHEN $7 IS NULL THEN finished_at ELSE now() END,
+                    lease_owner = CASE WHEN $7 IS NULL THEN lease_owner END,
+                    lease_until = CASE WHEN $7 IS NULL THEN lease_until END
+              WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+            vec![
+                run_id.into(),
+                owner.into(),
+                context.clone().into(),
+                next_step.into(),
+                tokens_in.into(),
+                tokens_out.into(),
+                status.map(|s| s.as_str()).into(),
+                error.map(str::to_owned).into(),
+            ],
+        ))
+        .await?
+        .rows_affected()
+        == 1;
+    if !held {
         return Ok(None);
     }
-    write_step(&txn, run_id, record).await?;
-    let ids = outbox::insert(&txn, Some(run_id), outbox).await?;
-    txn.execute_raw(stmt(
-        "UPDATE runs SET context = $2, next_step = $3, tokens_in = tokens_in + $4, tokens_out = tokens_out + $5, updated_at = now() WHERE id = $1",
-        vec![run_id.into(), context.clone().into(), next_step.into(), record.tokens_in.into(), record.tokens_out.into()],
-    ))
-    .await?;
+    write_steps(&txn, run_id, &progress.records).await?;
+    ledger::add_lines(&txn, run_id, &progress.costs).await?;
+    let ids = outbox::insert(&txn, Some(run_id), &progress.outbox).await?;
     txn.commit().await?;
     Ok(Some(ids))
 }
@@ -323,13 +379,14 @@ impl NewReviewTask {
 
 /// Stops the run for a person: records the step (if any) and what it
 /// spent, opens the task and releases the lease. Returns the task id.
-#[allow(clippy::too_many_arguments)] // one transaction of a run's state machine: every part is needed
+#[allow(clippy::too_many_arguments)] // the stop writes all of these in one transaction
 pub async fn wait_for_review(
     db: &DatabaseConnection,
     tenant: &Tenant,
     run_id: Uuid,
     owner: &str,
-    record: Option<&StepRecord>,
+    progress: &Progress,
+    context: &Value,
     task: &NewReviewTask,
     next_step: i32,
     letters: &ReviewLetters,
@@ -338,11 +395,10 @@ pub async fn wait_for_review(
     if !held(&txn, run_id, owner).await? {
         return Ok(None);
     }
-    if let Some(record) = record {
-        write_step(&txn, run_id, record).await?;
-        // What a failed step spent is counted with the stop, not after it.
-        add_tokens(&txn, run_id, record).await?;
-    }
+    // What the run did before it stopped (a failed step's spend too) is counted with the stop.
+    write_steps(&txn, run_id, &progress.records).await?;
+    ledger::add_lines(&txn, run_id, &progress.costs).await?;
+    let (tokens_in, tokens_out) = tokens(&progress.records);
     let id = letters.task_id;
     txn.execute_raw(stmt(
         "INSERT INTO review_tasks (id, run_id, step_index, reason, detail, output_name, draft, workflow_name, sla_minutes, max_age_minutes, stale_action, value)
@@ -364,12 +420,15 @@ pub async fn wait_for_review(
     ))
     .await?;
     txn.execute_raw(stmt(
-        "UPDATE runs SET status = 'waiting_for_review', next_step = $2, lease_owner = NULL, lease_until = NULL, updated_at = now() WHERE id = $1",
-        vec![run_id.into(), next_step.into()],
+        "UPDATE runs SET status = 'waiting_for_review', next_step = $2, context = $3, tokens_in = tokens_in + $4,
+                tokens_out = tokens_out + $5, lease_owner = NULL, lease_until = NULL, updated_at = now() WHERE id = $1",
+        vec![run_id.into(), next_step.into(), context.clone().into(), tokens_in.into(), tokens_out.into()],
     ))
     .await?;
     crate::approval_links::insert(&txn, &letters.links).await?;
-    let mail_ids = crate::outbox::insert(&txn, Some(run_id), &letters.mails).await?;
+    let mut mails = progress.outbox.clone();
+    mails.extend(letters.mails.iter().cloned());
+    let mail_ids = crate::outbox::insert(&txn, Some(run_id), &mails).await?;
     txn.commit().await?;
     Ok(Some(mail_ids))
 }
@@ -389,38 +448,6 @@ pub struct ReviewLetters {
 pub enum Ending {
     Completed,
     Failed,
-}
-
-/// Ends the run (with the step that failed it and the error, if any).
-/// False: this worker lost the lease; nothing changed.
-pub async fn finish_run(
-    db: &DatabaseConnection,
-    tenant: &Tenant,
-    run_id: Uuid,
-    owner: &str,
-    ending: Ending,
-    error: Option<&str>,
-    record: Option<&StepRecord>,
-) -> Result<bool, DbErr> {
-    let txn = tenant.begin(db).await?;
-    if !held(&txn, run_id, owner).await? {
-        return Ok(false);
-    }
-    if let Some(record) = record {
-        write_step(&txn, run_id, record).await?;
-        add_tokens(&txn, run_id, record).await?;
-    }
-    let status = match ending {
-        Ending::Completed => RunStatus::Completed,
-        Ending::Failed => RunStatus::Failed,
-    };
-    txn.execute_raw(stmt(
-        "UPDATE runs SET status = $2, error = $3, finished_at = now(), lease_owner = NULL, lease_until = NULL, updated_at = now() WHERE id = $1",
-        vec![run_id.into(), status.into(), error.map(str::to_owned).into()],
-    ))
-    .await?;
-    txn.commit().await?;
-    Ok(true)
 }
 
 /// A run the sweeper looks at: queued for longer than the stale time (and

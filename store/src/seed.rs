@@ -291,8 +291,9 @@ pub async fn seed_leads(
     settings: &crate::config::Settings,
 ) -> anyhow::Result<Vec<crate::jobs::RunJob>> {
     use crate::ingest::{self, Accepted, Channel, Incoming};
-    let target =
-        ingest::target(db, DEMO_SLUG, "lead-intake-qualification").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let target = ingest::target(db, settings, DEMO_SLUG, "lead-intake-qualification")
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut runs = Vec::new();
     for (i, lead) in demo_leads(chrono::Utc::now()).into_iter().enumerate() {
         let incoming = Incoming {

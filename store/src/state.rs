@@ -17,6 +17,8 @@ pub struct AppState {
     pub throttle: LoginThrottle,
     pub mail: MailQueue,
     pub runs: RunQueue,
+    /// The live workflows the door has read, kept until their business changes them.
+    pub targets: crate::ingest::Targets,
     /// Wake-ups in flight; past this many, a wake-up is left to the sweeper.
     wakes: Arc<tokio::sync::Semaphore>,
 }
@@ -37,6 +39,7 @@ impl AppState {
             redis,
             settings: Arc::new(settings),
             wakes: Arc::new(tokio::sync::Semaphore::new(WAKES_IN_FLIGHT)),
+            targets: Default::default(),
         })
     }
 

@@ -61,26 +61,41 @@ pub async fn rotate(
     Ok(Some(secret))
 }
 
-/// The secrets a delivery may be signed with right now.
+/// A signing secret and until when it is accepted (None: until rotated).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SigningSecret {
+    pub value: String,
+    pub valid_until: Option<DateTimeUtc>,
+}
+
+/// The secrets a delivery may be signed with now or later, newest first.
 pub async fn valid_secrets(
     txn: &DatabaseTransaction,
     settings: &Settings,
     workflow_id: Uuid,
-) -> Result<Vec<String>, DbErr> {
+) -> Result<Vec<SigningSecret>, DbErr> {
     #[derive(FromQueryResult)]
     struct Row {
         nonce: Vec<u8>,
         ciphertext: Vec<u8>,
+        valid_until: Option<DateTimeUtc>,
     }
     let rows = Row::find_by_statement(stmt(
-        "SELECT nonce, ciphertext FROM webhook_secrets WHERE workflow_id = $1 AND (valid_until IS NULL OR valid_until > now())
+        "SELECT nonce, ciphertext, valid_until FROM webhook_secrets
+          WHERE workflow_id = $1 AND (valid_until IS NULL OR valid_until > now())
           ORDER BY created_at DESC",
         vec![workflow_id.into()],
     ))
     .all(txn)
     .await?;
     // A secret sealed under another APP_SECRET cannot sign anything now (README: changing it means new secrets).
-    Ok(rows.into_iter().filter_map(|r| secrets::decrypt(settings, &r.nonce, &r.ciphertext)).collect())
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            secrets::decrypt(settings, &r.nonce, &r.ciphertext)
+                .map(|value| SigningSecret { value, valid_until: r.valid_until })
+        })
+        .collect())
 }
 
 /// Whether the workflow has a signing secret that works now.

@@ -25,6 +25,8 @@ pub struct Context {
     pub mailer: crate::mailer::Mailer,
     /// What this process consumed, for its heartbeat.
     pub consumers: crate::heartbeat::Consumers,
+    /// What runs read about each business, per configuration generation.
+    pub config: crate::config_cache::ConfigCache,
 }
 
 impl Context {

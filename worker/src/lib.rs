@@ -4,6 +4,7 @@
 //! `scorecards`, on the `schedule`) and the `sweeper` that recovers runs
 //! whose job was lost. Every job shares one `Context`.
 
+pub mod config_cache;
 pub mod context;
 pub mod cost_watch;
 pub mod email;
@@ -56,6 +57,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
         owner: format!("worker-{process}"),
         mailer: mailer.clone(),
         consumers: consumers.clone(),
+        config: Default::default(),
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);

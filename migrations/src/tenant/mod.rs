@@ -8,6 +8,7 @@ mod m20261125_000005_reviews;
 mod m20261201_000006_costs;
 mod m20261201_000007_kpis;
 mod m20261202_000008_delivery;
+mod m20261202_000009_config_generation;
 
 /// Runs with `search_path` set to one tenant schema; its bookkeeping table
 /// lives in that schema too, so every tenant records its own version.
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_costs::Migration),
             Box::new(m20261201_000007_kpis::Migration),
             Box::new(m20261202_000008_delivery::Migration),
+            Box::new(m20261202_000009_config_generation::Migration),
         ]
     }
 

@@ -383,8 +383,8 @@ async fn a_deviation_alert_is_emailed_once_listed_and_cleared_when_the_figure_re
         .await
         .iter()
         .filter(|m| {
-            // The projection of the month's spend may fire too (from the month's second day); this is about the cap.
-            m.subject().unwrap_or_default().contains("the budget cap is reached")
+            // The projection of the month's spend may fire too (from the month's second day); this is about cost per run.
+            m.subject().unwrap_or_default().contains("cost per run is off plan")
                 && m.to.iter().any(|t| t == "ops@acme-plumbing.test")
         })
         .count();

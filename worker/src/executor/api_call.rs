@@ -116,6 +116,8 @@ pub(super) async fn run(cx: &Context, x: &Execution, step: &Step) -> Result<Done
                     }
                     let mut done = Done::output(output, input);
                     done.attempts = attempt as i32;
+                    // The outside world was called: written before the run goes on, never repeated.
+                    done.effectful = true;
                     done.detail =
                         json!({ "attempts": history, "cache": if cache_key.is_some() { "miss" } else { "off" } });
                     let line = CostLine::new(

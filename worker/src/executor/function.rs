@@ -13,13 +13,13 @@ pub(super) async fn run(cx: &Context, x: &Execution, step: &Step) -> Result<Done
     let name = step.data_contract.clone().or_else(|| x.run.contract.trigger.contract_name());
     let contract = match (&name, function) {
         (Some(name), StepFunction::Normalize) => {
-            store::data_contracts::find(&cx.db, &x.tenant, name).await.map_err(|e| Failed::now(e.to_string()))?
+            x.config.data_contract(&cx.db, name).await.map_err(|e| Failed::now(e.to_string()))?
         }
         _ => None,
     };
     let input_path = step.input.as_deref().unwrap_or(logic::EVENT_KEY);
     let input = logic::lookup(&x.run.context, input_path).cloned().unwrap_or(Value::Null);
-    logic::function(step, &x.run.context, contract.as_ref(), Utc::now())
+    logic::function(step, &x.run.context, contract.as_deref(), Utc::now())
         .map(|out| {
             let mut done = Done::output(out, input.clone());
             done.detail = json!({ "function": function, "data_contract": name });

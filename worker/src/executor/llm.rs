@@ -22,7 +22,9 @@ pub(super) async fn run(cx: &Context, x: &Execution, step: &Step) -> Result<Done
         .as_i64()
         .ok_or_else(|| Failed::now(format!("no version of {prompt_name} was pinned")))? as i32;
     let storage = |e: DbErr| Failed::now(e.to_string());
-    let template = store::prompts::pinned(&cx.db, &x.tenant, prompt_name, number)
+    let template = x
+        .config
+        .prompt(&cx.db, prompt_name, number)
         .await
         .map_err(storage)?
         .ok_or_else(|| Failed::now(format!("{prompt_name} version {number} is missing")))?;
@@ -51,7 +53,7 @@ pub(super) async fn run(cx: &Context, x: &Execution, step: &Step) -> Result<Done
     for t in std::iter::once(tier).chain(step.fallback_model.map(ModelTier::as_str)) {
         let id = x.run.pinned["models"][t]["id"].as_str().and_then(|s| s.parse::<Uuid>().ok());
         if let Some(config) = match id {
-            Some(id) => store::models::pinned(&cx.db, &cx.settings, &x.tenant, id).await.map_err(storage)?,
+            Some(id) => x.config.model(&cx.db, &cx.settings, id).await.map_err(storage)?,
             None => None,
         } {
             models.push((t.to_owned(), config));
@@ -113,6 +115,8 @@ pub(super) async fn run(cx: &Context, x: &Execution, step: &Step) -> Result<Done
                             detail: json!({ "calls": notes, "repaired": round > 0, "fallback_model": tier_used != tier, "offline": model.provider == "offline", "routing": routing }),
                             outbox: vec![],
                             costs: lines,
+                            // A paid model was called: what it cost is written before the run goes on.
+                            effectful: model.provider != "offline",
                         });
                     }
                     Err(problems) => problems,

@@ -1,10 +1,12 @@
 //! Where a run executes. A job wakes the executor; it takes the run's
 //! lease, checks the budget before the first step, then runs the steps from
-//! the last finished one (`drive`), storing each step's record and output
-//! before going on. It stops for a person where the approval policy says
-//! so (`policy`) and applies the workflow's fallback when a step fails for
-//! good. A run resumed after a crash continues from its last finished
-//! step, so a finished step's side effects are not repeated.
+//! the last written one (`drive`). Steps that only compute (a function,
+//! rules, a cached call, the offline model) are kept in memory and written
+//! together with the next state change; a step that reached the outside
+//! world (an HTTP call, a paid model, an email) is written before the run
+//! goes on, so a run resumed after a crash repeats only computation, never
+//! a side effect. It stops for a person where the approval policy says so
+//! (`policy`) and applies the workflow's fallback when a step fails for good.
 //!
 //! One file per step kind does the step's own work: `function`,
 //! `api_call`, `llm`, `rules`, `notify`; an approval step is a gate and
@@ -35,7 +37,7 @@ use store::costs::{self, BudgetState};
 use store::jobs::RunJob;
 use store::ledger::{self, CostLine};
 use store::outbox::OutboxEmail;
-use store::runs::{self, Ending, LeasedRun, NewReviewTask, StepRecord};
+use store::runs::{self, Ending, LeasedRun, NewReviewTask, Progress, StepRecord};
 use store::Tenant;
 use tracing::Instrument;
 
@@ -67,6 +69,8 @@ struct Done {
     detail: Value,
     outbox: Vec<OutboxEmail>,
     costs: Vec<CostLine>,
+    /// It reached the outside world (a call, a paid model, an email): written before the run goes on.
+    effectful: bool,
 }
 
 impl Done {
@@ -83,6 +87,7 @@ impl Done {
             detail: json!({}),
             outbox: vec![],
             costs: vec![],
+            effectful: false,
         }
     }
 }
@@ -116,10 +121,39 @@ impl Failed {
 struct Execution {
     tenant: Tenant,
     run: LeasedRun,
-    sensitive: Vec<String>,
+    /// The business's configuration as of this run's lease, read once per generation.
+    config: std::sync::Arc<crate::config_cache::Business>,
+    sensitive: std::sync::Arc<Vec<String>>,
     rates: engine::cost::Rates,
     /// Set when the budget's cap says to use the cheaper tier: why.
     downgrade: Option<String>,
+    /// What ran since the last write.
+    progress: Progress,
+}
+
+/// Shows a step that takes more than a second as running on the timeline
+/// (with the steps before it), and nothing for a quick one. Stops with the
+/// step however it ends.
+struct RunningMarker(tokio::task::JoinHandle<()>);
+
+impl RunningMarker {
+    fn start(cx: &Context, x: &Execution, record: &StepRecord) -> Self {
+        let (db, tenant, owner, run_id) = (cx.db.clone(), x.tenant.clone(), cx.owner.clone(), x.run.id);
+        let (mut before, record) = (x.progress.records.clone(), record.clone());
+        RunningMarker(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            before.iter_mut().for_each(|r| r.costs.clear());
+            if let Err(e) = runs::mark_running(&db, &tenant, run_id, &owner, &before, &record).await {
+                tracing::debug!(error = %e, "could not show the step as running");
+            }
+        }))
+    }
+}
+
+impl Drop for RunningMarker {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Keeps a run's lease while the execution holds it: renews it in the
@@ -162,18 +196,26 @@ pub async fn execute(cx: &Context, job: &RunJob) -> anyhow::Result<()> {
         return Ok(());
     };
     let keeper = LeaseKeeper::start(cx, &tenant, run.id);
-    let delivery = runs::begin_delivery(&cx.db, &tenant, &run).await?;
+    let config = cx.config.business(&tenant, run.generation);
+    let sensitive = config.sensitive_keys(&cx.db, &run.workflow_name, run.workflow_version, &run.contract).await?;
+    let rates = config.rates(&cx.db).await?;
+    let budget = run.budget.clone();
     let workflow = run.workflow_name.clone();
-    let mut x = Execution { tenant, run, sensitive: delivery.sensitive_keys, rates: delivery.rates, downgrade: None };
-    let result = match budget_gate(cx, &mut x, delivery.budget).await {
+    // The delivery itself is a queue operation; its line is written with the run's first write.
+    let delivery = CostLine::new(CostKind::Queue, None, engine::cost::queue(1, rates.queue_op), 1, "delivery");
+    let progress = Progress { costs: vec![delivery], ..Default::default() };
+    let mut x = Execution { tenant, run, config, sensitive, rates, downgrade: None, progress };
+    let result = match budget_gate(cx, &mut x, budget).await {
         Ok(true) => drive(cx, &mut x).await,
         Ok(false) => Ok(()),
         Err(e) => Err(e),
     };
     drop(keeper);
-    // The run spent money or stopped: see whether the workflow is now off plan.
-    if let Err(e) = crate::cost_watch::evaluate(cx, &x.tenant, &workflow).await {
-        tracing::warn!(error = %e, "the cost watch could not evaluate the workflow");
+    // A workflow with a budget is judged after its runs (retry spikes wait for the minute's check).
+    if x.run.budget.is_some() || x.run.cleared_step.is_some() {
+        if let Err(e) = crate::cost_watch::evaluate(cx, &x.tenant, &workflow).await {
+            tracing::warn!(error = %e, "the cost watch could not evaluate the workflow");
+        }
     }
     result
 }
@@ -212,10 +254,25 @@ async fn budget_gate(cx: &Context, x: &mut Execution, state: Option<BudgetState>
     }
 }
 
+/// Writes what ran since the last write, with the context and the next
+/// step, and queues the mail it sends. False: this worker lost the lease.
+async fn flush(
+    cx: &Context,
+    x: &mut Execution,
+    next_step: i32,
+    ending: Option<(Ending, Option<&str>)>,
+) -> anyhow::Result<bool> {
+    let progress = std::mem::take(&mut x.progress);
+    let written =
+        runs::advance(&cx.db, &x.tenant, x.run.id, &cx.owner, &progress, &x.run.context, next_step, ending).await?;
+    let Some(mail_ids) = written else { return Ok(false) };
+    cx.hand_over(&x.tenant, &progress.outbox, &mail_ids).await;
+    Ok(true)
+}
+
 /// The run loop: each step from the run's next one, until the run ends or stops for a person.
 async fn drive(cx: &Context, x: &mut Execution) -> anyhow::Result<()> {
     let contract = x.run.contract.clone();
-    let run_id = x.run.id;
     let mut index = x.run.next_step.max(0) as usize;
     while let Some(step) = contract.steps.get(index) {
         let i = index as i32;
@@ -225,17 +282,12 @@ async fn drive(cx: &Context, x: &mut Execution) -> anyhow::Result<()> {
             match logic::eval_bool(when, &x.run.context) {
                 Ok(true) => {}
                 Ok(false) => {
-                    let record = StepRecord {
+                    x.progress.records.push(StepRecord {
                         status: StepStatus::Skipped,
+                        finished_at: Some(Utc::now()),
                         detail: json!({ "when": when, "result": false }),
                         ..base
-                    };
-                    let finished =
-                        runs::finish_step(&cx.db, &x.tenant, run_id, &cx.owner, &record, &x.run.context, i + 1, &[])
-                            .await?;
-                    if finished.is_none() {
-                        return Ok(());
-                    }
+                    });
                     index += 1;
                     continue;
                 }
@@ -250,15 +302,14 @@ async fn drive(cx: &Context, x: &mut Execution) -> anyhow::Result<()> {
             let record =
                 (step.kind == StepKind::Approval).then_some(StepRecord { status: StepStatus::Waiting, ..base });
             let reason = gate.reason;
-            wait_for_person(cx, x, record.as_ref(), gate, i).await?;
+            wait_for_person(cx, x, record, gate, i).await?;
             tracing::info!(step = %step.id, %reason, "run waits for a person before this step");
             return Ok(());
         }
-        if !runs::step_started(&cx.db, &x.tenant, run_id, &cx.owner, &base).await? {
-            return Ok(());
-        }
+        let marker = RunningMarker::start(cx, x, &base);
         let clock = std::time::Instant::now();
         let mut outcome = execute_step(cx, x, step).await;
+        drop(marker);
         // The worker's time on the step is paid for whether it succeeded or not.
         let worker_ms = clock.elapsed().as_millis() as i64;
         let costs = match &mut outcome {
@@ -275,8 +326,11 @@ async fn drive(cx: &Context, x: &mut Execution) -> anyhow::Result<()> {
         if let (Some(name), Some(map)) = (&step.output, x.run.context.as_object_mut()) {
             map.insert(name.clone(), done.output.clone());
         }
-        let record = StepRecord {
+        let draft_gate = policy::after_draft(x, step, index, &done.output);
+        x.progress.outbox.extend(done.outbox);
+        x.progress.records.push(StepRecord {
             status: StepStatus::Completed,
+            finished_at: Some(Utc::now()),
             attempts: done.attempts,
             input: Some(logic::mask(&done.input, &x.sensitive)),
             output: Some(logic::mask(&done.output, &x.sensitive)),
@@ -289,23 +343,23 @@ async fn drive(cx: &Context, x: &mut Execution) -> anyhow::Result<()> {
             detail: done.detail.clone(),
             costs: done.costs,
             ..base
-        };
-        let finished =
-            runs::finish_step(&cx.db, &x.tenant, run_id, &cx.owner, &record, &x.run.context, i + 1, &done.outbox)
-                .await?;
-        let Some(mail_ids) = finished else { return Ok(()) };
-        cx.hand_over(&x.tenant, &done.outbox, &mail_ids).await;
+        });
         // The policy after a model's draft.
-        if let Some(gate) = policy::after_draft(x, step, index, &done.output) {
+        if let Some(gate) = draft_gate {
             let reason = gate.reason;
             wait_for_person(cx, x, None, gate, i + 1).await?;
             tracing::info!(step = %step.id, %reason, "the draft goes to a person");
             return Ok(());
         }
+        // A step that reached the outside world is written before the run goes on.
+        if done.effectful && !flush(cx, x, i + 1, None).await? {
+            return Ok(());
+        }
         index += 1;
     }
-    runs::finish_run(&cx.db, &x.tenant, run_id, &cx.owner, Ending::Completed, None, None).await?;
-    tracing::info!("run completed");
+    if flush(cx, x, index as i32, Some((Ending::Completed, None))).await? {
+        tracing::info!("run completed");
+    }
     Ok(())
 }
 
@@ -331,6 +385,7 @@ async fn step_failed(
 ) -> anyhow::Result<()> {
     let record = StepRecord {
         status: StepStatus::Failed,
+        finished_at: Some(Utc::now()),
         attempts: failed.attempts,
         input: Some(logic::mask(&failed.input, &x.sensitive)),
         error: Some(failed.error.clone()),
@@ -345,23 +400,16 @@ async fn step_failed(
     tracing::warn!(step = %step.id, error = %failed.error, fallback = %on_error, "step failed");
     match on_error {
         OnError::Fail => {
-            runs::finish_run(
-                &cx.db,
-                &x.tenant,
-                x.run.id,
-                &cx.owner,
-                Ending::Failed,
-                Some(&failed.error),
-                Some(&record),
-            )
-            .await?;
+            let index = record.index;
+            x.progress.records.push(record);
+            flush(cx, x, index, Some((Ending::Failed, Some(&failed.error)))).await?;
         }
         // The step's own retries have run; the case goes to a person.
         OnError::AssignToHumanQueue | OnError::RetryThenHuman => {
             let detail = json!({ "step": step.id, "error": failed.error });
             let task = NewReviewTask::new(record.index, ReviewReason::Error, detail, step.output.clone(), None);
             let index = record.index;
-            wait_for_person(cx, x, Some(&record), task, index).await?;
+            wait_for_person(cx, x, Some(record), task, index).await?;
         }
     }
     Ok(())
@@ -372,8 +420,8 @@ async fn step_failed(
 /// False: this worker lost the lease; nothing changed.
 async fn wait_for_person(
     cx: &Context,
-    x: &Execution,
-    record: Option<&StepRecord>,
+    x: &mut Execution,
+    record: Option<StepRecord>,
     mut task: NewReviewTask,
     next_step: i32,
 ) -> anyhow::Result<bool> {
@@ -383,11 +431,23 @@ async fn wait_for_person(
         .or_else(|| task.detail["policy"][0]["detail"]["value"].as_f64());
     let reviewers = policy::reviewers(&x.run.contract, task.step_index);
     let letters = crate::review_mail::letters(cx, &x.tenant, &task, &reviewers).await?;
-    let Some(mail_ids) =
-        runs::wait_for_review(&cx.db, &x.tenant, x.run.id, &cx.owner, record, &task, next_step, &letters).await?
-    else {
-        return Ok(false);
-    };
-    cx.hand_over(&x.tenant, &letters.mails, &mail_ids).await;
+    x.progress.records.extend(record);
+    let progress = std::mem::take(&mut x.progress);
+    let written = runs::wait_for_review(
+        &cx.db,
+        &x.tenant,
+        x.run.id,
+        &cx.owner,
+        &progress,
+        &x.run.context,
+        &task,
+        next_step,
+        &letters,
+    )
+    .await?;
+    let Some(mail_ids) = written else { return Ok(false) };
+    let mut mails = progress.outbox;
+    mails.extend(letters.mails);
+    cx.hand_over(&x.tenant, &mails, &mail_ids).await;
     Ok(true)
 }

@@ -39,6 +39,8 @@ pub(super) async fn run(cx: &Context, x: &Execution, step: &Step) -> Result<Done
         json!({ "to": step.to, "subject": subject_template }),
     );
     done.outbox = outbox;
+    // Its emails are written (to the outbox) before the run goes on.
+    done.effectful = true;
     Ok(done)
 }
 

@@ -91,6 +91,7 @@ async fn door(
     signed: bool,
 ) -> Result<HttpResponse, ApiError> {
     let (db, settings) = (&state.db, &state.settings);
+    let started = std::time::Instant::now();
     let mut target = state.targets.get(db, settings, slug, workflow).await?;
     let mut fresh = false;
     for _ in 0..READS {
@@ -139,7 +140,11 @@ async fn door(
                 fresh = true;
             }
             Err(e) => return Err(e.into()),
-            Ok(accepted) => return Ok(answer(state, &target, accepted)),
+            Ok(accepted) => {
+                metrics::histogram!(store::measure::ACCEPT_SECONDS, "channel" => channel.as_str())
+                    .record(started.elapsed().as_secs_f64());
+                return Ok(answer(state, &target, accepted));
+            }
         }
     }
     Err(ApiError::Storage(format!("{workflow} kept changing while the event came in")))

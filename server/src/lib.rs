@@ -12,6 +12,7 @@ pub mod csv_exports;
 pub mod forms;
 pub mod health;
 pub mod ingest;
+pub mod metrics;
 pub mod openapi;
 pub mod page_guard;
 pub mod reports;

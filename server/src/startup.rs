@@ -25,6 +25,8 @@ impl Application {
         if settings.bind.ends_with(":0") {
             settings.public_url.set_port(Some(port)).ok();
         }
+        store::measure::name_businesses(settings.metrics.tenant_labels);
+        store::measure::recorder();
         let state = AppState::connect(settings).await?;
         let server = run(listener, state.clone())?;
         Ok(Self { port, server, state })
@@ -45,6 +47,7 @@ impl Application {
 
 fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let addr = listener.local_addr()?;
+    let metrics_bind = state.settings.metrics.bind.clone();
     let site_root = state.settings.site_root.to_string_lossy().to_string();
     let leptos_options = LeptosOptions::builder()
         .output_name("app")
@@ -66,6 +69,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .wrap(from_fn(request_log))
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))
+            .route("/metrics", web::get().to(crate::metrics::metrics))
             .route("/api/openapi.json", web::get().to(crate::openapi::openapi_json))
             .route("/hooks/{slug}/{workflow}", web::post().to(crate::ingest::webhook))
             .route("/hooks/{slug}/{workflow}/outcomes", web::post().to(crate::reports::outcome_hook))
@@ -84,8 +88,12 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .service(Files::new("/pkg", format!("{site_root}/pkg")))
             .leptos_routes(routes.clone(), move || shell(options.clone()))
     })
-    .listen(listener)?
-    .shutdown_timeout(10)
-    .run();
+    .listen(listener)?;
+    // `/metrics` also answers on an address of its own, without a token.
+    let server = match metrics_bind {
+        Some(bind) => server.bind(&bind).map_err(|e| anyhow::anyhow!("STEWARD_METRICS_BIND {bind}: {e}"))?,
+        None => server,
+    };
+    let server = server.shutdown_timeout(10).run();
     Ok(server)
 }

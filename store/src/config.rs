@@ -38,6 +38,33 @@ pub struct Settings {
     /// Who hears about a stalled worker queue (`STEWARD_OPERATIONS_EMAIL`);
     /// unset: the operations members of the businesses with work waiting.
     pub operations_email: Option<String>,
+    /// Where Prometheus reads Steward's metrics; see `MetricsSettings`.
+    pub metrics: MetricsSettings,
+}
+
+/// `/metrics`: off unless a token or an address of its own is set.
+#[derive(Clone, Default, PartialEq)]
+pub struct MetricsSettings {
+    /// `STEWARD_METRICS_TOKEN`: the server answers `/metrics` to `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// `STEWARD_METRICS_BIND`: an address of its own (a private network) where the server
+    /// answers `/metrics` without a token.
+    pub bind: Option<String>,
+    /// `STEWARD_WORKER_METRICS_BIND`: where a worker process answers `/metrics`.
+    pub worker_bind: Option<String>,
+    /// `STEWARD_METRICS_TENANT_LABELS=true`: series carry the business's address.
+    pub tenant_labels: bool,
+}
+
+impl std::fmt::Debug for MetricsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsSettings")
+            .field("token", &self.token.as_ref().map(|_| "(set)"))
+            .field("bind", &self.bind)
+            .field("worker_bind", &self.worker_bind)
+            .field("tenant_labels", &self.tenant_labels)
+            .finish()
+    }
 }
 
 /// Leases, the sweeper, and concurrency of the run engine.
@@ -60,6 +87,10 @@ pub struct RunTiming {
     pub worker_restarts: u32,
     /// How often a worker writes its heartbeat (`STEWARD_HEARTBEAT_SECONDS`, default 5).
     pub heartbeat_seconds: u64,
+    /// The sweeper and the scheduled jobs visit the businesses with work in
+    /// progress; every business is visited this often too, as a safety net
+    /// (`STEWARD_FULL_SWEEP_SECONDS`, default 600).
+    pub full_sweep_seconds: u64,
     /// A queue with work waiting and no job consumed for this long is
     /// stalled: `/readyz` fails and operations get one email (`STEWARD_STALL_SECONDS`, default 120).
     pub stall_seconds: i64,
@@ -75,6 +106,7 @@ impl Default for RunTiming {
             review_check_seconds: 60,
             worker_restarts: 8,
             heartbeat_seconds: 5,
+            full_sweep_seconds: 600,
             stall_seconds: 120,
         }
     }
@@ -165,9 +197,16 @@ impl Settings {
                 review_check_seconds: number("STEWARD_REVIEW_CHECK_SECONDS", 60)?,
                 worker_restarts: number("STEWARD_WORKER_RESTARTS", 8)?,
                 heartbeat_seconds: number("STEWARD_HEARTBEAT_SECONDS", 5)?,
+                full_sweep_seconds: number("STEWARD_FULL_SWEEP_SECONDS", 600)?,
                 stall_seconds: number("STEWARD_STALL_SECONDS", 120)?,
             },
             operations_email: var("STEWARD_OPERATIONS_EMAIL"),
+            metrics: MetricsSettings {
+                token: var("STEWARD_METRICS_TOKEN"),
+                bind: var("STEWARD_METRICS_BIND"),
+                worker_bind: var("STEWARD_WORKER_METRICS_BIND"),
+                tenant_labels: matches!(var("STEWARD_METRICS_TENANT_LABELS").as_deref(), Some("1" | "true" | "yes")),
+            },
             max_event_bytes: number("STEWARD_MAX_EVENT_BYTES", 256 * 1024)?,
         };
         settings.check_production()?;
@@ -229,6 +268,7 @@ impl Settings {
             runs: RunTiming::default(),
             max_event_bytes: 256 * 1024,
             operations_email: None,
+            metrics: MetricsSettings::default(),
         }
     }
 }

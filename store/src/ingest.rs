@@ -246,6 +246,11 @@ pub async fn record_delivery(
     reason: &str,
     run_id: Option<Uuid>,
 ) -> Result<(), DbErr> {
+    let business = match crate::measure::businesses_named() {
+        true => crate::tenants::slug_of(db, tenant).await.unwrap_or_default(),
+        false => String::new(),
+    };
+    crate::measure::event(channel.as_str(), outcome, &business);
     let txn = tenant.begin(db).await?;
     delivery_in(&txn, workflow, channel, outcome, status_code, reason, run_id).await?;
     txn.commit().await
@@ -390,6 +395,8 @@ pub async fn accept(
         }
     };
     tx.commit().await.map_err(fail)?;
+    let outcome = if matches!(accepted, Accepted::New { .. }) { "accepted" } else { "duplicate" };
+    crate::measure::event(incoming.channel.as_str(), outcome, &target.tenant_slug);
     Ok(accepted)
 }
 
@@ -446,6 +453,7 @@ async fn refuse(
     let reason = violations.iter().map(|v| v.message.as_str()).collect::<Vec<_>>().join("; ");
     delivery_in(&txn, &target.workflow_name, incoming.channel, "rejected", 422, &reason, None).await?;
     txn.commit().await?;
+    crate::measure::event(incoming.channel.as_str(), "rejected", &target.tenant_slug);
     Err(IngestError::Invalid(violations))
 }
 

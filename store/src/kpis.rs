@@ -592,10 +592,17 @@ pub async fn history_in(
 
 /// The closed months (of the last three) that have no scorecard yet and
 /// have something to report: runs, or the business existed all month.
-pub async fn due_months(db: &DatabaseConnection, tenant: &Tenant, now: DateTime<Utc>) -> Result<Vec<Month>, DbErr> {
+/// The months whose scorecard is due at `now`, and when the business's
+/// current month ends (nothing new is due before then).
+pub async fn due_months(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    now: DateTime<Utc>,
+) -> Result<(Vec<Month>, DateTime<Utc>), DbErr> {
     let txn = tenant.begin(db).await?;
     let tz = time_zone_in(&txn).await?;
-    let last = Month::at(now, &tz).previous();
+    let current = Month::at(now, &tz);
+    let last = current.previous();
     let created: Option<DateTime<Utc>> = scalar(
         &txn,
         stmt("SELECT created_at AS value FROM public.tenants WHERE schema_name = current_schema()", vec![]),
@@ -619,7 +626,7 @@ pub async fn due_months(db: &DatabaseConnection, tenant: &Tenant, now: DateTime<
         }
     }
     txn.commit().await?;
-    Ok(due)
+    Ok((due, current.bounds(&tz).1))
 }
 
 /// The people a scorecard is emailed to: executives and owners.

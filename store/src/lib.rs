@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod kpis;
 pub mod ledger;
 pub mod local_time;
+pub mod measure;
 pub mod members;
 pub mod models;
 pub mod outbox;

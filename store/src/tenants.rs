@@ -27,6 +27,48 @@ pub async fn all(db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
         .collect()
 }
 
+/// The businesses with work in progress (a run queued or running, a review
+/// task open, mail not yet sent), by the mark their schema's triggers set.
+pub async fn with_work(db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        id: Uuid,
+        schema_name: String,
+    }
+    Row::find_by_statement(stmt(
+        "SELECT id, schema_name FROM public.tenants WHERE busy_since IS NOT NULL ORDER BY busy_since",
+        vec![],
+    ))
+    .all(db)
+    .await?
+    .into_iter()
+    .map(|r| Tenant::new(r.id, r.schema_name))
+    .collect()
+}
+
+/// Clears the business's busy mark when it has no work left; true when it did.
+/// (A run committed while this looked is found by the next full pass.)
+pub async fn rest_if_idle(db: &DatabaseConnection, tenant: &Tenant) -> Result<bool, DbErr> {
+    let txn = tenant.begin(db).await?;
+    let idle: bool = crate::db::scalar(
+        &txn,
+        stmt(
+            "SELECT NOT EXISTS (SELECT 1 FROM runs WHERE status IN ('queued', 'running'))
+                AND NOT EXISTS (SELECT 1 FROM review_tasks WHERE status = 'open')
+                AND NOT EXISTS (SELECT 1 FROM outbox WHERE status IN ('pending', 'sending')) AS value",
+            vec![],
+        ),
+    )
+    .await?
+    .unwrap_or(false);
+    if idle {
+        txn.execute_raw(stmt("UPDATE public.tenants SET busy_since = NULL WHERE id = $1", vec![tenant.id().into()]))
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(idle)
+}
+
 /// The business with this id, for a job that carries only the id.
 pub async fn by_id(db: &DatabaseConnection, id: Uuid) -> Result<Tenant, DbErr> {
     let schema: String =

@@ -99,9 +99,16 @@ pub struct QueueHealth {
     /// consumer that has not consumed yet, when it started).
     pub last_active_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// The freshest heartbeat of any process consuming the queue.
+    pub last_beat_at: Option<DateTime<Utc>>,
 }
 
 impl QueueHealth {
+    /// Seconds since the freshest heartbeat, at `now`.
+    pub fn beat_age_seconds(&self, now: DateTime<Utc>) -> Option<i64> {
+        self.last_beat_at.map(|t| (now - t).num_seconds().max(0))
+    }
+
     /// Seconds since the queue was last worked on, at `now`.
     pub fn idle_seconds(&self, now: DateTime<Utc>) -> Option<i64> {
         self.last_active_at.map(|t| (now - t).num_seconds().max(0))
@@ -117,12 +124,14 @@ pub async fn health(db: &DatabaseConnection, alive_seconds: i64) -> Result<Vec<Q
         restarting: i64,
         last_active_at: Option<DateTime<Utc>>,
         last_error: Option<String>,
+        last_beat_at: Option<DateTime<Utc>>,
     }
     let rows = Row::find_by_statement(stmt(
         "SELECT queue, count(*) FILTER (WHERE state = 'consuming') AS consumers,
                 count(*) FILTER (WHERE state = 'restarting') AS restarting,
                 max(greatest(last_consumed_at, started_at)) FILTER (WHERE state = 'consuming') AS last_active_at,
-                (array_agg(last_error ORDER BY beat_at DESC) FILTER (WHERE last_error IS NOT NULL))[1] AS last_error
+                (array_agg(last_error ORDER BY beat_at DESC) FILTER (WHERE last_error IS NOT NULL))[1] AS last_error,
+                max(beat_at) AS last_beat_at
            FROM public.worker_heartbeats
           WHERE state <> 'stopped' AND beat_at > now() - make_interval(secs => $1::double precision)
           GROUP BY queue",
@@ -139,8 +148,16 @@ pub async fn health(db: &DatabaseConnection, alive_seconds: i64) -> Result<Vec<Q
                 restarting: r.restarting,
                 last_active_at: r.last_active_at,
                 last_error: r.last_error.clone(),
+                last_beat_at: r.last_beat_at,
             },
-            None => QueueHealth { queue, consumers: 0, restarting: 0, last_active_at: None, last_error: None },
+            None => QueueHealth {
+                queue,
+                consumers: 0,
+                restarting: 0,
+                last_active_at: None,
+                last_error: None,
+                last_beat_at: None,
+            },
         })
         .collect())
 }
@@ -242,6 +259,7 @@ mod tests {
             restarting: 0,
             last_active_at: idle.map(|s| now - chrono::Duration::seconds(s)),
             last_error: None,
+            last_beat_at: Some(now),
         }
     }
 

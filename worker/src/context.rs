@@ -27,9 +27,34 @@ pub struct Context {
     pub consumers: crate::heartbeat::Consumers,
     /// What runs read about each business, per configuration generation.
     pub config: crate::config_cache::ConfigCache,
+    /// When each periodic job last visited every business (see `to_visit`).
+    pub full_passes: Arc<std::sync::Mutex<std::collections::HashMap<&'static str, std::time::Instant>>>,
+    /// When each business's month ends: its scorecard check waits until then.
+    pub scorecards_next: Arc<std::sync::Mutex<std::collections::HashMap<Uuid, chrono::DateTime<chrono::Utc>>>>,
 }
 
 impl Context {
+    /// Connects to PostgreSQL, Redis (lazily) and SMTP for one worker process.
+    pub async fn connect(settings: &Settings) -> anyhow::Result<Self> {
+        let redis = store::jobs::connect_redis(&settings.redis_url)?;
+        let db = store::db::connect(&settings.database_url, (settings.runs.concurrency as u32 + 4).max(6)).await?;
+        let process = uuid::Uuid::new_v4().simple().to_string();
+        Ok(Context {
+            db,
+            settings: Arc::new(settings.clone()),
+            mail: MailQueue::new(redis.clone(), &settings.redis_prefix),
+            runs: RunQueue::new(redis.clone(), &settings.redis_prefix),
+            redis,
+            http: reqwest::Client::builder().user_agent("Steward/1").build()?,
+            owner: format!("worker-{process}"),
+            mailer: crate::mailer::Mailer::from_settings(settings)?,
+            consumers: Default::default(),
+            config: Default::default(),
+            full_passes: Default::default(),
+            scorecards_next: Default::default(),
+        })
+    }
+
     /// Where people reach Steward, for links in emails.
     pub fn public_url(&self) -> &str {
         self.settings.public_url.as_str().trim_end_matches('/')
@@ -41,6 +66,27 @@ impl Context {
     pub async fn hand_over(&self, tenant: &Tenant, outbox: &[OutboxEmail], ids: &[Uuid]) {
         let mails: Vec<(Uuid, OutboxEmail)> = ids.iter().copied().zip(outbox.iter().cloned()).collect();
         outbox::hand_over(&self.db, &self.mail, tenant, &mails).await;
+    }
+
+    /// The businesses a periodic job (`job`) visits now: those with work in
+    /// progress, and every business once per `STEWARD_FULL_SWEEP_SECONDS`
+    /// (and on this process's first pass). Its cost follows the businesses
+    /// with work, not their number.
+    pub async fn to_visit(&self, job: &'static str) -> Result<Vec<Tenant>, sea_orm::DbErr> {
+        let every = std::time::Duration::from_secs(self.settings.runs.full_sweep_seconds.max(1));
+        let full = {
+            let mut passes = self.full_passes.lock().unwrap_or_else(|p| p.into_inner());
+            let due = passes.get(job).is_none_or(|at| at.elapsed() >= every);
+            if due {
+                passes.insert(job, std::time::Instant::now());
+            }
+            due
+        };
+        if full {
+            store::tenants::all(&self.db).await
+        } else {
+            store::tenants::with_work(&self.db).await
+        }
     }
 
     /// The business's members with a role named in a contract (`role:reviewer`);

@@ -53,10 +53,12 @@ pub fn alert_mail(alarm: &Alarm, workflow: &str, costs_url: &str) -> (String, St
     (subject, text, html)
 }
 
-/// One pass over every business: release what may go, judge every workflow.
+/// One pass over the businesses with work (held runs are queued runs, so
+/// their business is marked), and every business now and then: release
+/// what may go, judge every watched workflow.
 pub async fn check(cx: &Context) -> anyhow::Result<(usize, usize)> {
     let (mut released, mut mailed) = (0, 0);
-    for tenant in store::tenants::all(&cx.db).await? {
+    for tenant in cx.to_visit("cost_watch").await? {
         for watched in costs::watched_workflows(&cx.db, &tenant).await? {
             let workflow = watched.workflow_name;
             let state = costs::budget_state(&cx.db, &tenant, &workflow).await?;

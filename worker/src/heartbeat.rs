@@ -52,6 +52,7 @@ impl Consumption {
 
     /// A job of the queue was taken and handled (whatever its outcome).
     pub fn consumed(&self, job: impl std::fmt::Display) {
+        metrics::counter!(store::measure::JOBS, "queue" => self.queue.as_str()).increment(1);
         self.update(|s| {
             s.consumed += 1;
             s.last_consumed_at = Some(Utc::now());
@@ -66,6 +67,7 @@ impl Consumption {
 
     /// The consumer stopped on an error and waits to be started again.
     pub fn failed(&self, error: &str) {
+        metrics::counter!(store::measure::RESTARTS, "queue" => self.queue.as_str()).increment(1);
         self.update(|s| {
             s.state = ConsumerState::Restarting;
             s.restarts += 1;
@@ -161,6 +163,7 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
+        store::measure::pool(&db);
         if let Err(e) = workers::beat(&db, &process.beats(&consumers)).await {
             tracing::warn!(error = %e, "could not write the worker heartbeat; trying again at the next beat");
         }

@@ -21,7 +21,7 @@ pub mod sweeper;
 
 use apalis::prelude::*;
 use futures::{future::LocalBoxFuture, stream::FuturesUnordered, FutureExt, StreamExt};
-use heartbeat::{Consumers, Process};
+use heartbeat::Process;
 use std::{future::Future, sync::Arc, time::Duration};
 use store::{
     config::Settings,
@@ -42,23 +42,9 @@ async fn stopped(mut stop: watch::Receiver<bool>) -> Result<(), std::io::Error> 
 /// when a consumer cannot be kept running: the process should exit non-zero
 /// and be started again by whatever runs it.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    let redis = store::jobs::connect_redis(&settings.redis_url)?;
-    let db = store::db::connect(&settings.database_url, (settings.runs.concurrency as u32 + 4).max(6)).await?;
-    let mailer = mailer::Mailer::from_settings(&settings)?;
-    let process = uuid::Uuid::new_v4().simple().to_string();
-    let consumers = Consumers::default();
-    let cx = context::Context {
-        db: db.clone(),
-        settings: Arc::new(settings.clone()),
-        redis: redis.clone(),
-        mail: store::jobs::MailQueue::new(redis.clone(), &settings.redis_prefix),
-        runs: store::jobs::RunQueue::new(redis.clone(), &settings.redis_prefix),
-        http: reqwest::Client::builder().user_agent("Steward/1").build()?,
-        owner: format!("worker-{process}"),
-        mailer: mailer.clone(),
-        consumers: consumers.clone(),
-        config: Default::default(),
-    };
+    let cx = context::Context::connect(&settings).await?;
+    let (db, redis, consumers) = (cx.db.clone(), cx.redis.clone(), cx.consumers.clone());
+    let process = cx.owner.trim_start_matches("worker-").to_owned();
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
     let restarts = Restarts::new(settings.runs.worker_restarts);

@@ -15,5 +15,12 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
+    store::measure::name_businesses(settings.metrics.tenant_labels);
+    if let Some(bind) = &settings.metrics.worker_bind {
+        if let Err(e) = store::measure::serve(bind) {
+            eprintln!("steward-worker: {e}");
+            std::process::exit(2);
+        }
+    }
     worker::run(settings, worker::shutdown_signal()).await
 }

@@ -31,12 +31,21 @@ pub fn report_mail(card: &Scorecard, history: &[Scorecard], url: &str) -> Outbox
     }
 }
 
-/// One pass over every business. Returns how many scorecards it stored.
+/// One pass over the businesses whose month may have ended since this
+/// process last looked (after a business is checked, it is not looked at
+/// again until its current month ends). Returns how many scorecards it stored.
 pub async fn check(cx: &Context, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<usize> {
     let mut stored = 0;
     for tenant in store::tenants::all(&cx.db).await? {
-        let due = store::kpis::due_months(&cx.db, &tenant, now).await?;
+        let next = cx.scorecards_next.lock().unwrap_or_else(|p| p.into_inner()).get(&tenant.id()).copied();
+        if next.is_some_and(|next| now < next) {
+            continue;
+        }
+        let (due, month_ends) = store::kpis::due_months(&cx.db, &tenant, now).await?;
+        // Looked at again when its month ends; a failure below leaves it to the next tick.
+        let checked = || cx.scorecards_next.lock().unwrap_or_else(|p| p.into_inner()).insert(tenant.id(), month_ends);
         if due.is_empty() {
+            checked();
             continue;
         }
         let slug = store::tenants::slug_of(&cx.db, &tenant).await?;
@@ -52,6 +61,7 @@ pub async fn check(cx: &Context, now: chrono::DateTime<chrono::Utc>) -> anyhow::
             cx.hand_over(&tenant, &outbox, &ids).await;
             stored += 1;
         }
+        checked();
     }
     Ok(stored)
 }

@@ -8,10 +8,11 @@ use engine::review::Decision;
 use engine::workflow::StaleAction;
 use store::reviews::{self, Actor};
 
-/// One pass over every business. Returns (escalated, closed).
+/// One pass over the businesses with work (an open task marks its business
+/// so). Returns (escalated, closed).
 pub async fn check(cx: &Context) -> anyhow::Result<(usize, usize)> {
     let (mut escalated, mut closed) = (0, 0);
-    for tenant in store::tenants::all(&cx.db).await? {
+    for tenant in cx.to_visit("stale_reviews").await? {
         for overdue in reviews::escalate_overdue(&cx.db, &tenant).await? {
             if let Err(e) = crate::review_mail::escalation(cx, &tenant, &overdue).await {
                 tracing::warn!(error = %e, "escalation email could not be written");

@@ -28,10 +28,10 @@ pub struct Swept {
     pub mail_queued: usize,
 }
 
-/// One pass over every business.
+/// One pass over the businesses with work in progress (and, now and then, every business).
 pub async fn sweep(cx: &Context) -> anyhow::Result<Swept> {
     let mut swept = Swept::default();
-    for tenant in store::tenants::all(&cx.db).await? {
+    for tenant in cx.to_visit("sweeper").await? {
         swept.runs_resent += resend_lost_runs(cx, &tenant).await?;
         let mails = outbox::overdue(
             &cx.db,
@@ -43,6 +43,7 @@ pub async fn sweep(cx: &Context) -> anyhow::Result<Swept> {
         swept.mail_queued += mails.len();
         outbox::hand_over(&cx.db, &cx.mail, &tenant, &mails).await;
         runs::purge_expired_exceptions(&cx.db, &tenant).await?;
+        store::tenants::rest_if_idle(&cx.db, &tenant).await?;
     }
     // What is noted as waiting longer than this was sent again above, or is not waiting at all.
     let stale = cx.settings.runs.stale_seconds;

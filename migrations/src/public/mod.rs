@@ -2,13 +2,18 @@ use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_identity;
 mod m20261202_000002_operations;
+mod m20261202_000003_tenant_work;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_identity::Migration), Box::new(m20261202_000002_operations::Migration)]
+        vec![
+            Box::new(m20261125_000001_identity::Migration),
+            Box::new(m20261202_000002_operations::Migration),
+            Box::new(m20261202_000003_tenant_work::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {

@@ -35,6 +35,8 @@ CREATE TABLE config_generation (
     value  bigint NOT NULL DEFAULT 1
 );
 INSERT INTO config_generation DEFAULT VALUES;
+-- The operations figures count given-up mail by its date.
+CREATE INDEX outbox_failed ON outbox (failed_at) WHERE status = 'failed';
 -- Bound to this schema when created (the migration runs with the tenant's search_path).
 CREATE FUNCTION bump_config_generation() RETURNS trigger LANGUAGE plpgsql
 SET search_path FROM CURRENT AS $$

@@ -56,11 +56,7 @@ impl Drill {
         Self::start_tuned(own_postgres, worker_env, None).await
     }
 
-    async fn start_tuned(
-        own_postgres: bool,
-        worker_env: &[(&str, &str)],
-        tune: Option<fn(&mut store::config::Settings)>,
-    ) -> Self {
+    async fn start_tuned(own_postgres: bool, worker_env: &[(&str, &str)], tune: Option<Tune>) -> Self {
         let redis = RedisServer::start();
         let postgres = own_postgres.then(PostgresCluster::start);
         let app = TestApp::spawn_with(Options {
@@ -439,7 +435,7 @@ async fn a_stalled_queue_fails_readiness_on_request_and_tells_operations_once() 
     let mut drill = Drill::start_tuned(
         false,
         &[("STEWARD_RUN_CONCURRENCY", "1"), ("STEWARD_STALL_SECONDS", "2")],
-        Some(|s| s.runs.stall_seconds = 2),
+        Some(Box::new(|s| s.runs.stall_seconds = 2)),
     )
     .await;
     drill.booking.reset().await;

@@ -13,6 +13,7 @@ mod faults;
 mod ingest;
 mod invitations;
 mod kpis;
+mod metrics;
 mod models;
 mod operations;
 mod prompts;

@@ -229,6 +229,7 @@ async fn budget_gate(cx: &Context, x: &mut Execution, state: Option<BudgetState>
     if let Some((start, end)) = budget.batch_window {
         if !engine::cost::in_window(start, end, state.local_hour) {
             costs::hold(&cx.db, &x.tenant, x.run.id, &cx.owner, engine::cost::HoldReason::OffPeak).await?;
+            rested("held");
             tracing::info!(start, end, "run waits for the workflow's off-peak window");
             return Ok(false);
         }
@@ -246,6 +247,7 @@ async fn budget_gate(cx: &Context, x: &mut Execution, state: Option<BudgetState>
         }
         Verdict::AtCap(CapAction::Pause) => {
             costs::hold(&cx.db, &x.tenant, x.run.id, &cx.owner, engine::cost::HoldReason::Budget).await?;
+            rested("held");
             tracing::info!(
                 "run paused at the budget cap; it resumes when the budget is raised or the month rolls over"
             );
@@ -266,8 +268,19 @@ async fn flush(
     let written =
         runs::advance(&cx.db, &x.tenant, x.run.id, &cx.owner, &progress, &x.run.context, next_step, ending).await?;
     let Some(mail_ids) = written else { return Ok(false) };
+    if let Some((ending, _)) = ending {
+        rested(match ending {
+            Ending::Completed => "completed",
+            Ending::Failed => "failed",
+        });
+    }
     cx.hand_over(&x.tenant, &progress.outbox, &mail_ids).await;
     Ok(true)
+}
+
+/// Counts a run that came to rest.
+fn rested(status: &'static str) {
+    metrics::counter!(store::measure::RUNS_RESTED, "status" => status).increment(1);
 }
 
 /// The run loop: each step from the run's next one, until the run ends or stops for a person.
@@ -311,6 +324,8 @@ async fn drive(cx: &Context, x: &mut Execution) -> anyhow::Result<()> {
         let mut outcome = execute_step(cx, x, step).await;
         drop(marker);
         // The worker's time on the step is paid for whether it succeeded or not.
+        metrics::histogram!(store::measure::STEP_SECONDS, "kind" => step.kind.as_str())
+            .record(clock.elapsed().as_secs_f64());
         let worker_ms = clock.elapsed().as_millis() as i64;
         let costs = match &mut outcome {
             Ok(done) => &mut done.costs,
@@ -323,6 +338,11 @@ async fn drive(cx: &Context, x: &mut Execution) -> anyhow::Result<()> {
             Ok(done) => done,
             Err(failed) => return step_failed(cx, x, step, base, failed).await,
         };
+        if done.tokens_in + done.tokens_out > 0 {
+            metrics::counter!(store::measure::MODEL_TOKENS, "direction" => "in").increment(done.tokens_in as u64);
+            metrics::counter!(store::measure::MODEL_TOKENS, "direction" => "out").increment(done.tokens_out as u64);
+            metrics::counter!(store::measure::MODEL_COST).increment(ledger::model_cost(&done.costs).max(0) as u64);
+        }
         if let (Some(name), Some(map)) = (&step.output, x.run.context.as_object_mut()) {
             map.insert(name.clone(), done.output.clone());
         }
@@ -446,6 +466,7 @@ async fn wait_for_person(
     )
     .await?;
     let Some(mail_ids) = written else { return Ok(false) };
+    rested("waiting_for_review");
     let mut mails = progress.outbox;
     mails.extend(letters.mails);
     cx.hand_over(&x.tenant, &mails, &mail_ids).await;

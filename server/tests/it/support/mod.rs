@@ -123,6 +123,9 @@ pub struct TestApp {
     _database: Option<TestDatabase>,
 }
 
+/// Changes to the server's settings before it starts.
+pub type Tune = Box<dyn FnOnce(&mut Settings) + Send>;
+
 #[derive(Default)]
 pub struct Options {
     pub worker: bool,
@@ -131,7 +134,7 @@ pub struct Options {
     /// A Redis of the test's own.
     pub redis_url: Option<String>,
     /// Changes to the server's settings before it starts.
-    pub tune: Option<fn(&mut Settings)>,
+    pub tune: Option<Tune>,
 }
 
 impl TestApp {

@@ -1,0 +1,265 @@
+//! 1,000 businesses on one PostgreSQL, in one run:
+//!
+//! (a) webhook and page latency (p50, p95) with 1 business and again with 1,000;
+//! (b) opening 999 businesses (each: rows, argon2id hash, schema and every
+//!     tenant migration, one transaction);
+//! (c) what the worker's periodic jobs (sweeper, review escalations, cost
+//!     watch, scorecard check) cost at 1,000 businesses: the first pass,
+//!     which visits every business, and a steady pass, which visits only
+//!     the businesses with work;
+//! (d) `migrate` over 1,000 schemas that are current, and over 1,000 empty
+//!     schemas that need every tenant migration;
+//! (e) the worker's CPU while there is no work.
+//!
+//! `cargo bench -p server --bench tenants` (PostgreSQL at TEST_DATABASE_URL,
+//! Redis at REDIS_URL). Prints figures; asserts nothing about time.
+
+use sea_orm::ConnectionTrait;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const BUSINESSES: usize = 1000;
+const REQUESTS: usize = 400;
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn p(samples: &mut [Duration], q: f64) -> f64 {
+    samples.sort();
+    ms(samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)])
+}
+
+/// This process's CPU time (user + system), from /proc.
+fn cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+    let ticks: u64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+struct Door {
+    http: reqwest::Client,
+    base: String,
+    secret: String,
+    cookie: String,
+    body: Arc<String>,
+}
+
+impl Door {
+    /// `REQUESTS` signed webhooks, four at a time; (p50, p95) in ms.
+    async fn webhooks(&self, tag: &str) -> (f64, f64) {
+        let mut lat = Vec::new();
+        for chunk in (0..REQUESTS).collect::<Vec<_>>().chunks(4) {
+            let calls = chunk.iter().map(|i| {
+                let id = format!("tenants_{tag}_{i}");
+                let ts = chrono::Utc::now().timestamp();
+                let sig = store::webhook_secrets::sign(&self.secret, &id, ts, self.body.as_bytes()).unwrap();
+                let req = self
+                    .http
+                    .post(format!("{}/hooks/acme-plumbing/lead-intake-qualification", self.base))
+                    .header("content-type", "application/json")
+                    .header("webhook-id", id)
+                    .header("webhook-timestamp", ts.to_string())
+                    .header("webhook-signature", sig)
+                    .body(self.body.as_str().to_owned());
+                async move {
+                    let t = Instant::now();
+                    let res = req.send().await.unwrap();
+                    assert_eq!(res.status().as_u16(), 202);
+                    t.elapsed()
+                }
+            });
+            lat.extend(futures::future::join_all(calls).await);
+        }
+        (p(&mut lat, 0.5), p(&mut lat, 0.95))
+    }
+
+    /// The Runs page and the dashboard, rendered on the server, 100 times each; (p50, p95) in ms.
+    async fn pages(&self) -> (f64, f64) {
+        let mut lat = Vec::new();
+        for _ in 0..100 {
+            for path in ["/t/acme-plumbing/runs", "/t/acme-plumbing"] {
+                let t = Instant::now();
+                let res =
+                    self.http.get(format!("{}{path}", self.base)).header("cookie", &self.cookie).send().await.unwrap();
+                assert_eq!(res.status().as_u16(), 200);
+                res.bytes().await.unwrap();
+                lat.push(t.elapsed());
+            }
+        }
+        (p(&mut lat, 0.5), p(&mut lat, 0.95))
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let admin_url =
+        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let name = format!("steward_bench_tenants_{}", std::process::id());
+    let admin = store::db::connect(&admin_url, 1).await.expect("PostgreSQL at TEST_DATABASE_URL");
+    admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
+    let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+    let db = store::db::connect(&url, 8).await.unwrap();
+    migrations::migrate_public(&db).await.unwrap();
+    let mut settings = store::config::Settings::for_development(url.clone(), redis_url);
+    settings.bind = "127.0.0.1:0".into();
+    settings.redis_prefix = format!("steward_bench_tenants_{}", std::process::id());
+    store::seed::seed_demo(&db, &settings).await.unwrap();
+    let app = server::startup::Application::build(settings.clone()).await.unwrap();
+    settings.public_url.set_port(Some(app.port())).unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+
+    let engineer = store::auth::member_by_email(&db, "acme-plumbing", "engineer@acme-plumbing.test").await.unwrap();
+    let secret = store::webhook_secrets::rotate(&db, &settings, &engineer, "lead-intake-qualification", 24)
+        .await
+        .unwrap()
+        .unwrap();
+    let http = reqwest::Client::builder().pool_max_idle_per_host(16).build().unwrap();
+    let signed_in = http
+        .post(format!("{base}/api/sign_in"))
+        .header("origin", &base)
+        .header("accept", "application/json")
+        .form(&[
+            ("slug", "acme-plumbing"),
+            ("email", "ops@acme-plumbing.test"),
+            ("password", store::seed::DEMO_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut lead =
+        serde_json::from_str::<serde_json::Value>(include_str!("../../engine/tests/fixtures/lead.website_form.json"))
+            .unwrap();
+    lead["last_updated"] = serde_json::json!(chrono::Utc::now().to_rfc3339());
+    let door = Door { http, base, secret, cookie, body: Arc::new(lead.to_string()) };
+
+    println!(
+        "Steward with {BUSINESSES} businesses ({} cores)",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    );
+    door.webhooks("warm").await;
+    let (hook1_50, hook1_95) = door.webhooks("one").await;
+    let (page1_50, page1_95) = door.pages().await;
+
+    let mut opened = Vec::new();
+    for i in 1..BUSINESSES {
+        let form = engine::signup::SignupForm {
+            business_name: format!("Business {i}"),
+            slug: format!("business-{i:04}"),
+            email: format!("owner{i}@business.example"),
+            password: "copper kettle harbor 42".into(),
+        };
+        let valid = form.validate().unwrap();
+        let started = Instant::now();
+        store::tenants::create_business(&db, &valid).await.unwrap();
+        opened.push(started.elapsed());
+    }
+    let slowest = opened.iter().max().copied().unwrap_or_default();
+    let (open50, open95) = (p(&mut opened, 0.5), p(&mut opened, 0.95));
+
+    let (hook_50, hook_95) = door.webhooks("thousand").await;
+    let (page_50, page_95) = door.pages().await;
+    println!("\n(a) latency, 1 business → {BUSINESSES} businesses (p50 / p95)");
+    println!(
+        "  webhook   {hook1_50:>6.2} / {hook1_95:>6.2} ms  →  {hook_50:>6.2} / {hook_95:>6.2} ms   (p95 ratio {:.2})",
+        hook_95 / hook1_95
+    );
+    println!(
+        "  pages     {page1_50:>6.2} / {page1_95:>6.2} ms  →  {page_50:>6.2} / {page_95:>6.2} ms   (p95 ratio {:.2})",
+        page_95 / page1_95
+    );
+    println!("\n(b) opening a business (sign-up: rows, password hash, schema, migrations), {} of them", BUSINESSES - 1);
+    println!("  p50 {open50:.1} ms  p95 {open95:.1} ms  slowest {:.1} ms", ms(slowest));
+
+    // (c) The periodic jobs. A worker's context, no consumers: the jobs are called directly.
+    let cx = worker::context::Context::connect(&settings).await.unwrap();
+    // Settle what the benchmark itself queued, so only a handful of businesses have work.
+    let txn = store::db::tenant_txn(&db, "t_acme_plumbing").await.unwrap();
+    txn.execute_unprepared("UPDATE runs SET status = 'cancelled' WHERE status IN ('queued', 'running')").await.unwrap();
+    txn.commit().await.unwrap();
+    let jobs = |cx: worker::context::Context| async move {
+        let mut times = Vec::new();
+        let t = Instant::now();
+        worker::sweeper::sweep(&cx).await.unwrap();
+        times.push(("sweeper", t.elapsed()));
+        let t = Instant::now();
+        worker::stale_reviews::check(&cx).await.unwrap();
+        times.push(("review escalations", t.elapsed()));
+        let t = Instant::now();
+        worker::cost_watch::check(&cx).await.unwrap();
+        times.push(("cost watch", t.elapsed()));
+        let t = Instant::now();
+        worker::scorecards::check(&cx, chrono::Utc::now()).await.unwrap();
+        times.push(("scorecard check", t.elapsed()));
+        times
+    };
+    let first = jobs(cx.clone()).await;
+    let busy = store::tenants::with_work(&db).await.unwrap().len();
+    let steady = jobs(cx.clone()).await;
+    println!("\n(c) the worker's periodic jobs at {BUSINESSES} businesses ({busy} with work after the first pass)");
+    for ((job, a), (_, b)) in first.iter().zip(&steady) {
+        println!("  {job:<20} first pass {:>8.1} ms   steady {:>7.1} ms", ms(*a), ms(*b));
+    }
+    let per_minute: Duration = steady.iter().map(|(_, d)| *d).sum::<Duration>() + steady[0].1 * 3;
+    println!(
+        "  per minute, steady (sweeper every 15 s, the rest every minute): {:.1} ms; a full pass every 10 minutes adds {:.1} ms",
+        ms(per_minute),
+        ms(first.iter().map(|(_, d)| *d).sum::<Duration>())
+    );
+
+    // (d) migrate.
+    let t = Instant::now();
+    let report = migrations::migrate_all(&db, 4).await.unwrap();
+    let current = t.elapsed();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    for i in 0..BUSINESSES {
+        db.execute_unprepared(&format!(
+            "CREATE SCHEMA t_empty_{i:04}; INSERT INTO public.tenants (id, slug, name, schema_name) VALUES ('{}', 'empty-{i:04}', 'Empty {i}', 't_empty_{i:04}')",
+            uuid::Uuid::new_v4()
+        ))
+        .await
+        .unwrap();
+    }
+    let t = Instant::now();
+    let report = migrations::migrate_all(&db, 4).await.unwrap();
+    let from_nothing = t.elapsed();
+    assert_eq!(report.upgraded.len(), BUSINESSES, "{:?}", report.failed);
+    println!("\n(d) migrate (4 at a time)");
+    println!("  {BUSINESSES} schemas already current: {:.1} s", current.as_secs_f64());
+    println!("  {BUSINESSES} empty schemas, every tenant migration: {:.1} s", from_nothing.as_secs_f64());
+
+    // (e) The worker with no work: its CPU over 30 s.
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let worker_settings = settings.clone();
+    let worker = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(worker::run(
+            worker_settings,
+            async move {
+                let _ = stop_rx.await;
+            },
+        ))
+    });
+    // Its first sweep visits every business; measure after it settled.
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let before = cpu();
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let idle = cpu() - before;
+    println!("\n(e) the worker with no work: {:.0} ms of CPU in 30 s ({:.2}% of one core; the server idle in the same process)", ms(idle), idle.as_secs_f64() / 30.0 * 100.0);
+    let _ = stop_tx.send(());
+    let _ = worker.join();
+
+    db.close().await.ok();
+    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.ok();
+}

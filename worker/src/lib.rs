@@ -31,6 +31,13 @@ use supervisor::{supervise, Restarts};
 use tokio::sync::watch;
 
 /// Resolves once `stop` turns true: the signal apalis workers stop on.
+/// A consumer with nothing to take asks Redis less and less often, down to
+/// about once a second (so an idle worker costs next to no CPU); the first
+/// job it finds brings it back to its quick pace.
+fn idle_polling() -> BackoffConfig {
+    BackoffConfig::new(Duration::from_secs(1))
+}
+
 async fn stopped(mut stop: watch::Receiver<bool>) -> Result<(), std::io::Error> {
     let _ = stop.wait_for(|s| *s).await;
     Ok(())
@@ -59,7 +66,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
             WorkerBuilder::new(format!("steward-email-{process}-{attempt}"))
                 .backend(
                     store::jobs::storage::<EmailJob>(redis.clone(), &prefix)
-                        .poll_with_interval(Duration::from_millis(200)),
+                        .poll_with_backoff(Duration::from_millis(200), idle_polling()),
                 )
                 .data(cx.clone())
                 .concurrency(4)
@@ -78,7 +85,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
             WorkerBuilder::new(format!("steward-runs-{process}-{attempt}"))
                 .backend(
                     store::jobs::storage::<RunJob>(redis.clone(), &prefix)
-                        .poll_with_interval(Duration::from_millis(100)),
+                        .poll_with_backoff(Duration::from_millis(100), idle_polling()),
                 )
                 .data(cx.clone())
                 .concurrency(concurrency)

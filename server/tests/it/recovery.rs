@@ -5,6 +5,7 @@
 use crate::support::*;
 use redis::AsyncCommands;
 use reqwest::StatusCode;
+use sea_orm::ConnectionTrait;
 use serde_json::Value;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -136,4 +137,60 @@ async fn the_sweeper_recovers_a_run_whose_job_was_lost_from_redis() {
         .await
         .unwrap();
     assert!(steps >= 3, "the run was executed after the sweeper re-sent it");
+}
+
+#[tokio::test]
+async fn a_business_at_rest_is_left_alone_until_work_appears_and_then_its_lost_mail_is_sent() {
+    let mut app = TestApp::spawn().await;
+    quick(&mut app.settings);
+    let signup = engine::signup::SignupForm {
+        business_name: "Quiet Bakery".into(),
+        slug: "quiet-bakery".into(),
+        email: "owner@quiet-bakery.test".into(),
+        password: "copper kettle harbor 42".into(),
+    };
+    let quiet = store::tenants::create_business(&app.db, &signup.validate().unwrap()).await.unwrap();
+    let busy = |db: sea_orm::DatabaseConnection| async move {
+        store::tenants::with_work(&db).await.unwrap().iter().map(|t| t.id()).collect::<Vec<_>>()
+    };
+
+    // The worker's first pass visits every business and rests those with nothing to do.
+    let cx = worker::context::Context::connect(&app.settings).await.unwrap();
+    worker::sweeper::sweep(&cx).await.unwrap();
+    assert!(!busy(app.db.clone()).await.contains(&quiet.tenant.id), "a business with no work is at rest");
+
+    // Work appears: the owner invites someone; the invitation email is written but its job never
+    // reaches the queue (as if the server died right after the commit).
+    let owner = store::auth::member_by_email(&app.db, "quiet-bakery", "owner@quiet-bakery.test").await.unwrap();
+    store::invitations::invite(&app.db, &app.settings, &owner, "baker@quiet-bakery.test", "engineer", |_, link| {
+        store::outbox::OutboxEmail {
+            to: "baker@quiet-bakery.test".into(),
+            subject: "Join Quiet Bakery".into(),
+            text: link.to_owned(),
+            html: link.to_owned(),
+            attachments: vec![],
+        }
+    })
+    .await
+    .map_err(|e| format!("{e:?}"))
+    .unwrap();
+    assert!(busy(app.db.clone()).await.contains(&quiet.tenant.id), "new mail marks the business busy");
+
+    // The next pass is not a full one (that comes every 10 minutes), yet it finds the mail.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let swept = worker::sweeper::sweep(&cx).await.unwrap();
+    assert_eq!(swept.mail_queued, 1, "the sweeper queued the invitation nobody had queued");
+    let txn = store::db::tenant_txn(&app.db, &quiet.tenant.schema_name).await.unwrap();
+    let row = txn
+        .query_one_raw(store::db::stmt(
+            "SELECT queued_at FROM outbox WHERE recipient = 'baker@quiet-bakery.test'",
+            vec![],
+        ))
+        .await
+        .unwrap()
+        .expect("the invitation email is in the outbox");
+    txn.commit().await.unwrap();
+    let queued: Option<chrono::DateTime<chrono::Utc>> = row.try_get("", "queued_at").unwrap();
+    assert!(queued.is_some(), "the email was handed to the mail queue");
+    assert!(busy(app.db.clone()).await.contains(&quiet.tenant.id), "it stays busy until the email is sent");
 }

@@ -24,20 +24,12 @@ fn summary(mut samples: Vec<Duration>) -> String {
     )
 }
 
+mod support;
+
 #[tokio::main]
 async fn main() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let admin_url =
-        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let name = format!("steward_bench_queue_{}", std::process::id());
-    let admin = store::db::connect(&admin_url, 1).await.expect("PostgreSQL at TEST_DATABASE_URL");
-    admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
-    let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
-    let db = store::db::connect(&url, 4).await.unwrap();
-    migrations::migrate_public(&db).await.unwrap();
-    let mut settings = store::config::Settings::for_development(url.clone(), redis_url);
-    store::seed::seed_demo(&db, &settings).await.unwrap();
+    let bench = support::BenchDatabase::seeded("queue", 4).await;
+    let (db, mut settings) = (bench.db.clone(), bench.settings.clone());
 
     // 10,000 open tasks of the lead workflow: a mix of reasons, values and ages up to two days.
     let started = Instant::now();
@@ -63,26 +55,9 @@ async fn main() {
     txn.commit().await.unwrap();
     println!("inserted {OPEN_TASKS} open review tasks in {:.1} s", started.elapsed().as_secs_f64());
 
-    settings.bind = "127.0.0.1:0".into();
-    settings.redis_prefix = format!("steward_bench_{}", std::process::id());
-    let app = server::startup::Application::build(settings.clone()).await.unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    let base = support::serve(&mut settings).await;
     let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let res = http
-        .post(format!("{base}/api/sign_in"))
-        .header("origin", &base)
-        .header("accept", "application/json")
-        .form(&[
-            ("slug", "acme-plumbing"),
-            ("email", "ops@acme-plumbing.test"),
-            ("password", store::seed::DEMO_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "sign-in: {}", res.status());
-    // With port 0 the server takes its real port as its public origin.
+    support::sign_in_operations(&http, &base).await;
     let origin = base.clone();
     let one_task: String = db
         .query_one_raw(store::db::stmt("SELECT md5('task1')::uuid::text AS task", vec![]))
@@ -136,5 +111,5 @@ async fn main() {
     println!("  one task's page (task, run, next task):                       {t}");
 
     drop(db);
-    let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+    bench.drop().await;
 }

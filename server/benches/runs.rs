@@ -97,27 +97,13 @@ where
     (total as f64 / started.elapsed().as_secs_f64(), all)
 }
 
+mod support;
+
 #[tokio::main]
 async fn main() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let admin_url =
-        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let name = format!("steward_bench_runs_{}", std::process::id());
-    let admin = store::db::connect(&admin_url, 1).await.expect("PostgreSQL at TEST_DATABASE_URL");
-    admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
-    let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
-    let db = store::db::connect(&url, 4).await.unwrap();
-    migrations::migrate_public(&db).await.unwrap();
-    store::seed::seed_demo(&db, &store::config::Settings::for_development(String::new(), String::new())).await.unwrap();
-
-    let mut settings = store::config::Settings::for_development(url.clone(), redis_url);
-    settings.bind = "127.0.0.1:0".into();
-    settings.redis_prefix = format!("steward_bench_{}", std::process::id());
-    let app = server::startup::Application::build(settings.clone()).await.unwrap();
-    settings.public_url.set_port(Some(app.port())).unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    let bench = support::BenchDatabase::seeded("runs", 4).await;
+    let (db, url, mut settings) = (bench.db.clone(), bench.url.clone(), bench.settings.clone());
+    let base = support::serve(&mut settings).await;
 
     let engineer = store::auth::member_by_email(&db, "acme-plumbing", "engineer@acme-plumbing.test").await.unwrap();
     // The prompt needs `normalized_lead` and `company_context`.
@@ -302,6 +288,5 @@ steps:
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );
 
-    db.close().await.ok();
-    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.ok();
+    bench.drop().await;
 }

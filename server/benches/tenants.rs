@@ -95,26 +95,13 @@ impl Door {
     }
 }
 
+mod support;
+
 #[tokio::main]
 async fn main() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let admin_url =
-        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let name = format!("steward_bench_tenants_{}", std::process::id());
-    let admin = store::db::connect(&admin_url, 1).await.expect("PostgreSQL at TEST_DATABASE_URL");
-    admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
-    let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
-    let db = store::db::connect(&url, 8).await.unwrap();
-    migrations::migrate_public(&db).await.unwrap();
-    let mut settings = store::config::Settings::for_development(url.clone(), redis_url);
-    settings.bind = "127.0.0.1:0".into();
-    settings.redis_prefix = format!("steward_bench_tenants_{}", std::process::id());
-    store::seed::seed_demo(&db, &settings).await.unwrap();
-    let app = server::startup::Application::build(settings.clone()).await.unwrap();
-    settings.public_url.set_port(Some(app.port())).unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    let bench = support::BenchDatabase::seeded("tenants", 8).await;
+    let (db, mut settings) = (bench.db.clone(), bench.settings.clone());
+    let base = support::serve(&mut settings).await;
 
     let engineer = store::auth::member_by_email(&db, "acme-plumbing", "engineer@acme-plumbing.test").await.unwrap();
     let secret = store::webhook_secrets::rotate(&db, &settings, &engineer, "lead-intake-qualification", 24)
@@ -122,18 +109,7 @@ async fn main() {
         .unwrap()
         .unwrap();
     let http = reqwest::Client::builder().pool_max_idle_per_host(16).build().unwrap();
-    let signed_in = http
-        .post(format!("{base}/api/sign_in"))
-        .header("origin", &base)
-        .header("accept", "application/json")
-        .form(&[
-            ("slug", "acme-plumbing"),
-            ("email", "ops@acme-plumbing.test"),
-            ("password", store::seed::DEMO_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let signed_in = support::sign_in_operations(&http, &base).await;
     let cookie = signed_in
         .headers()
         .get_all("set-cookie")
@@ -301,6 +277,5 @@ async fn main() {
     let _ = stop_tx.send(());
     let _ = worker.join();
 
-    db.close().await.ok();
-    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.ok();
+    bench.drop().await;
 }

@@ -77,6 +77,14 @@ fn answer(state: &AppState, target: &Target, accepted: Accepted) -> HttpResponse
     }
 }
 
+/// Records a refused delivery with its status and reason (best-effort: the refusal stands either way).
+async fn refused(state: &AppState, target: &Target, workflow: &str, channel: Channel, outcome: &str, e: &ApiError) {
+    let status = e.status_code().as_u16();
+    let _ =
+        ingest::record_delivery(&state.db, &target.tenant, workflow, channel, outcome, status, &e.to_string(), None)
+            .await;
+}
+
 /// Accepts a delivery for a workflow: its target from memory (read afresh
 /// when the business changed it meanwhile, and when a signature fails
 /// against the remembered secrets), the signature when `signed`, the
@@ -102,35 +110,15 @@ async fn door(
                     fresh = true;
                     continue;
                 }
-                let _ = ingest::record_delivery(
-                    db,
-                    &target.tenant,
-                    workflow,
-                    channel,
-                    "unauthorized",
-                    401,
-                    &e.to_string(),
-                    None,
-                )
-                .await;
-                return Err(e.into());
+                let e = ApiError::from(e);
+                refused(state, &target, workflow, channel, "unauthorized", &e).await;
+                return Err(e);
             }
         }
         let incoming = match interpret(req, body, &target.contract.trigger.event, channel) {
             Ok(i) => i,
             Err(e) => {
-                let status = e.status_code().as_u16();
-                let _ = ingest::record_delivery(
-                    db,
-                    &target.tenant,
-                    workflow,
-                    channel,
-                    "rejected",
-                    status,
-                    &e.to_string(),
-                    None,
-                )
-                .await;
+                refused(state, &target, workflow, channel, "rejected", &e).await;
                 return Err(e);
             }
         };

@@ -47,22 +47,31 @@ pub(crate) async fn add_lines(txn: &DatabaseTransaction, run_id: Uuid, lines: &[
         return Ok(());
     }
     txn.execute_raw(stmt(
-        "WITH line AS (
-             SELECT * FROM jsonb_to_recordset($2) AS l(step_index int, kind text, amount_micros bigint, quantity bigint,
-                                                        cache_hit boolean, saved_micros bigint, label text)),
-         added AS (
-             INSERT INTO cost_lines (run_id, workflow_name, step_index, kind, amount_micros, quantity, cache_hit, saved_micros, label)
-             SELECT r.id, r.workflow_name, l.step_index, l.kind, l.amount_micros, l.quantity, l.cache_hit, l.saved_micros, l.label
-               FROM runs r, line l WHERE r.id = $1)
-         UPDATE runs SET cost_micros = cost_micros + (SELECT coalesce(sum(amount_micros), 0) FROM line) WHERE id = $1",
-        vec![run_id.into(), as_rows(lines).into()],
+        &format!(
+            "WITH added AS ({})
+             UPDATE runs SET cost_micros = cost_micros + $3 WHERE id = $1",
+            insert_lines("r.id", "r.workflow_name", 2, "runs r,") + " WHERE r.id = $1"
+        ),
+        vec![run_id.into(), as_rows(lines).into(), lines.iter().map(|l| l.amount.max(0)).sum::<i64>().into()],
     ))
     .await?;
     Ok(())
 }
 
+/// Inserts the cost lines of `as_rows` bound as `${param}` for the run
+/// `{run}` of workflow `{workflow}` (columns or parameters), reading also
+/// `FROM {from}`.
+pub(crate) fn insert_lines(run: &str, workflow: &str, param: usize, from: &str) -> String {
+    format!(
+        "INSERT INTO cost_lines (run_id, workflow_name, step_index, kind, amount_micros, quantity, cache_hit, saved_micros, label)
+         SELECT {run}, {workflow}, l.step_index, l.kind, l.amount_micros, l.quantity, l.cache_hit, l.saved_micros, l.label
+           FROM {from} jsonb_to_recordset(${param}) AS l(step_index int, kind text, amount_micros bigint, quantity bigint,
+                                                   cache_hit boolean, saved_micros bigint, label text)"
+    )
+}
+
 /// The lines as JSON rows for `jsonb_to_recordset`.
-fn as_rows(lines: &[CostLine]) -> serde_json::Value {
+pub(crate) fn as_rows(lines: &[CostLine]) -> serde_json::Value {
     lines
         .iter()
         .map(|l| {

@@ -201,13 +201,9 @@ impl StepRecord {
 const STEP_COLUMNS: &str = "step_id, kind, status, attempts, started_at, finished_at, input, output, error, \
                             tokens_in, tokens_out, cost_micros, model, prompt_version, cache_hit, detail";
 
-/// Writes step records (one statement however many; a record already
-/// there is replaced) and their cost lines.
-async fn write_steps(txn: &DatabaseTransaction, run_id: Uuid, records: &[StepRecord]) -> Result<(), DbErr> {
-    if records.is_empty() {
-        return Ok(());
-    }
-    let rows: Value = records
+/// Step records as rows for `jsonb_to_recordset` (`STEP_ROWS`).
+fn step_rows(records: &[StepRecord]) -> Value {
+    records
         .iter()
         .map(|s| {
             serde_json::json!({
@@ -218,24 +214,35 @@ async fn write_steps(txn: &DatabaseTransaction, run_id: Uuid, records: &[StepRec
                 "model": s.model, "prompt_version": s.prompt_version, "cache_hit": s.cache_hit, "detail": s.detail,
             })
         })
-        .collect();
+        .collect()
+}
+
+/// Upserts the step records of `step_rows` bound as `${param}` for the run
+/// `{run}` (a column or parameter), reading also `FROM {from}`: a record
+/// already there is replaced.
+fn upsert_steps(run: &str, param: usize, from: &str) -> String {
     let excluded = STEP_COLUMNS.split(", ").map(|c| format!("excluded.{}", c.trim())).collect::<Vec<_>>().join(", ");
-    txn.execute_raw(stmt(
-        &format!(
-            "INSERT INTO run_steps (run_id, step_index, {STEP_COLUMNS})
-             SELECT $1, s.step_index, s.step_id, s.kind, s.status, s.attempts, coalesce(s.started_at, now()),
-                    CASE WHEN s.finished THEN coalesce(s.finished_at, now()) END,
-                    s.input, s.output, s.error, s.tokens_in, s.tokens_out, s.cost_micros, s.model, s.prompt_version,
-                    s.cache_hit, s.detail
-               FROM jsonb_to_recordset($2) AS s(step_index int, step_id text, kind text, status text, attempts int,
-                    started_at timestamptz, finished_at timestamptz, finished boolean, input jsonb, output jsonb,
-                    error text, tokens_in bigint, tokens_out bigint, cost_micros bigint, model text,
-                    prompt_version int, cache_hit boolean, detail jsonb)
-             ON CONFLICT (run_id, step_index) DO UPDATE SET ({STEP_COLUMNS}) = ROW({excluded})"
-        ),
-        vec![run_id.into(), rows.into()],
-    ))
-    .await?;
+    format!(
+        "INSERT INTO run_steps (run_id, step_index, {STEP_COLUMNS})
+         SELECT {run}, s.step_index, s.step_id, s.kind, s.status, s.attempts, coalesce(s.started_at, now()),
+                CASE WHEN s.finished THEN coalesce(s.finished_at, now()) END,
+                s.input, s.output, s.error, s.tokens_in, s.tokens_out, s.cost_micros, s.model, s.prompt_version,
+                s.cache_hit, s.detail
+           FROM {from} jsonb_to_recordset(${param}) AS s(step_index int, step_id text, kind text, status text, attempts int,
+                started_at timestamptz, finished_at timestamptz, finished boolean, input jsonb, output jsonb,
+                error text, tokens_in bigint, tokens_out bigint, cost_micros bigint, model text,
+                prompt_version int, cache_hit boolean, detail jsonb)
+         ON CONFLICT (run_id, step_index) DO UPDATE SET ({STEP_COLUMNS}) = ROW({excluded})"
+    )
+}
+
+/// Writes step records (one statement however many; a record already
+/// there is replaced) and their cost lines.
+async fn write_steps(txn: &DatabaseTransaction, run_id: Uuid, records: &[StepRecord]) -> Result<(), DbErr> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    txn.execute_raw(stmt(&upsert_steps("$1", 2, ""), vec![run_id.into(), step_rows(records).into()])).await?;
     let lines: Vec<CostLine> = records.iter().flat_map(|r| r.costs.iter().cloned()).collect();
     ledger::add_lines(txn, run_id, &lines).await
 }
@@ -287,9 +294,9 @@ pub struct Progress {
     pub outbox: Vec<OutboxEmail>,
 }
 
-/// Writes a run's progress in one transaction: its step records and cost
-/// lines, its context and next step, the mail they send, and (with an
-/// `ending`) its end. Returns the mail's outbox ids; None: this worker
+/// Writes a run's progress in one transaction: its state, step records
+/// and cost lines in one statement, then the mail they send (if any), and
+/// (with an `ending`) its end. Returns the mail's outbox ids; None: this worker
 /// lost the lease and nothing changed.
 #[allow(clippy::too_many_arguments)] // one transaction of a run's state machine: every part is needed
 pub async fn advance(
@@ -308,15 +315,29 @@ pub async fn advance(
         Some((Ending::Completed, error)) => (Some(RunStatus::Completed), error),
         Some((Ending::Failed, error)) => (Some(RunStatus::Failed), error),
     };
+    // The step records' cost lines and the delivery's own, written with the state change.
+    let lines: Vec<CostLine> =
+        progress.records.iter().flat_map(|r| r.costs.iter().cloned()).chain(progress.costs.iter().cloned()).collect();
     let txn = tenant.begin(db).await?;
-    let held = txn
-        .execute_raw(stmt(
-            "UPDATE runs SET context = $3, next_step = $4, tokens_in = tokens_in + $5, tokens_out = tokens_out + $6,
-                    updated_at = now(), status = coalesce($7, status), error = coalesce($8, error),
-                    finished_at = CASE WHEN $7 IS NULL THEN finished_at ELSE now() END,
-                    lease_owner = CASE WHEN $7 IS NULL THEN lease_owner END,
-                    lease_until = CASE WHEN $7 IS NULL THEN lease_until END
-              WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+    let held: Option<bool> = crate::db::scalar(
+        &txn,
+        stmt(
+            &format!(
+                "WITH held AS (
+                     UPDATE runs SET context = $3, next_step = $4, tokens_in = tokens_in + $5, tokens_out = tokens_out + $6,
+                            cost_micros = cost_micros + $11, updated_at = now(), status = coalesce($7, status),
+                            error = coalesce($8, error),
+                            finished_at = CASE WHEN $7 IS NULL THEN finished_at ELSE now() END,
+                            lease_owner = CASE WHEN $7 IS NULL THEN lease_owner END,
+                            lease_until = CASE WHEN $7 IS NULL THEN lease_until END
+                      WHERE id = $1 AND lease_owner = $2 AND status = 'running'
+                     RETURNING id, workflow_name),
+                 steps AS ({}),
+                 lines AS ({})
+                 SELECT EXISTS (SELECT 1 FROM held) AS value",
+                upsert_steps("held.id", 9, "held,"),
+                ledger::insert_lines("held.id", "held.workflow_name", 10, "held,"),
+            ),
             vec![
                 run_id.into(),
                 owner.into(),
@@ -326,16 +347,16 @@ pub async fn advance(
                 tokens_out.into(),
                 status.map(|s| s.as_str()).into(),
                 error.map(str::to_owned).into(),
+                step_rows(&progress.records).into(),
+                ledger::as_rows(&lines).into(),
+                lines.iter().map(|l| l.amount.max(0)).sum::<i64>().into(),
             ],
-        ))
-        .await?
-        .rows_affected()
-        == 1;
-    if !held {
+        ),
+    )
+    .await?;
+    if held != Some(true) {
         return Ok(None);
     }
-    write_steps(&txn, run_id, &progress.records).await?;
-    ledger::add_lines(&txn, run_id, &progress.costs).await?;
     let ids = outbox::insert(&txn, Some(run_id), &progress.outbox).await?;
     txn.commit().await?;
     Ok(Some(ids))

@@ -69,6 +69,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("/t/:slug") view=WorkspaceLayout>
                     <Route path=path!("") view=DashboardPage />
                     <Route path=path!("settings") view=SettingsPage />
+                    <Route path=path!("tokens") view=pages::api_tokens::ApiTokensPage />
                     <Route path=path!("changes") view=ChangeLogPage />
                     <Route path=path!("costs") view=pages::costs::CostsPage />
                     <Route path=path!("reports") view=pages::reports::ReportsPage />

@@ -18,11 +18,12 @@ pub enum Page {
     Governance,
     ChangeLog,
     Models,
+    ApiTokens,
     Settings,
 }
 
 impl Page {
-    pub const ALL: [Page; 12] = [
+    pub const ALL: [Page; 13] = [
         Page::Dashboard,
         Page::Workflows,
         Page::Prompts,
@@ -34,6 +35,7 @@ impl Page {
         Page::Governance,
         Page::ChangeLog,
         Page::Models,
+        Page::ApiTokens,
         Page::Settings,
     ];
 
@@ -51,6 +53,7 @@ impl Page {
             Page::Governance => "governance",
             Page::ChangeLog => "changes",
             Page::Models => "models",
+            Page::ApiTokens => "tokens",
             Page::Settings => "settings",
         }
     }
@@ -72,6 +75,7 @@ impl Page {
             Page::Governance => "Governance",
             Page::ChangeLog => "Change log",
             Page::Models => "Models",
+            Page::ApiTokens => "API tokens",
             Page::Settings => "Settings",
         }
     }
@@ -87,6 +91,8 @@ impl Page {
             Page::Reports | Page::Governance => &[Owner, Operations, Executive],
             Page::ChangeLog => &[Owner, Engineer, Operations],
             Page::Models => &[Owner, Engineer],
+            // Owners see every token of the business; engineers their own.
+            Page::ApiTokens => &[Owner, Engineer],
             Page::Settings => &[Owner],
         }
     }
@@ -94,7 +100,16 @@ impl Page {
     pub fn allows(self, role: Role) -> bool {
         self.allowed_roles().contains(&role)
     }
+}
 
+/// Who may send an event through the signed-in events API: the people who
+/// run workflows (engineers, operations, owners). Reviewers decide what
+/// runs produce; they do not start runs.
+pub fn may_send_events(role: Role) -> bool {
+    matches!(role, Role::Owner | Role::Engineer | Role::Operations)
+}
+
+impl Page {
     pub fn href(self, slug: &str) -> String {
         match self.path_segment() {
             "" => format!("/t/{slug}"),
@@ -123,6 +138,12 @@ mod tests {
         for role in Role::ALL {
             assert!(Page::Dashboard.allows(role));
         }
+    }
+
+    #[test]
+    fn engineers_operations_and_owners_send_events_and_nobody_else() {
+        let senders: Vec<Role> = Role::ALL.into_iter().filter(|r| may_send_events(*r)).collect();
+        assert_eq!(senders, vec![Role::Owner, Role::Engineer, Role::Operations]);
     }
 
     #[test]

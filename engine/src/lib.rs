@@ -18,6 +18,7 @@ pub mod run_state;
 pub mod signup;
 pub mod source_map;
 pub mod tenant;
+pub mod token_scope;
 
 #[cfg(feature = "contracts")]
 pub mod cel;

@@ -1,8 +1,10 @@
-//! `GET /t/<slug>/workflows/<name>/bundle.yaml`: a workflow with its prompts
+//! `GET /t/<slug>/workflows/<name>/bundle.yaml` (also under `/api/v1`, for
+//! API tokens with the export scope): a workflow with its prompts
 //! and data contracts as one YAML file, for keeping automations in git.
 
-use crate::api_error::{member, ApiError};
+use crate::api_error::{api_caller, ApiError};
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use engine::token_scope::TokenScope;
 use engine::Page;
 use store::{
     bundles::{export, to_yaml, BundleError},
@@ -15,8 +17,8 @@ pub async fn bundle_yaml(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (slug, name) = path.into_inner();
-    let member = member(&req, &state, &slug, Page::Workflows).await?;
-    let bundle = export(&state.db, &member, &name).await.map_err(|e| match e {
+    let caller = api_caller(&req, &state, &slug, Page::Workflows, TokenScope::ExportBundles).await?;
+    let bundle = export(&state.db, caller.member(), &name).await.map_err(|e| match e {
         BundleError::NotFound(n) => ApiError::NotFound(format!("there is no workflow named {n}")),
         BundleError::Invalid(problems) => {
             ApiError::Storage(format!("the stored workflow {name}: {}", problems.join("; ")))

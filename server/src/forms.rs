@@ -54,6 +54,8 @@ fn form_page(
 }
 
 async fn form_target(state: &AppState, slug: &str, workflow: &str) -> Result<(Arc<Target>, DataContract), ApiError> {
+    crate::ingest::no_nul_in_path("business", slug)?;
+    crate::ingest::no_nul_in_path("workflow", workflow)?;
     let target = state.targets.get(&state.db, &state.settings, slug, workflow).await?;
     if !target.contract.trigger.is_form() {
         return Err(ApiError::NotFound(format!("{workflow} is not triggered by a form")));
@@ -140,7 +142,15 @@ pub async fn submit(
             return if wants_json { e.error_response() } else { html_error(&e) };
         }
     };
-    let address = req.connection_info().peer_addr().unwrap_or("unknown").to_owned();
+    if let Some((name, _)) = fields.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+        let e = ApiError::invalid(vec![(
+            name.replace('\0', "\\u0000"),
+            "characters".into(),
+            "the text contains a NUL character (\\u0000), which Steward does not store".into(),
+        )]);
+        return if wants_json { e.error_response() } else { html_error(&e) };
+    }
+    let address = crate::client_address(&state, &req);
     let key = format!("{}:formrate:{}:{}:{address}", state.settings.redis_prefix, target.tenant.schema(), workflow);
     let mut redis = state.redis.clone();
     let count: i64 = redis.incr(&key, 1).await.unwrap_or(0);

@@ -4,8 +4,9 @@
 //! API. Every answer is JSON with a reason; an accepted event is committed
 //! before the 202.
 
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, Caller};
 use actix_web::{http::header, web, HttpRequest, HttpResponse, ResponseError};
+use engine::token_scope::TokenScope;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -25,17 +26,73 @@ pub struct AcceptedEvent {
     pub status_url: String,
 }
 
-/// Reads the body, refusing it (413) past the configured limit.
+/// How long the door waits for a body once its head has arrived: a sender
+/// that declares more bytes than it sends is cut off (408), not left holding
+/// a connection open.
+pub const BODY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads the body, refusing it (413) past the configured limit and (408)
+/// when it has not arrived within `BODY_WAIT`.
 pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request("body", format!("the body could not be read: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::TooLarge(limit));
+    let read = async move {
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| ApiError::bad_request("body", format!("the body could not be read: {e}")))?;
+            if body.len() + chunk.len() > limit {
+                return Err(ApiError::TooLarge(limit));
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
+        Ok(body.freeze())
+    };
+    tokio::time::timeout(BODY_WAIT, read).await.map_err(|_| ApiError::SlowBody(BODY_WAIT.as_secs()))?
+}
+
+/// A body as text: refused (400) when it is not UTF-8, before any signature
+/// is judged, so a sender hears what is really wrong.
+pub fn utf8_body(body: &[u8]) -> Result<&str, ApiError> {
+    std::str::from_utf8(body).map_err(|e| {
+        ApiError::bad_request("body", format!("the body is not UTF-8 (invalid byte at offset {})", e.valid_up_to()))
+    })
+}
+
+/// Refuses (400) a path segment with a NUL character: PostgreSQL stores no
+/// NUL in text, and an address never has one.
+pub fn no_nul_in_path(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.contains('\0') {
+        return Err(ApiError::bad_request(field, format!("the {field} in the address contains a NUL character")));
     }
-    Ok(body.freeze())
+    Ok(())
+}
+
+/// Where a JSON document holds a NUL character (in a value or a key), as a
+/// field path (`contact.name`, `items[2]`): PostgreSQL cannot store it.
+pub fn nul_in(value: &Value, path: &str) -> Option<String> {
+    let at = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+    match value {
+        Value::String(s) if s.contains('\0') => Some(if path.is_empty() { "body".into() } else { path.to_owned() }),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| nul_in(v, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                Some(at(&k.replace('\0', "\\u0000")))
+            } else {
+                nul_in(v, &at(k))
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// Refuses (422, naming the field) a document holding a NUL character.
+fn refuse_nul(value: &Value, prefix: &str) -> Result<(), ApiError> {
+    match nul_in(value, prefix) {
+        None => Ok(()),
+        Some(field) => Err(ApiError::invalid(vec![(
+            field,
+            "characters".into(),
+            "the text contains a NUL character (\\u0000), which Steward does not store".into(),
+        )])),
+    }
 }
 
 fn header_text(req: &HttpRequest, name: &str) -> Option<String> {
@@ -100,6 +157,9 @@ async fn door(
 ) -> Result<HttpResponse, ApiError> {
     let (db, settings) = (&state.db, &state.settings);
     let started = std::time::Instant::now();
+    no_nul_in_path("business", slug)?;
+    no_nul_in_path("workflow", workflow)?;
+    utf8_body(body)?;
     let mut target = state.targets.get(db, settings, slug, workflow).await?;
     let mut fresh = false;
     for _ in 0..READS {
@@ -138,6 +198,21 @@ async fn door(
     Err(ApiError::Storage(format!("{workflow} kept changing while the event came in")))
 }
 
+/// A CloudEvents attribute sent as a `ce-<name>` header (binary mode),
+/// percent-decoded as the HTTP binding requires, so an event sent in binary
+/// mode carries the same id as the same event sent structured. A value that
+/// does not decode to UTF-8 text without NUL is refused naming the attribute.
+fn ce_header(req: &HttpRequest, name: &str) -> Result<Option<String>, ApiError> {
+    let Some(raw) = header_text(req, &format!("ce-{name}")) else { return Ok(None) };
+    let decoded = percent_encoding::percent_decode_str(&raw).decode_utf8().map_err(|_| {
+        ApiError::bad_request(name, format!("the CloudEvents header ce-{name} does not percent-decode to UTF-8"))
+    })?;
+    if decoded.contains('\0') {
+        return Err(ApiError::bad_request(name, format!("the CloudEvents header ce-{name} contains a NUL character")));
+    }
+    Ok(Some(decoded.into_owned()).filter(|v| !v.trim().is_empty()))
+}
+
 /// Turns a delivery into an event, by its content type: CloudEvents
 /// structured (`application/cloudevents+json`), CloudEvents binary (`ce-*`
 /// headers), or a plain JSON record.
@@ -145,6 +220,7 @@ pub fn interpret(req: &HttpRequest, body: &[u8], expected_event: &str, channel: 
     let content_type = header_text(req, "content-type").unwrap_or_default().to_lowercase();
     let parsed: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("body", format!("the body is not JSON: {e}")))?;
+    refuse_nul(&parsed, "")?;
     let check_type = |found: &str| {
         if found == expected_event {
             Ok(())
@@ -189,10 +265,10 @@ pub fn interpret(req: &HttpRequest, body: &[u8], expected_event: &str, channel: 
             raw: parsed,
         });
     }
-    if let Some(spec) = header_text(req, "ce-specversion") {
+    if let Some(spec) = ce_header(req, "specversion")? {
         let mut missing = Vec::new();
         for attr in ["id", "source", "type"] {
-            if header_text(req, &format!("ce-{attr}")).is_none() {
+            if ce_header(req, attr)?.is_none() {
                 missing.push((
                     attr.to_string(),
                     "required".to_string(),
@@ -210,20 +286,19 @@ pub fn interpret(req: &HttpRequest, body: &[u8], expected_event: &str, channel: 
         if !missing.is_empty() {
             return Err(ApiError::invalid(missing));
         }
-        let event_type = header_text(req, "ce-type").unwrap_or_default();
+        let event_type = ce_header(req, "type")?.unwrap_or_default();
         check_type(&event_type)?;
-        let attributes: serde_json::Map<String, Value> = req
-            .headers()
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str().strip_prefix("ce-")?.to_owned(), json!(v.to_str().ok()?))))
-            .collect();
+        let mut attributes = serde_json::Map::new();
+        for name in req.headers().keys().filter_map(|k| k.as_str().strip_prefix("ce-")) {
+            attributes.insert(name.to_owned(), json!(ce_header(req, name)?));
+        }
         return Ok(Incoming {
             channel: Channel::CloudEvent,
             event_type,
             idempotency_key: Some(format!(
                 "ce:{}:{}",
-                header_text(req, "ce-source").unwrap_or_default(),
-                header_text(req, "ce-id").unwrap_or_default()
+                ce_header(req, "source")?.unwrap_or_default(),
+                ce_header(req, "id")?.unwrap_or_default()
             )),
             raw: json!({ "attributes": attributes, "data": parsed }),
             record: parsed,
@@ -285,7 +360,7 @@ pub async fn webhook(
         (status = 200, description = "A repeat: the original run", body = AcceptedEvent),
         ApiError,
     ),
-    security(("session" = []))
+    security(("session" = []), ("token" = []))
 )]
 pub async fn api_event(
     req: HttpRequest,
@@ -294,7 +369,15 @@ pub async fn api_event(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (slug, workflow) = path.into_inner();
-    crate::api_error::member(&req, &state, &slug, engine::Page::Runs).await?;
+    let caller = crate::api_error::api_caller(&req, &state, &slug, engine::Page::Runs, TokenScope::SendEvents).await?;
+    if !engine::access::may_send_events(caller.member().role) {
+        return Err(ApiError::Forbidden("engineers, operations and owners send events; your role does not".into()));
+    }
+    if let Caller::Token(token) = &caller {
+        if !token.may_send_to(&workflow) {
+            return Err(ApiError::Forbidden(format!("this API token may not send events to {workflow}")));
+        }
+    }
     let body = read_body(payload, state.settings.max_event_bytes).await?;
     door(&state, &req, &slug, &workflow, &body, Channel::Api, false).await
 }
@@ -330,7 +413,7 @@ pub struct StepState {
     tag = "runs",
     params(("business" = String, Path), ("run_id" = uuid::Uuid, Path)),
     responses((status = 200, description = "The run", body = RunState), ApiError),
-    security(("session" = []))
+    security(("session" = []), ("token" = []))
 )]
 pub async fn run_status(
     req: HttpRequest,
@@ -338,7 +421,8 @@ pub async fn run_status(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (slug, run_id) = path.into_inner();
-    let member = crate::api_error::member(&req, &state, &slug, engine::Page::Runs).await?;
+    let caller = crate::api_error::api_caller(&req, &state, &slug, engine::Page::Runs, TokenScope::ReadRuns).await?;
+    let member = caller.member();
     let detail = store::runs::detail(&state.db, &member.tenant, run_id)
         .await?
         .ok_or(ApiError::NotFound("there is no such run".into()))?;
@@ -372,7 +456,7 @@ impl From<IngestError> for ApiError {
             IngestError::Invalid(violations) => {
                 ApiError::invalid(violations.into_iter().map(|v| (v.field, v.rule, v.message)).collect())
             }
-            IngestError::Storage(e) => ApiError::Storage(e.to_string()),
+            IngestError::Storage(e) => ApiError::from(e),
             IngestError::Stale => {
                 ApiError::Storage("the workflow's configuration changed while the event came in".into())
             }

@@ -21,3 +21,13 @@ pub mod review_api;
 pub mod smtp_capture;
 pub mod startup;
 pub mod telemetry;
+
+/// The address a request counts against for rate limits: the TCP peer, or
+/// what a proxy the operator trusts reports (see `store::client_address`).
+pub fn client_address(state: &store::state::AppState, req: &actix_web::HttpRequest) -> String {
+    store::client_address::client_address(
+        state.settings.trusted_proxy.as_ref(),
+        req.peer_addr().map(|a| a.ip()),
+        |name| req.headers().get(name).and_then(|v| v.to_str().ok()),
+    )
+}

@@ -3,7 +3,7 @@
 
 use actix_web::HttpResponse;
 use utoipa::{
-    openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
+    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
     Modify, OpenApi,
 };
 
@@ -27,6 +27,19 @@ impl Modify for SessionCookie {
             components.add_security_scheme(
                 "session",
                 SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(store::auth::SESSION_COOKIE))),
+            );
+            components.add_security_scheme(
+                "token",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("stw_<8 hex>_<43 base64url>")
+                        .description(Some(
+                            "An API token made in Settings → API tokens; it acts as its maker within its scopes \
+                             (send_events, read_runs, decide_reviews, export_bundles). No Origin header is needed.",
+                        ))
+                        .build(),
+                ),
             );
         }
     }

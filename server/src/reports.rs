@@ -32,6 +32,9 @@ pub struct OutcomeAccepted {
     pub status: String,
 }
 
+/// How far back an outcome may have happened: the scorecards look back a year.
+const OUTCOME_PAST_DAYS: i64 = 366;
+
 /// Checks the report field by field.
 fn parse(body: &[u8]) -> Result<store::kpis::Outcome, ApiError> {
     let report: OutcomeReport = serde_json::from_slice(body)
@@ -57,7 +60,13 @@ fn parse(body: &[u8]) -> Result<store::kpis::Outcome, ApiError> {
     };
     let value = match report.value {
         None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::Number(n)) => n.as_f64(),
+        Some(serde_json::Value::Number(n)) => match n.as_f64() {
+            Some(v) if v.is_finite() && v >= 0.0 => Some(v),
+            _ => {
+                problems.push(("value".into(), "range".into(), "the value is a finite amount of zero or more".into()));
+                None
+            }
+        },
         Some(_) => {
             problems.push(("value".into(), "type".into(), "the value is a number".into()));
             None
@@ -79,6 +88,12 @@ fn parse(body: &[u8]) -> Result<store::kpis::Outcome, ApiError> {
     };
     if occurred_at > chrono::Utc::now() + chrono::Duration::minutes(5) {
         problems.push(("occurred_at".into(), "range".into(), "an outcome cannot happen in the future".into()));
+    } else if occurred_at < chrono::Utc::now() - chrono::Duration::days(OUTCOME_PAST_DAYS) {
+        problems.push((
+            "occurred_at".into(),
+            "range".into(),
+            format!("an outcome is reported within {OUTCOME_PAST_DAYS} days of when it happened"),
+        ));
     }
     if !problems.is_empty() {
         return Err(ApiError::invalid(problems));
@@ -108,7 +123,10 @@ pub async fn outcome_hook(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (slug, workflow) = path.into_inner();
+    crate::ingest::no_nul_in_path("business", &slug)?;
+    crate::ingest::no_nul_in_path("workflow", &workflow)?;
     let body = read_body(payload, state.settings.max_event_bytes).await?;
+    crate::ingest::utf8_body(&body)?;
     let headers = crate::ingest::signature_headers(&req);
     let mut target = state.targets.get(&state.db, &state.settings, &slug, &workflow).await?;
     if target.verify(&headers, &body).is_err() {
@@ -118,12 +136,16 @@ pub async fn outcome_hook(
     }
     let mut outcome = parse(&body)?;
     outcome.idempotency_key = headers.id.clone();
-    let new = store::kpis::record_outcome(&state.db, &target.tenant, &target.workflow_name, &outcome).await?;
-    Ok(if new {
-        HttpResponse::Accepted().json(OutcomeAccepted { status: "recorded".into() })
-    } else {
-        HttpResponse::Ok().json(OutcomeAccepted { status: "duplicate".into() })
-    })
+    use store::kpis::OutcomeRecorded;
+    match store::kpis::record_outcome(&state.db, &target.tenant, &target.workflow_name, &outcome).await? {
+        OutcomeRecorded::New => Ok(HttpResponse::Accepted().json(OutcomeAccepted { status: "recorded".into() })),
+        OutcomeRecorded::Duplicate => Ok(HttpResponse::Ok().json(OutcomeAccepted { status: "duplicate".into() })),
+        OutcomeRecorded::UnknownRun => Err(ApiError::invalid(vec![(
+            "run_id".into(),
+            "exists".into(),
+            format!("there is no run {} of {workflow}", outcome.run_id.unwrap_or_default()),
+        )])),
+    }
 }
 
 /// `GET /t/{slug}/reports/{month}.pdf`

@@ -57,7 +57,7 @@ impl From<ReviewError> for ApiError {
     params(("business" = String, Path), ("task" = uuid::Uuid, Path)),
     request_body = DecisionRequest,
     responses((status = 200, description = "Decided; the run resumes or ends", body = DecisionTaken), ApiError),
-    security(("session" = []))
+    security(("session" = []), ("token" = []))
 )]
 pub async fn decide(
     req: HttpRequest,
@@ -66,7 +66,15 @@ pub async fn decide(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (slug, task) = path.into_inner();
-    let member = crate::api_error::member(&req, &state, &slug, engine::Page::ReviewQueue).await?;
+    let caller = crate::api_error::api_caller(
+        &req,
+        &state,
+        &slug,
+        engine::Page::ReviewQueue,
+        engine::token_scope::TokenScope::DecideReviews,
+    )
+    .await?;
+    let member = caller.member();
     let no_task = || ApiError::NotFound("there is no such review task".into());
     let task_id: uuid::Uuid = task.parse().map_err(|_| no_task())?;
     let asked: DecisionRequest = serde_json::from_slice(&body)
@@ -75,7 +83,7 @@ pub async fn decide(
     let edited = asked.edited_output.as_ref().map(|v| v.to_string()).unwrap_or_default();
     let reason_code = asked.reason_code.trim();
     let wake =
-        reviews::decide(&state.db, &member, task_id, &asked.decision, &edited, reason_code, &asked.comment).await?;
+        reviews::decide(&state.db, member, task_id, &asked.decision, &edited, reason_code, &asked.comment).await?;
     let run_status = if wake.is_some() { "queued" } else { "cancelled" };
     if let Some(job) = wake {
         state.wake(job);

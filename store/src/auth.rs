@@ -121,18 +121,18 @@ pub fn read_token(settings: &Settings, token: &str) -> Result<SessionClaims, Aut
 
 /// A member of a business as the membership tables hold them.
 #[derive(Debug, FromQueryResult)]
-struct MemberRow {
-    user_id: Uuid,
-    email: String,
-    tenant_id: Uuid,
-    slug: String,
-    name: String,
-    schema_name: String,
-    role: String,
+pub(crate) struct MemberRow {
+    pub(crate) user_id: Uuid,
+    pub(crate) email: String,
+    pub(crate) tenant_id: Uuid,
+    pub(crate) slug: String,
+    pub(crate) name: String,
+    pub(crate) schema_name: String,
+    pub(crate) role: String,
 }
 
 impl MemberRow {
-    fn into_member(self, session_id: Uuid) -> Result<CurrentMember, AuthError> {
+    pub(crate) fn into_member(self, session_id: Uuid) -> Result<CurrentMember, AuthError> {
         Ok(CurrentMember {
             user_id: self.user_id,
             email: self.email,

@@ -40,6 +40,9 @@ pub struct Settings {
     pub operations_email: Option<String>,
     /// Where Prometheus reads Steward's metrics; see `MetricsSettings`.
     pub metrics: MetricsSettings,
+    /// A proxy in front of Steward whose client-address header is believed
+    /// (`STEWARD_CLIENT_ADDRESS_HEADER`, `STEWARD_TRUSTED_PROXIES`); unset: the TCP peer counts.
+    pub trusted_proxy: Option<crate::client_address::TrustedProxy>,
 }
 
 /// `/metrics`: off unless a token or an address of its own is set.
@@ -208,6 +211,11 @@ impl Settings {
                 tenant_labels: matches!(var("STEWARD_METRICS_TENANT_LABELS").as_deref(), Some("1" | "true" | "yes")),
             },
             max_event_bytes: number("STEWARD_MAX_EVENT_BYTES", 256 * 1024)?,
+            trusted_proxy: crate::client_address::TrustedProxy::from_settings(
+                var("STEWARD_CLIENT_ADDRESS_HEADER"),
+                var("STEWARD_TRUSTED_PROXIES"),
+            )
+            .map_err(|reason| ConfigError::Invalid { name: "STEWARD_TRUSTED_PROXIES", reason })?,
         };
         settings.check_production()?;
         Ok(settings)
@@ -269,6 +277,7 @@ impl Settings {
             max_event_bytes: 256 * 1024,
             operations_email: None,
             metrics: MetricsSettings::default(),
+            trusted_proxy: None,
         }
     }
 }

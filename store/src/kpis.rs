@@ -140,31 +140,43 @@ pub struct Outcome {
     pub idempotency_key: Option<String>,
 }
 
-/// Records an outcome once per idempotency key. True: it is new. The day
-/// it happened on is counted again.
+/// What became of a reported outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutcomeRecorded {
+    New,
+    /// The same idempotency key was recorded before.
+    Duplicate,
+    /// The run it names is not a run of this workflow (nothing was written).
+    UnknownRun,
+}
+
+/// Records an outcome once per idempotency key; the day it happened on is
+/// counted again. A run it names must be one of this workflow's.
 pub async fn record_outcome(
     db: &DatabaseConnection,
     tenant: &Tenant,
     workflow: &str,
     o: &Outcome,
-) -> Result<bool, DbErr> {
+) -> Result<OutcomeRecorded, DbErr> {
     let txn = tenant.begin(db).await?;
-    // A run named must be this workflow's (another's id is ignored, not trusted).
-    let run_id = match o.run_id {
-        Some(id) => txn
+    if let Some(id) = o.run_id {
+        let known = txn
             .query_one_raw(stmt(
                 "SELECT id FROM runs WHERE id = $1 AND workflow_name = $2",
                 vec![id.into(), workflow.into()],
             ))
             .await?
-            .map(|_| id),
-        None => None,
-    };
+            .is_some();
+        if !known {
+            txn.commit().await?;
+            return Ok(OutcomeRecorded::UnknownRun);
+        }
+    }
     let inserted = txn
         .execute_raw(stmt(
             "INSERT INTO outcome_events (id, workflow_name, run_id, outcome, value, idempotency_key, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (workflow_name, idempotency_key) DO NOTHING",
-            vec![Uuid::new_v4().into(), workflow.into(), run_id.into(), o.outcome.clone().into(), o.value.into(), o.idempotency_key.clone().into(), o.occurred_at.into()],
+            vec![Uuid::new_v4().into(), workflow.into(), o.run_id.into(), o.outcome.clone().into(), o.value.into(), o.idempotency_key.clone().into(), o.occurred_at.into()],
         ))
         .await?
         .rows_affected()
@@ -177,7 +189,7 @@ pub async fn record_outcome(
         .await?;
     }
     txn.commit().await?;
-    Ok(inserted)
+    Ok(if inserted { OutcomeRecorded::New } else { OutcomeRecorded::Duplicate })
 }
 
 // ---- day tallies ----

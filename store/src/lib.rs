@@ -4,11 +4,13 @@
 //! takes the `Tenant` (or the member acting in it) and runs in one
 //! transaction scoped to its schema.
 
+pub mod api_tokens;
 pub mod approval_links;
 pub mod audit;
 pub mod auth;
 pub mod backlog;
 pub mod bundles;
+pub mod client_address;
 pub mod config;
 pub mod costs;
 pub mod data_contracts;

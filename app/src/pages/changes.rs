@@ -54,7 +54,7 @@ pub fn ChangeLogPage() -> impl IntoView {
                 <label for="filter-area">"Area"</label>
                 <select id="filter-area" on:change=move |ev| area.set(event_target_value(&ev))>
                     <option value="">"Everything"</option>
-                    {["workflow", "prompt", "model", "threshold", "fallback", "cost", "kpi", "business"].into_iter()
+                    {["workflow", "prompt", "model", "threshold", "fallback", "cost", "kpi", "business", "token"].into_iter()
                         .map(|a| view! { <option value=a>{a}</option> }).collect_view()}
                 </select>
             </div>

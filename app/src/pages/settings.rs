@@ -232,6 +232,11 @@ pub fn SettingsPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <section class="card">
+            <h2>"API tokens"</h2>
+            <p class="muted small">"Tokens that let programs (Zapier, a script, your CRM) send events, read runs, decide review tasks and export bundles without a person's password."</p>
+            <a class="button" href=move || format!("/t/{}/tokens", slug.get()) data-testid="api-tokens-link">"Manage API tokens"</a>
+        </section>
         <CostRates slug />
         <crate::components::reason_codes::ReasonCodes slug />
     }

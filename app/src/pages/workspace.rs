@@ -296,6 +296,7 @@ fn section_copy(page: Page) -> (&'static str, &'static str, &'static str) {
         Page::DataContracts => ("Data contracts", "What a lead, ticket or invoice must look like before automation touches it.", ""),
         Page::Models => ("Models", "Model providers, prices per million tokens, and the small and premium tiers.", ""),
         Page::ChangeLog => ("Change log", "Who changed which workflow, prompt or threshold, when and why.", ""),
+        Page::ApiTokens => ("API tokens", "Tokens programs call the JSON API with.", ""),
         Page::Settings => ("Settings", "Members, roles and invitations.", ""),
         Page::Dashboard => ("Dashboard", "", ""),
     }

@@ -45,10 +45,14 @@ impl Ctx {
         self.req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()).filter(|v| !v.is_empty())
     }
 
-    /// The client's address for throttling: the TCP peer, not a forwarded
-    /// header anyone could forge.
+    /// The client's address for throttling: the TCP peer, or what a proxy
+    /// the operator trusts reports (never a header from anyone else).
     pub fn client_address(&self) -> String {
-        self.req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+        store::client_address::client_address(
+            self.state.settings.trusted_proxy.as_ref(),
+            self.req.peer_addr().map(|a| a.ip()),
+            |name| self.req.headers().get(name).and_then(|v| v.to_str().ok()),
+        )
     }
 
     pub fn set_status(&self, status: StatusCode) {

@@ -3,6 +3,7 @@ use sea_orm_migration::prelude::*;
 mod m20261125_000001_identity;
 mod m20261202_000002_operations;
 mod m20261202_000003_tenant_work;
+mod m20261202_000004_api_tokens;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_identity::Migration),
             Box::new(m20261202_000002_operations::Migration),
             Box::new(m20261202_000003_tenant_work::Migration),
+            Box::new(m20261202_000004_api_tokens::Migration),
         ]
     }
 

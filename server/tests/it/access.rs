@@ -65,6 +65,7 @@ fn access(endpoint: &str) -> Access {
         "governance_review" => Members(Page::Governance),
         "save_candidate" | "start_candidate" => MembersAs(Page::Governance, SUPERVISORS),
         "list_changes" => Members(Page::ChangeLog),
+        "list_api_tokens" | "create_api_token" | "revoke_api_token" => Members(Page::ApiTokens),
         other => panic!("server function {other} has no access rule: add it to `access` in tests/it/access.rs"),
     }
 }

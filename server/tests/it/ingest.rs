@@ -336,6 +336,11 @@ async fn the_events_api_takes_internal_messages_from_members_who_may_and_refuses
     assert_eq!(status["workflow"], LEAD_WORKFLOW);
 
     assert_eq!(post(&app.demo_member(Role::Executive).await, "k2").await.status(), StatusCode::FORBIDDEN);
+    // Reviewers read runs but do not start them (the documented rule).
+    let reviewer = app.demo_member(Role::Reviewer).await;
+    assert_eq!(post(&reviewer, "k2r").await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(reviewer.get(&format!("/api/v1/t/{DEMO}/runs/{run_id}")).await.status(), StatusCode::OK);
+    assert_eq!(post(&app.demo_member(Role::Operations).await, "k2o").await.status(), StatusCode::ACCEPTED);
     assert_eq!(post(&app.client(), "k3").await.status(), StatusCode::UNAUTHORIZED);
     let stranger = app.client();
     stranger.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.test", "a long enough password").await;

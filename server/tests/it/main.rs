@@ -5,6 +5,8 @@
 mod support;
 
 mod access;
+mod api_tokens;
+mod bad_bytes;
 mod binary;
 mod bundles;
 mod costs;

@@ -878,3 +878,21 @@ async fn the_runs_list_filters_by_workflow_status_review_and_date_for_members_wh
     let res = stranger.call("run_detail", &[("slug", "rival-plumbing"), ("id", &id)]).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND, "nor by asking for the run under its own name");
 }
+
+#[tokio::test]
+async fn a_lead_without_the_optional_inquiry_text_passes_the_door_and_its_run_does_not_fail() {
+    // The lead contract calls `inquiry_text` optional, so the gallery prompt must not require it.
+    let app = TestApp::spawn_with_worker().await;
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    let mut lead = fresh_lead();
+    lead.as_object_mut().unwrap().remove("inquiry_text");
+    let run = app.send_lead(&secret, &lead).await;
+    let status = app.wait_for_run(run, &["waiting_for_review", "completed", "failed"]).await;
+    let error: Option<String> = app.demo_value("SELECT error FROM runs WHERE id = $1", vec![run.into()]).await.unwrap();
+    assert_ne!(status, "failed", "{error:?}");
+    let prompt: Value = app
+        .demo_value("SELECT input FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'", vec![run.into()])
+        .await
+        .unwrap();
+    assert!(prompt.to_string().contains("(none given)"), "{prompt}");
+}

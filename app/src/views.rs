@@ -227,6 +227,14 @@ pub struct ModelView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TriggersView {
     pub webhook_url: String,
+    /// How senders prove themselves (`standard_webhooks`, `stripe`, …).
+    pub scheme: String,
+    /// What to set in the sending tool.
+    pub instructions: String,
+    /// The sending tool makes the secret: the page offers to paste it.
+    pub paste_secret: bool,
+    /// The secret goes in the address (`secret_path`): flagged as the weakest proof.
+    pub weakest: bool,
     pub has_secret: bool,
     pub event: String,
     pub sample_body: String,

@@ -15,6 +15,7 @@ pub mod money;
 pub mod password;
 pub mod role;
 pub mod run_state;
+pub mod sender_proof;
 pub mod signup;
 pub mod source_map;
 pub mod tenant;

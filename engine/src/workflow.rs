@@ -176,9 +176,17 @@ pub struct Trigger {
     /// `lead`) is used when the business has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_contract: Option<String>,
+    /// How webhook senders prove who they are (default: Standard Webhooks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<crate::sender_proof::Signature>,
 }
 
 impl Trigger {
+    /// The proof rule its webhook senders follow.
+    pub fn signature(&self) -> crate::sender_proof::Signature {
+        self.signature.clone().unwrap_or_default()
+    }
+
     /// The data contract that guards this trigger, if any is named or implied.
     pub fn contract_name(&self) -> Option<String> {
         self.data_contract.clone().or_else(|| self.event.split('.').next().filter(|s| !s.is_empty()).map(str::to_owned))
@@ -455,6 +463,12 @@ impl WorkflowContract<Written> {
             if value.trim().is_empty() {
                 let at = issues.map.value_of(trigger, key).unwrap_or(issues.map.start_of(trigger));
                 issues.push(IssueKind::MissingField, at, format!("the trigger needs a {key}"));
+            }
+        }
+        if let Some(signature) = &self.trigger.signature {
+            for (field, message) in signature.problems() {
+                let at = issues.map.value_of(trigger, "signature").unwrap_or(issues.map.start_of(trigger));
+                issues.push(IssueKind::InvalidValue, at, format!("signature {field}: {message}"));
             }
         }
         let steps_block = top(issues, "steps");

@@ -212,12 +212,12 @@ async fn main() {
     let report = migrations::migrate_all(&db, 4).await.unwrap();
     let current = t.elapsed();
     assert!(report.failed.is_empty(), "{:?}", report.failed);
-    // An upgrade: take the newest tenant migration (the door's accept function) back out of every schema, then migrate.
+    // An upgrade: take the newest tenant migration (the busy marks) back out of every schema, then migrate.
     db.execute_unprepared(
         "DO $$ DECLARE s text; BEGIN
            FOR s IN SELECT schema_name FROM public.tenants LOOP
-             EXECUTE format('DROP FUNCTION %I.accept_event; DELETE FROM %I.tenant_migrations WHERE version = %L',
-                            s, s, 'm20261202_000011_accept_event');
+             EXECUTE format('DROP FUNCTION %I.mark_busy() CASCADE; DELETE FROM %I.tenant_migrations WHERE version = %L',
+                            s, s, 'm20261202_000010_busy');
            END LOOP;
          END $$",
     )

@@ -146,6 +146,49 @@ async fn refused(state: &AppState, target: &Target, workflow: &str, channel: Cha
 /// when the business changed it meanwhile, and when a signature fails
 /// against the remembered secrets), the signature when `signed`, the
 /// record, and one commit before the answer.
+/// How a delivery comes to the door: signed by a sender (with the secret
+/// path segment, for senders that can do nothing else), or from a member
+/// already signed in.
+#[derive(Clone, Copy)]
+enum Proof<'a> {
+    Sender { path_secret: Option<&'a str> },
+    Member,
+}
+
+/// The delivery as `store::sender_proof` checks it.
+fn delivery<'a>(
+    state: &AppState,
+    req: &'a HttpRequest,
+    headers: &'a http::HeaderMap,
+    body: &'a [u8],
+    path_secret: Option<&'a str>,
+    url: &'a mut String,
+) -> store::sender_proof::Delivery<'a> {
+    // HubSpot signs the address it called, which is Steward's public address.
+    *url = format!("{}{}", state.settings.public_origin(), req.uri());
+    store::sender_proof::Delivery {
+        method: req.method().as_str(),
+        url: url.as_str(),
+        headers,
+        body,
+        path_secret,
+        now: chrono::Utc::now().timestamp(),
+    }
+}
+
+/// The request's headers as the `http` crate holds them.
+fn http_headers(req: &HttpRequest) -> http::HeaderMap {
+    let mut map = http::HeaderMap::new();
+    for (name, value) in req.headers() {
+        if let (Ok(name), Ok(value)) =
+            (http::HeaderName::from_bytes(name.as_str().as_bytes()), http::HeaderValue::from_bytes(value.as_bytes()))
+        {
+            map.append(name, value);
+        }
+    }
+    map
+}
+
 async fn door(
     state: &AppState,
     req: &HttpRequest,
@@ -153,7 +196,7 @@ async fn door(
     workflow: &str,
     body: &[u8],
     channel: Channel,
-    signed: bool,
+    proof: Proof<'_>,
 ) -> Result<HttpResponse, ApiError> {
     let (db, settings) = (&state.db, &state.settings);
     let started = std::time::Instant::now();
@@ -162,26 +205,42 @@ async fn door(
     utf8_body(body)?;
     let mut target = state.targets.get(db, settings, slug, workflow).await?;
     let mut fresh = false;
+    let headers = match proof {
+        Proof::Sender { .. } => http_headers(req),
+        Proof::Member => http::HeaderMap::new(),
+    };
+    let mut url = String::new();
     for _ in 0..READS {
-        if signed {
-            if let Err(e) = target.verify(&signature_headers(req), body) {
-                if !fresh {
+        let mut vendor_key = None;
+        if let Proof::Sender { path_secret } = proof {
+            match target.prove(&delivery(state, req, &headers, body, path_secret, &mut url)) {
+                Ok(proven) => {
+                    let scheme = target.contract.trigger.signature().scheme;
+                    vendor_key = proven.vendor_id.map(|id| format!("{}:{id}", scheme.as_str()));
+                }
+                Err(_) if !fresh => {
                     target = state.targets.reload(db, settings, slug, workflow).await?;
                     fresh = true;
                     continue;
                 }
-                let e = ApiError::from(e);
-                refused(state, &target, workflow, channel, "unauthorized", &e).await;
-                return Err(e);
+                Err(e) => {
+                    let e = ApiError::from(e);
+                    refused(state, &target, workflow, channel, "unauthorized", &e).await;
+                    return Err(e);
+                }
             }
         }
-        let incoming = match interpret(req, body, &target.contract.trigger.event, channel) {
+        let mut incoming = match interpret(req, body, &target.contract.trigger.event, channel) {
             Ok(i) => i,
             Err(e) => {
                 refused(state, &target, workflow, channel, "rejected", &e).await;
                 return Err(e);
             }
         };
+        // A vendor's own event id makes its retries count once.
+        if incoming.idempotency_key.is_none() {
+            incoming.idempotency_key = vendor_key;
+        }
         match ingest::accept(db, settings, &target, &incoming, chrono::Utc::now()).await {
             Err(IngestError::Stale) => {
                 target = state.targets.reload(db, settings, slug, workflow).await?;
@@ -342,7 +401,20 @@ pub async fn webhook(
 ) -> Result<HttpResponse, ApiError> {
     let (slug, workflow) = path.into_inner();
     let body = read_body(payload, state.settings.max_event_bytes).await?;
-    door(&state, &req, &slug, &workflow, &body, Channel::Webhook, true).await
+    door(&state, &req, &slug, &workflow, &body, Channel::Webhook, Proof::Sender { path_secret: None }).await
+}
+
+/// `POST /hooks/{business}/{workflow}/{secret}`: for senders that can only
+/// call an address (a trigger with `signature: secret_path`).
+pub async fn webhook_at_secret_path(
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (slug, workflow, secret) = path.into_inner();
+    let body = read_body(payload, state.settings.max_event_bytes).await?;
+    door(&state, &req, &slug, &workflow, &body, Channel::Webhook, Proof::Sender { path_secret: Some(&secret) }).await
 }
 
 /// `POST /api/v1/t/{business}/workflows/{workflow}/events`: an internal
@@ -379,7 +451,7 @@ pub async fn api_event(
         }
     }
     let body = read_body(payload, state.settings.max_event_bytes).await?;
-    door(&state, &req, &slug, &workflow, &body, Channel::Api, false).await
+    door(&state, &req, &slug, &workflow, &body, Channel::Api, Proof::Member).await
 }
 
 /// A run's state, for whoever sent its event.

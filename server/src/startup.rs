@@ -73,6 +73,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .route("/api/openapi.json", web::get().to(crate::openapi::openapi_json))
             .route("/hooks/{slug}/{workflow}", web::post().to(crate::ingest::webhook))
             .route("/hooks/{slug}/{workflow}/outcomes", web::post().to(crate::reports::outcome_hook))
+            .route("/hooks/{slug}/{workflow}/{secret}", web::post().to(crate::ingest::webhook_at_secret_path))
             .route("/api/v1/t/{slug}/workflows/{workflow}/events", web::post().to(crate::ingest::api_event))
             .route("/api/v1/t/{slug}/runs/{run_id}", web::get().to(crate::ingest::run_status))
             .route("/forms/{slug}/{workflow}", web::get().to(crate::forms::show))

@@ -132,16 +132,21 @@ pub async fn target(
 }
 
 impl Target {
-    /// Checks a delivery's Standard Webhooks signature against the secrets valid now.
-    pub fn verify(&self, headers: &SignatureHeaders, body: &[u8]) -> Result<(), IngestError> {
+    /// The signing secrets that hold now (a rotated-out one until its grace ends).
+    fn secrets_now(&self) -> Vec<String> {
         let now = Utc::now();
-        let valid: Vec<String> = self
-            .secrets
-            .iter()
-            .filter(|s| s.valid_until.is_none_or(|until| until > now))
-            .map(|s| s.value.clone())
-            .collect();
-        crate::webhook_secrets::verify(&valid, headers, body).map_err(IngestError::Unauthorized)
+        self.secrets.iter().filter(|s| s.valid_until.is_none_or(|until| until > now)).map(|s| s.value.clone()).collect()
+    }
+
+    /// Checks a webhook delivery against the trigger's proof rule with the secrets valid now.
+    pub fn prove(&self, delivery: &crate::sender_proof::Delivery) -> Result<crate::sender_proof::Proven, IngestError> {
+        crate::sender_proof::verify(&self.contract.trigger.signature(), &self.secrets_now(), delivery)
+            .map_err(IngestError::Unauthorized)
+    }
+
+    /// Checks a delivery's Standard Webhooks signature against the secrets valid now (outcome reports).
+    pub fn verify(&self, headers: &SignatureHeaders, body: &[u8]) -> Result<(), IngestError> {
+        crate::webhook_secrets::verify(&self.secrets_now(), headers, body).map_err(IngestError::Unauthorized)
     }
 }
 
@@ -314,8 +319,8 @@ async fn pins(txn: &DatabaseTransaction, contract: &WorkflowContract) -> Result<
 }
 
 /// Checks the record against the data contract and, if it holds, commits
-/// the event, its queued run and the delivery in one round trip (one
-/// statement, its own transaction). A repeat of an
+/// the event, its queued run and the delivery in one transaction of three
+/// round trips (one statement between BEGIN and COMMIT). A repeat of an
 /// accepted idempotency key is answered with the original run. A record
 /// that breaks the contract is kept in the exceptions report and refused
 /// with every reason. `Stale`: the business's configuration changed since
@@ -342,8 +347,8 @@ pub async fn accept(
         "steward": { "public_url": settings.public_url.as_str().trim_end_matches('/'), "run_id": run_id, "business": target.tenant_slug },
     });
     let fail = |e: sqlx::Error| IngestError::Storage(crate::db::from_sqlx(e));
-    let pool = db.get_postgres_connection_pool();
-    let row = sqlx::query(sqlx::AssertSqlSafe(accept_call(&target.tenant)?))
+    let mut tx = crate::db::begin_fast(db, &target.tenant).await?;
+    let row = sqlx::query(ACCEPT)
         .bind(target.generation)
         .bind(target.workflow_id)
         .bind(incoming.idempotency_key.as_deref())
@@ -357,23 +362,22 @@ pub async fn accept(
         .bind(target.version)
         .bind(sqlx::types::Json(&context))
         .bind(sqlx::types::Json(&target.pinned))
-        .fetch_one(pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(fail)?;
     use sqlx::Row as _;
-    let fresh: bool = row.try_get("accepted_fresh").map_err(fail)?;
-    let created: Option<Uuid> = row.try_get("accepted_run").map_err(fail)?;
-    let prior: Option<Uuid> = row.try_get("prior_run").map_err(fail)?;
+    let fresh: bool = row.try_get("fresh").map_err(fail)?;
+    let created: Option<Uuid> = row.try_get("run_id").map_err(fail)?;
+    let prior: Option<Uuid> = row.try_get("prior_id").map_err(fail)?;
     if !fresh {
         return Err(IngestError::Stale);
     }
     let accepted = match (created, prior) {
         (Some(run_id), _) => Accepted::New { run_id, event_id },
         (None, Some(run_id)) => Accepted::Duplicate { run_id },
-        // A concurrent delivery with the same key won between the statement's snapshot and its insert.
+        // A concurrent delivery with the same key won between this statement's snapshot and its insert.
         (None, None) => {
             let key = incoming.idempotency_key.clone().unwrap_or_default();
-            let mut tx = crate::db::begin_fast(db, &target.tenant).await?;
             let run_id: Uuid = sqlx::query_scalar(
                 "SELECT r.id FROM events e JOIN runs r ON r.event_id = e.id WHERE e.workflow_id = $1 AND e.idempotency_key = $2",
             )
@@ -392,30 +396,42 @@ pub async fn accept(
             .execute(&mut *tx)
             .await
             .map_err(fail)?;
-            tx.commit().await.map_err(fail)?;
             Accepted::Duplicate { run_id }
         }
     };
+    tx.commit().await.map_err(fail)?;
     let outcome = if matches!(accepted, Accepted::New { .. }) { "accepted" } else { "duplicate" };
     crate::measure::event(incoming.channel.as_str(), outcome, &target.tenant_slug);
     Ok(accepted)
 }
 
-/// The door's one round trip: the business's own `accept_event` (tenant
-/// migration `accept_event`), called in the statement's own transaction.
-/// The function's `search_path` is fixed to the schema it lives in, so the
-/// call is as isolated as a tenant transaction; the schema name in the
-/// call is the `Tenant`'s, validated when the `Tenant` was made.
-fn accept_call(tenant: &Tenant) -> Result<String, IngestError> {
-    let schema = tenant.schema();
-    if !engine::tenant::is_tenant_schema_name(schema) {
-        return Err(IngestError::Storage(DbErr::Custom(format!("refusing invalid tenant schema name {schema:?}"))));
-    }
-    Ok(format!(
-        "SELECT accepted_fresh, accepted_run, prior_run
-           FROM \"{schema}\".accept_event($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-    ))
-}
+/// The door's one statement: unless the configuration moved, a new key
+/// makes an event, its run and an `accepted` delivery; a known key makes a
+/// `duplicate` delivery of the original run.
+const ACCEPT: &str = "WITH fresh AS (SELECT value = $1 AS ok FROM config_generation),
+prior AS (
+    SELECT r.id FROM events e JOIN runs r ON r.event_id = e.id
+     WHERE $3::text IS NOT NULL AND e.workflow_id = $2 AND e.idempotency_key = $3),
+event AS (
+    INSERT INTO events (id, workflow_id, channel, event_type, idempotency_key, payload, raw)
+    SELECT $4, $2, $5, $6, $3, $7, $8
+     WHERE (SELECT ok FROM fresh) AND NOT EXISTS (SELECT 1 FROM prior)
+    ON CONFLICT (workflow_id, idempotency_key) DO NOTHING
+    RETURNING id),
+run AS (
+    INSERT INTO runs (id, workflow_id, workflow_name, workflow_version, event_id, context, pinned)
+    SELECT $9, $2, $10, $11, id, $12, $13 FROM event
+    RETURNING id),
+answer AS (SELECT (SELECT id FROM run) AS run_id, (SELECT id FROM prior) AS prior_id),
+delivery AS (
+    INSERT INTO deliveries (workflow_name, channel, outcome, status_code, reason, run_id)
+    SELECT $10, $5,
+           CASE WHEN run_id IS NOT NULL THEN 'accepted' ELSE 'duplicate' END,
+           CASE WHEN run_id IS NOT NULL THEN 202 ELSE 200 END,
+           CASE WHEN run_id IS NOT NULL THEN '' ELSE 'repeat of an accepted delivery' END,
+           coalesce(run_id, prior_id)
+      FROM answer WHERE run_id IS NOT NULL OR prior_id IS NOT NULL)
+SELECT (SELECT ok FROM fresh) AS fresh, run_id, prior_id FROM answer";
 
 /// A record that breaks the data contract: kept in the exceptions report,
 /// counted as a refused delivery, and answered with every reason.

@@ -34,6 +34,7 @@ pub mod reviews;
 pub mod runs;
 pub mod secrets;
 pub mod seed;
+pub mod sender_proof;
 pub mod sign_in;
 pub mod state;
 pub mod tenant;

@@ -27,6 +27,48 @@ pub async fn rotate(
     workflow: &str,
     grace_hours: i64,
 ) -> Result<Option<String>, DbErr> {
+    install(db, settings, member, workflow, generate(), grace_hours, "new signing secret").await
+}
+
+/// Why a pasted secret cannot be used, if it cannot.
+pub fn check_pasted(secret: &str) -> Result<(), String> {
+    let length = secret.chars().count();
+    if !(16..=512).contains(&length) {
+        return Err("a signing secret is 16 to 512 characters; paste the whole secret the sending tool shows".into());
+    }
+    if secret.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(
+            "a signing secret has no spaces or line breaks; paste it exactly as the sending tool shows it".into()
+        );
+    }
+    Ok(())
+}
+
+/// Uses a secret the sending tool made (Stripe, Shopify, HubSpot, Zendesk
+/// and Svix senders show their own) as the workflow's newest; earlier ones
+/// stay valid for `grace_hours`. None: no such workflow.
+pub async fn paste(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    member: &CurrentMember,
+    workflow: &str,
+    secret: &str,
+    grace_hours: i64,
+) -> Result<Option<String>, DbErr> {
+    let secret = secret.trim().to_owned();
+    check_pasted(&secret).map_err(DbErr::Custom)?;
+    install(db, settings, member, workflow, secret, grace_hours, "signing secret pasted from the sending tool").await
+}
+
+async fn install(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    member: &CurrentMember,
+    workflow: &str,
+    secret: String,
+    grace_hours: i64,
+    what: &str,
+) -> Result<Option<String>, DbErr> {
     let txn = member.tenant.begin(db).await?;
     let found: Option<Uuid> =
         scalar(&txn, stmt("SELECT id AS value FROM workflows WHERE name = $1 FOR UPDATE", vec![workflow.into()]))
@@ -40,7 +82,6 @@ pub async fn rotate(
         vec![workflow_id.into(), (grace_hours.clamp(0, 24 * 30) as i32).into()],
     ))
     .await?;
-    let secret = generate();
     let (nonce, ciphertext) = secrets::encrypt(settings, &secret);
     txn.execute_raw(stmt(
         "INSERT INTO webhook_secrets (id, workflow_id, nonce, ciphertext) VALUES ($1, $2, $3, $4)",
@@ -53,7 +94,7 @@ pub async fn rotate(
         "workflow",
         "workflow.webhook_secret_rotated",
         workflow,
-        &format!("new signing secret; the previous one works for {grace_hours} more hours"),
+        &format!("{what}; the previous one works for {grace_hours} more hours"),
         json!({ "grace_hours": grace_hours }),
     )
     .await?;

@@ -22,6 +22,7 @@ mod prompts;
 mod recovery;
 mod review;
 mod runs;
+mod sender_proof;
 mod sessions;
 mod signup;
 mod worker_shutdown;

@@ -42,8 +42,13 @@ pub async fn workflow_triggers(slug: String, name: String) -> Result<TriggersVie
         .map_err(|e| cx.internal("reading deliveries", e))?;
     let sample = data_contract.as_ref().map(|d| d.sample(chrono::Utc::now())).unwrap_or_else(|| serde_json::json!({}));
     let form = contract.trigger.is_form().then_some(data_contract.as_ref()).flatten();
+    let signature = contract.trigger.signature();
     Ok(TriggersView {
         webhook_url: format!("{public}/hooks/{slug}/{name}"),
+        scheme: signature.scheme.as_str().to_owned(),
+        instructions: signature.instructions(),
+        paste_secret: signature.scheme.vendor_makes_the_secret(),
+        weakest: signature.scheme == engine::sender_proof::Scheme::SecretPath,
         has_secret,
         event: contract.trigger.event.clone(),
         sample_body: sample.to_string(),
@@ -84,6 +89,30 @@ pub async fn rotate_webhook_secret(slug: String, name: String) -> Result<String,
     .await
     .map_err(|e| cx.internal("creating a signing secret", e))?
     .ok_or_else(|| cx.refused(StatusCode::NOT_FOUND, "There is no such workflow."))
+}
+
+/// Uses the signing secret the sending tool shows (Stripe, Shopify,
+/// HubSpot, Zendesk, Svix); the earlier one keeps working for a day.
+#[server(endpoint = "paste_webhook_secret")]
+pub async fn paste_webhook_secret(slug: String, name: String, secret: String) -> Result<(), AppError> {
+    use actix_web::http::StatusCode;
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member_in(&slug, engine::Page::Workflows, crate::ssr::EDITORS).await?;
+    if let Err(reason) = store::webhook_secrets::check_pasted(secret.trim()) {
+        return Err(cx.invalid(vec![engine::FieldError::new("secret", reason)]));
+    }
+    store::webhook_secrets::paste(
+        &cx.state.db,
+        &cx.state.settings,
+        &me,
+        &name,
+        &secret,
+        store::webhook_secrets::DEFAULT_GRACE_HOURS,
+    )
+    .await
+    .map_err(|e| cx.internal("saving the signing secret", e))?
+    .ok_or_else(|| cx.refused(StatusCode::NOT_FOUND, "There is no such workflow."))?;
+    Ok(())
 }
 
 /// Who may change how long refused records are kept.
@@ -142,10 +171,23 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
         move |_| load()
     });
     let rotate = ServerAction::<RotateWebhookSecret>::new();
+    let paste = ServerAction::<PasteWebhookSecret>::new();
+    let pasted_secret = RwSignal::new(String::new());
+    let paste_error = Signal::derive(move || paste.value().get().and_then(|r| r.err()).and_then(|e| e.field("secret")));
+    Effect::new({
+        let load = load.clone();
+        move |_| {
+            if matches!(paste.value().get(), Some(Ok(()))) {
+                pasted_secret.set(String::new());
+                load();
+            }
+        }
+    });
     let retain = ServerAction::<SetExceptionRetention>::new();
     let days_error = Signal::derive(move || retain.value().get().and_then(|r| r.err()).and_then(|e| e.field("days")));
     let message = Signal::derive(move || rotate.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
     let new_secret = Signal::derive(move || rotate.value().get().and_then(|r| r.ok()));
+    let reload = load.clone();
     Effect::new(move |_| {
         if new_secret.get().is_some() {
             load();
@@ -158,6 +200,7 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
                         None | Some(Err(_)) => ().into_any(),
                         Some(Ok(t)) => {
                             let url = t.webhook_url.clone();
+                            let (hook, weakest) = (t.webhook_url.clone(), t.weakest);
                             let body = t.sample_body.clone();
                             let curl = move || curl_example(&url, &new_secret.get().unwrap_or_else(|| "whsec_…your secret…".into()), &body);
                             view! {
@@ -165,13 +208,20 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
                                     <h2>"Ways in"</h2>
                                     {(!t.live).then(|| view! { <p class="notice">"Publish a version to start accepting events."</p> })}
                                     <h3>"Webhook"</h3>
-                                    <p class="muted small">{format!("POST signed JSON (Standard Webhooks) or a CloudEvent of type {}", t.event)}</p>
-                                    <code class="endpoint" data-testid="webhook-url">{t.webhook_url.clone()}</code>
-                                    {move || new_secret.get().map(|s| view! {
-                                        <div class="secret-once" role="status">
-                                            <p><strong>"Signing secret — copy it now; it is not shown again:"</strong></p>
-                                            <code data-testid="new-secret">{s}</code>
-                                        </div>
+                                    <p class="muted small">{format!("POST JSON or a CloudEvent of type {}; senders prove themselves by ", t.event)}<strong data-testid="signature-scheme">{t.scheme.clone()}</strong>
+                                        " (set " <code>"signature:"</code> " on the trigger to change it)."</p>
+                                    {t.weakest.then(|| view! { <p class="notice warning" data-testid="weakest-proof">"The secret travels in the address: the weakest proof. Use a signature scheme if the sending tool has one."</p> })}
+                                    <code class="endpoint" data-testid="webhook-url">{if t.weakest { format!("{}/<secret>", t.webhook_url) } else { t.webhook_url.clone() }}</code>
+                                    <p class="small" data-testid="sender-instructions">{t.instructions.clone()}</p>
+                                    {move || new_secret.get().map(|s| {
+                                        let at = weakest.then(|| format!("{}/{}", hook.clone(), engine::sender_proof::path_form(&s)));
+                                        view! {
+                                            <div class="secret-once" role="status">
+                                                <p><strong>"Signing secret — copy it now; it is not shown again:"</strong></p>
+                                                <code data-testid="new-secret">{s}</code>
+                                                {at.map(|a| view! { <p><strong>"The address to give the tool:"</strong></p><code data-testid="secret-url">{a}</code> })}
+                                            </div>
+                                        }
                                     })}
                                     <p class="small">{if t.has_secret { "A signing secret is set." } else { "No signing secret yet: deliveries are refused until you create one." }}</p>
                                     {t.can_rotate.then(|| {
@@ -182,6 +232,25 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
                                                 on:click=move |_| { rotate.dispatch(RotateWebhookSecret { slug: slug.clone(), name: name.clone() }); }>
                                                 {if t.has_secret { "Rotate signing secret" } else { "Create signing secret" }}
                                             </button>
+                                        }
+                                    })}
+                                    {(t.can_rotate && t.paste_secret).then(|| {
+                                        let (slug, name) = (slug.clone(), name.clone());
+                                        view! {
+                                            <form class="paste-secret" data-testid="paste-secret" novalidate
+                                                on:submit=move |ev: leptos::ev::SubmitEvent| {
+                                                    ev.prevent_default();
+                                                    paste.dispatch(PasteWebhookSecret { slug: slug.clone(), name: name.clone(), secret: pasted_secret.get() });
+                                                }>
+                                                <div class="field" class:has-error=move || paste_error.get().is_some()>
+                                                    <label for="f-paste-secret">"Signing secret from the sending tool"</label>
+                                                    <input id="f-paste-secret" name="secret" type="password" autocomplete="off"
+                                                        prop:value=move || pasted_secret.get() on:input=move |ev| pasted_secret.set(event_target_value(&ev)) />
+                                                    <p class="field-error" role="alert">{move || paste_error.get().unwrap_or_default()}</p>
+                                                </div>
+                                                <button class="button small" type="submit" disabled=move || paste.pending().get()>"Use this secret"</button>
+                                                {move || matches!(paste.value().get(), Some(Ok(()))).then(|| view! { <span class="muted small" data-testid="secret-pasted">" Saved. Deliveries signed with it are accepted now."</span> })}
+                                            </form>
                                         }
                                     })}
                                     <FormError message />
@@ -216,6 +285,13 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
                                         </ActionForm>
                                     }})}
                                     <h3>"Recent deliveries"</h3>
+                                    <p class="small">"Sent a test from the tool? "
+                                        <button class="button small" type="button" data-testid="check-delivery" on:click={ let reload = reload.clone(); move |_| reload() }>"Check the last delivery"</button></p>
+                                    {t.deliveries.first().map(|d| view! {
+                                        <p class=if d.status_code < 300 { "notice" } else { "notice warning" } data-testid="last-verdict">
+                                            {if d.status_code < 300 { format!("Last delivery ({}): accepted.", d.at) } else { format!("Last delivery ({}): refused, {} — {}", d.at, d.outcome, d.reason) }}
+                                        </p>
+                                    })}
                                     <Deliveries slug=slug.clone() rows=t.deliveries.clone() />
                                 </section>
                             }.into_any()

@@ -1,0 +1,75 @@
+// A Stripe-style trigger from its page: an engineer gives a workflow the
+// Stripe signature scheme, reads on its page what to set in Stripe, pastes
+// Stripe's signing secret, and after a signed test delivery (and then a
+// wrongly signed one) sees each delivery's verdict with "Check the last
+// delivery" — without reading any log.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { request } from 'playwright-core';
+import { BASE_URL, launch, shot, signIn, waitForHydration, unique } from '../support/browser.js';
+
+const DEMO_PASSWORD = process.env.STEWARD_DEMO_PASSWORD ?? 'steward-demo-password';
+
+let browser;
+before(async () => { browser = await launch({ width: 1280, height: 900 }); });
+after(async () => {
+  await browser?.context.close();
+  assert.deepEqual(browser?.errors ?? [], []);
+});
+
+test('an engineer sets up a Stripe trigger from its page and sees a test delivery accepted, then a bad one refused', async () => {
+  const { page } = browser;
+  await signIn(page, 'acme-plumbing', 'engineer@acme-plumbing.test', DEMO_PASSWORD);
+  const name = `stripe-invoices-${unique()}`;
+  const yaml = `workflow: ${name}
+version: 1
+trigger: { source: webhook, event: stripe.event, signature: stripe }
+steps:
+  - { id: normalize, type: function, function: normalize, output: normalized_lead }
+`;
+  const call = (endpoint, form) => page.request.post(`${BASE_URL}/api/${endpoint}`, {
+    form, headers: { origin: BASE_URL, accept: 'application/json' },
+  });
+  const saved = await call('save_workflow', { slug: 'acme-plumbing', yaml, note: 'Stripe failed payments' });
+  assert.equal(saved.status(), 200, await saved.text());
+  const published = await call('publish_workflow_version', { slug: 'acme-plumbing', name, number: '1' });
+  assert.equal(published.status(), 200, await published.text());
+
+  await page.goto(`${BASE_URL}/t/acme-plumbing/workflows/${name}`);
+  await page.waitForSelector('[data-testid=triggers]');
+  await waitForHydration(page);
+  assert.equal(await page.textContent('[data-testid=signature-scheme]'), 'stripe');
+  assert.match(await page.textContent('[data-testid=sender-instructions]'), /Developers → Webhooks → Add endpoint/);
+  const url = (await page.textContent('[data-testid=webhook-url]')).trim();
+
+  // Stripe shows its own secret; it is pasted here (a short one is refused with the reason).
+  await page.fill('#f-paste-secret', 'whsec_short');
+  await page.click('[data-testid=paste-secret] button[type=submit]');
+  await page.waitForFunction(() => /16 to 512/.test(document.querySelector('[data-testid=paste-secret] .field-error')?.textContent ?? ''));
+  const secret = `whsec_${unique()}${unique()}stripe`;
+  await page.fill('#f-paste-secret', secret);
+  await page.click('[data-testid=paste-secret] button[type=submit]');
+  await page.waitForSelector('[data-testid=secret-pasted]');
+
+  // Stripe's test delivery, signed Stripe's way.
+  const send = async (key) => {
+    const body = JSON.stringify({ id: `evt_${unique()}`, type: 'invoice.payment_failed', data: { object: { id: 'in_1' } } });
+    const t = Math.floor(Date.now() / 1000);
+    const v1 = createHmac('sha256', key).update(`${t}.${body}`).digest('hex');
+    const sender = await request.newContext();
+    const res = await sender.post(url, { headers: { 'content-type': 'application/json', 'stripe-signature': `t=${t},v1=${v1}` }, data: body });
+    const status = res.status();
+    await sender.dispose();
+    return status;
+  };
+  assert.equal(await send(secret), 202);
+  await page.click('[data-testid=check-delivery]');
+  await page.waitForFunction(() => /accepted/.test(document.querySelector('[data-testid=last-verdict]')?.textContent ?? ''));
+  await shot(page, '63-stripe-trigger-accepted');
+
+  assert.equal(await send('whsec_not_the_one_stripe_shows'), 401);
+  await page.click('[data-testid=check-delivery]');
+  await page.waitForFunction(() => /refused, unauthorized — the stripe signature does not match/.test(document.querySelector('[data-testid=last-verdict]')?.textContent ?? ''));
+  await shot(page, '64-stripe-trigger-refused');
+});

@@ -9,7 +9,9 @@ use utoipa::{
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Steward", description = "Events in, runs out: webhooks (Standard Webhooks, CloudEvents 1.0), the events API, run status and review decisions."),
+    info(title = "Steward", description = "Events in, runs out: webhooks (Standard Webhooks, CloudEvents 1.0, and the schemes a trigger names), the events API, run status and review decisions. Programs authenticate with an API token (`Authorization: Bearer`).",
+        license(name = "MIT", identifier = "MIT")),
+    servers((url = "/", description = "This Steward installation (paths are relative to its public address)")),
     paths(crate::ingest::webhook, crate::ingest::api_event, crate::ingest::run_status, crate::forms::submit_doc, crate::review_api::decide, crate::reports::outcome_hook),
     components(schemas(crate::ingest::AcceptedEvent, crate::ingest::RunState, crate::ingest::StepState, crate::api_error::ErrorBody, crate::api_error::FieldProblem,
         crate::review_api::DecisionRequest, crate::review_api::DecisionTaken, crate::reports::OutcomeReport, crate::reports::OutcomeAccepted)),

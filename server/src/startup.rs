@@ -62,6 +62,14 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
         App::new()
             .app_data(state.clone())
             .app_data(web::Data::new(leptos_options.clone()))
+            // An address whose parts do not parse (a run id that is not a UUID) is a JSON 404,
+            // and a query that does not parse a JSON 400, like every other API answer.
+            .app_data(web::PathConfig::default().error_handler(|err, _| {
+                crate::api_error::ApiError::NotFound(format!("there is no such address: {err}")).into()
+            }))
+            .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                crate::api_error::ApiError::bad_request("query", format!("the query cannot be read: {err}")).into()
+            }))
             // Middleware runs bottom-up: request log first, then CSRF, then page access.
             .wrap(from_fn(crate::bad_input::bad_input_status))
             .wrap(from_fn(page_guard))

@@ -247,3 +247,13 @@ async fn behind_a_trusted_proxy_the_form_limit_counts_the_forwarded_client_not_t
     assert_eq!(first[10], 429, "the eleventh from one client is told to wait");
     assert_eq!(post("198.51.100.2", 0).await, 422, "another client behind the same proxy is not");
 }
+
+#[tokio::test]
+async fn an_address_whose_id_does_not_parse_gets_a_json_404_not_plain_text() {
+    let app = TestApp::spawn().await;
+    let engineer = app.demo_member(engine::Role::Engineer).await;
+    let res = engineer.get(&format!("/api/v1/t/{DEMO}/runs/not-a-uuid")).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "not_found");
+}

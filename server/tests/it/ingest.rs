@@ -435,6 +435,11 @@ async fn the_openapi_document_describes_the_public_api() {
     }
     assert!(doc["paths"]["/hooks/{business}/{workflow}"]["post"]["responses"]["422"].is_object());
     assert!(doc["components"]["schemas"]["AcceptedEvent"].is_object());
+    // Programs find how to authenticate, where the server is and under which license.
+    assert_eq!(doc["components"]["securitySchemes"]["token"]["scheme"], "bearer");
+    assert!(doc["paths"]["/api/v1/t/{business}/runs/{run_id}"]["get"]["security"].to_string().contains("token"));
+    assert_eq!(doc["servers"][0]["url"], "/");
+    assert_eq!(doc["info"]["license"]["identifier"], "MIT");
 }
 
 #[tokio::test]

@@ -24,7 +24,8 @@ pub struct FieldProblem {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// A stable code: bad_request, invalid_record, invalid_decision, unauthorized, forbidden, not_found,
-    /// not_published, conflict, payload_too_large, rate_limited, unavailable.
+    /// request_timeout, not_published, conflict, payload_too_large, rate_limited, unavailable,
+    /// cross_site_request (a cookie session's request without Steward's Origin).
     pub error: String,
     pub message: String,
     /// For bad_request, invalid_record and invalid_decision: every field and reason.
@@ -159,7 +160,8 @@ impl IntoResponses for ApiError {
             ("400", "The request cannot be read: not JSON, or a malformed header"),
             ("401", "Not signed in, or the signature does not hold (the message says which)"),
             ("403", "Another business, or a role that may not do this"),
-            ("404", "No such business, workflow, run or task"),
+            ("404", "No such business, workflow, run or task (or an id in the address that does not parse)"),
+            ("408", "The body did not finish arriving within 10 seconds"),
             ("409", "not_published: the workflow has no live version; conflict: decided already, or claimed by someone else"),
             ("413", "The body is larger than the limit"),
             ("422", "invalid_record or invalid_decision: every field and the reason"),

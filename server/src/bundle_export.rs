@@ -11,6 +11,14 @@ use store::{
     state::AppState,
 };
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/t/{business}/workflows/{workflow}/bundle.yaml",
+    tag = "workflows",
+    params(("business" = String, Path), ("workflow" = String, Path)),
+    responses((status = 200, description = "The workflow, its prompts and data contracts as one YAML file", content_type = "application/yaml", body = String), ApiError),
+    security(("session" = []), ("token" = []))
+)]
 pub async fn bundle_yaml(
     req: HttpRequest,
     path: web::Path<(String, String)>,

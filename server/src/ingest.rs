@@ -404,6 +404,22 @@ pub async fn webhook(
     door(&state, &req, &slug, &workflow, &body, Channel::Webhook, Proof::Sender { path_secret: None }).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/hooks/{business}/{workflow}/{secret}",
+    tag = "ingestion",
+    params(
+        ("business" = String, Path, description = "The business's address"),
+        ("workflow" = String, Path, description = "The workflow's name; its trigger has `signature: secret_path`"),
+        ("secret" = String, Path, description = "The workflow's secret in its address form, as the workflow page shows it"),
+    ),
+    request_body(content = serde_json::Value, description = "The record as JSON"),
+    responses(
+        (status = 202, description = "Accepted and committed; the run is queued", body = AcceptedEvent),
+        (status = 200, description = "A repeat (same Idempotency-Key): the original run", body = AcceptedEvent),
+        ApiError,
+    )
+)]
 /// `POST /hooks/{business}/{workflow}/{secret}`: for senders that can only
 /// call an address (a trigger with `signature: secret_path`).
 pub async fn webhook_at_secret_path(

@@ -12,12 +12,15 @@ use utoipa::{
     info(title = "Steward", description = "Events in, runs out: webhooks (Standard Webhooks, CloudEvents 1.0, and the schemes a trigger names), the events API, run status and review decisions. Programs authenticate with an API token (`Authorization: Bearer`).",
         license(name = "MIT", identifier = "MIT")),
     servers((url = "/", description = "This Steward installation (paths are relative to its public address)")),
-    paths(crate::ingest::webhook, crate::ingest::api_event, crate::ingest::run_status, crate::forms::submit_doc, crate::review_api::decide, crate::reports::outcome_hook),
+    paths(crate::ingest::webhook, crate::ingest::webhook_at_secret_path, crate::ingest::api_event, crate::ingest::run_status, crate::forms::submit_doc,
+        crate::review_api::decide, crate::reports::outcome_hook, crate::bundle_export::bundle_yaml, crate::health::healthz, crate::health::readyz),
     components(schemas(crate::ingest::AcceptedEvent, crate::ingest::RunState, crate::ingest::StepState, crate::api_error::ErrorBody, crate::api_error::FieldProblem,
-        crate::review_api::DecisionRequest, crate::review_api::DecisionTaken, crate::reports::OutcomeReport, crate::reports::OutcomeAccepted)),
+        crate::review_api::DecisionRequest, crate::review_api::DecisionTaken, crate::reports::OutcomeReport, crate::reports::OutcomeAccepted,
+        crate::health::Health, crate::health::Readiness)),
     modifiers(&SessionCookie),
     tags((name = "ingestion", description = "Sending events to a workflow"), (name = "runs", description = "What became of them"), (name = "review", description = "A person's decision on a review task"),
-        (name = "reports", description = "Business outcomes reported back, for the monthly scorecard"))
+        (name = "reports", description = "Business outcomes reported back, for the monthly scorecard"),
+        (name = "workflows", description = "Workflows as files"), (name = "operations", description = "Health and readiness"))
 )]
 pub struct ApiDoc;
 

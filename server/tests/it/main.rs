@@ -17,6 +17,7 @@ mod invitations;
 mod kpis;
 mod metrics;
 mod models;
+mod openapi;
 mod operations;
 mod prompts;
 mod recovery;

@@ -1,0 +1,110 @@
+//! The OpenAPI document against the live routes: every documented route and
+//! method is called with good and bad addresses, bodies and credentials, and
+//! every answer must be a status the document lists for it, never a 5xx,
+//! and JSON whenever it is an error.
+
+use crate::support::*;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// Values tried for each path parameter: one that exists, one that does not, one malformed.
+fn values(param: &str, run: &str) -> Vec<String> {
+    match param {
+        "business" => vec![DEMO.into(), "no-such-business".into(), "acme%00plumbing".into()],
+        "workflow" => vec![LEAD_WORKFLOW.into(), "no-such-workflow".into(), "%00".into()],
+        "run_id" => vec![run.into(), uuid::Uuid::new_v4().to_string(), "not-a-uuid".into()],
+        "task" => vec![uuid::Uuid::new_v4().to_string(), "not-a-uuid".into()],
+        "secret" => vec!["not-the-secret".into()],
+        other => panic!("no test values for path parameter {other}"),
+    }
+}
+
+/// Every combination of the parameters' values in `template`.
+fn addresses(template: &str, run: &str) -> Vec<String> {
+    let mut out = vec![template.to_owned()];
+    let params: Vec<String> =
+        template.split('{').skip(1).map(|rest| rest.split('}').next().unwrap().to_owned()).collect();
+    for param in params {
+        let slot = format!("{{{param}}}");
+        out = out
+            .into_iter()
+            .flat_map(|a| values(&param, run).into_iter().map(|v| a.replace(&slot, &v)).collect::<Vec<_>>())
+            .collect();
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_documented_route_answers_good_and_bad_input_with_a_documented_status_and_never_5xx() {
+    let app = TestApp::spawn().await;
+    let doc: Value = reqwest::get(format!("{}/api/openapi.json", app.base)).await.unwrap().json().await.unwrap();
+    let run = app.send_lead(&app.webhook_secret(LEAD_WORKFLOW).await, &fresh_lead()).await.to_string();
+    let owner = store::api_tokens::create(
+        &app.db,
+        &app.demo_current_member(engine::Role::Owner).await,
+        &store::api_tokens::NewToken {
+            name: "openapi test".into(),
+            scopes: engine::token_scope::TokenScope::ALL.to_vec(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .token;
+    let bodies = ["", "not json", "{}", "[]", "{\"companyName\": \"a\\u0000b\"}", "{\"decision\": \"approve\"}"];
+    let credentials = [None, Some(owner.as_str()), Some("stw_00000000_garbage-garbage-garbage-garbage-garbage")];
+    let http = reqwest::Client::new();
+    let mut calls = 0;
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 10, "every JSON route is documented: {:?}", paths.keys().collect::<Vec<_>>());
+    for (template, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            let documented: Vec<&String> = operation["responses"].as_object().unwrap().keys().collect();
+            for address in addresses(template, &run) {
+                for credential in credentials {
+                    let tried: &[&str] = if method == "get" { &[""] } else { &bodies };
+                    for body in tried {
+                        let url = format!("{}{address}", app.base);
+                        let mut req = match method.as_str() {
+                            "get" => http.get(&url),
+                            "post" => http.post(&url).header("content-type", "application/json").body(body.to_string()),
+                            other => panic!("undocumented method {other}"),
+                        };
+                        req = req.header("accept", "application/json");
+                        if let Some(token) = credential {
+                            req = req.bearer_auth(token);
+                        }
+                        let res = req.send().await.unwrap();
+                        calls += 1;
+                        let status = res.status();
+                        let json = res
+                            .headers()
+                            .get("content-type")
+                            .is_some_and(|c| c.to_str().unwrap_or_default().starts_with("application/json"));
+                        let text = res.text().await.unwrap_or_default();
+                        let what = format!(
+                            "{} {address} (body {body:?}, token {}): {status} {text}",
+                            method.to_uppercase(),
+                            credential.is_some()
+                        );
+                        assert!(
+                            !status.is_server_error()
+                                || status == StatusCode::SERVICE_UNAVAILABLE && template == "/readyz",
+                            "{what}"
+                        );
+                        assert!(
+                            documented.iter().any(|d| *d == status.as_str()),
+                            "{what} — documented: {documented:?}"
+                        );
+                        if status.is_client_error() {
+                            assert!(json, "an error is JSON: {what}");
+                            let body: Value = serde_json::from_str(&text).unwrap();
+                            assert!(body["error"].is_string() && body["message"].is_string(), "{what}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(calls > 300, "{calls} calls");
+}

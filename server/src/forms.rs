@@ -143,11 +143,7 @@ pub async fn submit(
         }
     };
     if let Some((name, _)) = fields.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
-        let e = ApiError::invalid(vec![(
-            name.replace('\0', "\\u0000"),
-            "characters".into(),
-            "the text contains a NUL character (\\u0000), which Steward does not store".into(),
-        )]);
+        let e = crate::ingest::nul_refusal(name.replace('\0', "\\u0000"));
         return if wants_json { e.error_response() } else { html_error(&e) };
     }
     let address = crate::client_address(&state, &req);

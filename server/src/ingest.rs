@@ -83,16 +83,13 @@ pub fn nul_in(value: &Value, path: &str) -> Option<String> {
     }
 }
 
-/// Refuses (422, naming the field) a document holding a NUL character.
-fn refuse_nul(value: &Value, prefix: &str) -> Result<(), ApiError> {
-    match nul_in(value, prefix) {
-        None => Ok(()),
-        Some(field) => Err(ApiError::invalid(vec![(
-            field,
-            "characters".into(),
-            "the text contains a NUL character (\\u0000), which Steward does not store".into(),
-        )])),
-    }
+/// The 422 for a NUL character in `field` (a record's field path, a form field).
+pub fn nul_refusal(field: String) -> ApiError {
+    ApiError::invalid(vec![(
+        field,
+        "characters".into(),
+        "the text contains a NUL character (\\u0000), which Steward does not store".into(),
+    )])
 }
 
 fn header_text(req: &HttpRequest, name: &str) -> Option<String> {
@@ -142,10 +139,6 @@ async fn refused(state: &AppState, target: &Target, workflow: &str, channel: Cha
             .await;
 }
 
-/// Accepts a delivery for a workflow: its target from memory (read afresh
-/// when the business changed it meanwhile, and when a signature fails
-/// against the remembered secrets), the signature when `signed`, the
-/// record, and one commit before the answer.
 /// How a delivery comes to the door: signed by a sender (with the secret
 /// path segment, for senders that can do nothing else), or from a member
 /// already signed in.
@@ -155,40 +148,10 @@ enum Proof<'a> {
     Member,
 }
 
-/// The delivery as `store::sender_proof` checks it.
-fn delivery<'a>(
-    state: &AppState,
-    req: &'a HttpRequest,
-    headers: &'a http::HeaderMap,
-    body: &'a [u8],
-    path_secret: Option<&'a str>,
-    url: &'a mut String,
-) -> store::sender_proof::Delivery<'a> {
-    // HubSpot signs the address it called, which is Steward's public address.
-    *url = format!("{}{}", state.settings.public_origin(), req.uri());
-    store::sender_proof::Delivery {
-        method: req.method().as_str(),
-        url: url.as_str(),
-        headers,
-        body,
-        path_secret,
-        now: chrono::Utc::now().timestamp(),
-    }
-}
-
-/// The request's headers as the `http` crate holds them.
-fn http_headers(req: &HttpRequest) -> http::HeaderMap {
-    let mut map = http::HeaderMap::new();
-    for (name, value) in req.headers() {
-        if let (Ok(name), Ok(value)) =
-            (http::HeaderName::from_bytes(name.as_str().as_bytes()), http::HeaderValue::from_bytes(value.as_bytes()))
-        {
-            map.append(name, value);
-        }
-    }
-    map
-}
-
+/// Accepts a delivery for a workflow: its target from memory (read afresh
+/// when the business changed it meanwhile, and when a sender's proof fails
+/// against the remembered secrets), the sender's proof per the trigger's
+/// scheme, the record, and one commit before the answer.
 async fn door(
     state: &AppState,
     req: &HttpRequest,
@@ -205,15 +168,21 @@ async fn door(
     utf8_body(body)?;
     let mut target = state.targets.get(db, settings, slug, workflow).await?;
     let mut fresh = false;
-    let headers = match proof {
-        Proof::Sender { .. } => http_headers(req),
-        Proof::Member => http::HeaderMap::new(),
-    };
-    let mut url = String::new();
+    let headers = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    // HubSpot signs the address it called, which is Steward's public address.
+    let url = format!("{}{}", settings.public_origin(), req.uri());
     for _ in 0..READS {
         let mut vendor_key = None;
         if let Proof::Sender { path_secret } = proof {
-            match target.prove(&delivery(state, req, &headers, body, path_secret, &mut url)) {
+            let delivery = store::sender_proof::Delivery {
+                method: req.method().as_str(),
+                url: &url,
+                headers: &headers,
+                body,
+                path_secret,
+                now: chrono::Utc::now().timestamp(),
+            };
+            match target.prove(&delivery) {
                 Ok(proven) => {
                     let scheme = target.contract.trigger.signature().scheme;
                     vendor_key = proven.vendor_id.map(|id| format!("{}:{id}", scheme.as_str()));
@@ -279,7 +248,9 @@ pub fn interpret(req: &HttpRequest, body: &[u8], expected_event: &str, channel: 
     let content_type = header_text(req, "content-type").unwrap_or_default().to_lowercase();
     let parsed: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("body", format!("the body is not JSON: {e}")))?;
-    refuse_nul(&parsed, "")?;
+    if let Some(field) = nul_in(&parsed, "") {
+        return Err(nul_refusal(field));
+    }
     let check_type = |found: &str| {
         if found == expected_event {
             Ok(())

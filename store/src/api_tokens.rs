@@ -82,8 +82,8 @@ pub enum Refusal {
 /// A caller proven by a token: the member it acts as, and the workflows it may send to.
 #[derive(Debug, Clone)]
 pub struct TokenCaller {
+    /// Its `session_id` is the token's id.
     pub member: CurrentMember,
-    pub token_id: Uuid,
     pub workflows: Option<Vec<String>>,
 }
 
@@ -389,7 +389,7 @@ pub async fn authorize(
         ))
         .await?;
     }
-    Ok(TokenCaller { member, token_id: row.id, workflows: row.workflows })
+    Ok(TokenCaller { member, workflows: row.workflows })
 }
 
 #[cfg(test)]

@@ -246,6 +246,46 @@ pub struct TriggersView {
     pub retention_days: i32,
     pub can_set_retention: bool,
     pub deliveries: Vec<DeliveryView>,
+    /// Every scheme a trigger can use: (name, in words).
+    pub schemes: Vec<(String, String)>,
+    /// The header (hmac_sha256, header_secret) or user name (basic_auth) the scheme uses now.
+    pub signature_header: String,
+    pub signature_username: String,
+    /// The mapping presets Steward ships.
+    pub presets: Vec<PresetChoiceView>,
+    /// The preset the trigger names, if any.
+    pub preset: Option<PresetInUseView>,
+    /// The effective mapping: record field ← expression over the sender's payload.
+    pub mapping: Vec<MappingRowView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PresetChoiceView {
+    pub name: String,
+    pub title: String,
+    /// The scheme its vendor signs with (chosen with it).
+    pub scheme: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PresetInUseView {
+    pub name: String,
+    pub title: String,
+    pub setup: String,
+    pub documentation: String,
+    pub data_contract: String,
+    /// The business has no data contract of that name yet: mapped records go unchecked.
+    pub contract_missing: bool,
+    /// For tools whose webhook body is written by hand: the body to paste there.
+    pub body_to_send: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MappingRowView {
+    pub field: String,
+    pub expression: String,
+    /// Written on the trigger itself rather than taken from the preset.
+    pub own: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

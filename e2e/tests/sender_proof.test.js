@@ -6,6 +6,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { request } from 'playwright-core';
 import { BASE_URL, launch, shot, signIn, waitForHydration, unique } from '../support/browser.js';
 
@@ -18,19 +19,22 @@ after(async () => {
   assert.deepEqual(browser?.errors ?? [], []);
 });
 
-test('an engineer sets up a Stripe trigger from its page and sees a test delivery accepted, then a bad one refused', async () => {
+test('an engineer sets up a Stripe trigger from its page and sees a test delivery accepted and mapped, then a bad one refused', async () => {
   const { page } = browser;
   await signIn(page, 'acme-plumbing', 'engineer@acme-plumbing.test', DEMO_PASSWORD);
   const name = `stripe-invoices-${unique()}`;
   const yaml = `workflow: ${name}
 version: 1
-trigger: { source: webhook, event: stripe.event, signature: stripe }
+trigger: { source: webhook, event: invoice.payment_failed }
 steps:
-  - { id: normalize, type: function, function: normalize, output: normalized_lead }
+  - { id: normalize, type: function, function: normalize, output: normalized_invoice }
 `;
   const call = (endpoint, form) => page.request.post(`${BASE_URL}/api/${endpoint}`, {
     form, headers: { origin: BASE_URL, accept: 'application/json' },
   });
+  // The invoice data contract checks what the preset makes (already there when another test added it).
+  const added = await call('add_data_contract_template', { slug: 'acme-plumbing', object: 'invoice' });
+  assert.ok([200, 409].includes(added.status()), await added.text());
   const saved = await call('save_workflow', { slug: 'acme-plumbing', yaml, note: 'Stripe failed payments' });
   assert.equal(saved.status(), 200, await saved.text());
   const published = await call('publish_workflow_version', { slug: 'acme-plumbing', name, number: '1' });
@@ -39,9 +43,21 @@ steps:
   await page.goto(`${BASE_URL}/t/acme-plumbing/workflows/${name}`);
   await page.waitForSelector('[data-testid=triggers]');
   await waitForHydration(page);
-  assert.equal(await page.textContent('[data-testid=signature-scheme]'), 'stripe');
+  assert.equal(await page.textContent('[data-testid=signature-scheme]'), 'standard_webhooks');
+
+  // No YAML: pick Stripe's event, which brings Stripe's way of signing, save and publish.
+  await page.selectOption('#f-preset', 'stripe-invoice-payment-failed');
+  assert.equal(await page.inputValue('#f-scheme'), 'stripe');
+  await page.click('[data-testid=save-trigger]');
+  await page.waitForSelector('[data-testid=trigger-saved]');
+  assert.match(await page.textContent('[data-testid=trigger-saved]'), /version 2, a draft/);
+  await page.click('[data-testid=publish-trigger]');
+  await page.waitForFunction(() => document.querySelector('[data-testid=signature-scheme]')?.textContent === 'stripe');
+  assert.match(await page.textContent('[data-testid=mapping-preset]'), /Stripe — invoice payment failed/);
+  assert.match(await page.textContent('[data-testid=mapping]'), /data\.object\.customer_email/);
   assert.match(await page.textContent('[data-testid=sender-instructions]'), /Developers → Webhooks → Add endpoint/);
   const url = (await page.textContent('[data-testid=webhook-url]')).trim();
+  await shot(page, '62-stripe-trigger-set-up');
 
   // Stripe shows its own secret; it is pasted here (a short one is refused with the reason).
   await page.fill('#f-paste-secret', 'whsec_short');
@@ -52,9 +68,10 @@ steps:
   await page.click('[data-testid=paste-secret] button[type=submit]');
   await page.waitForSelector('[data-testid=secret-pasted]');
 
-  // Stripe's test delivery, signed Stripe's way.
+  // Stripe's own sample event (from its documentation), sent now and signed Stripe's way.
+  const sample = JSON.parse(readFileSync(new URL('../../engine/src/mapping_presets/stripe-invoice-payment-failed.json', import.meta.url)));
   const send = async (key) => {
-    const body = JSON.stringify({ id: `evt_${unique()}`, type: 'invoice.payment_failed', data: { object: { id: 'in_1' } } });
+    const body = JSON.stringify({ ...sample, id: `evt_${unique()}`, created: Math.floor(Date.now() / 1000) });
     const t = Math.floor(Date.now() / 1000);
     const v1 = createHmac('sha256', key).update(`${t}.${body}`).digest('hex');
     const sender = await request.newContext();
@@ -72,4 +89,16 @@ steps:
   await page.click('[data-testid=check-delivery]');
   await page.waitForFunction(() => /refused, unauthorized — the stripe signature does not match/.test(document.querySelector('[data-testid=last-verdict]')?.textContent ?? ''));
   await shot(page, '64-stripe-trigger-refused');
+
+  // The accepted delivery's run: Stripe's invoice became Steward's invoice record.
+  await page.click('[data-testid=deliveries] td[data-label=Run] a');
+  await page.waitForSelector('[data-testid=timeline]');
+  for (let i = 0; i < 40 && !(await page.$('[data-testid=step-output]')); i++) {
+    await page.waitForTimeout(250);
+    await page.reload();
+  }
+  const output = await page.textContent('[data-testid=step-output]');
+  assert.match(output, /8F8D4B7F-0001/);
+  assert.match(output, /jenny\.rosen@example\.com/);
+  assert.match(output, /"USD"/);
 });

@@ -36,6 +36,8 @@ pub mod form;
 #[cfg(feature = "contracts")]
 pub mod kpi;
 #[cfg(feature = "contracts")]
+pub mod mapping;
+#[cfg(feature = "contracts")]
 pub mod offline_model;
 #[cfg(feature = "contracts")]
 pub mod prompt;

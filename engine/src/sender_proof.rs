@@ -69,6 +69,29 @@ impl Scheme {
         }
     }
 
+    /// The scheme in words, for the trigger page.
+    pub fn label(self) -> &'static str {
+        match self {
+            Scheme::StandardWebhooks => "Standard Webhooks (signed by your own code)",
+            Scheme::Svix => "Svix-powered sender",
+            Scheme::Stripe => "Stripe",
+            Scheme::Github => "GitHub (X-Hub-Signature-256)",
+            Scheme::Shopify => "Shopify",
+            Scheme::Typeform => "Typeform",
+            Scheme::HmacSha256 => "Another tool that signs the body (HMAC-SHA256 header)",
+            Scheme::Hubspot => "HubSpot (signature v3)",
+            Scheme::Zendesk => "Zendesk",
+            Scheme::HeaderSecret => "A secret in a header",
+            Scheme::BasicAuth => "HTTP Basic auth",
+            Scheme::SecretPath => "A secret in the address (weakest)",
+        }
+    }
+
+    /// Parses the scheme's name (`stripe`, `basic_auth`, …).
+    pub fn named(name: &str) -> Option<Scheme> {
+        Scheme::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     /// Whether the sender's tool makes the secret (paste theirs into Steward) rather than Steward.
     pub fn vendor_makes_the_secret(self) -> bool {
         matches!(self, Scheme::Stripe | Scheme::Svix | Scheme::Shopify | Scheme::Hubspot | Scheme::Zendesk)

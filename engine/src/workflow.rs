@@ -179,6 +179,12 @@ pub struct Trigger {
     /// How webhook senders prove who they are (default: Standard Webhooks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<crate::sender_proof::Signature>,
+    /// A mapping preset that turns a vendor's payload into the record (`crate::mapping`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
+    /// Record field → expression over the payload, on top of the preset's rows.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mapping: BTreeMap<String, String>,
 }
 
 impl Trigger {
@@ -187,9 +193,23 @@ impl Trigger {
         self.signature.clone().unwrap_or_default()
     }
 
-    /// The data contract that guards this trigger, if any is named or implied.
+    /// The data contract that guards this trigger, if any is named or
+    /// implied (by its preset, or by the event's object).
     pub fn contract_name(&self) -> Option<String> {
-        self.data_contract.clone().or_else(|| self.event.split('.').next().filter(|s| !s.is_empty()).map(str::to_owned))
+        self.data_contract
+            .clone()
+            .or_else(|| self.preset().map(|p| p.data_contract.clone()))
+            .or_else(|| self.event.split('.').next().filter(|s| !s.is_empty()).map(str::to_owned))
+    }
+
+    /// The preset it names, when Steward has it.
+    pub fn preset(&self) -> Option<&'static crate::mapping::Preset> {
+        self.preset.as_deref().and_then(crate::mapping::preset)
+    }
+
+    /// What turns a payload into the record before the data contract checks it (empty: the payload is the record).
+    pub fn mapping(&self) -> crate::mapping::Mapping {
+        crate::mapping::Mapping::of(self.preset(), &self.mapping)
     }
 
     /// Whether events arrive from a web form (the workflow gets a hosted form).
@@ -442,6 +462,42 @@ impl WorkflowContract {
 }
 
 impl WorkflowContract<Written> {
+    /// The trigger's preset exists and fits its data contract; every mapping row reads.
+    fn check_mapping(&self, trigger: Block, issues: &mut Issues<'_>) {
+        let at =
+            |issues: &Issues<'_>, key: &str| issues.map.value_of(trigger, key).unwrap_or(issues.map.start_of(trigger));
+        if let Some(name) = &self.trigger.preset {
+            match crate::mapping::preset(name) {
+                None => {
+                    let message =
+                        format!("there is no mapping preset '{name}'; use one of: {}", crate::mapping::preset_names());
+                    issues.push(IssueKind::InvalidValue, at(issues, "preset"), message);
+                }
+                Some(p) if self.trigger.data_contract.as_ref().is_some_and(|d| *d != p.data_contract) => {
+                    let message = format!(
+                        "the preset {name} makes {} records, and the trigger's data contract is {}",
+                        p.data_contract,
+                        self.trigger.data_contract.clone().unwrap_or_default()
+                    );
+                    issues.push(IssueKind::InvalidValue, at(issues, "preset"), message);
+                }
+                Some(_) => {}
+            }
+        }
+        for (field, expression) in &self.trigger.mapping {
+            let place = issues.map.text(trigger, &format!("{field}:")).unwrap_or(at(issues, "mapping"));
+            if !crate::mapping::is_field_path(field) {
+                issues.push(
+                    IssueKind::InvalidValue,
+                    place,
+                    format!("mapping: '{field}' is not a record field (names joined by dots)"),
+                );
+            } else if let Err(e) = crate::mapping::check_expression(expression) {
+                issues.push(IssueKind::InvalidValue, place, format!("mapping {field}: {e}"));
+            }
+        }
+    }
+
     fn check(&self, catalog: &Catalog, issues: &mut Issues<'_>) {
         let whole = issues.map.whole();
         let top = |issues: &Issues<'_>, key: &str| issues.map.top_level(key).unwrap_or(whole);
@@ -471,6 +527,7 @@ impl WorkflowContract<Written> {
                 issues.push(IssueKind::InvalidValue, at, format!("signature {field}: {message}"));
             }
         }
+        self.check_mapping(trigger, issues);
         let steps_block = top(issues, "steps");
         if self.steps.is_empty() {
             issues.push(
@@ -789,9 +846,64 @@ pub fn step_block(source: &str, n: usize) -> Option<(usize, usize)> {
     Some((start + 1, end))
 }
 
+/// The contract's text with its trigger replaced and the rest as written
+/// (comments included), for setting a trigger up from its page.
+pub fn with_trigger(source: &str, trigger: &Trigger) -> Option<String> {
+    let map = SourceMap::new(source);
+    let Block { start, mut end } = map.top_level("trigger")?;
+    let lines: Vec<&str> = source.lines().collect();
+    // Comments and blank lines before the next key belong to it.
+    while end > start + 1 && (lines[end - 1].trim().is_empty() || lines[end - 1].trim_start().starts_with('#')) {
+        end -= 1;
+    }
+    let yaml = serde_norway::to_string(trigger).ok()?;
+    let block = std::iter::once("trigger:".to_owned()).chain(yaml.lines().map(|l| format!("  {l}")));
+    let mut out: Vec<String> = lines[..start].iter().map(|l| l.to_string()).collect();
+    out.extend(block);
+    out.extend(lines[end..].iter().map(|l| l.to_string()));
+    Some(out.join("\n") + "\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trigger_set_up_from_its_page_keeps_the_rest_as_written() {
+        let source = "# lead intake\nworkflow: x\nversion: 1\ntrigger: { source: website_form, event: lead.created }\n\n# the steps\nsteps:\n  - { id: n, type: function, output: o }\n";
+        let mut trigger = WorkflowContract::structure(source).unwrap().trigger;
+        trigger.signature = Some(crate::sender_proof::Signature::of(crate::sender_proof::Scheme::Typeform));
+        trigger.preset = Some("typeform-form-response".into());
+        let changed = with_trigger(source, &trigger).unwrap();
+        assert!(changed.starts_with("# lead intake\nworkflow: x\n"), "{changed}");
+        assert!(changed.contains("\n# the steps\nsteps:\n  - { id: n, type: function, output: o }\n"), "{changed}");
+        let read = WorkflowContract::structure(&changed).unwrap();
+        assert_eq!(read.trigger, trigger);
+        assert_eq!(read.trigger.contract_name().as_deref(), Some("lead"));
+    }
+
+    #[test]
+    fn a_trigger_preset_and_mapping_are_checked_where_they_are_written() {
+        let base = "workflow: x\nversion: 1\ntrigger:\n  source: stripe\n  event: invoice.payment_failed\n";
+        let steps = "steps:\n  - { id: n, type: function, output: o }\n";
+        let mut catalog = catalog();
+        catalog.data_contracts.insert("invoice".into());
+        let ok = format!("{base}  preset: stripe-invoice-payment-failed\n  mapping:\n    reminders_sent: '0'\n{steps}");
+        let contract = WorkflowContract::parse(&ok, &catalog).unwrap();
+        assert_eq!(contract.trigger.mapping().fields["reminders_sent"], "0");
+        assert_eq!(contract.trigger.contract_name().as_deref(), Some("invoice"));
+        let unknown = format!("{base}  preset: stripe-everything\n{steps}");
+        let issues = WorkflowContract::parse(&unknown, &catalog).unwrap_err();
+        assert!(issues[0].message.contains("no mapping preset 'stripe-everything'"), "{issues:?}");
+        assert_eq!(issues[0].line, 6);
+        let wrong = format!("{base}  data_contract: lead\n  preset: stripe-invoice-payment-failed\n{steps}");
+        let issues = WorkflowContract::parse(&wrong, &catalog).unwrap_err();
+        assert!(issues[0].message.contains("makes invoice records"), "{issues:?}");
+        let broken = format!("{base}  mapping:\n    due_date: 'created |'\n    'a..b': x\n{steps}");
+        let issues = WorkflowContract::parse(&broken, &catalog).unwrap_err();
+        assert_eq!(issues.len(), 2, "{issues:?}");
+        assert!(issues.iter().any(|i| i.message.starts_with("mapping due_date:") && i.line == 7), "{issues:?}");
+    }
 
     /// The contract from ARCHITECTURE.md, exactly as written.
     pub const SEED: &str = "workflow: lead-intake-qualification

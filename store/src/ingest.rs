@@ -69,6 +69,8 @@ pub struct Target {
     pub version: i32,
     pub contract: WorkflowContract,
     pub data_contract: Option<DataContract>,
+    /// What turns a sender's payload into the record (empty: the payload is the record).
+    pub mapping: engine::mapping::Mapping,
     pub retention_days: i32,
     /// The production prompt versions and tier models a run fixes when it is created.
     pub pinned: Value,
@@ -116,6 +118,7 @@ pub async fn target(
     let secrets = crate::webhook_secrets::valid_secrets(&txn, settings, found.id).await?;
     let pinned = pins(&txn, &contract).await?;
     txn.commit().await?;
+    let mapping = contract.trigger.mapping();
     Ok(Target {
         tenant,
         tenant_slug: row.slug,
@@ -124,6 +127,7 @@ pub async fn target(
         version,
         contract,
         data_contract,
+        mapping,
         retention_days: found.exception_retention_days,
         pinned,
         secrets,
@@ -332,12 +336,28 @@ pub async fn accept(
     incoming: &Incoming,
     now: DateTime<Utc>,
 ) -> Result<Accepted, IngestError> {
-    let record = match &target.data_contract {
-        Some(contract) => match contract.apply(&incoming.record, now) {
-            Ok(normalised) => normalised,
+    // A vendor's payload is mapped to the record first (a preset or the trigger's own rows).
+    let mapped = if target.mapping.is_empty() {
+        None
+    } else {
+        match target.mapping.apply(&incoming.record) {
+            Ok(mapped) => Some(mapped),
             Err(violations) => return refuse(db, target, incoming, violations).await,
+        }
+    };
+    let given = mapped.as_ref().map_or(&incoming.record, |m| &m.record);
+    let record = match &target.data_contract {
+        Some(contract) => match contract.apply(given, now) {
+            Ok(normalised) => normalised,
+            Err(violations) => {
+                let violations = match &mapped {
+                    Some(m) => m.explain(violations),
+                    None => violations,
+                };
+                return refuse(db, target, incoming, violations).await;
+            }
         },
-        None => incoming.record.clone(),
+        None => given.clone(),
     };
     let event_id = Uuid::new_v4();
     let run_id = Uuid::new_v4();

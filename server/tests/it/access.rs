@@ -44,7 +44,8 @@ fn access(endpoint: &str) -> Access {
         | "install_gallery_workflow"
         | "import_bundle"
         | "rotate_webhook_secret"
-        | "paste_webhook_secret" => MembersAs(Page::Workflows, EDITORS),
+        | "paste_webhook_secret"
+        | "set_up_trigger" => MembersAs(Page::Workflows, EDITORS),
         "publish_workflow_version" | "set_exception_retention" => {
             MembersAs(Page::Workflows, &[Role::Engineer, Role::Operations, Role::Owner])
         }

@@ -19,6 +19,7 @@ mod metrics;
 mod models;
 mod openapi;
 mod operations;
+mod presets;
 mod prompts;
 mod recovery;
 mod review;

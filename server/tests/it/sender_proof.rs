@@ -13,12 +13,13 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+pub(crate) const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// The headers a sender puts on a body (second argument) signed with a secret (first).
 type Signer = Box<dyn Fn(&str, &str) -> Vec<(&'static str, String)>>;
 
-fn mac(secret: &str, parts: &[&[u8]]) -> Vec<u8> {
+/// HMAC-SHA256 of the parts in order, keyed with the secret's bytes.
+pub(crate) fn mac(secret: &str, parts: &[&[u8]]) -> Vec<u8> {
     let mut m = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     for p in parts {
         m.update(p);

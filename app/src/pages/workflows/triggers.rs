@@ -43,6 +43,28 @@ pub async fn workflow_triggers(slug: String, name: String) -> Result<TriggersVie
     let sample = data_contract.as_ref().map(|d| d.sample(chrono::Utc::now())).unwrap_or_else(|| serde_json::json!({}));
     let form = contract.trigger.is_form().then_some(data_contract.as_ref()).flatten();
     let signature = contract.trigger.signature();
+    let trigger = &contract.trigger;
+    let preset = trigger.preset().map(|p| crate::views::PresetInUseView {
+        name: p.name.clone(),
+        title: p.title.clone(),
+        setup: p.setup.clone(),
+        documentation: p.documentation.clone(),
+        data_contract: p.data_contract.clone(),
+        contract_missing: data_contract.is_none(),
+        body_to_send: p.body_to_send.clone(),
+    });
+    let mapping = trigger
+        .mapping()
+        .fields
+        .into_iter()
+        .map(|(field, expression)| crate::views::MappingRowView {
+            own: trigger.mapping.contains_key(&field),
+            field,
+            expression,
+        })
+        .collect();
+    // A vendor's own sample shows what its deliveries look like.
+    let sample = trigger.preset().map(|p| p.sample.clone()).unwrap_or(sample);
     Ok(TriggersView {
         webhook_url: format!("{public}/hooks/{slug}/{name}"),
         scheme: signature.scheme.as_str().to_owned(),
@@ -69,7 +91,106 @@ pub async fn workflow_triggers(slug: String, name: String) -> Result<TriggersVie
                 run_id: d.run_id.map(|r| r.to_string()),
             })
             .collect(),
+        schemes: engine::sender_proof::Scheme::ALL
+            .iter()
+            .map(|s| (s.as_str().to_owned(), s.label().to_owned()))
+            .collect(),
+        signature_header: signature.header.clone().unwrap_or_default(),
+        signature_username: signature.username.clone().unwrap_or_default(),
+        presets: engine::mapping::presets()
+            .iter()
+            .map(|p| crate::views::PresetChoiceView {
+                name: p.name.clone(),
+                title: p.title.clone(),
+                scheme: p.signature.as_str().to_owned(),
+            })
+            .collect(),
+        preset,
+        mapping,
     })
+}
+
+/// Sets how the trigger's senders prove themselves and which mapping
+/// preset reads their payloads, without writing YAML: the latest version
+/// with its trigger changed (the rest as written) is saved as a new draft,
+/// whose number is returned for publishing.
+#[server(endpoint = "set_up_trigger")]
+pub async fn set_up_trigger(
+    slug: String,
+    name: String,
+    scheme: String,
+    preset: String,
+    header: String,
+    username: String,
+) -> Result<i32, AppError> {
+    use actix_web::http::StatusCode;
+    use engine::sender_proof::{Scheme, Signature};
+    use engine::FieldError;
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member_in(&slug, engine::Page::Workflows, crate::ssr::EDITORS).await?;
+    let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    let Some(scheme) = Scheme::named(scheme.trim()) else {
+        return Err(cx.invalid(vec![FieldError::new("scheme", "Choose how the sending tool proves itself.")]));
+    };
+    let preset = text(&preset);
+    if preset.as_deref().is_some_and(|p| engine::mapping::preset(p).is_none()) {
+        return Err(cx.invalid(vec![FieldError::new("preset", "There is no such preset.")]));
+    }
+    let db = &cx.state.db;
+    let detail = store::workflows::detail(db, &me, &name)
+        .await
+        .map_err(|_| cx.refused(StatusCode::NOT_FOUND, "There is no such workflow."))?;
+    let source = store::workflows::version_yaml(db, &me, &name, detail.workflow.latest_version)
+        .await
+        .map_err(|e| cx.internal("reading the workflow", e))?;
+    let mut trigger = engine::workflow::WorkflowContract::structure(&source)
+        .ok_or_else(|| cx.internal("reading the workflow", "stored contract does not parse"))?
+        .trigger;
+    let mut signature = Signature {
+        header: text(&header).filter(|_| matches!(scheme, Scheme::HmacSha256 | Scheme::HeaderSecret)),
+        username: text(&username).filter(|_| scheme == Scheme::BasicAuth),
+        ..Signature::of(scheme)
+    };
+    // Keep what only YAML sets (encoding, prefix, tolerance) while the scheme stays.
+    if let Some(before) = trigger.signature.as_ref().filter(|b| b.scheme == scheme) {
+        signature.encoding = before.encoding;
+        signature.prefix = before.prefix.clone();
+        signature.tolerance_seconds = before.tolerance_seconds;
+    }
+    let problems: Vec<FieldError> = signature
+        .problems()
+        .into_iter()
+        .map(|(field, reason)| FieldError::new(field, format!("{}: {reason}", scheme.label())))
+        .collect();
+    if !problems.is_empty() {
+        return Err(cx.invalid(problems));
+    }
+    trigger.signature = (signature != Signature::default()).then_some(signature);
+    trigger.preset = preset.clone();
+    let yaml = engine::workflow::with_trigger(&source, &trigger)
+        .ok_or_else(|| cx.internal("changing the trigger", "the contract has no trigger block"))?;
+    let note = format!(
+        "Trigger set up on its page: {}{}",
+        scheme.label(),
+        preset.map(|p| format!(", mapping preset {p}")).unwrap_or_default()
+    );
+    match store::workflows::save_version(db, &me, &yaml, &note).await {
+        Ok((_, number)) => Ok(number),
+        Err(store::workflows::WorkflowError::Invalid(issues)) => Err(cx.invalid(
+            issues
+                .into_iter()
+                .map(|i| {
+                    let field = if i.message.contains("preset") || i.message.starts_with("mapping") {
+                        "preset"
+                    } else {
+                        "scheme"
+                    };
+                    FieldError::new(field, i.message)
+                })
+                .collect(),
+        )),
+        Err(e) => Err(cx.internal("saving the workflow", e)),
+    }
 }
 
 /// Creates a new signing secret (the earlier one keeps working for a day)
@@ -183,6 +304,20 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
             }
         }
     });
+    let set_up = ServerAction::<SetUpTrigger>::new();
+    let publish = ServerAction::<super::PublishWorkflowVersion>::new();
+    let set_up_error = move |field: &'static str| {
+        Signal::derive(move || set_up.value().get().and_then(|r| r.err()).and_then(|e| e.field(field)))
+    };
+    let saved_version = Signal::derive(move || set_up.value().get().and_then(|r| r.ok()));
+    Effect::new({
+        let load = load.clone();
+        move |_| {
+            if matches!(publish.value().get(), Some(Ok(()))) {
+                load();
+            }
+        }
+    });
     let retain = ServerAction::<SetExceptionRetention>::new();
     let days_error = Signal::derive(move || retain.value().get().and_then(|r| r.err()).and_then(|e| e.field("days")));
     let message = Signal::derive(move || rotate.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
@@ -254,11 +389,19 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
                                         }
                                     })}
                                     <FormError message />
-                                    <details>
-                                        <summary>"Signed curl example"</summary>
-                                        <CopyButton target="curl-example" />
-                                        <pre class="snippet" data-testid="curl-example">{curl}</pre>
-                                    </details>
+                                    {(t.scheme == "standard_webhooks").then(|| view! {
+                                        <details>
+                                            <summary>"Signed curl example"</summary>
+                                            <CopyButton target="curl-example" />
+                                            <pre class="snippet" data-testid="curl-example">{curl}</pre>
+                                        </details>
+                                    })}
+                                    {t.can_rotate.then(|| view! {
+                                        <SetUp slug=slug.clone() name=name.clone() card=t.clone() set_up publish saved_version
+                                            preset_error=set_up_error("preset") scheme_error=set_up_error("scheme")
+                                            header_error=set_up_error("header") username_error=set_up_error("username") />
+                                    })}
+                                    <Mapping card=t.clone() />
                                     {t.form_url.clone().map(|form_url| view! {
                                         <h3>"Form"</h3>
                                         <p><a href=form_url.clone() rel="external" target="_blank" data-testid="form-link">{form_url.clone()}</a></p>
@@ -299,6 +442,143 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
                     }
         }}
     }
+}
+
+/// Choosing the sending tool (a mapping preset) and how it proves itself,
+/// saved as a new draft version that can be published right here.
+#[component]
+#[allow(clippy::too_many_arguments)] // a form's action, its result and each field's error
+fn SetUp(
+    slug: String,
+    name: String,
+    card: TriggersView,
+    set_up: ServerAction<SetUpTrigger>,
+    publish: ServerAction<super::PublishWorkflowVersion>,
+    saved_version: Signal<Option<i32>>,
+    preset_error: Signal<Option<String>>,
+    scheme_error: Signal<Option<String>>,
+    header_error: Signal<Option<String>>,
+    username_error: Signal<Option<String>>,
+) -> impl IntoView {
+    let preset = RwSignal::new(card.preset.as_ref().map(|p| p.name.clone()).unwrap_or_default());
+    let scheme = RwSignal::new(card.scheme.clone());
+    let header = RwSignal::new(card.signature_header.clone());
+    let username = RwSignal::new(card.signature_username.clone());
+    let presets = card.presets.clone();
+    let choose_preset = move |ev: leptos::ev::Event| {
+        let chosen = event_target_value(&ev);
+        // A vendor's preset comes with the way that vendor signs.
+        if let Some(p) = presets.iter().find(|p| p.name == chosen) {
+            scheme.set(p.scheme.clone());
+        }
+        preset.set(chosen);
+    };
+    let (slug_submit, name_submit) = (slug.clone(), name.clone());
+    view! {
+        <h3>"Sending tool"</h3>
+        <form class="set-up-trigger" data-testid="set-up-trigger" novalidate
+            on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                set_up.dispatch(SetUpTrigger {
+                    slug: slug_submit.clone(),
+                    name: name_submit.clone(),
+                    scheme: scheme.get(),
+                    preset: preset.get(),
+                    header: header.get(),
+                    username: username.get(),
+                });
+            }>
+            <div class="field" class:has-error=move || preset_error.get().is_some()>
+                <label for="f-preset">"Tool and event"</label>
+                <select id="f-preset" prop:value=move || preset.get() on:change=choose_preset>
+                    <option value="">"None: the payload is the record"</option>
+                    {card.presets.iter().map(|p| view! { <option value=p.name.clone() selected=card.preset.as_ref().is_some_and(|c| c.name == p.name)>{p.title.clone()}</option> }).collect_view()}
+                </select>
+                <p class="field-error" role="alert">{move || preset_error.get().unwrap_or_default()}</p>
+            </div>
+            <div class="field" class:has-error=move || scheme_error.get().is_some()>
+                <label for="f-scheme">"How it proves itself"</label>
+                <select id="f-scheme" prop:value=move || scheme.get() on:change=move |ev| scheme.set(event_target_value(&ev))>
+                    {card.schemes.iter().map(|(value, label)| view! { <option value=value.clone() selected=*value == card.scheme>{label.clone()}</option> }).collect_view()}
+                </select>
+                <p class="field-error" role="alert">{move || scheme_error.get().unwrap_or_default()}</p>
+            </div>
+            {move || matches!(scheme.get().as_str(), "hmac_sha256" | "header_secret").then(|| view! {
+                <div class="field" class:has-error=move || header_error.get().is_some()>
+                    <label for="f-signature-header">"Header the tool sends"</label>
+                    <input id="f-signature-header" placeholder="X-Signature" prop:value=move || header.get()
+                        on:input=move |ev| header.set(event_target_value(&ev)) />
+                    <p class="field-error" role="alert">{move || header_error.get().unwrap_or_default()}</p>
+                </div>
+            })}
+            {move || (scheme.get() == "basic_auth").then(|| view! {
+                <div class="field" class:has-error=move || username_error.get().is_some()>
+                    <label for="f-signature-username">"User name the tool sends"</label>
+                    <input id="f-signature-username" prop:value=move || username.get()
+                        on:input=move |ev| username.set(event_target_value(&ev)) />
+                    <p class="field-error" role="alert">{move || username_error.get().unwrap_or_default()}</p>
+                </div>
+            })}
+            <button class="button small" type="submit" data-testid="save-trigger" disabled=move || set_up.pending().get()>"Save as a new version"</button>
+        </form>
+        {move || saved_version.get().map(|n| {
+            let (slug, name) = (slug.clone(), name.clone());
+            let published = move || matches!(publish.value().get(), Some(Ok(())));
+            view! {
+                <p class="notice" data-testid="trigger-saved">
+                    {format!("Saved as version {n}, a draft: deliveries follow the live version until you publish it. ")}
+                    <button class="button small" type="button" data-testid="publish-trigger"
+                        disabled=move || publish.pending().get() || published()
+                        on:click=move |_| { publish.dispatch(super::PublishWorkflowVersion { slug: slug.clone(), name: name.clone(), number: n }); }>
+                        {format!("Publish version {n}")}
+                    </button>
+                    {move || published().then(|| view! { <span class="muted small" data-testid="trigger-published">" Live."</span> })}
+                    {move || publish.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()).map(|m| view! { <span class="field-error">{m}</span> })}
+                </p>
+            }
+        })}
+    }
+}
+
+/// The trigger's mapping: the preset in use, what to set in the tool, and
+/// each record field with the expression that fills it.
+#[component]
+fn Mapping(card: TriggersView) -> impl IntoView {
+    if card.mapping.is_empty() && card.preset.is_none() {
+        return ().into_any();
+    }
+    view! {
+        <h3>"Mapping"</h3>
+        {card.preset.map(|p| view! {
+            <p class="small">"Preset: " <strong data-testid="mapping-preset">{p.title.clone()}</strong>
+                {format!(" — makes {} records, checked by that data contract. ", p.data_contract)}{p.setup.clone()}" "
+                <a href=p.documentation.clone() rel="external noopener" target="_blank">"The vendor's payload"</a></p>
+            {p.contract_missing.then(|| view! {
+                <p class="notice warning" data-testid="preset-contract-missing">{format!("This business has no {} data contract yet, so mapped records are not checked: add it under Data contracts.", p.data_contract)}</p>
+            })}
+            {p.body_to_send.map(|body| view! {
+                <details open>
+                    <summary>"JSON body to paste in the tool"</summary>
+                    <CopyButton target="body-to-send" />
+                    <pre class="snippet" data-testid="body-to-send">{body}</pre>
+                </details>
+            })}
+        })}
+        <table class="table mapping" data-testid="mapping">
+            <thead><tr><th>"Record field"</th><th>"From the tool's payload"</th></tr></thead>
+            <tbody>
+                {card.mapping.into_iter().map(|row| view! {
+                    <tr>
+                        <td data-label="Record field"><code>{row.field}</code></td>
+                        <td data-label="From the payload"><code class="expression">{row.expression}</code>
+                            {row.own.then(|| view! { <span class="badge">"this trigger's own"</span> })}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+        <p class="muted small">"To change a row, write it under " <code>"mapping:"</code> " on the trigger in the contract; a row there replaces the preset's. A record the mapping cannot fill is refused with the reason and kept in the exceptions report."</p>
+    }
+    .into_any()
 }
 
 #[component]

@@ -51,7 +51,9 @@ steps:
   await page.click('[data-testid=save-trigger]');
   await page.waitForSelector('[data-testid=trigger-saved]');
   assert.match(await page.textContent('[data-testid=trigger-saved]'), /version 2, a draft/);
-  await page.click('[data-testid=publish-trigger]');
+  // Publishing reloads the page, whose versions and contract change with it.
+  await Promise.all([page.waitForEvent('load'), page.click('[data-testid=publish-trigger]')]);
+  await waitForHydration(page);
   await page.waitForFunction(() => document.querySelector('[data-testid=signature-scheme]')?.textContent === 'stripe');
   assert.match(await page.textContent('[data-testid=mapping-preset]'), /Stripe — invoice payment failed/);
   assert.match(await page.textContent('[data-testid=mapping]'), /data\.object\.customer_email/);

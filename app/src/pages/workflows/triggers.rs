@@ -310,12 +310,10 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
         Signal::derive(move || set_up.value().get().and_then(|r| r.err()).and_then(|e| e.field(field)))
     };
     let saved_version = Signal::derive(move || set_up.value().get().and_then(|r| r.ok()));
-    Effect::new({
-        let load = load.clone();
-        move |_| {
-            if matches!(publish.value().get(), Some(Ok(()))) {
-                load();
-            }
+    // Publishing changes the whole page (versions, contract, form view): read it afresh.
+    Effect::new(move |_| {
+        if matches!(publish.value().get(), Some(Ok(()))) {
+            let _ = window().location().reload();
         }
     });
     let retain = ServerAction::<SetExceptionRetention>::new();
@@ -344,7 +342,7 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
                                     {(!t.live).then(|| view! { <p class="notice">"Publish a version to start accepting events."</p> })}
                                     <h3>"Webhook"</h3>
                                     <p class="muted small">{format!("POST JSON or a CloudEvent of type {}; senders prove themselves by ", t.event)}<strong data-testid="signature-scheme">{t.scheme.clone()}</strong>
-                                        " (set " <code>"signature:"</code> " on the trigger to change it)."</p>
+                                        " (choose another under Sending tool, or set " <code>"signature:"</code> " on the trigger)."</p>
                                     {t.weakest.then(|| view! { <p class="notice warning" data-testid="weakest-proof">"The secret travels in the address: the weakest proof. Use a signature scheme if the sending tool has one."</p> })}
                                     <code class="endpoint" data-testid="webhook-url">{if t.weakest { format!("{}/<secret>", t.webhook_url) } else { t.webhook_url.clone() }}</code>
                                     <p class="small" data-testid="sender-instructions">{t.instructions.clone()}</p>

@@ -26,6 +26,13 @@ pub struct AcceptedEvent {
     pub status_url: String,
 }
 
+/// What a batching sender (HubSpot) hears: one entry per event of the batch,
+/// in order; 202 when any is new, 200 when all were repeats.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AcceptedBatch {
+    pub runs: Vec<AcceptedEvent>,
+}
+
 /// How long the door waits for a body once its head has arrived: a sender
 /// that declares more bytes than it sends is cut off (408), not left holding
 /// a connection open.
@@ -210,6 +217,9 @@ async fn door(
         if incoming.idempotency_key.is_none() {
             incoming.idempotency_key = vendor_key;
         }
+        if let Some(events) = hubspot_batch(&target, &incoming) {
+            return accept_batch(state, target, slug, workflow, events, started).await;
+        }
         match ingest::accept(db, settings, &target, &incoming, chrono::Utc::now()).await {
             Err(IngestError::Stale) => {
                 target = state.targets.reload(db, settings, slug, workflow).await?;
@@ -224,6 +234,93 @@ async fn door(
         }
     }
     Err(ApiError::Storage(format!("{workflow} kept changing while the event came in")))
+}
+
+/// HubSpot batches its webhook events (up to 100 in a JSON array, each with
+/// its own `eventId`): each becomes its own event and run, keyed by its id,
+/// so none is folded into another and a retried batch repeats nothing.
+fn hubspot_batch(target: &Target, incoming: &Incoming) -> Option<Vec<Incoming>> {
+    let hubspot = target.contract.trigger.signature().scheme == engine::sender_proof::Scheme::Hubspot;
+    let events =
+        incoming.record.as_array().filter(|a| hubspot && !a.is_empty() && incoming.channel != Channel::CloudEvent)?;
+    Some(
+        events
+            .iter()
+            .enumerate()
+            .map(|(i, event)| {
+                let vendor_id = match &event["eventId"] {
+                    Value::Number(n) => Some(n.to_string()),
+                    Value::String(s) => Some(s.clone()),
+                    _ => None,
+                };
+                Incoming {
+                    channel: incoming.channel,
+                    event_type: incoming.event_type.clone(),
+                    idempotency_key: vendor_id.map(|id| format!("hubspot:{id}")).or_else(|| {
+                        // Without ids, a key the sender gave names the batch; each event its place in it.
+                        incoming.idempotency_key.as_ref().map(|k| format!("{k}:{i}"))
+                    }),
+                    record: event.clone(),
+                    raw: event.clone(),
+                }
+            })
+            .collect(),
+    )
+}
+
+/// Accepts a batch's events in order, each committed before the answer. A
+/// refused event stops the batch with its reasons (fields as `[i].field`);
+/// those before it stay accepted, and the sender's retry repeats them.
+async fn accept_batch(
+    state: &AppState,
+    mut target: std::sync::Arc<Target>,
+    slug: &str,
+    workflow: &str,
+    events: Vec<Incoming>,
+    started: std::time::Instant,
+) -> Result<HttpResponse, ApiError> {
+    let (db, settings) = (&state.db, &state.settings);
+    let mut runs = Vec::with_capacity(events.len());
+    let mut any_new = false;
+    for (i, event) in events.iter().enumerate() {
+        let mut reads = 1;
+        let accepted = loop {
+            match ingest::accept(db, settings, &target, event, chrono::Utc::now()).await {
+                Err(IngestError::Stale) if reads < READS => {
+                    target = state.targets.reload(db, settings, slug, workflow).await?;
+                    reads += 1;
+                }
+                Err(IngestError::Invalid(violations)) => {
+                    return Err(ApiError::invalid(
+                        violations
+                            .into_iter()
+                            .map(|v| (format!("[{i}].{}", v.field), v.rule, format!("event {i}: {}", v.message)))
+                            .collect(),
+                    ))
+                }
+                Err(e) => return Err(e.into()),
+                Ok(accepted) => break accepted,
+            }
+        };
+        let run_id = accepted.run_id();
+        let status = match accepted {
+            Accepted::New { .. } => {
+                any_new = true;
+                state.wake(ingest::run_job(&target, run_id));
+                "queued"
+            }
+            Accepted::Duplicate { .. } => "duplicate",
+        };
+        runs.push(AcceptedEvent {
+            run_id,
+            status: status.into(),
+            status_url: status_url(state, &target.tenant_slug, run_id),
+        });
+    }
+    metrics::histogram!(store::measure::ACCEPT_SECONDS, "channel" => events[0].channel.as_str())
+        .record(started.elapsed().as_secs_f64());
+    let body = AcceptedBatch { runs };
+    Ok(if any_new { HttpResponse::Accepted().json(body) } else { HttpResponse::Ok().json(body) })
 }
 
 /// A CloudEvents attribute sent as a `ce-<name>` header (binary mode),
@@ -359,8 +456,8 @@ pub fn interpret(req: &HttpRequest, body: &[u8], expected_event: &str, channel: 
     ),
     request_body(content = serde_json::Value, description = "The record as JSON, or a CloudEvent (structured: application/cloudevents+json; binary: ce-* headers)"),
     responses(
-        (status = 202, description = "Accepted and committed; the run is queued", body = AcceptedEvent),
-        (status = 200, description = "A repeat of an accepted delivery: the original run", body = AcceptedEvent),
+        (status = 202, description = "Accepted and committed; the run is queued. A HubSpot batch (a JSON array under the hubspot scheme) is answered with `AcceptedBatch`, one entry per event.", body = AcceptedEvent),
+        (status = 200, description = "A repeat of an accepted delivery: the original run (`AcceptedBatch` for a HubSpot batch of repeats)", body = AcceptedEvent),
         ApiError,
     )
 )]

@@ -244,3 +244,47 @@ async fn svix_headers_a_shared_secret_header_basic_auth_and_a_secret_path_each_p
     let err = format!("{:?}", store::workflows::save_version(&app.db, &engineer, yaml, "broken").await.unwrap_err());
     assert!(err.contains("signature header"), "{err}");
 }
+
+#[tokio::test]
+async fn a_hubspot_batch_makes_one_run_per_event_and_its_retry_repeats_none() {
+    let app = TestApp::spawn().await;
+    let secret = workflow_with(&app, "hubspot", "hubspot", Some("hubspot-app-client-secret-0002")).await;
+    let url = format!("{}/hooks/{DEMO}/vendor-hubspot", app.settings.public_origin());
+    let send = |body: String| {
+        let ms = chrono::Utc::now().timestamp_millis().to_string();
+        let sig = B64.encode(mac(&secret, &[b"POST", url.as_bytes(), body.as_bytes(), ms.as_bytes()]));
+        let headers = vec![("x-hubspot-signature-v3", sig), ("x-hubspot-request-timestamp", ms)];
+        let app = &app;
+        async move { post(app, "vendor-hubspot", &body, &headers).await }
+    };
+    // HubSpot's documented batch shape: several subscription events in one delivery.
+    let event = |id: i64, object: i64| {
+        json!({ "eventId": id, "subscriptionId": 2881778, "portalId": 62515, "occurredAt": 1564113600000_i64,
+                "subscriptionType": "contact.creation", "attemptNumber": 0, "objectId": object, "changeSource": "CRM" })
+    };
+    let first = send(json!([event(101, 1), event(102, 2)]).to_string()).await;
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    let answer: Value = first.json().await.unwrap();
+    assert_eq!(answer["runs"].as_array().unwrap().len(), 2, "{answer}");
+    assert!(answer["runs"].as_array().unwrap().iter().all(|r| r["status"] == "queued"), "{answer}");
+    assert_eq!(runs_of(&app, "vendor-hubspot").await, 2, "each event is its own run");
+
+    // The same batch again, and one that repeats an event beside a new one.
+    let retry = send(json!([event(101, 1), event(102, 2)]).to_string()).await;
+    assert_eq!(retry.status(), StatusCode::OK);
+    let mixed = send(json!([event(102, 2), event(103, 3)]).to_string()).await;
+    assert_eq!(mixed.status(), StatusCode::ACCEPTED);
+    let answer: Value = mixed.json().await.unwrap();
+    let statuses: Vec<&str> =
+        answer["runs"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["duplicate", "queued"]);
+    assert_eq!(runs_of(&app, "vendor-hubspot").await, 3);
+    let objects: i64 = app
+        .demo_value(
+            "SELECT count(DISTINCT e.payload->>'objectId') FROM events e JOIN runs r ON r.event_id = e.id WHERE r.workflow_name = 'vendor-hubspot'",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(objects, 3, "each run holds its own event, not the batch");
+}

@@ -263,6 +263,95 @@ impl DataContract {
         out
     }
 
+    /// The records this contract accepts, as a JSON Schema (2020-12) for API
+    /// documents: nested objects for dotted paths, `required` where a missing
+    /// value is refused, formats for email and time fields. Normalisation
+    /// (other spellings of a controlled value) is told in the description, so
+    /// the schema never refuses what the door accepts.
+    pub fn json_schema(&self) -> Value {
+        fn node(schema: &mut Value, path: &[&str], leaf: Value, required: bool) {
+            let (first, rest) = (path[0], &path[1..]);
+            if schema.get("properties").is_none() {
+                schema["properties"] = Value::Object(Map::new());
+            }
+            if required {
+                let list =
+                    schema.as_object_mut().map(|m| m.entry("required").or_insert_with(|| Value::Array(Vec::new())));
+                if let Some(Value::Array(list)) = list {
+                    if !list.iter().any(|v| v == first) {
+                        list.push(Value::String(first.to_owned()));
+                    }
+                }
+            }
+            if rest.is_empty() {
+                schema["properties"][first] = leaf;
+            } else {
+                if !schema["properties"][first].is_object() {
+                    schema["properties"][first] = serde_json::json!({ "type": "object" });
+                }
+                node(&mut schema["properties"][first], rest, leaf, required);
+            }
+        }
+        let mut schema = serde_json::json!({
+            "type": "object",
+            "title": self.object,
+            "description": format!("A {} record, as this business's data contract checks it at the door.", self.object),
+        });
+        for (path, rule) in &self.fields {
+            let mut leaf = match rule.kind {
+                FieldType::String => serde_json::json!({ "type": "string" }),
+                FieldType::Number => serde_json::json!({ "type": "number" }),
+                FieldType::Integer => serde_json::json!({ "type": "integer" }),
+                FieldType::Boolean => serde_json::json!({ "type": "boolean" }),
+                FieldType::Object => serde_json::json!({ "type": "object" }),
+                FieldType::Email => serde_json::json!({ "type": "string", "format": "email" }),
+                FieldType::Datetime => serde_json::json!({ "type": "string", "format": "date-time" }),
+            };
+            let mut notes = Vec::new();
+            if let Some(min) = rule.min_length {
+                leaf["minLength"] = serde_json::json!(min);
+            }
+            if !rule.allowed.is_empty() {
+                if rule.normalize.is_empty() {
+                    leaf["enum"] = serde_json::json!(rule.allowed);
+                } else {
+                    notes.push(format!(
+                        "One of {}; also accepted and normalised: {}.",
+                        rule.allowed.join(", "),
+                        rule.normalize.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ));
+                }
+            }
+            match rule.null {
+                NullHandling::Default => {
+                    leaf["default"] = rule.default.clone().unwrap_or(Value::Null);
+                    notes.push("Missing or null takes the default.".into());
+                }
+                NullHandling::Keep => leaf["type"] = serde_json::json!([leaf["type"].clone(), "null"]),
+                NullHandling::Reject => {}
+            }
+            if rule.sensitive {
+                notes.push("Sensitive: masked wherever runs are shown.".into());
+            }
+            if !notes.is_empty() {
+                leaf["description"] = Value::String(notes.join(" "));
+            }
+            let required = rule.required && rule.null != NullHandling::Default;
+            let parts: Vec<&str> = path.split('.').collect();
+            node(&mut schema, &parts, leaf, required);
+        }
+        if let Some(stale) = &self.last_updated {
+            let leaf = serde_json::json!({
+                "type": "string",
+                "format": "date-time",
+                "description": format!("When the record last changed; older than {} days is refused as stale.", stale.max_age_days),
+            });
+            let parts: Vec<&str> = stale.field.split('.').collect();
+            node(&mut schema, &parts, leaf, true);
+        }
+        schema
+    }
+
     /// The last segment of every sensitive field's path (`primaryContact.email` → `email`).
     pub fn sensitive_keys(&self) -> Vec<String> {
         self.fields
@@ -278,6 +367,31 @@ impl DataContract {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_json_schema_accepts_what_the_door_accepts_and_requires_what_it_requires() {
+        let contract = DataContract::template("lead").unwrap();
+        let schema = contract.json_schema();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let now = Utc::now();
+        let good = contract.sample(now);
+        assert!(contract.apply(&good, now).is_ok());
+        assert!(validator.is_valid(&good), "{schema}");
+        let mut spelled = good.clone();
+        spelled["sourceChannel"] = serde_json::json!("Web Form");
+        assert!(
+            contract.apply(&spelled, now).is_ok() && validator.is_valid(&spelled),
+            "normalised spellings pass both"
+        );
+        let mut no_email = good.clone();
+        no_email["primaryContact"].as_object_mut().unwrap().remove("email");
+        assert!(contract.apply(&no_email, now).is_err() && !validator.is_valid(&no_email));
+        assert_eq!(schema["properties"]["primaryContact"]["properties"]["email"]["format"], "email");
+        assert!(schema["required"].as_array().unwrap().contains(&serde_json::json!("last_updated")));
+        let mut no_owner = good;
+        no_owner.as_object_mut().unwrap().remove("ownerId");
+        assert!(validator.is_valid(&no_owner), "a field with a default may be left out");
+    }
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-11-25T12:00:00Z").unwrap().with_timezone(&Utc)

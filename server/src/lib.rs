@@ -21,6 +21,7 @@ pub mod review_api;
 pub mod smtp_capture;
 pub mod startup;
 pub mod telemetry;
+pub mod workflow_api;
 
 /// The address a request counts against for rate limits: the TCP peer, or
 /// what a proxy the operator trusts reports (see `store::client_address`).

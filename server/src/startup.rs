@@ -95,6 +95,10 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .route("/t/{slug}/reports/{file}", web::get().to(crate::reports::report_pdf))
             .route("/t/{slug}/workflows/{name}/bundle.yaml", web::get().to(crate::bundle_export::bundle_yaml))
             .route("/api/v1/t/{slug}/workflows/{name}/bundle.yaml", web::get().to(crate::bundle_export::bundle_yaml))
+            .route(
+                "/api/v1/t/{slug}/workflows/{name}/openapi.json",
+                web::get().to(crate::workflow_api::workflow_openapi),
+            )
             .service(Files::new("/pkg", format!("{site_root}/pkg")))
             .leptos_routes(routes.clone(), move || shell(options.clone()))
     })

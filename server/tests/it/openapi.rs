@@ -108,3 +108,58 @@ async fn every_documented_route_answers_good_and_bad_input_with_a_documented_sta
     }
     assert!(calls > 300, "{calls} calls");
 }
+
+#[tokio::test]
+async fn a_workflows_own_document_gives_its_records_schema_and_its_example_is_accepted() {
+    let app = TestApp::spawn().await;
+    let path = format!("/api/v1/t/{DEMO}/workflows/{LEAD_WORKFLOW}/openapi.json");
+    let engineer = app.demo_member(engine::Role::Engineer).await;
+    let res = engineer.get(&path).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let doc: Value = res.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(doc["servers"][0]["url"], app.settings.public_origin());
+
+    // The record's schema is the lead data contract's: a good lead passes, one without a company does not.
+    let validator = jsonschema::validator_for(&doc["components"]["schemas"]["Record"]).unwrap();
+    assert!(validator.is_valid(&fresh_lead()));
+    let mut nameless = fresh_lead();
+    nameless.as_object_mut().unwrap().remove("companyName");
+    assert!(!validator.is_valid(&nameless));
+
+    // A sender that follows the document alone: its example, signed as it says, starts a run.
+    let hook = &doc["paths"][format!("/hooks/{DEMO}/{LEAD_WORKFLOW}")]["post"];
+    assert!(hook["description"].as_str().unwrap().contains("Standard Webhooks"), "{hook}");
+    let example = hook["requestBody"]["content"]["application/json"]["example"].to_string();
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    let res =
+        app.signed_post(DEMO, LEAD_WORKFLOW, &secret, "msg_doc", chrono::Utc::now().timestamp(), &example, &[]).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED, "{}", res.text().await.unwrap());
+
+    // A token for another workflow, a member of another business and nobody at all are refused.
+    let engineer_member = app.demo_current_member(engine::Role::Engineer).await;
+    let other = "workflow: other-flow\nversion: 1\ntrigger: { source: webhook, event: lead.created }\nsteps:\n  - { id: n, type: function, function: normalize, output: o }\n";
+    store::workflows::save_version(&app.db, &engineer_member, other, "another")
+        .await
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
+    let narrow = store::api_tokens::create(
+        &app.db,
+        &app.demo_current_member(engine::Role::Engineer).await,
+        &store::api_tokens::NewToken {
+            name: "one workflow".into(),
+            scopes: vec![engine::token_scope::TokenScope::SendEvents],
+            workflows: vec!["other-flow".into()],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .token;
+    let bearer = |token: &str| reqwest::Client::new().get(format!("{}{path}", app.base)).bearer_auth(token.to_owned());
+    assert_eq!(bearer(&narrow).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    let outsider = app.client();
+    outsider.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.example", "copper kettle harbor 42").await;
+    assert_eq!(outsider.get(&path).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.client().get(&path).await.status(), StatusCode::UNAUTHORIZED);
+}

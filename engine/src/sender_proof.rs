@@ -16,6 +16,8 @@ pub enum Scheme {
     Svix,
     /// Stripe: `Stripe-Signature: t=…,v1=…`, HMAC-SHA256 of `t.body`, hex.
     Stripe,
+    /// Calendly-style schedulers: `Calendly-Webhook-Signature: t=…,v1=…`, as Stripe's.
+    Calendly,
     /// GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`.
     Github,
     /// Shopify: `X-Shopify-Hmac-Sha256: <base64 HMAC-SHA256 of the body>`.
@@ -37,10 +39,11 @@ pub enum Scheme {
 }
 
 impl Scheme {
-    pub const ALL: [Scheme; 12] = [
+    pub const ALL: [Scheme; 13] = [
         Scheme::StandardWebhooks,
         Scheme::Svix,
         Scheme::Stripe,
+        Scheme::Calendly,
         Scheme::Github,
         Scheme::Shopify,
         Scheme::Typeform,
@@ -57,6 +60,7 @@ impl Scheme {
             Scheme::StandardWebhooks => "standard_webhooks",
             Scheme::Svix => "svix",
             Scheme::Stripe => "stripe",
+            Scheme::Calendly => "calendly",
             Scheme::Github => "github",
             Scheme::Shopify => "shopify",
             Scheme::Typeform => "typeform",
@@ -75,6 +79,7 @@ impl Scheme {
             Scheme::StandardWebhooks => "Standard Webhooks (signed by your own code)",
             Scheme::Svix => "Svix-powered sender",
             Scheme::Stripe => "Stripe",
+            Scheme::Calendly => "Calendly (or a scheduler signing like it)",
             Scheme::Github => "GitHub (X-Hub-Signature-256)",
             Scheme::Shopify => "Shopify",
             Scheme::Typeform => "Typeform",
@@ -99,7 +104,15 @@ impl Scheme {
 
     /// Whether the scheme carries a timestamp, so a replay outside the tolerance is refused.
     pub fn has_timestamp(self) -> bool {
-        matches!(self, Scheme::StandardWebhooks | Scheme::Svix | Scheme::Stripe | Scheme::Hubspot | Scheme::Zendesk)
+        matches!(
+            self,
+            Scheme::StandardWebhooks
+                | Scheme::Svix
+                | Scheme::Stripe
+                | Scheme::Calendly
+                | Scheme::Hubspot
+                | Scheme::Zendesk
+        )
     }
 }
 
@@ -237,6 +250,7 @@ impl Signature {
             Scheme::StandardWebhooks => "Sign each delivery per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature) with this workflow's secret; the curl example below shows how.".into(),
             Scheme::Svix => "In the sending tool's webhook (Svix) settings, add this URL as an endpoint, then paste the endpoint's signing secret (whsec_…) here.".into(),
             Scheme::Stripe => "In Stripe: Developers → Webhooks → Add endpoint. Paste this URL, choose the events, then reveal the endpoint's signing secret (whsec_…) and paste it here.".into(),
+            Scheme::Calendly => "In Calendly: create a webhook subscription (API: POST /webhook_subscriptions) with this URL as its url and this workflow's secret as its signing_key.".into(),
             Scheme::Github => "In GitHub: Settings → Webhooks → Add webhook. Paste this URL, choose content type application/json, and put this workflow's secret in Secret.".into(),
             Scheme::Shopify => "In Shopify: Settings → Notifications → Webhooks (or your app's configuration). Add this URL, then paste the signing secret Shopify shows here.".into(),
             Scheme::Typeform => "In Typeform: Connect → Webhooks → Add a webhook. Paste this URL, then under Edit → Secret put this workflow's secret.".into(),

@@ -104,9 +104,11 @@ pub fn verify(rule: &Signature, secrets: &[String], d: &Delivery) -> Result<Prov
             webhook_secrets::verify(secrets, &headers, d.body)?;
             Ok(Proven { vendor_id: headers.id })
         }
-        Scheme::Stripe => {
-            // https://docs.stripe.com/webhooks#verify-manually
-            let header = d.required("stripe-signature", scheme)?;
+        Scheme::Stripe | Scheme::Calendly => {
+            // https://docs.stripe.com/webhooks#verify-manually;
+            // https://developer.calendly.com/api-docs/4c305798a61d3-webhook-signatures (the same t=,v1= form)
+            let name = if scheme == Scheme::Stripe { "stripe-signature" } else { "calendly-webhook-signature" };
+            let header = d.required(name, scheme)?;
             let mut timestamp = None;
             let mut signatures = Vec::new();
             for pair in header.split(',') {
@@ -116,7 +118,7 @@ pub fn verify(rule: &Signature, secrets: &[String], d: &Delivery) -> Result<Prov
                     _ => {}
                 }
             }
-            let t = timestamp.ok_or("Stripe-Signature has no t= timestamp")?;
+            let t = timestamp.ok_or_else(|| format!("{name} has no t= timestamp"))?;
             if (d.now - t).abs() > rule.tolerance() {
                 return Err(stale(scheme, rule.tolerance()));
             }
@@ -128,7 +130,14 @@ pub fn verify(rule: &Signature, secrets: &[String], d: &Delivery) -> Result<Prov
             if !ok {
                 return Err(wrong());
             }
-            Ok(Proven { vendor_id: d.body_json().and_then(|b| b["id"].as_str().map(str::to_owned)) })
+            // Stripe's event id; Calendly's event names what happened to which invitee.
+            let vendor_id = d.body_json().and_then(|b| match scheme {
+                Scheme::Stripe => b["id"].as_str().map(str::to_owned),
+                _ => {
+                    b["payload"]["uri"].as_str().map(|uri| format!("{}:{uri}", b["event"].as_str().unwrap_or_default()))
+                }
+            });
+            Ok(Proven { vendor_id })
         }
         Scheme::Github | Scheme::Shopify | Scheme::Typeform | Scheme::HmacSha256 => {
             let (header, encoding, prefix, id_header) = match scheme {

@@ -288,3 +288,36 @@ async fn a_hubspot_batch_makes_one_run_per_event_and_its_retry_repeats_none() {
         .unwrap();
     assert_eq!(objects, 3, "each run holds its own event, not the batch");
 }
+
+#[tokio::test]
+async fn a_calendly_style_scheduler_signs_t_and_v1_and_its_invitee_event_counts_once() {
+    let app = TestApp::spawn().await;
+    // Calendly signs with the signing_key given when the subscription is made: Steward's secret.
+    let secret = workflow_with(&app, "calendly", "calendly", None).await;
+    let body = json!({
+        "created_at": "2020-11-23T17:51:19.000000Z",
+        "created_by": "https://api.calendly.com/users/AAAAAAAAAAAAAAAA",
+        "event": "invitee.created",
+        "payload": { "email": "test@example.com", "name": "John Doe",
+                     "uri": "https://api.calendly.com/scheduled_events/GBGBDCAADAEDCRZ2/invitees/AAAAAAAAAAAAAAAA" }
+    })
+    .to_string();
+    let sign = |t: i64, key: &str| {
+        let v1 = hex::encode(mac(key, &[format!("{t}.").as_bytes(), body.as_bytes()]));
+        vec![("calendly-webhook-signature", format!("t={t},v1={v1}"))]
+    };
+    let now = chrono::Utc::now().timestamp();
+    let res = post(&app, "vendor-calendly", &body, &sign(now, &secret)).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED, "{}", res.text().await.unwrap());
+    assert_eq!(post(&app, "vendor-calendly", &body, &sign(now + 2, &secret)).await.status(), StatusCode::OK);
+    let stale = post(&app, "vendor-calendly", &body, &sign(now - 900, &secret)).await;
+    assert_eq!(stale.status(), StatusCode::UNAUTHORIZED);
+    assert!(reason(stale).await.contains("stale"));
+    assert_eq!(
+        post(&app, "vendor-calendly", &body, &sign(now, "someone-else")).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let missing = post(&app, "vendor-calendly", &body, &[]).await;
+    assert!(reason(missing).await.contains("calendly-webhook-signature"));
+    assert_eq!(runs_of(&app, "vendor-calendly").await, 1);
+}

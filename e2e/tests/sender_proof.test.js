@@ -57,6 +57,20 @@ steps:
   await page.waitForFunction(() => document.querySelector('[data-testid=signature-scheme]')?.textContent === 'stripe');
   assert.match(await page.textContent('[data-testid=mapping-preset]'), /Stripe — invoice payment failed/);
   assert.match(await page.textContent('[data-testid=mapping]'), /data\.object\.customer_email/);
+  // One row of the preset replaced on the page: this business counts reminders itself.
+  await page.click('[data-testid=mapping] tr:has(code:text-is("reminders_sent")) [data-testid=edit-mapping-row]');
+  assert.equal(await page.inputValue('#f-map-field'), 'reminders_sent');
+  await page.fill('#f-map-expression', 'created |');
+  await page.click('[data-testid=save-mapping-row]');
+  await page.waitForFunction(() => /does not read/.test(document.querySelector('[data-testid=mapping-row] .has-error .field-error')?.textContent ?? ''));
+  assert.ok(await page.$('[data-testid=mapping-row] .field.has-error:has(#f-map-expression)'), 'the error is beside the expression');
+  await page.fill('#f-map-expression', '0');
+  await page.click('[data-testid=save-mapping-row]');
+  await page.waitForFunction(() => /version 3, a draft/.test(document.querySelector('[data-testid=trigger-saved]')?.textContent ?? ''));
+  await Promise.all([page.waitForEvent('load'), page.click('[data-testid=publish-trigger]')]);
+  await waitForHydration(page);
+  await page.waitForSelector('[data-testid=mapping] .badge');
+  assert.match(await page.textContent('[data-testid=mapping] tr:has(code:text-is("reminders_sent"))'), /this trigger's own/);
   assert.match(await page.textContent('[data-testid=sender-instructions]'), /Developers → Webhooks → Add endpoint/);
   const url = (await page.textContent('[data-testid=webhook-url]')).trim();
   await shot(page, '62-stripe-trigger-set-up');
@@ -103,4 +117,5 @@ steps:
   assert.match(output, /8F8D4B7F-0001/);
   assert.match(output, /jenny\.rosen@example\.com/);
   assert.match(output, /"USD"/);
+  assert.match(output, /"reminders_sent":\s*0\b/, 'the row set on the page, not Stripe\'s attempt count');
 });

@@ -45,7 +45,8 @@ fn access(endpoint: &str) -> Access {
         | "import_bundle"
         | "rotate_webhook_secret"
         | "paste_webhook_secret"
-        | "set_up_trigger" => MembersAs(Page::Workflows, EDITORS),
+        | "set_up_trigger"
+        | "set_mapping_row" => MembersAs(Page::Workflows, EDITORS),
         "publish_workflow_version" | "set_exception_retention" => {
             MembersAs(Page::Workflows, &[Role::Engineer, Role::Operations, Role::Owner])
         }

@@ -287,3 +287,56 @@ async fn an_editor_sets_a_trigger_up_from_its_page_as_a_new_draft_and_others_are
     assert_eq!(outsider.call("set_up_trigger", &set_up("svix", "", "")).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(versions().await, before + 2, "only the two accepted set-ups made versions");
 }
+
+#[tokio::test]
+async fn an_editor_adds_replaces_and_removes_a_mapping_row_of_the_trigger_each_as_a_new_draft() {
+    let app = TestApp::spawn().await;
+    let stripe = engine::mapping::preset("stripe-invoice-payment-failed").unwrap();
+    let (workflow, _) = workflow_for(&app, stripe).await;
+    let engineer = app.demo_member(Role::Engineer).await;
+    let row = |field: &'static str, expression: &'static str| {
+        [
+            ("slug", DEMO.to_string()),
+            ("name", workflow.clone()),
+            ("field", field.into()),
+            ("expression", expression.into()),
+        ]
+    };
+    let call = |form: [(&'static str, String); 4]| {
+        let engineer = &engineer;
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            engineer.call("set_mapping_row", &form).await
+        }
+    };
+    let trigger_of = |number: i32| {
+        let (app, workflow) = (&app, workflow.clone());
+        async move {
+            let member = app.demo_current_member(Role::Engineer).await;
+            let yaml = store::workflows::version_yaml(&app.db, &member, &workflow, number).await.unwrap();
+            engine::workflow::WorkflowContract::structure(&yaml).unwrap().trigger
+        }
+    };
+    let res = call(row("reminders_sent", "0")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let n: i32 = res.json().await.unwrap();
+    let trigger = trigger_of(n).await;
+    assert_eq!(trigger.mapping.get("reminders_sent").map(String::as_str), Some("0"));
+    assert_eq!(trigger.preset.as_deref(), Some(stripe.name.as_str()), "the preset stays");
+    assert_eq!(trigger.mapping().fields["reminders_sent"], "0", "the own row replaces the preset's");
+
+    let bad = invalid_fields(call(row("due_date", "created |")).await).await;
+    assert_eq!(bad[0].0, "expression");
+    let bad = invalid_fields(call(row("due..date", "created")).await).await;
+    assert_eq!(bad[0].0, "field");
+
+    let res = call(row("reminders_sent", "")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let removed = trigger_of(res.json().await.unwrap()).await;
+    assert!(removed.mapping.is_empty());
+    assert_eq!(removed.mapping().fields["reminders_sent"], "data.object.attempt_count", "the preset's row again");
+
+    let reviewer = app.demo_member(Role::Reviewer).await;
+    let form: Vec<(&str, &str)> = vec![("slug", DEMO), ("name", &workflow), ("field", "a"), ("expression", "b")];
+    assert_eq!(reviewer.call("set_mapping_row", &form).await.status(), StatusCode::FORBIDDEN);
+}

@@ -123,7 +123,6 @@ pub async fn set_up_trigger(
     header: String,
     username: String,
 ) -> Result<i32, AppError> {
-    use actix_web::http::StatusCode;
     use engine::sender_proof::{Scheme, Signature};
     use engine::FieldError;
     let cx = crate::ssr::Ctx::get().await?;
@@ -136,51 +135,101 @@ pub async fn set_up_trigger(
     if preset.as_deref().is_some_and(|p| engine::mapping::preset(p).is_none()) {
         return Err(cx.invalid(vec![FieldError::new("preset", "There is no such preset.")]));
     }
+    change_trigger(&cx, &me, &name, |trigger| {
+        let mut signature = Signature {
+            header: text(&header).filter(|_| matches!(scheme, Scheme::HmacSha256 | Scheme::HeaderSecret)),
+            username: text(&username).filter(|_| scheme == Scheme::BasicAuth),
+            ..Signature::of(scheme)
+        };
+        // Keep what only YAML sets (encoding, prefix, tolerance) while the scheme stays.
+        if let Some(before) = trigger.signature.as_ref().filter(|b| b.scheme == scheme) {
+            signature.encoding = before.encoding;
+            signature.prefix = before.prefix.clone();
+            signature.tolerance_seconds = before.tolerance_seconds;
+        }
+        let problems: Vec<FieldError> = signature
+            .problems()
+            .into_iter()
+            .map(|(field, reason)| FieldError::new(field, format!("{}: {reason}", scheme.label())))
+            .collect();
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        trigger.signature = (signature != Signature::default()).then_some(signature);
+        trigger.preset = preset.clone();
+        Ok(format!(
+            "Trigger set up on its page: {}{}",
+            scheme.label(),
+            preset.as_ref().map(|p| format!(", mapping preset {p}")).unwrap_or_default()
+        ))
+    })
+    .await
+}
+
+/// Adds or replaces one of the trigger's own mapping rows (record field ←
+/// expression over the payload), or removes it when the expression is
+/// empty; saved as a new draft version whose number is returned.
+#[server(endpoint = "set_mapping_row")]
+pub async fn set_mapping_row(slug: String, name: String, field: String, expression: String) -> Result<i32, AppError> {
+    use engine::FieldError;
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member_in(&slug, engine::Page::Workflows, crate::ssr::EDITORS).await?;
+    let (field, expression) = (field.trim().to_owned(), expression.trim().to_owned());
+    if !engine::mapping::is_field_path(&field) {
+        return Err(cx.invalid(vec![FieldError::new(
+            "field",
+            "Name a record field: names joined by dots, e.g. customer.email.",
+        )]));
+    }
+    if let Err(reason) = if expression.is_empty() { Ok(()) } else { engine::mapping::check_expression(&expression) } {
+        return Err(cx.invalid(vec![FieldError::new("expression", format!("The expression does not read: {reason}"))]));
+    }
+    change_trigger(&cx, &me, &name, |trigger| {
+        if expression.is_empty() {
+            trigger.mapping.remove(&field);
+            Ok(format!("Mapping row {field} removed on the trigger's page"))
+        } else {
+            trigger.mapping.insert(field.clone(), expression.clone());
+            Ok(format!("Mapping row {field} set to `{expression}` on the trigger's page"))
+        }
+    })
+    .await
+}
+
+/// Saves the latest version with its trigger changed by `change` (the rest
+/// of the contract as written) as a new draft; returns its number. The
+/// contract's own checks answer as field errors (preset, mapping or scheme).
+#[cfg(feature = "ssr")]
+async fn change_trigger(
+    cx: &crate::ssr::Ctx,
+    me: &store::auth::CurrentMember,
+    name: &str,
+    change: impl FnOnce(&mut engine::workflow::Trigger) -> Result<String, Vec<engine::FieldError>>,
+) -> Result<i32, AppError> {
+    use actix_web::http::StatusCode;
+    use engine::FieldError;
     let db = &cx.state.db;
-    let detail = store::workflows::detail(db, &me, &name)
+    let detail = store::workflows::detail(db, me, name)
         .await
         .map_err(|_| cx.refused(StatusCode::NOT_FOUND, "There is no such workflow."))?;
-    let source = store::workflows::version_yaml(db, &me, &name, detail.workflow.latest_version)
+    let source = store::workflows::version_yaml(db, me, name, detail.workflow.latest_version)
         .await
         .map_err(|e| cx.internal("reading the workflow", e))?;
     let mut trigger = engine::workflow::WorkflowContract::structure(&source)
         .ok_or_else(|| cx.internal("reading the workflow", "stored contract does not parse"))?
         .trigger;
-    let mut signature = Signature {
-        header: text(&header).filter(|_| matches!(scheme, Scheme::HmacSha256 | Scheme::HeaderSecret)),
-        username: text(&username).filter(|_| scheme == Scheme::BasicAuth),
-        ..Signature::of(scheme)
-    };
-    // Keep what only YAML sets (encoding, prefix, tolerance) while the scheme stays.
-    if let Some(before) = trigger.signature.as_ref().filter(|b| b.scheme == scheme) {
-        signature.encoding = before.encoding;
-        signature.prefix = before.prefix.clone();
-        signature.tolerance_seconds = before.tolerance_seconds;
-    }
-    let problems: Vec<FieldError> = signature
-        .problems()
-        .into_iter()
-        .map(|(field, reason)| FieldError::new(field, format!("{}: {reason}", scheme.label())))
-        .collect();
-    if !problems.is_empty() {
-        return Err(cx.invalid(problems));
-    }
-    trigger.signature = (signature != Signature::default()).then_some(signature);
-    trigger.preset = preset.clone();
+    let note = change(&mut trigger).map_err(|problems| cx.invalid(problems))?;
     let yaml = engine::workflow::with_trigger(&source, &trigger)
         .ok_or_else(|| cx.internal("changing the trigger", "the contract has no trigger block"))?;
-    let note = format!(
-        "Trigger set up on its page: {}{}",
-        scheme.label(),
-        preset.map(|p| format!(", mapping preset {p}")).unwrap_or_default()
-    );
-    match store::workflows::save_version(db, &me, &yaml, &note).await {
+    match store::workflows::save_version(db, me, &yaml, &note).await {
         Ok((_, number)) => Ok(number),
         Err(store::workflows::WorkflowError::Invalid(issues)) => Err(cx.invalid(
             issues
                 .into_iter()
                 .map(|i| {
-                    let field = if i.message.contains("preset") || i.message.starts_with("mapping") {
+                    let field = if i.message.starts_with("mapping") {
+                        "expression"
+                    } else if i.message.contains("preset") {
                         "preset"
                     } else {
                         "scheme"
@@ -309,7 +358,22 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
     let set_up_error = move |field: &'static str| {
         Signal::derive(move || set_up.value().get().and_then(|r| r.err()).and_then(|e| e.field(field)))
     };
-    let saved_version = Signal::derive(move || set_up.value().get().and_then(|r| r.ok()));
+    let map_row = ServerAction::<SetMappingRow>::new();
+    // The draft the last change on this card saved, whichever form made it.
+    let saved = RwSignal::new(None::<i32>);
+    Effect::new(move |_| {
+        if let Some(Ok(n)) = set_up.value().get() {
+            saved.set(Some(n));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(n)) = map_row.value().get() {
+            saved.set(Some(n));
+        }
+    });
+    let map_row_error = move |field: &'static str| {
+        Signal::derive(move || map_row.value().get().and_then(|r| r.err()).and_then(|e| e.field(field)))
+    };
     // Publishing changes the whole page (versions, contract, form view): read it afresh.
     Effect::new(move |_| {
         if matches!(publish.value().get(), Some(Ok(()))) {
@@ -395,11 +459,13 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
                                         </details>
                                     })}
                                     {t.can_rotate.then(|| view! {
-                                        <SetUp slug=slug.clone() name=name.clone() card=t.clone() set_up publish saved_version
+                                        <SetUp slug=slug.clone() name=name.clone() card=t.clone() set_up
                                             preset_error=set_up_error("preset") scheme_error=set_up_error("scheme")
                                             header_error=set_up_error("header") username_error=set_up_error("username") />
                                     })}
-                                    <Mapping card=t.clone() />
+                                    <Mapping slug=slug.clone() name=name.clone() card=t.clone() map_row
+                                        field_error=map_row_error("field") expression_error=map_row_error("expression") />
+                                    {{ let (slug, name) = (slug.clone(), name.clone()); move || saved.get().map(|n| view! { <DraftNotice slug=slug.clone() name=name.clone() number=n publish /> }) }}
                                     {t.form_url.clone().map(|form_url| view! {
                                         <h3>"Form"</h3>
                                         <p><a href=form_url.clone() rel="external" target="_blank" data-testid="form-link">{form_url.clone()}</a></p>
@@ -445,14 +511,12 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
 /// Choosing the sending tool (a mapping preset) and how it proves itself,
 /// saved as a new draft version that can be published right here.
 #[component]
-#[allow(clippy::too_many_arguments)] // a form's action, its result and each field's error
+#[allow(clippy::too_many_arguments)] // a form's action and each field's error
 fn SetUp(
     slug: String,
     name: String,
     card: TriggersView,
     set_up: ServerAction<SetUpTrigger>,
-    publish: ServerAction<super::PublishWorkflowVersion>,
-    saved_version: Signal<Option<i32>>,
     preset_error: Signal<Option<String>>,
     scheme_error: Signal<Option<String>>,
     header_error: Signal<Option<String>>,
@@ -471,15 +535,14 @@ fn SetUp(
         }
         preset.set(chosen);
     };
-    let (slug_submit, name_submit) = (slug.clone(), name.clone());
     view! {
         <h3>"Sending tool"</h3>
         <form class="set-up-trigger" data-testid="set-up-trigger" novalidate
             on:submit=move |ev: leptos::ev::SubmitEvent| {
                 ev.prevent_default();
                 set_up.dispatch(SetUpTrigger {
-                    slug: slug_submit.clone(),
-                    name: name_submit.clone(),
+                    slug: slug.clone(),
+                    name: name.clone(),
                     scheme: scheme.get(),
                     preset: preset.get(),
                     header: header.get(),
@@ -519,32 +582,67 @@ fn SetUp(
             })}
             <button class="button small" type="submit" data-testid="save-trigger" disabled=move || set_up.pending().get()>"Save as a new version"</button>
         </form>
-        {move || saved_version.get().map(|n| {
-            let (slug, name) = (slug.clone(), name.clone());
-            let published = move || matches!(publish.value().get(), Some(Ok(())));
-            view! {
-                <p class="notice" data-testid="trigger-saved">
-                    {format!("Saved as version {n}, a draft: deliveries follow the live version until you publish it. ")}
-                    <button class="button small" type="button" data-testid="publish-trigger"
-                        disabled=move || publish.pending().get() || published()
-                        on:click=move |_| { publish.dispatch(super::PublishWorkflowVersion { slug: slug.clone(), name: name.clone(), number: n }); }>
-                        {format!("Publish version {n}")}
-                    </button>
-                    {move || published().then(|| view! { <span class="muted small" data-testid="trigger-published">" Live."</span> })}
-                    {move || publish.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()).map(|m| view! { <span class="field-error">{m}</span> })}
-                </p>
-            }
-        })}
     }
 }
 
-/// The trigger's mapping: the preset in use, what to set in the tool, and
-/// each record field with the expression that fills it.
+/// The draft a change on the card saved, with the button that makes it live.
 #[component]
-fn Mapping(card: TriggersView) -> impl IntoView {
-    if card.mapping.is_empty() && card.preset.is_none() {
+fn DraftNotice(
+    slug: String,
+    name: String,
+    number: i32,
+    publish: ServerAction<super::PublishWorkflowVersion>,
+) -> impl IntoView {
+    let published = move || matches!(publish.value().get(), Some(Ok(())));
+    view! {
+        <p class="notice" data-testid="trigger-saved">
+            {format!("Saved as version {number}, a draft: deliveries follow the live version until you publish it. ")}
+            <button class="button small" type="button" data-testid="publish-trigger"
+                disabled=move || publish.pending().get() || published()
+                on:click=move |_| { publish.dispatch(super::PublishWorkflowVersion { slug: slug.clone(), name: name.clone(), number }); }>
+                {format!("Publish version {number}")}
+            </button>
+            {move || publish.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()).map(|m| view! { <span class="field-error">{m}</span> })}
+        </p>
+    }
+}
+
+/// The trigger's mapping: the preset in use, what to set in the tool, each
+/// record field with the expression that fills it, and (for editors) a row
+/// editor that saves the trigger's own rows as a new draft.
+#[component]
+fn Mapping(
+    slug: String,
+    name: String,
+    card: TriggersView,
+    map_row: ServerAction<SetMappingRow>,
+    field_error: Signal<Option<String>>,
+    expression_error: Signal<Option<String>>,
+) -> impl IntoView {
+    if card.mapping.is_empty() && card.preset.is_none() && !card.can_rotate {
         return ().into_any();
     }
+    let field = RwSignal::new(String::new());
+    let expression = RwSignal::new(String::new());
+    let editor = card.can_rotate.then(|| view! {
+        <form class="set-up-trigger" data-testid="mapping-row" novalidate
+            on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                map_row.dispatch(SetMappingRow { slug: slug.clone(), name: name.clone(), field: field.get(), expression: expression.get() });
+            }>
+            <div class="field" class:has-error=move || field_error.get().is_some()>
+                <label for="f-map-field">"Record field"</label>
+                <input id="f-map-field" placeholder="customer.email" prop:value=move || field.get() on:input=move |ev| field.set(event_target_value(&ev)) />
+                <p class="field-error" role="alert">{move || field_error.get().unwrap_or_default()}</p>
+            </div>
+            <div class="field" class:has-error=move || expression_error.get().is_some()>
+                <label for="f-map-expression">"From the payload"</label>
+                <input id="f-map-expression" placeholder="data.object.customer_email" prop:value=move || expression.get() on:input=move |ev| expression.set(event_target_value(&ev)) />
+                <p class="field-error" role="alert">{move || expression_error.get().unwrap_or_default()}</p>
+            </div>
+            <button class="button small" type="submit" data-testid="save-mapping-row" disabled=move || map_row.pending().get()>"Save row as a new version"</button>
+        </form>
+    });
     view! {
         <h3>"Mapping"</h3>
         {card.preset.map(|p| view! {
@@ -562,19 +660,31 @@ fn Mapping(card: TriggersView) -> impl IntoView {
                 </details>
             })}
         })}
+        {(!card.mapping.is_empty()).then(|| view! {
         <table class="table mapping" data-testid="mapping">
             <thead><tr><th>"Record field"</th><th>"From the tool's payload"</th></tr></thead>
             <tbody>
-                {card.mapping.into_iter().map(|row| view! {
-                    <tr>
-                        <td data-label="Record field"><code>{row.field}</code></td>
-                        <td data-label="From the payload"><code class="expression">{row.expression}</code>
-                            {row.own.then(|| view! { <span class="badge">"this trigger's own"</span> })}</td>
-                    </tr>
+                {card.mapping.into_iter().map(|row| {
+                    let (f, e) = (row.field.clone(), row.expression.clone());
+                    view! {
+                        <tr>
+                            <td data-label="Record field"><code>{row.field}</code></td>
+                            <td data-label="From the payload"><code class="expression">{row.expression}</code>
+                                {row.own.then(|| view! { <span class="badge">"this trigger's own"</span> })}
+                                {card.can_rotate.then(|| view! {
+                                    <button class="button small link" type="button" data-testid="edit-mapping-row"
+                                        on:click=move |_| { field.set(f.clone()); expression.set(e.clone()); }>"Edit"</button>
+                                })}</td>
+                        </tr>
+                    }
                 }).collect_view()}
             </tbody>
         </table>
-        <p class="muted small">"To change a row, write it under " <code>"mapping:"</code> " on the trigger in the contract; a row there replaces the preset's. A record the mapping cannot fill is refused with the reason and kept in the exceptions report."</p>
+        })}
+        {editor}
+        <p class="muted small">"A row of the trigger's own replaces the preset's (it is written under " <code>"mapping:"</code>
+            " on the trigger; saved empty, it is removed). Expressions read the sender's payload, e.g. " <code>"data.object.id"</code>", "
+            <code>"created | from_unix"</code>". A record the mapping cannot fill is refused with the reason and kept in the exceptions report."</p>
     }
     .into_any()
 }

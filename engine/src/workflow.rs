@@ -212,9 +212,11 @@ impl Trigger {
         crate::mapping::Mapping::of(self.preset(), &self.mapping)
     }
 
-    /// Whether events arrive from a web form (the workflow gets a hosted form).
+    /// Whether events arrive from a web form (the workflow gets a hosted
+    /// form): a source named as one (`website_form`, `contact-form`), not a
+    /// vendor whose name holds the word (`typeform`) nor a mapped vendor payload.
     pub fn is_form(&self) -> bool {
-        self.source.contains("form")
+        self.preset.is_none() && self.source.split(['_', '-', ' ']).any(|word| word == "form")
     }
 }
 
@@ -867,6 +869,22 @@ pub fn with_trigger(source: &str, trigger: &Trigger) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hosted_form_is_for_form_sources_not_vendors_named_like_one() {
+        let trigger = |source: &str, preset: Option<&str>| Trigger {
+            source: source.into(),
+            event: "lead.created".into(),
+            data_contract: None,
+            signature: None,
+            preset: preset.map(str::to_owned),
+            mapping: BTreeMap::new(),
+        };
+        assert!(trigger("website_form", None).is_form());
+        assert!(trigger("contact-form", None).is_form());
+        assert!(!trigger("typeform", None).is_form());
+        assert!(!trigger("website_form", Some("typeform-form-response")).is_form());
+    }
 
     #[test]
     fn a_trigger_set_up_from_its_page_keeps_the_rest_as_written() {

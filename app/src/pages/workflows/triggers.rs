@@ -355,9 +355,6 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
     });
     let set_up = ServerAction::<SetUpTrigger>::new();
     let publish = ServerAction::<super::PublishWorkflowVersion>::new();
-    let set_up_error = move |field: &'static str| {
-        Signal::derive(move || set_up.value().get().and_then(|r| r.err()).and_then(|e| e.field(field)))
-    };
     let map_row = ServerAction::<SetMappingRow>::new();
     // The draft the last change on this card saved, whichever form made it.
     let saved = RwSignal::new(None::<i32>);
@@ -371,9 +368,6 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
             saved.set(Some(n));
         }
     });
-    let map_row_error = move |field: &'static str| {
-        Signal::derive(move || map_row.value().get().and_then(|r| r.err()).and_then(|e| e.field(field)))
-    };
     // Publishing changes the whole page (versions, contract, form view): read it afresh.
     Effect::new(move |_| {
         if matches!(publish.value().get(), Some(Ok(()))) {
@@ -459,12 +453,9 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
                                         </details>
                                     })}
                                     {t.can_rotate.then(|| view! {
-                                        <SetUp slug=slug.clone() name=name.clone() card=t.clone() set_up
-                                            preset_error=set_up_error("preset") scheme_error=set_up_error("scheme")
-                                            header_error=set_up_error("header") username_error=set_up_error("username") />
+                                        <SetUp slug=slug.clone() name=name.clone() card=t.clone() set_up />
                                     })}
-                                    <Mapping slug=slug.clone() name=name.clone() card=t.clone() map_row
-                                        field_error=map_row_error("field") expression_error=map_row_error("expression") />
+                                    <Mapping slug=slug.clone() name=name.clone() card=t.clone() map_row />
                                     {{ let (slug, name) = (slug.clone(), name.clone()); move || saved.get().map(|n| view! { <DraftNotice slug=slug.clone() name=name.clone() number=n publish /> }) }}
                                     {t.form_url.clone().map(|form_url| view! {
                                         <h3>"Form"</h3>
@@ -511,17 +502,12 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
 /// Choosing the sending tool (a mapping preset) and how it proves itself,
 /// saved as a new draft version that can be published right here.
 #[component]
-#[allow(clippy::too_many_arguments)] // a form's action and each field's error
-fn SetUp(
-    slug: String,
-    name: String,
-    card: TriggersView,
-    set_up: ServerAction<SetUpTrigger>,
-    preset_error: Signal<Option<String>>,
-    scheme_error: Signal<Option<String>>,
-    header_error: Signal<Option<String>>,
-    username_error: Signal<Option<String>>,
-) -> impl IntoView {
+fn SetUp(slug: String, name: String, card: TriggersView, set_up: ServerAction<SetUpTrigger>) -> impl IntoView {
+    let error = move |field: &'static str| {
+        Signal::derive(move || set_up.value().get().and_then(|r| r.err()).and_then(|e| e.field(field)))
+    };
+    let (preset_error, scheme_error) = (error("preset"), error("scheme"));
+    let (header_error, username_error) = (error("header"), error("username"));
     let preset = RwSignal::new(card.preset.as_ref().map(|p| p.name.clone()).unwrap_or_default());
     let scheme = RwSignal::new(card.scheme.clone());
     let header = RwSignal::new(card.signature_header.clone());
@@ -611,14 +597,11 @@ fn DraftNotice(
 /// record field with the expression that fills it, and (for editors) a row
 /// editor that saves the trigger's own rows as a new draft.
 #[component]
-fn Mapping(
-    slug: String,
-    name: String,
-    card: TriggersView,
-    map_row: ServerAction<SetMappingRow>,
-    field_error: Signal<Option<String>>,
-    expression_error: Signal<Option<String>>,
-) -> impl IntoView {
+fn Mapping(slug: String, name: String, card: TriggersView, map_row: ServerAction<SetMappingRow>) -> impl IntoView {
+    let error = move |field: &'static str| {
+        Signal::derive(move || map_row.value().get().and_then(|r| r.err()).and_then(|e| e.field(field)))
+    };
+    let (field_error, expression_error) = (error("field"), error("expression"));
     if card.mapping.is_empty() && card.preset.is_none() && !card.can_rotate {
         return ().into_any();
     }

@@ -74,6 +74,10 @@ steps:
   assert.match(await page.textContent('[data-testid=sender-instructions]'), /Developers → Webhooks → Add endpoint/);
   const url = (await page.textContent('[data-testid=webhook-url]')).trim();
   await shot(page, '62-stripe-trigger-set-up');
+  // The workflow's own API document, from its link: Stripe's payload and the invoice record's schema.
+  const doc = await (await page.request.get(new URL(await page.getAttribute('[data-testid=workflow-openapi]', 'href'), BASE_URL).href)).json();
+  assert.equal(doc.components.schemas.Record.title, 'invoice');
+  assert.match(JSON.stringify(doc.paths), /stripe-invoice-payment-failed/);
 
   // Stripe shows its own secret; it is pasted here (a short one is refused with the reason).
   await page.fill('#f-paste-secret', 'whsec_short');

@@ -404,6 +404,11 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
                                     {t.weakest.then(|| view! { <p class="notice warning" data-testid="weakest-proof">"The secret travels in the address: the weakest proof. Use a signature scheme if the sending tool has one."</p> })}
                                     <code class="endpoint" data-testid="webhook-url">{if t.weakest { format!("{}/<secret>", t.webhook_url) } else { t.webhook_url.clone() }}</code>
                                     <p class="small" data-testid="sender-instructions">{t.instructions.clone()}</p>
+                                    {t.live.then(|| view! {
+                                        <p class="small">"For developers: "
+                                            <a data-testid="workflow-openapi" href=format!("/api/v1/t/{slug}/workflows/{name}/openapi.json") rel="external" target="_blank">"this workflow's API document"</a>
+                                            " (OpenAPI, with the record's JSON Schema and an example body)."</p>
+                                    })}
                                     {move || new_secret.get().map(|s| {
                                         let at = weakest.then(|| format!("{}/{}", hook.clone(), engine::sender_proof::path_form(&s)));
                                         view! {

@@ -120,21 +120,26 @@ pub fn status_url(state: &AppState, slug: &str, run_id: uuid::Uuid) -> String {
 /// it gives up (the business changing its configuration that often).
 const READS: usize = 3;
 
-/// Says what became of an accepted event, and wakes its run.
-fn answer(state: &AppState, target: &Target, accepted: Accepted) -> HttpResponse {
+/// What became of an accepted event, waking its run when it is new.
+fn accepted_event(state: &AppState, target: &Target, accepted: &Accepted) -> AcceptedEvent {
     let run_id = accepted.run_id();
-    let body = |status: &str| AcceptedEvent {
-        run_id,
-        status: status.into(),
-        status_url: status_url(state, &target.tenant_slug, run_id),
-    };
-    match accepted {
+    let status = match accepted {
         Accepted::New { .. } => {
             // The event and run are committed; the wake-up is best-effort (the sweeper covers it).
             state.wake(ingest::run_job(target, run_id));
-            HttpResponse::Accepted().json(body("queued"))
+            "queued"
         }
-        Accepted::Duplicate { .. } => HttpResponse::Ok().json(body("duplicate")),
+        Accepted::Duplicate { .. } => "duplicate",
+    };
+    AcceptedEvent { run_id, status: status.into(), status_url: status_url(state, &target.tenant_slug, run_id) }
+}
+
+/// Says what became of an accepted event: 202 when new, 200 for a repeat.
+fn answer(state: &AppState, target: &Target, accepted: Accepted) -> HttpResponse {
+    let body = accepted_event(state, target, &accepted);
+    match accepted {
+        Accepted::New { .. } => HttpResponse::Accepted().json(body),
+        Accepted::Duplicate { .. } => HttpResponse::Ok().json(body),
     }
 }
 
@@ -248,18 +253,15 @@ fn hubspot_batch(target: &Target, incoming: &Incoming) -> Option<Vec<Incoming>> 
             .iter()
             .enumerate()
             .map(|(i, event)| {
-                let vendor_id = match &event["eventId"] {
-                    Value::Number(n) => Some(n.to_string()),
-                    Value::String(s) => Some(s.clone()),
-                    _ => None,
-                };
                 Incoming {
                     channel: incoming.channel,
                     event_type: incoming.event_type.clone(),
-                    idempotency_key: vendor_id.map(|id| format!("hubspot:{id}")).or_else(|| {
-                        // Without ids, a key the sender gave names the batch; each event its place in it.
-                        incoming.idempotency_key.as_ref().map(|k| format!("{k}:{i}"))
-                    }),
+                    idempotency_key: store::sender_proof::hubspot_event_id(event)
+                        .map(|id| format!("hubspot:{id}"))
+                        .or_else(|| {
+                            // Without ids, a key the sender gave names the batch; each event its place in it.
+                            incoming.idempotency_key.as_ref().map(|k| format!("{k}:{i}"))
+                        }),
                     record: event.clone(),
                     raw: event.clone(),
                 }
@@ -302,20 +304,8 @@ async fn accept_batch(
                 Ok(accepted) => break accepted,
             }
         };
-        let run_id = accepted.run_id();
-        let status = match accepted {
-            Accepted::New { .. } => {
-                any_new = true;
-                state.wake(ingest::run_job(&target, run_id));
-                "queued"
-            }
-            Accepted::Duplicate { .. } => "duplicate",
-        };
-        runs.push(AcceptedEvent {
-            run_id,
-            status: status.into(),
-            status_url: status_url(state, &target.tenant_slug, run_id),
-        });
+        any_new |= matches!(accepted, Accepted::New { .. });
+        runs.push(accepted_event(state, &target, &accepted));
     }
     metrics::histogram!(store::measure::ACCEPT_SECONDS, "channel" => events[0].channel.as_str())
         .record(started.elapsed().as_secs_f64());

@@ -78,6 +78,15 @@ fn stale(scheme: Scheme, tolerance: i64) -> String {
     )
 }
 
+/// A HubSpot event's own id (`eventId`, a number or text).
+pub fn hubspot_event_id(event: &serde_json::Value) -> Option<String> {
+    match &event["eventId"] {
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
 /// Checks `delivery` against `rule` with any of `secrets` (newest first).
 pub fn verify(rule: &Signature, secrets: &[String], d: &Delivery) -> Result<Proven, String> {
     let scheme = rule.scheme;
@@ -201,12 +210,7 @@ pub fn verify(rule: &Signature, secrets: &[String], d: &Delivery) -> Result<Prov
             }
             let body = d.body_json();
             let event = body.as_ref().map(|b| if b.is_array() { &b[0] } else { b });
-            let vendor_id = event.and_then(|e| match &e["eventId"] {
-                serde_json::Value::Number(n) => Some(n.to_string()),
-                serde_json::Value::String(s) => Some(s.clone()),
-                _ => None,
-            });
-            Ok(Proven { vendor_id })
+            Ok(Proven { vendor_id: event.and_then(hubspot_event_id) })
         }
         Scheme::Zendesk => {
             // https://developer.zendesk.com/documentation/webhooks/verifying/

@@ -35,6 +35,26 @@ pub struct MembersView {
     pub invitations: Vec<PendingInvitationView>,
 }
 
+/// Settings → Slack: the connection (never its secrets) and who is who.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlackView {
+    /// The workspace's name; None: not connected.
+    pub team: Option<String>,
+    /// Who connected it and when.
+    pub connected: String,
+    /// What to paste as the Slack app's Interactivity Request URL.
+    pub request_url: String,
+    pub members: Vec<SlackMemberView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlackMemberView {
+    pub email: String,
+    pub role: String,
+    /// Empty: not linked.
+    pub slack_user_id: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InvitationInfo {
     pub business_name: String,
@@ -354,6 +374,8 @@ pub struct ReviewTaskView {
     pub escalated_at: Option<String>,
     /// What an edit changed: (field, before, after).
     pub changes: Vec<(String, String, String)>,
+    /// Where its Slack message is, when the workflow posts tasks to Slack.
+    pub slack: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

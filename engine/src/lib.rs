@@ -50,6 +50,8 @@ pub mod review;
 #[cfg(feature = "contracts")]
 pub mod run;
 #[cfg(feature = "contracts")]
+pub mod slack_message;
+#[cfg(feature = "contracts")]
 pub mod workflow;
 
 pub use access::Page;

@@ -274,6 +274,36 @@ pub fn explain(reason: ReviewReason, detail: &Value) -> Vec<String> {
     out
 }
 
+/// The draft's first fields as (name, text) pairs, long text cut: what an
+/// email or a Slack message shows of a draft.
+pub fn draft_fields(draft: Option<&Value>) -> Vec<(String, String)> {
+    let Some(Value::Object(map)) = draft else { return Vec::new() };
+    map.iter()
+        .take(8)
+        .map(|(k, v)| {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let text = if text.chars().count() > 160 {
+                format!("{}…", text.chars().take(160).collect::<String>())
+            } else {
+                text
+            };
+            (k.clone(), text)
+        })
+        .collect()
+}
+
+/// The draft as a short, readable summary, one `name: text` line per field.
+pub fn draft_summary(draft: Option<&Value>) -> String {
+    let fields = draft_fields(draft);
+    if fields.is_empty() {
+        return "(no draft: the run stopped on an error or before a message)".into();
+    }
+    fields.into_iter().map(|(k, text)| format!("{k}: {text}")).collect::<Vec<_>>().join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

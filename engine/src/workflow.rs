@@ -148,6 +148,25 @@ pub struct ReviewPolicy<W: Words = Checked> {
     /// `reject` (default): the run is cancelled and handed back to a person.
     #[serde(default = "default_stale_action::<W>")]
     pub stale_action: W::Word<StaleAction>,
+    /// A Slack channel (`#name` or its id) where each task is also posted
+    /// with Approve / Reject buttons, besides the reviewers' emails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack_channel: Option<String>,
+}
+
+/// `#name` as Slack allows channel names, or a channel id (`C…`, `G…`).
+fn is_slack_channel(channel: &str) -> bool {
+    match channel.strip_prefix('#') {
+        Some(name) => {
+            (1..=80).contains(&name.len())
+                && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+        }
+        None => {
+            (channel.starts_with('C') || channel.starts_with('G'))
+                && (9..=21).contains(&channel.len())
+                && channel.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        }
+    }
 }
 
 fn default_sla() -> f64 {
@@ -162,7 +181,12 @@ fn default_stale_action<W: Words>() -> W::Word<StaleAction> {
 
 impl Default for ReviewPolicy {
     fn default() -> Self {
-        Self { sla_minutes: default_sla(), max_age_minutes: default_max_age(), stale_action: StaleAction::Reject }
+        Self {
+            sla_minutes: default_sla(),
+            max_age_minutes: default_max_age(),
+            stale_action: StaleAction::Reject,
+            slack_channel: None,
+        }
     }
 }
 
@@ -763,6 +787,14 @@ impl WorkflowContract<Written> {
                     format!("review.stale_action '{}' is not one of: reject, fail", review.stale_action),
                 );
             }
+            if let Some(channel) = review.slack_channel.as_deref().filter(|c| !is_slack_channel(c)) {
+                let pos = issues.map.value_of(block, "slack_channel").unwrap_or(issues.map.start_of(block));
+                issues.push(
+                    IssueKind::InvalidValue,
+                    pos,
+                    format!("review.slack_channel '{channel}' is not a Slack channel: write #name (lower case, no spaces) or the channel's id (C0123ABCD)"),
+                );
+            }
         }
         if let Some(fallback) = &self.fallback {
             if word::<OnError>(&fallback.on_error).is_none() {
@@ -921,6 +953,23 @@ mod tests {
         let issues = WorkflowContract::parse(&broken, &catalog).unwrap_err();
         assert_eq!(issues.len(), 2, "{issues:?}");
         assert!(issues.iter().any(|i| i.message.starts_with("mapping due_date:") && i.line == 7), "{issues:?}");
+    }
+
+    #[test]
+    fn a_review_slack_channel_is_a_name_or_an_id_and_is_checked_where_written() {
+        let base = "workflow: x\nversion: 1\ntrigger: { source: webhook, event: lead.created }\nsteps:\n  - { id: n, type: function, output: o }\n";
+        let catalog = catalog();
+        for ok in ["'#sales-reviews'", "C0123ABCDE", "'#ops.v2_queue'"] {
+            let contract = WorkflowContract::parse(&format!("{base}review:\n  slack_channel: {ok}\n"), &catalog)
+                .unwrap_or_else(|e| panic!("{ok}: {e:?}"));
+            assert_eq!(contract.review.unwrap().slack_channel.as_deref(), Some(ok.trim_matches('\'')));
+        }
+        for bad in ["'#Sales Reviews'", "sales", "'#'", "c0123abcde"] {
+            let issues =
+                WorkflowContract::parse(&format!("{base}review:\n  slack_channel: {bad}\n"), &catalog).unwrap_err();
+            assert!(issues[0].message.contains("is not a Slack channel"), "{bad}: {issues:?}");
+            assert_eq!(issues[0].line, 7, "{bad}");
+        }
     }
 
     /// The contract from ARCHITECTURE.md, exactly as written.

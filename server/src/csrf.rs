@@ -15,9 +15,11 @@ pub async fn csrf_guard(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    // Webhooks prove themselves by signature; forms are public by design
-    // (embedded on the business's own site). Neither uses the session.
-    let public_door = req.path().starts_with("/hooks/") || req.path().starts_with("/forms/");
+    // Webhooks and Slack's button clicks prove themselves by signature; forms
+    // are public by design (embedded on the business's own site). None uses the session.
+    let public_door = req.path().starts_with("/hooks/")
+        || req.path().starts_with("/forms/")
+        || req.path().starts_with("/slack/interactions/");
     // An API call with a bearer token is authenticated by the token alone (the
     // session cookie is then ignored), and a browser cannot add that header to a
     // cross-site request without CORS, which Steward does not allow.

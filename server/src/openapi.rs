@@ -13,7 +13,7 @@ use utoipa::{
         license(name = "MIT", identifier = "MIT")),
     servers((url = "/", description = "This Steward installation (paths are relative to its public address)")),
     paths(crate::ingest::webhook, crate::ingest::webhook_at_secret_path, crate::ingest::api_event, crate::ingest::run_status, crate::forms::submit_doc,
-        crate::review_api::decide, crate::reports::outcome_hook, crate::bundle_export::bundle_yaml, crate::workflow_api::workflow_openapi, crate::health::healthz, crate::health::readyz),
+        crate::review_api::decide, crate::slack_interactions::interaction, crate::reports::outcome_hook, crate::bundle_export::bundle_yaml, crate::workflow_api::workflow_openapi, crate::health::healthz, crate::health::readyz),
     components(schemas(crate::ingest::AcceptedEvent, crate::ingest::AcceptedBatch, crate::ingest::RunState, crate::ingest::StepState, crate::api_error::ErrorBody, crate::api_error::FieldProblem,
         crate::review_api::DecisionRequest, crate::review_api::DecisionTaken, crate::reports::OutcomeReport, crate::reports::OutcomeAccepted,
         crate::health::Health, crate::health::Readiness)),

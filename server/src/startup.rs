@@ -87,6 +87,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .route("/forms/{slug}/{workflow}", web::get().to(crate::forms::show))
             .route("/forms/{slug}/{workflow}", web::post().to(crate::forms::submit))
             .route("/api/v1/t/{slug}/review-tasks/{task}/decision", web::post().to(crate::review_api::decide))
+            .route("/slack/interactions/{slug}", web::post().to(crate::slack_interactions::interaction))
             .route("/approve/{token}", web::get().to(crate::approve::show))
             .route("/approve/{token}", web::post().to(crate::approve::decide))
             .route("/demo/company-lookup", web::get().to(crate::ingest::demo_company_lookup))

@@ -43,6 +43,9 @@ pub struct Settings {
     /// A proxy in front of Steward whose client-address header is believed
     /// (`STEWARD_CLIENT_ADDRESS_HEADER`, `STEWARD_TRUSTED_PROXIES`); unset: the TCP peer counts.
     pub trusted_proxy: Option<crate::client_address::TrustedProxy>,
+    /// Slack's Web API (`STEWARD_SLACK_API_URL`, default `https://slack.com/api`);
+    /// tests point it at a fake that speaks the same API.
+    pub slack_api_url: String,
 }
 
 /// `/metrics`: off unless a token or an address of its own is set.
@@ -216,6 +219,7 @@ impl Settings {
                 var("STEWARD_TRUSTED_PROXIES"),
             )
             .map_err(|reason| ConfigError::Invalid { name: "STEWARD_TRUSTED_PROXIES", reason })?,
+            slack_api_url: var("STEWARD_SLACK_API_URL").unwrap_or_else(|| crate::slack_api::SLACK_API.into()),
         };
         settings.check_production()?;
         Ok(settings)
@@ -278,6 +282,7 @@ impl Settings {
             operations_email: None,
             metrics: MetricsSettings::default(),
             trusted_proxy: None,
+            slack_api_url: crate::slack_api::SLACK_API.into(),
         }
     }
 }

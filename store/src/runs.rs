@@ -9,6 +9,7 @@ use crate::ledger::{self, CostLine};
 use crate::outbox::{self, OutboxEmail};
 use crate::tenant::Tenant;
 use engine::review::{Decision, FieldChange, ReviewReason, TaskStatus};
+use engine::slack_message::SlackPost;
 use engine::workflow::{ReviewPolicy, StepKind, WorkflowContract};
 use engine::{RunStatus, StepStatus};
 use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction, FromQueryResult};
@@ -447,6 +448,9 @@ pub async fn wait_for_review(
     ))
     .await?;
     crate::approval_links::insert(&txn, &letters.links).await?;
+    if let Some(channel) = &task.policy.slack_channel {
+        crate::slack_messages::owe(&txn, id, channel).await?;
+    }
     let mut mails = progress.outbox.clone();
     mails.extend(letters.mails.iter().cloned());
     let mail_ids = crate::outbox::insert(&txn, Some(run_id), &mails).await?;
@@ -641,6 +645,29 @@ pub struct TaskRow {
     pub escalated_at: Option<DateTimeUtc>,
     /// What an edit changed in the draft.
     pub edit_changes: Vec<FieldChange>,
+    /// Its message in Slack, when the workflow sends tasks to a channel.
+    pub slack: Option<SlackNote>,
+}
+
+/// Where a task's Slack message is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlackNote {
+    pub channel: String,
+    pub status: SlackPost,
+    /// Slack's last refusal, or why it was given up.
+    pub error: Option<String>,
+}
+
+impl SlackNote {
+    /// The note in a sentence, for the task's page.
+    pub fn sentence(&self) -> String {
+        let last = self.error.as_deref().map(|e| format!(" Last try: {e}.")).unwrap_or_default();
+        match self.status {
+            SlackPost::Posted => format!("Posted to Slack ({}).", self.channel),
+            SlackPost::Pending | SlackPost::Posting => format!("Waiting to post to Slack ({}).{last}", self.channel),
+            SlackPost::Failed => format!("Not posted to Slack ({}).{last}", self.channel),
+        }
+    }
 }
 
 pub struct RunDetail {
@@ -669,6 +696,9 @@ pub async fn detail(db: &DatabaseConnection, tenant: &Tenant, run_id: Uuid) -> R
         claimed_by: Option<String>,
         escalated_at: Option<DateTimeUtc>,
         edit_changes: Option<Value>,
+        slack_channel: Option<String>,
+        slack_status: Option<SlackPost>,
+        slack_error: Option<String>,
     }
     let txn = tenant.begin(db).await?;
     let Some(run) = RunHead::find_by_statement(stmt(
@@ -690,9 +720,11 @@ pub async fn detail(db: &DatabaseConnection, tenant: &Tenant, run_id: Uuid) -> R
     .all(&txn)
     .await?;
     let tasks = Task::find_by_statement(stmt(
-        "SELECT id, step_index, reason, detail, draft, status, decision, reason_code, comment, decided_by, decided_at, created_at,
-                claimed_by, escalated_at, edit_changes
-           FROM review_tasks WHERE run_id = $1 ORDER BY created_at",
+        "SELECT t.id, t.step_index, t.reason, t.detail, t.draft, t.status, t.decision, t.reason_code, t.comment, t.decided_by,
+                t.decided_at, t.created_at, t.claimed_by, t.escalated_at, t.edit_changes,
+                m.channel AS slack_channel, m.status AS slack_status, m.error AS slack_error
+           FROM review_tasks t LEFT JOIN slack_messages m ON m.task_id = t.id
+          WHERE t.run_id = $1 ORDER BY t.created_at",
         vec![run_id.into()],
     ))
     .all(&txn)
@@ -723,6 +755,11 @@ pub async fn detail(db: &DatabaseConnection, tenant: &Tenant, run_id: Uuid) -> R
                 claimed_by: t.claimed_by,
                 escalated_at: t.escalated_at,
                 edit_changes,
+                slack: t.slack_channel.zip(t.slack_status).map(|(channel, status)| SlackNote {
+                    channel,
+                    status,
+                    error: t.slack_error,
+                }),
             })
         })
         .collect::<Result<_, DbErr>>()?;

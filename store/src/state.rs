@@ -19,6 +19,8 @@ pub struct AppState {
     pub runs: RunQueue,
     /// The live workflows the door has read, kept until their business changes them.
     pub targets: crate::ingest::Targets,
+    /// Outgoing HTTP (Slack's Web API), one pool of connections for the server.
+    pub http: reqwest::Client,
     /// Wake-ups in flight; past this many, a wake-up is left to the sweeper.
     wakes: Arc<tokio::sync::Semaphore>,
 }
@@ -40,6 +42,7 @@ impl AppState {
             settings: Arc::new(settings),
             wakes: Arc::new(tokio::sync::Semaphore::new(WAKES_IN_FLIGHT)),
             targets: Default::default(),
+            http: reqwest::Client::builder().user_agent("Steward/1").build()?,
         })
     }
 

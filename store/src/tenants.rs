@@ -28,7 +28,7 @@ pub async fn all(db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
 }
 
 /// The businesses with work in progress (a run queued or running, a review
-/// task open, mail not yet sent), by the mark their schema's triggers set.
+/// task open, mail not yet sent, a Slack message owed), by the mark their schema's triggers set.
 pub async fn with_work(db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
     #[derive(FromQueryResult)]
     struct Row {
@@ -55,7 +55,10 @@ pub async fn rest_if_idle(db: &DatabaseConnection, tenant: &Tenant) -> Result<bo
         stmt(
             "SELECT NOT EXISTS (SELECT 1 FROM runs WHERE status IN ('queued', 'running'))
                 AND NOT EXISTS (SELECT 1 FROM review_tasks WHERE status = 'open')
-                AND NOT EXISTS (SELECT 1 FROM outbox WHERE status IN ('pending', 'sending')) AS value",
+                AND NOT EXISTS (SELECT 1 FROM outbox WHERE status IN ('pending', 'sending'))
+                AND NOT EXISTS (SELECT 1 FROM slack_messages m JOIN review_tasks t ON t.id = m.task_id
+                                 WHERE m.status IN ('pending', 'posting')
+                                    OR (m.status = 'posted' AND NOT m.outcome_shown AND t.status = 'decided')) AS value",
             vec![],
         ),
     )

@@ -14,6 +14,7 @@ pub mod mailer;
 pub mod review_mail;
 pub mod schedule;
 pub mod scorecards;
+pub mod slack;
 pub mod stale_reviews;
 pub mod stall_watch;
 pub mod supervisor;

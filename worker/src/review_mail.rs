@@ -4,35 +4,12 @@
 
 use crate::context::Context;
 use engine::form::escape;
+use engine::review::draft_summary;
 use sea_orm::prelude::*;
-use serde_json::Value;
 use store::approval_links::{NewLink, LINK_HOURS};
 use store::outbox::{self, OutboxEmail};
 use store::runs::{NewReviewTask, ReviewLetters};
 use store::Tenant;
-
-/// The draft as a short, readable summary (first fields, long text cut).
-pub fn draft_summary(draft: Option<&Value>) -> String {
-    let Some(Value::Object(map)) = draft else {
-        return "(no draft: the run stopped on an error or before a message)".into();
-    };
-    map.iter()
-        .take(8)
-        .map(|(k, v)| {
-            let text = match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            let text: String = if text.chars().count() > 160 {
-                format!("{}…", text.chars().take(160).collect::<String>())
-            } else {
-                text
-            };
-            format!("{k}: {text}")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 /// The single-use link and email for every eligible reviewer of a task
 /// about to be opened; `runs::wait_for_review` writes them with the task.

@@ -4,8 +4,9 @@
 //! lapsed lease, or a run queued too long with no job in the queue; a run
 //! waiting its turn in a deep queue is left alone), queues mail that was
 //! written but never queued or whose job was lost, gives up mail handed
-//! over too often, checks that no queue has stalled, and drops refused
-//! records past their retention.
+//! over too often, posts the Slack messages of review tasks (and their
+//! outcomes) that are still owed, checks that no queue has stalled, and
+//! drops refused records past their retention.
 
 use crate::context::Context;
 use store::{outbox, runs, Tenant};
@@ -26,6 +27,8 @@ fn requeue_after(stale_seconds: i64) -> i64 {
 pub struct Swept {
     pub runs_resent: usize,
     pub mail_queued: usize,
+    /// Slack messages posted or updated with their outcome.
+    pub slack_delivered: usize,
 }
 
 /// One pass over the businesses with work in progress (and, now and then, every business).
@@ -42,6 +45,7 @@ pub async fn sweep(cx: &Context) -> anyhow::Result<Swept> {
         .await?;
         swept.mail_queued += mails.len();
         outbox::hand_over(&cx.db, &cx.mail, &tenant, &mails).await;
+        swept.slack_delivered += crate::slack::deliver_due(cx, &tenant).await?;
         runs::purge_expired_exceptions(&cx.db, &tenant).await?;
         store::tenants::rest_if_idle(&cx.db, &tenant).await?;
     }

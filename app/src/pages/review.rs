@@ -704,6 +704,7 @@ pub fn ReviewTaskPage() -> impl IntoView {
                                         <h2>"Why a person decides"</h2>
                                         <ul class="why" data-testid="why">{t.why.iter().map(|w| view! { <li>{w.clone()}</li> }).collect_view()}</ul>
                                         {t.escalated_at.clone().map(|at| view! { <p class="badge status-failed">{format!("escalated {at}")}</p> })}
+                                        {t.slack.clone().map(|s| view! { <p class="muted small" data-testid="task-slack">{s}</p> })}
                                         <details><summary>"Policy detail"</summary><pre class="json small">{t.detail.clone()}</pre></details>
                                         <h2>"Draft"{r.steps.iter().any(|s| s.offline).then(|| view! { <OfflineBadge /> })}</h2>
                                         <pre class="json" data-testid="draft">{t.draft.clone().unwrap_or_else(|| "(no draft)".into())}</pre>
@@ -743,6 +744,7 @@ pub fn ReviewTaskPage() -> impl IntoView {
                                         <h2>{format!("{} by {}", t.decision.clone().unwrap_or_default().replace('_', " "), t.decided_by.clone().unwrap_or_default())}</h2>
                                         <p class="muted">{format!("at {}{}", t.decided_at.clone().unwrap_or_default(), t.reason_code.clone().map(|c| format!(" · {c}")).unwrap_or_default())}</p>
                                         {t.comment.clone().map(|c| view! { <p>{c}</p> })}
+                                        {t.slack.clone().map(|s| view! { <p class="muted small" data-testid="task-slack">{s}</p> })}
                                         <EditChanges changes=t.changes.clone() />
                                     </section>
                                 }.into_any()

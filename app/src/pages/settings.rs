@@ -1,4 +1,5 @@
-//! Settings → Members (owner only): invite people, change roles, remove members.
+//! Settings (owner only): invite people, change roles, remove members; API
+//! tokens, Slack (`slack_settings`), cost rates and reason codes.
 
 use crate::components::field::{Field, FormError};
 use crate::components::refusal::Refusal;
@@ -8,6 +9,8 @@ use engine::Role;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
+
+pub mod slack;
 
 #[server(endpoint = "list_members")]
 pub async fn list_members(slug: String) -> Result<MembersView, AppError> {
@@ -222,7 +225,7 @@ pub fn SettingsPage() -> impl IntoView {
                     Ok(view_data) => view! {
                         <section class="page-head">
                             <h1>"Settings"</h1>
-                            <p class="muted">"Members and roles, cost rates and review reason codes. Only owners see this page."</p>
+                            <p class="muted">"Members and roles, API tokens, Slack, cost rates and review reason codes. Only owners see this page."</p>
                         </section>
                         <InviteForm slug=slug.get_untracked() action=invite />
                         <FormError message=action_message />
@@ -237,6 +240,7 @@ pub fn SettingsPage() -> impl IntoView {
             <p class="muted small">"Tokens that let programs (Zapier, a script, your CRM) send events, read runs, decide review tasks and export bundles without a person's password."</p>
             <a class="button" href=move || format!("/t/{}/tokens", slug.get()) data-testid="api-tokens-link">"Manage API tokens"</a>
         </section>
+        <slack::SlackSettings slug />
         <CostRates slug />
         <crate::components::reason_codes::ReasonCodes slug />
     }

@@ -113,6 +113,7 @@ pub async fn run_detail(cx: &Ctx, me: &CurrentMember, run_id: uuid::Uuid) -> Res
                 why: engine::review::explain(t.reason, &t.detail),
                 claimed_by: t.claimed_by.clone(),
                 escalated_at: t.escalated_at.as_ref().map(crate::ssr::short_time),
+                slack: t.slack.as_ref().map(store::runs::SlackNote::sentence),
                 changes: t
                     .edit_changes
                     .iter()

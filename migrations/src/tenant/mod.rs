@@ -10,6 +10,7 @@ mod m20261201_000007_kpis;
 mod m20261202_000008_delivery;
 mod m20261202_000009_config_generation;
 mod m20261202_000010_busy;
+mod m20261202_000011_slack;
 
 /// Runs with `search_path` set to one tenant schema; its bookkeeping table
 /// lives in that schema too, so every tenant records its own version.
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_delivery::Migration),
             Box::new(m20261202_000009_config_generation::Migration),
             Box::new(m20261202_000010_busy::Migration),
+            Box::new(m20261202_000011_slack::Migration),
         ]
     }
 

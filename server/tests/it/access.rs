@@ -35,7 +35,8 @@ fn access(endpoint: &str) -> Access {
         // The page it opens decides; the test asks for the dashboard, which every role may open.
         "open_section" => Members(Page::Dashboard),
         "list_members" | "invite_member" | "change_member_role" | "remove_member" | "load_cost_rates"
-        | "save_cost_rates" | "add_reason_code" | "remove_reason_code" | "list_reason_codes" => Members(Page::Settings),
+        | "save_cost_rates" | "add_reason_code" | "remove_reason_code" | "list_reason_codes" | "load_slack"
+        | "connect_slack" | "link_slack_member" => Members(Page::Settings),
         "list_workflows" | "check_workflow" | "workflow_detail" | "workflow_diff" | "list_gallery"
         | "workflow_triggers" => Members(Page::Workflows),
         "save_workflow"

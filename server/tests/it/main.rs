@@ -27,5 +27,6 @@ mod runs;
 mod sender_proof;
 mod sessions;
 mod signup;
+mod slack;
 mod worker_shutdown;
 mod workflows;

@@ -470,5 +470,8 @@ async fn wait_for_person(
     let mut mails = progress.outbox;
     mails.extend(letters.mails);
     cx.hand_over(&x.tenant, &mails, &mail_ids).await;
+    if task.policy.slack_channel.is_some() {
+        crate::slack::post_now(cx, &x.tenant, letters.task_id).await;
+    }
     Ok(true)
 }

@@ -11,6 +11,7 @@ const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 // Slack's mrkdwn, as much as Steward writes: *bold*, <url|label>, line breaks.
 const mrkdwn = (s) => esc(s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'))
   .replace(/\*([^*\n]+)\*/g, '<b>$1</b>')
+  .replace(/(^|\s)_([^_\n]+)_(?=\s|$)/g, '$1<i>$2</i>')
   .replace(/&lt;([^|&]+)\|([^&]+)&gt;/g, '<a href="$1">$2</a>')
   .replace(/\n/g, '<br>');
 

@@ -86,7 +86,12 @@ fn body(card: &TaskCard<'_>) -> Vec<Value> {
         .map(|(name, text)| mrkdwn(&format!("*{}*\n{}", escape(&name.replace('_', " ")), escape(&text))))
         .collect();
     if fields.is_empty() {
-        blocks.push(json!({ "type": "section", "text": mrkdwn("_No draft: the run stopped on an error or before a message._") }));
+        let none = match card.reason {
+            ReviewReason::ApprovalStep => "_Nothing was drafted: the workflow asks for a sign-off before it goes on._",
+            ReviewReason::Error => "_No draft: a step failed (above); approving skips it, rejecting ends the run._",
+            _ => "_No draft: the run stopped before a message._",
+        };
+        blocks.push(json!({ "type": "section", "text": mrkdwn(none) }));
     } else {
         // Slack shows at most ten fields in a section.
         blocks.push(json!({ "type": "section", "text": mrkdwn("*Draft*"), "fields": fields.into_iter().take(10).collect::<Vec<_>>() }));

@@ -69,7 +69,19 @@ pub async fn link_slack_member(slug: String, email: String, slack_user_id: Strin
 pub fn SlackSettings(slug: Memo<String>) -> impl IntoView {
     let connect = ServerAction::<ConnectSlack>::new();
     let link = ServerAction::<LinkSlackMember>::new();
-    let slack = Resource::new(move || (slug.get(), connect.version().get()), |(slug, _)| load_slack(slug));
+    // Typed secrets live here, so a refused attempt keeps them for the next
+    // try; the card reloads only after a connection was made, which clears them.
+    let bot_token = RwSignal::new(String::new());
+    let signing_secret = RwSignal::new(String::new());
+    let connected = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if matches!(connect.value().get(), Some(Ok(_))) {
+            bot_token.set(String::new());
+            signing_secret.set(String::new());
+            connected.update(|n| *n += 1);
+        }
+    });
+    let slack = Resource::new(move || (slug.get(), connected.get()), |(slug, _)| load_slack(slug));
     view! {
         <section class="card" data-testid="slack-settings">
             <h2>"Slack"</h2>
@@ -81,7 +93,7 @@ pub fn SlackSettings(slug: Memo<String>) -> impl IntoView {
                 {move || Suspend::new(async move {
                     let Ok(view_data) = slack.await else { return ().into_any() };
                     view! {
-                        <ConnectForm slug connect team=view_data.team.clone() connected=view_data.connected.clone() request_url=view_data.request_url.clone() />
+                        <ConnectForm slug connect bot_token signing_secret team=view_data.team.clone() connected=view_data.connected.clone() request_url=view_data.request_url.clone() />
                         <MemberLinks slug link members=view_data.members />
                     }.into_any()
                 })}
@@ -94,12 +106,12 @@ pub fn SlackSettings(slug: Memo<String>) -> impl IntoView {
 fn ConnectForm(
     slug: Memo<String>,
     connect: ServerAction<ConnectSlack>,
+    bot_token: RwSignal<String>,
+    signing_secret: RwSignal<String>,
     team: Option<String>,
     connected: String,
     request_url: String,
 ) -> impl IntoView {
-    let bot_token = RwSignal::new(String::new());
-    let signing_secret = RwSignal::new(String::new());
     let error = move |field: &'static str| {
         Signal::derive(move || connect.value().get().and_then(|r| r.err()).and_then(|e| e.field(field)))
     };
@@ -131,8 +143,8 @@ fn ConnectForm(
         {status}
         <div class="paste-block">
             <p class="small">"In the app's Interactivity & Shortcuts page, turn Interactivity on and set the Request URL to:"</p>
-            <pre class="snippet" data-testid="slack-request-url">{request_url}</pre>
             <CopyButton target="slack-request-url" />
+            <pre class="snippet" data-testid="slack-request-url">{request_url}</pre>
         </div>
         <form class="model-form" data-testid="slack-connect" on:submit=on_submit novalidate>
             <Field name="bot_token" label="Bot User OAuth Token" kind="password" value=bot_token error=error("bot_token")
@@ -177,9 +189,9 @@ fn MemberLinks(
             };
             view! {
                 <tr data-testid="slack-member">
-                    <td data-label="Member">{m.email.clone()}<span class="muted small">{format!(" · {}", m.role)}</span></td>
+                    <td data-label="Member"><div>{m.email.clone()}<br /><span class="muted small">{m.role.clone()}</span></div></td>
                     <td data-label="Slack member ID">
-                        <form class="inline-form" on:submit=on_submit novalidate>
+                        <form class="inline-form slack-link" on:submit=on_submit novalidate>
                             <label class="visually-hidden" for=input_id.clone()>{format!("Slack member ID of {}", m.email)}</label>
                             <input id=input_id name="slack_user_id" placeholder="U04ABCDE12" prop:value=move || id.get()
                                 on:input=move |ev| id.set(event_target_value(&ev)) aria-invalid=move || error.get().is_some().to_string() />

@@ -1,7 +1,8 @@
 //! The OpenAPI document against the live routes: every documented route and
 //! method is called with good and bad addresses, bodies and credentials, and
 //! every answer must be a status the document lists for it, never a 5xx,
-//! and JSON whenever it is an error.
+//! JSON whenever it is an error, and a body that matches the schema the
+//! document gives for that status.
 
 use crate::support::*;
 use reqwest::StatusCode;
@@ -54,7 +55,7 @@ async fn every_documented_route_answers_good_and_bad_input_with_a_documented_sta
     let bodies = ["", "not json", "{}", "[]", "{\"companyName\": \"a\\u0000b\"}", "{\"decision\": \"approve\"}"];
     let credentials = [None, Some(owner.as_str()), Some("stw_00000000_garbage-garbage-garbage-garbage-garbage")];
     let http = reqwest::Client::new();
-    let mut calls = 0;
+    let (mut calls, mut checked_bodies) = (0, 0);
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 10, "every JSON route is documented: {:?}", paths.keys().collect::<Vec<_>>());
     for (template, item) in paths {
@@ -101,12 +102,30 @@ async fn every_documented_route_answers_good_and_bad_input_with_a_documented_sta
                             let body: Value = serde_json::from_str(&text).unwrap();
                             assert!(body["error"].is_string() && body["message"].is_string(), "{what}");
                         }
+                        // The body is what the document says this status carries.
+                        let schema = &operation["responses"][status.as_str()]["content"]["application/json"]["schema"];
+                        if schema.is_object() {
+                            assert!(json, "the document promises JSON: {what}");
+                            let body: Value = serde_json::from_str(&text).unwrap();
+                            let validator = jsonschema::validator_for(&with_components(schema, &doc)).unwrap();
+                            let problems: Vec<String> = validator.iter_errors(&body).map(|e| e.to_string()).collect();
+                            assert!(problems.is_empty(), "{what} — the body breaks the documented schema: {problems:?}");
+                            checked_bodies += 1;
+                        }
                     }
                 }
             }
         }
     }
     assert!(calls > 300, "{calls} calls");
+    assert!(checked_bodies > 300, "{checked_bodies} bodies checked against their schemas");
+}
+
+/// A response schema that can resolve the document's `#/components/...` references.
+fn with_components(schema: &Value, doc: &Value) -> Value {
+    let mut schema = schema.clone();
+    schema["components"] = doc["components"].clone();
+    schema
 }
 
 #[tokio::test]

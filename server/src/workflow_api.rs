@@ -65,7 +65,7 @@ fn document(state: &AppState, target: &store::ingest::Target) -> Value {
         "4XX": { "description": "Refused, with the field and the reason", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } } },
         "503": { "description": "Steward cannot store the event right now; send it again after Retry-After", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } } },
     });
-    let global = serde_json::to_value(crate::openapi::ApiDoc::openapi()).unwrap_or_default();
+    let global = crate::openapi::document();
     let mut schemas = serde_json::Map::new();
     for shared in ["AcceptedEvent", "ErrorBody", "FieldProblem"] {
         schemas.insert(shared.into(), global["components"]["schemas"][shared].clone());

@@ -9,7 +9,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use engine::token_scope::TokenScope;
 use serde_json::{json, Value};
 use store::state::AppState;
-use utoipa::OpenApi;
 
 #[utoipa::path(
     get,

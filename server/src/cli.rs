@@ -79,7 +79,7 @@ pub fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    crate::telemetry::init("info");
+    let _telemetry = crate::telemetry::init("info");
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {

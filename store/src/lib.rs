@@ -40,6 +40,7 @@ pub mod slack;
 pub mod slack_api;
 pub mod slack_messages;
 pub mod state;
+pub mod telemetry;
 pub mod tenant;
 pub mod tenants;
 pub mod throttle;

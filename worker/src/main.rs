@@ -1,13 +1,8 @@
-use tracing_subscriber::{fmt, prelude::*, EnvFilter};
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt::layer().json().with_current_span(true).flatten_event(true))
-        .init();
+    // Kept to the end of main: dropping it sends the traces still batched.
+    let _telemetry = store::telemetry::init("steward-worker", "info");
     let settings = match store::config::Settings::from_env() {
         Ok(s) => s,
         Err(e) => {

@@ -28,5 +28,6 @@ mod sender_proof;
 mod sessions;
 mod signup;
 mod slack;
+mod traces;
 mod worker_shutdown;
 mod workflows;

@@ -2,10 +2,9 @@
 //! or open on an address of its own; the series operations rely on; no
 //! business named unless asked; the worker's own series on its address.
 
-use crate::support::processes::{free_port, WorkerProcess};
+use crate::support::processes::{free_port, ServerProcess, WorkerProcess};
 use crate::support::*;
 use reqwest::StatusCode;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const TOKEN: &str = "metrics-token-for-the-test-0123456789";
@@ -105,35 +104,15 @@ async fn a_server_asked_to_name_businesses_does_and_a_worker_serves_its_own_seri
     // A server process of its own: the business label is a process-wide setting.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let app = TestApp::spawn().await;
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_steward"))
-        .arg("serve")
-        .env("DATABASE_URL", &app.settings.database_url)
-        .env("REDIS_URL", &app.settings.redis_url)
-        .env("STEWARD_BIND", format!("127.0.0.1:{port}"))
-        .env("PUBLIC_URL", &base)
-        .env("STEWARD_REDIS_PREFIX", &app.settings.redis_prefix)
-        .env("STEWARD_METRICS_TOKEN", TOKEN)
-        .env("STEWARD_METRICS_TENANT_LABELS", "true")
-        .env("RUST_LOG", "warn")
-        .env_remove("STEWARD_ENV")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let server = ServerProcess::start(
+        &app.settings,
+        &[("STEWARD_METRICS_TOKEN", TOKEN), ("STEWARD_METRICS_TENANT_LABELS", "true")],
+    )
+    .await;
+    let base = server.base.clone();
     let worker_port = free_port();
     let worker_bind = format!("127.0.0.1:{worker_port}");
     let _worker = WorkerProcess::start(&app.settings, &[("STEWARD_WORKER_METRICS_BIND", worker_bind.as_str())]);
-    let mut ready = false;
-    for _ in 0..100 {
-        if reqwest::get(format!("{base}/readyz")).await.is_ok_and(|r| r.status() == StatusCode::OK) {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(ready, "the server process became ready");
     let secret = app.webhook_secret(LEAD_WORKFLOW).await;
     let body = fresh_lead().to_string();
     let ts = chrono::Utc::now().timestamp();
@@ -163,6 +142,4 @@ async fn a_server_asked_to_name_businesses_does_and_a_worker_serves_its_own_seri
     assert!(text.contains(r#"steward_jobs_consumed_total{queue="runs"}"#), "{text}");
     assert!(text.contains(r#"steward_runs_rested_total{status="#), "{text}");
     assert!(text.contains("steward_step_duration_seconds_bucket"), "{text}");
-    server.kill().unwrap();
-    server.wait().unwrap();
 }

@@ -109,7 +109,10 @@ async fn every_documented_route_answers_good_and_bad_input_with_a_documented_sta
                             let body: Value = serde_json::from_str(&text).unwrap();
                             let validator = jsonschema::validator_for(&with_components(schema, &doc)).unwrap();
                             let problems: Vec<String> = validator.iter_errors(&body).map(|e| e.to_string()).collect();
-                            assert!(problems.is_empty(), "{what} — the body breaks the documented schema: {problems:?}");
+                            assert!(
+                                problems.is_empty(),
+                                "{what} — the body breaks the documented schema: {problems:?}"
+                            );
                             checked_bodies += 1;
                         }
                     }

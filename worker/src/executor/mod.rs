@@ -321,7 +321,9 @@ async fn drive(cx: &Context, x: &mut Execution) -> anyhow::Result<()> {
         }
         let marker = RunningMarker::start(cx, x, &base);
         let clock = std::time::Instant::now();
-        let mut outcome = execute_step(cx, x, step).await;
+        // A span per step (a child of the run's in traces); it repeats the run id for the log lines.
+        let span = tracing::info_span!("step", run_id = %x.run.id, step = %step.id, kind = %step.kind);
+        let mut outcome = execute_step(cx, x, step).instrument(span).await;
         drop(marker);
         // The worker's time on the step is paid for whether it succeeded or not.
         metrics::histogram!(store::measure::STEP_SECONDS, "kind" => step.kind.as_str())

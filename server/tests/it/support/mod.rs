@@ -151,7 +151,7 @@ impl TestApp {
 
     pub async fn spawn_with(options: Options) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        server::telemetry::init("warn");
+        let _ = server::telemetry::init("warn");
         let (database, database_url) = match &options.database_url {
             Some(url) => (None, url.clone()),
             None => {

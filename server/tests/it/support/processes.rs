@@ -1,5 +1,6 @@
-//! Real processes a fault test owns, so it can kill, pause and restart
-//! them: a Redis, a PostgreSQL cluster, and `steward-worker`.
+//! Real processes a test owns, so it can kill, pause and restart them (or
+//! give them process-wide settings): a Redis, a PostgreSQL cluster,
+//! `steward serve` and `steward-worker`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -252,6 +253,51 @@ impl WorkerProcess {
 }
 
 impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `steward serve` as its own process (for process-wide settings such as
+/// metric labels or trace export), ready when `start` returns; killed on drop.
+pub struct ServerProcess {
+    child: Child,
+    pub base: String,
+}
+
+impl ServerProcess {
+    pub async fn start(settings: &store::config::Settings, extra: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_steward"));
+        cmd.arg("serve")
+            .env("DATABASE_URL", &settings.database_url)
+            .env("REDIS_URL", &settings.redis_url)
+            .env("STEWARD_BIND", format!("127.0.0.1:{port}"))
+            .env("PUBLIC_URL", &base)
+            .env("STEWARD_REDIS_PREFIX", &settings.redis_prefix)
+            .env("RUST_LOG", "warn")
+            .env_remove("STEWARD_ENV")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("the steward binary is built");
+        let server = ServerProcess { child, base };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if reqwest::get(format!("{}/readyz", server.base)).await.is_ok_and(|r| r.status().is_success()) {
+                return server;
+            }
+            assert!(Instant::now() < deadline, "the server process did not become ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

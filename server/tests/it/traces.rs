@@ -1,0 +1,79 @@
+//! OpenTelemetry traces: with `OTEL_EXPORTER_OTLP_ENDPOINT` set, a server
+//! process and a worker process send their spans to that collector over
+//! OTLP/HTTP — the server the request that accepted an event, the worker
+//! the run and each of its steps — each under its own service name. The
+//! collector is an HTTP fake that keeps what it is sent (OTLP protobuf
+//! carries names and attribute values as plain UTF-8, so they are looked
+//! for in the bytes).
+
+use crate::support::processes::{ServerProcess, WorkerProcess};
+use crate::support::*;
+use reqwest::StatusCode;
+use std::time::Duration;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// Waits (up to 30 s) for a batch the collector received that holds every one of `wanted`.
+async fn wait_for_batch(collector: &MockServer, wanted: &[&str]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let batches = collector.received_requests().await.unwrap_or_default();
+        if batches.iter().any(|b| wanted.iter().all(|w| contains(&b.body, w))) {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            let seen: Vec<String> = batches
+                .iter()
+                .map(|b| {
+                    String::from_utf8_lossy(&b.body).chars().filter(|c| c.is_ascii_graphic() || *c == ' ').collect()
+                })
+                .collect();
+            panic!("no batch the collector received holds all of {wanted:?}; it received {seen:#?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn with_an_otlp_endpoint_the_server_and_the_worker_send_the_spans_of_a_request_and_a_run() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let collector = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/traces"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&collector)
+        .await;
+    let app = TestApp::spawn().await;
+    let otlp = [("OTEL_EXPORTER_OTLP_ENDPOINT", collector.uri()), ("OTEL_BSP_SCHEDULE_DELAY", "200".to_string())];
+    let otlp: Vec<(&str, &str)> = otlp.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = ServerProcess::start(&app.settings, &otlp).await;
+    let _worker = WorkerProcess::start(&app.settings, &otlp);
+
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    let body = fresh_lead().to_string();
+    let ts = chrono::Utc::now().timestamp();
+    let sig = store::webhook_secrets::sign(&secret, "traced-1", ts, body.as_bytes()).unwrap();
+    let res = reqwest::Client::new()
+        .post(format!("{}/hooks/{DEMO}/{LEAD_WORKFLOW}", server.base))
+        .header("content-type", "application/json")
+        .header("webhook-id", "traced-1")
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", sig)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let run: uuid::Uuid = res.json::<serde_json::Value>().await.unwrap()["run_id"].as_str().unwrap().parse().unwrap();
+    app.wait_for_run(run, &["completed", "waiting_for_review"]).await;
+
+    // The server's request span, as the `steward` service, with the address it served.
+    wait_for_batch(&collector, &["service.name", "steward", "request", &format!("/hooks/{DEMO}/{LEAD_WORKFLOW}")])
+        .await;
+    // The worker's run and step spans, as `steward-worker`, carrying the run's id and the steps' names.
+    wait_for_batch(&collector, &["steward-worker", "run", "step", &run.to_string(), "normalize", "summarize"]).await;
+}

@@ -46,6 +46,10 @@ pub struct Settings {
     /// Slack's Web API (`STEWARD_SLACK_API_URL`, default `https://slack.com/api`);
     /// tests point it at a fake that speaks the same API.
     pub slack_api_url: String,
+    /// Hosts (`host` or `host:port`) a workflow's api_call may reach although
+    /// they are private or loopback (`STEWARD_OUTBOUND_ALLOW`, comma-separated);
+    /// in development Steward's own address is allowed as well. See `outbound`.
+    pub outbound_allow: Vec<String>,
 }
 
 /// `/metrics`: off unless a token or an address of its own is set.
@@ -220,6 +224,9 @@ impl Settings {
             )
             .map_err(|reason| ConfigError::Invalid { name: "STEWARD_TRUSTED_PROXIES", reason })?,
             slack_api_url: var("STEWARD_SLACK_API_URL").unwrap_or_else(|| crate::slack_api::SLACK_API.into()),
+            outbound_allow: var("STEWARD_OUTBOUND_ALLOW")
+                .map(|v| v.split(',').map(|h| h.trim().to_owned()).filter(|h| !h.is_empty()).collect())
+                .unwrap_or_default(),
         };
         settings.check_production()?;
         Ok(settings)
@@ -283,6 +290,7 @@ impl Settings {
             metrics: MetricsSettings::default(),
             trusted_proxy: None,
             slack_api_url: crate::slack_api::SLACK_API.into(),
+            outbound_allow: Vec::new(),
         }
     }
 }

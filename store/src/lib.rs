@@ -26,6 +26,7 @@ pub mod local_time;
 pub mod measure;
 pub mod members;
 pub mod models;
+pub mod outbound;
 pub mod outbox;
 pub mod password;
 pub mod prompts;

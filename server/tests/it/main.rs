@@ -19,6 +19,7 @@ mod metrics;
 mod models;
 mod openapi;
 mod operations;
+mod outbound;
 mod presets;
 mod prompts;
 mod recovery;

@@ -68,6 +68,7 @@ async fn a_worker_killed_mid_run_is_replaced_and_the_finished_step_is_not_repeat
         .env("STEWARD_RUN_LEASE_SECONDS", "2")
         .env("STEWARD_SWEEP_SECONDS", "1")
         .env("STEWARD_STALE_SECONDS", "1")
+        .env("STEWARD_OUTBOUND_ALLOW", app.settings.outbound_allow.join(","))
         .env("RUST_LOG", "warn")
         .env_remove("STEWARD_ENV")
         .stdout(Stdio::null())

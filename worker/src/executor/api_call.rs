@@ -82,11 +82,22 @@ pub(super) async fn run(cx: &Context, x: &Execution, step: &Step) -> Result<Done
     let timeout = Duration::from_secs_f64(step.timeout.unwrap_or(10.0));
     let method_value = reqwest::Method::from_bytes(method.as_bytes())
         .map_err(|_| Failed::now(format!("`{method}` is not an HTTP method")))?;
+    // A refused destination fails the step at once, with the reason (no retries).
+    let refused = |reason: String| Failed {
+        error: hide(json!(reason)).as_str().unwrap_or_default().to_owned(),
+        input: input.clone(),
+        ..Failed::now("")
+    };
+    let parsed =
+        reqwest::Url::parse(&url).map_err(|e| refused(format!("{method} {shown_url}: not an address ({e})")))?;
+    store::outbound::Allowed::from_settings(&cx.settings)
+        .check_url(&parsed)
+        .map_err(|r| refused(format!("{method} {shown_url} refused: {r}")))?;
     let mut history = Vec::new();
     for attempt in 1..=max_attempts {
         let mut req = cx
-            .http
-            .request(method_value.clone(), &url)
+            .outbound
+            .request(method_value.clone(), parsed.clone())
             .timeout(timeout)
             // Lets the receiving service drop a repeat if this worker dies after the call.
             .header("idempotency-key", format!("{}:{}", x.run.id, step.id));
@@ -135,6 +146,17 @@ pub(super) async fn run(cx: &Context, x: &Execution, step: &Step) -> Result<Done
                     retry,
                     retry_after,
                     format!("{method} {shown_url} answered {status}: {}", text.chars().take(300).collect::<String>()),
+                )
+            }
+            Err(e) if store::outbound::Refused::in_error(&e).is_some() => {
+                let why = store::outbound::Refused::in_error(&e).map(|r| r.0.clone()).unwrap_or_default();
+                history.push(
+                    json!({ "attempt": attempt, "error": "refused", "ms": started.elapsed().as_millis() as u64 }),
+                );
+                (
+                    false,
+                    None,
+                    hide(json!(format!("{method} {shown_url} refused: {why}"))).as_str().unwrap_or_default().to_owned(),
                 )
             }
             Err(e) => {

@@ -166,6 +166,8 @@ impl TestApp {
         settings.bind = "127.0.0.1:0".into();
         settings.smtp_url = format!("smtp://127.0.0.1:{smtp_port}");
         settings.redis_prefix = format!("steward_test_{}", uuid::Uuid::new_v4().simple());
+        // The fakes of outside services (wiremock) listen on loopback: the operator's allow-list lets workflows call them.
+        settings.outbound_allow = vec!["127.0.0.1".into()];
         let db = store::db::connect(&database_url, 5).await.unwrap();
         if options.database_url.is_some() {
             migrations::migrate_public(&db).await.expect("migrate the test's own database");

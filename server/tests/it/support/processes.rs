@@ -209,6 +209,7 @@ impl WorkerProcess {
             .env("STEWARD_SWEEP_SECONDS", "1")
             .env("STEWARD_STALE_SECONDS", "1")
             .env("STEWARD_HEARTBEAT_SECONDS", "1")
+            .env("STEWARD_OUTBOUND_ALLOW", settings.outbound_allow.join(","))
             .env("RUST_LOG", "info,sqlx=warn")
             .env_remove("STEWARD_ENV")
             .stdout(file.try_clone().unwrap())

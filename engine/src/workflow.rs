@@ -398,6 +398,8 @@ pub struct Catalog {
     pub data_contracts: BTreeSet<String>,
     pub secrets: BTreeSet<String>,
     pub internal_domains: Vec<String>,
+    /// The members' emails, lower case: the people an approval step may name.
+    pub members: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -414,6 +416,8 @@ pub enum IssueKind {
     InvalidCel,
     ThresholdOutOfRange,
     UngatedExternalNotify,
+    /// An approval step names a reviewer who is not a member of the business.
+    OutsideReviewer,
 }
 
 /// One problem with a contract, at its place in the YAML.
@@ -661,7 +665,23 @@ impl WorkflowContract<Written> {
                     }
                     _ => {}
                 },
-                Some(StepKind::Approval) => gated = true,
+                Some(StepKind::Approval) => {
+                    gated = true;
+                    // Review emails carry drafts and customer data: only the business's own people get them.
+                    let outside: Vec<&str> =
+                        step.reviewers.iter().map(String::as_str).filter(|r| !is_member_reviewer(r, catalog)).collect();
+                    if !outside.is_empty() {
+                        let pos = at(issues, "reviewers");
+                        issues.push(
+                            IssueKind::OutsideReviewer,
+                            pos,
+                            format!(
+                                "reviewers must be members of the business (a role such as role:reviewer, or a member's email): {} is not; review emails carry drafts and customer data",
+                                outside.join(", ")
+                            ),
+                        );
+                    }
+                }
                 Some(StepKind::Notify) => {
                     if step.to.is_empty() {
                         let pos = issues.map.start_of(block);
@@ -823,6 +843,15 @@ pub fn is_external(recipient: &str, catalog: &Catalog) -> bool {
             !catalog.internal_domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
         }
         _ => true,
+    }
+}
+
+/// A reviewer an approval step may name: a role (`role:reviewer`) or a member's email.
+pub fn is_member_reviewer(reviewer: &str, catalog: &Catalog) -> bool {
+    let r = reviewer.trim().to_lowercase();
+    match r.strip_prefix("role:") {
+        Some(role) => crate::Role::parse(role.trim()).is_ok(),
+        None => catalog.members.contains(&r),
     }
 }
 
@@ -992,6 +1021,22 @@ fallback: { on_error: assign_to_human_queue }
             data_contracts: ["lead".to_string()].into(),
             secrets: ["clearbit_key".to_string()].into(),
             internal_domains: vec!["acme-plumbing.test".into()],
+            members: ["reviewer@acme-plumbing.test".to_string()].into(),
+        }
+    }
+
+    #[test]
+    fn an_approval_step_names_only_roles_and_members_as_reviewers() {
+        let base = "workflow: x\nversion: 1\ntrigger: { source: webhook, event: lead.created }\nsteps:\n";
+        let ok = format!("{base}  - {{ id: check, type: approval, reviewers: ['role:operations', 'Reviewer@acme-plumbing.test'] }}\n");
+        assert!(WorkflowContract::parse(&ok, &catalog()).is_ok());
+        for outside in
+            ["pat@gmail.example", "owner@acme-plumbing.test", "role:boss", "'{{ event.primaryContact.email }}'"]
+        {
+            let source = format!("{base}  - {{ id: check, type: approval, reviewers: [{outside}] }}\n");
+            let i = only(&source, IssueKind::OutsideReviewer);
+            assert!(i.message.contains("reviewers must be members of the business"), "{outside}: {}", i.message);
+            assert_eq!(i.line, 5, "{outside}");
         }
     }
 

@@ -18,6 +18,7 @@ pub mod page_guard;
 pub mod reports;
 pub mod request_log;
 pub mod review_api;
+pub mod security_headers;
 pub mod slack_interactions;
 pub mod smtp_capture;
 pub mod startup;

@@ -70,11 +70,13 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
                 crate::api_error::ApiError::bad_request("query", format!("the query cannot be read: {err}")).into()
             }))
-            // Middleware runs bottom-up: request log first, then CSRF, then page access.
+            // Middleware runs bottom-up: security headers around everything, then the request log, CSRF, page access.
             .wrap(from_fn(crate::bad_input::bad_input_status))
             .wrap(from_fn(page_guard))
             .wrap(from_fn(csrf_guard))
             .wrap(from_fn(request_log))
+            // Outermost: every answer gets them, refusals and redirects included.
+            .wrap(from_fn(crate::security_headers::security_headers))
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))
             .route("/metrics", web::get().to(crate::metrics::metrics))

@@ -35,7 +35,16 @@ pub async fn catalog(txn: &DatabaseTransaction, tenant: &Tenant) -> Result<Catal
         ),
     )
     .await?;
+    let members: Vec<String> = scalars(
+        txn,
+        stmt(
+            "SELECT lower(u.email) AS value FROM public.memberships m JOIN public.users u ON u.id = m.user_id WHERE m.tenant_id = $1",
+            vec![tenant.id().into()],
+        ),
+    )
+    .await?;
     Ok(Catalog {
+        members: members.into_iter().collect(),
         prompts: names("SELECT name AS value FROM prompt_templates").await?,
         data_contracts: names("SELECT name AS value FROM data_contracts").await?,
         secrets: names("SELECT name AS value FROM secrets").await?,

@@ -25,7 +25,13 @@ pub async fn letters(
     for r in reviewers {
         match r.strip_prefix("role:") {
             Some(role) => emails.extend(cx.members_with_role(tenant, role.trim()).await?),
-            None => emails.push(r.trim().to_lowercase()),
+            // Only a member who may decide gets a link (the contract names members; one may have left since).
+            None => match store::auth::member_by_email(&cx.db, &slug, r).await {
+                Ok(member) if store::reviews::may_decide(member.role) => emails.push(member.email),
+                _ => {
+                    tracing::warn!(reviewer = %r, "a reviewer named by the workflow is not a member who may decide; no email")
+                }
+            },
         }
     }
     emails.sort();

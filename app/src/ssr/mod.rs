@@ -178,3 +178,21 @@ fn failed(res: Option<&ResponseOptions>, context: &str, err: impl std::fmt::Disp
 pub fn short_time(at: &chrono::DateTime<chrono::Utc>) -> String {
     at.format("%Y-%m-%d %H:%M").to_string()
 }
+
+/// The page's Content-Security-Policy: scripts only from Steward itself and
+/// the inline scripts Leptos writes with this response's nonce (hydration,
+/// streamed resources), WebAssembly compiled from Steward's own bundle;
+/// styles from Steward (inline `style` attributes included); nothing framed,
+/// no `<base>`, no plugins, forms posted only to Steward. Set while the shell
+/// renders, before the response's head is sent.
+pub fn content_security_policy() {
+    let (Some(nonce), Some(res)) = (leptos::nonce::use_nonce(), use_context::<ResponseOptions>()) else { return };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; font-src 'self'; connect-src 'self'; base-uri 'none'; object-src 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&policy) {
+        res.insert_header(actix_web::http::header::CONTENT_SECURITY_POLICY, value);
+    }
+}

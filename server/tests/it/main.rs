@@ -25,6 +25,7 @@ mod prompts;
 mod recovery;
 mod review;
 mod runs;
+mod security_headers;
 mod sender_proof;
 mod sessions;
 mod signup;

@@ -20,12 +20,21 @@ impl Email {
         let Some((local, domain)) = s.split_once('@') else {
             return Err("An email address needs an @, like name@example.com.".into());
         };
-        let domain_ok = domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains("..")
-            && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-        if local.is_empty() || local.len() > 64 || !domain_ok {
+        // The domain: dot-separated labels of letters, digits and inner hyphens.
+        let labels: Vec<&str> = domain.split('.').collect();
+        let domain_ok = labels.len() >= 2
+            && labels.iter().all(|l| {
+                !l.is_empty()
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+        // The local part: RFC 5322's dot-atom (no quotes, brackets, commas or angle brackets).
+        let atom = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c);
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && local.split('.').all(|part| !part.is_empty() && part.chars().all(atom));
+        if !local_ok || !domain_ok {
             return Err("Enter a valid email address, like name@example.com.".into());
         }
         Ok(Self(s))
@@ -66,8 +75,14 @@ mod tests {
 
     #[test]
     fn refuses_addresses_people_mistype() {
-        for bad in ["", "not-an-email", "a@b", "a @b.com", "@b.com", "a@.com", "a@b..com", "a@b.com."] {
+        for bad in [
+            "", "not-an-email", "a@b", "a @b.com", "@b.com", "a@.com", "a@b..com", "a@b.com.", "<script>alert(1)</script>@x.test",
+            "\"quoted\"@x.test", "a,b@x.test", "a..b@x.test", ".a@x.test", "a@-x.test", "a@x_y.test", "a@b@x.test",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad} should be refused");
+        }
+        for good in ["o'brien+quotes@acme-plumbing.test", "first.last@mail.example.co.uk", "x_1@a1.io"] {
+            assert!(Email::parse(good).is_ok(), "{good} is an address");
         }
     }
 }

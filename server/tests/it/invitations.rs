@@ -89,6 +89,8 @@ async fn inviting_checks_the_address_role_and_existing_members() {
     let app = TestApp::spawn().await;
     let owner = app.demo_member(Role::Owner).await;
     assert_eq!(invalid_fields(invite(&owner, "nope", "engineer").await).await[0].0, "email");
+    let markup = invalid_fields(invite(&owner, "<script>alert(1)</script>@x.test", "engineer").await).await;
+    assert_eq!(markup[0].0, "email", "markup is not an address");
     assert_eq!(invalid_fields(invite(&owner, "a@example.com", "admin").await).await[0].0, "role");
     let fields = invalid_fields(invite(&owner, "reviewer@acme-plumbing.test", "engineer").await).await;
     assert!(fields[0].1.contains("already a member"));

@@ -42,6 +42,11 @@ enum Command {
     },
     /// Run the background worker in this process (the same as `steward-worker`).
     Worker,
+    /// The audit log: `verify --business SLUG` recomputes its hash chain.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// A development mailbox: an SMTP server that keeps every message.
     Mailbox {
         #[arg(long, default_value = "127.0.0.1:2525")]
@@ -98,6 +103,7 @@ pub fn main() -> anyhow::Result<()> {
                 enqueue(settings, &business, &workflow, idempotency_key, &file).await
             }
             Command::Worker => worker::run(settings, worker::shutdown_signal()).await,
+            Command::Audit { action: AuditAction::Verify { business } } => audit_verify(settings, &business).await,
         }
     })
 }
@@ -207,6 +213,30 @@ async fn mailbox(listen: &str, dir: std::path::PathBuf) -> anyhow::Result<()> {
     println!("development mailbox listening on port {port}; messages are saved in {}", dir.display());
     tokio::signal::ctrl_c().await?;
     Ok(())
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Recompute the business's hash chain and name the first broken link (exit 1).
+    Verify {
+        #[arg(long)]
+        business: String,
+    },
+}
+
+async fn audit_verify(settings: Settings, business: &str) -> anyhow::Result<()> {
+    let db = store::db::connect(&settings.database_url, 2).await?;
+    let owner = store::seed::any_owner(&db, business).await?;
+    match store::audit::verify(&db, &owner.tenant).await? {
+        store::audit::ChainVerdict::Intact { events, head } => {
+            println!("{business}: the audit chain holds: {events} events, head {head}");
+            Ok(())
+        }
+        store::audit::ChainVerdict::Broken { seq, id, reason } => {
+            println!("{business}: the audit chain is broken at event {seq} (id {id}): {reason}");
+            std::process::exit(1);
+        }
+    }
 }
 
 async fn bundle(settings: Settings, action: BundleAction) -> anyhow::Result<()> {

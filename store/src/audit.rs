@@ -109,3 +109,50 @@ pub fn to_csv(rows: &[audit_event::Model]) -> Result<String, csv::Error> {
     let bytes = out.into_inner().map_err(|e| e.into_error())?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
+
+/// What recomputing a business's audit chain found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainVerdict {
+    /// Every event's hash holds and links to the one before; the head is the last hash.
+    Intact { events: i64, head: String },
+    /// The first event whose hash or link does not hold.
+    Broken { seq: i64, id: i64, reason: String },
+}
+
+/// Recomputes the business's audit chain in order and names the first broken link.
+pub async fn verify(db: &sea_orm::DatabaseConnection, tenant: &crate::Tenant) -> Result<ChainVerdict, DbErr> {
+    use sea_orm::FromQueryResult;
+    #[derive(FromQueryResult)]
+    struct Link {
+        seq: i64,
+        id: i64,
+        prev_hash: String,
+        hash: String,
+        expected: String,
+    }
+    let txn = tenant.begin(db).await?;
+    let links = Link::find_by_statement(crate::db::stmt(
+        "SELECT e.seq, e.id, e.prev_hash, e.hash, audit_event_hash(e.prev_hash, e) AS expected FROM audit_events e ORDER BY e.seq",
+        vec![],
+    ))
+    .all(&txn)
+    .await?;
+    txn.commit().await?;
+    let mut previous = String::new();
+    for (n, link) in links.iter().enumerate() {
+        let reason = if link.seq != n as i64 + 1 {
+            Some(format!("event {} is missing: the sequence jumps to {}", n + 1, link.seq))
+        } else if link.prev_hash != previous {
+            Some("it does not link to the event before it (an event was removed or changed)".to_string())
+        } else if link.hash != link.expected {
+            Some("its content does not match its hash (the event was changed)".to_string())
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            return Ok(ChainVerdict::Broken { seq: link.seq, id: link.id, reason });
+        }
+        previous = link.hash.clone();
+    }
+    Ok(ChainVerdict::Intact { events: links.len() as i64, head: previous })
+}

@@ -6,6 +6,7 @@ mod support;
 
 mod access;
 mod api_tokens;
+mod audit;
 mod bad_bytes;
 mod binary;
 mod bundles;

@@ -114,21 +114,7 @@ async fn a_server_asked_to_name_businesses_does_and_a_worker_serves_its_own_seri
     let worker_bind = format!("127.0.0.1:{worker_port}");
     let _worker = WorkerProcess::start(&app.settings, &[("STEWARD_WORKER_METRICS_BIND", worker_bind.as_str())]);
     let secret = app.webhook_secret(LEAD_WORKFLOW).await;
-    let body = fresh_lead().to_string();
-    let ts = chrono::Utc::now().timestamp();
-    let sig = store::webhook_secrets::sign(&secret, "labelled-1", ts, body.as_bytes()).unwrap();
-    let res = reqwest::Client::new()
-        .post(format!("{base}/hooks/{DEMO}/{LEAD_WORKFLOW}"))
-        .header("content-type", "application/json")
-        .header("webhook-id", "labelled-1")
-        .header("webhook-timestamp", ts.to_string())
-        .header("webhook-signature", sig)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let run: uuid::Uuid = res.json::<serde_json::Value>().await.unwrap()["run_id"].as_str().unwrap().parse().unwrap();
+    let run = send_lead_to(&base, &secret, &fresh_lead()).await;
     app.wait_for_run(run, &["completed", "waiting_for_review"]).await;
 
     let text = get(&format!("{base}/metrics"), Some(TOKEN)).await.text().await.unwrap();

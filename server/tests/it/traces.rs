@@ -8,7 +8,6 @@
 
 use crate::support::processes::{ServerProcess, WorkerProcess};
 use crate::support::*;
-use reqwest::StatusCode;
 use std::time::Duration;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -54,21 +53,7 @@ async fn with_an_otlp_endpoint_the_server_and_the_worker_send_the_spans_of_a_req
     let _worker = WorkerProcess::start(&app.settings, &otlp);
 
     let secret = app.webhook_secret(LEAD_WORKFLOW).await;
-    let body = fresh_lead().to_string();
-    let ts = chrono::Utc::now().timestamp();
-    let sig = store::webhook_secrets::sign(&secret, "traced-1", ts, body.as_bytes()).unwrap();
-    let res = reqwest::Client::new()
-        .post(format!("{}/hooks/{DEMO}/{LEAD_WORKFLOW}", server.base))
-        .header("content-type", "application/json")
-        .header("webhook-id", "traced-1")
-        .header("webhook-timestamp", ts.to_string())
-        .header("webhook-signature", sig)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let run: uuid::Uuid = res.json::<serde_json::Value>().await.unwrap()["run_id"].as_str().unwrap().parse().unwrap();
+    let run = send_lead_to(&server.base, &secret, &fresh_lead()).await;
     app.wait_for_run(run, &["completed", "waiting_for_review"]).await;
 
     // The server's request span, as the `steward` service, with the address it served.

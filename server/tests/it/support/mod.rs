@@ -396,13 +396,7 @@ impl TestApp {
 
     /// Sends a lead to the demo's lead workflow, signed now, and returns the run id.
     pub async fn send_lead(&self, secret: &str, lead: &serde_json::Value) -> uuid::Uuid {
-        let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
-        let res = self
-            .signed_post(DEMO, LEAD_WORKFLOW, secret, &id, chrono::Utc::now().timestamp(), &lead.to_string(), &[])
-            .await;
-        assert_eq!(res.status(), StatusCode::ACCEPTED, "{}", res.text().await.unwrap_or_default());
-        let body: serde_json::Value = res.json().await.unwrap();
-        body["run_id"].as_str().unwrap().parse().unwrap()
+        send_lead_to(&self.base, secret, lead).await
     }
 
     /// A SQL query in the demo business's schema that answers one column: its value in the first row.
@@ -463,6 +457,28 @@ impl TestApp {
         .unwrap();
         self.signed_in(DEMO, email, DEMO_PASSWORD).await
     }
+}
+
+/// Sends a lead to the demo's lead workflow of the server at `base` (this
+/// test's, or a server process of its own), signed now; returns the run id.
+pub async fn send_lead_to(base: &str, secret: &str, lead: &serde_json::Value) -> uuid::Uuid {
+    let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+    let body = lead.to_string();
+    let ts = chrono::Utc::now().timestamp();
+    let signature = store::webhook_secrets::sign(secret, &id, ts, body.as_bytes()).unwrap();
+    let res = reqwest::Client::new()
+        .post(format!("{base}/hooks/{DEMO}/{LEAD_WORKFLOW}"))
+        .header("content-type", "application/json")
+        .header("webhook-id", &id)
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED, "{}", res.text().await.unwrap_or_default());
+    let body: serde_json::Value = res.json().await.unwrap();
+    body["run_id"].as_str().unwrap().parse().unwrap()
 }
 
 /// A query outside any tenant (`SELECT … AS value`): its value in the first row.

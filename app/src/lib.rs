@@ -71,6 +71,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("/t/:slug") view=WorkspaceLayout>
                     <Route path=path!("") view=DashboardPage />
                     <Route path=path!("settings") view=SettingsPage />
+                    <Route path=path!("account") view=pages::account::AccountPage />
                     <Route path=path!("tokens") view=pages::api_tokens::ApiTokensPage />
                     <Route path=path!("changes") view=ChangeLogPage />
                     <Route path=path!("costs") view=pages::costs::CostsPage />

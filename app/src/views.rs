@@ -139,6 +139,8 @@ pub struct DiffRowView {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangeView {
+    /// The event's place in the audit chain (0 where not shown).
+    pub seq: i64,
     pub at: String,
     pub who: String,
     pub area: String,
@@ -264,6 +266,8 @@ pub struct TriggersView {
     pub can_rotate: bool,
     /// Days refused records stay in the exceptions report.
     pub retention_days: i32,
+    /// How many days run payloads (event, steps, drafts) are kept before the daily purge.
+    pub data_retention_days: i32,
     pub can_set_retention: bool,
     pub deliveries: Vec<DeliveryView>,
     /// Every scheme a trigger can use: (name, in words).
@@ -611,4 +615,29 @@ pub struct QueueHealthView {
     pub waiting: Option<u64>,
     /// Why the queue is stalled, when it is.
     pub stalled: Option<String>,
+}
+
+/// An authenticator to set up: the QR code to scan, or the secret to type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrolmentView {
+    pub secret: String,
+    pub otpauth_url: String,
+    pub qr_svg: String,
+}
+
+/// The signed-in person's two-factor state, for their account page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TwoFactorView {
+    pub email: String,
+    pub enabled: bool,
+    pub recovery_codes_left: i64,
+    /// The business requires a second factor, so it cannot be turned off.
+    pub required: bool,
+}
+
+/// What recomputing the audit chain found, in words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChainCheckView {
+    pub intact: bool,
+    pub message: String,
 }

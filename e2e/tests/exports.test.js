@@ -46,10 +46,13 @@ test('export a bundle, import it back (refused whole when broken), and export th
   await page.waitForSelector('[data-testid=version-1]');
   assert.match(await page.textContent('[data-testid=version-1]'), /Restore from git/);
 
+  // The audit log is the owner's (and operations') to read.
+  await page.click('[data-testid=sign-out]');
+  await signIn(page, 'acme-plumbing', 'owner@acme-plumbing.test', DEMO_PASSWORD);
   await page.goto(`${BASE_URL}/t/acme-plumbing/changes`);
   await waitForHydration(page);
   const csv = await download(page, '[data-testid=export-csv]');
-  assert.match(csv.split('\n')[0], /^at,who,area,action,subject,why,detail/);
+  assert.match(csv.split('\n')[0], /^at,who,area,action,subject,why,detail,seq,prev_hash,hash/);
   assert.match(csv, /Restore from git/);
   await page.click('[data-testid=sign-out]');
 });

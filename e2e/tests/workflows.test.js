@@ -62,7 +62,10 @@ test('edit, see the error at its line, fix, save with a reason, publish, diff an
   await page.click('[data-testid=save-owners]');
   await page.waitForFunction(() => /Backup owner: ops@acme-plumbing\.test/.test(document.body.textContent));
 
-  await page.click('nav.sidebar >> text=Change log');
+  // The audit log is for the owner and operations.
+  await page.click('[data-testid=sign-out]');
+  await signIn(page, 'acme-plumbing', 'ops@acme-plumbing.test', DEMO_PASSWORD);
+  await page.click('nav.sidebar >> text=Audit log');
   await page.waitForSelector('[data-testid=changes] >> text=workflow.rolled_back');
   assert.match(await page.textContent('[data-testid=changes]'), /Fewer low-confidence drafts skip review/);
   await shot(page, '13-change-log');

@@ -20,10 +20,12 @@ pub enum Page {
     Models,
     ApiTokens,
     Settings,
+    /// The signed-in person's own account (two-factor sign-in); reached from their name, not the menu.
+    Account,
 }
 
 impl Page {
-    pub const ALL: [Page; 13] = [
+    pub const ALL: [Page; 14] = [
         Page::Dashboard,
         Page::Workflows,
         Page::Prompts,
@@ -37,6 +39,7 @@ impl Page {
         Page::Models,
         Page::ApiTokens,
         Page::Settings,
+        Page::Account,
     ];
 
     /// The path segment after `/t/<slug>`; empty for the dashboard.
@@ -55,6 +58,7 @@ impl Page {
             Page::Models => "models",
             Page::ApiTokens => "tokens",
             Page::Settings => "settings",
+            Page::Account => "account",
         }
     }
 
@@ -73,23 +77,25 @@ impl Page {
             Page::Costs => "Costs",
             Page::Reports => "Reports",
             Page::Governance => "Governance",
-            Page::ChangeLog => "Change log",
+            Page::ChangeLog => "Audit log",
             Page::Models => "Models",
             Page::ApiTokens => "API tokens",
             Page::Settings => "Settings",
+            Page::Account => "Your account",
         }
     }
 
     pub fn allowed_roles(self) -> &'static [Role] {
         use Role::*;
         match self {
-            Page::Dashboard => &[Owner, Engineer, Reviewer, Operations, Executive],
+            Page::Dashboard | Page::Account => &[Owner, Engineer, Reviewer, Operations, Executive],
             Page::Workflows | Page::Prompts | Page::DataContracts => &[Owner, Engineer, Operations],
             Page::ReviewQueue => &[Owner, Reviewer, Operations],
             Page::Runs => &[Owner, Engineer, Reviewer, Operations],
             Page::Costs => &[Owner, Operations, Executive],
             Page::Reports | Page::Governance => &[Owner, Operations, Executive],
-            Page::ChangeLog => &[Owner, Engineer, Operations],
+            // Sign-ins with addresses, secrets changed, exports: the owner and operations read it.
+            Page::ChangeLog => &[Owner, Operations],
             Page::Models => &[Owner, Engineer],
             // Owners see every token of the business; engineers their own.
             Page::ApiTokens => &[Owner, Engineer],
@@ -99,6 +105,11 @@ impl Page {
 
     pub fn allows(self, role: Role) -> bool {
         self.allowed_roles().contains(&role)
+    }
+
+    /// Whether the page is listed in the workspace menu.
+    pub fn in_menu(self) -> bool {
+        self != Page::Account
     }
 }
 

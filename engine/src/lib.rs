@@ -7,6 +7,7 @@
 mod words;
 
 pub mod access;
+pub mod audit;
 pub mod cost_kind;
 pub mod email;
 pub mod field_error;

@@ -47,6 +47,12 @@ enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// The keys that encrypt stored secrets: `generate` prints a new key entry,
+    /// `rotate` re-seals every secret under the current (first) key.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// A development mailbox: an SMTP server that keeps every message.
     Mailbox {
         #[arg(long, default_value = "127.0.0.1:2525")]
@@ -54,6 +60,19 @@ enum Command {
         #[arg(long, default_value = ".steward/mail")]
         dir: std::path::PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Print a new `id:key` entry to put first in STEWARD_ENCRYPTION_KEYS.
+    Generate {
+        /// The new key's id (default: today's date).
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Re-seal every stored secret of every business under the current key;
+    /// afterwards the older keys can be removed from STEWARD_ENCRYPTION_KEYS.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -83,6 +102,12 @@ enum BundleAction {
 pub fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
+    // A key can be made before any configuration exists (production refuses to start without one).
+    if let Some(Command::Keys { action: KeysAction::Generate { id } }) = &cli.command {
+        let id = id.clone().unwrap_or_else(|| chrono::Utc::now().format("%Y-%m-%d").to_string());
+        println!("{}", store::keyring::Keyring::generate_entry(&id));
+        return Ok(());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let _telemetry = crate::telemetry::init("info");
     let settings = match Settings::from_env() {
@@ -104,6 +129,8 @@ pub fn main() -> anyhow::Result<()> {
             }
             Command::Worker => worker::run(settings, worker::shutdown_signal()).await,
             Command::Audit { action: AuditAction::Verify { business } } => audit_verify(settings, &business).await,
+            Command::Keys { action: KeysAction::Rotate } => keys_rotate(settings).await,
+            Command::Keys { action: KeysAction::Generate { .. } } => Ok(()),
         }
     })
 }
@@ -237,6 +264,30 @@ async fn audit_verify(settings: Settings, business: &str) -> anyhow::Result<()> 
             std::process::exit(1);
         }
     }
+}
+
+async fn keys_rotate(settings: Settings) -> anyhow::Result<()> {
+    if !settings.keyring.is_configured() {
+        anyhow::bail!("STEWARD_ENCRYPTION_KEYS is not set: put a new key (steward keys generate) first in it, keep the old ones after it, then rotate");
+    }
+    let db = store::db::connect(&settings.database_url, 2).await?;
+    let report = store::key_rotation::rotate(&db, &settings).await?;
+    println!(
+        "re-sealed {} secrets under key {}; {} were already under it",
+        report.resealed,
+        settings.keyring.current_id(),
+        report.already_current
+    );
+    if !report.unreadable.is_empty() {
+        println!(
+            "{} secrets no configured key opens (re-enter them): {}",
+            report.unreadable.len(),
+            report.unreadable.join(", ")
+        );
+        std::process::exit(1);
+    }
+    println!("the older keys can now be removed from STEWARD_ENCRYPTION_KEYS");
+    Ok(())
 }
 
 async fn bundle(settings: Settings, action: BundleAction) -> anyhow::Result<()> {

@@ -14,10 +14,10 @@ use serde_json::Value;
 /// How long an emailed link works.
 pub const LINK_HOURS: i64 = 72;
 
-fn signature(settings: &Settings, slug: &str, link_id: Uuid, expires: i64) -> String {
+fn signature(secret: &[u8], slug: &str, link_id: Uuid, expires: i64) -> String {
     use base64::Engine;
     use hmac::Mac;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&settings.app_secret).expect("HMAC takes any key length");
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
     mac.update(format!("steward/approval-link/v1|{slug}|{link_id}|{expires}").as_bytes());
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
@@ -40,7 +40,7 @@ impl NewLink {
         let id = Uuid::new_v4();
         let expires_at = chrono::Utc::now() + chrono::Duration::hours(LINK_HOURS);
         let ts = expires_at.timestamp();
-        let token = format!("{slug}.{}.{ts}.{}", id.simple(), signature(settings, slug, id, ts));
+        let token = format!("{slug}.{}.{ts}.{}", id.simple(), signature(&settings.app_secret, slug, id, ts));
         NewLink { id, task_id, reviewer_email: reviewer_email.to_owned(), expires_at, token }
     }
 }
@@ -117,9 +117,12 @@ pub async fn open(
     let parts: Vec<&str> = token.split('.').collect();
     let [slug, id, ts, sig] = parts[..] else { return Ok(LinkState::Invalid) };
     let (Ok(link_id), Ok(expires)) = (Uuid::parse_str(id), ts.parse::<i64>()) else { return Ok(LinkState::Invalid) };
-    let expected = signature(settings, slug, link_id, expires);
-    // Constant-time comparison of the signatures.
-    if expected.len() != sig.len() || expected.bytes().zip(sig.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) != 0 {
+    // Constant-time comparison of the signatures, under the current or the previous signing secret.
+    let signed = settings.signing_secrets().any(|secret| {
+        let expected = signature(secret, slug, link_id, expires);
+        expected.len() == sig.len() && expected.bytes().zip(sig.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    });
+    if !signed {
         return Ok(LinkState::Invalid);
     }
     let Some((tenant, _)) = crate::tenants::tenant_at(db, slug).await? else { return Ok(LinkState::Invalid) };

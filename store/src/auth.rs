@@ -11,7 +11,11 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 pub const SESSION_COOKIE: &str = "steward_session";
+/// Holds a sign-in that passed the password and waits for the second factor.
+pub const PENDING_COOKIE: &str = "steward_pending";
 const ISSUER: &str = "steward";
+/// How long a person has to type their second factor after the password.
+pub const PENDING_MINUTES: i64 = 10;
 
 /// The claims inside the session cookie. `sid` names the server-side session row.
 #[derive(Debug, Serialize, Deserialize)]
@@ -106,17 +110,24 @@ pub async fn start_session(
         .map_err(|e| DbErr::Custom(format!("signing the session token failed: {e}")))
 }
 
-/// Checks the signature and expiry of a session token.
+/// Checks the signature (current or previous signing secret) and expiry of a session token.
 pub fn read_token(settings: &Settings, token: &str) -> Result<SessionClaims, AuthError> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_issuer(&[ISSUER]);
     validation.leeway = 0;
-    decode::<SessionClaims>(token, &DecodingKey::from_secret(&settings.app_secret), &validation)
-        .map(|data| data.claims)
-        .map_err(|e| match e.kind() {
-            ErrorKind::ExpiredSignature => AuthError::Expired,
-            _ => AuthError::Invalid,
-        })
+    let mut outcome = Err(AuthError::Invalid);
+    for secret in settings.signing_secrets() {
+        outcome = decode::<SessionClaims>(token, &DecodingKey::from_secret(secret), &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => AuthError::Expired,
+                _ => AuthError::Invalid,
+            });
+        if !matches!(outcome, Err(AuthError::Invalid)) {
+            break;
+        }
+    }
+    outcome
 }
 
 /// A member of a business as the membership tables hold them.
@@ -229,6 +240,53 @@ pub async fn end_all_sessions<C: ConnectionTrait>(db: &C, user_id: Uuid, tenant_
     Ok(res.rows_affected)
 }
 
+/// A sign-in between the password and the second factor: who, where, until when.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PendingClaims {
+    pub sub: Uuid,
+    pub tid: Uuid,
+    /// Always `second_factor`, so a pending token can never pass for a session token (which has `sid`).
+    pub purpose: String,
+    pub iss: String,
+    pub exp: i64,
+}
+
+const PENDING_PURPOSE: &str = "second_factor";
+
+/// A signed token for the pending-sign-in cookie.
+pub fn pending_token(settings: &Settings, user_id: Uuid, tenant_id: Uuid) -> Result<String, DbErr> {
+    let claims = PendingClaims {
+        sub: user_id,
+        tid: tenant_id,
+        purpose: PENDING_PURPOSE.into(),
+        iss: ISSUER.into(),
+        exp: (Utc::now() + Duration::minutes(PENDING_MINUTES)).timestamp(),
+    };
+    encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(&settings.app_secret))
+        .map_err(|e| DbErr::Custom(format!("signing the sign-in token failed: {e}")))
+}
+
+/// The pending sign-in, if the token is genuine, current and for a second factor.
+pub fn read_pending(settings: &Settings, token: &str) -> Option<PendingClaims> {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_issuer(&[ISSUER]);
+    validation.leeway = 0;
+    decode::<PendingClaims>(token, &DecodingKey::from_secret(&settings.app_secret), &validation)
+        .ok()
+        .map(|d| d.claims)
+        .filter(|c| c.purpose == PENDING_PURPOSE)
+}
+
+/// The `Set-Cookie` value holding a pending sign-in (or clearing it, with `None`).
+pub fn pending_cookie(settings: &Settings, token: Option<&str>) -> String {
+    format!(
+        "{PENDING_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        token.unwrap_or(""),
+        if token.is_some() { PENDING_MINUTES * 60 } else { 0 },
+        if settings.is_https() { "; Secure" } else { "" }
+    )
+}
+
 /// The `Set-Cookie` value carrying a session token.
 pub fn session_cookie(settings: &Settings, token: &str) -> String {
     format!(
@@ -310,6 +368,28 @@ mod tests {
         let mut other = settings();
         other.app_secret = b"another secret entirely, 32 bytes+".to_vec();
         assert_eq!(read_token(&s, &token_with(&other, 60)).unwrap_err(), AuthError::Invalid);
+    }
+
+    #[test]
+    fn after_a_signing_secret_change_old_sessions_hold_only_while_the_previous_secret_is_kept() {
+        let old = settings();
+        let token = token_with(&old, 60);
+        let mut rotated = settings();
+        rotated.app_secret = b"the new signing secret, 32 bytes or more".to_vec();
+        rotated.previous_app_secret = Some(old.app_secret.clone());
+        assert!(read_token(&rotated, &token).is_ok());
+        assert!(read_token(&rotated, &token_with(&rotated, 60)).is_ok());
+        rotated.previous_app_secret = None;
+        assert_eq!(read_token(&rotated, &token).unwrap_err(), AuthError::Invalid);
+    }
+
+    #[test]
+    fn a_pending_sign_in_is_not_a_session_and_a_session_is_not_a_pending_sign_in() {
+        let s = settings();
+        let pending = pending_token(&s, Uuid::new_v4(), Uuid::new_v4()).unwrap();
+        assert!(read_pending(&s, &pending).is_some());
+        assert!(read_token(&s, &pending).is_err(), "a pending token opens no session");
+        assert!(read_pending(&s, &token_with(&s, 60)).is_none(), "a session token is no pending sign-in");
     }
 
     #[test]

@@ -22,7 +22,14 @@ pub struct Settings {
     pub public_url: url::Url,
     /// The address the HTTP server binds to.
     pub bind: String,
+    /// Signs session tokens, approval and invitation links (`APP_SECRET`).
     pub app_secret: Vec<u8>,
+    /// The signing secret before the last change (`APP_SECRET_PREVIOUS`): what
+    /// it signed is still accepted, so sessions and emailed links outlive a
+    /// rotation until they expire. Remove it once they have.
+    pub previous_app_secret: Option<Vec<u8>>,
+    /// The keys that encrypt stored secrets (`STEWARD_ENCRYPTION_KEYS`); see `keyring`.
+    pub keyring: crate::keyring::Keyring,
     pub mail_from: String,
     /// Prefix of every Redis key and queue name, so several installs (or
     /// parallel tests) can share one Redis without touching each other's data.
@@ -178,6 +185,19 @@ impl Settings {
             })?,
             (None, None) => DEVELOPMENT_SECRET.as_bytes().to_vec(),
         };
+        let keyring = match (var("STEWARD_ENCRYPTION_KEYS"), var("STEWARD_ENCRYPTION_KEYS_FILE")) {
+            (Some(spec), _) => crate::keyring::Keyring::parse(&spec, &app_secret)
+                .map_err(|reason| ConfigError::Invalid { name: "STEWARD_ENCRYPTION_KEYS", reason })?,
+            (None, Some(path)) => {
+                let spec = fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
+                    name: "STEWARD_ENCRYPTION_KEYS_FILE",
+                    reason: format!("cannot read {path}: {e}"),
+                })?;
+                crate::keyring::Keyring::parse(&spec, &app_secret)
+                    .map_err(|reason| ConfigError::Invalid { name: "STEWARD_ENCRYPTION_KEYS_FILE", reason })?
+            }
+            (None, None) => crate::keyring::Keyring::derived(&app_secret),
+        };
         let public_url = var("PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".into());
         let public_url = url::Url::parse(&public_url)
             .map_err(|e| ConfigError::Invalid { name: "PUBLIC_URL", reason: e.to_string() })?;
@@ -194,6 +214,8 @@ impl Settings {
             public_url,
             bind: var("STEWARD_BIND").unwrap_or(default_bind),
             app_secret,
+            previous_app_secret: var("APP_SECRET_PREVIOUS").map(String::into_bytes),
+            keyring,
             mail_from: var("STEWARD_MAIL_FROM").unwrap_or_else(|| "Steward <no-reply@steward.localhost>".into()),
             redis_prefix: var("STEWARD_REDIS_PREFIX").unwrap_or_else(|| "steward".into()),
             site_root: var("STEWARD_SITE_ROOT").unwrap_or_else(|| "target/site".into()).into(),
@@ -247,6 +269,11 @@ impl Settings {
                 "APP_SECRET is shorter than 32 bytes; generate one with `openssl rand -base64 48`".into(),
             ));
         }
+        if !self.keyring.is_configured() {
+            return Err(ConfigError::UnsafeForProduction(
+                "STEWARD_ENCRYPTION_KEYS is not set, so stored secrets would be encrypted with a key derived from APP_SECRET; generate one with `steward keys generate`".into(),
+            ));
+        }
         if self.public_url.scheme() != "https" {
             return Err(ConfigError::UnsafeForProduction(
                 "PUBLIC_URL is not https, so session cookies would travel in clear text".into(),
@@ -257,6 +284,12 @@ impl Settings {
 
     pub fn is_https(&self) -> bool {
         self.public_url.scheme() == "https"
+    }
+
+    /// The secrets whose signatures are accepted: the current one, then the
+    /// previous one during a rotation's grace period.
+    pub fn signing_secrets(&self) -> impl Iterator<Item = &[u8]> {
+        std::iter::once(self.app_secret.as_slice()).chain(self.previous_app_secret.as_deref())
     }
 
     /// `scheme://host[:port]` of the public URL, as browsers send it in `Origin`.
@@ -279,6 +312,8 @@ impl Settings {
             public_url: url::Url::parse("http://127.0.0.1:3000").expect("static url"),
             bind: "127.0.0.1:3000".into(),
             app_secret: DEVELOPMENT_SECRET.as_bytes().to_vec(),
+            previous_app_secret: None,
+            keyring: crate::keyring::Keyring::derived(DEVELOPMENT_SECRET.as_bytes()),
             mail_from: "Steward <no-reply@steward.localhost>".into(),
             redis_prefix: "steward".into(),
             site_root: "target/site".into(),
@@ -303,6 +338,7 @@ mod tests {
         let mut s = Settings::for_development("postgres://x".into(), "redis://x".into());
         s.environment = Environment::Production;
         s.public_url = url::Url::parse("https://steward.example").unwrap();
+        s.keyring = crate::keyring::Keyring::parse(&crate::keyring::Keyring::generate_entry("k1"), b"x").unwrap();
         s
     }
 
@@ -320,6 +356,14 @@ mod tests {
         s.app_secret = vec![7; 48];
         s.public_url = url::Url::parse("http://steward.example").unwrap();
         assert!(s.check_production().unwrap_err().to_string().contains("https"));
+    }
+
+    #[test]
+    fn production_refuses_secrets_encrypted_by_the_signing_secret() {
+        let mut s = production();
+        s.app_secret = vec![7; 48];
+        s.keyring = crate::keyring::Keyring::derived(&s.app_secret);
+        assert!(s.check_production().unwrap_err().to_string().contains("STEWARD_ENCRYPTION_KEYS"));
     }
 
     #[test]

@@ -185,9 +185,23 @@ impl reqwest::dns::Resolve for GuardedResolver {
     }
 }
 
+/// How a workflow reaches the world: the destinations allowed, and a client
+/// that checks them on names and redirects as well.
+#[derive(Clone)]
+pub struct Outbound {
+    pub allowed: Arc<Allowed>,
+    pub client: reqwest::Client,
+}
+
+impl Outbound {
+    pub fn new(settings: &Settings) -> reqwest::Result<Outbound> {
+        let allowed = Arc::new(Allowed::from_settings(settings));
+        Ok(Outbound { client: client(allowed.clone())?, allowed })
+    }
+}
+
 /// The client for calls a workflow makes: guarded names, guarded redirects (at most 10).
-pub fn client(settings: &Settings) -> reqwest::Result<reqwest::Client> {
-    let allowed = Arc::new(Allowed::from_settings(settings));
+fn client(allowed: Arc<Allowed>) -> reqwest::Result<reqwest::Client> {
     let on_redirect = allowed.clone();
     reqwest::Client::builder()
         .user_agent("Steward/1")

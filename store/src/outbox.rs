@@ -194,11 +194,17 @@ pub async fn claim(
     })
 }
 
+/// Once an email is delivered (or given up), the signed links in it (approval
+/// links decide a task, invitation links open an account) are no longer kept:
+/// the stored body keeps everything but the token.
+const FORGET_LINK_TOKENS: &str = "text_body = regexp_replace(text_body, '/(approve|invite)/[A-Za-z0-9._~-]+', '/\\1/[link removed after delivery]', 'g'),
+     html_body = regexp_replace(html_body, '/(approve|invite)/[A-Za-z0-9._~-]+', '/\\1/[link removed after delivery]', 'g')";
+
 /// Records the send (before the job is acknowledged).
 pub async fn mark_sent(db: &DatabaseConnection, tenant: &Tenant, id: Uuid) -> Result<(), DbErr> {
     let txn = tenant.begin(db).await?;
     txn.execute_raw(stmt(
-        "UPDATE outbox SET status = 'sent', sent_at = now(), claimed_until = NULL, error = NULL WHERE id = $1",
+        &format!("UPDATE outbox SET status = 'sent', sent_at = now(), claimed_until = NULL, error = NULL, {FORGET_LINK_TOKENS} WHERE id = $1"),
         vec![id.into()],
     ))
     .await?;
@@ -209,7 +215,7 @@ pub async fn mark_sent(db: &DatabaseConnection, tenant: &Tenant, id: Uuid) -> Re
 pub async fn mark_failed(db: &DatabaseConnection, tenant: &Tenant, id: Uuid, reason: &str) -> Result<(), DbErr> {
     let txn = tenant.begin(db).await?;
     txn.execute_raw(stmt(
-        "UPDATE outbox SET status = 'failed', failed_at = now(), claimed_until = NULL, error = $2 WHERE id = $1 AND status <> 'sent'",
+        &format!("UPDATE outbox SET status = 'failed', failed_at = now(), claimed_until = NULL, error = $2, {FORGET_LINK_TOKENS} WHERE id = $1 AND status <> 'sent'"),
         vec![id.into(), reason.into()],
     ))
     .await?;

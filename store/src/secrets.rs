@@ -1,36 +1,16 @@
-//! Encryption of stored secrets (model provider keys, API credentials) with
-//! AES-256-GCM. The key is derived from `APP_SECRET`, so a database dump
-//! alone reveals nothing; rotating `APP_SECRET` means re-entering secrets.
+//! The business's named secrets (API credentials for api_call steps), and
+//! sealing any stored secret with the installation's keyring (`keyring`).
 
 use crate::config::Settings;
-use aes_gcm::{
-    aead::{Aead, AeadCore, KeyInit, OsRng},
-    Aes256Gcm, Key, Nonce,
-};
-use sha2::{Digest, Sha256};
 
-fn cipher(settings: &Settings) -> Aes256Gcm {
-    let mut hasher = Sha256::new();
-    hasher.update(b"steward/secrets/v1:");
-    hasher.update(&settings.app_secret);
-    let key: [u8; 32] = hasher.finalize().into();
-    Aes256Gcm::new(&Key::<Aes256Gcm>::from(key))
-}
-
-/// Returns `(nonce, ciphertext)`; a fresh random nonce every time.
+/// Returns `(nonce, ciphertext)` sealed with the current encryption key.
 pub fn encrypt(settings: &Settings, plaintext: &str) -> (Vec<u8>, Vec<u8>) {
-    let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-    let ciphertext = cipher(settings)
-        .encrypt(&nonce, plaintext.as_bytes())
-        .expect("AES-GCM encryption of a short secret cannot fail");
-    (nonce.to_vec(), ciphertext)
+    settings.keyring.seal(plaintext)
 }
 
-/// The plaintext, or `None` when the data was tampered with or the key changed.
+/// The plaintext, or `None` when the data was tampered with or its key is gone.
 pub fn decrypt(settings: &Settings, nonce: &[u8], ciphertext: &[u8]) -> Option<String> {
-    let nonce: [u8; 12] = nonce.try_into().ok()?;
-    let plain = cipher(settings).decrypt(&Nonce::from(nonce), ciphertext).ok()?;
-    String::from_utf8(plain).ok()
+    settings.keyring.open(nonce, ciphertext)
 }
 
 #[cfg(test)]
@@ -44,10 +24,10 @@ mod tests {
         assert!(!String::from_utf8_lossy(&ct).contains("sk-live-123"));
         assert_eq!(decrypt(&settings, &nonce, &ct).as_deref(), Some("sk-live-123"));
         let mut bad = ct.clone();
-        bad[0] ^= 1;
+        *bad.last_mut().unwrap() ^= 1;
         assert_eq!(decrypt(&settings, &nonce, &bad), None);
         let mut other = settings.clone();
-        other.app_secret = b"a different secret for another install".to_vec();
+        other.keyring = crate::keyring::Keyring::derived(b"a different secret for another install");
         assert_eq!(decrypt(&other, &nonce, &ct), None);
         assert_ne!(encrypt(&settings, "sk-live-123").0, nonce, "a fresh nonce each time");
     }

@@ -143,6 +143,7 @@ pub async fn create_business(db: &DatabaseConnection, signup: &ValidSignup) -> R
             schema_name: Set(signup.slug.schema_name()),
             time_zone: Set("UTC".into()),
             created_at: Set(now),
+            require_two_factor: Set(false),
         }
         .insert(&txn)
         .await?;

@@ -20,7 +20,7 @@ pub struct Context {
     pub http: reqwest::Client,
     /// For calls a workflow makes (api_call steps): never to private,
     /// loopback or metadata addresses unless allowed (`store::outbound`).
-    pub outbound: reqwest::Client,
+    pub outbound: store::outbound::Outbound,
     /// This worker process, as lease owner.
     pub owner: String,
     /// SMTP, for the one email that must not wait in the mail queue: the
@@ -49,7 +49,7 @@ impl Context {
             runs: RunQueue::new(redis.clone(), &settings.redis_prefix),
             redis,
             http: reqwest::Client::builder().user_agent("Steward/1").build()?,
-            outbound: store::outbound::client(settings)?,
+            outbound: store::outbound::Outbound::new(settings)?,
             owner: format!("worker-{process}"),
             mailer: crate::mailer::Mailer::from_settings(settings)?,
             consumers: Default::default(),

@@ -10,6 +10,7 @@ pub mod cost_watch;
 pub mod email;
 pub mod executor;
 pub mod heartbeat;
+pub mod housekeeping;
 pub mod mailer;
 pub mod review_mail;
 pub mod schedule;
@@ -119,7 +120,13 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
                 .catch_panic()
                 .build(scorecards::on_tick)
                 .run_until(stopped(stop.clone()));
-            async move { futures::future::try_join3(reviews, costs, scorecards).await.map(|_| ()) }
+            let housekeeping = WorkerBuilder::new(format!("steward-housekeeping-{process}-{attempt}"))
+                .backend(every())
+                .data(cx.clone())
+                .catch_panic()
+                .build(housekeeping::on_tick)
+                .run_until(stopped(stop.clone()));
+            async move { futures::future::try_join4(reviews, costs, scorecards, housekeeping).await.map(|_| ()) }
         }
     };
 

@@ -11,3 +11,4 @@ pub mod offline_badge;
 pub mod reason_codes;
 pub mod refusal;
 pub mod scorecard;
+pub mod two_factor;

@@ -60,18 +60,7 @@ pub async fn governance_review(slug: String, month: String) -> Result<Governance
                 href: i.link.map(|l| format!("/t/{slug}/{l}")),
             })
             .collect(),
-        changes: review
-            .changes
-            .into_iter()
-            .map(|r| ChangeView {
-                at: crate::ssr::short_time(&r.at),
-                who: r.actor_email.unwrap_or_else(|| "Steward".into()),
-                area: r.area,
-                action: r.action,
-                subject: r.subject,
-                why: r.why,
-            })
-            .collect(),
+        changes: review.changes.into_iter().map(crate::ssr::change_view).collect(),
         backlog: backlog
             .into_iter()
             .enumerate()

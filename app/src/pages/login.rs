@@ -1,17 +1,32 @@
 //! Signing in: `/t/<slug>/login` for one business, `/login` asks which.
+//! After the password comes the second factor when the person has one, or
+//! its set-up when the business requires one.
 
 use crate::components::field::{Field, FormError};
+use crate::components::two_factor::{AuthenticatorSetUp, RecoveryCodes};
 use crate::error::AppError;
+use crate::views::EnrolmentView;
+use serde::{Deserialize, Serialize};
 
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+/// What the sign-in page shows after the password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignInNext {
+    /// Signed in; the answer redirects to the workspace.
+    Workspace,
+    /// Ask for the authenticator code (or a recovery code).
+    Code,
+    /// The business requires a second factor the person has not set up yet.
+    SetUp,
+}
+
 #[server(endpoint = "sign_in")]
-pub async fn sign_in(slug: String, email: String, password: String) -> Result<(), AppError> {
-    use actix_web::http::StatusCode;
-    use store::sign_in::{sign_in as check, SignInError};
+pub async fn sign_in(slug: String, email: String, password: String) -> Result<SignInNext, AppError> {
+    use store::sign_in::{sign_in as check, SignInError, SignInStep};
     let cx = crate::ssr::Ctx::get().await?;
     let mut missing = Vec::new();
     if slug.trim().is_empty() {
@@ -29,18 +44,107 @@ pub async fn sign_in(slug: String, email: String, password: String) -> Result<()
     let state = &cx.state;
     let slug = slug.trim().to_lowercase();
     match check(&state.db, &state.settings, &state.throttle, &slug, &email, &password, &cx.client_address()).await {
-        Ok(token) => {
+        Ok(SignInStep::SignedIn(token)) => {
             cx.set_cookie(&store::auth::session_cookie(&state.settings, &token));
             leptos_actix::redirect(&format!("/t/{slug}"));
-            Ok(())
+            Ok(SignInNext::Workspace)
+        }
+        Ok(SignInStep::CodeNeeded(pending)) => {
+            cx.set_cookie(&store::auth::pending_cookie(&state.settings, Some(&pending)));
+            Ok(SignInNext::Code)
+        }
+        Ok(SignInStep::SetUpNeeded(pending)) => {
+            cx.set_cookie(&store::auth::pending_cookie(&state.settings, Some(&pending)));
+            Ok(SignInNext::SetUp)
         }
         Err(SignInError::UnknownBusiness) => {
             Err(cx.invalid(vec![engine::FieldError::new("slug", SignInError::UnknownBusiness.to_string())]))
         }
-        Err(e @ SignInError::BadCredentials) => Err(cx.refused(StatusCode::UNAUTHORIZED, e.to_string())),
-        Err(SignInError::Throttled(message)) => Err(cx.refused(StatusCode::TOO_MANY_REQUESTS, message)),
-        Err(e @ SignInError::Unavailable(_)) => Err(cx.internal("signing you in", e)),
+        Err(e) => Err(sign_in_refusal(&cx, e)),
     }
+}
+
+#[cfg(feature = "ssr")]
+fn sign_in_refusal(cx: &crate::ssr::Ctx, e: store::sign_in::SignInError) -> AppError {
+    use actix_web::http::StatusCode;
+    use store::sign_in::SignInError;
+    match e {
+        e @ SignInError::WrongCode => cx.invalid(vec![engine::FieldError::new("code", e.to_string())]),
+        e @ (SignInError::BadCredentials | SignInError::StartAgain | SignInError::UnknownBusiness) => {
+            cx.refused(StatusCode::UNAUTHORIZED, e.to_string())
+        }
+        SignInError::Throttled(message) => cx.refused(StatusCode::TOO_MANY_REQUESTS, message),
+        e @ SignInError::Unavailable(_) => cx.internal("signing you in", e),
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn code_typed(cx: &crate::ssr::Ctx, code: &str) -> Result<(), AppError> {
+    if code.trim().is_empty() {
+        return Err(cx.invalid(vec![engine::FieldError::new("code", "Type the code from your authenticator app.")]));
+    }
+    Ok(())
+}
+
+/// The session cookie in, the pending sign-in out.
+#[cfg(feature = "ssr")]
+fn signed_in(cx: &crate::ssr::Ctx, session: &store::sign_in::Session) {
+    cx.set_cookie(&store::auth::session_cookie(&cx.state.settings, &session.token));
+    cx.set_cookie(&store::auth::pending_cookie(&cx.state.settings, None));
+}
+
+/// The second step: the authenticator code or a recovery code.
+#[server(endpoint = "sign_in_code")]
+pub async fn sign_in_code(code: String) -> Result<(), AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    code_typed(&cx, &code)?;
+    let state = &cx.state;
+    let pending = cx.cookie(store::auth::PENDING_COOKIE);
+    let session = store::sign_in::second_factor(
+        &state.db,
+        &state.settings,
+        &state.throttle,
+        pending.as_deref(),
+        &code,
+        &cx.client_address(),
+    )
+    .await
+    .map_err(|e| sign_in_refusal(&cx, e))?;
+    signed_in(&cx, &session);
+    leptos_actix::redirect(&format!("/t/{}", session.slug));
+    Ok(())
+}
+
+/// Set-up the business requires, during sign-in: the authenticator to scan.
+#[server(endpoint = "sign_in_set_up")]
+pub async fn sign_in_set_up() -> Result<EnrolmentView, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let pending = cx.cookie(store::auth::PENDING_COOKIE);
+    let e = store::sign_in::set_up_start(&cx.state.db, &cx.state.settings, pending.as_deref())
+        .await
+        .map_err(|e| sign_in_refusal(&cx, e))?;
+    Ok(crate::ssr::enrolment_view(e))
+}
+
+/// Confirms that set-up and signs in; returns the recovery codes to show once.
+#[server(endpoint = "sign_in_set_up_confirm")]
+pub async fn sign_in_set_up_confirm(code: String) -> Result<Vec<String>, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    code_typed(&cx, &code)?;
+    let state = &cx.state;
+    let pending = cx.cookie(store::auth::PENDING_COOKIE);
+    let (session, codes) = store::sign_in::set_up_confirm(
+        &state.db,
+        &state.settings,
+        &state.throttle,
+        pending.as_deref(),
+        &code,
+        &cx.client_address(),
+    )
+    .await
+    .map_err(|e| sign_in_refusal(&cx, e))?;
+    signed_in(&cx, &session);
+    Ok(codes)
 }
 
 /// `/login`: asks for the business as well.
@@ -76,13 +180,20 @@ fn LoginForm(fixed_slug: Option<String>) -> impl IntoView {
         Some(s) => format!("Sign in to {s}"),
         None => "Sign in".to_string(),
     };
+    let next = Signal::derive(move || action.value().get().and_then(|r| r.ok()));
     view! {
         <Title text="Sign in" />
         <main class="centered">
             <div class="card narrow">
                 <a class="brand" href="/">"Steward"</a>
                 <h1>{heading}</h1>
-                <form method="post" action=SignIn::PATH on:submit=on_submit novalidate>
+                {move || match next.get() {
+                    Some(SignInNext::Code) => view! { <CodeStep /> }.into_any(),
+                    Some(SignInNext::SetUp) => view! { <SetUpStep slug=slug.get_untracked() /> }.into_any(),
+                    _ => ().into_any(),
+                }}
+                <form method="post" action=SignIn::PATH on:submit=on_submit novalidate
+                    class:hidden=move || matches!(next.get(), Some(SignInNext::Code | SignInNext::SetUp))>
                     {match fixed_slug {
                         Some(s) => view! { <input type="hidden" name="slug" value=s /> }.into_any(),
                         None => view! {
@@ -101,5 +212,64 @@ fn LoginForm(fixed_slug: Option<String>) -> impl IntoView {
                 <p class="muted small">"New to Steward? " <a href="/signup">"Open your business"</a></p>
             </div>
         </main>
+    }
+}
+
+/// The authenticator code (or a recovery code) after the password.
+#[component]
+fn CodeStep() -> impl IntoView {
+    let action = ServerAction::<SignInCode>::new();
+    let code = RwSignal::new(String::new());
+    let error = Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.field("code")));
+    let form_message =
+        Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        action.dispatch(SignInCode { code: code.get() });
+    };
+    view! {
+        <form data-testid="code-step" on:submit=on_submit novalidate>
+            <p class="muted">"Your password was right. Now the second step."</p>
+            <Field name="code" label="Authentication code" value=code error=error autocomplete="one-time-code"
+                hint="The six digits your authenticator app shows, or one of your recovery codes." />
+            <FormError message=form_message />
+            <button class="button primary wide" type="submit" disabled=move || action.pending().get()>
+                {move || if action.pending().get() { "Checking…" } else { "Sign in" }}
+            </button>
+        </form>
+    }
+}
+
+/// Set-up of a second factor the business requires, then the recovery codes.
+#[component]
+fn SetUpStep(slug: String) -> impl IntoView {
+    let enrolment = Resource::new(|| (), |_| sign_in_set_up());
+    let confirm = ServerAction::<SignInSetUpConfirm>::new();
+    let codes = Signal::derive(move || confirm.value().get().and_then(|r| r.ok()));
+    let error = Signal::derive(move || confirm.value().get().and_then(|r| r.err()));
+    let home = format!("/t/{slug}");
+    view! {
+        <div data-testid="set-up-step">
+            {move || match codes.get() {
+                Some(codes) => view! {
+                    <RecoveryCodes codes />
+                    <a class="button primary wide" href=home.clone() rel="external" data-testid="continue">"Continue to your workspace"</a>
+                }.into_any(),
+                None => view! {
+                    <p class="notice">"Your business requires two-factor sign-in. Set up an authenticator app to continue."</p>
+                    <Suspense fallback=crate::components::field::Loading>
+                        {move || Suspend::new(async move {
+                            match enrolment.await {
+                                Ok(e) => view! {
+                                    <AuthenticatorSetUp enrolment=e error pending=confirm.pending()
+                                        on_confirm=Callback::new(move |code| { confirm.dispatch(SignInSetUpConfirm { code }); }) />
+                                }.into_any(),
+                                Err(e) => view! { <div class="form-error" role="alert">{e.to_string()}</div> }.into_any(),
+                            }
+                        })}
+                    </Suspense>
+                }.into_any(),
+            }}
+        </div>
     }
 }

@@ -2,6 +2,7 @@
 //! beside it. A page's own sections are its child modules
 //! (`workflows::triggers`, `models::secrets`).
 
+pub mod account;
 pub mod api_tokens;
 pub mod changes;
 pub mod costs;

@@ -240,6 +240,7 @@ pub fn SettingsPage() -> impl IntoView {
             <p class="muted small">"Tokens that let programs (Zapier, a script, your CRM) send events, read runs, decide review tasks and export bundles without a person's password."</p>
             <a class="button" href=move || format!("/t/{}/tokens", slug.get()) data-testid="api-tokens-link">"Manage API tokens"</a>
         </section>
+        <SignInPolicy slug />
         <slack::SlackSettings slug />
         <CostRates slug />
         <crate::components::reason_codes::ReasonCodes slug />
@@ -361,4 +362,58 @@ fn PendingInvitations(invitations: Vec<PendingInvitationView>) -> impl IntoView 
         </section>
     }
     .into_any()
+}
+
+/// Whether the business requires two-factor sign-in.
+#[server(endpoint = "load_sign_in_policy")]
+pub async fn load_sign_in_policy(slug: String) -> Result<bool, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Settings).await?;
+    store::two_factor::required_by_business(&cx.state.db, me.tenant.id())
+        .await
+        .map_err(|e| cx.internal("reading the sign-in policy", e))
+}
+
+#[server(endpoint = "set_two_factor_required")]
+pub async fn set_two_factor_required(slug: String, required: bool) -> Result<(), AppError> {
+    use store::two_factor::RequireError;
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Settings).await?;
+    match store::two_factor::set_required(&cx.state.db, &me, required).await {
+        Ok(()) => Ok(()),
+        Err(e @ RequireError::OwnerWithout) => Err(cx.refused(actix_web::http::StatusCode::CONFLICT, e.to_string())),
+        Err(RequireError::Storage(e)) => Err(cx.internal("saving the sign-in policy", e)),
+    }
+}
+
+#[component]
+fn SignInPolicy(slug: Memo<String>) -> impl IntoView {
+    let set = ServerAction::<SetTwoFactorRequired>::new();
+    let policy = Resource::new(move || (slug.get(), set.version().get()), |(slug, _)| load_sign_in_policy(slug));
+    let message = Signal::derive(move || set.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
+    view! {
+        <section class="card" data-testid="sign-in-policy">
+            <h2>"Sign-in security"</h2>
+            <Suspense fallback=crate::components::field::Loading>
+                {move || Suspend::new(async move {
+                    let Ok(required) = policy.await else { return ().into_any() };
+                    view! {
+                        <p class="muted small">
+                            {if required {
+                                "Every member signs in with a password and a code from an authenticator app. Members without one set it up at their next sign-in."
+                            } else {
+                                "Each member chooses whether to use two-factor sign-in (on their account page, from their name in the menu)."
+                            }}
+                        </p>
+                        <button class="button" type="button" data-testid="require-two-factor"
+                            disabled=move || set.pending().get()
+                            on:click=move |_| { set.dispatch(SetTwoFactorRequired { slug: slug.get_untracked(), required: !required }); }>
+                            {if required { "Make two-factor sign-in optional" } else { "Require two-factor sign-in for everyone" }}
+                        </button>
+                    }.into_any()
+                })}
+            </Suspense>
+            <FormError message />
+        </section>
+    }
 }

@@ -14,6 +14,20 @@ pub async fn sign_up(business_name: String, slug: String, email: String, passwor
     let form = SignupForm { business_name, slug, email, password };
     let valid = form.validate().map_err(|e| cx.invalid(e))?;
     let state = &cx.state;
+    // Throttled per email and per client address, like sign-in; every attempt counts.
+    let address = cx.client_address();
+    match state.throttle.check_sign_up(valid.email.as_str(), &address).await {
+        Ok(()) => {}
+        Err(store::throttle::ThrottleCheck::Throttled(t)) => {
+            return Err(cx.refused(actix_web::http::StatusCode::TOO_MANY_REQUESTS, t.message()))
+        }
+        Err(store::throttle::ThrottleCheck::Redis(e)) => return Err(cx.internal("checking sign-up attempts", e)),
+    }
+    state
+        .throttle
+        .record_sign_up(valid.email.as_str(), &address)
+        .await
+        .map_err(|e| cx.internal("counting sign-up attempts", e))?;
     let started = std::time::Instant::now();
     let created = match create_business(&state.db, &valid).await {
         Ok(created) => created,

@@ -23,7 +23,7 @@ pub async fn load_workspace(slug: String) -> Result<WorkspaceView, AppError> {
         slug: member.tenant_slug.clone(),
         email: member.email.clone(),
         role: member.role,
-        pages: Page::ALL.into_iter().filter(|p| member.may_open(*p)).collect(),
+        pages: Page::ALL.into_iter().filter(|p| p.in_menu() && member.may_open(*p)).collect(),
     })
 }
 
@@ -102,6 +102,7 @@ fn Shell(ws: WorkspaceView, menu_open: RwSignal<bool>) -> impl IntoView {
     let (home, business, email, role) =
         (format!("/t/{}", ws.slug), ws.business_name.clone(), ws.email.clone(), ws.role.label());
     let (slug_a, slug_b) = (ws.slug.clone(), ws.slug.clone());
+    let account = Page::Account.href(&ws.slug);
     provide_context(ws);
     view! {
         <div class="app" class:menu-open=move || menu_open.get()>
@@ -119,7 +120,7 @@ fn Shell(ws: WorkspaceView, menu_open: RwSignal<bool>) -> impl IntoView {
                 <div class="me">
                     <div class="avatar" aria-hidden="true">{initial.to_string()}</div>
                     <div>
-                        <div class="me-email" data-testid="me-email">{email}</div>
+                        <a class="me-email" data-testid="me-email" href=account title="Your account and two-factor sign-in">{email}</a>
                         <div class="me-role" data-testid="me-role">{role}</div>
                     </div>
                 </div>
@@ -295,7 +296,8 @@ fn section_copy(page: Page) -> (&'static str, &'static str, &'static str) {
         Page::Prompts => ("Prompts", "Versioned prompt templates with production and staging labels.", ""),
         Page::DataContracts => ("Data contracts", "What a lead, ticket or invoice must look like before automation touches it.", ""),
         Page::Models => ("Models", "Model providers, prices per million tokens, and the small and premium tiers.", ""),
-        Page::ChangeLog => ("Change log", "Who changed which workflow, prompt or threshold, when and why.", ""),
+        Page::ChangeLog => ("Audit log", "Who did what, when and why: sign-ins, changes, decisions.", ""),
+        Page::Account => ("Your account", "How you sign in.", ""),
         Page::ApiTokens => ("API tokens", "Tokens programs call the JSON API with.", ""),
         Page::Settings => ("Settings", "Members, roles and invitations.", ""),
         Page::Dashboard => ("Dashboard", "", ""),

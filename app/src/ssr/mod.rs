@@ -45,6 +45,11 @@ impl Ctx {
         self.req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()).filter(|v| !v.is_empty())
     }
 
+    /// A cookie's value, if the request carries a non-empty one.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.req.cookie(name).map(|c| c.value().to_owned()).filter(|v| !v.is_empty())
+    }
+
     /// The client's address for throttling: the TCP peer, or what a proxy
     /// the operator trusts reports (never a header from anyone else).
     pub fn client_address(&self) -> String {
@@ -175,6 +180,24 @@ fn failed(res: Option<&ResponseOptions>, context: &str, err: impl std::fmt::Disp
 }
 
 /// A timestamp as lists show it: `2026-11-25 09:42` (UTC).
+/// A new authenticator as the set-up pages show it.
+pub fn enrolment_view(e: store::two_factor::Enrolment) -> crate::views::EnrolmentView {
+    crate::views::EnrolmentView { secret: e.secret, otpauth_url: e.otpauth_url, qr_svg: e.qr_svg }
+}
+
+/// An audit event as the Audit log and Governance pages list it.
+pub fn change_view(r: store::entities::audit_event::Model) -> crate::views::ChangeView {
+    crate::views::ChangeView {
+        seq: r.seq,
+        at: short_time(&r.at),
+        who: r.actor_email.unwrap_or_else(|| "Steward".into()),
+        area: r.area,
+        action: r.action,
+        subject: r.subject,
+        why: r.why,
+    }
+}
+
 pub fn short_time(at: &chrono::DateTime<chrono::Utc>) -> String {
     at.format("%Y-%m-%d %H:%M").to_string()
 }

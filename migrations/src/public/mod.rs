@@ -4,6 +4,7 @@ mod m20261125_000001_identity;
 mod m20261202_000002_operations;
 mod m20261202_000003_tenant_work;
 mod m20261202_000004_api_tokens;
+mod m20261203_000005_trust;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000002_operations::Migration),
             Box::new(m20261202_000003_tenant_work::Migration),
             Box::new(m20261202_000004_api_tokens::Migration),
+            Box::new(m20261203_000005_trust::Migration),
         ]
     }
 

@@ -12,6 +12,7 @@ mod m20261202_000009_config_generation;
 mod m20261202_000010_busy;
 mod m20261202_000011_slack;
 mod m20261202_000012_audit_chain;
+mod m20261203_000013_retention;
 
 /// Runs with `search_path` set to one tenant schema; its bookkeeping table
 /// lives in that schema too, so every tenant records its own version.
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_busy::Migration),
             Box::new(m20261202_000011_slack::Migration),
             Box::new(m20261202_000012_audit_chain::Migration),
+            Box::new(m20261203_000013_retention::Migration),
         ]
     }
 

@@ -29,14 +29,32 @@ fn access(endpoint: &str) -> Access {
     use Access::*;
     match endpoint {
         "sign_in" | "sign_up" | "load_invitation" | "accept_invitation" => Public,
+        // The second sign-in step: they act only on the pending sign-in in the caller's own cookie.
+        "sign_in_code" | "sign_in_set_up" | "sign_in_set_up_confirm" => Public,
+        "two_factor_status"
+        | "start_two_factor"
+        | "confirm_two_factor"
+        | "turn_off_two_factor"
+        | "new_recovery_codes" => Members(Page::Account),
         // Ends the caller's own session, whichever business's address it is called with.
         "sign_out" => Public,
         "load_workspace" | "sign_out_everywhere" => Members(Page::Dashboard),
         // The page it opens decides; the test asks for the dashboard, which every role may open.
         "open_section" => Members(Page::Dashboard),
-        "list_members" | "invite_member" | "change_member_role" | "remove_member" | "load_cost_rates"
-        | "save_cost_rates" | "add_reason_code" | "remove_reason_code" | "list_reason_codes" | "load_slack"
-        | "connect_slack" | "link_slack_member" => Members(Page::Settings),
+        "list_members"
+        | "invite_member"
+        | "change_member_role"
+        | "remove_member"
+        | "load_cost_rates"
+        | "save_cost_rates"
+        | "add_reason_code"
+        | "remove_reason_code"
+        | "list_reason_codes"
+        | "load_slack"
+        | "connect_slack"
+        | "link_slack_member"
+        | "load_sign_in_policy"
+        | "set_two_factor_required" => Members(Page::Settings),
         "list_workflows" | "check_workflow" | "workflow_detail" | "workflow_diff" | "list_gallery"
         | "workflow_triggers" => Members(Page::Workflows),
         "save_workflow"
@@ -48,7 +66,7 @@ fn access(endpoint: &str) -> Access {
         | "paste_webhook_secret"
         | "set_up_trigger"
         | "set_mapping_row" => MembersAs(Page::Workflows, EDITORS),
-        "publish_workflow_version" | "set_exception_retention" => {
+        "publish_workflow_version" | "set_exception_retention" | "set_data_retention" => {
             MembersAs(Page::Workflows, &[Role::Engineer, Role::Operations, Role::Owner])
         }
         "list_prompts" | "prompt_detail" | "prompt_diff" | "try_prompt" => Members(Page::Prompts),
@@ -68,7 +86,7 @@ fn access(endpoint: &str) -> Access {
         "recompute_scorecard" => MembersAs(Page::Reports, &[Role::Owner]),
         "governance_review" => Members(Page::Governance),
         "save_candidate" | "start_candidate" => MembersAs(Page::Governance, SUPERVISORS),
-        "list_changes" => Members(Page::ChangeLog),
+        "list_changes" | "verify_audit_chain" => Members(Page::ChangeLog),
         "list_api_tokens" | "create_api_token" | "revoke_api_token" => Members(Page::ApiTokens),
         other => panic!("server function {other} has no access rule: add it to `access` in tests/it/access.rs"),
     }

@@ -158,6 +158,38 @@ async fn an_emailed_link_shows_without_changing_anything_then_decides_once() {
     let app = TestApp::spawn_with_worker().await;
     let (run_id, task) = waiting_task(&app).await;
     let link = emailed_link(&app, "reviewer@acme-plumbing.test").await;
+    // Once delivered, the stored email no longer holds the link's token.
+    let token = link.rsplit('/').next().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let kept: i64 = loop {
+        let (sent, kept): (bool, i64) = (
+            app.demo_value(
+                "SELECT coalesce(bool_and(status IN ('sent', 'failed')), false) AS value FROM outbox",
+                vec![],
+            )
+            .await
+            .unwrap_or(false),
+            app.demo_value(
+                "SELECT count(*) AS value FROM outbox WHERE strpos(text_body || html_body, $1) > 0",
+                vec![token.clone().into()],
+            )
+            .await
+            .unwrap(),
+        );
+        if sent || std::time::Instant::now() > deadline {
+            break kept;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(kept, 0, "no delivered email keeps an approval token");
+    let removed: i64 = app
+        .demo_value(
+            "SELECT count(*) AS value FROM outbox WHERE text_body LIKE '%/approve/[link removed after delivery]%'",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(removed >= 1);
     let http = reqwest::Client::new();
     // Scanners fetch links: GET changes nothing.
     for _ in 0..2 {

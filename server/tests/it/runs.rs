@@ -654,8 +654,11 @@ async fn when_the_primary_model_keeps_failing_the_fallback_model_answers_and_is_
 #[tokio::test]
 async fn an_api_call_sends_a_stored_secret_by_name_and_the_timeline_never_shows_it() {
     let service = MockServer::start().await;
+    // The service echoes the key back, as careless APIs do.
     Mock::given(matchers::header("authorization", "Bearer sk-enrich-123"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "employees": 12 })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({ "employees": 12, "echo": { "api_key": "sk-enrich-123", "note": "key sk-enrich-123 ok" } }),
+        ))
         .expect(1)
         .mount(&service)
         .await;
@@ -698,7 +701,21 @@ async fn an_api_call_sends_a_stored_secret_by_name_and_the_timeline_never_shows_
         .text()
         .await
         .unwrap();
-    assert!(!detail.contains("sk-enrich-123"), "the secret never reaches the timeline, not even from the URL");
+    assert!(
+        !detail.contains("sk-enrich-123"),
+        "the secret never reaches the timeline, not from the URL nor echoed back"
+    );
+    let stored: i64 = app
+        .demo_value(
+            "SELECT count(*) FROM run_steps WHERE run_id = $1 AND (output::text LIKE '%sk-enrich%' OR input::text LIKE '%sk-enrich%')",
+            vec![run_id.into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "the echoed secret is not stored in clear");
+    let context: String =
+        app.demo_value("SELECT context::text FROM runs WHERE id = $1", vec![run_id.into()]).await.unwrap();
+    assert!(!context.contains("sk-enrich") && context.contains("12"), "{context}");
     assert!(detail.contains("authorization") && detail.contains("company?key=••••"), "{detail}");
     let sent = &service.received_requests().await.unwrap()[0];
     assert_eq!(sent.url.query(), Some("key=sk-enrich-123"), "the service got the real key");

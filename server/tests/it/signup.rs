@@ -78,3 +78,30 @@ async fn a_sign_up_that_fails_midway_leaves_nothing_behind() {
     assert_eq!(count(&app, "SELECT count(*) FROM public.tenants WHERE slug = $1", "blocked-biz").await, 0);
     assert_eq!(count(&app, "SELECT count(*) FROM public.users WHERE email = $1", "blocked@biz.example").await, 0);
 }
+
+#[tokio::test]
+async fn sign_up_is_throttled_per_email_and_per_client_address() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    // The same email, again and again (each refused: the address is taken after the first).
+    for n in 0..store::throttle::ACCOUNT_LIMIT {
+        let res = client
+            .sign_up("Pier Cafe", &format!("pier-cafe-{n}"), "same@pier.example", "copper kettle harbor 42")
+            .await;
+        assert_ne!(res.status(), StatusCode::TOO_MANY_REQUESTS, "attempt {n}");
+    }
+    let res = client.sign_up("Pier Cafe", "pier-cafe-x", "same@pier.example", "copper kettle harbor 42").await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.text().await.unwrap().contains("Too many sign-up attempts"));
+    assert_eq!(count(&app, "SELECT count(*) FROM public.tenants WHERE slug = $1", "pier-cafe-x").await, 0);
+    // Many emails from one address: the address's own limit.
+    let mut refused = 0;
+    for n in 0..store::throttle::ADDRESS_LIMIT {
+        let res = client
+            .sign_up("Dock Bar", &format!("dock-bar-{n}"), &format!("owner{n}@dock.example"), "copper kettle harbor 42")
+            .await;
+        refused += (res.status() == StatusCode::TOO_MANY_REQUESTS) as u64;
+    }
+    // The first loop spent ACCOUNT_LIMIT of the address's ADDRESS_LIMIT attempts.
+    assert_eq!(refused, store::throttle::ACCOUNT_LIMIT, "the address's attempts ran out at its limit");
+}

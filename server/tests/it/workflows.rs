@@ -74,8 +74,11 @@ async fn each_save_is_a_new_version_and_publishing_and_rollback_move_the_live_on
     assert!(changed[0]["left"][1].as_str().unwrap().contains("0.78"));
     assert!(changed[1]["right"][1].as_str().unwrap().contains("0.85"));
 
-    let changes: serde_json::Value = engineer
-        .call("list_changes", &[("slug", DEMO), ("area", "workflow"), ("actor", ""), ("text", "")])
+    let changes: serde_json::Value = ops
+        .call(
+            "list_changes",
+            &[("slug", DEMO), ("area", "workflow"), ("actor", ""), ("text", ""), ("since", ""), ("until", "")],
+        )
         .await
         .json()
         .await
@@ -85,7 +88,7 @@ async fn each_save_is_a_new_version_and_publishing_and_rollback_move_the_live_on
     assert_eq!(changes[2]["why"], "Reviewers want more drafts to check");
     assert_eq!(changes[0]["who"], "ops@acme-plumbing.test");
 
-    let csv = engineer.get("/t/acme-plumbing/changes.csv?area=workflow").await;
+    let csv = ops.get("/t/acme-plumbing/changes.csv?area=workflow").await;
     assert_eq!(csv.status(), StatusCode::OK);
     assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     let body = csv.text().await.unwrap();
@@ -167,7 +170,7 @@ async fn only_engineers_and_owners_edit_and_other_businesses_see_nothing() {
         ("approve_workflow_version", vec![("name", "lead-intake-qualification"), ("number", "1")]),
         ("publish_workflow_version", vec![("name", "lead-intake-qualification"), ("number", "1")]),
         ("workflow_diff", vec![("name", "lead-intake-qualification"), ("a", "1"), ("b", "1")]),
-        ("list_changes", vec![("area", ""), ("actor", ""), ("text", "")]),
+        ("list_changes", vec![("area", ""), ("actor", ""), ("text", ""), ("since", ""), ("until", "")]),
     ] {
         let mut form = vec![("slug", DEMO)];
         form.extend(extra);
@@ -243,8 +246,11 @@ async fn owners_backups_and_escalation_contacts_are_members_and_recorded() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let changes: serde_json::Value = engineer
-        .call("list_changes", &[("slug", DEMO), ("area", "workflow"), ("actor", ""), ("text", "")])
+    let changes: serde_json::Value = ops
+        .call(
+            "list_changes",
+            &[("slug", DEMO), ("area", "workflow"), ("actor", ""), ("text", ""), ("since", ""), ("until", "")],
+        )
         .await
         .json()
         .await

@@ -16,6 +16,12 @@ pub struct Model {
     pub area: String,
     /// The author's reason ("why"), required for contract changes.
     pub why: String,
+    /// The event's place in the business's hash chain (set by the database).
+    pub seq: i64,
+    /// The hash of the event before it; empty for the first.
+    pub prev_hash: String,
+    /// SHA-256 of `prev_hash` followed by the event's canonical text (`audit_canonical`).
+    pub hash: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

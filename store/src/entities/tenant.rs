@@ -10,6 +10,8 @@ pub struct Model {
     pub schema_name: String,
     pub time_zone: String,
     pub created_at: DateTimeUtc,
+    /// Every member signs in with a second factor (owner's choice).
+    pub require_two_factor: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

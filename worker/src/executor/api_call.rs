@@ -90,13 +90,12 @@ pub(super) async fn run(cx: &Context, x: &Execution, step: &Step) -> Result<Done
     };
     let parsed =
         reqwest::Url::parse(&url).map_err(|e| refused(format!("{method} {shown_url}: not an address ({e})")))?;
-    store::outbound::Allowed::from_settings(&cx.settings)
-        .check_url(&parsed)
-        .map_err(|r| refused(format!("{method} {shown_url} refused: {r}")))?;
+    cx.outbound.allowed.check_url(&parsed).map_err(|r| refused(format!("{method} {shown_url} refused: {r}")))?;
     let mut history = Vec::new();
     for attempt in 1..=max_attempts {
         let mut req = cx
             .outbound
+            .client
             .request(method_value.clone(), parsed.clone())
             .timeout(timeout)
             // Lets the receiving service drop a repeat if this worker dies after the call.
@@ -108,7 +107,9 @@ pub(super) async fn run(cx: &Context, x: &Execution, step: &Step) -> Result<Done
             req = req.json(body);
         }
         let started = std::time::Instant::now();
-        let (retry, retry_after, error) = match req.send().await {
+        let sent = req.send().await;
+        let refused = sent.as_ref().err().and_then(|e| store::outbound::Refused::in_error(e)).map(|r| r.0.clone());
+        let (retry, retry_after, error) = match sent {
             Ok(res) => {
                 let status = res.status();
                 let retry_after = res
@@ -119,7 +120,8 @@ pub(super) async fn run(cx: &Context, x: &Execution, step: &Step) -> Result<Done
                 let text = res.text().await.unwrap_or_default();
                 history.push(json!({ "attempt": attempt, "status": status.as_u16(), "ms": started.elapsed().as_millis() as u64 }));
                 if status.is_success() {
-                    let output = serde_json::from_str::<Value>(&text).unwrap_or_else(|_| json!({ "text": text }));
+                    // A service that echoes the secret back gets it masked before anything stores it.
+                    let output = hide(serde_json::from_str::<Value>(&text).unwrap_or_else(|_| json!({ "text": text })));
                     if let Some(key) = &cache_key {
                         let mut redis = cx.redis.clone();
                         let ttl = step.cache_ttl.unwrap_or(3600).max(1);
@@ -145,11 +147,17 @@ pub(super) async fn run(cx: &Context, x: &Execution, step: &Step) -> Result<Done
                 (
                     retry,
                     retry_after,
-                    format!("{method} {shown_url} answered {status}: {}", text.chars().take(300).collect::<String>()),
+                    hide(json!(format!(
+                        "{method} {shown_url} answered {status}: {}",
+                        text.chars().take(300).collect::<String>()
+                    )))
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
                 )
             }
-            Err(e) if store::outbound::Refused::in_error(&e).is_some() => {
-                let why = store::outbound::Refused::in_error(&e).map(|r| r.0.clone()).unwrap_or_default();
+            Err(_) if refused.is_some() => {
+                let why = refused.unwrap_or_default();
                 history.push(
                     json!({ "attempt": attempt, "error": "refused", "ms": started.elapsed().as_millis() as u64 }),
                 );

@@ -33,10 +33,15 @@ pub async fn workflow_triggers(slug: String, name: String) -> Result<TriggersVie
     let has_secret = store::webhook_secrets::has_secret(&state.db, &me.tenant, &name)
         .await
         .map_err(|e| cx.internal("reading the triggers", e))?;
-    let retention_days = store::ingest::exception_retention(&state.db, &me.tenant, &name)
+    use store::retention::Kept;
+    let retention_days = store::retention::days(&state.db, &me.tenant, &name, Kept::RefusedRecords)
         .await
         .map_err(|e| cx.internal("reading the triggers", e))?
         .unwrap_or(30);
+    let data_retention_days = store::retention::days(&state.db, &me.tenant, &name, Kept::RunData)
+        .await
+        .map_err(|e| cx.internal("reading the triggers", e))?
+        .unwrap_or(store::retention::DEFAULT_DAYS);
     let deliveries = store::runs::deliveries(&state.db, &me.tenant, &name, 20)
         .await
         .map_err(|e| cx.internal("reading deliveries", e))?;
@@ -79,6 +84,7 @@ pub async fn workflow_triggers(slug: String, name: String) -> Result<TriggersVie
         live: yaml.workflow.live_version.is_some(),
         can_rotate: crate::ssr::EDITORS.contains(&me.role),
         retention_days,
+        data_retention_days,
         can_set_retention: RETENTION_EDITORS.contains(&me.role),
         deliveries: deliveries
             .into_iter()
@@ -293,18 +299,34 @@ const RETENTION_EDITORS: &[engine::Role] = &[engine::Role::Engineer, engine::Rol
 /// in the exceptions report.
 #[server(endpoint = "set_exception_retention")]
 pub async fn set_exception_retention(slug: String, name: String, days: String) -> Result<(), AppError> {
+    set_kept(&slug, &name, &days, store::retention::Kept::RefusedRecords).await
+}
+
+/// Sets how many days (1–3650) the workflow keeps its runs' payloads before the daily purge.
+#[server(endpoint = "set_data_retention")]
+pub async fn set_data_retention(slug: String, name: String, days: String) -> Result<(), AppError> {
+    set_kept(&slug, &name, &days, store::retention::Kept::RunData).await
+}
+
+#[cfg(feature = "ssr")]
+async fn set_kept(slug: &str, name: &str, days: &str, kept: store::retention::Kept) -> Result<(), AppError> {
     use actix_web::http::StatusCode;
+    use store::retention::Kept;
     let cx = crate::ssr::Ctx::get().await?;
-    let me = cx.member_in(&slug, engine::Page::Workflows, RETENTION_EDITORS).await?;
+    let me = cx.member_in(slug, engine::Page::Workflows, RETENTION_EDITORS).await?;
+    let (field, most, what) = match kept {
+        Kept::RefusedRecords => ("days", 365, "refused records"),
+        Kept::RunData => ("data_days", store::retention::MAX_DAYS, "run data"),
+    };
     let days: i32 = match days.trim().parse() {
-        Ok(d) if (1..=365).contains(&d) => d,
+        Ok(d) if (1..=most).contains(&d) => d,
         _ => {
             return Err(
-                cx.invalid(vec![engine::FieldError::new("days", "Keep refused records between 1 and 365 days.")])
+                cx.invalid(vec![engine::FieldError::new(field, format!("Keep {what} between 1 and {most} days."))])
             )
         }
     };
-    if !store::ingest::set_exception_retention(&cx.state.db, &me, &name, days)
+    if !store::retention::set_days(&cx.state.db, &me, name, kept, days)
         .await
         .map_err(|e| cx.internal("saving the retention", e))?
     {
@@ -375,6 +397,9 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
         }
     });
     let retain = ServerAction::<SetExceptionRetention>::new();
+    let retain_data = ServerAction::<SetDataRetention>::new();
+    let data_days_error =
+        Signal::derive(move || retain_data.value().get().and_then(|r| r.err()).and_then(|e| e.field("data_days")));
     let days_error = Signal::derive(move || retain.value().get().and_then(|r| r.err()).and_then(|e| e.field("days")));
     let message = Signal::derive(move || rotate.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
     let new_secret = Signal::derive(move || rotate.value().get().and_then(|r| r.ok()));
@@ -485,6 +510,21 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
                                             </div>
                                             <button class="button small" type="submit" data-testid="save-retention">"Save"</button>
                                             {move || matches!(retain.value().get(), Some(Ok(()))).then(|| view! { <span class="muted small">" Saved."</span> })}
+                                        </ActionForm>
+                                    }})}
+                                    <h3>"Run data"</h3>
+                                    <p class="small">"Each run's event, step inputs and outputs, drafts and the emails that carried them are removed this many days after the run finished. Times, costs and report figures stay."</p>
+                                    {t.can_set_retention.then(|| { let (slug, name) = (slug.clone(), name.clone()); view! {
+                                        <ActionForm action=retain_data attr:class="retention-form">
+                                            <input type="hidden" name="slug" value=slug.clone() />
+                                            <input type="hidden" name="name" value=name.clone() />
+                                            <div class="field" class:has-error=move || data_days_error.get().is_some()>
+                                                <label for="f-data-retention">"Keep run data for (days)"</label>
+                                                <input id="f-data-retention" name="days" type="number" min="1" max="3650" value=t.data_retention_days.to_string() />
+                                                <p class="field-error" role="alert">{move || data_days_error.get().unwrap_or_default()}</p>
+                                            </div>
+                                            <button class="button small" type="submit" data-testid="save-data-retention">"Save"</button>
+                                            {move || matches!(retain_data.value().get(), Some(Ok(()))).then(|| view! { <span class="muted small">" Saved."</span> })}
                                         </ActionForm>
                                     }})}
                                     <h3>"Recent deliveries"</h3>

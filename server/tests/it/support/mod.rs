@@ -411,6 +411,14 @@ impl TestApp {
         })
     }
 
+    /// A SQL query in the demo business's schema whose column is named `value`: every row's value.
+    pub async fn demo_values<T: sea_orm::TryGetable>(&self, sql: &str, values: Vec<sea_orm::Value>) -> Vec<T> {
+        let txn = store::db::tenant_txn(&self.db, "t_acme_plumbing").await.unwrap();
+        let rows = store::db::scalars(&txn, store::db::stmt(sql, values)).await.unwrap();
+        txn.commit().await.unwrap();
+        rows
+    }
+
     /// Waits (up to 30 s) until the run reaches one of `statuses`; returns the status.
     pub async fn wait_for_run(&self, run_id: uuid::Uuid, statuses: &[&str]) -> String {
         let deadline = std::time::Instant::now() + Duration::from_secs(30);

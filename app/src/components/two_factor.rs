@@ -32,6 +32,7 @@ pub fn AuthenticatorSetUp(
             </ol>
             <div class="qr" role="img" aria-label="QR code for your authenticator app" inner_html=enrolment.qr_svg></div>
             <p class="small">"Key: "<code class="secret" data-testid="totp-secret">{enrolment.secret}</code></p>
+            <p class="small">"On this phone? "<a href=enrolment.otpauth_url rel="external">"Add it to your authenticator app"</a></p>
             <form on:submit=on_submit novalidate>
                 <Field name="code" label="Code from the app" value=code error=field_error autocomplete="one-time-code" />
                 <FormError message=form_message />

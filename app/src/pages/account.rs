@@ -6,7 +6,6 @@ use crate::components::refusal::Refusal;
 use crate::components::two_factor::{AuthenticatorSetUp, RecoveryCodes};
 use crate::error::AppError;
 use crate::views::{EnrolmentView, TwoFactorView};
-use engine::Page;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -26,7 +25,7 @@ fn two_factor_refusal(cx: &crate::ssr::Ctx, e: store::two_factor::TwoFactorError
 #[server(endpoint = "two_factor_status")]
 pub async fn two_factor_status(slug: String) -> Result<TwoFactorView, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
-    let me = cx.member(&slug, Page::Account).await?;
+    let me = cx.member(&slug, engine::Page::Account).await?;
     let db = &cx.state.db;
     let status = store::two_factor::status(db, me.user_id).await.map_err(|e| cx.internal("reading your account", e))?;
     let required = store::two_factor::required_for_user(db, me.user_id)
@@ -43,7 +42,7 @@ pub async fn two_factor_status(slug: String) -> Result<TwoFactorView, AppError> 
 #[server(endpoint = "start_two_factor")]
 pub async fn start_two_factor(slug: String) -> Result<EnrolmentView, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
-    let me = cx.member(&slug, Page::Account).await?;
+    let me = cx.member(&slug, engine::Page::Account).await?;
     let e = store::two_factor::start(&cx.state.db, &cx.state.settings, me.user_id)
         .await
         .map_err(|e| two_factor_refusal(&cx, e))?;
@@ -54,7 +53,7 @@ pub async fn start_two_factor(slug: String) -> Result<EnrolmentView, AppError> {
 #[server(endpoint = "confirm_two_factor")]
 pub async fn confirm_two_factor(slug: String, code: String) -> Result<Vec<String>, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
-    let me = cx.member(&slug, Page::Account).await?;
+    let me = cx.member(&slug, engine::Page::Account).await?;
     store::two_factor::confirm_for(&cx.state.db, &cx.state.settings, &me, &code)
         .await
         .map_err(|e| two_factor_refusal(&cx, e))
@@ -63,7 +62,7 @@ pub async fn confirm_two_factor(slug: String, code: String) -> Result<Vec<String
 #[server(endpoint = "turn_off_two_factor")]
 pub async fn turn_off_two_factor(slug: String, code: String) -> Result<(), AppError> {
     let cx = crate::ssr::Ctx::get().await?;
-    let me = cx.member(&slug, Page::Account).await?;
+    let me = cx.member(&slug, engine::Page::Account).await?;
     store::two_factor::turn_off_for(&cx.state.db, &cx.state.settings, &me, &code)
         .await
         .map_err(|e| two_factor_refusal(&cx, e))
@@ -73,7 +72,7 @@ pub async fn turn_off_two_factor(slug: String, code: String) -> Result<(), AppEr
 #[server(endpoint = "new_recovery_codes")]
 pub async fn new_recovery_codes(slug: String, code: String) -> Result<Vec<String>, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
-    let me = cx.member(&slug, Page::Account).await?;
+    let me = cx.member(&slug, engine::Page::Account).await?;
     store::two_factor::new_recovery_codes_for(&cx.state.db, &cx.state.settings, &me, &code)
         .await
         .map_err(|e| two_factor_refusal(&cx, e))
@@ -188,10 +187,10 @@ fn TwoFactorOn(
         <p data-testid="two-factor-state"><span class="badge live">"On"</span>
             {format!(" {} recovery code{} left.", s.recovery_codes_left, if s.recovery_codes_left == 1 { "" } else { "s" })}
         </p>
-        <form class="inline-form" on:submit=submit_off novalidate>
+        <form class="code-form" on:submit=submit_off novalidate>
             <Field name="code" label="A current code (or a recovery code)" value=code error=field_error autocomplete="one-time-code" />
             <FormError message=form_message />
-            <div class="actions">
+            <div class="actions tight">
                 <button class="button" type="button" on:click=renew_codes data-testid="renew-recovery-codes">"New recovery codes"</button>
                 <button class="button danger" type="submit" disabled=s.required data-testid="turn-off-two-factor"
                     title=s.required.then_some("Your business requires two-factor sign-in")>"Turn off"</button>

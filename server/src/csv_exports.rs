@@ -141,3 +141,20 @@ pub async fn costs_csv(
     let report = store::costs::report(&state.db, &member.tenant, from, to).await?;
     csv_file(&format!("steward-costs-{}-{from}-{to}.csv", member.tenant_slug), store::costs::to_csv(&report))
 }
+
+/// `GET /t/<slug>/export.jsonl`: everything the business owns (owner only).
+pub async fn business_jsonl(
+    req: HttpRequest,
+    slug: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let member = member(&req, &state, &slug, Page::Settings).await?;
+    let body = store::business_export::export(&state.db, &member).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/jsonl; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"steward-{}-everything.jsonl\"", member.tenant_slug),
+        ))
+        .body(body))
+}

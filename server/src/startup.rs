@@ -95,6 +95,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .route("/demo/company-lookup", web::get().to(crate::ingest::demo_company_lookup))
             .route("/t/{slug}/changes.csv", web::get().to(crate::csv_exports::changes_csv))
             .route("/t/{slug}/audit.jsonl", web::get().to(crate::csv_exports::audit_jsonl))
+            .route("/t/{slug}/export.jsonl", web::get().to(crate::csv_exports::business_jsonl))
             .route("/t/{slug}/costs.csv", web::get().to(crate::csv_exports::costs_csv))
             .route("/t/{slug}/reports/{file}", web::get().to(crate::reports::report_pdf))
             .route("/t/{slug}/workflows/{name}/bundle.yaml", web::get().to(crate::bundle_export::bundle_yaml))

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth;
 pub mod backlog;
 pub mod bundles;
+pub mod business_export;
 pub mod client_address;
 pub mod config;
 pub mod costs;

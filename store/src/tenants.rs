@@ -4,13 +4,14 @@
 //! behind).
 
 use crate::{
+    auth::CurrentMember,
     db::{is_unique_violation, stmt},
     entities::{membership, tenant, user},
     password,
     tenant::Tenant,
 };
 use engine::{signup::ValidSignup, FieldError, Role, TenantSlug};
-use sea_orm::{prelude::*, ActiveValue::Set, DatabaseConnection, FromQueryResult, TransactionTrait};
+use sea_orm::{prelude::*, ActiveValue::Set, ConnectionTrait, DatabaseConnection, FromQueryResult, TransactionTrait};
 
 /// Every business, oldest first: what the worker's scheduled jobs and the sweeper walk.
 pub async fn all(db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
@@ -212,4 +213,69 @@ fn map_race(e: DbErr) -> SignupError {
 /// Parses a slug from the URL, treating a malformed one as "no such business".
 pub fn parse_slug(raw: &str) -> Option<TenantSlug> {
     TenantSlug::parse(raw).ok()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteError {
+    #[error("Type the business's address ({0}) to confirm.")]
+    NotConfirmed(String),
+    #[error(transparent)]
+    Storage(#[from] DbErr),
+}
+
+/// Deletes the business and everything it owns, for its owner, once they
+/// typed its address: the deletion (who, when, the audit chain's head) is
+/// recorded in the public schema, the business's schema is dropped, its
+/// memberships, sessions, invitations and tokens go with it, and so do the
+/// accounts of people who belonged to no other business. One transaction.
+pub async fn delete_business(
+    db: &DatabaseConnection,
+    owner: &CurrentMember,
+    confirmation: &str,
+) -> Result<(), DeleteError> {
+    if confirmation.trim() != owner.tenant_slug {
+        return Err(DeleteError::NotConfirmed(owner.tenant_slug.clone()));
+    }
+    let head = crate::audit::verify(db, &owner.tenant).await?;
+    let (events, head) = match head {
+        crate::audit::ChainVerdict::Intact { events, head } => (events, head),
+        crate::audit::ChainVerdict::Broken { seq, reason, .. } => (seq, format!("broken at event {seq}: {reason}")),
+    };
+    let schema = owner.tenant.schema().to_owned();
+    let txn = db.begin().await?;
+    txn.execute_raw(stmt(
+        "INSERT INTO public.deleted_businesses (tenant_id, slug, name, deleted_by, audit_events, audit_head)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        vec![
+            owner.tenant.id().into(),
+            owner.tenant_slug.clone().into(),
+            owner.tenant_name.clone().into(),
+            owner.email.clone().into(),
+            events.into(),
+            head.into(),
+        ],
+    ))
+    .await?;
+    // Who belonged to it, before the memberships go with the business.
+    txn.execute_unprepared("CREATE TEMPORARY TABLE leaving (user_id uuid) ON COMMIT DROP").await?;
+    txn.execute_raw(stmt(
+        "INSERT INTO leaving SELECT user_id FROM public.memberships WHERE tenant_id = $1",
+        vec![owner.tenant.id().into()],
+    ))
+    .await?;
+    // The name was checked when the Tenant was made; identifiers cannot be bound.
+    if !engine::tenant::is_tenant_schema_name(&schema) {
+        return Err(DbErr::Custom(format!("refusing invalid tenant schema name {schema:?}")).into());
+    }
+    txn.execute_unprepared(&format!("DROP SCHEMA \"{schema}\" CASCADE")).await?;
+    txn.execute_raw(stmt("DELETE FROM public.tenants WHERE id = $1", vec![owner.tenant.id().into()])).await?;
+    // Accounts that now belong to no business (and made no token elsewhere) go too.
+    txn.execute_unprepared(
+        "DELETE FROM public.users u WHERE u.id IN (SELECT user_id FROM leaving)
+            AND NOT EXISTS (SELECT 1 FROM public.memberships m WHERE m.user_id = u.id)
+            AND NOT EXISTS (SELECT 1 FROM public.api_tokens t WHERE t.created_by = u.id OR t.revoked_by = u.id)",
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
 }

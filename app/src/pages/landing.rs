@@ -3,6 +3,8 @@ use leptos_meta::Title;
 
 #[component]
 pub fn LandingPage() -> impl IntoView {
+    let query = leptos_router::hooks::use_query_map();
+    let deleted = move || query.read().get("deleted").is_some();
     view! {
         <Title text="" />
         <main class="landing">
@@ -12,6 +14,9 @@ pub fn LandingPage() -> impl IntoView {
                     <a href="/login">"Sign in"</a>
                 </nav>
             </header>
+            <Show when=deleted>
+                <p class="notice" role="status" data-testid="business-deleted">"Your business and everything it owned were deleted."</p>
+            </Show>
             <section class="hero">
                 <h1>"AI workflows your business can trust"</h1>
                 <p class="lead">

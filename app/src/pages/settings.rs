@@ -244,6 +244,7 @@ pub fn SettingsPage() -> impl IntoView {
         <slack::SlackSettings slug />
         <CostRates slug />
         <crate::components::reason_codes::ReasonCodes slug />
+        <LeaveSteward slug />
     }
 }
 
@@ -414,6 +415,54 @@ fn SignInPolicy(slug: Memo<String>) -> impl IntoView {
                 })}
             </Suspense>
             <FormError message />
+        </section>
+    }
+}
+
+/// Deletes the business and everything it owns, once the owner typed its address.
+#[server(endpoint = "delete_business")]
+pub async fn delete_business(slug: String, confirmation: String) -> Result<(), AppError> {
+    use store::tenants::DeleteError;
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Settings).await?;
+    match store::tenants::delete_business(&cx.state.db, &me, &confirmation).await {
+        Ok(()) => {
+            tracing::info!(business = %me.tenant_slug, by = %me.email, "business deleted by its owner");
+            cx.set_cookie(&store::auth::cleared_session_cookie(&cx.state.settings));
+            leptos_actix::redirect("/?deleted=1");
+            Ok(())
+        }
+        Err(e @ DeleteError::NotConfirmed(_)) => {
+            Err(cx.invalid(vec![engine::FieldError::new("confirmation", e.to_string())]))
+        }
+        Err(DeleteError::Storage(e)) => Err(cx.internal("deleting the business", e)),
+    }
+}
+
+#[component]
+fn LeaveSteward(slug: Memo<String>) -> impl IntoView {
+    let delete = ServerAction::<DeleteBusiness>::new();
+    let confirmation = RwSignal::new(String::new());
+    let error =
+        Signal::derive(move || delete.value().get().and_then(|r| r.err()).and_then(|e| e.field("confirmation")));
+    let message = Signal::derive(move || delete.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        delete.dispatch(DeleteBusiness { slug: slug.get_untracked(), confirmation: confirmation.get() });
+    };
+    view! {
+        <section class="card danger-zone" data-testid="leave-steward">
+            <h2>"Export or delete this business"</h2>
+            <p class="muted small">"The export holds every record the business owns (runs, reviews, workflows, prompts, costs, the audit log, members) as JSON lines; stored secrets stay encrypted."</p>
+            <a class="button" href=move || format!("/t/{}/export.jsonl", slug.get()) rel="external" data-testid="export-everything">"Export everything"</a>
+            <form class="code-form" on:submit=on_submit novalidate>
+                <p class="small">"Deleting removes the business and all its data for good, ends every member's session, and removes the accounts of people who belong to no other business. The deletion itself stays on record."</p>
+                <Field name="confirmation" label=format!("Type {} to confirm", slug.get_untracked()) value=confirmation error />
+                <FormError message />
+                <button class="button danger" type="submit" data-testid="delete-business" disabled=move || delete.pending().get()>
+                    "Delete this business"
+                </button>
+            </form>
         </section>
     }
 }

@@ -5,6 +5,7 @@ mod m20261202_000002_operations;
 mod m20261202_000003_tenant_work;
 mod m20261202_000004_api_tokens;
 mod m20261203_000005_trust;
+mod m20261203_000006_deleted_businesses;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000003_tenant_work::Migration),
             Box::new(m20261202_000004_api_tokens::Migration),
             Box::new(m20261203_000005_trust::Migration),
+            Box::new(m20261203_000006_deleted_businesses::Migration),
         ]
     }
 

@@ -54,7 +54,8 @@ fn access(endpoint: &str) -> Access {
         | "connect_slack"
         | "link_slack_member"
         | "load_sign_in_policy"
-        | "set_two_factor_required" => Members(Page::Settings),
+        | "set_two_factor_required"
+        | "delete_business" => Members(Page::Settings),
         "list_workflows" | "check_workflow" | "workflow_detail" | "workflow_diff" | "list_gallery"
         | "workflow_triggers" => Members(Page::Workflows),
         "save_workflow"

@@ -10,6 +10,7 @@ mod audit;
 mod bad_bytes;
 mod binary;
 mod bundles;
+mod business_deletion;
 mod costs;
 mod data_contracts;
 mod faults;

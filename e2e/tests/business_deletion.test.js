@@ -49,5 +49,5 @@ test('an owner exports everything and deletes the business', async () => {
   await page.fill('#field-email', `last-${id}@closing.example`);
   await page.fill('#field-password', 'copper kettle harbor 42');
   await page.click('button[type=submit]');
-  await page.waitForSelector('.field-error >> text=No business uses this address');
+  await page.waitForSelector('.form-error >> text=No business uses this address');
 });

@@ -170,8 +170,12 @@ fn LoginForm(fixed_slug: Option<String>) -> impl IntoView {
     let server_error = move |field: &'static str| {
         Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.field(field)))
     };
-    let form_message =
-        Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
+    // With the address fixed by the link there is no address field to show its problem under.
+    let slug_fixed = fixed_slug.is_some();
+    let form_message = Signal::derive(move || {
+        let error = action.value().get().and_then(|r| r.err());
+        error.as_ref().and_then(|e| e.form_message()).or_else(|| error.filter(|_| slug_fixed).and_then(|e| e.field("slug")))
+    });
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         action.dispatch(SignIn { slug: slug.get(), email: email.get(), password: password.get() });

@@ -85,9 +85,24 @@ test('a visitor submits the hosted form and the run shows up live with its timel
   const steps = await page.locator('[data-testid=timeline-step]').evaluateAll((els) => els.map((e) => e.dataset.step));
   assert.deepEqual(steps.slice(0, 3), ['normalize', 'enrich', 'summarize']);
   assert.match(await page.textContent('[data-testid=source-event]'), new RegExp(company));
-  assert.ok(!(await page.textContent('[data-testid=source-event]')).includes('dana@harbordental.example'), 'the email is masked');
+  assert.ok(!(await page.textContent('[data-testid=source-event]')).includes('dana@harbordental.example'), 'operations sees the email masked');
+  assert.match(await page.textContent('[data-testid=source-event]'), /••••/);
   assert.ok(await page.locator('[data-testid=offline-model]').count() >= 1, 'a draft by the offline model says so');
   await shot(page, '24-run-timeline');
+
+  // The owner, who decides, sees the customer's email in clear on the same run.
+  const runUrl = page.url();
+  const owner = await launch({ width: 1280, height: 900 });
+  try {
+    await signIn(owner.page, 'acme-plumbing', 'owner@acme-plumbing.test', DEMO_PASSWORD);
+    await owner.page.goto(runUrl);
+    await owner.page.waitForSelector('[data-testid=source-event]');
+    assert.match(await owner.page.textContent('[data-testid=source-event]'), /dana@harbordental\.example/);
+    await shot(owner.page, '25-run-owner-sees-contact');
+    assert.deepEqual(owner.errors, []);
+  } finally {
+    await owner.context.close();
+  }
 
   // The workflow page lists the delivery: accepted through the form.
   await page.goto(WF);

@@ -113,6 +113,14 @@ impl Page {
     }
 }
 
+/// Who sees the values of fields a data contract marks sensitive (a
+/// customer's email, phone, address): the people who decide on the work,
+/// owners and reviewers. Engineers, operations and executives see them
+/// masked; step inputs and outputs are stored masked for everyone.
+pub fn sees_sensitive_values(role: Role) -> bool {
+    matches!(role, Role::Owner | Role::Reviewer)
+}
+
 /// Who may send an event through the signed-in events API: the people who
 /// run workflows (engineers, operations, owners). Reviewers decide what
 /// runs produce; they do not start runs.
@@ -132,6 +140,14 @@ impl Page {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_people_who_decide_see_sensitive_values() {
+        assert!(sees_sensitive_values(Role::Owner) && sees_sensitive_values(Role::Reviewer));
+        for role in [Role::Engineer, Role::Operations, Role::Executive] {
+            assert!(!sees_sensitive_values(role), "{role}");
+        }
+    }
 
     #[test]
     fn only_owners_open_settings() {

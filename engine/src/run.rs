@@ -270,6 +270,47 @@ pub fn mask(value: &Value, sensitive_keys: &[String]) -> Value {
     }
 }
 
+/// The text values under sensitive keys in `source`, at any depth.
+pub fn sensitive_values(source: &Value, sensitive_keys: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    fn walk(value: &Value, keys: &[String], under_sensitive: bool, found: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    let sensitive = keys.iter().any(|s| k == s || k.ends_with(&format!(".{s}")));
+                    walk(v, keys, under_sensitive || sensitive, found);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, keys, under_sensitive, found)),
+            Value::String(s) if under_sensitive && s != MASK => found.push(s.clone()),
+            _ => {}
+        }
+    }
+    walk(source, sensitive_keys, false, &mut found);
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// `mask`, and every sensitive value of `source` copied into other text (a
+/// URL's query, a message) replaced as well, as typed or percent-encoded.
+/// Very short values (under four characters) are left: masking them would
+/// blank unrelated text.
+pub fn mask_in(value: &Value, sensitive_keys: &[String], source: &Value) -> Value {
+    let mut out = mask(value, sensitive_keys);
+    for found in sensitive_values(source, sensitive_keys) {
+        if found.chars().count() < 4 {
+            continue;
+        }
+        out = redact(&out, &found);
+        let encoded = found.replace('%', "%25").replace('@', "%40").replace('+', "%2B").replace(' ', "%20");
+        if encoded != found {
+            out = redact(&out, &encoded);
+        }
+    }
+    out
+}
+
 /// A copy with every occurrence of `secret` in any text replaced by the
 /// mask, for showing what a step sent without showing the secret it used.
 pub fn redact(value: &Value, secret: &str) -> Value {
@@ -430,6 +471,24 @@ mod tests {
         let lead = DataContract::template("lead").unwrap();
         let err = function(&normalize, &json!({ "event": { "companyName": "" } }), Some(&lead), now).unwrap_err();
         assert!(err.contains("companyName"), "{err}");
+    }
+
+    #[test]
+    fn sensitive_values_copied_into_other_text_are_masked_too() {
+        let keys = vec!["email".to_string(), "phone".to_string()];
+        let context = json!({ "lead": { "contact": { "email": "dana@harbor.example", "phone": "+1 415" } } });
+        let input = json!({
+            "url": "https://lookup.example/c?email=dana@harbor.example",
+            "encoded": "https://lookup.example/c?email=dana%40harbor.example",
+            "body": { "email": "dana@harbor.example", "note": "call +1 415" }
+        });
+        let masked = mask_in(&input, &keys, &context);
+        assert_eq!(masked["url"], "https://lookup.example/c?email=••••");
+        assert_eq!(masked["encoded"], "https://lookup.example/c?email=••••");
+        assert_eq!(masked["body"]["email"], MASK);
+        assert_eq!(masked["body"]["note"], "call ••••");
+        let short = json!({ "contact": { "email": "a@b" } });
+        assert_eq!(mask_in(&json!("a@b and more"), &keys, &short), json!("a@b and more"), "too short to mask safely");
     }
 
     #[test]

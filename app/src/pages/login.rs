@@ -174,7 +174,10 @@ fn LoginForm(fixed_slug: Option<String>) -> impl IntoView {
     let slug_fixed = fixed_slug.is_some();
     let form_message = Signal::derive(move || {
         let error = action.value().get().and_then(|r| r.err());
-        error.as_ref().and_then(|e| e.form_message()).or_else(|| error.filter(|_| slug_fixed).and_then(|e| e.field("slug")))
+        error
+            .as_ref()
+            .and_then(|e| e.form_message())
+            .or_else(|| error.filter(|_| slug_fixed).and_then(|e| e.field("slug")))
     });
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();

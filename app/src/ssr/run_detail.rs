@@ -46,7 +46,10 @@ pub async fn run_detail(cx: &Ctx, me: &CurrentMember, run_id: uuid::Uuid) -> Res
         .await
         .map_err(|e| cx.internal("reading the run", e))?
         .ok_or_else(|| cx.refused(StatusCode::NOT_FOUND, "There is no such run."))?;
-    let masked = |v: &Option<serde_json::Value>| pretty(&v.as_ref().map(|v| engine::run::mask(v, &d.sensitive_keys)));
+    // Sensitive fields in clear only for the people who decide (owners, reviewers).
+    let hidden: &[String] = if engine::access::sees_sensitive_values(me.role) { &[] } else { &d.sensitive_keys };
+    let source = d.run.event_raw.clone().unwrap_or_default();
+    let masked = |v: &Option<serde_json::Value>| pretty(&v.as_ref().map(|v| engine::run::mask_in(v, hidden, &source)));
     Ok(RunDetailView {
         id: d.run.id.to_string(),
         workflow: d.run.workflow_name.clone(),
@@ -100,9 +103,10 @@ pub async fn run_detail(cx: &Ctx, me: &CurrentMember, run_id: uuid::Uuid) -> Res
                 step_index: t.step_index,
                 reason: t.reason.to_string(),
                 detail: serde_json::to_string_pretty(&t.detail).unwrap_or_default(),
-                draft: t.draft.as_ref().map(|v| {
-                    serde_json::to_string_pretty(&engine::run::mask(v, &d.sensitive_keys)).unwrap_or_default()
-                }),
+                draft: t
+                    .draft
+                    .as_ref()
+                    .map(|v| serde_json::to_string_pretty(&engine::run::mask(v, hidden)).unwrap_or_default()),
                 open: t.status == TaskStatus::Open,
                 decision: t.decision.map(|d| d.to_string()),
                 reason_code: t.reason_code.clone(),
@@ -123,7 +127,7 @@ pub async fn run_detail(cx: &Ctx, me: &CurrentMember, run_id: uuid::Uuid) -> Res
                             if v.is_null() {
                                 "—".to_string()
                             } else {
-                                engine::run::mask(v, &d.sensitive_keys).to_string()
+                                engine::run::mask(v, hidden).to_string()
                             }
                         };
                         (c.path, show(&c.before), show(&c.after))

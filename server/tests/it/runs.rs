@@ -652,6 +652,32 @@ async fn when_the_primary_model_keeps_failing_the_fallback_model_answers_and_is_
 }
 
 #[tokio::test]
+async fn sensitive_fields_show_in_clear_only_to_the_people_who_decide() {
+    let app = TestApp::spawn_with_worker().await;
+    let run_id = app.send_lead(&app.demo_webhook_secret, &fresh_lead()).await;
+    app.wait_for_run(run_id, &["waiting_for_review", "completed", "failed"]).await;
+    for role in [Role::Owner, Role::Reviewer, Role::Engineer, Role::Operations] {
+        let detail = app
+            .demo_member(role)
+            .await
+            .call("run_detail", &[("slug", DEMO), ("id", &run_id.to_string())])
+            .await
+            .json::<Value>()
+            .await
+            .unwrap();
+        let event = detail["source_event"].as_str().unwrap();
+        assert!(event.contains("Dana Whitfield"), "{role}: the record itself shows");
+        let clear = event.contains("dana.whitfield@harbordental.example") && event.contains("+1 415 555 0134");
+        assert_eq!(clear, engine::access::sees_sensitive_values(role), "{role}: {event}");
+        if !clear {
+            assert!(event.contains("••••"), "{role}: masked, not missing");
+        }
+        let steps = detail["steps"].to_string();
+        assert!(!steps.contains("dana.whitfield@harbordental.example"), "{role}: step records stay masked: {steps}");
+    }
+}
+
+#[tokio::test]
 async fn an_api_call_sends_a_stored_secret_by_name_and_the_timeline_never_shows_it() {
     let service = MockServer::start().await;
     // The service echoes the key back, as careless APIs do.

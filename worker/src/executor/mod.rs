@@ -354,8 +354,8 @@ async fn drive(cx: &Context, x: &mut Execution) -> anyhow::Result<()> {
             status: StepStatus::Completed,
             finished_at: Some(Utc::now()),
             attempts: done.attempts,
-            input: Some(logic::mask(&done.input, &x.sensitive)),
-            output: Some(logic::mask(&done.output, &x.sensitive)),
+            input: Some(logic::mask_in(&done.input, &x.sensitive, &x.run.context)),
+            output: Some(logic::mask_in(&done.output, &x.sensitive, &x.run.context)),
             tokens_in: done.tokens_in,
             tokens_out: done.tokens_out,
             cost_micros: ledger::model_cost(&done.costs),
@@ -409,8 +409,11 @@ async fn step_failed(
         status: StepStatus::Failed,
         finished_at: Some(Utc::now()),
         attempts: failed.attempts,
-        input: Some(logic::mask(&failed.input, &x.sensitive)),
-        error: Some(failed.error.clone()),
+        input: Some(logic::mask_in(&failed.input, &x.sensitive, &x.run.context)),
+        // An error often quotes the URL or the answer, with whatever customer data was in them.
+        error: logic::mask_in(&serde_json::json!(failed.error), &x.sensitive, &x.run.context)
+            .as_str()
+            .map(str::to_owned),
         tokens_in: failed.tokens_in,
         tokens_out: failed.tokens_out,
         cost_micros: ledger::model_cost(&failed.costs),

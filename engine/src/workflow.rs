@@ -322,6 +322,10 @@ pub struct Step<W: Words = Checked> {
     /// The output field the approval policy reads as confidence (default `confidence`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence_field: Option<String>,
+    /// The data contract's sensitive fields are masked before the prompt is
+    /// rendered: the model provider never receives them (recorded on the step).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redact_sensitive: bool,
     // rules
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<Rule>,
@@ -754,6 +758,10 @@ impl WorkflowContract<Written> {
                     let pos = at(issues, "route");
                     issues.push(IssueKind::InvalidCel, pos, format!("the routing rule does not parse: {err}"));
                 }
+            }
+            if step.redact_sensitive && kind != Some(StepKind::Llm) {
+                let pos = at(issues, "redact_sensitive");
+                issues.push(IssueKind::InvalidValue, pos, "redact_sensitive belongs on an llm step");
             }
             if let Some(price) = &step.price_per_call {
                 if crate::money::parse(price).is_none() {

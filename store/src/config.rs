@@ -269,14 +269,14 @@ impl Settings {
                 "APP_SECRET is shorter than 32 bytes; generate one with `openssl rand -base64 48`".into(),
             ));
         }
-        if !self.keyring.is_configured() {
-            return Err(ConfigError::UnsafeForProduction(
-                "STEWARD_ENCRYPTION_KEYS is not set, so stored secrets would be encrypted with a key derived from APP_SECRET; generate one with `steward keys generate`".into(),
-            ));
-        }
         if self.public_url.scheme() != "https" {
             return Err(ConfigError::UnsafeForProduction(
                 "PUBLIC_URL is not https, so session cookies would travel in clear text".into(),
+            ));
+        }
+        if !self.keyring.is_configured() {
+            return Err(ConfigError::UnsafeForProduction(
+                "STEWARD_ENCRYPTION_KEYS is not set, so stored secrets would be encrypted with a key derived from APP_SECRET; generate one with `steward keys generate`".into(),
             ));
         }
         Ok(())

@@ -207,7 +207,8 @@ mod tests {
     #[test]
     fn bad_key_lists_are_refused_with_the_reason() {
         assert!(Keyring::parse("k1", APP).unwrap_err().contains("id:base64"));
-        assert!(Keyring::parse("k1:abc", APP).unwrap_err().contains("32 bytes"));
+        assert!(Keyring::parse("k1:YWJj", APP).unwrap_err().contains("32 bytes"));
+        assert!(Keyring::parse("k1:***", APP).unwrap_err().contains("base64"));
         assert!(Keyring::parse(&format!("{},{}", entry("a"), entry("a")), APP).unwrap_err().contains("twice"));
         assert!(Keyring::parse(&entry("app"), APP).unwrap_err().contains("reserved"));
         assert!(Keyring::parse(" ", APP).unwrap_err().contains("no keys"));

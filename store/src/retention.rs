@@ -51,7 +51,8 @@ pub async fn purge(db: &DatabaseConnection, tenant: &Tenant) -> Result<Vec<Purge
                                   THEN jsonb_build_object('confidence', output -> 'confidence') END
               WHERE run_id IN (SELECT id FROM due) RETURNING run_id),
          tasks_done AS (
-             UPDATE review_tasks SET draft = NULL, edited_output = NULL WHERE run_id IN (SELECT id FROM due) RETURNING run_id),
+             UPDATE review_tasks SET draft = NULL, edited_output = NULL, shown_draft = NULL
+              WHERE run_id IN (SELECT id FROM due) RETURNING run_id),
          events_done AS (
              UPDATE events SET payload = '{}'::jsonb, raw = '{}'::jsonb, purged_at = now()
               WHERE id IN (SELECT event_id FROM due WHERE event_id IS NOT NULL) AND purged_at IS NULL

@@ -371,6 +371,8 @@ pub struct NewReviewTask {
     pub detail: Value,
     pub output_name: Option<String>,
     pub draft: Option<Value>,
+    /// The draft as emails and Slack show it: sensitive fields masked.
+    pub shown_draft: Option<Value>,
     pub workflow_name: String,
     pub policy: ReviewPolicy,
     /// The business value at stake, for priority.
@@ -392,6 +394,7 @@ impl NewReviewTask {
             detail,
             output_name,
             draft,
+            shown_draft: None,
             workflow_name: String::new(),
             policy: Default::default(),
             value: None,
@@ -423,8 +426,8 @@ pub async fn wait_for_review(
     let (tokens_in, tokens_out) = tokens(&progress.records);
     let id = letters.task_id;
     txn.execute_raw(stmt(
-        "INSERT INTO review_tasks (id, run_id, step_index, reason, detail, output_name, draft, workflow_name, sla_minutes, max_age_minutes, stale_action, value)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        "INSERT INTO review_tasks (id, run_id, step_index, reason, detail, output_name, draft, workflow_name, sla_minutes, max_age_minutes, stale_action, value, shown_draft)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         vec![
             id.into(),
             run_id.into(),
@@ -438,6 +441,7 @@ pub async fn wait_for_review(
             task.policy.max_age_minutes.into(),
             task.policy.stale_action.into(),
             task.value.into(),
+            task.shown_draft.clone().into(),
         ],
     ))
     .await?;

@@ -99,7 +99,8 @@ pub async fn deliver(
           WHERE m.task_id = $1 AND t.id = m.task_id
             AND (m.claimed_until IS NULL OR m.claimed_until < now())
             AND (m.status IN ('pending', 'posting') OR (m.status = 'posted' AND NOT m.outcome_shown AND t.status = 'decided'))
-      RETURNING m.channel, m.status, m.attempts, m.slack_channel, m.ts, t.workflow_name, t.reason, t.detail, t.draft,
+      RETURNING m.channel, m.status, m.attempts, m.slack_channel, m.ts, t.workflow_name, t.reason, t.detail,
+                coalesce(t.shown_draft, t.draft) AS draft,
                 t.status AS task_status, t.decision, t.decided_by, t.reason_code, t.decided_at",
         vec![task_id.into()],
     ))

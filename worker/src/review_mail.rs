@@ -13,6 +13,9 @@ use store::Tenant;
 
 /// The single-use link and email for every eligible reviewer of a task
 /// about to be opened; `runs::wait_for_review` writes them with the task.
+/// The email carries the task's `shown_draft` (sensitive fields masked): a
+/// mailbox is no place for a customer's contact details, and the link's
+/// page shows them to the reviewer who decides.
 pub async fn letters(
     cx: &Context,
     tenant: &Tenant,
@@ -37,7 +40,7 @@ pub async fn letters(
     emails.sort();
     emails.dedup();
     let public = cx.public_url().to_owned();
-    let summary = draft_summary(task.draft.as_ref());
+    let summary = draft_summary(task.shown_draft.as_ref());
     let why = task.reason.as_str().replace('_', " ");
     let mut letters = ReviewLetters { task_id, ..Default::default() };
     for email in emails {

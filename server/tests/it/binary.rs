@@ -38,6 +38,18 @@ fn production_mode_refuses_to_start_with_the_development_secret_and_says_why() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("https"));
+
+    // Stored secrets need keys of their own, not ones derived from the signing secret.
+    let out = steward()
+        .arg("serve")
+        .env("STEWARD_ENV", "production")
+        .env("APP_SECRET", "0123456789abcdef0123456789abcdef-long-enough")
+        .env("PUBLIC_URL", "https://steward.example")
+        .env_remove("STEWARD_ENCRYPTION_KEYS")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("STEWARD_ENCRYPTION_KEYS"));
 }
 
 fn free_port() -> u16 {

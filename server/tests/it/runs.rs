@@ -939,3 +939,103 @@ async fn a_lead_without_the_optional_inquiry_text_passes_the_door_and_its_run_do
         .unwrap();
     assert!(prompt.to_string().contains("(none given)"), "{prompt}");
 }
+
+#[tokio::test]
+async fn an_llm_step_that_redacts_sensitive_fields_never_sends_the_contact_to_the_model() {
+    let vendor = MockServer::start().await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/v1/chat/completions"))
+        .respond_with(openai_answer(&draft(0.93), 100, 20))
+        .mount(&vendor)
+        .await;
+    let app = TestApp::spawn_with_worker().await;
+    use_vendor(&app, "openai_compatible", &format!("{}/v1", vendor.uri())).await;
+    // A prompt version that names the contact's email and phone.
+    let engineer = app.demo_current_member(Role::Engineer).await;
+    let mut prompt: Value =
+        serde_json::from_str(include_str!("../../../store/src/gallery/lead_summary_v4.json")).unwrap();
+    prompt["template"] = json!(
+        "Lead: {{ normalized_lead.companyName }} <{{ normalized_lead.primaryContact.email }}>, {{ normalized_lead.primaryContact.phone }}\nCompany context: {{ company_context }}"
+    );
+    let number = store::prompts::save_version(&app.db, &engineer, "lead_summary_v4", &prompt, "name the contact")
+        .await
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
+    store::prompts::move_label(&app.db, &engineer, "lead_summary_v4", "production", number)
+        .await
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    let sent_prompt = |n: usize| {
+        let vendor = &vendor;
+        async move {
+            let requests = vendor.received_requests().await.unwrap();
+            let body: Value = serde_json::from_slice(&requests[n].body).unwrap();
+            body["messages"][1]["content"].as_str().unwrap().to_owned()
+        }
+    };
+
+    // As published, the model is sent the contact.
+    let first = app.send_lead(&secret, &small_lead()).await;
+    app.wait_for_run(first, &["completed", "waiting_for_review", "failed"]).await;
+    let plain = sent_prompt(0).await;
+    assert!(plain.contains("dana.whitfield@harbordental.example") && plain.contains("+1 415 555 0134"), "{plain}");
+
+    // With `redact_sensitive` on the step, it is not, and the step says so.
+    let yaml = include_str!("../../../store/src/gallery/lead-intake-qualification.yaml").replace(
+        "model: small, output: qualification_summary",
+        "model: small, redact_sensitive: true, output: qualification_summary",
+    );
+    publish_workflow(&app, &yaml).await;
+    let second = app.send_lead(&secret, &small_lead()).await;
+    app.wait_for_run(second, &["completed", "waiting_for_review", "failed"]).await;
+    let redacted = sent_prompt(1).await;
+    assert!(redacted.contains("Harbor Dental") && redacted.contains("<••••>, ••••"), "{redacted}");
+    assert!(!redacted.contains("harbordental.example>") && !redacted.contains("555 0134"), "{redacted}");
+    let recorded: bool = app
+        .demo_value(
+            "SELECT (detail ->> 'redacted_sensitive')::bool FROM run_steps WHERE run_id = $1 AND step_id = 'summarize'",
+            vec![second.into()],
+        )
+        .await
+        .unwrap();
+    assert!(recorded, "the step records that the model saw masked fields");
+}
+
+#[tokio::test]
+async fn a_review_email_masks_the_contact_a_draft_repeats_and_the_reviewer_sees_it_on_the_page() {
+    let vendor = MockServer::start().await;
+    let mut answer = draft(0.93);
+    answer["next_step"] = json!("Email dana.whitfield@harbordental.example or call +1 415 555 0134 today");
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/v1/chat/completions"))
+        .respond_with(openai_answer(&answer, 100, 20))
+        .mount(&vendor)
+        .await;
+    let app = TestApp::spawn_with_worker().await;
+    use_vendor(&app, "openai_compatible", &format!("{}/v1", vendor.uri())).await;
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    // 60 000 a year: a person approves.
+    let run_id = app.send_lead(&secret, &fresh_lead()).await;
+    assert_eq!(app.wait_for_run(run_id, &["waiting_for_review", "completed", "failed"]).await, "waiting_for_review");
+    let mail = app
+        .mailbox
+        .wait_for("reviewer@acme-plumbing.test", std::time::Duration::from_secs(20))
+        .await
+        .expect("the review email arrives");
+    let parsed = mailparse::parse_mail(mail.data.as_bytes()).unwrap();
+    let body = parsed.subparts[0].get_body().unwrap();
+    assert!(body.contains("next_step: Email •••• or call •••• today"), "{body}");
+    assert!(!body.contains("harbordental.example") && !body.contains("555 0134"), "{body}");
+    // The reviewer who decides reads the draft in full on the task's page.
+    let detail = app
+        .demo_member(Role::Reviewer)
+        .await
+        .call("run_detail", &[("slug", DEMO), ("id", &run_id.to_string())])
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let draft = detail["tasks"][0]["draft"].as_str().unwrap();
+    assert!(draft.contains("Email dana.whitfield@harbordental.example"), "{draft}");
+}

@@ -28,7 +28,9 @@ pub(super) async fn run(cx: &Context, x: &Execution, step: &Step) -> Result<Done
         .await
         .map_err(storage)?
         .ok_or_else(|| Failed::now(format!("{prompt_name} version {number} is missing")))?;
-    let prompt = template.render(&x.run.context).map_err(|e| Failed::now(e.join("; ")))?;
+    // With `redact_sensitive`, the model is shown the record with its sensitive fields masked.
+    let redacted = step.redact_sensitive.then(|| logic::mask_in(&x.run.context, &x.sensitive, &x.run.context));
+    let prompt = template.render(redacted.as_ref().unwrap_or(&x.run.context)).map_err(|e| Failed::now(e.join("; ")))?;
     // The tier: as written, or chosen by the routing rule for `auto`; the budget's cap may downgrade premium.
     let (mut tier, mut routing) = match step.model.unwrap_or(ModelTier::Small) {
         ModelTier::Auto => {
@@ -112,7 +114,7 @@ pub(super) async fn run(cx: &Context, x: &Execution, step: &Step) -> Result<Done
                             model: Some(model.label.clone()),
                             prompt_version: Some(number),
                             cache_hit: false,
-                            detail: json!({ "calls": notes, "repaired": round > 0, "fallback_model": tier_used != tier, "offline": model.provider == "offline", "routing": routing }),
+                            detail: json!({ "calls": notes, "repaired": round > 0, "fallback_model": tier_used != tier, "offline": model.provider == "offline", "routing": routing, "redacted_sensitive": step.redact_sensitive }),
                             outbox: vec![],
                             costs: lines,
                             // A paid model was called: what it cost is written before the run goes on.

@@ -455,6 +455,8 @@ async fn wait_for_person(
     task.value = logic::find_number(&x.run.context, "annual_contract_value", task.draft.as_ref())
         .or_else(|| task.detail["policy"][0]["detail"]["value"].as_f64());
     let reviewers = policy::reviewers(&x.run.contract, task.step_index);
+    // What emails and Slack show: the draft with its sensitive fields masked.
+    task.shown_draft = task.draft.as_ref().map(|d| logic::mask_in(d, &x.sensitive, &x.run.context));
     let letters = crate::review_mail::letters(cx, &x.tenant, &task, &reviewers).await?;
     x.progress.records.extend(record);
     let progress = std::mem::take(&mut x.progress);

@@ -1,7 +1,7 @@
 // Launches Debian's Chromium through playwright-core, headless, with the
 // flags this sandboxed network needs (no background traffic to Google).
 import { chromium } from 'playwright-core';
-import { mkdtempSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -50,3 +50,30 @@ export async function signIn(page, slug, email, password) {
 }
 
 export const unique = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+
+// The code in the newest sign-up email to `email` in the mailbox the test
+// server sends to (STEWARD_MAIL_DIR, one .eml file per message).
+export async function signUpCode(email) {
+  const dir = process.env.STEWARD_MAIL_DIR;
+  if (!dir) throw new Error('STEWARD_MAIL_DIR is not set: the sign-up code arrives by email');
+  const deadline = Date.now() + 15000;
+  while (Date.now() < deadline) {
+    const files = readdirSync(dir).filter((f) => f.includes(email))
+      .map((f) => path.join(dir, f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+    for (const file of files) {
+      const match = readFileSync(file, 'utf8').match(/^Subject: (\d{6}) is your Steward code/m);
+      if (match) return match[1];
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`no sign-up code for ${email} arrived`);
+}
+
+// Sends the filled sign-up form, types the emailed code and waits for `url`.
+export async function finishSignUp(page, email, url, screenshot) {
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=code-step]');
+  if (screenshot) await shot(page, screenshot);
+  await page.fill('#field-code', await signUpCode(email));
+  await Promise.all([page.waitForURL(url), page.click('[data-testid=code-step] button[type=submit]')]);
+}

@@ -5,7 +5,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { BASE_URL, launch, shot, unique, waitForHydration } from '../support/browser.js';
+import { BASE_URL, finishSignUp, launch, shot, unique, waitForHydration } from '../support/browser.js';
 
 let browser;
 before(async () => { browser = await launch({ width: 1280, height: 900 }); });
@@ -23,7 +23,7 @@ test('an owner exports everything and deletes the business', async () => {
   await page.fill('#field-business_name', `Closing Shop ${id}`);
   await page.fill('#field-email', `last-${id}@closing.example`);
   await page.fill('#field-password', 'copper kettle harbor 42');
-  await Promise.all([page.waitForURL(`${BASE_URL}/t/${slug}`), page.click('button[type=submit]')]);
+  await finishSignUp(page, `last-${id}@closing.example`, `${BASE_URL}/t/${slug}`);
 
   await page.click('nav.sidebar >> text=Settings');
   await page.waitForURL(`${BASE_URL}/t/${slug}/settings`);

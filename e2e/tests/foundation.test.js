@@ -4,7 +4,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { BASE_URL, launch, shot, signIn, unique, waitForHydration } from '../support/browser.js';
+import { BASE_URL, launch, signUpCode, shot, signIn, unique, waitForHydration } from '../support/browser.js';
 
 const DEMO_PASSWORD = process.env.STEWARD_DEMO_PASSWORD ?? 'steward-demo-password';
 const MAIL_DIR = process.env.STEWARD_MAIL_DIR;
@@ -29,7 +29,30 @@ test('a visitor opens a business, signs out, signs back in and sees the dashboar
   await page.fill('#field-email', `dana-${id}@harbor.example`);
   await page.fill('#field-password', 'copper kettle harbor 42');
   await shot(page, '01-signup-filled');
-  await Promise.all([page.waitForURL(`${BASE_URL}/t/harbor-dental-${id}`), page.click('button[type=submit]')]);
+  // The code emailed to the owner opens the business.
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=code-step]');
+  assert.equal(await page.textContent('[data-testid=code-sent-to]'), `dana-${id}@harbor.example`);
+  // Run on one's own machine, the page says where the email is.
+  assert.match(await page.textContent('[data-testid=dev-mailbox]'), /keeps its email in/);
+  await page.fill('#field-code', '000000');
+  await page.click('[data-testid=code-step] button[type=submit]');
+  await page.waitForSelector('#field-code-error');
+  assert.match(await page.textContent('#field-code-error'), /not right|expired/);
+  await shot(page, '01b-signup-code');
+  // A new code replaces the first; going back keeps what was typed.
+  await page.click('[data-testid=resend-code]');
+  await page.waitForSelector('[data-testid=resend-code]:not([disabled])');
+  await page.click('[data-testid=change-email]');
+  await page.waitForSelector('#field-email', { state: 'visible' });
+  assert.equal(await page.inputValue('#field-email'), `dana-${id}@harbor.example`);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=code-step]');
+  // Three codes were sent (the form, "send a new code", the form again); the newest opens it.
+  assert.equal(readdirSync(MAIL_DIR).filter((f) => f.includes(`dana-${id}@harbor.example`)).length, 3);
+  const latest = await signUpCode(`dana-${id}@harbor.example`);
+  await page.fill('#field-code', latest);
+  await Promise.all([page.waitForURL(`${BASE_URL}/t/harbor-dental-${id}`), page.click('[data-testid=code-step] button[type=submit]')]);
   await page.waitForSelector('[data-testid=welcome]');
   assert.match(await page.textContent('h1'), new RegExp(`Harbor Dental ${id}`));
   assert.match(await page.textContent('[data-testid=welcome]'), /Owner/);

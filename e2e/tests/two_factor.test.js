@@ -4,7 +4,7 @@
 // a wrong code is refused at the field. On a phone the set-up fits.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE_URL, launch, shot, unique, waitForHydration } from '../support/browser.js';
+import { BASE_URL, finishSignUp, launch, shot, unique, waitForHydration } from '../support/browser.js';
 import { totp } from '../support/totp.js';
 
 let browser;
@@ -22,7 +22,7 @@ async function openBusiness(page, id) {
   await page.fill('#field-business_name', `Totp Bakery ${id}`);
   await page.fill('#field-email', `baker-${id}@bakery.example`);
   await page.fill('#field-password', PASSWORD);
-  await Promise.all([page.waitForURL(`${BASE_URL}/t/totp-bakery-${id}`), page.click('button[type=submit]')]);
+  await finishSignUp(page, `baker-${id}@bakery.example`, `${BASE_URL}/t/totp-bakery-${id}`);
 }
 
 test('set up an authenticator, keep the recovery codes, and sign in with a code', async () => {

@@ -10,6 +10,9 @@ pub struct SignupForm {
     pub password: String,
 }
 
+/// How long a sign-up's emailed code works.
+pub const CODE_MINUTES: i64 = 30;
+
 /// A sign-up that passed every check that needs no database.
 #[derive(Debug, Clone)]
 pub struct ValidSignup {

@@ -57,6 +57,11 @@ impl Mailbox {
         self.messages.lock().await.clone()
     }
 
+    /// The last message to `recipient` so far.
+    pub async fn latest_to(&self, recipient: &str) -> Option<CapturedMail> {
+        self.messages.lock().await.iter().rev().find(|m| m.to.iter().any(|t| t == recipient)).cloned()
+    }
+
     /// Waits until a message to `recipient` arrives, or the timeout passes.
     pub async fn wait_for(&self, recipient: &str, timeout: Duration) -> Option<CapturedMail> {
         let deadline = tokio::time::Instant::now() + timeout;

@@ -45,6 +45,9 @@ pub struct Settings {
     /// Who hears about a stalled worker queue (`STEWARD_OPERATIONS_EMAIL`);
     /// unset: the operations members of the businesses with work waiting.
     pub operations_email: Option<String>,
+    /// Where the development mailbox keeps its email (`STEWARD_DEV_MAILBOX`,
+    /// set by the run command); the sign-up page points there outside production.
+    pub dev_mailbox: Option<String>,
     /// Where Prometheus reads Steward's metrics; see `MetricsSettings`.
     pub metrics: MetricsSettings,
     /// A proxy in front of Steward whose client-address header is believed
@@ -233,6 +236,7 @@ impl Settings {
                 stall_seconds: number("STEWARD_STALL_SECONDS", 120)?,
             },
             operations_email: var("STEWARD_OPERATIONS_EMAIL"),
+            dev_mailbox: var("STEWARD_DEV_MAILBOX"),
             metrics: MetricsSettings {
                 token: var("STEWARD_METRICS_TOKEN"),
                 bind: var("STEWARD_METRICS_BIND"),
@@ -322,6 +326,7 @@ impl Settings {
             runs: RunTiming::default(),
             max_event_bytes: 256 * 1024,
             operations_email: None,
+            dev_mailbox: None,
             metrics: MetricsSettings::default(),
             trusted_proxy: None,
             slack_api_url: crate::slack_api::SLACK_API.into(),

@@ -276,14 +276,14 @@ pub struct TryResult {
 /// Renders a version with the given context and runs it on the model of
 /// `tier` (the offline model until the business configures another).
 pub async fn try_it(
-    db: &DatabaseConnection,
-    settings: &crate::config::Settings,
+    state: &crate::state::AppState,
     member: &CurrentMember,
     name: &str,
     number: i32,
     tier: &str,
     context: &Value,
 ) -> Result<TryResult, PromptError> {
+    let (db, settings, outbound) = (&state.db, &state.settings, &state.outbound);
     let document = version_document(db, member, name, number).await?;
     let template = PromptTemplate::from_json(&document).map_err(PromptError::Invalid)?;
     let rendered = template.render(context).map_err(PromptError::Invalid)?;
@@ -293,8 +293,9 @@ pub async fn try_it(
         other => PromptError::Refused(format!("The {tier} tier has no model: {other}")),
     })?;
     let system = template.system_instructions(&schema);
-    let completion =
-        crate::providers::complete(&model, &system, &rendered, &schema).await.map_err(PromptError::Refused)?;
+    let completion = crate::providers::complete(outbound, &model, &system, &rendered, &schema)
+        .await
+        .map_err(PromptError::Refused)?;
     let (output, schema_errors) = match serde_json::from_str::<Value>(&completion.text) {
         Ok(output) => {
             let errors = template.check_output(&output).err().unwrap_or_default();

@@ -3,6 +3,7 @@
 //! Messages, or the built-in offline model. Token usage comes from the
 //! provider's response; cost is usage × the business's price, in integers.
 
+use crate::outbound::{Outbound, Refused};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -47,9 +48,14 @@ pub fn cost_micros(config: &ModelConfig, tokens_in: u64, tokens_out: u64) -> i64
 
 /// One client for every provider call, so connections are reused; each
 /// request sets its own timeout.
-fn client() -> &'static reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(|| reqwest::Client::builder().build().expect("an HTTP client with default settings"))
+/// A provider's address, checked like every call a workflow makes: a model
+/// server on a private or metadata address is refused unless the operator
+/// allowed its host (`STEWARD_OUTBOUND_ALLOW`, e.g. a local Ollama).
+fn checked(outbound: &Outbound, url: String) -> Result<String, ProviderError> {
+    let parsed = url::Url::parse(&url)
+        .map_err(|e| ProviderError::Fatal(format!("the provider's address {url} is not a URL: {e}")))?;
+    outbound.allowed.check_url(&parsed).map_err(|r| ProviderError::Fatal(format!("{url} refused: {r}")))?;
+    Ok(url)
 }
 
 /// How long the try-it box waits for a model.
@@ -96,14 +102,21 @@ impl std::fmt::Display for ProviderError {
 
 /// Asks the model for a JSON answer to `prompt` under `system` instructions
 /// (the try-it box): one call, no retries.
-pub async fn complete(config: &ModelConfig, system: &str, prompt: &str, schema: &Value) -> Result<Completion, String> {
-    chat(config, system, &[Message::user(prompt)], schema, TRY_IT_TIMEOUT).await.map_err(|e| e.to_string())
+pub async fn complete(
+    outbound: &Outbound,
+    config: &ModelConfig,
+    system: &str,
+    prompt: &str,
+    schema: &Value,
+) -> Result<Completion, String> {
+    chat(outbound, config, system, &[Message::user(prompt)], schema, TRY_IT_TIMEOUT).await.map_err(|e| e.to_string())
 }
 
 /// One call to the provider, in its structured-output mode where it has
 /// one: `response_format: json_schema` for OpenAI-compatible servers, a
 /// forced tool whose input schema is the response schema for Anthropic.
 pub async fn chat(
+    outbound: &Outbound,
     config: &ModelConfig,
     system: &str,
     messages: &[Message],
@@ -123,10 +136,10 @@ pub async fn chat(
             })
         }
         "openai_compatible" => {
-            let url = format!("{}/chat/completions", config.base_url.trim_end_matches('/'));
+            let url = checked(outbound, format!("{}/chat/completions", config.base_url.trim_end_matches('/')))?;
             let mut all = vec![json!({ "role": "system", "content": system })];
             all.extend(messages.iter().map(|m| json!({ "role": m.role, "content": m.content })));
-            let mut req = client().post(url).timeout(timeout).json(&json!({
+            let mut req = outbound.client.post(url).timeout(timeout).json(&json!({
                 "model": config.model,
                 "messages": all,
                 "response_format": { "type": "json_schema", "json_schema": { "name": "response", "schema": schema } },
@@ -150,8 +163,9 @@ pub async fn chat(
             } else {
                 config.base_url.trim_end_matches('/')
             };
-            let req = client()
-                .post(format!("{base}/v1/messages"))
+            let req = outbound
+                .client
+                .post(checked(outbound, format!("{base}/v1/messages"))?)
                 .timeout(timeout)
                 .header("x-api-key", config.api_key.clone().unwrap_or_default())
                 .header("anthropic-version", "2023-06-01")
@@ -185,6 +199,9 @@ pub async fn chat(
 
 async fn send(req: reqwest::RequestBuilder) -> Result<Value, ProviderError> {
     let res = req.send().await.map_err(|e| {
+        if let Some(refused) = Refused::in_error(&e) {
+            return ProviderError::Fatal(format!("the provider's address was refused: {}", refused.0));
+        }
         let what = if e.is_timeout() { "did not answer in time" } else { "could not be reached" };
         ProviderError::retryable(format!("the provider {what}: {e}"))
     })?;

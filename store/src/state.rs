@@ -21,6 +21,10 @@ pub struct AppState {
     pub targets: crate::ingest::Targets,
     /// Outgoing HTTP (Slack's Web API), one pool of connections for the server.
     pub http: reqwest::Client,
+    /// Calls a business's configuration makes (a model's try-it box), guarded like a workflow's.
+    pub outbound: crate::outbound::Outbound,
+    /// SMTP for the few emails sent while the person waits (a sign-up's code).
+    pub mailer: crate::mailer::Mailer,
     /// Wake-ups in flight; past this many, a wake-up is left to the sweeper.
     wakes: Arc<tokio::sync::Semaphore>,
 }
@@ -33,6 +37,8 @@ impl AppState {
         let db = crate::db::connect(&settings.database_url, 20).await?;
         // Lazily: the server starts, and the door accepts events, while Redis is down.
         let redis = crate::jobs::connect_redis(&settings.redis_url)?;
+        let mailer = crate::mailer::Mailer::from_settings(&settings)?;
+        let outbound = crate::outbound::Outbound::new(&settings)?;
         Ok(Self {
             throttle: LoginThrottle::new(redis.clone(), &settings.redis_prefix),
             mail: MailQueue::new(redis.clone(), &settings.redis_prefix),
@@ -43,6 +49,8 @@ impl AppState {
             wakes: Arc::new(tokio::sync::Semaphore::new(WAKES_IN_FLIGHT)),
             targets: Default::default(),
             http: reqwest::Client::builder().user_agent("Steward/1").build()?,
+            mailer,
+            outbound,
         })
     }
 

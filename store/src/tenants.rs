@@ -115,47 +115,79 @@ pub async fn find_by_slug(db: &DatabaseConnection, slug: &str) -> Result<Option<
     tenant::Entity::find().filter(tenant::Column::Slug.eq(slug)).one(db).await
 }
 
+/// Who owns a business being opened.
+#[derive(Debug, Clone)]
+pub enum Owner {
+    /// A new account with this email and password hash.
+    New { email: String, password_hash: String },
+    /// An account that already exists (its password and second factor stay).
+    Existing { user_id: Uuid },
+}
+
 /// Creates the business, its schema (with every tenant migration) and the
-/// owner's account and membership.
+/// owner's account and membership, hashing the password given.
 pub async fn create_business(db: &DatabaseConnection, signup: &ValidSignup) -> Result<NewBusiness, SignupError> {
-    let mut errors = Vec::new();
-    if find_by_slug(db, signup.slug.as_str()).await?.is_some() {
-        errors.push(slug_taken());
-    }
     if user::Entity::find().filter(user::Column::Email.eq(signup.email.as_str())).one(db).await?.is_some() {
-        errors.push(email_taken());
-    }
-    if !errors.is_empty() {
+        let mut errors = vec![email_taken()];
+        if find_by_slug(db, signup.slug.as_str()).await?.is_some() {
+            errors.insert(0, slug_taken());
+        }
         return Err(SignupError::Fields(errors));
     }
-    let password_hash = {
-        let pw = signup.password.clone();
-        tokio::task::spawn_blocking(move || password::hash(&pw))
-            .await
-            .map_err(|e| DbErr::Custom(format!("password hashing task failed: {e}")))?
-    };
+    let password_hash = hash_password(&signup.password).await?;
+    let owner = Owner::New { email: signup.email.as_str().to_owned(), password_hash };
+    open_business(db, &signup.business_name, &signup.slug, owner).await
+}
+
+/// Argon2 off the async threads.
+pub async fn hash_password(password: &str) -> Result<String, DbErr> {
+    let pw = password.to_owned();
+    tokio::task::spawn_blocking(move || password::hash(&pw))
+        .await
+        .map_err(|e| DbErr::Custom(format!("password hashing task failed: {e}")))
+}
+
+/// Creates the business, its schema and the owner's membership (and the
+/// owner's account when new), all in one transaction.
+pub async fn open_business(
+    db: &DatabaseConnection,
+    business_name: &str,
+    slug: &TenantSlug,
+    owner: Owner,
+) -> Result<NewBusiness, SignupError> {
+    if find_by_slug(db, slug.as_str()).await?.is_some() {
+        return Err(SignupError::Fields(vec![slug_taken()]));
+    }
     let now = chrono::Utc::now();
     let txn = db.begin().await?;
     let result = async {
         let tenant = tenant::ActiveModel {
             id: Set(Uuid::new_v4()),
-            slug: Set(signup.slug.as_str().to_owned()),
-            name: Set(signup.business_name.clone()),
-            schema_name: Set(signup.slug.schema_name()),
+            slug: Set(slug.as_str().to_owned()),
+            name: Set(business_name.to_owned()),
+            schema_name: Set(slug.schema_name()),
             time_zone: Set("UTC".into()),
             created_at: Set(now),
             require_two_factor: Set(false),
         }
         .insert(&txn)
         .await?;
-        let owner = user::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            email: Set(signup.email.as_str().to_owned()),
-            password_hash: Set(password_hash),
-            created_at: Set(now),
-        }
-        .insert(&txn)
-        .await?;
+        let owner = match owner {
+            Owner::New { email, password_hash } => {
+                user::ActiveModel {
+                    id: Set(Uuid::new_v4()),
+                    email: Set(email),
+                    password_hash: Set(password_hash),
+                    created_at: Set(now),
+                }
+                .insert(&txn)
+                .await?
+            }
+            Owner::Existing { user_id } => user::Entity::find_by_id(user_id)
+                .one(&txn)
+                .await?
+                .ok_or_else(|| DbErr::RecordNotFound(format!("user {user_id}")))?,
+        };
         membership::ActiveModel {
             user_id: Set(owner.id),
             tenant_id: Set(tenant.id),
@@ -188,7 +220,7 @@ pub async fn create_business(db: &DatabaseConnection, signup: &ValidSignup) -> R
     }
 }
 
-fn slug_taken() -> FieldError {
+pub(crate) fn slug_taken() -> FieldError {
     FieldError::new("slug", "This address is already taken; choose another.")
 }
 

@@ -25,7 +25,7 @@ pub struct Context {
     pub owner: String,
     /// SMTP, for the one email that must not wait in the mail queue: the
     /// alert that a queue is stalled (perhaps the mail queue itself).
-    pub mailer: crate::mailer::Mailer,
+    pub mailer: store::mailer::Mailer,
     /// What this process consumed, for its heartbeat.
     pub consumers: crate::heartbeat::Consumers,
     /// What runs read about each business, per configuration generation.
@@ -51,7 +51,7 @@ impl Context {
             http: reqwest::Client::builder().user_agent("Steward/1").build()?,
             outbound: store::outbound::Outbound::new(settings)?,
             owner: format!("worker-{process}"),
-            mailer: crate::mailer::Mailer::from_settings(settings)?,
+            mailer: store::mailer::Mailer::from_settings(settings)?,
             consumers: Default::default(),
             config: Default::default(),
             full_passes: Default::default(),

@@ -3,7 +3,6 @@
 //! (connection refused, 4xx) is retried with exponential backoff, a
 //! permanent one (5xx, bad address) is not.
 
-use crate::mailer::{DeliveryError, Mailer, SMTP_TIMEOUT};
 use apalis::layers::retry::{
     backoff::{ExponentialBackoff, ExponentialBackoffMaker, MakeBackoff},
     BackoffRetryPolicy, HasherRng, RetryPolicy,
@@ -11,6 +10,7 @@ use apalis::layers::retry::{
 use apalis::prelude::*;
 use std::time::Duration;
 use store::jobs::EmailJob;
+use store::mailer::{DeliveryError, Mailer, SMTP_TIMEOUT};
 use tracing::Instrument;
 
 /// Total attempts (first try and every retry) before a message is given up.

@@ -11,7 +11,6 @@ pub mod email;
 pub mod executor;
 pub mod heartbeat;
 pub mod housekeeping;
-pub mod mailer;
 pub mod review_mail;
 pub mod schedule;
 pub mod scorecards;

@@ -188,12 +188,19 @@ fn LoginForm(fixed_slug: Option<String>) -> impl IntoView {
         None => "Sign in".to_string(),
     };
     let next = Signal::derive(move || action.value().get().and_then(|r| r.ok()));
+    // Arrived from opening another business with an account that already existed.
+    let opened = leptos_router::hooks::use_query_map().read_untracked().get("opened").is_some();
     view! {
         <Title text="Sign in" />
         <main class="centered">
             <div class="card narrow">
                 <a class="brand" href="/">"Steward"</a>
                 <h1>{heading}</h1>
+                <Show when=move || opened>
+                    <p class="notice" role="status" data-testid="business-opened">
+                        "Your new business is open. Sign in with the password you already have."
+                    </p>
+                </Show>
                 {move || match next.get() {
                     Some(SignInNext::Code) => view! { <CodeStep /> }.into_any(),
                     Some(SignInNext::SetUp) => view! { <SetUpStep slug=slug.get_untracked() /> }.into_any(),

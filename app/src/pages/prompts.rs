@@ -101,14 +101,12 @@ pub async fn try_prompt(
     let context: serde_json::Value = serde_json::from_str(&context).map_err(|e| {
         cx.invalid(vec![engine::FieldError::new("context", format!("The context must be a JSON object: {e}"))])
     })?;
-    let run = store::prompts::try_it(&cx.state.db, &cx.state.settings, &me, &name, number, &tier, &context)
-        .await
-        .map_err(|e| match e {
-            store::prompts::PromptError::Invalid(problems) => {
-                cx.invalid(problems.into_iter().map(|p| engine::FieldError::new("context", p)).collect())
-            }
-            other => map_error(&cx, other),
-        })?;
+    let run = store::prompts::try_it(&cx.state, &me, &name, number, &tier, &context).await.map_err(|e| match e {
+        store::prompts::PromptError::Invalid(problems) => {
+            cx.invalid(problems.into_iter().map(|p| engine::FieldError::new("context", p)).collect())
+        }
+        other => map_error(&cx, other),
+    })?;
     Ok(TryItView {
         rendered: run.rendered,
         output: serde_json::to_string_pretty(&run.output).unwrap_or_default(),

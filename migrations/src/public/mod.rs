@@ -6,6 +6,7 @@ mod m20261202_000003_tenant_work;
 mod m20261202_000004_api_tokens;
 mod m20261203_000005_trust;
 mod m20261203_000006_deleted_businesses;
+mod m20261204_000007_pending_sign_ups;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000004_api_tokens::Migration),
             Box::new(m20261203_000005_trust::Migration),
             Box::new(m20261203_000006_deleted_businesses::Migration),
+            Box::new(m20261204_000007_pending_sign_ups::Migration),
         ]
     }
 

@@ -29,6 +29,8 @@ fn access(endpoint: &str) -> Access {
     use Access::*;
     match endpoint {
         "sign_in" | "sign_up" | "load_invitation" | "accept_invitation" => Public,
+        // The emailed code is the credential: it opens only the sign-up it was sent for.
+        "confirm_sign_up" => Public,
         // The second sign-in step: they act only on the pending sign-in in the caller's own cookie.
         "sign_in_code" | "sign_in_set_up" | "sign_in_set_up_confirm" => Public,
         "two_factor_status"

@@ -244,3 +244,29 @@ async fn try_it_calls_anthropic_and_reports_output_that_breaks_the_schema() {
     assert_eq!(res.status(), StatusCode::CONFLICT);
     assert!(res.text().await.unwrap().contains("invalid x-api-key"));
 }
+
+#[tokio::test]
+async fn a_model_server_on_a_private_address_is_refused_unless_the_operator_allowed_it() {
+    use wiremock::{matchers, Mock, MockServer, ResponseTemplate};
+    let internal = MockServer::start().await;
+    Mock::given(matchers::any()).respond_with(ResponseTemplate::new(200)).mount(&internal).await;
+    let port = internal.address().port();
+    // No allow-list: loopback is as private as an internal service.
+    let app = TestApp::spawn_with(crate::support::Options {
+        tune: Some(Box::new(|s| s.outbound_allow = Vec::new())),
+        ..Default::default()
+    })
+    .await;
+    let engineer = app.demo_member(Role::Engineer).await;
+    for (provider, base) in [
+        ("openai_compatible", format!("http://127.0.0.1:{port}/v1")),
+        ("anthropic", format!("http://localhost:{port}")),
+    ] {
+        add_model_on(&engineer, provider, &base, "sk-internal").await;
+        let res = call(&engineer, "try_prompt", &[("number", "1"), ("tier", "premium"), ("context", CONTEXT)]).await;
+        assert!(res.status().is_client_error(), "{provider}: {}", res.status());
+        let text = res.text().await.unwrap();
+        assert!(text.contains("loopback") && text.contains("STEWARD_OUTBOUND_ALLOW"), "{provider}: {text}");
+    }
+    assert_eq!(internal.received_requests().await.unwrap().len(), 0, "nothing reached the internal address");
+}

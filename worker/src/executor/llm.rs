@@ -77,7 +77,7 @@ pub(super) async fn run(cx: &Context, x: &Execution, step: &Step) -> Result<Done
         let mut messages = vec![Message::user(prompt.clone())];
         // One call and at most one repair per model.
         for round in 0..2 {
-            let completion = match call_with_retries(model, &system, &messages, &schema, step).await {
+            let completion = match call_with_retries(&cx.outbound, model, &system, &messages, &schema, step).await {
                 Ok(c) => c,
                 Err(e) => {
                     notes.push(json!({ "model": model.label, "tier": tier_used, "error": e }));
@@ -149,6 +149,7 @@ pub(super) async fn run(cx: &Context, x: &Execution, step: &Step) -> Result<Done
 /// (default 3 attempts, backoff from 0.5 s) on timeouts, 429 and 5xx,
 /// waiting at least as long as the provider's `Retry-After`.
 async fn call_with_retries(
+    outbound: &store::outbound::Outbound,
     model: &providers::ModelConfig,
     system: &str,
     messages: &[Message],
@@ -160,7 +161,7 @@ async fn call_with_retries(
     let timeout = Duration::from_secs_f64(step.timeout.unwrap_or(60.0).max(0.1));
     let mut attempt = 1;
     loop {
-        match providers::chat(model, system, messages, schema, timeout).await {
+        match providers::chat(outbound, model, system, messages, schema, timeout).await {
             Ok(c) => return Ok(c),
             Err(ProviderError::Retryable { message, retry_after }) if attempt < max_attempts => {
                 tracing::warn!(model = %model.label, error = %message, attempt, "model call failed; retrying");

@@ -221,6 +221,7 @@ impl TestApp {
             http: reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().unwrap(),
             base: self.base.clone(),
             origin: Some(self.base.clone()),
+            mailbox: self.mailbox.clone(),
         }
     }
 
@@ -233,6 +234,7 @@ impl TestApp {
             http: reqwest::Client::builder().default_headers(headers).redirect(Policy::none()).build().unwrap(),
             base: self.base.clone(),
             origin: Some(self.base.clone()),
+            mailbox: self.mailbox.clone(),
         }
     }
 
@@ -271,6 +273,8 @@ pub struct Client {
     pub http: reqwest::Client,
     pub base: String,
     pub origin: Option<String>,
+    /// Where the server's email arrives (sign-up codes).
+    pub mailbox: smtp_capture::Mailbox,
 }
 
 impl Client {
@@ -300,8 +304,36 @@ impl Client {
         self.call("sign_in", &[("slug", slug), ("email", email), ("password", password)]).await
     }
 
+    /// Opens a business as a person does: the form, then the code from the
+    /// email. A refused form is answered as it was; else the code's answer.
     pub async fn sign_up(&self, name: &str, slug: &str, email: &str, password: &str) -> Response {
+        let res = self.start_sign_up(name, slug, email, password).await;
+        if res.status() != StatusCode::OK {
+            return res;
+        }
+        let code = self.sign_up_code(email).await;
+        self.confirm_sign_up(email, &code).await
+    }
+
+    /// The sign-up form alone.
+    pub async fn start_sign_up(&self, name: &str, slug: &str, email: &str, password: &str) -> Response {
         self.call("sign_up", &[("business_name", name), ("slug", slug), ("email", email), ("password", password)]).await
+    }
+
+    pub async fn confirm_sign_up(&self, email: &str, code: &str) -> Response {
+        self.call("confirm_sign_up", &[("email", email), ("code", code)]).await
+    }
+
+    /// The code in the latest sign-up email to `email` (sent before the form's answer).
+    pub async fn sign_up_code(&self, email: &str) -> String {
+        let mail = self.mailbox.latest_to(email).await.unwrap_or_else(|| panic!("no sign-up email to {email}"));
+        let subject = mail.subject().unwrap_or_default();
+        subject
+            .split_whitespace()
+            .next()
+            .filter(|c| c.len() == 6)
+            .unwrap_or_else(|| panic!("no code in {subject:?}"))
+            .to_owned()
     }
 }
 

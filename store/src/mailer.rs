@@ -2,12 +2,12 @@
 //! (connection refused, 4xx) is told apart from a permanent one (5xx, bad
 //! address) so the email job knows whether to try again.
 
+use crate::{config::Settings, jobs::EmailJob};
 use lettre::{
     message::{header::ContentType, Attachment, Mailbox, MultiPart, SinglePart},
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
 };
 use std::time::Duration;
-use store::{config::Settings, jobs::EmailJob};
 
 /// How long one SMTP conversation may take.
 pub const SMTP_TIMEOUT: Duration = Duration::from_secs(10);

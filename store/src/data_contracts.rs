@@ -71,6 +71,24 @@ pub async fn find_in(txn: &DatabaseTransaction, name: &str) -> Result<Option<Dat
         .map_err(|e| DbErr::Type(format!("the data contract {name} does not parse: {e}")))
 }
 
+/// The sensitive keys of every data contract of the business (what a
+/// record of unknown workflow shape is masked with).
+pub async fn all_sensitive_keys(txn: &DatabaseTransaction) -> Result<Vec<String>, DbErr> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        document: Value,
+    }
+    let rows = Row::find_by_statement(stmt("SELECT document FROM data_contracts", vec![])).all(txn).await?;
+    let mut keys: Vec<String> = rows
+        .iter()
+        .filter_map(|r| DataContract::from_json(&r.document).ok())
+        .flat_map(|dc| dc.sensitive_keys())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
+}
+
 /// The business's data contract `name`, in a transaction of its own.
 pub async fn find(db: &DatabaseConnection, tenant: &crate::Tenant, name: &str) -> Result<Option<DataContract>, DbErr> {
     let txn = tenant.begin(db).await?;

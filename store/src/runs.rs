@@ -858,7 +858,19 @@ pub struct ExceptionRow {
     pub expires_at: DateTimeUtc,
 }
 
-pub async fn exceptions(db: &DatabaseConnection, tenant: &Tenant, limit: i64) -> Result<Vec<ExceptionRow>, DbErr> {
+/// A refused record as shown to a role that does not see sensitive values
+/// when it cannot be read as JSON (so its fields cannot be told apart).
+pub const UNREADABLE_HIDDEN: &str =
+    "(not shown: this record is not JSON, so its sensitive fields cannot be masked; an owner or reviewer sees it)";
+
+/// The exceptions report, newest first; with `masked`, the sensitive fields
+/// of every data contract of the business are masked in each record.
+pub async fn exceptions(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    limit: i64,
+    masked: bool,
+) -> Result<Vec<ExceptionRow>, DbErr> {
     #[derive(FromQueryResult)]
     struct Row {
         id: Uuid,
@@ -877,15 +889,30 @@ pub async fn exceptions(db: &DatabaseConnection, tenant: &Tenant, limit: i64) ->
     ))
     .all(&txn)
     .await?;
+    let keys = if masked { crate::data_contracts::all_sensitive_keys(&txn).await? } else { Vec::new() };
     txn.commit().await?;
     rows.into_iter()
         .map(|r| {
+            let mut violations: Vec<engine::data_contract::Violation> =
+                decode(&format!("the violations of refused record {}", r.id), r.violations)?;
+            let raw = match (masked, serde_json::from_str::<Value>(&r.raw)) {
+                (false, _) => r.raw,
+                (true, Ok(record)) => {
+                    // A message may quote the value it refused ("… not dana@harbor").
+                    for v in &mut violations {
+                        let masked = engine::run::mask_in(&Value::String(v.message.clone()), &keys, &record);
+                        v.message = masked.as_str().unwrap_or_default().to_owned();
+                    }
+                    engine::run::mask_in(&record, &keys, &record).to_string()
+                }
+                (true, Err(_)) => UNREADABLE_HIDDEN.to_owned(),
+            };
             Ok(ExceptionRow {
-                violations: decode(&format!("the violations of refused record {}", r.id), r.violations)?,
+                violations,
                 id: r.id,
                 workflow_name: r.workflow_name,
                 channel: r.channel,
-                raw: r.raw,
+                raw,
                 received_at: r.received_at,
                 expires_at: r.expires_at,
             })

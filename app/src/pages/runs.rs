@@ -93,7 +93,9 @@ pub async fn retry_run(slug: String, id: String) -> Result<(), AppError> {
 pub async fn list_exceptions(slug: String) -> Result<Vec<ExceptionView>, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Runs).await?;
-    let rows = store::runs::exceptions(&cx.state.db, &me.tenant, 200).await;
+    // Operations and executives see the report with sensitive fields masked.
+    let masked = !engine::access::sees_sensitive_values(me.role);
+    let rows = store::runs::exceptions(&cx.state.db, &me.tenant, 200, masked).await;
     cx.rows("reading the exceptions report", rows, |r| ExceptionView {
         workflow: r.workflow_name,
         channel: r.channel,

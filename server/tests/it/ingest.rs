@@ -273,6 +273,14 @@ async fn a_record_that_breaks_the_data_contract_gets_422_with_every_field_and_is
     let report: Value = ops.call("list_exceptions", &[("slug", DEMO)]).await.json().await.unwrap();
     assert_eq!(report[0]["workflow"], LEAD_WORKFLOW);
     assert!(report[0]["violations"].as_array().unwrap().len() >= 5);
+    // Operations sees the record with its sensitive fields masked, in the record and in the reasons.
+    let shown = report[0].to_string();
+    assert!(!shown.contains("not-an-email"), "masked for operations: {shown}");
+    assert!(report[0]["raw"].as_str().unwrap().contains(engine::run::MASK), "{shown}");
+    assert!(shown.contains("smoke signals"), "the other fields stay: {shown}");
+    let owner = app.demo_member(Role::Owner).await;
+    let report: Value = owner.call("list_exceptions", &[("slug", DEMO)]).await.json().await.unwrap();
+    assert!(report[0]["raw"].as_str().unwrap().contains("not-an-email"), "in clear for the owner");
     let stranger = app.client();
     stranger.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.test", "a long enough password").await;
     assert_eq!(stranger.call("list_exceptions", &[("slug", DEMO)]).await.status(), StatusCode::FORBIDDEN);

@@ -1039,3 +1039,25 @@ async fn a_review_email_masks_the_contact_a_draft_repeats_and_the_reviewer_sees_
     let draft = detail["tasks"][0]["draft"].as_str().unwrap();
     assert!(draft.contains("Email dana.whitfield@harbordental.example"), "{draft}");
 }
+
+#[tokio::test]
+async fn a_failed_step_keeps_customer_data_out_of_the_run_error() {
+    let app = TestApp::spawn_with_worker().await;
+    // Nothing listens on port 9 here: the call fails, and its error quotes the URL with the email in it.
+    publish_workflow(
+        &app,
+        "workflow: lookup\nversion: 1\ntrigger: { source: webhook, event: lead.created }\nsteps:\n  - { id: lookup, type: api_call, url: 'http://127.0.0.1:9/people?email={{ event.primaryContact.email }}', retry: { max_attempts: 1 }, output: person }\nfallback: { on_error: fail }\n",
+    )
+    .await;
+    let secret = app.webhook_secret("lookup").await;
+    let res = app
+        .signed_post(DEMO, "lookup", &secret, "l1", chrono::Utc::now().timestamp(), &fresh_lead().to_string(), &[])
+        .await;
+    let run_id: uuid::Uuid = res.json::<Value>().await.unwrap()["run_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(app.wait_for_run(run_id, &["failed", "completed"]).await, "failed");
+    let error: Option<String> = app.demo_value("SELECT error FROM runs WHERE id = $1", vec![run_id.into()]).await;
+    let error = error.unwrap_or_default();
+    assert!(error.contains("127.0.0.1:9/people?email="), "the error still says what failed: {error}");
+    assert!(!error.contains("harbordental"), "the run's error is masked: {error}");
+    assert!(error.contains("••••"), "{error}");
+}

@@ -405,15 +405,18 @@ async fn step_failed(
     base: StepRecord,
     failed: Failed,
 ) -> anyhow::Result<()> {
+    // An error often quotes the URL or the answer, with whatever customer data was in them:
+    // it is masked before it is stored, logged or shown to a reviewer.
+    let error = logic::mask_in(&serde_json::json!(failed.error), &x.sensitive, &x.run.context)
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_default();
     let record = StepRecord {
         status: StepStatus::Failed,
         finished_at: Some(Utc::now()),
         attempts: failed.attempts,
         input: Some(logic::mask_in(&failed.input, &x.sensitive, &x.run.context)),
-        // An error often quotes the URL or the answer, with whatever customer data was in them.
-        error: logic::mask_in(&serde_json::json!(failed.error), &x.sensitive, &x.run.context)
-            .as_str()
-            .map(str::to_owned),
+        error: Some(error.clone()),
         tokens_in: failed.tokens_in,
         tokens_out: failed.tokens_out,
         cost_micros: ledger::model_cost(&failed.costs),
@@ -422,16 +425,16 @@ async fn step_failed(
         ..base
     };
     let on_error = x.run.contract.fallback.as_ref().map(|f| f.on_error).unwrap_or(OnError::Fail);
-    tracing::warn!(step = %step.id, error = %failed.error, fallback = %on_error, "step failed");
+    tracing::warn!(step = %step.id, %error, fallback = %on_error, "step failed");
     match on_error {
         OnError::Fail => {
             let index = record.index;
             x.progress.records.push(record);
-            flush(cx, x, index, Some((Ending::Failed, Some(&failed.error)))).await?;
+            flush(cx, x, index, Some((Ending::Failed, Some(&error)))).await?;
         }
         // The step's own retries have run; the case goes to a person.
         OnError::AssignToHumanQueue | OnError::RetryThenHuman => {
-            let detail = json!({ "step": step.id, "error": failed.error });
+            let detail = json!({ "step": step.id, "error": error });
             let task = NewReviewTask::new(record.index, ReviewReason::Error, detail, step.output.clone(), None);
             let index = record.index;
             wait_for_person(cx, x, Some(record), task, index).await?;

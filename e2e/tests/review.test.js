@@ -50,7 +50,7 @@ function reviewLinks(to) {
   for (const file of readdirSync(MAIL_DIR).sort()) {
     if (!file.includes(to)) continue;
     const raw = readFileSync(path.join(MAIL_DIR, file), 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '=');
-    if (!/Subject: Review needed/.test(raw)) continue;
+    if (!/Subject: Decision needed/.test(raw)) continue;
     const approve = raw.match(/https?:\/\/[^\s"<]+\/approve\/[a-z0-9-]+\.[0-9a-f]{32}\.\d+\.[A-Za-z0-9_-]+/);
     const task = raw.match(/\/review\/([0-9a-f-]{36})/);
     if (approve && task) links.push({ approve: approve[0], task: task[1] });
@@ -84,6 +84,18 @@ test('the demo queue holds a mix of reasons, most urgent first, and an engineer 
   assert.deepEqual(priorities, [...priorities].sort(), 'most urgent first');
   assert.match(reasons.find((r) => r.startsWith('error')), /Step enrich failed/);
   await shot(page, '30-review-queue');
+
+  // The menu's badge and the dashboard say how many wait for this reviewer; the card opens the queue.
+  const open = await openCount(page);
+  await page.goto(`${BASE_URL}/t/acme-plumbing`);
+  await waitForHydration(page);
+  await page.waitForSelector('[data-testid=waiting-decisions]');
+  assert.match(await page.textContent('[data-testid=waiting-decisions]'), new RegExp(`${open} decisions wait for you`));
+  assert.equal(Number(await page.textContent('[data-testid=review-badge]')), open);
+  await shot(page, '29-dashboard-waiting');
+  await Promise.all([page.waitForURL(QUEUE), page.click('[data-testid=waiting-decisions]')]);
+  await waitForHydration(page);
+  await page.waitForSelector('[data-testid=review-figures]');
 
   // Filter by reason: only failed runs.
   await page.selectOption('#q-reason', 'error');

@@ -43,6 +43,8 @@ pub mod offline_model;
 #[cfg(feature = "contracts")]
 pub mod prompt;
 #[cfg(feature = "contracts")]
+pub mod record_title;
+#[cfg(feature = "contracts")]
 pub mod report;
 #[cfg(feature = "contracts")]
 pub mod report_pdf;

@@ -46,6 +46,35 @@ pub async fn emails_with_role(db: &DatabaseConnection, tenant: &Tenant, role: Ro
     .await
 }
 
+/// Who decides a task when the workflow's reviewers are nobody (no member
+/// has the role, or those named left): the business's owners, and the
+/// workflow's owner when their role may decide.
+pub async fn fallback_deciders(db: &DatabaseConnection, tenant: &Tenant, workflow: &str) -> Result<Vec<String>, DbErr> {
+    let mut emails = emails_with_role(db, tenant, Role::Owner).await?;
+    let txn = tenant.begin(db).await?;
+    #[derive(FromQueryResult)]
+    struct Owner {
+        email: String,
+        role: String,
+    }
+    let owner = Owner::find_by_statement(stmt(
+        "SELECT u.email, m.role FROM workflows w
+           JOIN public.users u ON u.id = w.owner_user_id
+           JOIN public.memberships m ON m.user_id = u.id AND m.tenant_id = $2
+          WHERE w.name = $1",
+        vec![workflow.into(), tenant.id().into()],
+    ))
+    .one(&txn)
+    .await?
+    .filter(|o| Role::parse(&o.role).is_ok_and(crate::reviews::may_decide))
+    .map(|o| o.email);
+    txn.commit().await?;
+    emails.extend(owner);
+    emails.sort();
+    emails.dedup();
+    Ok(emails)
+}
+
 pub async fn pending_invitations(db: &DatabaseConnection, tenant_id: Uuid) -> Result<Vec<invitation::Model>, DbErr> {
     invitation::Entity::find()
         .filter(invitation::Column::TenantId.eq(tenant_id))

@@ -558,6 +558,29 @@ pub async fn history(
     Ok(engine::review::queue_by_day(&spans, chrono::Utc::now(), days))
 }
 
+/// The open tasks `member` could decide now: none for a role that does not
+/// decide; else every open task nobody else has claimed.
+pub async fn waiting_for(db: &DatabaseConnection, member: &CurrentMember) -> Result<i64, DbErr> {
+    if !may_decide(member.role) {
+        return Ok(0);
+    }
+    #[derive(FromQueryResult)]
+    struct Count {
+        n: i64,
+    }
+    let txn = member.tenant.begin(db).await?;
+    let count = Count::find_by_statement(stmt(
+        "SELECT count(*) AS n FROM review_tasks WHERE status = 'open' AND (claimed_by IS NULL OR claimed_by = $1)",
+        vec![member.email.clone().into()],
+    ))
+    .one(&txn)
+    .await?
+    .map(|c| c.n)
+    .unwrap_or(0);
+    txn.commit().await?;
+    Ok(count)
+}
+
 /// Takes a task so nobody else works it. A task someone else holds is refused with who.
 pub async fn claim(db: &DatabaseConnection, member: &CurrentMember, task_id: Uuid) -> Result<(), ReviewError> {
     #[derive(FromQueryResult)]

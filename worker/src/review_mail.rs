@@ -16,11 +16,16 @@ use store::Tenant;
 /// The email carries the task's `shown_draft` (sensitive fields masked): a
 /// mailbox is no place for a customer's contact details, and the link's
 /// page shows them to the reviewer who decides.
+/// With nobody to decide (no member has the reviewer role, or those named
+/// left), the business's owners and the workflow's owner are asked: a
+/// one-person business is told what waits for it. `title` names the record
+/// ("Dana Reyes, Harbor Dental"), masked like the draft.
 pub async fn letters(
     cx: &Context,
     tenant: &Tenant,
     task: &NewReviewTask,
     reviewers: &[String],
+    title: Option<&str>,
 ) -> anyhow::Result<ReviewLetters> {
     let task_id = Uuid::new_v4();
     let slug = store::tenants::slug_of(&cx.db, tenant).await?;
@@ -39,31 +44,42 @@ pub async fn letters(
     }
     emails.sort();
     emails.dedup();
+    if emails.is_empty() {
+        emails = store::members::fallback_deciders(&cx.db, tenant, &task.workflow_name).await?;
+    }
     let public = cx.public_url().to_owned();
     let summary = draft_summary(task.shown_draft.as_ref());
-    let why = task.reason.as_str().replace('_', " ");
+    // In words: "Confidence 0.62 is below 0.78", not "low_confidence".
+    let reasons = engine::review::explain(task.reason, &task.detail);
+    let why = reasons
+        .first()
+        .map(|r| r.trim_end_matches('.').to_owned())
+        .unwrap_or_else(|| task.reason.as_str().replace('_', " "));
+    let what = title.map(str::to_owned).unwrap_or_else(|| format!("A {} run", task.workflow_name));
     let mut letters = ReviewLetters { task_id, ..Default::default() };
     for email in emails {
         let link = NewLink::new(&cx.settings, &slug, task_id, &email);
         let url = format!("{public}/approve/{}", link.token);
         let queue = format!("{public}/t/{slug}/review/{task_id}");
         let text = format!(
-            "A {} run needs your decision ({why}).\n\nDraft:\n{summary}\n\nReview and decide: {url}\n(Opening the link changes nothing; you decide on the page. It works once and expires in {} hours.)\n\nOr open it in the review queue: {queue}\n",
-            task.workflow_name,
-            LINK_HOURS
+            "{what} needs your decision ({workflow}).\n\nWhy: {reasons}\n\nDraft:\n{summary}\n\nReview and decide: {url}\n(Opening the link changes nothing; you decide on the page. It works once and expires in {hours} hours.)\n\nOr open it in the review queue: {queue}\n",
+            workflow = task.workflow_name,
+            reasons = reasons.join(" "),
+            hours = LINK_HOURS
         );
         let html = format!(
-            "<p>A <strong>{}</strong> run needs your decision ({}).</p><pre style=\"font-family:system-ui,sans-serif;white-space:pre-wrap;background:#f5f7fa;padding:12px;border-radius:8px\">{}</pre>\
+            "<p><strong>{}</strong> needs your decision ({}).</p><p>{}</p><pre style=\"font-family:system-ui,sans-serif;white-space:pre-wrap;background:#f5f7fa;padding:12px;border-radius:8px\">{}</pre>\
              <p><a href=\"{url}\" style=\"display:inline-block;padding:10px 16px;background:#2457d6;color:#fff;border-radius:8px;text-decoration:none\">Review and decide</a></p>\
              <p style=\"color:#616e7c;font-size:13px\">Opening the link changes nothing; you decide on the page. It works once and expires in {} hours. Or open the task in the <a href=\"{queue}\">review queue</a>.</p>",
+            escape(&what),
             escape(&task.workflow_name),
-            escape(&why),
+            escape(&reasons.join(" ")),
             escape(&summary),
             LINK_HOURS
         );
         letters.mails.push(OutboxEmail {
             to: email,
-            subject: format!("Review needed: {} ({why})", task.workflow_name),
+            subject: format!("Decision needed: {what} ({why})"),
             text,
             html,
             ..Default::default()

@@ -27,6 +27,15 @@ pub async fn load_workspace(slug: String) -> Result<WorkspaceView, AppError> {
     })
 }
 
+/// How many open review tasks the signed-in member could decide now (0 for
+/// roles that do not decide): the menu's badge and the dashboard's card.
+#[server(endpoint = "waiting_decisions")]
+pub async fn waiting_decisions(slug: String) -> Result<i64, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let member = cx.member(&slug, Page::Dashboard).await?;
+    store::reviews::waiting_for(&cx.state.db, &member).await.map_err(|e| cx.internal("counting your review tasks", e))
+}
+
 /// Checks on the server that the signed-in member may open a section.
 #[server(endpoint = "open_section")]
 pub async fn open_section(slug: String, page: Page) -> Result<(), AppError> {
@@ -89,13 +98,40 @@ fn Shell(ws: WorkspaceView, menu_open: RwSignal<bool>) -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     let sign_out_everywhere = ServerAction::<SignOutEverywhere>::new();
     let slug = ws.slug.clone();
+    // Counted again on every navigation, so a decision made takes the badge down.
+    let location = use_location();
+    let badge_slug = ws.slug.clone();
+    let decides = ws.pages.contains(&Page::ReviewQueue);
+    let waiting = Resource::new(
+        move || (badge_slug.clone(), location.pathname.get()),
+        move |(slug, _)| async move {
+            if decides {
+                waiting_decisions(slug).await.unwrap_or(0)
+            } else {
+                0
+            }
+        },
+    );
     let links = ws
         .pages
         .iter()
         .map(|page| {
             let href = page.href(&slug);
             let title = page.title();
-            view! { <li><A href=href exact=true>{title}</A></li> }
+            let badge = (*page == Page::ReviewQueue).then(|| {
+                view! {
+                    <Suspense fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            let n = waiting.await;
+                            (n > 0).then(|| view! {
+                                <span class="badge count" data-testid="review-badge"
+                                    aria-label=format!("{n} waiting for you")>{n}</span>
+                            })
+                        })}
+                    </Suspense>
+                }
+            });
+            view! { <li><A href=href exact=true>{title}{badge}</A></li> }
         })
         .collect::<Vec<_>>();
     let initial = ws.email.chars().next().unwrap_or('?').to_ascii_uppercase();
@@ -209,6 +245,20 @@ pub fn DashboardPage() -> impl IntoView {
         },
     );
     let reports_href = Page::Reports.href(&ws.slug);
+    // Decisions waiting for this person, for the roles that decide.
+    let decides = ws.pages.contains(&Page::ReviewQueue);
+    let waiting_slug = ws.slug.clone();
+    let waiting = Resource::new(
+        move || waiting_slug.clone(),
+        move |slug| async move {
+            if decides {
+                waiting_decisions(slug).await.unwrap_or(0)
+            } else {
+                0
+            }
+        },
+    );
+    let queue_href = Page::ReviewQueue.href(&ws.slug);
     view! {
         <Title text="Dashboard" />
         <section class="page-head">
@@ -217,6 +267,20 @@ pub fn DashboardPage() -> impl IntoView {
                 {format!("Signed in as {} · {}", ws.email, ws.role.label())}
             </p>
         </section>
+        <Suspense fallback=|| ()>
+            {move || {
+                let href = queue_href.clone();
+                Suspend::new(async move {
+                    let n = waiting.await;
+                    (n > 0).then(|| view! {
+                        <a class="waiting-card" href=href data-testid="waiting-decisions">
+                            <strong>{if n == 1 { "1 decision waits for you".to_string() } else { format!("{n} decisions wait for you") }}</strong>
+                            <span>"Open the review queue →"</span>
+                        </a>
+                    })
+                })
+            }}
+        </Suspense>
         <Suspense fallback=|| ()>
             {move || {
                 let href = costs_href.clone();

@@ -40,7 +40,7 @@ fn access(endpoint: &str) -> Access {
         | "new_recovery_codes" => Members(Page::Account),
         // Ends the caller's own session, whichever business's address it is called with.
         "sign_out" => Public,
-        "load_workspace" | "sign_out_everywhere" => Members(Page::Dashboard),
+        "load_workspace" | "sign_out_everywhere" | "waiting_decisions" => Members(Page::Dashboard),
         // The page it opens decides; the test asks for the dashboard, which every role may open.
         "open_section" => Members(Page::Dashboard),
         "list_members"

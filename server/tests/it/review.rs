@@ -147,7 +147,10 @@ async fn owners_keep_the_business_reason_codes_and_decisions_use_them() {
 /// The link in the newest review email to `to`.
 async fn emailed_link(app: &TestApp, to: &str) -> String {
     let mail = app.mailbox.wait_for(to, Duration::from_secs(20)).await.expect("the review email arrives");
-    assert!(mail.subject().unwrap_or_default().starts_with("Review needed: lead-intake-qualification"));
+    // The subject names the customer and the question in words, not ids.
+    let subject = mail.subject().unwrap_or_default();
+    assert!(subject.starts_with("Decision needed: Dana Whitfield, Harbor Dental Group ("), "{subject}");
+    assert!(!subject.contains("low_confidence") && !subject.contains("high_value"), "{subject}");
     let body = mail.decoded();
     assert!(body.contains("fit_score"), "the draft summary is in the email");
     mail.link_starting_with(&format!("{}/approve/", app.base)).expect("an approval link")
@@ -606,4 +609,39 @@ async fn the_decision_api_takes_json_answers_with_every_problem_and_resumes_the_
         doc["paths"]["/api/v1/t/{business}/review-tasks/{task}/decision"]["post"].is_object(),
         "described in the OpenAPI document"
     );
+}
+
+#[tokio::test]
+async fn a_business_without_reviewers_asks_its_owner_and_counts_what_waits_for_each_person() {
+    async fn count(c: &crate::support::Client) -> i64 {
+        c.call("waiting_decisions", &[("slug", DEMO)]).await.json::<i64>().await.unwrap()
+    }
+    let app = TestApp::spawn_with_worker().await;
+    // The reviewer left: nobody has the role the workflow asks.
+    app.db
+        .execute_unprepared(
+            "DELETE FROM public.memberships WHERE user_id = (SELECT id FROM public.users WHERE email = 'reviewer@acme-plumbing.test')",
+        )
+        .await
+        .unwrap();
+    let owner = app.demo_member(Role::Owner).await;
+    assert_eq!(count(&owner).await, 0);
+    let (_, task) = waiting_task(&app).await;
+    let mail = app.mailbox.wait_for("owner@acme-plumbing.test", Duration::from_secs(20)).await;
+    let mail = mail.expect("the owner is asked when there is no reviewer");
+    assert!(mail.subject().unwrap_or_default().starts_with("Decision needed: Dana Whitfield"), "{:?}", mail.subject());
+    assert!(mail.link_starting_with(&format!("{}/approve/", app.base)).is_some(), "with a link to decide");
+
+    // What waits is counted for whoever may decide it, and not for who may not.
+    assert_eq!(count(&owner).await, 1);
+    let ops = app.demo_member(Role::Operations).await;
+    assert_eq!(count(&ops).await, 1);
+    assert_eq!(count(&app.demo_member(Role::Engineer).await).await, 0);
+    // A task someone else claimed is theirs; deciding it takes it off everyone's count.
+    assert_eq!(ops.call("claim_task", &[("slug", DEMO), ("task", &task)]).await.status(), StatusCode::OK);
+    assert_eq!(count(&owner).await, 0);
+    assert_eq!(count(&ops).await, 1);
+    let res = ops.call("decide_review", &[("slug", DEMO), ("task", &task), ("decision", "approve")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(count(&ops).await, 0);
 }

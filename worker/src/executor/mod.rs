@@ -460,7 +460,9 @@ async fn wait_for_person(
     let reviewers = policy::reviewers(&x.run.contract, task.step_index);
     // What emails and Slack show: the draft with its sensitive fields masked.
     task.shown_draft = task.draft.as_ref().map(|d| logic::mask_in(d, &x.sensitive, &x.run.context));
-    let letters = crate::review_mail::letters(cx, &x.tenant, &task, &reviewers).await?;
+    let title = engine::record_title::record_title(&x.run.context["event"])
+        .map(|t| logic::mask_in(&json!(t), &x.sensitive, &x.run.context).as_str().unwrap_or_default().to_owned());
+    let letters = crate::review_mail::letters(cx, &x.tenant, &task, &reviewers, title.as_deref()).await?;
     x.progress.records.extend(record);
     let progress = std::mem::take(&mut x.progress);
     let written = runs::wait_for_review(

@@ -14,6 +14,7 @@ RUN cargo build --release -p server -p worker \
  && wasm-bindgen --target web --out-dir /out/site/pkg --out-name app \
       target/wasm32-unknown-unknown/wasm-release/app.wasm \
  && cp style/main.css /out/site/pkg/steward.css \
+ && cp style/favicon.svg /out/site/pkg/favicon.svg \
  && cp target/release/steward target/release/steward-worker /out/
 
 FROM debian:bookworm-slim

@@ -31,6 +31,7 @@ build_site() {
   wasm-bindgen --target web --out-dir "$site" --out-name app \
     "$CARGO_TARGET_DIR/wasm32-unknown-unknown/debug/app.wasm"
   cp "$ROOT/style/main.css" "$site/steward.css"
+  cp "$ROOT/style/favicon.svg" "$site/favicon.svg"
 }
 
 build_binaries() {

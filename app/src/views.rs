@@ -324,6 +324,8 @@ pub struct DeliveryView {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSummaryView {
+    /// The record in words ("Dana Reyes, Harbor Dental"), when it is still kept.
+    pub title: Option<String>,
     pub id: String,
     pub workflow: String,
     pub version: i32,

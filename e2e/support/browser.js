@@ -24,6 +24,13 @@ export async function launch({ width = 1280, height = 860 } = {}) {
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => { if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) errors.push(m.text()); });
+  // A page's own files (scripts, styles, images, fonts, the icon) never 404.
+  page.on('response', (r) => {
+    const kind = r.request().resourceType();
+    if (r.status() === 404 && ['script', 'stylesheet', 'image', 'font', 'manifest'].includes(kind)) {
+      errors.push(`404 for a ${kind}: ${r.url()}`);
+    }
+  });
   return { context, page, errors };
 }
 

@@ -57,6 +57,9 @@ test('a visitor opens a business, signs out, signs back in and sees the dashboar
   assert.match(await page.textContent('h1'), new RegExp(`Harbor Dental ${id}`));
   assert.match(await page.textContent('[data-testid=welcome]'), /Owner/);
   await shot(page, '02-dashboard-owner');
+  // The tab's icon is there (no request of the page 404s; see support/browser.js).
+  const icon = await page.evaluate(async () => (await fetch(document.querySelector('link[rel=icon]').href)).status);
+  assert.equal(icon, 200);
 
   await page.click('[data-testid=sign-out]');
   await page.waitForURL(`${BASE_URL}/t/harbor-dental-${id}/login`);

@@ -78,6 +78,8 @@ test('a visitor submits the hosted form and the run shows up live with its timel
     const badge = document.querySelector('[data-testid=run-row] [data-testid=run-status]');
     return badge && /completed|waiting for review/.test(badge.textContent);
   }, null, { timeout: 30000 });
+  // The run is named by its record, not only its id.
+  assert.match(await first.locator('[data-testid=run-title]').textContent(), new RegExp(company));
   await shot(page, '23-runs-list');
   await first.locator('a').first().click();
   await page.waitForSelector('[data-testid=timeline]');

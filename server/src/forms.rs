@@ -22,7 +22,7 @@ use engine::form::{escape, inputs_html, label, HONEYPOT};
 
 fn page(title: &str, body: &str) -> String {
     format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"icon\" href=\"/pkg/favicon.svg\" type=\"image/svg+xml\">\
          <title>{}</title><link rel=\"stylesheet\" href=\"/pkg/steward.css\"></head><body class=\"hosted-form\"><main class=\"centered\"><div class=\"card narrow\">{body}</div></main></body></html>",
         escape(title)
     )

@@ -567,6 +567,10 @@ pub struct RunRow {
     pub cost_micros: i64,
     pub error: Option<String>,
     pub open_tasks: i64,
+    /// The record named in words ("Dana Reyes, Harbor Dental"), when its event is still kept.
+    #[sea_orm(skip)]
+    pub title: Option<String>,
+    event: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -578,16 +582,20 @@ pub struct RunFilter {
     pub to: Option<chrono::NaiveDate>,
 }
 
+/// The newest runs that pass `filter`, each with its record named; with
+/// `masked`, a name the data contracts mark sensitive is masked.
 pub async fn list(
     db: &DatabaseConnection,
     tenant: &Tenant,
     filter: &RunFilter,
     limit: i64,
+    masked: bool,
 ) -> Result<Vec<RunRow>, DbErr> {
     let txn = tenant.begin(db).await?;
-    let rows = RunRow::find_by_statement(stmt(
+    let mut rows = RunRow::find_by_statement(stmt(
         "SELECT r.id, r.workflow_name, r.workflow_version, r.status, r.created_at, r.finished_at, r.cost_micros, r.error,
-                (SELECT count(*) FROM review_tasks t WHERE t.run_id = r.id AND t.status = 'open') AS open_tasks
+                (SELECT count(*) FROM review_tasks t WHERE t.run_id = r.id AND t.status = 'open') AS open_tasks,
+                r.context -> 'event' AS event
            FROM runs r
           WHERE ($1::text IS NULL OR r.workflow_name = $1)
             AND ($2::text IS NULL OR r.status = $2)
@@ -606,7 +614,13 @@ pub async fn list(
     ))
     .all(&txn)
     .await?;
+    let keys = if masked { crate::data_contracts::all_sensitive_keys(&txn).await? } else { Vec::new() };
     txn.commit().await?;
+    for row in &mut rows {
+        let Some(event) = row.event.take() else { continue };
+        row.title = engine::record_title::record_title(&event)
+            .map(|t| engine::run::mask_in(&Value::String(t), &keys, &event).as_str().unwrap_or_default().to_owned());
+    }
     Ok(rows)
 }
 

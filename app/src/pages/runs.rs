@@ -49,9 +49,11 @@ pub async fn list_runs(
         from: date("from", &from)?,
         to: date("to", &to)?,
     };
-    let rows = store::runs::list(&cx.state.db, &me.tenant, &filter, 200).await;
+    let masked = !engine::access::sees_sensitive_values(me.role);
+    let rows = store::runs::list(&cx.state.db, &me.tenant, &filter, 200, masked).await;
     cx.rows("listing runs", rows, |r| RunSummaryView {
         id: r.id.to_string(),
+        title: r.title,
         workflow: r.workflow_name,
         version: r.workflow_version,
         needs_review: r.open_tasks > 0,
@@ -179,7 +181,13 @@ pub fn RunsPage() -> impl IntoView {
                                 <tbody>
                                     {rows.into_iter().map(|r| view! {
                                         <tr data-testid="run-row" data-run=r.id.clone()>
-                                            <td data-label="Run"><a href=format!("/t/{slug}/runs/{}", r.id)>{r.id[..8].to_string()}</a></td>
+                                            <td data-label="Run">
+                                                // The record in words when it is kept; the run's short id beside it.
+                                                <a href=format!("/t/{slug}/runs/{}", r.id) data-testid="run-title">
+                                                    {r.title.clone().unwrap_or_else(|| r.id[..8].to_string())}
+                                                </a>
+                                                {r.title.is_some().then(|| view! { <div class="muted small">{r.id[..8].to_string()}</div> })}
+                                            </td>
                                             <td data-label="Workflow">{format!("{} v{}", r.workflow, r.version)}</td>
                                             <td data-label="Status">{status_badge(&r.status)}
                                                 {r.needs_review.then(|| view! { <span class="badge review">"needs review"</span> })}

@@ -45,6 +45,20 @@ async fn old_run_payloads_are_purged_and_reports_still_show_the_month() {
     .await
     .unwrap();
     txn.commit().await.unwrap();
+    // Its review emails were delivered (only delivered or given-up mail is purged; a queued one still has to go).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while app
+        .demo_value::<i64>(
+            "SELECT count(*) FROM outbox WHERE run_id = $1 AND status NOT IN ('sent', 'failed')",
+            vec![runs[0].into()],
+        )
+        .await
+        .unwrap()
+        > 0
+    {
+        assert!(std::time::Instant::now() < deadline, "the review emails were not delivered");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let owner = app.demo_member(Role::Owner).await;
     let before = report(&owner).await;
     let costs_before = cost_lines(&app, &runs).await;

@@ -675,6 +675,11 @@ async fn sensitive_fields_show_in_clear_only_to_the_people_who_decide() {
         let steps = detail["steps"].to_string();
         assert!(!steps.contains("dana.whitfield@harbordental.example"), "{role}: step records stay masked: {steps}");
     }
+    // The runs list names the record (names are not sensitive in the lead contract).
+    let form = [("slug", DEMO), ("workflow", ""), ("status", ""), ("needs_review", "false"), ("from", ""), ("to", "")];
+    let rows: Value = app.demo_member(Role::Operations).await.call("list_runs", &form).await.json().await.unwrap();
+    let row = rows.as_array().unwrap().iter().find(|r| r["id"] == run_id.to_string()).expect("the run is listed");
+    assert_eq!(row["title"], "Dana Whitfield, Harbor Dental Group");
 }
 
 #[tokio::test]

@@ -232,9 +232,18 @@ pub struct GalleryItemView {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionCheck {
+    pub ok: bool,
+    /// Success or the provider's error, in words.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelView {
     pub id: String,
     pub provider: String,
+    /// The provider as people know it ("OpenAI-compatible").
+    pub provider_name: String,
     pub label: String,
     pub base_url: String,
     pub model: String,

@@ -197,6 +197,67 @@ pub async fn chat(
     }
 }
 
+/// How long "Test connection" waits for a provider.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The provider as people know it.
+pub fn display_name(provider: &str) -> &str {
+    match provider {
+        "openai_compatible" => "OpenAI-compatible",
+        "anthropic" => "Anthropic",
+        "offline" => "Offline (built in)",
+        other => other,
+    }
+}
+
+/// "Test connection": one small request to the provider's models list with
+/// the key (it costs no tokens), answered in words: which models it offers
+/// and whether `model` is among them, or the provider's own error.
+pub async fn check_connection(
+    outbound: &Outbound,
+    provider: &str,
+    base_url: &str,
+    api_key: &str,
+    model: &str,
+) -> Result<String, String> {
+    let base = base_url.trim().trim_end_matches('/');
+    let req = match provider {
+        "offline" => return Ok("The offline model is built in: it needs no connection and costs nothing.".into()),
+        "openai_compatible" => {
+            let url = checked(outbound, format!("{base}/models")).map_err(|e| e.to_string())?;
+            let req = outbound.client.get(url);
+            if api_key.is_empty() {
+                req
+            } else {
+                req.bearer_auth(api_key)
+            }
+        }
+        "anthropic" => {
+            let base = if base.is_empty() { "https://api.anthropic.com" } else { base };
+            let url = checked(outbound, format!("{base}/v1/models")).map_err(|e| e.to_string())?;
+            outbound.client.get(url).header("x-api-key", api_key).header("anthropic-version", "2023-06-01")
+        }
+        other => return Err(format!("Steward does not know the provider {other}.")),
+    };
+    let body = send(req.timeout(CHECK_TIMEOUT)).await.map_err(|e| sentence(&e.to_string()))?;
+    let ids: Vec<&str> = body["data"].as_array().into_iter().flatten().filter_map(|m| m["id"].as_str()).collect();
+    let name = display_name(provider);
+    Ok(match (ids.len(), model.trim()) {
+        (0, _) => format!("Connected: {name} answered with your key."),
+        (n, m) if !m.is_empty() && ids.contains(&m) => {
+            format!("Connected: {name} answered and offers {m} ({n} models in all).")
+        }
+        (n, "") => format!("Connected: {name} answered and offers {n} models."),
+        (n, m) => format!("Connected, but {name} does not list {m} among its {n} models: check the model id."),
+    })
+}
+
+/// A message as a sentence: its first letter capitalised.
+fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
+}
+
 async fn send(req: reqwest::RequestBuilder) -> Result<Value, ProviderError> {
     let res = req.send().await.map_err(|e| {
         if let Some(refused) = Refused::in_error(&e) {

@@ -4,7 +4,7 @@ mod secrets;
 use crate::components::field::{Field, FormError};
 use crate::components::refusal::Refusal;
 use crate::error::AppError;
-use crate::views::ModelView;
+use crate::views::{ConnectionCheck, ModelView};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -30,6 +30,7 @@ pub async fn list_models(slug: String) -> Result<Vec<ModelView>, AppError> {
     let rows = store::models::list(&cx.state.db, &me).await;
     cx.rows("listing models", rows, |m| ModelView {
         id: m.id.to_string(),
+        provider_name: store::providers::display_name(&m.provider).to_owned(),
         provider: m.provider,
         label: m.label,
         base_url: m.base_url,
@@ -59,6 +60,26 @@ pub async fn add_model(
     store::models::add(&cx.state.db, &cx.state.settings, &me, &new).await.map(|_| ()).map_err(|e| map_error(&cx, e))
 }
 
+/// "Test connection": one small call to the provider with the form's
+/// values (nothing is saved); the verdict in words either way.
+#[server(endpoint = "test_model_connection")]
+pub async fn test_model_connection(
+    slug: String,
+    provider: String,
+    base_url: String,
+    model: String,
+    api_key: String,
+) -> Result<ConnectionCheck, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    cx.member(&slug, engine::Page::Models).await?;
+    let verdict =
+        store::providers::check_connection(&cx.state.outbound, &provider, &base_url, api_key.trim(), &model).await;
+    Ok(match verdict {
+        Ok(message) => ConnectionCheck { ok: true, message },
+        Err(message) => ConnectionCheck { ok: false, message },
+    })
+}
+
 #[server(endpoint = "set_model_tier")]
 pub async fn set_model_tier(slug: String, tier: String, model_id: String) -> Result<(), AppError> {
     let cx = crate::ssr::Ctx::get().await?;
@@ -81,6 +102,7 @@ pub fn ModelsPage() -> impl IntoView {
         <section class="page-head">
             <h1>"Models"</h1>
             <p class="muted">"The models llm steps can use, what they cost per million tokens, and which one each tier uses. Keys are stored encrypted and never shown again."</p>
+            <p class="muted" data-testid="offline-explained">"Until you connect a provider, every tier uses the built-in offline model: it writes sample drafts in the right shape, so you can try every workflow end to end at no cost. Its drafts are placeholders, not real answers."</p>
         </section>
         <Suspense fallback=crate::components::field::Loading>
             {move || Suspend::new(async move {
@@ -116,7 +138,7 @@ pub fn ModelsPage() -> impl IntoView {
                                         {list.into_iter().map(|m| view! {
                                             <tr>
                                                 <td data-label="Model"><strong>{m.label}</strong><div class="muted small">{m.model}</div></td>
-                                                <td data-label="Provider">{m.provider}<div class="muted small">{m.base_url}</div></td>
+                                                <td data-label="Provider">{m.provider_name}<div class="muted small">{m.base_url}</div></td>
                                                 <td data-label="Price">{format!("{} / {}", m.input_price, m.output_price)}</td>
                                                 <td data-label="Key">{if m.has_key { "stored (hidden)" } else { "—" }}</td>
                                                 <td data-label="Tiers">{m.tiers.join(", ")}</td>
@@ -148,18 +170,37 @@ fn AddModelForm(slug: Memo<String>, action: ServerAction<AddModel>) -> impl Into
         Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.field(f)))
     };
     let message = Signal::derive(move || action.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
-    // The key field empties after a save: it is never shown again.
+    // The key field empties after a save: it is never shown again. The page says what was saved.
+    let saved = RwSignal::new(None::<String>);
     Effect::new(move |_| {
         if matches!(action.value().get(), Some(Ok(()))) {
+            saved.set(Some(label.get_untracked()));
             api_key.set(String::new());
             label.set(String::new());
         }
     });
+    let check = ServerAction::<TestModelConnection>::new();
+    let verdict = Signal::derive(move || match check.value().get() {
+        Some(Ok(v)) => Some(v),
+        Some(Err(e)) => Some(ConnectionCheck { ok: false, message: e.to_string() }),
+        None => None,
+    });
+    let test = move |_| {
+        saved.set(None);
+        check.dispatch(TestModelConnection {
+            slug: slug.get_untracked(),
+            provider: provider.get_untracked(),
+            base_url: base_url.get_untracked(),
+            model: model.get_untracked(),
+            api_key: api_key.get_untracked(),
+        });
+    };
     view! {
         <section class="card">
             <h2>"Add a model"</h2>
             <form class="model-form" on:submit=move |ev: leptos::ev::SubmitEvent| {
                 ev.prevent_default();
+                saved.set(None);
                 action.dispatch(AddModel {
                     slug: slug.get_untracked(), provider: provider.get_untracked(), label: label.get_untracked(),
                     base_url: base_url.get_untracked(), model: model.get_untracked(), input_price: input_price.get_untracked(),
@@ -182,7 +223,18 @@ fn AddModelForm(slug: Memo<String>, action: ServerAction<AddModel>) -> impl Into
                 <Field name="api_key" label="API key" kind="password" value=api_key error=error("api_key") autocomplete="off"
                     hint="Stored encrypted (AES-256-GCM); it is never shown again." />
                 <FormError message />
-                <button class="button primary" type="submit" data-testid="add-model" disabled=move || action.pending().get()>"Add model"</button>
+                {move || verdict.get().map(|v| view! {
+                    <p class=if v.ok { "notice" } else { "form-error" } role="status" data-testid="connection-result">{v.message}</p>
+                })}
+                {move || saved.get().map(|name| view! {
+                    <p class="notice" role="status" data-testid="model-saved">{format!("Saved {name}. Choose it for a tier above to put it to work.")}</p>
+                })}
+                <div class="row-inline">
+                    <button class="button" type="button" data-testid="test-connection" on:click=test disabled=move || check.pending().get()>
+                        {move || if check.pending().get() { "Testing…" } else { "Test connection" }}
+                    </button>
+                    <button class="button primary" type="submit" data-testid="add-model" disabled=move || action.pending().get()>"Add model"</button>
+                </div>
             </form>
         </section>
     }

@@ -76,7 +76,7 @@ fn access(endpoint: &str) -> Access {
         "save_prompt" | "move_prompt_label" => MembersAs(Page::Prompts, EDITORS),
         "list_data_contracts" | "data_contract_detail" | "test_data_contract" => Members(Page::DataContracts),
         "add_data_contract_template" | "save_data_contract" => MembersAs(Page::DataContracts, EDITORS),
-        "list_models" | "add_model" | "set_model_tier" => Members(Page::Models),
+        "list_models" | "add_model" | "set_model_tier" | "test_model_connection" => Members(Page::Models),
         "list_secrets" | "set_secret" => MembersAs(Page::Models, EDITORS),
         "list_runs" | "run_detail" | "list_exceptions" | "delivery_health" => Members(Page::Runs),
         "retry_run" => MembersAs(Page::Runs, &[Role::Engineer, Role::Operations, Role::Owner]),

@@ -111,3 +111,55 @@ async fn only_engineers_and_owners_manage_models_of_their_own_business() {
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn test_connection_calls_the_providers_models_list_and_says_the_verdict_in_words() {
+    use wiremock::{matchers, Mock, MockServer, ResponseTemplate};
+    let vendor = MockServer::start().await;
+    Mock::given(matchers::method("GET"))
+        .and(matchers::path("/v1/models"))
+        .and(matchers::header("authorization", "Bearer sk-good"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({ "data": [{ "id": "gpt-4o-mini" }, { "id": "gpt-4o" }] })),
+        )
+        .mount(&vendor)
+        .await;
+    Mock::given(matchers::method("GET"))
+        .and(matchers::path("/v1/models"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(
+            serde_json::json!({ "error": { "message": "Incorrect API key provided: sk-bad.", "type": "invalid_request_error" } }),
+        ))
+        .mount(&vendor)
+        .await;
+    let app = TestApp::spawn().await;
+    let engineer = app.demo_member(Role::Engineer).await;
+    let base = format!("{}/v1", vendor.uri());
+    let check = |key: &'static str, model: &'static str| {
+        let (engineer, base) = (&engineer, base.clone());
+        async move {
+            let form = [
+                ("slug", DEMO),
+                ("provider", "openai_compatible"),
+                ("base_url", base.as_str()),
+                ("model", model),
+                ("api_key", key),
+            ];
+            let res = engineer.call("test_model_connection", &form).await;
+            assert_eq!(res.status(), StatusCode::OK);
+            res.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let good = check("sk-good", "gpt-4o-mini").await;
+    assert_eq!(good["ok"], true, "{good}");
+    assert!(good["message"].as_str().unwrap().contains("offers gpt-4o-mini"), "{good}");
+    let typo = check("sk-good", "gpt-5-mini").await;
+    assert!(typo["message"].as_str().unwrap().contains("does not list gpt-5-mini"), "{typo}");
+    let bad = check("sk-bad", "gpt-4o-mini").await;
+    assert_eq!(bad["ok"], false, "{bad}");
+    let message = bad["message"].as_str().unwrap();
+    assert!(message.contains("401") && message.contains("Incorrect API key provided"), "{message}");
+    // Nothing was saved by testing.
+    let list = engineer.call("list_models", &[("slug", DEMO)]).await.text().await.unwrap();
+    assert!(!list.contains(&base), "{list}");
+}

@@ -231,6 +231,13 @@ pub struct GalleryItemView {
     pub installed: bool,
 }
 
+/// The owner's first-run checklist; `None` from the server once it is done or dismissed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChecklistView {
+    pub steps: Vec<(engine::first_run::FirstRunStep, bool)>,
+    pub first_workflow: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectionCheck {
     pub ok: bool,
@@ -272,6 +279,8 @@ pub struct TriggersView {
     pub form_url: Option<String>,
     pub form_snippet: Option<String>,
     pub live: bool,
+    /// The newest version, which the "publish to start" notice offers to publish.
+    pub latest_version: i32,
     pub can_rotate: bool,
     /// Days refused records stay in the exceptions report.
     pub retention_days: i32,

@@ -4,7 +4,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { BASE_URL, launch, signUpCode, shot, signIn, unique, waitForHydration } from '../support/browser.js';
+import { BASE_URL, finishSignUp, launch, signUpCode, shot, signIn, unique, waitForHydration } from '../support/browser.js';
 
 const DEMO_PASSWORD = process.env.STEWARD_DEMO_PASSWORD ?? 'steward-demo-password';
 const MAIL_DIR = process.env.STEWARD_MAIL_DIR;
@@ -70,6 +70,57 @@ test('a visitor opens a business, signs out, signs back in and sees the dashboar
   await signIn(page, `harbor-dental-${id}`, `dana-${id}@harbor.example`, 'copper kettle harbor 42');
   await page.waitForSelector('[data-testid=welcome]');
   assert.match(await page.textContent('[data-testid=me-email]'), new RegExp(`dana-${id}@harbor.example`));
+});
+
+test('a new owner follows the first-hour checklist: ticks follow what was done, and it can be hidden', async () => {
+  const { page } = browser;
+  const id = unique();
+  const slug = `pier-bakery-${id}`;
+  await page.goto(`${BASE_URL}/signup`);
+  await waitForHydration(page);
+  await page.fill('#field-business_name', `Pier Bakery ${id}`);
+  await page.fill('#field-email', `baker-${id}@pier.example`);
+  await page.fill('#field-password', 'copper kettle harbor 42');
+  await finishSignUp(page, `baker-${id}@pier.example`, `${BASE_URL}/t/${slug}`);
+  await waitForHydration(page);
+  await page.waitForSelector('[data-testid=checklist]');
+  assert.equal(await page.textContent('[data-testid=checklist-progress]'), '0 of 6 done');
+  await shot(page, '02b-first-run-checklist');
+  // Keeping the offline model ticks its step.
+  await page.click('[data-testid=keep-offline]');
+  await page.waitForSelector('[data-testid=step-ChooseModel][data-done=true]');
+  assert.equal(await page.textContent('[data-testid=checklist-progress]'), '1 of 6 done');
+  // The first step leads to the gallery, whose empty-state twin is on the Workflows page.
+  await Promise.all([page.waitForURL(`${BASE_URL}/t/${slug}/workflows/gallery`), page.click('[data-testid=step-InstallTemplate] a')]);
+  await page.goto(`${BASE_URL}/t/${slug}/workflows`);
+  await waitForHydration(page);
+  await Promise.all([page.waitForURL(`${BASE_URL}/t/${slug}/workflows/gallery`), page.click('[data-testid=empty-gallery]')]);
+  await waitForHydration(page);
+  // Install the lead template and publish it from the notice that says it is needed.
+  await Promise.all([
+    page.waitForURL(`${BASE_URL}/t/${slug}/workflows/lead-intake-qualification`),
+    page.click('[data-testid=install-lead-intake-qualification]'),
+  ]);
+  await page.waitForSelector('[data-testid=publish-notice] [data-testid=publish-latest]');
+  const box = await page.locator('[data-testid=publish-latest]').boundingBox();
+  assert.ok(box.x >= 0 && box.x + box.width <= 1280, `the Publish button is on screen at 1280 px: ${JSON.stringify(box)}`);
+  // The workflow page fits the screen: no sideways scroll at 1280 px.
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no horizontal overflow');
+  await shot(page, '02c-publish-from-the-notice');
+  await page.click('[data-testid=publish-latest]');
+  await page.waitForSelector('[data-testid=workflow-openapi]');
+  assert.equal(await page.locator('[data-testid=publish-notice]').count(), 0);
+  await page.goto(`${BASE_URL}/t/${slug}`);
+  await waitForHydration(page);
+  await page.waitForSelector('[data-testid=step-Publish][data-done=true]');
+  assert.equal(await page.textContent('[data-testid=checklist-progress]'), '3 of 6 done');
+  // Hidden for good.
+  await page.click('[data-testid=dismiss-checklist]');
+  await page.waitForSelector('[data-testid=checklist]', { state: 'detached' });
+  await page.reload();
+  await page.waitForSelector('[data-testid=welcome]');
+  await waitForHydration(page);
+  assert.equal(await page.locator('[data-testid=checklist]').count(), 0);
 });
 
 test('sign-up shows each problem next to its field, from the page and from the server', async () => {

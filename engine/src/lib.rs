@@ -11,6 +11,7 @@ pub mod audit;
 pub mod cost_kind;
 pub mod email;
 pub mod field_error;
+pub mod first_run;
 pub mod headline;
 pub mod money;
 pub mod password;

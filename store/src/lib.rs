@@ -17,6 +17,7 @@ pub mod costs;
 pub mod data_contracts;
 pub mod db;
 pub mod entities;
+pub mod first_run;
 pub mod governance;
 pub mod ingest;
 pub mod invitations;

@@ -7,6 +7,7 @@ pub mod cost_alerts;
 pub mod diff;
 pub mod edit_changes;
 pub mod field;
+pub mod first_run;
 pub mod offline_badge;
 pub mod reason_codes;
 pub mod refusal;

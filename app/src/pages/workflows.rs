@@ -294,7 +294,8 @@ pub fn WorkflowsPage() -> impl IntoView {
                     Ok(list) if list.is_empty() => view! {
                         <section class="empty-state" data-testid="empty-state">
                             <h2>"No workflows yet"</h2>
-                            <p>"A workflow turns an event (a web form, a CRM update, a support ticket) into typed steps: models draft, rules decide, and a person approves where the risk is real. Start with New workflow."</p>
+                            <p>"A workflow turns an event (a web form, a CRM update, a support ticket) into typed steps: models draft, rules decide, and a person approves where the risk is real. The quickest start is a ready one from the gallery: install it, look it over, publish it."</p>
+                            <a class="button primary" href=format!("/t/{}/workflows/gallery", slug.get_untracked()) data-testid="empty-gallery">"Browse the template gallery"</a>
                         </section>
                     }.into_any(),
                     Ok(list) => view! {
@@ -672,7 +673,7 @@ fn Versions(slug: String, detail: WorkflowDetailView, reload: Callback<()>) -> i
             <h2>"Versions"</h2>
             <FormError message=message />
             <table class="table versions" data-testid="versions">
-                <thead><tr><th>"v"</th><th>"Why"</th><th>"By"</th><th></th></tr></thead>
+                <thead><tr><th>"v"</th><th>"Why, by whom"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                 <tbody>
                     {detail.versions.into_iter().map(|v| {
                         let (slug_a, slug_p, name_a, name_p) = (slug.clone(), slug.clone(), name.clone(), name.clone());
@@ -681,10 +682,9 @@ fn Versions(slug: String, detail: WorkflowDetailView, reload: Callback<()>) -> i
                         view! {
                             <tr data-testid=format!("version-{number}")>
                                 <td data-label="Version">{format!("v{number}")}{v.live.then(|| view! { <span class="badge live">"live"</span> })}</td>
-                                <td data-label="Why">{v.note.clone()}<div class="muted small">{v.created.clone()}</div>
+                                <td data-label="Why">{v.note.clone()}<div class="muted small">{format!("{} · {}", v.author, v.created)}</div>
                                     {v.requires_four_eyes.then(|| view! { <div class="small">{match &v.approved_by { Some(a) => format!("Approved by {a}"), None => "Needs a second person's approval".into() }}</div> })}
                                 </td>
-                                <td data-label="By">{v.author.clone()}</td>
                                 <td class="actions">
                                     {diff_href.map(|h| view! { <a class="button small" href=h>"Diff"</a> })}
                                     {(detail.can_edit && v.requires_four_eyes && v.approved_by.is_none()).then(|| view! {

@@ -315,6 +315,9 @@ pub fn DashboardPage() -> impl IntoView {
                 })
             }}
         </Suspense>
+        {(ws.role == engine::Role::Owner).then(|| view! {
+            <crate::components::first_run::FirstRunChecklist slug=ws.slug.clone() />
+        })}
         <section class="callout">
             <h2>"Getting started"</h2>
             <p>{first_steps}</p>

@@ -14,6 +14,7 @@ mod m20261202_000011_slack;
 mod m20261202_000012_audit_chain;
 mod m20261203_000013_retention;
 mod m20261203_000014_shown_draft;
+mod m20261204_000015_first_run;
 
 /// Runs with `search_path` set to one tenant schema; its bookkeeping table
 /// lives in that schema too, so every tenant records its own version.
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_audit_chain::Migration),
             Box::new(m20261203_000013_retention::Migration),
             Box::new(m20261203_000014_shown_draft::Migration),
+            Box::new(m20261204_000015_first_run::Migration),
         ]
     }
 

@@ -41,6 +41,7 @@ fn access(endpoint: &str) -> Access {
         // Ends the caller's own session, whichever business's address it is called with.
         "sign_out" => Public,
         "load_workspace" | "sign_out_everywhere" | "waiting_decisions" => Members(Page::Dashboard),
+        "load_checklist" | "first_run_choice" => MembersAs(Page::Dashboard, &[Role::Owner]),
         // The page it opens decides; the test asks for the dashboard, which every role may open.
         "open_section" => Members(Page::Dashboard),
         "list_members"

@@ -14,6 +14,7 @@ mod business_deletion;
 mod costs;
 mod data_contracts;
 mod faults;
+mod first_run;
 mod ingest;
 mod invitations;
 mod keys;

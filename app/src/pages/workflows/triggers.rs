@@ -82,6 +82,7 @@ pub async fn workflow_triggers(slug: String, name: String) -> Result<TriggersVie
         form_url: form.map(|_| format!("{public}/forms/{slug}/{name}")),
         form_snippet: form.map(|d| engine::form::snippet(&public, &slug, &name, d)),
         live: yaml.workflow.live_version.is_some(),
+        latest_version: yaml.workflow.latest_version,
         can_rotate: crate::ssr::EDITORS.contains(&me.role),
         retention_days,
         data_retention_days,
@@ -422,7 +423,24 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
                             view! {
                                 <section class="card triggers" data-testid="triggers">
                                     <h2>"Ways in"</h2>
-                                    {(!t.live).then(|| view! { <p class="notice">"Publish a version to start accepting events."</p> })}
+                                    {(!t.live).then(|| {
+                                        // The way to go live, inside the notice that says it is needed.
+                                        let number = t.latest_version;
+                                        let (slug, name) = (slug.clone(), name.clone());
+                                        view! {
+                                            <p class="notice" data-testid="publish-notice">
+                                                "Publish a version to start accepting events. "
+                                                {t.can_rotate.then(|| view! {
+                                                    <button class="button small" type="button" data-testid="publish-latest"
+                                                        disabled=move || publish.pending().get()
+                                                        on:click=move |_| { publish.dispatch(super::PublishWorkflowVersion { slug: slug.clone(), name: name.clone(), number }); }>
+                                                        {format!("Publish version {number}")}
+                                                    </button>
+                                                })}
+                                                {move || publish.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()).map(|m| view! { <span class="field-error">{m}</span> })}
+                                            </p>
+                                        }
+                                    })}
                                     <h3>"Webhook"</h3>
                                     <p class="muted small">{format!("POST JSON or a CloudEvent of type {}; senders prove themselves by ", t.event)}<strong data-testid="signature-scheme">{t.scheme.clone()}</strong>
                                         " (choose another under Sending tool, or set " <code>"signature:"</code> " on the trigger)."</p>

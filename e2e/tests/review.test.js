@@ -176,6 +176,8 @@ test('a reviewer decides from the emailed link: opening it changes nothing, it w
   await page.reload();
   await waitForHydration(page);
   await page.waitForSelector(`[data-testid=task-decided] >> text=approve by ${REVIEWER}`);
+  // The page says what the decision set in motion.
+  assert.match(await page.textContent('[data-testid=what-next]'), /Approved: the run goes on/);
   // The run continues to its end.
   await page.click('.page-head a[href*="/runs/"]');
   await page.waitForSelector('[data-testid=timeline]');
@@ -244,6 +246,11 @@ test('the reviewer clears the rest of the queue with the keyboard, editing and r
     }
     await page.waitForSelector('[data-testid=task-decided]');
     left -= 1;
+    if (left === 0) {
+      // The last one: nothing else waits, and the page says so.
+      assert.match(await page.textContent('[data-testid=decided-next]'), /nothing else waits/);
+      await Promise.all([page.waitForURL(QUEUE), page.click('[data-testid=decided-next]')]);
+    }
     if (left > 0) {
       await page.waitForSelector('[data-testid=next-task]');
       await page.press('body', 'n');

@@ -746,6 +746,11 @@ pub fn ReviewTaskPage() -> impl IntoView {
                                         {t.comment.clone().map(|c| view! { <p>{c}</p> })}
                                         {t.slack.clone().map(|s| view! { <p class="muted small" data-testid="task-slack">{s}</p> })}
                                         <EditChanges changes=t.changes.clone() />
+                                        <p class="notice" data-testid="what-next">{what_happens_next(t.decision.as_deref())}</p>
+                                        {match p.next.clone() {
+                                            Some(n) => view! { <a class="button primary" data-testid="decided-next" href=format!("/t/{slug}/review/{n}")>"Next task →"</a> }.into_any(),
+                                            None => view! { <a class="button" data-testid="decided-next" href=format!("/t/{slug}/review")>"Back to the queue: nothing else waits"</a> }.into_any(),
+                                        }}
                                     </section>
                                 }.into_any()
                             }}
@@ -765,5 +770,19 @@ pub fn ReviewTaskPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// What a decision sets in motion, in words, for the page after it.
+fn what_happens_next(decision: Option<&str>) -> &'static str {
+    match decision {
+        Some("approve") => {
+            "Approved: the run goes on with this draft from the next step; anything it sends, it sends now."
+        }
+        Some("edit_and_approve") => {
+            "Approved with your changes: the run goes on with the edited draft from the next step."
+        }
+        Some("reject") => "Rejected: the run stops here and nothing more is sent; the reason is kept for the reports.",
+        _ => "Closed without a decision by a person.",
     }
 }

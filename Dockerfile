@@ -1,20 +1,29 @@
 # Steward: one image with the server (`steward`) and the worker (`steward-worker`).
 # Build:  docker build -t steward .
 # The browser bundle is built the same way as scripts/lib.sh does (cargo +
-# wasm-bindgen, no cargo-leptos), with the size-optimised wasm-release profile.
+# wasm-bindgen, no cargo-leptos): the size-optimised wasm-release profile,
+# wasm-opt -Oz from npm's binaryen, then `steward assets` (hashed names, brotli/gzip).
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 RUN rustup target add wasm32-unknown-unknown \
- && cargo install wasm-bindgen-cli --version 0.2.130
+ && cargo install wasm-bindgen-cli --version 0.2.130 \
+ && apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
+COPY tools/package.json tools/package-lock.json /src/tools/
+RUN npm ci --prefix /src/tools --omit=optional --no-audit --no-fund
 COPY . .
 RUN cargo build --release -p server -p worker \
  && cargo build -p app --lib --target wasm32-unknown-unknown --features hydrate --profile wasm-release \
  && mkdir -p /out/site/pkg \
  && wasm-bindgen --target web --out-dir /out/site/pkg --out-name app \
       target/wasm32-unknown-unknown/wasm-release/app.wasm \
+ && tools/node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
+      --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+      --enable-mutable-globals --enable-reference-types --enable-multivalue \
+      /out/site/pkg/app_bg.wasm -o /out/site/pkg/app_bg.wasm \
  && cp style/main.css /out/site/pkg/steward.css \
  && cp style/favicon.svg /out/site/pkg/favicon.svg \
+ && target/release/steward assets /out/site/pkg --compression best \
  && cp target/release/steward target/release/steward-worker /out/
 
 FROM debian:bookworm-slim

@@ -22,19 +22,63 @@ ensure_wasm_tools() {
 }
 
 # Builds the browser bundle (hydrate wasm + JS glue + CSS) into target/site/pkg.
+# `release` (what the run command serves): the size-optimised wasm-release
+# profile, then wasm-opt -Oz from npm's binaryen (Debian's breaks hydration,
+# see BUILD-NOTES). `debug` (what the tests use): a quick build.
 build_site() {
+  local profile="${1:-debug}"
   ensure_wasm_tools
-  say "building the browser app (wasm)"
-  cargo build -p app --lib --target wasm32-unknown-unknown --features hydrate
-  local site="$ROOT/target/site/pkg"
+  local site="$ROOT/target/site/pkg" wasm
   mkdir -p "$site"
-  wasm-bindgen --target web --out-dir "$site" --out-name app \
-    "$CARGO_TARGET_DIR/wasm32-unknown-unknown/debug/app.wasm"
+  if [ "$profile" = release ]; then
+    say "building the browser app (wasm, size-optimised release; the first time takes a while)"
+    cargo build -p app --lib --target wasm32-unknown-unknown --features hydrate --profile wasm-release
+    wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/app.wasm"
+  else
+    say "building the browser app (wasm, debug)"
+    cargo build -p app --lib --target wasm32-unknown-unknown --features hydrate
+    wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/debug/app.wasm"
+  fi
+  wasm-bindgen --target web --out-dir "$site" --out-name app "$wasm"
+  if [ "$profile" = release ]; then
+    if ensure_npm_tools; then
+      say "shrinking the wasm (wasm-opt -Oz)"
+      "$ROOT/tools/node_modules/.bin/wasm-opt" -Oz --strip-debug --strip-producers \
+        --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+        --enable-mutable-globals --enable-reference-types --enable-multivalue \
+        "$site/app_bg.wasm" -o "$site/app_bg.wasm"
+    else
+      say "npm is missing: serving the wasm without wasm-opt (install Node.js for a smaller download)"
+    fi
+  fi
   cp "$ROOT/style/main.css" "$site/steward.css"
   cp "$ROOT/style/favicon.svg" "$site/favicon.svg"
+}
+
+# wasm-opt (and Lighthouse) from npm, pinned in tools/package-lock.json.
+ensure_npm_tools() {
+  [ -x "$ROOT/tools/node_modules/.bin/wasm-opt" ] && return 0
+  command -v npm >/dev/null || return 1
+  say "installing the npm build tools in tools/ (once)"
+  npm ci --prefix "$ROOT/tools" --no-audit --no-fund >/dev/null
 }
 
 build_binaries() {
   say "building the server and the worker"
   cargo build -p server -p worker
+}
+
+# Content-hashed names and brotli/gzip copies of the bundle (server/src/site_files.rs).
+prepare_site() {
+  local compression="fast"
+  [ "${1:-debug}" = release ] && compression="best"
+  say "naming and compressing the browser bundle ($compression)"
+  "$CARGO_TARGET_DIR/debug/steward" assets "$ROOT/target/site/pkg" --compression "$compression"
+}
+
+# Everything the run command and the tests serve: `build_all release|debug`.
+build_all() {
+  build_site "$1"
+  build_binaries
+  prepare_site "$1"
 }

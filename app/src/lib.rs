@@ -12,7 +12,7 @@ pub mod ssr;
 pub mod views;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
     path,
@@ -38,6 +38,12 @@ use pages::{
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     ssr::content_security_policy();
+    // Server-rendered only: the bundle's file names carry content hashes (see `ssr::assets`).
+    #[cfg(feature = "ssr")]
+    let (stylesheet, icon) =
+        (ssr::assets::href(&options.site_root, "steward.css"), ssr::assets::href(&options.site_root, "favicon.svg"));
+    #[cfg(not(feature = "ssr"))]
+    let (stylesheet, icon) = ("/pkg/steward.css".to_string(), "/pkg/favicon.svg".to_string());
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -45,7 +51,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light" />
-                <link rel="icon" href="/pkg/favicon.svg" type="image/svg+xml" />
+                <link rel="icon" href=icon type="image/svg+xml" />
+                <link rel="stylesheet" id="steward-css" href=stylesheet />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -60,7 +67,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="steward-css" href="/pkg/steward.css" />
         <Title formatter=|page: String| if page.is_empty() { "Steward".to_string() } else { format!("{page} · Steward") } />
         <Router>
             <Routes fallback=NotFound>

@@ -91,6 +91,8 @@ pub struct VersionView {
     pub author: String,
     pub created: String,
     pub requires_four_eyes: bool,
+    /// Whether the viewer may approve it: it needs a second person, and they are one.
+    pub can_approve: bool,
     pub approved_by: Option<String>,
     pub published_before: bool,
     pub live: bool,
@@ -127,6 +129,10 @@ pub struct WorkflowDetailView {
     pub latest_contract: Option<ContractView>,
     /// Whether the viewer may save, approve and publish (engineers and owners).
     pub can_edit: bool,
+    /// The business declared itself one person (Settings): four-eyes versions
+    /// publish with the publisher's confirmation and reason.
+    pub one_person: bool,
+    pub is_owner: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -229,6 +235,23 @@ pub struct GalleryItemView {
     pub prompts: Vec<String>,
     pub data_contracts: Vec<String>,
     pub installed: bool,
+    /// It emails outside the business or writes financial records: a second
+    /// approver must approve each version before it goes live.
+    pub needs_second_approver: bool,
+}
+
+/// What customers read on the hosted form: the owner's words, or the defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FormWordsView {
+    pub business: String,
+    pub heading: String,
+    pub intro: String,
+    pub thank_you: String,
+    /// (field path, label made from its name, the owner's label or empty)
+    pub fields: Vec<(String, String, String)>,
+    pub default_heading: String,
+    pub default_intro: String,
+    pub default_thank_you: String,
 }
 
 /// The owner's first-run checklist; `None` from the server once it is done or dismissed.
@@ -278,6 +301,8 @@ pub struct TriggersView {
     pub sample_body: String,
     pub form_url: Option<String>,
     pub form_snippet: Option<String>,
+    /// The hosted form's words (for a form trigger with a data contract).
+    pub form_words: Option<FormWordsView>,
     pub live: bool,
     /// The newest version, which the "publish to start" notice offers to publish.
     pub latest_version: i32,

@@ -118,7 +118,7 @@ steps:
 ";
     let (wf, n) =
         store::workflows::save_version(&db, &engineer, yaml, "benchmark").await.map_err(|e| format!("{e:?}")).unwrap();
-    store::workflows::publish(&db, &engineer, &wf, n, "benchmark").await.map_err(|e| format!("{e:?}")).unwrap();
+    store::workflows::publish(&db, &engineer, &wf, n, "benchmark", None).await.map_err(|e| format!("{e:?}")).unwrap();
     let lead_secret = store::webhook_secrets::rotate(&db, &settings, &engineer, "lead-intake-qualification", 24)
         .await
         .unwrap()

@@ -16,10 +16,8 @@ use store::state::AppState;
 /// `no-referrer` browsers send `Origin: null`).
 fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
     HttpResponse::build(status).content_type("text/html; charset=utf-8").insert_header(("cache-control", "no-store")).insert_header(("referrer-policy", "same-origin")).body(format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"icon\" href=\"/pkg/favicon.svg\" type=\"image/svg+xml\">\
-         <meta name=\"robots\" content=\"noindex\"><title>{} · Steward</title><link rel=\"stylesheet\" href=\"/pkg/steward.css\"></head>\
-         <body class=\"hosted-form\"><main class=\"centered\"><div class=\"card narrow\" data-testid=\"approval-page\">{body}</div></main></body></html>",
-        escape(title)
+        "<!DOCTYPE html><html lang=\"en\">{}<body class=\"hosted-form\"><main class=\"centered\"><div class=\"card narrow\" data-testid=\"approval-page\">{body}</div></main></body></html>",
+        crate::page_head::head(&format!("{} · Steward", escape(title)), "<meta name=\"robots\" content=\"noindex\">")
     ))
 }
 

@@ -1,4 +1,4 @@
-//! `steward <command>`: serve, migrate, seed, bundle, enqueue, worker, mailbox.
+//! `steward <command>`: serve, migrate, seed, bundle, enqueue, worker, mailbox, assets.
 
 use clap::{Parser, Subcommand};
 use store::config::Settings;
@@ -52,6 +52,14 @@ enum Command {
     Keys {
         #[command(subcommand)]
         action: KeysAction,
+    },
+    /// Prepare the browser bundle in a `pkg` folder for serving: content-hashed
+    /// names, `hash.txt`, brotli and gzip copies (run by the build scripts).
+    Assets {
+        /// The folder wasm-bindgen wrote to (target/site/pkg).
+        pkg: std::path::PathBuf,
+        #[arg(long, value_enum, default_value = "best")]
+        compression: crate::site_files::Compression,
     },
     /// A development mailbox: an SMTP server that keeps every message.
     Mailbox {
@@ -108,6 +116,16 @@ pub fn main() -> anyhow::Result<()> {
         println!("{}", store::keyring::Keyring::generate_entry(&id));
         return Ok(());
     }
+    // Neither does preparing the browser bundle, a build step.
+    if let Some(Command::Assets { pkg, compression }) = &cli.command {
+        for file in crate::site_files::prepare(pkg, *compression)? {
+            println!(
+                "{:<32} {:>10} bytes  {:>9} brotli  {:>9} gzip",
+                file.name, file.bytes, file.brotli, file.gzip
+            );
+        }
+        return Ok(());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let _telemetry = crate::telemetry::init("info");
     let settings = match Settings::from_env() {
@@ -130,7 +148,7 @@ pub fn main() -> anyhow::Result<()> {
             Command::Worker => worker::run(settings, worker::shutdown_signal()).await,
             Command::Audit { action: AuditAction::Verify { business } } => audit_verify(settings, &business).await,
             Command::Keys { action: KeysAction::Rotate } => keys_rotate(settings).await,
-            Command::Keys { action: KeysAction::Generate { .. } } => Ok(()),
+            Command::Keys { action: KeysAction::Generate { .. } } | Command::Assets { .. } => Ok(()),
         }
     })
 }

@@ -18,37 +18,60 @@ use store::state::AppState;
 /// Posts per address per workflow per minute.
 pub const RATE_PER_MINUTE: i64 = 10;
 
-use engine::form::{escape, inputs_html, label, HONEYPOT};
+use engine::form::{escape, inputs_html, FormWords, HONEYPOT};
 
 fn page(title: &str, body: &str) -> String {
     format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"icon\" href=\"/pkg/favicon.svg\" type=\"image/svg+xml\">\
-         <title>{}</title><link rel=\"stylesheet\" href=\"/pkg/steward.css\"></head><body class=\"hosted-form\"><main class=\"centered\"><div class=\"card narrow\">{body}</div></main></body></html>",
-        escape(title)
+        "<!DOCTYPE html><html lang=\"en\">{}<body class=\"hosted-form\"><main class=\"centered\"><div class=\"card narrow\">{body}</div></main></body></html>",
+        crate::page_head::head(&escape(title), "")
     )
 }
 
+/// The business's name and the owner's words for the form (the defaults if
+/// they cannot be read: a customer still gets a working form).
+async fn form_words(state: &AppState, target: &Target) -> (String, FormWords) {
+    match store::hosted_forms::words(&state.db, &target.tenant, &target.workflow_name).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the hosted form's words; showing the defaults");
+            (String::new(), FormWords::default())
+        }
+    }
+}
+
+fn business_line(business: &str) -> String {
+    if business.is_empty() {
+        String::new()
+    } else {
+        format!("<p class=\"form-business\" data-testid=\"form-business\">{}</p>", escape(business))
+    }
+}
+
+fn page_title(words_heading: &str, business: &str) -> String {
+    if business.is_empty() {
+        words_heading.to_string()
+    } else {
+        format!("{words_heading} · {business}")
+    }
+}
+
 fn form_page(
-    target: &Target,
     contract: &DataContract,
+    (business, words): &(String, FormWords),
     values: &BTreeMap<String, String>,
     errors: &BTreeMap<String, String>,
     banner: &str,
 ) -> String {
     let submission = uuid::Uuid::new_v4();
-    let description = target
-        .contract
-        .description
-        .clone()
-        .unwrap_or_else(|| "Tell us about your request and we will get back to you.".into());
     page(
-        &label(&target.workflow_name),
+        &page_title(words.heading(), business),
         &format!(
-            "<h1>{}</h1><p class=\"muted\">{}</p>{banner}<form method=\"post\" class=\"stack\" novalidate>\
+            "{}<h1>{}</h1><p class=\"form-intro\" data-testid=\"form-intro\">{}</p>{banner}<form method=\"post\" class=\"stack\" novalidate>\
              <input type=\"hidden\" name=\"submission_id\" value=\"{submission}\" />{}<button class=\"button primary\" type=\"submit\">Send</button></form>",
-            escape(&label(&contract.object)),
-            escape(&description),
-            inputs_html(contract, values, errors)
+            business_line(business),
+            escape(words.heading()),
+            escape(words.intro()),
+            inputs_html(contract, words, values, errors)
         ),
     )
 }
@@ -77,13 +100,16 @@ fn html_error(e: &ApiError) -> HttpResponse {
 pub async fn show(path: web::Path<(String, String)>, state: web::Data<AppState>) -> HttpResponse {
     let (slug, workflow) = path.into_inner();
     match form_target(&state, &slug, &workflow).await {
-        Ok((target, contract)) => HttpResponse::Ok().content_type("text/html; charset=utf-8").body(form_page(
-            &target,
-            &contract,
-            &BTreeMap::new(),
-            &BTreeMap::new(),
-            "",
-        )),
+        Ok((target, contract)) => {
+            let words = form_words(&state, &target).await;
+            HttpResponse::Ok().content_type("text/html; charset=utf-8").body(form_page(
+                &contract,
+                &words,
+                &BTreeMap::new(),
+                &BTreeMap::new(),
+                "",
+            ))
+        }
         Err(e) => html_error(&e),
     }
 }
@@ -169,13 +195,19 @@ pub async fn submit(
             ApiError::RateLimited("Too many submissions from your address; wait a minute and send it again.".into());
         return if wants_json { e.error_response() } else { html_error(&e) };
     }
+    let words = if wants_json { Default::default() } else { form_words(&state, &target).await };
     let thanks = |run_id: uuid::Uuid| {
         if wants_json {
             HttpResponse::Accepted().json(json!({ "run_id": run_id, "status": "queued" }))
         } else {
+            let (business, text) = (&words.0, &words.1);
             HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page(
-                "Thank you",
-                &format!("<h1>Thank you</h1><p>We have your request and will be in touch soon.</p><p class=\"muted small\">Reference {run_id}</p>"),
+                &page_title("Thank you", business),
+                &format!(
+                    "{}<h1>Thank you</h1><p data-testid=\"form-thanks\">{}</p><p class=\"muted small\">Reference {run_id}</p>",
+                    business_line(business),
+                    escape(text.thank_you())
+                ),
             ))
         }
     };
@@ -233,7 +265,7 @@ pub async fn submit(
             let banner = "<p class=\"form-error\" role=\"alert\">Please correct the fields marked below.</p>";
             HttpResponse::UnprocessableEntity()
                 .content_type("text/html; charset=utf-8")
-                .body(form_page(&target, &contract, &fields, &errors, banner))
+                .body(form_page(&contract, &words, &fields, &errors, banner))
         }
         Err(e) => {
             let e = ApiError::from(e);

@@ -2,8 +2,11 @@
 //! builder, so the code under test is the code that ships.
 
 use crate::{csrf::csrf_guard, health, page_guard::page_guard, request_log::request_log};
-use actix_files::Files;
-use actix_web::{dev::Server, middleware::from_fn, web, App, HttpServer};
+use actix_web::{
+    dev::Server,
+    middleware::{from_fn, Compress},
+    web, App, HttpServer,
+};
 use app::{shell, App as StewardApp};
 use leptos::prelude::*;
 use leptos_actix::{generate_route_list, LeptosRoutes};
@@ -49,12 +52,18 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let addr = listener.local_addr()?;
     let metrics_bind = state.settings.metrics.bind.clone();
     let site_root = state.settings.site_root.to_string_lossy().to_string();
+    // A bundle prepared by `steward assets` has content-hashed names; Leptos
+    // reads them from the manifest (the Rust tests' empty site has none).
+    let manifest = app::ssr::assets::manifest_path(&site_root);
     let leptos_options = LeptosOptions::builder()
         .output_name("app")
         .site_root(site_root.as_str())
         .site_pkg_dir("pkg")
         .site_addr(addr)
+        .hash_files(manifest.is_file())
+        .hash_file(std::sync::Arc::from(manifest.to_string_lossy().as_ref()))
         .build();
+    crate::page_head::set_site_root(&site_root);
     let routes = generate_route_list(StewardApp);
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
@@ -75,6 +84,8 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .wrap(from_fn(page_guard))
             .wrap(from_fn(csrf_guard))
             .wrap(from_fn(request_log))
+            // HTML and JSON go out compressed; the bundle's files are precompressed (site_files).
+            .wrap(Compress::default())
             // Outermost: every answer gets them, refusals and redirects included.
             .wrap(from_fn(crate::security_headers::security_headers))
             .route("/healthz", web::get().to(health::healthz))
@@ -104,7 +115,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                 "/api/v1/t/{slug}/workflows/{name}/openapi.json",
                 web::get().to(crate::workflow_api::workflow_openapi),
             )
-            .service(Files::new("/pkg", format!("{site_root}/pkg")))
+            .route("/pkg/{file:.*}", web::get().to(crate::site_files::serve))
             .leptos_routes(routes.clone(), move || shell(options.clone()))
     })
     .listen(listener)?;

@@ -194,6 +194,17 @@ pub async fn export(db: &DatabaseConnection, member: &CurrentMember, workflow: &
 }
 
 /// A ready workflow from the product's playbook.
+impl Bundle {
+    /// The prompts and data contracts the bundle brings, as the workflow sees them.
+    pub fn catalog(&self) -> engine::workflow::Catalog {
+        engine::workflow::Catalog {
+            prompts: self.prompts.keys().cloned().collect(),
+            data_contracts: self.data_contracts.keys().cloned().collect(),
+            ..Default::default()
+        }
+    }
+}
+
 pub struct GalleryItem {
     pub name: &'static str,
     pub title: &'static str,
@@ -204,6 +215,15 @@ pub struct GalleryItem {
 }
 
 impl GalleryItem {
+    /// Whether the workflow needs a second person's approval before it goes
+    /// live (it emails outside the business or writes financial records),
+    /// said on its gallery card before anyone installs it.
+    pub fn needs_second_approver(&self) -> bool {
+        let bundle = self.bundle();
+        let catalog = bundle.catalog();
+        WorkflowContract::parse(&bundle.workflow, &catalog).is_ok_and(|c| c.requires_four_eyes(&catalog))
+    }
+
     pub fn bundle(&self) -> Bundle {
         Bundle {
             bundle: FORMAT.into(),
@@ -277,18 +297,15 @@ mod tests {
 
     #[test]
     fn the_invoice_reminder_needs_four_eyes_and_the_triage_does_not() {
-        let catalog = |b: &Bundle| engine::workflow::Catalog {
-            prompts: b.prompts.keys().cloned().collect(),
-            data_contracts: b.data_contracts.keys().cloned().collect(),
-            ..Default::default()
-        };
         let invoice = GALLERY[2].bundle();
-        assert!(WorkflowContract::parse(&invoice.workflow, &catalog(&invoice))
+        assert!(WorkflowContract::parse(&invoice.workflow, &invoice.catalog())
             .unwrap()
-            .requires_four_eyes(&catalog(&invoice)));
+            .requires_four_eyes(&invoice.catalog()));
+        assert!(GALLERY[2].needs_second_approver());
         let triage = GALLERY[1].bundle();
-        assert!(!WorkflowContract::parse(&triage.workflow, &catalog(&triage))
+        assert!(!WorkflowContract::parse(&triage.workflow, &triage.catalog())
             .unwrap()
-            .requires_four_eyes(&catalog(&triage)));
+            .requires_four_eyes(&triage.catalog()));
+        assert!(!GALLERY[1].needs_second_approver());
     }
 }

@@ -88,7 +88,7 @@ async fn seed_automation(
         crate::bundles::import_bundle(db, &owner, &crate::bundles::GALLERY[0].bundle(), "Installed from the playbook")
             .await
             .map_err(|e| anyhow::anyhow!("seeding the lead workflow: {e}"))?;
-    crate::workflows::publish(db, &owner, &name, 1, "First version goes live")
+    crate::workflows::publish(db, &owner, &name, 1, "First version goes live", None)
         .await
         .map_err(|e| anyhow::anyhow!("publishing the lead workflow: {e}"))?;
     crate::webhook_secrets::rotate(db, settings, &owner, &name, 0)

@@ -290,13 +290,16 @@ pub async fn approve(
 }
 
 /// Makes a version the live one. A rollback publishes an earlier version
-/// that was live before; either is recorded in the change log.
+/// that was live before; either is recorded in the change log. A four-eyes
+/// version without a second approver publishes only in a declared one-person
+/// business, with `without_second_approver` as the publisher's reason.
 pub async fn publish(
     db: &DatabaseConnection,
     member: &CurrentMember,
     name: &str,
     number: i32,
     why: &str,
+    without_second_approver: Option<&str>,
 ) -> Result<(), WorkflowError> {
     let txn = member.tenant.begin(db).await?;
     let state = version_state(&txn, name, number).await?;
@@ -309,10 +312,22 @@ pub async fn publish(
     if !may {
         return Err(WorkflowError::Refused("Your role cannot publish this version.".into()));
     }
+    let mut waiver = None;
     if state.requires_four_eyes && !state.approved {
-        return Err(WorkflowError::Refused(
-            "This version emails outside the business or writes financial records: a second engineer or owner must approve it before it is published.".into(),
-        ));
+        let solo_reason = without_second_approver.map(str::trim).filter(|r| !r.is_empty());
+        match (crate::one_person::declaration_in(&txn).await?, solo_reason) {
+            (Some(_), Some(reason)) => waiver = Some(reason.to_string()),
+            (Some(_), None) => {
+                return Err(WorkflowError::Refused(
+                    "This version needs a second approver. In a one-person business, confirm that you publish it without one and say why.".into(),
+                ))
+            }
+            (None, _) => {
+                return Err(WorkflowError::Refused(
+                    "This version emails outside the business or writes financial records: a second engineer or owner must approve it before it is published. Invite a second approver, or (owners) declare a one-person business in Settings.".into(),
+                ))
+            }
+        }
     }
     let previous: Option<i32> = scalar::<Option<i32>, _>(
         &txn,
@@ -332,14 +347,18 @@ pub async fn publish(
     .await?;
     let action =
         if rollback && previous.is_some_and(|p| p > number) { "workflow.rolled_back" } else { "workflow.published" };
+    let why = match &waiver {
+        Some(reason) => format!("{why} without a second approver (one-person business): {reason}"),
+        None => why.to_string(),
+    };
     audit::record_change(
         &txn,
         Some(member),
         "workflow",
         action,
         name,
-        why,
-        json!({ "version": number, "previous": previous }),
+        &why,
+        json!({ "version": number, "previous": previous, "without_second_approver": waiver }),
     )
     .await?;
     txn.commit().await?;

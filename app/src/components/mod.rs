@@ -1,6 +1,6 @@
 //! Pieces of the UI that more than one page shows. A component that needs
 //! data keeps its server function beside it (`cost_alerts`, `scorecard`,
-//! `reason_codes`); pages import components, never each other.
+//! `reason_codes`, `one_person`); pages import components, never each other.
 
 pub mod copy;
 pub mod cost_alerts;
@@ -9,6 +9,7 @@ pub mod edit_changes;
 pub mod field;
 pub mod first_run;
 pub mod offline_badge;
+pub mod one_person;
 pub mod reason_codes;
 pub mod refusal;
 pub mod scorecard;

@@ -241,6 +241,7 @@ pub fn SettingsPage() -> impl IntoView {
             <a class="button" href=move || format!("/t/{}/tokens", slug.get()) data-testid="api-tokens-link">"Manage API tokens"</a>
         </section>
         <SignInPolicy slug />
+        <crate::components::one_person::OnePersonBusiness slug />
         <slack::SlackSettings slug />
         <CostRates slug />
         <crate::components::reason_codes::ReasonCodes slug />
@@ -263,7 +264,7 @@ fn InviteForm(slug: String, action: ServerAction<InviteMember>) -> impl IntoView
         action.dispatch(InviteMember { slug: slug.clone(), email: email.get(), role: role.get() });
     };
     view! {
-        <section class="card">
+        <section class="card" id="invite">
             <h2>"Invite a person"</h2>
             <form class="invite-form" method="post" action=InviteMember::PATH on:submit=on_submit novalidate>
                 <Field name="email" label="Email" kind="email" value=email error=error("email") />

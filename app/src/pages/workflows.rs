@@ -1,6 +1,7 @@
 //! Workflows: the list, the YAML editor with errors at their line, versions
 //! with four-eyes approval, publish and rollback, and the diff of two versions.
 
+mod hosted_form;
 mod triggers;
 use crate::components::field::FormError;
 use crate::components::refusal::Refusal;
@@ -142,6 +143,11 @@ pub async fn workflow_detail(slug: String, name: String) -> Result<WorkflowDetai
     // Saved versions were valid when saved; the form view needs only their structure.
     let latest_contract =
         engine::workflow::WorkflowContract::structure(&latest_yaml).as_ref().map(backend::contract_view);
+    let one_person = store::one_person::declaration(&cx.state.db, &me)
+        .await
+        .map_err(|e| cx.internal("reading the one-person declaration", e))?
+        .is_some();
+    let can_edit = backend::EDITORS.contains(&me.role);
     Ok(WorkflowDetailView {
         name: d.workflow.name,
         owner: d.workflow.owner_email,
@@ -155,16 +161,23 @@ pub async fn workflow_detail(slug: String, name: String) -> Result<WorkflowDetai
                 live: Some(v.number) == d.workflow.live_version,
                 number: v.number,
                 note: v.change_note,
-                author: v.author_email,
                 created: crate::ssr::short_time(&v.created_at),
                 requires_four_eyes: v.requires_four_eyes,
+                // The author never sees an Approve button they cannot use.
+                can_approve: can_edit
+                    && v.requires_four_eyes
+                    && v.approved_by_email.is_none()
+                    && !v.author_email.eq_ignore_ascii_case(&me.email),
+                author: v.author_email,
                 approved_by: v.approved_by_email,
                 published_before: v.first_published_at.is_some(),
             })
             .collect(),
         latest_yaml,
         latest_contract,
-        can_edit: backend::EDITORS.contains(&me.role),
+        can_edit,
+        one_person,
+        is_owner: me.role == engine::Role::Owner,
     })
 }
 
@@ -193,14 +206,28 @@ pub async fn approve_workflow_version(slug: String, name: String, number: i32) -
 }
 
 /// Publishes a version; for an earlier, once-live version this is the rollback.
+/// `without_second_approver`: in a one-person business, the publisher's reason
+/// for making a four-eyes version live without a second approver.
 #[server(endpoint = "publish_workflow_version")]
-pub async fn publish_workflow_version(slug: String, name: String, number: i32) -> Result<(), AppError> {
+pub async fn publish_workflow_version(
+    slug: String,
+    name: String,
+    number: i32,
+    #[server(default)] without_second_approver: Option<String>,
+) -> Result<(), AppError> {
     use engine::Role;
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member_in(&slug, engine::Page::Workflows, &[Role::Engineer, Role::Owner, Role::Operations]).await?;
-    store::workflows::publish(&cx.state.db, &me, &name, number, &format!("Version {number} made live"))
-        .await
-        .map_err(|e| backend::map_error(&cx, e))
+    store::workflows::publish(
+        &cx.state.db,
+        &me,
+        &name,
+        number,
+        &format!("Version {number} made live"),
+        without_second_approver.as_deref(),
+    )
+    .await
+    .map_err(|e| backend::map_error(&cx, e))
 }
 
 #[server(endpoint = "workflow_diff")]
@@ -240,6 +267,7 @@ pub async fn list_gallery(slug: String) -> Result<Vec<GalleryItemView>, AppError
                 prompts: bundle.prompts.keys().cloned().collect(),
                 data_contracts: bundle.data_contracts.keys().cloned().collect(),
                 installed: existing.iter().any(|w| w.name == item.name),
+                needs_second_approver: item.needs_second_approver(),
             }
         })
         .collect())
@@ -405,6 +433,11 @@ pub fn GalleryPage() -> impl IntoView {
                                         <h2>{item.title.clone()}</h2>
                                         <p>{item.description.clone()}</p>
                                         <p class="small muted">{format!("Prompts: {} · Data contracts: {}", item.prompts.join(", "), item.data_contracts.join(", "))}</p>
+                                        {item.needs_second_approver.then(|| view! {
+                                            <p class="small notice" data-testid=format!("second-approver-{}", item.name)>
+                                                "Needs a second approver: it emails outside the business or writes financial records, so another engineer or owner approves each version before it goes live (or, in a one-person business, you confirm it yourself)."
+                                            </p>
+                                        })}
                                         <button class="button primary small" type="button" data-testid=format!("install-{}", item.name)
                                             on:click=move |_| { install.dispatch(InstallGalleryWorkflow { slug: slug.get_untracked(), name: name.clone() }); }>
                                             {if item.installed { "Install again as a new draft" } else { "Install as draft" }}
@@ -653,41 +686,95 @@ fn ContractForm(contract: Option<ContractView>) -> impl IntoView {
 fn Versions(slug: String, detail: WorkflowDetailView, reload: Callback<()>) -> impl IntoView {
     let approve = ServerAction::<ApproveWorkflowVersion>::new();
     let publish = ServerAction::<PublishWorkflowVersion>::new();
-    let message = Signal::derive(move || {
-        [approve.value().get(), publish.value().get()]
-            .into_iter()
-            .flatten()
-            .find_map(|r| r.err())
-            .and_then(|e| e.form_message())
-    });
     // After an action, reload the page's data.
     Effect::new(move |_| {
         if matches!(approve.value().get(), Some(Ok(()))) || matches!(publish.value().get(), Some(Ok(()))) {
             reload.run(());
         }
     });
+    // A four-eyes version publishing without its second approver: the refusal
+    // says what to do next, and a one-person business confirms with a reason.
+    let needs_second = RwSignal::new(false);
+    let confirming = RwSignal::new(None::<i32>);
+    let solo_reason = RwSignal::new(String::new());
+    let refused_for_second = Signal::derive(move || needs_second.get() && matches!(publish.value().get(), Some(Err(_))));
+    // That refusal is said once, by the notice with its links.
+    let message = Signal::derive(move || {
+        [approve.value().get(), publish.value().get()]
+            .into_iter()
+            .flatten()
+            .find_map(|r| r.err())
+            .and_then(|e| e.form_message())
+            .filter(|_| !refused_for_second.get())
+    });
     let name = detail.name.clone();
     let newest = detail.versions.first().map(|v| v.number).unwrap_or(1);
+    let (one_person, is_owner) = (detail.one_person, detail.is_owner);
+    let invite_href = format!("/t/{slug}/settings#invite");
+    let one_person_href = format!("/t/{slug}/settings#one-person");
+    let (slug_c, name_c) = (slug.clone(), name.clone());
     view! {
         <section class="card">
             <h2>"Versions"</h2>
             <FormError message=message />
+            <Show when=move || refused_for_second.get()>
+                <p class="notice" data-testid="second-approver-help">
+                    "A second engineer or owner approves this version before it goes live. "
+                    {if is_owner {
+                        view! {
+                            <a href=invite_href.clone() data-testid="invite-second-approver">"Invite a second approver"</a>
+                            " or, if nobody else works here, "
+                            <a href=one_person_href.clone() data-testid="declare-one-person-link">"declare a one-person business"</a>"."
+                        }.into_any()
+                    } else {
+                        "Ask an owner to invite a second approver.".into_any()
+                    }}
+                </p>
+            </Show>
+            {move || confirming.get().map(|number| {
+                let (slug, name) = (slug_c.clone(), name_c.clone());
+                view! {
+                    <form class="notice confirm-solo" data-testid="confirm-solo" on:submit=move |ev: leptos::ev::SubmitEvent| {
+                        ev.prevent_default();
+                        publish.dispatch(PublishWorkflowVersion {
+                            slug: slug.clone(), name: name.clone(), number,
+                            without_second_approver: Some(solo_reason.get_untracked()),
+                        });
+                        confirming.set(None);
+                    }>
+                        <p>{format!("Version {number} needs a second approver. This is a one-person business: publish it on your own word, and say why it is safe.")}</p>
+                        <div class="field">
+                            <label for="f-solo-reason">"Why it is safe to publish"</label>
+                            <input id="f-solo-reason" required prop:value=move || solo_reason.get()
+                                on:input=move |ev| solo_reason.set(event_target_value(&ev)) placeholder="I checked every email it sends" />
+                        </div>
+                        <button class="button primary small" type="submit" data-testid="publish-solo">"Publish without a second approver"</button>
+                        " "
+                        <button class="button small" type="button" on:click=move |_| confirming.set(None)>"Cancel"</button>
+                    </form>
+                }
+            })}
             <table class="table versions" data-testid="versions">
                 <thead><tr><th>"v"</th><th>"Why, by whom"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                 <tbody>
                     {detail.versions.into_iter().map(|v| {
                         let (slug_a, slug_p, name_a, name_p) = (slug.clone(), slug.clone(), name.clone(), name.clone());
                         let number = v.number;
+                        let waiting_for_second = v.requires_four_eyes && v.approved_by.is_none();
                         let diff_href = (number > 1).then(|| format!("/t/{}/workflows/{}/diff?a={}&b={}", slug, name, number - 1, number));
                         view! {
                             <tr data-testid=format!("version-{number}")>
                                 <td data-label="Version">{format!("v{number}")}{v.live.then(|| view! { <span class="badge live">"live"</span> })}</td>
                                 <td data-label="Why">{v.note.clone()}<div class="muted small">{format!("{} · {}", v.author, v.created)}</div>
-                                    {v.requires_four_eyes.then(|| view! { <div class="small">{match &v.approved_by { Some(a) => format!("Approved by {a}"), None => "Needs a second person's approval".into() }}</div> })}
+                                    {v.requires_four_eyes.then(|| view! { <div class="small">{match &v.approved_by {
+                                        Some(a) => format!("Approved by {a}"),
+                                        None if v.can_approve => "Needs a second person's approval: yours".into(),
+                                        None => "Needs a second person's approval".into(),
+                                    }}</div> })}
                                 </td>
                                 <td class="actions">
                                     {diff_href.map(|h| view! { <a class="button small" href=h>"Diff"</a> })}
-                                    {(detail.can_edit && v.requires_four_eyes && v.approved_by.is_none()).then(|| view! {
+                                    {v.can_approve.then(|| view! {
                                         <button class="button small" type="button" data-testid=format!("approve-{number}")
                                             on:click=move |_| { approve.dispatch(ApproveWorkflowVersion { slug: slug_a.clone(), name: name_a.clone(), number }); }>"Approve"</button>
                                     })}
@@ -695,7 +782,14 @@ fn Versions(slug: String, detail: WorkflowDetailView, reload: Callback<()>) -> i
                                         let label = if v.published_before && number < newest { "Roll back to this" } else { "Publish" };
                                         view! {
                                             <button class="button small primary" type="button" data-testid=format!("publish-{number}")
-                                                on:click=move |_| { publish.dispatch(PublishWorkflowVersion { slug: slug_p.clone(), name: name_p.clone(), number }); }>{label}</button>
+                                                on:click=move |_| {
+                                                    needs_second.set(waiting_for_second);
+                                                    if waiting_for_second && one_person {
+                                                        confirming.set(Some(number));
+                                                    } else {
+                                                        publish.dispatch(PublishWorkflowVersion { slug: slug_p.clone(), name: name_p.clone(), number, without_second_approver: None });
+                                                    }
+                                                }>{label}</button>
                                         }
                                     })}
                                 </td>

@@ -1,7 +1,8 @@
 //! Server-side plumbing shared by every server function: the application
 //! state, the request, the response options, the one place where "who is
 //! asking and may they" is answered, and how store errors read on a page.
-//! `run_detail` builds one run's view for the pages that show a run.
+//! `run_detail` builds one run's view for the pages that show a run;
+//! `assets` names the browser bundle's files.
 //!
 //! A server function takes its `Ctx` first, before any `.await`: when a
 //! server function runs inside server-side rendering, the reactive context
@@ -19,6 +20,7 @@ use store::auth::{authorize, AuthError, CurrentMember, SESSION_COOKIE};
 
 pub use store::state::AppState;
 
+pub mod assets;
 pub mod run_detail;
 
 /// Who may change workflows, prompts, data contracts and models.

@@ -15,6 +15,8 @@ mod m20261202_000012_audit_chain;
 mod m20261203_000013_retention;
 mod m20261203_000014_shown_draft;
 mod m20261204_000015_first_run;
+mod m20261205_000016_one_person;
+mod m20261205_000017_hosted_form_words;
 
 /// Runs with `search_path` set to one tenant schema; its bookkeeping table
 /// lives in that schema too, so every tenant records its own version.
@@ -39,6 +41,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000013_retention::Migration),
             Box::new(m20261203_000014_shown_draft::Migration),
             Box::new(m20261204_000015_first_run::Migration),
+            Box::new(m20261205_000016_one_person::Migration),
+            Box::new(m20261205_000017_hosted_form_words::Migration),
         ]
     }
 

@@ -58,6 +58,8 @@ fn access(endpoint: &str) -> Access {
         | "link_slack_member"
         | "load_sign_in_policy"
         | "set_two_factor_required"
+        | "load_one_person"
+        | "declare_one_person"
         | "delete_business" => Members(Page::Settings),
         "list_workflows" | "check_workflow" | "workflow_detail" | "workflow_diff" | "list_gallery"
         | "workflow_triggers" => Members(Page::Workflows),
@@ -69,7 +71,8 @@ fn access(endpoint: &str) -> Access {
         | "rotate_webhook_secret"
         | "paste_webhook_secret"
         | "set_up_trigger"
-        | "set_mapping_row" => MembersAs(Page::Workflows, EDITORS),
+        | "set_mapping_row"
+        | "save_form_words" => MembersAs(Page::Workflows, EDITORS),
         "publish_workflow_version" | "set_exception_retention" | "set_data_retention" => {
             MembersAs(Page::Workflows, &[Role::Engineer, Role::Operations, Role::Owner])
         }
@@ -149,8 +152,17 @@ fn server_fns() -> Vec<ServerFn> {
                     (depth == 0).then_some(open + i)
                 })
                 .unwrap();
+            // Commas inside a type (`BTreeMap<String, String>`) do not separate arguments.
+            let mut angle = 0;
             let args = signature[open + 1..close]
-                .split(',')
+                .split(|c| {
+                    match c {
+                        '<' => angle += 1,
+                        '>' => angle -= 1,
+                        _ => {}
+                    }
+                    c == ',' && angle == 0
+                })
                 .map(str::trim)
                 .filter(|a| !a.is_empty())
                 .map(|a| {

@@ -407,6 +407,81 @@ async fn the_hosted_form_accepts_a_lead_and_shows_contract_errors_next_to_the_fi
     assert_eq!(count(&app, "SELECT count(*) FROM deliveries WHERE outcome = 'spam'").await, 1);
 }
 
+async fn save_form_words(client: &crate::support::Client, form: Vec<(&'static str, &'static str)>) -> reqwest::Response {
+    let mut all = vec![("slug", DEMO), ("name", LEAD_WORKFLOW)];
+    all.extend(form);
+    client.call("save_form_words", &all).await
+}
+
+#[tokio::test]
+async fn the_hosted_form_speaks_in_the_owners_words_under_the_business_name() {
+    let app = TestApp::spawn().await;
+    let url = format!("{}/forms/{DEMO}/{LEAD_WORKFLOW}", app.base);
+    // Out of the box: the business's name, a plain heading and intro, labels from the contract,
+    // and nothing of the workflow's internal description.
+    let html = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    assert!(html.contains("data-testid=\"form-business\">Acme Plumbing<"), "{html}");
+    assert!(html.contains(engine::form::FormWords::DEFAULT_INTRO));
+    assert!(html.contains(">Primary contact email *</label>"));
+    assert!(!html.contains("Qualify website leads"), "the workflow's internal description stays inside");
+
+    let owner = app.demo_member(Role::Owner).await;
+    let words = vec![
+        ("heading", "Book a plumber"),
+        ("intro", "Tell us what leaks & where; we answer within a day."),
+        ("thank_you", "Thanks! A plumber will call you back today."),
+        ("labels[primaryContact.email]", "Your email"),
+        ("labels[companyName]", ""),
+    ];
+    assert_eq!(save_form_words(&owner, words.clone()).await.status(), StatusCode::OK);
+    let html = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    assert!(html.contains("<h1>Book a plumber</h1>"), "{html}");
+    assert!(html.contains("Tell us what leaks &amp; where; we answer within a day."));
+    assert!(html.contains(">Your email *</label>") && html.contains(">Company name *</label>"));
+    assert!(html.contains("<title>Book a plumber · Acme Plumbing</title>"));
+    let thanks = reqwest::Client::new()
+        .post(&url)
+        .form(&[
+            ("submission_id", "w-1"),
+            ("companyName", "Harbor Dental Group"),
+            ("primaryContact.name", "Dana Whitfield"),
+            ("primaryContact.email", "dana@harbordental.example"),
+            ("sourceChannel", "website"),
+            ("lifecycleStage", "lead"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(thanks.status(), StatusCode::OK);
+    assert!(thanks.text().await.unwrap().contains("Thanks! A plumber will call you back today."));
+    // The embeddable snippet uses the same labels.
+    let triggers: Value =
+        owner.call("workflow_triggers", &[("slug", DEMO), ("name", LEAD_WORKFLOW)]).await.json().await.unwrap();
+    assert!(triggers["form_snippet"].as_str().unwrap().contains(">Your email *</label>"));
+    assert_eq!(triggers["form_words"]["heading"], "Book a plumber");
+
+    // Bad words are refused field by field, and nothing changes.
+    let long = Box::leak("x".repeat(200).into_boxed_str());
+    let res = save_form_words(&owner, vec![("heading", long), ("intro", ""), ("thank_you", ""), ("labels[nope]", "Nope")]).await;
+    let fields: Vec<String> = invalid_fields(res).await.into_iter().map(|(f, _)| f).collect();
+    assert_eq!(fields, ["heading", "labels.nope"]);
+    assert!(reqwest::get(&url).await.unwrap().text().await.unwrap().contains("<h1>Book a plumber</h1>"));
+    // Who may change them: engineers and owners of this business only.
+    for role in [Role::Operations, Role::Reviewer, Role::Executive] {
+        let member = app.demo_member(role).await;
+        assert_eq!(save_form_words(&member, words.clone()).await.status(), StatusCode::FORBIDDEN, "{role:?}");
+    }
+    let outsider = app.client();
+    outsider.sign_up("Rival", "rival-words", "boss@rival-words.example", "copper kettle harbor 42").await;
+    let res = save_form_words(&outsider, words.clone()).await;
+    assert!(matches!(res.status(), StatusCode::FORBIDDEN | StatusCode::NOT_FOUND), "{}", res.status());
+    let changes: i64 = app
+        .demo_value("SELECT count(*) AS value FROM audit_events WHERE action = 'workflow.form_words_changed'", vec![])
+        .await
+        .unwrap();
+    assert_eq!(changes, 1, "the change log keeps the one change");
+}
+
 #[tokio::test]
 async fn one_address_posting_a_form_too_often_is_told_to_wait() {
     let app = TestApp::spawn().await;

@@ -34,6 +34,7 @@ mod security_headers;
 mod sender_proof;
 mod sessions;
 mod signup;
+mod site_files;
 mod slack;
 mod traces;
 mod two_factor;

@@ -62,7 +62,7 @@ async fn api_calls_to_private_loopback_and_metadata_addresses_are_refused_with_t
     );
     let (wf, n) =
         store::workflows::save_version(&app.db, &engineer, &yaml, "probe").await.map_err(|e| format!("{e:?}")).unwrap();
-    store::workflows::publish(&app.db, &engineer, &wf, n, "go").await.map_err(|e| format!("{e:?}")).unwrap();
+    store::workflows::publish(&app.db, &engineer, &wf, n, "go", None).await.map_err(|e| format!("{e:?}")).unwrap();
     let secret = store::webhook_secrets::rotate(&app.db, &app.settings, &engineer, &wf, 0).await.unwrap().unwrap();
 
     // The allowed host is called as usual.

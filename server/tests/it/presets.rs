@@ -40,7 +40,7 @@ steps:
         .await
         .map_err(|e| format!("{e:?}"))
         .unwrap();
-    store::workflows::publish(&app.db, &engineer, &wf, n, "go").await.map_err(|e| format!("{e:?}")).unwrap();
+    store::workflows::publish(&app.db, &engineer, &wf, n, "go", None).await.map_err(|e| format!("{e:?}")).unwrap();
     let secret = if preset.signature.vendor_makes_the_secret() {
         let given = format!("{}-signing-secret-from-the-vendor", preset.vendor.to_lowercase());
         store::webhook_secrets::paste(&app.db, &app.settings, &engineer, &wf, &given, 0).await.unwrap().unwrap()

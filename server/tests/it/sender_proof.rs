@@ -43,7 +43,7 @@ steps:
         .await
         .map_err(|e| format!("{e:?}"))
         .unwrap();
-    store::workflows::publish(&app.db, &engineer, &wf, n, "go").await.map_err(|e| format!("{e:?}")).unwrap();
+    store::workflows::publish(&app.db, &engineer, &wf, n, "go", None).await.map_err(|e| format!("{e:?}")).unwrap();
     match secret {
         Some(s) => store::webhook_secrets::paste(&app.db, &app.settings, &engineer, &wf, s, 0).await.unwrap().unwrap(),
         None => store::webhook_secrets::rotate(&app.db, &app.settings, &engineer, &wf, 0).await.unwrap().unwrap(),

@@ -141,7 +141,7 @@ review: {{ slack_channel: '#sales-reviews' }}
     );
     let (wf, n) =
         store::workflows::save_version(&app.db, &engineer, &yaml, "slack").await.map_err(|e| format!("{e:?}")).unwrap();
-    store::workflows::publish(&app.db, &engineer, &wf, n, "go").await.map_err(|e| format!("{e:?}")).unwrap();
+    store::workflows::publish(&app.db, &engineer, &wf, n, "go", None).await.map_err(|e| format!("{e:?}")).unwrap();
     store::webhook_secrets::rotate(&app.db, &app.settings, &engineer, &wf, 0).await.unwrap().unwrap()
 }
 

@@ -138,11 +138,105 @@ async fn a_workflow_that_emails_customers_needs_a_second_person_to_publish() {
         "operations only roll back"
     );
 
+    // Only someone who may use it sees an Approve button: the owner, not the author.
+    assert_eq!(detail(&engineer, "lead-intake-qualification").await["versions"][0]["can_approve"], false);
+    assert_eq!(detail(&owner, "lead-intake-qualification").await["versions"][0]["can_approve"], true);
     assert_eq!(act(&owner, "approve_workflow_version", 2).await.status(), StatusCode::OK);
+    assert_eq!(detail(&owner, "lead-intake-qualification").await["versions"][0]["can_approve"], false);
     assert_eq!(act(&engineer, "publish_workflow_version", 2).await.status(), StatusCode::OK);
     let d = detail(&engineer, "lead-intake-qualification").await;
     assert_eq!(d["live_version"], 2);
     assert_eq!(d["versions"][0]["approved_by"], "owner@acme-plumbing.test");
+}
+
+#[tokio::test]
+async fn a_one_person_business_publishes_a_four_eyes_workflow_on_its_owners_declared_word() {
+    let app = TestApp::spawn().await;
+    let solo = app.client();
+    solo.sign_up("Solo Books", "solo-books", "sam@solo-books.example", "copper kettle harbor 42").await;
+    let slug = "solo-books";
+    let invoices = "invoice-reminder-sequence";
+    let call = |endpoint: &'static str, extra: Vec<(&'static str, &'static str)>| {
+        let solo = &solo;
+        async move {
+            let mut form = vec![("slug", slug)];
+            form.extend(extra);
+            solo.call(endpoint, &form).await
+        }
+    };
+    // The gallery says it before anyone installs it.
+    let gallery: serde_json::Value = call("list_gallery", vec![]).await.json().await.unwrap();
+    let card = |name: &str| gallery.as_array().unwrap().iter().find(|i| i["name"] == name).unwrap().clone();
+    assert_eq!(card(invoices)["needs_second_approver"], true);
+    assert_eq!(card("support-ticket-triage")["needs_second_approver"], false);
+    assert_eq!(call("install_gallery_workflow", vec![("name", invoices)]).await.status(), StatusCode::OK);
+    let d: serde_json::Value =
+        call("workflow_detail", vec![("name", invoices)]).await.json().await.unwrap();
+    assert_eq!(d["versions"][0]["requires_four_eyes"], true);
+    assert_eq!(d["versions"][0]["can_approve"], false, "the author gets no Approve button");
+    assert_eq!(d["one_person"], false);
+
+    let publish = |reason: Option<&'static str>| {
+        let mut extra = vec![("name", invoices), ("number", "1")];
+        extra.extend(reason.map(|r| ("without_second_approver", r)));
+        call("publish_workflow_version", extra)
+    };
+    let refused = publish(Some("nobody else here")).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT, "no waiver before the business declares itself one person");
+    assert!(error_body(refused).await.to_string().contains("Invite a second approver"));
+
+    let state: serde_json::Value = call("load_one_person", vec![]).await.json().await.unwrap();
+    assert_eq!((state["declared"].clone(), state["approvers"].clone()), (serde_json::Value::Null, 1.into()));
+    let no_reason = call("declare_one_person", vec![("one_person", "true"), ("reason", "  ")]).await;
+    assert_eq!(invalid_fields(no_reason).await[0].0, "reason");
+    let declared = call("declare_one_person", vec![("one_person", "true"), ("reason", "I run the books alone")]).await;
+    assert_eq!(declared.status(), StatusCode::OK);
+    let state: serde_json::Value = call("load_one_person", vec![]).await.json().await.unwrap();
+    let said = state["declared"].as_str().unwrap();
+    assert!(said.contains("sam@solo-books.example") && said.contains("I run the books alone"), "{said}");
+
+    // Declared: still an explicit confirmation with a reason, then live.
+    assert_eq!(publish(None).await.status(), StatusCode::CONFLICT);
+    assert_eq!(publish(Some(" ")).await.status(), StatusCode::CONFLICT);
+    assert_eq!(publish(Some("I read every reminder it sends")).await.status(), StatusCode::OK);
+    let d: serde_json::Value =
+        call("workflow_detail", vec![("name", invoices)]).await.json().await.unwrap();
+    assert_eq!((d["live_version"].clone(), d["one_person"].clone()), (1.into(), true.into()));
+
+    // Both the declaration and the waiver are in the change log.
+    let changes: serde_json::Value = call(
+        "list_changes",
+        vec![("area", ""), ("actor", ""), ("text", ""), ("since", ""), ("until", "")],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let actions: Vec<(String, String)> = changes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["action"].as_str().unwrap().to_owned(), c["why"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(actions.contains(&("business.one_person_declared".into(), "I run the books alone".into())), "{actions:?}");
+    assert!(
+        actions.iter().any(|(a, why)| a == "workflow.published"
+            && why.contains("without a second approver")
+            && why.contains("I read every reminder it sends")),
+        "{actions:?}"
+    );
+
+    // Withdrawn, the business needs a second approver again.
+    assert_eq!(call("declare_one_person", vec![("one_person", "false"), ("reason", "")]).await.status(), StatusCode::OK);
+    let state: serde_json::Value = call("load_one_person", vec![]).await.json().await.unwrap();
+    assert!(state["declared"].is_null());
+    // Only an owner declares; in the demo business the engineer cannot even open Settings' functions.
+    let engineer = app.demo_member(Role::Engineer).await;
+    let res = engineer.call("declare_one_person", &[("slug", DEMO), ("one_person", "true"), ("reason", "x")]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // And the owner of another business cannot declare it for this one.
+    let res = solo.call("declare_one_person", &[("slug", DEMO), ("one_person", "true"), ("reason", "x")]).await;
+    assert!(res.status() == StatusCode::FORBIDDEN || res.status() == StatusCode::NOT_FOUND, "{}", res.status());
 }
 
 #[tokio::test]

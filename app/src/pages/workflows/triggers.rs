@@ -47,6 +47,12 @@ pub async fn workflow_triggers(slug: String, name: String) -> Result<TriggersVie
         .map_err(|e| cx.internal("reading deliveries", e))?;
     let sample = data_contract.as_ref().map(|d| d.sample(chrono::Utc::now())).unwrap_or_else(|| serde_json::json!({}));
     let form = contract.trigger.is_form().then_some(data_contract.as_ref()).flatten();
+    let (business, words) = match form {
+        Some(_) => store::hosted_forms::words(&state.db, &me.tenant, &name)
+            .await
+            .map_err(|e| cx.internal("reading the form's words", e))?,
+        None => Default::default(),
+    };
     let signature = contract.trigger.signature();
     let trigger = &contract.trigger;
     let preset = trigger.preset().map(|p| crate::views::PresetInUseView {
@@ -80,7 +86,8 @@ pub async fn workflow_triggers(slug: String, name: String) -> Result<TriggersVie
         event: contract.trigger.event.clone(),
         sample_body: sample.to_string(),
         form_url: form.map(|_| format!("{public}/forms/{slug}/{name}")),
-        form_snippet: form.map(|d| engine::form::snippet(&public, &slug, &name, d)),
+        form_snippet: form.map(|d| engine::form::snippet(&public, &slug, &name, d, &words)),
+        form_words: form.map(|d| super::hosted_form::words_view(business, &words, d)),
         live: yaml.workflow.live_version.is_some(),
         latest_version: yaml.workflow.latest_version,
         can_rotate: crate::ssr::EDITORS.contains(&me.role),
@@ -433,7 +440,7 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
                                                 {t.can_rotate.then(|| view! {
                                                     <button class="button small" type="button" data-testid="publish-latest"
                                                         disabled=move || publish.pending().get()
-                                                        on:click=move |_| { publish.dispatch(super::PublishWorkflowVersion { slug: slug.clone(), name: name.clone(), number }); }>
+                                                        on:click=move |_| { publish.dispatch(super::PublishWorkflowVersion { slug: slug.clone(), name: name.clone(), number, without_second_approver: None }); }>
                                                         {format!("Publish version {number}")}
                                                     </button>
                                                 })}
@@ -508,6 +515,9 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
                                     {t.form_url.clone().map(|form_url| view! {
                                         <h3>"Form"</h3>
                                         <p><a href=form_url.clone() rel="external" target="_blank" data-testid="form-link">{form_url.clone()}</a></p>
+                                        {t.can_rotate.then(|| t.form_words.clone()).flatten().map(|words| view! {
+                                            <super::hosted_form::FormWordsEditor slug=slug.clone() name=name.clone() words form_url=form_url.clone() />
+                                        })}
                                         <details>
                                             <summary>"Embed on your site"</summary>
                                             <CopyButton target="form-snippet" />
@@ -648,7 +658,7 @@ fn DraftNotice(
             {format!("Saved as version {number}, a draft: deliveries follow the live version until you publish it. ")}
             <button class="button small" type="button" data-testid="publish-trigger"
                 disabled=move || publish.pending().get() || published()
-                on:click=move |_| { publish.dispatch(super::PublishWorkflowVersion { slug: slug.clone(), name: name.clone(), number }); }>
+                on:click=move |_| { publish.dispatch(super::PublishWorkflowVersion { slug: slug.clone(), name: name.clone(), number, without_second_approver: None }); }>
                 {format!("Publish version {number}")}
             </button>
             {move || publish.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()).map(|m| view! { <span class="field-error">{m}</span> })}

@@ -1,0 +1,106 @@
+// Every page fits its screen and passes axe-core: at 1280 px (a laptop) and
+// 390 px (a phone) no page scrolls sideways (a table that must scroll does so
+// inside its own keyboard-focusable region), and axe-core finds no violation.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { BASE_URL, launch, shot, signIn, waitForHydration } from '../support/browser.js';
+
+const DEMO_PASSWORD = process.env.STEWARD_DEMO_PASSWORD ?? 'steward-demo-password';
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const T = `${BASE_URL}/t/acme-plumbing`;
+
+let browser;
+before(async () => { browser = await launch({ width: 1280, height: 800 }); });
+after(async () => {
+  await browser?.context.close();
+  assert.deepEqual(browser?.errors ?? [], []);
+});
+
+// What is wrong with the page on screen now: sideways scroll, and axe-core's violations.
+async function problems(page, label) {
+  const found = [];
+  const overflow = await page.evaluate(() => {
+    const width = window.innerWidth;
+    if (document.documentElement.scrollWidth <= width) return null;
+    // The widest offenders, to say where to look.
+    const wide = [...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > width + 1)
+      .filter((e) => !e.closest('.scroll-region'))
+      .slice(0, 4)
+      .map((e) => `${e.tagName.toLowerCase()}${e.className ? '.' + String(e.className).split(' ').join('.') : ''} (${Math.round(e.getBoundingClientRect().right)} px)`);
+    return `${document.documentElement.scrollWidth} px wide: ${wide.join(', ')}`;
+  });
+  if (overflow) found.push(`${label}: scrolls sideways, ${overflow}`);
+  await page.evaluate(AXE);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+  });
+  for (const v of violations) found.push(`${label}: axe ${v}`);
+  return found;
+}
+
+async function visit(page, url, label, ready) {
+  await page.goto(url);
+  await waitForHydration(page);
+  if (ready) await page.waitForSelector(ready);
+  await page.waitForLoadState('networkidle');
+  return problems(page, label);
+}
+
+test('every page fits at 1280 and 390 px and has no axe-core violation', async () => {
+  const { page } = browser;
+  const found = [];
+  const publicPages = [
+    [`${BASE_URL}/`, 'landing'],
+    [`${BASE_URL}/signup`, 'sign-up'],
+    [`${BASE_URL}/login`, 'sign-in'],
+    [`${T}/login`, 'business sign-in'],
+  ];
+  for (const width of [1280, 390]) {
+    await page.setViewportSize({ width, height: 800 });
+    for (const [url, label] of publicPages) found.push(...await visit(page, url, `${label} @${width}`));
+  }
+  await signIn(page, 'acme-plumbing', 'owner@acme-plumbing.test', DEMO_PASSWORD);
+  // One of each kind of detail page, read from the lists.
+  await page.goto(`${T}/runs`);
+  await waitForHydration(page);
+  const run = await page.getAttribute('[data-testid=run-row] a', 'href');
+  await page.goto(`${T}/review`);
+  await waitForHydration(page);
+  const task = await page.getAttribute('[data-testid=queue-row] a', 'href');
+  const pages = [
+    ['', 'dashboard', '[data-testid=welcome]'],
+    ['/workflows', 'workflows'],
+    ['/workflows/gallery', 'gallery'],
+    ['/workflows/lead-intake-qualification', 'workflow', '[data-testid=versions]'],
+    ['/prompts', 'prompts'],
+    ['/prompts/lead_summary_v4', 'prompt'],
+    ['/data-contracts', 'data contracts'],
+    ['/data-contracts/lead', 'data contract'],
+    ['/models', 'models'],
+    ['/runs', 'runs', '[data-testid=run-row]'],
+    [run.replace('/t/acme-plumbing', ''), 'run'],
+    ['/runs/exceptions', 'exceptions'],
+    ['/review', 'review queue', '[data-testid=queue-row]'],
+    [task.replace('/t/acme-plumbing', ''), 'review task'],
+    ['/costs', 'costs'],
+    ['/reports', 'reports'],
+    ['/governance', 'governance'],
+    ['/changes', 'change log'],
+    ['/settings', 'settings'],
+    ['/account', 'account'],
+    ['/tokens', 'API tokens'],
+  ];
+  for (const width of [1280, 390]) {
+    await page.setViewportSize({ width, height: 800 });
+    for (const [path, label, ready] of pages) {
+      const before = found.length;
+      found.push(...await visit(page, `${T}${path}`, `${label} @${width}`, ready));
+      if (found.length > before) await shot(page, `layout-${label.replace(/ /g, '-')}-${width}`);
+    }
+  }
+  assert.deepEqual(found, []);
+});

@@ -138,6 +138,8 @@ extern "C" {
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
+    // Readable panics in the console while developing; the release bundle goes without the hook's code.
+    #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(App);
     mark_hydrated();

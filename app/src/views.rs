@@ -547,6 +547,8 @@ pub struct ChartView {
     pub title: String,
     pub svg: String,
     pub legend: String,
+    /// Nothing to draw yet (every figure empty or zero): the card says so instead.
+    pub empty: bool,
 }
 
 /// A workflow's baseline, as typed, with its version.

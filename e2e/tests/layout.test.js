@@ -27,7 +27,7 @@ async function problems(page, label) {
     // The widest offenders, to say where to look.
     const wide = [...document.querySelectorAll('body *')]
       .filter((e) => e.getBoundingClientRect().right > width + 1)
-      .filter((e) => !e.closest('.scroll-region'))
+      .filter((e) => !e.closest('.table-scroll, .chart-scroll, pre'))
       .slice(0, 4)
       .map((e) => `${e.tagName.toLowerCase()}${e.className ? '.' + String(e.className).split(' ').join('.') : ''} (${Math.round(e.getBoundingClientRect().right)} px)`);
     return `${document.documentElement.scrollWidth} px wide: ${wide.join(', ')}`;

@@ -25,6 +25,8 @@ impl Unit {
         match self {
             Unit::Money if v >= 1_000_000_000.0 => format!("{:.1}k", v / 1_000_000_000.0),
             Unit::Money if v >= 10_000_000.0 => format!("{:.0}", v / 1_000_000.0),
+            // Under a cent, cents would read "0.00": show the digits that matter.
+            Unit::Money if v < 10_000.0 => money::format(v.round() as i64),
             other => other.format(v),
         }
     }
@@ -94,11 +96,8 @@ impl Chart {
     pub fn max(&self) -> f64 {
         let top = self.series.iter().flat_map(|s| s.values.iter().flatten()).copied().fold(0.0_f64, f64::max);
         let top = self.reference.as_ref().map(|(r, _)| top.max(*r)).unwrap_or(top);
-        if top <= 0.0 {
-            1.0
-        } else {
-            top * 1.1
-        }
+        // A little headroom above the tallest bar, then a round number for the axis.
+        crate::scale::nice_ceiling(top * 1.05)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -267,7 +266,18 @@ mod tests {
         assert_eq!(l.bars.len(), 29, "the day without a figure has no bar");
         let tallest = l.bars.iter().map(|b| b.3).fold(0.0, f64::max);
         let plot_h = FRAME.height - FRAME.top - FRAME.bottom;
-        assert!((tallest - plot_h / 1.1).abs() < 0.01, "the top value fills the plot less the headroom: {tallest}");
+        // The tallest value (30) under a round top (50, the next 1-2-5 step above 30 plus headroom).
+        assert_eq!(c.max(), 50.0);
+        assert!((tallest - plot_h * 30.0 / 50.0).abs() < 0.01, "{tallest}");
+        assert!(c.svg().contains(">50 h<") || c.svg().contains(">50.0 h<"), "the axis says its round top");
+        // A month of tiny costs: the top label shows the digits that matter, never 0.00.
+        let tiny = Chart { unit: Unit::Money, reference: None, ..chart(Kind::Bars) };
+        let tiny = Chart {
+            series: vec![Series { name: "cost".into(), colour: BLUE, values: vec![Some(420.0), Some(180.0)] }],
+            labels: vec!["a".into(), "b".into()],
+            ..tiny
+        };
+        assert_eq!(tiny.unit.tick(tiny.max()), "0.000500");
         assert!(l.x_labels.len() <= 6 && l.x_labels.last().unwrap().1 == "11-30");
         let svg = c.svg();
         assert_eq!(svg.matches("<rect").count(), 29);

@@ -90,7 +90,8 @@ impl FormWords {
             if !fields.contains(&path) {
                 problems.push((format!("labels.{path}"), "The form has no such field.".to_string()));
             } else if text.chars().count() > Self::MAX_LABEL {
-                problems.push((format!("labels.{path}"), format!("Keep a label under {} characters.", Self::MAX_LABEL)));
+                problems
+                    .push((format!("labels.{path}"), format!("Keep a label under {} characters.", Self::MAX_LABEL)));
             } else if !text.is_empty() {
                 labels.insert(path, text);
             }

@@ -17,6 +17,7 @@ pub mod money;
 pub mod password;
 pub mod role;
 pub mod run_state;
+pub mod scale;
 pub mod sender_proof;
 pub mod signup;
 pub mod source_map;

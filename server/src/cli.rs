@@ -119,10 +119,7 @@ pub fn main() -> anyhow::Result<()> {
     // Neither does preparing the browser bundle, a build step.
     if let Some(Command::Assets { pkg, compression }) = &cli.command {
         for file in crate::site_files::prepare(pkg, *compression)? {
-            println!(
-                "{:<32} {:>10} bytes  {:>9} brotli  {:>9} gzip",
-                file.name, file.bytes, file.brotli, file.gzip
-            );
+            println!("{:<32} {:>10} bytes  {:>9} brotli  {:>9} gzip", file.name, file.bytes, file.brotli, file.gzip);
         }
         return Ok(());
     }

@@ -23,12 +23,12 @@ use std::{
 
 /// What wasm-bindgen and the build scripts leave in `pkg`, with the name each
 /// is known by in `hash.txt` (`js` and `wasm` are the names Leptos reads).
-const BUNDLE: &[(&str, &str, &str)] =
-    &[("app.js", "js", "app.js"), ("app_bg.wasm", "wasm", "app.wasm"), ("steward.css", "steward.css", "steward.css"), (
-        "favicon.svg",
-        "favicon.svg",
-        "favicon.svg",
-    )];
+const BUNDLE: &[(&str, &str, &str)] = &[
+    ("app.js", "js", "app.js"),
+    ("app_bg.wasm", "wasm", "app.wasm"),
+    ("steward.css", "steward.css", "steward.css"),
+    ("favicon.svg", "favicon.svg", "favicon.svg"),
+];
 
 /// How hard to compress: `Best` for what people download (the release
 /// bundle), `Fast` for the large debug bundle the tests build.

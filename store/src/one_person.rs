@@ -92,8 +92,16 @@ pub async fn declare(
         txn.execute_raw(stmt("DELETE FROM one_person_business", vec![])).await?;
         ("business.one_person_withdrawn", "Four-eyes workflows need a second approver again".to_string())
     };
-    audit::record_change(&txn, Some(member), "business", action, "one-person business", &why, json!({ "one_person": one_person }))
-        .await?;
+    audit::record_change(
+        &txn,
+        Some(member),
+        "business",
+        action,
+        "one-person business",
+        &why,
+        json!({ "one_person": one_person }),
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }

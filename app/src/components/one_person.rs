@@ -24,12 +24,7 @@ pub async fn load_one_person(slug: String) -> Result<OnePersonView, AppError> {
     let approvers = store::one_person::possible_approvers(&cx.state.db, &me).await.map_err(read)?;
     Ok(OnePersonView {
         declared: declaration.map(|d| {
-            format!(
-                "Declared by {} on {}: {}",
-                d.declared_by_email,
-                crate::ssr::short_time(&d.declared_at),
-                d.reason
-            )
+            format!("Declared by {} on {}: {}", d.declared_by_email, crate::ssr::short_time(&d.declared_at), d.reason)
         }),
         approvers,
     })
@@ -52,7 +47,8 @@ pub fn OnePersonBusiness(#[prop(into)] slug: Signal<String>) -> impl IntoView {
     let declare = ServerAction::<DeclareOnePerson>::new();
     let state = Resource::new(move || (slug.get(), declare.version().get()), |(slug, _)| load_one_person(slug));
     let reason = RwSignal::new(String::new());
-    let reason_error = Signal::derive(move || declare.value().get().and_then(|r| r.err()).and_then(|e| e.field("reason")));
+    let reason_error =
+        Signal::derive(move || declare.value().get().and_then(|r| r.err()).and_then(|e| e.field("reason")));
     let message = Signal::derive(move || declare.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
     view! {
         <section class="card" id="one-person" data-testid="one-person">

@@ -11,7 +11,13 @@ pub fn chart_views(report: &engine::report::Report) -> Vec<ChartView> {
     report
         .charts()
         .iter()
-        .map(|c| ChartView { id: c.id.into(), title: c.title.clone(), svg: c.svg(), legend: c.legend_html() })
+        .map(|c| ChartView {
+            id: c.id.into(),
+            title: c.title.clone(),
+            svg: c.svg(),
+            legend: c.legend_html(),
+            empty: c.is_empty(),
+        })
         .collect()
 }
 
@@ -138,8 +144,14 @@ pub fn ChartCard(chart: ChartView) -> impl IntoView {
     view! {
         <section class="card chart-card" data-testid=format!("chart-{}", chart.id)>
             <h2>{chart.title}</h2>
-            <div class="report-chart" inner_html=chart.svg></div>
-            <p class="legend small" inner_html=chart.legend></p>
+            {if chart.empty {
+                view! { <p class="muted empty-chart" data-testid="chart-empty">"Not enough data yet: this chart fills in as runs complete."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="report-chart" inner_html=chart.svg></div>
+                    <p class="legend small" inner_html=chart.legend></p>
+                }.into_any()
+            }}
         </section>
     }
 }

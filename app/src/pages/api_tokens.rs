@@ -321,7 +321,7 @@ fn TokenTable(slug: String, tokens: Vec<TokenRow>, owner: bool, revoke: ServerAc
         <section class="card">
             <h2>"Tokens"</h2>
             <table class="table">
-                <thead><tr><th>"Name"</th><th>"May"</th><th>"Made"</th><th>"Expires"</th><th>"Last used"</th><th>"State"</th><th></th></tr></thead>
+                <thead><tr><th>"Name"</th><th>"May"</th><th>"Made"</th><th>"Expires"</th><th>"Last used"</th><th>"State"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                 <tbody>{rows}</tbody>
             </table>
         </section>

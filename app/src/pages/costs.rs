@@ -275,14 +275,19 @@ fn legend(totals: [i64; 6]) -> impl IntoView {
 fn SpendChart(days: Vec<CostDayView>, totals: [i64; 6]) -> impl IntoView {
     let (w, h, left, bottom) = (640.0_f64, 220.0_f64, 56.0_f64, 24.0_f64);
     let plot_h = h - bottom - 10.0;
-    let max = days.iter().map(|d| d.by_kind.iter().sum::<i64>()).max().unwrap_or(0).max(1) as f64;
+    let tallest = days.iter().map(|d| d.by_kind.iter().sum::<i64>()).max().unwrap_or(0);
+    if tallest == 0 {
+        return view! { <p class="muted empty-chart" data-testid="spend-chart-empty">"Not enough data yet: spend appears here after the first priced run."</p> }.into_any();
+    }
+    // A round top a little above the tallest day, so the label reads as a scale.
+    let max = engine::scale::nice_ceiling(tallest as f64 * 1.05);
     let step = (w - left - 8.0) / days.len().max(1) as f64;
     let bar_w = (step * 0.7).max(2.0);
     let y = move |m: f64| 10.0 + plot_h - m / max * plot_h;
     let label_every = (days.len() / 7).max(1);
     let last = days.len().saturating_sub(1);
     view! {
-        <div class="chart-scroll"><svg class="chart" viewBox=format!("0 0 {w} {h}") role="img" aria-label="Spend per day, stacked by kind of cost" data-testid="spend-chart">
+        <div class="chart-scroll" tabindex="0"><svg class="chart" viewBox=format!("0 0 {w} {h}") role="img" aria-label="Spend per day, stacked by kind of cost" data-testid="spend-chart">
             <line x1=left y1=y(0.0) x2=w - 8.0 y2=y(0.0) class="axis" />
             <text x=left - 6.0 y=y(max) + 4.0 class="tick" text-anchor="end">{money::format(max as i64)}</text>
             <text x=left - 6.0 y=y(0.0) + 4.0 class="tick" text-anchor="end">"0"</text>
@@ -307,6 +312,7 @@ fn SpendChart(days: Vec<CostDayView>, totals: [i64; 6]) -> impl IntoView {
         </svg></div>
         {legend(totals)}
     }
+    .into_any()
 }
 
 /// Cost per run each day as a line, with the plan's target dashed.
@@ -314,7 +320,11 @@ fn SpendChart(days: Vec<CostDayView>, totals: [i64; 6]) -> impl IntoView {
 fn PerRunChart(days: Vec<CostDayView>, target: Option<i64>) -> impl IntoView {
     let (w, h, left, bottom) = (640.0_f64, 200.0_f64, 56.0_f64, 24.0_f64);
     let plot_h = h - bottom - 10.0;
-    let max = days.iter().filter_map(|d| d.per_run).chain(target).max().unwrap_or(0).max(1) as f64 * 1.1;
+    let tallest = days.iter().filter_map(|d| d.per_run).max().unwrap_or(0);
+    if tallest == 0 {
+        return view! { <p class="muted empty-chart" data-testid="per-run-chart-empty">"Not enough data yet: cost per run appears here after the first completed run."</p> }.into_any();
+    }
+    let max = engine::scale::nice_ceiling(tallest.max(target.unwrap_or(0)) as f64 * 1.05);
     let step = (w - left - 8.0) / days.len().max(1) as f64;
     let y = move |m: f64| 10.0 + plot_h - m / max * plot_h;
     let points: String = days
@@ -328,7 +338,7 @@ fn PerRunChart(days: Vec<CostDayView>, target: Option<i64>) -> impl IntoView {
     let label_every = (days.len() / 7).max(1);
     let last = days.len().saturating_sub(1);
     view! {
-        <div class="chart-scroll"><svg class="chart" viewBox=format!("0 0 {w} {h}") role="img" aria-label="Cost per run per day against the target" data-testid="per-run-chart">
+        <div class="chart-scroll" tabindex="0"><svg class="chart" viewBox=format!("0 0 {w} {h}") role="img" aria-label="Cost per run per day against the target" data-testid="per-run-chart">
             <line x1=left y1=y(0.0) x2=w - 8.0 y2=y(0.0) class="axis" />
             <text x=left - 6.0 y=y(max) + 4.0 class="tick" text-anchor="end">{money::format(max as i64)}</text>
             <text x=left - 6.0 y=y(0.0) + 4.0 class="tick" text-anchor="end">"0"</text>
@@ -343,6 +353,7 @@ fn PerRunChart(days: Vec<CostDayView>, target: Option<i64>) -> impl IntoView {
         </svg></div>
         <p class="legend small"><span class="swatch line"></span>" cost per run "<span class="swatch target"></span>{if target.is_some() { " planned cost per run" } else { " set a budget to see the plan" }}</p>
     }
+    .into_any()
 }
 
 #[component]
@@ -357,7 +368,7 @@ fn TopWorkflows(workflows: Vec<WorkflowCostView>) -> impl IntoView {
     let (w, row) = (640.0_f64, 34.0_f64);
     let h = row * top.len() as f64;
     view! {
-        <div class="chart-scroll"><svg class="chart" viewBox=format!("0 0 {w} {h}") role="img" aria-label="Top workflows by spend" data-testid="top-workflows">
+        <div class="chart-scroll" tabindex="0"><svg class="chart" viewBox=format!("0 0 {w} {h}") role="img" aria-label="Top workflows by spend" data-testid="top-workflows">
             {top.into_iter().enumerate().map(|(i, wf)| {
                 let y = i as f64 * row;
                 let width = (wf.total as f64 / max * (w - 260.0)).max(2.0);
@@ -437,7 +448,7 @@ fn CostTable(rows: Vec<WorkflowCostView>, business: WorkflowCostView) -> impl In
         }
     };
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0">
             <table class="table costs" data-testid="cost-table">
                 <thead><tr>{COLUMNS.iter().enumerate().map(|(i, title)| view! {
                     <th><button type="button" class="sort" data-testid=format!("sort-{i}")

@@ -227,7 +227,7 @@ fn DataContractEditor(slug: String, detail: DataContractDetailView) -> impl Into
                     {move || match test.value().get() {
                         Some(Ok(RecordVerdict::Normalised(json))) => view! {
                             <p class="notice">"The record meets the contract. Normalised:"</p>
-                            <pre class="code-block">{json}</pre>
+                            <pre class="code-block" tabindex="0">{json}</pre>
                         }.into_any(),
                         Some(Ok(RecordVerdict::Broken(list))) => view! {
                             <ul class="issues">

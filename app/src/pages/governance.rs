@@ -215,7 +215,7 @@ fn Review(
                 view! { <p class="muted">"No incidents this month."</p> }.into_any()
             } else {
                 view! {
-                    <div class="table-scroll"><table class="table">
+                    <div class="table-scroll" tabindex="0"><table class="table">
                         <thead><tr><th>"When"</th><th>"What"</th><th>"Workflow"</th><th>"Detail"</th><th>"State"</th></tr></thead>
                         <tbody>{incidents.into_iter().map(|i| view! {
                             <tr data-testid="incident">
@@ -264,8 +264,8 @@ fn Backlog(
                 view! { <p class="muted">"No candidates yet."</p> }.into_any()
             } else {
                 view! {
-                    <div class="table-scroll"><table class="table" data-testid="backlog-table">
-                        <thead><tr><th>"#"</th><th>"Candidate"</th><th>"Score"</th><th>"Volume"</th><th>"Minutes"</th><th>"Errors"</th><th>"Revenue"</th><th>"Risk"</th><th>"Success metric"</th><th>""</th></tr></thead>
+                    <div class="table-scroll" tabindex="0"><table class="table" data-testid="backlog-table">
+                        <thead><tr><th>"#"</th><th>"Candidate"</th><th>"Score"</th><th>"Volume"</th><th>"Minutes"</th><th>"Errors"</th><th>"Revenue"</th><th>"Risk"</th><th>"Success metric"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                         <tbody>{v.backlog.iter().cloned().map(|c| view! {
                             <CandidateRow c slug=slug.clone() may_edit=v.may_edit started last_start templates=templates.get_value() />
                         }).collect_view()}</tbody>

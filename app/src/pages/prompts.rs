@@ -230,7 +230,7 @@ fn PromptEditor(slug: String, detail: PromptDetailView, reload: Callback<()>) ->
                 <h2>"Versions"</h2>
                 <FormError message=label_message />
                 <table class="table versions" data-testid="prompt-versions">
-                    <thead><tr><th>"v"</th><th>"Why"</th><th></th></tr></thead>
+                    <thead><tr><th>"v"</th><th>"Why"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                     <tbody>
                         {detail.versions.iter().map(|v| {
                             let number = v.number;
@@ -307,9 +307,9 @@ fn TryIt(slug: String, name: String, newest: i32, keys: Vec<String>) -> impl Int
             {move || run.value().get().and_then(|r| r.ok()).map(|t| view! {
                 <div class="try-result" data-testid="try-result">
                     <h3>"Rendered prompt"</h3>
-                    <pre class="code-block">{t.rendered}</pre>
+                    <pre class="code-block" tabindex="0">{t.rendered}</pre>
                     <h3>{format!("Output ({})", t.model)}</h3>
-                    <pre class="code-block">{t.output}</pre>
+                    <pre class="code-block" tabindex="0">{t.output}</pre>
                     {if t.schema_errors.is_empty() {
                         view! { <p class="notice" data-testid="schema-ok">"The output meets the response schema."</p> }.into_any()
                     } else {

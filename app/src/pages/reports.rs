@@ -153,7 +153,7 @@ fn Report(
         </div>
         <section class="card">
             <h2>"By workflow"</h2>
-            <div class="table-scroll">
+            <div class="table-scroll" tabindex="0">
                 <table class="table" data-testid="report-table">
                     <thead><tr>{v.columns.iter().map(|c| view! { <th>{c.clone()}</th> }).collect_view()}</tr></thead>
                     <tbody>

@@ -434,7 +434,7 @@ pub fn ReviewQueuePage() -> impl IntoView {
                                 let supervisor = v.supervisor;
                                 view! {
                                     <table class="table queue" data-testid="queue">
-                                        <thead><tr>{supervisor.then(|| view! { <th></th> })}<th>"Priority"</th><th>"Workflow"</th><th>"Why"</th><th>"Age"</th><th>"Assignee"</th><th></th></tr></thead>
+                                        <thead><tr>{supervisor.then(|| view! { <th><span class="sr-only">"Select"</span></th> })}<th>"Priority"</th><th>"Workflow"</th><th>"Why"</th><th>"Age"</th><th>"Assignee"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                                         <tbody>
                                             {v.tasks.iter().map(|t| {
                                                 let (slug_c, slug_r, id_c, id_r, id_s) = (slug.clone(), slug.clone(), t.id.clone(), t.id.clone(), t.id.clone());
@@ -562,6 +562,9 @@ fn QueueChart(days: Vec<QueueDayView>) -> impl IntoView {
 
 #[component]
 fn RateTable(title: &'static str, rows: Vec<RateView>) -> impl IntoView {
+    // "Per workflow" → "Workflow", "Per reviewer" → "Reviewer": the first column's header.
+    let who = title.trim_start_matches("Per ").to_string();
+    let who = format!("{}{}", who[..1].to_uppercase(), &who[1..]);
     view! {
         <h3>{title}</h3>
         {if rows.is_empty() {
@@ -569,9 +572,9 @@ fn RateTable(title: &'static str, rows: Vec<RateView>) -> impl IntoView {
         } else {
             view! {
                 <table class="table rates" data-testid=format!("rates-{}", title.to_lowercase().replace(' ', "-"))>
-                    <thead><tr><th>""</th><th>"Decided"</th><th>"Agreement"</th><th>"Median time"</th><th>"Escalated"</th><th>"Overrides by reason"</th></tr></thead>
+                    <thead><tr><th>{who.clone()}</th><th>"Decided"</th><th>"Agreement"</th><th>"Median time"</th><th>"Escalated"</th><th>"Overrides by reason"</th></tr></thead>
                     <tbody>{rows.into_iter().map(|r| view! {
-                        <tr><td data-label="">{r.who}</td><td data-label="Decided">{r.decided}</td><td data-label="Agreement">{r.agreement}</td>
+                        <tr><td data-label=who.clone()>{r.who}</td><td data-label="Decided">{r.decided}</td><td data-label="Agreement">{r.agreement}</td>
                             <td data-label="Median time">{r.median_minutes}</td><td data-label="Escalated">{r.escalated}</td><td data-label="Overrides">{r.overrides}</td></tr>
                     }).collect_view()}</tbody>
                 </table>
@@ -705,9 +708,9 @@ pub fn ReviewTaskPage() -> impl IntoView {
                                         <ul class="why" data-testid="why">{t.why.iter().map(|w| view! { <li>{w.clone()}</li> }).collect_view()}</ul>
                                         {t.escalated_at.clone().map(|at| view! { <p class="badge status-failed">{format!("escalated {at}")}</p> })}
                                         {t.slack.clone().map(|s| view! { <p class="muted small" data-testid="task-slack">{s}</p> })}
-                                        <details><summary>"Policy detail"</summary><pre class="json small">{t.detail.clone()}</pre></details>
+                                        <details><summary>"Policy detail"</summary><pre class="json small" tabindex="0">{t.detail.clone()}</pre></details>
                                         <h2>"Draft"{r.steps.iter().any(|s| s.offline).then(|| view! { <OfflineBadge /> })}</h2>
-                                        <pre class="json" data-testid="draft">{t.draft.clone().unwrap_or_else(|| "(no draft)".into())}</pre>
+                                        <pre class="json" tabindex="0" data-testid="draft">{t.draft.clone().unwrap_or_else(|| "(no draft)".into())}</pre>
                                         <div class="decision-form">
                                             <div class="field">
                                                 <label for="f-reason">"Reason (for edits and rejections)"</label>
@@ -756,7 +759,7 @@ pub fn ReviewTaskPage() -> impl IntoView {
                             }}
                             <section class="card">
                                 <h2>"Source event"</h2>
-                                <pre class="json small">{r.source_event.clone()}</pre>
+                                <pre class="json small" tabindex="0">{r.source_event.clone()}</pre>
                                 <h2>"Run timeline"</h2>
                                 <ol class="timeline">
                                     {r.steps.iter().cloned().map(|s| view! {

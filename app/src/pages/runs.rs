@@ -253,7 +253,7 @@ pub fn RunPage() -> impl IntoView {
                                         <h2>{format!("Waiting for a person: {}", t.reason.replace('_', " "))}</h2>
                                         <ul class="why">{t.why.iter().map(|w| view! { <li>{w.clone()}</li> }).collect_view()}</ul>
                                         <p class="muted small">{format!("opened {}", t.created)}{t.claimed_by.clone().map(|c| format!(" · claimed by {c}"))}{t.escalated_at.clone().map(|e| format!(" · escalated {e}"))}</p>
-                                        {t.draft.clone().map(|d| view! { <h3>"Draft"</h3><pre class="json" data-testid="draft">{d}</pre> })}
+                                        {t.draft.clone().map(|d| view! { <h3>"Draft"</h3><pre class="json" tabindex="0" data-testid="draft">{d}</pre> })}
                                         {can_decide.then(|| view! {
                                             <a class="button primary" data-testid="decide-in-queue" href=format!("/t/{slug}/review/{}", t.id)>"Decide in the review queue"</a>
                                         })}
@@ -279,9 +279,9 @@ pub fn RunPage() -> impl IntoView {
                                             {s.error.clone().map(|e| view! { <p class="form-error">{e}</p> })}
                                             <details>
                                                 <summary>"Input, output and attempts"</summary>
-                                                <h4>"Input"</h4><pre class="json small">{s.input.clone()}</pre>
-                                                <h4>"Output"</h4><pre class="json small" data-testid="step-output">{s.output.clone()}</pre>
-                                                <h4>"Detail"</h4><pre class="json small">{s.detail.clone()}</pre>
+                                                <h4>"Input"</h4><pre class="json small" tabindex="0">{s.input.clone()}</pre>
+                                                <h4>"Output"</h4><pre class="json small" tabindex="0" data-testid="step-output">{s.output.clone()}</pre>
+                                                <h4>"Detail"</h4><pre class="json small" tabindex="0">{s.detail.clone()}</pre>
                                             </details>
                                         </li>
                                     }).collect_view()}
@@ -300,9 +300,9 @@ pub fn RunPage() -> impl IntoView {
                             <section class="card">
                                 <h2>"Source event"</h2>
                                 <p class="muted small">{r.source_channel.clone().map(|c| format!("via {c}"))}</p>
-                                <pre class="json small" data-testid="source-event">{r.source_event.clone()}</pre>
+                                <pre class="json small" tabindex="0" data-testid="source-event">{r.source_event.clone()}</pre>
                                 <h3>"Pinned versions"</h3>
-                                <pre class="json small">{r.pinned.clone()}</pre>
+                                <pre class="json small" tabindex="0">{r.pinned.clone()}</pre>
                             </section>
                         }.into_any()
                     }
@@ -333,7 +333,7 @@ pub fn ExceptionsPage() -> impl IntoView {
                             <h2>{format!("{} · {}", x.workflow, x.channel)}</h2>
                             <p class="muted small">{format!("received {} · kept until {}", x.received, x.expires)}</p>
                             <ul>{x.violations.into_iter().map(|v| view! { <li><strong>{v.field}</strong>{format!(" ({}): {}", v.rule, v.message)}</li> }).collect_view()}</ul>
-                            <details><summary>"Raw payload"</summary><pre class="json small">{x.raw}</pre></details>
+                            <details><summary>"Raw payload"</summary><pre class="json small" tabindex="0">{x.raw}</pre></details>
                         </section>
                     }).collect_view().into_any(),
                 }

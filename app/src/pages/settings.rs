@@ -332,7 +332,7 @@ fn MemberTable(
         <section class="card">
             <h2>"Members"</h2>
             <table class="table">
-                <thead><tr><th>"Email"</th><th>"Role"</th><th>"Joined"</th><th></th></tr></thead>
+                <thead><tr><th>"Email"</th><th>"Role"</th><th>"Joined"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                 <tbody>{rows}</tbody>
             </table>
         </section>

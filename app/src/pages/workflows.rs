@@ -697,7 +697,8 @@ fn Versions(slug: String, detail: WorkflowDetailView, reload: Callback<()>) -> i
     let needs_second = RwSignal::new(false);
     let confirming = RwSignal::new(None::<i32>);
     let solo_reason = RwSignal::new(String::new());
-    let refused_for_second = Signal::derive(move || needs_second.get() && matches!(publish.value().get(), Some(Err(_))));
+    let refused_for_second =
+        Signal::derive(move || needs_second.get() && matches!(publish.value().get(), Some(Err(_))));
     // That refusal is said once, by the notice with its links.
     let message = Signal::derive(move || {
         [approve.value().get(), publish.value().get()]

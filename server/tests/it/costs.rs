@@ -286,7 +286,10 @@ async fn publish(app: &TestApp, yaml: &str) {
         .await
         .map_err(|e| format!("{e:?}"))
         .unwrap();
-    store::workflows::publish(&app.db, &engineer, &name, number, "go", None).await.map_err(|e| format!("{e:?}")).unwrap();
+    store::workflows::publish(&app.db, &engineer, &name, number, "go", None)
+        .await
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
 }
 
 async fn summarize(app: &TestApp, run_id: uuid::Uuid) -> (String, Value) {

@@ -78,7 +78,10 @@ impl Drill {
             .await
             .map_err(|e| format!("{e:?}"))
             .unwrap();
-        store::workflows::publish(&app.db, &engineer, &name, n, "drill", None).await.map_err(|e| format!("{e:?}")).unwrap();
+        store::workflows::publish(&app.db, &engineer, &name, n, "drill", None)
+            .await
+            .map_err(|e| format!("{e:?}"))
+            .unwrap();
         let secret = app.webhook_secret(DRILL).await;
         let worker = Some(WorkerProcess::start(&app.settings, worker_env));
         Drill { app, booking, secret, redis, postgres, worker, kills: 0 }

@@ -407,7 +407,10 @@ async fn the_hosted_form_accepts_a_lead_and_shows_contract_errors_next_to_the_fi
     assert_eq!(count(&app, "SELECT count(*) FROM deliveries WHERE outcome = 'spam'").await, 1);
 }
 
-async fn save_form_words(client: &crate::support::Client, form: Vec<(&'static str, &'static str)>) -> reqwest::Response {
+async fn save_form_words(
+    client: &crate::support::Client,
+    form: Vec<(&'static str, &'static str)>,
+) -> reqwest::Response {
     let mut all = vec![("slug", DEMO), ("name", LEAD_WORKFLOW)];
     all.extend(form);
     client.call("save_form_words", &all).await
@@ -462,7 +465,9 @@ async fn the_hosted_form_speaks_in_the_owners_words_under_the_business_name() {
 
     // Bad words are refused field by field, and nothing changes.
     let long = Box::leak("x".repeat(200).into_boxed_str());
-    let res = save_form_words(&owner, vec![("heading", long), ("intro", ""), ("thank_you", ""), ("labels[nope]", "Nope")]).await;
+    let res =
+        save_form_words(&owner, vec![("heading", long), ("intro", ""), ("thank_you", ""), ("labels[nope]", "Nope")])
+            .await;
     let fields: Vec<String> = invalid_fields(res).await.into_iter().map(|(f, _)| f).collect();
     assert_eq!(fields, ["heading", "labels.nope"]);
     assert!(reqwest::get(&url).await.unwrap().text().await.unwrap().contains("<h1>Book a plumber</h1>"));

@@ -24,7 +24,10 @@ async fn publish(app: &TestApp, yaml: &str) {
         .await
         .map_err(|e| format!("{e:?}"))
         .unwrap();
-    store::workflows::publish(&app.db, &engineer, &name, number, "go", None).await.map_err(|e| format!("{e:?}")).unwrap();
+    store::workflows::publish(&app.db, &engineer, &name, number, "go", None)
+        .await
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
 }
 
 #[tokio::test]

@@ -300,7 +300,10 @@ async fn a_task_past_its_sla_is_escalated_to_the_owners_and_closed_after_its_max
         .await
         .map_err(|e| format!("{e:?}"))
         .unwrap();
-    store::workflows::publish(&app.db, &engineer, &name, number, "go", None).await.map_err(|e| format!("{e:?}")).unwrap();
+    store::workflows::publish(&app.db, &engineer, &name, number, "go", None)
+        .await
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
     let owner = app.demo_current_member(Role::Owner).await;
     store::workflows::set_owners(
         &app.db,

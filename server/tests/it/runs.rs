@@ -423,7 +423,10 @@ async fn publish_workflow(app: &TestApp, yaml: &str) {
     let owner = app.demo_current_member(Role::Owner).await;
     if store::workflows::publish(&app.db, &engineer, &name, number, "go", None).await.is_err() {
         store::workflows::approve(&app.db, &owner, &name, number, "ok").await.map_err(|e| format!("{e:?}")).unwrap();
-        store::workflows::publish(&app.db, &engineer, &name, number, "go", None).await.map_err(|e| format!("{e:?}")).unwrap();
+        store::workflows::publish(&app.db, &engineer, &name, number, "go", None)
+            .await
+            .map_err(|e| format!("{e:?}"))
+            .unwrap();
     }
 }
 

@@ -45,11 +45,8 @@ async fn the_bundle_is_named_by_content_cached_for_a_year_and_sent_compressed() 
     std::fs::write(pkg.join("snippets/app-0123/inline0.js"), "export function copy() {}").unwrap();
     prepare(&pkg, Compression::Fast).unwrap();
     let root = site.clone();
-    let app = TestApp::spawn_with(Options {
-        tune: Some(Box::new(move |s| s.site_root = root)),
-        ..Default::default()
-    })
-    .await;
+    let app =
+        TestApp::spawn_with(Options { tune: Some(Box::new(move |s| s.site_root = root)), ..Default::default() }).await;
     let http = reqwest::Client::new();
     let get = |path: String, encoding: &'static str| {
         let mut req = http.get(format!("{}{path}", app.base));
@@ -101,7 +98,14 @@ async fn the_bundle_is_named_by_content_cached_for_a_year_and_sent_compressed() 
     let snippet = get("/pkg/snippets/app-0123/inline0.js".into(), "").await.unwrap();
     assert_eq!(snippet.status(), StatusCode::OK, "wasm-bindgen's snippets one folder down");
     assert!(header(&snippet, "content-type").starts_with("text/javascript"));
-    for path in ["/pkg/missing.js", "/pkg/..%2Fpkg%2Fhash.txt", "/pkg/.hidden", "/pkg/snippets/.x.js", "/pkg/snippets/../hash.txt", "/pkg/snippets//x.js"] {
+    for path in [
+        "/pkg/missing.js",
+        "/pkg/..%2Fpkg%2Fhash.txt",
+        "/pkg/.hidden",
+        "/pkg/snippets/.x.js",
+        "/pkg/snippets/../hash.txt",
+        "/pkg/snippets//x.js",
+    ] {
         assert_eq!(get(path.into(), "").await.unwrap().status(), StatusCode::NOT_FOUND, "{path}");
     }
 

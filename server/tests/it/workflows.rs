@@ -170,8 +170,7 @@ async fn a_one_person_business_publishes_a_four_eyes_workflow_on_its_owners_decl
     assert_eq!(card(invoices)["needs_second_approver"], true);
     assert_eq!(card("support-ticket-triage")["needs_second_approver"], false);
     assert_eq!(call("install_gallery_workflow", vec![("name", invoices)]).await.status(), StatusCode::OK);
-    let d: serde_json::Value =
-        call("workflow_detail", vec![("name", invoices)]).await.json().await.unwrap();
+    let d: serde_json::Value = call("workflow_detail", vec![("name", invoices)]).await.json().await.unwrap();
     assert_eq!(d["versions"][0]["requires_four_eyes"], true);
     assert_eq!(d["versions"][0]["can_approve"], false, "the author gets no Approve button");
     assert_eq!(d["one_person"], false);
@@ -199,19 +198,16 @@ async fn a_one_person_business_publishes_a_four_eyes_workflow_on_its_owners_decl
     assert_eq!(publish(None).await.status(), StatusCode::CONFLICT);
     assert_eq!(publish(Some(" ")).await.status(), StatusCode::CONFLICT);
     assert_eq!(publish(Some("I read every reminder it sends")).await.status(), StatusCode::OK);
-    let d: serde_json::Value =
-        call("workflow_detail", vec![("name", invoices)]).await.json().await.unwrap();
+    let d: serde_json::Value = call("workflow_detail", vec![("name", invoices)]).await.json().await.unwrap();
     assert_eq!((d["live_version"].clone(), d["one_person"].clone()), (1.into(), true.into()));
 
     // Both the declaration and the waiver are in the change log.
-    let changes: serde_json::Value = call(
-        "list_changes",
-        vec![("area", ""), ("actor", ""), ("text", ""), ("since", ""), ("until", "")],
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let changes: serde_json::Value =
+        call("list_changes", vec![("area", ""), ("actor", ""), ("text", ""), ("since", ""), ("until", "")])
+            .await
+            .json()
+            .await
+            .unwrap();
     let actions: Vec<(String, String)> = changes
         .as_array()
         .unwrap()
@@ -227,7 +223,10 @@ async fn a_one_person_business_publishes_a_four_eyes_workflow_on_its_owners_decl
     );
 
     // Withdrawn, the business needs a second approver again.
-    assert_eq!(call("declare_one_person", vec![("one_person", "false"), ("reason", "")]).await.status(), StatusCode::OK);
+    assert_eq!(
+        call("declare_one_person", vec![("one_person", "false"), ("reason", "")]).await.status(),
+        StatusCode::OK
+    );
     let state: serde_json::Value = call("load_one_person", vec![]).await.json().await.unwrap();
     assert!(state["declared"].is_null());
     // Only an owner declares; in the demo business the engineer cannot even open Settings' functions.

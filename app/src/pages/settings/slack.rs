@@ -144,7 +144,7 @@ fn ConnectForm(
         <div class="paste-block">
             <p class="small">"In the app's Interactivity & Shortcuts page, turn Interactivity on and set the Request URL to:"</p>
             <CopyButton target="slack-request-url" />
-            <pre class="snippet" data-testid="slack-request-url">{request_url}</pre>
+            <pre class="snippet" tabindex="0" data-testid="slack-request-url">{request_url}</pre>
         </div>
         <form class="model-form" data-testid="slack-connect" on:submit=on_submit novalidate>
             <Field name="bot_token" label="Bot User OAuth Token" kind="password" value=bot_token error=error("bot_token")

@@ -80,8 +80,11 @@ pub fn FormWordsEditor(slug: String, name: String, words: FormWordsView, form_ur
     let heading = RwSignal::new(words.heading.clone());
     let intro = RwSignal::new(words.intro.clone());
     let thank_you = RwSignal::new(words.thank_you.clone());
-    let labels: Vec<(String, String, RwSignal<String>)> =
-        words.fields.iter().map(|(path, default, own)| (path.clone(), default.clone(), RwSignal::new(own.clone()))).collect();
+    let labels: Vec<(String, String, RwSignal<String>)> = words
+        .fields
+        .iter()
+        .map(|(path, default, own)| (path.clone(), default.clone(), RwSignal::new(own.clone())))
+        .collect();
     let error = move |field: String| {
         Signal::derive(move || save.value().get().and_then(|r| r.err()).and_then(|e| e.field(&field)))
     };
@@ -99,7 +102,12 @@ pub fn FormWordsEditor(slug: String, name: String, words: FormWordsView, form_ur
             labels: label_signals.iter().map(|(p, _, v)| (p.clone(), v.get_untracked())).collect(),
         });
     };
-    let text = |id: &'static str, field: &'static str, label: &'static str, value: RwSignal<String>, placeholder: String, long: bool| {
+    let text = |id: &'static str,
+                field: &'static str,
+                label: &'static str,
+                value: RwSignal<String>,
+                placeholder: String,
+                long: bool| {
         let err = error(field.to_string());
         view! {
             <div class="field" class:has-error=move || err.get().is_some()>

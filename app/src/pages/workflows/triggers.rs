@@ -504,7 +504,7 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
                                         <details>
                                             <summary>"Signed curl example"</summary>
                                             <CopyButton target="curl-example" />
-                                            <pre class="snippet" data-testid="curl-example">{curl}</pre>
+                                            <pre class="snippet" tabindex="0" data-testid="curl-example">{curl}</pre>
                                         </details>
                                     })}
                                     {t.can_rotate.then(|| view! {
@@ -521,7 +521,7 @@ pub fn Triggers(slug: String, name: String) -> impl IntoView {
                                         <details>
                                             <summary>"Embed on your site"</summary>
                                             <CopyButton target="form-snippet" />
-                                            <pre class="snippet" data-testid="form-snippet">{t.form_snippet.clone().unwrap_or_default()}</pre>
+                                            <pre class="snippet" tabindex="0" data-testid="form-snippet">{t.form_snippet.clone().unwrap_or_default()}</pre>
                                         </details>
                                     })}
                                     <h3>"Refused records"</h3>
@@ -712,7 +712,7 @@ fn Mapping(slug: String, name: String, card: TriggersView, map_row: ServerAction
                 <details open>
                     <summary>"JSON body to paste in the tool"</summary>
                     <CopyButton target="body-to-send" />
-                    <pre class="snippet" data-testid="body-to-send">{body}</pre>
+                    <pre class="snippet" tabindex="0" data-testid="body-to-send">{body}</pre>
                 </details>
             })}
         })}

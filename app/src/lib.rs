@@ -53,7 +53,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light" />
                 <link rel="icon" href=icon type="image/svg+xml" />
                 <link rel="stylesheet" id="steward-css" href=stylesheet />
-                <HydrationScripts options />
+                // `defer`: the page paints from the server's HTML at once and the wasm loads at low
+                // priority, then hydrates when the browser is idle (Lighthouse's LCP no longer waits for it).
+                <HydrationScripts options defer=true />
                 <MetaTags />
             </head>
             <body>

@@ -255,10 +255,9 @@ pub fn explain(reason: ReviewReason, detail: &Value) -> Vec<String> {
         }
     }
     match reason {
-        ReviewReason::Error => out.push(format!(
-            "Step {} failed: {}",
+        ReviewReason::Error => out.push(failure_in_words(
             detail["step"].as_str().unwrap_or("?"),
-            detail["error"].as_str().unwrap_or("unknown error")
+            detail["error"].as_str().unwrap_or("unknown error"),
         )),
         ReviewReason::ApprovalStep => out
             .push(format!("The workflow asks a person to approve at step {}.", detail["step"].as_str().unwrap_or("?"))),
@@ -272,6 +271,59 @@ pub fn explain(reason: ReviewReason, detail: &Value) -> Vec<String> {
         }
     }
     out
+}
+
+/// A failed step as a reviewer reads it: which service answered what, by its
+/// host, never the address itself (an address can carry a customer's email).
+/// The run's own error, for engineers, keeps the method and the masked address.
+pub fn failure_in_words(step: &str, error: &str) -> String {
+    const METHODS: [&str; 5] = ["GET ", "POST ", "PUT ", "PATCH ", "DELETE "];
+    let call = METHODS.iter().find_map(|m| error.strip_prefix(m)).and_then(|rest| rest.split_once(' '));
+    let Some((url, outcome)) = call else {
+        return format!("Step {step} failed: {}.", without_addresses(error).trim_end_matches('.'));
+    };
+    let host = host_of(url);
+    if let Some(answer) = outcome.strip_prefix("answered ") {
+        let (status, body) = answer.split_once(": ").unwrap_or((answer, ""));
+        // A JSON error body usually says why in a word or two.
+        let said = serde_json::from_str::<Value>(body)
+            .ok()
+            .and_then(|b| ["error", "message", "detail"].iter().find_map(|k| b[*k].as_str().map(str::to_owned)))
+            .filter(|m| !m.trim().is_empty());
+        return match said {
+            Some(m) => {
+                format!("Step {step}: {host} answered {status} ({}).", without_addresses(&m).trim_end_matches('.'))
+            }
+            None => format!("Step {step}: {host} answered {status}."),
+        };
+    }
+    if let Some(why) = outcome.strip_prefix("refused: ") {
+        return format!(
+            "Step {step}: Steward would not call {host} ({}).",
+            without_addresses(why).trim_end_matches('.')
+        );
+    }
+    if outcome.starts_with("timed out") {
+        return format!("Step {step}: {host} did not answer in time.");
+    }
+    if outcome.starts_with("could not connect") {
+        return format!("Step {step}: {host} could not be reached.");
+    }
+    format!("Step {step}: the call to {host} failed.")
+}
+
+/// `https://api.example.com:8443/people?email=…` → `api.example.com:8443`.
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    rest.split(['/', '?', '#']).next().unwrap_or(rest).rsplit('@').next().unwrap_or(rest).to_string()
+}
+
+/// Every web address in a text cut to its host.
+fn without_addresses(text: &str) -> String {
+    text.split(' ')
+        .map(|w| if w.starts_with("http://") || w.starts_with("https://") { host_of(w) } else { w.to_string() })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The draft's first fields as (name, text) pairs, long text cut: what an
@@ -368,8 +420,27 @@ mod tests {
             explain(ReviewReason::LowConfidence, &detail),
             ["Confidence 0.62 is below 0.78.", "annual contract value 60000 is above 50000."]
         );
-        let failed = serde_json::json!({ "step": "enrich", "error": "GET … answered 503" });
-        assert_eq!(explain(ReviewReason::Error, &failed), ["Step enrich failed: GET … answered 503"]);
+        let failed = serde_json::json!({ "step": "enrich", "error": "GET http://127.0.0.1:59115/demo/company-lookup?email=dana@harbor.example answered 503 Service Unavailable: {\"error\":\"the demo directory has no entry for this domain right now\"}" });
+        assert_eq!(
+            explain(ReviewReason::Error, &failed),
+            ["Step enrich: 127.0.0.1:59115 answered 503 Service Unavailable (the demo directory has no entry for this domain right now)."]
+        );
+    }
+
+    #[test]
+    fn a_failed_call_is_said_by_its_host_never_its_address() {
+        let cases = [
+            ("POST https://crm.example/people?email=x@y.example answered 500 Internal Server Error: <html>oops</html>", "Step s: crm.example answered 500 Internal Server Error."),
+            ("GET https://user:pw@crm.example/p refused: it resolves to a private address", "Step s: Steward would not call crm.example (it resolves to a private address)."),
+            ("GET https://crm.example/p?email=x@y.example timed out: operation timed out", "Step s: crm.example did not answer in time."),
+            ("GET https://crm.example/p could not connect: error sending request for url (https://crm.example/p?email=x@y.example)", "Step s: crm.example could not be reached."),
+            ("the model's answer did not meet the response schema", "Step s failed: the model's answer did not meet the response schema."),
+            ("template error near https://crm.example/p?email=x@y.example", "Step s failed: template error near crm.example."),
+        ];
+        for (error, said) in cases {
+            assert_eq!(failure_in_words("s", error), said);
+            assert!(!failure_in_words("s", error).contains("x@y.example"));
+        }
     }
 
     #[test]

@@ -84,3 +84,17 @@ export async function finishSignUp(page, email, url, screenshot) {
   await page.fill('#field-code', await signUpCode(email));
   await Promise.all([page.waitForURL(url), page.click('[data-testid=code-step] button[type=submit]')]);
 }
+
+// Signs a new business up from the sign-up page (name → the address's slug),
+// confirms the emailed code, and waits on its hydrated dashboard.
+export async function signUpBusiness(page, name, email, password = 'copper kettle harbor 42') {
+  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  await page.goto(`${BASE_URL}/signup`);
+  await waitForHydration(page);
+  await page.fill('#field-business_name', name);
+  await page.fill('#field-email', email);
+  await page.fill('#field-password', password);
+  await finishSignUp(page, email, `${BASE_URL}/t/${slug}`);
+  await waitForHydration(page);
+  return slug;
+}

@@ -4,7 +4,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { BASE_URL, finishSignUp, launch, signUpCode, shot, signIn, unique, waitForHydration } from '../support/browser.js';
+import { BASE_URL, finishSignUp, launch, signUpBusiness, signUpCode, shot, signIn, unique, waitForHydration } from '../support/browser.js';
 
 const DEMO_PASSWORD = process.env.STEWARD_DEMO_PASSWORD ?? 'steward-demo-password';
 const MAIL_DIR = process.env.STEWARD_MAIL_DIR;
@@ -75,14 +75,7 @@ test('a visitor opens a business, signs out, signs back in and sees the dashboar
 test('a new owner follows the first-hour checklist: ticks follow what was done, and it can be hidden', async () => {
   const { page } = browser;
   const id = unique();
-  const slug = `pier-bakery-${id}`;
-  await page.goto(`${BASE_URL}/signup`);
-  await waitForHydration(page);
-  await page.fill('#field-business_name', `Pier Bakery ${id}`);
-  await page.fill('#field-email', `baker-${id}@pier.example`);
-  await page.fill('#field-password', 'copper kettle harbor 42');
-  await finishSignUp(page, `baker-${id}@pier.example`, `${BASE_URL}/t/${slug}`);
-  await waitForHydration(page);
+  const slug = await signUpBusiness(page, `Pier Bakery ${id}`, `baker-${id}@pier.example`);
   await page.waitForSelector('[data-testid=checklist]');
   assert.equal(await page.textContent('[data-testid=checklist-progress]'), '0 of 6 done');
   await shot(page, '02b-first-run-checklist');

@@ -3,7 +3,7 @@
 // customer fills it in on a phone.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE_URL, finishSignUp, launch, shot, unique, waitForHydration } from '../support/browser.js';
+import { BASE_URL, launch, shot, signUpBusiness, unique, waitForHydration } from '../support/browser.js';
 
 let browser;
 before(async () => { browser = await launch({ width: 1280, height: 800 }); });
@@ -15,13 +15,7 @@ after(async () => {
 test("the owner writes the form's words and a customer on a phone reads them", async () => {
   const { page, context } = browser;
   const id = unique();
-  const slug = `tide-plumbing-${id}`;
-  await page.goto(`${BASE_URL}/signup`);
-  await waitForHydration(page);
-  await page.fill('#field-business_name', `Tide Plumbing ${id}`);
-  await page.fill('#field-email', `tess-${id}@tide.example`);
-  await page.fill('#field-password', 'copper kettle harbor 42');
-  await finishSignUp(page, `tess-${id}@tide.example`, `${BASE_URL}/t/${slug}`);
+  const slug = await signUpBusiness(page, `Tide Plumbing ${id}`, `tess-${id}@tide.example`);
   await page.goto(`${BASE_URL}/t/${slug}/workflows/gallery`);
   await waitForHydration(page);
   await Promise.all([

@@ -6,7 +6,7 @@
 // cached for a year and compressed.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE_URL, finishSignUp, launch, shot, unique, waitForHydration } from '../support/browser.js';
+import { BASE_URL, launch, shot, signUpBusiness, unique, waitForHydration } from '../support/browser.js';
 
 let browser;
 before(async () => { browser = await launch({ width: 1280, height: 800 }); });
@@ -18,16 +18,9 @@ after(async () => {
 test('a one-person business publishes a four-eyes workflow after declaring itself, with a reason', async () => {
   const { page } = browser;
   const id = unique();
-  const slug = `solo-books-${id}`;
   const bundle = [];
   page.on('response', (r) => { if (new URL(r.url()).pathname.startsWith('/pkg/')) bundle.push(r); });
-  await page.goto(`${BASE_URL}/signup`);
-  await waitForHydration(page);
-  await page.fill('#field-business_name', `Solo Books ${id}`);
-  await page.fill('#field-email', `sam-${id}@solo.example`);
-  await page.fill('#field-password', 'copper kettle harbor 42');
-  await finishSignUp(page, `sam-${id}@solo.example`, `${BASE_URL}/t/${slug}`);
-  await waitForHydration(page);
+  const slug = await signUpBusiness(page, `Solo Books ${id}`, `sam-${id}@solo.example`);
 
   // The bundle: hashed names, a year of caching, compressed on the wire.
   const wasm = bundle.find((r) => r.url().endsWith('.wasm'));

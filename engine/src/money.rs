@@ -23,11 +23,12 @@ pub fn parse(text: &str) -> Option<Micros> {
 }
 
 /// The amount with as many decimals as it needs to be read: two from one
-/// unit up, four from a hundredth, six below (0.000450).
+/// unit up (and for zero), four from a hundredth, six below (0.000450).
 pub fn format(micros: Micros) -> String {
     let sign = if micros < 0 { "-" } else { "" };
     let m = micros.unsigned_abs();
-    let decimals = if m >= 1_000_000 {
+    // Nothing is nothing: "0.00", not six zeros.
+    let decimals = if m >= 1_000_000 || m == 0 {
         2
     } else if m >= 10_000 {
         4
@@ -100,7 +101,7 @@ mod tests {
         assert_eq!(format(1_000_000), "1.00");
         assert_eq!(format(45_050), "0.0451", "half up at four decimals");
         assert_eq!(format(450), "0.000450");
-        assert_eq!(format(0), "0.000000");
+        assert_eq!(format(0), "0.00");
         assert_eq!(format(-2_500_000), "-2.50");
         assert_eq!(plain(1_500_000), "1.5");
         assert_eq!(plain(45), "0.000045");

@@ -32,6 +32,15 @@ test('a one-person business publishes a four-eyes workflow after declaring itsel
   const css = bundle.find((r) => r.url().endsWith('.css'));
   assert.match(new URL(css.url()).pathname, /^\/pkg\/steward\.[0-9a-f]{16}\.css$/);
 
+  // Empty pages say what will appear there and where it comes from.
+  await page.goto(`${BASE_URL}/t/${slug}/prompts`);
+  await waitForHydration(page);
+  assert.match(await page.getAttribute('[data-testid=prompts-empty] a', 'href'), /\/workflows\/gallery$/);
+  await page.goto(`${BASE_URL}/t/${slug}/data-contracts`);
+  await waitForHydration(page);
+  await page.waitForSelector('[data-testid=data-contracts-empty]');
+  assert.equal(await page.locator('[data-testid=data-contracts]').isVisible(), false, 'no empty table');
+
   await page.goto(`${BASE_URL}/t/${slug}/workflows/gallery`);
   await waitForHydration(page);
   const card = page.locator('[data-testid=gallery-invoice-reminder-sequence]');

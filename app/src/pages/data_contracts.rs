@@ -119,8 +119,14 @@ pub fn DataContractsPage() -> impl IntoView {
                     Err(e) => view! { <Refusal error=e /> }.into_any(),
                     Ok(rows) => {
                         let existing: Vec<String> = rows.iter().map(|r| r.name.clone()).collect();
+                        let empty = rows.is_empty();
                         view! {
-                            <section class="card">
+                            <Show when=move || empty>
+                                <section class="card" data-testid="data-contracts-empty">
+                                    <p>"No data contracts yet. A contract says what a lead, ticket or invoice must look like before automation touches it: start from a template below, or install a workflow from the gallery, which brings its own."</p>
+                                </section>
+                            </Show>
+                            <section class="card" class:hidden=empty>
                                 <table class="table" data-testid="data-contracts">
                                     <thead><tr><th>"Contract"</th><th>"Object"</th><th>"Fields"</th><th>"Source of truth"</th><th>"Updated"</th></tr></thead>
                                     <tbody>

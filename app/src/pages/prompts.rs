@@ -132,6 +132,14 @@ pub fn PromptsPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match list.await {
                     Err(e) => view! { <Refusal error=e /> }.into_any(),
+                    // A new business: say what will appear here and where it comes from.
+                    Ok(rows) if rows.is_empty() => view! {
+                        <section class="empty-state" data-testid="prompts-empty">
+                            <h2>"No prompt templates yet"</h2>
+                            <p>"Each workflow from the template gallery brings the prompts it uses; they appear here to edit, try on the offline model and label for production."</p>
+                            <a class="button primary" href=format!("/t/{}/workflows/gallery", slug.get_untracked())>"Open the template gallery"</a>
+                        </section>
+                    }.into_any(),
                     Ok(rows) => view! {
                         <section class="card">
                             <table class="table" data-testid="prompts">

@@ -47,23 +47,13 @@ pub async fn save_form_words(
     use store::hosted_forms::FormWordsError;
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member_in(&slug, engine::Page::Workflows, crate::ssr::EDITORS).await?;
-    let state = &cx.state;
     let not_found = || cx.refused(StatusCode::NOT_FOUND, "There is no such workflow with a hosted form.");
-    let detail = store::workflows::detail(&state.db, &me, &name).await.map_err(|_| not_found())?;
-    let version = detail.workflow.live_version.unwrap_or(detail.workflow.latest_version);
-    let source = store::workflows::version_yaml(&state.db, &me, &name, version)
-        .await
-        .map_err(|e| cx.internal("reading the workflow", e))?;
-    let contract = engine::workflow::WorkflowContract::structure(&source).ok_or_else(not_found)?;
-    let data_contract = match (contract.trigger.is_form(), contract.trigger.contract_name()) {
-        (true, Some(n)) => store::data_contracts::find(&state.db, &me.tenant, &n)
-            .await
-            .map_err(|e| cx.internal("reading the data contract", e))?,
-        _ => None,
-    }
-    .ok_or_else(not_found)?;
+    let data_contract = match super::triggers::current_contract(&cx, &me, &name).await? {
+        Some((_, contract, Some(data_contract))) if contract.trigger.is_form() => data_contract,
+        _ => return Err(not_found()),
+    };
     let words = engine::form::FormWords { heading, intro, thank_you, labels };
-    match store::hosted_forms::save(&state.db, &me, &name, &data_contract, words).await {
+    match store::hosted_forms::save(&cx.state.db, &me, &name, &data_contract, words).await {
         Ok(_) => Ok(()),
         Err(FormWordsError::Invalid(problems)) => {
             Err(cx.invalid(problems.into_iter().map(|(f, r)| engine::FieldError::new(&f, r)).collect()))

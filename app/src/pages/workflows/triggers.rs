@@ -8,18 +8,25 @@ use crate::error::AppError;
 use crate::views::{DeliveryView, TriggersView};
 use leptos::prelude::*;
 
-#[server(endpoint = "workflow_triggers")]
-pub async fn workflow_triggers(slug: String, name: String) -> Result<TriggersView, AppError> {
-    use actix_web::http::StatusCode;
-    let cx = crate::ssr::Ctx::get().await?;
-    let me = cx.member(&slug, engine::Page::Workflows).await?;
+/// The workflow (`None` if there is none), the contract its triggers use
+/// (the live version, else the newest) and that contract's data contract.
+#[cfg(feature = "ssr")]
+pub(super) async fn current_contract(
+    cx: &crate::ssr::Ctx,
+    me: &store::auth::CurrentMember,
+    name: &str,
+) -> Result<
+    Option<(
+        store::workflows::WorkflowDetail,
+        engine::workflow::WorkflowContract,
+        Option<engine::data_contract::DataContract>,
+    )>,
+    AppError,
+> {
     let state = &cx.state;
-    let public = state.settings.public_url.as_str().trim_end_matches('/').to_owned();
-    let yaml = store::workflows::detail(&state.db, &me, &name)
-        .await
-        .map_err(|_| cx.refused(StatusCode::NOT_FOUND, "There is no such workflow."))?;
-    let version = yaml.workflow.live_version.unwrap_or(yaml.workflow.latest_version);
-    let source = store::workflows::version_yaml(&state.db, &me, &name, version)
+    let Ok(detail) = store::workflows::detail(&state.db, me, name).await else { return Ok(None) };
+    let version = detail.workflow.live_version.unwrap_or(detail.workflow.latest_version);
+    let source = store::workflows::version_yaml(&state.db, me, name, version)
         .await
         .map_err(|e| cx.internal("reading the workflow", e))?;
     let contract = engine::workflow::WorkflowContract::structure(&source)
@@ -30,6 +37,19 @@ pub async fn workflow_triggers(slug: String, name: String) -> Result<TriggersVie
             .map_err(|e| cx.internal("reading the data contract", e))?,
         None => None,
     };
+    Ok(Some((detail, contract, data_contract)))
+}
+
+#[server(endpoint = "workflow_triggers")]
+pub async fn workflow_triggers(slug: String, name: String) -> Result<TriggersView, AppError> {
+    use actix_web::http::StatusCode;
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Workflows).await?;
+    let state = &cx.state;
+    let public = state.settings.public_url.as_str().trim_end_matches('/').to_owned();
+    let (yaml, contract, data_contract) = current_contract(&cx, &me, &name)
+        .await?
+        .ok_or_else(|| cx.refused(StatusCode::NOT_FOUND, "There is no such workflow."))?;
     let has_secret = store::webhook_secrets::has_secret(&state.db, &me.tenant, &name)
         .await
         .map_err(|e| cx.internal("reading the triggers", e))?;

@@ -13,7 +13,7 @@ use actix_web::{
     http::header::{self, ContentEncoding, HeaderValue},
     web, HttpRequest, HttpResponse, Responder,
 };
-use app::ssr::assets::{hashed_name, AssetHashes, MANIFEST};
+use app::ssr::assets::{hashed_name, logical_name, AssetHashes, MANIFEST};
 use leptos::config::LeptosOptions;
 use sha2::{Digest, Sha256};
 use std::{
@@ -21,14 +21,10 @@ use std::{
     path::{Path, PathBuf},
 };
 
-/// What wasm-bindgen and the build scripts leave in `pkg`, with the name each
-/// is known by in `hash.txt` (`js` and `wasm` are the names Leptos reads).
-const BUNDLE: &[(&str, &str, &str)] = &[
-    ("app.js", "js", "app.js"),
-    ("app_bg.wasm", "wasm", "app.wasm"),
-    ("steward.css", "steward.css", "steward.css"),
-    ("favicon.svg", "favicon.svg", "favicon.svg"),
-];
+/// What wasm-bindgen and the build scripts leave in `pkg`, with the key each
+/// is known by in `hash.txt` (`js` and `wasm` are the keys Leptos reads).
+const BUNDLE: &[(&str, &str)] =
+    &[("app.js", "js"), ("app_bg.wasm", "wasm"), ("steward.css", "steward.css"), ("favicon.svg", "favicon.svg")];
 
 /// How hard to compress: `Best` for what people download (the release
 /// bundle), `Fast` for the large debug bundle the tests build.
@@ -52,11 +48,11 @@ pub fn prepare(pkg: &Path, compression: Compression) -> anyhow::Result<Vec<Prepa
     let mut entries = Vec::new();
     let mut written = Vec::new();
     let mut keep = vec![MANIFEST.to_string()];
-    for (source, key, logical) in BUNDLE {
+    for (source, key) in BUNDLE {
         let path = pkg.join(source);
         let bytes = std::fs::read(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let hash = hex_prefix(&Sha256::digest(&bytes));
-        let name = hashed_name(logical, &hash);
+        let name = hashed_name(logical_name(key), &hash);
         std::fs::write(pkg.join(&name), &bytes)?;
         let brotli = write_brotli(&pkg.join(format!("{name}.br")), &bytes, compression)?;
         let gzip = write_gzip(&pkg.join(format!("{name}.gz")), &bytes, compression)?;
@@ -168,7 +164,7 @@ mod tests {
     fn prepare_names_files_by_content_and_clears_the_previous_build() {
         let dir = std::env::temp_dir().join(format!("steward-pkg-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
-        for (source, _, _) in BUNDLE {
+        for (source, _) in BUNDLE {
             std::fs::write(dir.join(source), format!("contents of {source} ").repeat(50)).unwrap();
         }
         let first = prepare(&dir, Compression::Fast).unwrap();

@@ -42,14 +42,17 @@ impl AssetHashes {
 
     /// Whether a file in `pkg` is one of the current hashed names (cached for a year).
     pub fn is_current_hashed(&self, file: &str) -> bool {
-        self.0.iter().any(|(name, hash)| {
-            let logical = match name.as_str() {
-                "js" => "app.js",
-                "wasm" => "app.wasm",
-                other => other,
-            };
-            hashed_name(logical, hash) == file
-        })
+        self.0.iter().any(|(key, hash)| hashed_name(logical_name(key), hash) == file)
+    }
+}
+
+/// The file a manifest key names: Leptos's `js` and `wasm` are `app.js` and
+/// `app.wasm`; every other key is its file's own name.
+pub fn logical_name(key: &str) -> &str {
+    match key {
+        "js" => "app.js",
+        "wasm" => "app.wasm",
+        other => other,
     }
 }
 

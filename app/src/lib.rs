@@ -15,7 +15,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
 use pages::{
@@ -70,38 +70,43 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
         <Title formatter=|page: String| if page.is_empty() { "Steward".to_string() } else { format!("{page} · Steward") } />
+        // Every page renders `Async`: the server loads all of a page's data before it sends the
+        // HTML, so the data the browser hydrates with is always in the document it hydrates.
+        // Streamed out of order, a page whose data came late was hydrated with data the
+        // browser fetched again, which differed when a run had arrived in between (a review
+        // queue with one more row than the HTML: an unrecoverable hydration error).
         <Router>
             <Routes fallback=NotFound>
-                <Route path=path!("/") view=LandingPage />
-                <Route path=path!("/signup") view=SignupPage />
-                <Route path=path!("/login") view=LoginPage />
-                <Route path=path!("/invite/:token") view=AcceptInvitationPage />
-                <Route path=path!("/t/:slug/login") view=BusinessLoginPage />
-                <ParentRoute path=path!("/t/:slug") view=WorkspaceLayout>
-                    <Route path=path!("") view=DashboardPage />
-                    <Route path=path!("settings") view=SettingsPage />
-                    <Route path=path!("account") view=pages::account::AccountPage />
-                    <Route path=path!("tokens") view=pages::api_tokens::ApiTokensPage />
-                    <Route path=path!("changes") view=ChangeLogPage />
-                    <Route path=path!("costs") view=pages::costs::CostsPage />
-                    <Route path=path!("reports") view=pages::reports::ReportsPage />
-                    <Route path=path!("governance") view=pages::governance::GovernancePage />
-                    <Route path=path!("models") view=ModelsPage />
-                    <Route path=path!("prompts") view=PromptsPage />
-                    <Route path=path!("prompts/:name") view=PromptPage />
-                    <Route path=path!("prompts/:name/diff") view=PromptDiffPage />
-                    <Route path=path!("data-contracts") view=DataContractsPage />
-                    <Route path=path!("data-contracts/:name") view=DataContractPage />
-                    <Route path=path!("workflows") view=WorkflowsPage />
-                    <Route path=path!("workflows/gallery") view=GalleryPage />
-                    <Route path=path!("workflows/:name") view=WorkflowEditorPage />
-                    <Route path=path!("workflows/:name/diff") view=WorkflowDiffPage />
-                    <Route path=path!("review") view=ReviewQueuePage />
-                    <Route path=path!("review/:id") view=ReviewTaskPage />
-                    <Route path=path!("runs") view=RunsPage />
-                    <Route path=path!("runs/exceptions") view=ExceptionsPage />
-                    <Route path=path!("runs/:id") view=RunPage />
-                    <Route path=path!(":section") view=EmptyStatePage />
+                <Route path=path!("/") ssr=SsrMode::Async view=LandingPage />
+                <Route path=path!("/signup") ssr=SsrMode::Async view=SignupPage />
+                <Route path=path!("/login") ssr=SsrMode::Async view=LoginPage />
+                <Route path=path!("/invite/:token") ssr=SsrMode::Async view=AcceptInvitationPage />
+                <Route path=path!("/t/:slug/login") ssr=SsrMode::Async view=BusinessLoginPage />
+                <ParentRoute path=path!("/t/:slug") ssr=SsrMode::Async view=WorkspaceLayout>
+                    <Route path=path!("") ssr=SsrMode::Async view=DashboardPage />
+                    <Route path=path!("settings") ssr=SsrMode::Async view=SettingsPage />
+                    <Route path=path!("account") ssr=SsrMode::Async view=pages::account::AccountPage />
+                    <Route path=path!("tokens") ssr=SsrMode::Async view=pages::api_tokens::ApiTokensPage />
+                    <Route path=path!("changes") ssr=SsrMode::Async view=ChangeLogPage />
+                    <Route path=path!("costs") ssr=SsrMode::Async view=pages::costs::CostsPage />
+                    <Route path=path!("reports") ssr=SsrMode::Async view=pages::reports::ReportsPage />
+                    <Route path=path!("governance") ssr=SsrMode::Async view=pages::governance::GovernancePage />
+                    <Route path=path!("models") ssr=SsrMode::Async view=ModelsPage />
+                    <Route path=path!("prompts") ssr=SsrMode::Async view=PromptsPage />
+                    <Route path=path!("prompts/:name") ssr=SsrMode::Async view=PromptPage />
+                    <Route path=path!("prompts/:name/diff") ssr=SsrMode::Async view=PromptDiffPage />
+                    <Route path=path!("data-contracts") ssr=SsrMode::Async view=DataContractsPage />
+                    <Route path=path!("data-contracts/:name") ssr=SsrMode::Async view=DataContractPage />
+                    <Route path=path!("workflows") ssr=SsrMode::Async view=WorkflowsPage />
+                    <Route path=path!("workflows/gallery") ssr=SsrMode::Async view=GalleryPage />
+                    <Route path=path!("workflows/:name") ssr=SsrMode::Async view=WorkflowEditorPage />
+                    <Route path=path!("workflows/:name/diff") ssr=SsrMode::Async view=WorkflowDiffPage />
+                    <Route path=path!("review") ssr=SsrMode::Async view=ReviewQueuePage />
+                    <Route path=path!("review/:id") ssr=SsrMode::Async view=ReviewTaskPage />
+                    <Route path=path!("runs") ssr=SsrMode::Async view=RunsPage />
+                    <Route path=path!("runs/exceptions") ssr=SsrMode::Async view=ExceptionsPage />
+                    <Route path=path!("runs/:id") ssr=SsrMode::Async view=RunPage />
+                    <Route path=path!(":section") ssr=SsrMode::Async view=EmptyStatePage />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -410,6 +410,8 @@ pub struct ReviewTaskView {
     pub reason: String,
     pub detail: String,
     pub draft: Option<String>,
+    /// The draft as labelled fields (label, value), masked like `draft`.
+    pub draft_fields: Vec<(String, String)>,
     pub open: bool,
     pub decision: Option<String>,
     pub reason_code: Option<String>,
@@ -444,6 +446,8 @@ pub struct RunDetailView {
     pub pinned: String,
     pub source_channel: Option<String>,
     pub source_event: String,
+    /// The source event as labelled fields (label, value), masked like `source_event`.
+    pub event_fields: Vec<(String, String)>,
     pub steps: Vec<RunStepView>,
     pub tasks: Vec<ReviewTaskView>,
     pub can_retry: bool,
@@ -527,6 +531,8 @@ pub struct CostReportView {
     pub cache_saved: i64,
     pub alerts: Vec<CostAlertView>,
     pub may_edit: bool,
+    /// The business's currency: summaries to the cent, per-run figures with the digits they need.
+    pub currency: engine::money::Currency,
 }
 
 /// Settings → cost rates, as typed.

@@ -4,7 +4,7 @@
 // field); the executive then reads the new budget without a form.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE_URL, launch, shot, signIn, waitForHydration } from '../support/browser.js';
+import { BASE_URL, launch, shot, signIn, signUpBusiness, unique, waitForHydration } from '../support/browser.js';
 
 const DEMO_PASSWORD = process.env.STEWARD_DEMO_PASSWORD ?? 'steward-demo-password';
 const FLOW = 'lead-intake-qualification';
@@ -25,9 +25,11 @@ test('operations reads the month of spend and changes a budget that takes effect
   await waitForHydration(page);
   const bars = await page.locator('[data-testid=spend-chart] [data-testid=spend-bar]').count();
   assert.ok(bars >= 60, `a month of days stacked by kind: ${bars} segments`);
-  assert.match(await page.locator('[data-testid=spend-chart] title').first().textContent(), /\d\d-\d\d: .+ \d+\.\d+/);
+  assert.match(await page.locator('[data-testid=spend-chart] title').first().textContent(), /\d\d-\d\d: .+ \$\d+\.\d+/);
   assert.equal(await page.locator('[data-testid=target-line]').count(), 1, 'the plan is drawn against cost per run');
-  assert.doesNotMatch(await page.textContent('[data-testid=cost-total]'), /^0\.0+$/);
+  // A summary reads in the business's currency, to the cent.
+  assert.match(await page.textContent('[data-testid=cost-total]'), /^\$[\d,]+\.\d\d$/);
+  assert.doesNotMatch(await page.textContent('[data-testid=cost-total]'), /^\$0\.00$/);
   assert.match(await page.textContent('[data-testid=cache-hit-rate]'), /^\d+%$/);
   assert.ok(await page.locator('[data-testid=top-workflows] rect').count() >= 1);
   await shot(page, '30-costs-month');
@@ -54,7 +56,7 @@ test('operations reads the month of spend and changes a budget that takes effect
   await page.selectOption(`#action-${FLOW}`, 'downgrade');
   await card.locator('button[type=submit]').click();
   await page.waitForSelector('[data-testid=budget-saved]');
-  await page.waitForFunction((id) => /300 runs a month at 2\.50 a run: plan 750\.00, cap 825\.00/.test(document.querySelector(id)?.textContent ?? ''),
+  await page.waitForFunction((id) => /300 runs a month at \$2\.50 a run: plan \$750\.00, cap \$825\.00/.test(document.querySelector(id)?.textContent ?? ''),
     `[data-testid=budget-${FLOW}] [data-testid=budget-summary]`);
   await shot(page, '31-costs-budget-saved');
   await page.reload();
@@ -93,7 +95,7 @@ test('the executive reads costs and the budget but has no form, and a reviewer i
     await signIn(page, 'acme-plumbing', 'exec@acme-plumbing.test', DEMO_PASSWORD);
     await page.goto(`${BASE_URL}/t/acme-plumbing/costs`);
     await page.waitForSelector('[data-testid=spend-chart]');
-    assert.match(await page.textContent(`[data-testid=budget-${FLOW}] [data-testid=budget-summary]`), /300 runs a month at 2\.50 a run/);
+    assert.match(await page.textContent(`[data-testid=budget-${FLOW}] [data-testid=budget-summary]`), /300 runs a month at \$2\.50 a run/);
     assert.equal(await page.locator('form.budget-form').count(), 0);
     await shot(page, '32-phone-costs-executive');
   } finally {
@@ -108,4 +110,30 @@ test('the executive reads costs and the budget but has no form, and a reviewer i
   } finally {
     await reviewer.context.close();
   }
+});
+
+test('the owner of a new business keeps its figures in euros', async () => {
+  const own = await launch({ width: 1280, height: 900 });
+  try {
+    const { page } = own;
+    const id = unique();
+    const slug = await signUpBusiness(page, `Canal Bakery ${id}`, `lena-${id}@canal.example`);
+    await page.goto(`${BASE_URL}/t/${slug}/settings`);
+    await waitForHydration(page);
+    await page.waitForSelector('[data-testid=currency] select');
+    assert.equal(await page.inputValue('#field-currency'), 'USD', 'US dollars until the owner chooses');
+    await page.selectOption('#field-currency', 'EUR');
+    await page.click('[data-testid=save-currency]');
+    await page.waitForSelector('[data-testid=currency-saved]');
+    await shot(page, '46-currency-chosen');
+    await page.goto(`${BASE_URL}/t/${slug}/costs`);
+    await waitForHydration(page);
+    assert.equal(await page.textContent('[data-testid=cost-total]'), '€0.00');
+    await page.reload();
+    await waitForHydration(page);
+    assert.equal(await page.textContent('[data-testid=cost-total]'), '€0.00', 'kept');
+  } finally {
+    await own.context.close();
+  }
+  assert.deepEqual(own.errors, []);
 });

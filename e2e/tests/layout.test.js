@@ -3,8 +3,9 @@
 // inside its own keyboard-focusable region), and axe-core finds no violation.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { BASE_URL, launch, shot, signIn, waitForHydration } from '../support/browser.js';
 
 const DEMO_PASSWORD = process.env.STEWARD_DEMO_PASSWORD ?? 'steward-demo-password';
@@ -42,9 +43,26 @@ async function problems(page, label) {
   return found;
 }
 
-async function visit(page, url, label, ready) {
+// An approval link the demo's reviewer was emailed (its page is public: the token is the key).
+function anApprovalLink() {
+  const dir = process.env.STEWARD_MAIL_DIR;
+  if (!dir) return null;
+  for (const file of readdirSync(dir).sort()) {
+    if (!file.includes('reviewer@acme-plumbing.test')) continue;
+    const raw = readFileSync(path.join(dir, file), 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+    const link = raw.match(/https?:\/\/[^\s"<]+\/approve\/[a-z0-9-]+\.[0-9a-f]{32}\.\d+\.[A-Za-z0-9_-]+/);
+    if (link) return link[0];
+  }
+  return null;
+}
+
+// The first link on the page matching `selector`, without waiting for one.
+const firstHref = (page, selector) => page.$$eval(selector, (links) => links[0]?.getAttribute('href') ?? null);
+
+// `hydrates`: false for the pages the server writes alone (the hosted form, the approval link).
+async function visit(page, url, label, ready, hydrates = true) {
   await page.goto(url);
-  await waitForHydration(page);
+  if (hydrates) await waitForHydration(page);
   if (ready) await page.waitForSelector(ready);
   await page.waitForLoadState('networkidle');
   return problems(page, label);
@@ -58,10 +76,16 @@ test('every page fits at 1280 and 390 px and has no axe-core violation', async (
     [`${BASE_URL}/signup`, 'sign-up'],
     [`${BASE_URL}/login`, 'sign-in'],
     [`${T}/login`, 'business sign-in'],
+    [`${BASE_URL}/forms/acme-plumbing/lead-intake-qualification`, 'hosted form', 'form', false],
+    [`${BASE_URL}/invite/not-a-real-invitation`, 'invitation'],
   ];
+  const approval = anApprovalLink();
+  if (approval) publicPages.push([approval, 'approval link', '[data-testid=link-approve]', false]);
   for (const width of [1280, 390]) {
     await page.setViewportSize({ width, height: 800 });
-    for (const [url, label] of publicPages) found.push(...await visit(page, url, `${label} @${width}`));
+    for (const [url, label, ready, hydrates] of publicPages) {
+      found.push(...await visit(page, url, `${label} @${width}`, ready, hydrates));
+    }
   }
   await signIn(page, 'acme-plumbing', 'owner@acme-plumbing.test', DEMO_PASSWORD);
   // One of each kind of detail page, read from the lists.
@@ -71,6 +95,12 @@ test('every page fits at 1280 and 390 px and has no axe-core violation', async (
   await page.goto(`${T}/review`);
   await waitForHydration(page);
   const task = await page.getAttribute('[data-testid=queue-row] a', 'href');
+  await page.goto(`${T}/workflows/lead-intake-qualification`);
+  await waitForHydration(page);
+  const workflowDiff = await firstHref(page, 'a[href*="/diff?"]');
+  await page.goto(`${T}/prompts/lead_summary_v4`);
+  await waitForHydration(page);
+  const promptDiff = await firstHref(page, 'a[href*="/diff?"]');
   const pages = [
     ['', 'dashboard', '[data-testid=welcome]'],
     ['/workflows', 'workflows'],
@@ -94,6 +124,8 @@ test('every page fits at 1280 and 390 px and has no axe-core violation', async (
     ['/account', 'account'],
     ['/tokens', 'API tokens'],
   ];
+  if (workflowDiff) pages.push([workflowDiff.replace('/t/acme-plumbing', ''), 'workflow diff']);
+  if (promptDiff) pages.push([promptDiff.replace('/t/acme-plumbing', ''), 'prompt diff']);
   for (const width of [1280, 390]) {
     await page.setViewportSize({ width, height: 800 });
     for (const [path, label, ready] of pages) {

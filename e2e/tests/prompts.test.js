@@ -29,7 +29,7 @@ test('try a prompt with the offline model, save a version and label it staging',
   await page.waitForSelector('[data-testid=try-result]');
   assert.match(await page.textContent('[data-testid=try-result] pre'), /Lead: Harbor Dental \(Dana\)/);
   await page.waitForSelector('[data-testid=schema-ok]');
-  assert.match(await page.textContent('[data-testid=try-usage]'), /\d+ tokens in, \d+ tokens out · estimated cost 0\.000000 USD/);
+  assert.match(await page.textContent('[data-testid=try-usage]'), /\d+ tokens in, \d+ tokens out · estimated cost \$0\.00/);
   await shot(page, '15-prompt-try-it');
 
   const editor = page.locator('[data-testid=prompt-json]');

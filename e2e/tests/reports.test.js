@@ -62,7 +62,7 @@ test('the executive reads last month on the dashboard, opens its report and down
   const hours = (await page.textContent('[data-testid=kpi-hours_saved] [data-testid=kpi-value]')).trim();
   assert.match(hours, /^\d+\.\d h$/);
   assert.notEqual(hours, '0.0 h');
-  assert.match(await page.textContent('[data-testid=kpi-net_savings] .kpi-baseline'), /^labour [\d,]+\.\d\d − automation [\d,]+\.\d\d$/);
+  assert.match(await page.textContent('[data-testid=kpi-net_savings] .kpi-baseline'), /^labour \$[\d,]+\.\d\d − automation \$[\d,]+\.\d\d$/);
   for (const id of ['cycle-time', 'hours-saved', 'cost-vs-savings', 'exceptions', 'confidence']) {
     assert.equal(await page.locator(`[data-testid=chart-${id}] svg`).count(), 1, `${id} is drawn`);
   }

@@ -168,11 +168,26 @@ test('a reviewer decides from the emailed link: opening it changes nothing, it w
   await mail.waitForSelector('[data-testid=link-draft]');
   await mail.goto(link.approve); // a mail scanner, or a second look
   assert.match(await mail.textContent('h1'), /Review: lead-intake-qualification/);
+  // The enquiry as labelled fields (the reviewer decides, so the contact shows in clear),
+  // the draft the same way or a sentence saying why there is none, and the task in the queue one click away.
+  assert.match(await mail.textContent('[data-testid=link-event] tr:first-child th'), /^Company name$/);
+  assert.match(await mail.textContent('[data-testid=link-event]'), /Primary contact email[^•]+@[a-z-]+\.example/);
+  assert.equal(await mail.locator('[data-testid=link-draft]').count(), 1);
+  assert.equal(await mail.getAttribute('[data-testid=link-queue]', 'href'), `/t/acme-plumbing/review/${link.task}`);
   await shot(mail, '32-approval-link');
-  // Nothing changed: the task is still open in the queue.
+  // Nothing changed: the task is still open in the queue (the link's "open the task in the review queue").
+  await Promise.all([mail.waitForURL(`${QUEUE}/${link.task}`), mail.click('[data-testid=link-queue]')]);
   await page.goto(`${QUEUE}/${link.task}`);
   await waitForHydration(page);
   await page.waitForSelector('[data-testid=open-task]');
+  // The task page reads the same way: labelled fields, the raw JSON one click away.
+  assert.equal(await page.textContent('[data-testid=task-event] dt'), 'Company name');
+  assert.equal(await page.isVisible('[data-testid=task-event] pre.json'), false, 'the JSON stays folded');
+  await page.click('[data-testid=task-event] details.raw summary');
+  assert.match(await page.textContent('[data-testid=task-event] pre.json'), /"companyName"/);
+  assert.ok(await page.isVisible('[data-testid=task-event] pre.json'));
+  await shot(page, '32b-task-labelled-fields');
+  await mail.goto(link.approve);
 
   await Promise.all([mail.waitForNavigation(), mail.click('[data-testid=link-approve]')]);
   assert.equal(await mail.textContent('[data-testid=link-state]'), 'Approved');

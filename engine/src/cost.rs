@@ -4,7 +4,7 @@
 //! run, deviation and retry-spike alarms, tiered model routing and the
 //! off-peak window of batchable workflows.
 
-use crate::money::{self, Micros};
+use crate::money::{self, Currency, Micros};
 use crate::FieldError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -361,7 +361,7 @@ pub fn percent_over(actual: Micros, reference: Micros) -> i64 {
 /// Alarms when the month runs over plan by more than the budget's
 /// deviation: cost per run against the target, and the month's spend
 /// projected from the time elapsed against expected runs × target.
-pub fn deviations(budget: &Budget, month: &MonthToDate) -> Vec<Alarm> {
+pub fn deviations(budget: &Budget, month: &MonthToDate, currency: Currency) -> Vec<Alarm> {
     let mut alarms = Vec::new();
     if month.runs < MIN_RUNS_FOR_DEVIATION {
         return alarms;
@@ -374,8 +374,8 @@ pub fn deviations(budget: &Budget, month: &MonthToDate) -> Vec<Alarm> {
             condition: Condition::CostPerRun,
             message: format!(
                 "Cost per run is {} against a target of {} ({}% over; alerts above {}%).",
-                money::format(per_run),
-                money::format(budget.target_per_run),
+                currency.precise(per_run),
+                currency.precise(budget.target_per_run),
                 percent_over(per_run, budget.target_per_run),
                 budget.deviation_pct
             ),
@@ -388,8 +388,8 @@ pub fn deviations(budget: &Budget, month: &MonthToDate) -> Vec<Alarm> {
                 condition: Condition::ProjectedSpend,
                 message: format!(
                     "This month's spend is on course for {} against a plan of {} ({}% over).",
-                    money::format(projected),
-                    money::format(budget.planned()),
+                    currency.cents(projected),
+                    currency.cents(budget.planned()),
                     percent_over(projected, budget.planned())
                 ),
             });
@@ -435,22 +435,23 @@ pub fn watch(
     forecast: Micros,
     recent: RetryWindow,
     trailing: RetryWindow,
+    currency: Currency,
 ) -> (Vec<Condition>, Vec<Alarm>) {
     let mut evaluated = vec![Condition::RetryRate];
     let mut firing = Vec::new();
     if let Some(b) = budget {
         evaluated.extend([Condition::CostPerRun, Condition::ProjectedSpend, Condition::BudgetCap]);
-        firing.extend(deviations(b, month));
+        firing.extend(deviations(b, month, currency));
         if let Verdict::AtCap(action) = before_run(b, month.spent, forecast) {
             firing.push(Alarm {
                 condition: Condition::BudgetCap,
                 message: format!(
                     "This month's spend ({}) and the next run's forecast ({}) pass the cap of {} ({} runs × {} plus {}%). At the cap: {}.",
-                    money::format(month.spent),
-                    money::format(forecast),
-                    money::format(b.cap()),
+                    currency.cents(month.spent),
+                    currency.precise(forecast),
+                    currency.cents(b.cap()),
                     b.expected_runs,
-                    money::format(b.target_per_run),
+                    currency.precise(b.target_per_run),
                     b.overage_pct,
                     action.label().to_lowercase()
                 ),
@@ -655,37 +656,40 @@ mod tests {
         let b = budget(CapAction::AlertOnly);
         let month = |runs, spent| MonthToDate { runs, spent, elapsed_seconds: 10 * 86400, month_seconds: 30 * 86400 };
         // 0.575 per run is exactly 15% over 0.50: not yet.
-        assert!(deviations(&b, &month(4, 2_300_000)).is_empty());
-        let alarms = deviations(&b, &month(4, 2_300_004));
+        assert!(deviations(&b, &month(4, 2_300_000), Currency::default()).is_empty());
+        let alarms = deviations(&b, &month(4, 2_300_004), Currency::default());
         assert_eq!(alarms.len(), 1);
         assert_eq!(alarms[0].condition, Condition::CostPerRun);
-        assert!(alarms[0].message.contains("0.5750 against a target of 0.5000 (15% over"), "{}", alarms[0].message);
+        assert!(alarms[0].message.contains("$0.5750 against a target of $0.5000 (15% over"), "{}", alarms[0].message);
         // On target per run, but 60 runs in a third of the month projects 90.00 against 50.00.
-        let alarms = deviations(&b, &month(60, 30_000_000));
+        let alarms = deviations(&b, &month(60, 30_000_000), Currency::default());
         assert_eq!(alarms.iter().map(|a| a.condition).collect::<Vec<_>>(), [Condition::ProjectedSpend]);
-        assert!(alarms[0].message.contains("90.00 against a plan of 50.00 (80% over)"), "{}", alarms[0].message);
-        assert!(deviations(&b, &month(2, 9_000_000)).is_empty(), "two runs are too few to judge");
+        assert!(alarms[0].message.contains("$90.00 against a plan of $50.00 (80% over)"), "{}", alarms[0].message);
+        assert!(deviations(&b, &month(2, 9_000_000), Currency::default()).is_empty(), "two runs are too few to judge");
         let early = MonthToDate { runs: 10, spent: 5_000_000, elapsed_seconds: 3600, month_seconds: 30 * 86400 };
-        assert!(deviations(&b, &early).is_empty(), "no projection from the first hour");
+        assert!(deviations(&b, &early, Currency::default()).is_empty(), "no projection from the first hour");
         let loose = Budget { deviation_pct: 50, ..b };
-        assert!(deviations(&loose, &month(4, 2_800_000)).is_empty(), "the threshold is the workflow's own");
+        assert!(
+            deviations(&loose, &month(4, 2_800_000), Currency::default()).is_empty(),
+            "the threshold is the workflow's own"
+        );
     }
 
     #[test]
     fn the_watch_judges_budget_conditions_only_with_a_budget() {
         let quiet = RetryWindow::default();
         let month = MonthToDate { runs: 4, spent: 54_800_000, elapsed_seconds: 3600, month_seconds: 30 * 86400 };
-        let (evaluated, firing) = watch(None, &month, 500_000, quiet, quiet);
+        let (evaluated, firing) = watch(None, &month, 500_000, quiet, quiet, Currency::default());
         assert_eq!((evaluated, firing), (vec![Condition::RetryRate], vec![]));
         let b = budget(CapAction::Pause);
-        let (evaluated, firing) = watch(Some(&b), &month, 500_000, quiet, quiet);
+        let (evaluated, firing) = watch(Some(&b), &month, 500_000, quiet, quiet, Currency::default());
         assert_eq!(evaluated.len(), 4);
         let conditions: Vec<Condition> = firing.iter().map(|a| a.condition).collect();
         assert_eq!(conditions, [Condition::CostPerRun, Condition::BudgetCap]);
         assert!(
             firing[1]
                 .message
-                .contains("pass the cap of 55.00 (100 runs × 0.5000 plus 10%). At the cap: pause new runs"),
+                .contains("pass the cap of $55.00 (100 runs × $0.5000 plus 10%). At the cap: pause new runs"),
             "{}",
             firing[1].message
         );

@@ -5,7 +5,7 @@
 //! baseline; headlines compare a month with the one before and with the
 //! baseline, in words the Reports page, the email and the PDF all share.
 
-use crate::money::{self, Micros};
+use crate::money::{self, Currency, Micros};
 use crate::FieldError;
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -302,7 +302,7 @@ impl Baseline {
     }
 
     /// One line for the change log.
-    pub fn summary(&self) -> String {
+    pub fn summary(&self, currency: Currency) -> String {
         let outcome = match (&self.outcome_rate, self.outcome.as_str()) {
             (_, "") => String::new(),
             (Some(r), o) => format!(", outcome {o} at {}", percent(*r)),
@@ -314,7 +314,7 @@ impl Baseline {
             percent(self.error_rate),
             duration(self.response_minutes),
             self.monthly_volume,
-            money::format_cents(self.hourly_cost)
+            currency.cents(self.hourly_cost)
         )
     }
 }
@@ -587,8 +587,8 @@ fn signed(delta: f64, unit: impl Fn(f64) -> String) -> String {
     format!("{}{}", if delta >= 0.0 { "+" } else { "−" }, unit(delta.abs()))
 }
 
-fn signed_money(delta: Micros) -> String {
-    format!("{}{}", if delta >= 0 { "+" } else { "−" }, money::format_cents(delta.abs()))
+fn signed_money(delta: Micros, currency: Currency) -> String {
+    format!("{}{}", if delta >= 0 { "+" } else { "−" }, currency.cents(delta.abs()))
 }
 
 const NONE: &str = "–";
@@ -596,7 +596,8 @@ const NONE: &str = "–";
 /// The headline figures of a month, against the month before and the
 /// baseline. In a month still running (`partial`), totals are not judged
 /// against a whole month: they show last month's total instead.
-pub fn headlines(this: &Kpis, last: Option<&Kpis>, partial: bool) -> Vec<Headline> {
+pub fn headlines(this: &Kpis, last: Option<&Kpis>, partial: bool, currency: Currency) -> Vec<Headline> {
+    let cents = |m: Micros| currency.cents(m);
     let mut out = Vec::new();
     let mut push =
         |key: &str, label: &str, value: String, vs_last: Option<(String, Option<bool>)>, vs_baseline: String| {
@@ -640,15 +641,19 @@ pub fn headlines(this: &Kpis, last: Option<&Kpis>, partial: bool) -> Vec<Headlin
     push(
         "net_savings",
         "Net savings",
-        this.net_savings.map(money::format_cents).unwrap_or_else(|| NONE.into()),
+        this.net_savings.map(cents).unwrap_or_else(|| NONE.into()),
         if partial {
-            whole_month(last.and_then(|k| k.net_savings).map(money::format_cents))
+            whole_month(last.and_then(|k| k.net_savings).map(cents))
         } else {
-            judged(this.net_savings.zip(last.and_then(|k| k.net_savings)).map(|(a, b)| (signed_money(a - b), a >= b)))
+            judged(
+                this.net_savings
+                    .zip(last.and_then(|k| k.net_savings))
+                    .map(|(a, b)| (signed_money(a - b, currency), a >= b)),
+            )
         },
         match this.labour_saved {
-            Some(l) => format!("labour {} − automation {}", money::format_cents(l), money::format_cents(this.cost)),
-            None => format!("automation cost {}; set a baseline to measure", money::format_cents(this.cost)),
+            Some(l) => format!("labour {} − automation {}", cents(l), cents(this.cost)),
+            None => format!("automation cost {}; set a baseline to measure", cents(this.cost)),
         },
     );
     push(
@@ -725,6 +730,9 @@ pub struct Scorecard {
     pub month: Month,
     pub business_name: String,
     pub time_zone: String,
+    /// The currency its amounts read in (snapshots from before there was a choice: US dollars).
+    #[serde(default)]
+    pub currency: Currency,
     pub business: Kpis,
     pub workflows: Vec<WorkflowScore>,
     pub days: Vec<DayPoint>,
@@ -784,6 +792,7 @@ pub fn scorecard(
         month,
         business_name: business_name.into(),
         time_zone: tz.into(),
+        currency: Currency::default(),
         business: business_kpis,
         workflows,
         days: points,
@@ -972,12 +981,12 @@ mod tests {
         assert_eq!(k.retry_rate, Some(0.05));
         assert_eq!(k.agreement_rate, Some(0.75));
         assert_eq!(k.uptime, Some(1.0 - 1.0 / 720.0));
-        let h = headlines(&k, None, false);
+        let h = headlines(&k, None, false, Currency::default());
         assert_eq!(h.len(), 7);
         assert_eq!(h[0].value, "2.0 h");
         assert_eq!(h[0].vs_baseline, "75% of the 2.7 h it took by hand");
-        assert_eq!(h[1].value, "56.00");
-        assert_eq!(h[1].vs_baseline, "labour 60.00 − automation 4.00");
+        assert_eq!(h[1].value, "$56.00");
+        assert_eq!(h[1].vs_baseline, "labour $60.00 − automation $4.00");
         assert_eq!(h[2].value, "30 min");
         assert_eq!(h[2].vs_baseline, "4.0 h by hand");
         assert_eq!(h[3].value, "20%");
@@ -996,7 +1005,7 @@ mod tests {
         assert_eq!(k.hours_saved, Some(0.0));
         assert_eq!(k.net_savings, Some(0));
         assert_eq!(k.conversion_rate, None);
-        for h in headlines(&k, None, false) {
+        for h in headlines(&k, None, false, Currency::default()) {
             assert!(!h.value.contains("NaN") && !h.value.contains("inf"), "{h:?}");
         }
     }
@@ -1027,12 +1036,12 @@ mod tests {
             Some(&baseline()),
             48,
         );
-        let h = headlines(&k, Some(&last), false);
+        let h = headlines(&k, Some(&last), false, Currency::default());
         assert_eq!(h[3].vs_last_month, "+90.0 pts vs last month");
         assert_eq!(h[3].better, Some(false));
-        assert_eq!(h[1].value, "-1.50");
+        assert_eq!(h[1].value, "−$1.50", "a loss reads with a minus sign");
         // While a month runs, its totals are shown beside last month's, not judged against them.
-        let running = headlines(&k, Some(&last), true);
+        let running = headlines(&k, Some(&last), true, Currency::default());
         assert_eq!(running[0].vs_last_month, "3.0 h in all of last month", "9 completed × 20 min");
         assert_eq!(running[0].better, None);
         assert_eq!(running[3].better, Some(false), "rates are still compared");
@@ -1044,7 +1053,7 @@ mod tests {
         let k = kpis(&t, None, 24);
         assert_eq!(k.hours_saved, None);
         assert_eq!(k.net_savings, None);
-        assert_eq!(headlines(&k, None, false)[0].vs_baseline, "set a baseline to measure");
+        assert_eq!(headlines(&k, None, false, Currency::default())[0].vs_baseline, "set a baseline to measure");
     }
 
     #[test]
@@ -1173,7 +1182,7 @@ mod tests {
         );
         let b = baseline();
         assert_eq!(Baseline::parse(&b.form()).unwrap(), b);
-        assert_eq!(b.summary(), "20 min a task by hand, 10% errors, customers waited 4.0 h, 100 tasks a month at 30.00/h, outcome deal.won at 10%");
+        assert_eq!(b.summary(Currency::default()), "20 min a task by hand, 10% errors, customers waited 4.0 h, 100 tasks a month at $30.00/h, outcome deal.won at 10%");
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub mod offline_model;
 #[cfg(feature = "contracts")]
 pub mod prompt;
 #[cfg(feature = "contracts")]
+pub mod readable;
+#[cfg(feature = "contracts")]
 pub mod record_title;
 #[cfg(feature = "contracts")]
 pub mod report;

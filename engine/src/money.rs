@@ -5,6 +5,91 @@
 /// An amount in millionths of a currency unit.
 pub type Micros = i64;
 
+/// The currency a business keeps its figures in (Settings → Business): its
+/// prices, budgets, costs and savings are all in it. Steward converts
+/// nothing; the currency only says how amounts read.
+/// Serialised as its ISO code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Currency {
+    code: &'static str,
+    symbol: &'static str,
+}
+
+/// ISO code, symbol, name: the currencies a business can choose.
+pub const CURRENCIES: [(&str, &str, &str); 16] = [
+    ("USD", "$", "US dollar"),
+    ("EUR", "€", "Euro"),
+    ("GBP", "£", "Pound sterling"),
+    ("CAD", "CA$", "Canadian dollar"),
+    ("AUD", "A$", "Australian dollar"),
+    ("NZD", "NZ$", "New Zealand dollar"),
+    ("CHF", "CHF\u{a0}", "Swiss franc"),
+    ("SEK", "SEK\u{a0}", "Swedish krona"),
+    ("NOK", "NOK\u{a0}", "Norwegian krone"),
+    ("DKK", "DKK\u{a0}", "Danish krone"),
+    ("PLN", "PLN\u{a0}", "Polish złoty"),
+    ("INR", "₹", "Indian rupee"),
+    ("SGD", "S$", "Singapore dollar"),
+    ("ZAR", "R\u{a0}", "South African rand"),
+    ("BRL", "R$", "Brazilian real"),
+    ("MXN", "MX$", "Mexican peso"),
+];
+
+impl Default for Currency {
+    fn default() -> Self {
+        Currency { code: CURRENCIES[0].0, symbol: CURRENCIES[0].1 }
+    }
+}
+
+impl Currency {
+    /// The currency with this ISO code, if Steward offers it.
+    pub fn from_code(code: &str) -> Option<Currency> {
+        CURRENCIES
+            .iter()
+            .find(|(c, ..)| c.eq_ignore_ascii_case(code.trim()))
+            .map(|&(code, symbol, _)| Currency { code, symbol })
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// "$", "€", "CHF " (a no-break space after letters).
+    pub fn symbol(&self) -> &'static str {
+        self.symbol
+    }
+
+    /// An amount for summaries, to the cent with thousands grouped: "$3,328.85",
+    /// "−$4.00"; an amount under half a cent reads "<$0.01", not "$0.00".
+    pub fn cents(&self, micros: Micros) -> String {
+        let sign = if micros < 0 { "−" } else { "" };
+        if micros != 0 && micros.unsigned_abs() < 5_000 {
+            return format!("<{sign}{}0.01", self.symbol);
+        }
+        format!("{sign}{}{}", self.symbol, format_cents(micros.abs()))
+    }
+
+    /// An amount with the decimals it needs (a price per call, one run's cost): "$0.000450".
+    pub fn precise(&self, micros: Micros) -> String {
+        let sign = if micros < 0 { "−" } else { "" };
+        format!("{sign}{}{}", self.symbol, format(micros.abs()))
+    }
+}
+
+impl serde::Serialize for Currency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Currency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let code = String::deserialize(d)?;
+        Currency::from_code(&code)
+            .ok_or_else(|| serde::de::Error::custom(format!("Steward does not offer the currency {code}")))
+    }
+}
+
 pub const MICROS_PER_UNIT: i64 = 1_000_000;
 
 /// "0.15" → 150000; at most six decimals, no sign, no exponent.
@@ -81,6 +166,24 @@ mod tests {
         assert_eq!(format_cents(-42_400), "-0.04");
         assert_eq!(format_cents(0), "0.00");
         assert_eq!(format_cents(999_995_000), "1,000.00");
+    }
+
+    #[test]
+    fn amounts_read_with_the_business_currency() {
+        let usd = Currency::default();
+        assert_eq!(usd.cents(3_328_850_000), "$3,328.85");
+        assert_eq!(usd.cents(0), "$0.00");
+        assert_eq!(usd.cents(4_200), "<$0.01", "under half a cent is not nothing");
+        assert_eq!(usd.cents(-4_000_000), "−$4.00");
+        assert_eq!(usd.precise(450), "$0.000450");
+        let chf = Currency::from_code("chf").unwrap();
+        assert_eq!(chf.cents(12_500_000), "CHF\u{a0}12.50");
+        assert_eq!(Currency::from_code("EUR").unwrap().cents(1_000_000), "€1.00");
+        assert_eq!(Currency::from_code("XXX"), None);
+        let json = serde_json::to_string(&chf).unwrap();
+        assert_eq!(json, "\"CHF\"");
+        assert_eq!(serde_json::from_str::<Currency>(&json).unwrap(), chf);
+        assert!(serde_json::from_str::<Currency>("\"XXX\"").is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use crate::chart::{self, Chart, Kind, Series, Unit};
 use crate::form::escape;
 use crate::kpi::{self, duration, percent, Headline, Kpis, Scorecard};
-use crate::money;
+use crate::money::Currency;
 
 /// A scorecard with the months before it (newest last, at most five).
 pub struct Report<'a> {
@@ -32,7 +32,7 @@ fn or_dash<T>(v: Option<T>, f: impl Fn(T) -> String) -> String {
 }
 
 /// A row of the per-workflow table.
-pub fn row(name: &str, k: &Kpis) -> [String; 11] {
+pub fn row(name: &str, k: &Kpis, currency: Currency) -> [String; 11] {
     [
         name.to_owned(),
         k.runs.to_string(),
@@ -41,7 +41,7 @@ pub fn row(name: &str, k: &Kpis) -> [String; 11] {
         or_dash(k.cycle_minutes, duration),
         or_dash(k.response_minutes, duration),
         or_dash(k.hours_saved, |h| format!("{h:.1} h")),
-        or_dash(k.net_savings, money::format_cents),
+        or_dash(k.net_savings, |m| currency.cents(m)),
         or_dash(k.conversion_rate, percent),
         or_dash(k.agreement_rate, percent),
         or_dash(k.uptime, percent),
@@ -55,12 +55,18 @@ impl Report<'_> {
 
     pub fn headlines(&self) -> Vec<Headline> {
         let (_, end) = self.card.month.bounds(&self.card.time_zone);
-        kpi::headlines(&self.card.business, self.previous().map(|p| &p.business), self.card.through < end)
+        kpi::headlines(
+            &self.card.business,
+            self.previous().map(|p| &p.business),
+            self.card.through < end,
+            self.card.currency,
+        )
     }
 
     pub fn rows(&self) -> Vec<[String; 11]> {
-        let mut rows: Vec<[String; 11]> = self.card.workflows.iter().map(|w| row(&w.name, &w.kpis)).collect();
-        rows.push(row("All workflows", &self.card.business));
+        let currency = self.card.currency;
+        let mut rows: Vec<[String; 11]> = self.card.workflows.iter().map(|w| row(&w.name, &w.kpis, currency)).collect();
+        rows.push(row("All workflows", &self.card.business, currency));
         rows
     }
 
@@ -98,7 +104,7 @@ impl Report<'_> {
             },
             Chart {
                 id: "cost-vs-savings",
-                title: "Automation cost against labour saved, by month".into(),
+                title: format!("Automation cost against labour saved, by month ({})", c.currency.code()),
                 kind: Kind::Bars,
                 unit: Unit::Money,
                 labels: month_labels,

@@ -13,21 +13,26 @@ const MARGIN: f32 = 48.0;
 const REGULAR: Name<'static> = Name(b"F1");
 const BOLD: Name<'static> = Name(b"F2");
 
-/// Text in the fonts' WinAnsi encoding; what it cannot show becomes '?'.
+/// Text in the fonts' WinAnsi encoding; what it cannot show becomes '?'
+/// (the rupee sign, which it lacks, is spelt "Rs").
 fn winansi(s: &str) -> Vec<u8> {
-    s.chars()
-        .map(|c| match c {
-            '\u{20}'..='\u{7e}' => c as u8,
-            '\u{a0}'..='\u{ff}' => c as u32 as u8,
-            '–' => 0x96,
-            '—' => 0x97,
-            '−' => b'-',
-            '•' => 0x95,
-            '’' => 0x92,
-            '…' => 0x85,
-            _ => b'?',
-        })
-        .collect()
+    let mut out = Vec::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\u{20}'..='\u{7e}' => out.push(c as u8),
+            '\u{a0}'..='\u{ff}' => out.push(c as u32 as u8),
+            '€' => out.push(0x80),
+            '–' => out.push(0x96),
+            '—' => out.push(0x97),
+            '−' => out.push(b'-'),
+            '•' => out.push(0x95),
+            '’' => out.push(0x92),
+            '…' => out.push(0x85),
+            '₹' => out.extend_from_slice(b"Rs"),
+            _ => out.push(b'?'),
+        }
+    }
+    out
 }
 
 fn rgb(hex: &str) -> (f32, f32, f32) {
@@ -258,5 +263,6 @@ mod tests {
     fn text_is_encoded_for_the_standard_fonts() {
         assert_eq!(winansi("a − b – c é"), b"a - b \x96 c \xe9".to_vec());
         assert_eq!(winansi("✓"), b"?".to_vec());
+        assert_eq!(winansi("€1 £2 ₹3"), b"\x801 \xa32 Rs3".to_vec());
     }
 }

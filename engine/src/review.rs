@@ -1,6 +1,7 @@
 //! Review tasks in the business's words: how urgent a task is (P1–P3) and
 //! how well people and drafts agree. Pure arithmetic, tested by itself.
 
+use crate::readable::{Field, Labels};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -326,34 +327,31 @@ fn without_addresses(text: &str) -> String {
         .join(" ")
 }
 
-/// The draft's first fields as (name, text) pairs, long text cut: what an
-/// email or a Slack message shows of a draft.
-pub fn draft_fields(draft: Option<&Value>) -> Vec<(String, String)> {
-    let Some(Value::Object(map)) = draft else { return Vec::new() };
-    map.iter()
+/// A record's first labelled fields, long text cut: what an email or a
+/// Slack message shows of a draft or an enquiry.
+pub fn short_fields(fields: Vec<Field>) -> Vec<Field> {
+    fields
+        .into_iter()
         .take(8)
-        .map(|(k, v)| {
-            let text = match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
+        .map(|(label, text)| {
             let text = if text.chars().count() > 160 {
                 format!("{}…", text.chars().take(160).collect::<String>())
             } else {
                 text
             };
-            (k.clone(), text)
+            (label, text)
         })
         .collect()
 }
 
-/// The draft as a short, readable summary, one `name: text` line per field.
-pub fn draft_summary(draft: Option<&Value>) -> String {
-    let fields = draft_fields(draft);
-    if fields.is_empty() {
-        return "(no draft: the run stopped on an error or before a message)".into();
-    }
-    fields.into_iter().map(|(k, text)| format!("{k}: {text}")).collect::<Vec<_>>().join("\n")
+/// The draft's first fields, named in words (Slack has no schema at hand).
+pub fn draft_fields(draft: Option<&Value>) -> Vec<Field> {
+    draft.map(|d| short_fields(crate::readable::fields(d, &Labels::default()))).unwrap_or_default()
+}
+
+/// Fields as a short, readable text, one `label: text` line each.
+pub fn fields_text(fields: &[Field]) -> String {
+    fields.iter().map(|(label, text)| format!("{label}: {text}")).collect::<Vec<_>>().join("\n")
 }
 
 #[cfg(test)]

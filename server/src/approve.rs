@@ -52,11 +52,25 @@ fn closed(state: &LinkState) -> HttpResponse {
 }
 
 fn confirmation(token: &str, task: &LinkTask, preselect: &str, codes: &[String], error: Option<&str>) -> HttpResponse {
-    let draft = task
-        .draft
-        .as_ref()
-        .map(|d| serde_json::to_string_pretty(d).unwrap_or_default())
-        .unwrap_or_else(|| "(no draft)".into());
+    use engine::readable::html_table;
+    // Labelled fields first, the JSON one click away.
+    let record = |fields: &[engine::readable::Field], raw: Option<&serde_json::Value>, testid: &str| {
+        match raw {
+        Some(raw) => format!(
+            "{}<details class=\"raw\"><summary>Raw JSON</summary><pre class=\"json small\" tabindex=\"0\">{}</pre></details>",
+            html_table(fields, testid),
+            escape(&serde_json::to_string_pretty(raw).unwrap_or_default())
+        ),
+        None => format!("<p class=\"muted\" data-testid=\"{testid}\">None: a step failed before one was written.</p>"),
+    }
+    };
+    let draft = record(&task.draft_fields, task.draft.as_ref(), "link-draft");
+    let enquiry = if task.event_fields.is_empty() {
+        String::new()
+    } else {
+        format!("<h2>What came in</h2>{}", html_table(&task.event_fields, "link-event"))
+    };
+    let queue = format!("/t/{}/review/{}", task.slug, task.task_id);
     let why = serde_json::to_string_pretty(&task.detail).unwrap_or_default();
     let reasons: String =
         engine::review::explain(task.reason, &task.detail).iter().map(|r| format!("<li>{}</li>", escape(r))).collect();
@@ -74,21 +88,21 @@ fn confirmation(token: &str, task: &LinkTask, preselect: &str, codes: &[String],
         "Review",
         &format!(
             "<h1>Review: {}</h1><p class=\"muted\">{} · for {}</p><ul class=\"why\" data-testid=\"link-why\">{reasons}</ul>{error}\
-             <h2>Draft</h2><pre class=\"json\" data-testid=\"link-draft\">{}</pre><details><summary>Policy detail</summary><pre class=\"json small\">{}</pre></details>\
+             <h2>Draft</h2>{draft}{enquiry}<details><summary>Policy detail</summary><pre class=\"json small\" tabindex=\"0\">{}</pre></details>\
              <form method=\"post\" action=\"/approve/{}\" class=\"stack decision-form\">\
              <div class=\"field\"><label for=\"reason_code\">Reason (needed to reject)</label><select id=\"reason_code\" name=\"reason_code\"><option value=\"\">—</option>{options}</select></div>\
              <div class=\"field\"><label for=\"comment\">Comment</label><input id=\"comment\" name=\"comment\" /></div>\
              <div class=\"actions\"><button class=\"{}\" type=\"submit\" name=\"decision\" value=\"approve\" data-testid=\"link-approve\">Approve</button>\
              <button class=\"{} danger\" type=\"submit\" name=\"decision\" value=\"reject\" data-testid=\"link-reject\">Reject</button></div></form>\
-             <p class=\"muted small\">To edit the draft, open the task in the review queue.</p>",
+             <p class=\"muted small\">To edit the draft, <a href=\"{}\" data-testid=\"link-queue\">open the task in the review queue</a>.</p>",
             escape(&task.workflow),
             escape(&task.reason.as_str().replace('_', " ")),
             escape(&task.reviewer.email),
-            escape(&draft),
             escape(&why),
             escape(token),
             primary("approve"),
             primary("reject"),
+            escape(&queue),
         ),
     )
 }

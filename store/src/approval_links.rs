@@ -88,6 +88,12 @@ pub struct LinkTask {
     pub reason: ReviewReason,
     pub detail: Value,
     pub draft: Option<Value>,
+    /// The draft as labelled fields, masked for a reviewer who does not see sensitive values.
+    pub draft_fields: Vec<engine::readable::Field>,
+    /// The enquiry the run started from, as labelled fields, masked the same way.
+    pub event_fields: Vec<engine::readable::Field>,
+    /// The business's address, for the link to the task in the review queue.
+    pub slug: String,
 }
 
 /// Reads a link without changing anything (GET is safe: scanners fetch links).
@@ -109,6 +115,10 @@ pub async fn open(
         reason: ReviewReason,
         detail: Value,
         draft: Option<Value>,
+        output_name: Option<String>,
+        pinned: Value,
+        contract: Value,
+        event_raw: Option<Value>,
         status: TaskStatus,
         decided_by: Option<String>,
         decision: Option<Decision>,
@@ -129,14 +139,27 @@ pub async fn open(
     let txn = tenant.begin(db).await?;
     let row = Row::find_by_statement(stmt(
         "SELECT l.reviewer_email, l.expires_at, l.used_at, t.id AS task_id, t.run_id, t.workflow_name, t.reason, t.detail, t.draft,
-                t.status, t.decided_by, t.decision, t.decided_at
-           FROM approval_links l JOIN review_tasks t ON t.id = l.task_id WHERE l.id = $1",
+                t.output_name, r.pinned, v.contract, e.raw AS event_raw, t.status, t.decided_by, t.decision, t.decided_at
+           FROM approval_links l JOIN review_tasks t ON t.id = l.task_id
+           JOIN runs r ON r.id = t.run_id
+           JOIN workflow_versions v ON v.workflow_id = r.workflow_id AND v.number = r.workflow_version
+           LEFT JOIN events e ON e.id = r.event_id
+          WHERE l.id = $1",
         vec![link_id.into()],
     ))
     .one(&txn)
     .await?;
+    let Some(row) = row else {
+        txn.commit().await?;
+        return Ok(LinkState::Invalid);
+    };
+    let contract: engine::workflow::WorkflowContract =
+        crate::db::decode("the contract of the task's run", row.contract)?;
+    let draft_labels =
+        crate::readable::draft_labels_in(&txn, &contract, &row.pinned, row.output_name.as_deref()).await?;
+    let event_labels = crate::readable::event_labels_in(&txn, &row.workflow_name, &contract).await?;
+    let sensitive = crate::runs::sensitive_keys_for(&txn, &contract).await?;
     txn.commit().await?;
-    let Some(row) = row else { return Ok(LinkState::Invalid) };
     if signed_in.is_some_and(|s| !s.eq_ignore_ascii_case(&row.reviewer_email)) {
         return Ok(LinkState::Foreign);
     }
@@ -163,6 +186,13 @@ pub async fn open(
     if !may_decide(reviewer.role) {
         return Ok(LinkState::Invalid);
     }
+    // Sensitive values in clear only for the roles that see them (owners, reviewers).
+    let hidden: &[String] = if engine::access::sees_sensitive_values(reviewer.role) { &[] } else { &sensitive };
+    let source = row.event_raw.clone().unwrap_or_default();
+    let readable = |v: &Value, labels| engine::readable::fields(&engine::run::mask_in(v, hidden, &source), labels);
+    let draft_fields = row.draft.as_ref().map(|d| readable(d, &draft_labels)).unwrap_or_default();
+    let event_fields = row.event_raw.as_ref().map(|e| readable(e, &event_labels)).unwrap_or_default();
+    let draft = row.draft.as_ref().map(|d| engine::run::mask_in(d, hidden, &source));
     Ok(LinkState::Open(Box::new(LinkTask {
         link_id,
         task_id: row.task_id,
@@ -171,7 +201,10 @@ pub async fn open(
         workflow: row.workflow_name,
         reason: row.reason,
         detail: row.detail,
-        draft: row.draft,
+        draft,
+        draft_fields,
+        event_fields,
+        slug: slug.to_owned(),
     })))
 }
 

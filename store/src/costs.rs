@@ -55,6 +55,7 @@ pub async fn save_rates(db: &DatabaseConnection, member: &CurrentMember, rates: 
         vec![rates.orchestration_per_hour.into(), rates.queue_op.into(), rates.reviewer_hourly.into()],
     ))
     .await?;
+    let currency = crate::currency::currency_in(&txn).await?;
     audit::record_change(
         &txn,
         Some(member),
@@ -63,9 +64,9 @@ pub async fn save_rates(db: &DatabaseConnection, member: &CurrentMember, rates: 
         "rates",
         &format!(
             "Reviewer time {}/h, worker time {}/h, queue operation {}",
-            engine::money::plain(rates.reviewer_hourly),
-            engine::money::plain(rates.orchestration_per_hour),
-            engine::money::plain(rates.queue_op)
+            currency.precise(rates.reviewer_hourly),
+            currency.precise(rates.orchestration_per_hour),
+            currency.precise(rates.queue_op)
         ),
         json!(rates),
     )
@@ -150,6 +151,7 @@ pub async fn save_budget(
         Some((s, e)) => format!(", batched {s:02}:00–{e:02}:00"),
         None => String::new(),
     };
+    let currency = crate::currency::currency_in(&txn).await?;
     audit::record_change(
         &txn,
         Some(member),
@@ -159,9 +161,9 @@ pub async fn save_budget(
         &format!(
             "{} runs a month at {} a run (plan {}, cap {}), at the cap: {}; alerts beyond {}%{window}",
             budget.expected_runs,
-            engine::money::format(budget.target_per_run),
-            engine::money::format(budget.planned()),
-            engine::money::format(budget.cap()),
+            currency.precise(budget.target_per_run),
+            currency.cents(budget.planned()),
+            currency.cents(budget.cap()),
             budget.action.label().to_lowercase(),
             budget.deviation_pct
         ),
@@ -179,6 +181,8 @@ pub async fn save_budget(
 #[derive(Debug, Clone)]
 pub struct BudgetState {
     pub budget: Option<Budget>,
+    /// The business's currency, for the sentences alerts and the gate write.
+    pub currency: engine::money::Currency,
     pub month: MonthToDate,
     /// The average cost of its last 20 finished runs.
     pub recent_average: Option<Micros>,
@@ -201,6 +205,7 @@ pub async fn budget_state_in(txn: &DatabaseTransaction, workflow: &str) -> Resul
         month_seconds: i64,
         local_hour: i32,
         recent_average: Option<Micros>,
+        currency: Option<String>,
     }
     let budget = budget_in(txn, workflow).await?;
     let row = Row::find_by_statement(stmt(
@@ -215,7 +220,8 @@ pub async fn budget_state_in(txn: &DatabaseTransaction, workflow: &str) -> Resul
                     extract(epoch FROM m.next - m.start)::bigint AS month_seconds,
                     m.hour AS local_hour,
                     (SELECT avg(cost_micros)::bigint FROM (SELECT cost_micros FROM runs WHERE workflow_name = $1 AND finished_at IS NOT NULL
-                        ORDER BY finished_at DESC LIMIT 20) recent) AS recent_average
+                        ORDER BY finished_at DESC LIMIT 20) recent) AS recent_average,
+                    (SELECT max(currency) FROM public.tenants WHERE schema_name = current_schema()) AS currency
                FROM m"
         ),
         vec![workflow.into()],
@@ -233,6 +239,7 @@ pub async fn budget_state_in(txn: &DatabaseTransaction, workflow: &str) -> Resul
         },
         local_hour: row.local_hour as u32,
         recent_average: row.recent_average,
+        currency: row.currency.and_then(|c| engine::money::Currency::from_code(&c)).unwrap_or_default(),
     })
 }
 

@@ -27,7 +27,7 @@ struct Row {
     labels: Option<serde_json::Value>,
 }
 
-async fn read(txn: &DatabaseTransaction, workflow: &str) -> Result<Option<(String, FormWords)>, DbErr> {
+pub(crate) async fn read(txn: &DatabaseTransaction, workflow: &str) -> Result<Option<(String, FormWords)>, DbErr> {
     let row = Row::find_by_statement(stmt(
         "SELECT t.name AS business, f.heading, f.intro, f.thank_you, f.labels
            FROM public.tenants t

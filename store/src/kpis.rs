@@ -119,7 +119,11 @@ pub async fn save_baseline(
         "kpi.baseline_saved",
         workflow,
         why,
-        json!({ "version": version, "baseline": b, "summary": format!("Baseline v{version}: {}", b.summary()) }),
+        json!({
+            "version": version,
+            "baseline": b,
+            "summary": format!("Baseline v{version}: {}", b.summary(crate::currency::currency_in(&txn).await?)),
+        }),
     )
     .await?;
     // Savings depend on the baseline: the days tallied with the old one are counted again.
@@ -444,7 +448,9 @@ pub async fn compute_in(txn: &DatabaseTransaction, month: Month, now: DateTime<U
     {
         days.entry(name).or_default();
     }
-    Ok(kpi::scorecard(month, &business_name_in(txn).await?, &tz, now, &days, &baselines))
+    let mut card = kpi::scorecard(month, &business_name_in(txn).await?, &tz, now, &days, &baselines);
+    card.currency = crate::currency::currency_in(txn).await?;
+    Ok(card)
 }
 
 pub async fn compute(

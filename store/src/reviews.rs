@@ -188,15 +188,13 @@ pub async fn decide_as(
         None => e,
     });
     // An edit must still meet the response schema of the prompt that drafted it.
-    if let (Some(edited), Some(name)) = (&edited, &output_name) {
-        let producer = contract.steps.iter().find(|s| s.output.as_deref() == Some(name.as_str()));
-        if let Some(prompt) = producer.and_then(|s| s.prompt_template.as_deref()) {
-            let number = pinned["prompts"][prompt].as_i64().unwrap_or(1) as i32;
-            if let Some(template) = crate::prompts::pinned_in(&txn, prompt, number).await? {
-                if let Err(problems) = template.check_output(edited) {
-                    let errors = problems.into_iter().map(|p| FieldError::new("edited_output", p)).collect();
-                    return Err(ReviewError::Invalid(errors));
-                }
+    if let Some(edited) = &edited {
+        if let Some(template) =
+            crate::readable::drafting_prompt_in(&txn, &contract, &pinned, output_name.as_deref()).await?
+        {
+            if let Err(problems) = template.check_output(edited) {
+                let errors = problems.into_iter().map(|p| FieldError::new("edited_output", p)).collect();
+                return Err(ReviewError::Invalid(errors));
             }
         }
     }

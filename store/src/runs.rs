@@ -665,6 +665,8 @@ pub struct TaskRow {
     pub edit_changes: Vec<FieldChange>,
     /// Its message in Slack, when the workflow sends tasks to a channel.
     pub slack: Option<SlackNote>,
+    /// How its draft reads: the drafting prompt's response schema.
+    pub draft_labels: engine::readable::Labels,
 }
 
 /// Where a task's Slack message is.
@@ -694,6 +696,8 @@ pub struct RunDetail {
     pub tasks: Vec<TaskRow>,
     /// Sensitive keys of the workflow's data contract, for masking the source event.
     pub sensitive_keys: Vec<String>,
+    /// How the event reads: its data contract, in the hosted form's order and words.
+    pub event_labels: engine::readable::Labels,
 }
 
 pub async fn detail(db: &DatabaseConnection, tenant: &Tenant, run_id: Uuid) -> Result<Option<RunDetail>, DbErr> {
@@ -714,6 +718,7 @@ pub async fn detail(db: &DatabaseConnection, tenant: &Tenant, run_id: Uuid) -> R
         claimed_by: Option<String>,
         escalated_at: Option<DateTimeUtc>,
         edit_changes: Option<Value>,
+        output_name: Option<String>,
         slack_channel: Option<String>,
         slack_status: Option<SlackPost>,
         slack_error: Option<String>,
@@ -739,7 +744,7 @@ pub async fn detail(db: &DatabaseConnection, tenant: &Tenant, run_id: Uuid) -> R
     .await?;
     let tasks = Task::find_by_statement(stmt(
         "SELECT t.id, t.step_index, t.reason, t.detail, t.draft, t.status, t.decision, t.reason_code, t.comment, t.decided_by,
-                t.decided_at, t.created_at, t.claimed_by, t.escalated_at, t.edit_changes,
+                t.decided_at, t.created_at, t.claimed_by, t.escalated_at, t.edit_changes, t.output_name,
                 m.channel AS slack_channel, m.status AS slack_status, m.error AS slack_error
            FROM review_tasks t LEFT JOIN slack_messages m ON m.task_id = t.id
           WHERE t.run_id = $1 ORDER BY t.created_at",
@@ -749,10 +754,17 @@ pub async fn detail(db: &DatabaseConnection, tenant: &Tenant, run_id: Uuid) -> R
     .await?;
     let contract = workflow_contract(&txn, &run.workflow_name, run.workflow_version).await?;
     let sensitive_keys = sensitive_keys_for(&txn, &contract).await?;
+    let event_labels = crate::readable::event_labels_in(&txn, &run.workflow_name, &contract).await?;
+    let mut draft_labels = Vec::with_capacity(tasks.len());
+    for t in &tasks {
+        draft_labels
+            .push(crate::readable::draft_labels_in(&txn, &contract, &run.pinned, t.output_name.as_deref()).await?);
+    }
     txn.commit().await?;
     let tasks = tasks
         .into_iter()
-        .map(|t| {
+        .zip(draft_labels)
+        .map(|(t, draft_labels)| {
             let edit_changes = match t.edit_changes {
                 Some(v) => decode(&format!("the edit of review task {}", t.id), v)?,
                 None => Vec::new(),
@@ -778,10 +790,11 @@ pub async fn detail(db: &DatabaseConnection, tenant: &Tenant, run_id: Uuid) -> R
                     status,
                     error: t.slack_error,
                 }),
+                draft_labels,
             })
         })
         .collect::<Result<_, DbErr>>()?;
-    Ok(Some(RunDetail { run, steps, tasks, sensitive_keys }))
+    Ok(Some(RunDetail { run, steps, tasks, sensitive_keys, event_labels }))
 }
 
 /// A stored version of a workflow, as its contract.

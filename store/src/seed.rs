@@ -549,7 +549,7 @@ pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono:
     // A cost alert that came and went last month, as the cost watch logged it.
     let opened = now - chrono::Duration::days(18);
     let cleared = opened + chrono::Duration::hours(20);
-    let message = "Cost per run 2.46 is 23% above the plan's 2.00 (alert beyond 15%).";
+    let message = "Cost per run is $2.46 against a target of $2.00 (23% over; alerts above 15%).";
     txn.execute_raw(stmt(
         "INSERT INTO cost_alerts (id, workflow_name, condition, message, opened_at, cleared_at) VALUES ($1, $2, 'cost_per_run', $3, $4, $5)",
         vec![Uuid::new_v4().into(), workflow.into(), message.into(), opened.into(), cleared.into()],

@@ -167,6 +167,7 @@ pub async fn open_business(
             name: Set(business_name.to_owned()),
             schema_name: Set(slug.schema_name()),
             time_zone: Set("UTC".into()),
+            currency: Set("USD".into()),
             created_at: Set(now),
             require_two_factor: Set(false),
         }

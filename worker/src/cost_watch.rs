@@ -15,7 +15,8 @@ use store::Tenant;
 pub async fn evaluate(cx: &Context, tenant: &Tenant, workflow: &str) -> anyhow::Result<usize> {
     let state = costs::budget_state(&cx.db, tenant, workflow).await?;
     let (recent, trailing) = costs::retry_windows(&cx.db, tenant, workflow).await?;
-    let (evaluated, firing) = cost::watch(state.budget.as_ref(), &state.month, state.forecast(), recent, trailing);
+    let (evaluated, firing) =
+        cost::watch(state.budget.as_ref(), &state.month, state.forecast(), recent, trailing, state.currency);
     let url = format!("{}/t/{}/costs", cx.public_url(), store::tenants::slug_of(&cx.db, tenant).await?);
     let compose = |alarm: &Alarm, workflow: &str| alert_mail(alarm, workflow, &url);
     let (mail, ids) = costs::sync_alerts(&cx.db, tenant, workflow, &evaluated, &firing, &compose).await?;

@@ -4,7 +4,8 @@
 
 use crate::context::Context;
 use engine::form::escape;
-use engine::review::draft_summary;
+use engine::readable::Field;
+use engine::review::{fields_text, short_fields};
 use sea_orm::prelude::*;
 use store::approval_links::{NewLink, LINK_HOURS};
 use store::outbox::{self, OutboxEmail};
@@ -18,14 +19,13 @@ use store::Tenant;
 /// page shows them to the reviewer who decides.
 /// With nobody to decide (no member has the reviewer role, or those named
 /// left), the business's owners and the workflow's owner are asked: a
-/// one-person business is told what waits for it. `title` names the record
-/// ("Dana Reyes, Harbor Dental"), masked like the draft.
+/// one-person business is told what waits for it.
 pub async fn letters(
     cx: &Context,
     tenant: &Tenant,
     task: &NewReviewTask,
     reviewers: &[String],
-    title: Option<&str>,
+    shown: &Shown,
 ) -> anyhow::Result<ReviewLetters> {
     let task_id = Uuid::new_v4();
     let slug = store::tenants::slug_of(&cx.db, tenant).await?;
@@ -48,33 +48,43 @@ pub async fn letters(
         emails = store::members::fallback_deciders(&cx.db, tenant, &task.workflow_name).await?;
     }
     let public = cx.public_url().to_owned();
-    let summary = draft_summary(task.shown_draft.as_ref());
+    let draft = short_fields(shown.draft.clone());
+    let event = short_fields(shown.event.clone());
+    let no_draft = "(no draft: the run stopped on an error or before a message)";
+    let (draft_text, draft_html) = if draft.is_empty() {
+        (no_draft.to_string(), format!("<p>{}</p>", escape(no_draft)))
+    } else {
+        (fields_text(&draft), table(&draft))
+    };
     // In words: "Confidence 0.62 is below 0.78", not "low_confidence".
     let reasons = engine::review::explain(task.reason, &task.detail);
     let why = reasons
         .first()
         .map(|r| r.trim_end_matches('.').to_owned())
         .unwrap_or_else(|| task.reason.as_str().replace('_', " "));
-    let what = title.map(str::to_owned).unwrap_or_else(|| format!("A {} run", task.workflow_name));
+    let what = shown.title.clone().unwrap_or_else(|| format!("A {} run", task.workflow_name));
     let mut letters = ReviewLetters { task_id, ..Default::default() };
     for email in emails {
         let link = NewLink::new(&cx.settings, &slug, task_id, &email);
         let url = format!("{public}/approve/{}", link.token);
         let queue = format!("{public}/t/{slug}/review/{task_id}");
+        let enquiry_text =
+            if event.is_empty() { String::new() } else { format!("\n\nWhat came in:\n{}", fields_text(&event)) };
         let text = format!(
-            "{what} needs your decision ({workflow}).\n\nWhy: {reasons}\n\nDraft:\n{summary}\n\nReview and decide: {url}\n(Opening the link changes nothing; you decide on the page. It works once and expires in {hours} hours.)\n\nOr open it in the review queue: {queue}\n",
+            "{what} needs your decision ({workflow}).\n\nWhy: {reasons}\n\nDraft:\n{draft_text}{enquiry_text}\n\nReview and decide: {url}\n(Opening the link changes nothing; you decide on the page. It works once and expires in {hours} hours.)\n\nOr open it in the review queue: {queue}\n",
             workflow = task.workflow_name,
             reasons = reasons.join(" "),
             hours = LINK_HOURS
         );
+        let enquiry_html =
+            if event.is_empty() { String::new() } else { format!("<h3>What came in</h3>{}", table(&event)) };
         let html = format!(
-            "<p><strong>{}</strong> needs your decision ({}).</p><p>{}</p><pre style=\"font-family:system-ui,sans-serif;white-space:pre-wrap;background:#f5f7fa;padding:12px;border-radius:8px\">{}</pre>\
+            "<p><strong>{}</strong> needs your decision ({}).</p><p>{}</p><h3>Draft</h3>{draft_html}{enquiry_html}\
              <p><a href=\"{url}\" style=\"display:inline-block;padding:10px 16px;background:#2457d6;color:#fff;border-radius:8px;text-decoration:none\">Review and decide</a></p>\
              <p style=\"color:#616e7c;font-size:13px\">Opening the link changes nothing; you decide on the page. It works once and expires in {} hours. Or open the task in the <a href=\"{queue}\">review queue</a>.</p>",
             escape(&what),
             escape(&task.workflow_name),
             escape(&reasons.join(" ")),
-            escape(&summary),
             LINK_HOURS
         );
         letters.mails.push(OutboxEmail {
@@ -87,6 +97,31 @@ pub async fn letters(
         letters.links.push(link);
     }
     Ok(letters)
+}
+
+/// Labelled fields as an email's table (mail clients need the styles inline).
+fn table(fields: &[Field]) -> String {
+    let rows: String = fields
+        .iter()
+        .map(|(label, value)| {
+            format!(
+                "<tr><th scope=\"row\" style=\"text-align:left;vertical-align:top;font-weight:normal;color:#52606d;padding:4px 12px 4px 0\">{}</th>\
+                 <td style=\"padding:4px 0;white-space:pre-wrap\">{}</td></tr>",
+                escape(label),
+                escape(value)
+            )
+        })
+        .collect();
+    format!("<table style=\"border-collapse:collapse;font-family:system-ui,sans-serif;font-size:14px\">{rows}</table>")
+}
+
+/// What a task's emails show: the record's name, the draft and the enquiry
+/// as labelled fields, all masked like the draft.
+#[derive(Debug, Clone, Default)]
+pub struct Shown {
+    pub title: Option<String>,
+    pub draft: Vec<Field>,
+    pub event: Vec<Field>,
 }
 
 /// Tells a workflow's owners that a task is past its SLA.

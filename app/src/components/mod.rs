@@ -11,6 +11,7 @@ pub mod first_run;
 pub mod offline_badge;
 pub mod one_person;
 pub mod reason_codes;
+pub mod record;
 pub mod refusal;
 pub mod scorecard;
 pub mod two_factor;

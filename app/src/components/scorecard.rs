@@ -44,6 +44,7 @@ pub async fn monthly_report(slug: String, month: String) -> Result<ReportView, A
     }
     let report = engine::report::Report { card: &loaded.card, history: &loaded.history };
     let baselines = store::kpis::baselines(db, schema).await.map_err(|e| cx.internal("reading the baselines", e))?;
+    let currency = store::currency::currency(db, schema).await.map_err(|e| cx.internal("reading the currency", e))?;
     let mut months = vec![(loaded.current_month.to_string(), format!("{} (so far)", loaded.current_month.label()))];
     months.extend(
         loaded.stored_months.iter().filter(|m| **m != loaded.current_month).map(|m| (m.to_string(), m.label())),
@@ -98,7 +99,7 @@ pub async fn monthly_report(slug: String, month: String) -> Result<ReportView, A
                 let form = found.map(|(b, _)| b.form()).unwrap_or_default();
                 crate::views::BaselineView {
                     summary: found
-                        .map(|(b, _)| b.summary())
+                        .map(|(b, _)| b.summary(currency))
                         .unwrap_or_else(|| "No baseline yet: savings cannot be measured.".into()),
                     version: found.map(|(_, v)| *v),
                     workflow: w,

@@ -10,7 +10,7 @@ use crate::components::field::{Field, FormError, Loading};
 use crate::components::refusal::Refusal;
 use crate::error::AppError;
 use crate::views::{BudgetView, CostAlertView, CostDayView, CostReportView, WorkflowCostView};
-use engine::money;
+use engine::money::{self, Currency};
 use engine::CostKind;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -68,6 +68,8 @@ pub async fn cost_report(slug: String, from: String, to: String) -> Result<CostR
     let report =
         store::costs::report(&state.db, schema, from, to).await.map_err(|e| cx.internal("reading the costs", e))?;
     let alerts = store::costs::alerts(&state.db, schema, 20).await.map_err(|e| cx.internal("reading the alerts", e))?;
+    let currency =
+        store::currency::currency(&state.db, schema).await.map_err(|e| cx.internal("reading the currency", e))?;
     let mut business = engine::cost::Totals::default();
     let mut workflows = Vec::new();
     let (mut planned, mut expected) = (0i64, 0i64);
@@ -102,6 +104,7 @@ pub async fn cost_report(slug: String, from: String, to: String) -> Result<CostR
         cache_saved: report.cache_saved,
         alerts: alerts.into_iter().map(crate::components::cost_alerts::alert_view).collect(),
         may_edit: matches!(member.role, engine::Role::Owner | engine::Role::Operations),
+        currency,
     })
 }
 
@@ -150,8 +153,9 @@ pub async fn save_budget(
     Ok(())
 }
 
-fn amount(m: Option<i64>) -> String {
-    m.map(money::format).unwrap_or_else(|| "–".into())
+/// A per-run (or per-outcome) figure with the digits it needs, or a dash.
+fn amount(c: Currency, m: Option<i64>) -> String {
+    m.map(|m| c.precise(m)).unwrap_or_else(|| "–".into())
 }
 
 #[component]
@@ -200,6 +204,7 @@ fn Report(
     last: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let b = v.business.clone();
+    let c = v.currency;
     let hit_rate = if v.cache_calls > 0 { format!("{}%", v.cache_hits * 100 / v.cache_calls) } else { "–".into() };
     let csv = format!("/t/{slug}/costs.csv?from={}&to={}", v.from, v.to);
     let from_input = RwSignal::new(v.from.clone());
@@ -220,34 +225,34 @@ fn Report(
             <button class="button" type="submit">"Show period"</button>
         </form>
         <div class="tiles review-figures" data-testid="cost-figures">
-            <div class="tile"><strong data-testid="cost-total">{money::format(b.total)}</strong><span>" spent"</span></div>
+            <div class="tile"><strong data-testid="cost-total">{c.cents(b.total)}</strong><span>" spent"</span></div>
             <div class="tile"><strong>{b.runs}</strong><span>" runs"</span></div>
-            <div class="tile"><strong data-testid="cost-per-run">{amount(b.per_run)}</strong><span>" per run"</span></div>
-            <div class="tile"><strong>{amount(b.per_outcome)}</strong><span>" per completed outcome"</span></div>
-            <div class="tile"><strong>{amount(b.per_exception)}</strong><span>" per exception"</span></div>
-            <div class="tile"><strong data-testid="cache-hit-rate">{hit_rate}</strong><span>{format!(" cache hits, {} saved", money::format(v.cache_saved))}</span></div>
+            <div class="tile"><strong data-testid="cost-per-run">{amount(c, b.per_run)}</strong><span>" per run"</span></div>
+            <div class="tile"><strong>{amount(c, b.per_outcome)}</strong><span>" per completed outcome"</span></div>
+            <div class="tile"><strong>{amount(c, b.per_exception)}</strong><span>" per exception"</span></div>
+            <div class="tile"><strong data-testid="cache-hit-rate">{hit_rate}</strong><span>{format!(" cache hits, {} saved", c.cents(v.cache_saved))}</span></div>
         </div>
         <section class="card">
             <h2>"Spend per day"</h2>
-            <SpendChart days=v.days.clone() totals=v.business.by_kind />
+            <SpendChart days=v.days.clone() totals=v.business.by_kind c />
         </section>
         <section class="card">
             <h2>"Cost per run against the plan"</h2>
-            <PerRunChart days=v.days.clone() target=v.target_per_run />
+            <PerRunChart days=v.days.clone() target=v.target_per_run c />
         </section>
         <section class="card">
             <h2>"Top workflows by spend"</h2>
-            <TopWorkflows workflows=v.workflows.clone() />
+            <TopWorkflows workflows=v.workflows.clone() c />
         </section>
         <section class="card">
             <div class="row-inline"><h2>"By workflow"</h2>
                 <a class="button small" href=csv download="costs.csv" rel="external" data-testid="cost-csv">"Export CSV"</a></div>
-            <CostTable rows=v.workflows.clone() business=v.business.clone() />
+            <CostTable rows=v.workflows.clone() business=v.business.clone() c />
         </section>
         <section class="card">
             <h2>"Budgets"</h2>
             <p class="muted small">"Before each run the engine checks the forecast against what is left this month. At the cap it alerts, routes premium steps to the small tier, or pauses new runs (their events are kept and run once the budget allows or the month rolls over)."</p>
-            {v.workflows.iter().cloned().map(|w| view! { <BudgetCard slug=slug.clone() w may_edit=v.may_edit saved last /> }).collect_view()}
+            {v.workflows.iter().cloned().map(|w| view! { <BudgetCard slug=slug.clone() w may_edit=v.may_edit saved last c /> }).collect_view()}
         </section>
         {(!past_alerts.is_empty()).then(|| view! {
             <section class="card">
@@ -261,18 +266,18 @@ fn Report(
 }
 
 /// The kinds with their colour and the period's total of each.
-fn legend(totals: [i64; 6]) -> impl IntoView {
+fn legend(totals: [i64; 6], c: Currency) -> impl IntoView {
     view! {
         <p class="legend small" data-testid="kind-legend">{CostKind::ALL.iter().enumerate().map(|(i, k)| view! {
             <span class="legend-item"><span class="swatch" style=format!("background:{}", KIND_COLOURS[i])></span>
-                {format!(" {} {}", k.label(), money::format(totals[i]))}</span>
+                {format!(" {} {}", k.label(), c.cents(totals[i]))}</span>
         }).collect_view()}</p>
     }
 }
 
 /// Spend per day as bars stacked by kind, in SVG that scales to the card.
 #[component]
-fn SpendChart(days: Vec<CostDayView>, totals: [i64; 6]) -> impl IntoView {
+fn SpendChart(days: Vec<CostDayView>, totals: [i64; 6], c: Currency) -> impl IntoView {
     let (w, h, left, bottom) = (640.0_f64, 220.0_f64, 56.0_f64, 24.0_f64);
     let plot_h = h - bottom - 10.0;
     let tallest = days.iter().map(|d| d.by_kind.iter().sum::<i64>()).max().unwrap_or(0);
@@ -289,7 +294,7 @@ fn SpendChart(days: Vec<CostDayView>, totals: [i64; 6]) -> impl IntoView {
     view! {
         <div class="chart-scroll" tabindex="0"><svg class="chart" viewBox=format!("0 0 {w} {h}") role="img" aria-label="Spend per day, stacked by kind of cost" data-testid="spend-chart">
             <line x1=left y1=y(0.0) x2=w - 8.0 y2=y(0.0) class="axis" />
-            <text x=left - 6.0 y=y(max) + 4.0 class="tick" text-anchor="end">{money::format(max as i64)}</text>
+            <text x=left - 6.0 y=y(max) + 4.0 class="tick" text-anchor="end">{c.precise(max as i64)}</text>
             <text x=left - 6.0 y=y(0.0) + 4.0 class="tick" text-anchor="end">"0"</text>
             {days.iter().enumerate().map(|(i, d)| {
                 let x = left + step * i as f64 + (step - bar_w) / 2.0;
@@ -298,7 +303,7 @@ fn SpendChart(days: Vec<CostDayView>, totals: [i64; 6]) -> impl IntoView {
                     let top = base + *m as f64;
                     let seg = view! {
                         <rect x=x y=y(top) width=bar_w height=(y(base) - y(top)).max(0.0) fill=KIND_COLOURS[k] data-testid="spend-bar">
-                            <title>{format!("{}: {} {}", d.day, CostKind::ALL[k].label(), money::format(*m))}</title>
+                            <title>{format!("{}: {} {}", d.day, CostKind::ALL[k].label(), c.precise(*m))}</title>
                         </rect>
                     };
                     base = top;
@@ -310,14 +315,14 @@ fn SpendChart(days: Vec<CostDayView>, totals: [i64; 6]) -> impl IntoView {
                 }
             }).collect_view()}
         </svg></div>
-        {legend(totals)}
+        {legend(totals, c)}
     }
     .into_any()
 }
 
 /// Cost per run each day as a line, with the plan's target dashed.
 #[component]
-fn PerRunChart(days: Vec<CostDayView>, target: Option<i64>) -> impl IntoView {
+fn PerRunChart(days: Vec<CostDayView>, target: Option<i64>, c: Currency) -> impl IntoView {
     let (w, h, left, bottom) = (640.0_f64, 200.0_f64, 56.0_f64, 24.0_f64);
     let plot_h = h - bottom - 10.0;
     let tallest = days.iter().filter_map(|d| d.per_run).max().unwrap_or(0);
@@ -340,11 +345,11 @@ fn PerRunChart(days: Vec<CostDayView>, target: Option<i64>) -> impl IntoView {
     view! {
         <div class="chart-scroll" tabindex="0"><svg class="chart" viewBox=format!("0 0 {w} {h}") role="img" aria-label="Cost per run per day against the target" data-testid="per-run-chart">
             <line x1=left y1=y(0.0) x2=w - 8.0 y2=y(0.0) class="axis" />
-            <text x=left - 6.0 y=y(max) + 4.0 class="tick" text-anchor="end">{money::format(max as i64)}</text>
+            <text x=left - 6.0 y=y(max) + 4.0 class="tick" text-anchor="end">{c.precise(max as i64)}</text>
             <text x=left - 6.0 y=y(0.0) + 4.0 class="tick" text-anchor="end">"0"</text>
             {target.map(|t| view! {
                 <line x1=left y1=y(t as f64) x2=w - 8.0 y2=y(t as f64) class="target" data-testid="target-line" />
-                <text x=w - 10.0 y=y(t as f64) - 4.0 class="tick" text-anchor="end">{format!("target {}", money::format(t))}</text>
+                <text x=w - 10.0 y=y(t as f64) - 4.0 class="tick" text-anchor="end">{format!("target {}", c.precise(t))}</text>
             })}
             <polyline points=points class="line" />
             {days.iter().enumerate().filter(|(i, _)| (last - i).is_multiple_of(label_every)).map(|(i, d)| view! {
@@ -357,7 +362,7 @@ fn PerRunChart(days: Vec<CostDayView>, target: Option<i64>) -> impl IntoView {
 }
 
 #[component]
-fn TopWorkflows(workflows: Vec<WorkflowCostView>) -> impl IntoView {
+fn TopWorkflows(workflows: Vec<WorkflowCostView>, c: Currency) -> impl IntoView {
     let mut top: Vec<WorkflowCostView> = workflows.into_iter().filter(|w| w.total > 0).collect();
     top.sort_by_key(|w| std::cmp::Reverse(w.total));
     top.truncate(5);
@@ -374,8 +379,8 @@ fn TopWorkflows(workflows: Vec<WorkflowCostView>) -> impl IntoView {
                 let width = (wf.total as f64 / max * (w - 260.0)).max(2.0);
                 view! {
                     <text x=0 y=y + 21.0 class="tick label">{wf.name.clone()}</text>
-                    <rect x=170 y=y + 8.0 width=width height=18 class="bar"><title>{format!("{}: {}", wf.name, money::format(wf.total))}</title></rect>
-                    <text x=176.0 + width y=y + 21.0 class="tick">{money::format(wf.total)}</text>
+                    <rect x=170 y=y + 8.0 width=width height=18 class="bar"><title>{format!("{}: {}", wf.name, c.cents(wf.total))}</title></rect>
+                    <text x=176.0 + width y=y + 21.0 class="tick">{c.cents(wf.total)}</text>
                 }
             }).collect_view()}
         </svg></div>
@@ -416,7 +421,7 @@ fn sort_value(w: &WorkflowCostView, column: usize) -> i64 {
 }
 
 #[component]
-fn CostTable(rows: Vec<WorkflowCostView>, business: WorkflowCostView) -> impl IntoView {
+fn CostTable(rows: Vec<WorkflowCostView>, business: WorkflowCostView, c: Currency) -> impl IntoView {
     let sort = RwSignal::new((4usize, true));
     let rows = StoredValue::new(rows);
     let sorted = move || {
@@ -432,18 +437,18 @@ fn CostTable(rows: Vec<WorkflowCostView>, business: WorkflowCostView) -> impl In
         }
         r
     };
-    let row_view = |w: WorkflowCostView, total: bool| {
+    let row_view = move |w: WorkflowCostView, total: bool| {
         view! {
             <tr data-testid=if total { "cost-total-row" } else { "cost-row" } class:total=total>
                 <td data-label="Workflow">{w.name.clone()}{(w.held > 0).then(|| view! { <span class="badge review">{format!("{} held", w.held)}</span> })}</td>
                 <td data-label="Runs">{w.runs}</td>
                 <td data-label="Outcomes">{w.outcomes}</td>
                 <td data-label="Exceptions">{w.exceptions}</td>
-                <td data-label="Spend" data-testid="row-spend">{money::format(w.total)}</td>
-                <td data-label="Per run">{amount(w.per_run)}</td>
-                <td data-label="Per outcome">{amount(w.per_outcome)}</td>
-                <td data-label="Per exception">{amount(w.per_exception)}</td>
-                {w.by_kind.iter().enumerate().map(|(k, m)| view! { <td data-label=COLUMNS[8 + k]>{money::format(*m)}</td> }).collect_view()}
+                <td data-label="Spend" data-testid="row-spend">{c.cents(w.total)}</td>
+                <td data-label="Per run">{amount(c, w.per_run)}</td>
+                <td data-label="Per outcome">{amount(c, w.per_outcome)}</td>
+                <td data-label="Per exception">{amount(c, w.per_exception)}</td>
+                {w.by_kind.iter().enumerate().map(|(k, m)| view! { <td data-label=COLUMNS[8 + k]>{c.cents(*m)}</td> }).collect_view()}
             </tr>
         }
     };
@@ -472,18 +477,19 @@ fn BudgetCard(
     may_edit: bool,
     saved: ServerAction<SaveBudget>,
     last: RwSignal<Option<String>>,
+    c: Currency,
 ) -> impl IntoView {
     let b = w.budget.clone();
     let summary = match &b {
         Some(b) => format!(
             "{} runs a month at {} a run: plan {}, cap {}. Spent this month: {}.",
             b.expected_runs,
-            money::format(money::parse(&b.target_per_run).unwrap_or(0)),
-            money::format(b.planned),
-            money::format(b.cap),
-            money::format(w.month_spent)
+            c.precise(money::parse(&b.target_per_run).unwrap_or(0)),
+            c.cents(b.planned),
+            c.cents(b.cap),
+            c.cents(w.month_spent)
         ),
-        None => format!("No budget yet. Spent this month: {}.", money::format(w.month_spent)),
+        None => format!("No budget yet. Spent this month: {}.", c.cents(w.month_spent)),
     };
     let testid = format!("budget-{}", w.name);
     if !may_edit {

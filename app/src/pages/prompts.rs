@@ -101,6 +101,9 @@ pub async fn try_prompt(
     let context: serde_json::Value = serde_json::from_str(&context).map_err(|e| {
         cx.invalid(vec![engine::FieldError::new("context", format!("The context must be a JSON object: {e}"))])
     })?;
+    let currency = store::currency::currency(&cx.state.db, &me.tenant)
+        .await
+        .map_err(|e| cx.internal("reading the currency", e))?;
     let run = store::prompts::try_it(&cx.state, &me, &name, number, &tier, &context).await.map_err(|e| match e {
         store::prompts::PromptError::Invalid(problems) => {
             cx.invalid(problems.into_iter().map(|p| engine::FieldError::new("context", p)).collect())
@@ -113,7 +116,7 @@ pub async fn try_prompt(
         schema_errors: run.schema_errors,
         tokens_in: run.tokens_in,
         tokens_out: run.tokens_out,
-        cost: format!("{}.{:06} USD", run.cost_micros / 1_000_000, run.cost_micros % 1_000_000),
+        cost: currency.precise(run.cost_micros),
         model: run.model,
     })
 }

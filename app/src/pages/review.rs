@@ -6,6 +6,7 @@
 use crate::components::edit_changes::EditChanges;
 use crate::components::field::FormError;
 use crate::components::offline_badge::OfflineBadge;
+use crate::components::record::Record;
 use crate::components::refusal::Refusal;
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -710,7 +711,10 @@ pub fn ReviewTaskPage() -> impl IntoView {
                                         {t.slack.clone().map(|s| view! { <p class="muted small" data-testid="task-slack">{s}</p> })}
                                         <details><summary>"Policy detail"</summary><pre class="json small" tabindex="0">{t.detail.clone()}</pre></details>
                                         <h2>"Draft"{r.steps.iter().any(|s| s.offline).then(|| view! { <OfflineBadge /> })}</h2>
-                                        <pre class="json" tabindex="0" data-testid="draft">{t.draft.clone().unwrap_or_else(|| "(no draft)".into())}</pre>
+                                        {match t.draft.clone() {
+                                            Some(raw) => view! { <Record fields=t.draft_fields.clone() raw testid="draft" /> }.into_any(),
+                                            None => view! { <p class="muted" data-testid="draft">"No draft: a step failed before one was written."</p> }.into_any(),
+                                        }}
                                         <div class="decision-form">
                                             <div class="field">
                                                 <label for="f-reason">"Reason (for edits and rejections)"</label>
@@ -759,7 +763,7 @@ pub fn ReviewTaskPage() -> impl IntoView {
                             }}
                             <section class="card">
                                 <h2>"Source event"</h2>
-                                <pre class="json small" tabindex="0">{r.source_event.clone()}</pre>
+                                <Record fields=r.event_fields.clone() raw=r.source_event.clone() testid="task-event" />
                                 <h2>"Run timeline"</h2>
                                 <ol class="timeline">
                                     {r.steps.iter().cloned().map(|s| view! {

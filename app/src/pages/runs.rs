@@ -9,6 +9,7 @@ mod health;
 use crate::components::edit_changes::EditChanges;
 use crate::components::field::FormError;
 use crate::components::offline_badge::OfflineBadge;
+use crate::components::record::Record;
 use crate::components::refusal::Refusal;
 use crate::error::AppError;
 use crate::views::{ExceptionView, RunDetailView, RunSummaryView};
@@ -50,6 +51,9 @@ pub async fn list_runs(
         to: date("to", &to)?,
     };
     let masked = !engine::access::sees_sensitive_values(me.role);
+    let currency = store::currency::currency(&cx.state.db, &me.tenant)
+        .await
+        .map_err(|e| cx.internal("reading the currency", e))?;
     let rows = store::runs::list(&cx.state.db, &me.tenant, &filter, 200, masked).await;
     cx.rows("listing runs", rows, |r| RunSummaryView {
         id: r.id.to_string(),
@@ -59,7 +63,7 @@ pub async fn list_runs(
         needs_review: r.open_tasks > 0,
         duration: crate::ssr::run_detail::duration(Some(r.created_at), r.finished_at, r.status),
         created: crate::ssr::short_time(&r.created_at),
-        cost: crate::ssr::run_detail::money(r.cost_micros),
+        cost: currency.precise(r.cost_micros),
         status: r.status.to_string(),
         error: r.error,
     })
@@ -170,9 +174,17 @@ pub fn RunsPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match runs.await {
                     Err(e) => view! { <Refusal error=e /> }.into_any(),
-                    Ok(rows) if rows.is_empty() => view! {
-                        <div class="card empty"><p>"No runs match. Send an event to a published workflow — its page shows the webhook and form."</p></div>
-                    }.into_any(),
+                    Ok(rows) if rows.is_empty() => {
+                        let slug = slug.get();
+                        if ["workflow", "status", "from", "to", "review"].iter().any(|k| !q(k).is_empty()) {
+                            view! { <div class="card empty" data-testid="runs-empty"><p>"No runs match these filters."</p>
+                                <a class="button" href=format!("/t/{slug}/runs")>"Show every run"</a></div> }.into_any()
+                        } else {
+                            view! { <div class="card empty" data-testid="runs-empty">
+                                <p>"No runs yet. A run starts when an event reaches a published workflow: through its hosted form, its webhook or a connected tool. Each workflow's page shows its ways in."</p>
+                                <a class="button primary" href=format!("/t/{slug}/workflows")>"Go to your workflows"</a></div> }.into_any()
+                        }
+                    }
                     Ok(rows) => {
                         let slug = slug.get();
                         view! {
@@ -253,7 +265,7 @@ pub fn RunPage() -> impl IntoView {
                                         <h2>{format!("Waiting for a person: {}", t.reason.replace('_', " "))}</h2>
                                         <ul class="why">{t.why.iter().map(|w| view! { <li>{w.clone()}</li> }).collect_view()}</ul>
                                         <p class="muted small">{format!("opened {}", t.created)}{t.claimed_by.clone().map(|c| format!(" · claimed by {c}"))}{t.escalated_at.clone().map(|e| format!(" · escalated {e}"))}</p>
-                                        {t.draft.clone().map(|d| view! { <h3>"Draft"</h3><pre class="json" tabindex="0" data-testid="draft">{d}</pre> })}
+                                        {t.draft.clone().map(|raw| view! { <h3>"Draft"</h3><Record fields=t.draft_fields.clone() raw testid="draft" /> })}
                                         {can_decide.then(|| view! {
                                             <a class="button primary" data-testid="decide-in-queue" href=format!("/t/{slug}/review/{}", t.id)>"Decide in the review queue"</a>
                                         })}
@@ -300,7 +312,7 @@ pub fn RunPage() -> impl IntoView {
                             <section class="card">
                                 <h2>"Source event"</h2>
                                 <p class="muted small">{r.source_channel.clone().map(|c| format!("via {c}"))}</p>
-                                <pre class="json small" tabindex="0" data-testid="source-event">{r.source_event.clone()}</pre>
+                                <Record fields=r.event_fields.clone() raw=r.source_event.clone() testid="source-event" />
                                 <h3>"Pinned versions"</h3>
                                 <pre class="json small" tabindex="0">{r.pinned.clone()}</pre>
                             </section>

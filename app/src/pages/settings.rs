@@ -10,6 +10,7 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 
+pub mod currency;
 pub mod slack;
 
 #[server(endpoint = "list_members")]
@@ -225,7 +226,7 @@ pub fn SettingsPage() -> impl IntoView {
                     Ok(view_data) => view! {
                         <section class="page-head">
                             <h1>"Settings"</h1>
-                            <p class="muted">"Members and roles, API tokens, Slack, cost rates and review reason codes. Only owners see this page."</p>
+                            <p class="muted">"Members and roles, API tokens, Slack, currency, cost rates and review reason codes. Only owners see this page."</p>
                         </section>
                         <InviteForm slug=slug.get_untracked() action=invite />
                         <FormError message=action_message />
@@ -243,6 +244,7 @@ pub fn SettingsPage() -> impl IntoView {
         <SignInPolicy slug />
         <crate::components::one_person::OnePersonBusiness slug />
         <slack::SlackSettings slug />
+        <currency::BusinessCurrency slug />
         <CostRates slug />
         <crate::components::reason_codes::ReasonCodes slug />
         <LeaveSteward slug />

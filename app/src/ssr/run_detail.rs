@@ -11,10 +11,6 @@ use store::auth::CurrentMember;
 /// Who may send a failed run back to its failed step.
 pub const RETRIERS: &[Role] = &[Role::Engineer, Role::Operations, Role::Owner];
 
-pub fn money(micros: i64) -> String {
-    format!("{}.{:06} USD", micros / 1_000_000, micros % 1_000_000)
-}
-
 /// How long from `from` to `to`; unfinished, what the run is doing.
 pub fn duration(
     from: Option<chrono::DateTime<chrono::Utc>>,
@@ -49,7 +45,11 @@ pub async fn run_detail(cx: &Ctx, me: &CurrentMember, run_id: uuid::Uuid) -> Res
     // Sensitive fields in clear only for the people who decide (owners, reviewers).
     let hidden: &[String] = if engine::access::sees_sensitive_values(me.role) { &[] } else { &d.sensitive_keys };
     let source = d.run.event_raw.clone().unwrap_or_default();
+    let currency = store::currency::currency(&cx.state.db, &me.tenant)
+        .await
+        .map_err(|e| cx.internal("reading the currency", e))?;
     let masked = |v: &Option<serde_json::Value>| pretty(&v.as_ref().map(|v| engine::run::mask_in(v, hidden, &source)));
+    let readable = |v: &serde_json::Value, labels| engine::readable::fields(v, labels);
     Ok(RunDetailView {
         id: d.run.id.to_string(),
         workflow: d.run.workflow_name.clone(),
@@ -60,11 +60,17 @@ pub async fn run_detail(cx: &Ctx, me: &CurrentMember, run_id: uuid::Uuid) -> Res
         error: d.run.error.clone(),
         tokens_in: d.run.tokens_in,
         tokens_out: d.run.tokens_out,
-        cost: money(d.run.cost_micros),
+        cost: currency.precise(d.run.cost_micros),
         executions: d.run.executions,
         pinned: serde_json::to_string_pretty(&d.run.pinned).unwrap_or_default(),
         source_channel: d.run.event_channel.clone(),
         source_event: masked(&d.run.event_raw),
+        event_fields: d
+            .run
+            .event_raw
+            .as_ref()
+            .map(|v| readable(&engine::run::mask_in(v, hidden, &source), &d.event_labels))
+            .unwrap_or_default(),
         can_retry: d.run.status == RunStatus::Failed && RETRIERS.contains(&me.role),
         can_decide: store::reviews::may_decide(me.role),
         reason_codes: store::reviews::reason_codes(&cx.state.db, &me.tenant)
@@ -87,7 +93,7 @@ pub async fn run_detail(cx: &Ctx, me: &CurrentMember, run_id: uuid::Uuid) -> Res
                 error: s.error.clone(),
                 tokens_in: s.tokens_in,
                 tokens_out: s.tokens_out,
-                cost: money(s.cost_micros),
+                cost: currency.precise(s.cost_micros),
                 model: s.model.clone(),
                 prompt_version: s.prompt_version,
                 cache_hit: s.cache_hit,
@@ -107,6 +113,11 @@ pub async fn run_detail(cx: &Ctx, me: &CurrentMember, run_id: uuid::Uuid) -> Res
                     .draft
                     .as_ref()
                     .map(|v| serde_json::to_string_pretty(&engine::run::mask(v, hidden)).unwrap_or_default()),
+                draft_fields: t
+                    .draft
+                    .as_ref()
+                    .map(|v| readable(&engine::run::mask(v, hidden), &t.draft_labels))
+                    .unwrap_or_default(),
                 open: t.status == TaskStatus::Open,
                 decision: t.decision.map(|d| d.to_string()),
                 reason_code: t.reason_code.clone(),

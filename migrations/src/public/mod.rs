@@ -7,6 +7,7 @@ mod m20261202_000004_api_tokens;
 mod m20261203_000005_trust;
 mod m20261203_000006_deleted_businesses;
 mod m20261204_000007_pending_sign_ups;
+mod m20261206_000008_business_currency;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000005_trust::Migration),
             Box::new(m20261203_000006_deleted_businesses::Migration),
             Box::new(m20261204_000007_pending_sign_ups::Migration),
+            Box::new(m20261206_000008_business_currency::Migration),
         ]
     }
 

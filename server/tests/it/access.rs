@@ -60,6 +60,8 @@ fn access(endpoint: &str) -> Access {
         | "set_two_factor_required"
         | "load_one_person"
         | "declare_one_person"
+        | "load_currency"
+        | "choose_currency"
         | "delete_business" => Members(Page::Settings),
         "list_workflows" | "check_workflow" | "workflow_detail" | "workflow_diff" | "list_gallery"
         | "workflow_triggers" => Members(Page::Workflows),

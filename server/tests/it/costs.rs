@@ -377,7 +377,7 @@ async fn a_deviation_alert_is_emailed_once_listed_and_cleared_when_the_figure_re
         mail.subject()
     );
     let body = mail.decoded();
-    assert!(body.contains("against a target of 0.000001"), "{body}");
+    assert!(body.contains("against a target of $0.000001"), "{body}");
     assert!(body.contains(&format!("{}/t/acme-plumbing/costs", app.base)), "{body}");
     tokio::time::sleep(Duration::from_secs(3)).await;
     let alerts_to_ops = app
@@ -635,4 +635,52 @@ async fn the_seeded_month_is_on_the_costs_page_and_adds_up() {
     assert!(v["cache_hits"].as_i64().unwrap() > 0);
     assert_eq!(v["target_per_run"], 2_000_000, "the demo budget's plan");
     assert_eq!(v["workflows"][0]["budget"]["action"], "alert_only");
+}
+
+#[tokio::test]
+async fn the_owner_chooses_the_currency_and_amounts_read_in_it_without_being_converted() {
+    let app = TestApp::spawn().await;
+    let owner = app.demo_member(Role::Owner).await;
+    async fn current(client: &Client) -> String {
+        client.call("load_currency", &[("slug", DEMO)]).await.json::<String>().await.unwrap()
+    }
+    assert_eq!(current(&owner).await, "USD", "US dollars until the owner chooses");
+    // A code Steward does not offer is refused by field, and nothing changes.
+    let res = owner.call("choose_currency", &[("slug", DEMO), ("currency", "XYZ")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("currency"));
+    assert_eq!(current(&owner).await, "USD");
+    let res = owner.call("choose_currency", &[("slug", DEMO), ("currency", "EUR")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(current(&owner).await, "EUR");
+    let changed: i64 = app
+        .demo_value("SELECT count(*) FROM audit_events WHERE action = 'business.currency_changed'", vec![])
+        .await
+        .unwrap();
+    assert_eq!(changed, 1, "kept in the audit log");
+    // The budget reads in euros, with the same figures (nothing is converted).
+    let ops = app.demo_member(Role::Operations).await;
+    let res =
+        save_budget(&ops, &[("expected_runs", "300"), ("target_per_run", "2.50"), ("action", "alert_only")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let v = report(&ops).await;
+    assert_eq!(v["currency"], "EUR");
+    let why: String = app
+        .demo_value(
+            "SELECT why FROM audit_events WHERE action = 'cost.budget_changed' ORDER BY id DESC LIMIT 1",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(why.starts_with("300 runs a month at €2.50 a run (plan €750.00, cap €"), "{why}");
+    // Another business keeps its own currency; a stranger cannot change this one's.
+    let stranger = app.client();
+    stranger.sign_up("Rival Plumbing", "rival-plumbing", "boss@rival.test", "a long enough password").await;
+    assert_eq!(
+        stranger.call("load_currency", &[("slug", "rival-plumbing")]).await.json::<String>().await.unwrap(),
+        "USD"
+    );
+    let res = stranger.call("choose_currency", &[("slug", DEMO), ("currency", "GBP")]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(current(&owner).await, "EUR");
 }

@@ -176,7 +176,7 @@ async fn try_it_calls_an_openai_compatible_model_with_its_key_and_prices_the_usa
     assert_eq!(run["tokens_in"], 1200);
     assert_eq!(run["tokens_out"], 300);
     // 1200 × 2.50/M + 300 × 10/M = 0.003 + 0.003 = 0.006
-    assert_eq!(run["cost"], "0.006000 USD");
+    assert_eq!(run["cost"], "$0.006000", "in the business's currency, with the digits a price needs");
     let sent = &vendor.received_requests().await.unwrap()[0];
     let body: serde_json::Value = serde_json::from_slice(&sent.body).unwrap();
     assert_eq!(body["model"], "vendor-model-1");

@@ -151,8 +151,13 @@ async fn emailed_link(app: &TestApp, to: &str) -> String {
     let subject = mail.subject().unwrap_or_default();
     assert!(subject.starts_with("Decision needed: Dana Whitfield, Harbor Dental Group ("), "{subject}");
     assert!(!subject.contains("low_confidence") && !subject.contains("high_value"), "{subject}");
-    let body = mail.decoded();
-    assert!(body.contains("fit_score"), "the draft summary is in the email");
+    // The draft and the enquiry as labelled fields; the contact's email masked in a mailbox.
+    let parsed = mailparse::parse_mail(mail.data.as_bytes()).unwrap();
+    let text = parsed.subparts[0].get_body().unwrap();
+    assert!(text.contains("Fit score: "), "the draft in labelled fields: {text}");
+    assert!(text.contains("Company name: Harbor Dental Group"), "the enquiry in labelled fields: {text}");
+    assert!(text.contains("Primary contact email: ••••"), "{text}");
+    assert!(!mail.decoded().contains("dana.whitfield@"), "nowhere in the message");
     mail.link_starting_with(&format!("{}/approve/", app.base)).expect("an approval link")
 }
 
@@ -200,9 +205,13 @@ async fn an_emailed_link_shows_without_changing_anything_then_decides_once() {
         assert_eq!(page.status(), StatusCode::OK);
         let text = page.text().await.unwrap();
         assert!(
-            text.contains("Review: lead-intake-qualification") && text.contains("fit_score"),
-            "the draft and the buttons: {text}"
+            text.contains("Review: lead-intake-qualification") && text.contains("<th scope=\"row\">Fit score</th>"),
+            "the draft as labelled fields, and the buttons: {text}"
         );
+        // The enquiry, in clear for the reviewer who decides, and the task in the queue one click away.
+        assert!(text.contains("<th scope=\"row\">Company name</th><td>Harbor Dental Group</td>"), "{text}");
+        assert!(text.contains("dana.whitfield@harbordental.example"), "{text}");
+        assert!(text.contains(&format!("href=\"/t/{DEMO}/review/{task}\"")), "{text}");
     }
     let status: String =
         app.demo_value("SELECT status FROM review_tasks WHERE id = $1::uuid", vec![task.clone().into()]).await.unwrap();

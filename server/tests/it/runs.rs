@@ -675,6 +675,12 @@ async fn sensitive_fields_show_in_clear_only_to_the_people_who_decide() {
         if !clear {
             assert!(event.contains("••••"), "{role}: masked, not missing");
         }
+        // The same event as labelled fields, in the hosted form's order, masked the same way.
+        let fields: Vec<(String, String)> = serde_json::from_value(detail["event_fields"].clone()).unwrap();
+        assert_eq!(fields[0], ("Company name".to_string(), "Harbor Dental Group".to_string()), "{role}: {fields:?}");
+        let email = fields.iter().find(|(label, _)| label == "Primary contact email").expect("the contact's email");
+        let expected = if clear { "dana.whitfield@harbordental.example" } else { "••••" };
+        assert_eq!(email.1, expected, "{role}");
         let steps = detail["steps"].to_string();
         assert!(!steps.contains("dana.whitfield@harbordental.example"), "{role}: step records stay masked: {steps}");
     }
@@ -1033,7 +1039,7 @@ async fn a_review_email_masks_the_contact_a_draft_repeats_and_the_reviewer_sees_
         .expect("the review email arrives");
     let parsed = mailparse::parse_mail(mail.data.as_bytes()).unwrap();
     let body = parsed.subparts[0].get_body().unwrap();
-    assert!(body.contains("next_step: Email •••• or call •••• today"), "{body}");
+    assert!(body.contains("Next step: Email •••• or call •••• today"), "{body}");
     assert!(!body.contains("harbordental.example") && !body.contains("555 0134"), "{body}");
     // The reviewer who decides reads the draft in full on the task's page.
     let detail = app
@@ -1046,6 +1052,11 @@ async fn a_review_email_masks_the_contact_a_draft_repeats_and_the_reviewer_sees_
         .unwrap();
     let draft = detail["tasks"][0]["draft"].as_str().unwrap();
     assert!(draft.contains("Email dana.whitfield@harbordental.example"), "{draft}");
+    // Read as labelled fields: figures first (the prompt's response schema), then text, then lists.
+    let fields: Vec<(String, String)> = serde_json::from_value(detail["tasks"][0]["draft_fields"].clone()).unwrap();
+    let labels: Vec<&str> = fields.iter().map(|(label, _)| label.as_str()).collect();
+    assert_eq!(labels, ["Confidence", "Fit score", "Next step", "Summary", "Risks"], "{fields:?}");
+    assert!(fields[2].1.starts_with("Email dana.whitfield@harbordental.example"), "{fields:?}");
 }
 
 #[tokio::test]

@@ -9,6 +9,8 @@ pub struct Model {
     pub name: String,
     pub schema_name: String,
     pub time_zone: String,
+    /// ISO code of the currency its figures are in (`engine::money::Currency`).
+    pub currency: String,
     pub created_at: DateTimeUtc,
     /// Every member signs in with a second factor (owner's choice).
     pub require_two_factor: bool,

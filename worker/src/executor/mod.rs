@@ -239,9 +239,9 @@ async fn budget_gate(cx: &Context, x: &mut Execution, state: Option<BudgetState>
         Verdict::AtCap(CapAction::Downgrade) => {
             x.downgrade = Some(format!(
                 "the month's spend ({}) and this run's forecast ({}) pass the budget cap ({}), so premium steps use the small tier",
-                engine::money::format(state.month.spent),
-                engine::money::format(state.forecast()),
-                engine::money::format(budget.cap())
+                state.currency.cents(state.month.spent),
+                state.currency.precise(state.forecast()),
+                state.currency.cents(budget.cap())
             ));
             Ok(true)
         }
@@ -462,7 +462,25 @@ async fn wait_for_person(
     task.shown_draft = task.draft.as_ref().map(|d| logic::mask_in(d, &x.sensitive, &x.run.context));
     let title = engine::record_title::record_title(&x.run.context["event"])
         .map(|t| logic::mask_in(&json!(t), &x.sensitive, &x.run.context).as_str().unwrap_or_default().to_owned());
-    let letters = crate::review_mail::letters(cx, &x.tenant, &task, &reviewers, title.as_deref()).await?;
+    // The draft and the enquiry as labelled fields, masked like the draft.
+    let (event_labels, draft_labels) = store::readable::task_labels(
+        &cx.db,
+        &x.tenant,
+        &x.run.workflow_name,
+        &x.run.contract,
+        &x.run.pinned,
+        task.output_name.as_deref(),
+    )
+    .await?;
+    let shown = crate::review_mail::Shown {
+        title,
+        draft: task.shown_draft.as_ref().map(|d| engine::readable::fields(d, &draft_labels)).unwrap_or_default(),
+        event: engine::readable::fields(
+            &logic::mask_in(&x.run.context["event"], &x.sensitive, &x.run.context),
+            &event_labels,
+        ),
+    };
+    let letters = crate::review_mail::letters(cx, &x.tenant, &task, &reviewers, &shown).await?;
     x.progress.records.extend(record);
     let progress = std::mem::take(&mut x.progress);
     let written = runs::wait_for_review(

@@ -60,7 +60,10 @@ ensure_npm_tools() {
   [ -x "$ROOT/tools/node_modules/.bin/wasm-opt" ] && return 0
   command -v npm >/dev/null || return 1
   say "installing the npm build tools in tools/ (once)"
-  npm ci --prefix "$ROOT/tools" --no-audit --no-fund >/dev/null
+  # A peer that npm resolves to "latest" can leave the lock behind the registry:
+  # then install from package.json (same pinned versions) without rewriting the lock.
+  npm ci --prefix "$ROOT/tools" --no-audit --no-fund >/dev/null 2>&1 ||
+    npm install --prefix "$ROOT/tools" --no-audit --no-fund --no-save >/dev/null
 }
 
 build_binaries() {

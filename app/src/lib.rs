@@ -6,6 +6,7 @@
 pub mod components;
 pub mod error;
 pub mod pages;
+pub mod resource;
 pub mod route;
 #[cfg(feature = "ssr")]
 pub mod ssr;
@@ -44,6 +45,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         (ssr::assets::href(&options.site_root, "steward.css"), ssr::assets::href(&options.site_root, "favicon.svg"));
     #[cfg(not(feature = "ssr"))]
     let (stylesheet, icon) = ("/pkg/steward.css".to_string(), "/pkg/favicon.svg".to_string());
+    #[cfg(feature = "ssr")]
+    let hydration = ssr::assets::hydration_script(&options.site_root);
+    #[cfg(not(feature = "ssr"))]
+    let hydration = {
+        let _ = &options;
+        String::new()
+    };
+    let nonce = leptos::nonce::use_nonce();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -53,9 +62,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light" />
                 <link rel="icon" href=icon type="image/svg+xml" />
                 <link rel="stylesheet" id="steward-css" href=stylesheet />
-                // `defer`: the page paints from the server's HTML at once and the wasm loads at low
-                // priority, then hydrates when the browser is idle (Lighthouse's LCP no longer waits for it).
-                <HydrationScripts options defer=true />
+                // The page paints from the server's HTML at once; the app loads and hydrates when
+                // the browser is idle, with no preload competing with the first paint.
+                <script type="module" nonce=nonce>{hydration}</script>
                 <MetaTags />
             </head>
             <body>

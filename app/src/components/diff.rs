@@ -23,7 +23,8 @@ where
     let pick =
         move |k: &'static str| Memo::new(move |_| query.read().get(k).and_then(|v| v.parse::<i32>().ok()).unwrap_or(1));
     let (a, b) = (pick("a"), pick("b"));
-    let rows = Resource::new(move || (slug.get(), name.get(), a.get(), b.get()), move |(s, n, a, b)| load(s, n, a, b));
+    let rows =
+        crate::resource::new(move || (slug.get(), name.get(), a.get(), b.get()), move |(s, n, a, b)| load(s, n, a, b));
     view! {
         <Title text="Diff" />
         <section class="page-head">

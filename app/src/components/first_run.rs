@@ -32,7 +32,7 @@ pub async fn first_run_choice(slug: String, keep_offline_model: bool) -> Result<
 pub fn FirstRunChecklist(slug: String) -> impl IntoView {
     let choice = ServerAction::<FirstRunChoice>::new();
     let key = slug.clone();
-    let list = Resource::new(move || (key.clone(), choice.version().get()), |(slug, _)| load_checklist(slug));
+    let list = crate::resource::new(move || (key.clone(), choice.version().get()), |(slug, _)| load_checklist(slug));
     view! {
         <Suspense fallback=|| ()>
             {move || {

@@ -45,7 +45,7 @@ pub async fn declare_one_person(slug: String, one_person: bool, reason: String) 
 #[component]
 pub fn OnePersonBusiness(#[prop(into)] slug: Signal<String>) -> impl IntoView {
     let declare = ServerAction::<DeclareOnePerson>::new();
-    let state = Resource::new(move || (slug.get(), declare.version().get()), |(slug, _)| load_one_person(slug));
+    let state = crate::resource::new(move || (slug.get(), declare.version().get()), |(slug, _)| load_one_person(slug));
     let reason = RwSignal::new(String::new());
     let reason_error =
         Signal::derive(move || declare.value().get().and_then(|r| r.err()).and_then(|e| e.field("reason")));

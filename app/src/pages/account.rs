@@ -85,7 +85,7 @@ pub fn AccountPage() -> impl IntoView {
     let confirm = ServerAction::<ConfirmTwoFactor>::new();
     let turn_off = ServerAction::<TurnOffTwoFactor>::new();
     let renew = ServerAction::<NewRecoveryCodes>::new();
-    let status = Resource::new(
+    let status = crate::resource::new(
         move || (slug.get(), confirm.version().get(), turn_off.version().get(), renew.version().get()),
         |(slug, ..)| two_factor_status(slug),
     );

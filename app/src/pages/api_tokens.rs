@@ -151,12 +151,12 @@ pub fn ApiTokensPage() -> impl IntoView {
     let slug = crate::route::param("slug");
     let create = ServerAction::<CreateApiToken>::new();
     let revoke = ServerAction::<RevokeApiToken>::new();
-    let tokens = Resource::new(
+    let tokens = crate::resource::new(
         move || (slug.get(), create.version().get(), revoke.version().get()),
         |(slug, ..)| list_api_tokens(slug),
     );
     // The form reads what it offers once, so a refused attempt keeps what was typed while the list reloads.
-    let offered = Resource::new(move || slug.get(), list_api_tokens);
+    let offered = crate::resource::new(move || slug.get(), list_api_tokens);
     let revoke_message =
         Signal::derive(move || revoke.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
     view! {

@@ -61,7 +61,7 @@ pub fn ChangeLogPage() -> impl IntoView {
     let since = RwSignal::new(String::new());
     let until = RwSignal::new(String::new());
     let verify = ServerAction::<VerifyAuditChain>::new();
-    let changes = Resource::new(
+    let changes = crate::resource::new(
         move || (slug.get(), area.get(), actor.get(), text.get(), since.get(), until.get()),
         |(slug, area, actor, text, since, until)| list_changes(slug, area, actor, text, since, until),
     );

@@ -171,7 +171,7 @@ pub fn CostsPage() -> impl IntoView {
             reload.update(|n| *n += 1);
         }
     });
-    let report = Resource::new(
+    let report = crate::resource::new(
         move || (slug.get(), from.get(), to.get(), reload.get()),
         |(slug, from, to, _)| cost_report(slug, from, to),
     );

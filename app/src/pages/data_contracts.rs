@@ -105,7 +105,7 @@ const OBJECTS: [&str; 5] = ["lead", "account", "ticket", "invoice", "task"];
 pub fn DataContractsPage() -> impl IntoView {
     let slug = crate::route::param("slug");
     let add = ServerAction::<AddDataContractTemplate>::new();
-    let list = Resource::new(move || (slug.get(), add.version().get()), |(slug, _)| list_data_contracts(slug));
+    let list = crate::resource::new(move || (slug.get(), add.version().get()), |(slug, _)| list_data_contracts(slug));
     let add_message = Signal::derive(move || add.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
     view! {
         <Title text="Data contracts" />
@@ -166,7 +166,7 @@ pub fn DataContractsPage() -> impl IntoView {
 pub fn DataContractPage() -> impl IntoView {
     let slug = crate::route::param("slug");
     let name = crate::route::param("name");
-    let detail = Resource::new(move || (slug.get(), name.get()), |(s, n)| data_contract_detail(s, n));
+    let detail = crate::resource::new(move || (slug.get(), name.get()), |(s, n)| data_contract_detail(s, n));
     view! {
         <Suspense fallback=crate::components::field::Loading>
             {move || Suspend::new(async move {

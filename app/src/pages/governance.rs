@@ -156,7 +156,7 @@ pub fn GovernancePage() -> impl IntoView {
             reload.update(|n| *n += 1);
         }
     });
-    let review = Resource::new(
+    let review = crate::resource::new(
         move || (slug.get(), month.get(), reload.get()),
         |(slug, month, _)| governance_review(slug, month),
     );

@@ -62,7 +62,7 @@ pub async fn accept_invitation(token: String, password: String) -> Result<(), Ap
 pub fn AcceptInvitationPage() -> impl IntoView {
     let params = use_params_map();
     let token = params.read_untracked().get("token").unwrap_or_default();
-    let info = Resource::new(
+    let info = crate::resource::new(
         {
             let token = token.clone();
             move || token.clone()

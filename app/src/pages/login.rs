@@ -257,7 +257,7 @@ fn CodeStep() -> impl IntoView {
 /// Set-up of a second factor the business requires, then the recovery codes.
 #[component]
 fn SetUpStep(slug: String) -> impl IntoView {
-    let enrolment = Resource::new(|| (), |_| sign_in_set_up());
+    let enrolment = crate::resource::new(|| (), |_| sign_in_set_up());
     let confirm = ServerAction::<SignInSetUpConfirm>::new();
     let codes = Signal::derive(move || confirm.value().get().and_then(|r| r.ok()));
     let error = Signal::derive(move || confirm.value().get().and_then(|r| r.err()));

@@ -95,7 +95,7 @@ pub fn ModelsPage() -> impl IntoView {
     let add = ServerAction::<AddModel>::new();
     let tier = ServerAction::<SetModelTier>::new();
     let models =
-        Resource::new(move || (slug.get(), add.version().get(), tier.version().get()), |(s, ..)| list_models(s));
+        crate::resource::new(move || (slug.get(), add.version().get(), tier.version().get()), |(s, ..)| list_models(s));
     let tier_message = Signal::derive(move || tier.value().get().and_then(|r| r.err()).map(|e| e.to_string()));
     view! {
         <Title text="Models" />

@@ -124,7 +124,7 @@ pub async fn try_prompt(
 #[component]
 pub fn PromptsPage() -> impl IntoView {
     let (slug, _) = (crate::route::param("slug"), crate::route::param("name"));
-    let list = Resource::new(move || slug.get(), list_prompts);
+    let list = crate::resource::new(move || slug.get(), list_prompts);
     view! {
         <Title text="Prompts" />
         <section class="page-head">
@@ -170,7 +170,7 @@ pub fn PromptsPage() -> impl IntoView {
 #[component]
 pub fn PromptPage() -> impl IntoView {
     let (slug, name) = (crate::route::param("slug"), crate::route::param("name"));
-    let detail = Resource::new(move || (slug.get(), name.get()), |(s, n)| prompt_detail(s, n));
+    let detail = crate::resource::new(move || (slug.get(), name.get()), |(s, n)| prompt_detail(s, n));
     let reload = Callback::new(move |_: ()| detail.refetch());
     view! {
         <Suspense fallback=crate::components::field::Loading>

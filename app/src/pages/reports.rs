@@ -96,8 +96,10 @@ pub fn ReportsPage() -> impl IntoView {
             reload.update(|n| *n += 1);
         }
     });
-    let report =
-        Resource::new(move || (slug.get(), month.get(), reload.get()), |(slug, month, _)| monthly_report(slug, month));
+    let report = crate::resource::new(
+        move || (slug.get(), month.get(), reload.get()),
+        |(slug, month, _)| monthly_report(slug, month),
+    );
     let last = RwSignal::new(None::<String>);
     view! {
         <Title text="Reports" />

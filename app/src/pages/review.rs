@@ -341,7 +341,7 @@ pub fn ReviewQueuePage() -> impl IntoView {
             }
         });
     }
-    let queue = Resource::new(
+    let queue = crate::resource::new(
         move || {
             (
                 slug.get(),
@@ -598,7 +598,7 @@ pub fn ReviewTaskPage() -> impl IntoView {
             decided.update(|n| *n += 1);
         }
     });
-    let page = Resource::new(
+    let page = crate::resource::new(
         move || (slug.get(), id.get(), decided.get(), claim.version().get(), release.version().get()),
         |(slug, id, ..)| review_task(slug, id),
     );

@@ -141,7 +141,7 @@ pub fn RunsPage() -> impl IntoView {
     let query = use_query_map();
     let slug = crate::route::param("slug");
     let q = move |k: &str| query.read().get(k).unwrap_or_default();
-    let runs = Resource::new(
+    let runs = crate::resource::new(
         move || (slug.get(), q("workflow"), q("status"), q("review") == "1", q("from"), q("to")),
         |(slug, workflow, status, review, from, to)| list_runs(slug, workflow, status, review, from, to),
     );
@@ -224,7 +224,7 @@ pub fn RunsPage() -> impl IntoView {
 pub fn RunPage() -> impl IntoView {
     let slug = crate::route::param("slug");
     let id = crate::route::param("id");
-    let run = Resource::new(move || (slug.get(), id.get()), |(slug, id)| run_detail(slug, id));
+    let run = crate::resource::new(move || (slug.get(), id.get()), |(slug, id)| run_detail(slug, id));
     poll_every_two_seconds(move || run.refetch());
     let retry = ServerAction::<RetryRun>::new();
     Effect::new(move |_| {
@@ -327,7 +327,7 @@ pub fn RunPage() -> impl IntoView {
 #[component]
 pub fn ExceptionsPage() -> impl IntoView {
     let slug = crate::route::param("slug");
-    let rows = Resource::new(move || slug.get(), list_exceptions);
+    let rows = crate::resource::new(move || slug.get(), list_exceptions);
     view! {
         <Title text="Exceptions report" />
         <section class="page-head">

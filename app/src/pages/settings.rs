@@ -168,7 +168,7 @@ fn CostRates(slug: Memo<String>) -> impl IntoView {
             saved.update(|n| *n += 1);
         }
     });
-    let rates = Resource::new(move || (slug.get(), saved.get()), |(slug, _)| load_cost_rates(slug));
+    let rates = crate::resource::new(move || (slug.get(), saved.get()), |(slug, _)| load_cost_rates(slug));
     view! {
         <Suspense fallback=crate::components::field::Loading>
             {move || Suspend::new(async move {
@@ -205,7 +205,7 @@ pub fn SettingsPage() -> impl IntoView {
     let invite = ServerAction::<InviteMember>::new();
     let change = ServerAction::<ChangeMemberRole>::new();
     let remove = ServerAction::<RemoveMember>::new();
-    let members = Resource::new(
+    let members = crate::resource::new(
         move || (slug.get(), invite.version().get(), change.version().get(), remove.version().get()),
         |(slug, ..)| list_members(slug),
     );
@@ -393,7 +393,7 @@ pub async fn set_two_factor_required(slug: String, required: bool) -> Result<(),
 #[component]
 fn SignInPolicy(slug: Memo<String>) -> impl IntoView {
     let set = ServerAction::<SetTwoFactorRequired>::new();
-    let policy = Resource::new(move || (slug.get(), set.version().get()), |(slug, _)| load_sign_in_policy(slug));
+    let policy = crate::resource::new(move || (slug.get(), set.version().get()), |(slug, _)| load_sign_in_policy(slug));
     let message = Signal::derive(move || set.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
     view! {
         <section class="card" data-testid="sign-in-policy">

@@ -302,7 +302,7 @@ pub async fn import_bundle(slug: String, yaml: String, why: String) -> Result<St
 #[component]
 pub fn WorkflowsPage() -> impl IntoView {
     let (slug, _) = (crate::route::param("slug"), crate::route::param("name"));
-    let workflows = Resource::new(move || slug.get(), list_workflows);
+    let workflows = crate::resource::new(move || slug.get(), list_workflows);
     view! {
         <Title text="Workflows" />
         <section class="page-head row">
@@ -404,7 +404,7 @@ fn ImportBundle(slug: Memo<String>) -> impl IntoView {
 pub fn GalleryPage() -> impl IntoView {
     let (slug, _) = (crate::route::param("slug"), crate::route::param("name"));
     let install = ServerAction::<InstallGalleryWorkflow>::new();
-    let items = Resource::new(move || slug.get(), list_gallery);
+    let items = crate::resource::new(move || slug.get(), list_gallery);
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(name)) = install.value().get() {
@@ -468,7 +468,7 @@ fallback: { on_error: assign_to_human_queue }
 #[component]
 pub fn WorkflowEditorPage() -> impl IntoView {
     let (slug, name) = (crate::route::param("slug"), crate::route::param("name"));
-    let detail = Resource::new(
+    let detail = crate::resource::new(
         move || (slug.get(), name.get()),
         |(slug, name)| async move {
             if name == "new" {
@@ -501,7 +501,7 @@ fn Editor(slug: String, initial: String, detail: Option<WorkflowDetailView>, rel
     let note = RwSignal::new(String::new());
     let save = ServerAction::<SaveWorkflow>::new();
     let navigate = use_navigate();
-    let issues = Resource::new(move || checked.get(), {
+    let issues = crate::resource::new(move || checked.get(), {
         let slug = slug.clone();
         move |yaml| check_workflow(slug.clone(), yaml)
     });

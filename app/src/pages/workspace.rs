@@ -72,7 +72,7 @@ pub async fn sign_out_everywhere(slug: String) -> Result<(), AppError> {
 #[component]
 pub fn WorkspaceLayout() -> impl IntoView {
     let slug = crate::route::param("slug");
-    let workspace = Resource::new(move || slug.get(), load_workspace);
+    let workspace = crate::resource::new(move || slug.get(), load_workspace);
     let menu_open = RwSignal::new(false);
     let location = use_location();
     // Close the phone menu after navigating.
@@ -102,7 +102,7 @@ fn Shell(ws: WorkspaceView, menu_open: RwSignal<bool>) -> impl IntoView {
     let location = use_location();
     let badge_slug = ws.slug.clone();
     let decides = ws.pages.contains(&Page::ReviewQueue);
-    let waiting = Resource::new(
+    let waiting = crate::resource::new(
         move || (badge_slug.clone(), location.pathname.get()),
         move |(slug, _)| async move {
             if decides {
@@ -220,7 +220,7 @@ pub fn DashboardPage() -> impl IntoView {
     // Open cost alerts, for the roles that watch costs.
     let watches_costs = ws.pages.contains(&Page::Costs);
     let alert_slug = ws.slug.clone();
-    let alerts = Resource::new(
+    let alerts = crate::resource::new(
         move || alert_slug.clone(),
         move |slug| async move {
             if watches_costs {
@@ -234,7 +234,7 @@ pub fn DashboardPage() -> impl IntoView {
     // This month so far, for the roles that read the report.
     let reads_reports = ws.pages.contains(&Page::Reports);
     let report_slug = ws.slug.clone();
-    let kpis = Resource::new(
+    let kpis = crate::resource::new(
         move || report_slug.clone(),
         move |slug| async move {
             if reads_reports {
@@ -248,7 +248,7 @@ pub fn DashboardPage() -> impl IntoView {
     // Decisions waiting for this person, for the roles that decide.
     let decides = ws.pages.contains(&Page::ReviewQueue);
     let waiting_slug = ws.slug.clone();
-    let waiting = Resource::new(
+    let waiting = crate::resource::new(
         move || waiting_slug.clone(),
         move |slug| async move {
             if decides {
@@ -378,7 +378,7 @@ pub fn EmptyStatePage() -> impl IntoView {
     let slug = crate::route::param("slug");
     let params = use_params_map();
     let page = Memo::new(move |_| params.read().get("section").and_then(|s| Page::from_path_segment(&s)));
-    let access = Resource::new(
+    let access = crate::resource::new(
         move || (slug.get(), page.get()),
         |(slug, page)| async move {
             match page {

@@ -81,6 +81,25 @@ pub fn hashes(site_root: &str) -> Arc<AssetHashes> {
         .clone()
 }
 
+/// The stems of the app's JS glue and wasm (`app.<hash>` each; without a
+/// manifest, wasm-bindgen's own `app` and `app_bg`), as the hydration script loads them.
+pub fn app_stems(site_root: &str) -> (String, String) {
+    let hashes = hashes(site_root);
+    match (hashes.0.get("js"), hashes.0.get("wasm")) {
+        (Some(js), Some(wasm)) => (format!("app.{js}"), format!("app.{wasm}")),
+        _ => ("app".to_string(), "app_bg".to_string()),
+    }
+}
+
+/// The script that loads and hydrates the app once the browser is idle.
+pub fn hydration_script(site_root: &str) -> String {
+    let (js, wasm) = app_stems(site_root);
+    // Its comments stay in the source, not in every page.
+    let script: Vec<&str> =
+        include_str!("hydrate_script.js").lines().filter(|line| !line.trim_start().starts_with("//")).collect();
+    format!("{}(\"\", \"pkg\", {js:?}, {wasm:?});", script.join("\n"))
+}
+
 /// The address of one of the bundle's files, e.g. `href(root, "steward.css")`.
 pub fn href(site_root: &str, name: &str) -> String {
     format!("/pkg/{}", hashes(site_root).file_name(name))
@@ -101,6 +120,7 @@ mod tests {
         assert!(!hashes.is_current_hashed("steward.css"));
         assert!(!hashes.is_current_hashed("steward.0000.css"));
         let text = AssetHashes::render(&[("js", "1a2b"), ("steward.css", "5e6f")]);
+        assert_eq!(hashes.0.get("wasm").map(String::as_str), Some("3c4d"));
         assert_eq!(AssetHashes::parse(&text).file_name("steward.css"), "steward.5e6f.css");
     }
 }

@@ -74,7 +74,7 @@ fn queue_line(q: &QueueHealthView) -> (bool, String) {
 #[component]
 pub fn DeliveryHealth() -> impl IntoView {
     let slug = crate::route::param("slug");
-    let health = Resource::new(move || slug.get(), delivery_health);
+    let health = crate::resource::new(move || slug.get(), delivery_health);
     super::poll_every_two_seconds(move || health.refetch());
     view! {
         <Transition fallback=|| ()>

@@ -33,7 +33,7 @@ pub async fn choose_currency(slug: String, currency: String) -> Result<(), AppEr
 #[component]
 pub fn BusinessCurrency(slug: Memo<String>) -> impl IntoView {
     let choose = ServerAction::<ChooseCurrency>::new();
-    let current = Resource::new(move || (slug.get(), choose.version().get()), |(slug, _)| load_currency(slug));
+    let current = crate::resource::new(move || (slug.get(), choose.version().get()), |(slug, _)| load_currency(slug));
     let message = Signal::derive(move || {
         choose.value().get().and_then(|r| r.err()).and_then(|e| e.form_message().or_else(|| e.field("currency")))
     });

@@ -81,7 +81,7 @@ pub fn SlackSettings(slug: Memo<String>) -> impl IntoView {
             connected.update(|n| *n += 1);
         }
     });
-    let slack = Resource::new(move || (slug.get(), connected.get()), |(slug, _)| load_slack(slug));
+    let slack = crate::resource::new(move || (slug.get(), connected.get()), |(slug, _)| load_slack(slug));
     view! {
         <section class="card" data-testid="slack-settings">
             <h2>"Slack"</h2>

@@ -31,6 +31,17 @@ fn linked(html: &str, stem: &str, ext: &str) -> String {
         .unwrap_or_else(|| panic!("no hashed {stem}.{ext} in the page"))
 }
 
+/// The script and wasm the page's hydration script loads: `("", "pkg", "app.<hash>", "app.<hash>")`.
+fn loaded(html: &str) -> (String, String) {
+    let call = html.split("(\"\", \"pkg\", ").nth(1).expect("the hydration script's call");
+    let stems: Vec<&str> = call.split('"').filter(|s| s.starts_with("app.")).take(2).collect();
+    assert_eq!(stems.len(), 2, "{call}");
+    for stem in &stems {
+        assert_eq!(stem.len(), "app.".len() + 16, "a hashed name: {stem}");
+    }
+    (format!("/pkg/{}.js", stems[0]), format!("/pkg/{}.wasm", stems[1]))
+}
+
 #[tokio::test]
 async fn the_bundle_is_named_by_content_cached_for_a_year_and_sent_compressed() {
     let site = std::env::temp_dir().join(format!("steward-site-{}", uuid::Uuid::new_v4().simple()));
@@ -62,8 +73,8 @@ async fn the_bundle_is_named_by_content_cached_for_a_year_and_sent_compressed() 
     assert_eq!(header(&page, "content-encoding"), "br", "HTML goes out compressed");
     let html = String::from_utf8(brotli_decoded(&page.bytes().await.unwrap())).unwrap();
     let stylesheet = linked(&html, "steward", "css");
-    let script = linked(&html, "app", "js");
-    let wasm = linked(&html, "app", "wasm");
+    let (script, wasm) = loaded(&html);
+    assert!(!html.contains("rel=\"preload\""), "nothing is preloaded ahead of the first paint");
     linked(&html, "favicon", "svg");
 
     // A year of caching, the brotli copy for a browser that takes it, the gzip one otherwise.

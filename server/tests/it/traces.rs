@@ -16,12 +16,29 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
-/// Waits (up to 30 s) for a batch the collector received that holds every one of `wanted`.
-async fn wait_for_batch(collector: &MockServer, wanted: &[&str]) {
+/// Which process sent a batch: each names its service in every batch.
+#[derive(Clone, Copy, PartialEq)]
+enum Service {
+    Server,
+    Worker,
+}
+
+fn sent_by(body: &[u8]) -> Service {
+    if contains(body, "steward-worker") {
+        Service::Worker
+    } else {
+        Service::Server
+    }
+}
+
+/// Waits (up to 30 s) until the batches one service sent hold every one of
+/// `wanted` between them (a run's spans may be exported in more than one batch).
+async fn wait_for_spans(collector: &MockServer, service: Service, wanted: &[&str]) {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let batches = collector.received_requests().await.unwrap_or_default();
-        if batches.iter().any(|b| wanted.iter().all(|w| contains(&b.body, w))) {
+        let mine: Vec<&[u8]> = batches.iter().map(|b| b.body.as_slice()).filter(|b| sent_by(b) == service).collect();
+        if wanted.iter().all(|w| mine.iter().any(|b| contains(b, w))) {
             return;
         }
         if std::time::Instant::now() > deadline {
@@ -31,7 +48,7 @@ async fn wait_for_batch(collector: &MockServer, wanted: &[&str]) {
                     String::from_utf8_lossy(&b.body).chars().filter(|c| c.is_ascii_graphic() || *c == ' ').collect()
                 })
                 .collect();
-            panic!("no batch the collector received holds all of {wanted:?}; it received {seen:#?}");
+            panic!("the batches the collector received do not hold all of {wanted:?}: {seen:#?}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -57,8 +74,12 @@ async fn with_an_otlp_endpoint_the_server_and_the_worker_send_the_spans_of_a_req
     app.wait_for_run(run, &["completed", "waiting_for_review"]).await;
 
     // The server's request span, as the `steward` service, with the address it served.
-    wait_for_batch(&collector, &["service.name", "steward", "request", &format!("/hooks/{DEMO}/{LEAD_WORKFLOW}")])
-        .await;
+    wait_for_spans(
+        &collector,
+        Service::Server,
+        &["service.name", "steward", "request", &format!("/hooks/{DEMO}/{LEAD_WORKFLOW}")],
+    )
+    .await;
     // The worker's run and step spans, as `steward-worker`, carrying the run's id and the steps' names.
-    wait_for_batch(&collector, &["steward-worker", "run", "step", &run.to_string(), "normalize", "summarize"]).await;
+    wait_for_spans(&collector, Service::Worker, &["run", "step", &run.to_string(), "normalize", "summarize"]).await;
 }

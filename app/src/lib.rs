@@ -110,6 +110,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("workflows/gallery") ssr=SsrMode::Async view=GalleryPage />
                     <Route path=path!("workflows/:name") ssr=SsrMode::Async view=WorkflowEditorPage />
                     <Route path=path!("workflows/:name/diff") ssr=SsrMode::Async view=WorkflowDiffPage />
+                    <Route path=path!("workflows/:name/replays") ssr=SsrMode::Async view=pages::replays::ReplaysPage />
+                    <Route path=path!("workflows/:name/replays/:id") ssr=SsrMode::Async view=pages::replays::ReplayPage />
                     <Route path=path!("review") ssr=SsrMode::Async view=ReviewQueuePage />
                     <Route path=path!("review/:id") ssr=SsrMode::Async view=ReviewTaskPage />
                     <Route path=path!("runs") ssr=SsrMode::Async view=RunsPage />

@@ -96,6 +96,10 @@ pub struct VersionView {
     pub approved_by: Option<String>,
     pub published_before: bool,
     pub live: bool,
+    /// The latest replay of this version and what the publish gate says of it (versions not live yet).
+    pub replay: Option<String>,
+    /// The gate refuses this version: why.
+    pub gate_blocked: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

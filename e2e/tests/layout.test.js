@@ -101,11 +101,16 @@ test('every page fits at 1280 and 390 px and has no axe-core violation', async (
   await page.goto(`${T}/prompts/lead_summary_v4`);
   await waitForHydration(page);
   const promptDiff = await firstHref(page, 'a[href*="/diff?"]');
+  // The demo's replay of last month's reviewed leads.
+  await page.goto(`${T}/workflows/lead-intake-qualification/replays`);
+  await waitForHydration(page);
+  const replay = await firstHref(page, '[data-testid=open-replay]');
   const pages = [
     ['', 'dashboard', '[data-testid=welcome]'],
     ['/workflows', 'workflows'],
     ['/workflows/gallery', 'gallery'],
     ['/workflows/lead-intake-qualification', 'workflow', '[data-testid=versions]'],
+    ['/workflows/lead-intake-qualification/replays', 'replays', '[data-testid=dataset-row]'],
     ['/prompts', 'prompts'],
     ['/prompts/lead_summary_v4', 'prompt'],
     ['/data-contracts', 'data contracts'],
@@ -126,6 +131,8 @@ test('every page fits at 1280 and 390 px and has no axe-core violation', async (
   ];
   if (workflowDiff) pages.push([workflowDiff.replace('/t/acme-plumbing', ''), 'workflow diff']);
   if (promptDiff) pages.push([promptDiff.replace('/t/acme-plumbing', ''), 'prompt diff']);
+  assert.ok(replay, 'the demo business has a replay to compare');
+  pages.push([replay.replace('/t/acme-plumbing', ''), 'replay comparison', '[data-testid=replay-figures]']);
   for (const width of [1280, 390]) {
     await page.setViewportSize({ width, height: 800 });
     for (const [path, label, ready] of pages) {

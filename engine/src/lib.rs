@@ -49,6 +49,8 @@ pub mod readable;
 #[cfg(feature = "contracts")]
 pub mod record_title;
 #[cfg(feature = "contracts")]
+pub mod replay;
+#[cfg(feature = "contracts")]
 pub mod report;
 #[cfg(feature = "contracts")]
 pub mod report_pdf;

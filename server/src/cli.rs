@@ -192,6 +192,9 @@ async fn seed(settings: Settings) -> anyhow::Result<()> {
         for job in &runs {
             state.runs.wake(job.clone()).await.map_err(|e| anyhow::anyhow!("queueing a demo lead: {e}"))?;
         }
+        if let Some(job) = store::seed::seed_replay(db).await? {
+            state.replays.push(job).await.map_err(|e| anyhow::anyhow!("queueing the demo replay: {e}"))?;
+        }
         let public = settings.public_url.as_str().trim_end_matches('/');
         println!("seeded the demo business {} at /t/{}", store::seed::DEMO_NAME, store::seed::DEMO_SLUG);
         println!("lead webhook: {public}/hooks/{}/lead-intake-qualification", store::seed::DEMO_SLUG);
@@ -199,6 +202,7 @@ async fn seed(settings: Settings) -> anyhow::Result<()> {
         println!("lead form:    {public}/forms/{}/lead-intake-qualification", store::seed::DEMO_SLUG);
         println!("{} demo leads are queued; most wait in the review queue once the worker runs", runs.len());
         println!("{history} finished runs of the past month show on the Costs page");
+        println!("last month's reviewed leads are replayed over the live version on the workflow's Replays page");
     } else {
         println!("the demo business {} already exists", store::seed::DEMO_NAME);
     }

@@ -81,7 +81,7 @@ pub async fn readyz(state: web::Data<AppState>, query: web::Query<ReadyQuery>) -
             let mut redis = state.redis.clone();
             redis::cmd("PING").query_async::<String>(&mut redis).await
         }),
-        within(workers::overview(&state.db, &state.runs, &state.mail, &state.settings, DEADLINE)),
+        within(workers::overview(&state.db, &state.runs, &state.mail, &state.replays, &state.settings, DEADLINE)),
     );
     let mut failed: Vec<&str> = Vec::new();
     if postgres.is_err() {

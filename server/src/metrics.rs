@@ -56,7 +56,8 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
     let handle = measure::recorder();
     measure::pool(&state.db);
     let deadline = Duration::from_millis(500);
-    match store::workers::overview(&state.db, &state.runs, &state.mail, &state.settings, deadline).await {
+    match store::workers::overview(&state.db, &state.runs, &state.mail, &state.replays, &state.settings, deadline).await
+    {
         Ok(queues) => queue_gauges(&queues),
         Err(e) => tracing::warn!(error = %e, "metrics: could not read the workers' heartbeats"),
     }

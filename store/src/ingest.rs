@@ -284,7 +284,7 @@ async fn delivery_in(
 
 /// What a run uses, fixed when it is created: the production version of
 /// every prompt its llm steps name, and the model behind every tier.
-async fn pins(txn: &DatabaseTransaction, contract: &WorkflowContract) -> Result<Value, DbErr> {
+pub(crate) async fn pins(txn: &DatabaseTransaction, contract: &WorkflowContract) -> Result<Value, DbErr> {
     #[derive(FromQueryResult)]
     struct Pinned {
         number: Option<i32>,

@@ -75,6 +75,26 @@ impl RunJob {
     }
 }
 
+/// Wakes a worker to replay a workflow version over a dataset (or to go on
+/// with one whose worker stopped). The replay's progress is in PostgreSQL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayJob {
+    pub tenant_id: Uuid,
+    pub schema_name: String,
+    pub replay_id: Uuid,
+}
+
+impl ReplayJob {
+    pub fn new(tenant: &Tenant, replay_id: Uuid) -> Self {
+        ReplayJob { tenant_id: tenant.id(), schema_name: tenant.schema().to_owned(), replay_id }
+    }
+
+    /// The business the job was made for (its schema name checked again).
+    pub fn tenant(&self) -> Result<Tenant, DbErr> {
+        Tenant::new(self.tenant_id, self.schema_name.clone())
+    }
+}
+
 /// What every job kind has: its queue's name under the Redis prefix
 /// (`steward` → `steward:email`, `steward:runs`).
 pub trait Job: Serialize + for<'de> Deserialize<'de> + Send + Sync + Unpin + 'static {
@@ -99,6 +119,14 @@ impl Job for RunJob {
 
     fn key(&self) -> Option<String> {
         Some(self.run_id.to_string())
+    }
+}
+
+impl Job for ReplayJob {
+    const QUEUE: &'static str = "replays";
+
+    fn key(&self) -> Option<String> {
+        Some(self.replay_id.to_string())
     }
 }
 
@@ -241,6 +269,8 @@ impl<J: Job> Queue<J> {
 pub type MailQueue = Queue<EmailJob>;
 /// The handle that wakes run execution.
 pub type RunQueue = Queue<RunJob>;
+/// The handle that wakes replays.
+pub type ReplayQueue = Queue<ReplayJob>;
 
 impl Queue<EmailJob> {
     pub async fn send(&self, job: EmailJob) -> Result<(), String> {

@@ -1,7 +1,8 @@
 //! Retention: a finished run's payloads — the event's record and raw body,
 //! the run's context, step inputs and outputs, review drafts and edits, and
 //! the emails that carried them — are emptied once the workflow's
-//! `data_retention_days` have passed since the run finished. What reports
+//! `data_retention_days` have passed since the run finished (with the run's
+//! copies in replay datasets and replay results). What reports
 //! need stays: the run's status, times, tokens and cost, its steps' kinds,
 //! statuses, models, costs and a draft's confidence, cost lines and KPI tallies. Each purge is in
 //! the audit log, per workflow.
@@ -57,6 +58,9 @@ pub async fn purge(db: &DatabaseConnection, tenant: &Tenant) -> Result<Vec<Purge
              UPDATE events SET payload = '{}'::jsonb, raw = '{}'::jsonb, purged_at = now()
               WHERE id IN (SELECT event_id FROM due WHERE event_id IS NOT NULL) AND purged_at IS NULL
               RETURNING id),
+         -- A dataset keeps a run's record and drafts: they go with the run's (a finished replay keeps its figures).
+         kept_done AS (DELETE FROM dataset_items WHERE run_id IN (SELECT id FROM due) RETURNING run_id),
+         replayed_done AS (DELETE FROM replay_results WHERE run_id IN (SELECT id FROM due) RETURNING run_id),
          emails_done AS (
              UPDATE outbox SET text_body = '[removed after the retention period]', html_body = '<p>[removed after the retention period]</p>'
               WHERE run_id IN (SELECT id FROM due) AND status IN ('sent', 'failed')

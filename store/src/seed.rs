@@ -312,6 +312,31 @@ pub async fn seed_leads(
     Ok(runs)
 }
 
+/// A dataset of last month's reviewed leads and a replay of the live lead
+/// workflow over it, so the Replays page opens on a comparison; returns the
+/// replay's job for the caller to hand to the worker.
+pub async fn seed_replay(db: &DatabaseConnection) -> anyhow::Result<Option<crate::jobs::ReplayJob>> {
+    let owner = any_owner(db, DEMO_SLUG).await?;
+    let pick = crate::datasets::Pick {
+        how: engine::replay::DatasetPick::Reviewed,
+        from: Some(chrono::Utc::now() - chrono::Duration::days(30)),
+        to: None,
+        size: 40,
+    };
+    let workflow = "lead-intake-qualification";
+    let (dataset, added) = crate::datasets::create(db, &owner, workflow, "Reviewed leads, last 30 days", &pick)
+        .await
+        .map_err(|e| anyhow::anyhow!("the demo dataset: {e}"))?;
+    if added == 0 {
+        return Ok(None);
+    }
+    let replaying = crate::replays::Replaying { version: 1, ..Default::default() };
+    let replay = crate::replays::start(db, &owner, dataset, &replaying)
+        .await
+        .map_err(|e| anyhow::anyhow!("the demo replay: {e}"))?;
+    Ok(Some(crate::jobs::ReplayJob::new(&owner.tenant, replay)))
+}
+
 /// Some owner of the business, for read-only command-line work (exports).
 pub async fn any_owner(db: &DatabaseConnection, slug: &str) -> anyhow::Result<crate::auth::CurrentMember> {
     use sea_orm::{DbBackend, FromQueryResult, Statement};
@@ -454,6 +479,30 @@ pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono:
                     reviewer,
                 ));
             }
+            // What the run produced, as a replay reads it: the lookup's answer, the draft, where the rules sent it.
+            let name = lead["companyName"].as_str().unwrap_or("The lead");
+            let employees = 5 + pick(400, 15) as i64;
+            let fit_score = 35 + pick(60, 16) as i64;
+            let draft = serde_json::json!({
+                "fit_score": fit_score,
+                "summary": format!("{name} looks like a fit."),
+                "risks": if lead["budget_signal"].is_null() { vec!["Budget not stated"] } else { vec![] },
+                "next_step": format!("Call {}", lead["primaryContact"]["name"].as_str().unwrap_or("them")),
+                "confidence": confidence,
+            });
+            let owner = if fit_score >= 70 && employees >= 50 {
+                serde_json::json!({ "owner": "senior-sales", "queue": "priority" })
+            } else if fit_score >= 40 {
+                serde_json::json!({ "owner": "sales", "queue": "standard" })
+            } else {
+                serde_json::json!({ "owner": "nurture", "queue": "marketing" })
+            };
+            let mut context = serde_json::json!({ "event": lead });
+            if !failed {
+                context["company_context"] = serde_json::json!({ "employees": employees, "industry": "dental care" });
+                context["qualification_summary"] = draft.clone();
+                context["owner_assignment"] = owner;
+            }
             txn.execute_raw(stmt(
                 "INSERT INTO runs (id, workflow_id, workflow_name, workflow_version, status, context, next_step, pinned, executions, error,
                                    tokens_in, tokens_out, created_at, started_at, finished_at, updated_at)
@@ -463,7 +512,7 @@ pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono:
                     workflow_id.into(),
                     workflow.into(),
                     status.into(),
-                    serde_json::json!({ "event": lead }).into(),
+                    context.into(),
                     (step_rows.len() as i32).into(),
                     failed.then(|| "the company lookup answered 503 three times".to_string()).into(),
                     if failed { 0i64 } else { tokens_in }.into(),
@@ -475,7 +524,7 @@ pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono:
             .await?;
             for (i, id, kind, step_status, t_in, t_out, c, ms) in step_rows {
                 let started = created + chrono::Duration::milliseconds(i as i64 * 900);
-                let output = (kind == StepKind::Llm).then(|| serde_json::json!({ "confidence": confidence, "summary": format!("{} looks like a fit.", lead["companyName"].as_str().unwrap_or("The lead")) }));
+                let output = (kind == StepKind::Llm).then(|| draft.clone());
                 txn.execute_raw(stmt(
                     "INSERT INTO run_steps (run_id, step_index, step_id, kind, status, attempts, started_at, finished_at, tokens_in, tokens_out, cost_micros,
                                             model, error, detail, output)
@@ -506,8 +555,8 @@ pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono:
                 let escalated = (waited > 4500).then(|| asked + chrono::Duration::minutes(60));
                 txn.execute_raw(stmt(
                     "INSERT INTO review_tasks (id, run_id, step_index, reason, status, decision, reason_code, decided_by, decided_at, created_at,
-                                               workflow_name, claimed_by, claimed_at, escalated_at, value)
-                     VALUES ($1, $2, 2, 'high_value', 'decided', $3, $4, $5, $6, $7, $8, $5, $9, $10, $11)",
+                                               workflow_name, claimed_by, claimed_at, escalated_at, value, output_name, draft, edited_output)
+                     VALUES ($1, $2, 2, 'high_value', 'decided', $3, $4, $5, $6, $7, $8, $5, $9, $10, $11, 'qualification_summary', $12, $13)",
                     vec![
                         Uuid::new_v4().into(),
                         run_id.into(),
@@ -520,6 +569,15 @@ pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono:
                         (decided - chrono::Duration::seconds(review_seconds)).into(),
                         escalated.into(),
                         lead["annual_contract_value"].as_f64().into(),
+                        draft.clone().into(),
+                        (decision == Decision::EditAndApprove)
+                            .then(|| {
+                                let mut edited = draft.clone();
+                                edited["fit_score"] = serde_json::json!((fit_score - 20).max(0));
+                                edited["next_step"] = serde_json::json!("Send the case study first, then call");
+                                edited
+                            })
+                            .into(),
                     ],
                 ))
                 .await?;

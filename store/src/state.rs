@@ -2,7 +2,7 @@
 
 use crate::{
     config::Settings,
-    jobs::{MailQueue, RunJob, RunQueue},
+    jobs::{MailQueue, ReplayJob, ReplayQueue, RunJob, RunQueue},
     throttle::LoginThrottle,
 };
 use redis::aio::ConnectionManager;
@@ -17,6 +17,7 @@ pub struct AppState {
     pub throttle: LoginThrottle,
     pub mail: MailQueue,
     pub runs: RunQueue,
+    pub replays: ReplayQueue,
     /// The live workflows the door has read, kept until their business changes them.
     pub targets: crate::ingest::Targets,
     /// Outgoing HTTP (Slack's Web API), one pool of connections for the server.
@@ -43,6 +44,7 @@ impl AppState {
             throttle: LoginThrottle::new(redis.clone(), &settings.redis_prefix),
             mail: MailQueue::new(redis.clone(), &settings.redis_prefix),
             runs: RunQueue::new(redis.clone(), &settings.redis_prefix),
+            replays: ReplayQueue::new(redis.clone(), &settings.redis_prefix),
             db,
             redis,
             settings: Arc::new(settings),
@@ -71,6 +73,24 @@ impl AppState {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::warn!(error = %e, %run_id, "could not wake a worker; the sweeper will"),
                 Err(_) => tracing::warn!(%run_id, "Redis did not take the wake-up in time; the sweeper will send it"),
+            }
+        });
+    }
+
+    /// Wakes a worker for a replay just started, bounded like a run's
+    /// wake-up (the sweeper sends what Redis does not take).
+    pub fn wake_replay(&self, job: ReplayJob) {
+        let replays = self.replays.clone();
+        tokio::spawn(async move {
+            let replay_id = job.replay_id;
+            match tokio::time::timeout(std::time::Duration::from_secs(2), replays.push(job)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, %replay_id, "could not wake a worker for a replay; the sweeper will")
+                }
+                Err(_) => {
+                    tracing::warn!(%replay_id, "Redis did not take the replay's wake-up in time; the sweeper will")
+                }
             }
         });
     }

@@ -57,6 +57,7 @@ pub async fn rest_if_idle(db: &DatabaseConnection, tenant: &Tenant) -> Result<bo
             "SELECT NOT EXISTS (SELECT 1 FROM runs WHERE status IN ('queued', 'running'))
                 AND NOT EXISTS (SELECT 1 FROM review_tasks WHERE status = 'open')
                 AND NOT EXISTS (SELECT 1 FROM outbox WHERE status IN ('pending', 'sending'))
+                AND NOT EXISTS (SELECT 1 FROM replays WHERE status IN ('queued', 'running'))
                 AND NOT EXISTS (SELECT 1 FROM slack_messages m JOIN review_tasks t ON t.id = m.task_id
                                  WHERE m.status IN ('pending', 'posting')
                                     OR (m.status = 'posted' AND NOT m.outcome_shown AND t.status = 'decided')) AS value",

@@ -18,10 +18,12 @@ pub enum Queue {
     Email,
     /// The scheduled jobs: review escalations, the cost watch, scorecards.
     Schedule,
+    /// Replays of a workflow version over a dataset (apalis on Redis).
+    Replays,
 }
 
 impl Queue {
-    pub const ALL: [Queue; 3] = [Queue::Runs, Queue::Email, Queue::Schedule];
+    pub const ALL: [Queue; 4] = [Queue::Runs, Queue::Email, Queue::Schedule, Queue::Replays];
 
     pub fn as_str(self) -> &'static str {
         self.into()
@@ -199,14 +201,16 @@ pub async fn overview(
     db: &DatabaseConnection,
     runs: &crate::jobs::RunQueue,
     mail: &crate::jobs::MailQueue,
+    replays: &crate::jobs::ReplayQueue,
     settings: &crate::config::Settings,
     deadline: std::time::Duration,
 ) -> Result<Vec<QueueOverview>, DbErr> {
     let alive = (settings.runs.heartbeat_seconds * 3 + 5) as i64;
-    let (health, runs_backlog, mail_backlog) = tokio::join!(
+    let (health, runs_backlog, mail_backlog, replays_backlog) = tokio::join!(
         health(db, alive),
         tokio::time::timeout(deadline, runs.backlog()),
         tokio::time::timeout(deadline, mail.backlog()),
+        tokio::time::timeout(deadline, replays.backlog()),
     );
     let now = Utc::now();
     Ok(health?
@@ -215,6 +219,7 @@ pub async fn overview(
             let backlog = match health.queue {
                 Queue::Runs => runs_backlog.as_ref().ok().and_then(|b| b.as_ref().ok()).copied(),
                 Queue::Email => mail_backlog.as_ref().ok().and_then(|b| b.as_ref().ok()).copied(),
+                Queue::Replays => replays_backlog.as_ref().ok().and_then(|b| b.as_ref().ok()).copied(),
                 Queue::Schedule => None,
             };
             let stalled = backlog.and_then(|b| stall(&health, b, now, settings.runs.stall_seconds));

@@ -329,6 +329,11 @@ pub async fn publish(
             }
         }
     }
+    // The publish gate: a recent, good replay of this version (a version that was live before is restored without one).
+    let gate = crate::replays::judge_in(&txn, name, number).await?;
+    if let (false, engine::replay::GateVerdict::Blocked(reasons)) = (rollback, &gate.verdict) {
+        return Err(WorkflowError::Refused(reasons.join(" ")));
+    }
     let previous: Option<i32> = scalar::<Option<i32>, _>(
         &txn,
         stmt("SELECT live_version AS value FROM workflows WHERE id = $1", vec![state.workflow_id.into()]),
@@ -358,7 +363,13 @@ pub async fn publish(
         action,
         name,
         &why,
-        json!({ "version": number, "previous": previous, "without_second_approver": waiver }),
+        json!({
+            "version": number,
+            "previous": previous,
+            "without_second_approver": waiver,
+            "replay": gate.latest.as_ref().map(|(id, summary, _)| json!({ "id": id, "summary": summary })),
+            "gate": gate.verdict,
+        }),
     )
     .await?;
     txn.commit().await?;

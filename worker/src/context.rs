@@ -6,7 +6,7 @@
 use sea_orm::{prelude::Uuid, DatabaseConnection};
 use std::sync::Arc;
 use store::config::Settings;
-use store::jobs::{MailQueue, RunQueue};
+use store::jobs::{MailQueue, ReplayQueue, RunQueue};
 use store::outbox::{self, OutboxEmail};
 use store::Tenant;
 
@@ -17,6 +17,7 @@ pub struct Context {
     pub redis: redis::aio::ConnectionManager,
     pub mail: MailQueue,
     pub runs: RunQueue,
+    pub replays: ReplayQueue,
     pub http: reqwest::Client,
     /// For calls a workflow makes (api_call steps): never to private,
     /// loopback or metadata addresses unless allowed (`store::outbound`).
@@ -47,6 +48,7 @@ impl Context {
             settings: Arc::new(settings.clone()),
             mail: MailQueue::new(redis.clone(), &settings.redis_prefix),
             runs: RunQueue::new(redis.clone(), &settings.redis_prefix),
+            replays: ReplayQueue::new(redis.clone(), &settings.redis_prefix),
             redis,
             http: reqwest::Client::builder().user_agent("Steward/1").build()?,
             outbound: store::outbound::Outbound::new(settings)?,

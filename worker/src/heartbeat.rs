@@ -90,6 +90,7 @@ pub struct Consumers {
     pub runs: Consumption,
     pub email: Consumption,
     pub schedule: Consumption,
+    pub replays: Consumption,
 }
 
 impl Default for Consumers {
@@ -98,13 +99,14 @@ impl Default for Consumers {
             runs: Consumption::new(Queue::Runs),
             email: Consumption::new(Queue::Email),
             schedule: Consumption::new(Queue::Schedule),
+            replays: Consumption::new(Queue::Replays),
         }
     }
 }
 
 impl Consumers {
-    fn all(&self) -> [&Consumption; 3] {
-        [&self.runs, &self.email, &self.schedule]
+    fn all(&self) -> [&Consumption; 4] {
+        [&self.runs, &self.email, &self.schedule, &self.replays]
     }
 }
 

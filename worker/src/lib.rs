@@ -11,6 +11,8 @@ pub mod email;
 pub mod executor;
 pub mod heartbeat;
 pub mod housekeeping;
+pub mod lease;
+pub mod replay;
 pub mod review_mail;
 pub mod schedule;
 pub mod scorecards;
@@ -26,7 +28,7 @@ use heartbeat::Process;
 use std::{future::Future, sync::Arc, time::Duration};
 use store::{
     config::Settings,
-    jobs::{EmailJob, RunJob},
+    jobs::{EmailJob, ReplayJob, RunJob},
 };
 use supervisor::{supervise, Restarts};
 use tokio::sync::watch;
@@ -96,6 +98,24 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
                 .run_until(stopped(stop.clone()))
         }
     };
+    // One replay at a time per worker: a replay is many runs' work, and runs come first.
+    let replay_consumer = {
+        let (redis, prefix, stop, cx, process) =
+            (redis.clone(), prefix.clone(), stop_rx.clone(), cx.clone(), process.clone());
+        move |attempt: u32| {
+            WorkerBuilder::new(format!("steward-replays-{process}-{attempt}"))
+                .backend(
+                    store::jobs::storage::<ReplayJob>(redis.clone(), &prefix)
+                        .poll_with_backoff(Duration::from_millis(200), idle_polling()),
+                )
+                .data(cx.clone())
+                .concurrency(1)
+                .catch_panic()
+                .parallelize(tokio::spawn)
+                .build(replay::execute_replay)
+                .run_until(stopped(stop.clone()))
+        }
+    };
     // The scheduled jobs share one consumer entry in the heartbeat.
     let schedule_consumer = {
         let (stop, cx, process) = (stop_rx.clone(), cx.clone(), process.clone());
@@ -157,6 +177,8 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
         consumers_running.push(async move { supervise(&c, restarts, stop, email_consumer).await }.boxed_local());
         let (c, stop) = (consumers.runs.clone(), stop_rx.clone());
         consumers_running.push(async move { supervise(&c, restarts, stop, run_consumer).await }.boxed_local());
+        let (c, stop) = (consumers.replays.clone(), stop_rx.clone());
+        consumers_running.push(async move { supervise(&c, restarts, stop, replay_consumer).await }.boxed_local());
         let (c, stop) = (consumers.schedule.clone(), stop_rx.clone());
         consumers_running.push(async move { supervise(&c, restarts, stop, schedule_consumer).await }.boxed_local());
     }

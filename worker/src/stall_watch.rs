@@ -20,6 +20,7 @@ pub async fn check(cx: &Context) -> anyhow::Result<()> {
         let backlog = match h.queue {
             Queue::Runs => cx.runs.backlog().await,
             Queue::Email => cx.mail.backlog().await,
+            Queue::Replays => cx.replays.backlog().await,
             // The schedule has no backlog to wait in.
             Queue::Schedule => continue,
         };

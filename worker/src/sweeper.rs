@@ -26,6 +26,7 @@ fn requeue_after(stale_seconds: i64) -> i64 {
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct Swept {
     pub runs_resent: usize,
+    pub replays_resent: usize,
     pub mail_queued: usize,
     /// Slack messages posted or updated with their outcome.
     pub slack_delivered: usize,
@@ -36,6 +37,7 @@ pub async fn sweep(cx: &Context) -> anyhow::Result<Swept> {
     let mut swept = Swept::default();
     for tenant in cx.to_visit("sweeper").await? {
         swept.runs_resent += resend_lost_runs(cx, &tenant).await?;
+        swept.replays_resent += resend_lost_replays(cx, &tenant).await?;
         let mails = outbox::overdue(
             &cx.db,
             &tenant,
@@ -53,6 +55,9 @@ pub async fn sweep(cx: &Context) -> anyhow::Result<Swept> {
     let stale = cx.settings.runs.stale_seconds;
     if let Err(e) = cx.runs.forget_older_than(lost_after(stale)).await {
         tracing::debug!(error = %e, "could not prune the run queue's notes");
+    }
+    if let Err(e) = cx.replays.forget_older_than(lost_after(stale)).await {
+        tracing::debug!(error = %e, "could not prune the replay queue's notes");
     }
     if let Err(e) = cx.mail.forget_older_than(requeue_after(stale)).await {
         tracing::debug!(error = %e, "could not prune the mail queue's notes");
@@ -101,6 +106,37 @@ async fn resend_lost_runs(cx: &Context, tenant: &Tenant) -> anyhow::Result<usize
     runs::dispatched(&cx.db, tenant, &resent, None).await?;
     runs::dispatched(&cx.db, tenant, &refused, last_error.as_deref()).await?;
     Ok(resent.len())
+}
+
+/// Sends again the jobs of a business's replays whose job is gone: a lapsed
+/// lease, or queued with no job noted as waiting (one waiting its turn
+/// behind another replay is left alone).
+async fn resend_lost_replays(cx: &Context, tenant: &Tenant) -> anyhow::Result<usize> {
+    let stale = cx.settings.runs.stale_seconds;
+    let candidates = store::replays::stalled(&cx.db, tenant, stale).await?;
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let keys: Vec<String> = candidates.iter().map(|(id, _)| id.to_string()).collect();
+    let Ok(sent_at) = cx.replays.sent_at(&keys).await else {
+        tracing::warn!("cannot read the replay queue; sweeping replays next round");
+        return Ok(0);
+    };
+    let now = chrono::Utc::now().timestamp();
+    let mut resent = 0;
+    for ((id, lapsed), sent) in candidates.into_iter().zip(sent_at) {
+        if !lapsed && sent.is_some_and(|at| now - at < lost_after(stale)) {
+            continue;
+        }
+        tracing::info!(replay_id = %id, tenant_id = %tenant.id(), lapsed, "sending the job of a replay again");
+        let job = store::jobs::ReplayJob::new(tenant, id);
+        match tokio::time::timeout(std::time::Duration::from_secs(2), cx.replays.push(job)).await {
+            Ok(Ok(())) => resent += 1,
+            Ok(Err(e)) => tracing::warn!(error = %e, "the replay queue refused a job; next round"),
+            Err(_) => tracing::warn!("the replay queue did not answer in time; next round"),
+        }
+    }
+    Ok(resent)
 }
 
 /// Sweeps until `stop` turns true.

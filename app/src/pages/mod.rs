@@ -13,6 +13,7 @@ pub mod landing;
 pub mod login;
 pub mod models;
 pub mod prompts;
+pub mod replays;
 pub mod reports;
 pub mod review;
 pub mod runs;

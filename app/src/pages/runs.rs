@@ -12,6 +12,7 @@ use crate::components::offline_badge::OfflineBadge;
 use crate::components::record::Record;
 use crate::components::refusal::Refusal;
 use crate::error::AppError;
+use crate::pages::replays::AddToDataset;
 use crate::views::{ExceptionView, RunDetailView, RunSummaryView};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -321,6 +322,7 @@ pub fn RunPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        <AddToDataset slug run=id />
     }
 }
 

@@ -42,6 +42,28 @@ mod backend {
         }
     }
 
+    /// The latest replay's summary in a line, and why the gate refuses, if it does.
+    pub fn gate_lines(view: &store::replays::GateView) -> (Option<String>, Option<String>) {
+        let percent = |a: Option<f64>| a.map(|a| format!("{:.0}%", a * 100.0)).unwrap_or_else(|| "–".into());
+        let replay = view.latest.as_ref().map(|(_, s, age)| {
+            format!(
+                "Replayed {} over {} events: agreement {} → {}, sent to a person {} → {}, {} regressions",
+                if *age < 1.0 { "today".to_owned() } else { format!("{age:.0} days ago") },
+                s.events,
+                percent(s.production.agreement),
+                percent(s.replay.agreement),
+                percent(Some(s.production.to_person)),
+                percent(Some(s.replay.to_person)),
+                s.regressions
+            )
+        });
+        let blocked = match &view.verdict {
+            engine::replay::GateVerdict::Blocked(reasons) => Some(reasons.join(" ")),
+            _ => None,
+        };
+        (replay, blocked)
+    }
+
     pub fn contract_view(c: &engine::workflow::WorkflowContract) -> ContractView {
         use engine::workflow::ApprovalCondition::*;
         let steps = c
@@ -148,6 +170,14 @@ pub async fn workflow_detail(slug: String, name: String) -> Result<WorkflowDetai
         .map_err(|e| cx.internal("reading the one-person declaration", e))?
         .is_some();
     let can_edit = backend::EDITORS.contains(&me.role);
+    // What the publish gate says of each version not live yet (the publish dialog shows it).
+    let mut gates = std::collections::HashMap::new();
+    for v in d.versions.iter().filter(|v| v.first_published_at.is_none()) {
+        let view = store::replays::judge(&cx.state.db, &me, &name, v.number)
+            .await
+            .map_err(|e| cx.internal("reading the publish gate", e))?;
+        gates.insert(v.number, backend::gate_lines(&view));
+    }
     Ok(WorkflowDetailView {
         name: d.workflow.name,
         owner: d.workflow.owner_email,
@@ -171,6 +201,8 @@ pub async fn workflow_detail(slug: String, name: String) -> Result<WorkflowDetai
                 author: v.author_email,
                 approved_by: v.approved_by_email,
                 published_before: v.first_published_at.is_some(),
+                replay: gates.get(&v.number).and_then(|g| g.0.clone()),
+                gate_blocked: gates.get(&v.number).and_then(|g| g.1.clone()),
             })
             .collect(),
         latest_yaml,
@@ -717,6 +749,7 @@ fn Versions(slug: String, detail: WorkflowDetailView, reload: Callback<()>) -> i
     view! {
         <section class="card">
             <h2>"Versions"</h2>
+            <p class="small"><a href=format!("/t/{}/workflows/{}/replays", slug, name) data-testid="replays-link">"Replay a change over past events"</a>" before you publish it."</p>
             <FormError message=message />
             <Show when=move || refused_for_second.get()>
                 <p class="notice" data-testid="second-approver-help">
@@ -767,6 +800,8 @@ fn Versions(slug: String, detail: WorkflowDetailView, reload: Callback<()>) -> i
                             <tr data-testid=format!("version-{number}")>
                                 <td data-label="Version">{format!("v{number}")}{v.live.then(|| view! { <span class="badge live">"live"</span> })}</td>
                                 <td data-label="Why">{v.note.clone()}<div class="muted small">{format!("{} · {}", v.author, v.created)}</div>
+                                    {v.replay.clone().map(|r| view! { <div class="small" data-testid=format!("replay-of-{number}")><a href=format!("/t/{}/workflows/{}/replays", slug, name)>{r}</a></div> })}
+                                    {v.gate_blocked.clone().map(|g| view! { <div class="small gate-blocked" data-testid=format!("gate-{number}")>{g}</div> })}
                                     {v.requires_four_eyes.then(|| view! { <div class="small">{match &v.approved_by {
                                         Some(a) => format!("Approved by {a}"),
                                         None if v.can_approve => "Needs a second person's approval: yours".into(),

@@ -8,6 +8,7 @@ mod m20261203_000005_trust;
 mod m20261203_000006_deleted_businesses;
 mod m20261204_000007_pending_sign_ups;
 mod m20261206_000008_business_currency;
+mod m20261207_000009_replay_queue;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000006_deleted_businesses::Migration),
             Box::new(m20261204_000007_pending_sign_ups::Migration),
             Box::new(m20261206_000008_business_currency::Migration),
+            Box::new(m20261207_000009_replay_queue::Migration),
         ]
     }
 

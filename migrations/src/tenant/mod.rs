@@ -17,6 +17,7 @@ mod m20261203_000014_shown_draft;
 mod m20261204_000015_first_run;
 mod m20261205_000016_one_person;
 mod m20261205_000017_hosted_form_words;
+mod m20261207_000018_replays;
 
 /// Runs with `search_path` set to one tenant schema; its bookkeeping table
 /// lives in that schema too, so every tenant records its own version.
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000015_first_run::Migration),
             Box::new(m20261205_000016_one_person::Migration),
             Box::new(m20261205_000017_hosted_form_words::Migration),
+            Box::new(m20261207_000018_replays::Migration),
         ]
     }
 

@@ -78,6 +78,12 @@ fn access(endpoint: &str) -> Access {
         "publish_workflow_version" | "set_exception_retention" | "set_data_retention" => {
             MembersAs(Page::Workflows, &[Role::Engineer, Role::Operations, Role::Owner])
         }
+        "load_replays" | "datasets_for_run" | "replay_detail" => Members(Page::Workflows),
+        "make_dataset" | "delete_dataset" | "add_run_to_dataset" | "start_replay" | "cancel_replay" => {
+            MembersAs(Page::Workflows, EDITORS)
+        }
+        // The gate guards what engineers publish.
+        "set_publish_gate" => MembersAs(Page::Workflows, &[Role::Owner]),
         "list_prompts" | "prompt_detail" | "prompt_diff" | "try_prompt" => Members(Page::Prompts),
         "save_prompt" | "move_prompt_label" => MembersAs(Page::Prompts, EDITORS),
         "list_data_contracts" | "data_contract_detail" | "test_data_contract" => Members(Page::DataContracts),

@@ -27,6 +27,7 @@ mod outbound;
 mod presets;
 mod prompts;
 mod recovery;
+mod replays;
 mod retention;
 mod review;
 mod runs;

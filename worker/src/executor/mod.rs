@@ -10,7 +10,8 @@
 //!
 //! One file per step kind does the step's own work: `function`,
 //! `api_call`, `llm`, `rules`, `notify`; an approval step is a gate and
-//! lives with the policy.
+//! lives with the policy. `shadow` runs a version's steps for a replay,
+//! where nothing reaches the outside world.
 
 // A step's failure carries what it spent on the way (its cost lines), so
 // `Failed` is large; it is made at most once per step, never in a loop.
@@ -22,8 +23,10 @@ mod llm;
 mod notify;
 mod policy;
 mod rules;
+pub(crate) mod shadow;
 
 use crate::context::Context;
+use crate::lease::LeaseKeeper;
 use apalis::prelude::*;
 use chrono::Utc;
 use engine::cost::{CapAction, Verdict};
@@ -156,33 +159,6 @@ impl Drop for RunningMarker {
     }
 }
 
-/// Keeps a run's lease while the execution holds it: renews it in the
-/// background and stops renewing when dropped, however the execution ends
-/// (returned, failed or panicked), so a dead execution's lease lapses.
-struct LeaseKeeper(tokio::task::JoinHandle<()>);
-
-impl LeaseKeeper {
-    fn start(cx: &Context, tenant: &Tenant, run_id: sea_orm::prelude::Uuid) -> Self {
-        let (db, tenant, owner) = (cx.db.clone(), tenant.clone(), cx.owner.clone());
-        let lease = cx.settings.runs.lease_seconds;
-        LeaseKeeper(tokio::spawn(async move {
-            let every = Duration::from_secs_f64((lease as f64 / 3.0).max(0.5));
-            loop {
-                tokio::time::sleep(every).await;
-                if !matches!(runs::renew(&db, &tenant, run_id, &owner, lease).await, Ok(true)) {
-                    break;
-                }
-            }
-        }))
-    }
-}
-
-impl Drop for LeaseKeeper {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// Executes (or resumes) the job's run, if it is this worker's to run.
 pub async fn execute(cx: &Context, job: &RunJob) -> anyhow::Result<()> {
     let tenant = job.tenant()?;
@@ -195,7 +171,13 @@ pub async fn execute(cx: &Context, job: &RunJob) -> anyhow::Result<()> {
         tracing::debug!("run is held, waiting or finished; nothing to do");
         return Ok(());
     };
-    let keeper = LeaseKeeper::start(cx, &tenant, run.id);
+    let keeper = {
+        let (db, tenant, owner, run_id) = (cx.db.clone(), tenant.clone(), cx.owner.clone(), run.id);
+        LeaseKeeper::start(lease, move || {
+            let (db, tenant, owner) = (db.clone(), tenant.clone(), owner.clone());
+            async move { matches!(runs::renew(&db, &tenant, run_id, &owner, lease).await, Ok(true)) }
+        })
+    };
     let config = cx.config.business(&tenant, run.generation);
     let sensitive = config.sensitive_keys(&cx.db, &run.workflow_name, run.workflow_version, &run.contract).await?;
     let rates = config.rates(&cx.db).await?;

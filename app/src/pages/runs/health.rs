@@ -12,9 +12,10 @@ pub async fn delivery_health(slug: String) -> Result<DeliveryHealthView, AppErro
     let me = cx.member(&slug, engine::Page::Runs).await?;
     let state = &cx.state;
     let deadline = std::time::Duration::from_millis(500);
-    let queues = store::workers::overview(&state.db, &state.runs, &state.mail, &state.settings, deadline)
-        .await
-        .map_err(|e| cx.internal("reading the workers' heartbeats", e))?;
+    let queues =
+        store::workers::overview(&state.db, &state.runs, &state.mail, &state.replays, &state.settings, deadline)
+            .await
+            .map_err(|e| cx.internal("reading the workers' heartbeats", e))?;
     let mail = store::outbox::backlog(&state.db, &me.tenant).await.map_err(|e| cx.internal("reading the outbox", e))?;
     let (runs_undelivered, runs_undelivered_reason) =
         store::runs::undelivered(&state.db, &me.tenant).await.map_err(|e| cx.internal("reading the runs", e))?;
@@ -54,6 +55,7 @@ fn queue_line(q: &QueueHealthView) -> (bool, String) {
     let name = match q.queue.as_str() {
         "runs" => "Runs",
         "email" => "Email",
+        "replays" => "Replays",
         _ => "Scheduled jobs",
     };
     if let Some(why) = &q.stalled {

@@ -490,12 +490,14 @@ pub async fn seed_history(db: &DatabaseConnection, now: chrono::DateTime<chrono:
                 "next_step": format!("Call {}", lead["primaryContact"]["name"].as_str().unwrap_or("them")),
                 "confidence": confidence,
             });
+            // As the route step writes it: the rule that matched, and its decision.
+            let matched = |rule: i64, decision: serde_json::Value| serde_json::json!({ "matched_rule": rule, "then": decision.clone(), "decision": decision });
             let owner = if fit_score >= 70 && employees >= 50 {
-                serde_json::json!({ "owner": "senior-sales", "queue": "priority" })
+                matched(1, serde_json::json!({ "owner": "senior-sales", "queue": "priority" }))
             } else if fit_score >= 40 {
-                serde_json::json!({ "owner": "sales", "queue": "standard" })
+                matched(2, serde_json::json!({ "owner": "sales", "queue": "standard" }))
             } else {
-                serde_json::json!({ "owner": "nurture", "queue": "marketing" })
+                serde_json::json!({ "matched_rule": null, "decision": { "owner": "nurture", "queue": "marketing" } })
             };
             let mut context = serde_json::json!({ "event": lead });
             if !failed {

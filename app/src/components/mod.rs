@@ -2,6 +2,8 @@
 //! data keeps its server function beside it (`cost_alerts`, `scorecard`,
 //! `reason_codes`, `one_person`); pages import components, never each other.
 
+pub mod add_to_dataset;
+pub mod confirm_button;
 pub mod copy;
 pub mod cost_alerts;
 pub mod diff;

@@ -4,6 +4,7 @@
 //! when it expires; shown once; listed with when and from where it was last
 //! used; revoked at once.
 
+use crate::components::confirm_button::ConfirmButton;
 use crate::components::field::{Field, FormError};
 use crate::components::refusal::Refusal;
 use crate::error::AppError;
@@ -286,7 +287,6 @@ fn TokenTable(slug: String, tokens: Vec<TokenRow>, owner: bool, revoke: ServerAc
         .into_iter()
         .map(|t| {
             let (slug, id) = (slug.clone(), t.id.clone());
-            let confirming = RwSignal::new(false);
             let active = t.state == "active";
             let scopes = t.scopes.iter().map(|s| s.label()).collect::<Vec<_>>().join(", ");
             let reach = t.workflows.clone().map(|w| w.join(", ")).unwrap_or_else(|| "all workflows".into());
@@ -300,17 +300,11 @@ fn TokenTable(slug: String, tokens: Vec<TokenRow>, owner: bool, revoke: ServerAc
                     <td data-label="State"><span class=format!("badge state-{}", t.state) data-testid="token-state">{t.state.clone()}</span></td>
                     <td class="actions">
                         <Show when=move || active>
-                            <button class="button danger small" type="button" data-testid="revoke-token"
-                                on:click={
+                            <ConfirmButton label="Revoke" confirm="Confirm revoke" testid="revoke-token"
+                                on_confirm=Callback::new({
                                     let (slug, id) = (slug.clone(), id.clone());
-                                    move |_| {
-                                        if confirming.get() {
-                                            revoke.dispatch(RevokeApiToken { slug: slug.clone(), id: id.clone() });
-                                        } else {
-                                            confirming.set(true);
-                                        }
-                                    }
-                                }>{move || if confirming.get() { "Confirm revoke" } else { "Revoke" }}</button>
+                                    move |_| { revoke.dispatch(RevokeApiToken { slug: slug.clone(), id: id.clone() }); }
+                                }) />
                         </Show>
                     </td>
                 </tr>

@@ -4,6 +4,7 @@
 //! beside what production did and what the reviewers said. The workflow's
 //! publish gate (owners set it) asks for a recent replay that is not worse.
 
+use crate::components::confirm_button::ConfirmButton;
 use crate::components::field::{Field, FormError, Loading};
 use crate::components::refusal::Refusal;
 use crate::error::AppError;
@@ -67,25 +68,6 @@ pub struct ReplaysView {
 
 #[cfg(feature = "ssr")]
 mod backend {
-    use crate::error::AppError;
-    use crate::ssr::Ctx;
-    use actix_web::http::StatusCode;
-    use engine::FieldError;
-    use store::datasets::DatasetError;
-
-    pub fn map_error(cx: &Ctx, e: DatasetError) -> AppError {
-        match e {
-            DatasetError::Refused(m) => cx.refused(StatusCode::FORBIDDEN, m),
-            DatasetError::NotFound(what) => cx.refused(StatusCode::NOT_FOUND, format!("There is no {what} here.")),
-            DatasetError::Invalid { field, reason } => cx.invalid(vec![FieldError::new(field, reason)]),
-            DatasetError::Storage(e) => cx.internal("working on replays", e),
-        }
-    }
-
-    pub fn id(cx: &Ctx, field: &str, text: &str) -> Result<uuid::Uuid, AppError> {
-        uuid::Uuid::parse_str(text.trim()).map_err(|_| cx.invalid(vec![FieldError::new(field, "Not a valid id.")]))
-    }
-
     pub fn percent(share: Option<f64>) -> String {
         share.map(|s| format!("{:.0}%", s * 100.0)).unwrap_or_else(|| "–".into())
     }
@@ -111,7 +93,7 @@ mod backend {
 pub async fn load_replays(slug: String, name: String) -> Result<ReplaysView, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Workflows).await?;
-    let o = store::replays::overview(&cx.state.db, &me, &name).await.map_err(|e| backend::map_error(&cx, e))?;
+    let o = store::replays::overview(&cx.state.db, &me, &name).await.map_err(|e| cx.dataset_error(e))?;
     Ok(ReplaysView {
         workflow: name,
         versions: o.versions,
@@ -194,89 +176,15 @@ pub async fn make_dataset(
     store::datasets::create(&cx.state.db, &me, &workflow, &name, &pick)
         .await
         .map(|(id, _)| id.to_string())
-        .map_err(|e| backend::map_error(&cx, e))
+        .map_err(|e| cx.dataset_error(e))
 }
 
 #[server(endpoint = "delete_dataset")]
 pub async fn delete_dataset(slug: String, dataset: String) -> Result<(), AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member_in(&slug, engine::Page::Workflows, crate::ssr::EDITORS).await?;
-    let dataset = backend::id(&cx, "dataset", &dataset)?;
-    store::datasets::delete(&cx.state.db, &me, dataset).await.map_err(|e| backend::map_error(&cx, e))
-}
-
-/// Adds a past run to a dataset of its workflow (from the run's page).
-#[server(endpoint = "add_run_to_dataset")]
-pub async fn add_run_to_dataset(slug: String, dataset: String, run: String) -> Result<bool, AppError> {
-    let cx = crate::ssr::Ctx::get().await?;
-    let me = cx.member_in(&slug, engine::Page::Workflows, crate::ssr::EDITORS).await?;
-    let (dataset, run) = (backend::id(&cx, "dataset", &dataset)?, backend::id(&cx, "run_id", &run)?);
-    store::datasets::add_run(&cx.state.db, &me, dataset, run).await.map_err(|e| backend::map_error(&cx, e))
-}
-
-/// The datasets a run could join (its workflow's), and whether the viewer may add it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DatasetChoices {
-    pub datasets: Vec<(String, String)>,
-    pub can_add: bool,
-}
-
-#[server(endpoint = "datasets_for_run")]
-pub async fn datasets_for_run(slug: String, run: String) -> Result<DatasetChoices, AppError> {
-    let cx = crate::ssr::Ctx::get().await?;
-    let me = cx.member(&slug, engine::Page::Workflows).await?;
-    let run = backend::id(&cx, "run_id", &run)?;
-    let rows = store::datasets::for_run(&cx.state.db, &me, run).await.map_err(|e| backend::map_error(&cx, e))?;
-    Ok(DatasetChoices {
-        datasets: rows
-            .unwrap_or_default()
-            .into_iter()
-            .map(|d| (d.id.to_string(), format!("{} ({} events)", d.name, d.items)))
-            .collect(),
-        can_add: crate::ssr::EDITORS.contains(&me.role),
-    })
-}
-
-/// On a run's page: add the run to one of its workflow's datasets (engineers and owners).
-#[component]
-pub fn AddToDataset(slug: Memo<String>, run: Memo<String>) -> impl IntoView {
-    let add = ServerAction::<AddRunToDataset>::new();
-    let choices = crate::resource::new(move || (slug.get(), run.get()), |(slug, run)| datasets_for_run(slug, run));
-    let outcome = Signal::derive(move || match add.value().get() {
-        Some(Ok(true)) => Some("Added to the dataset.".to_owned()),
-        Some(Ok(false)) => Some("The run is already in that dataset.".to_owned()),
-        Some(Err(e)) => e.form_message().or_else(|| e.field("dataset")).or_else(|| e.field("run_id")),
-        None => None,
-    });
-    view! {
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                match choices.await {
-                    Ok(c) if c.can_add && !c.datasets.is_empty() => {
-                        let chosen = RwSignal::new(c.datasets[0].0.clone());
-                        view! {
-                            <section class="card">
-                                <h2>"Keep for replays"</h2>
-                                <form class="inline-form" data-testid="add-to-dataset" on:submit=move |ev: leptos::ev::SubmitEvent| {
-                                    ev.prevent_default();
-                                    add.dispatch(AddRunToDataset { slug: slug.get_untracked(), dataset: chosen.get_untracked(), run: run.get_untracked() });
-                                }>
-                                    <label for="field-add-dataset">"Add this run to the dataset"</label>
-                                    <select id="field-add-dataset" prop:value=move || chosen.get() on:change=move |ev| chosen.set(event_target_value(&ev))>
-                                        {c.datasets.iter().map(|(id, name)| view! { <option value=id.clone()>{name.clone()}</option> }).collect_view()}
-                                    </select>
-                                    <button class="button small" type="submit" disabled=move || add.pending().get()>"Add"</button>
-                                </form>
-                                <p class="small" role="status" data-testid="add-to-dataset-outcome">{move || outcome.get().unwrap_or_default()}</p>
-                            </section>
-                        }.into_any()
-                    }
-                    // Not a role that adds, or no dataset yet: nothing to offer.
-                    _ => ().into_any(),
-                }
-            })}
-        </Suspense>
-    }
+    let dataset = cx.uuid("dataset", &dataset)?;
+    store::datasets::delete(&cx.state.db, &me, dataset).await.map_err(|e| cx.dataset_error(e))
 }
 
 /// `prompt_version`: a version of `prompt`, or empty for its production version; `model_tier`: empty, small or premium.
@@ -292,7 +200,7 @@ pub async fn start_replay(
     use engine::FieldError;
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member_in(&slug, engine::Page::Workflows, crate::ssr::EDITORS).await?;
-    let dataset = backend::id(&cx, "dataset", &dataset)?;
+    let dataset = cx.uuid("dataset", &dataset)?;
     let number = |field: &'static str, text: &str| {
         text.trim().parse::<i32>().map_err(|_| cx.invalid(vec![FieldError::new(field, "Choose a version.")]))
     };
@@ -304,8 +212,7 @@ pub async fn start_replay(
         "" => None,
         t => Some(t.parse().map_err(|_| cx.invalid(vec![FieldError::new("model_tier", "Choose small or premium.")]))?),
     };
-    let id =
-        store::replays::start(&cx.state.db, &me, dataset, &replaying).await.map_err(|e| backend::map_error(&cx, e))?;
+    let id = store::replays::start(&cx.state.db, &me, dataset, &replaying).await.map_err(|e| cx.dataset_error(e))?;
     cx.state.wake_replay(store::jobs::ReplayJob::new(&me.tenant, id));
     Ok(id.to_string())
 }
@@ -314,8 +221,8 @@ pub async fn start_replay(
 pub async fn cancel_replay(slug: String, replay: String) -> Result<bool, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member_in(&slug, engine::Page::Workflows, crate::ssr::EDITORS).await?;
-    let replay = backend::id(&cx, "replay", &replay)?;
-    store::replays::cancel(&cx.state.db, &me, replay).await.map_err(|e| backend::map_error(&cx, e))
+    let replay = cx.uuid("replay", &replay)?;
+    store::replays::cancel(&cx.state.db, &me, replay).await.map_err(|e| cx.dataset_error(e))
 }
 
 #[server(endpoint = "set_publish_gate")]
@@ -343,7 +250,7 @@ pub async fn set_publish_gate(
         max_agreement_drop_points: number("max_agreement_drop_points", &max_agreement_drop_points)?,
         max_cost_increase_percent: number("max_cost_increase_percent", &max_cost_increase_percent)?,
     };
-    store::replays::set_gate(&cx.state.db, &me, &workflow, &gate).await.map_err(|e| backend::map_error(&cx, e))
+    store::replays::set_gate(&cx.state.db, &me, &workflow, &gate).await.map_err(|e| cx.dataset_error(e))
 }
 
 /// Reloads `version` every second while `active` says there is something to watch (in the browser).
@@ -477,7 +384,6 @@ fn Datasets(
         .iter()
         .map(|d| {
             let (slug, id) = (slug.clone(), d.id.clone());
-            let confirming = RwSignal::new(false);
             view! {
                 <tr data-testid="dataset-row">
                     <td data-label="Dataset">{d.name.clone()}</td>
@@ -486,14 +392,11 @@ fn Datasets(
                     <td data-label="Made">{d.made.clone()}</td>
                     <td class="actions">
                         <Show when=move || can_change>
-                            <button class="button danger small" type="button" on:click={
-                                let (slug, id) = (slug.clone(), id.clone());
-                                move |_| if confirming.get() {
-                                    remove.dispatch(DeleteDataset { slug: slug.clone(), dataset: id.clone() });
-                                } else {
-                                    confirming.set(true);
-                                }
-                            }>{move || if confirming.get() { "Confirm delete" } else { "Delete" }}</button>
+                            <ConfirmButton label="Delete" confirm="Confirm delete" testid="delete-dataset"
+                                on_confirm=Callback::new({
+                                    let (slug, id) = (slug.clone(), id.clone());
+                                    move |_| { remove.dispatch(DeleteDataset { slug: slug.clone(), dataset: id.clone() }); }
+                                }) />
                         </Show>
                     </td>
                 </tr>

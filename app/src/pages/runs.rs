@@ -6,13 +6,13 @@
 
 mod health;
 
+use crate::components::add_to_dataset::AddToDataset;
 use crate::components::edit_changes::EditChanges;
 use crate::components::field::FormError;
 use crate::components::offline_badge::OfflineBadge;
 use crate::components::record::Record;
 use crate::components::refusal::Refusal;
 use crate::error::AppError;
-use crate::pages::replays::AddToDataset;
 use crate::views::{ExceptionView, RunDetailView, RunSummaryView};
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -1,6 +1,7 @@
 //! Settings (owner only): invite people, change roles, remove members; API
 //! tokens, Slack (`slack_settings`), cost rates and reason codes.
 
+use crate::components::confirm_button::ConfirmButton;
 use crate::components::field::{Field, FormError};
 use crate::components::refusal::Refusal;
 use crate::error::AppError;
@@ -303,7 +304,6 @@ fn MemberTable(
             let (slug_a, slug_b) = (slug.clone(), slug.clone());
             let (id_a, id_b) = (m.user_id.clone(), m.user_id.clone());
             // Removing ends the person's sessions at once, so it takes a second click.
-            let confirming = RwSignal::new(false);
             view! {
                 <tr data-testid="member-row">
                     <td data-label="Email">{m.email.clone()}{m.is_you.then(|| view! { <span class="badge">"you"</span> })}</td>
@@ -317,14 +317,8 @@ fn MemberTable(
                     </td>
                     <td data-label="Joined">{m.joined.clone()}</td>
                     <td class="actions">
-                        <button class="button danger small" type="button"
-                            on:click=move |_| {
-                                if confirming.get() {
-                                    remove.dispatch(RemoveMember { slug: slug_b.clone(), user_id: id_b.clone() });
-                                } else {
-                                    confirming.set(true);
-                                }
-                            }>{move || if confirming.get() { "Confirm removal" } else { "Remove" }}</button>
+                        <ConfirmButton label="Remove" confirm="Confirm removal"
+                            on_confirm=Callback::new(move |_| { remove.dispatch(RemoveMember { slug: slug_b.clone(), user_id: id_b.clone() }); }) />
                     </td>
                 </tr>
             }

@@ -157,6 +157,22 @@ impl Ctx {
         }
     }
 
+    /// A dataset or replay refusal as the status and message the caller sees.
+    pub fn dataset_error(&self, e: store::datasets::DatasetError) -> AppError {
+        use store::datasets::DatasetError;
+        match e {
+            DatasetError::Refused(m) => self.refused(StatusCode::FORBIDDEN, m),
+            DatasetError::NotFound(what) => self.refused(StatusCode::NOT_FOUND, format!("There is no {what} here.")),
+            DatasetError::Invalid { field, reason } => self.invalid(vec![FieldError::new(field, reason)]),
+            DatasetError::Storage(e) => self.internal("working on replays", e),
+        }
+    }
+
+    /// An id typed or sent in `field`, or a 422 saying it is not one.
+    pub fn uuid(&self, field: &str, text: &str) -> Result<uuid::Uuid, AppError> {
+        uuid::Uuid::parse_str(text.trim()).map_err(|_| self.invalid(vec![FieldError::new(field, "Not a valid id.")]))
+    }
+
     /// Changes to the business's automation carry a reason for the change log.
     pub fn require_reason(&self, field: &str, why: &str) -> Result<(), AppError> {
         if why.trim().is_empty() {

@@ -260,36 +260,15 @@ async fn at_the_cap_an_alert_only_workflow_keeps_running_and_says_so_once() {
 }
 
 async fn add_offline_premium(app: &TestApp) {
-    let owner = app.demo_current_member(Role::Owner).await;
-    let id = store::models::add(
-        &app.db,
-        &app.settings,
-        &owner,
-        &store::models::NewModel {
-            provider: "offline".into(),
-            label: "Offline premium".into(),
-            model: "steward-offline".into(),
-            input_price: "0".into(),
-            output_price: "0".into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .map_err(|e| format!("{e:?}"))
-    .unwrap();
-    store::models::set_tier(&app.db, &owner, "premium", id).await.map_err(|e| format!("{e:?}")).unwrap();
-}
-
-async fn publish(app: &TestApp, yaml: &str) {
-    let engineer = app.demo_current_member(Role::Engineer).await;
-    let (name, number) = store::workflows::save_version(&app.db, &engineer, yaml, "cost test")
-        .await
-        .map_err(|e| format!("{e:?}"))
-        .unwrap();
-    store::workflows::publish(&app.db, &engineer, &name, number, "go", None)
-        .await
-        .map_err(|e| format!("{e:?}"))
-        .unwrap();
+    let model = store::models::NewModel {
+        provider: "offline".into(),
+        label: "Offline premium".into(),
+        model: "steward-offline".into(),
+        input_price: "0".into(),
+        output_price: "0".into(),
+        ..Default::default()
+    };
+    app.use_model("premium", model).await;
 }
 
 async fn summarize(app: &TestApp, run_id: uuid::Uuid) -> (String, Value) {
@@ -308,7 +287,8 @@ async fn summarize(app: &TestApp, run_id: uuid::Uuid) -> (String, Value) {
 async fn at_the_cap_a_downgrading_workflow_routes_premium_steps_to_the_small_tier_and_says_why() {
     let app = TestApp::spawn_with_worker().await;
     add_offline_premium(&app).await;
-    publish(&app, &store::bundles::GALLERY[0].bundle().workflow.replace("model: small,", "model: premium,")).await;
+    app.publish_workflow(&store::bundles::GALLERY[0].bundle().workflow.replace("model: small,", "model: premium,"))
+        .await;
     let ops = app.demo_member(Role::Operations).await;
     assert_eq!(
         save_budget(&ops, &[("expected_runs", "1"), ("target_per_run", "0.000001"), ("action", "downgrade")])
@@ -337,7 +317,7 @@ async fn an_auto_step_picks_its_tier_by_the_routing_rule_and_records_the_reason_
         "model: small,",
         "model: auto, route: \"value > 50000.0 || input_size > 20000 ? 'premium' : 'small'\",",
     );
-    publish(&app, &yaml).await;
+    app.publish_workflow(&yaml).await;
     let secret = app.webhook_secret(LEAD_WORKFLOW).await;
     let big = app.send_lead(&secret, &fresh_lead()).await;
     app.wait_for_run(big, &["waiting_for_review"]).await;

@@ -18,18 +18,6 @@ fn quick(settings: &mut store::config::Settings) {
     settings.runs.stale_seconds = 1;
 }
 
-async fn publish(app: &TestApp, yaml: &str) {
-    let engineer = app.demo_current_member(engine::Role::Engineer).await;
-    let (name, number) = store::workflows::save_version(&app.db, &engineer, yaml, "crash test")
-        .await
-        .map_err(|e| format!("{e:?}"))
-        .unwrap();
-    store::workflows::publish(&app.db, &engineer, &name, number, "go", None)
-        .await
-        .map_err(|e| format!("{e:?}"))
-        .unwrap();
-}
-
 #[tokio::test]
 async fn a_worker_killed_mid_run_is_replaced_and_the_finished_step_is_not_repeated() {
     let side_effect = MockServer::start().await;
@@ -51,9 +39,7 @@ async fn a_worker_killed_mid_run_is_replaced_and_the_finished_step_is_not_repeat
 
     let mut app = TestApp::spawn().await;
     quick(&mut app.settings);
-    publish(
-        &app,
-        &format!(
+    app.publish_workflow(&format!(
             "workflow: crash-test\nversion: 1\ntrigger: {{ source: webhook, event: lead.created }}\nsteps:\n  - {{ id: book, type: api_call, method: POST, url: '{}/book', output: booking }}\n  - {{ id: wait, type: api_call, url: '{}/slow', timeout: 60, output: slow }}\n  - {{ id: done, type: rules, rules: [ {{ when: 'booking.booked', then: 'booked' }} ], output: result }}\n",
             side_effect.uri(),
             slow.uri()

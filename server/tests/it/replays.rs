@@ -41,16 +41,7 @@ approval:
 }
 
 async fn publish(app: &TestApp, yaml: &str) -> i32 {
-    let engineer = app.demo_current_member(Role::Engineer).await;
-    let (name, number) = store::workflows::save_version(&app.db, &engineer, yaml, "replay test")
-        .await
-        .map_err(|e| format!("{e:?}"))
-        .unwrap();
-    store::workflows::publish(&app.db, &engineer, &name, number, "replay test", None)
-        .await
-        .map_err(|e| format!("{e:?}"))
-        .unwrap();
-    number
+    app.publish_workflow(yaml).await.1
 }
 
 async fn send(app: &TestApp, secret: &str, lead: &Value) -> uuid::Uuid {
@@ -122,25 +113,16 @@ async fn premium_vendor(app: &TestApp, vendor: &MockServer, delay: Duration) {
         )
         .mount(vendor)
         .await;
-    let owner = app.demo_current_member(Role::Owner).await;
-    let id = store::models::add(
-        &app.db,
-        &app.settings,
-        &owner,
-        &store::models::NewModel {
-            provider: "openai_compatible".into(),
-            label: "premium fake".into(),
-            base_url: format!("{}/v1", vendor.uri()),
-            model: "vendor-model-2".into(),
-            input_price: "2.50".into(),
-            output_price: "10".into(),
-            api_key: "sk-vendor-key".into(),
-        },
-    )
-    .await
-    .map_err(|e| format!("{e:?}"))
-    .unwrap();
-    store::models::set_tier(&app.db, &owner, "premium", id).await.map_err(|e| format!("{e:?}")).unwrap();
+    let model = store::models::NewModel {
+        provider: "openai_compatible".into(),
+        label: "premium fake".into(),
+        base_url: format!("{}/v1", vendor.uri()),
+        model: "vendor-model-2".into(),
+        input_price: "2.50".into(),
+        output_price: "10".into(),
+        api_key: "sk-vendor-key".into(),
+    };
+    app.use_model("premium", model).await;
 }
 
 #[tokio::test]

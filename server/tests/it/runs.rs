@@ -11,25 +11,16 @@ use wiremock::{matchers, Mock, MockServer, ResponseTemplate};
 
 /// Points the small tier at a model served by `vendor`.
 async fn use_vendor(app: &TestApp, provider: &str, base_url: &str) {
-    let owner = app.demo_current_member(Role::Owner).await;
-    let id = store::models::add(
-        &app.db,
-        &app.settings,
-        &owner,
-        &store::models::NewModel {
-            provider: provider.into(),
-            label: format!("{provider} fake"),
-            base_url: base_url.into(),
-            model: "vendor-model-1".into(),
-            input_price: "2.50".into(),
-            output_price: "10".into(),
-            api_key: "sk-vendor-key".into(),
-        },
-    )
-    .await
-    .map_err(|e| format!("{e:?}"))
-    .unwrap();
-    store::models::set_tier(&app.db, &owner, "small", id).await.map_err(|e| format!("{e:?}")).unwrap();
+    let model = store::models::NewModel {
+        provider: provider.into(),
+        label: format!("{provider} fake"),
+        base_url: base_url.into(),
+        model: "vendor-model-1".into(),
+        input_price: "2.50".into(),
+        output_price: "10".into(),
+        api_key: "sk-vendor-key".into(),
+    };
+    app.use_model("small", model).await;
 }
 
 fn openai_answer(content: &Value, tokens_in: u64, tokens_out: u64) -> ResponseTemplate {
@@ -250,7 +241,7 @@ async fn the_lead_template_with_an_approval_and_a_thank_you_runs_through_every_s
         "  - { id: check, type: approval, reviewers: ['reviewer@acme-plumbing.test'], output: approval }\n  - { id: thank, type: notify, to: ['{{ event.primaryContact.email }}'], subject: 'Thanks, {{ event.primaryContact.name }}', template: 'Our {{ owner_assignment.decision.owner }} team will call you.' }\napproval:\n",
     );
     assert!(yaml.contains("type: notify"), "the template still ends its steps before `approval:`");
-    publish_workflow(&app, &yaml).await;
+    app.publish_workflow(&yaml).await;
     let run_id = send_to(&app, LEAD_WORKFLOW, &small_lead()).await;
     assert_eq!(app.wait_for_run(run_id, &["waiting_for_review", "completed", "failed"]).await, "waiting_for_review");
     let (task, reason) = open_task(&app, run_id).await;
@@ -413,23 +404,6 @@ async fn only_reviewers_operations_and_owners_of_the_business_decide() {
     assert_eq!(app.wait_for_run(run_id, &["cancelled"]).await, "cancelled");
 }
 
-/// A workflow with an enrichment call to `url`, no model, and a notify to `to`.
-async fn publish_workflow(app: &TestApp, yaml: &str) {
-    let engineer = app.demo_current_member(Role::Engineer).await;
-    let (name, number) = store::workflows::save_version(&app.db, &engineer, yaml, "test workflow")
-        .await
-        .map_err(|e| format!("{e:?}"))
-        .unwrap();
-    let owner = app.demo_current_member(Role::Owner).await;
-    if store::workflows::publish(&app.db, &engineer, &name, number, "go", None).await.is_err() {
-        store::workflows::approve(&app.db, &owner, &name, number, "ok").await.map_err(|e| format!("{e:?}")).unwrap();
-        store::workflows::publish(&app.db, &engineer, &name, number, "go", None)
-            .await
-            .map_err(|e| format!("{e:?}"))
-            .unwrap();
-    }
-}
-
 #[tokio::test]
 async fn api_calls_retry_on_5xx_honour_retry_after_and_deterministic_answers_are_cached() {
     let enrichment = MockServer::start().await;
@@ -443,9 +417,7 @@ async fn api_calls_retry_on_5xx_honour_retry_after_and_deterministic_answers_are
         .mount(&enrichment)
         .await;
     let app = TestApp::spawn_with_worker().await;
-    publish_workflow(
-        &app,
-        &format!(
+    app.publish_workflow(&format!(
             "workflow: enrich-only\nversion: 1\ntrigger: {{ source: webhook, event: lead.created }}\nsteps:\n  - {{ id: enrich, type: api_call, url: '{}/company?d={{{{ event.companyName }}}}', deterministic: true, cache_ttl: 600, retry: {{ max_attempts: 3, backoff_seconds: 0.1 }}, output: company }}\n  - {{ id: route, type: rules, rules: [ {{ when: 'company.employees > 100', then: 'big' }} ], default: small, output: size }}\n",
             enrichment.uri()
         ),
@@ -505,9 +477,7 @@ async fn api_calls_retry_on_5xx_honour_retry_after_and_deterministic_answers_are
 #[tokio::test]
 async fn a_message_to_an_outside_address_waits_for_approval_then_is_emailed_once() {
     let app = TestApp::spawn_with_worker().await;
-    publish_workflow(
-        &app,
-        "workflow: thank-lead\nversion: 1\ntrigger: { source: webhook, event: lead.created }\nsteps:\n  - { id: check, type: approval }\n  - { id: tell, type: notify, to: ['{{ event.primaryContact.email }}'], subject: 'Thanks, {{ event.primaryContact.name }}', template: 'We got your note about {{ event.companyName }}.' }\n",
+    app.publish_workflow("workflow: thank-lead\nversion: 1\ntrigger: { source: webhook, event: lead.created }\nsteps:\n  - { id: check, type: approval }\n  - { id: tell, type: notify, to: ['{{ event.primaryContact.email }}'], subject: 'Thanks, {{ event.primaryContact.name }}', template: 'We got your note about {{ event.companyName }}.' }\n",
     )
     .await;
     let secret = app.webhook_secret("thank-lead").await;
@@ -548,9 +518,7 @@ async fn a_failed_run_is_retried_from_its_failed_step_by_engineers_operations_an
         .mount(&flaky)
         .await;
     let app = TestApp::spawn_with_worker().await;
-    publish_workflow(
-        &app,
-        &format!(
+    app.publish_workflow(&format!(
             "workflow: flaky\nversion: 1\ntrigger: {{ source: webhook, event: lead.created }}\nsteps:\n  - {{ id: first, type: api_call, method: POST, url: '{0}/ok', output: first }}\n  - {{ id: second, type: api_call, url: '{0}/down', retry: {{ max_attempts: 1 }}, output: second }}\nfallback: {{ on_error: fail }}\n",
             flaky.uri()
         ),
@@ -616,7 +584,7 @@ async fn when_the_primary_model_keeps_failing_the_fallback_model_answers_and_is_
     store::models::set_tier(&app.db, &owner, "premium", id).await.map_err(|e| format!("{e:?}")).unwrap();
     let yaml =
         store::bundles::GALLERY[0].bundle().workflow.replace("model: small,", "model: small, fallback_model: premium,");
-    publish_workflow(&app, &yaml).await;
+    app.publish_workflow(&yaml).await;
     let secret = app.webhook_secret(LEAD_WORKFLOW).await;
     let run_id = app.send_lead(&secret, &small_lead()).await;
     assert_eq!(app.wait_for_run(run_id, &["completed", "waiting_for_review", "failed"]).await, "completed");
@@ -722,9 +690,7 @@ async fn an_api_call_sends_a_stored_secret_by_name_and_the_timeline_never_shows_
         StatusCode::FORBIDDEN
     );
 
-    publish_workflow(
-        &app,
-        &format!("workflow: keyed\nversion: 1\ntrigger: {{ source: webhook, event: lead.created }}\nsteps:\n  - {{ id: enrich, type: api_call, url: '{}/company?key={{{{ secret }}}}', secret: enrich_key, output: company }}\n", service.uri()),
+    app.publish_workflow(&format!("workflow: keyed\nversion: 1\ntrigger: {{ source: webhook, event: lead.created }}\nsteps:\n  - {{ id: enrich, type: api_call, url: '{}/company?key={{{{ secret }}}}', secret: enrich_key, output: company }}\n", service.uri()),
     )
     .await;
     let secret = app.webhook_secret("keyed").await;
@@ -794,9 +760,7 @@ async fn api_calls_retry_after_a_timeout_and_a_429_whose_retry_after_is_a_date()
         .mount(&service)
         .await;
     let app = TestApp::spawn_with_worker().await;
-    publish_workflow(
-        &app,
-        &format!(
+    app.publish_workflow(&format!(
             "workflow: patient\nversion: 1\ntrigger: {{ source: webhook, event: lead.created }}\nsteps:\n  - {{ id: enrich, type: api_call, url: '{}/company', timeout: 0.5, retry: {{ max_attempts: 3, backoff_seconds: 0.05 }}, output: company }}\n",
             service.uri()
         ),
@@ -827,9 +791,7 @@ async fn a_financial_write_waits_for_a_person_when_the_policy_holds_and_runs_onc
         .mount(&ledger)
         .await;
     let app = TestApp::spawn_with_worker().await;
-    publish_workflow(
-        &app,
-        &format!(
+    app.publish_workflow(&format!(
             "workflow: book-deal\nversion: 1\ntrigger: {{ source: webhook, event: lead.created }}\nsteps:\n  - {{ id: book, type: api_call, method: POST, url: '{}/invoices', writes_financial_records: true, body: {{ amount: '{{{{ event.annual_contract_value }}}}' }}, output: invoice }}\napproval:\n  required_when: [ {{ annual_contract_value_above: 50000 }} ]\n",
             ledger.uri()
         ),
@@ -859,7 +821,7 @@ async fn the_runs_list_filters_by_workflow_status_review_and_date_for_members_wh
     let app = TestApp::spawn_with_worker().await;
     let waiting = app.send_lead(&app.demo_webhook_secret, &fresh_lead()).await;
     assert_eq!(app.wait_for_run(waiting, &["waiting_for_review", "completed"]).await, "waiting_for_review");
-    publish_workflow(&app, "workflow: tiny\nversion: 1\ntrigger: { source: webhook, event: lead.created }\nsteps:\n  - { id: route, type: rules, rules: [ { when: 'true', then: 'ok' } ], output: r }\n").await;
+    app.publish_workflow("workflow: tiny\nversion: 1\ntrigger: { source: webhook, event: lead.created }\nsteps:\n  - { id: route, type: rules, rules: [ { when: 'true', then: 'ok' } ], output: r }\n").await;
     let done = send_to(&app, "tiny", &fresh_lead()).await;
     assert_eq!(app.wait_for_run(done, &["completed", "failed"]).await, "completed");
     let ops = app.demo_member(Role::Operations).await;
@@ -1000,7 +962,7 @@ async fn an_llm_step_that_redacts_sensitive_fields_never_sends_the_contact_to_th
         "model: small, output: qualification_summary",
         "model: small, redact_sensitive: true, output: qualification_summary",
     );
-    publish_workflow(&app, &yaml).await;
+    app.publish_workflow(&yaml).await;
     let second = app.send_lead(&secret, &small_lead()).await;
     app.wait_for_run(second, &["completed", "waiting_for_review", "failed"]).await;
     let redacted = sent_prompt(1).await;
@@ -1063,9 +1025,7 @@ async fn a_review_email_masks_the_contact_a_draft_repeats_and_the_reviewer_sees_
 async fn a_failed_step_keeps_customer_data_out_of_the_run_error() {
     let app = TestApp::spawn_with_worker().await;
     // Nothing listens on port 9 here: the call fails, and its error quotes the URL with the email in it.
-    publish_workflow(
-        &app,
-        "workflow: lookup\nversion: 1\ntrigger: { source: webhook, event: lead.created }\nsteps:\n  - { id: lookup, type: api_call, url: 'http://127.0.0.1:9/people?email={{ event.primaryContact.email }}', retry: { max_attempts: 1 }, output: person }\nfallback: { on_error: fail }\n",
+    app.publish_workflow("workflow: lookup\nversion: 1\ntrigger: { source: webhook, event: lead.created }\nsteps:\n  - { id: lookup, type: api_call, url: 'http://127.0.0.1:9/people?email={{ event.primaryContact.email }}', retry: { max_attempts: 1 }, output: person }\nfallback: { on_error: fail }\n",
     )
     .await;
     let secret = app.webhook_secret("lookup").await;

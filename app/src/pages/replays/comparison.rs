@@ -81,8 +81,8 @@ pub async fn replay_detail(slug: String, replay: String) -> Result<ReplayDetailV
     use engine::replay::ReviewerAnswer;
     let cx = crate::ssr::Ctx::get().await?;
     let me = cx.member(&slug, engine::Page::Workflows).await?;
-    let id = backend::id(&cx, "replay", &replay)?;
-    let d = store::replays::detail(&cx.state.db, &me, id).await.map_err(|e| backend::map_error(&cx, e))?;
+    let id = cx.uuid("replay", &replay)?;
+    let d = store::replays::detail(&cx.state.db, &me, id).await.map_err(|e| cx.dataset_error(e))?;
     let currency = d.currency;
     let s = &d.summary;
     let (p, r) = (&s.production, &s.replay);

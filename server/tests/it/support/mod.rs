@@ -386,6 +386,36 @@ impl TestApp {
         store::auth::member_by_email(&self.db, DEMO, email).await.unwrap()
     }
 
+    /// Saves `yaml` as a new version of its workflow and publishes it, as the
+    /// demo's engineer (with the owner's approval when it needs four eyes); its name and number.
+    pub async fn publish_workflow(&self, yaml: &str) -> (String, i32) {
+        let engineer = self.demo_current_member(engine::Role::Engineer).await;
+        let (name, number) = store::workflows::save_version(&self.db, &engineer, yaml, "test")
+            .await
+            .map_err(|e| format!("{e:?}"))
+            .unwrap();
+        if store::workflows::publish(&self.db, &engineer, &name, number, "go", None).await.is_err() {
+            let owner = self.demo_current_member(engine::Role::Owner).await;
+            store::workflows::approve(&self.db, &owner, &name, number, "ok")
+                .await
+                .map_err(|e| format!("{e:?}"))
+                .unwrap();
+            store::workflows::publish(&self.db, &engineer, &name, number, "go", None)
+                .await
+                .map_err(|e| format!("{e:?}"))
+                .unwrap();
+        }
+        (name, number)
+    }
+
+    /// Adds `model` to the demo business and puts it behind `tier` (small or premium), as its owner.
+    pub async fn use_model(&self, tier: &str, model: store::models::NewModel) {
+        let owner = self.demo_current_member(engine::Role::Owner).await;
+        let id =
+            store::models::add(&self.db, &self.settings, &owner, &model).await.map_err(|e| format!("{e:?}")).unwrap();
+        store::models::set_tier(&self.db, &owner, tier, id).await.map_err(|e| format!("{e:?}")).unwrap();
+    }
+
     /// Creates (or rotates) a workflow's signing secret and returns it.
     pub async fn webhook_secret(&self, workflow: &str) -> String {
         let owner = self.demo_current_member(engine::Role::Engineer).await;

@@ -149,6 +149,31 @@ impl Production {
     }
 }
 
+impl Outcome {
+    /// The same with its draft and error passed through `mask` (sensitive values hidden).
+    pub fn mask_with(&mut self, mask: &dyn Fn(&Value) -> Value) {
+        if let Some(draft) = &mut self.draft {
+            *draft = mask(draft);
+        }
+        if let Some(error) = &mut self.error {
+            *error = mask_text(mask, error);
+        }
+    }
+}
+
+impl Production {
+    pub fn mask_with(&mut self, mask: &dyn Fn(&Value) -> Value) {
+        self.outcome.mask_with(mask);
+        if let Some(ReviewerAnswer::Edited { output }) = &mut self.answer {
+            *output = mask(output);
+        }
+    }
+}
+
+fn mask_text(mask: &dyn Fn(&Value) -> Value, text: &str) -> String {
+    mask(&Value::String(text.to_owned())).as_str().map(str::to_owned).unwrap_or_default()
+}
+
 /// One field whose value differs between production's draft and the replay's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldDiff {
@@ -177,6 +202,16 @@ pub struct Comparison {
 impl Comparison {
     pub fn is_regression(&self) -> bool {
         !self.regressions.is_empty()
+    }
+
+    pub fn mask_with(&mut self, mask: &dyn Fn(&Value) -> Value) {
+        for change in &mut self.draft_changes {
+            change.before = mask(&change.before);
+            change.after = mask(&change.after);
+        }
+        for regression in &mut self.regressions {
+            *regression = mask_text(mask, regression);
+        }
     }
 }
 

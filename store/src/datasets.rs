@@ -196,8 +196,12 @@ pub async fn add_run(
         )
         .await?
         .unwrap_or(0);
-        let of: Option<String> =
-            scalar(&txn, stmt("SELECT workflow_name AS value FROM runs WHERE id = $1", vec![run_id.into()])).await?;
+        // A run whose record retention removed has nothing left to replay.
+        let of: Option<String> = scalar(
+            &txn,
+            stmt("SELECT workflow_name AS value FROM runs WHERE id = $1 AND context ? 'event'", vec![run_id.into()]),
+        )
+        .await?;
         (count, of)
     };
     match run_workflow {
@@ -413,7 +417,35 @@ pub async fn for_run(
 pub async fn items(db: &DatabaseConnection, member: &CurrentMember, dataset: Uuid) -> Result<Vec<Item>, DatasetError> {
     may_read(member)?;
     let txn = member.tenant.begin(db).await?;
-    let rows = items_in(&txn, dataset).await?;
+    let mut rows = items_in(&txn, dataset).await?;
+    // Events and drafts carry customers' details: masked for a role that does not see sensitive values.
+    if !engine::access::sees_sensitive_values(member.role) {
+        let workflow: Option<(String, i32)> = {
+            #[derive(FromQueryResult)]
+            struct Of {
+                name: String,
+                version: i32,
+            }
+            Of::find_by_statement(stmt(
+                "SELECT w.name, coalesce(w.live_version, (SELECT max(number) FROM workflow_versions v WHERE v.workflow_id = w.id)) AS version
+                   FROM datasets d JOIN workflows w ON w.name = d.workflow_name WHERE d.id = $1",
+                vec![dataset.into()],
+            ))
+            .one(&txn)
+            .await?
+            .map(|o| (o.name, o.version))
+        };
+        let keys = match workflow {
+            Some((name, version)) => crate::replays::sensitive_keys_of(&txn, &name, version).await?,
+            None => vec![],
+        };
+        for item in &mut rows {
+            let source = item.context.clone();
+            let mask = |v: &Value| engine::run::mask_in(v, &keys, &source);
+            item.production.mask_with(&mask);
+            item.context = mask(&item.context);
+        }
+    }
     txn.commit().await?;
     Ok(rows)
 }

@@ -56,21 +56,12 @@ pub async fn start(
     if set.items == 0 {
         return Err(DatasetError::Invalid { field: "dataset", reason: "the dataset has no events to replay".into() });
     }
-    let versions: Option<i64> = scalar(
-        &txn,
-        stmt(
-            "SELECT count(*) AS value FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id
-              WHERE w.name = $1 AND v.number = $2",
-            vec![set.workflow_name.clone().into(), replaying.version.into()],
-        ),
-    )
-    .await?;
-    if versions.unwrap_or(0) == 0 {
+    let Some(contract) = version_contract_in(&txn, &set.workflow_name, replaying.version).await? else {
         return Err(DatasetError::Invalid {
             field: "version",
             reason: format!("{} has no version {}", set.workflow_name, replaying.version),
         });
-    }
+    };
     for (prompt, number) in &replaying.prompt_versions {
         let found: Option<i64> = scalar(
             &txn,
@@ -88,10 +79,17 @@ pub async fn start(
             });
         }
     }
+    // What it uses is fixed now, as a run's is when it is created: the version's production prompts, unless asked otherwise.
+    let mut pinned = crate::ingest::pins(&txn, &contract).await?;
+    if let Some(prompts) = pinned["prompts"].as_object_mut() {
+        for (name, number) in &replaying.prompt_versions {
+            prompts.insert(name.clone(), json!(number));
+        }
+    }
     let id = Uuid::new_v4();
     txn.execute_raw(stmt(
-        "INSERT INTO replays (id, dataset_id, workflow_name, version, prompt_versions, model_tier, total, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO replays (id, dataset_id, workflow_name, version, prompt_versions, model_tier, total, created_by, pinned)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         vec![
             id.into(),
             dataset.into(),
@@ -101,6 +99,7 @@ pub async fn start(
             replaying.model_tier.map(|t| t.as_str().to_owned()).into(),
             (set.items as i32).into(),
             member.email.clone().into(),
+            pinned.into(),
         ],
     ))
     .await?;
@@ -146,19 +145,20 @@ pub async fn lease(
         dataset_id: Uuid,
         workflow_name: String,
         version: i32,
-        prompt_versions: Value,
+        pinned: Value,
         model_tier: Option<String>,
+        attempts: i32,
         contract: Option<Value>,
         generation: i64,
     }
     let txn = tenant.begin(db).await?;
     let row = Row::find_by_statement(stmt(
         "WITH leased AS (
-             UPDATE replays SET status = 'running', lease_owner = $2,
+             UPDATE replays SET status = 'running', lease_owner = $2, attempts = attempts + 1,
                     lease_until = now() + make_interval(secs => $3::double precision), started_at = coalesce(started_at, now())
               WHERE id = $1 AND (status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until < now())))
-          RETURNING dataset_id, workflow_name, version, prompt_versions, model_tier)
-         SELECT l.dataset_id, l.workflow_name, l.version, l.prompt_versions, l.model_tier, v.contract,
+          RETURNING dataset_id, workflow_name, version, pinned, model_tier, attempts)
+         SELECT l.dataset_id, l.workflow_name, l.version, l.pinned, l.model_tier, l.attempts, v.contract,
                 (SELECT value FROM config_generation) AS generation
            FROM leased l
            LEFT JOIN workflows w ON w.name = l.workflow_name
@@ -171,18 +171,25 @@ pub async fn lease(
         txn.commit().await?;
         return Ok(None);
     };
+    // A replay that cannot go on ends here, said on its page, rather than being taken up again and again.
+    let given_up = if row.attempts > MAX_ATTEMPTS {
+        Some(format!("stopped after {MAX_ATTEMPTS} tries: each worker that took it up stopped before it finished"))
+    } else if row.contract.is_none() {
+        Some(format!("{} has no version {} any more", row.workflow_name, row.version))
+    } else {
+        None
+    };
+    if let Some(why) = given_up {
+        end_in(&txn, replay, owner, ReplayStatus::Failed, Some(&why)).await?;
+        txn.commit().await?;
+        return Ok(None);
+    }
     let what = format!("the contract of {} v{}", row.workflow_name, row.version);
     let mut contract: WorkflowContract =
         decode(&what, row.contract.ok_or_else(|| DbErr::RecordNotFound(what.clone()))?)?;
     if let Some(tier) = row.model_tier.as_deref().and_then(|t| t.parse::<ModelTier>().ok()) {
         for step in contract.steps.iter_mut().filter(|s| s.kind == engine::workflow::StepKind::Llm) {
             step.model = Some(tier);
-        }
-    }
-    let mut pinned = crate::ingest::pins(&txn, &contract).await?;
-    if let (Some(asked), Some(prompts)) = (row.prompt_versions.as_object(), pinned["prompts"].as_object_mut()) {
-        for (name, number) in asked {
-            prompts.insert(name.clone(), number.clone());
         }
     }
     let budget = crate::costs::gate_state_in(&txn, &row.workflow_name).await?;
@@ -193,7 +200,7 @@ pub async fn lease(
         workflow_name: row.workflow_name,
         version: row.version,
         contract,
-        pinned,
+        pinned: row.pinned,
         generation: row.generation,
         budget,
     }))
@@ -241,6 +248,8 @@ pub async fn pending(db: &DatabaseConnection, tenant: &Tenant, replay: &LeasedRe
     let rows = Row::find_by_statement(stmt(
         "SELECT i.run_id, i.context, i.production, i.answers FROM dataset_items i
           WHERE i.dataset_id = $1
+            -- The dataset as it was when the replay started: its total.
+            AND i.added_at <= (SELECT created_at FROM replays WHERE id = $2)
             AND NOT EXISTS (SELECT 1 FROM replay_results r WHERE r.replay_id = $2 AND r.run_id = i.run_id)
           ORDER BY i.added_at, i.run_id",
         vec![replay.dataset_id.into(), replay.id.into()],
@@ -392,14 +401,46 @@ pub async fn fail(
     error: &str,
 ) -> Result<(), DbErr> {
     let txn = tenant.begin(db).await?;
-    txn.execute_raw(stmt(
-        "UPDATE replays SET status = 'failed', error = $3, finished_at = now(), lease_owner = NULL, lease_until = NULL
-          WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
-        vec![replay.into(), owner.into(), error.into()],
-    ))
-    .await?;
+    end_in(&txn, replay, owner, ReplayStatus::Failed, Some(error)).await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// How many times workers may take a replay up before it is given up.
+const MAX_ATTEMPTS: i32 = 5;
+
+async fn end_in(
+    txn: &DatabaseTransaction,
+    replay: Uuid,
+    owner: &str,
+    status: ReplayStatus,
+    error: Option<&str>,
+) -> Result<(), DbErr> {
+    txn.execute_raw(stmt(
+        "UPDATE replays SET status = $3, error = $4, finished_at = now(), lease_owner = NULL, lease_until = NULL
+          WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+        vec![replay.into(), owner.into(), status.as_str().into(), error.map(str::to_owned).into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The contract of a version of a workflow, if it has that version.
+async fn version_contract_in(
+    txn: &DatabaseTransaction,
+    workflow: &str,
+    version: i32,
+) -> Result<Option<WorkflowContract>, DbErr> {
+    let contract: Option<Value> = scalar(
+        txn,
+        stmt(
+            "SELECT v.contract AS value FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id
+              WHERE w.name = $1 AND v.number = $2",
+            vec![workflow.into(), version.into()],
+        ),
+    )
+    .await?;
+    contract.map(|c| decode("a workflow contract", c)).transpose()
 }
 
 /// Stops a replay that is waiting or running; what it did so far stays.
@@ -635,36 +676,23 @@ pub struct ReplayResult {
 
 impl ReplayResult {
     fn mask(&mut self, keys: &[String]) {
-        use engine::run::mask_in;
         let source = json!({ "event": self.event.clone() });
-        let masked = |v: &Value| mask_in(v, keys, &source);
-        for draft in [&mut self.production.outcome.draft, &mut self.outcome.draft].into_iter().flatten() {
-            *draft = masked(draft);
-        }
-        if let Some(engine::replay::ReviewerAnswer::Edited { output }) = &mut self.production.answer {
-            *output = masked(output);
-        }
-        for change in &mut self.comparison.draft_changes {
-            change.before = masked(&change.before);
-            change.after = masked(&change.after);
-        }
-        self.event = masked(&self.event);
+        let mask = |v: &Value| engine::run::mask_in(v, keys, &source);
+        self.production.mask_with(&mask);
+        self.outcome.mask_with(&mask);
+        self.comparison.mask_with(&mask);
+        self.event = mask(&self.event);
     }
 }
 
 /// The keys a version of the workflow masks (its data contracts' sensitive fields).
-async fn sensitive_keys_of(txn: &DatabaseTransaction, workflow: &str, version: i32) -> Result<Vec<String>, DbErr> {
-    let contract: Option<Value> = scalar(
-        txn,
-        stmt(
-            "SELECT v.contract AS value FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id
-              WHERE w.name = $1 AND v.number = $2",
-            vec![workflow.into(), version.into()],
-        ),
-    )
-    .await?;
-    match contract {
-        Some(c) => crate::runs::sensitive_keys_for(txn, &decode::<WorkflowContract>("a workflow contract", c)?).await,
+pub(crate) async fn sensitive_keys_of(
+    txn: &DatabaseTransaction,
+    workflow: &str,
+    version: i32,
+) -> Result<Vec<String>, DbErr> {
+    match version_contract_in(txn, workflow, version).await? {
+        Some(contract) => crate::runs::sensitive_keys_for(txn, &contract).await,
         None => Ok(vec![]),
     }
 }
@@ -747,6 +775,8 @@ pub async fn latest_in(
     let row = Row::find_by_statement(stmt(
         "SELECT id, (extract(epoch FROM now() - finished_at) / 86400)::float8 AS age_days, summary FROM replays
           WHERE workflow_name = $1 AND version = $2 AND status = 'completed' AND summary IS NOT NULL
+            -- Only a replay of the version as it would run: no other prompt versions, no other tier.
+            AND prompt_versions = '{}'::jsonb AND model_tier IS NULL
           ORDER BY finished_at DESC LIMIT 1",
         vec![workflow.into(), version.into()],
     ))

@@ -60,6 +60,14 @@ impl Consumption {
         });
     }
 
+    /// A long job (a replay) is still being worked on: the queue is not stalled.
+    pub fn working(&self, job: impl std::fmt::Display) {
+        self.update(|s| {
+            s.last_consumed_at = Some(Utc::now());
+            s.last_job = Some(job.to_string());
+        });
+    }
+
     /// The consumer (re)started.
     pub fn running(&self) {
         self.update(|s| s.state = ConsumerState::Consuming);

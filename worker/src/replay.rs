@@ -37,6 +37,8 @@ pub async fn replay(cx: &Context, job: &ReplayJob) -> anyhow::Result<()> {
         tracing::debug!("the replay is held, finished or cancelled; nothing to do");
         return Ok(());
     };
+    // A replay is long: the stall watch hears that the queue is being worked on as each event is done.
+    cx.consumers.replays.working(format_args!("replay {}", leased.id));
     let _keeper = {
         let (db, tenant, owner, id) = (cx.db.clone(), tenant.clone(), cx.owner.clone(), leased.id);
         LeaseKeeper::start(lease, move || {
@@ -78,6 +80,7 @@ pub async fn replay(cx: &Context, job: &ReplayJob) -> anyhow::Result<()> {
             tracing::info!("the replay was cancelled or taken over; stopping here");
             return Ok(());
         }
+        cx.consumers.replays.working(format_args!("replay {}", setup.replay.id));
     }
     if let Some(summary) = replays::finish(&cx.db, &tenant, &setup.replay, &cx.owner).await? {
         tracing::info!(events = summary.events, regressions = summary.regressions, "replay finished");

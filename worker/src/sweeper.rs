@@ -109,8 +109,9 @@ async fn resend_lost_runs(cx: &Context, tenant: &Tenant) -> anyhow::Result<usize
 }
 
 /// Sends again the jobs of a business's replays whose job is gone: a lapsed
-/// lease, or queued with no job noted as waiting (one waiting its turn
-/// behind another replay is left alone).
+/// lease, or queued, with no job for it noted as waiting (one waiting its
+/// turn behind another replay is left alone; a job sent again is noted, so
+/// it is not sent at every sweep).
 async fn resend_lost_replays(cx: &Context, tenant: &Tenant) -> anyhow::Result<usize> {
     let stale = cx.settings.runs.stale_seconds;
     let candidates = store::replays::stalled(&cx.db, tenant, stale).await?;
@@ -125,7 +126,7 @@ async fn resend_lost_replays(cx: &Context, tenant: &Tenant) -> anyhow::Result<us
     let now = chrono::Utc::now().timestamp();
     let mut resent = 0;
     for ((id, lapsed), sent) in candidates.into_iter().zip(sent_at) {
-        if !lapsed && sent.is_some_and(|at| now - at < lost_after(stale)) {
+        if sent.is_some_and(|at| now - at < lost_after(stale)) {
             continue;
         }
         tracing::info!(replay_id = %id, tenant_id = %tenant.id(), lapsed, "sending the job of a replay again");

@@ -21,10 +21,14 @@ pub struct DatasetChoices {
     pub can_add: bool,
 }
 
+/// Nothing is offered to a role that does not change datasets (and nothing is refused: the run's page is theirs to read).
 #[server(endpoint = "datasets_for_run")]
 pub async fn datasets_for_run(slug: String, run: String) -> Result<DatasetChoices, AppError> {
     let cx = crate::ssr::Ctx::get().await?;
-    let me = cx.member(&slug, engine::Page::Workflows).await?;
+    let me = cx.member(&slug, engine::Page::Runs).await?;
+    if !crate::ssr::EDITORS.contains(&me.role) {
+        return Ok(DatasetChoices { datasets: vec![], can_add: false });
+    }
     let run = cx.uuid("run_id", &run)?;
     let rows = store::datasets::for_run(&cx.state.db, &me, run).await.map_err(|e| cx.dataset_error(e))?;
     Ok(DatasetChoices {
@@ -33,7 +37,7 @@ pub async fn datasets_for_run(slug: String, run: String) -> Result<DatasetChoice
             .into_iter()
             .map(|d| (d.id.to_string(), format!("{} ({} events)", d.name, d.items)))
             .collect(),
-        can_add: crate::ssr::EDITORS.contains(&me.role),
+        can_add: true,
     })
 }
 

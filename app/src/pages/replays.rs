@@ -287,7 +287,15 @@ pub fn ReplaysPage() -> impl IntoView {
     let tick = RwSignal::new(0u32);
     let list = crate::resource::new(
         move || {
-            (slug.get(), name.get(), make.version().get(), start.version().get(), cancel.version().get(), tick.get())
+            (
+                slug.get(),
+                name.get(),
+                make.version().get(),
+                remove.version().get(),
+                start.version().get(),
+                cancel.version().get(),
+                tick.get(),
+            )
         },
         |(slug, name, ..)| load_replays(slug, name),
     );

@@ -49,6 +49,8 @@ CREATE TABLE replays (
     -- Prompt versions to use instead of the production ones (name → version), and a model tier for every llm step.
     prompt_versions jsonb NOT NULL DEFAULT '{}',
     model_tier     text,
+    -- The prompt versions and models the replay uses, fixed when it starts (as a run's are).
+    pinned         jsonb NOT NULL DEFAULT '{}',
     status         text NOT NULL DEFAULT 'queued'
                    CHECK (status IN ('queued', 'running', 'completed', 'cancelled', 'failed')),
     total          integer NOT NULL,
@@ -57,6 +59,8 @@ CREATE TABLE replays (
     -- engine::replay::Summary, when finished.
     summary        jsonb,
     error          text,
+    -- How many times a worker took it up: a replay that keeps stopping is given up.
+    attempts       integer NOT NULL DEFAULT 0,
     lease_owner    text,
     lease_until    timestamptz,
     created_by     text NOT NULL,

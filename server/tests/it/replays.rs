@@ -327,6 +327,16 @@ async fn a_replay_over_reviewed_runs_gives_known_agreement_reaches_nobody_and_ga
         Err(store::datasets::DatasetError::Refused(_))
     ));
     assert!(store::datasets::list(&app.db, &ops, WORKFLOW).await.map_err(|e| format!("{e:?}")).unwrap().len() == 2);
+    // Operations read the comparison with the customer's details masked; owners see them.
+    let shown_to = |member: store::auth::CurrentMember| {
+        let db = app.db.clone();
+        async move {
+            let detail = store::replays::detail(&db, &member, good).await.map_err(|e| format!("{e:?}")).unwrap();
+            detail.results[0].event["primaryContact"]["email"].clone()
+        }
+    };
+    assert_eq!(shown_to(ops.clone()).await, json!(engine::run::MASK));
+    assert_eq!(shown_to(owner.clone()).await, json!(lead(0)["primaryContact"]["email"]));
     let rev = app.demo_current_member(Role::Reviewer).await;
     assert!(matches!(
         store::replays::list(&app.db, &rev, WORKFLOW).await,

@@ -68,6 +68,17 @@ pub(crate) async fn run(cx: &Context, tenant: &Tenant, setup: &Setup, item: &Pen
         progress: Progress::default(),
     };
     let mut outcome = Outcome::default();
+    run_steps(cx, setup, item, &mut x, &mut outcome).await;
+    // An error often quotes the record: masked as production masks a step's error before it is kept.
+    let context = x.run.context.clone();
+    outcome.error = outcome
+        .error
+        .map(|e| logic::mask_in(&json!(e), &setup.sensitive, &context).as_str().unwrap_or_default().to_owned());
+    outcome
+}
+
+async fn run_steps(cx: &Context, setup: &Setup, item: &Pending, x: &mut Execution, outcome: &mut Outcome) {
+    let replay = &setup.replay;
     for (index, step) in replay.contract.steps.iter().enumerate() {
         if let Some(when) = &step.when {
             match logic::eval_bool(when, &x.run.context) {
@@ -79,8 +90,8 @@ pub(crate) async fn run(cx: &Context, tenant: &Tenant, setup: &Setup, item: &Pen
                 }
             }
         }
-        match policy::before(cx, &x, step, index).await {
-            Ok(Some(gate)) => to_person(&mut outcome, gate.reason),
+        match policy::before(cx, x, step, index).await {
+            Ok(Some(gate)) => to_person(outcome, gate.reason),
             Ok(None) => {}
             Err(e) => {
                 outcome.error = Some(format!("{}: {e}", step.id));
@@ -93,12 +104,12 @@ pub(crate) async fn run(cx: &Context, tenant: &Tenant, setup: &Setup, item: &Pen
             StepKind::Approval | StepKind::Notify => continue,
             StepKind::ApiCall => match item.answers.get(&step.id) {
                 Some(answer) => Ok(Done::output(answer.clone(), json!({ "answered_from": "production" }))),
-                None if may_call_live(step) => api_call::run(cx, &x, step).await,
+                None if may_call_live(step) => api_call::run(cx, x, step).await,
                 None => Err(Failed::now(
                     "production has no answer recorded for this call, and only deterministic GET calls are made live in a replay",
                 )),
             },
-            StepKind::Function | StepKind::Llm | StepKind::Rules => execute_step(cx, &x, step).await,
+            StepKind::Function | StepKind::Llm | StepKind::Rules => execute_step(cx, x, step).await,
         };
         let elapsed = clock.elapsed().as_millis() as i64;
         let done = match done {
@@ -109,7 +120,7 @@ pub(crate) async fn run(cx: &Context, tenant: &Tenant, setup: &Setup, item: &Pen
                 outcome.error = Some(format!("{}: {}", step.id, failed.error));
                 let on_error = replay.contract.fallback.as_ref().map(|f| f.on_error).unwrap_or(OnError::Fail);
                 if on_error != OnError::Fail {
-                    to_person(&mut outcome, ReviewReason::Error);
+                    to_person(outcome, ReviewReason::Error);
                 }
                 break;
             }
@@ -125,8 +136,8 @@ pub(crate) async fn run(cx: &Context, tenant: &Tenant, setup: &Setup, item: &Pen
                 outcome.output_name = step.output.clone();
                 outcome.confidence =
                     logic::confidence(&done.output, step.confidence_field.as_deref().unwrap_or("confidence"));
-                if let Some(gate) = policy::after_draft(&x, step, index, &done.output) {
-                    to_person(&mut outcome, gate.reason);
+                if let Some(gate) = policy::after_draft(x, step, index, &done.output) {
+                    to_person(outcome, gate.reason);
                 }
             }
             StepKind::Rules => {
@@ -140,5 +151,4 @@ pub(crate) async fn run(cx: &Context, tenant: &Tenant, setup: &Setup, item: &Pen
             map.insert(name.clone(), done.output);
         }
     }
-    outcome
 }

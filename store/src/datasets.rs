@@ -165,7 +165,7 @@ pub async fn create(
     Ok((id, added))
 }
 
-async fn workflow_exists(txn: &DatabaseTransaction, workflow: &str) -> Result<(), DatasetError> {
+pub(crate) async fn workflow_exists(txn: &DatabaseTransaction, workflow: &str) -> Result<(), DatasetError> {
     let found: Option<i64> =
         scalar(txn, stmt("SELECT count(*) AS value FROM workflows WHERE name = $1", vec![workflow.into()])).await?;
     if found.unwrap_or(0) == 0 {
@@ -189,21 +189,16 @@ pub async fn add_run(
     )
     .await?
     .ok_or_else(|| DatasetError::NotFound("the dataset".into()))?;
-    let (count, run_workflow): (i64, Option<String>) = {
-        let count: i64 = scalar(
-            &txn,
-            stmt("SELECT count(*) AS value FROM dataset_items WHERE dataset_id = $1", vec![dataset.into()]),
-        )
-        .await?
-        .unwrap_or(0);
-        // A run whose record retention removed has nothing left to replay.
-        let of: Option<String> = scalar(
-            &txn,
-            stmt("SELECT workflow_name AS value FROM runs WHERE id = $1 AND context ? 'event'", vec![run_id.into()]),
-        )
-        .await?;
-        (count, of)
-    };
+    let count: i64 =
+        scalar(&txn, stmt("SELECT count(*) AS value FROM dataset_items WHERE dataset_id = $1", vec![dataset.into()]))
+            .await?
+            .unwrap_or(0);
+    // A run whose record retention removed has nothing left to replay.
+    let run_workflow: Option<String> = scalar(
+        &txn,
+        stmt("SELECT workflow_name AS value FROM runs WHERE id = $1 AND context ? 'event'", vec![run_id.into()]),
+    )
+    .await?;
     match run_workflow {
         None => return Err(DatasetError::NotFound("the run".into())),
         Some(w) if w != workflow => {

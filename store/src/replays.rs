@@ -63,16 +63,7 @@ pub async fn start(
         });
     };
     for (prompt, number) in &replaying.prompt_versions {
-        let found: Option<i64> = scalar(
-            &txn,
-            stmt(
-                "SELECT count(*) AS value FROM prompt_versions v JOIN prompt_templates p ON p.id = v.prompt_id
-                  WHERE p.name = $1 AND v.number = $2",
-                vec![prompt.clone().into(), (*number).into()],
-            ),
-        )
-        .await?;
-        if found.unwrap_or(0) == 0 {
+        if crate::prompts::pinned_in(&txn, prompt, *number).await?.is_none() {
             return Err(DatasetError::Invalid {
                 field: "prompt_versions",
                 reason: format!("the prompt {prompt} has no version {number}"),
@@ -576,21 +567,14 @@ pub async fn list(
 ) -> Result<Vec<ReplayRow>, DatasetError> {
     may_read(member)?;
     let txn = member.tenant.begin(db).await?;
-    let rows = list_in(&txn, workflow).await?;
-    txn.commit().await?;
-    Ok(rows)
-}
-
-async fn list_in(txn: &DatabaseTransaction, workflow: &str) -> Result<Vec<ReplayRow>, DbErr> {
-    ReplayRecord::find_by_statement(stmt(
+    let rows = ReplayRecord::find_by_statement(stmt(
         &format!("{REPLAY_COLUMNS} WHERE p.workflow_name = $1 ORDER BY p.created_at DESC LIMIT 50"),
         vec![workflow.into()],
     ))
-    .all(txn)
-    .await?
-    .into_iter()
-    .map(ReplayRecord::row)
-    .collect()
+    .all(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(rows.into_iter().map(ReplayRecord::row).collect::<Result<_, _>>()?)
 }
 
 /// What a workflow's replays page shows and offers.
@@ -602,7 +586,6 @@ pub struct Overview {
     /// The prompts the newest version's llm steps use: name, versions (newest first), the production one.
     pub prompts: Vec<(String, Vec<i32>, Option<i32>)>,
     pub datasets: Vec<crate::datasets::DatasetRow>,
-    pub replays: Vec<ReplayRow>,
     pub gate: PublishGate,
 }
 
@@ -657,7 +640,6 @@ pub async fn overview(
         versions: versions.iter().map(|v| v.number).collect(),
         prompts,
         datasets: crate::datasets::list_in(&txn, workflow).await?,
-        replays: list_in(&txn, workflow).await?,
         gate: gate_in(&txn, workflow).await?,
     };
     txn.commit().await?;
@@ -800,11 +782,7 @@ pub async fn set_gate(
         return Err(DatasetError::Invalid { field, reason });
     }
     let txn = member.tenant.begin(db).await?;
-    let exists: Option<i64> =
-        scalar(&txn, stmt("SELECT count(*) AS value FROM workflows WHERE name = $1", vec![workflow.into()])).await?;
-    if exists.unwrap_or(0) == 0 {
-        return Err(DatasetError::NotFound(format!("workflow {workflow}")));
-    }
+    crate::datasets::workflow_exists(&txn, workflow).await?;
     txn.execute_raw(stmt(
         "INSERT INTO publish_gates (workflow_name, required, within_days, max_agreement_drop_points, max_cost_increase_percent, updated_by)
          VALUES ($1, $2, $3, $4, $5, $6)
@@ -853,20 +831,29 @@ pub struct GateView {
 pub async fn judge_in(txn: &DatabaseTransaction, workflow: &str, version: i32) -> Result<GateView, DbErr> {
     let gate = gate_in(txn, workflow).await?;
     let latest = latest_in(txn, workflow, version).await?;
-    let verdict = gate.judge(version, latest.as_ref().map(|(_, l)| l));
-    Ok(GateView { gate, latest: latest.map(|(id, l)| (id, l.summary, l.age_days)), verdict })
+    Ok(view_of(gate, version, latest))
 }
 
-/// The gate's verdict for the publish dialog.
+fn view_of(gate: PublishGate, version: i32, latest: Option<(Uuid, LatestReplay)>) -> GateView {
+    let verdict = gate.judge(version, latest.as_ref().map(|(_, l)| l));
+    GateView { gate, latest: latest.map(|(id, l)| (id, l.summary, l.age_days)), verdict }
+}
+
+/// The gate's verdict on each of `versions`, for the workflow page, in one transaction.
 pub async fn judge(
     db: &DatabaseConnection,
     member: &CurrentMember,
     workflow: &str,
-    version: i32,
-) -> Result<GateView, DatasetError> {
+    versions: &[i32],
+) -> Result<Vec<(i32, GateView)>, DatasetError> {
     may_read(member)?;
     let txn = member.tenant.begin(db).await?;
-    let view = judge_in(&txn, workflow, version).await?;
+    let gate = gate_in(&txn, workflow).await?;
+    let mut views = Vec::with_capacity(versions.len());
+    for &version in versions {
+        let latest = latest_in(&txn, workflow, version).await?;
+        views.push((version, view_of(gate.clone(), version, latest)));
+    }
     txn.commit().await?;
-    Ok(view)
+    Ok(views)
 }

@@ -60,7 +60,6 @@ pub struct ReplaysView {
     pub live_version: Option<i32>,
     pub prompts: Vec<PromptChoice>,
     pub datasets: Vec<DatasetLine>,
-    pub replays: Vec<ReplayLine>,
     pub gate: GateSettings,
     pub can_change: bool,
     pub is_owner: bool,
@@ -116,8 +115,31 @@ pub async fn load_replays(slug: String, name: String) -> Result<ReplaysView, App
                 made: format!("{} by {}", crate::ssr::short_time(&d.created_at), d.created_by),
             })
             .collect(),
-        replays: o
-            .replays
+        gate: GateSettings {
+            required: o.gate.required,
+            within_days: o.gate.within_days,
+            max_agreement_drop_points: o.gate.max_agreement_drop_points,
+            max_cost_increase_percent: o.gate.max_cost_increase_percent,
+        },
+        can_change: crate::ssr::EDITORS.contains(&me.role),
+        is_owner: me.role == engine::Role::Owner,
+    })
+}
+
+/// The workflow's replays, newest first: what the page follows every second while one runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayLines {
+    pub replays: Vec<ReplayLine>,
+    pub can_cancel: bool,
+}
+
+#[server(endpoint = "list_replays")]
+pub async fn list_replays(slug: String, name: String) -> Result<ReplayLines, AppError> {
+    let cx = crate::ssr::Ctx::get().await?;
+    let me = cx.member(&slug, engine::Page::Workflows).await?;
+    let rows = store::replays::list(&cx.state.db, &me, &name).await.map_err(|e| cx.dataset_error(e))?;
+    Ok(ReplayLines {
+        replays: rows
             .iter()
             .map(|r| ReplayLine {
                 id: r.id.to_string(),
@@ -130,14 +152,7 @@ pub async fn load_replays(slug: String, name: String) -> Result<ReplaysView, App
                 started: crate::ssr::short_time(&r.created_at),
             })
             .collect(),
-        gate: GateSettings {
-            required: o.gate.required,
-            within_days: o.gate.within_days,
-            max_agreement_drop_points: o.gate.max_agreement_drop_points,
-            max_cost_increase_percent: o.gate.max_cost_increase_percent,
-        },
-        can_change: crate::ssr::EDITORS.contains(&me.role),
-        is_owner: me.role == engine::Role::Owner,
+        can_cancel: crate::ssr::EDITORS.contains(&me.role),
     })
 }
 
@@ -297,7 +312,7 @@ pub fn ReplaysPage() -> impl IntoView {
                 tick.get(),
             )
         },
-        |(slug, name, ..)| load_replays(slug, name),
+        |(slug, name, ..)| list_replays(slug, name),
     );
     let active =
         Signal::derive(move || list.get().and_then(|p| p.ok()).is_some_and(|p| p.replays.iter().any(|r| r.active)));
@@ -327,7 +342,7 @@ pub fn ReplaysPage() -> impl IntoView {
                 match list.await {
                     // The refusal is shown once, above.
                     Err(_) => ().into_any(),
-                    Ok(v) => view! { <ReplayList slug=slug.get_untracked() view=v cancel /> }.into_any(),
+                    Ok(v) => view! { <ReplayList slug=slug.get_untracked() workflow=name.get_untracked() lines=v cancel /> }.into_any(),
                 }
             })}
         </Transition>
@@ -529,8 +544,8 @@ fn StartReplayForm(slug: String, view: ReplaysView, start: ServerAction<StartRep
 }
 
 #[component]
-fn ReplayList(slug: String, view: ReplaysView, cancel: ServerAction<CancelReplay>) -> impl IntoView {
-    if view.replays.is_empty() {
+fn ReplayList(slug: String, workflow: String, lines: ReplayLines, cancel: ServerAction<CancelReplay>) -> impl IntoView {
+    if lines.replays.is_empty() {
         return view! {
             <section class="card">
                 <h2>"Replays"</h2>
@@ -539,12 +554,12 @@ fn ReplayList(slug: String, view: ReplaysView, cancel: ServerAction<CancelReplay
         }
         .into_any();
     }
-    let can_change = view.can_change;
-    let rows = view
+    let can_change = lines.can_cancel;
+    let rows = lines
         .replays
         .into_iter()
         .map(|r| {
-            let href = format!("/t/{slug}/workflows/{}/replays/{}", view.workflow, r.id);
+            let href = format!("/t/{slug}/workflows/{workflow}/replays/{}", r.id);
             let (slug, id, active) = (slug.clone(), r.id.clone(), r.active);
             view! {
                 <tr data-testid="replay-row">

@@ -171,13 +171,14 @@ pub async fn workflow_detail(slug: String, name: String) -> Result<WorkflowDetai
         .is_some();
     let can_edit = backend::EDITORS.contains(&me.role);
     // What the publish gate says of each version not live yet (the publish dialog shows it).
-    let mut gates = std::collections::HashMap::new();
-    for v in d.versions.iter().filter(|v| v.first_published_at.is_none()) {
-        let view = store::replays::judge(&cx.state.db, &me, &name, v.number)
-            .await
-            .map_err(|e| cx.internal("reading the publish gate", e))?;
-        gates.insert(v.number, backend::gate_lines(&view));
-    }
+    let unpublished: Vec<i32> =
+        d.versions.iter().filter(|v| v.first_published_at.is_none()).map(|v| v.number).collect();
+    let gates: std::collections::HashMap<i32, _> = store::replays::judge(&cx.state.db, &me, &name, &unpublished)
+        .await
+        .map_err(|e| cx.internal("reading the publish gate", e))?
+        .into_iter()
+        .map(|(number, view)| (number, backend::gate_lines(&view)))
+        .collect();
     Ok(WorkflowDetailView {
         name: d.workflow.name,
         owner: d.workflow.owner_email,

@@ -78,7 +78,7 @@ fn access(endpoint: &str) -> Access {
         "publish_workflow_version" | "set_exception_retention" | "set_data_retention" => {
             MembersAs(Page::Workflows, &[Role::Engineer, Role::Operations, Role::Owner])
         }
-        "load_replays" | "replay_detail" => Members(Page::Workflows),
+        "load_replays" | "list_replays" | "replay_detail" => Members(Page::Workflows),
         // On the run's page: it offers the datasets to engineers and owners, and nothing to other readers of runs.
         "datasets_for_run" => Members(Page::Runs),
         "make_dataset" | "delete_dataset" | "add_run_to_dataset" | "start_replay" | "cancel_replay" => {

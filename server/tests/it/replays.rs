@@ -286,8 +286,8 @@ async fn a_replay_over_reviewed_runs_gives_known_agreement_reaches_nobody_and_ga
         Err(store::workflows::WorkflowError::Refused(why)) => assert!(why.contains("needs a finished replay"), "{why}"),
         other => panic!("published without a replay: {other:?}"),
     }
-    let view = store::replays::judge(&app.db, &owner, WORKFLOW, v2).await.map_err(|e| format!("{e:?}")).unwrap();
-    assert!(matches!(view.verdict, GateVerdict::Blocked(_)));
+    let views = store::replays::judge(&app.db, &owner, WORKFLOW, &[v2]).await.map_err(|e| format!("{e:?}")).unwrap();
+    assert!(matches!(views[0].1.verdict, GateVerdict::Blocked(_)));
     // Version 3 drafts with the premium model: its replay loses agreement, so the gate holds.
     let (_, v3) =
         store::workflows::save_version(&app.db, &engineer, &workflow_yaml(&crm.uri(), 50, "premium"), "premium drafts")

@@ -70,10 +70,9 @@ pub(crate) async fn run(cx: &Context, tenant: &Tenant, setup: &Setup, item: &Pen
     let mut outcome = Outcome::default();
     run_steps(cx, setup, item, &mut x, &mut outcome).await;
     // An error often quotes the record: masked as production masks a step's error before it is kept.
-    let context = x.run.context.clone();
     outcome.error = outcome
         .error
-        .map(|e| logic::mask_in(&json!(e), &setup.sensitive, &context).as_str().unwrap_or_default().to_owned());
+        .map(|e| logic::mask_in(&json!(e), &setup.sensitive, &x.run.context).as_str().unwrap_or_default().to_owned());
     outcome
 }
 

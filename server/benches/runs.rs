@@ -3,7 +3,8 @@
 //! (a) accepted webhooks per second with p50/p99 latency at several
 //!     concurrency levels (signed Standard Webhooks, data contract checked,
 //!     event + run committed before the 202), next to a raw single-row
-//!     INSERT into the same PostgreSQL at the same concurrency;
+//!     INSERT into the same PostgreSQL at the same concurrency, and the
+//!     same acceptance called without HTTP (data contract + the statement);
 //! (b) end-to-end runs per second and the median engine overhead of a
 //!     4-step workflow (normalise, cached api_call, llm on the offline
 //!     provider, rules) with one worker, next to (a)'s raw INSERT rate at
@@ -160,6 +161,12 @@ steps:
     );
     println!("\n(a) accepted webhooks (signed, contract-checked, event + run committed before 202) vs a raw INSERT");
     db.execute_unprepared("CREATE TABLE bench_rows (id uuid PRIMARY KEY, payload jsonb NOT NULL)").await.unwrap();
+    let target = Arc::new(
+        store::ingest::target(&db, &settings, "acme-plumbing", "lead-intake-qualification")
+            .await
+            .map_err(|e| format!("{e:?}"))
+            .unwrap(),
+    );
     let mut raw_at_8 = 0.0;
     for level in LEVELS {
         let send = send.clone();
@@ -187,9 +194,34 @@ steps:
         if level == 8 {
             raw_at_8 = raw_rate;
         }
+        // The same acceptance without HTTP and signature: the data contract and the one statement.
+        let (direct_rate, direct_lat) = {
+            let (db, settings, target, record) = (db.clone(), Arc::new(settings.clone()), target.clone(), lead.clone());
+            drive(level, PER_LEVEL, move |i| {
+                let (db, settings, target) = (db.clone(), settings.clone(), target.clone());
+                let incoming = store::ingest::Incoming {
+                    channel: store::ingest::Channel::Webhook,
+                    event_type: "lead.created".into(),
+                    idempotency_key: Some(format!("direct_{level}_{i}")),
+                    record: record.clone(),
+                    raw: record.clone(),
+                };
+                async move {
+                    let accepted =
+                        store::ingest::accept(&db, &settings, &target, &incoming, chrono::Utc::now()).await.unwrap();
+                    assert!(matches!(accepted, store::ingest::Accepted::New { .. }));
+                }
+            })
+            .await
+        };
+        let (direct50, _) = percentiles(direct_lat);
         println!(
             "  concurrency {level:>2}: webhooks {rate:>7.1}/s  p50 {p50:>6.2} ms  p99 {p99:>7.2} ms   |  raw INSERT {raw_rate:>7.1}/s  p50 {raw50:>5.2} ms  p99 {raw99:>6.2} ms   |  webhooks = {:.0}% of raw",
             rate / raw_rate * 100.0
+        );
+        println!(
+            "                  without HTTP: {direct_rate:>7.1}/s  p50 {direct50:>6.2} ms (data contract + the one statement) = {:.0}% of raw",
+            direct_rate / raw_rate * 100.0
         );
     }
 

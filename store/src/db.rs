@@ -30,9 +30,9 @@ pub async fn tenant_txn(db: &DatabaseConnection, schema: &str) -> Result<Databas
     Ok(txn)
 }
 
-/// A tenant unit of work on the sqlx pool itself, for the hottest paths
-/// (the door's accept): `BEGIN` and the transaction-local `search_path`
-/// travel in one round trip. The schema name is the `Tenant`'s, validated
+/// A tenant unit of work on the sqlx pool itself: `BEGIN` and the
+/// transaction-local `search_path` travel in one round trip (the door's
+/// answer to a duplicate that raced its original). The schema name is the `Tenant`'s, validated
 /// when the `Tenant` was made, so it can be written into the statement.
 pub async fn begin_fast(
     db: &DatabaseConnection,

@@ -323,8 +323,8 @@ pub(crate) async fn pins(txn: &DatabaseTransaction, contract: &WorkflowContract)
 }
 
 /// Checks the record against the data contract and, if it holds, commits
-/// the event, its queued run and the delivery in one transaction of three
-/// round trips (one statement between BEGIN and COMMIT). A repeat of an
+/// the event, its queued run and the delivery in one round trip (one
+/// statement, its own transaction). A repeat of an
 /// accepted idempotency key is answered with the original run. A record
 /// that breaks the contract is kept in the exceptions report and refused
 /// with every reason. `Stale`: the business's configuration changed since
@@ -366,9 +366,14 @@ pub async fn accept(
         "trigger": { "type": incoming.event_type, "channel": incoming.channel.as_str(), "received_at": now.to_rfc3339() },
         "steward": { "public_url": settings.public_url.as_str().trim_end_matches('/'), "run_id": run_id, "business": target.tenant_slug },
     });
+    let schema = target.tenant.schema();
+    if !engine::tenant::is_tenant_schema_name(schema) {
+        return Err(IngestError::Storage(DbErr::Custom(format!("refusing invalid tenant schema name {schema:?}"))));
+    }
     let fail = |e: sqlx::Error| IngestError::Storage(crate::db::from_sqlx(e));
-    let mut tx = crate::db::begin_fast(db, &target.tenant).await?;
-    let row = sqlx::query(ACCEPT)
+    // One statement, so one implicit transaction: committed when the answer comes.
+    let rows = sqlx::query(ACCEPT)
+        .bind(schema)
         .bind(target.generation)
         .bind(target.workflow_id)
         .bind(incoming.idempotency_key.as_deref())
@@ -382,22 +387,25 @@ pub async fn accept(
         .bind(target.version)
         .bind(sqlx::types::Json(&context))
         .bind(sqlx::types::Json(&target.pinned))
-        .fetch_one(&mut *tx)
+        // All rows, not the first: the answer counts only once the commit that follows it succeeded.
+        .fetch_all(db.get_postgres_connection_pool())
         .await
         .map_err(fail)?;
     use sqlx::Row as _;
-    let fresh: bool = row.try_get("fresh").map_err(fail)?;
-    let created: Option<Uuid> = row.try_get("run_id").map_err(fail)?;
-    let prior: Option<Uuid> = row.try_get("prior_id").map_err(fail)?;
+    let row = rows.first().ok_or_else(|| IngestError::Storage(DbErr::Custom("accept_event answered no row".into())))?;
+    let fresh: bool = row.try_get("accepted_fresh").map_err(fail)?;
+    let created: Option<Uuid> = row.try_get("accepted_run").map_err(fail)?;
+    let prior: Option<Uuid> = row.try_get("prior_run").map_err(fail)?;
     if !fresh {
         return Err(IngestError::Stale);
     }
     let accepted = match (created, prior) {
         (Some(run_id), _) => Accepted::New { run_id, event_id },
         (None, Some(run_id)) => Accepted::Duplicate { run_id },
-        // A concurrent delivery with the same key won between this statement's snapshot and its insert.
+        // A concurrent delivery with the same key won between the statement's snapshot and its insert.
         (None, None) => {
             let key = incoming.idempotency_key.clone().unwrap_or_default();
+            let mut tx = crate::db::begin_fast(db, &target.tenant).await?;
             let run_id: Uuid = sqlx::query_scalar(
                 "SELECT r.id FROM events e JOIN runs r ON r.event_id = e.id WHERE e.workflow_id = $1 AND e.idempotency_key = $2",
             )
@@ -416,42 +424,22 @@ pub async fn accept(
             .execute(&mut *tx)
             .await
             .map_err(fail)?;
+            tx.commit().await.map_err(fail)?;
             Accepted::Duplicate { run_id }
         }
     };
-    tx.commit().await.map_err(fail)?;
     let outcome = if matches!(accepted, Accepted::New { .. }) { "accepted" } else { "duplicate" };
     crate::measure::event(incoming.channel.as_str(), outcome, &target.tenant_slug);
     Ok(accepted)
 }
 
-/// The door's one statement: unless the configuration moved, a new key
-/// makes an event, its run and an `accepted` delivery; a known key makes a
-/// `duplicate` delivery of the original run.
-const ACCEPT: &str = "WITH fresh AS (SELECT value = $1 AS ok FROM config_generation),
-prior AS (
-    SELECT r.id FROM events e JOIN runs r ON r.event_id = e.id
-     WHERE $3::text IS NOT NULL AND e.workflow_id = $2 AND e.idempotency_key = $3),
-event AS (
-    INSERT INTO events (id, workflow_id, channel, event_type, idempotency_key, payload, raw)
-    SELECT $4, $2, $5, $6, $3, $7, $8
-     WHERE (SELECT ok FROM fresh) AND NOT EXISTS (SELECT 1 FROM prior)
-    ON CONFLICT (workflow_id, idempotency_key) DO NOTHING
-    RETURNING id),
-run AS (
-    INSERT INTO runs (id, workflow_id, workflow_name, workflow_version, event_id, context, pinned)
-    SELECT $9, $2, $10, $11, id, $12, $13 FROM event
-    RETURNING id),
-answer AS (SELECT (SELECT id FROM run) AS run_id, (SELECT id FROM prior) AS prior_id),
-delivery AS (
-    INSERT INTO deliveries (workflow_name, channel, outcome, status_code, reason, run_id)
-    SELECT $10, $5,
-           CASE WHEN run_id IS NOT NULL THEN 'accepted' ELSE 'duplicate' END,
-           CASE WHEN run_id IS NOT NULL THEN 202 ELSE 200 END,
-           CASE WHEN run_id IS NOT NULL THEN '' ELSE 'repeat of an accepted delivery' END,
-           coalesce(run_id, prior_id)
-      FROM answer WHERE run_id IS NOT NULL OR prior_id IS NOT NULL)
-SELECT (SELECT ok FROM fresh) AS fresh, run_id, prior_id FROM answer";
+/// The door's one statement: `public.accept_event` (migration
+/// `m20261208_000010_accept_event`) sets the business's `search_path` for
+/// the statement's own transaction, then, unless the configuration moved,
+/// makes an event, its run and an `accepted` delivery for a new key, or a
+/// `duplicate` delivery of the original run for a known one.
+const ACCEPT: &str = "SELECT accepted_fresh, accepted_run, prior_run
+    FROM public.accept_event($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 
 /// A record that breaks the data contract: kept in the exceptions report,
 /// counted as a refused delivery, and answered with every reason.

@@ -9,6 +9,7 @@ mod m20261203_000006_deleted_businesses;
 mod m20261204_000007_pending_sign_ups;
 mod m20261206_000008_business_currency;
 mod m20261207_000009_replay_queue;
+mod m20261208_000010_accept_event;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000007_pending_sign_ups::Migration),
             Box::new(m20261206_000008_business_currency::Migration),
             Box::new(m20261207_000009_replay_queue::Migration),
+            Box::new(m20261208_000010_accept_event::Migration),
         ]
     }
 

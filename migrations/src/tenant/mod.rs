@@ -18,6 +18,7 @@ mod m20261204_000015_first_run;
 mod m20261205_000016_one_person;
 mod m20261205_000017_hosted_form_words;
 mod m20261207_000018_replays;
+mod m20261208_000019_door;
 
 /// Runs with `search_path` set to one tenant schema; its bookkeeping table
 /// lives in that schema too, so every tenant records its own version.
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000016_one_person::Migration),
             Box::new(m20261205_000017_hosted_form_words::Migration),
             Box::new(m20261207_000018_replays::Migration),
+            Box::new(m20261208_000019_door::Migration),
         ]
     }
 

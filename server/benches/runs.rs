@@ -41,18 +41,18 @@ fn start_worker(settings: store::config::Settings) -> (tokio::sync::oneshot::Sen
 async fn drained(db: &sea_orm::DatabaseConnection, workflow: &str) {
     loop {
         let txn = store::db::tenant_txn(db, "t_acme_plumbing").await.unwrap();
-        let left: i64 = txn
-            .query_one_raw(store::db::stmt(
-                "SELECT count(*) FROM runs WHERE workflow_name = $1 AND status IN ('queued', 'running')",
+        // EXISTS stops at the first unfinished run: the poll takes little from the worker it waits for.
+        let left: Option<bool> = store::db::scalar(
+            &txn,
+            store::db::stmt(
+                "SELECT EXISTS (SELECT 1 FROM runs WHERE workflow_name = $1 AND status IN ('queued', 'running')) AS value",
                 vec![workflow.into()],
-            ))
-            .await
-            .unwrap()
-            .unwrap()
-            .try_get("", "count")
-            .unwrap();
+            ),
+        )
+        .await
+        .unwrap();
         txn.commit().await.unwrap();
-        if left == 0 {
+        if left != Some(true) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

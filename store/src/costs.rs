@@ -252,6 +252,18 @@ pub async fn gate_state_in(txn: &DatabaseTransaction, workflow: &str) -> Result<
     budget_state_in(txn, workflow).await.map(Some)
 }
 
+/// The budget's state a starting run is judged on, in a unit of work of its own (None: no budget).
+pub async fn gate_state(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    workflow: &str,
+) -> Result<Option<BudgetState>, DbErr> {
+    let txn = tenant.begin(db).await?;
+    let state = gate_state_in(&txn, workflow).await?;
+    txn.commit().await?;
+    Ok(state)
+}
+
 pub async fn budget_state(db: &DatabaseConnection, tenant: &Tenant, workflow: &str) -> Result<BudgetState, DbErr> {
     let txn = tenant.begin(db).await?;
     let state = budget_state_in(&txn, workflow).await?;

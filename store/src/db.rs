@@ -31,8 +31,9 @@ pub async fn tenant_txn(db: &DatabaseConnection, schema: &str) -> Result<Databas
 }
 
 /// A tenant unit of work on the sqlx pool itself: `BEGIN` and the
-/// transaction-local `search_path` travel in one round trip (the door's
-/// answer to a duplicate that raced its original). The schema name is the `Tenant`'s, validated
+/// transaction-local `search_path` travel in one round trip (the run
+/// engine's lease and progress, the door's answer to a duplicate that
+/// raced its original). The schema name is the `Tenant`'s, validated
 /// when the `Tenant` was made, so it can be written into the statement.
 pub async fn begin_fast(
     db: &DatabaseConnection,

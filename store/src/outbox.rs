@@ -83,6 +83,30 @@ pub(crate) async fn insert(
     Ok(ids)
 }
 
+/// Inserts the mail of `as_rows` bound as `${param}` for the run `{run}`
+/// (a column or parameter), reading also `FROM {from}`.
+pub(crate) fn insert_rows(run: &str, param: usize, from: &str) -> String {
+    format!(
+        "INSERT INTO outbox (id, run_id, recipient, subject, text_body, html_body, attachments)
+         SELECT m.id, {run}, m.recipient, m.subject, m.text_body, m.html_body, m.attachments
+           FROM {from} jsonb_to_recordset(${param}) AS m(id uuid, recipient text, subject text, text_body text,
+                html_body text, attachments jsonb)"
+    )
+}
+
+/// Mail as rows for `insert_rows`, with the outbox ids `ids`, in order.
+pub(crate) fn as_rows(ids: &[Uuid], mails: &[OutboxEmail]) -> serde_json::Value {
+    ids.iter()
+        .zip(mails)
+        .map(|(id, mail)| {
+            serde_json::json!({
+                "id": id, "recipient": mail.to, "subject": mail.subject, "text_body": mail.text,
+                "html_body": mail.html, "attachments": mail.attachments,
+            })
+        })
+        .collect()
+}
+
 /// Writes mail in a transaction of its own (escalations); returns the ids.
 pub async fn add(
     db: &DatabaseConnection,

@@ -56,7 +56,8 @@ pub async fn start(
     if set.items == 0 {
         return Err(DatasetError::Invalid { field: "dataset", reason: "the dataset has no events to replay".into() });
     }
-    let Some(contract) = version_contract_in(&txn, &set.workflow_name, replaying.version).await? else {
+    let Some(contract) = crate::workflows::version_contract_in(&txn, &set.workflow_name, replaying.version).await?
+    else {
         return Err(DatasetError::Invalid {
             field: "version",
             reason: format!("{} has no version {}", set.workflow_name, replaying.version),
@@ -416,24 +417,6 @@ async fn end_in(
     Ok(())
 }
 
-/// The contract of a version of a workflow, if it has that version.
-async fn version_contract_in(
-    txn: &DatabaseTransaction,
-    workflow: &str,
-    version: i32,
-) -> Result<Option<WorkflowContract>, DbErr> {
-    let contract: Option<Value> = scalar(
-        txn,
-        stmt(
-            "SELECT v.contract AS value FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id
-              WHERE w.name = $1 AND v.number = $2",
-            vec![workflow.into(), version.into()],
-        ),
-    )
-    .await?;
-    contract.map(|c| decode("a workflow contract", c)).transpose()
-}
-
 /// Stops a replay that is waiting or running; what it did so far stays.
 pub async fn cancel(db: &DatabaseConnection, member: &CurrentMember, replay: Uuid) -> Result<bool, DatasetError> {
     may_change(member)?;
@@ -673,7 +656,7 @@ pub(crate) async fn sensitive_keys_of(
     workflow: &str,
     version: i32,
 ) -> Result<Vec<String>, DbErr> {
-    match version_contract_in(txn, workflow, version).await? {
+    match crate::workflows::version_contract_in(txn, workflow, version).await? {
         Some(contract) => crate::runs::sensitive_keys_for(txn, &contract).await,
         None => Ok(vec![]),
     }

@@ -3,7 +3,7 @@
 //! read. Every change to a run is one tenant transaction that first checks
 //! the worker still holds the run's lease.
 
-use crate::costs::{self, BudgetState};
+use crate::costs::BudgetState;
 use crate::db::{decode, stmt};
 use crate::ledger::{self, CostLine};
 use crate::outbox::{self, OutboxEmail};
@@ -14,6 +14,7 @@ use engine::workflow::{ReviewPolicy, StepKind, WorkflowContract};
 use engine::{RunStatus, StepStatus};
 use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction, FromQueryResult};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// A run a worker holds the lease on.
 #[derive(Debug, Clone)]
@@ -21,7 +22,7 @@ pub struct LeasedRun {
     pub id: Uuid,
     pub workflow_name: String,
     pub workflow_version: i32,
-    pub contract: WorkflowContract,
+    pub contract: Arc<WorkflowContract>,
     pub context: Value,
     pub next_step: i32,
     pub cleared_step: Option<i32>,
@@ -41,63 +42,102 @@ impl LeasedRun {
     }
 }
 
+/// What taking a run's lease answers: the run's state, without its
+/// contract (the worker keeps contracts per configuration generation).
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub workflow_name: String,
+    pub workflow_version: i32,
+    pub context: Value,
+    pub next_step: i32,
+    pub cleared_step: Option<i32>,
+    pub pinned: Value,
+    pub generation: i64,
+    /// Whether the workflow has a budget (whose state the run's start is judged on).
+    pub budgeted: bool,
+}
+
+impl Lease {
+    /// Whether this delivery starts the run (no step ran, no person cleared a gate).
+    pub fn is_starting(&self) -> bool {
+        self.next_step == 0 && self.cleared_step.is_none()
+    }
+
+    /// The leased run, with its contract and (when it starts under a budget) the budget's state.
+    pub fn into_run(self, id: Uuid, contract: Arc<WorkflowContract>, budget: Option<BudgetState>) -> LeasedRun {
+        LeasedRun {
+            id,
+            workflow_name: self.workflow_name,
+            workflow_version: self.workflow_version,
+            contract,
+            context: self.context,
+            next_step: self.next_step,
+            cleared_step: self.cleared_step,
+            pinned: self.pinned,
+            generation: self.generation,
+            budget,
+        }
+    }
+}
+
 /// Takes the run's lease if it is queued, or running under a lease that
-/// has lapsed (its worker died). None: someone else holds it, or it is
-/// waiting or finished, and the job has nothing to do.
+/// has lapsed (its worker died). Three round trips: BEGIN with the
+/// business's path (`db::begin_fast`), the statement, COMMIT. None: someone
+/// else holds it, or it is waiting or finished, and the job has nothing to do.
 pub async fn lease(
     db: &DatabaseConnection,
     tenant: &Tenant,
     run_id: Uuid,
     owner: &str,
     seconds: i64,
-) -> Result<Option<LeasedRun>, DbErr> {
-    #[derive(FromQueryResult)]
-    struct Row {
-        workflow_name: String,
-        workflow_version: i32,
-        context: Value,
-        next_step: i32,
-        cleared_step: Option<i32>,
-        pinned: Value,
-        contract: Option<Value>,
-        generation: i64,
-    }
-    let txn = tenant.begin(db).await?;
-    let row = Row::find_by_statement(stmt(
+) -> Result<Option<Lease>, DbErr> {
+    use sea_orm::sqlx::{self, types::Json, Row as _};
+    let mut txn = crate::db::begin_fast(db, tenant).await?;
+    let row = sqlx::query(
         "WITH leased AS (
-             UPDATE runs SET status = 'running', lease_owner = $2, lease_until = now() + make_interval(secs => $3::double precision),
+             UPDATE runs SET status = 'running', lease_owner = $2, lease_until = now() + make_interval(secs => $3),
                     started_at = coalesce(started_at, now()), executions = executions + 1, updated_at = now()
               WHERE id = $1 AND (status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until < now())))
-          RETURNING workflow_name, workflow_version, context, next_step, cleared_step, pinned, workflow_id)
-         SELECT l.workflow_name, l.workflow_version, l.context, l.next_step, l.cleared_step, l.pinned, v.contract,
-                (SELECT value FROM config_generation) AS generation
-           FROM leased l LEFT JOIN workflow_versions v ON v.workflow_id = l.workflow_id AND v.number = l.workflow_version",
-        vec![run_id.into(), owner.into(), (seconds as f64).into()],
-    ))
-    .one(&txn)
-    .await?;
-    let Some(row) = row else {
-        txn.commit().await?;
-        return Ok(None);
+          RETURNING workflow_name, workflow_version, context, next_step, cleared_step, pinned)
+         SELECT l.workflow_name, l.workflow_version, l.context, l.next_step, l.cleared_step, l.pinned,
+                (SELECT value FROM config_generation) AS generation,
+                EXISTS (SELECT 1 FROM budgets b WHERE b.workflow_name = l.workflow_name) AS budgeted
+           FROM leased l",
+    )
+    .bind(run_id)
+    .bind(owner)
+    .bind(seconds as f64)
+    .fetch_optional(&mut *txn)
+    .await
+    .map_err(crate::db::from_sqlx)?;
+    let read = |row: &sqlx::postgres::PgRow| -> Result<Lease, sqlx::Error> {
+        Ok(Lease {
+            workflow_name: row.try_get("workflow_name")?,
+            workflow_version: row.try_get("workflow_version")?,
+            context: row.try_get::<Json<Value>, _>("context")?.0,
+            next_step: row.try_get("next_step")?,
+            cleared_step: row.try_get("cleared_step")?,
+            pinned: row.try_get::<Json<Value>, _>("pinned")?.0,
+            generation: row.try_get("generation")?,
+            budgeted: row.try_get("budgeted")?,
+        })
     };
-    // The budget is judged on what was spent before this delivery, and only when the run starts.
-    let starting = row.next_step == 0 && row.cleared_step.is_none();
-    let budget = if starting { costs::gate_state_in(&txn, &row.workflow_name).await? } else { None };
+    let lease = row.as_ref().map(read).transpose().map_err(crate::db::from_sqlx)?;
+    txn.commit().await.map_err(crate::db::from_sqlx)?;
+    Ok(lease)
+}
+
+/// The contract of a workflow version (a run's version always exists: versions are never deleted).
+pub async fn contract(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    workflow: &str,
+    version: i32,
+) -> Result<WorkflowContract, DbErr> {
+    let txn = tenant.begin(db).await?;
+    let found = crate::workflows::version_contract_in(&txn, workflow, version).await?;
     txn.commit().await?;
-    let what = format!("the contract of {} v{}", row.workflow_name, row.workflow_version);
-    let contract = row.contract.ok_or_else(|| DbErr::RecordNotFound(format!("{what} of run {run_id}")))?;
-    Ok(Some(LeasedRun {
-        id: run_id,
-        contract: decode(&what, contract)?,
-        workflow_name: row.workflow_name,
-        workflow_version: row.workflow_version,
-        context: row.context,
-        next_step: row.next_step,
-        cleared_step: row.cleared_step,
-        pinned: row.pinned,
-        generation: row.generation,
-        budget,
-    }))
+    found.ok_or_else(|| DbErr::RecordNotFound(format!("the contract of {workflow} v{version}")))
 }
 
 /// Extends the lease while a long step runs. False: the lease was lost.
@@ -295,10 +335,40 @@ pub struct Progress {
     pub outbox: Vec<OutboxEmail>,
 }
 
-/// Writes a run's progress in one transaction: its state, step records
-/// and cost lines in one statement, then the mail they send (if any), and
-/// (with an `ending`) its end. Returns the mail's outbox ids; None: this worker
-/// lost the lease and nothing changed.
+/// `advance`'s statement: the run's state, its step records and cost lines,
+/// and (`with_mail`) the mail they send. Without mail there is no insert
+/// into `outbox`, whose statement trigger would run for nothing.
+fn advance_statement(with_mail: bool) -> String {
+    let mail = match with_mail {
+        true => format!(", mail AS ({})", outbox::insert_rows("held.id", 12, "held,")),
+        false => String::new(),
+    };
+    format!(
+        "WITH held AS (
+             UPDATE runs SET context = $3, next_step = $4, tokens_in = tokens_in + $5, tokens_out = tokens_out + $6,
+                    cost_micros = cost_micros + $11, updated_at = now(), status = coalesce($7, status),
+                    error = coalesce($8, error),
+                    finished_at = CASE WHEN $7 IS NULL THEN finished_at ELSE now() END,
+                    lease_owner = CASE WHEN $7 IS NULL THEN lease_owner END,
+                    lease_until = CASE WHEN $7 IS NULL THEN lease_until END
+              WHERE id = $1 AND lease_owner = $2 AND status = 'running'
+             RETURNING id, workflow_name),
+         steps AS ({}),
+         lines AS ({}){mail}
+         SELECT EXISTS (SELECT 1 FROM held)",
+        upsert_steps("held.id", 9, "held,"),
+        ledger::insert_lines("held.id", "held.workflow_name", 10, "held,"),
+    )
+}
+
+static ADVANCE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| advance_statement(false));
+static ADVANCE_WITH_MAIL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| advance_statement(true));
+
+/// Writes a run's progress in one transaction: its state, step records,
+/// cost lines and the mail they send (if any), and (with an `ending`) its
+/// end, in one statement. Three round trips: BEGIN with the business's path
+/// (`db::begin_fast`), the statement, COMMIT. Returns the mail's outbox
+/// ids; None: this worker lost the lease and nothing changed.
 #[allow(clippy::too_many_arguments)] // one transaction of a run's state machine: every part is needed
 pub async fn advance(
     db: &DatabaseConnection,
@@ -310,6 +380,7 @@ pub async fn advance(
     next_step: i32,
     ending: Option<(Ending, Option<&str>)>,
 ) -> Result<Option<Vec<Uuid>>, DbErr> {
+    use sea_orm::sqlx::{self, types::Json};
     let (tokens_in, tokens_out) = tokens(&progress.records);
     let (status, error) = match ending {
         None => (None, None),
@@ -319,48 +390,27 @@ pub async fn advance(
     // The step records' cost lines and the delivery's own, written with the state change.
     let lines: Vec<CostLine> =
         progress.records.iter().flat_map(|r| r.costs.iter().cloned()).chain(progress.costs.iter().cloned()).collect();
-    let txn = tenant.begin(db).await?;
-    let held: Option<bool> = crate::db::scalar(
-        &txn,
-        stmt(
-            &format!(
-                "WITH held AS (
-                     UPDATE runs SET context = $3, next_step = $4, tokens_in = tokens_in + $5, tokens_out = tokens_out + $6,
-                            cost_micros = cost_micros + $11, updated_at = now(), status = coalesce($7, status),
-                            error = coalesce($8, error),
-                            finished_at = CASE WHEN $7 IS NULL THEN finished_at ELSE now() END,
-                            lease_owner = CASE WHEN $7 IS NULL THEN lease_owner END,
-                            lease_until = CASE WHEN $7 IS NULL THEN lease_until END
-                      WHERE id = $1 AND lease_owner = $2 AND status = 'running'
-                     RETURNING id, workflow_name),
-                 steps AS ({}),
-                 lines AS ({})
-                 SELECT EXISTS (SELECT 1 FROM held) AS value",
-                upsert_steps("held.id", 9, "held,"),
-                ledger::insert_lines("held.id", "held.workflow_name", 10, "held,"),
-            ),
-            vec![
-                run_id.into(),
-                owner.into(),
-                context.clone().into(),
-                next_step.into(),
-                tokens_in.into(),
-                tokens_out.into(),
-                status.map(|s| s.as_str()).into(),
-                error.map(str::to_owned).into(),
-                step_rows(&progress.records).into(),
-                ledger::as_rows(&lines).into(),
-                lines.iter().map(|l| l.amount.max(0)).sum::<i64>().into(),
-            ],
-        ),
-    )
-    .await?;
-    if held != Some(true) {
-        return Ok(None);
+    let ids: Vec<Uuid> = progress.outbox.iter().map(|_| Uuid::new_v4()).collect();
+    let statement = if ids.is_empty() { &ADVANCE } else { &ADVANCE_WITH_MAIL };
+    let mut txn = crate::db::begin_fast(db, tenant).await?;
+    let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(statement.as_str()))
+        .bind(run_id)
+        .bind(owner)
+        .bind(Json(context))
+        .bind(next_step)
+        .bind(tokens_in)
+        .bind(tokens_out)
+        .bind(status.map(|s| s.as_str()))
+        .bind(error)
+        .bind(Json(step_rows(&progress.records)))
+        .bind(Json(ledger::as_rows(&lines)))
+        .bind(lines.iter().map(|l| l.amount.max(0)).sum::<i64>());
+    if !ids.is_empty() {
+        query = query.bind(Json(outbox::as_rows(&ids, &progress.outbox)));
     }
-    let ids = outbox::insert(&txn, Some(run_id), &progress.outbox).await?;
-    txn.commit().await?;
-    Ok(Some(ids))
+    let held: bool = query.fetch_one(&mut *txn).await.map_err(crate::db::from_sqlx)?;
+    txn.commit().await.map_err(crate::db::from_sqlx)?;
+    Ok(held.then_some(ids))
 }
 
 /// A review task a run waits for.

@@ -1,7 +1,7 @@
 //! Workflows as immutable numbered versions: save (with a reason), approve
 //! (four eyes), publish, roll back. Exactly one version is live.
 
-use crate::db::{scalar, scalars, stmt};
+use crate::db::{decode, scalar, scalars, stmt};
 use crate::tenant::Tenant;
 use crate::{audit, auth::CurrentMember};
 use engine::workflow::{Catalog, ContractIssue, WorkflowContract};
@@ -433,4 +433,22 @@ pub async fn set_owners(
     .await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// The contract of a version of a workflow, if it has that version.
+pub(crate) async fn version_contract_in(
+    txn: &DatabaseTransaction,
+    workflow: &str,
+    version: i32,
+) -> Result<Option<WorkflowContract>, DbErr> {
+    let contract: Option<serde_json::Value> = scalar(
+        txn,
+        stmt(
+            "SELECT v.contract AS value FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id
+              WHERE w.name = $1 AND v.number = $2",
+            vec![workflow.into(), version.into()],
+        ),
+    )
+    .await?;
+    contract.map(|c| decode("a workflow contract", c)).transpose()
 }

@@ -1,5 +1,5 @@
 //! What the run engine reads about a business on nearly every run — its
-//! data contracts (parsed), the keys they mask, its cost rates, the models
+//! workflow contracts and data contracts (parsed), the keys they mask, its cost rates, the models
 //! and prompt versions its runs pinned — kept in this process's memory per
 //! configuration generation. Each lease reads the business's generation
 //! (a number its configuration tables move, see the tenant migration
@@ -50,6 +50,7 @@ pub struct Business {
     tenant: Tenant,
     generation: i64,
     data_contracts: Memory<String, Option<Arc<DataContract>>>,
+    contracts: Memory<Versioned, Arc<WorkflowContract>>,
     sensitive_keys: Memory<Versioned, Arc<Vec<String>>>,
     rates: Memory<(), Rates>,
     models: Memory<Uuid, Option<Arc<ModelConfig>>>,
@@ -62,6 +63,7 @@ impl Business {
             tenant,
             generation,
             data_contracts: Default::default(),
+            contracts: Default::default(),
             sensitive_keys: Default::default(),
             rates: Default::default(),
             models: Default::default(),
@@ -95,6 +97,20 @@ impl Business {
         let tenant = &self.tenant;
         remembered(&self.data_contracts, name.to_owned(), async {
             Ok(store::data_contracts::find(db, tenant, name).await?.map(Arc::new))
+        })
+        .await
+    }
+
+    /// A workflow version's contract, parsed.
+    pub async fn contract(
+        &self,
+        db: &DatabaseConnection,
+        workflow: &str,
+        version: i32,
+    ) -> Result<Arc<WorkflowContract>, DbErr> {
+        let tenant = &self.tenant;
+        remembered(&self.contracts, (workflow.to_owned(), version), async {
+            Ok(Arc::new(store::runs::contract(db, tenant, workflow, version).await?))
         })
         .await
     }

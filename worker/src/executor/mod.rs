@@ -167,18 +167,25 @@ pub async fn execute(cx: &Context, job: &RunJob) -> anyhow::Result<()> {
         tracing::debug!(error = %e, "could not note the job as taken");
     }
     let lease = cx.settings.runs.lease_seconds;
-    let Some(run) = runs::lease(&cx.db, &tenant, job.run_id, &cx.owner, lease).await? else {
+    let Some(leased) = runs::lease(&cx.db, &tenant, job.run_id, &cx.owner, lease).await? else {
         tracing::debug!("run is held, waiting or finished; nothing to do");
         return Ok(());
     };
     let keeper = {
-        let (db, tenant, owner, run_id) = (cx.db.clone(), tenant.clone(), cx.owner.clone(), run.id);
+        let (db, tenant, owner, run_id) = (cx.db.clone(), tenant.clone(), cx.owner.clone(), job.run_id);
         LeaseKeeper::start(lease, move || {
             let (db, tenant, owner) = (db.clone(), tenant.clone(), owner.clone());
             async move { matches!(runs::renew(&db, &tenant, run_id, &owner, lease).await, Ok(true)) }
         })
     };
-    let config = cx.config.business(&tenant, run.generation);
+    let config = cx.config.business(&tenant, leased.generation);
+    let contract = config.contract(&cx.db, &leased.workflow_name, leased.workflow_version).await?;
+    // The budget is judged on what was spent before this delivery, and only when the run starts.
+    let budget = match leased.is_starting() && leased.budgeted {
+        true => costs::gate_state(&cx.db, &tenant, &leased.workflow_name).await?,
+        false => None,
+    };
+    let run = leased.into_run(job.run_id, contract, budget);
     let sensitive = config.sensitive_keys(&cx.db, &run.workflow_name, run.workflow_version, &run.contract).await?;
     let rates = config.rates(&cx.db).await?;
     let budget = run.budget.clone();

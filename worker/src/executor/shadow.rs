@@ -53,7 +53,7 @@ pub(crate) async fn run(cx: &Context, tenant: &Tenant, setup: &Setup, item: &Pen
             id: sea_orm::prelude::Uuid::new_v4(),
             workflow_name: replay.workflow_name.clone(),
             workflow_version: replay.version,
-            contract: replay.contract.clone(),
+            contract: std::sync::Arc::new(replay.contract.clone()),
             context: item.context.clone(),
             next_step: 0,
             cleared_step: None,

@@ -19,6 +19,7 @@ mod m20261205_000016_one_person;
 mod m20261205_000017_hosted_form_words;
 mod m20261207_000018_replays;
 mod m20261208_000019_door;
+mod m20261209_000020_step_keys;
 
 /// Runs with `search_path` set to one tenant schema; its bookkeeping table
 /// lives in that schema too, so every tenant records its own version.
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000017_hosted_form_words::Migration),
             Box::new(m20261207_000018_replays::Migration),
             Box::new(m20261208_000019_door::Migration),
+            Box::new(m20261209_000020_step_keys::Migration),
         ]
     }
 

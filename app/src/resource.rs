@@ -43,3 +43,7 @@ where
 {
     Resource::new_with_options(source, fetcher, false)
 }
+
+/// The signed-in member's workspace (business, role, menu), loaded once by
+/// the workspace's layout and given to its pages as context.
+pub type Workspace = Resource<Result<crate::views::WorkspaceView, crate::error::AppError>, Json>;

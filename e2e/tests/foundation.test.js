@@ -208,6 +208,36 @@ test('a reviewer does not see Settings and is refused when opening it directly',
   await page.waitForURL(`${BASE_URL}/t/acme-plumbing/login`);
 });
 
+test('a member of one business who opens another business is told so, and sees nothing of its pages', async () => {
+  const { page } = browser;
+  await signIn(page, 'acme-plumbing', 'reviewer@acme-plumbing.test', DEMO_PASSWORD);
+  const id = unique();
+  const other = await launch();
+  let slug;
+  try {
+    slug = await signUpBusiness(other.page, `Quay Joinery ${id}`, `jo-${id}@quay.example`);
+  } finally {
+    await other.context.close();
+  }
+  const response = await page.goto(`${BASE_URL}/t/${slug}/review`);
+  assert.equal(response.status(), 403);
+  await waitForHydration(page);
+  await page.waitForSelector('.signed-out');
+  assert.match(await page.textContent('.signed-out'), /You are not signed in here/);
+  assert.match(await page.textContent('.signed-out'), /not a member of this business/);
+  // The page beside the notice (its own refusal) is hidden, and no menu of the other business shows.
+  assert.equal(await page.locator('main.content').isVisible(), false);
+  assert.equal(await page.locator('nav.sidebar').count(), 0);
+  await shot(page, '04b-member-of-another-business');
+  // Back in their own business, the member's workspace is whole again.
+  await page.goto(`${BASE_URL}/t/acme-plumbing/review`);
+  await waitForHydration(page);
+  await page.waitForSelector('nav.sidebar');
+  assert.equal(await page.locator('main.content').isVisible(), true);
+  await page.click('[data-testid=sign-out]');
+  await page.waitForURL(`${BASE_URL}/t/acme-plumbing/login`);
+});
+
 test('on a phone the navigation folds into a menu that opens on tap', async () => {
   const phone = await launch({ width: 390, height: 844 });
   try {

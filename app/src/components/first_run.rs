@@ -3,6 +3,7 @@
 //! everything is done or the owner dismisses it.
 
 use crate::error::AppError;
+use crate::resource::Workspace;
 use crate::views::ChecklistView;
 use engine::first_run::FirstRunStep;
 use leptos::prelude::*;
@@ -28,15 +29,23 @@ pub async fn first_run_choice(slug: String, keep_offline_model: bool) -> Result<
     store::first_run::choose(&cx.state.db, &me, choice).await.map_err(|e| cx.internal("saving your choice", e))
 }
 
+/// The checklist, shown to the business's owner (`workspace`: the signed-in member).
 #[component]
-pub fn FirstRunChecklist(slug: String) -> impl IntoView {
+pub fn FirstRunChecklist(#[prop(into)] slug: Signal<String>, workspace: Workspace) -> impl IntoView {
     let choice = ServerAction::<FirstRunChoice>::new();
-    let key = slug.clone();
-    let list = crate::resource::new(move || (key.clone(), choice.version().get()), |(slug, _)| load_checklist(slug));
+    let list = crate::resource::new(
+        move || (slug.get(), choice.version().get()),
+        move |(slug, _)| async move {
+            match workspace.await {
+                Ok(ws) if ws.role == engine::Role::Owner => load_checklist(slug).await,
+                _ => Ok(None),
+            }
+        },
+    );
     view! {
         <Suspense fallback=|| ()>
             {move || {
-                let slug = slug.clone();
+                let slug = slug.get();
                 Suspend::new(async move {
                     let Ok(Some(list)) = list.await else { return ().into_any() };
                     let done = list.steps.iter().filter(|(_, d)| *d).count();

@@ -5,6 +5,7 @@ use crate::components::cost_alerts::{open_cost_alerts, AlertBanner};
 use crate::components::refusal::Refusal;
 use crate::components::scorecard::{monthly_report, ChartCard, Headlines};
 use crate::error::AppError;
+use crate::resource::Workspace;
 use crate::views::WorkspaceView;
 use engine::Page;
 use leptos::prelude::*;
@@ -69,12 +70,35 @@ pub async fn sign_out_everywhere(slug: String) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The workspace's frame: the menu (once the member is known) and the page.
+///
+/// Every resource here is made outside the `Suspense` that waits for the
+/// member, and the page (`Outlet`) sits beside it, not in it: on the server
+/// a `Suspense` builds its children once more after its data came, so a
+/// resource made inside it is fetched twice, and the browser hydrates with
+/// the first fetch's value while the HTML shows the second (a review queue
+/// that gained a row between the two could not hydrate). The menu inside
+/// it makes nothing that takes a hydration id (no resource, no nested
+/// `Suspense`): the server builds it twice and the browser once, and the
+/// page's resources, made after it in the browser, must get the ids the
+/// server gave them.
 #[component]
 pub fn WorkspaceLayout() -> impl IntoView {
     let slug = crate::route::param("slug");
-    let workspace = crate::resource::new(move || slug.get(), load_workspace);
-    let menu_open = RwSignal::new(false);
+    let workspace: Workspace = crate::resource::new(move || slug.get(), load_workspace);
+    // Counted again on every navigation, so a decision made takes the badge down.
     let location = use_location();
+    let waiting = crate::resource::new(
+        move || (slug.get(), location.pathname.get()),
+        move |(slug, _)| async move {
+            match workspace.await {
+                Ok(ws) if ws.pages.contains(&Page::ReviewQueue) => waiting_decisions(slug).await.unwrap_or(0),
+                _ => 0,
+            }
+        },
+    );
+    provide_context(workspace);
+    let menu_open = RwSignal::new(false);
     // Close the phone menu after navigating.
     Effect::new(move |_| {
         location.pathname.track();
@@ -82,53 +106,41 @@ pub fn WorkspaceLayout() -> impl IntoView {
     });
 
     view! {
-        <Suspense fallback=crate::components::field::Loading>
-            {move || Suspend::new(async move {
-                match workspace.await {
-                    Ok(ws) => view! { <Shell ws menu_open /> }.into_any(),
-                    Err(e) => view! { <SignInNeeded slug=slug.get_untracked() error=e /> }.into_any(),
-                }
-            })}
-        </Suspense>
+        <div class="app" class:menu-open=move || menu_open.get()>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match workspace.await {
+                        Ok(ws) => {
+                            let waiting = waiting.await;
+                            view! { <Shell ws waiting menu_open /> }.into_any()
+                        }
+                        Err(e) => view! { <SignInNeeded slug=slug.get_untracked() error=e /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            <main class="content">
+                <Outlet />
+            </main>
+        </div>
     }
 }
 
+/// The top bar and the menu of a member.
 #[component]
-fn Shell(ws: WorkspaceView, menu_open: RwSignal<bool>) -> impl IntoView {
+fn Shell(ws: WorkspaceView, waiting: i64, menu_open: RwSignal<bool>) -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     let sign_out_everywhere = ServerAction::<SignOutEverywhere>::new();
     let slug = ws.slug.clone();
-    // Counted again on every navigation, so a decision made takes the badge down.
-    let location = use_location();
-    let badge_slug = ws.slug.clone();
-    let decides = ws.pages.contains(&Page::ReviewQueue);
-    let waiting = crate::resource::new(
-        move || (badge_slug.clone(), location.pathname.get()),
-        move |(slug, _)| async move {
-            if decides {
-                waiting_decisions(slug).await.unwrap_or(0)
-            } else {
-                0
-            }
-        },
-    );
     let links = ws
         .pages
         .iter()
         .map(|page| {
             let href = page.href(&slug);
             let title = page.title();
-            let badge = (*page == Page::ReviewQueue).then(|| {
+            let badge = (*page == Page::ReviewQueue && waiting > 0).then(|| {
                 view! {
-                    <Suspense fallback=|| ()>
-                        {move || Suspend::new(async move {
-                            let n = waiting.await;
-                            (n > 0).then(|| view! {
-                                <span class="badge count" data-testid="review-badge"
-                                    aria-label=format!("{n} waiting for you")>{n}</span>
-                            })
-                        })}
-                    </Suspense>
+                    <span class="badge count" data-testid="review-badge"
+                        aria-label=format!("{waiting} waiting for you")>{waiting}</span>
                 }
             });
             view! { <li><A href=href exact=true>{title}{badge}</A></li> }
@@ -139,40 +151,34 @@ fn Shell(ws: WorkspaceView, menu_open: RwSignal<bool>) -> impl IntoView {
         (format!("/t/{}", ws.slug), ws.business_name.clone(), ws.email.clone(), ws.role.label());
     let (slug_a, slug_b) = (ws.slug.clone(), ws.slug.clone());
     let account = Page::Account.href(&ws.slug);
-    provide_context(ws);
     view! {
-        <div class="app" class:menu-open=move || menu_open.get()>
-            <header class="topbar">
-                <button class="menu-toggle" type="button" aria-label="Menu" data-testid="menu-toggle"
-                    aria-expanded=move || if menu_open.get() { "true" } else { "false" }
-                    on:click=move |_| menu_open.update(|o| *o = !*o)>
-                    <span></span><span></span><span></span>
-                </button>
-                <a class="brand" href=home>"Steward"</a>
-                <span class="business" data-testid="business-name">{business}</span>
-            </header>
-            <nav class="sidebar" aria-label="Main">
-                <ul>{links}</ul>
-                <div class="me">
-                    <div class="avatar" aria-hidden="true">{initial.to_string()}</div>
-                    <div>
-                        <a class="me-email" data-testid="me-email" href=account title="Your account and two-factor sign-in">{email}</a>
-                        <div class="me-role" data-testid="me-role">{role}</div>
-                    </div>
+        <header class="topbar">
+            <button class="menu-toggle" type="button" aria-label="Menu" data-testid="menu-toggle"
+                aria-expanded=move || if menu_open.get() { "true" } else { "false" }
+                on:click=move |_| menu_open.update(|o| *o = !*o)>
+                <span></span><span></span><span></span>
+            </button>
+            <a class="brand" href=home>"Steward"</a>
+            <span class="business" data-testid="business-name">{business}</span>
+        </header>
+        <nav class="sidebar" aria-label="Main">
+            <ul>{links}</ul>
+            <div class="me">
+                <div class="avatar" aria-hidden="true">{initial.to_string()}</div>
+                <div>
+                    <a class="me-email" data-testid="me-email" href=account title="Your account and two-factor sign-in">{email}</a>
+                    <div class="me-role" data-testid="me-role">{role}</div>
                 </div>
-                <ActionForm action=sign_out attr:class="inline">
-                    <input type="hidden" name="slug" value=slug_a />
-                    <button class="button subtle wide" type="submit" data-testid="sign-out">"Sign out"</button>
-                </ActionForm>
-                <ActionForm action=sign_out_everywhere attr:class="inline">
-                    <input type="hidden" name="slug" value=slug_b />
-                    <button class="button subtle wide small" type="submit">"Sign out everywhere"</button>
-                </ActionForm>
-            </nav>
-            <main class="content">
-                <Outlet />
-            </main>
-        </div>
+            </div>
+            <ActionForm action=sign_out attr:class="inline">
+                <input type="hidden" name="slug" value=slug_a />
+                <button class="button subtle wide" type="submit" data-testid="sign-out">"Sign out"</button>
+            </ActionForm>
+            <ActionForm action=sign_out_everywhere attr:class="inline">
+                <input type="hidden" name="slug" value=slug_b />
+                <button class="button subtle wide small" type="submit">"Sign out everywhere"</button>
+            </ActionForm>
+        </nav>
     }
 }
 
@@ -181,150 +187,156 @@ fn SignInNeeded(slug: String, error: AppError) -> impl IntoView {
     let message = error.form_message().unwrap_or_else(|| error.to_string());
     view! {
         <Title text="Sign in" />
-        <main class="centered">
+        // Takes the whole frame and hides the page beside it (style: `.signed-out`).
+        <div class="centered signed-out">
             <div class="card narrow">
                 <a class="brand" href="/">"Steward"</a>
                 <h1>"You are not signed in here"</h1>
                 <p class="muted">{message}</p>
                 <a class="button primary" href=format!("/t/{slug}/login")>"Sign in"</a>
             </div>
-        </main>
+        </div>
     }
 }
 
+/// The dashboard. Its resources are made here, outside the `Suspense`s
+/// that wait for the member (see `WorkspaceLayout`); each asks the server
+/// only when the member's role reads what it loads.
 #[component]
 pub fn DashboardPage() -> impl IntoView {
-    let ws = use_context::<WorkspaceView>();
-    let Some(ws) = ws else { return ().into_any() };
-    let cards = ws
-        .pages
-        .iter()
-        .filter(|p| **p != Page::Dashboard)
-        .map(|page| {
-            let (_, blurb, _) = section_copy(*page);
-            view! {
-                <a class="tile" href=page.href(&ws.slug)>
-                    <h2>{page.title()}</h2>
-                    <p>{blurb}</p>
-                </a>
-            }
-        })
-        .collect_view();
-    let first_steps = match ws.role {
-        engine::Role::Owner => "Invite your team from Settings: an engineer to build workflows, reviewers for the judgment calls, and an executive for the monthly report.",
-        engine::Role::Engineer => "Workflows are where you will describe your business's automations as versioned contracts.",
-        engine::Role::Reviewer => "The review queue is where drafts that need a person wait for your decision.",
-        engine::Role::Operations => "Runs and costs are where you will watch workflows, budgets and incidents.",
-        engine::Role::Executive => "Reports has the monthly scorecard: time and money saved against the baseline, with every month's PDF.",
-    };
+    let workspace = expect_context::<Workspace>();
+    let slug = crate::route::param("slug");
+    let may = move |page: Page| async move { matches!(workspace.await, Ok(ws) if ws.pages.contains(&page)) };
     // Open cost alerts, for the roles that watch costs.
-    let watches_costs = ws.pages.contains(&Page::Costs);
-    let alert_slug = ws.slug.clone();
     let alerts = crate::resource::new(
-        move || alert_slug.clone(),
+        move || slug.get(),
         move |slug| async move {
-            if watches_costs {
-                open_cost_alerts(slug).await
-            } else {
-                Ok(vec![])
+            match may(Page::Costs).await {
+                true => open_cost_alerts(slug).await,
+                false => Ok(vec![]),
             }
         },
     );
-    let costs_href = Page::Costs.href(&ws.slug);
     // This month so far, for the roles that read the report.
-    let reads_reports = ws.pages.contains(&Page::Reports);
-    let report_slug = ws.slug.clone();
     let kpis = crate::resource::new(
-        move || report_slug.clone(),
+        move || slug.get(),
         move |slug| async move {
-            if reads_reports {
-                monthly_report(slug, "latest".into()).await.map(Some)
-            } else {
-                Ok(None)
+            match may(Page::Reports).await {
+                true => monthly_report(slug, "latest".into()).await.map(Some),
+                false => Ok(None),
             }
         },
     );
-    let reports_href = Page::Reports.href(&ws.slug);
     // Decisions waiting for this person, for the roles that decide.
-    let decides = ws.pages.contains(&Page::ReviewQueue);
-    let waiting_slug = ws.slug.clone();
     let waiting = crate::resource::new(
-        move || waiting_slug.clone(),
+        move || slug.get(),
         move |slug| async move {
-            if decides {
-                waiting_decisions(slug).await.unwrap_or(0)
-            } else {
-                0
+            match may(Page::ReviewQueue).await {
+                true => waiting_decisions(slug).await.unwrap_or(0),
+                false => 0,
             }
         },
     );
-    let queue_href = Page::ReviewQueue.href(&ws.slug);
     view! {
-        <Title text="Dashboard" />
-        <section class="page-head">
-            <h1>{format!("Welcome to {}", ws.business_name)}</h1>
-            <p class="muted" data-testid="welcome">
-                {format!("Signed in as {} · {}", ws.email, ws.role.label())}
-            </p>
-        </section>
         <Suspense fallback=|| ()>
-            {move || {
-                let href = queue_href.clone();
-                Suspend::new(async move {
-                    let n = waiting.await;
-                    (n > 0).then(|| view! {
-                        <a class="waiting-card" href=href data-testid="waiting-decisions">
-                            <strong>{if n == 1 { "1 decision waits for you".to_string() } else { format!("{n} decisions wait for you") }}</strong>
-                            <span>"Open the review queue →"</span>
-                        </a>
-                    })
-                })
-            }}
+            {move || Suspend::new(async move {
+                let Ok(ws) = workspace.await else { return ().into_any() };
+                let (queue_href, costs_href, reports_href) =
+                    (Page::ReviewQueue.href(&ws.slug), Page::Costs.href(&ws.slug), Page::Reports.href(&ws.slug));
+                view! {
+                    <Title text="Dashboard" />
+                    <section class="page-head">
+                        <h1>{format!("Welcome to {}", ws.business_name)}</h1>
+                        <p class="muted" data-testid="welcome">
+                            {format!("Signed in as {} · {}", ws.email, ws.role.label())}
+                        </p>
+                    </section>
+                    <Suspense fallback=|| ()>
+                        {move || {
+                            let href = queue_href.clone();
+                            Suspend::new(async move {
+                                let n = waiting.await;
+                                (n > 0).then(|| view! {
+                                    <a class="waiting-card" href=href data-testid="waiting-decisions">
+                                        <strong>{if n == 1 { "1 decision waits for you".to_string() } else { format!("{n} decisions wait for you") }}</strong>
+                                        <span>"Open the review queue →"</span>
+                                    </a>
+                                })
+                            })
+                        }}
+                    </Suspense>
+                    <Suspense fallback=|| ()>
+                        {move || {
+                            let href = costs_href.clone();
+                            Suspend::new(async move {
+                                match alerts.await {
+                                    Ok(list) if !list.is_empty() => view! {
+                                        <AlertBanner alerts=list />
+                                        <p><a href=href>"See the Costs page"</a></p>
+                                    }.into_any(),
+                                    _ => ().into_any(),
+                                }
+                            })
+                        }}
+                    </Suspense>
+                    <Suspense fallback=|| ()>
+                        {move || {
+                            let href = reports_href.clone();
+                            Suspend::new(async move {
+                                match kpis.await {
+                                    Ok(Some(v)) => {
+                                        let trend = v.charts.iter().find(|c| c.id == "cost-vs-savings").cloned();
+                                        view! {
+                                            <section class="kpi-dashboard" data-testid="dashboard-kpis">
+                                                <div class="row-inline"><h2>{if v.live { format!("{} so far", v.month_label) } else { v.month_label.clone() }}</h2><a href=format!("{href}?month={}", v.month)>"Open the report"</a></div>
+                                                <Headlines headlines=v.headlines.into_iter().take(4).collect() />
+                                                {trend.map(|chart| view! { <ChartCard chart /> })}
+                                            </section>
+                                        }.into_any()
+                                    }
+                                    _ => ().into_any(),
+                                }
+                            })
+                        }}
+                    </Suspense>
+                }.into_any()
+            })}
         </Suspense>
+        <crate::components::first_run::FirstRunChecklist slug workspace />
         <Suspense fallback=|| ()>
-            {move || {
-                let href = costs_href.clone();
-                Suspend::new(async move {
-                    match alerts.await {
-                        Ok(list) if !list.is_empty() => view! {
-                            <AlertBanner alerts=list />
-                            <p><a href=href>"See the Costs page"</a></p>
-                        }.into_any(),
-                        _ => ().into_any(),
-                    }
-                })
-            }}
-        </Suspense>
-        <Suspense fallback=|| ()>
-            {move || {
-                let href = reports_href.clone();
-                Suspend::new(async move {
-                    match kpis.await {
-                        Ok(Some(v)) => {
-                            let trend = v.charts.iter().find(|c| c.id == "cost-vs-savings").cloned();
-                            view! {
-                                <section class="kpi-dashboard" data-testid="dashboard-kpis">
-                                    <div class="row-inline"><h2>{if v.live { format!("{} so far", v.month_label) } else { v.month_label.clone() }}</h2><a href=format!("{href}?month={}", v.month)>"Open the report"</a></div>
-                                    <Headlines headlines=v.headlines.into_iter().take(4).collect() />
-                                    {trend.map(|chart| view! { <ChartCard chart /> })}
-                                </section>
-                            }.into_any()
+            {move || Suspend::new(async move {
+                let Ok(ws) = workspace.await else { return ().into_any() };
+                let first_steps = match ws.role {
+                    engine::Role::Owner => "Invite your team from Settings: an engineer to build workflows, reviewers for the judgment calls, and an executive for the monthly report.",
+                    engine::Role::Engineer => "Workflows are where you will describe your business's automations as versioned contracts.",
+                    engine::Role::Reviewer => "The review queue is where drafts that need a person wait for your decision.",
+                    engine::Role::Operations => "Runs and costs are where you will watch workflows, budgets and incidents.",
+                    engine::Role::Executive => "Reports has the monthly scorecard: time and money saved against the baseline, with every month's PDF.",
+                };
+                let cards = ws
+                    .pages
+                    .iter()
+                    .filter(|p| **p != Page::Dashboard)
+                    .map(|page| {
+                        let (_, blurb, _) = section_copy(*page);
+                        view! {
+                            <a class="tile" href=page.href(&ws.slug)>
+                                <h2>{page.title()}</h2>
+                                <p>{blurb}</p>
+                            </a>
                         }
-                        _ => ().into_any(),
-                    }
-                })
-            }}
+                    })
+                    .collect_view();
+                view! {
+                    <section class="callout">
+                        <h2>"Getting started"</h2>
+                        <p>{first_steps}</p>
+                    </section>
+                    <section class="tiles">{cards}</section>
+                }.into_any()
+            })}
         </Suspense>
-        {(ws.role == engine::Role::Owner).then(|| view! {
-            <crate::components::first_run::FirstRunChecklist slug=ws.slug.clone() />
-        })}
-        <section class="callout">
-            <h2>"Getting started"</h2>
-            <p>{first_steps}</p>
-        </section>
-        <section class="tiles">{cards}</section>
     }
-    .into_any()
 }
 
 /// Title, one-line purpose and the empty-state text of each section.

@@ -81,9 +81,8 @@ pub fn App() -> impl IntoView {
         <Title formatter=|page: String| if page.is_empty() { "Steward".to_string() } else { format!("{page} · Steward") } />
         // Every page renders `Async`: the server loads all of a page's data before it sends the
         // HTML, so the data the browser hydrates with is always in the document it hydrates.
-        // Streamed out of order, a page whose data came late was hydrated with data the
-        // browser fetched again, which differed when a run had arrived in between (a review
-        // queue with one more row than the HTML: an unrecoverable hydration error).
+        // That alone did not stop a review queue with one more row than its HTML: the page sat
+        // inside the workspace's Suspense, which the server builds twice (see `WorkspaceLayout`).
         <Router>
             <Routes fallback=NotFound>
                 <Route path=path!("/") ssr=SsrMode::Async view=LandingPage />

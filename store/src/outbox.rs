@@ -54,31 +54,16 @@ impl OutboxEmail {
     }
 }
 
-/// Writes mail inside `txn`; returns the ids, in order.
+/// Writes mail inside `txn` (one statement however many); returns the ids, in order.
 pub(crate) async fn insert(
     txn: &DatabaseTransaction,
     run_id: Option<Uuid>,
     mails: &[OutboxEmail],
 ) -> Result<Vec<Uuid>, DbErr> {
-    let mut ids = Vec::with_capacity(mails.len());
-    for mail in mails {
-        let id = Uuid::new_v4();
-        let attachments = serde_json::to_value(&mail.attachments)
-            .map_err(|e| DbErr::Custom(format!("attachments do not encode: {e}")))?;
-        txn.execute_raw(stmt(
-            "INSERT INTO outbox (id, run_id, recipient, subject, text_body, html_body, attachments) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            vec![
-                id.into(),
-                run_id.into(),
-                mail.to.clone().into(),
-                mail.subject.clone().into(),
-                mail.text.clone().into(),
-                mail.html.clone().into(),
-                attachments.into(),
-            ],
-        ))
-        .await?;
-        ids.push(id);
+    let ids: Vec<Uuid> = mails.iter().map(|_| Uuid::new_v4()).collect();
+    if !ids.is_empty() {
+        txn.execute_raw(stmt(&insert_rows("$1::uuid", 2, ""), vec![run_id.into(), as_rows(&ids, mails).into()]))
+            .await?;
     }
     Ok(ids)
 }

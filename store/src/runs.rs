@@ -35,13 +35,6 @@ pub struct LeasedRun {
     pub budget: Option<BudgetState>,
 }
 
-impl LeasedRun {
-    /// Whether this delivery starts the run (no step ran, no person cleared a gate).
-    pub fn is_starting(&self) -> bool {
-        self.next_step == 0 && self.cleared_step.is_none()
-    }
-}
-
 /// What taking a run's lease answers: the run's state, without its
 /// contract (the worker keeps contracts per configuration generation).
 #[derive(Debug, Clone)]

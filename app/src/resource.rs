@@ -47,3 +47,9 @@ where
 /// The signed-in member's workspace (business, role, menu), loaded once by
 /// the workspace's layout and given to its pages as context.
 pub type Workspace = Resource<Result<crate::views::WorkspaceView, crate::error::AppError>, Json>;
+
+/// How many review tasks the signed-in member could decide now, counted by
+/// the workspace's layout on every navigation (the menu's badge) and read by
+/// the dashboard's card, so one page load asks once.
+#[derive(Clone, Copy)]
+pub struct WaitingCount(pub Resource<i64, Json>);

@@ -5,7 +5,7 @@ use crate::components::cost_alerts::{open_cost_alerts, AlertBanner};
 use crate::components::refusal::Refusal;
 use crate::components::scorecard::{monthly_report, ChartCard, Headlines};
 use crate::error::AppError;
-use crate::resource::Workspace;
+use crate::resource::{WaitingCount, Workspace};
 use crate::views::WorkspaceView;
 use engine::Page;
 use leptos::prelude::*;
@@ -98,6 +98,7 @@ pub fn WorkspaceLayout() -> impl IntoView {
         },
     );
     provide_context(workspace);
+    provide_context(WaitingCount(waiting));
     let menu_open = RwSignal::new(false);
     // Close the phone menu after navigating.
     Effect::new(move |_| {
@@ -227,16 +228,8 @@ pub fn DashboardPage() -> impl IntoView {
             }
         },
     );
-    // Decisions waiting for this person, for the roles that decide.
-    let waiting = crate::resource::new(
-        move || slug.get(),
-        move |slug| async move {
-            match may(Page::ReviewQueue).await {
-                true => waiting_decisions(slug).await.unwrap_or(0),
-                false => 0,
-            }
-        },
-    );
+    // Decisions waiting for this person (0 for the roles that do not decide), counted by the layout.
+    let WaitingCount(waiting) = expect_context::<WaitingCount>();
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {

@@ -35,6 +35,33 @@ impl CostLine {
     }
 }
 
+/// The lines one write records, in order: worker time folded into one line
+/// per write (its amount the sum of the steps' own, its quantity their
+/// milliseconds, its label the steps it paid for), every other line as it
+/// is. Nothing reads worker time per step (a step's duration is on its
+/// record), and each line is a row with four indexes: a run whose steps
+/// are written together pays for their worker time with one row.
+pub fn folded(lines: impl IntoIterator<Item = CostLine>) -> Vec<CostLine> {
+    let mut out: Vec<CostLine> = Vec::new();
+    let mut worker: Option<usize> = None;
+    for line in lines {
+        match (line.kind, worker) {
+            (CostKind::Orchestration, Some(at)) => {
+                let folded = &mut out[at];
+                folded.amount += line.amount;
+                folded.quantity += line.quantity;
+                folded.label = format!("{}, {}", folded.label, line.label);
+            }
+            (CostKind::Orchestration, None) => {
+                worker = Some(out.len());
+                out.push(line);
+            }
+            _ => out.push(line),
+        }
+    }
+    out
+}
+
 /// What a step's model calls cost (the primary and the fallback), from its lines.
 pub fn model_cost(lines: &[CostLine]) -> Micros {
     lines.iter().filter(|l| l.kind.is_model()).map(|l| l.amount).sum()
@@ -93,4 +120,33 @@ pub async fn record(db: &DatabaseConnection, tenant: &Tenant, run_id: Uuid, line
     let txn = tenant.begin(db).await?;
     add_lines(&txn, run_id, lines).await?;
     txn.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(kind: CostKind, amount: Micros, quantity: i64, label: &str) -> CostLine {
+        CostLine::new(kind, Some(0), amount, quantity, label)
+    }
+
+    #[test]
+    fn worker_time_is_one_line_per_write_and_nothing_is_lost() {
+        let lines = vec![
+            line(CostKind::Orchestration, 3, 3, "normalize"),
+            line(CostKind::Enrichment, 2000, 1, "lookup"),
+            line(CostKind::Orchestration, 4, 4, "enrich"),
+            line(CostKind::Model, 120, 900, "small"),
+            line(CostKind::Orchestration, 5, 5, "summarize"),
+            line(CostKind::Queue, 1, 1, "delivery"),
+        ];
+        let total: Micros = lines.iter().map(|l| l.amount).sum();
+        let folded = folded(lines);
+        let kinds: Vec<CostKind> = folded.iter().map(|l| l.kind).collect();
+        assert_eq!(kinds, [CostKind::Orchestration, CostKind::Enrichment, CostKind::Model, CostKind::Queue]);
+        assert_eq!((folded[0].amount, folded[0].quantity), (12, 12));
+        assert_eq!(folded[0].label, "normalize, enrich, summarize");
+        assert_eq!(folded.iter().map(|l| l.amount).sum::<Micros>(), total, "the run pays the same");
+        assert_eq!(super::folded(Vec::new()), Vec::<CostLine>::new());
+    }
 }

@@ -277,7 +277,7 @@ async fn write_steps(txn: &DatabaseTransaction, run_id: Uuid, records: &[StepRec
         return Ok(());
     }
     txn.execute_raw(stmt(&upsert_steps("$1", 2, ""), vec![run_id.into(), step_rows(records).into()])).await?;
-    let lines: Vec<CostLine> = records.iter().flat_map(|r| r.costs.iter().cloned()).collect();
+    let lines = ledger::folded(records.iter().flat_map(|r| r.costs.iter().cloned()));
     ledger::add_lines(txn, run_id, &lines).await
 }
 
@@ -381,8 +381,9 @@ pub async fn advance(
         Some((Ending::Failed, error)) => (Some(RunStatus::Failed), error),
     };
     // The step records' cost lines and the delivery's own, written with the state change.
-    let lines: Vec<CostLine> =
-        progress.records.iter().flat_map(|r| r.costs.iter().cloned()).chain(progress.costs.iter().cloned()).collect();
+    let lines = ledger::folded(
+        progress.records.iter().flat_map(|r| r.costs.iter().cloned()).chain(progress.costs.iter().cloned()),
+    );
     let ids: Vec<Uuid> = progress.outbox.iter().map(|_| Uuid::new_v4()).collect();
     let statement = if ids.is_empty() { &ADVANCE } else { &ADVANCE_WITH_MAIL };
     let mut txn = crate::db::begin_fast(db, tenant).await?;

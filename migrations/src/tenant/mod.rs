@@ -20,6 +20,7 @@ mod m20261205_000017_hosted_form_words;
 mod m20261207_000018_replays;
 mod m20261208_000019_door;
 mod m20261209_000020_step_keys;
+mod m20261210_000021_run_event_key;
 
 /// Runs with `search_path` set to one tenant schema; its bookkeeping table
 /// lives in that schema too, so every tenant records its own version.
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000018_replays::Migration),
             Box::new(m20261208_000019_door::Migration),
             Box::new(m20261209_000020_step_keys::Migration),
+            Box::new(m20261210_000021_run_event_key::Migration),
         ]
     }
 

@@ -37,7 +37,8 @@ impl CostLine {
 
 /// The lines one write records, in order: worker time folded into one line
 /// per write (its amount the sum of the steps' own, its quantity their
-/// milliseconds, its label the steps it paid for), every other line as it
+/// milliseconds, its label the steps it paid for, its step none when it
+/// pays for more than one), every other line as it
 /// is. Nothing reads worker time per step (a step's duration is on its
 /// record), and each line is a row with four indexes: a run whose steps
 /// are written together pays for their worker time with one row.
@@ -51,6 +52,8 @@ pub fn folded(lines: impl IntoIterator<Item = CostLine>) -> Vec<CostLine> {
                 folded.amount += line.amount;
                 folded.quantity += line.quantity;
                 folded.label = format!("{}, {}", folded.label, line.label);
+                // A line for several steps belongs to none of them.
+                folded.step_index = None;
             }
             (CostKind::Orchestration, None) => {
                 worker = Some(out.len());
@@ -146,6 +149,9 @@ mod tests {
         assert_eq!(kinds, [CostKind::Orchestration, CostKind::Enrichment, CostKind::Model, CostKind::Queue]);
         assert_eq!((folded[0].amount, folded[0].quantity), (12, 12));
         assert_eq!(folded[0].label, "normalize, enrich, summarize");
+        assert_eq!(folded[0].step_index, None, "a line for three steps names none of them");
+        let one = super::folded(vec![line(CostKind::Orchestration, 3, 3, "normalize")]);
+        assert_eq!(one[0].step_index, Some(0), "a line for one step keeps it");
         assert_eq!(folded.iter().map(|l| l.amount).sum::<Micros>(), total, "the run pays the same");
         assert_eq!(super::folded(Vec::new()), Vec::<CostLine>::new());
     }

@@ -16,7 +16,8 @@ use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction, FromQueryResu
 use serde_json::Value;
 use std::sync::Arc;
 
-/// A run a worker holds the lease on.
+/// A run a worker executes: read while queued (claimed by its first
+/// write, `held` false) or taken over under a lease that had lapsed.
 #[derive(Debug, Clone)]
 pub struct LeasedRun {
     pub id: Uuid,
@@ -27,15 +28,33 @@ pub struct LeasedRun {
     pub next_step: i32,
     pub cleared_step: Option<i32>,
     pub pinned: Value,
-    /// The business's configuration generation when the lease was taken
+    /// The business's configuration generation when the run was read
     /// (what the worker's memory of its prompts, models and contracts is checked against).
     pub generation: i64,
     /// The workflow's budget as it stood before this delivery, when the run
     /// starts and the workflow has a budget.
     pub budget: Option<BudgetState>,
+    /// How the worker stands with the run (see `Claim`).
+    pub claim: Claim,
 }
 
-/// What taking a run's lease answers: the run's state, without its
+/// Whether the worker holds the run's lease. A queued run is executed
+/// without one for as long as its steps only compute: its first write
+/// claims it, on the condition that nobody executed it since it was read
+/// (the count of its executions is unchanged). A run that finishes in one
+/// write therefore costs one commit in the worker, not two. Before a step
+/// reaches the outside world, or a write that does not end the run, the
+/// worker takes the lease (`claim`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This worker holds the lease.
+    Held,
+    /// Read while queued, after this many executions, at `read_at` (the
+    /// database's clock): the run's start, unless a previous delivery started it.
+    Unclaimed { executions: i32, read_at: DateTimeUtc },
+}
+
+/// What opening a run for execution answers: the run's state, without its
 /// contract (the worker keeps contracts per configuration generation).
 #[derive(Debug, Clone)]
 pub struct Lease {
@@ -48,6 +67,7 @@ pub struct Lease {
     pub generation: i64,
     /// Whether the workflow has a budget (whose state the run's start is judged on).
     pub budgeted: bool,
+    pub claim: Claim,
 }
 
 impl Lease {
@@ -56,7 +76,7 @@ impl Lease {
         self.next_step == 0 && self.cleared_step.is_none()
     }
 
-    /// The leased run, with its contract and (when it starts under a budget) the budget's state.
+    /// The run, with its contract and (when it starts under a budget) the budget's state.
     pub fn into_run(self, id: Uuid, contract: Arc<WorkflowContract>, budget: Option<BudgetState>) -> LeasedRun {
         LeasedRun {
             id,
@@ -69,15 +89,19 @@ impl Lease {
             pinned: self.pinned,
             generation: self.generation,
             budget,
+            claim: self.claim,
         }
     }
 }
 
-/// Takes the run's lease if it is queued, or running under a lease that
-/// has lapsed (its worker died). Three round trips: BEGIN with the
-/// business's path (`db::begin_fast`), the statement, COMMIT. None: someone
-/// else holds it, or it is waiting or finished, and the job has nothing to do.
-pub async fn lease(
+/// Opens a run for execution: reads it if it is queued (nothing written:
+/// the worker's first write claims it), or takes its lease if it is
+/// running under a lease that has lapsed (its worker died). Three round
+/// trips: BEGIN with the business's path (`db::begin_fast`), the
+/// statement, COMMIT (with nothing to flush for a queued run). None:
+/// someone else holds it, or it is waiting or finished, and the job has
+/// nothing to do.
+pub async fn open(
     db: &DatabaseConnection,
     tenant: &Tenant,
     run_id: Uuid,
@@ -87,15 +111,20 @@ pub async fn lease(
     use sea_orm::sqlx::{self, types::Json, Row as _};
     let mut txn = crate::db::begin_fast(db, tenant).await?;
     let row = sqlx::query(
-        "WITH leased AS (
-             UPDATE runs SET status = 'running', lease_owner = $2, lease_until = now() + make_interval(secs => $3),
-                    started_at = coalesce(started_at, now()), executions = executions + 1, updated_at = now()
-              WHERE id = $1 AND (status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until < now())))
-          RETURNING workflow_name, workflow_version, context, next_step, cleared_step, pinned)
-         SELECT l.workflow_name, l.workflow_version, l.context, l.next_step, l.cleared_step, l.pinned,
+        "WITH taken AS (
+             UPDATE runs SET lease_owner = $2, lease_until = now() + make_interval(secs => $3),
+                    executions = executions + 1, updated_at = now()
+              WHERE id = $1 AND status = 'running' AND (lease_until IS NULL OR lease_until < now())
+          RETURNING workflow_name, workflow_version, context, next_step, cleared_step, pinned, executions, true AS held),
+         queued AS (
+             SELECT workflow_name, workflow_version, context, next_step, cleared_step, pinned, executions, false AS held
+               FROM runs WHERE id = $1 AND status = 'queued'),
+         run AS (SELECT * FROM taken UNION ALL SELECT * FROM queued)
+         SELECT r.workflow_name, r.workflow_version, r.context, r.next_step, r.cleared_step, r.pinned, r.executions, r.held,
+                now() AS read_at,
                 (SELECT value FROM config_generation) AS generation,
-                EXISTS (SELECT 1 FROM budgets b WHERE b.workflow_name = l.workflow_name) AS budgeted
-           FROM leased l",
+                EXISTS (SELECT 1 FROM budgets b WHERE b.workflow_name = r.workflow_name) AS budgeted
+           FROM run r",
     )
     .bind(run_id)
     .bind(owner)
@@ -113,11 +142,40 @@ pub async fn lease(
             pinned: row.try_get::<Json<Value>, _>("pinned")?.0,
             generation: row.try_get("generation")?,
             budgeted: row.try_get("budgeted")?,
+            claim: match row.try_get("held")? {
+                true => Claim::Held,
+                false => Claim::Unclaimed { executions: row.try_get("executions")?, read_at: row.try_get("read_at")? },
+            },
         })
     };
     let lease = row.as_ref().map(read).transpose().map_err(crate::db::from_sqlx)?;
     txn.commit().await.map_err(crate::db::from_sqlx)?;
     Ok(lease)
+}
+
+/// Takes the lease of a run read while queued, if nobody executed it since
+/// (its executions unchanged); true at once if this worker holds it. False: another worker has it, or it moved on;
+/// this execution stops without writing.
+pub async fn claim(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    run_id: Uuid,
+    owner: &str,
+    seconds: i64,
+    claim: Claim,
+) -> Result<bool, DbErr> {
+    let Claim::Unclaimed { executions, read_at } = claim else { return Ok(true) };
+    let txn = tenant.begin(db).await?;
+    let res = txn
+        .execute_raw(stmt(
+            "UPDATE runs SET status = 'running', lease_owner = $2, lease_until = now() + make_interval(secs => $3::double precision),
+                    started_at = coalesce(started_at, $5), executions = executions + 1, updated_at = now()
+              WHERE id = $1 AND status = 'queued' AND executions = $4",
+            vec![run_id.into(), owner.into(), (seconds as f64).into(), executions.into(), read_at.into()],
+        ))
+        .await?;
+    txn.commit().await?;
+    Ok(res.rows_affected() == 1)
 }
 
 /// The contract of a workflow version (a run's version always exists: versions are never deleted).
@@ -333,7 +391,7 @@ pub struct Progress {
 /// into `outbox`, whose statement trigger would run for nothing.
 fn advance_statement(with_mail: bool) -> String {
     let mail = match with_mail {
-        true => format!(", mail AS ({})", outbox::insert_rows("held.id", 12, "held,")),
+        true => format!(", mail AS ({})", outbox::insert_rows("held.id", 14, "held,")),
         false => String::new(),
     };
     format!(
@@ -343,8 +401,10 @@ fn advance_statement(with_mail: bool) -> String {
                     error = coalesce($8, error),
                     finished_at = CASE WHEN $7 IS NULL THEN finished_at ELSE now() END,
                     lease_owner = CASE WHEN $7 IS NULL THEN lease_owner END,
-                    lease_until = CASE WHEN $7 IS NULL THEN lease_until END
-              WHERE id = $1 AND lease_owner = $2 AND status = 'running'
+                    lease_until = CASE WHEN $7 IS NULL THEN lease_until END,
+                    started_at = coalesce(started_at, $13, now()), executions = executions + ($12::int IS NOT NULL)::int
+              WHERE id = $1 AND CASE WHEN $12::int IS NULL THEN lease_owner = $2 AND status = 'running'
+                                     ELSE status = 'queued' AND executions = $12 AND $7 IS NOT NULL END
              RETURNING id, workflow_name),
          steps AS ({}),
          lines AS ({}){mail}
@@ -360,20 +420,27 @@ static ADVANCE_WITH_MAIL: std::sync::LazyLock<String> = std::sync::LazyLock::new
 /// Writes a run's progress in one transaction: its state, step records,
 /// cost lines and the mail they send (if any), and (with an `ending`) its
 /// end, in one statement. Three round trips: BEGIN with the business's path
-/// (`db::begin_fast`), the statement, COMMIT. Returns the mail's outbox
-/// ids; None: this worker lost the lease and nothing changed.
+/// (`db::begin_fast`), the statement, COMMIT. A run read while queued
+/// (`Claim::Unclaimed`) can only be ended this way, and only if nobody
+/// executed it since it was read. Returns the mail's outbox ids; None: this
+/// worker lost the lease (or another worker has the run) and nothing changed.
 #[allow(clippy::too_many_arguments)] // one transaction of a run's state machine: every part is needed
 pub async fn advance(
     db: &DatabaseConnection,
     tenant: &Tenant,
     run_id: Uuid,
     owner: &str,
+    claim: Claim,
     progress: &Progress,
     context: &Value,
     next_step: i32,
     ending: Option<(Ending, Option<&str>)>,
 ) -> Result<Option<Vec<Uuid>>, DbErr> {
     use sea_orm::sqlx::{self, types::Json};
+    let (read_executions, read_at) = match claim {
+        Claim::Held => (None, None),
+        Claim::Unclaimed { executions, read_at } => (Some(executions), Some(read_at)),
+    };
     let (tokens_in, tokens_out) = tokens(&progress.records);
     let (status, error) = match ending {
         None => (None, None),
@@ -398,7 +465,9 @@ pub async fn advance(
         .bind(error)
         .bind(Json(step_rows(&progress.records)))
         .bind(Json(ledger::as_rows(&lines)))
-        .bind(lines.iter().map(|l| l.amount.max(0)).sum::<i64>());
+        .bind(lines.iter().map(|l| l.amount.max(0)).sum::<i64>())
+        .bind(read_executions)
+        .bind(read_at);
     if !ids.is_empty() {
         query = query.bind(Json(outbox::as_rows(&ids, &progress.outbox)));
     }
@@ -908,7 +977,17 @@ pub async fn deliveries(
 ) -> Result<Vec<DeliveryRow>, DbErr> {
     let txn = tenant.begin(db).await?;
     let rows = DeliveryRow::find_by_statement(stmt(
-        "SELECT channel, outcome, status_code, reason, run_id, received_at FROM deliveries WHERE workflow_name = $1 ORDER BY id DESC LIMIT $2",
+        // Accepted deliveries are the events and runs they made (the door writes no row for them);
+        // repeats and refusals have rows of their own.
+        "SELECT channel, outcome, status_code, reason, run_id, received_at FROM (
+             (SELECT e.channel, 'accepted' AS outcome, 202 AS status_code, '' AS reason, r.id AS run_id,
+                     r.created_at AS received_at
+                FROM runs r JOIN events e ON e.id = r.event_id
+               WHERE r.workflow_name = $1 ORDER BY r.created_at DESC LIMIT $2)
+             UNION ALL
+             (SELECT channel, outcome, status_code, reason, run_id, received_at FROM deliveries
+               WHERE workflow_name = $1 ORDER BY received_at DESC, id DESC LIMIT $2)) d
+          ORDER BY received_at DESC LIMIT $2",
         vec![workflow.into(), limit.into()],
     ))
     .all(&txn)

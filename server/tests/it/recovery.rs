@@ -184,3 +184,58 @@ async fn a_business_at_rest_is_left_alone_until_work_appears_and_then_its_lost_m
     assert!(queued.is_some(), "the email was handed to the mail queue");
     assert!(busy(app.db.clone()).await.contains(&quiet.tenant.id), "it stays busy until the email is sent");
 }
+
+#[tokio::test]
+async fn of_two_workers_that_read_one_queued_run_only_the_first_to_write_ends_it() {
+    use store::runs::{self, Claim, Ending, Progress};
+    let app = TestApp::spawn().await;
+    let tenant = app.demo_current_member(engine::Role::Owner).await.tenant;
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    let context = serde_json::json!({});
+    let done = Some((Ending::Completed, None));
+
+    // A run read while queued is ended by its one write, which claims it: one execution, a start and an end.
+    let run_id = app.send_lead(&secret, &fresh_lead()).await;
+    let a = runs::open(&app.db, &tenant, run_id, "worker-a", 30).await.unwrap().expect("a queued run opens");
+    let b = runs::open(&app.db, &tenant, run_id, "worker-b", 30).await.unwrap().expect("and opens for a second worker");
+    assert!(matches!(a.claim, Claim::Unclaimed { executions: 0, .. }));
+    assert!(matches!(b.claim, Claim::Unclaimed { executions: 0, .. }));
+    let wrote = runs::advance(&app.db, &tenant, run_id, "worker-a", a.claim, &Progress::default(), &context, 3, done)
+        .await
+        .unwrap();
+    assert!(wrote.is_some(), "the first write ends the run");
+    let lost = runs::advance(&app.db, &tenant, run_id, "worker-b", b.claim, &Progress::default(), &context, 3, done)
+        .await
+        .unwrap();
+    assert!(lost.is_none(), "the second worker's write changes nothing");
+    assert!(
+        !runs::claim(&app.db, &tenant, run_id, "worker-b", 30, b.claim).await.unwrap(),
+        "nor may it take the lease"
+    );
+    let (status, executions, started): (String, i32, bool) = (
+        app.demo_value("SELECT status FROM runs WHERE id = $1", vec![run_id.into()]).await.unwrap(),
+        app.demo_value("SELECT executions FROM runs WHERE id = $1", vec![run_id.into()]).await.unwrap(),
+        // Started when it was read, not when it was written.
+        app.demo_value("SELECT started_at < finished_at FROM runs WHERE id = $1", vec![run_id.into()]).await.unwrap(),
+    );
+    assert_eq!((status.as_str(), executions, started), ("completed", 1, true));
+    assert!(runs::open(&app.db, &tenant, run_id, "worker-c", 30).await.unwrap().is_none(), "a finished run stays shut");
+
+    // A worker that takes the lease (before a step reaches the outside world) shuts out the other's write.
+    let run_id = app.send_lead(&secret, &fresh_lead()).await;
+    let a = runs::open(&app.db, &tenant, run_id, "worker-a", 30).await.unwrap().unwrap();
+    let b = runs::open(&app.db, &tenant, run_id, "worker-b", 30).await.unwrap().unwrap();
+    assert!(runs::claim(&app.db, &tenant, run_id, "worker-b", 30, b.claim).await.unwrap());
+    let lost = runs::advance(&app.db, &tenant, run_id, "worker-a", a.claim, &Progress::default(), &context, 3, done)
+        .await
+        .unwrap();
+    assert!(lost.is_none(), "a write on a run another worker claimed changes nothing");
+    let status: String = app.demo_value("SELECT status FROM runs WHERE id = $1", vec![run_id.into()]).await.unwrap();
+    assert_eq!(status, "running");
+    assert!(runs::open(&app.db, &tenant, run_id, "worker-a", 30).await.unwrap().is_none(), "its lease holds");
+    let wrote =
+        runs::advance(&app.db, &tenant, run_id, "worker-b", Claim::Held, &Progress::default(), &context, 3, done)
+            .await
+            .unwrap();
+    assert!(wrote.is_some(), "the lease holder ends it");
+}

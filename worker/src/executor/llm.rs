@@ -15,6 +15,23 @@ use std::time::Duration;
 use store::ledger::CostLine;
 use store::providers::{self, Message, ProviderError};
 
+/// Whether an llm step of this run may call a paid model: some model
+/// pinned for the run is not the offline one. (Every pinned model is
+/// looked at, not only the step's tier: routing and the budget's cap pick
+/// the tier as the step runs.)
+pub(super) async fn reaches_outside(cx: &Context, x: &Execution) -> Result<bool, DbErr> {
+    let Some(pins) = x.run.pinned["models"].as_object() else { return Ok(false) };
+    for pin in pins.values() {
+        let Some(id) = pin["id"].as_str().and_then(|s| s.parse::<Uuid>().ok()) else { continue };
+        if let Some(model) = x.config.model(&cx.db, &cx.settings, id).await? {
+            if model.provider != "offline" {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
 pub(super) async fn run(cx: &Context, x: &Execution, step: &Step) -> Result<Done, Failed> {
     let prompt_name =
         step.prompt_template.as_deref().ok_or_else(|| Failed::now("this llm step has no prompt_template"))?;

@@ -1,6 +1,11 @@
-//! Where a run executes. A job wakes the executor; it takes the run's
-//! lease, checks the budget before the first step, then runs the steps from
-//! the last written one (`drive`). Steps that only compute (a function,
+//! Where a run executes. A job wakes the executor; it reads the run (or
+//! takes over a lapsed lease), checks the budget before the first step,
+//! then runs the steps from the last written one (`drive`). A queued run
+//! is executed without a lease while its steps only compute: the write
+//! that ends it claims it, if nobody executed it since it was read, so such
+//! a run costs the worker one commit. The lease is taken (`hold`) before a
+//! step reaches the outside world and before any write that does not end
+//! the run, and renewed in the background from then on. Steps that only compute (a function,
 //! rules, a cached call, the offline model) are kept in memory and written
 //! together with the next state change; a step that reached the outside
 //! world (an HTTP call, a paid model, an email) is written before the run
@@ -40,7 +45,7 @@ use store::costs::{self, BudgetState};
 use store::jobs::RunJob;
 use store::ledger::{self, CostLine};
 use store::outbox::OutboxEmail;
-use store::runs::{self, Ending, LeasedRun, NewReviewTask, Progress, StepRecord};
+use store::runs::{self, Claim, Ending, LeasedRun, NewReviewTask, Progress, StepRecord};
 use store::Tenant;
 use tracing::Instrument;
 
@@ -132,6 +137,20 @@ struct Execution {
     downgrade: Option<String>,
     /// What ran since the last write.
     progress: Progress,
+    /// Renews the lease while this worker holds it.
+    keeper: Option<LeaseKeeper>,
+}
+
+impl Execution {
+    /// Renews the run's lease in the background from now until the execution ends.
+    fn keep_lease(&mut self, cx: &Context) {
+        let lease = cx.settings.runs.lease_seconds;
+        let (db, tenant, owner, run_id) = (cx.db.clone(), self.tenant.clone(), cx.owner.clone(), self.run.id);
+        self.keeper = Some(LeaseKeeper::start(lease, move || {
+            let (db, tenant, owner) = (db.clone(), tenant.clone(), owner.clone());
+            async move { matches!(runs::renew(&db, &tenant, run_id, &owner, lease).await, Ok(true)) }
+        }));
+    }
 }
 
 /// Shows a step that takes more than a second as running on the timeline
@@ -167,25 +186,18 @@ pub async fn execute(cx: &Context, job: &RunJob) -> anyhow::Result<()> {
         tracing::debug!(error = %e, "could not note the job as taken");
     }
     let lease = cx.settings.runs.lease_seconds;
-    let Some(leased) = runs::lease(&cx.db, &tenant, job.run_id, &cx.owner, lease).await? else {
+    let Some(opened) = runs::open(&cx.db, &tenant, job.run_id, &cx.owner, lease).await? else {
         tracing::debug!("run is held, waiting or finished; nothing to do");
         return Ok(());
     };
-    let keeper = {
-        let (db, tenant, owner, run_id) = (cx.db.clone(), tenant.clone(), cx.owner.clone(), job.run_id);
-        LeaseKeeper::start(lease, move || {
-            let (db, tenant, owner) = (db.clone(), tenant.clone(), owner.clone());
-            async move { matches!(runs::renew(&db, &tenant, run_id, &owner, lease).await, Ok(true)) }
-        })
-    };
-    let config = cx.config.business(&tenant, leased.generation);
-    let contract = config.contract(&cx.db, &leased.workflow_name, leased.workflow_version).await?;
+    let config = cx.config.business(&tenant, opened.generation);
+    let contract = config.contract(&cx.db, &opened.workflow_name, opened.workflow_version).await?;
     // The budget is judged on what was spent before this delivery, and only when the run starts.
-    let budget = match leased.is_starting() && leased.budgeted {
-        true => costs::gate_state(&cx.db, &tenant, &leased.workflow_name).await?,
+    let budget = match opened.is_starting() && opened.budgeted {
+        true => costs::gate_state(&cx.db, &tenant, &opened.workflow_name).await?,
         false => None,
     };
-    let run = leased.into_run(job.run_id, contract, budget);
+    let run = opened.into_run(job.run_id, contract, budget);
     let sensitive = config.sensitive_keys(&cx.db, &run.workflow_name, run.workflow_version, &run.contract).await?;
     let rates = config.rates(&cx.db).await?;
     let budget = run.budget.clone();
@@ -193,13 +205,21 @@ pub async fn execute(cx: &Context, job: &RunJob) -> anyhow::Result<()> {
     // The delivery itself is a queue operation; its line is written with the run's first write.
     let delivery = CostLine::new(CostKind::Queue, None, engine::cost::queue(1, rates.queue_op), 1, "delivery");
     let progress = Progress { costs: vec![delivery], ..Default::default() };
-    let mut x = Execution { tenant, run, config, sensitive, rates, downgrade: None, progress };
-    let result = match budget_gate(cx, &mut x, budget).await {
-        Ok(true) => drive(cx, &mut x).await,
-        Ok(false) => Ok(()),
-        Err(e) => Err(e),
+    let keeper = None;
+    let mut x = Execution { tenant, run, config, sensitive, rates, downgrade: None, progress, keeper };
+    if x.run.claim == Claim::Held {
+        x.keep_lease(cx);
+    }
+    // A run the budget may hold is held under its lease.
+    let result = match budget.is_none() || hold(cx, &mut x).await? {
+        true => match budget_gate(cx, &mut x, budget).await {
+            Ok(true) => drive(cx, &mut x).await,
+            Ok(false) => Ok(()),
+            Err(e) => Err(e),
+        },
+        false => Ok(()),
     };
-    drop(keeper);
+    drop(x.keeper.take());
     // A workflow with a budget is judged after its runs (retry spikes wait for the minute's check).
     if x.run.budget.is_some() || x.run.cleared_step.is_some() {
         if let Err(e) = crate::cost_watch::evaluate(cx, &x.tenant, &workflow).await {
@@ -207,6 +227,23 @@ pub async fn execute(cx: &Context, job: &RunJob) -> anyhow::Result<()> {
         }
     }
     result
+}
+
+/// Makes sure this worker holds the run's lease, taking it if the run was
+/// read while queued. False: another worker has the run (or it moved on)
+/// and this execution stops without writing.
+async fn hold(cx: &Context, x: &mut Execution) -> anyhow::Result<bool> {
+    if x.run.claim == Claim::Held {
+        return Ok(true);
+    }
+    let lease = cx.settings.runs.lease_seconds;
+    if !runs::claim(&cx.db, &x.tenant, x.run.id, &cx.owner, lease, x.run.claim).await? {
+        tracing::debug!("another worker took the run; nothing to do");
+        return Ok(false);
+    }
+    x.run.claim = Claim::Held;
+    x.keep_lease(cx);
+    Ok(true)
 }
 
 /// Before a run's first step: the off-peak window of a batchable workflow
@@ -253,9 +290,15 @@ async fn flush(
     next_step: i32,
     ending: Option<(Ending, Option<&str>)>,
 ) -> anyhow::Result<bool> {
+    // Only a write that ends the run may claim it; any other goes on under the lease.
+    if ending.is_none() && !hold(cx, x).await? {
+        return Ok(false);
+    }
     let progress = std::mem::take(&mut x.progress);
+    let (run_id, claim) = (x.run.id, x.run.claim);
     let written =
-        runs::advance(&cx.db, &x.tenant, x.run.id, &cx.owner, &progress, &x.run.context, next_step, ending).await?;
+        runs::advance(&cx.db, &x.tenant, run_id, &cx.owner, claim, &progress, &x.run.context, next_step, ending)
+            .await?;
     let Some(mail_ids) = written else { return Ok(false) };
     if let Some((ending, _)) = ending {
         rested(match ending {
@@ -312,8 +355,10 @@ async fn drive(cx: &Context, x: &mut Execution) -> anyhow::Result<()> {
         let clock = std::time::Instant::now();
         // A span per step (a child of the run's in traces); it repeats the run id for the log lines.
         let span = tracing::info_span!("step", run_id = %x.run.id, step = %step.id, kind = %step.kind);
-        let mut outcome = execute_step(cx, x, step).instrument(span).await;
+        let outcome = execute_step(cx, x, step).instrument(span).await;
         drop(marker);
+        // None: another worker took the run when this one went to take its lease.
+        let Some(mut outcome) = outcome? else { return Ok(()) };
         // The worker's time on the step is paid for whether it succeeded or not.
         metrics::histogram!(store::measure::STEP_SECONDS, "kind" => step.kind.as_str())
             .record(clock.elapsed().as_secs_f64());
@@ -374,16 +419,37 @@ async fn drive(cx: &Context, x: &mut Execution) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The step's own work, by its kind. An approval step never gets here: it is a gate (`policy::before`).
-async fn execute_step(cx: &Context, x: &Execution, step: &Step) -> Result<Done, Failed> {
-    match step.kind {
+/// The step's own work, by its kind. An approval step never gets here: it
+/// is a gate (`policy::before`). A step that reaches the outside world (a
+/// call not answered by the cache, a paid model) does so under the run's
+/// lease, taken first if the run was read while queued. None: another
+/// worker took the run.
+async fn execute_step(cx: &Context, x: &mut Execution, step: &Step) -> anyhow::Result<Option<Result<Done, Failed>>> {
+    Ok(Some(match step.kind {
         StepKind::Function => function::run(cx, x, step).await,
-        StepKind::ApiCall => api_call::run(cx, x, step).await,
-        StepKind::Llm => llm::run(cx, x, step).await,
+        StepKind::ApiCall => {
+            let call = match api_call::Call::prepare(cx, x, step).await {
+                Ok(call) => call,
+                Err(failed) => return Ok(Some(Err(failed))),
+            };
+            if let Some(done) = call.cached(cx, step).await {
+                return Ok(Some(Ok(done)));
+            }
+            if !hold(cx, x).await? {
+                return Ok(None);
+            }
+            call.send(cx, x, step).await
+        }
+        StepKind::Llm => {
+            if llm::reaches_outside(cx, x).await? && !hold(cx, x).await? {
+                return Ok(None);
+            }
+            llm::run(cx, x, step).await
+        }
         StepKind::Rules => rules::run(x, step),
         StepKind::Notify => notify::run(cx, x, step).await,
         StepKind::Approval => Err(Failed::now("an approval step is decided by a person, not executed")),
-    }
+    }))
 }
 
 /// After retries: the human queue with the error attached, or a failed run, per the contract.
@@ -442,6 +508,9 @@ async fn wait_for_person(
     mut task: NewReviewTask,
     next_step: i32,
 ) -> anyhow::Result<bool> {
+    if !hold(cx, x).await? {
+        return Ok(false);
+    }
     task.workflow_name = x.run.workflow_name.clone();
     task.policy = x.run.contract.review.clone().unwrap_or_default();
     task.value = logic::find_number(&x.run.context, "annual_contract_value", task.draft.as_ref())

@@ -7,7 +7,7 @@
 //! stop for a person, the shadow notes it and goes on as if the draft were
 //! approved, so the rules after it still show what they would decide.
 
-use super::{api_call, execute_step, policy, Done, Execution, Failed};
+use super::{api_call, function, llm, policy, rules, Done, Execution, Failed};
 use crate::context::Context;
 use engine::replay::Outcome;
 use engine::review::ReviewReason;
@@ -17,7 +17,7 @@ use serde_json::json;
 use std::sync::Arc;
 use store::ledger;
 use store::replays::{LeasedReplay, Pending};
-use store::runs::{LeasedRun, Progress};
+use store::runs::{Claim, LeasedRun, Progress};
 use store::Tenant;
 
 /// What every event of a replay shares.
@@ -60,12 +60,15 @@ pub(crate) async fn run(cx: &Context, tenant: &Tenant, setup: &Setup, item: &Pen
             pinned: replay.pinned.clone(),
             generation: replay.generation,
             budget: None,
+            // The replay holds its own lease; there is no run to claim.
+            claim: Claim::Held,
         },
         config: setup.config.clone(),
         sensitive: setup.sensitive.clone(),
         rates: setup.rates,
         downgrade: setup.downgrade.clone(),
         progress: Progress::default(),
+        keeper: None,
     };
     let mut outcome = Outcome::default();
     run_steps(cx, setup, item, &mut x, &mut outcome).await;
@@ -108,7 +111,9 @@ async fn run_steps(cx: &Context, setup: &Setup, item: &Pending, x: &mut Executio
                     "production has no answer recorded for this call, and only deterministic GET calls are made live in a replay",
                 )),
             },
-            StepKind::Function | StepKind::Llm | StepKind::Rules => execute_step(cx, x, step).await,
+            StepKind::Function => function::run(cx, x, step).await,
+            StepKind::Llm => llm::run(cx, x, step).await,
+            StepKind::Rules => rules::run(x, step),
         };
         let elapsed = clock.elapsed().as_millis() as i64;
         let done = match done {

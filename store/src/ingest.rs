@@ -323,8 +323,8 @@ pub(crate) async fn pins(txn: &DatabaseTransaction, contract: &WorkflowContract)
 }
 
 /// Checks the record against the data contract and, if it holds, commits
-/// the event, its queued run and the delivery in one round trip (one
-/// statement, its own transaction). A repeat of an
+/// the event and its queued run in one round trip (one statement, its own
+/// transaction). A repeat of an
 /// accepted idempotency key is answered with the original run. A record
 /// that breaks the contract is kept in the exceptions report and refused
 /// with every reason. `Stale`: the business's configuration changed since
@@ -404,14 +404,13 @@ pub async fn accept(
         (None, None) => {
             let key = incoming.idempotency_key.clone().unwrap_or_default();
             let mut tx = crate::db::begin_fast(db, &target.tenant).await?;
-            let run_id: Uuid = sqlx::query_scalar(
-                "SELECT r.id FROM events e JOIN runs r ON r.event_id = e.id WHERE e.workflow_id = $1 AND e.idempotency_key = $2",
-            )
-            .bind(target.workflow_id)
-            .bind(&key)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(fail)?;
+            let run_id: Uuid =
+                sqlx::query_scalar("SELECT run_id FROM events WHERE workflow_id = $1 AND idempotency_key = $2")
+                    .bind(target.workflow_id)
+                    .bind(&key)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(fail)?;
             sqlx::query(
                 "INSERT INTO deliveries (workflow_name, channel, outcome, status_code, reason, run_id)
                  VALUES ($1, $2, 'duplicate', 200, 'repeat of an accepted delivery', $3)",
@@ -431,11 +430,12 @@ pub async fn accept(
     Ok(accepted)
 }
 
-/// The door's one statement: `public.accept_event` (migration
-/// `m20261208_000010_accept_event`) sets the business's `search_path` for
-/// the statement's own transaction, then, unless the configuration moved,
-/// makes an event, its run and an `accepted` delivery for a new key, or a
-/// `duplicate` delivery of the original run for a known one.
+/// The door's one statement: `public.accept_event` (public migration
+/// `m20261211_000011_accept_without_delivery`) sets the business's
+/// `search_path` for the statement's own transaction, then, unless the
+/// configuration moved, makes an event and its run for a new key (the
+/// accepted delivery is read from them), or a `duplicate` delivery of the
+/// original run for a known one.
 const ACCEPT: &str = "SELECT accepted_fresh, accepted_run, prior_run
     FROM public.accept_event($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 

@@ -10,6 +10,7 @@ mod m20261204_000007_pending_sign_ups;
 mod m20261206_000008_business_currency;
 mod m20261207_000009_replay_queue;
 mod m20261208_000010_accept_event;
+mod m20261211_000011_accept_without_delivery;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000008_business_currency::Migration),
             Box::new(m20261207_000009_replay_queue::Migration),
             Box::new(m20261208_000010_accept_event::Migration),
+            Box::new(m20261211_000011_accept_without_delivery::Migration),
         ]
     }
 

@@ -21,6 +21,8 @@ mod m20261207_000018_replays;
 mod m20261208_000019_door;
 mod m20261209_000020_step_keys;
 mod m20261210_000021_run_event_key;
+mod m20261211_000022_door_rows;
+mod m20261211_000023_cost_line_key;
 
 /// Runs with `search_path` set to one tenant schema; its bookkeeping table
 /// lives in that schema too, so every tenant records its own version.
@@ -51,6 +53,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000019_door::Migration),
             Box::new(m20261209_000020_step_keys::Migration),
             Box::new(m20261210_000021_run_event_key::Migration),
+            Box::new(m20261211_000022_door_rows::Migration),
+            Box::new(m20261211_000023_cost_line_key::Migration),
         ]
     }
 

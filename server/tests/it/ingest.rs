@@ -43,7 +43,15 @@ async fn a_signed_webhook_is_committed_with_its_queued_run_before_the_202() {
     assert_eq!(normalised["sourceChannel"], "website", "the data contract normalised the record");
     let pinned: Value = app.demo_value("SELECT pinned FROM runs WHERE id = $1", vec![run_id.into()]).await.unwrap();
     assert_eq!(pinned["prompts"]["lead_summary_v4"], 1, "the run pins the production prompt version");
-    assert_eq!(count(&app, "SELECT count(*) FROM deliveries WHERE outcome = 'accepted'").await, 1);
+    // The trigger's recent deliveries show it, read from the event and run it made.
+    let tenant = app.demo_current_member(engine::Role::Owner).await.tenant;
+    let shown = store::runs::deliveries(&app.db, &tenant, LEAD_WORKFLOW, 20).await.unwrap();
+    let accepted: Vec<_> = shown.iter().filter(|d| d.outcome == "accepted").collect();
+    assert_eq!(accepted.len(), 1);
+    assert_eq!(
+        (accepted[0].run_id, accepted[0].status_code, accepted[0].channel.as_str()),
+        (Some(run_id), 202, "webhook")
+    );
 }
 
 #[tokio::test]

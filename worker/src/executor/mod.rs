@@ -5,12 +5,12 @@
 //! that ends it claims it, if nobody executed it since it was read, so such
 //! a run costs the worker one commit. The lease is taken (`hold`) before a
 //! step reaches the outside world and before any write that does not end
-//! the run, and renewed in the background from then on. Steps that only compute (a function,
-//! rules, a cached call, the offline model) are kept in memory and written
-//! together with the next state change; a step that reached the outside
-//! world (an HTTP call, a paid model, an email) is written before the run
-//! goes on, so a run resumed after a crash repeats only computation, never
-//! a side effect. It stops for a person where the approval policy says so
+//! the run, and renewed in the background from then on. Steps that only
+//! compute (a function, rules, a cached call, the offline model) are kept
+//! in memory and written together with the next state change; a step that
+//! reached the outside world (an HTTP call, a paid model, an email) is
+//! written before the run goes on, so a run resumed after a crash repeats
+//! only computation, never a side effect. It stops for a person where the approval policy says so
 //! (`policy`) and applies the workflow's fallback when a step fails for good.
 //!
 //! One file per step kind does the step's own work: `function`,

@@ -39,12 +39,38 @@ pub async fn begin_fast(
     db: &DatabaseConnection,
     tenant: &crate::Tenant,
 ) -> Result<sea_orm::sqlx::Transaction<'static, sea_orm::sqlx::Postgres>, DbErr> {
+    begin_with(db, tenant, Commit::Durable).await
+}
+
+/// Whether a transaction's commit waits for its write-ahead log to reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// The commit returns once the log is on disk (every write Steward promises anything about).
+    Durable,
+    /// The commit returns at once and the log follows within PostgreSQL's
+    /// `wal_writer_delay` (200 ms by default). A crash of PostgreSQL in that
+    /// window loses the transaction whole, never part of it: only for a write
+    /// whose loss leaves work that is done again (computation only).
+    Recomputable,
+}
+
+/// `begin_fast`, with the commit's durability said.
+pub async fn begin_with(
+    db: &DatabaseConnection,
+    tenant: &crate::Tenant,
+    commit: Commit,
+) -> Result<sea_orm::sqlx::Transaction<'static, sea_orm::sqlx::Postgres>, DbErr> {
     use sea_orm::sqlx;
     let schema = tenant.schema();
     if !engine::tenant::is_tenant_schema_name(schema) {
         return Err(DbErr::Custom(format!("refusing invalid tenant schema name {schema:?}")));
     }
-    let begin = format!("BEGIN; SELECT set_config('search_path', '{schema}', true)");
+    let begin = match commit {
+        Commit::Durable => format!("BEGIN; SELECT set_config('search_path', '{schema}', true)"),
+        Commit::Recomputable => format!(
+            "BEGIN; SELECT set_config('search_path', '{schema}', true), set_config('synchronous_commit', 'off', true)"
+        ),
+    };
     db.get_postgres_connection_pool().begin_with(sqlx::AssertSqlSafe(begin)).await.map_err(from_sqlx)
 }
 

@@ -453,7 +453,15 @@ pub async fn advance(
     );
     let ids: Vec<Uuid> = progress.outbox.iter().map(|_| Uuid::new_v4()).collect();
     let statement = if ids.is_empty() { &ADVANCE } else { &ADVANCE_WITH_MAIL };
-    let mut txn = crate::db::begin_fast(db, tenant).await?;
+    // The write that ends a run read while queued, sending no mail, claims it and records only
+    // computation: if PostgreSQL crashed before its log reached the disk, the run would still be
+    // queued, unclaimed, and the sweeper would send it again to be computed again. Its commit
+    // does not wait for the disk.
+    let commit = match (claim, ids.is_empty()) {
+        (Claim::Unclaimed { .. }, true) => crate::db::Commit::Recomputable,
+        _ => crate::db::Commit::Durable,
+    };
+    let mut txn = crate::db::begin_with(db, tenant, commit).await?;
     let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(statement.as_str()))
         .bind(run_id)
         .bind(owner)

@@ -16,8 +16,8 @@ use sea_orm::{prelude::*, DatabaseConnection, DatabaseTransaction, FromQueryResu
 use serde_json::Value;
 use std::sync::Arc;
 
-/// A run a worker executes: read while queued (claimed by its first
-/// write, `held` false) or taken over under a lease that had lapsed.
+/// A run a worker executes: read while queued (`Claim::Unclaimed`, claimed
+/// by its first write) or taken over under a lease that had lapsed.
 #[derive(Debug, Clone)]
 pub struct LeasedRun {
     pub id: Uuid,
@@ -154,8 +154,9 @@ pub async fn open(
 }
 
 /// Takes the lease of a run read while queued, if nobody executed it since
-/// (its executions unchanged); true at once if this worker holds it. False: another worker has it, or it moved on;
-/// this execution stops without writing.
+/// (its executions unchanged); true at once if this worker holds it.
+/// False: another worker has it, or it moved on; this execution stops
+/// without writing.
 pub async fn claim(
     db: &DatabaseConnection,
     tenant: &Tenant,
@@ -420,7 +421,7 @@ static ADVANCE_WITH_MAIL: std::sync::LazyLock<String> = std::sync::LazyLock::new
 /// Writes a run's progress in one transaction: its state, step records,
 /// cost lines and the mail they send (if any), and (with an `ending`) its
 /// end, in one statement. Three round trips: BEGIN with the business's path
-/// (`db::begin_fast`), the statement, COMMIT. A run read while queued
+/// (`db::begin_with`), the statement, COMMIT. A run read while queued
 /// (`Claim::Unclaimed`) can only be ended this way, and only if nobody
 /// executed it since it was read. Returns the mail's outbox ids; None: this
 /// worker lost the lease (or another worker has the run) and nothing changed.

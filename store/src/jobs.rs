@@ -196,27 +196,34 @@ impl<J: Job> Queue<J> {
     }
 
     pub async fn push(&self, job: J) -> Result<(), String> {
-        let key = job.key();
-        // push takes &mut self; a clone is cheap (shared connection, no I/O).
-        let mut storage = self.storage.clone();
-        storage.push(job).await.map_err(|e| e.to_string())?;
-        if let Some(key) = key {
-            let mut redis = self.redis.clone();
-            redis::cmd("ZADD")
-                .arg(self.sent_key())
-                .arg(chrono::Utc::now().timestamp())
-                .arg(key)
-                .query_async::<()>(&mut redis)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        Ok(())
+        self.push_all(vec![job]).await
     }
 
-    /// A worker took the job about `key` off the queue.
-    pub async fn taken(&self, key: &str) -> Result<(), String> {
+    /// Sends jobs in two round trips however many: apalis's batch push,
+    /// then one ZADD noting them as sent.
+    pub async fn push_all(&self, jobs: Vec<J>) -> Result<(), String> {
+        let keys: Vec<String> = jobs.iter().filter_map(Job::key).collect();
+        // push_bulk takes &mut self; a clone is cheap (shared connection, no I/O).
+        let mut storage = self.storage.clone();
+        storage.push_bulk(jobs).await.map_err(|e| e.to_string())?;
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let now = chrono::Utc::now().timestamp();
+        let mut zadd = redis::cmd("ZADD");
+        zadd.arg(self.sent_key());
+        keys.iter().for_each(|key| _ = zadd.arg(now).arg(key));
         let mut redis = self.redis.clone();
-        redis::cmd("ZREM").arg(self.sent_key()).arg(key).query_async::<()>(&mut redis).await.map_err(|e| e.to_string())
+        zadd.query_async::<()>(&mut redis).await.map_err(|e| e.to_string())
+    }
+
+    /// Workers took the jobs about `keys` off the queue.
+    pub async fn taken(&self, keys: &[String]) -> Result<(), String> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut redis = self.redis.clone();
+        redis::cmd("ZREM").arg(self.sent_key()).arg(keys).query_async::<()>(&mut redis).await.map_err(|e| e.to_string())
     }
 
     /// When the job about each key was sent, if it is still waiting (unix seconds).
@@ -282,5 +289,53 @@ impl Queue<RunJob> {
     /// Sends the job that wakes a worker for a run.
     pub async fn wake(&self, job: RunJob) -> Result<(), String> {
         self.push(job).await
+    }
+}
+
+/// Hands work to one background task that does it in batches: what is
+/// handed over while a batch is in flight goes into the next (one round
+/// trip for many). Handing over never waits: past `capacity` waiting, or
+/// while the task is gone, the item is refused and its caller leaves it to
+/// the sweeper. A batch gets two seconds; one that fails is dropped (with
+/// a warning), for the same reason.
+pub struct Batches<T> {
+    tx: tokio::sync::mpsc::Sender<T>,
+}
+
+impl<T> Clone for Batches<T> {
+    fn clone(&self) -> Self {
+        Batches { tx: self.tx.clone() }
+    }
+}
+
+impl<T: Send + 'static> Batches<T> {
+    /// Starts the task on the current runtime; it ends when the last handle is dropped.
+    pub fn start<F, Fut>(capacity: usize, what: &'static str, mut send: F) -> Self
+    where
+        F: FnMut(Vec<T>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<(), String>> + Send,
+    {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(capacity);
+        tokio::spawn(async move {
+            let mut batch = Vec::new();
+            while rx.recv_many(&mut batch, capacity).await > 0 {
+                let count = batch.len();
+                match tokio::time::timeout(Duration::from_secs(2), send(std::mem::take(&mut batch))).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, count, "{what}: Redis refused a batch; the sweeper covers it")
+                    }
+                    Err(_) => {
+                        tracing::warn!(count, "{what}: Redis did not take a batch in time; the sweeper covers it")
+                    }
+                }
+            }
+        });
+        Batches { tx }
+    }
+
+    /// Hands an item over; false when it was refused (too many waiting).
+    pub fn hand(&self, item: T) -> bool {
+        self.tx.try_send(item).is_ok()
     }
 }

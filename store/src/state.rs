@@ -26,12 +26,13 @@ pub struct AppState {
     pub outbound: crate::outbound::Outbound,
     /// SMTP for the few emails sent while the person waits (a sign-up's code).
     pub mailer: crate::mailer::Mailer,
-    /// Wake-ups in flight; past this many, a wake-up is left to the sweeper.
-    wakes: Arc<tokio::sync::Semaphore>,
+    /// Wake-ups on their way to Redis, sent in batches.
+    wakes: crate::jobs::Batches<RunJob>,
 }
 
-/// Wake-ups the door keeps in flight at most (Redis slow or down).
-const WAKES_IN_FLIGHT: usize = 256;
+/// Wake-ups the door keeps waiting at most (Redis slow or down); past
+/// this many, a wake-up is left to the sweeper.
+const WAKES_WAITING: usize = 256;
 
 impl AppState {
     pub async fn connect(settings: Settings) -> anyhow::Result<Self> {
@@ -40,15 +41,23 @@ impl AppState {
         let redis = crate::jobs::connect_redis(&settings.redis_url)?;
         let mailer = crate::mailer::Mailer::from_settings(&settings)?;
         let outbound = crate::outbound::Outbound::new(&settings)?;
+        let runs = RunQueue::new(redis.clone(), &settings.redis_prefix);
+        let wakes = crate::jobs::Batches::start(WAKES_WAITING, "waking workers", {
+            let runs = runs.clone();
+            move |jobs| {
+                let runs = runs.clone();
+                async move { runs.push_all(jobs).await }
+            }
+        });
         Ok(Self {
             throttle: LoginThrottle::new(redis.clone(), &settings.redis_prefix),
             mail: MailQueue::new(redis.clone(), &settings.redis_prefix),
-            runs: RunQueue::new(redis.clone(), &settings.redis_prefix),
+            runs,
             replays: ReplayQueue::new(redis.clone(), &settings.redis_prefix),
             db,
             redis,
             settings: Arc::new(settings),
-            wakes: Arc::new(tokio::sync::Semaphore::new(WAKES_IN_FLIGHT)),
+            wakes,
             targets: Default::default(),
             http: reqwest::Client::builder().user_agent("Steward/1").build()?,
             mailer,
@@ -57,24 +66,16 @@ impl AppState {
     }
 
     /// Wakes a worker for a committed run without making the sender wait:
-    /// the job is pushed in the background and given two seconds. While
-    /// Redis is down or slow the wake-up is dropped and the sweeper sends
-    /// the job when Redis is back (the run is safe in PostgreSQL).
+    /// the job joins the next batch sent to Redis (two round trips for
+    /// all the wake-ups handed over while the previous batch was in
+    /// flight), which gets two seconds. While Redis is down or slow the
+    /// wake-up is dropped and the sweeper sends the job when Redis is back
+    /// (the run is safe in PostgreSQL).
     pub fn wake(&self, job: RunJob) {
-        let Ok(permit) = self.wakes.clone().try_acquire_owned() else {
-            tracing::warn!(run_id = %job.run_id, "too many wake-ups pending (Redis slow?); the sweeper will send this one");
-            return;
-        };
-        let runs = self.runs.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let run_id = job.run_id;
-            match tokio::time::timeout(std::time::Duration::from_secs(2), runs.wake(job)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, %run_id, "could not wake a worker; the sweeper will"),
-                Err(_) => tracing::warn!(%run_id, "Redis did not take the wake-up in time; the sweeper will send it"),
-            }
-        });
+        let run_id = job.run_id;
+        if !self.wakes.hand(job) {
+            tracing::warn!(%run_id, "too many wake-ups waiting (Redis slow?); the sweeper will send this one");
+        }
     }
 
     /// Wakes a worker for a replay just started, bounded like a run's

@@ -17,6 +17,8 @@ pub struct Context {
     pub redis: redis::aio::ConnectionManager,
     pub mail: MailQueue,
     pub runs: RunQueue,
+    /// Notes run jobs as taken off the queue, many per round trip.
+    pub runs_taken: store::jobs::Batches<String>,
     pub replays: ReplayQueue,
     pub http: reqwest::Client,
     /// For calls a workflow makes (api_call steps): never to private,
@@ -43,11 +45,21 @@ impl Context {
         let redis = store::jobs::connect_redis(&settings.redis_url)?;
         let db = store::db::connect(&settings.database_url, (settings.runs.concurrency as u32 + 4).max(6)).await?;
         let process = uuid::Uuid::new_v4().simple().to_string();
+        let runs = RunQueue::new(redis.clone(), &settings.redis_prefix);
+        // Best-effort, like every note of the sent set: a note lost leaves the key to `forget_older_than`.
+        let runs_taken = store::jobs::Batches::start(1024, "noting run jobs as taken", {
+            let runs = runs.clone();
+            move |keys: Vec<String>| {
+                let runs = runs.clone();
+                async move { runs.taken(&keys).await }
+            }
+        });
         Ok(Context {
             db,
             settings: Arc::new(settings.clone()),
             mail: MailQueue::new(redis.clone(), &settings.redis_prefix),
-            runs: RunQueue::new(redis.clone(), &settings.redis_prefix),
+            runs,
+            runs_taken,
             replays: ReplayQueue::new(redis.clone(), &settings.redis_prefix),
             redis,
             http: reqwest::Client::builder().user_agent("Steward/1").build()?,

@@ -46,7 +46,7 @@ async fn deliver_once(
 ) -> Result<(), BoxDynError> {
     use store::outbox::{self, Claim};
     // Off the queue: no longer counted as waiting (best-effort).
-    let _ = tokio::time::timeout(Duration::from_secs(1), cx.mail.taken(&id.to_string())).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), cx.mail.taken(&[id.to_string()])).await;
     let tenant = store::tenants::by_id(&cx.db, job.tenant_id).await?;
     match outbox::claim(&cx.db, &tenant, id, &cx.owner, CLAIM_SECONDS).await? {
         Claim::Mine { .. } => {}

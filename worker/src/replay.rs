@@ -28,7 +28,7 @@ pub async fn execute_replay(job: ReplayJob, cx: Data<Context>) -> Result<(), Box
 pub async fn replay(cx: &Context, job: &ReplayJob) -> anyhow::Result<()> {
     let tenant = job.tenant()?;
     if let Ok(Err(e)) =
-        tokio::time::timeout(std::time::Duration::from_secs(1), cx.replays.taken(&job.replay_id.to_string())).await
+        tokio::time::timeout(std::time::Duration::from_secs(1), cx.replays.taken(&[job.replay_id.to_string()])).await
     {
         tracing::debug!(error = %e, "could not note the replay's job as taken");
     }

@@ -239,3 +239,42 @@ async fn of_two_workers_that_read_one_queued_run_only_the_first_to_write_ends_it
             .unwrap();
     assert!(wrote.is_some(), "the lease holder ends it");
 }
+
+#[tokio::test]
+async fn a_burst_of_events_wakes_a_worker_for_each_run_and_the_worker_notes_each_job_taken() {
+    let mut app = TestApp::spawn().await;
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    // Twenty events at once: their wake-ups reach Redis in batches, none lost on the way.
+    let leads: Vec<Value> = (0..20).map(|_| fresh_lead()).collect();
+    let sends = leads.iter().map(|lead| app.send_lead(&secret, lead));
+    let runs: Vec<uuid::Uuid> = futures::future::join_all(sends).await;
+    let mut redis =
+        redis::Client::open(app.settings.redis_url.as_str()).unwrap().get_connection_manager().await.unwrap();
+    let sent = format!("{}:runs:sent", app.settings.redis_prefix);
+    let noted = |redis: &mut redis::aio::ConnectionManager| {
+        let (mut redis, sent, runs) = (redis.clone(), sent.clone(), runs.clone());
+        async move {
+            let ids: Vec<String> = runs.iter().map(|r| r.to_string()).collect();
+            let scores: Vec<Option<f64>> =
+                redis::cmd("ZMSCORE").arg(&sent).arg(&ids).query_async(&mut redis).await.unwrap();
+            scores.iter().filter(|s| s.is_some()).count()
+        }
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while noted(&mut redis).await < runs.len() {
+        assert!(std::time::Instant::now() < deadline, "every run's job was sent and noted as waiting");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The sweeper would only re-send after a minute: each run rests because its own job woke a worker.
+    app.start_worker();
+    for run_id in &runs {
+        let status = app.wait_for_run(*run_id, &["completed", "waiting_for_review", "failed"]).await;
+        assert_ne!(status, "failed");
+    }
+    // ... and the worker noted every job as taken, so the sweeper and the stall watch see none waiting.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while noted(&mut redis).await > 0 {
+        assert!(std::time::Instant::now() < deadline, "every job was noted as taken");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

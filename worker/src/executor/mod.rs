@@ -181,10 +181,8 @@ impl Drop for RunningMarker {
 /// Executes (or resumes) the job's run, if it is this worker's to run.
 pub async fn execute(cx: &Context, job: &RunJob) -> anyhow::Result<()> {
     let tenant = job.tenant()?;
-    // Off the queue: the sweeper no longer counts this job as waiting (best-effort).
-    if let Ok(Err(e)) = tokio::time::timeout(Duration::from_secs(1), cx.runs.taken(&job.run_id.to_string())).await {
-        tracing::debug!(error = %e, "could not note the job as taken");
-    }
+    // Off the queue: the sweeper no longer counts this job as waiting (best-effort, in the background).
+    cx.runs_taken.hand(job.run_id.to_string());
     let lease = cx.settings.runs.lease_seconds;
     let Some(opened) = runs::open(&cx.db, &tenant, job.run_id, &cx.owner, lease).await? else {
         tracing::debug!("run is held, waiting or finished; nothing to do");

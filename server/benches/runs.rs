@@ -116,6 +116,10 @@ async fn main() {
     let bench = support::BenchDatabase::seeded("runs", 4).await;
     let (db, url, mut settings) = (bench.db.clone(), bench.url.clone(), bench.settings.clone());
     let base = support::serve(&mut settings).await;
+    // The worker's runs at once, as in production (`STEWARD_RUN_CONCURRENCY`, default 8).
+    if let Some(n) = std::env::var("STEWARD_RUN_CONCURRENCY").ok().and_then(|v| v.parse().ok()) {
+        settings.runs.concurrency = n;
+    }
 
     let engineer = store::auth::member_by_email(&db, "acme-plumbing", "engineer@acme-plumbing.test").await.unwrap();
     // The prompt needs `normalized_lead` and `company_context`.
@@ -238,7 +242,10 @@ steps:
         );
     }
 
-    println!("\n(b) end-to-end runs of a 4-step workflow (normalise, cached api_call, offline llm, rules), one worker");
+    println!(
+        "\n(b) end-to-end runs of a 4-step workflow (normalise, cached api_call, offline llm, rules), one worker running {} at once",
+        settings.runs.concurrency
+    );
     // Clear the backlog of (a) so the worker starts on the benchmark's runs only.
     let txn = store::db::tenant_txn(&db, "t_acme_plumbing").await.unwrap();
     txn.execute_unprepared("UPDATE runs SET status = 'cancelled' WHERE workflow_name = 'lead-intake-qualification'")

@@ -60,17 +60,48 @@ pub async fn begin_with(
     tenant: &crate::Tenant,
     commit: Commit,
 ) -> Result<sea_orm::sqlx::Transaction<'static, sea_orm::sqlx::Postgres>, DbErr> {
+    begin_set(db, tenant, commit, Plans::PostgresChooses).await
+}
+
+/// `begin_with`, for statements about a set of runs given as an array
+/// (`id = ANY($1)`): they are planned once per connection and statement.
+/// Left to itself PostgreSQL plans them afresh at every execution (a plan
+/// for an array of unknown length looks dearer than one for the array at
+/// hand), which costs more than the statement itself.
+pub async fn begin_for_sets(
+    db: &DatabaseConnection,
+    tenant: &crate::Tenant,
+    commit: Commit,
+) -> Result<sea_orm::sqlx::Transaction<'static, sea_orm::sqlx::Postgres>, DbErr> {
+    begin_set(db, tenant, commit, Plans::OncePerConnection).await
+}
+
+/// How a transaction's prepared statements are planned.
+#[derive(PartialEq)]
+enum Plans {
+    PostgresChooses,
+    OncePerConnection,
+}
+
+async fn begin_set(
+    db: &DatabaseConnection,
+    tenant: &crate::Tenant,
+    commit: Commit,
+    plans: Plans,
+) -> Result<sea_orm::sqlx::Transaction<'static, sea_orm::sqlx::Postgres>, DbErr> {
     use sea_orm::sqlx;
     let schema = tenant.schema();
     if !engine::tenant::is_tenant_schema_name(schema) {
         return Err(DbErr::Custom(format!("refusing invalid tenant schema name {schema:?}")));
     }
-    let begin = match commit {
-        Commit::Durable => format!("BEGIN; SELECT set_config('search_path', '{schema}', true)"),
-        Commit::Recomputable => format!(
-            "BEGIN; SELECT set_config('search_path', '{schema}', true), set_config('synchronous_commit', 'off', true)"
-        ),
-    };
+    // All transaction-local, in the round trip of BEGIN.
+    let mut begin = format!("BEGIN; SELECT set_config('search_path', '{schema}', true)");
+    if commit == Commit::Recomputable {
+        begin.push_str(", set_config('synchronous_commit', 'off', true)");
+    }
+    if plans == Plans::OncePerConnection {
+        begin.push_str(", set_config('plan_cache_mode', 'force_generic_plan', true)");
+    }
     db.get_postgres_connection_pool().begin_with(sqlx::AssertSqlSafe(begin)).await.map_err(from_sqlx)
 }
 

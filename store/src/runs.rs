@@ -96,11 +96,9 @@ impl Lease {
 
 /// Opens a run for execution: reads it if it is queued (nothing written:
 /// the worker's first write claims it), or takes its lease if it is
-/// running under a lease that has lapsed (its worker died). Three round
-/// trips: BEGIN with the business's path (`db::begin_fast`), the
-/// statement, COMMIT (with nothing to flush for a queued run). None:
-/// someone else holds it, or it is waiting or finished, and the job has
-/// nothing to do.
+/// running under a lease that has lapsed (its worker died). None: someone
+/// else holds it, or it is waiting or finished, and the job has nothing to
+/// do. `open_many` for one run.
 pub async fn open(
     db: &DatabaseConnection,
     tenant: &Tenant,
@@ -108,32 +106,49 @@ pub async fn open(
     owner: &str,
     seconds: i64,
 ) -> Result<Option<Lease>, DbErr> {
+    Ok(open_many(db, tenant, &[run_id], owner, seconds).await?.remove(&run_id))
+}
+
+/// Opens runs of one business for execution (see `open`), in three round
+/// trips however many: BEGIN with the business's path (`db::begin_fast`),
+/// the statement, COMMIT (with nothing to flush for queued runs). The
+/// runs that open, by id; give each id once.
+pub async fn open_many(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    run_ids: &[Uuid],
+    owner: &str,
+    seconds: i64,
+) -> Result<std::collections::HashMap<Uuid, Lease>, DbErr> {
     use sea_orm::sqlx::{self, types::Json, Row as _};
-    let mut txn = crate::db::begin_fast(db, tenant).await?;
-    let row = sqlx::query(
+    let mut txn = crate::db::begin_for_sets(db, tenant, crate::db::Commit::Durable).await?;
+    let rows = sqlx::query(
         "WITH taken AS (
              UPDATE runs SET lease_owner = $2, lease_until = now() + make_interval(secs => $3),
                     executions = executions + 1, updated_at = now()
-              WHERE id = $1 AND status = 'running' AND (lease_until IS NULL OR lease_until < now())
-          RETURNING workflow_name, workflow_version, context, next_step, cleared_step, pinned, executions, true AS held),
+              -- The status is judged inside CASE here and below so that the planner finds the
+              -- runs by key, not through the index of unfinished runs (which reads every queued run).
+              WHERE id = ANY($1)
+                AND CASE WHEN status = 'running' THEN lease_until IS NULL OR lease_until < now() ELSE false END
+          RETURNING id, workflow_name, workflow_version, context, next_step, cleared_step, pinned, executions, true AS held),
          queued AS (
-             SELECT workflow_name, workflow_version, context, next_step, cleared_step, pinned, executions, false AS held
-               FROM runs WHERE id = $1 AND status = 'queued'),
+             SELECT id, workflow_name, workflow_version, context, next_step, cleared_step, pinned, executions, false AS held
+               FROM runs WHERE id = ANY($1) AND CASE WHEN status = 'queued' THEN true ELSE false END),
          run AS (SELECT * FROM taken UNION ALL SELECT * FROM queued)
-         SELECT r.workflow_name, r.workflow_version, r.context, r.next_step, r.cleared_step, r.pinned, r.executions, r.held,
-                now() AS read_at,
+         SELECT r.id, r.workflow_name, r.workflow_version, r.context, r.next_step, r.cleared_step, r.pinned, r.executions,
+                r.held, now() AS read_at,
                 (SELECT value FROM config_generation) AS generation,
                 EXISTS (SELECT 1 FROM budgets b WHERE b.workflow_name = r.workflow_name) AS budgeted
            FROM run r",
     )
-    .bind(run_id)
+    .bind(run_ids)
     .bind(owner)
     .bind(seconds as f64)
-    .fetch_optional(&mut *txn)
+    .fetch_all(&mut *txn)
     .await
     .map_err(crate::db::from_sqlx)?;
-    let read = |row: &sqlx::postgres::PgRow| -> Result<Lease, sqlx::Error> {
-        Ok(Lease {
+    let read = |row: &sqlx::postgres::PgRow| -> Result<(Uuid, Lease), sqlx::Error> {
+        let lease = Lease {
             workflow_name: row.try_get("workflow_name")?,
             workflow_version: row.try_get("workflow_version")?,
             context: row.try_get::<Json<Value>, _>("context")?.0,
@@ -146,11 +161,13 @@ pub async fn open(
                 true => Claim::Held,
                 false => Claim::Unclaimed { executions: row.try_get("executions")?, read_at: row.try_get("read_at")? },
             },
-        })
+        };
+        Ok((row.try_get("id")?, lease))
     };
-    let lease = row.as_ref().map(read).transpose().map_err(crate::db::from_sqlx)?;
+    let leases: std::collections::HashMap<Uuid, Lease> =
+        rows.iter().map(read).collect::<Result<_, _>>().map_err(crate::db::from_sqlx)?;
     txn.commit().await.map_err(crate::db::from_sqlx)?;
-    Ok(lease)
+    Ok(leases)
 }
 
 /// Takes the lease of a run read while queued, if nobody executed it since
@@ -294,8 +311,8 @@ impl StepRecord {
 const STEP_COLUMNS: &str = "step_id, kind, status, attempts, started_at, finished_at, input, output, error, \
                             tokens_in, tokens_out, cost_micros, model, prompt_version, cache_hit, detail";
 
-/// Step records as rows for `jsonb_to_recordset` (`STEP_ROWS`).
-fn step_rows(records: &[StepRecord]) -> Value {
+/// Step records as rows for `jsonb_to_recordset` (`upsert_steps`).
+pub(crate) fn step_rows(records: &[StepRecord]) -> Value {
     records
         .iter()
         .map(|s| {
@@ -310,10 +327,10 @@ fn step_rows(records: &[StepRecord]) -> Value {
         .collect()
 }
 
-/// Upserts the step records of `step_rows` bound as `${param}` for the run
-/// `{run}` (a column or parameter), reading also `FROM {from}`: a record
-/// already there is replaced.
-fn upsert_steps(run: &str, param: usize, from: &str) -> String {
+/// Upserts the step records of `step_rows` found at `{rows}` (a parameter
+/// or a column) for the run `{run}` (a column or parameter), reading also
+/// `FROM {from}`: a record already there is replaced.
+pub(crate) fn upsert_steps(run: &str, rows: &str, from: &str) -> String {
     let excluded = STEP_COLUMNS.split(", ").map(|c| format!("excluded.{}", c.trim())).collect::<Vec<_>>().join(", ");
     format!(
         "INSERT INTO run_steps (run_id, step_index, {STEP_COLUMNS})
@@ -321,7 +338,7 @@ fn upsert_steps(run: &str, param: usize, from: &str) -> String {
                 CASE WHEN s.finished THEN coalesce(s.finished_at, now()) END,
                 s.input, s.output, s.error, s.tokens_in, s.tokens_out, s.cost_micros, s.model, s.prompt_version,
                 s.cache_hit, s.detail
-           FROM {from} jsonb_to_recordset(${param}) AS s(step_index int, step_id text, kind text, status text, attempts int,
+           FROM {from} jsonb_to_recordset({rows}) AS s(step_index int, step_id text, kind text, status text, attempts int,
                 started_at timestamptz, finished_at timestamptz, finished boolean, input jsonb, output jsonb,
                 error text, tokens_in bigint, tokens_out bigint, cost_micros bigint, model text,
                 prompt_version int, cache_hit boolean, detail jsonb)
@@ -335,7 +352,7 @@ async fn write_steps(txn: &DatabaseTransaction, run_id: Uuid, records: &[StepRec
     if records.is_empty() {
         return Ok(());
     }
-    txn.execute_raw(stmt(&upsert_steps("$1", 2, ""), vec![run_id.into(), step_rows(records).into()])).await?;
+    txn.execute_raw(stmt(&upsert_steps("$1", "$2", ""), vec![run_id.into(), step_rows(records).into()])).await?;
     let lines = ledger::folded(records.iter().flat_map(|r| r.costs.iter().cloned()));
     ledger::add_lines(txn, run_id, &lines).await
 }
@@ -410,8 +427,8 @@ fn advance_statement(with_mail: bool) -> String {
          steps AS ({}),
          lines AS ({}){mail}
          SELECT EXISTS (SELECT 1 FROM held)",
-        upsert_steps("held.id", 9, "held,"),
-        ledger::insert_lines("held.id", "held.workflow_name", 10, "held,"),
+        upsert_steps("held.id", "$9", "held,"),
+        ledger::insert_lines("held.id", "held.workflow_name", "$10", "held,"),
     )
 }
 
@@ -483,6 +500,110 @@ pub async fn advance(
     let held: bool = query.fetch_one(&mut *txn).await.map_err(crate::db::from_sqlx)?;
     txn.commit().await.map_err(crate::db::from_sqlx)?;
     Ok(held.then_some(ids))
+}
+
+/// The write that ends a run read while queued (`Claim::Unclaimed`) whose
+/// steps sent no mail, ready for `end_many`: `advance` with an ending, for
+/// many runs in one statement. Its row is made by the execution that ends
+/// the run, so the JSON work is spread over the executions.
+#[derive(Debug, Clone)]
+pub struct Finish {
+    pub run_id: Uuid,
+    /// The row `end_many`'s statement reads (`FINISH_ROW`).
+    row: String,
+}
+
+impl Finish {
+    /// None when the write cannot be grouped: the run is held under a lease,
+    /// or the steps send mail (both go through `advance`).
+    pub fn new(
+        run_id: Uuid,
+        claim: Claim,
+        progress: &Progress,
+        context: &Value,
+        next_step: i32,
+        ending: Ending,
+        error: Option<&str>,
+    ) -> Option<Self> {
+        let Claim::Unclaimed { executions, read_at } = claim else { return None };
+        if !progress.outbox.is_empty() {
+            return None;
+        }
+        let (tokens_in, tokens_out) = tokens(&progress.records);
+        let lines = ledger::folded(
+            progress.records.iter().flat_map(|r| r.costs.iter().cloned()).chain(progress.costs.iter().cloned()),
+        );
+        let status = match ending {
+            Ending::Completed => RunStatus::Completed,
+            Ending::Failed => RunStatus::Failed,
+        };
+        let row = serde_json::json!({
+            "id": run_id, "executions": executions, "read_at": read_at, "context": context,
+            "next_step": next_step, "tokens_in": tokens_in, "tokens_out": tokens_out,
+            "status": status.as_str(), "error": error, "steps": step_rows(&progress.records),
+            "lines": ledger::as_rows(&lines), "cost": lines.iter().map(|l| l.amount.max(0)).sum::<i64>(),
+        });
+        Some(Finish { run_id, row: row.to_string() })
+    }
+}
+
+/// `end_many`'s statement: `advance`'s, for a set of runs read while queued.
+static END_MANY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH input AS (
+             SELECT * FROM jsonb_to_recordset($1::text::jsonb) AS i(id uuid, executions int, read_at timestamptz,
+                    context jsonb, next_step int, tokens_in bigint, tokens_out bigint, status text, error text,
+                    steps jsonb, lines jsonb, cost bigint)),
+         held AS (
+             UPDATE runs r SET context = i.context, next_step = i.next_step, tokens_in = r.tokens_in + i.tokens_in,
+                    tokens_out = r.tokens_out + i.tokens_out, cost_micros = r.cost_micros + i.cost,
+                    updated_at = now(), status = i.status, error = coalesce(i.error, r.error), finished_at = now(),
+                    lease_owner = NULL, lease_until = NULL, started_at = coalesce(r.started_at, i.read_at, now()),
+                    executions = r.executions + 1
+               FROM input i
+              -- Found by key; the status is judged inside CASE so that the planner does not
+              -- reach for the index of unfinished runs and read every queued run.
+              WHERE r.id = ANY($2) AND r.id = i.id
+                AND CASE WHEN r.status = 'queued' THEN r.executions = i.executions ELSE false END
+             RETURNING r.id, r.workflow_name, i.steps, i.lines),
+         steps AS ({}),
+         lines AS ({})
+         SELECT id FROM held",
+        upsert_steps("held.id", "held.steps", "held,"),
+        ledger::insert_lines("held.id", "held.workflow_name", "held.lines", "held,"),
+    )
+});
+
+/// Ends runs of one business read while queued (`Finish`), in three round
+/// trips however many: BEGIN with the business's path, the statement,
+/// COMMIT. Each run's part holds on its own condition, as in `advance`:
+/// nobody executed it since it was read. The runs that were ended; give
+/// each run once. Its commit does not wait for the disk (`advance` says why).
+pub async fn end_many(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    finishes: &[Finish],
+) -> Result<std::collections::HashSet<Uuid>, DbErr> {
+    use sea_orm::sqlx;
+    let mut rows = String::with_capacity(finishes.iter().map(|f| f.row.len() + 1).sum::<usize>() + 2);
+    rows.push('[');
+    for (i, finish) in finishes.iter().enumerate() {
+        if i > 0 {
+            rows.push(',');
+        }
+        rows.push_str(&finish.row);
+    }
+    rows.push(']');
+    let mut txn = crate::db::begin_for_sets(db, tenant, crate::db::Commit::Recomputable).await?;
+    let ids: Vec<Uuid> = finishes.iter().map(|f| f.run_id).collect();
+    let ended: Vec<Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(END_MANY.as_str()))
+        .bind(rows)
+        .bind(ids)
+        .fetch_all(&mut *txn)
+        .await
+        .map_err(crate::db::from_sqlx)?;
+    txn.commit().await.map_err(crate::db::from_sqlx)?;
+    Ok(ended.into_iter().collect())
 }
 
 /// A review task a run waits for.

@@ -19,6 +19,8 @@ pub struct Context {
     pub runs: RunQueue,
     /// Notes run jobs as taken off the queue, many per round trip.
     pub runs_taken: store::jobs::Batches<String>,
+    /// Opens and ends the runs this process executes at once in groups, a transaction per group.
+    pub run_groups: store::run_groups::RunGroups,
     pub replays: ReplayQueue,
     pub http: reqwest::Client,
     /// For calls a workflow makes (api_call steps): never to private,
@@ -54,8 +56,16 @@ impl Context {
                 async move { runs.taken(&keys).await }
             }
         });
+        let owner = format!("worker-{process}");
+        let run_groups = store::run_groups::RunGroups::start(
+            db.clone(),
+            owner.clone(),
+            settings.runs.lease_seconds,
+            settings.runs.concurrency.max(1),
+        );
         Ok(Context {
             db,
+            run_groups,
             settings: Arc::new(settings.clone()),
             mail: MailQueue::new(redis.clone(), &settings.redis_prefix),
             runs,
@@ -64,7 +74,7 @@ impl Context {
             redis,
             http: reqwest::Client::builder().user_agent("Steward/1").build()?,
             outbound: store::outbound::Outbound::new(settings)?,
-            owner: format!("worker-{process}"),
+            owner,
             mailer: store::mailer::Mailer::from_settings(settings)?,
             consumers: Default::default(),
             config: Default::default(),

@@ -388,25 +388,35 @@ async fn tenant_work_runs_with_a_transaction_local_search_path() {
 }
 
 #[tokio::test]
-async fn only_a_recomputable_write_skips_waiting_for_the_disk_and_the_setting_ends_with_it() {
+async fn only_a_recomputable_write_skips_waiting_for_the_disk_and_transaction_settings_end_with_it() {
     use sea_orm::sqlx::{self, Row as _};
     use store::db::Commit;
     let app = TestApp::spawn().await;
     let tenant = app.demo_current_member(engine::Role::Owner).await.tenant;
+    let path = tenant.schema().to_owned();
     // One connection, so each transaction below runs where the one before it ran.
     let db = store::db::connect(&app.settings.database_url, 1).await.unwrap();
-    let setting = |mut txn: sqlx::Transaction<'static, sqlx::Postgres>| async move {
-        let row = sqlx::query("SELECT current_setting('synchronous_commit') AS s, current_setting('search_path') AS p")
-            .fetch_one(&mut *txn)
-            .await
-            .unwrap();
-        let (commit, path): (String, String) = (row.get("s"), row.get("p"));
+    let settings = |mut txn: sqlx::Transaction<'static, sqlx::Postgres>| async move {
+        let row = sqlx::query(
+            "SELECT current_setting('synchronous_commit') AS s, current_setting('plan_cache_mode') AS m,
+                    current_setting('search_path') AS p",
+        )
+        .fetch_one(&mut *txn)
+        .await
+        .unwrap();
+        let read: (String, String, String) = (row.get("s"), row.get("m"), row.get("p"));
         txn.commit().await.unwrap();
-        (commit, path)
+        read
     };
-    let recomputable = setting(store::db::begin_with(&db, &tenant, Commit::Recomputable).await.unwrap()).await;
-    assert_eq!(recomputable, ("off".to_owned(), tenant.schema().to_owned()));
+    let owned = |commit: &str, plans: &str| (commit.to_owned(), plans.to_owned(), path.clone());
+    let recomputable = settings(store::db::begin_with(&db, &tenant, Commit::Recomputable).await.unwrap()).await;
+    assert_eq!(recomputable, owned("off", "auto"));
     // The next unit of work on the same connection (the door's, say) waits for the disk again.
-    let durable = setting(store::db::begin_fast(&db, &tenant).await.unwrap()).await;
-    assert_eq!(durable, ("on".to_owned(), tenant.schema().to_owned()));
+    let durable = settings(store::db::begin_fast(&db, &tenant).await.unwrap()).await;
+    assert_eq!(durable, owned("on", "auto"));
+    // Statements about sets of runs are planned once per connection; the next unit of work plans as PostgreSQL likes.
+    let sets = settings(store::db::begin_for_sets(&db, &tenant, Commit::Recomputable).await.unwrap()).await;
+    assert_eq!(sets, owned("off", "force_generic_plan"));
+    let after = settings(store::db::begin_fast(&db, &tenant).await.unwrap()).await;
+    assert_eq!(after, owned("on", "auto"));
 }

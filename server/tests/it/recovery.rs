@@ -278,3 +278,62 @@ async fn a_burst_of_events_wakes_a_worker_for_each_run_and_the_worker_notes_each
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn runs_opened_and_ended_in_groups_each_end_once_and_a_run_another_worker_took_is_left_alone() {
+    use engine::workflow::StepKind;
+    use engine::StepStatus;
+    use store::runs::{self, Ending, Finish, Progress, StepRecord};
+    let app = TestApp::spawn().await;
+    let tenant = app.demo_current_member(engine::Role::Owner).await.tenant;
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    let groups = store::run_groups::RunGroups::start(app.db.clone(), "worker-a".into(), 30, 8);
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        ids.push(app.send_lead(&secret, &fresh_lead()).await);
+    }
+
+    // Six runs opened at once: each is read while queued, nothing written.
+    let opened = futures::future::join_all(ids.iter().map(|id| groups.open(&tenant, *id))).await;
+    let leases: Vec<runs::Lease> =
+        opened.into_iter().map(|o| o.unwrap().expect("a queued run opens in a group")).collect();
+    assert!(leases.iter().all(|l| matches!(l.claim, runs::Claim::Unclaimed { executions: 0, .. })));
+    // Meanwhile another worker reads the last one and takes its lease (a step of it reaches the outside world).
+    let other = runs::open(&app.db, &tenant, ids[5], "worker-b", 30).await.unwrap().unwrap();
+    assert!(runs::claim(&app.db, &tenant, ids[5], "worker-b", 30, other.claim).await.unwrap());
+
+    // All six end at once, the fifth failed with its reason; each with one step record.
+    let finishes = ids.iter().zip(&leases).enumerate().map(|(i, (id, lease))| {
+        let mut step = StepRecord::new(0, "normalize", StepKind::Function, StepStatus::Completed);
+        step.started_at = Some(chrono::Utc::now());
+        let progress = Progress { records: vec![step], ..Default::default() };
+        let (ending, error) =
+            if i == 4 { (Ending::Failed, Some("the lookup said no")) } else { (Ending::Completed, None) };
+        let context = serde_json::json!({ "event": { "n": i } });
+        Finish::new(*id, lease.claim, &progress, &context, 1, ending, error).expect("an unclaimed end without mail")
+    });
+    let ended = futures::future::join_all(finishes.map(|f| groups.end(&tenant, f))).await;
+    let ended: Vec<bool> = ended.into_iter().map(|e| e.unwrap()).collect();
+    assert_eq!(ended, [true, true, true, true, true, false], "every run ends but the one another worker took");
+
+    for (i, id) in ids.iter().enumerate() {
+        let row = |sql: &'static str| app.demo_value::<String>(sql, vec![(*id).into()]);
+        let status =
+            row("SELECT status || '/' || executions || '/' || coalesce(error, '') FROM runs WHERE id = $1").await;
+        let steps: i64 =
+            app.demo_value("SELECT count(*) FROM run_steps WHERE run_id = $1", vec![(*id).into()]).await.unwrap();
+        let context = row("SELECT context::text FROM runs WHERE id = $1").await.unwrap();
+        match i {
+            5 => {
+                assert_eq!(status.unwrap(), "running/1/", "the other worker's run is untouched");
+                assert_eq!(steps, 0);
+            }
+            4 => assert_eq!((status.unwrap().as_str(), steps), ("failed/1/the lookup said no", 1)),
+            _ => {
+                assert_eq!((status.unwrap().as_str(), steps), ("completed/1/", 1), "run {i}");
+                assert_eq!(context, format!("{{\"event\": {{\"n\": {i}}}}}"), "each run keeps its own context");
+            }
+        }
+    }
+    assert!(groups.open(&tenant, ids[0]).await.unwrap().is_none(), "an ended run stays shut");
+}

@@ -183,8 +183,7 @@ pub async fn execute(cx: &Context, job: &RunJob) -> anyhow::Result<()> {
     let tenant = job.tenant()?;
     // Off the queue: the sweeper no longer counts this job as waiting (best-effort, in the background).
     cx.runs_taken.hand(job.run_id.to_string());
-    let lease = cx.settings.runs.lease_seconds;
-    let Some(opened) = runs::open(&cx.db, &tenant, job.run_id, &cx.owner, lease).await? else {
+    let Some(opened) = cx.run_groups.open(&tenant, job.run_id).await? else {
         tracing::debug!("run is held, waiting or finished; nothing to do");
         return Ok(());
     };
@@ -294,9 +293,17 @@ async fn flush(
     }
     let progress = std::mem::take(&mut x.progress);
     let (run_id, claim) = (x.run.id, x.run.claim);
-    let written =
-        runs::advance(&cx.db, &x.tenant, run_id, &cx.owner, claim, &progress, &x.run.context, next_step, ending)
-            .await?;
+    // The end of a run that only computed goes with the other runs ending meanwhile.
+    let finish = ending.and_then(|(ending, error)| {
+        runs::Finish::new(run_id, claim, &progress, &x.run.context, next_step, ending, error)
+    });
+    let written = match finish {
+        Some(finish) => cx.run_groups.end(&x.tenant, finish).await?.then(Vec::new),
+        None => {
+            runs::advance(&cx.db, &x.tenant, run_id, &cx.owner, claim, &progress, &x.run.context, next_step, ending)
+                .await?
+        }
+    };
     let Some(mail_ids) = written else { return Ok(false) };
     if let Some((ending, _)) = ending {
         rested(match ending {

@@ -12,6 +12,7 @@ pub mod executor;
 pub mod heartbeat;
 pub mod housekeeping;
 pub mod lease;
+pub mod polling;
 pub mod replay;
 pub mod review_mail;
 pub mod schedule;
@@ -37,8 +38,9 @@ use tokio::sync::watch;
 /// A consumer with nothing to take asks Redis less and less often, down to
 /// about once a second (so an idle worker costs next to no CPU); the first
 /// job it finds brings it back to its quick pace.
-fn idle_polling() -> BackoffConfig {
-    BackoffConfig::new(Duration::from_secs(1))
+/// Looks for jobs every `first` while they come, backing off to `most` while none do.
+fn idle_polling(first_ms: u64, most_ms: u64) -> polling::IdlePolling {
+    polling::IdlePolling::new(Duration::from_millis(first_ms), Duration::from_millis(most_ms))
 }
 
 async fn stopped(mut stop: watch::Receiver<bool>) -> Result<(), std::io::Error> {
@@ -69,7 +71,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
             WorkerBuilder::new(format!("steward-email-{process}-{attempt}"))
                 .backend(
                     store::jobs::storage::<EmailJob>(redis.clone(), &prefix)
-                        .poll_with_backoff(Duration::from_millis(200), idle_polling()),
+                        .poll_with_strategy(idle_polling(200, 1000)),
                 )
                 .data(cx.clone())
                 .concurrency(4)
@@ -87,8 +89,8 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
         move |attempt: u32| {
             WorkerBuilder::new(format!("steward-runs-{process}-{attempt}"))
                 .backend(
-                    store::jobs::storage::<RunJob>(redis.clone(), &prefix)
-                        .poll_with_backoff(Duration::from_millis(100), idle_polling()),
+                    // A run is what a business waits on: even a quiet worker looks four times a second.
+                    store::jobs::storage::<RunJob>(redis.clone(), &prefix).poll_with_strategy(idle_polling(100, 250)),
                 )
                 .data(cx.clone())
                 .concurrency(concurrency)
@@ -106,7 +108,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
             WorkerBuilder::new(format!("steward-replays-{process}-{attempt}"))
                 .backend(
                     store::jobs::storage::<ReplayJob>(redis.clone(), &prefix)
-                        .poll_with_backoff(Duration::from_millis(200), idle_polling()),
+                        .poll_with_strategy(idle_polling(200, 1000)),
                 )
                 .data(cx.clone())
                 .concurrency(1)

@@ -64,7 +64,8 @@ pub async fn begin_with(
 }
 
 /// `begin_with`, for statements about a set of runs given as an array
-/// (`id = ANY($1)`): they are planned once per connection and statement.
+/// (`id = ANY($1)`): a connection plans each once and reuses the plan
+/// while it serves the same business (a new `search_path` plans afresh).
 /// Left to itself PostgreSQL plans them afresh at every execution (a plan
 /// for an array of unknown length looks dearer than one for the array at
 /// hand), which costs more than the statement itself.

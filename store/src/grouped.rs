@@ -32,12 +32,13 @@ impl<Req: Send + 'static, Resp: Send + 'static> Grouped<Req, Resp> {
     /// hear `None`), not the task.
     pub fn start<F, Fut>(most: usize, flights: usize, serve: F) -> Self
     where
-        F: Fn(Vec<Req>) -> Fut + Send + 'static,
+        F: Fn(Vec<Req>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Vec<Resp>> + Send + 'static,
     {
         let most = most.max(1);
         let (tx, mut rx) = mpsc::channel::<Call<Req, Resp>>(most);
         let flights = std::sync::Arc::new(tokio::sync::Semaphore::new(flights.max(1)));
+        let serve = std::sync::Arc::new(serve);
         tokio::spawn(async move {
             let mut calls = Vec::with_capacity(most);
             loop {
@@ -47,7 +48,8 @@ impl<Req: Send + 'static, Resp: Send + 'static> Grouped<Req, Resp> {
                 }
                 let (requests, replies): (Vec<Req>, Vec<oneshot::Sender<Resp>>) =
                     std::mem::take(&mut calls).into_iter().unzip();
-                let served = tokio::spawn(serve(requests));
+                let serve = serve.clone();
+                let served = tokio::spawn(async move { serve(requests).await });
                 tokio::spawn(async move {
                     // Served on a task of its own, so that a panic ends that task only.
                     match served.await {

@@ -57,7 +57,7 @@ impl Context {
             }
         });
         let owner = format!("worker-{process}");
-        let run_groups = store::run_groups::RunGroups::start(
+        let run_groups = store::run_groups::RunGroups::new(
             db.clone(),
             owner.clone(),
             settings.runs.lease_seconds,

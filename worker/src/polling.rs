@@ -22,6 +22,9 @@ pub struct IdlePolling {
     next: Duration,
     /// Made at the first poll, on the consumer's runtime.
     timer: Option<Pin<Box<Sleep>>>,
+    /// A look fired since apalis last said how the backend answered (it
+    /// says so after every poll, also those that only wait on Redis).
+    looked: bool,
 }
 
 impl Clone for IdlePolling {
@@ -34,7 +37,7 @@ impl IdlePolling {
     /// Looks every `first` while jobs come, and twice as long after each
     /// look that found none, up to `most`.
     pub fn new(first: Duration, most: Duration) -> Self {
-        IdlePolling { first, most, next: first, timer: None }
+        IdlePolling { first, most, next: first, timer: None, looked: false }
     }
 }
 
@@ -42,17 +45,27 @@ impl PollStrategy for IdlePolling {
     fn poll_drive(&mut self, cx: &mut Context<'_>, _: &PollSnapshot) -> Poll<Option<()>> {
         let first = self.first;
         let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(first)));
+        // Jobs came since the timer was armed for a quiet queue: look again sooner.
+        let due = Instant::now() + self.next;
+        if timer.deadline() > due {
+            timer.as_mut().reset(due);
+        }
         if timer.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
         }
         // Armed again at once and registered with this waker: the next look is due whatever the consumer does now.
         timer.as_mut().reset(Instant::now() + self.next);
         let _ = timer.as_mut().poll(cx);
+        self.looked = true;
         Poll::Ready(Some(()))
     }
 
     fn on_poll(&mut self, snapshot: &PollSnapshot) {
-        self.next = if snapshot.is_idle() { (self.next * 2).min(self.most) } else { self.first };
+        if !snapshot.is_idle() {
+            self.next = self.first;
+        } else if std::mem::take(&mut self.looked) {
+            self.next = (self.next * 2).min(self.most);
+        }
     }
 }
 
@@ -116,11 +129,36 @@ mod tests {
         let close = intervals.iter().zip(expected).all(|(got, want)| *got <= want && *got + 5 >= want);
         assert!(close, "looks back off while nothing comes, up to the most: {intervals:?}, expected {expected:?}");
 
-        // A look that found jobs brings the next one back to the first interval.
+        // Jobs came: the next look comes after the first interval, not after the one armed for a quiet queue.
         strategy.on_poll(&PollSnapshot { consecutive_ready: 1, ..Default::default() });
-        assert!(woken(&wakes, 6).await);
-        assert!(strategy.poll_drive(&mut cx, &idle).is_ready());
+        assert!(strategy.poll_drive(&mut cx, &idle).is_pending());
         let busy = armed(&strategy);
         assert!((15..=20).contains(&busy), "busy again: the first interval, not {busy} ms");
+        assert!(woken(&wakes, 6).await);
+        assert!(strategy.poll_drive(&mut cx, &idle).is_ready());
+    }
+
+    #[tokio::test]
+    async fn only_looks_that_found_nothing_back_off_not_polls_that_waited_on_redis() {
+        let wakes = Arc::new(Wakes::default());
+        let waker = Waker::from(wakes.clone());
+        let mut cx = Context::from_waker(&waker);
+        let idle = PollSnapshot::default();
+        let mut strategy = IdlePolling::new(ms(20), ms(160));
+        // apalis reports after every poll of the backend, also those that only wait for Redis's answer.
+        for _ in 0..3 {
+            assert!(strategy.poll_drive(&mut cx, &idle).is_pending());
+            strategy.on_poll(&idle);
+        }
+        assert!(woken(&wakes, 0).await);
+        assert!(strategy.poll_drive(&mut cx, &idle).is_ready());
+        let next = armed(&strategy);
+        assert!((15..=20).contains(&next), "no look had fired: still the first interval, not {next} ms");
+        strategy.on_poll(&idle);
+        strategy.on_poll(&idle);
+        assert!(woken(&wakes, 1).await);
+        assert!(strategy.poll_drive(&mut cx, &idle).is_ready());
+        let next = armed(&strategy);
+        assert!((35..=40).contains(&next), "one look found nothing: twice the first, not {next} ms");
     }
 }

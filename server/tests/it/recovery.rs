@@ -287,7 +287,7 @@ async fn runs_opened_and_ended_in_groups_each_end_once_and_a_run_another_worker_
     let app = TestApp::spawn().await;
     let tenant = app.demo_current_member(engine::Role::Owner).await.tenant;
     let secret = app.webhook_secret(LEAD_WORKFLOW).await;
-    let groups = store::run_groups::RunGroups::start(app.db.clone(), "worker-a".into(), 30, 8);
+    let groups = store::run_groups::RunGroups::new(app.db.clone(), "worker-a".into(), 30, 8);
     let mut ids = Vec::new();
     for _ in 0..6 {
         ids.push(app.send_lead(&secret, &fresh_lead()).await);
@@ -336,4 +336,60 @@ async fn runs_opened_and_ended_in_groups_each_end_once_and_a_run_another_worker_
         }
     }
     assert!(groups.open(&tenant, ids[0]).await.unwrap().is_none(), "an ended run stays shut");
+}
+
+#[tokio::test]
+async fn a_business_whose_run_writes_wait_on_a_lock_holds_up_only_its_own_runs() {
+    use store::runs::{Claim, Ending, Finish, Progress};
+    let app = TestApp::spawn().await;
+    let tenant = app.demo_current_member(engine::Role::Owner).await.tenant;
+    let signup = engine::signup::SignupForm {
+        business_name: "Quiet Bakery".into(),
+        slug: "quiet-bakery".into(),
+        email: "owner@quiet-bakery.test".into(),
+        password: "copper kettle harbor 42".into(),
+    };
+    store::tenants::create_business(&app.db, &signup.validate().unwrap()).await.unwrap();
+    let bakery = store::auth::member_by_email(&app.db, "quiet-bakery", "owner@quiet-bakery.test").await.unwrap().tenant;
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    let (first, second) = (app.send_lead(&secret, &fresh_lead()).await, app.send_lead(&secret, &fresh_lead()).await);
+    let groups = store::run_groups::RunGroups::new(app.db.clone(), "worker-a".into(), 30, 8);
+    let finish = |run_id, claim| {
+        Finish::new(run_id, claim, &Progress::default(), &serde_json::json!({}), 1, Ending::Completed, None).unwrap()
+    };
+
+    // Someone holds both runs' rows (a long transaction), so each ending waits, in groups of its own.
+    let holder = store::db::tenant_txn(&app.db, tenant.schema()).await.unwrap();
+    holder
+        .execute_unprepared(&format!("SELECT 1 FROM runs WHERE id IN ('{first}', '{second}') FOR UPDATE"))
+        .await
+        .unwrap();
+    let mut endings = Vec::new();
+    for run_id in [first, second] {
+        let claim = groups.open(&tenant, run_id).await.unwrap().expect("a queued run opens").claim;
+        let (groups, tenant) = (groups.clone(), tenant.clone());
+        endings.push(tokio::spawn(async move { groups.end(&tenant, finish(run_id, claim)).await }));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(endings.iter().all(|e| !e.is_finished()), "both endings wait for the lock");
+
+    // Meanwhile another business's runs are opened and ended as usual.
+    let elsewhere = uuid::Uuid::new_v4();
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        assert!(groups.open(&bakery, elsewhere).await.unwrap().is_none(), "no such run there");
+        let claim = Claim::Unclaimed { executions: 0, read_at: chrono::Utc::now() };
+        groups.end(&bakery, finish(elsewhere, claim)).await.unwrap()
+    })
+    .await
+    .expect("another business is not held up by this one's lock");
+    assert!(!ended, "nothing to end there");
+
+    holder.rollback().await.unwrap();
+    for ending in endings {
+        assert!(ending.await.unwrap().unwrap(), "the waiting endings go through once the lock is gone");
+    }
+    for run_id in [first, second] {
+        let status = app.demo_value::<String>("SELECT status FROM runs WHERE id = $1", vec![run_id.into()]).await;
+        assert_eq!(status.as_deref(), Some("completed"));
+    }
 }

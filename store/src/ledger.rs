@@ -82,10 +82,15 @@ pub(crate) async fn add_lines(txn: &DatabaseTransaction, run_id: Uuid, lines: &[
              UPDATE runs SET cost_micros = cost_micros + $3 WHERE id = $1",
             insert_lines("r.id", "r.workflow_name", "$2", "runs r,") + " WHERE r.id = $1"
         ),
-        vec![run_id.into(), as_rows(lines).into(), lines.iter().map(|l| l.amount.max(0)).sum::<i64>().into()],
+        vec![run_id.into(), as_rows(lines).into(), charged(lines).into()],
     ))
     .await?;
     Ok(())
+}
+
+/// What lines add to a run's cost, each as recorded (`as_rows`: never below zero).
+pub(crate) fn charged(lines: &[CostLine]) -> i64 {
+    lines.iter().map(|l| l.amount.max(0)).sum()
 }
 
 /// Inserts the cost lines of `as_rows` found at `{rows}` (a parameter or a

@@ -362,6 +362,16 @@ fn tokens(records: &[StepRecord]) -> (i64, i64) {
     records.iter().fold((0, 0), |(i, o), r| (i + r.tokens_in, o + r.tokens_out))
 }
 
+/// The cost lines a write of `progress` records (the step records' and the
+/// delivery's own, folded), and what they add to the run's cost.
+fn cost_lines(progress: &Progress) -> (Vec<CostLine>, i64) {
+    let lines = ledger::folded(
+        progress.records.iter().flat_map(|r| r.costs.iter().cloned()).chain(progress.costs.iter().cloned()),
+    );
+    let cost = ledger::charged(&lines);
+    (lines, cost)
+}
+
 /// Shows a step that is taking a while as running on the timeline, after
 /// the steps that ran before it in this delivery (`before`, written
 /// without their cost lines, which their real write adds). The running
@@ -462,13 +472,10 @@ pub async fn advance(
     let (tokens_in, tokens_out) = tokens(&progress.records);
     let (status, error) = match ending {
         None => (None, None),
-        Some((Ending::Completed, error)) => (Some(RunStatus::Completed), error),
-        Some((Ending::Failed, error)) => (Some(RunStatus::Failed), error),
+        Some((ending, error)) => (Some(ending.status()), error),
     };
     // The step records' cost lines and the delivery's own, written with the state change.
-    let lines = ledger::folded(
-        progress.records.iter().flat_map(|r| r.costs.iter().cloned()).chain(progress.costs.iter().cloned()),
-    );
+    let (lines, cost) = cost_lines(progress);
     let ids: Vec<Uuid> = progress.outbox.iter().map(|_| Uuid::new_v4()).collect();
     let statement = if ids.is_empty() { &ADVANCE } else { &ADVANCE_WITH_MAIL };
     // The write that ends a run read while queued, sending no mail, claims it and records only
@@ -491,7 +498,7 @@ pub async fn advance(
         .bind(error)
         .bind(Json(step_rows(&progress.records)))
         .bind(Json(ledger::as_rows(&lines)))
-        .bind(lines.iter().map(|l| l.amount.max(0)).sum::<i64>())
+        .bind(cost)
         .bind(read_executions)
         .bind(read_at);
     if !ids.is_empty() {
@@ -509,7 +516,7 @@ pub async fn advance(
 #[derive(Debug, Clone)]
 pub struct Finish {
     pub run_id: Uuid,
-    /// The row `end_many`'s statement reads (`FINISH_ROW`).
+    /// The run's row of `END_MANY`'s input, as JSON text.
     row: String,
 }
 
@@ -530,18 +537,12 @@ impl Finish {
             return None;
         }
         let (tokens_in, tokens_out) = tokens(&progress.records);
-        let lines = ledger::folded(
-            progress.records.iter().flat_map(|r| r.costs.iter().cloned()).chain(progress.costs.iter().cloned()),
-        );
-        let status = match ending {
-            Ending::Completed => RunStatus::Completed,
-            Ending::Failed => RunStatus::Failed,
-        };
+        let (lines, cost) = cost_lines(progress);
         let row = serde_json::json!({
             "id": run_id, "executions": executions, "read_at": read_at, "context": context,
             "next_step": next_step, "tokens_in": tokens_in, "tokens_out": tokens_out,
-            "status": status.as_str(), "error": error, "steps": step_rows(&progress.records),
-            "lines": ledger::as_rows(&lines), "cost": lines.iter().map(|l| l.amount.max(0)).sum::<i64>(),
+            "status": ending.status().as_str(), "error": error, "steps": step_rows(&progress.records),
+            "lines": ledger::as_rows(&lines), "cost": cost,
         });
         Some(Finish { run_id, row: row.to_string() })
     }
@@ -720,6 +721,16 @@ pub struct ReviewLetters {
 pub enum Ending {
     Completed,
     Failed,
+}
+
+impl Ending {
+    /// The status a run ends in.
+    fn status(self) -> RunStatus {
+        match self {
+            Ending::Completed => RunStatus::Completed,
+            Ending::Failed => RunStatus::Failed,
+        }
+    }
 }
 
 /// A run the sweeper looks at: queued for longer than the stale time (and

@@ -19,7 +19,7 @@ pub struct Context {
     pub runs: RunQueue,
     /// Notes run jobs as taken off the queue, many per round trip.
     pub runs_taken: store::jobs::Batches<String>,
-    /// Opens and ends the runs this process executes at once in groups, a transaction per group.
+    /// Opens and ends the runs this process executes at once in groups, a transaction per business's group.
     pub run_groups: store::run_groups::RunGroups,
     pub replays: ReplayQueue,
     pub http: reqwest::Client,

@@ -35,10 +35,10 @@ use supervisor::{supervise, Restarts};
 use tokio::sync::watch;
 
 /// Resolves once `stop` turns true: the signal apalis workers stop on.
-/// A consumer with nothing to take asks Redis less and less often, down to
-/// about once a second (so an idle worker costs next to no CPU); the first
-/// job it finds brings it back to its quick pace.
-/// Looks for jobs every `first` while they come, backing off to `most` while none do.
+/// A consumer looks for jobs every `first_ms` while they come; with nothing
+/// to take it asks Redis less and less often, down to every `most_ms` (so an
+/// idle worker costs next to no CPU); the first job it finds brings it back
+/// to its quick pace.
 fn idle_polling(first_ms: u64, most_ms: u64) -> polling::IdlePolling {
     polling::IdlePolling::new(Duration::from_millis(first_ms), Duration::from_millis(most_ms))
 }

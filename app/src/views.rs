@@ -131,6 +131,9 @@ pub struct WorkflowDetailView {
     pub versions: Vec<VersionView>,
     pub latest_yaml: String,
     pub latest_contract: Option<ContractView>,
+    /// What the checker finds in the latest version against the business as
+    /// it is now (a prompt or secret it names may have gone since it was saved).
+    pub latest_issues: Vec<ContractIssueView>,
     /// Whether the viewer may save, approve and publish (engineers and owners).
     pub can_edit: bool,
     /// The business declared itself one person (Settings): four-eyes versions

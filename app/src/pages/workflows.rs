@@ -165,6 +165,9 @@ pub async fn workflow_detail(slug: String, name: String) -> Result<WorkflowDetai
     // Saved versions were valid when saved; the form view needs only their structure.
     let latest_contract =
         engine::workflow::WorkflowContract::structure(&latest_yaml).as_ref().map(backend::contract_view);
+    let latest_issues = store::workflows::check(&cx.state.db, &me, &latest_yaml)
+        .await
+        .map_err(|e| cx.internal("checking the contract", e))?;
     let one_person = store::one_person::declaration(&cx.state.db, &me)
         .await
         .map_err(|e| cx.internal("reading the one-person declaration", e))?
@@ -208,6 +211,7 @@ pub async fn workflow_detail(slug: String, name: String) -> Result<WorkflowDetai
             .collect(),
         latest_yaml,
         latest_contract,
+        latest_issues: backend::issue_views(latest_issues),
         can_edit,
         one_person,
         is_owner: me.role == engine::Role::Owner,
@@ -527,17 +531,39 @@ pub fn WorkflowEditorPage() -> impl IntoView {
 
 #[component]
 fn Editor(slug: String, initial: String, detail: Option<WorkflowDetailView>, reload: Callback<()>) -> impl IntoView {
-    let yaml = RwSignal::new(initial.clone());
-    // What the checker last looked at; updated after typing pauses.
-    let checked = RwSignal::new(initial);
+    let yaml = RwSignal::new(initial);
     let typed = RwSignal::new(0u64);
     let note = RwSignal::new(String::new());
     let save = ServerAction::<SaveWorkflow>::new();
     let navigate = use_navigate();
-    let issues = crate::resource::new(move || checked.get(), {
+    // The checker runs in the browser only, after typing pauses. It is an
+    // action, not a resource: this component is made inside the page's
+    // Suspense, and on the server a resource made there is made afresh each
+    // time the Suspense re-walks its children, which can go on for seconds
+    // (leptos issue 4866). The first list comes with the page's data.
+    let check = Action::new({
         let slug = slug.clone();
-        move |yaml| check_workflow(slug.clone(), yaml)
+        move |text: &String| {
+            let (slug, text) = (slug.clone(), text.clone());
+            async move { (text.clone(), check_workflow(slug, text).await) }
+        }
     });
+    let issues = RwSignal::new(detail.as_ref().map(|d| d.latest_issues.clone()).unwrap_or_default());
+    // An answer counts only for the text now in the editor (a slow answer
+    // for older text never replaces a newer one).
+    Effect::new(move |_| {
+        if let Some((text, Ok(list))) = check.value().get() {
+            if yaml.with_untracked(|now| *now == text) {
+                issues.set(list);
+            }
+        }
+    });
+    if detail.is_none() {
+        // A new workflow's starter text is checked once the page is live.
+        Effect::new(move |_| {
+            check.dispatch(yaml.get_untracked());
+        });
+    }
     let on_input = move |ev: leptos::ev::Event| {
         yaml.set(event_target_value(&ev));
         let ticket = typed.get_untracked() + 1;
@@ -545,13 +571,13 @@ fn Editor(slug: String, initial: String, detail: Option<WorkflowDetailView>, rel
         set_timeout(
             move || {
                 if typed.get_untracked() == ticket {
-                    checked.set(yaml.get_untracked());
+                    check.dispatch(yaml.get_untracked());
                 }
             },
             std::time::Duration::from_millis(350),
         );
     };
-    let issue_list = move || issues.get().and_then(|r| r.ok()).unwrap_or_default();
+    let issue_list = move || issues.get();
     let note_error = Signal::derive(move || save.value().get().and_then(|r| r.err()).and_then(|e| e.field("note")));
     let save_message = Signal::derive(move || save.value().get().and_then(|r| r.err()).and_then(|e| e.form_message()));
     {
@@ -572,7 +598,7 @@ fn Editor(slug: String, initial: String, detail: Option<WorkflowDetailView>, rel
         let slug = slug.clone();
         move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
-            checked.set(yaml.get_untracked());
+            check.dispatch(yaml.get_untracked());
             save.dispatch(SaveWorkflow { slug: slug.clone(), yaml: yaml.get_untracked(), note: note.get_untracked() });
         }
     };

@@ -78,6 +78,9 @@ pub struct Target {
     pub secrets: Vec<SigningSecret>,
     /// The business's configuration generation this was read at.
     pub generation: i64,
+    /// Where the door's events for it are written together (`accept_groups`);
+    /// set by the door's memory (`Targets`). None: each event is written alone.
+    pub accepts: Option<crate::accept_groups::AcceptGroups>,
 }
 
 /// Reads the workflow by business and name. Unknown → 404; not published → 409.
@@ -132,6 +135,7 @@ pub async fn target(
         pinned,
         secrets,
         generation: found.generation,
+        accepts: None,
     })
 }
 
@@ -198,7 +202,8 @@ impl Targets {
     ) -> Result<Arc<Target>, IngestError> {
         let key = (slug.to_owned(), workflow.to_owned());
         match target(db, settings, slug, workflow).await {
-            Ok(t) => {
+            Ok(mut t) => {
+                t.accepts = Some(crate::accept_groups::AcceptGroups::start(db, t.tenant.schema()));
                 let t = Arc::new(t);
                 let mut known = self.known();
                 if known.len() >= TARGETS_KEPT {
@@ -323,8 +328,10 @@ pub(crate) async fn pins(txn: &DatabaseTransaction, contract: &WorkflowContract)
 }
 
 /// Checks the record against the data contract and, if it holds, commits
-/// the event and its queued run in one round trip (one statement, its own
-/// transaction). A repeat of an
+/// the event and its queued run in one statement, its own transaction
+/// (`public.accept_events`): with the target's other events that arrive
+/// meanwhile when the door's memory gave the target (`accept_groups`),
+/// alone otherwise. A repeat of an
 /// accepted idempotency key is answered with the original run. A record
 /// that breaks the contract is kept in the exceptions report and refused
 /// with every reason. `Stale`: the business's configuration changed since
@@ -366,34 +373,40 @@ pub async fn accept(
         "trigger": { "type": incoming.event_type, "channel": incoming.channel.as_str(), "received_at": now.to_rfc3339() },
         "steward": { "public_url": settings.public_url.as_str().trim_end_matches('/'), "run_id": run_id, "business": target.tenant_slug },
     });
-    // A `Tenant`'s schema name was checked when it was made (and the function checks it again).
-    let schema = target.tenant.schema();
+    let delivery = crate::accept_groups::Delivery {
+        generation: target.generation,
+        workflow: target.workflow_id,
+        idempotency: incoming.idempotency_key.as_deref(),
+        event: event_id,
+        via: incoming.channel.as_str(),
+        kind: &incoming.event_type,
+        record: &record,
+        received: &incoming.raw,
+        run: run_id,
+        label: &target.workflow_name,
+        version: target.version,
+        context: &context,
+        pins: &target.pinned,
+    };
+    let element = serde_json::to_string(&delivery).map_err(|e| IngestError::Storage(DbErr::Custom(e.to_string())))?;
+    // With the events of this workflow that arrive meanwhile, or alone.
+    let grouped = match &target.accepts {
+        Some(groups) => groups.accept(event_id, element.clone()).await,
+        None => None,
+    };
     let fail = |e: sqlx::Error| IngestError::Storage(crate::db::from_sqlx(e));
-    // One statement, so one implicit transaction: committed when the answer comes.
-    let rows = sqlx::query(ACCEPT)
-        .bind(schema)
-        .bind(target.generation)
-        .bind(target.workflow_id)
-        .bind(incoming.idempotency_key.as_deref())
-        .bind(event_id)
-        .bind(incoming.channel.as_str())
-        .bind(&incoming.event_type)
-        .bind(sqlx::types::Json(&record))
-        .bind(sqlx::types::Json(&incoming.raw))
-        .bind(run_id)
-        .bind(&target.workflow_name)
-        .bind(target.version)
-        .bind(sqlx::types::Json(&context))
-        .bind(sqlx::types::Json(&target.pinned))
-        // All rows, not the first: the answer counts only once the commit that follows it succeeded.
-        .fetch_all(db.get_postgres_connection_pool())
-        .await
-        .map_err(fail)?;
-    use sqlx::Row as _;
-    let row = rows.first().ok_or_else(|| IngestError::Storage(DbErr::Custom("accept_event answered no row".into())))?;
-    let fresh: bool = row.try_get("accepted_fresh").map_err(fail)?;
-    let created: Option<Uuid> = row.try_get("accepted_run").map_err(fail)?;
-    let prior: Option<Uuid> = row.try_get("prior_run").map_err(fail)?;
+    let answer = match grouped {
+        Some(answer) => answer.map_err(IngestError::Storage)?,
+        None => {
+            // A `Tenant`'s schema name was checked when it was made (and the function checks it again).
+            let answers =
+                crate::accept_groups::write(db, target.tenant.schema(), &[element.as_str()]).await.map_err(fail)?;
+            answers.get(&event_id).copied().ok_or_else(|| {
+                IngestError::Storage(DbErr::Custom("accept_events answered nothing for the event".into()))
+            })?
+        }
+    };
+    let (fresh, created, prior) = (answer.fresh, answer.run, answer.prior);
     if !fresh {
         return Err(IngestError::Stale);
     }
@@ -429,15 +442,6 @@ pub async fn accept(
     crate::measure::event(incoming.channel.as_str(), outcome, &target.tenant_slug);
     Ok(accepted)
 }
-
-/// The door's one statement: `public.accept_event` (public migration
-/// `m20261211_000011_accept_without_delivery`) sets the business's
-/// `search_path` for the statement's own transaction, then, unless the
-/// configuration moved, makes an event and its run for a new key (the
-/// accepted delivery is read from them), or a `duplicate` delivery of the
-/// original run for a known one.
-const ACCEPT: &str = "SELECT accepted_fresh, accepted_run, prior_run
-    FROM public.accept_event($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 
 /// A record that breaks the data contract: kept in the exceptions report,
 /// counted as a refused delivery, and answered with every reason.

@@ -4,6 +4,7 @@
 //! takes the `Tenant` (or the member acting in it) and runs in one
 //! transaction scoped to its schema.
 
+pub mod accept_groups;
 pub mod api_tokens;
 pub mod approval_links;
 pub mod audit;

@@ -11,6 +11,7 @@ mod m20261206_000008_business_currency;
 mod m20261207_000009_replay_queue;
 mod m20261208_000010_accept_event;
 mod m20261211_000011_accept_without_delivery;
+mod m20261212_000012_accept_events;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000009_replay_queue::Migration),
             Box::new(m20261208_000010_accept_event::Migration),
             Box::new(m20261211_000011_accept_without_delivery::Migration),
+            Box::new(m20261212_000012_accept_events::Migration),
         ]
     }
 

@@ -245,6 +245,88 @@ async fn repeating_a_delivery_makes_exactly_one_run_and_returns_the_original_run
 }
 
 #[tokio::test]
+async fn events_that_arrive_together_are_written_together_each_with_its_own_run_and_a_faulty_one_fails_alone() {
+    let app = TestApp::spawn().await;
+    // As the door holds the workflow: with its accept groups.
+    let target = store::ingest::Targets::default().get(&app.db, &app.settings, DEMO, LEAD_WORKFLOW).await.unwrap();
+    // A delivery with key "held" is being written elsewhere and not yet committed: the door's
+    // first groups (two in flight at most) wait for it, so what arrives next forms one group.
+    let holder = store::db::tenant_txn(&app.db, target.tenant.schema()).await.unwrap();
+    holder
+        .execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "INSERT INTO events (id, workflow_id, channel, event_type, idempotency_key, payload, raw)
+             VALUES (gen_random_uuid(), $1, 'webhook', 'lead.created', 'held', '{}', '{}')",
+            vec![target.workflow_id.into()],
+        ))
+        .await
+        .unwrap();
+    let accept = |key: String| {
+        let (db, settings, target) = (app.db.clone(), app.settings.clone(), target.clone());
+        tokio::spawn(async move {
+            let incoming = store::ingest::Incoming {
+                channel: store::ingest::Channel::Webhook,
+                event_type: "lead.created".into(),
+                idempotency_key: Some(key.clone()),
+                record: fresh_lead(),
+                raw: fresh_lead(),
+            };
+            (key, store::ingest::accept(&db, &settings, &target, &incoming, chrono::Utc::now()).await)
+        })
+    };
+    let held: Vec<_> = (0..2).map(|_| accept("held".into())).collect();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // 24 at once: 20 new keys, three copies of one key, and one key PostgreSQL cannot store (a NUL character).
+    let key = |i: usize| match i {
+        0..20 => format!("burst-{i}"),
+        20..23 => "burst-same".to_owned(),
+        _ => "burst\0bad".to_owned(),
+    };
+    let calls: Vec<_> = (0..24).map(|i| accept(key(i))).collect();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    holder.rollback().await.unwrap();
+    let held: Vec<_> = futures::future::join_all(held).await.into_iter().map(|h| h.unwrap().1.unwrap()).collect();
+    assert_eq!(held.iter().filter(|a| matches!(a, store::ingest::Accepted::New { .. })).count(), 1, "{held:?}");
+    let mut same = Vec::new();
+    for call in calls {
+        let (key, answer) = call.await.unwrap();
+        if key.contains('\0') {
+            assert!(
+                matches!(answer, Err(store::ingest::IngestError::Storage(_))),
+                "the faulty event is refused: {answer:?}"
+            );
+            continue;
+        }
+        let answer = answer.unwrap_or_else(|e| panic!("{key} was refused: {e:?}"));
+        let run_key: String = app
+            .demo_value(
+                "SELECT e.idempotency_key FROM runs r JOIN events e ON e.id = r.event_id WHERE r.id = $1",
+                vec![answer.run_id().into()],
+            )
+            .await
+            .unwrap();
+        assert_eq!(run_key, key, "each sender hears the run of its own event");
+        if key == "burst-same" {
+            same.push(answer);
+        } else {
+            assert!(matches!(answer, store::ingest::Accepted::New { .. }), "{key}: {answer:?}");
+        }
+    }
+    let made = same.iter().filter(|a| matches!(a, store::ingest::Accepted::New { .. })).count();
+    assert_eq!(made, 1, "three copies of one key make one run: {same:?}");
+    assert!(same.iter().all(|a| a.run_id() == same[0].run_id()), "and every copy hears that run");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM runs r JOIN events e ON e.id = r.event_id WHERE e.idempotency_key LIKE 'burst%'"
+        )
+        .await,
+        21
+    );
+    assert_eq!(count(&app, "SELECT count(*) FROM events WHERE idempotency_key LIKE 'burst%'").await, 21);
+}
+
+#[tokio::test]
 async fn a_record_that_breaks_the_data_contract_gets_422_with_every_field_and_is_kept_in_the_exceptions_report() {
     let app = TestApp::spawn().await;
     let secret = app.webhook_secret(LEAD_WORKFLOW).await;

@@ -13,7 +13,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
 /// One event as `accept_events` reads it (one element of its array).
@@ -53,10 +53,14 @@ type Shared = Arc<sqlx::Error>;
 type Written = (Uuid, String);
 
 /// The groups of one workflow's door: started on the current runtime when
-/// the door reads the workflow, ended when the door forgets it.
+/// the door reads the workflow, ended when the door forgets it, and started
+/// again on the caller's runtime if the one they ran on stopped (an HTTP
+/// worker thread that ended).
 #[derive(Clone)]
 pub struct AcceptGroups {
-    grouped: Grouped<Written, Result<Answer, Shared>>,
+    grouped: Arc<Mutex<Grouped<Written, Result<Answer, Shared>>>>,
+    db: DatabaseConnection,
+    schema: String,
 }
 
 impl std::fmt::Debug for AcceptGroups {
@@ -70,20 +74,32 @@ const MOST: usize = 64;
 
 impl AcceptGroups {
     pub fn start(db: &DatabaseConnection, schema: &str) -> Self {
-        let (db, schema) = (db.clone(), schema.to_owned());
-        let grouped = Grouped::start(MOST, 2, move |calls: Vec<Written>| {
-            let (db, schema) = (db.clone(), schema.clone());
-            async move { write_group(&db, &schema, calls).await }
-        });
-        AcceptGroups { grouped }
+        AcceptGroups { grouped: Arc::new(Mutex::new(serve(db, schema))), db: db.clone(), schema: schema.to_owned() }
     }
 
-    /// The event written with the others that came meanwhile. None: the
-    /// group's task is gone (its runtime stopped); the caller writes alone.
+    /// The event written with the others that came meanwhile. None: its
+    /// group was lost (a panic while writing it); the caller writes alone.
     pub async fn accept(&self, event: Uuid, element: String) -> Option<Result<Answer, DbErr>> {
-        let answer = self.grouped.call((event, element)).await?;
+        let grouped = {
+            // A poisoned lock only means a panic elsewhere while it was held; the handle is whole.
+            let mut grouped = self.grouped.lock().unwrap_or_else(|p| p.into_inner());
+            if grouped.is_closed() {
+                *grouped = serve(&self.db, &self.schema);
+            }
+            grouped.clone()
+        };
+        let answer = grouped.call((event, element)).await?;
         Some(answer.map_err(shared_error))
     }
+}
+
+/// The task that writes one workflow's groups, on the current runtime.
+fn serve(db: &DatabaseConnection, schema: &str) -> Grouped<Written, Result<Answer, Shared>> {
+    let (db, schema) = (db.clone(), schema.to_owned());
+    Grouped::start(MOST, 2, move |calls: Vec<Written>| {
+        let (db, schema) = (db.clone(), schema.clone());
+        async move { write_group(&db, &schema, calls).await }
+    })
 }
 
 /// A group's answers in the order of its calls; a refused group is written

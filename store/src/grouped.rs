@@ -67,6 +67,11 @@ impl<Req: Send + 'static, Resp: Send + 'static> Grouped<Req, Resp> {
         Grouped { tx }
     }
 
+    /// Whether the task is gone (its runtime stopped): calls would go unanswered.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
     /// The call's answer. None: its group was lost (a panic) or the task is
     /// gone (its runtime is shutting down).
     pub async fn call(&self, request: Req) -> Option<Resp> {

@@ -327,6 +327,39 @@ async fn events_that_arrive_together_are_written_together_each_with_its_own_run_
 }
 
 #[tokio::test]
+async fn a_workflow_read_on_a_runtime_that_stopped_still_has_its_events_written() {
+    let app = TestApp::spawn().await;
+    let targets = store::ingest::Targets::default();
+    // Read, and its group started, on a runtime of its own that then stops, as an HTTP worker thread that ended.
+    let target = {
+        let (db, settings, targets) = (app.db.clone(), app.settings.clone(), targets.clone());
+        // On a thread of its own; this test's runtime keeps driving the pool's connections meanwhile.
+        tokio::task::spawn_blocking(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(targets.get(&db, &settings, DEMO, LEAD_WORKFLOW)).unwrap()
+        })
+        .await
+        .unwrap()
+    };
+    let accepted = futures::future::join_all((0..6).map(|i| {
+        let incoming = store::ingest::Incoming {
+            channel: store::ingest::Channel::Webhook,
+            event_type: "lead.created".into(),
+            idempotency_key: Some(format!("after-stop-{i}")),
+            record: fresh_lead(),
+            raw: fresh_lead(),
+        };
+        let (db, settings, target) = (app.db.clone(), app.settings.clone(), target.clone());
+        async move { store::ingest::accept(&db, &settings, &target, &incoming, chrono::Utc::now()).await }
+    }))
+    .await;
+    for answer in accepted {
+        assert!(matches!(answer, Ok(store::ingest::Accepted::New { .. })), "{answer:?}");
+    }
+    assert_eq!(count(&app, "SELECT count(*) FROM events WHERE idempotency_key LIKE 'after-stop-%'").await, 6);
+}
+
+#[tokio::test]
 async fn a_record_that_breaks_the_data_contract_gets_422_with_every_field_and_is_kept_in_the_exceptions_report() {
     let app = TestApp::spawn().await;
     let secret = app.webhook_secret(LEAD_WORKFLOW).await;

@@ -15,6 +15,17 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
     app.demo_value::<i64>(sql, vec![]).await.unwrap()
 }
 
+/// A demo lead as the door has it from a webhook with this idempotency key.
+fn lead_with_key(key: &str) -> store::ingest::Incoming {
+    store::ingest::Incoming {
+        channel: store::ingest::Channel::Webhook,
+        event_type: "lead.created".into(),
+        idempotency_key: Some(key.to_owned()),
+        record: fresh_lead(),
+        raw: fresh_lead(),
+    }
+}
+
 async fn reason(res: reqwest::Response) -> String {
     let body: Value = res.json().await.unwrap();
     body["message"].as_str().unwrap_or_default().to_owned()
@@ -264,13 +275,7 @@ async fn events_that_arrive_together_are_written_together_each_with_its_own_run_
     let accept = |key: String| {
         let (db, settings, target) = (app.db.clone(), app.settings.clone(), target.clone());
         tokio::spawn(async move {
-            let incoming = store::ingest::Incoming {
-                channel: store::ingest::Channel::Webhook,
-                event_type: "lead.created".into(),
-                idempotency_key: Some(key.clone()),
-                record: fresh_lead(),
-                raw: fresh_lead(),
-            };
+            let incoming = lead_with_key(&key);
             (key, store::ingest::accept(&db, &settings, &target, &incoming, chrono::Utc::now()).await)
         })
     };
@@ -342,13 +347,7 @@ async fn a_workflow_read_on_a_runtime_that_stopped_still_has_its_events_written(
         .unwrap()
     };
     let accepted = futures::future::join_all((0..6).map(|i| {
-        let incoming = store::ingest::Incoming {
-            channel: store::ingest::Channel::Webhook,
-            event_type: "lead.created".into(),
-            idempotency_key: Some(format!("after-stop-{i}")),
-            record: fresh_lead(),
-            raw: fresh_lead(),
-        };
+        let incoming = lead_with_key(&format!("after-stop-{i}"));
         let (db, settings, target) = (app.db.clone(), app.settings.clone(), target.clone());
         async move { store::ingest::accept(&db, &settings, &target, &incoming, chrono::Utc::now()).await }
     }))

@@ -77,9 +77,8 @@ impl AcceptGroups {
         AcceptGroups { grouped: Arc::new(Mutex::new(serve(db, schema))), db: db.clone(), schema: schema.to_owned() }
     }
 
-    /// The event written with the others that came meanwhile. None: its
-    /// group was lost (a panic while writing it); the caller writes alone.
-    pub async fn accept(&self, event: Uuid, element: String) -> Option<Result<Answer, DbErr>> {
+    /// The event written with the others that came meanwhile.
+    pub async fn accept(&self, event: Uuid, element: String) -> Result<Answer, DbErr> {
         let grouped = {
             // A poisoned lock only means a panic elsewhere while it was held; the handle is whole.
             let mut grouped = self.grouped.lock().unwrap_or_else(|p| p.into_inner());
@@ -88,8 +87,11 @@ impl AcceptGroups {
             }
             grouped.clone()
         };
-        let answer = grouped.call((event, element)).await?;
-        Some(answer.map_err(shared_error))
+        match grouped.call((event, element.clone())).await {
+            Some(answer) => answer.map_err(shared_error),
+            // Its group was lost (a panic while writing it): written alone; its ids make that harmless.
+            None => write_alone(&self.db, &self.schema, event, &element).await,
+        }
     }
 }
 
@@ -112,10 +114,7 @@ async fn write_group(db: &DatabaseConnection, schema: &str, calls: Vec<Written>)
         Err(sqlx::Error::Database(_)) if calls.len() > 1 => {
             let mut out = Vec::with_capacity(calls.len());
             for (event, element) in &calls {
-                out.push(match write(db, schema, &[element.as_str()]).await {
-                    Ok(answers) => answer_for(&answers, *event),
-                    Err(e) => Err(Arc::new(e)),
-                });
+                out.push(write_one(db, schema, *event, element).await);
             }
             out
         }
@@ -133,13 +132,20 @@ fn answer_for(answers: &HashMap<Uuid, Answer>, event: Uuid) -> Result<Answer, Sh
         .ok_or_else(|| Arc::new(sqlx::Error::Protocol(format!("accept_events answered nothing for event {event}"))))
 }
 
+/// One event written on its own (the door's targets read outside its
+/// memory, and a lost group's events).
+pub async fn write_alone(db: &DatabaseConnection, schema: &str, event: Uuid, element: &str) -> Result<Answer, DbErr> {
+    write_one(db, schema, event, element).await.map_err(shared_error)
+}
+
+async fn write_one(db: &DatabaseConnection, schema: &str, event: Uuid, element: &str) -> Result<Answer, Shared> {
+    let answers = write(db, schema, &[element]).await.map_err(Arc::new)?;
+    answer_for(&answers, event)
+}
+
 /// Writes events (elements of `accept_events`'s array) in one statement, so
 /// one implicit transaction: the answers count once the statement is done.
-pub async fn write(
-    db: &DatabaseConnection,
-    schema: &str,
-    elements: &[&str],
-) -> Result<HashMap<Uuid, Answer>, sqlx::Error> {
+async fn write(db: &DatabaseConnection, schema: &str, elements: &[&str]) -> Result<HashMap<Uuid, Answer>, sqlx::Error> {
     use sqlx::Row as _;
     let batch = format!("[{}]", elements.join(","));
     let rows = sqlx::query(

@@ -389,23 +389,14 @@ pub async fn accept(
         pins: &target.pinned,
     };
     let element = serde_json::to_string(&delivery).map_err(|e| IngestError::Storage(DbErr::Custom(e.to_string())))?;
-    // With the events of this workflow that arrive meanwhile, or alone.
-    let grouped = match &target.accepts {
-        Some(groups) => groups.accept(event_id, element.clone()).await,
-        None => None,
-    };
+    // With the events of this workflow that arrive meanwhile, or alone. A `Tenant`'s schema
+    // name was checked when it was made (and the function checks it again).
+    let answer = match &target.accepts {
+        Some(groups) => groups.accept(event_id, element).await,
+        None => crate::accept_groups::write_alone(db, target.tenant.schema(), event_id, &element).await,
+    }
+    .map_err(IngestError::Storage)?;
     let fail = |e: sqlx::Error| IngestError::Storage(crate::db::from_sqlx(e));
-    let answer = match grouped {
-        Some(answer) => answer.map_err(IngestError::Storage)?,
-        None => {
-            // A `Tenant`'s schema name was checked when it was made (and the function checks it again).
-            let answers =
-                crate::accept_groups::write(db, target.tenant.schema(), &[element.as_str()]).await.map_err(fail)?;
-            answers.get(&event_id).copied().ok_or_else(|| {
-                IngestError::Storage(DbErr::Custom("accept_events answered nothing for the event".into()))
-            })?
-        }
-    };
     let (fresh, created, prior) = (answer.fresh, answer.run, answer.prior);
     if !fresh {
         return Err(IngestError::Stale);

@@ -60,36 +60,6 @@ pub async fn begin_with(
     tenant: &crate::Tenant,
     commit: Commit,
 ) -> Result<sea_orm::sqlx::Transaction<'static, sea_orm::sqlx::Postgres>, DbErr> {
-    begin_set(db, tenant, commit, Plans::PostgresChooses).await
-}
-
-/// `begin_with`, for statements about a set of runs given as an array
-/// (`id = ANY($1)`): a connection plans each once and reuses the plan
-/// while it serves the same business (a new `search_path` plans afresh).
-/// Left to itself PostgreSQL plans them afresh at every execution (a plan
-/// for an array of unknown length looks dearer than one for the array at
-/// hand), which costs more than the statement itself.
-pub async fn begin_for_sets(
-    db: &DatabaseConnection,
-    tenant: &crate::Tenant,
-    commit: Commit,
-) -> Result<sea_orm::sqlx::Transaction<'static, sea_orm::sqlx::Postgres>, DbErr> {
-    begin_set(db, tenant, commit, Plans::OncePerConnection).await
-}
-
-/// How a transaction's prepared statements are planned.
-#[derive(PartialEq)]
-enum Plans {
-    PostgresChooses,
-    OncePerConnection,
-}
-
-async fn begin_set(
-    db: &DatabaseConnection,
-    tenant: &crate::Tenant,
-    commit: Commit,
-    plans: Plans,
-) -> Result<sea_orm::sqlx::Transaction<'static, sea_orm::sqlx::Postgres>, DbErr> {
     use sea_orm::sqlx;
     let schema = tenant.schema();
     if !engine::tenant::is_tenant_schema_name(schema) {
@@ -100,10 +70,36 @@ async fn begin_set(
     if commit == Commit::Recomputable {
         begin.push_str(", set_config('synchronous_commit', 'off', true)");
     }
-    if plans == Plans::OncePerConnection {
-        begin.push_str(", set_config('plan_cache_mode', 'force_generic_plan', true)");
-    }
     db.get_postgres_connection_pool().begin_with(sqlx::AssertSqlSafe(begin)).await.map_err(from_sqlx)
+}
+
+/// A statement that is a tenant transaction by itself, in one round trip
+/// (no BEGIN, no COMMIT: PostgreSQL runs a lone statement in a transaction
+/// of its own): `template` names the business's tables with `{schema}`,
+/// replaced here by the `Tenant`'s validated schema, and sets the
+/// `search_path` locally as it runs (a `set_config(.., true)` in a CTE it
+/// reads before it writes), so triggers see the business's schema and
+/// nothing of it outlives the statement.
+pub fn in_schema(template: &str, tenant: &crate::Tenant) -> String {
+    template.replace("{schema}", tenant.schema())
+}
+
+/// A pool for statements about a set of runs given as an array (`id =
+/// ANY($1)`, the worker's run groups): each connection plans such a
+/// statement once and reuses the plan. Left to itself PostgreSQL plans
+/// them afresh at every execution (a plan for an array of unknown length
+/// looks dearer than one for the array at hand), which costs more than
+/// the statement itself.
+pub async fn connect_for_sets(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(2))
+        .acquire_timeout(Duration::from_secs(3))
+        .sqlx_logging(false)
+        .map_sqlx_postgres_opts(|pg| pg.options([("plan_cache_mode", "force_generic_plan")]));
+    Database::connect(options).await
 }
 
 /// A sqlx error as sea-orm reports it.

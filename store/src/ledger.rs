@@ -80,7 +80,7 @@ pub(crate) async fn add_lines(txn: &DatabaseTransaction, run_id: Uuid, lines: &[
         &format!(
             "WITH added AS ({})
              UPDATE runs SET cost_micros = cost_micros + $3 WHERE id = $1",
-            insert_lines("r.id", "r.workflow_name", "$2", "runs r,") + " WHERE r.id = $1"
+            insert_lines("cost_lines", "r.id", "r.workflow_name", "$2", "runs r,") + " WHERE r.id = $1"
         ),
         vec![run_id.into(), as_rows(lines).into(), charged(lines).into()],
     ))
@@ -93,12 +93,13 @@ pub(crate) fn charged(lines: &[CostLine]) -> i64 {
     lines.iter().map(|l| l.amount.max(0)).sum()
 }
 
-/// Inserts the cost lines of `as_rows` found at `{rows}` (a parameter or a
-/// column) for the run `{run}` of workflow `{workflow}` (columns or
-/// parameters), reading also `FROM {from}`.
-pub(crate) fn insert_lines(run: &str, workflow: &str, rows: &str, from: &str) -> String {
+/// Inserts into `{table}` (`cost_lines`, or with its schema) the cost lines
+/// of `as_rows` found at `{rows}` (a parameter or a column) for the run
+/// `{run}` of workflow `{workflow}` (columns or parameters), reading also
+/// `FROM {from}`.
+pub(crate) fn insert_lines(table: &str, run: &str, workflow: &str, rows: &str, from: &str) -> String {
     format!(
-        "INSERT INTO cost_lines (run_id, workflow_name, step_index, kind, amount_micros, quantity, cache_hit, saved_micros, label)
+        "INSERT INTO {table} (run_id, workflow_name, step_index, kind, amount_micros, quantity, cache_hit, saved_micros, label)
          SELECT {run}, {workflow}, l.step_index, l.kind, l.amount_micros, l.quantity, l.cache_hit, l.saved_micros, l.label
            FROM {from} jsonb_to_recordset({rows}) AS l(step_index int, kind text, amount_micros bigint, quantity bigint,
                                                    cache_hit boolean, saved_micros bigint, label text)"

@@ -109,10 +109,29 @@ pub async fn open(
     Ok(open_many(db, tenant, &[run_id], owner, seconds).await?.remove(&run_id))
 }
 
-/// Opens runs of one business for execution (see `open`), in three round
-/// trips however many: BEGIN with the business's path (`db::begin_fast`),
-/// the statement, COMMIT (with nothing to flush for queued runs). The
-/// runs that open, by id; give each id once.
+/// `open_many`'s statement, for the business's schema (`db::in_schema`).
+const OPEN_MANY: &str = "WITH local AS MATERIALIZED (SELECT set_config('search_path', '{schema}', true) AS path),
+     taken AS (
+         UPDATE \"{schema}\".runs SET lease_owner = $2, lease_until = now() + make_interval(secs => $3),
+                executions = executions + 1, updated_at = now()
+          -- The status is judged inside CASE here and below so that the planner finds the
+          -- runs by key, not through the index of unfinished runs (which reads every queued run).
+          WHERE id = ANY($1)
+            AND CASE WHEN status = 'running' THEN lease_until IS NULL OR lease_until < now() ELSE false END
+      RETURNING id, workflow_name, workflow_version, context, next_step, cleared_step, pinned, executions, true AS held),
+     queued AS (
+         SELECT id, workflow_name, workflow_version, context, next_step, cleared_step, pinned, executions, false AS held
+           FROM \"{schema}\".runs WHERE id = ANY($1) AND CASE WHEN status = 'queued' THEN true ELSE false END),
+     run AS (SELECT * FROM taken UNION ALL SELECT * FROM queued)
+     SELECT r.id, r.workflow_name, r.workflow_version, r.context, r.next_step, r.cleared_step, r.pinned, r.executions,
+            r.held, now() AS read_at,
+            (SELECT value FROM \"{schema}\".config_generation) AS generation,
+            EXISTS (SELECT 1 FROM \"{schema}\".budgets b WHERE b.workflow_name = r.workflow_name) AS budgeted
+       FROM local, run r";
+
+/// Opens runs of one business for execution (see `open`), in one round
+/// trip however many: the statement is its own transaction
+/// (`db::in_schema`). The runs that open, by id; give each id once.
 pub async fn open_many(
     db: &DatabaseConnection,
     tenant: &Tenant,
@@ -121,32 +140,13 @@ pub async fn open_many(
     seconds: i64,
 ) -> Result<std::collections::HashMap<Uuid, Lease>, DbErr> {
     use sea_orm::sqlx::{self, types::Json, Row as _};
-    let mut txn = crate::db::begin_for_sets(db, tenant, crate::db::Commit::Durable).await?;
-    let rows = sqlx::query(
-        "WITH taken AS (
-             UPDATE runs SET lease_owner = $2, lease_until = now() + make_interval(secs => $3),
-                    executions = executions + 1, updated_at = now()
-              -- The status is judged inside CASE here and below so that the planner finds the
-              -- runs by key, not through the index of unfinished runs (which reads every queued run).
-              WHERE id = ANY($1)
-                AND CASE WHEN status = 'running' THEN lease_until IS NULL OR lease_until < now() ELSE false END
-          RETURNING id, workflow_name, workflow_version, context, next_step, cleared_step, pinned, executions, true AS held),
-         queued AS (
-             SELECT id, workflow_name, workflow_version, context, next_step, cleared_step, pinned, executions, false AS held
-               FROM runs WHERE id = ANY($1) AND CASE WHEN status = 'queued' THEN true ELSE false END),
-         run AS (SELECT * FROM taken UNION ALL SELECT * FROM queued)
-         SELECT r.id, r.workflow_name, r.workflow_version, r.context, r.next_step, r.cleared_step, r.pinned, r.executions,
-                r.held, now() AS read_at,
-                (SELECT value FROM config_generation) AS generation,
-                EXISTS (SELECT 1 FROM budgets b WHERE b.workflow_name = r.workflow_name) AS budgeted
-           FROM run r",
-    )
-    .bind(run_ids)
-    .bind(owner)
-    .bind(seconds as f64)
-    .fetch_all(&mut *txn)
-    .await
-    .map_err(crate::db::from_sqlx)?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(crate::db::in_schema(OPEN_MANY, tenant)))
+        .bind(run_ids)
+        .bind(owner)
+        .bind(seconds as f64)
+        .fetch_all(db.get_postgres_connection_pool())
+        .await
+        .map_err(crate::db::from_sqlx)?;
     let read = |row: &sqlx::postgres::PgRow| -> Result<(Uuid, Lease), sqlx::Error> {
         let lease = Lease {
             workflow_name: row.try_get("workflow_name")?,
@@ -164,10 +164,7 @@ pub async fn open_many(
         };
         Ok((row.try_get("id")?, lease))
     };
-    let leases: std::collections::HashMap<Uuid, Lease> =
-        rows.iter().map(read).collect::<Result<_, _>>().map_err(crate::db::from_sqlx)?;
-    txn.commit().await.map_err(crate::db::from_sqlx)?;
-    Ok(leases)
+    rows.iter().map(read).collect::<Result<_, _>>().map_err(crate::db::from_sqlx)
 }
 
 /// Takes the lease of a run read while queued, if nobody executed it since
@@ -327,13 +324,14 @@ pub(crate) fn step_rows(records: &[StepRecord]) -> Value {
         .collect()
 }
 
-/// Upserts the step records of `step_rows` found at `{rows}` (a parameter
-/// or a column) for the run `{run}` (a column or parameter), reading also
-/// `FROM {from}`: a record already there is replaced.
-pub(crate) fn upsert_steps(run: &str, rows: &str, from: &str) -> String {
+/// Upserts into `{table}` (`run_steps`, or with its schema) the step records
+/// of `step_rows` found at `{rows}` (a parameter or a column) for the run
+/// `{run}` (a column or parameter), reading also `FROM {from}`: a record
+/// already there is replaced.
+pub(crate) fn upsert_steps(table: &str, run: &str, rows: &str, from: &str) -> String {
     let excluded = STEP_COLUMNS.split(", ").map(|c| format!("excluded.{}", c.trim())).collect::<Vec<_>>().join(", ");
     format!(
-        "INSERT INTO run_steps (run_id, step_index, {STEP_COLUMNS})
+        "INSERT INTO {table} (run_id, step_index, {STEP_COLUMNS})
          SELECT {run}, s.step_index, s.step_id, s.kind, s.status, s.attempts, coalesce(s.started_at, now()),
                 CASE WHEN s.finished THEN coalesce(s.finished_at, now()) END,
                 s.input, s.output, s.error, s.tokens_in, s.tokens_out, s.cost_micros, s.model, s.prompt_version,
@@ -352,7 +350,8 @@ async fn write_steps(txn: &DatabaseTransaction, run_id: Uuid, records: &[StepRec
     if records.is_empty() {
         return Ok(());
     }
-    txn.execute_raw(stmt(&upsert_steps("$1", "$2", ""), vec![run_id.into(), step_rows(records).into()])).await?;
+    txn.execute_raw(stmt(&upsert_steps("run_steps", "$1", "$2", ""), vec![run_id.into(), step_rows(records).into()]))
+        .await?;
     let lines = ledger::folded(records.iter().flat_map(|r| r.costs.iter().cloned()));
     ledger::add_lines(txn, run_id, &lines).await
 }
@@ -437,8 +436,8 @@ fn advance_statement(with_mail: bool) -> String {
          steps AS ({}),
          lines AS ({}){mail}
          SELECT EXISTS (SELECT 1 FROM held)",
-        upsert_steps("held.id", "$9", "held,"),
-        ledger::insert_lines("held.id", "held.workflow_name", "$10", "held,"),
+        upsert_steps("run_steps", "held.id", "$9", "held,"),
+        ledger::insert_lines("cost_lines", "held.id", "held.workflow_name", "$10", "held,"),
     )
 }
 
@@ -548,15 +547,19 @@ impl Finish {
     }
 }
 
-/// `end_many`'s statement: `advance`'s, for a set of runs read while queued.
+/// `end_many`'s statement, for the business's schema (`db::in_schema`):
+/// `advance`'s, for a set of runs read while queued. Its commit does not
+/// wait for the disk (`advance` says why), set as it runs like its path.
 static END_MANY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
-        "WITH input AS (
-             SELECT * FROM jsonb_to_recordset($1::text::jsonb) AS i(id uuid, executions int, read_at timestamptz,
+        "WITH local AS MATERIALIZED (
+             SELECT set_config('search_path', '{{schema}}', true), set_config('synchronous_commit', 'off', true)),
+         input AS (
+             SELECT i.* FROM local, jsonb_to_recordset($1::text::jsonb) AS i(id uuid, executions int, read_at timestamptz,
                     context jsonb, next_step int, tokens_in bigint, tokens_out bigint, status text, error text,
                     steps jsonb, lines jsonb, cost bigint)),
          held AS (
-             UPDATE runs r SET context = i.context, next_step = i.next_step, tokens_in = r.tokens_in + i.tokens_in,
+             UPDATE \"{{schema}}\".runs r SET context = i.context, next_step = i.next_step, tokens_in = r.tokens_in + i.tokens_in,
                     tokens_out = r.tokens_out + i.tokens_out, cost_micros = r.cost_micros + i.cost,
                     updated_at = now(), status = i.status, error = coalesce(i.error, r.error), finished_at = now(),
                     lease_owner = NULL, lease_until = NULL, started_at = coalesce(r.started_at, i.read_at, now()),
@@ -570,16 +573,16 @@ static END_MANY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
          steps AS ({}),
          lines AS ({})
          SELECT id FROM held",
-        upsert_steps("held.id", "held.steps", "held,"),
-        ledger::insert_lines("held.id", "held.workflow_name", "held.lines", "held,"),
+        upsert_steps("\"{schema}\".run_steps", "held.id", "held.steps", "held,"),
+        ledger::insert_lines("\"{schema}\".cost_lines", "held.id", "held.workflow_name", "held.lines", "held,"),
     )
 });
 
-/// Ends runs of one business read while queued (`Finish`), in three round
-/// trips however many: BEGIN with the business's path, the statement,
-/// COMMIT. Each run's part holds on its own condition, as in `advance`:
-/// nobody executed it since it was read. The runs that were ended; give
-/// each run once. Its commit does not wait for the disk (`advance` says why).
+/// Ends runs of one business read while queued (`Finish`), in one round
+/// trip however many: the statement is its own transaction
+/// (`db::in_schema`). Each run's part holds on its own condition, as in
+/// `advance`: nobody executed it since it was read. The runs that were
+/// ended; give each run once.
 pub async fn end_many(
     db: &DatabaseConnection,
     tenant: &Tenant,
@@ -595,15 +598,13 @@ pub async fn end_many(
         rows.push_str(&finish.row);
     }
     rows.push(']');
-    let mut txn = crate::db::begin_for_sets(db, tenant, crate::db::Commit::Recomputable).await?;
     let ids: Vec<Uuid> = finishes.iter().map(|f| f.run_id).collect();
-    let ended: Vec<Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(END_MANY.as_str()))
+    let ended: Vec<Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(crate::db::in_schema(&END_MANY, tenant)))
         .bind(rows)
         .bind(ids)
-        .fetch_all(&mut *txn)
+        .fetch_all(db.get_postgres_connection_pool())
         .await
         .map_err(crate::db::from_sqlx)?;
-    txn.commit().await.map_err(crate::db::from_sqlx)?;
     Ok(ended.into_iter().collect())
 }
 

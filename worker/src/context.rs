@@ -57,8 +57,11 @@ impl Context {
             }
         });
         let owner = format!("worker-{process}");
+        // The run groups' statements are planned once per connection (`connect_for_sets`); a run
+        // is in at most one group at a time, so as many connections as runs at once never wait.
+        let sets = store::db::connect_for_sets(&settings.database_url, settings.runs.concurrency.max(2) as u32).await?;
         let run_groups = store::run_groups::RunGroups::new(
-            db.clone(),
+            sets,
             owner.clone(),
             settings.runs.lease_seconds,
             settings.runs.concurrency.max(1),

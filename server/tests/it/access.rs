@@ -414,9 +414,29 @@ async fn only_a_recomputable_write_skips_waiting_for_the_disk_and_transaction_se
     // The next unit of work on the same connection (the door's, say) waits for the disk again.
     let durable = settings(store::db::begin_fast(&db, &tenant).await.unwrap()).await;
     assert_eq!(durable, owned("on", "auto"));
-    // Statements about sets of runs are planned once per connection; the next unit of work plans as PostgreSQL likes.
-    let sets = settings(store::db::begin_for_sets(&db, &tenant, Commit::Recomputable).await.unwrap()).await;
-    assert_eq!(sets, owned("off", "force_generic_plan"));
+    // A lone statement is a transaction of its own (the run groups' opening and ending): what it sets
+    // locally as it runs (the business's path; for an ending, not waiting for the disk) ends with it.
+    let pool = db.get_postgres_connection_pool();
+    let inside = sqlx::query(sqlx::AssertSqlSafe(store::db::in_schema(
+        "WITH local AS MATERIALIZED (
+             SELECT set_config('search_path', '{schema}', true), set_config('synchronous_commit', 'off', true))
+         SELECT current_setting('synchronous_commit') AS s, current_setting('search_path') AS p FROM local",
+        &tenant,
+    )))
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!((inside.get::<String, _>("s"), inside.get::<String, _>("p")), ("off".to_owned(), path.clone()));
+    let bare: String = sqlx::query_scalar("SELECT current_setting('search_path')").fetch_one(pool).await.unwrap();
+    assert!(!bare.contains(&path), "the next statement on the connection is back on the default path: {bare}");
     let after = settings(store::db::begin_fast(&db, &tenant).await.unwrap()).await;
     assert_eq!(after, owned("on", "auto"));
+    // The run groups' own pool plans their statements about sets of runs once per connection; every other pool
+    // plans as PostgreSQL likes.
+    let sets = store::db::connect_for_sets(&app.settings.database_url, 1).await.unwrap();
+    let plans = "SELECT current_setting('plan_cache_mode')";
+    let mode: String = sqlx::query_scalar(plans).fetch_one(sets.get_postgres_connection_pool()).await.unwrap();
+    assert_eq!(mode, "force_generic_plan");
+    let mode: String = sqlx::query_scalar(plans).fetch_one(pool).await.unwrap();
+    assert_eq!(mode, "auto");
 }

@@ -203,7 +203,7 @@ impl Targets {
         let key = (slug.to_owned(), workflow.to_owned());
         match target(db, settings, slug, workflow).await {
             Ok(mut t) => {
-                t.accepts = Some(crate::accept_groups::AcceptGroups::start(db, t.tenant.schema()));
+                t.accepts = Some(crate::accept_groups::AcceptGroups::start(db, &t.tenant));
                 let t = Arc::new(t);
                 let mut known = self.known();
                 if known.len() >= TARGETS_KEPT {
@@ -329,7 +329,7 @@ pub(crate) async fn pins(txn: &DatabaseTransaction, contract: &WorkflowContract)
 
 /// Checks the record against the data contract and, if it holds, commits
 /// the event and its queued run in one statement, its own transaction
-/// (`public.accept_events`): with the target's other events that arrive
+/// (`accept_groups`' `ACCEPT`): with the target's other events that arrive
 /// meanwhile when the door's memory gave the target (`accept_groups`),
 /// alone otherwise. A repeat of an
 /// accepted idempotency key is answered with the original run. A record
@@ -393,7 +393,7 @@ pub async fn accept(
     // name was checked when it was made (and the function checks it again).
     let answer = match &target.accepts {
         Some(groups) => groups.accept(event_id, element).await,
-        None => crate::accept_groups::write_alone(db, target.tenant.schema(), event_id, &element).await,
+        None => crate::accept_groups::write_alone(db, &target.tenant, event_id, &element).await,
     }
     .map_err(IngestError::Storage)?;
     let fail = |e: sqlx::Error| IngestError::Storage(crate::db::from_sqlx(e));

@@ -11,6 +11,10 @@ use std::time::Duration;
 /// seconds (the door answers 503, a job fails and is resumed), rather than
 /// waiting on a connection that is not coming.
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    Database::connect(pool_options(url, max_connections)).await
+}
+
+fn pool_options(url: &str, max_connections: u32) -> ConnectOptions {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .max_connections(max_connections)
@@ -18,7 +22,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
         .connect_timeout(Duration::from_secs(2))
         .acquire_timeout(Duration::from_secs(3))
         .sqlx_logging(false);
-    Database::connect(options).await
+    options
 }
 
 /// Opens the one transaction a unit of tenant work runs in, with
@@ -91,14 +95,8 @@ pub fn in_schema(template: &str, tenant: &crate::Tenant) -> String {
 /// looks dearer than one for the array at hand), which costs more than
 /// the statement itself.
 pub async fn connect_for_sets(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
-    let mut options = ConnectOptions::new(url.to_owned());
-    options
-        .max_connections(max_connections)
-        .min_connections(1)
-        .connect_timeout(Duration::from_secs(2))
-        .acquire_timeout(Duration::from_secs(3))
-        .sqlx_logging(false)
-        .map_sqlx_postgres_opts(|pg| pg.options([("plan_cache_mode", "force_generic_plan")]));
+    let mut options = pool_options(url, max_connections);
+    options.map_sqlx_postgres_opts(|pg| pg.options([("plan_cache_mode", "force_generic_plan")]));
     Database::connect(options).await
 }
 

@@ -29,6 +29,8 @@ pub mod cel;
 #[cfg(feature = "contracts")]
 pub mod chart;
 #[cfg(feature = "contracts")]
+pub mod compiled;
+#[cfg(feature = "contracts")]
 pub mod cost;
 #[cfg(feature = "contracts")]
 pub mod data_contract;

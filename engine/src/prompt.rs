@@ -117,8 +117,10 @@ impl PromptTemplate {
 
     /// Why a model's output does not meet the response schema, if it does not.
     pub fn check_output(&self, output: &Value) -> Result<(), Vec<String>> {
+        static VALIDATORS: std::sync::LazyLock<crate::compiled::Compiled<jsonschema::Validator>> =
+            std::sync::LazyLock::new(Default::default);
         let schema = self.response_json_schema().map_err(|e| vec![e])?;
-        let validator = compile(&schema).map_err(|e| vec![e])?;
+        let validator = VALIDATORS.get(&schema.to_string(), || compile(&schema)).map_err(|e| vec![e])?;
         let errors: Vec<String> =
             validator.iter_errors(output).map(|e| format!("{}: {}", e.instance_path(), e)).collect();
         if errors.is_empty() {

@@ -47,9 +47,13 @@ fn cel_context(context: &Value) -> Result<cel_interpreter::Context<'static>, Str
 
 /// Evaluates a CEL expression over the run's context.
 pub fn eval(expression: &str, context: &Value) -> Result<Value, String> {
-    let program = std::panic::catch_unwind(|| cel_interpreter::Program::compile(expression))
-        .map_err(|_| "the expression does not parse".to_string())?
-        .map_err(|e| e.to_string().lines().next().unwrap_or("the expression does not parse").to_string())?;
+    static PROGRAMS: std::sync::LazyLock<crate::compiled::Compiled<cel_interpreter::Program>> =
+        std::sync::LazyLock::new(Default::default);
+    let program = PROGRAMS.get(expression, || {
+        std::panic::catch_unwind(|| cel_interpreter::Program::compile(expression))
+            .map_err(|_| "the expression does not parse".to_string())?
+            .map_err(|e| e.to_string().lines().next().unwrap_or("the expression does not parse").to_string())
+    })?;
     let value = program.execute(&cel_context(context)?).map_err(|e| format!("`{expression}`: {e}"))?;
     value.json().map_err(|e| format!("`{expression}` gave a value that is not JSON: {e:?}"))
 }

@@ -87,8 +87,9 @@ pub struct Answer {
 /// A write's error, shared by the events of a group that failed together.
 type Shared = Arc<sqlx::Error>;
 
-/// An event's ids and its element of the array, as JSON text.
-type Written = (Uuid, String);
+/// An event's ids and its element of the array, as JSON text (shared: kept
+/// by the caller too, to write alone if its group is lost).
+type Written = (Uuid, Arc<str>);
 
 /// The groups of one workflow's door: started on the current runtime when
 /// the door reads the workflow, ended when the door forgets it, and started
@@ -117,6 +118,7 @@ impl AcceptGroups {
 
     /// The event written with the others that came meanwhile.
     pub async fn accept(&self, event: Uuid, element: String) -> Result<Answer, DbErr> {
+        let element: Arc<str> = element.into();
         let grouped = {
             // A poisoned lock only means a panic elsewhere while it was held; the handle is whole.
             let mut grouped = self.grouped.lock().unwrap_or_else(|p| p.into_inner());
@@ -145,7 +147,7 @@ fn serve(db: &DatabaseConnection, tenant: &Tenant) -> Grouped<Written, Result<An
 /// A group's answers in the order of its calls; a refused group is written
 /// again one event at a time.
 async fn write_group(db: &DatabaseConnection, tenant: &Tenant, calls: Vec<Written>) -> Vec<Result<Answer, Shared>> {
-    let elements: Vec<&str> = calls.iter().map(|(_, element)| element.as_str()).collect();
+    let elements: Vec<&str> = calls.iter().map(|(_, element)| &**element).collect();
     match write(db, tenant, &elements).await {
         Ok(answers) => calls.iter().map(|(event, _)| answer_for(&answers, *event)).collect(),
         // The database refused the statement (not the connection): find whose fault it was.

@@ -390,7 +390,7 @@ pub async fn accept(
     };
     let element = serde_json::to_string(&delivery).map_err(|e| IngestError::Storage(DbErr::Custom(e.to_string())))?;
     // With the events of this workflow that arrive meanwhile, or alone. A `Tenant`'s schema
-    // name was checked when it was made (and the function checks it again).
+    // name was checked when it was made (`db::in_schema` writes it into the statement).
     let answer = match &target.accepts {
         Some(groups) => groups.accept(event_id, element).await,
         None => crate::accept_groups::write_alone(db, &target.tenant, event_id, &element).await,

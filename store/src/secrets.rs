@@ -108,30 +108,29 @@ pub async fn set(
 }
 
 /// A secret's value, for an api_call step that names it (never for display).
-/// The error says in words what is wrong, for the step's record.
+/// The outer error is storage's (the step is tried again later); the inner
+/// one says in words why the step cannot have it, for the step's record.
 pub async fn value_for_step(
     db: &sea_orm::DatabaseConnection,
     settings: &Settings,
     tenant: &crate::tenant::Tenant,
     name: &str,
-) -> Result<String, String> {
+) -> Result<Result<String, String>, sea_orm::DbErr> {
     use sea_orm::FromQueryResult;
     #[derive(FromQueryResult)]
     struct Sealed {
         nonce: Vec<u8>,
         ciphertext: Vec<u8>,
     }
-    let read = async {
-        let txn = tenant.begin(db).await?;
-        let sealed = Sealed::find_by_statement(crate::db::stmt(
-            "SELECT nonce, ciphertext FROM secrets WHERE name = $1",
-            vec![name.into()],
-        ))
-        .one(&txn)
-        .await?;
-        txn.commit().await?;
-        Ok::<_, sea_orm::DbErr>(sealed)
-    };
-    let sealed = read.await.map_err(|e| e.to_string())?.ok_or_else(|| format!("there is no secret named {name}"))?;
-    decrypt(settings, &sealed.nonce, &sealed.ciphertext).ok_or_else(|| format!("the secret {name} cannot be decrypted"))
+    let txn = tenant.begin(db).await?;
+    let sealed = Sealed::find_by_statement(crate::db::stmt(
+        "SELECT nonce, ciphertext FROM secrets WHERE name = $1",
+        vec![name.into()],
+    ))
+    .one(&txn)
+    .await?;
+    txn.commit().await?;
+    let Some(sealed) = sealed else { return Ok(Err(format!("there is no secret named {name}"))) };
+    Ok(decrypt(settings, &sealed.nonce, &sealed.ciphertext)
+        .ok_or_else(|| format!("the secret {name} cannot be decrypted")))
 }

@@ -74,7 +74,7 @@ pub async fn replay(cx: &Context, job: &ReplayJob) -> anyhow::Result<()> {
     let setup = shadow::Setup { replay: leased, config, sensitive, rates, downgrade };
     tracing::info!(events = pending.len(), version = setup.replay.version, "replaying");
     for item in pending {
-        let outcome = shadow::run(cx, &tenant, &setup, &item).await;
+        let outcome = shadow::run(cx, &tenant, &setup, &item).await?;
         let comparison = engine::replay::compare(&item.production, &outcome);
         if !replays::record(&cx.db, &tenant, setup.replay.id, &cx.owner, item.run_id, &outcome, &comparison).await? {
             tracing::info!("the replay was cancelled or taken over; stopping here");

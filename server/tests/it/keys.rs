@@ -99,7 +99,7 @@ async fn rotating_the_encryption_key_keeps_every_secret_readable_and_lets_the_ol
 
     // And through the code that uses them.
     assert_eq!(
-        store::secrets::value_for_step(&app.db, &only_new, &owner.tenant, "crm_key").await.unwrap(),
+        store::secrets::value_for_step(&app.db, &only_new, &owner.tenant, "crm_key").await.unwrap().unwrap(),
         "sk-crm-123"
     );
     assert_eq!(

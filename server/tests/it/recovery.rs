@@ -393,3 +393,62 @@ async fn a_business_whose_run_writes_wait_on_a_lock_holds_up_only_its_own_runs()
         assert_eq!(status.as_deref(), Some("completed"));
     }
 }
+
+#[tokio::test]
+async fn a_step_that_cannot_reach_storage_leaves_its_run_to_be_resumed_not_failed() {
+    let app = TestApp::spawn().await;
+    let tenant = app.demo_current_member(engine::Role::Owner).await.tenant;
+    // The normalize step reads the business's data contract when it first runs; the lead named
+    // "Tidy Co" is the first to need it.
+    let (name, _) = app
+        .publish_workflow(
+            "workflow: storage-blink\nversion: 1\ntrigger: { source: webhook, event: lead.created }\nsteps:\n  \
+             - { id: tidy, type: function, function: normalize, data_contract: lead, when: \"event.companyName == 'Tidy Co'\", output: lead }\n",
+        )
+        .await;
+    let secret = app.webhook_secret(&name).await;
+    let send = |lead: Value| {
+        let (app, secret, name) = (&app, secret.clone(), name.clone());
+        async move {
+            let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+            let res = app
+                .signed_post(DEMO, &name, &secret, &id, chrono::Utc::now().timestamp(), &lead.to_string(), &[])
+                .await;
+            assert_eq!(res.status(), StatusCode::ACCEPTED);
+            res.json::<Value>().await.unwrap()["run_id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap()
+        }
+    };
+    let status = |id: uuid::Uuid| app.demo_value::<String>("SELECT status FROM runs WHERE id = $1", vec![id.into()]);
+
+    // A first run reads the workflow, its masked keys and the rates into the worker's memory.
+    let cx = worker::context::Context::connect(&app.settings).await.unwrap();
+    let first = send(fresh_lead()).await;
+    worker::executor::execute(&cx, &store::jobs::RunJob::new(&tenant, first)).await.unwrap();
+    assert_eq!(status(first).await.as_deref(), Some("completed"));
+
+    // Then the database refuses the steps' connections (the runs' own writes still go through).
+    let mut refused = sea_orm::ConnectOptions::new("postgres://postgres@127.0.0.1:1/steward".to_owned());
+    refused.connect_lazy(true).connect_timeout(Duration::from_secs(1)).acquire_timeout(Duration::from_secs(1));
+    let blinking = worker::context::Context { db: sea_orm::Database::connect(refused).await.unwrap(), ..cx.clone() };
+    let mut lead = fresh_lead();
+    lead["companyName"] = "Tidy Co".into();
+    let second = send(lead).await;
+    let job = store::jobs::RunJob::new(&tenant, second);
+    assert!(
+        worker::executor::execute(&blinking, &job).await.is_err(),
+        "the execution stops on the storage error, for the sweeper to resume"
+    );
+    assert_eq!(status(second).await.as_deref(), Some("queued"), "the run is not failed for a storage error");
+    let failed_steps: i64 = app
+        .demo_value("SELECT count(*) FROM run_steps WHERE run_id = $1 AND status = 'failed'", vec![second.into()])
+        .await
+        .unwrap();
+    assert_eq!(failed_steps, 0, "no step is recorded as failed");
+
+    // Storage answers again: the run completes, normalised.
+    worker::executor::execute(&cx, &job).await.unwrap();
+    assert_eq!(status(second).await.as_deref(), Some("completed"));
+    let normalised: Option<String> =
+        app.demo_value("SELECT context -> 'lead' ->> 'companyName' FROM runs WHERE id = $1", vec![second.into()]).await;
+    assert!(normalised.is_some(), "the normalize step ran once storage answered");
+}

@@ -4,7 +4,7 @@
 //! cache for calls declared deterministic. Each call is an enrichment cost
 //! line at the step's price; a cache hit costs nothing and counts as saved.
 
-use super::{Done, Execution, Failed};
+use super::{Done, Execution, Failed, Stop};
 use crate::context::Context;
 use chrono::Utc;
 use engine::run as logic;
@@ -18,11 +18,11 @@ use store::ledger::CostLine;
 
 /// The step in one go: answered by the cache or sent (a replay's live
 /// calls; a run's executor takes the lease between the two).
-pub(super) async fn run(cx: &Context, x: &Execution, step: &Step) -> Result<Done, Failed> {
+pub(super) async fn run(cx: &Context, x: &Execution, step: &Step) -> Result<Done, Stop> {
     let call = Call::prepare(cx, x, step).await?;
     match call.cached(cx, step).await {
         Some(done) => Ok(done),
-        None => call.send(cx, x, step).await,
+        None => Ok(call.send(cx, x, step).await?),
     }
 }
 
@@ -43,13 +43,13 @@ pub(super) struct Call {
 
 impl Call {
     /// Renders the request (URL, body and headers, with the step's secret).
-    pub(super) async fn prepare(cx: &Context, x: &Execution, step: &Step) -> Result<Call, Failed> {
+    pub(super) async fn prepare(cx: &Context, x: &Execution, step: &Step) -> Result<Call, Stop> {
         let url_template = step.url.as_deref().ok_or_else(|| Failed::now("this api_call step has no `url`"))?;
         let mut scope = x.run.context.clone();
         let secret = match &step.secret {
-            Some(name) => {
-                Some(store::secrets::value_for_step(&cx.db, &cx.settings, &x.tenant, name).await.map_err(Failed::now)?)
-            }
+            Some(name) => Some(
+                store::secrets::value_for_step(&cx.db, &cx.settings, &x.tenant, name).await?.map_err(Failed::now)?,
+            ),
             None => None,
         };
         if let (Some(secret), Some(map)) = (&secret, scope.as_object_mut()) {

@@ -4,7 +4,7 @@
 //! with one repair, and the fallback tier when the model fails. Tokens and
 //! their cost are recorded per model called.
 
-use super::{Done, Execution, Failed};
+use super::{Done, Execution, Failed, Stop};
 use crate::context::Context;
 use engine::run as logic;
 use engine::workflow::{ModelTier, Step};
@@ -32,18 +32,16 @@ pub(super) async fn reaches_outside(cx: &Context, x: &Execution) -> Result<bool,
     Ok(false)
 }
 
-pub(super) async fn run(cx: &Context, x: &Execution, step: &Step) -> Result<Done, Failed> {
+pub(super) async fn run(cx: &Context, x: &Execution, step: &Step) -> Result<Done, Stop> {
     let prompt_name =
         step.prompt_template.as_deref().ok_or_else(|| Failed::now("this llm step has no prompt_template"))?;
     let number = x.run.pinned["prompts"][prompt_name]
         .as_i64()
         .ok_or_else(|| Failed::now(format!("no version of {prompt_name} was pinned")))? as i32;
-    let storage = |e: DbErr| Failed::now(e.to_string());
     let template = x
         .config
         .prompt(&cx.db, prompt_name, number)
-        .await
-        .map_err(storage)?
+        .await?
         .ok_or_else(|| Failed::now(format!("{prompt_name} version {number} is missing")))?;
     // With `redact_sensitive`, the model is shown the record with its sensitive fields masked.
     let redacted = step.redact_sensitive.then(|| logic::mask_in(&x.run.context, &x.sensitive, &x.run.context));
@@ -72,14 +70,14 @@ pub(super) async fn run(cx: &Context, x: &Execution, step: &Step) -> Result<Done
     for t in std::iter::once(tier).chain(step.fallback_model.map(ModelTier::as_str)) {
         let id = x.run.pinned["models"][t]["id"].as_str().and_then(|s| s.parse::<Uuid>().ok());
         if let Some(config) = match id {
-            Some(id) => x.config.model(&cx.db, &cx.settings, id).await.map_err(storage)?,
+            Some(id) => x.config.model(&cx.db, &cx.settings, id).await?,
             None => None,
         } {
             models.push((t.to_owned(), config));
         }
     }
     if models.is_empty() {
-        return Err(Failed::now(format!("the {tier} tier has no model; set one in Settings → Models")));
+        return Err(Failed::now(format!("the {tier} tier has no model; set one in Settings → Models")).into());
     }
     let schema = template.response_json_schema().map_err(Failed::now)?;
     let system = template.system_instructions(&schema);
@@ -159,7 +157,8 @@ pub(super) async fn run(cx: &Context, x: &Execution, step: &Step) -> Result<Done
         tokens_in: spent.0,
         tokens_out: spent.1,
         costs: lines,
-    })
+    }
+    .into())
 }
 
 /// One model call with the step's timeout (default 60 s) and retries

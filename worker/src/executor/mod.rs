@@ -39,6 +39,7 @@ use engine::review::ReviewReason;
 use engine::run as logic;
 use engine::workflow::{OnError, Step, StepKind};
 use engine::{CostKind, StepStatus};
+use sea_orm::DbErr;
 use serde_json::{json, Value};
 use std::time::Duration;
 use store::costs::{self, BudgetState};
@@ -122,6 +123,29 @@ impl Failed {
             tokens_out: 0,
             costs: vec![],
         }
+    }
+}
+
+/// Why a step produced no output.
+enum Stop {
+    /// It failed for good, after its own retries: the workflow's fallback applies.
+    Failed(Failed),
+    /// The business's storage could not be read, so nothing is known about
+    /// the step: the execution stops without writing and the sweeper
+    /// resumes the run from its last write (a database that blinks never
+    /// fails a run).
+    Storage(DbErr),
+}
+
+impl From<Failed> for Stop {
+    fn from(failed: Failed) -> Self {
+        Stop::Failed(failed)
+    }
+}
+
+impl From<DbErr> for Stop {
+    fn from(e: DbErr) -> Self {
+        Stop::Storage(e)
     }
 }
 
@@ -430,31 +454,31 @@ async fn drive(cx: &Context, x: &mut Execution) -> anyhow::Result<()> {
 /// lease, taken first if the run was read while queued. None: another
 /// worker took the run.
 async fn execute_step(cx: &Context, x: &mut Execution, step: &Step) -> anyhow::Result<Option<Result<Done, Failed>>> {
-    Ok(Some(match step.kind {
+    let outcome = match step.kind {
         StepKind::Function => function::run(cx, x, step).await,
-        StepKind::ApiCall => {
-            let call = match api_call::Call::prepare(cx, x, step).await {
-                Ok(call) => call,
-                Err(failed) => return Ok(Some(Err(failed))),
-            };
-            if let Some(done) = call.cached(cx, step).await {
-                return Ok(Some(Ok(done)));
-            }
-            if !hold(cx, x).await? {
-                return Ok(None);
-            }
-            call.send(cx, x, step).await
-        }
+        StepKind::ApiCall => match api_call::Call::prepare(cx, x, step).await {
+            Err(stop) => Err(stop),
+            Ok(call) => match call.cached(cx, step).await {
+                Some(done) => Ok(done),
+                None if !hold(cx, x).await? => return Ok(None),
+                None => call.send(cx, x, step).await.map_err(Stop::Failed),
+            },
+        },
         StepKind::Llm => {
             if llm::reaches_outside(cx, x).await? && !hold(cx, x).await? {
                 return Ok(None);
             }
             llm::run(cx, x, step).await
         }
-        StepKind::Rules => rules::run(x, step),
+        StepKind::Rules => rules::run(x, step).map_err(Stop::Failed),
         StepKind::Notify => notify::run(cx, x, step).await,
-        StepKind::Approval => Err(Failed::now("an approval step is decided by a person, not executed")),
-    }))
+        StepKind::Approval => Err(Stop::Failed(Failed::now("an approval step is decided by a person, not executed"))),
+    };
+    match outcome {
+        Ok(done) => Ok(Some(Ok(done))),
+        Err(Stop::Failed(failed)) => Ok(Some(Err(failed))),
+        Err(Stop::Storage(e)) => Err(e.into()),
+    }
 }
 
 /// After retries: the human queue with the error attached, or a failed run, per the contract.

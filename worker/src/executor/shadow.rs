@@ -7,7 +7,7 @@
 //! stop for a person, the shadow notes it and goes on as if the draft were
 //! approved, so the rules after it still show what they would decide.
 
-use super::{api_call, function, llm, policy, rules, Done, Execution, Failed};
+use super::{api_call, function, llm, policy, rules, Done, Execution, Failed, Stop};
 use crate::context::Context;
 use engine::replay::Outcome;
 use engine::review::ReviewReason;
@@ -44,8 +44,9 @@ fn to_person(outcome: &mut Outcome, reason: ReviewReason) {
     }
 }
 
-/// What the replayed version does with one past event.
-pub(crate) async fn run(cx: &Context, tenant: &Tenant, setup: &Setup, item: &Pending) -> Outcome {
+/// What the replayed version does with one past event. An error: storage
+/// could not be read, and the event is replayed again later.
+pub(crate) async fn run(cx: &Context, tenant: &Tenant, setup: &Setup, item: &Pending) -> anyhow::Result<Outcome> {
     let replay = &setup.replay;
     let mut x = Execution {
         tenant: tenant.clone(),
@@ -71,15 +72,21 @@ pub(crate) async fn run(cx: &Context, tenant: &Tenant, setup: &Setup, item: &Pen
         keeper: None,
     };
     let mut outcome = Outcome::default();
-    run_steps(cx, setup, item, &mut x, &mut outcome).await;
+    run_steps(cx, setup, item, &mut x, &mut outcome).await?;
     // An error often quotes the record: masked as production masks a step's error before it is kept.
     outcome.error = outcome
         .error
         .map(|e| logic::mask_in(&json!(e), &setup.sensitive, &x.run.context).as_str().unwrap_or_default().to_owned());
-    outcome
+    Ok(outcome)
 }
 
-async fn run_steps(cx: &Context, setup: &Setup, item: &Pending, x: &mut Execution, outcome: &mut Outcome) {
+async fn run_steps(
+    cx: &Context,
+    setup: &Setup,
+    item: &Pending,
+    x: &mut Execution,
+    outcome: &mut Outcome,
+) -> anyhow::Result<()> {
     let replay = &setup.replay;
     for (index, step) in replay.contract.steps.iter().enumerate() {
         if let Some(when) = &step.when {
@@ -92,33 +99,29 @@ async fn run_steps(cx: &Context, setup: &Setup, item: &Pending, x: &mut Executio
                 }
             }
         }
-        match policy::before(cx, x, step, index).await {
-            Ok(Some(gate)) => to_person(outcome, gate.reason),
-            Ok(None) => {}
-            Err(e) => {
-                outcome.error = Some(format!("{}: {e}", step.id));
-                break;
-            }
+        if let Some(gate) = policy::before(cx, x, step, index).await? {
+            to_person(outcome, gate.reason);
         }
         let clock = std::time::Instant::now();
-        let done: Result<Done, Failed> = match step.kind {
+        let done: Result<Done, Stop> = match step.kind {
             // Never sent: the shadow only notes that a person would be asked or told.
             StepKind::Approval | StepKind::Notify => continue,
             StepKind::ApiCall => match item.answers.get(&step.id) {
                 Some(answer) => Ok(Done::output(answer.clone(), json!({ "answered_from": "production" }))),
                 None if may_call_live(step) => api_call::run(cx, x, step).await,
-                None => Err(Failed::now(
+                None => Err(Stop::Failed(Failed::now(
                     "production has no answer recorded for this call, and only deterministic GET calls are made live in a replay",
-                )),
+                ))),
             },
             StepKind::Function => function::run(cx, x, step).await,
             StepKind::Llm => llm::run(cx, x, step).await,
-            StepKind::Rules => rules::run(x, step),
+            StepKind::Rules => rules::run(x, step).map_err(Stop::Failed),
         };
         let elapsed = clock.elapsed().as_millis() as i64;
         let done = match done {
             Ok(done) => done,
-            Err(failed) => {
+            Err(Stop::Storage(e)) => return Err(e.into()),
+            Err(Stop::Failed(failed)) => {
                 outcome.cost_micros += ledger::model_cost(&failed.costs);
                 outcome.tokens += failed.tokens_in + failed.tokens_out;
                 outcome.error = Some(format!("{}: {}", step.id, failed.error));
@@ -155,4 +158,5 @@ async fn run_steps(cx: &Context, setup: &Setup, item: &Pending, x: &mut Executio
             map.insert(name.clone(), done.output);
         }
     }
+    Ok(())
 }

@@ -35,11 +35,27 @@ pub fn find_number(context: &Value, field: &str, latest: Option<&Value>) -> Opti
     context.as_object()?.values().filter_map(|out| lookup(out, field)).find_map(as_number)
 }
 
-fn cel_context(context: &Value) -> Result<cel_interpreter::Context<'static>, String> {
+/// A CEL expression compiled, with the context's top-level names it reads.
+struct Condition {
+    program: cel_interpreter::Program,
+    variables: Vec<String>,
+}
+
+/// The context as CEL sees it: only the names the expression reads, so a
+/// rule over one step's output does not convert the whole run's context.
+fn cel_context(
+    condition: &Condition,
+    context: &Value,
+    extra: Option<(&str, &Value)>,
+) -> Result<cel_interpreter::Context<'static>, String> {
     let mut ctx = cel_interpreter::Context::default();
-    if let Some(map) = context.as_object() {
-        for (key, value) in map {
-            ctx.add_variable(key.as_str(), value.clone()).map_err(|e| format!("{key}: {e}"))?;
+    for name in &condition.variables {
+        let value = match extra {
+            Some((extra_name, value)) if extra_name == name => Some(value),
+            _ => context.get(name),
+        };
+        if let Some(value) = value {
+            ctx.add_variable(name.as_str(), value).map_err(|e| format!("{name}: {e}"))?;
         }
     }
     Ok(ctx)
@@ -47,14 +63,25 @@ fn cel_context(context: &Value) -> Result<cel_interpreter::Context<'static>, Str
 
 /// Evaluates a CEL expression over the run's context.
 pub fn eval(expression: &str, context: &Value) -> Result<Value, String> {
-    static PROGRAMS: std::sync::LazyLock<crate::compiled::Compiled<cel_interpreter::Program>> =
+    eval_with(expression, context, None)
+}
+
+/// Evaluates a CEL expression over the run's context and one more name
+/// (which hides a context key of the same name).
+fn eval_with(expression: &str, context: &Value, extra: Option<(&str, &Value)>) -> Result<Value, String> {
+    static CONDITIONS: std::sync::LazyLock<crate::compiled::Compiled<Condition>> =
         std::sync::LazyLock::new(Default::default);
-    let program = PROGRAMS.get(expression, || {
-        std::panic::catch_unwind(|| cel_interpreter::Program::compile(expression))
+    let condition = CONDITIONS.get(expression, || {
+        let program = std::panic::catch_unwind(|| cel_interpreter::Program::compile(expression))
             .map_err(|_| "the expression does not parse".to_string())?
-            .map_err(|e| e.to_string().lines().next().unwrap_or("the expression does not parse").to_string())
+            .map_err(|e| e.to_string().lines().next().unwrap_or("the expression does not parse").to_string())?;
+        let variables = program.references().variables().into_iter().map(str::to_owned).collect();
+        Ok(Condition { program, variables })
     })?;
-    let value = program.execute(&cel_context(context)?).map_err(|e| format!("`{expression}`: {e}"))?;
+    let value = condition
+        .program
+        .execute(&cel_context(&condition, context, extra)?)
+        .map_err(|e| format!("`{expression}`: {e}"))?;
     value.json().map_err(|e| format!("`{expression}` gave a value that is not JSON: {e:?}"))
 }
 
@@ -123,12 +150,11 @@ pub fn policy_hits(
                 }
             }
             ApprovalCondition::Expression(expr) => {
-                let mut scope = context.clone();
-                if let (Some(map), Some(draft)) = (scope.as_object_mut(), draft) {
-                    map.insert("draft".into(), draft.clone());
-                }
                 // A condition that cannot be evaluated sends the run to a person rather than past them.
-                let holds = eval_bool(expr, &scope).unwrap_or(true);
+                let holds = match eval_with(expr, context, draft.map(|d| ("draft", d))) {
+                    Ok(Value::Bool(holds)) => holds,
+                    _ => true,
+                };
                 if holds {
                     hits.push(PolicyHit {
                         reason: ReviewReason::Policy,
@@ -422,6 +448,22 @@ mod tests {
         let conditions = vec![ApprovalCondition::Expression("draft.fit_score < 50 || event.region == 'east'".into())];
         assert!(policy_hits(&conditions, &context(), Some(&json!({ "fit_score": 82 })), "confidence").is_empty());
         assert_eq!(policy_hits(&conditions, &context(), Some(&json!({ "fit_score": 20 })), "confidence").len(), 1);
+    }
+
+    #[test]
+    fn an_expression_reads_the_names_it_names_and_a_given_draft_hides_the_contexts() {
+        let mut ctx = context();
+        ctx["draft"] = json!({ "fit_score": 10 });
+        ctx["notes"] = json!([1, 2, 3]);
+        assert_eq!(eval("notes.exists(n, n > 2) && size(notes) == 3", &ctx).unwrap(), json!(true));
+        assert_eq!(eval("event.companyName", &ctx).unwrap(), json!("Harbor Dental"));
+        assert!(eval("missing.field == 1", &ctx).is_err(), "a name the context lacks is an error");
+        let conditions = vec![ApprovalCondition::Expression("draft.fit_score < 50".into())];
+        assert_eq!(policy_hits(&conditions, &ctx, None, "confidence").len(), 1, "without a draft, the context's");
+        assert!(
+            policy_hits(&conditions, &ctx, Some(&json!({ "fit_score": 82 })), "confidence").is_empty(),
+            "the draft given is the one read"
+        );
     }
 
     #[test]

@@ -157,9 +157,16 @@ pub fn connect_redis(url: &str) -> redis::RedisResult<ConnectionManager> {
 }
 
 /// apalis queue settings shared by the pushing side and the consuming worker.
+/// A job fetched is in its worker's in-flight set until acknowledged, and a
+/// dead worker's set goes back on the queue: that is all Steward needs from
+/// Redis (the work's state is in PostgreSQL). So jobs are not also locked
+/// one by one (a round trip per batch, and a scan of the whole queue per
+/// job) and no event is published for them (nobody listens).
 pub fn storage<J: Job>(redis: ConnectionManager, prefix: &str) -> RedisStorage<J> {
     let config = Config::default()
         .queue(queue_name::<J>(prefix))
+        .lock_tasks(false)
+        .emit_events(false)
         .batch_size(4)
         .heartbeat_interval(std::time::Duration::from_secs(10))
         .missed_heartbeats(3);
@@ -255,6 +262,41 @@ impl<J: Job> Queue<J> {
         let now = chrono::Utc::now().timestamp();
         let oldest_seconds = oldest.first().map(|(_, at)| (now - *at as i64).max(0)).unwrap_or(0);
         Ok(Backlog { waiting, oldest_seconds })
+    }
+
+    /// Forgets jobs a worker finished: apalis keeps each finished job's
+    /// arguments, its metadata and its id in Redis for good, so without this
+    /// Redis grows with every run and email. Only jobs that ended `Done` are
+    /// in the set read here (one waiting for a retry is not). Up to `most`
+    /// per round trip, until none is left; returns how many were forgotten.
+    pub async fn forget_done(&self, most: usize) -> Result<usize, String> {
+        static FORGET: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+            redis::Script::new(
+                r"local ids = redis.call('SPOP', KEYS[1], ARGV[2])
+                  for _, id in ipairs(ids) do
+                    redis.call('HDEL', KEYS[2], id)
+                    redis.call('DEL', ARGV[1] .. ':' .. id)
+                  end
+                  return #ids",
+            )
+        });
+        let config = self.storage.get_config();
+        let mut redis = self.redis.clone();
+        let mut forgotten = 0;
+        loop {
+            let n: usize = FORGET
+                .key(config.done_jobs_set())
+                .key(config.job_data_hash())
+                .arg(config.job_meta_hash())
+                .arg(most.max(1))
+                .invoke_async(&mut redis)
+                .await
+                .map_err(|e| e.to_string())?;
+            forgotten += n;
+            if n < most.max(1) {
+                return Ok(forgotten);
+            }
+        }
     }
 
     /// Forgets jobs noted as sent longer than `seconds` ago: the sweeper has

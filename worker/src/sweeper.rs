@@ -5,8 +5,8 @@
 //! waiting its turn in a deep queue is left alone), queues mail that was
 //! written but never queued or whose job was lost, gives up mail handed
 //! over too often, posts the Slack messages of review tasks (and their
-//! outcomes) that are still owed, checks that no queue has stalled, and
-//! drops refused records past their retention.
+//! outcomes) that are still owed, checks that no queue has stalled, drops
+//! refused records past their retention, and clears finished jobs from Redis.
 
 use crate::context::Context;
 use store::{outbox, runs, Tenant};
@@ -61,6 +61,13 @@ pub async fn sweep(cx: &Context) -> anyhow::Result<Swept> {
     }
     if let Err(e) = cx.mail.forget_older_than(requeue_after(stale)).await {
         tracing::debug!(error = %e, "could not prune the mail queue's notes");
+    }
+    // What the queues keep of finished jobs (a thousand per round trip keeps Redis responsive).
+    for forgot in [cx.runs.forget_done(1000).await, cx.mail.forget_done(1000).await, cx.replays.forget_done(1000).await]
+    {
+        if let Err(e) = forgot {
+            tracing::debug!(error = %e, "could not forget finished jobs");
+        }
     }
     Ok(swept)
 }

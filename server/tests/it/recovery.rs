@@ -452,3 +452,52 @@ async fn a_step_that_cannot_reach_storage_leaves_its_run_to_be_resumed_not_faile
         app.demo_value("SELECT context -> 'lead' ->> 'companyName' FROM runs WHERE id = $1", vec![second.into()]).await;
     assert!(normalised.is_some(), "the normalize step ran once storage answered");
 }
+
+#[tokio::test]
+async fn redis_keeps_nothing_of_the_jobs_a_worker_finished() {
+    // The worker's own sweeps are an hour apart: this test sweeps when it is ready to look.
+    let app = TestApp::spawn_with(Options {
+        worker: true,
+        tune: Some(Box::new(|s| s.runs.sweep_seconds = 3600)),
+        ..Default::default()
+    })
+    .await;
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        runs.push(app.send_lead(&secret, &fresh_lead()).await);
+    }
+    for run in &runs {
+        app.wait_for_run(*run, &["completed", "waiting_for_review", "failed"]).await;
+    }
+    let mut redis =
+        redis::Client::open(app.settings.redis_url.as_str()).unwrap().get_connection_manager().await.unwrap();
+    let queue = format!("{}:runs", app.settings.redis_prefix);
+    let kept = |mut redis: redis::aio::ConnectionManager, queue: String| async move {
+        let done: usize = redis.scard(format!("{queue}:done")).await.unwrap();
+        let arguments: usize = redis.hlen(format!("{queue}:data")).await.unwrap();
+        let meta: Vec<String> = redis.keys(format!("{queue}:meta:*")).await.unwrap();
+        (done, arguments, meta.len())
+    };
+    // apalis records each finished job (its id, arguments and metadata) and keeps it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while kept(redis.clone(), queue.clone()).await.0 < runs.len() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker acknowledged its jobs: {:?}",
+            kept(redis.clone(), queue.clone()).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, arguments, meta) = kept(redis.clone(), queue.clone()).await;
+    assert!(arguments >= runs.len() && meta >= runs.len(), "each finished job is still in Redis before a sweep");
+
+    // A sweep forgets them all, and a queued job is left alone.
+    let cx = worker::context::Context::connect(&app.settings).await.unwrap();
+    worker::sweeper::sweep(&cx).await.unwrap();
+    assert_eq!(kept(redis.clone(), queue.clone()).await, (0, 0, 0), "nothing is left of the finished jobs");
+    let _: () = redis.hset(format!("{queue}:data"), "waiting", "{}").await.unwrap();
+    worker::sweeper::sweep(&cx).await.unwrap();
+    let waiting: bool = redis.hexists(format!("{queue}:data"), "waiting").await.unwrap();
+    assert!(waiting, "a job not finished keeps its arguments");
+}

@@ -35,6 +35,8 @@ pub struct Context {
     pub consumers: crate::heartbeat::Consumers,
     /// What runs read about each business, per configuration generation.
     pub config: crate::config_cache::ConfigCache,
+    /// Answers of deterministic calls this process has seen, for their time to live.
+    pub answers: Arc<crate::answers::Answers>,
     /// When each periodic job last visited every business (see `to_visit`).
     pub full_passes: Arc<std::sync::Mutex<std::collections::HashMap<&'static str, std::time::Instant>>>,
     /// When each business's month ends: its scorecard check waits until then.
@@ -81,6 +83,7 @@ impl Context {
             mailer: store::mailer::Mailer::from_settings(settings)?,
             consumers: Default::default(),
             config: Default::default(),
+            answers: Default::default(),
             full_passes: Default::default(),
             scorecards_next: Default::default(),
         })

@@ -1,7 +1,8 @@
 //! An api_call step: an HTTP request templated over the run's context,
 //! with the step's secret (never shown in the timeline), timeout and
 //! retries (backoff with jitter, honouring `Retry-After`), and a Redis
-//! cache for calls declared deterministic. Each call is an enrichment cost
+//! cache for calls declared deterministic (and this process's copy of its
+//! answers, `crate::answers`). Each call is an enrichment cost
 //! line at the step's price; a cache hit costs nothing and counts as saved.
 
 use super::{Done, Execution, Failed, Stop};
@@ -81,9 +82,19 @@ impl Call {
     /// The cached answer of a deterministic call, if there is one: the step done without sending anything.
     pub(super) async fn cached(&self, cx: &Context, step: &Step) -> Option<Done> {
         let key = self.cache_key.as_ref()?;
-        let mut redis = cx.redis.clone();
-        let cached = redis.get::<_, Option<String>>(key).await.ok()??;
-        let output = serde_json::from_str::<Value>(&cached).ok()?;
+        let output = match cx.answers.get(key) {
+            Some(output) => output,
+            None => {
+                let mut redis = cx.redis.clone();
+                let (cached, ttl_ms): (Option<String>, i64) =
+                    redis::pipe().get(key).pttl(key).query_async(&mut redis).await.ok()?;
+                let output = serde_json::from_str::<Value>(&cached?).ok()?;
+                if ttl_ms > 0 {
+                    cx.answers.keep(key, &output, Duration::from_millis(ttl_ms as u64));
+                }
+                output
+            }
+        };
         let mut done = Done::output(output, self.input.clone());
         done.attempts = 0;
         done.cache_hit = true;
@@ -152,6 +163,7 @@ impl Call {
                             let mut redis = cx.redis.clone();
                             let ttl = step.cache_ttl.unwrap_or(3600).max(1);
                             let _: Result<(), _> = redis.set_ex(key, output.to_string(), ttl).await;
+                            cx.answers.keep(key, &output, Duration::from_secs(ttl));
                         }
                         let mut done = Done::output(output, input);
                         done.attempts = attempt as i32;

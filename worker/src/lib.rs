@@ -4,6 +4,7 @@
 //! `scorecards`, on the `schedule`) and the `sweeper` that recovers runs
 //! whose job was lost. Every job shares one `Context`.
 
+pub mod answers;
 pub mod config_cache;
 pub mod context;
 pub mod cost_watch;
@@ -88,10 +89,15 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
         let concurrency = settings.runs.concurrency.max(1);
         move |attempt: u32| {
             WorkerBuilder::new(format!("steward-runs-{process}-{attempt}"))
-                .backend(
+                .backend({
+                    let runs = store::jobs::storage::<RunJob>(redis.clone(), &prefix);
+                    // apalis fetches a batch, then acknowledges what finished, one Redis round trip
+                    // at a time, and holds as many acknowledgements as a batch: two runs' worth per
+                    // slot keep the slots fed (the benchmark's drain: +6-8% over a batch of four).
+                    let config = runs.get_config().clone().batch_size(2 * concurrency);
                     // A run is what a business waits on: even a quiet worker looks four times a second.
-                    store::jobs::storage::<RunJob>(redis.clone(), &prefix).poll_with_strategy(idle_polling(100, 250)),
-                )
+                    runs.with_config(config).poll_with_strategy(idle_polling(100, 250))
+                })
                 .data(cx.clone())
                 .concurrency(concurrency)
                 .catch_panic()

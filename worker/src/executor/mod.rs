@@ -133,7 +133,7 @@ enum Stop {
     /// The business's storage could not be read, so nothing is known about
     /// the step: the execution stops without writing and the sweeper
     /// resumes the run from its last write (a database that blinks never
-    /// fails a run).
+    /// fails a run). What storage read but could not decode is `Failed`.
     Storage(DbErr),
 }
 
@@ -145,7 +145,13 @@ impl From<Failed> for Stop {
 
 impl From<DbErr> for Stop {
     fn from(e: DbErr) -> Self {
-        Stop::Storage(e)
+        match e {
+            // A stored document that does not decode will not decode on a retry either: the
+            // step fails with the reason, as it would for any other mistake in its configuration.
+            DbErr::Type(why) => Stop::Failed(Failed::now(why)),
+            DbErr::Json(why) => Stop::Failed(Failed::now(why)),
+            e => Stop::Storage(e),
+        }
     }
 }
 
@@ -591,4 +597,19 @@ async fn wait_for_person(
         crate::slack::post_now(cx, &x.tenant, letters.task_id).await;
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_that_does_not_answer_stops_the_execution_and_a_document_that_does_not_decode_fails_the_step() {
+        let refused = DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout);
+        assert!(matches!(Stop::from(refused), Stop::Storage(_)), "tried again later");
+        match Stop::from(DbErr::Type("the data contract lead does not parse: line 3".into())) {
+            Stop::Failed(failed) => assert!(failed.error.contains("does not parse"), "{}", failed.error),
+            Stop::Storage(e) => panic!("a broken document is the step's failure, not an outage: {e}"),
+        }
+    }
 }

@@ -105,6 +105,39 @@ pub fn from_sqlx(e: sea_orm::sqlx::Error) -> DbErr {
     DbErr::Exec(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(e)))
 }
 
+/// Whether `e` says PostgreSQL could not be reached, dropped the connection
+/// or asked to be tried again (a restart, a full pool, a serialization
+/// failure): an outage to wait out, not a mistake in what was asked.
+pub fn is_outage(e: &DbErr) -> bool {
+    use sea_orm::{sqlx, RuntimeErr};
+    let e = match e {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        DbErr::Conn(_) => return true,
+        _ => return false,
+    };
+    match e.as_ref() {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // Connection exceptions (08), operator intervention such as a shutdown (57P), insufficient
+        // resources (53), serialization failures and deadlocks (40001, 40P01).
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08")
+                || code.starts_with("57P")
+                || code.starts_with("53")
+                || code == "40001"
+                || code == "40P01"
+        }),
+        _ => false,
+    }
+}
+
 /// Whether a database error is a unique-constraint violation on `constraint`.
 pub fn is_unique_violation(err: &DbErr, constraint: &str) -> bool {
     let text = err.to_string();

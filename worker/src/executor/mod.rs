@@ -133,7 +133,8 @@ enum Stop {
     /// The business's storage could not be read, so nothing is known about
     /// the step: the execution stops without writing and the sweeper
     /// resumes the run from its last write (a database that blinks never
-    /// fails a run). What storage read but could not decode is `Failed`.
+    /// fails a run). Only an outage (`store::db::is_outage`) is this; what
+    /// storage answered with an error is `Failed`.
     Storage(DbErr),
 }
 
@@ -145,12 +146,12 @@ impl From<Failed> for Stop {
 
 impl From<DbErr> for Stop {
     fn from(e: DbErr) -> Self {
-        match e {
-            // A stored document that does not decode will not decode on a retry either: the
-            // step fails with the reason, as it would for any other mistake in its configuration.
-            DbErr::Type(why) => Stop::Failed(Failed::now(why)),
-            DbErr::Json(why) => Stop::Failed(Failed::now(why)),
-            e => Stop::Storage(e),
+        // Anything else (a stored document that does not decode, a statement PostgreSQL
+        // refuses) would fail again on every retry: the step fails with the reason, as it
+        // would for any other mistake in its configuration, and the run does not go round for ever.
+        match store::db::is_outage(&e) {
+            true => Stop::Storage(e),
+            false => Stop::Failed(Failed::now(e.to_string())),
         }
     }
 }
@@ -604,12 +605,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn storage_that_does_not_answer_stops_the_execution_and_a_document_that_does_not_decode_fails_the_step() {
+    fn an_outage_stops_the_execution_and_any_other_storage_error_fails_the_step() {
         let refused = DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout);
         assert!(matches!(Stop::from(refused), Stop::Storage(_)), "tried again later");
+        let timed_out = store::db::from_sqlx(sea_orm::sqlx::Error::PoolTimedOut);
+        assert!(matches!(Stop::from(timed_out), Stop::Storage(_)), "a full pool is waited out");
         match Stop::from(DbErr::Type("the data contract lead does not parse: line 3".into())) {
             Stop::Failed(failed) => assert!(failed.error.contains("does not parse"), "{}", failed.error),
             Stop::Storage(e) => panic!("a broken document is the step's failure, not an outage: {e}"),
         }
+        assert!(matches!(Stop::from(DbErr::RecordNotFound("prompt".into())), Stop::Failed(_)));
     }
 }

@@ -264,11 +264,13 @@ impl<J: Job> Queue<J> {
         Ok(Backlog { waiting, oldest_seconds })
     }
 
-    /// Forgets jobs a worker finished: apalis keeps each finished job's
-    /// arguments, its metadata and its id in Redis for good, so without this
-    /// Redis grows with every run and email. Only jobs that ended `Done` are
-    /// in the set read here (one waiting for a retry is not). Up to `most`
-    /// per round trip, until none is left; returns how many were forgotten.
+    /// Forgets jobs that ended: apalis keeps each ended job's arguments, its
+    /// metadata and its id in Redis for good, so without this Redis grows
+    /// with every run and email. Only jobs that ended `Done`, or were given
+    /// up (dead: the run's state is in PostgreSQL and the sweeper sends it
+    /// again), are in the sets read here; one waiting for a retry is not. Up
+    /// to `most` per round trip, until none is left; returns how many were
+    /// forgotten.
     pub async fn forget_done(&self, most: usize) -> Result<usize, String> {
         static FORGET: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
             redis::Script::new(
@@ -282,21 +284,25 @@ impl<J: Job> Queue<J> {
         });
         let config = self.storage.get_config();
         let mut redis = self.redis.clone();
+        let most = most.max(1);
         let mut forgotten = 0;
-        loop {
-            let n: usize = FORGET
-                .key(config.done_jobs_set())
-                .key(config.job_data_hash())
-                .arg(config.job_meta_hash())
-                .arg(most.max(1))
-                .invoke_async(&mut redis)
-                .await
-                .map_err(|e| e.to_string())?;
-            forgotten += n;
-            if n < most.max(1) {
-                return Ok(forgotten);
+        for ended in [config.done_jobs_set(), config.dead_jobs_set()] {
+            loop {
+                let n: usize = FORGET
+                    .key(&ended)
+                    .key(config.job_data_hash())
+                    .arg(config.job_meta_hash())
+                    .arg(most)
+                    .invoke_async(&mut redis)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                forgotten += n;
+                if n < most {
+                    break;
+                }
             }
         }
+        Ok(forgotten)
     }
 
     /// Forgets jobs noted as sent longer than `seconds` ago: the sweeper has

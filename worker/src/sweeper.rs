@@ -34,6 +34,14 @@ pub struct Swept {
 
 /// One pass over the businesses with work in progress (and, now and then, every business).
 pub async fn sweep(cx: &Context) -> anyhow::Result<Swept> {
+    // First, whatever fails below: what the queues keep of ended jobs (a thousand per round trip
+    // keeps Redis responsive).
+    for forgot in [cx.runs.forget_done(1000).await, cx.mail.forget_done(1000).await, cx.replays.forget_done(1000).await]
+    {
+        if let Err(e) = forgot {
+            tracing::debug!(error = %e, "could not forget ended jobs");
+        }
+    }
     let mut swept = Swept::default();
     for tenant in cx.to_visit("sweeper").await? {
         swept.runs_resent += resend_lost_runs(cx, &tenant).await?;
@@ -61,13 +69,6 @@ pub async fn sweep(cx: &Context) -> anyhow::Result<Swept> {
     }
     if let Err(e) = cx.mail.forget_older_than(requeue_after(stale)).await {
         tracing::debug!(error = %e, "could not prune the mail queue's notes");
-    }
-    // What the queues keep of finished jobs (a thousand per round trip keeps Redis responsive).
-    for forgot in [cx.runs.forget_done(1000).await, cx.mail.forget_done(1000).await, cx.replays.forget_done(1000).await]
-    {
-        if let Err(e) = forgot {
-            tracing::debug!(error = %e, "could not forget finished jobs");
-        }
     }
     Ok(swept)
 }

@@ -492,12 +492,21 @@ async fn redis_keeps_nothing_of_the_jobs_a_worker_finished() {
     let (_, arguments, meta) = kept(redis.clone(), queue.clone()).await;
     assert!(arguments >= runs.len() && meta >= runs.len(), "each finished job is still in Redis before a sweep");
 
-    // A sweep forgets them all, and a queued job is left alone.
+    // A sweep forgets them all, and a job given up (dead) too; a job waiting its turn is left alone.
+    let mut app = app;
+    app.stop_worker().await.unwrap();
+    let _: () = redis.sadd(format!("{queue}:dead"), "given-up").await.unwrap();
+    let _: () = redis.hset(format!("{queue}:data"), "given-up", "{}").await.unwrap();
+    let _: () = redis.hset(format!("{queue}:meta:given-up"), "status", "Killed").await.unwrap();
     let cx = worker::context::Context::connect(&app.settings).await.unwrap();
+    let tenant = app.demo_current_member(engine::Role::Owner).await.tenant;
+    cx.runs.wake(store::jobs::RunJob::new(&tenant, runs[0])).await.unwrap();
     worker::sweeper::sweep(&cx).await.unwrap();
-    assert_eq!(kept(redis.clone(), queue.clone()).await, (0, 0, 0), "nothing is left of the finished jobs");
-    let _: () = redis.hset(format!("{queue}:data"), "waiting", "{}").await.unwrap();
-    worker::sweeper::sweep(&cx).await.unwrap();
-    let waiting: bool = redis.hexists(format!("{queue}:data"), "waiting").await.unwrap();
-    assert!(waiting, "a job not finished keeps its arguments");
+    let dead: usize = redis.scard(format!("{queue}:dead")).await.unwrap();
+    assert_eq!(dead, 0, "the given-up job is forgotten");
+    assert_eq!(
+        kept(redis.clone(), queue.clone()).await,
+        (0, 1, 1),
+        "nothing is left of ended jobs, and the job waiting its turn keeps its arguments and metadata"
+    );
 }

@@ -88,9 +88,10 @@ impl Call {
                 let mut redis = cx.redis.clone();
                 let (cached, ttl_ms): (Option<String>, i64) =
                     redis::pipe().get(key).pttl(key).query_async(&mut redis).await.ok()?;
-                let output = serde_json::from_str::<Value>(&cached?).ok()?;
+                let cached = cached?;
+                let output = serde_json::from_str::<Value>(&cached).ok()?;
                 if ttl_ms > 0 {
-                    cx.answers.keep(key, &output, Duration::from_millis(ttl_ms as u64));
+                    cx.answers.keep(key, &output, cached.len(), Duration::from_millis(ttl_ms as u64));
                 }
                 output
             }
@@ -162,8 +163,9 @@ impl Call {
                         if let Some(key) = &cache_key {
                             let mut redis = cx.redis.clone();
                             let ttl = step.cache_ttl.unwrap_or(3600).max(1);
-                            let _: Result<(), _> = redis.set_ex(key, output.to_string(), ttl).await;
-                            cx.answers.keep(key, &output, Duration::from_secs(ttl));
+                            let text = output.to_string();
+                            cx.answers.keep(key, &output, text.len(), Duration::from_secs(ttl));
+                            let _: Result<(), _> = redis.set_ex(key, text, ttl).await;
                         }
                         let mut done = Done::output(output, input);
                         done.attempts = attempt as i32;

@@ -271,7 +271,7 @@ impl<J: Job> Queue<J> {
     /// again), are in the sets read here; one waiting for a retry is not. Up
     /// to `most` per round trip, until none is left; returns how many were
     /// forgotten.
-    pub async fn forget_done(&self, most: usize) -> Result<usize, String> {
+    pub async fn forget_ended(&self, most: usize) -> Result<usize, String> {
         static FORGET: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
             redis::Script::new(
                 r"local ids = redis.call('SPOP', KEYS[1], ARGV[2])

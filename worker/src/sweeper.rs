@@ -6,7 +6,7 @@
 //! written but never queued or whose job was lost, gives up mail handed
 //! over too often, posts the Slack messages of review tasks (and their
 //! outcomes) that are still owed, checks that no queue has stalled, drops
-//! refused records past their retention, and clears finished jobs from Redis.
+//! refused records past their retention, and clears ended jobs from Redis.
 
 use crate::context::Context;
 use store::{outbox, runs, Tenant};
@@ -36,7 +36,8 @@ pub struct Swept {
 pub async fn sweep(cx: &Context) -> anyhow::Result<Swept> {
     // First, whatever fails below: what the queues keep of ended jobs (a thousand per round trip
     // keeps Redis responsive).
-    for forgot in [cx.runs.forget_done(1000).await, cx.mail.forget_done(1000).await, cx.replays.forget_done(1000).await]
+    for forgot in
+        [cx.runs.forget_ended(1000).await, cx.mail.forget_ended(1000).await, cx.replays.forget_ended(1000).await]
     {
         if let Err(e) = forgot {
             tracing::debug!(error = %e, "could not forget ended jobs");

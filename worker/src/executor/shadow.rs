@@ -45,7 +45,7 @@ fn to_person(outcome: &mut Outcome, reason: ReviewReason) {
 }
 
 /// What the replayed version does with one past event. An error: storage
-/// could not be read, and the event is replayed again later.
+/// did not answer (`store::db::is_outage`), and the event is replayed later.
 pub(crate) async fn run(cx: &Context, tenant: &Tenant, setup: &Setup, item: &Pending) -> anyhow::Result<Outcome> {
     let replay = &setup.replay;
     let mut x = Execution {
@@ -99,8 +99,15 @@ async fn run_steps(
                 }
             }
         }
-        if let Some(gate) = policy::before(cx, x, step, index).await? {
-            to_person(outcome, gate.reason);
+        match policy::before(cx, x, step, index).await {
+            Ok(Some(gate)) => to_person(outcome, gate.reason),
+            Ok(None) => {}
+            // An outage: the event is replayed later, as for a step (`Stop::Storage`).
+            Err(e) if e.downcast_ref::<sea_orm::DbErr>().is_some_and(store::db::is_outage) => return Err(e),
+            Err(e) => {
+                outcome.error = Some(format!("{}: {e}", step.id));
+                break;
+            }
         }
         let clock = std::time::Instant::now();
         let done: Result<Done, Stop> = match step.kind {

@@ -43,6 +43,8 @@ pub mod kpi;
 #[cfg(feature = "contracts")]
 pub mod mapping;
 #[cfg(feature = "contracts")]
+pub mod no_nul;
+#[cfg(feature = "contracts")]
 pub mod offline_model;
 #[cfg(feature = "contracts")]
 pub mod prompt;

@@ -169,7 +169,7 @@ pub async fn submit(
         }
     };
     if let Some((name, _)) = fields.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
-        let e = crate::ingest::nul_refusal(name.replace('\0', "\\u0000"));
+        let e = crate::ingest::nul_refusal(engine::no_nul::visible(name).into_owned());
         return if wants_json { e.error_response() } else { html_error(&e) };
     }
     let address = crate::client_address(&state, &req);

@@ -72,24 +72,6 @@ pub fn no_nul_in_path(field: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Where a JSON document holds a NUL character (in a value or a key), as a
-/// field path (`contact.name`, `items[2]`): PostgreSQL cannot store it.
-pub fn nul_in(value: &Value, path: &str) -> Option<String> {
-    let at = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
-    match value {
-        Value::String(s) if s.contains('\0') => Some(if path.is_empty() { "body".into() } else { path.to_owned() }),
-        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| nul_in(v, &format!("{path}[{i}]"))),
-        Value::Object(map) => map.iter().find_map(|(k, v)| {
-            if k.contains('\0') {
-                Some(at(&k.replace('\0', "\\u0000")))
-            } else {
-                nul_in(v, &at(k))
-            }
-        }),
-        _ => None,
-    }
-}
-
 /// The 422 for a NUL character in `field` (a record's field path, a form field).
 pub fn nul_refusal(field: String) -> ApiError {
     ApiError::invalid(vec![(
@@ -335,8 +317,8 @@ pub fn interpret(req: &HttpRequest, body: &[u8], expected_event: &str, channel: 
     let content_type = header_text(req, "content-type").unwrap_or_default().to_lowercase();
     let parsed: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("body", format!("the body is not JSON: {e}")))?;
-    if let Some(field) = nul_in(&parsed, "") {
-        return Err(nul_refusal(field));
+    if let Some(field) = engine::no_nul::nul_in(&parsed, "") {
+        return Err(nul_refusal(if field.is_empty() { "body".into() } else { field }));
     }
     let check_type = |found: &str| {
         if found == expected_event {

@@ -125,14 +125,18 @@ pub fn is_outage(e: &DbErr) -> bool {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
-        // Connection exceptions (08), operator intervention such as a shutdown (57P), insufficient
-        // resources (53), serialization failures and deadlocks (40001, 40P01).
+        // Connection exceptions (08), operator intervention (57: a shutdown, a statement cancelled
+        // or past the role's `statement_timeout`), insufficient resources (53), the server's own
+        // I/O (58), serialization failures and deadlocks (40001, 40P01), a lock not granted in time
+        // (55P03): each passes, and the same statement goes through later.
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
             code.starts_with("08")
-                || code.starts_with("57P")
+                || code.starts_with("57")
                 || code.starts_with("53")
+                || code.starts_with("58")
                 || code == "40001"
                 || code == "40P01"
+                || code == "55P03"
         }),
         _ => false,
     }

@@ -1212,6 +1212,33 @@ pub async fn exceptions(
         .collect()
 }
 
+/// Ends a run failed because storage refused its progress for a reason
+/// that would hold on every resumption (`executor::execute`): unless another
+/// worker holds it under a live lease, a person or the budget holds it, or
+/// it already rests. True when this ended it.
+pub async fn fail_unstorable(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    run_id: Uuid,
+    owner: &str,
+    reason: &str,
+) -> Result<bool, DbErr> {
+    let txn = tenant.begin(db).await?;
+    let res = txn
+        .execute_raw(stmt(
+            "UPDATE runs SET status = 'failed', error = $3, finished_at = now(), updated_at = now(),
+                    started_at = coalesce(started_at, now()), lease_owner = NULL, lease_until = NULL
+              WHERE id = $1
+                AND CASE status WHEN 'queued' THEN held IS NULL
+                                WHEN 'running' THEN lease_owner = $2 OR lease_until IS NULL OR lease_until < now()
+                                ELSE false END",
+            vec![run_id.into(), owner.into(), reason.into()],
+        ))
+        .await?;
+    txn.commit().await?;
+    Ok(res.rows_affected() == 1)
+}
+
 /// A stale task whose workflow says `stale_action: fail`: its run ends failed.
 pub async fn mark_failed_after_stale(
     db: &DatabaseConnection,

@@ -510,3 +510,140 @@ async fn redis_keeps_nothing_of_the_jobs_a_worker_finished() {
         "nothing is left of ended jobs, and the job waiting its turn keeps its arguments and metadata"
     );
 }
+
+#[tokio::test]
+async fn an_answer_storage_cannot_keep_fails_its_step_once_and_is_not_called_again() {
+    let vendor = MockServer::start().await;
+    // A NUL character in a value: valid JSON, which PostgreSQL stores in no text or JSON column.
+    Mock::given(matchers::path("/company"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"company": {"name": "Acme\u0000 Ltd"}}"#))
+        .mount(&vendor)
+        .await;
+    Mock::given(matchers::path("/huge"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(format!(r#"{{"blob": "{}"}}"#, "x".repeat(1_100_000))))
+        .mount(&vendor)
+        .await;
+    let app = TestApp::spawn_with(Options { worker: true, tune: Some(Box::new(quick)), ..Default::default() }).await;
+    let (name, _) = app
+        .publish_workflow(&format!(
+            "workflow: odd-answers\nversion: 1\ntrigger: {{ source: webhook, event: lead.created }}\nsteps:\n  \
+             - {{ id: lookup, type: api_call, url: \"{}{{{{ event.path }}}}\", deterministic: true, output: company }}\n",
+            vendor.uri()
+        ))
+        .await;
+    let secret = app.webhook_secret(&name).await;
+    let send = async |path: &str| {
+        let mut lead = fresh_lead();
+        lead["path"] = path.into();
+        let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+        let res =
+            app.signed_post(DEMO, &name, &secret, &id, chrono::Utc::now().timestamp(), &lead.to_string(), &[]).await;
+        assert_eq!(res.status(), StatusCode::ACCEPTED);
+        res.json::<Value>().await.unwrap()["run_id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap()
+    };
+    let (nul, huge) = (send("/company").await, send("/huge").await);
+    let step_error = |run: uuid::Uuid| {
+        app.demo_value::<String>(
+            "SELECT error FROM run_steps WHERE run_id = $1 AND step_id = 'lookup'",
+            vec![run.into()],
+        )
+    };
+
+    assert_eq!(app.wait_for_run(nul, &["completed", "failed"]).await, "failed");
+    let error = step_error(nul).await.expect("the step's failure is recorded");
+    assert!(error.contains("NUL character") && error.contains("`company.name`"), "{error}");
+    assert_eq!(app.wait_for_run(huge, &["completed", "failed"]).await, "failed");
+    let error = step_error(huge).await.expect("the step's failure is recorded");
+    assert!(error.contains("larger than 1024 kB"), "{error}");
+
+    // Leases of 2 s and a sweep every second: a run left to be resumed would have called again by now.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let calls = |path: &'static str| {
+        let vendor = &vendor;
+        async move { vendor.received_requests().await.unwrap().iter().filter(|r| r.url.path() == path).count() }
+    };
+    assert_eq!(calls("/company").await, 1, "the call whose answer cannot be kept is made once");
+    assert_eq!(calls("/huge").await, 1, "a too-large answer is not asked for again");
+    for run in [nul, huge] {
+        let status = app.demo_value::<String>("SELECT status FROM runs WHERE id = $1", vec![run.into()]).await;
+        assert_eq!(status.as_deref(), Some("failed"), "the run rests failed");
+    }
+    // The unstorable answer was not cached: the next run asks the vendor again.
+    let again = send("/company").await;
+    assert_eq!(app.wait_for_run(again, &["completed", "failed"]).await, "failed");
+    assert_eq!(calls("/company").await, 2);
+}
+
+#[tokio::test]
+async fn a_run_whose_progress_storage_refuses_ends_failed_with_the_reason_instead_of_being_resumed_for_ever() {
+    let app = TestApp::spawn().await;
+    let tenant = app.demo_current_member(engine::Role::Owner).await.tenant;
+    let (name, _) = app
+        .publish_workflow(
+            "workflow: refused-end\nversion: 1\ntrigger: { source: webhook, event: lead.created }\nsteps:\n  \
+             - { id: route, type: rules, rules: [ { when: 'true', then: sales } ], output: owner }\n",
+        )
+        .await;
+    // The business's storage refuses any run's completion (as a full quota or a broken
+    // constraint would): not an outage, so waiting does not help.
+    let schema = tenant.schema().to_owned();
+    app.db
+        .execute_unprepared(&format!(
+            "CREATE FUNCTION \"{schema}\".refuse_completion() RETURNS trigger LANGUAGE plpgsql AS
+               $$ BEGIN RAISE EXCEPTION 'the business''s storage quota is spent'; END $$;
+             CREATE TRIGGER refuse_completion BEFORE UPDATE ON \"{schema}\".runs FOR EACH ROW
+               WHEN (NEW.status = 'completed') EXECUTE FUNCTION \"{schema}\".refuse_completion();"
+        ))
+        .await
+        .unwrap();
+    let secret = app.webhook_secret(&name).await;
+    let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+    let res = app
+        .signed_post(DEMO, &name, &secret, &id, chrono::Utc::now().timestamp(), &fresh_lead().to_string(), &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let run: uuid::Uuid = res.json::<Value>().await.unwrap()["run_id"].as_str().unwrap().parse().unwrap();
+
+    let cx = worker::context::Context::connect(&app.settings).await.unwrap();
+    let job = store::jobs::RunJob::new(&tenant, run);
+    worker::executor::execute(&cx, &job).await.expect("the refusal is the run's end, not an error to retry");
+    let (status, error): (Option<String>, Option<String>) = (
+        app.demo_value("SELECT status FROM runs WHERE id = $1", vec![run.into()]).await,
+        app.demo_value("SELECT error FROM runs WHERE id = $1", vec![run.into()]).await,
+    );
+    assert_eq!(status.as_deref(), Some("failed"));
+    let error = error.unwrap_or_default();
+    assert!(error.contains("storage quota is spent"), "the reason is kept: {error}");
+    // Delivered again (the sweeper, a duplicate job), the run is at rest: nothing to do.
+    worker::executor::execute(&cx, &job).await.unwrap();
+    let status: Option<String> = app.demo_value("SELECT status FROM runs WHERE id = $1", vec![run.into()]).await;
+    assert_eq!(status.as_deref(), Some("failed"));
+}
+
+#[tokio::test]
+async fn storage_that_asks_to_be_tried_again_is_an_outage_and_a_refused_statement_is_not() {
+    let app = TestApp::spawn().await;
+    let error = |sql: &'static str| {
+        let db = app.db.clone();
+        async move {
+            let txn = sea_orm::TransactionTrait::begin(&db).await.unwrap();
+            let e = txn.execute_unprepared(sql).await.expect_err("PostgreSQL refuses it");
+            txn.rollback().await.unwrap();
+            e
+        }
+    };
+    // A statement past the role's `statement_timeout` (57014) goes through later.
+    let timed_out = error("SET LOCAL statement_timeout = '50ms'; SELECT pg_sleep(1)").await;
+    assert!(store::db::is_outage(&timed_out), "{timed_out}");
+    // A lock not granted within `lock_timeout` (55P03) too.
+    let holder = store::db::tenant_txn(&app.db, "t_acme_plumbing").await.unwrap();
+    holder.execute_unprepared("LOCK TABLE runs IN ACCESS EXCLUSIVE MODE").await.unwrap();
+    let waited = error("SET LOCAL lock_timeout = '50ms'; SELECT count(*) FROM t_acme_plumbing.runs").await;
+    holder.rollback().await.unwrap();
+    assert!(store::db::is_outage(&waited), "{waited}");
+    // What would fail the same way every time is not.
+    for sql in ["SELECT 1 / 0", "SELECT '{\"a\": \"\\u0000\"}'::jsonb", "SELECT * FROM no_such_table"] {
+        let refused = error(sql).await;
+        assert!(!store::db::is_outage(&refused), "{sql}: {refused}");
+    }
+}

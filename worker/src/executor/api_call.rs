@@ -154,13 +154,30 @@ impl Call {
                         .get("retry-after")
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| logic::retry_after_seconds(v, Utc::now()));
-                    let text = res.text().await.unwrap_or_default();
+                    let text = match answer_text(res).await {
+                        Ok(text) => text,
+                        Err(unread) => {
+                            history.push(json!({ "attempt": attempt, "status": status.as_u16(), "error": "answer not read", "ms": started.elapsed().as_millis() as u64 }));
+                            let error =
+                                hide(json!(format!("{method} {shown_url} answered {status}, but {}", unread.why)));
+                            let error = error.as_str().unwrap_or_default().to_owned();
+                            if unread.retry && attempt < max_attempts {
+                                tokio::time::sleep(logic::backoff_delay(attempt, base, rand::random::<f64>(), None))
+                                    .await;
+                                continue;
+                            }
+                            let detail = json!({ "attempts": history });
+                            return Err(Failed { error, attempts: attempt as i32, input, detail, ..Failed::now("") });
+                        }
+                    };
                     history.push(json!({ "attempt": attempt, "status": status.as_u16(), "ms": started.elapsed().as_millis() as u64 }));
                     if status.is_success() {
                         // A service that echoes the secret back gets it masked before anything stores it.
                         let output =
                             hide(serde_json::from_str::<Value>(&text).unwrap_or_else(|_| json!({ "text": text })));
-                        if let Some(key) = &cache_key {
+                        // An answer Steward cannot store fails the step (`storable`); it is not kept either.
+                        let keep = cache_key.as_ref().filter(|_| engine::no_nul::nul_in(&output, "").is_none());
+                        if let Some(key) = keep {
                             let mut redis = cx.redis.clone();
                             let ttl = step.cache_ttl.unwrap_or(3600).max(1);
                             let text = output.to_string();
@@ -233,6 +250,38 @@ impl Call {
             tokio::time::sleep(logic::backoff_delay(attempt, base, rand::random::<f64>(), retry_after)).await;
         }
         unreachable!("the loop returns on its last attempt")
+    }
+}
+
+/// The most of an answer a step reads. A larger one fails the step: the
+/// answer is kept in the step's record and in the run's context, which
+/// every later step of the run carries.
+pub const LARGEST_ANSWER: usize = 1024 * 1024;
+
+/// Why an answer's body was not read.
+struct Unread {
+    why: String,
+    /// The connection broke: sending again may bring the whole answer.
+    retry: bool,
+}
+
+/// The answer's body as text, read up to `LARGEST_ANSWER` bytes.
+async fn answer_text(mut res: reqwest::Response) -> Result<String, Unread> {
+    let too_large = || Unread {
+        why: format!("the answer is larger than {} kB, the most a step reads", LARGEST_ANSWER / 1024),
+        retry: false,
+    };
+    if res.content_length().is_some_and(|n| n > LARGEST_ANSWER as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    loop {
+        match res.chunk().await {
+            Ok(Some(chunk)) if body.len() + chunk.len() > LARGEST_ANSWER => return Err(too_large()),
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => return Ok(String::from_utf8_lossy(&body).into_owned()),
+            Err(e) => return Err(Unread { why: format!("the answer broke off: {e}"), retry: true }),
+        }
     }
 }
 

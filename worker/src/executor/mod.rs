@@ -210,7 +210,27 @@ impl Drop for RunningMarker {
 }
 
 /// Executes (or resumes) the job's run, if it is this worker's to run.
+/// Storage that does not answer stops the execution: the error is
+/// returned, and the sweeper resumes the run from its last write. Any
+/// other storage error (a statement PostgreSQL refuses) would come back on
+/// every resumption, so the run ends failed with the reason instead of
+/// being resumed for ever.
 pub async fn execute(cx: &Context, job: &RunJob) -> anyhow::Result<()> {
+    let Err(e) = execute_once(cx, job).await else { return Ok(()) };
+    let refused = match e.downcast_ref::<DbErr>() {
+        Some(refused) if !store::db::is_outage(refused) => refused.to_string(),
+        _ => return Err(e),
+    };
+    let reason = format!("Steward's storage refused this run's progress, so the run stopped: {refused}");
+    if runs::fail_unstorable(&cx.db, &job.tenant()?, job.run_id, &cx.owner, &reason).await? {
+        rested("failed");
+        tracing::error!(error = %refused, "storage refused the run's progress; the run ends failed");
+    }
+    Ok(())
+}
+
+/// One execution of the job's run; any storage error is returned.
+async fn execute_once(cx: &Context, job: &RunJob) -> anyhow::Result<()> {
     let tenant = job.tenant()?;
     // Off the queue: the sweeper no longer counts this job as waiting (best-effort, in the background).
     cx.runs_taken.hand(job.run_id.to_string());
@@ -394,7 +414,8 @@ async fn drive(cx: &Context, x: &mut Execution) -> anyhow::Result<()> {
         let outcome = execute_step(cx, x, step).instrument(span).await;
         drop(marker);
         // None: another worker took the run when this one went to take its lease.
-        let Some(mut outcome) = outcome? else { return Ok(()) };
+        let Some(outcome) = outcome? else { return Ok(()) };
+        let mut outcome = storable(outcome);
         // The worker's time on the step is paid for whether it succeeded or not.
         metrics::histogram!(store::measure::STEP_SECONDS, "kind" => step.kind.as_str())
             .record(clock.elapsed().as_secs_f64());
@@ -453,6 +474,38 @@ async fn drive(cx: &Context, x: &mut Execution) -> anyhow::Result<()> {
         tracing::info!("run completed");
     }
     Ok(())
+}
+
+/// A step's outcome as PostgreSQL can keep it, which is no NUL character in
+/// text or JSON: an answer with one fails the step, saying where (sending
+/// it again would bring the same answer), and messages quoting one show it
+/// as `\u0000`.
+fn storable(outcome: Result<Done, Failed>) -> Result<Done, Failed> {
+    use engine::no_nul;
+    match outcome {
+        Ok(done) => match no_nul::nul_in(&done.output, "") {
+            None => Ok(Done { detail: no_nul::shown(done.detail), ..done }),
+            Some(at) => {
+                let at = if at.is_empty() { String::new() } else { format!(" at `{at}`") };
+                Err(Failed {
+                    error: format!(
+                        "the step's answer contains a NUL character (\\u0000){at}, which Steward does not store"
+                    ),
+                    attempts: done.attempts,
+                    input: done.input,
+                    detail: no_nul::shown(done.detail),
+                    tokens_in: done.tokens_in,
+                    tokens_out: done.tokens_out,
+                    costs: done.costs,
+                })
+            }
+        },
+        Err(failed) => Err(Failed {
+            error: no_nul::visible(&failed.error).into_owned(),
+            detail: no_nul::shown(failed.detail),
+            ..failed
+        }),
+    }
 }
 
 /// The step's own work, by its kind. An approval step never gets here: it
@@ -615,5 +668,22 @@ mod tests {
             Stop::Storage(e) => panic!("a broken document is the step's failure, not an outage: {e}"),
         }
         assert!(matches!(Stop::from(DbErr::RecordNotFound("prompt".into())), Stop::Failed(_)));
+    }
+
+    #[test]
+    fn an_answer_with_a_nul_character_fails_its_step_and_a_message_shows_one_escaped() {
+        let done = Done::output(json!({ "company": { "name": "Acme\u{0}" } }), json!({ "url": "x" }));
+        match storable(Ok(done)) {
+            Err(failed) => {
+                assert!(failed.error.contains("NUL character (\\u0000) at `company.name`"), "{}", failed.error);
+                assert_eq!(failed.input, json!({ "url": "x" }), "the step's input is kept for the timeline");
+            }
+            Ok(_) => panic!("an answer PostgreSQL cannot store fails the step"),
+        }
+        assert!(storable(Ok(Done::output(json!({ "name": "Acme" }), json!({})))).is_ok());
+        let failed = Failed { detail: json!({ "answer": "bad\u{0}" }), ..Failed::now("answered 500: oops\u{0}") };
+        let Err(failed) = storable(Err(failed)) else { panic!("a failure stays a failure") };
+        assert_eq!(failed.error, "answered 500: oops\\u0000");
+        assert_eq!(failed.detail, json!({ "answer": "bad\\u0000" }));
     }
 }

@@ -125,10 +125,15 @@ async fn run_steps(
             StepKind::Rules => rules::run(x, step).map_err(Stop::Failed),
         };
         let elapsed = clock.elapsed().as_millis() as i64;
+        // What the replay's outcome keeps is stored, like a run's step.
+        let done = match done {
+            Err(Stop::Storage(e)) => return Err(e.into()),
+            Ok(done) => super::storable(Ok(done)),
+            Err(Stop::Failed(failed)) => super::storable(Err(failed)),
+        };
         let done = match done {
             Ok(done) => done,
-            Err(Stop::Storage(e)) => return Err(e.into()),
-            Err(Stop::Failed(failed)) => {
+            Err(failed) => {
                 outcome.cost_micros += ledger::model_cost(&failed.costs);
                 outcome.tokens += failed.tokens_in + failed.tokens_out;
                 outcome.error = Some(format!("{}: {}", step.id, failed.error));

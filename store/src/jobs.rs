@@ -156,6 +156,32 @@ pub fn connect_redis(url: &str) -> redis::RedisResult<ConnectionManager> {
     ConnectionManager::new_lazy_with_config(redis::Client::open(url)?, config)
 }
 
+/// Forgets every key under `prefix` (`<prefix>:…`): what an installation
+/// that shares a Redis leaves behind when it goes away (a test's, a
+/// benchmark's). Returns how many keys were forgotten.
+pub async fn forget_prefix(redis_url: &str, prefix: &str) -> redis::RedisResult<usize> {
+    let mut redis = redis::Client::open(redis_url)?.get_multiplexed_async_connection().await?;
+    let pattern = format!("{prefix}:*");
+    let (mut cursor, mut forgotten) = (0u64, 0);
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut redis)
+            .await?;
+        if !keys.is_empty() {
+            forgotten += redis::cmd("UNLINK").arg(&keys).query_async::<usize>(&mut redis).await?;
+        }
+        if next == 0 {
+            return Ok(forgotten);
+        }
+        cursor = next;
+    }
+}
+
 /// apalis queue settings shared by the pushing side and the consuming worker.
 /// A job fetched is in its worker's in-flight set until acknowledged, and a
 /// dead worker's set goes back on the queue: that is all Steward needs from

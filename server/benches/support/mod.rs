@@ -36,9 +36,10 @@ impl BenchDatabase {
         BenchDatabase { admin, db, url, settings, name }
     }
 
-    /// Closes the pool and drops the database.
+    /// Closes the pool, drops the database and forgets the benchmark's Redis keys.
     pub async fn drop(self) {
         self.db.close().await.ok();
+        store::jobs::forget_prefix(&self.settings.redis_url, &self.settings.redis_prefix).await.ok();
         self.admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name)).await.ok();
     }
 }

@@ -647,3 +647,21 @@ async fn storage_that_asks_to_be_tried_again_is_an_outage_and_a_refused_statemen
         assert!(!store::db::is_outage(&refused), "{sql}: {refused}");
     }
 }
+
+#[tokio::test]
+async fn a_finished_test_leaves_nothing_in_the_shared_redis() {
+    let mut app = TestApp::spawn().await;
+    app.start_worker();
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    let run = app.send_lead(&secret, &fresh_lead()).await;
+    app.wait_for_run(run, &["completed", "waiting_for_review", "failed"]).await;
+    let (url, prefix) = (app.settings.redis_url.clone(), app.settings.redis_prefix.clone());
+    let redis = redis::Client::open(url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let count = |mut redis: redis::aio::MultiplexedConnection, prefix: String| async move {
+        let keys: Vec<String> = redis.keys(format!("{prefix}:*")).await.unwrap();
+        keys.len()
+    };
+    assert!(count(redis.clone(), prefix.clone()).await > 0, "the worker and the door use Redis under the prefix");
+    drop(app);
+    assert_eq!(count(redis, prefix).await, 0, "every key under the test's prefix is forgotten");
+}

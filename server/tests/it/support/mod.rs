@@ -111,6 +111,30 @@ impl Drop for TestDatabase {
     }
 }
 
+/// A test's Redis keys are forgotten with it: the machine's Redis is shared by every test run.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // A worker still running stops first (given a moment), so that it writes nothing after.
+        if let Some(stop) = self.stop_worker.take() {
+            let _ = stop.send(());
+            let deadline = std::time::Instant::now() + Duration::from_secs(3);
+            while self.worker.as_ref().is_some_and(|w| !w.is_finished()) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let (url, prefix) = (self.settings.redis_url.clone(), self.settings.redis_prefix.clone());
+        // Drop runs outside async; a small runtime of its own does the I/O.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            // A Redis the test paused or stopped is not waited for.
+            rt.block_on(async {
+                tokio::time::timeout(Duration::from_secs(5), store::jobs::forget_prefix(&url, &prefix)).await
+            })
+        })
+        .join();
+    }
+}
+
 pub struct TestApp {
     pub base: String,
     pub db: DatabaseConnection,

@@ -10,67 +10,62 @@ use crate::grouped::Grouped;
 use crate::tenant::Tenant;
 use sea_orm::sqlx;
 use sea_orm::{DatabaseConnection, DbErr};
-use serde::Serialize;
-use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
-/// What the door does for each event of a group, one JSON array
-/// (`Delivery` elements), in one statement that is a transaction of its own
-/// (`db::in_schema`): an event and its queued run for a new key; a
-/// `duplicate` delivery of the original run for a known key; nothing when
-/// the business's configuration moved since the target was read (not
-/// fresh). Two events of one array with the same key: the first makes the
-/// run, the second answers with no run and no earlier one, and the caller
-/// reads the winner after the commit. (Until the seventeenth session this
-/// was the PL/pgSQL function `public.accept_events`; the statement alone
-/// costs PostgreSQL less than the function around it.)
+/// What the door does for each event of a group, given as arrays of equal
+/// length (one element per event), in one statement that is a transaction
+/// of its own (`db::in_schema`): an event and its queued run for a new
+/// key; nothing for a key already accepted (the caller reads the earlier
+/// run and counts the repeat, `ingest::accept`); nothing when the
+/// business's configuration moved since the target was read (not fresh).
+/// Two events of one group with the same key: the first makes the run.
+/// (Until the nineteenth session the events came as one JSON array read
+/// with `jsonb_to_recordset`, and a known key was looked up first: a third
+/// more work for PostgreSQL per event. Until the seventeenth, the PL/pgSQL
+/// function `public.accept_events`.)
 const ACCEPT: &str = "WITH local AS MATERIALIZED (SELECT set_config('search_path', '{schema}', true) AS path),
     given AS (
-        SELECT i.* FROM local, jsonb_to_recordset($1::text::jsonb) AS i(
-            generation bigint, workflow uuid, idempotency text, event uuid, via text, kind text, record jsonb,
-            received jsonb, run uuid, label text, version int, context jsonb, pins jsonb)),
+        SELECT i.* FROM local, unnest($1::bigint[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[],
+                                      $7::text[]::jsonb[], $8::text[]::jsonb[], $9::uuid[], $10::text[], $11::int[],
+                                      $12::text[]::jsonb[], $13::text[]::jsonb[])
+          AS i(generation, workflow, idempotency, event, via, kind, record, received, run, label, version, context, pins)),
     judged AS (
-        SELECT g.*, g.generation = (SELECT value FROM \"{schema}\".config_generation) AS ok,
-               (SELECT e.run_id FROM \"{schema}\".events e
-                 WHERE g.idempotency IS NOT NULL AND e.workflow_id = g.workflow AND e.idempotency_key = g.idempotency) AS earlier
-          FROM given g),
+        SELECT g.*, g.generation = (SELECT value FROM \"{schema}\".config_generation) AS ok FROM given g),
     made AS (
         INSERT INTO \"{schema}\".events (id, workflow_id, channel, event_type, idempotency_key, payload, raw, run_id)
         SELECT j.event, j.workflow, j.via, j.kind, j.idempotency, j.record, j.received, j.run
-          FROM judged j WHERE j.ok AND j.earlier IS NULL
+          FROM judged j WHERE j.ok
         ON CONFLICT (workflow_id, idempotency_key) DO NOTHING
         RETURNING id),
     run AS (
         INSERT INTO \"{schema}\".runs (id, workflow_id, workflow_name, workflow_version, event_id, context, pinned)
         SELECT j.run, j.workflow, j.label, j.version, j.event, j.context, j.pins
           FROM judged j JOIN made m ON m.id = j.event
-        RETURNING id),
-    repeat AS (
-        INSERT INTO \"{schema}\".deliveries (workflow_name, channel, outcome, status_code, reason, run_id)
-        SELECT j.label, j.via, 'duplicate', 200, 'repeat of an accepted delivery', j.earlier
-          FROM judged j WHERE j.ok AND j.earlier IS NOT NULL)
-    SELECT j.event AS new_event, j.ok AS accepted_fresh, r.id AS accepted_run, j.earlier AS prior_run
+        RETURNING id)
+    SELECT j.event AS new_event, j.ok AS accepted_fresh, r.id AS accepted_run
       FROM judged j LEFT JOIN run r ON r.id = j.run";
 
-/// One event as `ACCEPT` reads it (one element of its array).
-#[derive(Serialize)]
-pub struct Delivery<'a> {
+/// One event as `ACCEPT` reads it: its documents already JSON text, made by
+/// the request that brought the event (so the JSON work is spread over the
+/// requests, not done by the task that writes the group).
+#[derive(Debug)]
+pub struct Delivery {
     /// The business's configuration generation the door's target was read at.
     pub generation: i64,
     pub workflow: Uuid,
-    pub idempotency: Option<&'a str>,
+    pub idempotency: Option<String>,
     pub event: Uuid,
-    pub via: &'a str,
-    pub kind: &'a str,
-    pub record: &'a Value,
-    pub received: &'a Value,
+    pub via: &'static str,
+    pub kind: String,
+    pub record: String,
+    pub received: String,
     pub run: Uuid,
-    pub label: &'a str,
+    pub label: String,
     pub version: i32,
-    pub context: &'a Value,
-    pub pins: &'a Value,
+    pub context: String,
+    pub pins: String,
 }
 
 /// What the statement said of one event.
@@ -78,18 +73,15 @@ pub struct Delivery<'a> {
 pub struct Answer {
     /// The configuration had not moved since the target was read.
     pub fresh: bool,
-    /// The run made for it (a new key, written now).
+    /// The run made for it (a new key, written now); none for a key already accepted.
     pub run: Option<Uuid>,
-    /// The run of the earlier event with its key (a repeat).
-    pub prior: Option<Uuid>,
 }
 
 /// A write's error, shared by the events of a group that failed together.
 type Shared = Arc<sqlx::Error>;
 
-/// An event's ids and its element of the array, as JSON text (shared: kept
-/// by the caller too, to write alone if its group is lost).
-type Written = (Uuid, Arc<str>);
+/// An event's row (shared: kept by the caller too, to write alone if its group is lost).
+type Written = Arc<Delivery>;
 
 /// The groups of one workflow's door: started on the current runtime when
 /// the door reads the workflow, ended when the door forgets it, and started
@@ -117,8 +109,8 @@ impl AcceptGroups {
     }
 
     /// The event written with the others that came meanwhile.
-    pub async fn accept(&self, event: Uuid, element: String) -> Result<Answer, DbErr> {
-        let element: Arc<str> = element.into();
+    pub async fn accept(&self, delivery: Delivery) -> Result<Answer, DbErr> {
+        let delivery = Arc::new(delivery);
         let grouped = {
             // A poisoned lock only means a panic elsewhere while it was held; the handle is whole.
             let mut grouped = self.grouped.lock().unwrap_or_else(|p| p.into_inner());
@@ -127,10 +119,10 @@ impl AcceptGroups {
             }
             grouped.clone()
         };
-        match grouped.call((event, element.clone())).await {
+        match grouped.call(delivery.clone()).await {
             Some(answer) => answer.map_err(shared_error),
             // Its group was lost (a panic while writing it): written alone; its ids make that harmless.
-            None => write_alone(&self.db, &self.tenant, event, &element).await,
+            None => write_one(&self.db, &self.tenant, &delivery).await.map_err(shared_error),
         }
     }
 }
@@ -147,14 +139,14 @@ fn serve(db: &DatabaseConnection, tenant: &Tenant) -> Grouped<Written, Result<An
 /// A group's answers in the order of its calls; a refused group is written
 /// again one event at a time.
 async fn write_group(db: &DatabaseConnection, tenant: &Tenant, calls: Vec<Written>) -> Vec<Result<Answer, Shared>> {
-    let elements: Vec<&str> = calls.iter().map(|(_, element)| &**element).collect();
-    match write(db, tenant, &elements).await {
-        Ok(answers) => calls.iter().map(|(event, _)| answer_for(&answers, *event)).collect(),
+    let rows: Vec<&Delivery> = calls.iter().map(|d| &**d).collect();
+    match write(db, tenant, &rows).await {
+        Ok(answers) => calls.iter().map(|d| answer_for(&answers, d.event)).collect(),
         // The database refused the statement (not the connection): find whose fault it was.
         Err(sqlx::Error::Database(_)) if calls.len() > 1 => {
             let mut out = Vec::with_capacity(calls.len());
-            for (event, element) in &calls {
-                out.push(write_one(db, tenant, *event, element).await);
+            for delivery in &calls {
+                out.push(write_one(db, tenant, delivery).await);
             }
             out
         }
@@ -173,43 +165,49 @@ fn answer_for(answers: &HashMap<Uuid, Answer>, event: Uuid) -> Result<Answer, Sh
 
 /// One event written on its own (the door's targets read outside its
 /// memory, and a lost group's events).
-pub async fn write_alone(
-    db: &DatabaseConnection,
-    tenant: &Tenant,
-    event: Uuid,
-    element: &str,
-) -> Result<Answer, DbErr> {
-    write_one(db, tenant, event, element).await.map_err(shared_error)
+pub async fn write_alone(db: &DatabaseConnection, tenant: &Tenant, delivery: &Delivery) -> Result<Answer, DbErr> {
+    write_one(db, tenant, delivery).await.map_err(shared_error)
 }
 
-async fn write_one(db: &DatabaseConnection, tenant: &Tenant, event: Uuid, element: &str) -> Result<Answer, Shared> {
-    let answers = write(db, tenant, &[element]).await.map_err(Arc::new)?;
-    answer_for(&answers, event)
+async fn write_one(db: &DatabaseConnection, tenant: &Tenant, delivery: &Delivery) -> Result<Answer, Shared> {
+    let answers = write(db, tenant, &[delivery]).await.map_err(Arc::new)?;
+    answer_for(&answers, delivery.event)
 }
 
-/// Writes events (elements of `ACCEPT`'s array) in one statement, so one
+/// Writes events (a row of `ACCEPT`'s arrays each) in one statement, so one
 /// implicit transaction: the answers count once the statement is done.
 async fn write(
     db: &DatabaseConnection,
     tenant: &Tenant,
-    elements: &[&str],
+    rows: &[&Delivery],
 ) -> Result<HashMap<Uuid, Answer>, sqlx::Error> {
     use sqlx::Row as _;
-    let batch = format!("[{}]", elements.join(","));
-    let rows = sqlx::query(sqlx::AssertSqlSafe(crate::db::in_schema(ACCEPT, tenant)))
-        .bind(batch)
+    fn column<'a, T>(rows: &[&'a Delivery], field: impl Fn(&'a Delivery) -> T) -> Vec<T> {
+        rows.iter().map(|d| field(d)).collect()
+    }
+    let answered = sqlx::query(sqlx::AssertSqlSafe(crate::db::in_schema(ACCEPT, tenant)))
+        .bind(column(rows, |d| d.generation))
+        .bind(column(rows, |d| d.workflow))
+        .bind(column(rows, |d| d.idempotency.as_deref()))
+        .bind(column(rows, |d| d.event))
+        .bind(column(rows, |d| d.via))
+        .bind(column(rows, |d| d.kind.as_str()))
+        .bind(column(rows, |d| d.record.as_str()))
+        .bind(column(rows, |d| d.received.as_str()))
+        .bind(column(rows, |d| d.run))
+        .bind(column(rows, |d| d.label.as_str()))
+        .bind(column(rows, |d| d.version))
+        .bind(column(rows, |d| d.context.as_str()))
+        .bind(column(rows, |d| d.pins.as_str()))
         // All rows, not the first: the answer counts only once the commit that follows it succeeded.
         .fetch_all(db.get_postgres_connection_pool())
         .await?;
-    rows.iter()
+    answered
+        .iter()
         .map(|row| {
             Ok((
                 row.try_get::<Uuid, _>("new_event")?,
-                Answer {
-                    fresh: row.try_get("accepted_fresh")?,
-                    run: row.try_get("accepted_run")?,
-                    prior: row.try_get("prior_run")?,
-                },
+                Answer { fresh: row.try_get("accepted_fresh")?, run: row.try_get("accepted_run")? },
             ))
         })
         .collect()

@@ -373,39 +373,38 @@ pub async fn accept(
         "trigger": { "type": incoming.event_type, "channel": incoming.channel.as_str(), "received_at": now.to_rfc3339() },
         "steward": { "public_url": settings.public_url.as_str().trim_end_matches('/'), "run_id": run_id, "business": target.tenant_slug },
     });
+    let json = |v: &Value| serde_json::to_string(v).map_err(|e| IngestError::Storage(DbErr::Custom(e.to_string())));
     let delivery = crate::accept_groups::Delivery {
         generation: target.generation,
         workflow: target.workflow_id,
-        idempotency: incoming.idempotency_key.as_deref(),
+        idempotency: incoming.idempotency_key.clone(),
         event: event_id,
         via: incoming.channel.as_str(),
-        kind: &incoming.event_type,
-        record: &record,
-        received: &incoming.raw,
+        kind: incoming.event_type.clone(),
+        record: json(&record)?,
+        received: json(&incoming.raw)?,
         run: run_id,
-        label: &target.workflow_name,
+        label: target.workflow_name.clone(),
         version: target.version,
-        context: &context,
-        pins: &target.pinned,
+        context: json(&context)?,
+        pins: json(&target.pinned)?,
     };
-    let element = serde_json::to_string(&delivery).map_err(|e| IngestError::Storage(DbErr::Custom(e.to_string())))?;
     // With the events of this workflow that arrive meanwhile, or alone. A `Tenant`'s schema
     // name was checked when it was made (`db::in_schema` writes it into the statement).
     let answer = match &target.accepts {
-        Some(groups) => groups.accept(event_id, element).await,
-        None => crate::accept_groups::write_alone(db, &target.tenant, event_id, &element).await,
+        Some(groups) => groups.accept(delivery).await,
+        None => crate::accept_groups::write_alone(db, &target.tenant, &delivery).await,
     }
     .map_err(IngestError::Storage)?;
-    let fail = |e: sqlx::Error| IngestError::Storage(crate::db::from_sqlx(e));
-    let (fresh, created, prior) = (answer.fresh, answer.run, answer.prior);
-    if !fresh {
+    if !answer.fresh {
         return Err(IngestError::Stale);
     }
-    let accepted = match (created, prior) {
-        (Some(run_id), _) => Accepted::New { run_id, event_id },
-        (None, Some(run_id)) => Accepted::Duplicate { run_id },
-        // A concurrent delivery with the same key won between the statement's snapshot and its insert.
-        (None, None) => {
+    let accepted = match answer.run {
+        Some(run_id) => Accepted::New { run_id, event_id },
+        // The key was accepted before (or by another delivery of this group, or one committed
+        // meanwhile): the earlier run answers, and the repeat is counted.
+        None => {
+            let fail = |e: sqlx::Error| IngestError::Storage(crate::db::from_sqlx(e));
             let key = incoming.idempotency_key.clone().unwrap_or_default();
             let mut tx = crate::db::begin_fast(db, &target.tenant).await?;
             let run_id: Uuid =

@@ -2,8 +2,8 @@
 
 pub use migrations::set_tenant_search_path;
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr, Statement,
-    TransactionTrait, TryGetable,
+    sqlx, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr,
+    Statement, TransactionTrait, TryGetable,
 };
 use std::time::Duration;
 
@@ -107,37 +107,50 @@ pub fn from_sqlx(e: sea_orm::sqlx::Error) -> DbErr {
 
 /// Whether `e` says PostgreSQL could not be reached, dropped the connection
 /// or asked to be tried again (a restart, a full pool, a serialization
-/// failure): an outage to wait out, not a mistake in what was asked.
+/// failure), or the business's schema is behind the code (an upgrade under
+/// way): something to wait out, not a mistake in what was asked.
 pub fn is_outage(e: &DbErr) -> bool {
-    use sea_orm::{sqlx, RuntimeErr};
-    let e = match e {
-        DbErr::ConnectionAcquire(_) => return true,
+    match e {
+        DbErr::ConnectionAcquire(_) => true,
         DbErr::Conn(RuntimeErr::SqlxError(e))
         | DbErr::Exec(RuntimeErr::SqlxError(e))
-        | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
-        DbErr::Conn(_) => return true,
-        _ => return false,
-    };
-    match e.as_ref() {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        // Connection exceptions (08), operator intervention (57: a shutdown, a statement cancelled
-        // or past the role's `statement_timeout`), insufficient resources (53), the server's own
-        // I/O (58), serialization failures and deadlocks (40001, 40P01), a lock not granted in time
-        // (55P03): each passes, and the same statement goes through later.
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            code.starts_with("08")
-                || code.starts_with("57")
-                || code.starts_with("53")
-                || code.starts_with("58")
-                || code == "40001"
-                || code == "40P01"
-                || code == "55P03"
-        }),
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => match e.as_ref() {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| passes(&code)),
+            _ => false,
+        },
+        DbErr::Conn(_) => true,
+        _ => false,
+    }
+}
+
+/// SQLSTATEs that pass: connection exceptions (08), operator intervention
+/// (57: a shutdown, a statement cancelled or past the role's
+/// `statement_timeout`), insufficient resources (53), the server's own I/O
+/// (58), serialization failures and deadlocks (40001, 40P01), a lock not
+/// granted in time (55P03), a write sent to a read-only standby after a
+/// failover (25006), and a table, column, function or schema the code
+/// expects that a migration has not made yet (42P01, 42703, 42883, 3F000).
+fn passes(code: &str) -> bool {
+    ["08", "57", "53", "58"].iter().any(|class| code.starts_with(class))
+        || ["40001", "40P01", "55P03", "25006", "42P01", "42703", "42883", "3F000"].contains(&code)
+}
+
+/// Whether PostgreSQL refused a statement for a reason that holds however
+/// often it is sent (a value it cannot store, a broken constraint, an
+/// exception a trigger raised), or a stored document does not decode:
+/// sending it again would fail the same way.
+pub fn is_refusal(e: &DbErr) -> bool {
+    match e {
+        DbErr::Type(_) | DbErr::Json(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            matches!(e.as_ref(), sqlx::Error::Database(db) if db.code().is_some_and(|code| !passes(&code)))
+        }
         _ => false,
     }
 }

@@ -632,20 +632,33 @@ async fn storage_that_asks_to_be_tried_again_is_an_outage_and_a_refused_statemen
             e
         }
     };
+    let passes = |e: &sea_orm::DbErr| store::db::is_outage(e) && !store::db::is_refusal(e);
     // A statement past the role's `statement_timeout` (57014) goes through later.
     let timed_out = error("SET LOCAL statement_timeout = '50ms'; SELECT pg_sleep(1)").await;
-    assert!(store::db::is_outage(&timed_out), "{timed_out}");
+    assert!(passes(&timed_out), "{timed_out}");
     // A lock not granted within `lock_timeout` (55P03) too.
     let holder = store::db::tenant_txn(&app.db, "t_acme_plumbing").await.unwrap();
     holder.execute_unprepared("LOCK TABLE runs IN ACCESS EXCLUSIVE MODE").await.unwrap();
     let waited = error("SET LOCAL lock_timeout = '50ms'; SELECT count(*) FROM t_acme_plumbing.runs").await;
     holder.rollback().await.unwrap();
-    assert!(store::db::is_outage(&waited), "{waited}");
-    // What would fail the same way every time is not.
-    for sql in ["SELECT 1 / 0", "SELECT '{\"a\": \"\\u0000\"}'::jsonb", "SELECT * FROM no_such_table"] {
+    assert!(passes(&waited), "{waited}");
+    // A write sent to a read-only server (a standby after a failover, 25006), and a table a
+    // migration has not made yet (42P01, an upgrade under way): waited out as well.
+    let read_only = error("SET LOCAL transaction_read_only = on; CREATE TABLE t_acme_plumbing.nothing (x int)").await;
+    assert!(passes(&read_only), "{read_only}");
+    let behind = error("SELECT * FROM t_acme_plumbing.table_of_a_later_release").await;
+    assert!(passes(&behind), "{behind}");
+    // What would fail the same way every time is a refusal, and no outage.
+    for sql in
+        ["SELECT 1 / 0", "SELECT '{\"a\": \"\\u0000\"}'::jsonb", "DO $$ BEGIN RAISE EXCEPTION 'quota spent'; END $$"]
+    {
         let refused = error(sql).await;
-        assert!(!store::db::is_outage(&refused), "{sql}: {refused}");
+        assert!(!store::db::is_outage(&refused) && store::db::is_refusal(&refused), "{sql}: {refused}");
     }
+    // An error that is not PostgreSQL's answer (a lost group of writes in the worker) is neither:
+    // the run is left to the sweeper, never failed for it.
+    let lost = sea_orm::DbErr::Custom("the group ending this run was lost".into());
+    assert!(!store::db::is_refusal(&lost));
 }
 
 #[tokio::test]

@@ -154,14 +154,17 @@ impl Call {
                         .get("retry-after")
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| logic::retry_after_seconds(v, Utc::now()));
-                    let text = match answer_text(res).await {
-                        Ok(text) => text,
-                        Err(unread) => {
+                    let text = match (answer_text(res).await, status.is_success()) {
+                        (Ok(text), _) => text,
+                        // An answer to a refusal is only quoted: its status decides what happens next.
+                        (Err(unread), false) => format!("(the answer was not read: {})", unread.why),
+                        (Err(unread), true) => {
                             history.push(json!({ "attempt": attempt, "status": status.as_u16(), "error": "answer not read", "ms": started.elapsed().as_millis() as u64 }));
                             let error =
                                 hide(json!(format!("{method} {shown_url} answered {status}, but {}", unread.why)));
                             let error = error.as_str().unwrap_or_default().to_owned();
-                            if unread.retry && attempt < max_attempts {
+                            // The service acted on the request: only a method that repeats harmlessly is sent again.
+                            if unread.retry && method_value.is_idempotent() && attempt < max_attempts {
                                 tokio::time::sleep(logic::backoff_delay(attempt, base, rand::random::<f64>(), None))
                                     .await;
                                 continue;
@@ -261,7 +264,7 @@ pub const LARGEST_ANSWER: usize = 1024 * 1024;
 /// Why an answer's body was not read.
 struct Unread {
     why: String,
-    /// The connection broke: sending again may bring the whole answer.
+    /// The connection broke: sending again (a method that repeats harmlessly) may bring the whole answer.
     retry: bool,
 }
 

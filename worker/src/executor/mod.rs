@@ -210,21 +210,27 @@ impl Drop for RunningMarker {
 }
 
 /// Executes (or resumes) the job's run, if it is this worker's to run.
-/// Storage that does not answer stops the execution: the error is
-/// returned, and the sweeper resumes the run from its last write. Any
-/// other storage error (a statement PostgreSQL refuses) would come back on
-/// every resumption, so the run ends failed with the reason instead of
-/// being resumed for ever.
+/// An error stops the execution: it is returned, and the sweeper resumes
+/// the run from its last write. But a statement PostgreSQL refuses for good
+/// (`store::db::is_refusal`: a value it cannot store, a broken constraint)
+/// would come back on every resumption, so the run ends failed with the
+/// reason instead of being resumed for ever.
 pub async fn execute(cx: &Context, job: &RunJob) -> anyhow::Result<()> {
     let Err(e) = execute_once(cx, job).await else { return Ok(()) };
     let refused = match e.downcast_ref::<DbErr>() {
-        Some(refused) if !store::db::is_outage(refused) => refused.to_string(),
+        Some(refused) if store::db::is_refusal(refused) => refused.to_string(),
         _ => return Err(e),
     };
     let reason = format!("Steward's storage refused this run's progress, so the run stopped: {refused}");
-    if runs::fail_unstorable(&cx.db, &job.tenant()?, job.run_id, &cx.owner, &reason).await? {
-        rested("failed");
-        tracing::error!(error = %refused, "storage refused the run's progress; the run ends failed");
+    match runs::fail_unstorable(&cx.db, &job.tenant()?, job.run_id, &cx.owner, &reason).await? {
+        true => {
+            rested("failed");
+            tracing::error!(error = %refused, "storage refused the run's progress; the run ends failed");
+        }
+        false => tracing::warn!(
+            error = %refused,
+            "storage refused the run's progress; the run was not failed (another worker holds it, or it waits or rests)"
+        ),
     }
     Ok(())
 }
@@ -477,22 +483,25 @@ async fn drive(cx: &Context, x: &mut Execution) -> anyhow::Result<()> {
 }
 
 /// A step's outcome as PostgreSQL can keep it, which is no NUL character in
-/// text or JSON: an answer with one fails the step, saying where (sending
-/// it again would bring the same answer), and messages quoting one show it
-/// as `\u0000`.
+/// text or JSON: an answer (or an input a template made) with one fails the
+/// step, saying where (sending it again would bring the same answer), and
+/// messages quoting one show it as `\u0000`.
 fn storable(outcome: Result<Done, Failed>) -> Result<Done, Failed> {
     use engine::no_nul;
     match outcome {
-        Ok(done) => match no_nul::nul_in(&done.output, "") {
+        Ok(done) => match no_nul::nul_in(&done.output, "")
+            .map(|at| ("answer", at))
+            .or_else(|| no_nul::nul_in(&done.input, "").map(|at| ("input", at)))
+        {
             None => Ok(Done { detail: no_nul::shown(done.detail), ..done }),
-            Some(at) => {
+            Some((what, at)) => {
                 let at = if at.is_empty() { String::new() } else { format!(" at `{at}`") };
                 Err(Failed {
                     error: format!(
-                        "the step's answer contains a NUL character (\\u0000){at}, which Steward does not store"
+                        "the step's {what} contains a NUL character (\\u0000){at}, which Steward does not store"
                     ),
                     attempts: done.attempts,
-                    input: done.input,
+                    input: no_nul::shown(done.input),
                     detail: no_nul::shown(done.detail),
                     tokens_in: done.tokens_in,
                     tokens_out: done.tokens_out,
@@ -502,6 +511,7 @@ fn storable(outcome: Result<Done, Failed>) -> Result<Done, Failed> {
         },
         Err(failed) => Err(Failed {
             error: no_nul::visible(&failed.error).into_owned(),
+            input: no_nul::shown(failed.input),
             detail: no_nul::shown(failed.detail),
             ..failed
         }),

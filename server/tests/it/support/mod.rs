@@ -114,7 +114,9 @@ impl Drop for TestDatabase {
 /// A test's Redis keys are forgotten with it: the machine's Redis is shared by every test run.
 impl Drop for TestApp {
     fn drop(&mut self) {
-        // A worker still running stops first (given a moment), so that it writes nothing after.
+        // A worker still running stops first, so that it writes nothing after. It gets three
+        // seconds: this thread is the test's runtime, so a worker waiting on something the test
+        // serves on it (the mailbox, a wiremock) cannot finish meanwhile, and its last keys stay.
         if let Some(stop) = self.stop_worker.take() {
             let _ = stop.send(());
             let deadline = std::time::Instant::now() + Duration::from_secs(3);

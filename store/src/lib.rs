@@ -4,6 +4,13 @@
 //! takes the `Tenant` (or the member acting in it) and runs in one
 //! transaction scoped to its schema.
 
+/// Every Steward process links this crate (the server, the worker, the
+/// benchmarks and the tests), so this is the allocator of all of them:
+/// mimalloc, which costs the worker's many small JSON allocations less
+/// than the system's (measured in README's "Measured").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod accept_groups;
 pub mod api_tokens;
 pub mod approval_links;

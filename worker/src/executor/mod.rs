@@ -483,8 +483,8 @@ async fn drive(cx: &Context, x: &mut Execution) -> anyhow::Result<()> {
 }
 
 /// A step's outcome as PostgreSQL can keep it, which is no NUL character in
-/// text or JSON: an answer (or an input a template made) with one fails the
-/// step, saying where (sending it again would bring the same answer), and
+/// text or JSON: an answer (or an input or email a template made) with one
+/// fails the step, saying where (sending it again would bring the same answer), and
 /// messages quoting one show it as `\u0000`.
 fn storable(outcome: Result<Done, Failed>) -> Result<Done, Failed> {
     use engine::no_nul;
@@ -492,6 +492,7 @@ fn storable(outcome: Result<Done, Failed>) -> Result<Done, Failed> {
         Ok(done) => match no_nul::nul_in(&done.output, "")
             .map(|at| ("answer", at))
             .or_else(|| no_nul::nul_in(&done.input, "").map(|at| ("input", at)))
+            .or_else(|| email_with_nul(&done.outbox).map(|part| (part, String::new())))
         {
             None => Ok(Done { detail: no_nul::shown(done.detail), ..done }),
             Some((what, at)) => {
@@ -516,6 +517,15 @@ fn storable(outcome: Result<Done, Failed>) -> Result<Done, Failed> {
             ..failed
         }),
     }
+}
+
+/// Which part of an email a step wrote holds a NUL character, if one does.
+fn email_with_nul(outbox: &[OutboxEmail]) -> Option<&'static str> {
+    outbox.iter().find_map(|m| {
+        [("email address", &m.to), ("email subject", &m.subject), ("email text", &m.text), ("email HTML", &m.html)]
+            .into_iter()
+            .find_map(|(part, text)| text.contains('\0').then_some(part))
+    })
 }
 
 /// The step's own work, by its kind. An approval step never gets here: it
@@ -691,6 +701,16 @@ mod tests {
             Ok(_) => panic!("an answer PostgreSQL cannot store fails the step"),
         }
         assert!(storable(Ok(Done::output(json!({ "name": "Acme" }), json!({})))).is_ok());
+        let mut notify = Done::output(json!({ "sent": 1 }), json!({}));
+        notify.outbox.push(OutboxEmail {
+            to: "ops@acme.test".into(),
+            subject: "Lead from Acme\u{0}".into(),
+            text: "hello".into(),
+            html: "<p>hello</p>".into(),
+            attachments: vec![],
+        });
+        let Err(failed) = storable(Ok(notify)) else { panic!("an email PostgreSQL cannot store fails its step") };
+        assert!(failed.error.contains("email subject contains a NUL character"), "{}", failed.error);
         let failed = Failed { detail: json!({ "answer": "bad\u{0}" }), ..Failed::now("answered 500: oops\u{0}") };
         let Err(failed) = storable(Err(failed)) else { panic!("a failure stays a failure") };
         assert_eq!(failed.error, "answered 500: oops\\u0000");

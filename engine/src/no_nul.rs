@@ -10,6 +10,10 @@ use std::borrow::Cow;
 /// field path under `path` (`contact.name`, `items[2]`); `Some("")` when
 /// the document is itself a string with one.
 pub fn nul_in(value: &Value, path: &str) -> Option<String> {
+    // Checked without building a path first: nearly every document has none.
+    if !has_nul(value) {
+        return None;
+    }
     let at = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
     match value {
         Value::String(s) if s.contains('\0') => Some(path.to_owned()),
@@ -18,6 +22,16 @@ pub fn nul_in(value: &Value, path: &str) -> Option<String> {
             map.iter().find_map(|(k, v)| if k.contains('\0') { Some(at(&visible(k))) } else { nul_in(v, &at(k)) })
         }
         _ => None,
+    }
+}
+
+/// Whether any text or key of the document holds a NUL character.
+fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
     }
 }
 
@@ -33,6 +47,9 @@ pub fn visible(text: &str) -> Cow<'_, str> {
 /// A document of messages (a step's detail) with each NUL character in its
 /// text and keys written out as `\u0000`.
 pub fn shown(value: Value) -> Value {
+    if !has_nul(&value) {
+        return value;
+    }
     match value {
         Value::String(s) if s.contains('\0') => Value::String(visible(&s).into_owned()),
         Value::Array(items) => Value::Array(items.into_iter().map(shown).collect()),

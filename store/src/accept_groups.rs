@@ -122,7 +122,7 @@ impl AcceptGroups {
         match grouped.call(delivery.clone()).await {
             Some(answer) => answer.map_err(shared_error),
             // Its group was lost (a panic while writing it): written alone; its ids make that harmless.
-            None => write_one(&self.db, &self.tenant, &delivery).await.map_err(shared_error),
+            None => write_alone(&self.db, &self.tenant, &delivery).await,
         }
     }
 }

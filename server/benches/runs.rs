@@ -18,10 +18,14 @@ use sea_orm::ConnectionTrait;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const PER_LEVEL: usize = 600;
+// Large enough that each figure spans seconds, not a fraction of one: with 600 events and
+// 1 000 runs (until the twentieth session) the same build's end-to-end rate moved by a
+// quarter from run to run, and a worker's first connections (each a new PostgreSQL backend
+// loading its caches) weighed on phases that lasted under a second.
+const PER_LEVEL: usize = 2_000;
 const LEVELS: [usize; 3] = [1, 8, 32];
-const RUNS: usize = 1000;
-const BACKLOG: usize = 600;
+const RUNS: usize = 5_000;
+const BACKLOG: usize = 3_000;
 
 /// A worker on its own runtime and thread, as a separate process would be; stops when sent ().
 fn start_worker(settings: store::config::Settings) -> (tokio::sync::oneshot::Sender<()>, std::thread::JoinHandle<()>) {

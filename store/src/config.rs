@@ -114,6 +114,12 @@ pub struct RunTiming {
     /// A queue with work waiting and no job consumed for this long is
     /// stalled: `/readyz` fails and operations get one email (`STEWARD_STALL_SECONDS`, default 120).
     pub stall_seconds: i64,
+    /// A run taken over this many times from an execution that ended without
+    /// finishing it (its worker was killed, crashed or hung mid-run, found
+    /// by its lapsed lease) ends failed the next time instead of being
+    /// started again: a run that stops its worker must not do so, or repeat
+    /// its calls, for ever (`STEWARD_RUN_MOST_TAKEOVERS`, default 5).
+    pub most_takeovers: i32,
 }
 
 impl Default for RunTiming {
@@ -128,6 +134,7 @@ impl Default for RunTiming {
             heartbeat_seconds: 5,
             full_sweep_seconds: 600,
             stall_seconds: 120,
+            most_takeovers: 5,
         }
     }
 }
@@ -234,6 +241,7 @@ impl Settings {
                 heartbeat_seconds: number("STEWARD_HEARTBEAT_SECONDS", 5)?,
                 full_sweep_seconds: number("STEWARD_FULL_SWEEP_SECONDS", 600)?,
                 stall_seconds: number("STEWARD_STALL_SECONDS", 120)?,
+                most_takeovers: number("STEWARD_RUN_MOST_TAKEOVERS", 5)?,
             },
             operations_email: var("STEWARD_OPERATIONS_EMAIL"),
             dev_mailbox: var("STEWARD_DEV_MAILBOX"),

@@ -113,7 +113,7 @@ pub async fn open(
 const OPEN_MANY: &str = "WITH local AS MATERIALIZED (SELECT set_config('search_path', '{schema}', true) AS path),
      taken AS (
          UPDATE \"{schema}\".runs SET lease_owner = $2, lease_until = now() + make_interval(secs => $3),
-                executions = executions + 1, updated_at = now()
+                executions = executions + 1, takeovers = takeovers + 1, updated_at = now()
           -- The status is judged inside CASE here and below so that the planner finds the
           -- runs by key, not through the index of unfinished runs (which reads every queued run).
           WHERE id = ANY($1)
@@ -741,12 +741,16 @@ pub struct Stalled {
     pub id: Uuid,
     /// Its worker's lease lapsed (the worker died or hung): its job is surely gone.
     pub lapsed: bool,
+    /// How often a worker took it over from an execution that ended without finishing it.
+    pub takeovers: i32,
+    /// The step it had reached (from 0).
+    pub next_step: i32,
 }
 
 pub async fn stalled(db: &DatabaseConnection, tenant: &Tenant, stale_seconds: i64) -> Result<Vec<Stalled>, DbErr> {
     let txn = tenant.begin(db).await?;
     let runs = Stalled::find_by_statement(stmt(
-        "SELECT id, status = 'running' AS lapsed FROM runs
+        "SELECT id, status = 'running' AS lapsed, takeovers, next_step FROM runs
           WHERE (status = 'queued' AND held IS NULL AND updated_at < now() - make_interval(secs => $1::double precision))
              OR (status = 'running' AND lease_until < now())
           ORDER BY updated_at LIMIT 500",
@@ -1233,6 +1237,30 @@ pub async fn fail_unstorable(
                                 WHEN 'running' THEN lease_owner = $2 OR lease_until IS NULL OR lease_until < now()
                                 ELSE false END",
             vec![run_id.into(), owner.into(), reason.into()],
+        ))
+        .await?;
+    txn.commit().await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// Ends failed a run whose lease lapsed again after `takeovers` takeovers
+/// (`RunTiming::most_takeovers`): its executions keep ending without
+/// finishing it. True when this ended it (not if a worker took it meanwhile).
+pub async fn give_up_abandoned(db: &DatabaseConnection, tenant: &Tenant, run: &Stalled) -> Result<bool, DbErr> {
+    let executions = run.takeovers + 1;
+    let reason = format!(
+        "Stopped after {executions} executions that each ended before the run did, at step {}: its worker was \
+         stopped, crashed or lost its storage there every time. Steward does not start it again, so that nothing \
+         it does is repeated without end; send the event again once the cause is fixed.",
+        run.next_step + 1
+    );
+    let txn = tenant.begin(db).await?;
+    let res = txn
+        .execute_raw(stmt(
+            "UPDATE runs SET status = 'failed', error = $3, finished_at = now(), updated_at = now(),
+                    started_at = coalesce(started_at, now()), lease_owner = NULL, lease_until = NULL
+              WHERE id = $1 AND status = 'running' AND lease_until < now() AND takeovers = $2",
+            vec![run.id.into(), run.takeovers.into(), reason.into()],
         ))
         .await?;
     txn.commit().await?;

@@ -26,6 +26,8 @@ fn requeue_after(stale_seconds: i64) -> i64 {
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct Swept {
     pub runs_resent: usize,
+    /// Runs ended failed because their executions kept ending without finishing them.
+    pub runs_given_up: usize,
     pub replays_resent: usize,
     pub mail_queued: usize,
     /// Slack messages posted or updated with their outcome.
@@ -45,7 +47,9 @@ pub async fn sweep(cx: &Context) -> anyhow::Result<Swept> {
     }
     let mut swept = Swept::default();
     for tenant in cx.to_visit("sweeper").await? {
-        swept.runs_resent += resend_lost_runs(cx, &tenant).await?;
+        let (resent, given_up) = resend_lost_runs(cx, &tenant).await?;
+        swept.runs_resent += resent;
+        swept.runs_given_up += given_up;
         swept.replays_resent += resend_lost_replays(cx, &tenant).await?;
         let mails = outbox::overdue(
             &cx.db,
@@ -74,12 +78,24 @@ pub async fn sweep(cx: &Context) -> anyhow::Result<Swept> {
     Ok(swept)
 }
 
-/// Sends again the jobs of a business's runs whose job is gone.
-async fn resend_lost_runs(cx: &Context, tenant: &Tenant) -> anyhow::Result<usize> {
+/// Sends again the jobs of a business's runs whose job is gone; how many,
+/// and how many were given up instead: under a lapsed lease again after
+/// `most_takeovers` takeovers (a run that stops its worker, or whose
+/// storage fails, at the same point every time), a run ends failed.
+async fn resend_lost_runs(cx: &Context, tenant: &Tenant) -> anyhow::Result<(usize, usize)> {
     let stale = cx.settings.runs.stale_seconds;
-    let candidates = runs::stalled(&cx.db, tenant, stale).await?;
+    let mut candidates = runs::stalled(&cx.db, tenant, stale).await?;
+    let mut given_up = 0;
+    for run in candidates.iter().filter(|r| r.lapsed && r.takeovers >= cx.settings.runs.most_takeovers) {
+        if runs::give_up_abandoned(&cx.db, tenant, run).await? {
+            tracing::error!(run_id = %run.id, tenant_id = %tenant.id(), executions = run.takeovers + 1,
+                "a run's executions kept ending without finishing it; the run ends failed");
+            given_up += 1;
+        }
+    }
+    candidates.retain(|r| !(r.lapsed && r.takeovers >= cx.settings.runs.most_takeovers));
     if candidates.is_empty() {
-        return Ok(0);
+        return Ok((0, given_up));
     }
     let queued: Vec<_> = candidates.iter().filter(|r| !r.lapsed).map(|r| r.id).collect();
     let keys: Vec<String> = queued.iter().map(|id| id.to_string()).collect();
@@ -88,7 +104,7 @@ async fn resend_lost_runs(cx: &Context, tenant: &Tenant) -> anyhow::Result<usize
         Err(e) => {
             // Without Redis nothing can be sent anyway; next round.
             tracing::warn!(error = %e, "cannot read the run queue; sweeping runs next round");
-            return Ok(0);
+            return Ok((0, given_up));
         }
     };
     let now = chrono::Utc::now().timestamp();
@@ -114,7 +130,7 @@ async fn resend_lost_runs(cx: &Context, tenant: &Tenant) -> anyhow::Result<usize
     }
     runs::dispatched(&cx.db, tenant, &resent, None).await?;
     runs::dispatched(&cx.db, tenant, &refused, last_error.as_deref()).await?;
-    Ok(resent.len())
+    Ok((resent.len(), given_up))
 }
 
 /// Sends again the jobs of a business's replays whose job is gone: a lapsed

@@ -23,6 +23,7 @@ mod m20261209_000020_step_keys;
 mod m20261210_000021_run_event_key;
 mod m20261211_000022_door_rows;
 mod m20261211_000023_cost_line_key;
+mod m20261212_000024_run_takeovers;
 
 /// Runs with `search_path` set to one tenant schema; its bookkeeping table
 /// lives in that schema too, so every tenant records its own version.
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000021_run_event_key::Migration),
             Box::new(m20261211_000022_door_rows::Migration),
             Box::new(m20261211_000023_cost_line_key::Migration),
+            Box::new(m20261212_000024_run_takeovers::Migration),
         ]
     }
 

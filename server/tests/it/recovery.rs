@@ -621,6 +621,113 @@ async fn a_run_whose_progress_storage_refuses_ends_failed_with_the_reason_instea
 }
 
 #[tokio::test]
+async fn a_run_whose_executions_keep_ending_without_finishing_it_is_given_up_after_the_set_number_of_takeovers() {
+    // The call never answers in time: each execution of the run ends there (as if its worker
+    // were killed at that step every time), and the next one calls again.
+    let hangs = MockServer::start().await;
+    Mock::given(matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"ok":1}"#).set_delay(Duration::from_secs(60)))
+        .mount(&hangs)
+        .await;
+    let app = TestApp::spawn().await;
+    let tenant = app.demo_current_member(engine::Role::Owner).await.tenant;
+    let (name, _) = app
+        .publish_workflow(&format!(
+            "workflow: never-ends\nversion: 1\ntrigger: {{ source: webhook, event: lead.created }}\nsteps:\n  \
+             - {{ id: tidy, type: rules, rules: [ {{ when: 'true', then: sales }} ], output: owner }}\n  \
+             - {{ id: call, type: api_call, url: '{}/hang', timeout: 90, output: answer }}\n",
+            hangs.uri()
+        ))
+        .await;
+    let secret = app.webhook_secret(&name).await;
+    let res = app
+        .signed_post(
+            DEMO,
+            &name,
+            &secret,
+            "msg_never_ends",
+            chrono::Utc::now().timestamp(),
+            &fresh_lead().to_string(),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let run: uuid::Uuid = res.json::<Value>().await.unwrap()["run_id"].as_str().unwrap().parse().unwrap();
+
+    let mut settings = app.settings.clone();
+    quick(&mut settings);
+    settings.runs.lease_seconds = 1;
+    settings.runs.most_takeovers = 2;
+    let cx = worker::context::Context::connect(&settings).await.unwrap();
+    let job = store::jobs::RunJob::new(&tenant, run);
+    let calls = || async { hangs.received_requests().await.unwrap().len() };
+    // One execution, stopped outright once it has made its call.
+    let execute_until_the_call = |n: usize| {
+        let (cx, job) = (cx.clone(), job.clone());
+        async move {
+            let execution = tokio::spawn(async move { worker::executor::execute(&cx, &job).await });
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while calls().await < n {
+                assert!(std::time::Instant::now() < deadline, "execution {n} never made its call");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            execution.abort();
+            let _ = execution.await;
+        }
+    };
+    // The sweeps until one finds the run under its lapsed lease.
+    let sweep_until_lapsed = || async {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let swept = worker::sweeper::sweep(&cx).await.unwrap();
+            if swept.runs_resent + swept.runs_given_up > 0 {
+                return swept;
+            }
+            assert!(std::time::Instant::now() < deadline, "the run's lease never lapsed");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let status = || app.demo_value::<String>("SELECT status FROM runs WHERE id = $1", vec![run.into()]);
+
+    execute_until_the_call(1).await;
+    for takeover in 1..=2 {
+        let swept = sweep_until_lapsed().await;
+        assert_eq!(
+            (swept.runs_resent, swept.runs_given_up),
+            (1, 0),
+            "taken over {} time(s) so far: sent again",
+            takeover - 1
+        );
+        assert_eq!(status().await.as_deref(), Some("running"));
+        execute_until_the_call(takeover + 1).await;
+    }
+    let takeovers: i32 = app.demo_value("SELECT takeovers FROM runs WHERE id = $1", vec![run.into()]).await.unwrap();
+    assert_eq!(takeovers, 2);
+
+    // Its lease lapses a third time: the run ends failed, saying why and where.
+    let swept = sweep_until_lapsed().await;
+    assert_eq!((swept.runs_resent, swept.runs_given_up), (0, 1));
+    assert_eq!(status().await.as_deref(), Some("failed"));
+    let error: String = app.demo_value("SELECT error FROM runs WHERE id = $1", vec![run.into()]).await.unwrap();
+    assert!(error.contains("Stopped after 3 executions") && error.contains("at step 2"), "{error}");
+    // The job sent before is delivered: nothing is called again.
+    worker::executor::execute(&cx, &job).await.unwrap();
+    assert_eq!(calls().await, 3, "the call was made once per execution and not after the run was given up");
+    assert_eq!(status().await.as_deref(), Some("failed"));
+    // What the business reads of the run says why.
+    let shown: Value = app
+        .demo_member(engine::Role::Operations)
+        .await
+        .get(&format!("/api/v1/t/{DEMO}/runs/{run}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["status"], "failed");
+    assert!(shown["error"].as_str().unwrap_or_default().contains("Stopped after 3 executions"), "{shown}");
+}
+
+#[tokio::test]
 async fn storage_that_asks_to_be_tried_again_is_an_outage_and_a_refused_statement_is_not() {
     let app = TestApp::spawn().await;
     let error = |sql: &'static str| {

@@ -743,7 +743,7 @@ pub struct Stalled {
     pub lapsed: bool,
     /// How often a worker took it over from an execution that ended without finishing it.
     pub takeovers: i32,
-    /// The step it had reached (from 0).
+    /// The steps recorded as done (the next to execute, from 0).
     pub next_step: i32,
 }
 
@@ -1248,11 +1248,14 @@ pub async fn fail_unstorable(
 /// finishing it. True when this ended it (not if a worker took it meanwhile).
 pub async fn give_up_abandoned(db: &DatabaseConnection, tenant: &Tenant, run: &Stalled) -> Result<bool, DbErr> {
     let executions = run.takeovers + 1;
+    let recorded = match run.next_step {
+        0 => "before any step was recorded as done".to_owned(),
+        n => format!("after step {n} was recorded as done"),
+    };
     let reason = format!(
-        "Stopped after {executions} executions that each ended before the run did, at step {}: its worker was \
-         stopped, crashed or lost its storage there every time. Steward does not start it again, so that nothing \
-         it does is repeated without end; send the event again once the cause is fixed.",
-        run.next_step + 1
+        "Stopped after {executions} executions that each ended before the run did, {recorded}: its worker was \
+         stopped, crashed or lost its storage every time. Steward does not start it again, so that nothing it \
+         does is repeated without end; send the event again once the cause is fixed."
     );
     let txn = tenant.begin(db).await?;
     let res = txn

@@ -41,25 +41,47 @@ fn start_worker(settings: store::config::Settings) -> (tokio::sync::oneshot::Sen
     (stop_tx, handle)
 }
 
-/// Waits until no run of `workflow` is queued or running.
-async fn drained(db: &sea_orm::DatabaseConnection, workflow: &str) {
-    loop {
+/// Waits until each of `runs` has left `queued` and `running`. It reads the
+/// oldest still unfinished, a window at a time, by key (runs finish in about
+/// the order they came), so that waiting takes next to nothing from the
+/// worker it waits for. (Until the twentieth session it asked whether any
+/// run of the workflow was unfinished: PostgreSQL read the workflow's runs
+/// for it, about 7 ms a poll, a fifth of a core at fifty polls a second,
+/// taken from the phase being measured.)
+async fn drained(db: &sea_orm::DatabaseConnection, runs: Vec<uuid::Uuid>) {
+    let mut pending = std::collections::VecDeque::from(runs);
+    while !pending.is_empty() {
+        let window: Vec<uuid::Uuid> = pending.drain(..pending.len().min(64)).collect();
         let txn = store::db::tenant_txn(db, "t_acme_plumbing").await.unwrap();
-        // EXISTS stops at the first unfinished run: the poll takes little from the worker it waits for.
-        let left: Option<bool> = store::db::scalar(
-            &txn,
-            store::db::stmt(
-                "SELECT EXISTS (SELECT 1 FROM runs WHERE workflow_name = $1 AND status IN ('queued', 'running')) AS value",
-                vec![workflow.into()],
-            ),
-        )
-        .await
-        .unwrap();
+        let rows = txn
+            .query_all_raw(store::db::stmt(
+                "SELECT id FROM runs WHERE id = ANY($1) AND status IN ('queued', 'running')",
+                vec![window.clone().into()],
+            ))
+            .await
+            .unwrap();
         txn.commit().await.unwrap();
-        if left != Some(true) {
-            return;
+        let unfinished: std::collections::HashSet<uuid::Uuid> =
+            rows.iter().map(|row| row.try_get("", "id").unwrap()).collect();
+        for id in window.into_iter().rev().filter(|id| unfinished.contains(id)) {
+            pending.push_front(id);
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        if !unfinished.is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Collects the runs that accepted events made, in the order their 202s came.
+#[derive(Clone, Default)]
+struct Accepted(Arc<std::sync::Mutex<Vec<uuid::Uuid>>>);
+
+impl Accepted {
+    fn note(&self, run: uuid::Uuid) {
+        self.0.lock().unwrap().push(run);
+    }
+    fn take(&self) -> Vec<uuid::Uuid> {
+        std::mem::take(&mut *self.0.lock().unwrap())
     }
 }
 
@@ -152,10 +174,11 @@ steps:
     lead["last_updated"] = serde_json::json!(chrono::Utc::now().to_rfc3339());
     let body = Arc::new(lead.to_string());
     let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
+    let accepted = Accepted::default();
     let send = {
-        let (http, base, body) = (http.clone(), base.clone(), body.clone());
+        let (http, base, body, accepted) = (http.clone(), base.clone(), body.clone(), accepted.clone());
         move |workflow: &'static str, secret: String, id: String| {
-            let (http, base, body) = (http.clone(), base.clone(), body.clone());
+            let (http, base, body, accepted) = (http.clone(), base.clone(), body.clone(), accepted.clone());
             async move {
                 let ts = chrono::Utc::now().timestamp();
                 let sig = store::webhook_secrets::sign(&secret, &id, ts, body.as_bytes()).unwrap();
@@ -170,6 +193,8 @@ steps:
                     .await
                     .unwrap();
                 assert_eq!(res.status().as_u16(), 202, "{}", res.text().await.unwrap_or_default());
+                let answer: serde_json::Value = res.json().await.unwrap();
+                accepted.note(answer["run_id"].as_str().unwrap().parse().unwrap());
             }
         }
     };
@@ -268,15 +293,16 @@ steps:
     // Warm up: the worker's first sweep and the enrichment cache.
     let sender = send.clone();
     let secret = bench_secret.clone();
+    accepted.take();
     drive(4, 20, move |i| sender("bench-four-steps", secret.clone(), format!("warm_{i}"))).await;
-    drained(&db, "bench-four-steps").await;
+    drained(&db, accepted.take()).await;
     let wal_before = wal_position(&db).await;
     let started = Instant::now();
     let send_runs = send.clone();
     let secret = bench_secret.clone();
     drive(8, RUNS, move |i| send_runs("bench-four-steps", secret.clone(), format!("run_{i}"))).await;
-    let accepted = started.elapsed();
-    drained(&db, "bench-four-steps").await;
+    let accepted_in = started.elapsed();
+    drained(&db, accepted.take()).await;
     let total = started.elapsed();
     let wal_per_run = (wal_position(&db).await - wal_before) / RUNS as f64;
     let txn = store::db::tenant_txn(&db, "t_acme_plumbing").await.unwrap();
@@ -309,7 +335,7 @@ steps:
     let hits: i64 = row.try_get("", "hits").unwrap();
     println!(
         "  {RUNS} events accepted in {:.2} s; all {completed} runs completed in {:.2} s",
-        accepted.as_secs_f64(),
+        accepted_in.as_secs_f64(),
         total.as_secs_f64()
     );
     let end_to_end = completed as f64 / total.as_secs_f64();
@@ -335,9 +361,10 @@ steps:
         let sender = send.clone();
         let secret = bench_secret.clone();
         drive(8, BACKLOG, move |i| sender("bench-four-steps", secret.clone(), format!("backlog_{workers}_{i}"))).await;
+        let backlog = accepted.take();
         let started = Instant::now();
         let running: Vec<_> = (0..workers).map(|_| start_worker(settings.clone())).collect();
-        drained(&db, "bench-four-steps").await;
+        drained(&db, backlog).await;
         let rate = BACKLOG as f64 / started.elapsed().as_secs_f64();
         for (stop, handle) in running {
             let _ = stop.send(());

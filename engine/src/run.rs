@@ -282,21 +282,46 @@ pub fn render_value(value: &Value, context: &Value) -> Result<Value, String> {
 
 pub const MASK: &str = "••••";
 
+/// Whether `key` is one of `sensitive_keys`, or a flat form field's whole
+/// path that ends in one (`primaryContact.email`). Allocates nothing: it is
+/// asked of every key of every step's input and output.
+fn is_sensitive(key: &str, sensitive_keys: &[String]) -> bool {
+    sensitive_keys.iter().any(|s| {
+        key == s
+            || (key.len() > s.len() && key.ends_with(s.as_str()) && key.as_bytes()[key.len() - s.len() - 1] == b'.')
+    })
+}
+
 /// A copy with every value under a sensitive key replaced, at any depth.
 pub fn mask(value: &Value, sensitive_keys: &[String]) -> Value {
+    masked(value, sensitive_keys, &[])
+}
+
+/// `mask`, with every text of `needles` in any other text replaced too, in their order.
+fn masked(value: &Value, sensitive_keys: &[String], needles: &[String]) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| {
-                    // Flat form fields carry the whole path (`primaryContact.email`).
-                    let sensitive = sensitive_keys.iter().any(|s| k == s || k.ends_with(&format!(".{s}")));
-                    let masked = if sensitive && !v.is_null() { json!(MASK) } else { mask(v, sensitive_keys) };
+                    let masked = match is_sensitive(k, sensitive_keys) && !v.is_null() {
+                        true => Value::String(MASK.to_owned()),
+                        false => masked(v, sensitive_keys, needles),
+                    };
                     (k.clone(), masked)
                 })
                 .collect(),
         ),
-        Value::Array(items) => Value::Array(items.iter().map(|v| mask(v, sensitive_keys)).collect()),
+        Value::Array(items) => Value::Array(items.iter().map(|v| masked(v, sensitive_keys, needles)).collect()),
+        Value::String(s) => Value::String(needles.iter().fold(s.clone(), |s, needle| replaced(s, needle))),
         other => other.clone(),
+    }
+}
+
+/// `text` with every `secret` in it replaced by the mask (copied only when there is one).
+fn replaced(text: String, secret: &str) -> String {
+    match !secret.is_empty() && text.contains(secret) {
+        true => text.replace(secret, MASK),
+        false => text,
     }
 }
 
@@ -307,8 +332,7 @@ pub fn sensitive_values(source: &Value, sensitive_keys: &[String]) -> Vec<String
         match value {
             Value::Object(map) => {
                 for (k, v) in map {
-                    let sensitive = keys.iter().any(|s| k == s || k.ends_with(&format!(".{s}")));
-                    walk(v, keys, under_sensitive || sensitive, found);
+                    walk(v, keys, under_sensitive || is_sensitive(k, keys), found);
                 }
             }
             Value::Array(items) => items.iter().for_each(|v| walk(v, keys, under_sensitive, found)),
@@ -327,18 +351,24 @@ pub fn sensitive_values(source: &Value, sensitive_keys: &[String]) -> Vec<String
 /// Very short values (under four characters) are left: masking them would
 /// blank unrelated text.
 pub fn mask_in(value: &Value, sensitive_keys: &[String], source: &Value) -> Value {
-    let mut out = mask(value, sensitive_keys);
+    if sensitive_keys.is_empty() {
+        return value.clone();
+    }
+    // One copy of `value`, each text replaced as it is copied (every step's input and output is
+    // masked so; until the twentieth session each sensitive value made a copy of its own).
+    let mut needles = Vec::new();
     for found in sensitive_values(source, sensitive_keys) {
         if found.chars().count() < 4 {
             continue;
         }
-        out = redact(&out, &found);
         let encoded = found.replace('%', "%25").replace('@', "%40").replace('+', "%2B").replace(' ', "%20");
-        if encoded != found {
-            out = redact(&out, &encoded);
+        let differs = encoded != found;
+        needles.push(found);
+        if differs {
+            needles.push(encoded);
         }
     }
-    out
+    masked(value, sensitive_keys, &needles)
 }
 
 /// A copy with every occurrence of `secret` in any text replaced by the
@@ -347,12 +377,7 @@ pub fn redact(value: &Value, secret: &str) -> Value {
     if secret.is_empty() {
         return value.clone();
     }
-    match value {
-        Value::String(s) => Value::String(s.replace(secret, MASK)),
-        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), redact(v, secret))).collect()),
-        Value::Array(items) => Value::Array(items.iter().map(|v| redact(v, secret)).collect()),
-        other => other.clone(),
-    }
+    masked(value, &[], &[secret.to_owned()])
 }
 
 /// An edit of a masked copy, with every field still showing the mask
@@ -545,6 +570,12 @@ mod tests {
         let form =
             mask(&json!({ "primaryContact.email": "dana@x.example", "companyName": "Harbor" }), &["email".into()]);
         assert_eq!(form, json!({ "primaryContact.email": MASK, "companyName": "Harbor" }));
+        let near = mask(&json!({ "xemail": "a", "email_ok": "b", ".email": "c", "email": null }), &["email".into()]);
+        assert_eq!(
+            near,
+            json!({ "xemail": "a", "email_ok": "b", ".email": MASK, "email": null }),
+            "only the key or a path ending in it"
+        );
     }
 
     #[test]

@@ -308,20 +308,66 @@ impl StepRecord {
 const STEP_COLUMNS: &str = "step_id, kind, status, attempts, started_at, finished_at, input, output, error, \
                             tokens_in, tokens_out, cost_micros, model, prompt_version, cache_hit, detail";
 
+/// A step record as a row of `upsert_steps`' `jsonb_to_recordset`,
+/// borrowing its documents: written out as JSON text without copying them
+/// first (`Finish::new`).
+#[derive(serde::Serialize)]
+pub(crate) struct StepRow<'a> {
+    step_index: i32,
+    step_id: &'a str,
+    kind: &'a StepKind,
+    status: &'a StepStatus,
+    attempts: i32,
+    started_at: Option<DateTimeUtc>,
+    finished_at: Option<DateTimeUtc>,
+    finished: bool,
+    input: &'a Option<Value>,
+    output: &'a Option<Value>,
+    error: &'a Option<String>,
+    tokens_in: i64,
+    tokens_out: i64,
+    cost_micros: i64,
+    model: &'a Option<String>,
+    prompt_version: Option<i32>,
+    cache_hit: bool,
+    detail: &'a Value,
+}
+
+impl<'a> From<&'a StepRecord> for StepRow<'a> {
+    fn from(s: &'a StepRecord) -> Self {
+        StepRow {
+            step_index: s.index,
+            step_id: &s.step_id,
+            kind: &s.kind,
+            status: &s.status,
+            attempts: s.attempts,
+            started_at: s.started_at,
+            finished_at: s.finished_at,
+            finished: s.status.is_finished(),
+            input: &s.input,
+            output: &s.output,
+            error: &s.error,
+            tokens_in: s.tokens_in,
+            tokens_out: s.tokens_out,
+            cost_micros: s.cost_micros,
+            model: &s.model,
+            prompt_version: s.prompt_version,
+            cache_hit: s.cache_hit,
+            detail: &s.detail,
+        }
+    }
+}
+
 /// Step records as rows for `jsonb_to_recordset` (`upsert_steps`).
 pub(crate) fn step_rows(records: &[StepRecord]) -> Value {
-    records
-        .iter()
-        .map(|s| {
-            serde_json::json!({
-                "step_index": s.index, "step_id": s.step_id, "kind": s.kind, "status": s.status,
-                "attempts": s.attempts, "started_at": s.started_at, "finished_at": s.finished_at,
-                "finished": s.status.is_finished(), "input": s.input, "output": s.output, "error": s.error,
-                "tokens_in": s.tokens_in, "tokens_out": s.tokens_out, "cost_micros": s.cost_micros,
-                "model": s.model, "prompt_version": s.prompt_version, "cache_hit": s.cache_hit, "detail": s.detail,
+    Value::Array(
+        records
+            .iter()
+            .map(|s| {
+                serde_json::to_value(StepRow::from(s)).expect("a step's row serializes: its maps all have text keys")
             })
-        })
-        .collect()
+            .collect(),
+    )
 }
 
 /// Upserts into `{table}` (`run_steps`, or with its schema) the step records
@@ -535,15 +581,40 @@ impl Finish {
         if !progress.outbox.is_empty() {
             return None;
         }
+        /// The run's row, written out as JSON text straight from what it borrows.
+        #[derive(serde::Serialize)]
+        struct Row<'a> {
+            id: Uuid,
+            executions: i32,
+            read_at: DateTimeUtc,
+            context: &'a Value,
+            next_step: i32,
+            tokens_in: i64,
+            tokens_out: i64,
+            status: &'static str,
+            error: Option<&'a str>,
+            steps: Vec<StepRow<'a>>,
+            lines: Value,
+            cost: i64,
+        }
         let (tokens_in, tokens_out) = tokens(&progress.records);
         let (lines, cost) = cost_lines(progress);
-        let row = serde_json::json!({
-            "id": run_id, "executions": executions, "read_at": read_at, "context": context,
-            "next_step": next_step, "tokens_in": tokens_in, "tokens_out": tokens_out,
-            "status": ending.status().as_str(), "error": error, "steps": step_rows(&progress.records),
-            "lines": ledger::as_rows(&lines), "cost": cost,
-        });
-        Some(Finish { run_id, row: row.to_string() })
+        let row = Row {
+            id: run_id,
+            executions,
+            read_at,
+            context,
+            next_step,
+            tokens_in,
+            tokens_out,
+            status: ending.status().as_str(),
+            error,
+            steps: progress.records.iter().map(StepRow::from).collect(),
+            lines: ledger::as_rows(&lines),
+            cost,
+        };
+        let row = serde_json::to_string(&row).expect("a run's row serializes: its maps all have text keys");
+        Some(Finish { run_id, row })
     }
 }
 

@@ -100,9 +100,7 @@ impl PromptTemplate {
         if !missing.is_empty() {
             return Err(missing);
         }
-        let mut env = minijinja::Environment::new();
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        env.render_str(&self.template, context).map_err(|e| vec![format!("template: {e}")])
+        crate::run::render_template(&self.template, context).map_err(|e| vec![format!("template: {e}")])
     }
 
     /// The system message: objective, rules and the JSON Schema to answer in.

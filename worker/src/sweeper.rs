@@ -84,16 +84,17 @@ pub async fn sweep(cx: &Context) -> anyhow::Result<Swept> {
 /// storage fails, at the same point every time), a run ends failed.
 async fn resend_lost_runs(cx: &Context, tenant: &Tenant) -> anyhow::Result<(usize, usize)> {
     let stale = cx.settings.runs.stale_seconds;
-    let mut candidates = runs::stalled(&cx.db, tenant, stale).await?;
+    let most = cx.settings.runs.most_takeovers;
+    let (abandoned, candidates): (Vec<_>, Vec<_>) =
+        runs::stalled(&cx.db, tenant, stale).await?.into_iter().partition(|r| r.lapsed && r.takeovers >= most);
     let mut given_up = 0;
-    for run in candidates.iter().filter(|r| r.lapsed && r.takeovers >= cx.settings.runs.most_takeovers) {
+    for run in &abandoned {
         if runs::give_up_abandoned(&cx.db, tenant, run).await? {
             tracing::error!(run_id = %run.id, tenant_id = %tenant.id(), executions = run.takeovers + 1,
                 "a run's executions kept ending without finishing it; the run ends failed");
             given_up += 1;
         }
     }
-    candidates.retain(|r| !(r.lapsed && r.takeovers >= cx.settings.runs.most_takeovers));
     if candidates.is_empty() {
         return Ok((0, given_up));
     }

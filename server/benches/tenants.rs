@@ -1,6 +1,11 @@
 //! 1,000 businesses on one PostgreSQL, in one run:
 //!
-//! (a) webhook and page latency (p50, p95) with 1 business and again with 1,000;
+//! (a) webhook and page latency (p50, p95) with 1 business and with 1,000:
+//!     once in one database before its 999 sign-ups and after them, and
+//!     again after them in alternating rounds against a second database
+//!     that keeps its single business (same PostgreSQL, same process), so
+//!     that the machine's drift over the minutes between reaches both
+//!     sides of the ratio alike;
 //! (b) opening 999 businesses (each: rows, argon2id hash, schema and every
 //!     tenant migration, one transaction);
 //! (c) what the worker's periodic jobs (sweeper, review escalations, cost
@@ -49,11 +54,45 @@ struct Door {
     body: Arc<String>,
 }
 
+/// Latencies gathered over several rounds.
+#[derive(Default)]
+struct Samples {
+    webhook: Vec<Duration>,
+    pages: Vec<Duration>,
+}
+
+impl Samples {
+    fn line(&mut self) -> ((f64, f64), (f64, f64)) {
+        ((p(&mut self.webhook, 0.5), p(&mut self.webhook, 0.95)), (p(&mut self.pages, 0.5), p(&mut self.pages, 0.95)))
+    }
+}
+
 impl Door {
-    /// `REQUESTS` signed webhooks, four at a time; (p50, p95) in ms.
-    async fn webhooks(&self, tag: &str) -> (f64, f64) {
+    /// Serves the seeded business of `bench` on a server of its own, signed in as its operations member.
+    async fn open(bench: &support::BenchDatabase, body: Arc<String>) -> (Door, store::config::Settings) {
+        let (db, mut settings) = (bench.db.clone(), bench.settings.clone());
+        let base = support::serve(&mut settings).await;
+        let engineer = store::auth::member_by_email(&db, "acme-plumbing", "engineer@acme-plumbing.test").await.unwrap();
+        let secret = store::webhook_secrets::rotate(&db, &settings, &engineer, "lead-intake-qualification", 24)
+            .await
+            .unwrap()
+            .unwrap();
+        let http = reqwest::Client::builder().pool_max_idle_per_host(16).build().unwrap();
+        let signed_in = support::sign_in_operations(&http, &base).await;
+        let cookie = signed_in
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+            .collect::<Vec<_>>()
+            .join("; ");
+        (Door { http, base, secret, cookie, body }, settings)
+    }
+
+    /// `n` signed webhooks, four at a time; their latencies.
+    async fn webhooks(&self, tag: &str, n: usize) -> Vec<Duration> {
         let mut lat = Vec::new();
-        for chunk in (0..REQUESTS).collect::<Vec<_>>().chunks(4) {
+        for chunk in (0..n).collect::<Vec<_>>().chunks(4) {
             let calls = chunk.iter().map(|i| {
                 let id = format!("tenants_{tag}_{i}");
                 let ts = chrono::Utc::now().timestamp();
@@ -75,13 +114,13 @@ impl Door {
             });
             lat.extend(futures::future::join_all(calls).await);
         }
-        (p(&mut lat, 0.5), p(&mut lat, 0.95))
+        lat
     }
 
-    /// The Runs page and the dashboard, rendered on the server, 100 times each; (p50, p95) in ms.
-    async fn pages(&self) -> (f64, f64) {
+    /// The Runs page and the dashboard, rendered on the server, `n` times each; their latencies.
+    async fn pages(&self, n: usize) -> Vec<Duration> {
         let mut lat = Vec::new();
-        for _ in 0..100 {
+        for _ in 0..n {
             for path in ["/t/acme-plumbing/runs", "/t/acme-plumbing"] {
                 let t = Instant::now();
                 let res =
@@ -91,7 +130,13 @@ impl Door {
                 lat.push(t.elapsed());
             }
         }
-        (p(&mut lat, 0.5), p(&mut lat, 0.95))
+        lat
+    }
+
+    /// One round: `REQUESTS` webhooks and 100 of each page, added to `into`.
+    async fn round(&self, tag: &str, into: &mut Samples) {
+        into.webhook.extend(self.webhooks(tag, REQUESTS).await);
+        into.pages.extend(self.pages(100).await);
     }
 }
 
@@ -100,36 +145,22 @@ mod support;
 #[tokio::main]
 async fn main() {
     let bench = support::BenchDatabase::seeded("tenants", 8).await;
-    let (db, mut settings) = (bench.db.clone(), bench.settings.clone());
-    let base = support::serve(&mut settings).await;
-
-    let engineer = store::auth::member_by_email(&db, "acme-plumbing", "engineer@acme-plumbing.test").await.unwrap();
-    let secret = store::webhook_secrets::rotate(&db, &settings, &engineer, "lead-intake-qualification", 24)
-        .await
-        .unwrap()
-        .unwrap();
-    let http = reqwest::Client::builder().pool_max_idle_per_host(16).build().unwrap();
-    let signed_in = support::sign_in_operations(&http, &base).await;
-    let cookie = signed_in
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let db = bench.db.clone();
     let mut lead =
         serde_json::from_str::<serde_json::Value>(include_str!("../../engine/tests/fixtures/lead.website_form.json"))
             .unwrap();
     lead["last_updated"] = serde_json::json!(chrono::Utc::now().to_rfc3339());
-    let door = Door { http, base, secret, cookie, body: Arc::new(lead.to_string()) };
+    let body = Arc::new(lead.to_string());
+    let (door, settings) = Door::open(&bench, body.clone()).await;
 
     println!(
         "Steward with {BUSINESSES} businesses ({} cores)",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );
-    door.webhooks("warm").await;
-    let (hook1_50, hook1_95) = door.webhooks("one").await;
-    let (page1_50, page1_95) = door.pages().await;
+    door.webhooks("warm", REQUESTS).await;
+    let mut before = Samples::default();
+    door.round("one", &mut before).await;
+    let ((hook1_50, hook1_95), (page1_50, page1_95)) = before.line();
 
     let mut opened = Vec::new();
     for i in 1..BUSINESSES {
@@ -156,10 +187,28 @@ async fn main() {
     )
     .await
     .unwrap();
-    door.webhooks("warm_thousand").await;
-    let (hook_50, hook_95) = door.webhooks("thousand").await;
-    let (page_50, page_95) = door.pages().await;
+    door.webhooks("warm_thousand", REQUESTS).await;
+    let mut after = Samples::default();
+    door.round("thousand", &mut after).await;
+    let ((hook_50, hook_95), (page_50, page_95)) = after.line();
+
+    // The same, against a database that kept its one business, round by round.
+    let alone = support::BenchDatabase::seeded("tenants_alone", 8).await;
+    let (door_alone, _) = Door::open(&alone, body.clone()).await;
+    // As many runs in its business as the other has by now, for the Runs page and the dashboard.
+    door_alone.webhooks("warm", 4 * REQUESTS).await;
+    door_alone.pages(20).await;
+    const ROUNDS: usize = 4;
+    let (mut one, mut thousand) = (Samples::default(), Samples::default());
+    for r in 0..ROUNDS {
+        door_alone.round(&format!("alone_{r}"), &mut one).await;
+        door.round(&format!("thousand_{r}"), &mut thousand).await;
+    }
+    let ((a_hook_50, a_hook_95), (a_page_50, a_page_95)) = one.line();
+    let ((b_hook_50, b_hook_95), (b_page_50, b_page_95)) = thousand.line();
+
     println!("\n(a) latency, 1 business → {BUSINESSES} businesses (p50 / p95)");
+    println!("  one database, before and after its sign-ups ({REQUESTS} webhooks, 200 pages each):");
     println!(
         "  webhook   {hook1_50:>6.2} / {hook1_95:>6.2} ms  →  {hook_50:>6.2} / {hook_95:>6.2} ms   (p95 ratio {:.2})",
         hook_95 / hook1_95
@@ -168,6 +217,20 @@ async fn main() {
         "  pages     {page1_50:>6.2} / {page1_95:>6.2} ms  →  {page_50:>6.2} / {page_95:>6.2} ms   (p95 ratio {:.2})",
         page_95 / page1_95
     );
+    println!(
+        "  a database of 1 business and the one of {BUSINESSES}, {ROUNDS} alternating rounds ({} webhooks, {} pages each):",
+        ROUNDS * REQUESTS,
+        ROUNDS * 200
+    );
+    println!(
+        "  webhook   {a_hook_50:>6.2} / {a_hook_95:>6.2} ms  →  {b_hook_50:>6.2} / {b_hook_95:>6.2} ms   (p95 ratio {:.2})",
+        b_hook_95 / a_hook_95
+    );
+    println!(
+        "  pages     {a_page_50:>6.2} / {a_page_95:>6.2} ms  →  {b_page_50:>6.2} / {b_page_95:>6.2} ms   (p95 ratio {:.2})",
+        b_page_95 / a_page_95
+    );
+    alone.drop().await;
     println!("\n(b) opening a business (sign-up: rows, password hash, schema, migrations), {} of them", BUSINESSES - 1);
     println!("  p50 {open50:.1} ms  p95 {open95:.1} ms  slowest {:.1} ms", ms(slowest));
 

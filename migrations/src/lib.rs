@@ -2,6 +2,7 @@
 //! schema every business gets as `t_<slug>`.
 
 pub mod public;
+pub mod spare;
 pub mod tenant;
 
 use engine::tenant::is_tenant_schema_name;
@@ -38,6 +39,17 @@ pub async fn migrate_public(db: &DatabaseConnection) -> Result<(), DbErr> {
     txn.execute_unprepared("SELECT set_config('search_path', 'public', true)").await?;
     public::Migrator::up(&txn, None).await?;
     txn.commit().await
+}
+
+/// Makes the schema of a new business inside the caller's transaction,
+/// from a spare one when one is waiting (`spare::take`), else by
+/// `create_tenant_schema`; either way every tenant migration is applied and
+/// the transaction points at the schema.
+pub async fn open_tenant_schema(txn: &DatabaseTransaction, schema: &str) -> Result<(), DbErr> {
+    if spare::take(txn, schema).await? {
+        return Ok(());
+    }
+    create_tenant_schema(txn, schema).await
 }
 
 /// Creates a tenant schema and applies every tenant migration inside the

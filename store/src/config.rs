@@ -60,6 +60,9 @@ pub struct Settings {
     /// they are private or loopback (`STEWARD_OUTBOUND_ALLOW`, comma-separated);
     /// in development Steward's own address is allowed as well. See `outbound`.
     pub outbound_allow: Vec<String>,
+    /// How many tenant schemas the server keeps prepared for sign-ups
+    /// (`STEWARD_SPARE_SCHEMAS`, default 2; 0: each sign-up builds its own).
+    pub spare_schemas: usize,
 }
 
 /// `/metrics`: off unless a token or an address of its own is set.
@@ -261,6 +264,7 @@ impl Settings {
             outbound_allow: var("STEWARD_OUTBOUND_ALLOW")
                 .map(|v| v.split(',').map(|h| h.trim().to_owned()).filter(|h| !h.is_empty()).collect())
                 .unwrap_or_default(),
+            spare_schemas: number("STEWARD_SPARE_SCHEMAS", 2)?,
         };
         settings.check_production()?;
         Ok(settings)
@@ -339,6 +343,7 @@ impl Settings {
             trusted_proxy: None,
             slack_api_url: crate::slack_api::SLACK_API.into(),
             outbound_allow: Vec::new(),
+            spare_schemas: 2,
         }
     }
 }

@@ -65,6 +65,25 @@ impl AppState {
         })
     }
 
+    /// Prepares spare tenant schemas in the background, up to
+    /// `STEWARD_SPARE_SCHEMAS` (`migrations::spare`), so that the next
+    /// sign-ups do not wait for a new schema's DDL.
+    pub fn prepare_spare_schemas(&self) {
+        let (db, wanted) = (self.db.clone(), self.settings.spare_schemas);
+        if wanted == 0 {
+            return;
+        }
+        tokio::spawn(async move {
+            match migrations::spare::top_up(&db, wanted).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(prepared = n, "spare schemas prepared for sign-ups"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not prepare a spare schema; sign-ups build their own meanwhile")
+                }
+            }
+        });
+    }
+
     /// Wakes a worker for a committed run without making the sender wait:
     /// the job joins the next batch sent to Redis (two round trips for
     /// all the wake-ups handed over while the previous batch was in

@@ -198,7 +198,7 @@ pub async fn open_business(
         }
         .insert(&txn)
         .await?;
-        migrations::create_tenant_schema(&txn, &tenant.schema_name).await?;
+        migrations::open_tenant_schema(&txn, &tenant.schema_name).await?;
         crate::audit::record(
             &txn,
             None,

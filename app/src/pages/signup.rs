@@ -49,6 +49,8 @@ pub async fn sign_up(
             "We could not send the email just now. Try again in a minute.",
         ));
     }
+    // Ready by the time the code from the email is typed.
+    state.prepare_spare_schemas();
     let development = state.settings.environment != store::config::Environment::Production;
     Ok(CodeSent {
         email: valid.email.as_str().to_owned(),
@@ -114,6 +116,8 @@ pub async fn confirm_sign_up(email: String, code: String) -> Result<(), AppError
         }
         Err(ConfirmError::Storage(e)) => return Err(cx.internal("opening your business", e)),
     };
+    // For the next sign-up: this one may have taken the last spare schema.
+    state.prepare_spare_schemas();
     match created {
         Confirmed::NewAccount(created) => {
             tracing::info!(tenant = %created.tenant.slug, elapsed_ms = started.elapsed().as_millis() as u64, "business created");

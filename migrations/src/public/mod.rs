@@ -12,6 +12,7 @@ mod m20261207_000009_replay_queue;
 mod m20261208_000010_accept_event;
 mod m20261211_000011_accept_without_delivery;
 mod m20261212_000012_accept_events;
+mod m20261213_000013_spare_schemas;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000010_accept_event::Migration),
             Box::new(m20261211_000011_accept_without_delivery::Migration),
             Box::new(m20261212_000012_accept_events::Migration),
+            Box::new(m20261213_000013_spare_schemas::Migration),
         ]
     }
 

@@ -200,3 +200,123 @@ async fn a_sign_up_code_works_once_and_wrong_codes_are_throttled() {
     assert_eq!(guesser.confirm_sign_up(guessed, &right).await.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(count(&app, "SELECT count(*) FROM public.tenants WHERE slug = $1", "dock").await, 0);
 }
+
+/// How many spare schemas are waiting, by their table and by the catalog.
+async fn spares(app: &TestApp) -> (i64, i64) {
+    let listed: Option<i64> =
+        crate::support::scalar(&app.db, "SELECT count(*) AS value FROM public.spare_schemas").await;
+    let present: Option<i64> = crate::support::scalar(
+        &app.db,
+        r"SELECT count(*) AS value FROM pg_namespace WHERE nspname LIKE 't\_\_spare\_%'",
+    )
+    .await;
+    (listed.unwrap_or(0), present.unwrap_or(0))
+}
+
+#[tokio::test]
+async fn a_sign_up_opens_its_business_in_a_schema_prepared_while_the_code_was_on_its_way() {
+    use migrations::MigratorTrait;
+    let app = TestApp::spawn().await;
+    assert_eq!(spares(&app).await, (0, 0));
+    let client = app.client();
+    let email = "ines@quay.example";
+    assert_eq!(
+        client.start_sign_up("Quay Bakery", "quay-bakery", email, "copper kettle harbor 42").await.status(),
+        StatusCode::OK
+    );
+    // Starting a sign-up prepares two spare schemas in the background.
+    let waited = std::time::Instant::now();
+    while spares(&app).await != (2, 2) {
+        assert!(waited.elapsed() < std::time::Duration::from_secs(60), "no spares prepared: {:?}", spares(&app).await);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // The oldest, which the sign-up takes, lacks the newest tenant migration, as after an upgrade.
+    let oldest: String = crate::support::scalar(
+        &app.db,
+        "SELECT schema_name AS value FROM public.spare_schemas ORDER BY created_at LIMIT 1",
+    )
+    .await
+    .unwrap();
+    app.db
+        .execute_unprepared(&format!(
+            "ALTER TABLE \"{oldest}\".runs DROP COLUMN takeovers;
+             DELETE FROM \"{oldest}\".tenant_migrations WHERE version = 'm20261212_000024_run_takeovers'"
+        ))
+        .await
+        .unwrap();
+
+    let code = client.sign_up_code(email).await;
+    assert_eq!(client.confirm_sign_up(email, &code).await.status(), StatusCode::OK);
+    let taken: Option<i64> = crate::support::scalar(
+        &app.db,
+        &format!("SELECT count(*) AS value FROM pg_namespace WHERE nspname = '{oldest}'"),
+    )
+    .await;
+    assert_eq!(taken, Some(0), "the spare became the business's schema");
+    let applied: Option<i64> =
+        crate::support::scalar(&app.db, "SELECT count(*) AS value FROM t_quay_bakery.tenant_migrations").await;
+    assert_eq!(applied, Some(migrations::tenant::Migrator::migrations().len() as i64), "brought up to date");
+    let column: Option<i64> = crate::support::scalar(
+        &app.db,
+        "SELECT count(*) AS value FROM information_schema.columns
+          WHERE table_schema = 't_quay_bakery' AND table_name = 'runs' AND column_name = 'takeovers'",
+    )
+    .await;
+    assert_eq!(column, Some(1));
+
+    // The business works in it: its dashboard, and a change to its
+    // configuration, which a trigger bound to the schema counts.
+    let dashboard = client.get("/t/quay-bakery").await;
+    assert_eq!(dashboard.status(), StatusCode::OK);
+    assert!(dashboard.text().await.unwrap().contains("Quay Bakery"));
+    let generation = || async {
+        crate::support::scalar::<i64>(&app.db, "SELECT value FROM t_quay_bakery.config_generation").await.unwrap()
+    };
+    let before = generation().await;
+    let res = client.call("set_secret", &[("slug", "quay-bakery"), ("name", "crm_key"), ("value", "sk-quay-1")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(generation().await > before, "the configuration's trigger writes to the business's own schema");
+    // Nobody else's: Acme's owner cannot read the new business.
+    let acme = app.demo_member(engine::Role::Owner).await;
+    assert_eq!(acme.get("/t/quay-bakery").await.status(), StatusCode::FORBIDDEN);
+
+    // The server prepares the next one.
+    let waited = std::time::Instant::now();
+    while spares(&app).await != (2, 2) {
+        assert!(waited.elapsed() < std::time::Duration::from_secs(60), "not replaced: {:?}", spares(&app).await);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn sign_ups_at_once_take_different_spare_schemas_and_one_without_a_spare_builds_its_own() {
+    let app = TestApp::spawn_with(crate::support::Options {
+        tune: Some(Box::new(|s| s.spare_schemas = 0)),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(migrations::spare::top_up(&app.db, 2).await.unwrap(), 2);
+    assert_eq!(migrations::spare::top_up(&app.db, 2).await.unwrap(), 0, "never more than asked for");
+    let (a, b) = (app.client(), app.client());
+    let (ra, rb) = tokio::join!(
+        a.sign_up("North Pier", "north-pier", "n@pier.example", "copper kettle harbor 42"),
+        b.sign_up("South Pier", "south-pier", "s@pier.example", "copper kettle harbor 42"),
+    );
+    assert_eq!((ra.status(), rb.status()), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(spares(&app).await, (0, 0), "each took one");
+    let res = app.client().sign_up("East Pier", "east-pier", "e@pier.example", "copper kettle harbor 42").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    for schema in ["t_north_pier", "t_south_pier", "t_east_pier"] {
+        assert_eq!(
+            count(
+                &app,
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'runs'",
+                schema
+            )
+            .await,
+            1,
+            "{schema}"
+        );
+    }
+    assert_eq!(spares(&app).await, (0, 0), "none prepared when the server is told to keep none");
+}

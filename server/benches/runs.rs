@@ -142,7 +142,7 @@ async fn main() {
     let bench = support::BenchDatabase::seeded("runs", 4).await;
     let (db, url, mut settings) = (bench.db.clone(), bench.url.clone(), bench.settings.clone());
     let base = support::serve(&mut settings).await;
-    // The worker's runs at once, as in production (`STEWARD_RUN_CONCURRENCY`, default 8).
+    // The worker's runs at once, as in production (`STEWARD_RUN_CONCURRENCY`, default 16).
     if let Some(n) = std::env::var("STEWARD_RUN_CONCURRENCY").ok().and_then(|v| v.parse().ok()) {
         settings.runs.concurrency = n;
     }

@@ -100,7 +100,7 @@ pub struct RunTiming {
     pub sweep_seconds: u64,
     /// A queued run untouched this long has lost its job (`STEWARD_STALE_SECONDS`, default 60).
     pub stale_seconds: i64,
-    /// Runs one worker executes at once (`STEWARD_RUN_CONCURRENCY`, default 8).
+    /// Runs one worker executes at once (`STEWARD_RUN_CONCURRENCY`, default 16).
     pub concurrency: usize,
     /// How often overdue review tasks are escalated and stale ones closed
     /// (`STEWARD_REVIEW_CHECK_SECONDS`, default 60, at most 60).
@@ -131,7 +131,7 @@ impl Default for RunTiming {
             lease_seconds: 60,
             sweep_seconds: 15,
             stale_seconds: 60,
-            concurrency: 8,
+            concurrency: 16,
             review_check_seconds: 60,
             worker_restarts: 8,
             heartbeat_seconds: 5,
@@ -238,7 +238,7 @@ impl Settings {
                 lease_seconds: number("STEWARD_RUN_LEASE_SECONDS", 60)?,
                 sweep_seconds: number("STEWARD_SWEEP_SECONDS", 15)?,
                 stale_seconds: number("STEWARD_STALE_SECONDS", 60)?,
-                concurrency: number("STEWARD_RUN_CONCURRENCY", 8)?,
+                concurrency: number("STEWARD_RUN_CONCURRENCY", 16)?,
                 review_check_seconds: number("STEWARD_REVIEW_CHECK_SECONDS", 60)?,
                 worker_restarts: number("STEWARD_WORKER_RESTARTS", 8)?,
                 heartbeat_seconds: number("STEWARD_HEARTBEAT_SECONDS", 5)?,

@@ -43,11 +43,17 @@ pub struct Context {
     pub scorecards_next: Arc<std::sync::Mutex<std::collections::HashMap<Uuid, chrono::DateTime<chrono::Utc>>>>,
 }
 
+/// The most connections in each of a worker's two PostgreSQL pools.
+const MOST_CONNECTIONS: usize = 8;
+
 impl Context {
     /// Connects to PostgreSQL, Redis (lazily) and SMTP for one worker process.
     pub async fn connect(settings: &Settings) -> anyhow::Result<Self> {
         let redis = store::jobs::connect_redis(&settings.redis_url)?;
-        let db = store::db::connect(&settings.database_url, (settings.runs.concurrency as u32 + 4).max(6)).await?;
+        // PostgreSQL's connections are shared by the server and every worker: a worker's two
+        // pools hold at most `MOST_CONNECTIONS` each however many runs it executes at once.
+        let connections = settings.runs.concurrency.clamp(2, MOST_CONNECTIONS) as u32;
+        let db = store::db::connect(&settings.database_url, connections + 4).await?;
         let process = uuid::Uuid::new_v4().simple().to_string();
         let runs = RunQueue::new(redis.clone(), &settings.redis_prefix);
         // Best-effort, like every note of the sent set: a note lost leaves the key to `forget_older_than`.
@@ -59,9 +65,9 @@ impl Context {
             }
         });
         let owner = format!("worker-{process}");
-        // The run groups' statements are planned once per connection (`connect_for_sets`); a run
-        // is in at most one group at a time, so as many connections as runs at once never wait.
-        let sets = store::db::connect_for_sets(&settings.database_url, settings.runs.concurrency.max(2) as u32).await?;
+        // The run groups' statements are planned once per connection (`connect_for_sets`). A group
+        // holds one connection for all its runs, and a business has at most four groups in flight.
+        let sets = store::db::connect_for_sets(&settings.database_url, connections).await?;
         let run_groups = store::run_groups::RunGroups::new(
             sets,
             owner.clone(),

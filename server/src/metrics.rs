@@ -65,6 +65,10 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         Ok(t) => total_gauges(&t),
         Err(e) => tracing::warn!(error = %e, "metrics: could not sum the businesses' work"),
     }
+    match migrations::spare::waiting(&state.db).await {
+        Ok(n) => metrics::gauge!(measure::SPARE_SCHEMAS).set(n as f64),
+        Err(e) => tracing::warn!(error = %e, "metrics: could not count the spare schemas"),
+    }
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(handle.render())
 }
 

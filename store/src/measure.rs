@@ -42,6 +42,9 @@ pub const OUTBOX_FAILED: &str = "steward_outbox_failed_7d";
 /// Review tasks open, and the oldest's age.
 pub const REVIEWS_OPEN: &str = "steward_review_tasks_open";
 pub const REVIEWS_OLDEST: &str = "steward_review_task_oldest_seconds";
+/// Business schemas prepared for sign-ups and waiting (`migrations::spare`):
+/// none for long means sign-ups build their schema while people wait.
+pub const SPARE_SCHEMAS: &str = "steward_spare_schemas";
 /// Database connections of this process's pool, by state (in_use, idle), and its size limit.
 pub const DB_POOL: &str = "steward_db_pool_connections";
 pub const DB_POOL_MAX: &str = "steward_db_pool_max_connections";

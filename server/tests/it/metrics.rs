@@ -53,6 +53,7 @@ async fn with_a_token_metrics_show_the_door_the_queues_the_workers_and_the_work_
     assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
     // The worker beats every few seconds; wait for its first beat.
     tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(migrations::spare::top_up(&app.db, 1).await.unwrap(), 1);
 
     let res = get(&url, Some(TOKEN)).await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -84,6 +85,7 @@ async fn with_a_token_metrics_show_the_door_the_queues_the_workers_and_the_work_
         assert!(text.contains(series), "{series} is served:\n{text}");
     }
     assert_eq!(value(&text, r#"steward_worker_consumers{queue="runs"}"#), Some(1.0), "{text}");
+    assert_eq!(value(&text, "steward_spare_schemas"), Some(1.0), "the one spare schema prepared: {text}");
     assert!(!text.contains("acme"), "no business is named unless asked:\n{text}");
 }
 

@@ -43,15 +43,15 @@ pub struct Context {
     pub scorecards_next: Arc<std::sync::Mutex<std::collections::HashMap<Uuid, chrono::DateTime<chrono::Utc>>>>,
 }
 
-/// The most connections in each of a worker's two PostgreSQL pools.
+/// The most connections in a worker's run-group pool; its main pool holds four more.
 const MOST_CONNECTIONS: usize = 8;
 
 impl Context {
     /// Connects to PostgreSQL, Redis (lazily) and SMTP for one worker process.
     pub async fn connect(settings: &Settings) -> anyhow::Result<Self> {
         let redis = store::jobs::connect_redis(&settings.redis_url)?;
-        // PostgreSQL's connections are shared by the server and every worker: a worker's two
-        // pools hold at most `MOST_CONNECTIONS` each however many runs it executes at once.
+        // PostgreSQL's connections are shared by the server and every worker: a worker's pools
+        // stay this size however many runs it executes at once (20 at most, as at 8 runs).
         let connections = settings.runs.concurrency.clamp(2, MOST_CONNECTIONS) as u32;
         let db = store::db::connect(&settings.database_url, connections + 4).await?;
         let process = uuid::Uuid::new_v4().simple().to_string();

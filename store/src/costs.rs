@@ -271,7 +271,12 @@ pub async fn budget_state(db: &DatabaseConnection, tenant: &Tenant, workflow: &s
     Ok(state)
 }
 
-/// Step executions and retries over the last day, and over the week before it.
+/// Step executions and retries over the last day, and over the week before
+/// it. The steps are found through the workflow's runs of the last eight
+/// days (`runs_workflow`) rather than among every step of the business by
+/// time: at 1.2 million runs 30-50 ms instead of 105-140 (each watched
+/// workflow, every minute the business is busy). A run older than that
+/// whose steps ran within the windows (after a long review) is left out.
 pub async fn retry_windows(
     db: &DatabaseConnection,
     tenant: &Tenant,
@@ -290,8 +295,9 @@ pub async fn retry_windows(
                 coalesce(sum(greatest(s.attempts - 1, 0)) FILTER (WHERE s.started_at >= now() - interval '1 day'), 0)::bigint AS recent_retries,
                 count(*) FILTER (WHERE s.started_at < now() - interval '1 day') AS trailing_steps,
                 coalesce(sum(greatest(s.attempts - 1, 0)) FILTER (WHERE s.started_at < now() - interval '1 day'), 0)::bigint AS trailing_retries
-           FROM run_steps s JOIN runs r ON r.id = s.run_id
-          WHERE r.workflow_name = $1 AND s.started_at >= now() - interval '8 days' AND s.kind IN ('api_call', 'llm')",
+           FROM runs r JOIN run_steps s ON s.run_id = r.id
+          WHERE r.workflow_name = $1 AND r.created_at >= now() - interval '8 days'
+            AND s.started_at >= now() - interval '8 days' AND s.kind IN ('api_call', 'llm')",
         vec![workflow.into()],
     ))
     .one(&txn)

@@ -24,6 +24,7 @@ mod m20261210_000021_run_event_key;
 mod m20261211_000022_door_rows;
 mod m20261211_000023_cost_line_key;
 mod m20261212_000024_run_takeovers;
+mod m20261214_000025_run_documents_lz4;
 
 /// Runs with `search_path` set to one tenant schema; its bookkeeping table
 /// lives in that schema too, so every tenant records its own version.
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261211_000022_door_rows::Migration),
             Box::new(m20261211_000023_cost_line_key::Migration),
             Box::new(m20261212_000024_run_takeovers::Migration),
+            Box::new(m20261214_000025_run_documents_lz4::Migration),
         ]
     }
 

@@ -665,3 +665,67 @@ async fn the_owner_chooses_the_currency_and_amounts_read_in_it_without_being_con
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(current(&owner).await, "EUR");
 }
+
+/// A run of `workflow` made `created_hours_ago`, with one step per `(kind, attempts, started_hours_ago)`.
+async fn run_with_steps(app: &TestApp, workflow: &str, created_hours_ago: i32, steps: &[(&str, i32, i32)]) {
+    let run = uuid::Uuid::new_v4();
+    let txn = store::db::tenant_txn(&app.db, "t_acme_plumbing").await.unwrap();
+    sea_orm::ConnectionTrait::execute_raw(
+        &txn,
+        store::db::stmt(
+            "INSERT INTO runs (id, workflow_id, workflow_name, workflow_version, status, context, created_at, finished_at)
+             SELECT $1, id, $2, 1, 'completed', '{}', now() - make_interval(hours => $3), now() - make_interval(hours => $3)
+               FROM workflows LIMIT 1",
+            vec![run.into(), workflow.into(), created_hours_ago.into()],
+        ),
+    )
+    .await
+    .unwrap();
+    for (index, (kind, attempts, started_hours_ago)) in steps.iter().enumerate() {
+        sea_orm::ConnectionTrait::execute_raw(
+            &txn,
+            store::db::stmt(
+                "INSERT INTO run_steps (run_id, step_index, step_id, kind, status, attempts, started_at, finished_at)
+                 VALUES ($1, $2, $3, $4, 'completed', $5, now() - make_interval(hours => $6), now() - make_interval(hours => $6))",
+                vec![
+                    run.into(),
+                    (index as i32).into(),
+                    format!("step{index}").into(),
+                    (*kind).into(),
+                    (*attempts).into(),
+                    (*started_hours_ago).into(),
+                ],
+            ),
+        )
+        .await
+        .unwrap();
+    }
+    txn.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_retry_watch_counts_the_workflow_s_model_and_api_steps_of_the_last_day_and_of_the_week_before() {
+    let app = TestApp::spawn().await;
+    let tenant = app.demo_current_member(Role::Owner).await.tenant;
+    let windows = || store::costs::retry_windows(&app.db, &tenant, "retry-watched");
+    let (recent, trailing) = windows().await.unwrap();
+    assert_eq!(
+        (recent.steps, recent.retries, trailing.steps, trailing.retries),
+        (0, 0, 0, 0),
+        "a workflow with no runs"
+    );
+
+    // The last day: a model step tried three times and an API call once; a function's retries are not watched.
+    run_with_steps(&app, "retry-watched", 2, &[("llm", 3, 1), ("api_call", 1, 1), ("function", 4, 1)]).await;
+    // The week before: an API call tried twice.
+    run_with_steps(&app, "retry-watched", 72, &[("api_call", 2, 72)]).await;
+    // Older than both windows, and another workflow's steps: not counted. Nor is a run that
+    // arrived before the windows, even with a step within them (the windows read recent runs).
+    run_with_steps(&app, "retry-watched", 240, &[("llm", 5, 240)]).await;
+    run_with_steps(&app, "retry-watched", 240, &[("llm", 7, 2)]).await;
+    run_with_steps(&app, "another-workflow", 2, &[("llm", 6, 1)]).await;
+
+    let (recent, trailing) = windows().await.unwrap();
+    assert_eq!((recent.steps, recent.retries), (2, 2), "the last day: two watched steps, two retries");
+    assert_eq!((trailing.steps, trailing.retries), (1, 1), "the week before: one step, one retry");
+}

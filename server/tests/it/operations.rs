@@ -1,6 +1,6 @@
 //! Health checks, request ids and the migrate command's report.
 
-use crate::support::TestApp;
+use crate::support::{fresh_lead, TestApp, LEAD_WORKFLOW};
 use reqwest::StatusCode;
 use sea_orm::ConnectionTrait;
 
@@ -39,4 +39,19 @@ async fn migrate_upgrades_every_tenant_and_lists_the_one_left_behind() {
     // Once repaired, a second run has nothing left to do for the upgraded tenant.
     let again = migrations::migrate_all(&app.db, 2).await.unwrap();
     assert!(again.already_current.contains(&"t_first_biz".to_string()));
+}
+
+#[tokio::test]
+async fn a_run_s_large_context_is_stored_compressed_with_lz4() {
+    let app = TestApp::spawn().await;
+    let secret = app.webhook_secret(LEAD_WORKFLOW).await;
+    // A long message makes the run's row outgrow a quarter of a page, so PostgreSQL compresses it.
+    let mut lead = fresh_lead();
+    lead["inquiry_text"] = serde_json::json!("We run 4 clinics and chase confirmations every week. ".repeat(80));
+    let run = app.send_lead(&secret, &lead).await;
+    let compression: Option<String> = app
+        .demo_value("SELECT pg_column_compression(context) FROM runs WHERE id = $1", vec![run.into()])
+        .await
+        .unwrap();
+    assert_eq!(compression.as_deref(), Some("lz4"), "the run's context as the door wrote it");
 }

@@ -111,8 +111,8 @@ pub struct RunTiming {
     /// How often a worker writes its heartbeat (`STEWARD_HEARTBEAT_SECONDS`, default 5).
     pub heartbeat_seconds: u64,
     /// The sweeper and the scheduled jobs visit the businesses with work in
-    /// progress; every business is visited this often too, as a safety net
-    /// (`STEWARD_FULL_SWEEP_SECONDS`, default 600).
+    /// progress; every business is visited this often too, as a safety net,
+    /// a few at each pass in rotation (`STEWARD_FULL_SWEEP_SECONDS`, default 600).
     pub full_sweep_seconds: u64,
     /// A queue with work waiting and no job consumed for this long is
     /// stalled: `/readyz` fails and operations get one email (`STEWARD_STALL_SECONDS`, default 120).

@@ -47,6 +47,48 @@ pub async fn with_work(db: &DatabaseConnection) -> Result<Vec<Tenant>, DbErr> {
     .collect()
 }
 
+/// Where a rotation over every business stopped: the last business it
+/// visited, in the order of `next_in_rotation`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RotationMark {
+    created_at: DateTimeUtc,
+    id: Uuid,
+}
+
+/// The next `share` (0 to 1; at least one business when above 0) of every
+/// business, oldest first, going on after `after` and round again from the
+/// oldest, without repeating one; and where it stopped. None: from the
+/// oldest. What the periodic jobs visit besides the businesses with work,
+/// so that every business is visited now and then without visiting them
+/// all at once.
+pub async fn next_in_rotation(
+    db: &DatabaseConnection,
+    after: Option<RotationMark>,
+    share: f64,
+) -> Result<(Vec<Tenant>, Option<RotationMark>), DbErr> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        id: Uuid,
+        schema_name: String,
+        created_at: DateTimeUtc,
+    }
+    let rows = Row::find_by_statement(stmt(
+        "WITH turn AS (
+             SELECT id, schema_name, created_at, 0 AS lap FROM public.tenants
+              WHERE $1::timestamptz IS NULL OR (created_at, id) > ($1, $2)
+             UNION ALL
+             SELECT id, schema_name, created_at, 1 FROM public.tenants WHERE $1::timestamptz IS NOT NULL)
+         SELECT id, schema_name, created_at FROM turn ORDER BY lap, created_at, id
+          LIMIT (SELECT least(count(*), ceil(count(*) * greatest($3::float8, 0)))::bigint FROM public.tenants)",
+        vec![after.map(|m| m.created_at).into(), after.map(|m| m.id).into(), share.into()],
+    ))
+    .all(db)
+    .await?;
+    let mark = rows.last().map(|r| RotationMark { created_at: r.created_at, id: r.id }).or(after);
+    let tenants = rows.into_iter().map(|r| Tenant::new(r.id, r.schema_name)).collect::<Result<_, _>>()?;
+    Ok((tenants, mark))
+}
+
 /// Clears the business's busy mark when it has no work left; true when it did.
 /// (A run committed while this looked is found by the next full pass.)
 pub async fn rest_if_idle(db: &DatabaseConnection, tenant: &Tenant) -> Result<bool, DbErr> {

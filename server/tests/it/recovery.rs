@@ -789,3 +789,47 @@ async fn a_finished_test_leaves_nothing_in_the_shared_redis() {
     drop(app);
     assert_eq!(count(redis, prefix).await, 0, "every key under the test's prefix is forgotten");
 }
+
+#[tokio::test]
+async fn the_periodic_jobs_rotation_visits_every_business_a_share_at_a_time_and_goes_round_again() {
+    let app = TestApp::spawn().await;
+    for name in ["Quiet Bakery", "Calm Florist", "Still Framers", "Slow Cobbler"] {
+        let slug = name.to_lowercase().replace(' ', "-");
+        let signup = engine::signup::SignupForm {
+            business_name: name.into(),
+            slug: slug.clone(),
+            email: format!("owner@{slug}.test"),
+            password: "copper kettle harbor 42".into(),
+        };
+        store::tenants::create_business(&app.db, &signup.validate().unwrap()).await.unwrap();
+    }
+    let oldest_first: Vec<uuid::Uuid> = store::tenants::all(&app.db).await.unwrap().iter().map(|t| t.id()).collect();
+    assert_eq!(oldest_first.len(), 5, "the demo business and four more");
+    let ids = |turn: &[store::Tenant]| turn.iter().map(|t| t.id()).collect::<Vec<_>>();
+
+    // A first pass takes every business.
+    let (all, mark) = store::tenants::next_in_rotation(&app.db, None, 1.0).await.unwrap();
+    assert_eq!(ids(&all), oldest_first);
+
+    // Then two fifths at a time: on from the last one visited, round again from the oldest, none twice in a turn.
+    let (first, mark) = store::tenants::next_in_rotation(&app.db, mark, 0.4).await.unwrap();
+    let (second, mark) = store::tenants::next_in_rotation(&app.db, mark, 0.4).await.unwrap();
+    let (third, mark) = store::tenants::next_in_rotation(&app.db, mark, 0.4).await.unwrap();
+    assert_eq!(ids(&first), oldest_first[0..2]);
+    assert_eq!(ids(&second), oldest_first[2..4]);
+    assert_eq!(ids(&third), vec![oldest_first[4], oldest_first[0]], "round again from the oldest");
+
+    // No time passed: nobody; a moment: one business at least, the next in turn.
+    let (none, same) = store::tenants::next_in_rotation(&app.db, mark, 0.0).await.unwrap();
+    assert!(none.is_empty());
+    assert_eq!(same, mark, "the rotation stays where it was");
+    let (one, _) = store::tenants::next_in_rotation(&app.db, mark, 0.01).await.unwrap();
+    assert_eq!(ids(&one), vec![oldest_first[1]]);
+    // However long it was: each business once.
+    let (whole, _) = store::tenants::next_in_rotation(&app.db, mark, 1.0).await.unwrap();
+    let mut seen = ids(&whole);
+    seen.sort();
+    let mut expected = oldest_first.clone();
+    expected.sort();
+    assert_eq!(seen, expected);
+}

@@ -4,7 +4,9 @@
 //!     concurrency levels (signed Standard Webhooks, data contract checked,
 //!     event + run committed before the 202), next to a raw single-row
 //!     INSERT into the same PostgreSQL at the same concurrency, and the
-//!     same acceptance called without HTTP (data contract + the statement);
+//!     same acceptance called without HTTP (data contract + the statement),
+//!     and HTTP alone (a request that stores nothing, through the same
+//!     client and middleware: the most the door could answer);
 //! (b) end-to-end runs per second and the median engine overhead of a
 //!     4-step workflow (normalise, cached api_call, llm on the offline
 //!     provider, rules) with one worker, next to (a)'s raw INSERT rate at
@@ -173,7 +175,13 @@ steps:
             .unwrap();
     lead["last_updated"] = serde_json::json!(chrono::Utc::now().to_rfc3339());
     let body = Arc::new(lead.to_string());
-    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
+    // Idle connections are dropped before the server's keep-alive (5 s) closes them: a request sent
+    // on a connection the server is closing fails (seen once between this bench's phases).
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .pool_idle_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
     let accepted = Accepted::default();
     let send = {
         let (http, base, body, accepted) = (http.clone(), base.clone(), body.clone(), accepted.clone());
@@ -261,6 +269,20 @@ steps:
             .await
         };
         let (direct50, _) = percentiles(direct_lat);
+        // HTTP alone, through the same middleware, storing nothing: the most the door could answer.
+        let (http_rate, http_lat) = {
+            let (http, base) = (http.clone(), base.clone());
+            drive(level, PER_LEVEL, move |_| {
+                let (http, base) = (http.clone(), base.clone());
+                async move {
+                    let res = http.get(format!("{base}/healthz")).send().await.unwrap();
+                    assert_eq!(res.status().as_u16(), 200);
+                    res.bytes().await.unwrap();
+                }
+            })
+            .await
+        };
+        let (http50, _) = percentiles(http_lat);
         println!(
             "  concurrency {level:>2}: webhooks {rate:>7.1}/s  p50 {p50:>6.2} ms  p99 {p99:>7.2} ms   |  raw INSERT {raw_rate:>7.1}/s  p50 {raw50:>5.2} ms  p99 {raw99:>6.2} ms   |  webhooks = {:.0}% of raw",
             rate / raw_rate * 100.0
@@ -268,6 +290,10 @@ steps:
         println!(
             "                  without HTTP: {direct_rate:>7.1}/s  p50 {direct50:>6.2} ms (data contract + the statement) = {:.0}% of raw",
             direct_rate / raw_rate * 100.0
+        );
+        println!(
+            "                  HTTP alone:   {http_rate:>7.1}/s  p50 {http50:>6.2} ms (GET /healthz, same client and middleware, nothing stored) = {:.0}% of raw",
+            http_rate / raw_rate * 100.0
         );
     }
 

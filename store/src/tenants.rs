@@ -90,7 +90,8 @@ pub async fn next_in_rotation(
 }
 
 /// Clears the business's busy mark when it has no work left; true when it did.
-/// (A run committed while this looked is found by the next full pass.)
+/// (A run committed while this looked is found when the rotation of
+/// `next_in_rotation` comes back to the business.)
 pub async fn rest_if_idle(db: &DatabaseConnection, tenant: &Tenant) -> Result<bool, DbErr> {
     let txn = tenant.begin(db).await?;
     let idle: bool = crate::db::scalar(

@@ -34,7 +34,8 @@ pub struct Swept {
     pub slack_delivered: usize,
 }
 
-/// One pass over the businesses with work in progress (and, now and then, every business).
+/// One pass over the businesses with work in progress and the next few in
+/// the rotation over every business (`Context::to_visit`).
 pub async fn sweep(cx: &Context) -> anyhow::Result<Swept> {
     // First, whatever fails below: what the queues keep of ended jobs (a thousand per round trip
     // keeps Redis responsive).

@@ -14,9 +14,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
-/// How many groups of each kind one business has written at once: while
-/// one waits on PostgreSQL the next can form and go.
-const FLIGHTS: usize = 2;
+/// How many groups of each kind one business has written at once. One:
+/// the runs that end while a group is written wait and go together in the
+/// next. `bench runs`, twenty-third session, two rounds each: one flight
+/// 1 360 and 1 248 runs/s end to end, two 1 255 and 1 207, three 1 144
+/// and 1 053 (a backlog drained by one worker: 1 747 and 1 683 runs/s
+/// against 1 622 and 1 686 with two); fewer, larger groups cost
+/// PostgreSQL and the worker less than groups going side by side.
+const FLIGHTS: usize = 1;
 
 /// A business's runs to open, and the answers `runs::open` gives.
 type Opening = Grouped<Uuid, Result<Option<Lease>, DbErr>>;
@@ -54,7 +59,7 @@ impl RunGroups {
         ends.call(finish).await.unwrap_or_else(|| Err(lost("ending")))
     }
 
-    /// The business's groups; their tasks start on the current runtime.
+    /// The business's groups (each group is written on the runtime of the call that started it).
     fn business(&self, tenant: &Tenant) -> (Opening, Ending) {
         let mut businesses = self.businesses.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         businesses

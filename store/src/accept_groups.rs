@@ -111,7 +111,7 @@ const MOST: usize = 64;
 const FLIGHTS: usize = 1;
 
 impl AcceptGroups {
-    pub fn start(db: &DatabaseConnection, tenant: &Tenant) -> Self {
+    pub fn new(db: &DatabaseConnection, tenant: &Tenant) -> Self {
         AcceptGroups { grouped: groups(db, tenant), db: db.clone(), tenant: tenant.clone() }
     }
 
@@ -131,7 +131,7 @@ impl AcceptGroups {
 /// written again event by event.
 fn groups(db: &DatabaseConnection, tenant: &Tenant) -> Grouped<Written, Result<Answer, Shared>> {
     let (db, tenant) = (db.clone(), tenant.clone());
-    Grouped::start(MOST, FLIGHTS, move |calls: Vec<Written>| {
+    Grouped::new(MOST, FLIGHTS, move |calls: Vec<Written>| {
         let (db, tenant) = (db.clone(), tenant.clone());
         async move { write_group(&db, &tenant, calls).await }
     })

@@ -59,7 +59,7 @@ impl<Req: Send + 'static, Resp: Send + 'static> Grouped<Req, Resp> {
     /// the next group); `serve` answers every call of a group, in order. A
     /// panic in `serve` loses that group's answers (its callers hear
     /// `None`), not the flight.
-    pub fn start<F, Fut>(most: usize, flights: usize, serve: F) -> Self
+    pub fn new<F, Fut>(most: usize, flights: usize, serve: F) -> Self
     where
         F: Fn(Vec<Req>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Vec<Resp>> + Send + 'static,
@@ -161,7 +161,7 @@ mod tests {
     #[tokio::test]
     async fn concurrent_calls_share_groups_and_each_hears_its_own_answer() {
         let sizes = Arc::new(Mutex::new(Vec::new()));
-        let grouped = Grouped::start(16, 1, {
+        let grouped = Grouped::new(16, 1, {
             let sizes = sizes.clone();
             move |numbers: Vec<u32>| {
                 sizes.lock().unwrap().push(numbers.len());
@@ -193,7 +193,7 @@ mod tests {
         let grouped = std::thread::spawn(|| {
             let elsewhere = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             elsewhere.block_on(async {
-                Grouped::start(4, 2, |numbers: Vec<u32>| async move {
+                Grouped::new(4, 2, |numbers: Vec<u32>| async move {
                     let thread = std::thread::current().id();
                     numbers.into_iter().map(|n| (n, thread)).collect::<Vec<_>>()
                 })
@@ -208,7 +208,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_flight_dropped_with_its_runtime_leaves_no_call_waiting_for_good() {
-        let grouped = Grouped::start(4, 1, |numbers: Vec<u32>| async move {
+        let grouped = Grouped::new(4, 1, |numbers: Vec<u32>| async move {
             if numbers.contains(&99) {
                 // Never answered: the runtime serving it stops first.
                 futures::future::pending::<()>().await;
@@ -246,8 +246,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_panic_loses_its_group_not_the_task() {
-        let grouped = Grouped::start(4, 1, |numbers: Vec<u32>| async move {
+    async fn a_panic_loses_its_group_not_the_flight() {
+        let grouped = Grouped::new(4, 1, |numbers: Vec<u32>| async move {
             assert!(!numbers.contains(&13), "thirteen is refused");
             numbers
         });

@@ -203,7 +203,7 @@ impl Targets {
         let key = (slug.to_owned(), workflow.to_owned());
         match target(db, settings, slug, workflow).await {
             Ok(mut t) => {
-                t.accepts = Some(crate::accept_groups::AcceptGroups::start(db, &t.tenant));
+                t.accepts = Some(crate::accept_groups::AcceptGroups::new(db, &t.tenant));
                 let t = Arc::new(t);
                 let mut known = self.known();
                 if known.len() >= TARGETS_KEPT {

@@ -66,7 +66,7 @@ impl RunGroups {
             .entry(tenant.schema().to_owned())
             .or_insert_with(|| {
                 let (db, owner, seconds) = (self.db.clone(), self.owner.clone(), self.lease_seconds);
-                let opens = Grouped::start(self.most, FLIGHTS, {
+                let opens = Grouped::new(self.most, FLIGHTS, {
                     let tenant = tenant.clone();
                     move |ids: Vec<Uuid>| {
                         let (db, owner, tenant) = (db.clone(), owner.clone(), tenant.clone());
@@ -75,7 +75,7 @@ impl RunGroups {
                 });
                 let db = self.db.clone();
                 let tenant = tenant.clone();
-                let ends = Grouped::start(self.most, FLIGHTS, move |finishes: Vec<Finish>| {
+                let ends = Grouped::new(self.most, FLIGHTS, move |finishes: Vec<Finish>| {
                     let (db, tenant) = (db.clone(), tenant.clone());
                     async move { end_business(&db, &tenant, finishes).await }
                 });

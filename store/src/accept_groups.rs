@@ -186,6 +186,9 @@ async fn write(
     fn column<'a, T>(rows: &[&'a Delivery], field: impl Fn(&'a Delivery) -> T) -> Vec<T> {
         rows.iter().map(|d| field(d)).collect()
     }
+    // Answered on the thread that answers the senders (`db::of_this_thread`).
+    let db = crate::db::of_this_thread(db);
+    let mut connection = db.get_postgres_connection_pool().acquire().await?;
     let answered = sqlx::query(sqlx::AssertSqlSafe(crate::db::in_schema(ACCEPT, tenant)))
         .bind(column(rows, |d| d.generation))
         .bind(column(rows, |d| d.workflow))
@@ -201,8 +204,9 @@ async fn write(
         .bind(column(rows, |d| d.context.as_str()))
         .bind(column(rows, |d| d.pins.as_str()))
         // All rows, not the first: the answer counts only once the commit that follows it succeeded.
-        .fetch_all(db.get_postgres_connection_pool())
+        .fetch_all(&mut *connection)
         .await?;
+    crate::db::give_back_after_answers(connection);
     answered
         .iter()
         .map(|row| {

@@ -5,6 +5,8 @@ use sea_orm::{
     sqlx, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr,
     Statement, TransactionTrait, TryGetable,
 };
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A pool. While PostgreSQL is down a caller hears so within about three
@@ -21,9 +23,21 @@ fn pool_options(url: &str, max_connections: u32) -> ConnectOptions {
         .min_connections(1)
         .connect_timeout(Duration::from_secs(2))
         .acquire_timeout(Duration::from_secs(3))
+        .test_before_acquire_if_idle_for(CHECKED_AFTER_IDLE)
         .sqlx_logging(false);
     options
 }
+
+/// A connection idle this long is checked (a round trip) before it is
+/// lent; one used more recently is lent at once. sqlx checks every
+/// connection it lends by default: under load that is a round trip more
+/// for every statement (`bench runs`, twenty-fourth session: a raw INSERT
+/// at concurrency 1 2 950-3 310/s checked, 3 480-4 080/s not; an accepted
+/// webhook 1 290-1 300/s and 1 180-1 620/s). A connection that
+/// broke while idle (PostgreSQL restarted) is found by the check, and
+/// one that broke while in use is closed when it comes back (sqlx checks
+/// every connection given back).
+const CHECKED_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// Opens the one transaction a unit of tenant work runs in, with
 /// `search_path` set *locally*: it ends with the transaction, so a pooled
@@ -98,6 +112,108 @@ pub async fn connect_for_sets(url: &str, max_connections: u32) -> Result<Databas
     let mut options = pool_options(url, max_connections);
     options.map_sqlx_postgres_opts(|pg| pg.options([("plan_cache_mode", "force_generic_plan")]));
     Database::connect(options).await
+}
+
+/// How many connections the door keeps per thread of the server
+/// (`of_this_thread`): a group in flight and the check sqlx makes of a
+/// connection handed back.
+const THREAD_CONNECTIONS: u32 = 2;
+
+thread_local! {
+    /// This thread's own pools, by the database they reach (`of_this_thread`).
+    static THREAD_POOLS: std::cell::RefCell<Vec<ThreadPool>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A pool of one thread's runtime (`of_this_thread`).
+struct ThreadPool {
+    /// The database it reaches.
+    key: String,
+    db: DatabaseConnection,
+    /// False once the runtime that opened its connections has stopped
+    /// (a thread may run another runtime after it, a test's for one):
+    /// they are of no use on the next.
+    open: Arc<AtomicBool>,
+}
+
+/// Says, when the task holding it is dropped with its runtime, that the runtime stopped.
+struct RuntimeGone(Arc<AtomicBool>);
+
+impl Drop for RuntimeGone {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+}
+
+/// A pool whose connections belong to the runtime of the calling thread,
+/// when that runtime is a thread's own (an actix worker's): `db` itself
+/// otherwise. A connection's socket is watched by the runtime that opened
+/// it; used from another thread, each answer of PostgreSQL wakes that
+/// runtime first, which then wakes the caller's thread: one hand-over
+/// between threads per round trip (`bench hop`, twenty-fourth session: an
+/// INSERT at concurrency 1 0.35-0.40 ms on a connection of its own runtime,
+/// 0.37-0.43 ms on one of another). The door writes on it, so an accepted
+/// event's commit is answered on the thread that answers its sender. At
+/// most `THREAD_CONNECTIONS` per thread, opened when needed and closed
+/// after a minute unused.
+pub fn of_this_thread(db: &DatabaseConnection) -> DatabaseConnection {
+    use sea_orm::sqlx::postgres::PgPoolOptions;
+    let own = tokio::runtime::Handle::try_current()
+        .is_ok_and(|rt| rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
+    if !own {
+        return db.clone();
+    }
+    let pool = db.get_postgres_connection_pool();
+    let options = pool.connect_options();
+    let key = format!(
+        "{}:{}/{}@{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or_default(),
+        options.get_username()
+    );
+    THREAD_POOLS.with(|pools| {
+        let mut pools = pools.borrow_mut();
+        pools.retain(|pool| pool.open.load(Ordering::Relaxed));
+        if let Some(pool) = pools.iter().find(|pool| pool.key == key) {
+            return pool.db.clone();
+        }
+        let own = sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(
+            PgPoolOptions::new()
+                .max_connections(THREAD_CONNECTIONS)
+                .min_connections(0)
+                .acquire_timeout(Duration::from_secs(3))
+                .idle_timeout(Duration::from_secs(60))
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= CHECKED_AFTER_IDLE {
+                            sea_orm::sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
+                .connect_lazy_with((*options).clone()),
+        );
+        let open = Arc::new(AtomicBool::new(true));
+        let gone = RuntimeGone(open.clone());
+        tokio::spawn(async move {
+            let _gone = gone;
+            std::future::pending::<()>().await
+        });
+        pools.push(ThreadPool { key, db: own.clone(), open });
+        own
+    })
+}
+
+/// Gives a connection back to its pool after the answers its statement
+/// made have reached their callers. sqlx checks every connection given
+/// back with a round trip, in a task it starts when the connection is
+/// dropped; on a thread's own runtime (an actix worker's) tasks run in
+/// the order they were woken, so dropped at once, its check would go
+/// before the sender's answer. Dropped from a task of its own, started
+/// before the callers are told, the check starts after them.
+pub fn give_back_after_answers(connection: sea_orm::sqlx::pool::PoolConnection<sea_orm::sqlx::Postgres>) {
+    tokio::spawn(async move { drop(connection) });
 }
 
 /// A sqlx error as sea-orm reports it.

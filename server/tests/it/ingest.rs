@@ -789,3 +789,31 @@ async fn the_seeded_demo_has_its_lead_webhook_and_form_live() {
     let form = reqwest::get(format!("{}/forms/{DEMO}/{LEAD_WORKFLOW}", app.base)).await.unwrap();
     assert_eq!(form.status(), StatusCode::OK);
 }
+
+/// The door writes on connections of the thread's own runtime
+/// (`db::of_this_thread`); a thread that runs a second runtime after the
+/// first stopped gets connections of the second, not the first's, whose
+/// sockets died with it.
+#[test]
+fn a_thread_running_a_new_runtime_writes_on_connections_of_the_new_one() {
+    let runtime = || tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (database, db) = runtime().block_on(async {
+        let database = TestDatabase::create().await;
+        let db = store::db::connect(&database.url, 2).await.unwrap();
+        (database, db)
+    });
+    for round in 0..3 {
+        runtime().block_on(async {
+            let own = store::db::of_this_thread(&db);
+            let backend: i32 = own
+                .query_one_raw(store::db::stmt("SELECT pg_backend_pid() AS pid", vec![]))
+                .await
+                .unwrap_or_else(|e| panic!("round {round}: {e}"))
+                .unwrap()
+                .try_get("", "pid")
+                .unwrap();
+            assert!(backend > 0);
+        });
+    }
+    drop(database);
+}

@@ -187,8 +187,7 @@ async fn write(
         rows.iter().map(|d| field(d)).collect()
     }
     // Answered on the thread that answers the senders (`db::of_this_thread`).
-    let db = crate::db::of_this_thread(db);
-    let mut connection = db.get_postgres_connection_pool().acquire().await?;
+    let mut connection = crate::db::connection_for_this_thread(db).await?;
     let answered = sqlx::query(sqlx::AssertSqlSafe(crate::db::in_schema(ACCEPT, tenant)))
         .bind(column(rows, |d| d.generation))
         .bind(column(rows, |d| d.workflow))

@@ -205,6 +205,22 @@ pub fn of_this_thread(db: &DatabaseConnection) -> DatabaseConnection {
     })
 }
 
+/// A connection for a statement whose answers go out on this thread: one
+/// of the thread's own (`of_this_thread`) when one is free or may be
+/// opened, one of `db`'s when all of them are busy, so that a burst over
+/// many workflows at once waits on no thread's few connections.
+pub async fn connection_for_this_thread(
+    db: &DatabaseConnection,
+) -> Result<sea_orm::sqlx::pool::PoolConnection<sea_orm::sqlx::Postgres>, sea_orm::sqlx::Error> {
+    let own = of_this_thread(db);
+    let pool = own.get_postgres_connection_pool();
+    if pool.num_idle() > 0 || pool.size() < THREAD_CONNECTIONS {
+        pool.acquire().await
+    } else {
+        db.get_postgres_connection_pool().acquire().await
+    }
+}
+
 /// Gives a connection back to its pool after the answers its statement
 /// made have reached their callers. sqlx checks every connection given
 /// back with a round trip, in a task it starts when the connection is

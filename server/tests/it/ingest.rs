@@ -813,7 +813,31 @@ fn a_thread_running_a_new_runtime_writes_on_connections_of_the_new_one() {
                 .try_get("", "pid")
                 .unwrap();
             assert!(backend > 0);
+            // Time for the connection to be checked and back among the idle ones.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         });
     }
     drop(database);
+}
+
+/// A thread's own connections are few: a statement that finds them all
+/// busy (a burst over many workflows at once) takes one of the main pool
+/// rather than waiting for them, and fails nothing.
+#[test]
+fn a_thread_whose_own_connections_are_all_busy_writes_on_the_main_pool() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let database = TestDatabase::create().await;
+        let db = store::db::connect(&database.url, 4).await.unwrap();
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            held.push(store::db::connection_for_this_thread(&db).await.unwrap());
+        }
+        let mut third = store::db::connection_for_this_thread(&db).await.expect("a connection while two are held");
+        let one: i32 = sea_orm::sqlx::query_scalar("SELECT 1").fetch_one(&mut *third).await.unwrap();
+        assert_eq!(one, 1);
+        drop((held, third));
+        db.close().await.ok();
+        drop(database);
+    });
 }

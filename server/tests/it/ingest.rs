@@ -828,7 +828,7 @@ fn a_thread_whose_own_connections_are_all_busy_writes_on_the_main_pool() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let database = TestDatabase::create().await;
-        let db = store::db::connect(&database.url, 4).await.unwrap();
+        let db = store::db::connect(&database.url, 2).await.unwrap();
         let mut held = Vec::new();
         for _ in 0..2 {
             held.push(store::db::connection_for_this_thread(&db).await.unwrap());

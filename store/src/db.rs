@@ -22,11 +22,14 @@ fn pool_options(url: &str, max_connections: u32) -> ConnectOptions {
         .max_connections(max_connections)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(2))
-        .acquire_timeout(Duration::from_secs(3))
+        .acquire_timeout(ACQUIRE_WAIT)
         .test_before_acquire_if_idle_for(CHECKED_AFTER_IDLE)
         .sqlx_logging(false);
     options
 }
+
+/// How long a caller waits for a connection of a full pool (see `connect`).
+const ACQUIRE_WAIT: Duration = Duration::from_secs(3);
 
 /// A connection idle this long is checked (a round trip) before it is
 /// lent; one used more recently is lent at once. sqlx checks every
@@ -157,18 +160,25 @@ impl Drop for RuntimeGone {
 /// otherwise. A connection's socket is watched by the runtime that opened
 /// it; used from another thread, each answer of PostgreSQL wakes that
 /// runtime first, which then wakes the caller's thread: one hand-over
-/// between threads per round trip (`bench hop`, twenty-fourth session: an
+/// between threads per round trip (a throwaway bench, twenty-fourth session: an
 /// INSERT at concurrency 1 0.35-0.40 ms on a connection of its own runtime,
 /// 0.37-0.43 ms on one of another). The door writes on it, so an accepted
 /// event's commit is answered on the thread that answers its sender. At
 /// most `THREAD_CONNECTIONS` per thread, opened when needed and closed
 /// after a minute unused.
 pub fn of_this_thread(db: &DatabaseConnection) -> DatabaseConnection {
+    thread_pool(db).unwrap_or_else(|| db.clone())
+}
+
+/// The calling thread's own pool for `db`'s database, when the thread runs
+/// a runtime of its own (`of_this_thread`); None on a runtime of several
+/// threads, whose threads share what their connections hear.
+fn thread_pool(db: &DatabaseConnection) -> Option<DatabaseConnection> {
     use sea_orm::sqlx::postgres::PgPoolOptions;
     let own = tokio::runtime::Handle::try_current()
         .is_ok_and(|rt| rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
     if !own {
-        return db.clone();
+        return None;
     }
     let pool = db.get_postgres_connection_pool();
     let options = pool.connect_options();
@@ -183,13 +193,13 @@ pub fn of_this_thread(db: &DatabaseConnection) -> DatabaseConnection {
         let mut pools = pools.borrow_mut();
         pools.retain(|pool| pool.open.load(Ordering::Relaxed));
         if let Some(pool) = pools.iter().find(|pool| pool.key == key) {
-            return pool.db.clone();
+            return Some(pool.db.clone());
         }
         let own = sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(
             PgPoolOptions::new()
                 .max_connections(THREAD_CONNECTIONS)
                 .min_connections(0)
-                .acquire_timeout(Duration::from_secs(3))
+                .acquire_timeout(ACQUIRE_WAIT)
                 .idle_timeout(Duration::from_secs(60))
                 .test_before_acquire(false)
                 .before_acquire(|conn, meta| {
@@ -209,7 +219,7 @@ pub fn of_this_thread(db: &DatabaseConnection) -> DatabaseConnection {
             std::future::pending::<()>().await
         });
         pools.push(ThreadPool { key, db: own.clone(), open });
-        own
+        Some(own)
     })
 }
 
@@ -220,14 +230,15 @@ pub fn of_this_thread(db: &DatabaseConnection) -> DatabaseConnection {
 pub async fn connection_for_this_thread(
     db: &DatabaseConnection,
 ) -> Result<sea_orm::sqlx::pool::PoolConnection<sea_orm::sqlx::Postgres>, sea_orm::sqlx::Error> {
-    let own = of_this_thread(db);
+    let main = db.get_postgres_connection_pool();
+    let Some(own) = thread_pool(db) else { return main.acquire().await };
     let pool = own.get_postgres_connection_pool();
     if pool.num_idle() > 0 || pool.size() < THREAD_CONNECTIONS {
         return pool.acquire().await;
     }
     match tokio::time::timeout(THREAD_WAIT, pool.acquire()).await {
         Ok(connection) => connection,
-        Err(_) => db.get_postgres_connection_pool().acquire().await,
+        Err(_) => main.acquire().await,
     }
 }
 
